@@ -1,0 +1,1 @@
+//! The signgate gateway: the only crate that does I/O or reads the clock.

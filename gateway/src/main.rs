@@ -1,0 +1,3 @@
+//! The `signgate` binary.
+
+fn main() {}

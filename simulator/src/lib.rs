@@ -1,0 +1,20 @@
+//! The one model of a Safe transaction in signgate.
+//!
+//! Everything here is pure except the `evm` feature's simulation:
+//! - [`version`]: supported Safe versions and their per-version rules;
+//! - [`tx`]: the ten-field [`SafeTx`] and its [`Operation`];
+//! - [`constants`]: typehashes and storage slots, computed from their preimages;
+//! - [`abi`]: the single `sol!` source for every contract signgate reads or calls;
+//! - [`hash`]: the EIP-712 domain, struct hash and safeTxHash per version;
+//! - [`deployments`]: canonical Safe deployments by address and code hash.
+
+pub mod abi;
+pub mod constants;
+pub mod deployments;
+pub mod hash;
+pub mod tx;
+pub mod version;
+
+pub use hash::{SafeContext, SafeTxHashes, safe_tx_hash, safe_tx_hashes};
+pub use tx::{Operation, SafeTx};
+pub use version::SafeVersion;

@@ -1,0 +1,94 @@
+//! The Safe transaction as its signers sign it.
+
+use alloy_primitives::{Address, Bytes, U256};
+use serde::{Deserialize, Serialize};
+
+/// How the Safe executes the call: `Call` runs `to` in its own context, `DelegateCall` runs `to`'s
+/// code against the Safe's own storage (the Bybit vector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Call,
+    DelegateCall,
+}
+
+impl Operation {
+    /// The `Enum.Operation` value the contracts use.
+    pub const fn as_u8(self) -> u8 {
+        match self {
+            Self::Call => 0,
+            Self::DelegateCall => 1,
+        }
+    }
+
+    /// Parses the contract value; anything but 0 and 1 is refused, since `execTransaction` reverts
+    /// on it while 1.5.0's `getTransactionHash` would still hash it.
+    pub const fn from_u8(value: u8) -> Result<Self, InvalidOperation> {
+        match value {
+            0 => Ok(Self::Call),
+            1 => Ok(Self::DelegateCall),
+            other => Err(InvalidOperation(other)),
+        }
+    }
+
+    /// The wording an operator reads.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "CALL",
+            Self::DelegateCall => "DELEGATECALL",
+        }
+    }
+}
+
+/// An operation byte outside {0, 1}.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("operation {0} is neither CALL (0) nor DELEGATECALL (1)")]
+pub struct InvalidOperation(pub u8);
+
+/// The ten fields of a Safe transaction, exactly as `execTransaction` and the EIP-712 `SafeTx`
+/// struct take them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafeTx {
+    pub to: Address,
+    pub value: U256,
+    pub data: Bytes,
+    pub operation: Operation,
+    pub safe_tx_gas: U256,
+    pub base_gas: U256,
+    pub gas_price: U256,
+    pub gas_token: Address,
+    pub refund_receiver: Address,
+    pub nonce: U256,
+}
+
+impl SafeTx {
+    /// A plain call with no refund settings: the shape of almost every custody transfer.
+    pub fn call(to: Address, value: U256, data: Bytes, nonce: U256) -> Self {
+        Self {
+            to,
+            value,
+            data,
+            operation: Operation::Call,
+            safe_tx_gas: U256::ZERO,
+            base_gas: U256::ZERO,
+            gas_price: U256::ZERO,
+            gas_token: Address::ZERO,
+            refund_receiver: Address::ZERO,
+            nonce,
+        }
+    }
+
+    /// Whether the refund settings can move value to someone: a non-zero `gasPrice` pays
+    /// `(gasUsed + baseGas) * gasPrice` in `gasToken` to `refundReceiver` (or `tx.origin`).
+    pub fn pays_refund(&self) -> bool {
+        !self.gas_price.is_zero()
+    }
+
+    /// Whether the refund goes to a custom receiver or in a custom token while `gasPrice` is
+    /// non-zero: a hidden value-transfer channel no ordinary custody transfer needs.
+    pub fn has_hidden_refund_channel(&self) -> bool {
+        self.pays_refund()
+            && (self.gas_token != Address::ZERO || self.refund_receiver != Address::ZERO)
+    }
+}

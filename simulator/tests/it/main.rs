@@ -1,0 +1,1 @@
+//! Integration tests of the Safe model against real vectors and fixtures.
