@@ -6,10 +6,12 @@
 //! - [`constants`]: typehashes and storage slots, computed from their preimages;
 //! - [`abi`]: the single `sol!` source for every contract signgate reads or calls;
 //! - [`hash`]: the EIP-712 domain, struct hash and safeTxHash per version;
-//! - [`deployments`]: canonical Safe deployments by address and code hash.
+//! - [`deployments`]: canonical Safe deployments by address and code hash;
+//! - [`decode`]: calldata into a typed action tree with every involved address and its role.
 
 pub mod abi;
 pub mod constants;
+pub mod decode;
 pub mod deployments;
 pub mod hash;
 pub mod tx;
