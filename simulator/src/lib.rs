@@ -7,13 +7,16 @@
 //! - [`abi`]: the single `sol!` source for every contract signgate reads or calls;
 //! - [`hash`]: the EIP-712 domain, struct hash and safeTxHash per version;
 //! - [`deployments`]: canonical Safe deployments by address and code hash;
-//! - [`decode`]: calldata into a typed action tree with every involved address and its role.
+//! - [`decode`]: calldata into a typed action tree with every involved address and its role;
+//! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
+//!   simulated transaction really changes.
 
 pub mod abi;
 pub mod constants;
 pub mod decode;
 pub mod deployments;
 pub mod hash;
+pub mod report;
 pub mod tx;
 pub mod version;
 

@@ -1,0 +1,648 @@
+//! What a simulated Safe transaction really does: the [`SimulationReport`].
+//!
+//! These types are EVM-independent on purpose: `policy` reads reports with
+//! `default-features = false` (no revm), and the gateway stores them. Everything is plain data
+//! with serde, sorted deterministically so that a report can be snapshotted and compared.
+//!
+//! The report is written from the *effects* of execution (call frames, storage diff, logs), never
+//! from the calldata: Bybit's payload decoded as `transfer(address,uint256)`, and only the
+//! DELEGATECALL frame and the Safe's slot-0 change tell the truth.
+
+use std::fmt;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use serde::{Deserialize, Serialize};
+
+use crate::version::SafeVersion;
+
+/// The result of simulating one `execTransaction` on one Safe at one pinned state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimulationReport {
+    /// The Safe proxy the transaction ran on.
+    pub safe: Address,
+    /// Chain id the EVM ran with (also the `chainid()` the 1.3.0+ domain uses).
+    pub chain_id: u64,
+    /// Safe version the caller declared; the singleton actually found is in `singleton`.
+    pub version: SafeVersion,
+    /// The singleton (slot 0) of the Safe in the real pre-state.
+    pub singleton: Address,
+    /// The safeTxHash the simulation used (recomputed, never taken from a caller).
+    pub safe_tx_hash: B256,
+    /// Where the pre-state came from, so a decision can be reproduced.
+    pub state: StatePin,
+    /// `tx.origin` / `msg.sender` of the outer transaction.
+    pub executor: Address,
+    /// Whether real signatures were used or approved-hash overrides.
+    pub signatures: SignatureMode,
+    /// The state overrides applied before execution. Empty when real signatures reached the
+    /// threshold. "Before" values elsewhere in the report are always the real pre-state.
+    pub overrides: Vec<StateOverride>,
+    /// How execution ended, including the Safe's own `ExecutionFailure`.
+    pub outcome: Outcome,
+    /// Gas used by the outer transaction (intrinsic gas included, refunds applied).
+    pub gas_used: u64,
+    /// Every call frame in execution order (frame 0 is the call into the Safe proxy).
+    pub calls: Vec<CallFrame>,
+    /// Writes to the Safe's own storage, classified in Safe terms, sorted by slot.
+    pub safe_storage: Vec<SafeStorageChange>,
+    /// Implementation-slot changes (EIP-1967 or slot 0) of any other contract, sorted.
+    pub proxy_upgrades: Vec<ProxyUpgrade>,
+    /// Every other storage write outside the Safe, sorted by address and slot.
+    pub other_storage: Vec<StorageChange>,
+    /// ETH moved by successful value-carrying frames and self-destructs, in execution order.
+    pub eth_transfers: Vec<EthTransfer>,
+    /// Net ETH balance changes, sorted by address (the source of truth for ETH movement).
+    pub balance_changes: Vec<BalanceChange>,
+    /// Token events that survived execution, in log order.
+    pub token_events: Vec<TokenEvent>,
+    /// Contracts created by successful frames.
+    pub created: Vec<CreatedContract>,
+    /// SELFDESTRUCTs executed by successful frames.
+    pub self_destructed: Vec<SelfDestruct>,
+    /// Every address the EVM loaded (accounts, code and storage reads), sorted.
+    pub accessed: Vec<Address>,
+}
+
+/// The state a simulation ran against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatePin {
+    /// `snapshot` or `rpc`.
+    pub source: StateSourceKind,
+    /// The block the state is taken at (the simulated block is this + 1).
+    pub block_number: u64,
+    /// The pinned block hash, when the source has one.
+    pub block_hash: Option<B256>,
+    /// Timestamp of the simulated block.
+    pub timestamp: u64,
+}
+
+/// Kinds of state source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateSourceKind {
+    /// A snapshot file (tests, air-gapped use, the embedded demo).
+    Snapshot,
+    /// A JSON-RPC fork pinned to one block.
+    Rpc,
+}
+
+/// How the signature check of `execTransaction` was satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureMode {
+    /// The caller's signatures were passed unmodified; no state was overridden.
+    Supplied,
+    /// `threshold` real owners' `approvedHashes[owner][safeTxHash]` were set to 1 and v=1
+    /// signatures passed. Owners, threshold and the guard were left untouched.
+    ApprovedHashOverrides,
+}
+
+/// One storage slot set before execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StateOverride {
+    pub address: Address,
+    pub slot: U256,
+    /// The real value before the override.
+    pub real: B256,
+    pub value: B256,
+    pub reason: OverrideReason,
+}
+
+/// Why an override was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum OverrideReason {
+    /// `approvedHashes[owner][safeTxHash] = 1` so that a v=1 signature of `owner` validates.
+    ApprovedHash { owner: Address, safe_tx_hash: B256 },
+}
+
+/// How the simulated transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Outcome {
+    /// `execTransaction` returned and the Safe emitted `ExecutionSuccess`.
+    Success,
+    /// `execTransaction` returned but the Safe emitted `ExecutionFailure`: the inner call failed
+    /// without reverting the transaction (non-zero safeTxGas or gasPrice). The nonce still
+    /// increments and refunds are still paid; the intended action did not happen.
+    ExecutionFailure {
+        /// The inner call's revert reason when one could be seen in the call tree.
+        inner: Option<RevertReason>,
+    },
+    /// The outer transaction reverted; nothing happened on chain.
+    Revert { reason: RevertReason },
+    /// The EVM halted (out of gas, invalid opcode, stack overflow …); nothing happened.
+    Halt { reason: String },
+}
+
+impl Outcome {
+    /// Whether the Safe transaction did what it was asked to do.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Success)
+    }
+}
+
+/// A decoded revert payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum RevertReason {
+    /// No revert data (`revert()` or a failed `require` without message, e.g. Safe 1.1.1 paths).
+    Empty,
+    /// `Error(string)`; Safe ≥ 1.3.0 uses short codes such as `GS013`.
+    Error { message: String },
+    /// `Panic(uint256)` with its code.
+    Panic { code: U256 },
+    /// Anything else: a custom error or raw bytes.
+    Custom { selector: Option<[u8; 4]>, data: Bytes },
+}
+
+impl fmt::Display for RevertReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("reverted without data"),
+            Self::Error { message } => write!(f, "reverted: {message}"),
+            Self::Panic { code } => write!(f, "panicked with code {code:#x}"),
+            Self::Custom { data, .. } => write!(f, "reverted with data {data}"),
+        }
+    }
+}
+
+/// The EVM call kinds, as opcodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CallKind {
+    Call,
+    DelegateCall,
+    StaticCall,
+    CallCode,
+    Create,
+    Create2,
+    SelfDestruct,
+}
+
+impl CallKind {
+    /// Whether the callee's code runs against the *caller's* storage and balance.
+    pub fn runs_in_caller_context(self) -> bool {
+        matches!(self, Self::DelegateCall | Self::CallCode)
+    }
+}
+
+impl fmt::Display for CallKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Call => "CALL",
+            Self::DelegateCall => "DELEGATECALL",
+            Self::StaticCall => "STATICCALL",
+            Self::CallCode => "CALLCODE",
+            Self::Create => "CREATE",
+            Self::Create2 => "CREATE2",
+            Self::SelfDestruct => "SELFDESTRUCT",
+        })
+    }
+}
+
+/// One frame of the call tree.
+///
+/// Frames are stored flat in execution order; `parent` and `children` give the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallFrame {
+    /// Index of this frame in [`SimulationReport::calls`].
+    pub id: usize,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// 0 for the outer call into the Safe.
+    pub depth: usize,
+    pub kind: CallKind,
+    /// `msg.sender` of the frame (for a DELEGATECALL: the delegating frame's `msg.sender`).
+    pub caller: Address,
+    /// Whose storage and balance the code runs against (the Safe, for a Safe DELEGATECALL;
+    /// the new contract, for a CREATE; the beneficiary, for a SELFDESTRUCT).
+    pub target: Address,
+    /// Whose code runs (differs from `target` for DELEGATECALL and CALLCODE).
+    pub code_address: Address,
+    /// ETH moved by the frame (for DELEGATECALL: the apparent `msg.value`, nothing moves).
+    pub value: U256,
+    /// First four bytes of the input, when it has four.
+    pub selector: Option<[u8; 4]>,
+    /// Length of the input (init code for CREATE).
+    pub input_len: usize,
+    /// `keccak256` of the code at `code_address` before the frame ran (`None`: no code).
+    pub code_hash: Option<B256>,
+    /// Whether this frame returned successfully.
+    pub success: bool,
+    /// Whether this frame's effects survived: it and every ancestor succeeded.
+    pub effective: bool,
+    /// Revert reason of a failed frame, when it returned data.
+    pub revert: Option<RevertReason>,
+}
+
+/// What a slot of the Safe's storage means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum SafeSlot {
+    /// Slot 0: the code the proxy delegates to.
+    Singleton,
+    /// `owners[owner]` (the linked list entry; `owner` may be the sentinel 0x…01).
+    Owner { owner: Address },
+    OwnerCount,
+    Threshold,
+    Nonce,
+    /// `modules[module]` (linked list entry; `module` may be the sentinel).
+    Module { module: Address },
+    /// The transaction guard slot (1.3.0+).
+    Guard,
+    /// The module guard slot (1.5.0).
+    ModuleGuard,
+    FallbackHandler,
+    /// `approvedHashes[owner][hash]`.
+    ApprovedHash { owner: Address, hash: B256 },
+    /// Any slot not recognised above. Fail closed: treated as a permission change.
+    Other,
+}
+
+impl SafeSlot {
+    /// Whether a write to this slot changes who controls the Safe or what code it runs.
+    pub fn is_permission(&self) -> bool {
+        !matches!(self, Self::Nonce | Self::ApprovedHash { .. })
+    }
+}
+
+/// One write to the Safe's storage, with the real before value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SafeStorageChange {
+    pub slot: U256,
+    pub meaning: SafeSlot,
+    pub before: B256,
+    pub after: B256,
+}
+
+impl SafeStorageChange {
+    /// `before` as an address (the low 20 bytes), for address-valued slots.
+    pub fn before_address(&self) -> Address {
+        Address::from_word(self.before)
+    }
+
+    /// `after` as an address (the low 20 bytes), for address-valued slots.
+    pub fn after_address(&self) -> Address {
+        Address::from_word(self.after)
+    }
+}
+
+/// Which implementation slot a proxy upgrade wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImplementationSlot {
+    /// `keccak256("eip1967.proxy.implementation") - 1`.
+    Eip1967,
+    /// Slot 0, as Safe-style proxies keep it.
+    Slot0,
+}
+
+/// An implementation change of a contract other than the Safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProxyUpgrade {
+    pub proxy: Address,
+    pub slot: ImplementationSlot,
+    pub before: Address,
+    pub after: Address,
+}
+
+/// A raw storage write outside the Safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageChange {
+    pub address: Address,
+    pub slot: U256,
+    pub before: B256,
+    pub after: B256,
+}
+
+/// ETH moved by one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EthTransfer {
+    pub from: Address,
+    pub to: Address,
+    pub value: U256,
+    /// The frame that moved it (a CALL, CALLCODE, CREATE or SELFDESTRUCT).
+    pub frame: usize,
+}
+
+/// Net balance change of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BalanceChange {
+    pub address: Address,
+    pub before: U256,
+    pub after: U256,
+}
+
+/// A token standard event that survived execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenEvent {
+    /// The emitting contract.
+    pub token: Address,
+    /// Index among the surviving logs of the transaction.
+    pub log_index: usize,
+    /// The frame that emitted the log.
+    pub frame: usize,
+    pub event: TokenEventKind,
+}
+
+/// The token events signgate understands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum TokenEventKind {
+    /// ERC-20 `Transfer` (3 topics + 32-byte data).
+    Erc20Transfer { from: Address, to: Address, value: U256 },
+    /// ERC-20 `Approval`.
+    Erc20Approval { owner: Address, spender: Address, value: U256 },
+    /// ERC-721 `Transfer` (4 topics).
+    Erc721Transfer { from: Address, to: Address, token_id: U256 },
+    /// ERC-721 `Approval` (4 topics).
+    Erc721Approval { owner: Address, approved: Address, token_id: U256 },
+    /// ERC-721 / ERC-1155 `ApprovalForAll`.
+    ApprovalForAll { owner: Address, operator: Address, approved: bool },
+    /// ERC-1155 `TransferSingle`.
+    Erc1155TransferSingle { operator: Address, from: Address, to: Address, id: U256, value: U256 },
+    /// ERC-1155 `TransferBatch`.
+    Erc1155TransferBatch {
+        operator: Address,
+        from: Address,
+        to: Address,
+        ids: Vec<U256>,
+        values: Vec<U256>,
+    },
+}
+
+/// A contract created during execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatedContract {
+    pub address: Address,
+    pub creator: Address,
+    pub kind: CallKind,
+    /// `keccak256` of the deployed runtime code.
+    pub code_hash: B256,
+    pub frame: usize,
+}
+
+/// A SELFDESTRUCT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelfDestruct {
+    pub address: Address,
+    pub beneficiary: Address,
+    pub value: U256,
+    pub frame: usize,
+}
+
+/// Where in a report an address appears, for screening messages
+/// ("simulation: Transfer log topic 2").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Location {
+    Executor,
+    CallCaller { frame: usize, depth: usize },
+    CallTarget { frame: usize, depth: usize },
+    CallCode { frame: usize, depth: usize },
+    /// An address in the Safe's storage (owner, module, guard, handler, singleton).
+    SafeStorage { slot: SafeSlot, after: bool },
+    ProxyImplementation { proxy: Address, after: bool },
+    EthRecipient { frame: usize },
+    EthSender { frame: usize },
+    BalanceChange,
+    LogEmitter { log_index: usize },
+    /// An indexed address of a token event, with the topic number as the event defines it.
+    LogTopic { log_index: usize, event: String, topic: usize },
+    Created { frame: usize },
+    SelfDestructBeneficiary { frame: usize },
+    Accessed,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("simulation: ")?;
+        match self {
+            Self::Executor => f.write_str("executor"),
+            Self::CallCaller { frame, depth } => {
+                write!(f, "caller of call {frame} at depth {depth}")
+            }
+            Self::CallTarget { frame, depth } => {
+                write!(f, "call target of call {frame} at depth {depth}")
+            }
+            Self::CallCode { frame, depth } => {
+                write!(f, "code run by call {frame} at depth {depth}")
+            }
+            Self::SafeStorage { slot, after } => {
+                let when = if *after { "new" } else { "old" };
+                write!(f, "{when} value of Safe slot {slot:?}")
+            }
+            Self::ProxyImplementation { proxy, after } => {
+                let when = if *after { "new" } else { "old" };
+                write!(f, "{when} implementation of proxy {proxy}")
+            }
+            Self::EthRecipient { frame } => write!(f, "ETH recipient in call {frame}"),
+            Self::EthSender { frame } => write!(f, "ETH sender in call {frame}"),
+            Self::BalanceChange => f.write_str("balance change"),
+            Self::LogEmitter { log_index } => write!(f, "emitter of log {log_index}"),
+            Self::LogTopic { event, topic, log_index } => {
+                write!(f, "{event} log {log_index} topic {topic}")
+            }
+            Self::Created { frame } => write!(f, "contract created in call {frame}"),
+            Self::SelfDestructBeneficiary { frame } => {
+                write!(f, "self-destruct beneficiary in call {frame}")
+            }
+            Self::Accessed => f.write_str("account accessed"),
+        }
+    }
+}
+
+/// One appearance of an address in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TouchedAddress {
+    pub address: Address,
+    pub location: Location,
+}
+
+impl SimulationReport {
+    /// Writes to the Safe's own storage, classified.
+    pub fn safe_changes(&self) -> &[SafeStorageChange] {
+        &self.safe_storage
+    }
+
+    /// Safe storage writes other than the nonce and approved hashes.
+    pub fn permission_changes(&self) -> impl Iterator<Item = &SafeStorageChange> {
+        self.safe_storage.iter().filter(|c| c.meaning.is_permission())
+    }
+
+    /// Whether the transaction changes who controls the Safe or the code it runs: singleton,
+    /// owners, owner count, threshold, modules, guards, fallback handler, or any unrecognised
+    /// Safe slot (fail closed).
+    pub fn is_permission_change(&self) -> bool {
+        self.permission_changes().next().is_some()
+    }
+
+    /// The singleton change, if slot 0 of the Safe was written.
+    pub fn singleton_change(&self) -> Option<(Address, Address)> {
+        self.safe_storage
+            .iter()
+            .find(|c| c.meaning == SafeSlot::Singleton)
+            .map(|c| (c.before_address(), c.after_address()))
+    }
+
+    /// Every DELEGATECALL and CALLCODE frame, including failed ones (intent matters too).
+    pub fn delegatecalls(&self) -> impl Iterator<Item = &CallFrame> {
+        self.calls.iter().filter(|c| c.kind.runs_in_caller_context())
+    }
+
+    /// DELEGATECALLs whose code ran against the Safe's own storage.
+    pub fn safe_context_delegatecalls(&self) -> impl Iterator<Item = &CallFrame> {
+        self.delegatecalls().filter(|c| c.target == self.safe)
+    }
+
+    /// The ids of the frames from the root down to `frame` (its path in the call tree).
+    pub fn path_to(&self, frame: usize) -> Vec<usize> {
+        let mut path = Vec::new();
+        let mut cur = Some(frame);
+        while let Some(id) = cur {
+            if path.len() > self.calls.len() {
+                break; // malformed parent links: never loop forever
+            }
+            path.push(id);
+            cur = self.calls.get(id).and_then(|c| c.parent);
+        }
+        path.reverse();
+        path
+    }
+
+    /// Every address in the report with where it appears. An address appears once per location;
+    /// the zero address and the sentinel are left out (they are list markers, not parties).
+    pub fn touched_addresses(&self) -> Vec<TouchedAddress> {
+        let mut out = Vec::new();
+        let mut push = |address: Address, location: Location| {
+            if address != Address::ZERO && address != crate::constants::SENTINEL {
+                out.push(TouchedAddress { address, location });
+            }
+        };
+        push(self.executor, Location::Executor);
+        for c in &self.calls {
+            let (frame, depth) = (c.id, c.depth);
+            push(c.caller, Location::CallCaller { frame, depth });
+            push(c.target, Location::CallTarget { frame, depth });
+            if c.code_address != c.target {
+                push(c.code_address, Location::CallCode { frame, depth });
+            }
+        }
+        for s in &self.safe_storage {
+            let slot = &s.meaning;
+            let address_valued = match slot {
+                SafeSlot::Owner { owner } => {
+                    push(*owner, Location::SafeStorage { slot: slot.clone(), after: true });
+                    true
+                }
+                SafeSlot::Module { module } => {
+                    push(*module, Location::SafeStorage { slot: slot.clone(), after: true });
+                    true
+                }
+                SafeSlot::Singleton
+                | SafeSlot::Guard
+                | SafeSlot::ModuleGuard
+                | SafeSlot::FallbackHandler
+                | SafeSlot::Other => true,
+                SafeSlot::OwnerCount
+                | SafeSlot::Threshold
+                | SafeSlot::Nonce
+                | SafeSlot::ApprovedHash { .. } => false,
+            };
+            if address_valued {
+                push(s.before_address(), Location::SafeStorage { slot: slot.clone(), after: false });
+                push(s.after_address(), Location::SafeStorage { slot: slot.clone(), after: true });
+            }
+        }
+        for u in &self.proxy_upgrades {
+            push(u.before, Location::ProxyImplementation { proxy: u.proxy, after: false });
+            push(u.after, Location::ProxyImplementation { proxy: u.proxy, after: true });
+        }
+        for t in &self.eth_transfers {
+            push(t.from, Location::EthSender { frame: t.frame });
+            push(t.to, Location::EthRecipient { frame: t.frame });
+        }
+        for b in &self.balance_changes {
+            push(b.address, Location::BalanceChange);
+        }
+        for e in &self.token_events {
+            let log_index = e.log_index;
+            push(e.token, Location::LogEmitter { log_index });
+            let topic = |event: &str, topic: usize| Location::LogTopic {
+                log_index,
+                event: event.to_owned(),
+                topic,
+            };
+            match &e.event {
+                TokenEventKind::Erc20Transfer { from, to, .. }
+                | TokenEventKind::Erc721Transfer { from, to, .. } => {
+                    push(*from, topic("Transfer", 1));
+                    push(*to, topic("Transfer", 2));
+                }
+                TokenEventKind::Erc20Approval { owner, spender: other, .. }
+                | TokenEventKind::Erc721Approval { owner, approved: other, .. } => {
+                    push(*owner, topic("Approval", 1));
+                    push(*other, topic("Approval", 2));
+                }
+                TokenEventKind::ApprovalForAll { owner, operator, .. } => {
+                    push(*owner, topic("ApprovalForAll", 1));
+                    push(*operator, topic("ApprovalForAll", 2));
+                }
+                TokenEventKind::Erc1155TransferSingle { operator, from, to, .. } => {
+                    push(*operator, topic("TransferSingle", 1));
+                    push(*from, topic("TransferSingle", 2));
+                    push(*to, topic("TransferSingle", 3));
+                }
+                TokenEventKind::Erc1155TransferBatch { operator, from, to, .. } => {
+                    push(*operator, topic("TransferBatch", 1));
+                    push(*from, topic("TransferBatch", 2));
+                    push(*to, topic("TransferBatch", 3));
+                }
+            }
+        }
+        for c in &self.created {
+            push(c.address, Location::Created { frame: c.frame });
+        }
+        for s in &self.self_destructed {
+            push(s.beneficiary, Location::SelfDestructBeneficiary { frame: s.frame });
+        }
+        for a in &self.accessed {
+            push(*a, Location::Accessed);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_safe_slots_count_as_permission_changes() {
+        assert!(SafeSlot::Other.is_permission());
+        assert!(SafeSlot::Singleton.is_permission());
+        assert!(!SafeSlot::Nonce.is_permission());
+    }
+
+    #[test]
+    fn locations_read_as_sentences() {
+        let l = Location::LogTopic { log_index: 0, event: "Transfer".into(), topic: 2 };
+        assert_eq!(l.to_string(), "simulation: Transfer log 0 topic 2");
+        let c = Location::CallTarget { frame: 3, depth: 2 };
+        assert_eq!(c.to_string(), "simulation: call target of call 3 at depth 2");
+    }
+}
