@@ -8,6 +8,8 @@
 //! - [`hash`]: the EIP-712 domain, struct hash and safeTxHash per version;
 //! - [`deployments`]: canonical Safe deployments by address and code hash;
 //! - [`decode`]: calldata into a typed action tree with every involved address and its role;
+//! - `evm` (feature `evm`): revm execution of `execTransaction`, the effects inspector and the
+//!   state sources (snapshot, JSON-RPC fork);
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
 //!   simulated transaction really changes.
 
@@ -15,6 +17,8 @@ pub mod abi;
 pub mod constants;
 pub mod decode;
 pub mod deployments;
+#[cfg(feature = "evm")]
+pub mod evm;
 pub mod hash;
 pub mod report;
 pub mod tx;

@@ -129,8 +129,8 @@ pub enum Outcome {
     /// without reverting the transaction (non-zero safeTxGas or gasPrice). The nonce still
     /// increments and refunds are still paid; the intended action did not happen.
     ExecutionFailure {
-        /// The inner call's revert reason when one could be seen in the call tree.
-        inner: Option<RevertReason>,
+        /// Why the inner call failed, when the call tree shows it.
+        inner: Option<FrameFailure>,
     },
     /// The outer transaction reverted; nothing happened on chain.
     Revert { reason: RevertReason },
@@ -156,7 +156,31 @@ pub enum RevertReason {
     /// `Panic(uint256)` with its code.
     Panic { code: U256 },
     /// Anything else: a custom error or raw bytes.
-    Custom { selector: Option<[u8; 4]>, data: Bytes },
+    Custom {
+        selector: Option<[u8; 4]>,
+        data: Bytes,
+    },
+}
+
+impl RevertReason {
+    /// Decodes revert data: `Error(string)`, `Panic(uint256)`, or anything else as raw bytes.
+    pub fn decode(data: &[u8]) -> Self {
+        use alloy_sol_types::{Panic, Revert, SolError};
+        if data.is_empty() {
+            return Self::Empty;
+        }
+        if let Ok(r) = Revert::abi_decode(data) {
+            return Self::Error { message: r.reason };
+        }
+        if let Ok(p) = Panic::abi_decode(data) {
+            return Self::Panic { code: p.code };
+        }
+        let selector = data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok());
+        Self::Custom {
+            selector,
+            data: Bytes::copy_from_slice(data),
+        }
+    }
 }
 
 impl fmt::Display for RevertReason {
@@ -236,8 +260,25 @@ pub struct CallFrame {
     pub success: bool,
     /// Whether this frame's effects survived: it and every ancestor succeeded.
     pub effective: bool,
-    /// Revert reason of a failed frame, when it returned data.
-    pub revert: Option<RevertReason>,
+    /// Why the frame failed (`None` when it succeeded).
+    pub failure: Option<FrameFailure>,
+}
+
+/// Why a frame failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum FrameFailure {
+    /// The frame executed REVERT.
+    Revert { reason: RevertReason },
+    /// The frame halted: out of gas, invalid opcode, stack or depth limits.
+    Halt { reason: String },
+}
+
+impl FrameFailure {
+    /// Whether the frame ran out of gas.
+    pub fn is_out_of_gas(&self) -> bool {
+        matches!(self, Self::Halt { reason } if reason.contains("OutOfGas") || reason.contains("OOG"))
+    }
 }
 
 /// What a slot of the Safe's storage means.
@@ -247,19 +288,26 @@ pub enum SafeSlot {
     /// Slot 0: the code the proxy delegates to.
     Singleton,
     /// `owners[owner]` (the linked list entry; `owner` may be the sentinel 0x…01).
-    Owner { owner: Address },
+    Owner {
+        owner: Address,
+    },
     OwnerCount,
     Threshold,
     Nonce,
     /// `modules[module]` (linked list entry; `module` may be the sentinel).
-    Module { module: Address },
+    Module {
+        module: Address,
+    },
     /// The transaction guard slot (1.3.0+).
     Guard,
     /// The module guard slot (1.5.0).
     ModuleGuard,
     FallbackHandler,
     /// `approvedHashes[owner][hash]`.
-    ApprovedHash { owner: Address, hash: B256 },
+    ApprovedHash {
+        owner: Address,
+        hash: B256,
+    },
     /// Any slot not recognised above. Fail closed: treated as a permission change.
     Other,
 }
@@ -361,17 +409,43 @@ pub struct TokenEvent {
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum TokenEventKind {
     /// ERC-20 `Transfer` (3 topics + 32-byte data).
-    Erc20Transfer { from: Address, to: Address, value: U256 },
+    Erc20Transfer {
+        from: Address,
+        to: Address,
+        value: U256,
+    },
     /// ERC-20 `Approval`.
-    Erc20Approval { owner: Address, spender: Address, value: U256 },
+    Erc20Approval {
+        owner: Address,
+        spender: Address,
+        value: U256,
+    },
     /// ERC-721 `Transfer` (4 topics).
-    Erc721Transfer { from: Address, to: Address, token_id: U256 },
+    Erc721Transfer {
+        from: Address,
+        to: Address,
+        token_id: U256,
+    },
     /// ERC-721 `Approval` (4 topics).
-    Erc721Approval { owner: Address, approved: Address, token_id: U256 },
+    Erc721Approval {
+        owner: Address,
+        approved: Address,
+        token_id: U256,
+    },
     /// ERC-721 / ERC-1155 `ApprovalForAll`.
-    ApprovalForAll { owner: Address, operator: Address, approved: bool },
+    ApprovalForAll {
+        owner: Address,
+        operator: Address,
+        approved: bool,
+    },
     /// ERC-1155 `TransferSingle`.
-    Erc1155TransferSingle { operator: Address, from: Address, to: Address, id: U256, value: U256 },
+    Erc1155TransferSingle {
+        operator: Address,
+        from: Address,
+        to: Address,
+        id: U256,
+        value: U256,
+    },
     /// ERC-1155 `TransferBatch`.
     Erc1155TransferBatch {
         operator: Address,
@@ -410,20 +484,49 @@ pub struct SelfDestruct {
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Location {
     Executor,
-    CallCaller { frame: usize, depth: usize },
-    CallTarget { frame: usize, depth: usize },
-    CallCode { frame: usize, depth: usize },
+    CallCaller {
+        frame: usize,
+        depth: usize,
+    },
+    CallTarget {
+        frame: usize,
+        depth: usize,
+    },
+    CallCode {
+        frame: usize,
+        depth: usize,
+    },
     /// An address in the Safe's storage (owner, module, guard, handler, singleton).
-    SafeStorage { slot: SafeSlot, after: bool },
-    ProxyImplementation { proxy: Address, after: bool },
-    EthRecipient { frame: usize },
-    EthSender { frame: usize },
+    SafeStorage {
+        slot: SafeSlot,
+        after: bool,
+    },
+    ProxyImplementation {
+        proxy: Address,
+        after: bool,
+    },
+    EthRecipient {
+        frame: usize,
+    },
+    EthSender {
+        frame: usize,
+    },
     BalanceChange,
-    LogEmitter { log_index: usize },
+    LogEmitter {
+        log_index: usize,
+    },
     /// An indexed address of a token event, with the topic number as the event defines it.
-    LogTopic { log_index: usize, event: String, topic: usize },
-    Created { frame: usize },
-    SelfDestructBeneficiary { frame: usize },
+    LogTopic {
+        log_index: usize,
+        event: String,
+        topic: usize,
+    },
+    Created {
+        frame: usize,
+    },
+    SelfDestructBeneficiary {
+        frame: usize,
+    },
     Accessed,
 }
 
@@ -453,7 +556,11 @@ impl fmt::Display for Location {
             Self::EthSender { frame } => write!(f, "ETH sender in call {frame}"),
             Self::BalanceChange => f.write_str("balance change"),
             Self::LogEmitter { log_index } => write!(f, "emitter of log {log_index}"),
-            Self::LogTopic { event, topic, log_index } => {
+            Self::LogTopic {
+                event,
+                topic,
+                log_index,
+            } => {
                 write!(f, "{event} log {log_index} topic {topic}")
             }
             Self::Created { frame } => write!(f, "contract created in call {frame}"),
@@ -481,7 +588,9 @@ impl SimulationReport {
 
     /// Safe storage writes other than the nonce and approved hashes.
     pub fn permission_changes(&self) -> impl Iterator<Item = &SafeStorageChange> {
-        self.safe_storage.iter().filter(|c| c.meaning.is_permission())
+        self.safe_storage
+            .iter()
+            .filter(|c| c.meaning.is_permission())
     }
 
     /// Whether the transaction changes who controls the Safe or the code it runs: singleton,
@@ -501,7 +610,9 @@ impl SimulationReport {
 
     /// Every DELEGATECALL and CALLCODE frame, including failed ones (intent matters too).
     pub fn delegatecalls(&self) -> impl Iterator<Item = &CallFrame> {
-        self.calls.iter().filter(|c| c.kind.runs_in_caller_context())
+        self.calls
+            .iter()
+            .filter(|c| c.kind.runs_in_caller_context())
     }
 
     /// DELEGATECALLs whose code ran against the Safe's own storage.
@@ -546,11 +657,23 @@ impl SimulationReport {
             let slot = &s.meaning;
             let address_valued = match slot {
                 SafeSlot::Owner { owner } => {
-                    push(*owner, Location::SafeStorage { slot: slot.clone(), after: true });
+                    push(
+                        *owner,
+                        Location::SafeStorage {
+                            slot: slot.clone(),
+                            after: true,
+                        },
+                    );
                     true
                 }
                 SafeSlot::Module { module } => {
-                    push(*module, Location::SafeStorage { slot: slot.clone(), after: true });
+                    push(
+                        *module,
+                        Location::SafeStorage {
+                            slot: slot.clone(),
+                            after: true,
+                        },
+                    );
                     true
                 }
                 SafeSlot::Singleton
@@ -564,13 +687,37 @@ impl SimulationReport {
                 | SafeSlot::ApprovedHash { .. } => false,
             };
             if address_valued {
-                push(s.before_address(), Location::SafeStorage { slot: slot.clone(), after: false });
-                push(s.after_address(), Location::SafeStorage { slot: slot.clone(), after: true });
+                push(
+                    s.before_address(),
+                    Location::SafeStorage {
+                        slot: slot.clone(),
+                        after: false,
+                    },
+                );
+                push(
+                    s.after_address(),
+                    Location::SafeStorage {
+                        slot: slot.clone(),
+                        after: true,
+                    },
+                );
             }
         }
         for u in &self.proxy_upgrades {
-            push(u.before, Location::ProxyImplementation { proxy: u.proxy, after: false });
-            push(u.after, Location::ProxyImplementation { proxy: u.proxy, after: true });
+            push(
+                u.before,
+                Location::ProxyImplementation {
+                    proxy: u.proxy,
+                    after: false,
+                },
+            );
+            push(
+                u.after,
+                Location::ProxyImplementation {
+                    proxy: u.proxy,
+                    after: true,
+                },
+            );
         }
         for t in &self.eth_transfers {
             push(t.from, Location::EthSender { frame: t.frame });
@@ -593,21 +740,35 @@ impl SimulationReport {
                     push(*from, topic("Transfer", 1));
                     push(*to, topic("Transfer", 2));
                 }
-                TokenEventKind::Erc20Approval { owner, spender: other, .. }
-                | TokenEventKind::Erc721Approval { owner, approved: other, .. } => {
+                TokenEventKind::Erc20Approval {
+                    owner,
+                    spender: other,
+                    ..
+                }
+                | TokenEventKind::Erc721Approval {
+                    owner,
+                    approved: other,
+                    ..
+                } => {
                     push(*owner, topic("Approval", 1));
                     push(*other, topic("Approval", 2));
                 }
-                TokenEventKind::ApprovalForAll { owner, operator, .. } => {
+                TokenEventKind::ApprovalForAll {
+                    owner, operator, ..
+                } => {
                     push(*owner, topic("ApprovalForAll", 1));
                     push(*operator, topic("ApprovalForAll", 2));
                 }
-                TokenEventKind::Erc1155TransferSingle { operator, from, to, .. } => {
+                TokenEventKind::Erc1155TransferSingle {
+                    operator, from, to, ..
+                } => {
                     push(*operator, topic("TransferSingle", 1));
                     push(*from, topic("TransferSingle", 2));
                     push(*to, topic("TransferSingle", 3));
                 }
-                TokenEventKind::Erc1155TransferBatch { operator, from, to, .. } => {
+                TokenEventKind::Erc1155TransferBatch {
+                    operator, from, to, ..
+                } => {
                     push(*operator, topic("TransferBatch", 1));
                     push(*from, topic("TransferBatch", 2));
                     push(*to, topic("TransferBatch", 3));
@@ -618,7 +779,10 @@ impl SimulationReport {
             push(c.address, Location::Created { frame: c.frame });
         }
         for s in &self.self_destructed {
-            push(s.beneficiary, Location::SelfDestructBeneficiary { frame: s.frame });
+            push(
+                s.beneficiary,
+                Location::SelfDestructBeneficiary { frame: s.frame },
+            );
         }
         for a in &self.accessed {
             push(*a, Location::Accessed);
@@ -639,10 +803,33 @@ mod tests {
     }
 
     #[test]
+    fn decodes_safe_error_strings() {
+        use alloy_sol_types::{Revert, SolError};
+        let data = Revert {
+            reason: "GS013".into(),
+        }
+        .abi_encode();
+        assert_eq!(
+            RevertReason::decode(&data),
+            RevertReason::Error {
+                message: "GS013".into()
+            }
+        );
+        assert_eq!(RevertReason::decode(&[]), RevertReason::Empty);
+    }
+
+    #[test]
     fn locations_read_as_sentences() {
-        let l = Location::LogTopic { log_index: 0, event: "Transfer".into(), topic: 2 };
+        let l = Location::LogTopic {
+            log_index: 0,
+            event: "Transfer".into(),
+            topic: 2,
+        };
         assert_eq!(l.to_string(), "simulation: Transfer log 0 topic 2");
         let c = Location::CallTarget { frame: 3, depth: 2 };
-        assert_eq!(c.to_string(), "simulation: call target of call 3 at depth 2");
+        assert_eq!(
+            c.to_string(),
+            "simulation: call target of call 3 at depth 2"
+        );
     }
 }

@@ -1,1 +1,3 @@
 //! Integration tests of the Safe model against real vectors and fixtures.
+mod support;
+mod evm_bybit;

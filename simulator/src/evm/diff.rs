@@ -1,0 +1,478 @@
+//! Turns the inspector's record and revm's journaled state into a [`SimulationReport`].
+//!
+//! "Before" values are read from the state source itself, never from revm's `original_value`,
+//! which includes the approved-hash overrides: the report compares against the real pre-state.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use alloy_primitives::{Address, B256, Log, U256};
+use alloy_sol_types::SolEvent;
+use revm::{
+    context_interface::result::ExecutionResult, database_interface::DatabaseRef,
+    primitives::KECCAK_EMPTY, state::EvmState,
+};
+
+use super::{
+    inspector::{EffectsInspector, FrameEnd},
+    source::{BlockInfo, StateError},
+};
+use crate::{
+    abi::{IERC20, IERC721, IERC1155, ISafe},
+    constants::{SENTINEL, slots},
+    report::{
+        BalanceChange, CallFrame, CallKind, CreatedContract, EthTransfer, FrameFailure,
+        ImplementationSlot, Outcome, ProxyUpgrade, RevertReason, SafeSlot, SafeStorageChange,
+        SelfDestruct, SignatureMode, SimulationReport, StateOverride, StatePin, StateSourceKind,
+        StorageChange, TokenEvent, TokenEventKind,
+    },
+    version::SafeVersion,
+};
+
+/// What the runner knows that the EVM result does not.
+#[derive(Debug)]
+pub(crate) struct RunFacts {
+    pub(crate) safe: Address,
+    pub(crate) chain_id: u64,
+    pub(crate) version: SafeVersion,
+    pub(crate) singleton: Address,
+    pub(crate) safe_tx_hash: B256,
+    pub(crate) executor: Address,
+    pub(crate) mode: SignatureMode,
+    pub(crate) overrides: Vec<StateOverride>,
+    pub(crate) owners: Vec<Address>,
+    pub(crate) modules: Vec<Address>,
+    pub(crate) block: BlockInfo,
+    pub(crate) kind: StateSourceKind,
+}
+
+pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    f: RunFacts,
+    insp: &EffectsInspector,
+    result: &ExecutionResult,
+    state: &EvmState,
+) -> Result<SimulationReport, StateError> {
+    let calls = call_tree(insp);
+    let effective = |frame: usize| calls.get(frame).is_some_and(|c| c.effective);
+
+    // Logs that survived, numbered as the receipt would number them.
+    let surviving: Vec<(usize, &Log)> = insp
+        .logs
+        .iter()
+        .filter(|l| effective(l.frame))
+        .map(|l| (l.frame, &l.log))
+        .collect();
+
+    let outcome = outcome(&f, result, &calls, &surviving);
+    let token_events = surviving
+        .iter()
+        .enumerate()
+        .filter_map(|(log_index, (frame, log))| {
+            token_event(log).map(|event| TokenEvent {
+                token: log.address,
+                log_index,
+                frame: *frame,
+                event,
+            })
+        })
+        .collect();
+
+    let mut safe_storage = Vec::new();
+    let mut other_storage = Vec::new();
+    let mut proxy_upgrades = Vec::new();
+    let mut balance_changes = Vec::new();
+    // Sorted iteration keeps the report deterministic.
+    let accounts: BTreeMap<&Address, _> = state.iter().collect();
+    for (address, acc) in &accounts {
+        let address = **address;
+        let mut slots: Vec<_> = acc.changed_storage_slots().collect();
+        slots.sort_by_key(|(k, _)| **k);
+        for (slot, value) in slots {
+            let before = src.storage_ref(address, *slot)?;
+            let after = value.present_value();
+            if before == after {
+                continue;
+            }
+            let (before, after) = (B256::from(before), B256::from(after));
+            if address == f.safe {
+                safe_storage.push(SafeStorageChange {
+                    slot: *slot,
+                    meaning: SafeSlot::Other,
+                    before,
+                    after,
+                });
+                continue;
+            }
+            other_storage.push(StorageChange {
+                address,
+                slot: *slot,
+                before,
+                after,
+            });
+            if let Some(kind) = implementation_slot(src, state, *slot, before, after)? {
+                proxy_upgrades.push(ProxyUpgrade {
+                    proxy: address,
+                    slot: kind,
+                    before: Address::from_word(before),
+                    after: Address::from_word(after),
+                });
+            }
+        }
+        if acc.is_touched() {
+            let before = src
+                .basic_ref(address)?
+                .map(|i| i.balance)
+                .unwrap_or_default();
+            if before != acc.info.balance {
+                balance_changes.push(BalanceChange {
+                    address,
+                    before,
+                    after: acc.info.balance,
+                });
+            }
+        }
+    }
+    classify(&f, &calls, state, &mut safe_storage);
+
+    let mut eth_transfers = Vec::new();
+    let mut created = Vec::new();
+    let mut self_destructed = Vec::new();
+    for c in calls.iter().filter(|c| c.effective) {
+        let moves = matches!(
+            c.kind,
+            CallKind::Call | CallKind::Create | CallKind::Create2 | CallKind::SelfDestruct
+        );
+        if moves && !c.value.is_zero() {
+            eth_transfers.push(EthTransfer {
+                from: c.caller,
+                to: c.target,
+                value: c.value,
+                frame: c.id,
+            });
+        }
+        match c.kind {
+            CallKind::Create | CallKind::Create2 if c.target != Address::ZERO => {
+                let code_hash = state
+                    .get(&c.target)
+                    .map(|a| a.info.code_hash)
+                    .unwrap_or(KECCAK_EMPTY);
+                created.push(CreatedContract {
+                    address: c.target,
+                    creator: c.caller,
+                    kind: c.kind,
+                    code_hash,
+                    frame: c.id,
+                });
+            }
+            CallKind::SelfDestruct => self_destructed.push(SelfDestruct {
+                address: c.caller,
+                beneficiary: c.target,
+                value: c.value,
+                frame: c.id,
+            }),
+            _ => {}
+        }
+    }
+
+    let precompile_limit = Address::with_last_byte(0xff);
+    let accessed = accounts
+        .keys()
+        .map(|a| **a)
+        .filter(|a| *a > precompile_limit && *a != f.block.beneficiary)
+        .collect();
+
+    Ok(SimulationReport {
+        safe: f.safe,
+        chain_id: f.chain_id,
+        version: f.version,
+        singleton: f.singleton,
+        safe_tx_hash: f.safe_tx_hash,
+        state: StatePin {
+            source: f.kind,
+            block_number: f.block.number,
+            block_hash: f.block.hash,
+            timestamp: f.block.timestamp.saturating_add(12),
+        },
+        executor: f.executor,
+        signatures: f.mode,
+        overrides: f.overrides,
+        outcome,
+        gas_used: result.tx_gas_used(),
+        calls,
+        safe_storage,
+        proxy_upgrades,
+        other_storage,
+        eth_transfers,
+        balance_changes,
+        token_events,
+        created,
+        self_destructed,
+        accessed,
+    })
+}
+
+/// The flat frame list with children, effectiveness and failures filled in.
+fn call_tree(insp: &EffectsInspector) -> Vec<CallFrame> {
+    let mut calls: Vec<CallFrame> = Vec::with_capacity(insp.frames.len());
+    for (id, r) in insp.frames.iter().enumerate() {
+        let (success, failure) = match &r.end {
+            FrameEnd::Ok => (true, None),
+            FrameEnd::Revert(reason) => (
+                false,
+                Some(FrameFailure::Revert {
+                    reason: reason.clone(),
+                }),
+            ),
+            FrameEnd::Halt(reason) => (
+                false,
+                Some(FrameFailure::Halt {
+                    reason: reason.clone(),
+                }),
+            ),
+            FrameEnd::Running => (
+                false,
+                Some(FrameFailure::Halt {
+                    reason: "did not finish".to_owned(),
+                }),
+            ),
+        };
+        // Parents always precede their children, so the parent's flag is final here.
+        let parent_effective = match r.parent {
+            Some(p) => calls.get(p).is_some_and(|c| c.effective),
+            None => true,
+        };
+        if let Some(p) = r.parent.and_then(|p| calls.get_mut(p)) {
+            p.children.push(id);
+        }
+        calls.push(CallFrame {
+            id,
+            parent: r.parent,
+            children: Vec::new(),
+            depth: r.depth,
+            kind: r.kind,
+            caller: r.caller,
+            target: r.target,
+            code_address: r.code_address,
+            value: r.value,
+            selector: r.selector,
+            input_len: r.input_len,
+            code_hash: r.code_hash,
+            success,
+            effective: success && parent_effective,
+            failure,
+        });
+    }
+    calls
+}
+
+/// Decides the outcome; a top-level success without the Safe's `ExecutionSuccess` is not a
+/// success (fail closed).
+fn outcome(
+    f: &RunFacts,
+    result: &ExecutionResult,
+    calls: &[CallFrame],
+    logs: &[(usize, &Log)],
+) -> Outcome {
+    match result {
+        ExecutionResult::Success { .. } => {
+            let safe_topic = |topic: B256| {
+                logs.iter()
+                    .any(|(_, l)| l.address == f.safe && l.topics().first() == Some(&topic))
+            };
+            if safe_topic(ISafe::ExecutionSuccess::SIGNATURE_HASH) {
+                Outcome::Success
+            } else {
+                let inner = calls.iter().find_map(|c| c.failure.clone());
+                Outcome::ExecutionFailure { inner }
+            }
+        }
+        ExecutionResult::Revert { output, .. } => Outcome::Revert {
+            reason: RevertReason::decode(output),
+        },
+        ExecutionResult::Halt { reason, .. } => Outcome::Halt {
+            reason: format!("{reason:?}"),
+        },
+    }
+}
+
+fn word_is_address(w: B256) -> bool {
+    w.get(..12).is_some_and(|hi| hi.iter().all(|b| *b == 0))
+}
+
+/// Whether a non-Safe slot write is an implementation change: always for the EIP-1967 slot; for
+/// slot 0 only when both values are addresses and one of them holds code (a Safe-style proxy),
+/// so that ordinary contracts using slot 0 for data are not misreported.
+fn implementation_slot<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    state: &EvmState,
+    slot: U256,
+    before: B256,
+    after: B256,
+) -> Result<Option<ImplementationSlot>, StateError> {
+    if slot == slots::eip1967_implementation() {
+        return Ok(Some(ImplementationSlot::Eip1967));
+    }
+    if slot != slots::SINGLETON || !word_is_address(before) || !word_is_address(after) {
+        return Ok(None);
+    }
+    for w in [before, after] {
+        let a = Address::from_word(w);
+        let code_hash = match state.get(&a) {
+            Some(acc) => acc.info.code_hash,
+            None => src
+                .basic_ref(a)?
+                .map(|i| i.code_hash)
+                .unwrap_or(KECCAK_EMPTY),
+        };
+        if code_hash != KECCAK_EMPTY && code_hash != B256::ZERO {
+            return Ok(Some(ImplementationSlot::Slot0));
+        }
+    }
+    Ok(None)
+}
+
+/// Names each Safe slot. Mapping slots are matched against the keys that could have produced
+/// them: the pre-state owners and modules, the sentinel, and every address seen in the run.
+fn classify(
+    f: &RunFacts,
+    calls: &[CallFrame],
+    state: &EvmState,
+    changes: &mut [SafeStorageChange],
+) {
+    let fixed = |slot: U256| -> Option<SafeSlot> {
+        Some(match slot {
+            s if s == slots::SINGLETON => SafeSlot::Singleton,
+            s if s == slots::OWNER_COUNT => SafeSlot::OwnerCount,
+            s if s == slots::THRESHOLD => SafeSlot::Threshold,
+            s if s == slots::NONCE => SafeSlot::Nonce,
+            s if s == slots::guard() => SafeSlot::Guard,
+            s if s == slots::module_guard() => SafeSlot::ModuleGuard,
+            s if s == slots::fallback_handler() => SafeSlot::FallbackHandler,
+            _ => return None,
+        })
+    };
+    let mut unresolved = false;
+    for c in changes.iter_mut() {
+        match fixed(c.slot) {
+            Some(m) => c.meaning = m,
+            None => unresolved = true,
+        }
+    }
+    if !unresolved {
+        return; // the common case (nonce only): no hashing at all
+    }
+    let mut candidates: HashSet<Address> = HashSet::new();
+    candidates.insert(SENTINEL);
+    candidates.extend(f.owners.iter().copied());
+    candidates.extend(f.modules.iter().copied());
+    candidates.extend(state.keys().copied());
+    for c in calls {
+        candidates.extend([c.caller, c.target, c.code_address]);
+    }
+    for c in changes.iter() {
+        for w in [c.before, c.after] {
+            if word_is_address(w) {
+                candidates.insert(Address::from_word(w));
+            }
+        }
+    }
+    let mut table: HashMap<U256, SafeSlot> = HashMap::with_capacity(candidates.len() * 3);
+    for a in candidates {
+        table.insert(slots::owner(a), SafeSlot::Owner { owner: a });
+        table.insert(slots::module(a), SafeSlot::Module { module: a });
+        table.insert(
+            slots::approved_hash(a, f.safe_tx_hash),
+            SafeSlot::ApprovedHash {
+                owner: a,
+                hash: f.safe_tx_hash,
+            },
+        );
+    }
+    for c in changes.iter_mut().filter(|c| c.meaning == SafeSlot::Other) {
+        if let Some(m) = table.get(&c.slot) {
+            c.meaning = m.clone();
+        }
+    }
+}
+
+fn topic_address(log: &Log, i: usize) -> Option<Address> {
+    log.topics().get(i).map(|t| Address::from_word(*t))
+}
+
+fn topic_u256(log: &Log, i: usize) -> Option<U256> {
+    log.topics().get(i).map(|t| U256::from_be_bytes(t.0))
+}
+
+fn data_u256(log: &Log, word: usize) -> Option<U256> {
+    let start = word.checked_mul(32)?;
+    log.data
+        .data
+        .get(start..start.checked_add(32)?)
+        .map(U256::from_be_slice)
+}
+
+/// Recognises the token standard events by topic0 and shape (ERC-20 and ERC-721 `Transfer` and
+/// `Approval` share topic0 and differ in their number of indexed topics).
+fn token_event(log: &Log) -> Option<TokenEventKind> {
+    let topic0 = *log.topics().first()?;
+    let n = log.topics().len();
+    if topic0 == IERC20::Transfer::SIGNATURE_HASH {
+        let (from, to) = (topic_address(log, 1)?, topic_address(log, 2)?);
+        return match n {
+            3 => Some(TokenEventKind::Erc20Transfer {
+                from,
+                to,
+                value: data_u256(log, 0)?,
+            }),
+            4 => Some(TokenEventKind::Erc721Transfer {
+                from,
+                to,
+                token_id: topic_u256(log, 3)?,
+            }),
+            _ => None,
+        };
+    }
+    if topic0 == IERC20::Approval::SIGNATURE_HASH {
+        let (owner, other) = (topic_address(log, 1)?, topic_address(log, 2)?);
+        return match n {
+            3 => Some(TokenEventKind::Erc20Approval {
+                owner,
+                spender: other,
+                value: data_u256(log, 0)?,
+            }),
+            4 => Some(TokenEventKind::Erc721Approval {
+                owner,
+                approved: other,
+                token_id: topic_u256(log, 3)?,
+            }),
+            _ => None,
+        };
+    }
+    if topic0 == IERC721::ApprovalForAll::SIGNATURE_HASH && n == 3 {
+        return Some(TokenEventKind::ApprovalForAll {
+            owner: topic_address(log, 1)?,
+            operator: topic_address(log, 2)?,
+            approved: !data_u256(log, 0)?.is_zero(),
+        });
+    }
+    if topic0 == IERC1155::TransferSingle::SIGNATURE_HASH && n == 4 {
+        return Some(TokenEventKind::Erc1155TransferSingle {
+            operator: topic_address(log, 1)?,
+            from: topic_address(log, 2)?,
+            to: topic_address(log, 3)?,
+            id: data_u256(log, 0)?,
+            value: data_u256(log, 1)?,
+        });
+    }
+    if topic0 == IERC1155::TransferBatch::SIGNATURE_HASH && n == 4 {
+        let decoded = IERC1155::TransferBatch::decode_log_data(&log.data).ok()?;
+        return Some(TokenEventKind::Erc1155TransferBatch {
+            operator: decoded.operator,
+            from: decoded.from,
+            to: decoded.to,
+            ids: decoded.ids,
+            values: decoded.values,
+        });
+    }
+    None
+}

@@ -1,0 +1,326 @@
+//! Running `execTransaction` on the Safe proxy exactly as the chain would.
+//!
+//! The outer transaction calls the proxy, the proxy delegates to its singleton, and the
+//! singleton executes the SafeTx: a DELEGATECALL SafeTx therefore runs in the Safe's own storage
+//! context, which is the whole point (Bybit). There is no shortcut that calls `to` directly.
+//!
+//! Signatures: supplied signatures run unmodified. Without them, only
+//! `approvedHashes[owner][safeTxHash]` of `threshold` real owners is set, and v=1 signatures are
+//! passed: owners, threshold, nonce and guard stay real, so a malicious `changeThreshold` or
+//! `setGuard` still shows in the diff, and the guard still runs.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
+use revm::{
+    InspectEvm, MainBuilder, MainContext,
+    context::{Context, TxEnv},
+    context_interface::result::{EVMError, ExecutionResult, HaltReason},
+    database::CacheDB,
+    database_interface::DatabaseRef,
+    primitives::{TxKind, hardfork::SpecId},
+};
+
+use super::{
+    diff::{self, RunFacts},
+    inspector::EffectsInspector,
+    source::{Deadlined, StateError, StateSource},
+};
+use crate::{
+    abi::ISafe,
+    constants::{SENTINEL, slots},
+    hash::{SafeContext, safe_tx_hash},
+    report::{OverrideReason, SignatureMode, SimulationReport, StateOverride},
+    tx::SafeTx,
+    version::SafeVersion,
+};
+
+/// Upper bound on the owners and modules lists walked in the pre-state. Safe itself has no
+/// limit; a list longer than this is treated as an error rather than truncated.
+pub const MAX_LIST_LEN: usize = 1_000;
+
+/// Knobs of one simulation. The defaults suit a mainnet custody Safe.
+#[derive(Debug, Clone)]
+pub struct SimulationOptions {
+    /// `tx.origin`/`msg.sender` of the outer transaction. `None`: the first owner in the
+    /// Safe's list (an owner usually executes; guards may check `msg.sender`).
+    pub executor: Option<Address>,
+    /// Gas limit of the outer transaction; running out at the top is [`SimulationError::GasCapExceeded`].
+    pub gas_cap: u64,
+    /// Wall-clock budget of the whole simulation, state reads included.
+    pub timeout: Duration,
+    /// The hardfork rules to execute under.
+    pub spec: SpecId,
+}
+
+impl Default for SimulationOptions {
+    fn default() -> Self {
+        Self {
+            executor: None,
+            gas_cap: 15_000_000,
+            timeout: Duration::from_secs(10),
+            spec: SpecId::PRAGUE,
+        }
+    }
+}
+
+/// Why a simulation produced no report. A reverting transaction is *not* an error: it is a
+/// report with [`crate::report::Outcome::Revert`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimulationError {
+    #[error("state source: {0}")]
+    State(#[source] StateError),
+    #[error("simulation exceeded its deadline of {timeout_ms} ms")]
+    DeadlineExceeded { timeout_ms: u64 },
+    #[error("simulation ran out of its gas cap of {cap}")]
+    GasCapExceeded { cap: u64 },
+    #[error("{safe} is not an initialised Safe: threshold 0")]
+    NotInitialised { safe: Address },
+    #[error("the Safe's threshold {threshold} exceeds its {owners} owners")]
+    NotEnoughOwners { threshold: U256, owners: usize },
+    #[error("the Safe's {list} list is longer than {max} or does not terminate")]
+    ListTooLong { list: &'static str, max: usize },
+    #[error("the EVM refused the transaction: {0}")]
+    Evm(String),
+}
+
+impl From<StateError> for SimulationError {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}
+
+/// Simulates with [`SimulationOptions::default`]; see [`simulate_with`].
+pub fn simulate<S: StateSource>(
+    state: &S,
+    chain_id: u64,
+    safe: Address,
+    version: SafeVersion,
+    tx: &SafeTx,
+    signatures: Option<&[u8]>,
+) -> Result<SimulationReport, SimulationError> {
+    simulate_with(
+        state,
+        chain_id,
+        safe,
+        version,
+        tx,
+        signatures,
+        &SimulationOptions::default(),
+    )
+}
+
+/// Runs `tx` through `execTransaction` of the Safe proxy `safe` on top of `state`.
+///
+/// `signatures`: `Some` runs them unmodified (the Safe decides whether they suffice; if not, the
+/// report shows its revert). `None` uses approved-hash overrides for `threshold` real owners.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_with<S: StateSource>(
+    state: &S,
+    chain_id: u64,
+    safe: Address,
+    version: SafeVersion,
+    tx: &SafeTx,
+    signatures: Option<&[u8]>,
+    opts: &SimulationOptions,
+) -> Result<SimulationReport, SimulationError> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let timeout_ms = u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX);
+    let to_deadline = |e: StateError| match e {
+        StateError::Deadline => SimulationError::DeadlineExceeded { timeout_ms },
+        other => SimulationError::State(other),
+    };
+    let src = Deadlined {
+        inner: state,
+        deadline,
+    };
+
+    let safe_tx_hash = safe_tx_hash(
+        &SafeContext {
+            chain_id,
+            safe,
+            version,
+        },
+        tx,
+    );
+    let owners = read_list(&src, safe, slots::owner, "owners").map_err(|e| lift(e, timeout_ms))?;
+    let modules =
+        read_list(&src, safe, slots::module, "modules").map_err(|e| lift(e, timeout_ms))?;
+    let threshold = src
+        .storage_ref(safe, slots::THRESHOLD)
+        .map_err(to_deadline)?;
+    let singleton = Address::from_word(
+        src.storage_ref(safe, slots::SINGLETON)
+            .map_err(to_deadline)?
+            .into(),
+    );
+
+    let mut sorted = owners.clone();
+    sorted.sort();
+    let executor = opts
+        .executor
+        .or_else(|| owners.first().copied())
+        .unwrap_or(SENTINEL);
+
+    let mut db = CacheDB::new(&src);
+    let mut overrides = Vec::new();
+    let (mode, sig_bytes) = match signatures {
+        Some(sigs) => (SignatureMode::Supplied, Bytes::copy_from_slice(sigs)),
+        None => {
+            if threshold.is_zero() {
+                return Err(SimulationError::NotInitialised { safe });
+            }
+            let needed = usize::try_from(threshold).unwrap_or(usize::MAX);
+            if needed > sorted.len() {
+                return Err(SimulationError::NotEnoughOwners {
+                    threshold,
+                    owners: sorted.len(),
+                });
+            }
+            let mut sigs = Vec::with_capacity(needed * 65);
+            for owner in sorted.iter().take(needed) {
+                let slot = slots::approved_hash(*owner, safe_tx_hash);
+                let real = src.storage_ref(safe, slot).map_err(to_deadline)?;
+                db.insert_account_storage(safe, slot, U256::from(1))
+                    .map_err(to_deadline)?;
+                overrides.push(StateOverride {
+                    address: safe,
+                    slot,
+                    real: real.into(),
+                    value: U256::from(1).into(),
+                    reason: OverrideReason::ApprovedHash {
+                        owner: *owner,
+                        safe_tx_hash,
+                    },
+                });
+                sigs.extend_from_slice(owner.into_word().as_slice());
+                sigs.extend_from_slice(&[0u8; 32]);
+                sigs.push(1);
+            }
+            (SignatureMode::ApprovedHashOverrides, Bytes::from(sigs))
+        }
+    };
+
+    let block = state.block();
+    let calldata = exec_transaction_calldata(tx, sig_bytes);
+    let gas_cap = opts.gas_cap;
+    let spec = opts.spec;
+    let ctx = Context::mainnet()
+        .with_db(db)
+        .modify_cfg_chained(|c| {
+            c.set_spec_and_mainnet_gas_params(spec);
+            c.chain_id = chain_id;
+            c.tx_gas_limit_cap = Some(gas_cap.max(revm::primitives::eip7825::TX_GAS_LIMIT_CAP));
+            c.disable_nonce_check = true;
+            c.disable_balance_check = true;
+            c.disable_base_fee = true;
+            c.disable_eip3607 = true;
+        })
+        .modify_block_chained(|b| {
+            b.number = U256::from(block.number.saturating_add(1));
+            b.timestamp = U256::from(block.timestamp.saturating_add(12));
+            b.basefee = block.base_fee;
+            b.gas_limit = block.gas_limit.max(gas_cap);
+            b.beneficiary = block.beneficiary;
+            b.prevrandao = Some(block.prevrandao);
+        });
+    let mut evm = ctx.build_mainnet_with_inspector(EffectsInspector::new(deadline));
+    let tx_env = TxEnv::builder()
+        .caller(executor)
+        .kind(TxKind::Call(safe))
+        .data(calldata)
+        .value(U256::ZERO)
+        .gas_limit(gas_cap)
+        .gas_price(0)
+        .chain_id(Some(chain_id))
+        .build()
+        .map_err(|e| SimulationError::Evm(format!("{e:?}")))?;
+
+    let out = evm.inspect_tx(tx_env).map_err(|e| match e {
+        EVMError::Database(db) => to_deadline(db),
+        other => SimulationError::Evm(other.to_string()),
+    })?;
+    if evm.inspector.deadline_hit || Instant::now() >= deadline {
+        return Err(SimulationError::DeadlineExceeded { timeout_ms });
+    }
+    if let ExecutionResult::Halt {
+        reason: HaltReason::OutOfGas(_),
+        ..
+    } = &out.result
+    {
+        return Err(SimulationError::GasCapExceeded { cap: gas_cap });
+    }
+
+    let facts = RunFacts {
+        safe,
+        chain_id,
+        version,
+        singleton,
+        safe_tx_hash,
+        executor,
+        mode,
+        overrides,
+        owners,
+        modules,
+        block,
+        kind: state.kind(),
+    };
+    diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state).map_err(to_deadline)
+}
+
+fn lift(e: SimulationError, timeout_ms: u64) -> SimulationError {
+    match e {
+        SimulationError::State(StateError::Deadline) => {
+            SimulationError::DeadlineExceeded { timeout_ms }
+        }
+        other => other,
+    }
+}
+
+/// The `execTransaction` calldata for `tx` with `signatures`.
+pub fn exec_transaction_calldata(tx: &SafeTx, signatures: Bytes) -> Bytes {
+    ISafe::execTransactionCall {
+        to: tx.to,
+        value: tx.value,
+        data: tx.data.clone(),
+        operation: tx.operation.as_u8(),
+        safeTxGas: tx.safe_tx_gas,
+        baseGas: tx.base_gas,
+        gasPrice: tx.gas_price,
+        gasToken: tx.gas_token,
+        refundReceiver: tx.refund_receiver,
+        signatures,
+    }
+    .abi_encode()
+    .into()
+}
+
+/// Walks a Safe linked list (`owners` or `modules`) in the pre-state, in list order.
+///
+/// An uninitialised list (`list[SENTINEL] == 0`) is empty. A list that does not return to the
+/// sentinel within [`MAX_LIST_LEN`] entries is an error, never silently truncated.
+pub fn read_list<D: DatabaseRef<Error = StateError>>(
+    db: &D,
+    safe: Address,
+    slot_of: fn(Address) -> U256,
+    list: &'static str,
+) -> Result<Vec<Address>, SimulationError> {
+    let mut out = Vec::new();
+    let mut cur = SENTINEL;
+    loop {
+        let next = Address::from_word(B256::from(db.storage_ref(safe, slot_of(cur))?));
+        if next == SENTINEL || next == Address::ZERO {
+            return Ok(out);
+        }
+        if out.len() >= MAX_LIST_LEN || out.contains(&next) {
+            return Err(SimulationError::ListTooLong {
+                list,
+                max: MAX_LIST_LEN,
+            });
+        }
+        out.push(next);
+        cur = next;
+    }
+}
