@@ -1,0 +1,508 @@
+//! `RawPolicy` → typed [`Policy`], once, at load.
+//!
+//! Every cross-reference (operator ids, wallet names, asset symbols, roles) is resolved and
+//! checked here, so evaluation never meets a dangling name. A policy that does not compile
+//! is refused whole: there is no partially loaded policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use alloy_primitives::{Address, B256, FixedBytes, keccak256};
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use signgate_simulator::deployments;
+
+use crate::{
+    amount::{AmountOverflow, HumanAmount, MAX_DECIMALS},
+    operators::{Operator, OperatorId, OperatorKey, OperatorStatus, Role},
+    raw::{RawPolicy, RawTier},
+    tiers::{ActionClass, DestinationStatus, Tier},
+    time::{HOUR, Timestamp},
+    wallets::{Asset, AssetSpec, Wallet},
+};
+
+/// A policy's identity: `keccak256` of the exact bytes of its file. Admins sign this; every
+/// decision names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PolicyHash(pub B256);
+
+impl PolicyHash {
+    /// The content hash of a policy source.
+    pub fn of(source: &str) -> Self {
+        Self(keccak256(source.as_bytes()))
+    }
+}
+
+impl std::fmt::Display for PolicyHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A destination a person vouched for, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressBookEntry {
+    pub address: Address,
+    pub label: String,
+    pub added_by: OperatorId,
+    pub added_at: Timestamp,
+    /// Wallet names; `None` means every wallet.
+    pub wallets: Option<Vec<String>>,
+}
+
+/// A DELEGATECALL target the policy trusts: address and code hash must both match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegateTarget {
+    pub label: String,
+    pub address: Address,
+    pub code_hash: B256,
+    /// A pure batching library (MultiSendCallOnly): inner calls are classified on their own,
+    /// the batch itself is not a `delegatecall` facet.
+    pub batch: bool,
+}
+
+/// A rolling-window cap on what one wallet may send of one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VelocityLimit {
+    pub wallet: String,
+    pub asset: AssetSpec,
+    pub window: u64,
+    pub limit: HumanAmount,
+}
+
+/// An implementation change the admins declared in advance, pinned to the exact code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredUpgrade {
+    pub proxy: Address,
+    pub implementation: Address,
+    pub code_hash: B256,
+    pub reason: String,
+}
+
+/// What probation means in this policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbationRules {
+    pub days: u64,
+    pub restricted_wallet_tags: Vec<String>,
+    pub max_probationary_approvers: u32,
+    pub new_keys_probationary: bool,
+}
+
+/// Who may change the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Governance {
+    pub admins: Vec<OperatorId>,
+    pub threshold: u32,
+}
+
+/// A compiled, validated policy. Built only by [`Policy::compile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub(crate) hash: PolicyHash,
+    pub(crate) name: String,
+    pub(crate) governance: Governance,
+    pub(crate) probation: ProbationRules,
+    pub(crate) permission_role: Role,
+    pub(crate) cooling_off: u64,
+    pub(crate) wallets: Vec<Wallet>,
+    pub(crate) operators: Vec<Operator>,
+    pub(crate) address_book: Vec<AddressBookEntry>,
+    pub(crate) tiers: Vec<Tier>,
+    pub(crate) velocity: Vec<VelocityLimit>,
+    pub(crate) delegate_targets: Vec<DelegateTarget>,
+    pub(crate) declared_upgrades: Vec<DeclaredUpgrade>,
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("policy file is not valid: {0}")]
+    Syntax(String),
+    #[error("wallet `{0}` is declared twice")]
+    DuplicateWallet(String),
+    #[error("safe {safe} on chain {chain_id} is declared by two wallets")]
+    DuplicateSafe { chain_id: u64, safe: Address },
+    #[error("asset {asset} of wallet `{wallet}` has {decimals} decimals (at most {MAX_DECIMALS})")]
+    Decimals { wallet: String, asset: String, decimals: u8 },
+    #[error("operator `{0}` is declared twice")]
+    DuplicateOperator(String),
+    #[error("operator `{operator}` has unknown status `{status}` (active, suspended, offboarded)")]
+    UnknownStatus { operator: String, status: String },
+    #[error("operator `{operator}` has no roles")]
+    NoRoles { operator: String },
+    #[error("key {key} is enrolled twice (operator `{operator}`)")]
+    DuplicateKey { operator: String, key: FixedBytes<32> },
+    #[error("key {key} of operator `{operator}` is not a valid ed25519 public key")]
+    InvalidKey { operator: String, key: FixedBytes<32> },
+    #[error("{context} names wallet `{wallet}`, which is not declared")]
+    UnknownWallet { context: String, wallet: String },
+    #[error("{context} names operator `{operator}`, who is not declared")]
+    UnknownOperator { context: String, operator: String },
+    #[error("{context} names asset `{symbol}`, which no wallet declares")]
+    UnknownAsset { context: String, symbol: String },
+    #[error("tier `{tier}` names action `{word}` (transfer, contract_call, permission_change, delegatecall, module_transaction)")]
+    UnknownAction { tier: String, word: String },
+    #[error("tier `{tier}` names destination status `{word}` (address_book, new, unknown)")]
+    UnknownDestination { tier: String, word: String },
+    #[error("tier `{0}` requires no approvals; every tier must require at least one")]
+    NoApprovals(String),
+    #[error("tier `{tier}` asks for 0 approvals from role `{role}`; leave the role out instead")]
+    ZeroCount { tier: String, role: String },
+    #[error("tier `{tier}` requires role `{role}`, which no operator holds")]
+    UnheldRole { tier: String, role: String },
+    #[error("tier `{tier}` covers permission changes but does not require role `{role}`")]
+    PermissionTierWithoutRole { tier: String, role: String },
+    #[error("tier `{0}` has min_amount above max_amount")]
+    EmptyRange(String),
+    #[error("tier `{0}` has an approval expiry of zero")]
+    ZeroExpiry(String),
+    #[error("velocity limit for `{wallet}`/{asset} has a zero window")]
+    ZeroWindow { wallet: String, asset: String },
+    #[error("governance threshold {threshold} cannot be met by {admins} admins (or is zero)")]
+    GovernanceThreshold { threshold: u32, admins: usize },
+    #[error("amount in {context} does not fit in 256 bits")]
+    Overflow { context: String },
+}
+
+impl Policy {
+    /// Parses and compiles a policy file. The content hash is taken over `source` exactly.
+    pub fn compile(source: &str) -> Result<Self, CompileError> {
+        let raw: RawPolicy = toml::from_str(source).map_err(|e| CompileError::Syntax(e.to_string()))?;
+        compile_raw(raw, PolicyHash::of(source))
+    }
+
+    /// The content hash admins sign.
+    pub const fn hash(&self) -> PolicyHash {
+        self.hash
+    }
+    /// The policy's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Who may change it.
+    pub const fn governance(&self) -> &Governance {
+        &self.governance
+    }
+    /// Probation settings.
+    pub const fn probation(&self) -> &ProbationRules {
+        &self.probation
+    }
+    /// The role every permission change needs.
+    pub const fn permission_role(&self) -> &Role {
+        &self.permission_role
+    }
+    /// Cooling-off period of new address-book entries, seconds.
+    pub const fn cooling_off(&self) -> u64 {
+        self.cooling_off
+    }
+    /// Governed wallets.
+    pub fn wallets(&self) -> &[Wallet] {
+        &self.wallets
+    }
+    /// Operators.
+    pub fn operators(&self) -> &[Operator] {
+        &self.operators
+    }
+    /// Address book.
+    pub fn address_book(&self) -> &[AddressBookEntry] {
+        &self.address_book
+    }
+    /// Tiers in file order.
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+    /// Velocity limits.
+    pub fn velocity(&self) -> &[VelocityLimit] {
+        &self.velocity
+    }
+    /// Trusted DELEGATECALL targets (defaults included).
+    pub fn delegate_targets(&self) -> &[DelegateTarget] {
+        &self.delegate_targets
+    }
+    /// Declared upgrades.
+    pub fn declared_upgrades(&self) -> &[DeclaredUpgrade] {
+        &self.declared_upgrades
+    }
+
+    /// The wallet governing `safe` on `chain_id`.
+    pub fn wallet_for(&self, chain_id: u64, safe: Address) -> Option<&Wallet> {
+        self.wallets.iter().find(|w| w.chain_id == chain_id && w.safe == safe)
+    }
+    /// The operator with this id.
+    pub fn operator(&self, id: &OperatorId) -> Option<&Operator> {
+        self.operators.iter().find(|o| &o.id == id)
+    }
+    /// The operator holding this key, with the key.
+    pub fn key_holder(&self, key: &FixedBytes<32>) -> Option<(&Operator, &OperatorKey)> {
+        self.operators.iter().find_map(|o| o.key(key).map(|k| (o, k)))
+    }
+}
+
+fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError> {
+    let wallets = compile_wallets(&raw)?;
+    let wallet_names: BTreeSet<&str> = wallets.iter().map(|w| w.name.as_str()).collect();
+    let check_wallet = |context: String, wallet: &str| {
+        if wallet_names.contains(wallet) {
+            Ok(())
+        } else {
+            Err(CompileError::UnknownWallet { context, wallet: wallet.to_owned() })
+        }
+    };
+
+    let mut operators = Vec::with_capacity(raw.operators.len());
+    let mut seen_keys = BTreeSet::new();
+    for o in &raw.operators {
+        if operators.iter().any(|x: &Operator| x.id.0 == o.id) {
+            return Err(CompileError::DuplicateOperator(o.id.clone()));
+        }
+        if o.roles.is_empty() {
+            return Err(CompileError::NoRoles { operator: o.id.clone() });
+        }
+        let status = match o.status.as_str() {
+            "active" => OperatorStatus::Active,
+            "suspended" => OperatorStatus::Suspended,
+            "offboarded" => OperatorStatus::Offboarded,
+            other => {
+                return Err(CompileError::UnknownStatus { operator: o.id.clone(), status: other.to_owned() });
+            }
+        };
+        let wallets = if o.wallets.iter().any(|w| w == "*") {
+            None
+        } else {
+            for w in &o.wallets {
+                check_wallet(format!("operator `{}`", o.id), w)?;
+            }
+            Some(o.wallets.clone())
+        };
+        let mut keys = Vec::with_capacity(o.keys.len());
+        for k in &o.keys {
+            if VerifyingKey::from_bytes(&k.public_key.0).is_err() {
+                return Err(CompileError::InvalidKey { operator: o.id.clone(), key: k.public_key });
+            }
+            if !seen_keys.insert(k.public_key) {
+                return Err(CompileError::DuplicateKey { operator: o.id.clone(), key: k.public_key });
+            }
+            keys.push(OperatorKey { public_key: k.public_key, enrolled_at: k.enrolled_at, revoked_at: k.revoked_at });
+        }
+        operators.push(Operator {
+            id: OperatorId(o.id.clone()),
+            name: o.name.clone(),
+            roles: o.roles.iter().cloned().map(Role).collect(),
+            teams: o.teams.clone(),
+            started_at: o.started_at,
+            status,
+            keys,
+            owner_addresses: o.owner_addresses.clone(),
+            wallets,
+        });
+    }
+    let check_operator = |context: String, id: &str| {
+        if operators.iter().any(|o| o.id.0 == id) {
+            Ok(())
+        } else {
+            Err(CompileError::UnknownOperator { context, operator: id.to_owned() })
+        }
+    };
+
+    let admins: Vec<OperatorId> = raw.governance.admins.iter().map(|a| OperatorId(a.clone())).collect();
+    for a in &raw.governance.admins {
+        check_operator("governance.admins".to_owned(), a)?;
+    }
+    let distinct_admins = admins.iter().collect::<BTreeSet<_>>().len();
+    if raw.governance.threshold == 0 || usize::try_from(raw.governance.threshold).map_or(true, |t| t > distinct_admins) {
+        return Err(CompileError::GovernanceThreshold { threshold: raw.governance.threshold, admins: distinct_admins });
+    }
+
+    let mut address_book = Vec::with_capacity(raw.address_book.len());
+    for e in &raw.address_book {
+        let context = format!("address book entry {}", e.address);
+        check_operator(context.clone(), &e.added_by)?;
+        for w in &e.wallets {
+            check_wallet(context.clone(), w)?;
+        }
+        address_book.push(AddressBookEntry {
+            address: e.address,
+            label: e.label.clone(),
+            added_by: OperatorId(e.added_by.clone()),
+            added_at: e.added_at,
+            wallets: (!e.wallets.is_empty()).then(|| e.wallets.clone()),
+        });
+    }
+
+    let permission_role = Role(raw.permission_changes.required_role.clone());
+    let held: BTreeSet<&Role> = operators.iter().flat_map(|o| o.roles.iter()).collect();
+    let symbols: BTreeSet<&str> = wallets.iter().flat_map(|w| w.assets.iter().map(|a| a.symbol.as_str())).collect();
+    let mut tiers = Vec::with_capacity(raw.tiers.len());
+    for t in &raw.tiers {
+        tiers.push(compile_tier(t, &held, &symbols, &permission_role)?);
+    }
+
+    let mut velocity = Vec::with_capacity(raw.velocity.len());
+    for v in &raw.velocity {
+        let context = format!("velocity limit `{}`/{}", v.wallet, v.asset);
+        let wallet = wallets
+            .iter()
+            .find(|w| w.name == v.wallet)
+            .ok_or_else(|| CompileError::UnknownWallet { context: context.clone(), wallet: v.wallet.clone() })?;
+        let asset = wallet
+            .asset_by_symbol(&v.asset)
+            .ok_or_else(|| CompileError::UnknownAsset { context: context.clone(), symbol: v.asset.clone() })?;
+        if v.window_hours == 0 {
+            return Err(CompileError::ZeroWindow { wallet: v.wallet.clone(), asset: v.asset.clone() });
+        }
+        v.limit.to_base_units(asset.decimals).map_err(|AmountOverflow { .. }| CompileError::Overflow { context })?;
+        velocity.push(VelocityLimit {
+            wallet: v.wallet.clone(),
+            asset: asset.clone(),
+            window: v.window_hours.saturating_mul(HOUR),
+            limit: v.limit,
+        });
+    }
+
+    let mut delegate_targets: Vec<DelegateTarget> = Vec::new();
+    if raw.delegatecall.canonical_defaults {
+        for d in deployments::all().iter().filter(|d| d.contract.is_trusted_delegate_target()) {
+            if let Some(code_hash) = d.code_hash {
+                delegate_targets.push(DelegateTarget {
+                    label: format!("{:?} {}", d.contract, d.version.as_str()),
+                    address: d.address,
+                    code_hash,
+                    batch: d.contract.is_batch(),
+                });
+            }
+        }
+    }
+    delegate_targets.extend(raw.delegatecall.allow.iter().map(|t| DelegateTarget {
+        label: t.label.clone(),
+        address: t.address,
+        code_hash: t.code_hash,
+        batch: t.batch,
+    }));
+
+    Ok(Policy {
+        hash,
+        name: raw.name,
+        governance: Governance { admins, threshold: raw.governance.threshold },
+        probation: ProbationRules {
+            days: raw.probation.days,
+            restricted_wallet_tags: raw.probation.restricted_wallet_tags,
+            max_probationary_approvers: raw.probation.max_probationary_approvers,
+            new_keys_probationary: raw.probation.new_keys_probationary,
+        },
+        permission_role,
+        cooling_off: raw.address_book_settings.cooling_off_hours.saturating_mul(HOUR),
+        wallets,
+        operators,
+        address_book,
+        tiers,
+        velocity,
+        delegate_targets,
+        declared_upgrades: raw
+            .declared_upgrades
+            .iter()
+            .map(|u| DeclaredUpgrade {
+                proxy: u.proxy,
+                implementation: u.implementation,
+                code_hash: u.code_hash,
+                reason: u.reason.clone(),
+            })
+            .collect(),
+    })
+}
+
+fn compile_wallets(raw: &RawPolicy) -> Result<Vec<Wallet>, CompileError> {
+    let mut wallets: Vec<Wallet> = Vec::with_capacity(raw.wallets.len());
+    for w in &raw.wallets {
+        if wallets.iter().any(|x| x.name == w.name) {
+            return Err(CompileError::DuplicateWallet(w.name.clone()));
+        }
+        if wallets.iter().any(|x| x.chain_id == w.chain_id && x.safe == w.safe) {
+            return Err(CompileError::DuplicateSafe { chain_id: w.chain_id, safe: w.safe });
+        }
+        let mut assets = Vec::with_capacity(w.assets.len());
+        for (symbol, a) in &w.assets {
+            if a.decimals > MAX_DECIMALS {
+                return Err(CompileError::Decimals { wallet: w.name.clone(), asset: symbol.clone(), decimals: a.decimals });
+            }
+            assets.push(AssetSpec {
+                symbol: symbol.clone(),
+                asset: a.token.map_or(Asset::Native, Asset::Token),
+                decimals: a.decimals,
+            });
+        }
+        let mut tags = w.tags.clone();
+        tags.sort();
+        tags.dedup();
+        wallets.push(Wallet { name: w.name.clone(), chain_id: w.chain_id, safe: w.safe, tags, assets });
+    }
+    Ok(wallets)
+}
+
+fn compile_tier(
+    t: &RawTier,
+    held: &BTreeSet<&Role>,
+    symbols: &BTreeSet<&str>,
+    permission_role: &Role,
+) -> Result<Tier, CompileError> {
+    let name = t.name.clone();
+    let mut classes = Vec::with_capacity(t.actions.len());
+    for word in &t.actions {
+        let class = ActionClass::parse(word)
+            .ok_or_else(|| CompileError::UnknownAction { tier: name.clone(), word: word.clone() })?;
+        classes.push(class);
+    }
+    let mut destinations = Vec::with_capacity(t.destinations.len());
+    for word in &t.destinations {
+        destinations.push(
+            DestinationStatus::parse(word)
+                .ok_or_else(|| CompileError::UnknownDestination { tier: name.clone(), word: word.clone() })?,
+        );
+    }
+    if let Some(assets) = &t.assets {
+        for s in assets {
+            if !symbols.contains(s.as_str()) {
+                return Err(CompileError::UnknownAsset { context: format!("tier `{name}`"), symbol: s.clone() });
+            }
+        }
+    }
+    let mut approvals = BTreeMap::new();
+    for (role, n) in &t.approvals {
+        let role = Role(role.clone());
+        if *n == 0 {
+            return Err(CompileError::ZeroCount { tier: name, role: role.0 });
+        }
+        if !held.contains(&role) {
+            return Err(CompileError::UnheldRole { tier: name, role: role.0 });
+        }
+        approvals.insert(role, *n);
+    }
+    if approvals.is_empty() {
+        return Err(CompileError::NoApprovals(name));
+    }
+    if classes.contains(&ActionClass::PermissionChange) && !approvals.contains_key(permission_role) {
+        return Err(CompileError::PermissionTierWithoutRole { tier: name, role: permission_role.0.clone() });
+    }
+    if let (Some(min), Some(max)) = (&t.min_amount, &t.max_amount) {
+        match min.checked_cmp(max) {
+            Some(std::cmp::Ordering::Greater) => return Err(CompileError::EmptyRange(name)),
+            Some(_) => {}
+            None => return Err(CompileError::Overflow { context: format!("tier `{name}`") }),
+        }
+    }
+    if t.approval_expiry_hours == 0 {
+        return Err(CompileError::ZeroExpiry(name));
+    }
+    Ok(Tier {
+        name,
+        wallet_tags: t.wallet_tags.clone(),
+        classes,
+        assets: t.assets.clone(),
+        min_amount: t.min_amount,
+        max_amount: t.max_amount,
+        destinations,
+        approvals,
+        time_lock: t.time_lock_hours.saturating_mul(HOUR),
+        approval_expiry: t.approval_expiry_hours.saturating_mul(HOUR),
+        probationary_limit: t.probationary_limit,
+    })
+}

@@ -1,0 +1,88 @@
+//! `evaluate`: evidence in, decision out. Pure, synchronous, no clock.
+//!
+//! Every rule runs (a deny does not short-circuit the others), so an operator sees every
+//! reason at once and fixing one never reveals another. Reasons deny; missing approvals wait;
+//! otherwise the proposal is approved for a window bounded by the time lock and the earliest
+//! approval expiry.
+
+use crate::{
+    approvals::{SignatureChecks, check_validity},
+    compile::Policy,
+    decision::{Decision, Evaluation},
+    evidence::Evidence,
+    facets::classify,
+    quorum::tally,
+    reasons::Reason,
+    rules,
+    tiers::{DestinationStatus, Requirement},
+};
+
+/// Decides `evidence` under `policy`, verifying every approval signature.
+pub fn evaluate(policy: &Policy, evidence: &Evidence) -> Decision {
+    assess(policy, evidence, &SignatureChecks::verify(&evidence.approvals)).decision
+}
+
+/// Decides with signature checks done earlier (the gateway verifies once on receipt).
+pub fn evaluate_with(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> Decision {
+    assess(policy, evidence, sigs).decision
+}
+
+/// The decision with its audit trail: tiers applied and the fate of every approval.
+pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> Evaluation {
+    let mut reasons: Vec<Reason> = Vec::new();
+    rules::effects::check(policy, evidence, &mut reasons);
+    let mut checks = check_validity(policy, evidence, sigs);
+    let p = &evidence.proposal;
+
+    let Some(wallet) = policy.wallet_for(p.chain_id, p.safe) else {
+        reasons.push(Reason::UnknownWallet { chain_id: p.chain_id, safe: p.safe });
+        let decision = Decision::from_findings(reasons, Vec::new(), evidence.now, evidence.now);
+        return Evaluation { decision, policy: policy.hash(), wallet: None, tiers: Vec::new(), approvals: checks };
+    };
+
+    rules::initiator::check(policy, wallet, evidence, &mut reasons);
+    rules::velocity::check(policy, wallet, evidence, &mut reasons);
+    rules::intent::check(policy, evidence, &mut reasons);
+
+    let (facets, classification) = classify(policy, wallet, evidence);
+    reasons.extend(classification);
+    let mut req = Requirement::empty();
+    for facet in &facets {
+        let mut matched = false;
+        for tier in policy.tiers() {
+            match tier.matches(wallet, facet).and_then(|m| Ok((m, tier.admits_probationary(facet)?))) {
+                Ok((true, admits)) => {
+                    matched = true;
+                    req.add(tier, admits);
+                }
+                Ok((false, _)) => {}
+                Err(_) => reasons.push(Reason::ArithmeticOverflow {
+                    context: format!("tier `{}` for {facet}", tier.name),
+                }),
+            }
+        }
+        if !matched {
+            let cooling_off_until = facet
+                .destination
+                .filter(|_| facet.destination_status == Some(DestinationStatus::New))
+                .and_then(|d| policy.address_book().iter().find(|e| e.address == d))
+                .map(|e| e.added_at.plus(policy.cooling_off()));
+            reasons.push(Reason::NoTier {
+                wallet: wallet.name.clone(),
+                facet: facet.to_string(),
+                cooling_off_until,
+            });
+        }
+    }
+
+    let t = tally(policy, wallet, evidence, &facets, &req, &mut checks);
+    reasons.extend(t.rejections);
+    let decision = Decision::from_findings(reasons, t.missing, t.release_after, t.expires_at);
+    Evaluation {
+        decision,
+        policy: policy.hash(),
+        wallet: Some(wallet.name.clone()),
+        tiers: req.tiers,
+        approvals: checks,
+    }
+}

@@ -1,0 +1,327 @@
+//! Everything `evaluate` decides on, as plain data.
+//!
+//! The gateway fills [`Evidence`] from the decoder, the simulator, the sanctions screen, its
+//! approval store and its clock; [`crate::adapters`] converts the simulator's types one way.
+//! The structs are deliberately narrow (only what a rule reads) and have a compact serde form
+//! so that case files and audit records can carry them. Every default is the one that denies:
+//! a missing simulation is "not run", a missing screen is "cannot screen".
+
+use alloy_primitives::{Address, B256, FixedBytes, U256};
+use serde::{Deserialize, Serialize};
+use signgate_simulator::{Operation, decode::ActionPath};
+
+use crate::{operators::OperatorId, time::Timestamp, wallets::Asset};
+
+/// The input of [`crate::evaluate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The instant of the decision; the policy never reads a clock.
+    pub now: Timestamp,
+    pub proposal: Proposal,
+    /// The decoded action tree, flattened: the root (empty path) and every batch entry.
+    #[serde(default)]
+    pub actions: Vec<ActionFact>,
+    #[serde(default)]
+    pub simulation: SimulationFacts,
+    #[serde(default)]
+    pub screening: Screening,
+    #[serde(default)]
+    pub approvals: Vec<SignedApproval>,
+    /// Running totals already spent in each configured window, excluding this proposal.
+    #[serde(default)]
+    pub velocity: Vec<VelocityTotal>,
+    /// Destinations this wallet has paid before (for "first payment" segregation).
+    #[serde(default)]
+    pub paid_before: Vec<Address>,
+}
+
+/// The proposal being decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    /// The gateway's proposal id; approvals bind it.
+    pub id: String,
+    pub chain_id: u64,
+    pub safe: Address,
+    /// Recomputed by the gateway from the ten SafeTx fields, never taken from a UI.
+    pub safe_tx_hash: B256,
+    pub initiator: OperatorId,
+    /// The refund settings of the SafeTx.
+    #[serde(default)]
+    pub refund: RefundSettings,
+    /// Set when the transaction runs through `execTransactionFromModule`.
+    #[serde(default)]
+    pub via_module: Option<Address>,
+    /// What the initiator said the transaction does, when they said it.
+    #[serde(default)]
+    pub intent: Option<Intent>,
+}
+
+/// `gasPrice`, `gasToken`, `refundReceiver` of the SafeTx.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundSettings {
+    #[serde(default)]
+    pub gas_price: U256,
+    #[serde(default)]
+    pub gas_token: Address,
+    #[serde(default)]
+    pub refund_receiver: Address,
+}
+
+/// The initiator's declared intent: the effects they expect, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    /// What the initiator wrote, quoted back in reasons.
+    pub summary: String,
+    #[serde(default)]
+    pub transfers: Vec<IntendedTransfer>,
+    /// Safe configuration changes the initiator means to make.
+    #[serde(default)]
+    pub safe_changes: Vec<SafeChangeKind>,
+}
+
+/// One expected outflow: at most `amount` of `asset` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntendedTransfer {
+    pub asset: Asset,
+    pub to: Address,
+    pub amount: U256,
+}
+
+/// One node of the decoded action tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionFact {
+    #[serde(default)]
+    pub path: ActionPath,
+    #[serde(default = "call")]
+    pub operation: Operation,
+    pub to: Address,
+    #[serde(default)]
+    pub value: U256,
+    pub kind: ActionFactKind,
+}
+
+const fn call() -> Operation {
+    Operation::Call
+}
+
+/// What a decoded call does, as far as the policy cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+pub enum ActionFactKind {
+    /// Plain ETH transfer (no calldata).
+    NativeTransfer,
+    /// ERC-20 `transfer` (or `transferFrom` out of the Safe); the token is `to`.
+    TokenTransfer { recipient: Address, amount: U256 },
+    /// A Safe self-call that changes configuration.
+    SafeConfig { change: SafeChangeKind },
+    /// A MultiSend batch; its entries follow as their own facts.
+    Batch,
+    /// A call of a Safe library meant for DELEGATECALL.
+    SafeLibrary,
+    /// Any other call (including token approvals and unknown selectors).
+    ContractCall,
+}
+
+/// How the simulation ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", deny_unknown_fields)]
+pub enum SimulationOutcome {
+    Success,
+    /// The inner call failed (`ExecutionFailure`) or the outer call reverted.
+    Reverted { reason: String },
+    /// The simulator could not run it (state unavailable, deadline …).
+    #[default]
+    NotRun,
+    Failed { reason: String },
+}
+
+/// The Safe-storage classes the simulator reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SafeChangeKind {
+    Singleton,
+    Owners,
+    Threshold,
+    Modules,
+    Guard,
+    FallbackHandler,
+    ModuleGuard,
+    Nonce,
+    ApprovedHash,
+    /// A write to a Safe slot with no known meaning: treated as a permission change.
+    Other,
+}
+
+impl SafeChangeKind {
+    /// Whether this change alters who or what controls the Safe: everything but the nonce
+    /// and approved hashes. A singleton change also has its own deny rule; a declared upgrade
+    /// that passes it still needs the elevated tier.
+    pub const fn is_permission(self) -> bool {
+        !matches!(self, Self::Nonce | Self::ApprovedHash)
+    }
+
+    /// The word an operator reads.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Singleton => "singleton",
+            Self::Owners => "owners",
+            Self::Threshold => "threshold",
+            Self::Modules => "modules",
+            Self::Guard => "guard",
+            Self::FallbackHandler => "fallback handler",
+            Self::ModuleGuard => "module guard",
+            Self::Nonce => "nonce",
+            Self::ApprovedHash => "approved hash",
+            Self::Other => "unclassified slot",
+        }
+    }
+}
+
+/// What the simulation observed. Every list comes from execution effects, not calldata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationFacts {
+    #[serde(default)]
+    pub outcome: SimulationOutcome,
+    /// The safeTxHash the simulation ran; must equal the proposal's.
+    #[serde(default)]
+    pub safe_tx_hash: Option<B256>,
+    #[serde(default)]
+    pub delegatecalls: Vec<DelegatecallFact>,
+    #[serde(default)]
+    pub safe_changes: Vec<SafeChangeFact>,
+    #[serde(default)]
+    pub proxy_upgrades: Vec<ProxyUpgradeFact>,
+    /// Value that left the Safe.
+    #[serde(default)]
+    pub outflows: Vec<OutflowFact>,
+}
+
+/// A DELEGATECALL (or CALLCODE) frame at any depth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegatecallFact {
+    pub depth: usize,
+    pub caller: Address,
+    /// The code that ran.
+    pub target: Address,
+    /// `keccak256` of that code, when the simulator saw it.
+    #[serde(default)]
+    pub code_hash: Option<B256>,
+}
+
+/// One write to the Safe's own storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafeChangeFact {
+    pub kind: SafeChangeKind,
+    #[serde(default)]
+    pub slot: U256,
+    #[serde(default)]
+    pub before: B256,
+    #[serde(default)]
+    pub after: B256,
+    /// For a singleton change: the code hash of the new singleton, when known.
+    #[serde(default)]
+    pub new_code_hash: Option<B256>,
+}
+
+/// An implementation change of another proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyUpgradeFact {
+    pub proxy: Address,
+    pub before: Address,
+    pub after: Address,
+    #[serde(default)]
+    pub new_code_hash: Option<B256>,
+}
+
+/// Value leaving the Safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutflowFact {
+    pub asset: Asset,
+    pub to: Address,
+    pub amount: U256,
+}
+
+/// The sanctions screen of every address in the transaction and its simulation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", deny_unknown_fields)]
+pub enum Screening {
+    /// Screened against current lists; `hits` may be empty.
+    Screened {
+        #[serde(default)]
+        hits: Vec<SanctionsHit>,
+    },
+    /// The lists were stale, missing or unreadable: nothing can be said.
+    CannotScreen { reason: String },
+}
+
+impl Default for Screening {
+    fn default() -> Self {
+        Self::CannotScreen { reason: "no screening evidence was supplied".to_owned() }
+    }
+}
+
+/// One listed address found in the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionsHit {
+    pub address: Address,
+    /// The list (`OFAC SDN`, …).
+    pub list: String,
+    /// The list entry (uid, name).
+    pub entry: String,
+    /// Where in the transaction: an action path with role, or a simulation location.
+    pub location: String,
+    /// Whether the list says deny; review-only lists do not block.
+    #[serde(default = "yes")]
+    pub deny: bool,
+}
+
+const fn yes() -> bool {
+    true
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+/// An approval or rejection as the gateway received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedApproval {
+    pub verdict: Verdict,
+    pub chain_id: u64,
+    pub safe: Address,
+    pub safe_tx_hash: B256,
+    pub proposal_id: String,
+    /// Signed: the approval is void from this instant.
+    pub expires_at: Timestamp,
+    pub public_key: FixedBytes<32>,
+    pub signature: FixedBytes<64>,
+    /// Stamped by the gateway on receipt (not signed; the signer cannot backdate it).
+    pub received_at: Timestamp,
+}
+
+/// What one wallet already sent of one asset inside one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VelocityTotal {
+    pub safe: Address,
+    pub asset: Asset,
+    pub window_hours: u64,
+    pub spent: U256,
+}

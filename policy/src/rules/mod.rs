@@ -1,0 +1,13 @@
+//! The deny rules. Each is a pure function from policy and evidence to reasons; none can be
+//! overridden by any number of approvals.
+//!
+//! - [`effects`]: sanctions, simulation outcome, singleton and proxy upgrades, delegatecall
+//!   allowlist, hidden refunds — the rules that stop Bybit and the sanctioned counterparty;
+//! - [`initiator`]: who may propose;
+//! - [`velocity`]: rolling-window limits per wallet and asset;
+//! - [`intent`]: effects outside what the initiator declared.
+
+pub mod effects;
+pub mod initiator;
+pub mod intent;
+pub mod velocity;

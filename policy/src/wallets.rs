@@ -1,0 +1,89 @@
+//! Wallets (Safes) the policy governs, their tags and the assets they hold.
+
+use std::{fmt, str::FromStr};
+
+use alloy_primitives::Address;
+use serde::{Deserialize, Serialize};
+
+/// What moves: the chain's native coin or a token contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Asset {
+    /// ETH (or the chain's native coin).
+    Native,
+    /// An ERC-20 token contract.
+    Token(Address),
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Native => f.write_str("native"),
+            Self::Token(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// An asset that is neither `native` nor an address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is neither `native` nor a token address")]
+pub struct AssetError(pub String);
+
+impl FromStr for Asset {
+    type Err = AssetError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("native") {
+            return Ok(Self::Native);
+        }
+        s.parse::<Address>().map(Self::Token).map_err(|_| AssetError(s.to_owned()))
+    }
+}
+
+impl Serialize for Asset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Asset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An asset as a wallet declares it: the symbol authors use and the decimals amounts need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetSpec {
+    pub symbol: String,
+    pub asset: Asset,
+    pub decimals: u8,
+}
+
+/// One governed Safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wallet {
+    pub name: String,
+    pub chain_id: u64,
+    pub safe: Address,
+    /// Sorted, deduplicated.
+    pub tags: Vec<String>,
+    pub assets: Vec<AssetSpec>,
+}
+
+impl Wallet {
+    /// Whether the wallet carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+
+    /// The declared asset, if any. An undeclared asset has no decimals, so no amount rule can
+    /// be evaluated for it: callers deny.
+    pub fn asset(&self, asset: Asset) -> Option<&AssetSpec> {
+        self.assets.iter().find(|a| a.asset == asset)
+    }
+
+    /// The declared asset with this symbol.
+    pub fn asset_by_symbol(&self, symbol: &str) -> Option<&AssetSpec> {
+        self.assets.iter().find(|a| a.symbol == symbol)
+    }
+}

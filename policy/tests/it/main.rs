@@ -1,0 +1,3 @@
+//! Integration tests of signgate-policy: one binary, one module per area.
+
+mod keys;
