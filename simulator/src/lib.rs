@@ -8,6 +8,10 @@
 //! - [`hash`]: the EIP-712 domain, struct hash and safeTxHash per version;
 //! - [`deployments`]: canonical Safe deployments by address and code hash;
 //! - [`decode`]: calldata into a typed action tree with every involved address and its role;
+//! - [`signature`]: signature blobs split, recovered and checked exactly as `checkNSignatures`;
+//! - [`warnings`]: statically detected risks (untrusted or nested delegatecalls, config changes);
+//! - [`limits`]: the bounds every decoder enforces;
+//! - [`tx_service`]: Safe Transaction Service JSON import, its hints checked, never trusted;
 //! - `evm` (feature `evm`): revm execution of `execTransaction`, the effects inspector and the
 //!   state sources (snapshot, JSON-RPC fork);
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
@@ -20,10 +24,18 @@ pub mod deployments;
 #[cfg(feature = "evm")]
 pub mod evm;
 pub mod hash;
+pub mod limits;
 pub mod report;
+pub mod signature;
 pub mod tx;
+pub mod tx_service;
 pub mod version;
+pub mod warnings;
 
+pub use decode::{DecodeError, DecodedTransaction, decode_transaction};
 pub use hash::{SafeContext, SafeTxHashes, safe_tx_hash, safe_tx_hashes};
+pub use signature::{
+    SignatureCheck, SignatureCheckReport, check_n_signatures, check_signatures, pack_signatures,
+};
 pub use tx::{Operation, SafeTx};
 pub use version::SafeVersion;

@@ -58,19 +58,47 @@ pub enum ActionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum SafeConfigCall {
-    AddOwnerWithThreshold { owner: Address, threshold: U256 },
-    RemoveOwner { prev_owner: Address, owner: Address, threshold: U256 },
-    SwapOwner { prev_owner: Address, old_owner: Address, new_owner: Address },
-    ChangeThreshold { threshold: U256 },
-    EnableModule { module: Address },
-    DisableModule { prev_module: Address, module: Address },
-    SetGuard { guard: Address },
-    SetModuleGuard { guard: Address },
-    SetFallbackHandler { handler: Address },
+    AddOwnerWithThreshold {
+        owner: Address,
+        threshold: U256,
+    },
+    RemoveOwner {
+        prev_owner: Address,
+        owner: Address,
+        threshold: U256,
+    },
+    SwapOwner {
+        prev_owner: Address,
+        old_owner: Address,
+        new_owner: Address,
+    },
+    ChangeThreshold {
+        threshold: U256,
+    },
+    EnableModule {
+        module: Address,
+    },
+    DisableModule {
+        prev_module: Address,
+        module: Address,
+    },
+    SetGuard {
+        guard: Address,
+    },
+    SetModuleGuard {
+        guard: Address,
+    },
+    SetFallbackHandler {
+        handler: Address,
+    },
     /// ≤1.2.0 only: replaces the singleton (slot 0).
-    ChangeMasterCopy { master_copy: Address },
+    ChangeMasterCopy {
+        master_copy: Address,
+    },
     /// Pre-approves a hash for this Safe's own owners list (approved-hash signatures).
-    ApproveHash { hash: alloy_primitives::B256 },
+    ApproveHash {
+        hash: alloy_primitives::B256,
+    },
 }
 
 /// Token calls. ERC-20 `transferFrom`/`approve` share selectors with ERC-721; the decoder cannot
@@ -78,14 +106,36 @@ pub enum SafeConfigCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum TokenCall {
-    Transfer { recipient: Address, amount: U256 },
-    TransferFrom { from: Address, recipient: Address, amount_or_token_id: U256 },
-    Approve { spender: Address, amount_or_token_id: U256 },
-    IncreaseAllowance { spender: Address, added: U256 },
+    Transfer {
+        recipient: Address,
+        amount: U256,
+    },
+    TransferFrom {
+        from: Address,
+        recipient: Address,
+        amount_or_token_id: U256,
+    },
+    Approve {
+        spender: Address,
+        amount_or_token_id: U256,
+    },
+    IncreaseAllowance {
+        spender: Address,
+        added: U256,
+    },
     /// ERC-721 `safeTransferFrom` (with or without data).
-    Erc721SafeTransferFrom { from: Address, recipient: Address, token_id: U256 },
+    Erc721SafeTransferFrom {
+        from: Address,
+        recipient: Address,
+        token_id: U256,
+    },
     /// ERC-1155 `safeTransferFrom`.
-    Erc1155SafeTransferFrom { from: Address, recipient: Address, id: U256, amount: U256 },
+    Erc1155SafeTransferFrom {
+        from: Address,
+        recipient: Address,
+        id: U256,
+        amount: U256,
+    },
     /// ERC-1155 `safeBatchTransferFrom`.
     Erc1155SafeBatchTransferFrom {
         from: Address,
@@ -94,18 +144,34 @@ pub enum TokenCall {
         amounts: Vec<U256>,
     },
     /// ERC-721 / ERC-1155 `setApprovalForAll`.
-    SetApprovalForAll { operator: Address, approved: bool },
+    SetApprovalForAll {
+        operator: Address,
+        approved: bool,
+    },
 }
 
 /// Permit2 calls that grant or use allowances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum Permit2Call {
-    Approve { token: Address, spender: Address, amount: U256, expiration: u64 },
+    Approve {
+        token: Address,
+        spender: Address,
+        amount: U256,
+        expiration: u64,
+    },
     /// `permit` with a single or batched permit; one entry per token.
-    Permit { owner: Address, spender: Address, tokens: Vec<(Address, U256)> },
-    TransferFrom { transfers: Vec<Permit2Transfer> },
-    Lockdown { pairs: Vec<(Address, Address)> },
+    Permit {
+        owner: Address,
+        spender: Address,
+        tokens: Vec<(Address, U256)>,
+    },
+    TransferFrom {
+        transfers: Vec<Permit2Transfer>,
+    },
+    Lockdown {
+        pairs: Vec<(Address, Address)>,
+    },
 }
 
 /// One transfer of a Permit2 `transferFrom`.
@@ -122,9 +188,18 @@ pub struct Permit2Transfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum SafeLibraryCall {
-    SignMessage { data: Bytes },
-    PerformCreate { value: U256, init_code_len: usize },
-    PerformCreate2 { value: U256, init_code_len: usize, salt: alloy_primitives::B256 },
+    SignMessage {
+        data: Bytes,
+    },
+    PerformCreate {
+        value: U256,
+        init_code_len: usize,
+    },
+    PerformCreate2 {
+        value: U256,
+        init_code_len: usize,
+        salt: alloy_primitives::B256,
+    },
     MigrateSingleton,
     MigrateWithFallbackHandler,
     MigrateL2Singleton,
@@ -249,6 +324,13 @@ pub struct Involvement {
 impl fmt::Display for Involvement {
     /// `multiSend[2] → transfer.recipient 0x…`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {}.{} {}", self.path, self.function, self.role.as_str(), self.address)
+        write!(
+            f,
+            "{} → {}.{} {}",
+            self.path,
+            self.function,
+            self.role.as_str(),
+            self.address
+        )
     }
 }

@@ -1,0 +1,195 @@
+//! [`decode_transaction`]: a [`SafeTx`] into its hashes, its action tree and its warnings.
+
+use alloy_primitives::{Address, U256};
+use alloy_sol_types::{SolCall, abi::AbiDecoderConfig};
+use serde::Serialize;
+
+use super::{
+    action::{Action, ActionKind, ActionPath},
+    batch::{BatchError, parse_batch},
+    calls,
+};
+use crate::{
+    abi::IMultiSend,
+    deployments,
+    hash::{SafeContext, SafeTxHashes, safe_tx_hashes},
+    limits::{MAX_BATCH_DEPTH, MAX_CALLDATA_BYTES, MAX_TOTAL_ACTIONS},
+    tx::{Operation, SafeTx},
+    warnings::{Warning, warnings},
+};
+
+/// Everything signgate derives from a Safe transaction without executing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecodedTransaction {
+    pub context: SafeContext,
+    pub tx: SafeTx,
+    /// Recomputed here, never taken from a UI or the Transaction Service.
+    pub hashes: SafeTxHashes,
+    /// The transaction itself as the root of the action tree.
+    pub root: Action,
+    pub warnings: Vec<Warning>,
+}
+
+/// Why calldata could not be decoded. Every variant is a refusal: a transaction signgate cannot
+/// decode completely is one it cannot screen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("calldata is {len} bytes, more than the {max} signgate decodes")]
+    CalldataTooLarge { len: usize, max: usize },
+    #[error("batch at {path} nests deeper than {max} levels")]
+    BatchTooDeep { path: ActionPath, max: usize },
+    #[error("the transaction decodes into more than {max} actions")]
+    TooManyActions { max: usize },
+    #[error("batch at {path} is not a well-formed multiSend(bytes) call: {reason}")]
+    MalformedBatchCall { path: ActionPath, reason: String },
+    #[error("batch at {path}: {source}")]
+    MalformedBatch {
+        path: ActionPath,
+        #[source]
+        source: BatchError,
+    },
+}
+
+/// Decodes `tx` for the Safe in `ctx`: hashes, action tree and warnings.
+pub fn decode_transaction(
+    ctx: &SafeContext,
+    tx: &SafeTx,
+) -> Result<DecodedTransaction, DecodeError> {
+    if tx.data.len() > MAX_CALLDATA_BYTES {
+        return Err(DecodeError::CalldataTooLarge {
+            len: tx.data.len(),
+            max: MAX_CALLDATA_BYTES,
+        });
+    }
+    let root = decode_calldata(ctx.safe, tx.operation, tx.to, tx.value, &tx.data)?;
+    let warnings = warnings(tx, &root);
+    Ok(DecodedTransaction {
+        context: *ctx,
+        tx: tx.clone(),
+        hashes: safe_tx_hashes(ctx, tx),
+        root,
+        warnings,
+    })
+}
+
+/// Decodes one call made by `safe` into an action tree, without hashes or warnings. This is the
+/// entry point the `decode_calldata` fuzz target drives.
+pub fn decode_calldata(
+    safe: Address,
+    operation: Operation,
+    to: Address,
+    value: U256,
+    data: &[u8],
+) -> Result<Action, DecodeError> {
+    if data.len() > MAX_CALLDATA_BYTES {
+        return Err(DecodeError::CalldataTooLarge {
+            len: data.len(),
+            max: MAX_CALLDATA_BYTES,
+        });
+    }
+    let mut decoder = Decoder { safe, actions: 0 };
+    decoder.action(operation, to, value, data, &ActionPath::default(), safe)
+}
+
+struct Decoder {
+    safe: Address,
+    actions: usize,
+}
+
+impl Decoder {
+    /// Decodes one node. `executing` is the account whose code context the call is made from:
+    /// the Safe, or a batch contract that was CALLed rather than DELEGATECALLed.
+    fn action(
+        &mut self,
+        operation: Operation,
+        to: Address,
+        value: U256,
+        data: &[u8],
+        path: &ActionPath,
+        executing: Address,
+    ) -> Result<Action, DecodeError> {
+        self.actions += 1;
+        if self.actions > MAX_TOTAL_ACTIONS {
+            return Err(DecodeError::TooManyActions {
+                max: MAX_TOTAL_ACTIONS,
+            });
+        }
+        let kind = if data.is_empty() {
+            ActionKind::NativeTransfer
+        } else if to == self.safe {
+            calls::self_call(data)
+        } else if calls::selector(data) == Some(IMultiSend::multiSendCall::SELECTOR) {
+            self.batch(operation, to, data, path, executing)?
+        } else {
+            calls::external_call(data)
+        };
+        Ok(Action {
+            operation,
+            to,
+            value,
+            data_len: data.len(),
+            kind,
+        })
+    }
+
+    fn batch(
+        &mut self,
+        operation: Operation,
+        to: Address,
+        data: &[u8],
+        path: &ActionPath,
+        executing: Address,
+    ) -> Result<ActionKind, DecodeError> {
+        if path.depth() >= MAX_BATCH_DEPTH {
+            return Err(DecodeError::BatchTooDeep {
+                path: path.clone(),
+                max: MAX_BATCH_DEPTH,
+            });
+        }
+        // Strict: canonical offsets, zero padding, no trailing bytes. A non-canonical encoding of
+        // the batch bytes only serves to make tools disagree about what is inside.
+        let call = IMultiSend::multiSendCall::abi_decode_with_config(
+            data,
+            AbiDecoderConfig::new().strict(true),
+        )
+        .map_err(|e| DecodeError::MalformedBatchCall {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let entries =
+            parse_batch(&call.transactions).map_err(|source| DecodeError::MalformedBatch {
+                path: path.clone(),
+                source,
+            })?;
+        let deployment = deployments::lookup(to)
+            .filter(|d| d.contract.is_batch())
+            .copied();
+        // A DELEGATECALLed batch runs in the caller's context; a CALLed one in its own.
+        let inner = match operation {
+            Operation::DelegateCall => executing,
+            Operation::Call => to,
+        };
+        let zero_is_self = deployment.is_some_and(|d| d.batch_zero_to_is_self());
+        let mut actions = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let target = if zero_is_self && entry.to.is_zero() {
+                inner
+            } else {
+                entry.to
+            };
+            actions.push(self.action(
+                entry.operation,
+                target,
+                entry.value,
+                entry.data,
+                &path.child(index),
+                inner,
+            )?);
+        }
+        Ok(ActionKind::Batch {
+            deployment,
+            actions,
+        })
+    }
+}

@@ -1,0 +1,400 @@
+//! Import of Safe Transaction Service multisig-transaction JSON (research §6.2).
+//!
+//! Custody feeds hand signgate what the service returns. Only the ten SafeTx fields and the raw
+//! signatures are used; everything the service *derived* (`safeTxHash`, `dataDecoded`, each
+//! confirmation's `owner` and `signatureType`) is a hint that [`ServiceTransaction::check_hints`]
+//! recomputes and compares. In the Bybit theft the service held confirmations that did not even
+//! validate for the transaction they were attached to.
+//!
+//! Both API shapes are accepted: v1 gives `nonce`, `safeTxGas` and `baseGas` as JSON numbers, v2
+//! as decimal strings. `data: null` is empty calldata.
+
+use std::fmt;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    decode::{ActionKind, DecodedTransaction, Involvement},
+    hash::{SafeContext, safe_tx_hash},
+    signature::{SignatureKind, SignaturePart},
+    tx::{Operation, SafeTx},
+};
+
+/// An unsigned integer the service writes either as a JSON number or as a decimal string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(pub U256);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(Self(U256::from(n))),
+            Raw::Text(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                U256::from_str_radix(&s, 10)
+                    .map(Self)
+                    .map_err(serde::de::Error::custom)
+            }
+            Raw::Text(s) => Err(serde::de::Error::custom(format!(
+                "expected a non-negative decimal integer, got {s:?}"
+            ))),
+        }
+    }
+}
+
+/// One multisig transaction as the service serialises it. Unknown fields are ignored: the
+/// service adds fields over time, and none of them is trusted anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTransaction {
+    pub safe: Address,
+    pub to: Address,
+    pub value: Quantity,
+    pub data: Option<Bytes>,
+    pub operation: u8,
+    pub gas_token: Address,
+    pub safe_tx_gas: Quantity,
+    pub base_gas: Quantity,
+    pub gas_price: Quantity,
+    pub refund_receiver: Address,
+    pub nonce: Quantity,
+    /// Hint: recomputed by [`Self::check_hints`].
+    #[serde(default)]
+    pub safe_tx_hash: Option<B256>,
+    /// Hint: the service's own decoding, compared with signgate's.
+    #[serde(default)]
+    pub data_decoded: Option<DataDecoded>,
+    #[serde(default)]
+    pub confirmations_required: Option<u64>,
+    #[serde(default)]
+    pub confirmations: Vec<ServiceConfirmation>,
+    /// The blob submitted on chain, once executed.
+    #[serde(default)]
+    pub signatures: Option<Bytes>,
+    /// Who sent `execTransaction`, once executed (the approved-hash executor).
+    #[serde(default)]
+    pub executor: Option<Address>,
+    #[serde(default)]
+    pub is_executed: Option<bool>,
+}
+
+/// The service's decoding of `data`: its method name and top-level parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DataDecoded {
+    pub method: String,
+    #[serde(default)]
+    pub parameters: Vec<DecodedParameter>,
+}
+
+/// One parameter of [`DataDecoded`]; `value` is kept as raw JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DecodedParameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: serde_json::Value,
+}
+
+/// One owner confirmation. `owner` and `signature_type` are hints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConfirmation {
+    pub owner: Address,
+    pub signature: Bytes,
+    #[serde(default)]
+    pub signature_type: Option<String>,
+    #[serde(default)]
+    pub submission_date: Option<String>,
+}
+
+/// Why a document could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum TxServiceError {
+    #[error("not Transaction Service JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("transaction {index} has operation {value}, neither CALL (0) nor DELEGATECALL (1)")]
+    InvalidOperation { index: usize, value: u8 },
+}
+
+/// Parses a single multisig transaction or a paginated `{"results": [...]}` list.
+pub fn parse_document(json: &str) -> Result<Vec<ServiceTransaction>, TxServiceError> {
+    #[derive(Deserialize)]
+    struct Page {
+        results: Vec<ServiceTransaction>,
+    }
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    if value.get("results").is_some() {
+        Ok(serde_json::from_value::<Page>(value)?.results)
+    } else {
+        Ok(vec![serde_json::from_value(value)?])
+    }
+}
+
+impl ServiceTransaction {
+    /// The ten signed fields. `index` names the transaction in errors.
+    pub fn to_safe_tx(&self, index: usize) -> Result<SafeTx, TxServiceError> {
+        let operation =
+            Operation::from_u8(self.operation).map_err(|_| TxServiceError::InvalidOperation {
+                index,
+                value: self.operation,
+            })?;
+        Ok(SafeTx {
+            to: self.to,
+            value: self.value.0,
+            data: self.data.clone().unwrap_or_default(),
+            operation,
+            safe_tx_gas: self.safe_tx_gas.0,
+            base_gas: self.base_gas.0,
+            gas_price: self.gas_price.0,
+            gas_token: self.gas_token,
+            refund_receiver: self.refund_receiver,
+            nonce: self.nonce.0,
+        })
+    }
+
+    /// Recomputes what the service claims and reports every disagreement. `decoded` is
+    /// signgate's decoding of this transaction under `ctx`.
+    pub fn check_hints(&self, ctx: &SafeContext, decoded: &DecodedTransaction) -> HintReport {
+        let computed = safe_tx_hash(ctx, &decoded.tx);
+        let mut mismatches = Vec::new();
+        if self.safe != ctx.safe {
+            mismatches.push(HintMismatch::Safe {
+                claimed: self.safe,
+                context: ctx.safe,
+            });
+        }
+        if let Some(claimed) = self.safe_tx_hash
+            && claimed != computed
+        {
+            mismatches.push(HintMismatch::SafeTxHash { claimed, computed });
+        }
+        if let Some(dd) = &self.data_decoded {
+            check_data_decoded(dd, decoded, &mut mismatches);
+        }
+        let confirmations = self
+            .confirmations
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                let checked = check_confirmation(index, c, computed, ctx);
+                mismatches.extend(checked.mismatches.iter().cloned());
+                checked
+            })
+            .collect();
+        HintReport {
+            safe_tx_hash: computed,
+            mismatches,
+            confirmations,
+        }
+    }
+}
+
+/// The signer signgate recovers from one confirmation, next to what the service claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmationCheck {
+    pub index: usize,
+    pub claimed_owner: Address,
+    pub kind: Option<SignatureKind>,
+    /// Recovered (ECDSA, eth_sign) or read from `r` (approved hash, contract signature).
+    pub signer: Option<Address>,
+    pub mismatches: Vec<HintMismatch>,
+}
+
+/// The outcome of checking a service document's hints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HintReport {
+    /// The recomputed safeTxHash.
+    pub safe_tx_hash: B256,
+    /// Every disagreement, confirmations' included.
+    pub mismatches: Vec<HintMismatch>,
+    pub confirmations: Vec<ConfirmationCheck>,
+}
+
+impl HintReport {
+    /// Whether every hint agreed with what signgate recomputed.
+    pub fn consistent(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// One service claim that signgate's own computation contradicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "mismatch")]
+pub enum HintMismatch {
+    Safe {
+        claimed: Address,
+        context: Address,
+    },
+    SafeTxHash {
+        claimed: B256,
+        computed: B256,
+    },
+    DecodedMethod {
+        claimed: String,
+        decoded: &'static str,
+    },
+    DecodedAddressMissing {
+        parameter: String,
+        address: Address,
+    },
+    ConfirmationMalformed {
+        index: usize,
+        len: usize,
+    },
+    ConfirmationOwner {
+        index: usize,
+        claimed: Address,
+        recovered: Option<Address>,
+    },
+    ConfirmationType {
+        index: usize,
+        claimed: String,
+        actual: SignatureKind,
+    },
+}
+
+impl fmt::Display for HintMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Safe { claimed, context } => {
+                write!(
+                    f,
+                    "the service names Safe {claimed}, but this check is for {context}"
+                )
+            }
+            Self::SafeTxHash { claimed, computed } => write!(
+                f,
+                "the service's safeTxHash {claimed} differs from the recomputed {computed}: do not sign"
+            ),
+            Self::DecodedMethod { claimed, decoded } => {
+                write!(
+                    f,
+                    "the service decodes the call as {claimed}, signgate as {decoded}"
+                )
+            }
+            Self::DecodedAddressMissing { parameter, address } => write!(
+                f,
+                "the service shows {parameter} = {address}, an address not in the calldata signgate decoded"
+            ),
+            Self::ConfirmationMalformed { index, len } => {
+                write!(f, "confirmation {index} is {len} bytes, not a signature")
+            }
+            Self::ConfirmationOwner {
+                index,
+                claimed,
+                recovered,
+            } => match recovered {
+                Some(r) => write!(
+                    f,
+                    "confirmation {index} is attributed to {claimed} but recovers to {r} over this transaction"
+                ),
+                None => write!(
+                    f,
+                    "confirmation {index} is attributed to {claimed} but recovers to no address over this transaction"
+                ),
+            },
+            Self::ConfirmationType {
+                index,
+                claimed,
+                actual,
+            } => write!(
+                f,
+                "confirmation {index} is labelled {claimed} but its v byte makes it {}",
+                actual.tx_service_name()
+            ),
+        }
+    }
+}
+
+fn check_data_decoded(dd: &DataDecoded, decoded: &DecodedTransaction, out: &mut Vec<HintMismatch>) {
+    // A call signgate cannot decode gives nothing to compare against: the service's claim stays
+    // unverified (and the decoder's own warnings cover the unknown call), not contradicted.
+    if matches!(
+        decoded.root.kind,
+        ActionKind::Unknown { .. } | ActionKind::UnknownSelfCall { .. }
+    ) {
+        return;
+    }
+    let ours = decoded.root.kind.function_name();
+    if dd.method != ours {
+        out.push(HintMismatch::DecodedMethod {
+            claimed: dd.method.clone(),
+            decoded: ours,
+        });
+    }
+    let root_addresses: Vec<Address> = decoded
+        .involvements()
+        .iter()
+        .filter(|i| i.path.depth() == 0)
+        .map(|i: &Involvement| i.address)
+        .collect();
+    for p in dd.parameters.iter().filter(|p| p.kind == "address") {
+        let address = p.value.as_str().and_then(|s| s.parse::<Address>().ok());
+        match address {
+            Some(a) if root_addresses.contains(&a) => {}
+            Some(a) => out.push(HintMismatch::DecodedAddressMissing {
+                parameter: p.name.clone(),
+                address: a,
+            }),
+            None => out.push(HintMismatch::DecodedAddressMissing {
+                parameter: p.name.clone(),
+                address: Address::ZERO,
+            }),
+        }
+    }
+}
+
+fn check_confirmation(
+    index: usize,
+    c: &ServiceConfirmation,
+    safe_tx_hash: B256,
+    ctx: &SafeContext,
+) -> ConfirmationCheck {
+    let mut check = ConfirmationCheck {
+        index,
+        claimed_owner: c.owner,
+        kind: None,
+        signer: None,
+        mismatches: Vec::new(),
+    };
+    let Some(part) = SignaturePart::at(&c.signature, 0) else {
+        check.mismatches.push(HintMismatch::ConfirmationMalformed {
+            index,
+            len: c.signature.len(),
+        });
+        return check;
+    };
+    let kind = part.kind();
+    check.kind = Some(kind);
+    check.signer = match kind {
+        SignatureKind::Contract | SignatureKind::ApprovedHash => Some(part.r_address()),
+        SignatureKind::Ecdsa | SignatureKind::EthSign | SignatureKind::Invalid => {
+            part.recover(safe_tx_hash, ctx.version.accepts_eth_sign())
+        }
+    };
+    if check.signer != Some(c.owner) {
+        check.mismatches.push(HintMismatch::ConfirmationOwner {
+            index,
+            claimed: c.owner,
+            recovered: check.signer,
+        });
+    }
+    if let Some(claimed) = &c.signature_type
+        && claimed != kind.tx_service_name()
+    {
+        check.mismatches.push(HintMismatch::ConfirmationType {
+            index,
+            claimed: claimed.clone(),
+            actual: kind,
+        });
+    }
+    check
+}
