@@ -187,7 +187,15 @@ impl NotCounted {
 impl std::fmt::Display for NotCounted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::ForeignProposal { field } => write!(f, "signed for another proposal ({field:?} differs)"),
+            Self::ForeignProposal { field } => {
+                let field = match field {
+                    BoundField::ChainId => "chain id",
+                    BoundField::Safe => "Safe",
+                    BoundField::SafeTxHash => "safeTxHash",
+                    BoundField::ProposalId => "proposal id",
+                };
+                write!(f, "signed for another proposal (its {field} differs)")
+            }
             Self::UnknownKey => f.write_str("signed by a key no operator holds"),
             Self::InvalidSignature => f.write_str("signature does not verify"),
             Self::KeyRevoked { revoked_at } => write!(f, "key revoked at {revoked_at}"),

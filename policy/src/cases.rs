@@ -63,6 +63,9 @@ pub struct CaseProposal {
     #[serde(default = "default_id")]
     pub id: String,
     pub wallet: String,
+    /// Overrides the wallet's Safe (to propose for a Safe the policy does not govern).
+    #[serde(default)]
+    pub safe: Option<Address>,
     /// Defaults to `keccak256(id)`.
     #[serde(default)]
     pub safe_tx_hash: Option<B256>,
@@ -191,7 +194,7 @@ impl Case {
         let proposal = Proposal {
             id: self.proposal.id.clone(),
             chain_id: wallet.chain_id,
-            safe: wallet.safe,
+            safe: self.proposal.safe.unwrap_or(wallet.safe),
             safe_tx_hash,
             initiator: OperatorId(self.proposal.initiator.clone()),
             refund: self.proposal.refund.clone(),
