@@ -7,3 +7,8 @@ mod tx_service;
 mod vectors;
 mod support;
 mod evm_bybit;
+mod evm_transfers;
+mod evm_multisend;
+mod evm_permissions;
+mod evm_disguised;
+mod evm_failures;

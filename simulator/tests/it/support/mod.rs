@@ -348,3 +348,90 @@ pub fn multisend(entries: &[(Operation, Address, U256, Bytes)]) -> Bytes {
     .abi_encode()
     .into()
 }
+
+/// A Safe of `release` with `n` owners and `threshold`, 10 ETH, and a test ERC-20 of which
+/// the Safe holds 1,000,000 units.
+pub struct Lab {
+    pub world: World,
+    pub release: Release,
+    pub safe: Address,
+    pub keys: Vec<PrivateKeySigner>,
+    pub token: Address,
+}
+
+impl Lab {
+    pub fn new(release: Release, n: u8, threshold: u64) -> Self {
+        let mut world = World::new();
+        let keys = owners(n);
+        let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
+        let safe = world.deploy_safe(release, &addrs, threshold);
+        world.set_balance(safe, U256::from(10).pow(U256::from(19)));
+        let mut token = test_contract("Token").to_vec();
+        token.extend((safe, U256::from(1_000_000u64)).abi_encode_params());
+        let token = world.deploy(token.into());
+        Self {
+            world,
+            release,
+            safe,
+            keys,
+            token,
+        }
+    }
+
+    pub fn owner_addresses(&self) -> Vec<Address> {
+        self.keys.iter().map(|k| k.address()).collect()
+    }
+
+    /// Deploys a test contract with ABI-encoded constructor arguments.
+    pub fn deploy(&mut self, name: &str, args: Vec<u8>) -> Address {
+        let mut code = test_contract(name).to_vec();
+        code.extend(args);
+        self.world.deploy(code.into())
+    }
+
+    pub fn nonce(&mut self) -> u64 {
+        let out = self
+            .world
+            .view(self.safe, ISafe::nonceCall {}.abi_encode().into());
+        let data = out.output().cloned().unwrap_or_default();
+        ISafe::nonceCall::abi_decode_returns(&data)
+            .unwrap()
+            .to::<u64>()
+    }
+
+    pub fn tx(&mut self, to: Address, value: U256, data: Bytes, operation: Operation) -> SafeTx {
+        let nonce = self.nonce();
+        safe_tx(to, value, data, operation, nonce)
+    }
+
+    /// Simulates without signatures (approved-hash overrides) against a snapshot of the lab.
+    pub fn simulate(&self, tx: &SafeTx) -> signgate_simulator::report::SimulationReport {
+        signgate_simulator::evm::simulate(
+            &self.world.snapshot(),
+            CHAIN_ID,
+            self.safe,
+            self.release.version,
+            tx,
+            None,
+        )
+        .unwrap()
+    }
+
+    /// Threshold-many real ECDSA signatures of the lowest owners, sorted.
+    pub fn signatures(&self, tx: &SafeTx, threshold: usize) -> Vec<u8> {
+        let h = hash_of(self.release.version, self.safe, tx);
+        self.keys
+            .iter()
+            .take(threshold)
+            .flat_map(|k| sign(k, h))
+            .collect()
+    }
+}
+
+pub fn word(a: Address) -> B256 {
+    a.into_word()
+}
+
+pub fn uint(v: u64) -> B256 {
+    U256::from(v).into()
+}

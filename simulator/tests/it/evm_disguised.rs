@@ -1,0 +1,90 @@
+//! Issue 3, test 5: a guard and module write made by a delegatecalled contract (no Safe
+//! self-call), and an EIP-1967 upgrade of a protocol proxy the Safe administers.
+
+use alloy_primitives::{Address, Bytes, U256, address};
+use alloy_sol_types::{SolCall, SolValue, sol};
+use signgate_simulator::{
+    Operation,
+    abi::IUpgradeable,
+    constants::SENTINEL,
+    report::{CallKind, ImplementationSlot, Outcome, ProxyUpgrade, SafeSlot},
+};
+
+use crate::support::{Lab, V141, uint, word};
+
+sol! {
+    function claimRewards(address guard, address module) external;
+}
+
+const MODULE: Address = address!("0x00000000000000000000000000000000000bad01");
+
+#[test]
+fn guard_and_module_written_by_a_delegatecalled_library() {
+    let mut lab = Lab::new(V141, 3, 2);
+    let lib = lab.deploy("SneakyLib", Vec::new());
+    let guard = lab.deploy("AllowGuard", Vec::new());
+    let data: Bytes = claimRewardsCall {
+        guard,
+        module: MODULE,
+    }
+    .abi_encode()
+    .into();
+    let tx = lab.tx(lib, U256::ZERO, data, Operation::DelegateCall);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    // The calldata says "claimRewards"; the effects say: a new guard and a new module.
+    let m: Vec<_> = r
+        .safe_changes()
+        .iter()
+        .map(|c| (c.meaning.clone(), c.before, c.after))
+        .collect();
+    assert!(
+        m.contains(&(SafeSlot::Guard, word(Address::ZERO), word(guard))),
+        "{m:#?}"
+    );
+    assert!(m.contains(&(
+        SafeSlot::Module { module: SENTINEL },
+        word(SENTINEL),
+        word(MODULE)
+    )));
+    assert!(m.contains(&(
+        SafeSlot::Module { module: MODULE },
+        word(Address::ZERO),
+        word(SENTINEL)
+    )));
+    assert!(m.contains(&(SafeSlot::Nonce, uint(0), uint(1))));
+    assert!(r.is_permission_change());
+    let dc: Vec<_> = r
+        .safe_context_delegatecalls()
+        .filter(|c| c.code_address == lib)
+        .collect();
+    assert_eq!(dc.len(), 1);
+    assert_eq!(dc[0].kind, CallKind::DelegateCall);
+}
+
+#[test]
+fn eip1967_upgrade_of_a_safe_administered_proxy() {
+    let mut lab = Lab::new(V141, 3, 2);
+    let v1 = lab.deploy("Implementation", Vec::new());
+    let v2 = lab.deploy("Implementation", Vec::new());
+    let proxy = lab.deploy("AdminedProxy", (v1, lab.safe).abi_encode_params());
+    let data: Bytes = IUpgradeable::upgradeToCall {
+        newImplementation: v2,
+    }
+    .abi_encode()
+    .into();
+    let tx = lab.tx(proxy, U256::ZERO, data, Operation::Call);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(
+        r.proxy_upgrades,
+        vec![ProxyUpgrade {
+            proxy,
+            slot: ImplementationSlot::Eip1967,
+            before: v1,
+            after: v2
+        }]
+    );
+    // The Safe's own permissions are untouched.
+    assert!(!r.is_permission_change());
+}
