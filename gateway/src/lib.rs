@@ -1,1 +1,5 @@
 //! The signgate gateway: the only crate that does I/O or reads the clock.
+
+pub mod cli;
+pub mod config;
+pub mod store;

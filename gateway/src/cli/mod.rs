@@ -1,0 +1,32 @@
+//! The `signgate` command line: one clap tree, each subcommand in a module of its own.
+
+pub mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// signgate: the policy gateway in front of Safe multisig signers.
+#[derive(Debug, Parser)]
+#[command(name = "signgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Recompute the hashes of a Safe transaction, decode what it asks for in plain words,
+    /// recover its signatures and list its warnings — trusting no UI and no service.
+    Inspect(inspect::InspectArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Inspect(args) => inspect::run(&args),
+        }
+    }
+}
