@@ -11,7 +11,8 @@
 //! - [`reasons`], [`decision`]: typed reasons with stable codes and the decision;
 //! - [`evaluate`](mod@evaluate): the pure function tying it together;
 //! - [`cases`]: the case-file format shared by the test corpus and `signgate policy test`;
-//! - [`amount`], [`time`]: checked decimal amounts and UTC instants.
+//! - [`amount`], [`time`]: checked decimal amounts and UTC instants;
+//! - [`sanctions`]: sanctions list parsers, immutable snapshots and address screening.
 
 pub mod adapters;
 pub mod amount;
@@ -28,6 +29,7 @@ pub mod quorum;
 pub mod raw;
 pub mod reasons;
 pub mod rules;
+pub mod sanctions;
 pub mod tiers;
 pub mod time;
 pub mod wallets;

@@ -2,3 +2,6 @@
 
 mod keys;
 mod corpus;
+mod sanctions_parse;
+mod sanctions_screen;
+mod sanctions_support;

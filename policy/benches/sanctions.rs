@@ -1,0 +1,2 @@
+//! Sanctions benches (filled in below).
+fn main() {}

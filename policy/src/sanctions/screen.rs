@@ -1,0 +1,223 @@
+//! Screening a transaction's addresses against a snapshot.
+//!
+//! The input is every address the decoded action tree involves (targets, recipients, spenders,
+//! operators, new owners, modules, guards, handlers, delegatecall targets, refund receiver, gas
+//! token) and, when a simulation ran, every address it touched. Each address is looked up by its
+//! 20 bytes on every loaded list; each hit keeps the place it was found so that a reason can say
+//! `multiSend[2] → transfer.recipient` or `simulation: Transfer log topic 2`.
+//!
+//! Freshness is checked first, against the `now` the caller passes in: with any list stale,
+//! unavailable or missing the answer is [`ScreeningOutcome::CannotScreen`] — never a pass. Hits
+//! found on the lists that were usable are still returned with it, for the reason text.
+
+use std::{fmt, time::SystemTime};
+
+use alloy_primitives::Address;
+use serde::Serialize;
+use signgate_simulator::{
+    decode::{ActionPath, AddressRole, Involvement},
+    report::{SimulationReport, TouchedAddress},
+};
+
+use super::{ListAction, SanctionsMatch, SanctionsSnapshot, ScreeningProblem, Sha256Digest};
+
+/// Where an address was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum SubjectLocation {
+    /// In the decoded calldata: the batch path, the function and the role.
+    Calldata {
+        path: ActionPath,
+        function: &'static str,
+        role: AddressRole,
+    },
+    /// In the simulation (call target, value recipient, log topic), as the report describes it.
+    Simulation { description: String },
+    /// Anywhere else the caller found an address (an EIP-712 message field, a request field).
+    Other { description: String },
+}
+
+impl fmt::Display for SubjectLocation {
+    /// `multiSend[2] → transfer.recipient`, `simulation: Transfer log topic 2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Calldata {
+                path,
+                function,
+                role,
+            } => write!(f, "{path} → {function}.{}", role.as_str()),
+            Self::Simulation { description } => write!(f, "simulation: {description}"),
+            Self::Other { description } => f.write_str(description),
+        }
+    }
+}
+
+/// One address to screen and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScreeningSubject {
+    pub address: Address,
+    pub location: SubjectLocation,
+}
+
+impl ScreeningSubject {
+    /// An address the simulation touched, described as the report describes it.
+    pub fn simulation(address: Address, description: impl Into<String>) -> Self {
+        Self {
+            address,
+            location: SubjectLocation::Simulation {
+                description: description.into(),
+            },
+        }
+    }
+}
+
+impl From<&Involvement> for ScreeningSubject {
+    fn from(involvement: &Involvement) -> Self {
+        Self {
+            address: involvement.address,
+            location: SubjectLocation::Calldata {
+                path: involvement.path.clone(),
+                function: involvement.function,
+                role: involvement.role,
+            },
+        }
+    }
+}
+
+impl From<&TouchedAddress> for ScreeningSubject {
+    fn from(touched: &TouchedAddress) -> Self {
+        Self::simulation(touched.address, touched.location.to_string())
+    }
+}
+
+/// Every address a simulation touched, as screening subjects.
+pub fn simulation_subjects(report: &SimulationReport) -> Vec<ScreeningSubject> {
+    report
+        .touched_addresses()
+        .iter()
+        .map(ScreeningSubject::from)
+        .collect()
+}
+
+/// An address found on at least one list, where it was found, and every listing it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SanctionsHit {
+    pub address: Address,
+    pub location: SubjectLocation,
+    /// Never empty.
+    pub matches: Vec<SanctionsMatch>,
+}
+
+impl SanctionsHit {
+    /// The most severe action of the matched lists.
+    pub fn action(&self) -> ListAction {
+        self.matches
+            .iter()
+            .map(|m| m.action)
+            .max()
+            .unwrap_or(ListAction::Deny)
+    }
+}
+
+impl fmt::Display for SanctionsHit {
+    /// `multiSend[1] → transfer.recipient 0x098b…2f96 is on ofac-sdn (UID 27307 Lazarus Group,
+    /// Digital Currency Address - ETH, list sha256 36c517bd…)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} is on ", self.location, self.address)?;
+        for (n, m) in self.matches.iter().enumerate() {
+            if n > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{} (", m.list)?;
+            if let Some(uid) = &m.uid {
+                write!(f, "UID {uid} ")?;
+            }
+            f.write_str(m.name.as_deref().unwrap_or("unnamed entry"))?;
+            if let Some(label) = &m.label {
+                write!(f, ", {label}")?;
+            }
+            let digest = m.list_sha256.to_string();
+            write!(f, ", list sha256 {})", digest.get(..16).unwrap_or(&digest))?;
+        }
+        Ok(())
+    }
+}
+
+/// The answer of screening.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ScreeningOutcome {
+    /// Every list was fresh; `hits` may be empty (clear) or not.
+    Screened {
+        snapshot_id: Sha256Digest,
+        subjects: usize,
+        hits: Vec<SanctionsHit>,
+    },
+    /// At least one list could not be used; policy denies. Hits on the usable lists are kept.
+    CannotScreen {
+        snapshot_id: Sha256Digest,
+        problems: Vec<ScreeningProblem>,
+        hits: Vec<SanctionsHit>,
+    },
+}
+
+impl ScreeningOutcome {
+    /// Every hit, whatever the outcome.
+    pub fn hits(&self) -> &[SanctionsHit] {
+        match self {
+            Self::Screened { hits, .. } | Self::CannotScreen { hits, .. } => hits,
+        }
+    }
+
+    /// True only when every list was usable and nothing matched.
+    pub fn is_clear(&self) -> bool {
+        matches!(self, Self::Screened { hits, .. } if hits.is_empty())
+    }
+}
+
+/// Screens the decoded transaction's involvements and, if given, the simulation's touched
+/// addresses.
+pub fn screen(
+    snapshot: &SanctionsSnapshot,
+    involvements: &[Involvement],
+    simulation: &[ScreeningSubject],
+    now: SystemTime,
+) -> ScreeningOutcome {
+    let subjects: Vec<ScreeningSubject> = involvements
+        .iter()
+        .map(ScreeningSubject::from)
+        .chain(simulation.iter().cloned())
+        .collect();
+    screen_subjects(snapshot, &subjects, now)
+}
+
+/// Screens arbitrary subjects.
+pub fn screen_subjects(
+    snapshot: &SanctionsSnapshot,
+    subjects: &[ScreeningSubject],
+    now: SystemTime,
+) -> ScreeningOutcome {
+    let hits: Vec<SanctionsHit> = subjects
+        .iter()
+        .filter(|s| snapshot.is_listed(&s.address))
+        .map(|s| SanctionsHit {
+            address: s.address,
+            location: s.location.clone(),
+            matches: snapshot.lookup(&s.address),
+        })
+        .collect();
+    let problems = snapshot.problems(now);
+    if problems.is_empty() {
+        ScreeningOutcome::Screened {
+            snapshot_id: snapshot.id(),
+            subjects: subjects.len(),
+            hits,
+        }
+    } else {
+        ScreeningOutcome::CannotScreen {
+            snapshot_id: snapshot.id(),
+            problems,
+            hits,
+        }
+    }
+}
