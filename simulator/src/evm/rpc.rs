@@ -31,6 +31,17 @@ pub enum BlockPin {
     Hash(B256),
 }
 
+/// How every state read names the pinned block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Addressing {
+    /// EIP-1898 `{"blockHash": …}`: every read is bound to the exact block, reorg-proof. Default.
+    #[default]
+    BlockHash,
+    /// The block number, for nodes without EIP-1898 (ganache). A reorg between reads could
+    /// mix states; [`RpcSource::verify_pin`] detects that the number now names another block.
+    BlockNumber,
+}
+
 #[derive(Debug, Default)]
 struct Cache {
     accounts: HashMap<Address, Option<AccountInfo>>,
@@ -55,6 +66,16 @@ impl RpcSource {
     /// Connects to `endpoint` (an `http://` URL) and pins `at`. Fails within about two
     /// `timeout`s when the endpoint is down or the block does not exist.
     pub fn connect(endpoint: &str, at: BlockPin, timeout: Duration) -> Result<Self, StateError> {
+        Self::connect_with(endpoint, at, timeout, Addressing::BlockHash)
+    }
+
+    /// [`RpcSource::connect`] with an explicit [`Addressing`].
+    pub fn connect_with(
+        endpoint: &str,
+        at: BlockPin,
+        timeout: Duration,
+        addressing: Addressing,
+    ) -> Result<Self, StateError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -95,11 +116,34 @@ impl RpcSource {
         Ok(Self {
             rt,
             provider,
-            pin: BlockId::hash(h.hash),
+            pin: match addressing {
+                Addressing::BlockHash => BlockId::hash(h.hash),
+                Addressing::BlockNumber => BlockId::number(h.number),
+            },
             block: info,
             timeout,
             cache: Mutex::new(Cache::default()),
         })
+    }
+
+    /// Checks that the pinned block number still names the pinned block (call it after a
+    /// simulation when using [`Addressing::BlockNumber`]); a mismatch is an error.
+    pub fn verify_pin(&self) -> Result<(), StateError> {
+        let p = &self.provider;
+        let number = self.block.number;
+        let block = with_timeout(&self.rt, self.timeout, "eth_getBlockByNumber", async {
+            p.get_block_by_number(BlockNumberOrTag::Number(number))
+                .await
+        })?
+        .ok_or(StateError::BlockHash(number))?;
+        if Some(block.header.hash) == self.block.hash {
+            Ok(())
+        } else {
+            Err(StateError::Rpc {
+                method: "eth_getBlockByNumber",
+                message: format!("block {number} was reorganised away from the pinned hash"),
+            })
+        }
     }
 
     /// How many RPC requests this source has made (cache misses), for measurements.

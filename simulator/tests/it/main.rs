@@ -12,3 +12,4 @@ mod evm_multisend;
 mod evm_permissions;
 mod evm_disguised;
 mod evm_failures;
+mod evm_fork;
