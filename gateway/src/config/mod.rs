@@ -1,0 +1,196 @@
+//! Configuration: the embedded default, an optional TOML file and `SIGNGATE_*` environment
+//! variables, merged by the `config` crate into a [`RawConfig`] (unknown keys refused) and
+//! converted once into the typed [`GatewayConfig`] the rest of the gateway uses.
+//!
+//! Nothing else in signgate reads the environment: the caller hands the variables in, so tests
+//! pass a map instead of mutating the process environment.
+
+mod raw;
+mod typed;
+
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+
+pub use raw::{RawConfig, RawKeys, RawServer, RawSigner, RawStore, RawTls};
+pub use typed::{AccessLists, GatewayConfig, Limits, SignerEndpoint, TlsFiles, Transport};
+
+/// The embedded default configuration, also printed by `signgate` as a starting point.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of the environment variables read: `SIGNGATE_SERVER__LISTEN` sets `server.listen`.
+pub const ENV_PREFIX: &str = "SIGNGATE";
+
+/// Why a configuration could not be loaded. Every variant names the key or file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or merged, or a value has the wrong type or an unknown key
+    /// (the `config` crate's message names the key and its origin).
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value has the right type but is not acceptable.
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid {
+        /// The dotted key, for example `server.listen`.
+        key: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Loads the raw layers without validating values.
+///
+/// `file`, if given, must exist. `env` is the process environment (or a test's map); only
+/// variables starting with `SIGNGATE_` are considered and each must name a known key.
+pub fn load_raw(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<RawConfig, ConfigError> {
+    let vars: config::Map<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+        .collect();
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    let merged = builder
+        .add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("tls.gateway_clients")
+                .with_list_parse_key("tls.admin_clients")
+                .try_parsing(true)
+                .source(Some(vars)),
+        )
+        .build()?;
+    Ok(merged.try_deserialize::<RawConfig>()?)
+}
+
+impl GatewayConfig {
+    /// Loads and validates the configuration: embedded default, then `file`, then `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Self::try_from(load_raw(file, env)?)
+    }
+
+    /// The embedded default alone, validated; what `signgate serve` runs with no file and no
+    /// environment.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::load(None, std::iter::empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{net::SocketAddr, time::Duration};
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_loopback() {
+        let cfg = GatewayConfig::embedded_default().unwrap();
+        assert!(cfg.listen.ip().is_loopback());
+        assert!(matches!(cfg.transport, Transport::PlaintextLoopback));
+        assert_eq!(cfg.limits.call_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.store_path(), cfg.data_dir.join("signgate.sqlite3"));
+        assert_eq!(cfg.release_key, cfg.data_dir.join("release.key"));
+    }
+
+    #[test]
+    fn env_overrides_file_and_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:7000\"\nconcurrency_limit = 8\n",
+        )
+        .unwrap();
+        let cfg = GatewayConfig::load(
+            Some(&file),
+            env(&[
+                ("SIGNGATE_SERVER__LISTEN", "127.0.0.1:7001"),
+                ("OTHER_VAR", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:7001".parse::<SocketAddr>().unwrap());
+        assert_eq!(cfg.limits.concurrency_limit.get(), 8);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_SERVER__LISTNE", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_on_a_public_address_is_refused() {
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_SERVER__LISTEN", "0.0.0.0:50051")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tls.plaintext_loopback"), "{err}");
+    }
+
+    #[test]
+    fn mtls_needs_all_three_files() {
+        let err = GatewayConfig::load(
+            None,
+            env(&[
+                ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false"),
+                ("SIGNGATE_TLS__CERT", "c.pem"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls.key"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_SERVER__LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_SERVER__CONCURRENCY_LIMIT", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.concurrency_limit"), "{err}");
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_SERVER__CALL_TIMEOUT_MS", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("call_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn client_lists_parse_from_env() {
+        let cfg = GatewayConfig::load(
+            None,
+            env(&[("SIGNGATE_TLS__ADMIN_CLIENTS", "admin.example,root.example")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.access.admin, vec!["admin.example", "root.example"]);
+    }
+}

@@ -1,0 +1,72 @@
+//! The configuration exactly as written: every layer (embedded default, file, environment)
+//! merged, before any value is interpreted. Unknown keys are refused here, so a typo never
+//! silently falls back to a default.
+
+use serde::Deserialize;
+
+/// The merged configuration before validation. Field names are the TOML keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`.
+    pub server: RawServer,
+    /// `[tls]`.
+    pub tls: RawTls,
+    /// `[store]`.
+    pub store: RawStore,
+    /// `[keys]`.
+    pub keys: RawKeys,
+    /// `[[signers]]`.
+    #[serde(default)]
+    pub signers: Vec<RawSigner>,
+}
+
+/// `[server]`: listener and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+    pub max_message_bytes: u64,
+    pub call_timeout_ms: u64,
+    pub concurrency_limit: u64,
+    pub max_concurrent_streams: u64,
+    pub simulation_timeout_ms: u64,
+    pub max_calldata_bytes: u64,
+    pub max_page_size: u64,
+    pub max_request_age_secs: u64,
+}
+
+/// `[tls]`: mutual TLS or the loopback-only plaintext demo mode.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub plaintext_loopback: bool,
+    pub cert: String,
+    pub key: String,
+    pub client_ca: String,
+    pub gateway_clients: Vec<String>,
+    pub admin_clients: Vec<String>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub data_dir: String,
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    pub audit_key: String,
+    pub release_key: String,
+    pub ticket_ttl_secs: u64,
+}
+
+/// One `[[signers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigner {
+    pub endpoint: String,
+}

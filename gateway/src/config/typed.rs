@@ -1,0 +1,266 @@
+//! The validated configuration: typed values checked once at load, so the server never
+//! re-parses a string or meets a zero limit at run time.
+
+use std::{
+    net::SocketAddr,
+    num::{NonZeroU32, NonZeroUsize},
+    path::PathBuf,
+    time::Duration,
+};
+
+use super::{ConfigError, RawConfig};
+
+/// Everything the gateway server needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Address to listen on (tests bind their own listener and ignore it).
+    pub listen: SocketAddr,
+    /// Bounds on requests and work.
+    pub limits: Limits,
+    /// mTLS or loopback plaintext.
+    pub transport: Transport,
+    /// Which client certificate identities may use which service.
+    pub access: AccessLists,
+    /// Directory of the SQLite store and default key files.
+    pub data_dir: PathBuf,
+    /// ed25519 key signing audit checkpoints.
+    pub audit_key: PathBuf,
+    /// ed25519 key signing release tickets.
+    pub release_key: PathBuf,
+    /// Lifetime of a release ticket.
+    pub ticket_ttl: Duration,
+    /// Signer backends asked by `RequestSignatures`.
+    pub signers: Vec<SignerEndpoint>,
+}
+
+impl GatewayConfig {
+    /// The SQLite database file inside the data directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("signgate.sqlite3")
+    }
+}
+
+/// Request and work bounds; every one is enforced by the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest encoded message in either direction.
+    pub max_message_bytes: usize,
+    /// Server-side deadline of every unary call.
+    pub call_timeout: Duration,
+    /// Requests in service at once; the rest are shed.
+    pub concurrency_limit: NonZeroUsize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: NonZeroU32,
+    /// Deadline of one EVM simulation.
+    pub simulation_timeout: Duration,
+    /// Largest Safe transaction calldata.
+    pub max_calldata_bytes: usize,
+    /// Largest `ListProposals` page.
+    pub max_page_size: NonZeroU32,
+    /// Oldest acceptable `issued_at` of a signed submission or approval.
+    pub max_request_age: Duration,
+}
+
+/// How clients connect.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Plaintext on a loopback address only: the single-machine demo.
+    PlaintextLoopback,
+    /// Mutual TLS: clients must present a certificate issued by `client_ca`.
+    MutualTls(TlsFiles),
+}
+
+/// PEM files for mutual TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Server certificate chain.
+    pub cert: PathBuf,
+    /// Server private key.
+    pub key: PathBuf,
+    /// CA of client certificates.
+    pub client_ca: PathBuf,
+}
+
+/// Client identities (DNS subjectAltNames of their certificates) per permission. Anyone not
+/// listed may use only the standard health and reflection services.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLists {
+    /// May call `Gateway`.
+    pub gateway: Vec<String>,
+    /// May call `Admin` and `Gateway`.
+    pub admin: Vec<String>,
+}
+
+/// One signer backend.
+#[derive(Debug, Clone)]
+pub struct SignerEndpoint {
+    /// `http://` (loopback only) or `https://` URL.
+    pub endpoint: String,
+}
+
+fn millis(key: &'static str, value: u64) -> Result<Duration, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(key, "must be greater than 0"));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+fn non_zero_usize(key: &'static str, value: u64) -> Result<NonZeroUsize, ConfigError> {
+    usize::try_from(value)
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| ConfigError::invalid(key, format!("must be between 1 and {}", usize::MAX)))
+}
+
+fn non_zero_u32(key: &'static str, value: u64) -> Result<NonZeroU32, ConfigError> {
+    u32::try_from(value)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| ConfigError::invalid(key, format!("must be between 1 and {}", u32::MAX)))
+}
+
+fn path_or(value: &str, default: PathBuf) -> PathBuf {
+    if value.is_empty() {
+        default
+    } else {
+        PathBuf::from(value)
+    }
+}
+
+fn required_path(key: &'static str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            "required when tls.plaintext_loopback = false (a PEM file path)",
+        ));
+    }
+    Ok(PathBuf::from(value))
+}
+
+impl TryFrom<RawConfig> for GatewayConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
+        let s = &raw.server;
+        let listen: SocketAddr = s.listen.parse().map_err(|_| {
+            ConfigError::invalid(
+                "server.listen",
+                format!(
+                    "{:?} is not an IP address with a port, like 127.0.0.1:50051",
+                    s.listen
+                ),
+            )
+        })?;
+        let max_message_bytes = non_zero_usize("server.max_message_bytes", s.max_message_bytes)?;
+        let limits = Limits {
+            max_message_bytes: max_message_bytes.get(),
+            call_timeout: millis("server.call_timeout_ms", s.call_timeout_ms)?,
+            concurrency_limit: non_zero_usize("server.concurrency_limit", s.concurrency_limit)?,
+            max_concurrent_streams: non_zero_u32(
+                "server.max_concurrent_streams",
+                s.max_concurrent_streams,
+            )?,
+            simulation_timeout: millis("server.simulation_timeout_ms", s.simulation_timeout_ms)?,
+            max_calldata_bytes: non_zero_usize("server.max_calldata_bytes", s.max_calldata_bytes)?
+                .get(),
+            max_page_size: non_zero_u32("server.max_page_size", s.max_page_size)?,
+            max_request_age: Duration::from_secs(s.max_request_age_secs),
+        };
+        if limits.max_calldata_bytes >= limits.max_message_bytes {
+            return Err(ConfigError::invalid(
+                "server.max_calldata_bytes",
+                "must be smaller than server.max_message_bytes",
+            ));
+        }
+        if s.max_request_age_secs == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_request_age_secs",
+                "must be greater than 0",
+            ));
+        }
+
+        let t = &raw.tls;
+        let transport = if t.plaintext_loopback {
+            if !listen.ip().is_loopback() {
+                return Err(ConfigError::invalid(
+                    "tls.plaintext_loopback",
+                    format!(
+                        "plaintext is allowed only on a loopback address, but server.listen is \
+                         {listen}; configure tls.cert, tls.key and tls.client_ca instead"
+                    ),
+                ));
+            }
+            Transport::PlaintextLoopback
+        } else {
+            Transport::MutualTls(TlsFiles {
+                cert: required_path("tls.cert", &t.cert)?,
+                key: required_path("tls.key", &t.key)?,
+                client_ca: required_path("tls.client_ca", &t.client_ca)?,
+            })
+        };
+        for (key, names) in [
+            ("tls.gateway_clients", &t.gateway_clients),
+            ("tls.admin_clients", &t.admin_clients),
+        ] {
+            if let Some(bad) = names
+                .iter()
+                .find(|n| n.trim().is_empty() || n.contains(' '))
+            {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{bad:?} is not a DNS name"),
+                ));
+            }
+        }
+        let access = AccessLists {
+            gateway: t.gateway_clients.clone(),
+            admin: t.admin_clients.clone(),
+        };
+
+        if raw.store.data_dir.is_empty() {
+            return Err(ConfigError::invalid(
+                "store.data_dir",
+                "must name a directory",
+            ));
+        }
+        let data_dir = PathBuf::from(&raw.store.data_dir);
+        let audit_key = path_or(&raw.keys.audit_key, data_dir.join("audit.key"));
+        let release_key = path_or(&raw.keys.release_key, data_dir.join("release.key"));
+        if raw.keys.ticket_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "keys.ticket_ttl_secs",
+                "must be greater than 0",
+            ));
+        }
+        let ticket_ttl = Duration::from_secs(raw.keys.ticket_ttl_secs);
+
+        let signers = raw
+            .signers
+            .iter()
+            .map(|s| {
+                if s.endpoint.starts_with("https://") || s.endpoint.starts_with("http://") {
+                    Ok(SignerEndpoint {
+                        endpoint: s.endpoint.clone(),
+                    })
+                } else {
+                    Err(ConfigError::invalid(
+                        "signers.endpoint",
+                        format!("{:?} must start with http:// or https://", s.endpoint),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        Ok(Self {
+            listen,
+            limits,
+            transport,
+            access,
+            data_dir,
+            audit_key,
+            release_key,
+            ticket_ttl,
+            signers,
+        })
+    }
+}

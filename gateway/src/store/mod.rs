@@ -1,0 +1,193 @@
+//! Durable gateway state behind the [`ProposalStore`] trait: proposals, approvals, decisions,
+//! nonce reservations (one released transaction per chain, Safe and nonce), velocity totals and
+//! the address book.
+//!
+//! - [`model`]: the records, with analysed details as opaque encoded bytes;
+//! - [`schema`]: versioned migrations written in portable SQL (a PostgreSQL backend for several
+//!   replicas reuses them with its own byte type);
+//! - [`sqlite`]: the embedded default, [`SqliteStore`] (WAL, `synchronous=FULL`).
+//!
+//! Every method that changes more than one row does so in one transaction: callers never see,
+//! and a crash never leaves, half of a change. Any storage failure is
+//! [`StoreError::Unavailable`], which the server turns into `UNAVAILABLE` and never into a
+//! release.
+
+pub mod model;
+pub mod schema;
+pub mod sqlite;
+
+use std::future::Future;
+
+use alloy_primitives::{Address, B256, U256};
+use tokio::sync::broadcast;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// Why a store operation did not happen. Nothing was written when an error is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No proposal with this id.
+    #[error("proposal {id} not found")]
+    NotFound {
+        /// The id asked for.
+        id: ProposalId,
+    },
+    /// The (chain, Safe, nonce) is already released for another transaction.
+    #[error(
+        "nonce {nonce} of Safe {safe} on chain {chain_id} is already released for \
+         {existing_safe_tx_hash} (proposal {existing_proposal})"
+    )]
+    NonceTaken {
+        chain_id: u64,
+        safe: Address,
+        nonce: U256,
+        existing_proposal: ProposalId,
+        existing_safe_tx_hash: B256,
+    },
+    /// The proposal's state does not allow this change.
+    #[error("proposal {id} is {} and cannot be {action}", from.as_str())]
+    InvalidTransition {
+        id: ProposalId,
+        from: ProposalState,
+        /// What was attempted ("approved", "cancelled", "released").
+        action: &'static str,
+    },
+    /// The proposal changed since the caller read it; re-read and re-evaluate.
+    #[error("proposal {id} changed (revision {actual}, expected {expected})")]
+    StaleRevision {
+        id: ProposalId,
+        expected: u64,
+        actual: u64,
+    },
+    /// This key already approved or rejected the proposal.
+    #[error(
+        "operator key {} already acted on proposal {id}",
+        hex::encode(public_key)
+    )]
+    DuplicateApproval {
+        id: ProposalId,
+        public_key: [u8; 32],
+    },
+    /// A page token this store did not issue.
+    #[error("page token is not valid")]
+    BadPageToken,
+    /// A value does not fit the schema (for example a chain id above 2^63).
+    #[error("value out of range for column {column}")]
+    OutOfRange {
+        /// The column.
+        column: &'static str,
+    },
+    /// A stored row could not be decoded; the database was changed outside signgate.
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed (I/O, full disk, lock timeout, closed worker). The details are for
+    /// logs; clients see `UNAVAILABLE`.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result of [`ProposalStore::insert_proposal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new proposal was stored with its first decision.
+    Created(ProposalRecord),
+    /// A proposal with the same id already existed; nothing was written.
+    Existing(ProposalRecord),
+}
+
+/// Durable proposal state. Implementations must make each method atomic and durable before it
+/// returns `Ok`, and must enforce the nonce uniqueness themselves (not only in the caller).
+///
+/// Futures are `Send` so handlers can await them on the multi-threaded runtime.
+pub trait ProposalStore: Send + Sync + 'static {
+    /// Stores a new proposal and its first decision, or returns the existing one with the same
+    /// id (a resubmission) without writing.
+    fn insert_proposal(
+        &self,
+        proposal: NewProposal,
+        decision: NewDecision,
+    ) -> impl Future<Output = Result<Inserted, StoreError>> + Send;
+
+    /// A proposal with its latest decision and approvals.
+    fn get(
+        &self,
+        id: ProposalId,
+    ) -> impl Future<Output = Result<Option<StoredProposal>, StoreError>> + Send;
+
+    /// A page of proposals, newest first. `limit` must be at least 1.
+    fn list(
+        &self,
+        filter: ListFilter,
+        limit: u32,
+        after: Option<PageToken>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Records an approval or rejection together with the re-evaluated decision and state, if
+    /// the proposal is still at `expected_revision` and not terminal.
+    fn add_approval(
+        &self,
+        id: ProposalId,
+        expected_revision: u64,
+        approval: ApprovalRecord,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
+
+    /// Records a re-evaluation (policy change, time lock passed, approval lapsed).
+    fn record_decision(
+        &self,
+        id: ProposalId,
+        expected_revision: u64,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
+
+    /// Cancels a proposal that is not terminal.
+    fn cancel(
+        &self,
+        id: ProposalId,
+        reason: String,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
+
+    /// Releases an APPROVED proposal: reserves its (chain, Safe, nonce), adds its velocity
+    /// amounts, marks it RELEASED and every other open proposal for the same nonce EXPIRED — all
+    /// or nothing. Releasing the same proposal again returns its reservation unchanged.
+    fn release(
+        &self,
+        release: Release,
+    ) -> impl Future<Output = Result<NonceReservation, StoreError>> + Send;
+
+    /// The reservation of a (chain, Safe, nonce), if any.
+    fn reservation(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        nonce: U256,
+    ) -> impl Future<Output = Result<Option<NonceReservation>, StoreError>> + Send;
+
+    /// The released total of `asset` for a Safe in the window starting at `window_start`.
+    fn velocity_total(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        asset: String,
+        window_start: UnixMillis,
+    ) -> impl Future<Output = Result<U256, StoreError>> + Send;
+
+    /// Adds or replaces an address book entry.
+    fn upsert_address(
+        &self,
+        entry: AddressEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The address book of one chain, ordered by address.
+    fn address_book(
+        &self,
+        chain_id: u64,
+    ) -> impl Future<Output = Result<Vec<AddressEntry>, StoreError>> + Send;
+
+    /// Committed changes, for `WatchProposal`. A lagging receiver should re-read.
+    fn subscribe(&self) -> broadcast::Receiver<ProposalChange>;
+}

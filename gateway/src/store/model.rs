@@ -1,0 +1,335 @@
+//! The records the store keeps. They hold identifiers and state as typed values and the
+//! analysed proposal and decision details as opaque encoded bytes (`signgate.v1` messages), so
+//! the store does not change when the analysis grows new fields.
+
+use std::{fmt, str::FromStr};
+
+use alloy_primitives::{Address, B256, U256};
+use sha2::{Digest, Sha256};
+
+/// Milliseconds since the Unix epoch. The store never reads the clock; callers pass `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixMillis(pub i64);
+
+/// A proposal's stable id, derived from what makes a proposal unique (chain, Safe, safeTxHash)
+/// so a resubmission finds the same proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProposalId(String);
+
+impl ProposalId {
+    /// `p-` followed by 24 hex digits of SHA-256 over the chain id, Safe and safeTxHash.
+    pub fn derive(chain_id: u64, safe: Address, safe_tx_hash: B256) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"signgate.proposal-id\0");
+        h.update(chain_id.to_be_bytes());
+        h.update(safe.as_slice());
+        h.update(safe_tx_hash.as_slice());
+        let digest = h.finalize();
+        let short: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        Self(format!("p-{short}"))
+    }
+
+    /// Wraps an id received from a client; it is only ever compared, never interpreted.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProposalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lifecycle state, mirrored by `signgate.v1.ProposalState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProposalState {
+    /// Policy allows it once more approvals arrive.
+    NeedsApprovals,
+    /// Quorum met, waiting for the time lock or for signatures.
+    Approved,
+    /// Policy refused it.
+    Denied,
+    /// An operator rejected it.
+    Rejected,
+    /// A client cancelled it.
+    Cancelled,
+    /// Its nonce is reserved and tickets were issued.
+    Released,
+    /// Lapsed, or another transaction took its nonce.
+    Expired,
+}
+
+impl ProposalState {
+    /// Every state.
+    pub const ALL: [Self; 7] = [
+        Self::NeedsApprovals,
+        Self::Approved,
+        Self::Denied,
+        Self::Rejected,
+        Self::Cancelled,
+        Self::Released,
+        Self::Expired,
+    ];
+
+    /// The column value; stable, never renamed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NeedsApprovals => "needs_approvals",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Released => "released",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Terminal states never change again.
+    pub const fn is_terminal(self) -> bool {
+        !matches!(self, Self::NeedsApprovals | Self::Approved)
+    }
+}
+
+impl FromStr for ProposalState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("state {s:?}"))
+    }
+}
+
+/// Outcome of a stored decision (its full detail is in [`DecisionRecord::detail`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refused.
+    Denied,
+    /// Waiting for approvals.
+    NeedsApprovals,
+    /// Approved.
+    Approved,
+}
+
+impl Outcome {
+    /// The column value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::NeedsApprovals => "needs_approvals",
+            Self::Approved => "approved",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Denied, Self::NeedsApprovals, Self::Approved]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("outcome {s:?}"))
+    }
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalKind {
+    /// Counts towards quorum if policy allows.
+    Approve,
+    /// Rejects the proposal.
+    Reject,
+}
+
+impl ApprovalKind {
+    /// The column value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+        }
+    }
+}
+
+impl FromStr for ApprovalKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "approve" => Ok(Self::Approve),
+            "reject" => Ok(Self::Reject),
+            _ => Err(format!("approval kind {s:?}")),
+        }
+    }
+}
+
+/// A new proposal as the pipeline analysed it.
+#[derive(Debug, Clone)]
+pub struct NewProposal {
+    pub id: ProposalId,
+    pub chain_id: u64,
+    pub safe: Address,
+    pub nonce: U256,
+    pub safe_tx_hash: B256,
+    /// Operator id of the initiator.
+    pub initiator: String,
+    /// State the first decision put it in.
+    pub state: ProposalState,
+    pub created_at: UnixMillis,
+    /// Encoded `signgate.v1.Proposal` as analysed (hashes, actions, simulation, screening).
+    pub view: Vec<u8>,
+}
+
+/// A stored proposal row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalRecord {
+    pub id: ProposalId,
+    pub chain_id: u64,
+    pub safe: Address,
+    pub nonce: U256,
+    pub safe_tx_hash: B256,
+    pub initiator: String,
+    pub state: ProposalState,
+    /// Increments with every change; used for optimistic concurrency and WatchProposal.
+    pub revision: u64,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub cancel_reason: Option<String>,
+    pub view: Vec<u8>,
+}
+
+/// A decision to store.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub outcome: Outcome,
+    /// Hash of the policy that decided.
+    pub policy_hash: String,
+    pub decided_at: UnixMillis,
+    /// Encoded `signgate.v1.Decision`.
+    pub detail: Vec<u8>,
+}
+
+/// A stored decision; `seq` counts decisions per proposal from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub seq: u64,
+    pub outcome: Outcome,
+    pub policy_hash: String,
+    pub decided_at: UnixMillis,
+    pub detail: Vec<u8>,
+}
+
+/// An operator's signed statement, kept verbatim so it can be re-verified later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub operator: String,
+    /// ed25519 public key.
+    pub public_key: [u8; 32],
+    pub kind: ApprovalKind,
+    /// The encoded `ApprovalStatement` exactly as signed.
+    pub payload: Vec<u8>,
+    /// The ed25519 signature over it.
+    pub signature: Vec<u8>,
+    pub comment: String,
+    pub received_at: UnixMillis,
+}
+
+/// A proposal with its latest decision and every approval, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProposal {
+    pub record: ProposalRecord,
+    pub decision: Option<DecisionRecord>,
+    pub approvals: Vec<ApprovalRecord>,
+}
+
+/// An amount added to a rolling velocity total when a proposal is released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VelocityDelta {
+    /// "ETH" or a token address.
+    pub asset: String,
+    /// Start of the window the amount counts in (the caller chooses the window grid).
+    pub window_start: UnixMillis,
+    pub amount: U256,
+}
+
+/// Everything that happens at once when a proposal is released.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub id: ProposalId,
+    /// The revision the caller's checks saw.
+    pub expected_revision: u64,
+    pub released_at: UnixMillis,
+    pub velocity: Vec<VelocityDelta>,
+}
+
+/// The one transaction a (chain, Safe, nonce) is released for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceReservation {
+    pub chain_id: u64,
+    pub safe: Address,
+    pub nonce: U256,
+    pub safe_tx_hash: B256,
+    pub proposal_id: ProposalId,
+    pub reserved_at: UnixMillis,
+}
+
+/// A known counterparty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressEntry {
+    pub chain_id: u64,
+    pub address: Address,
+    pub label: String,
+    /// Free-form category ("exchange", "payroll").
+    pub category: String,
+    pub added_by: String,
+    pub added_at: UnixMillis,
+}
+
+/// Filter of [`ProposalStore::list`](super::ProposalStore::list).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub chain_id: Option<u64>,
+    pub safe: Option<Address>,
+    /// Empty: any state.
+    pub states: Vec<ProposalState>,
+    pub created_at_or_after: Option<UnixMillis>,
+    pub created_before: Option<UnixMillis>,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub proposals: Vec<ProposalRecord>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PageToken>,
+}
+
+/// An opaque position in a listing (created_at and id of the last row returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(pub String);
+
+impl PageToken {
+    pub(crate) fn after(created_at: UnixMillis, id: &ProposalId) -> Self {
+        Self(format!("{}.{}", created_at.0, hex::encode(id.as_str())))
+    }
+
+    pub(crate) fn parse(&self) -> Option<(UnixMillis, ProposalId)> {
+        let (ts, id) = self.0.split_once('.')?;
+        let ts = ts.parse().ok()?;
+        let id = String::from_utf8(hex::decode(id).ok()?).ok()?;
+        Some((UnixMillis(ts), ProposalId(id)))
+    }
+}
+
+/// Sent after every committed change, so watchers re-read the proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalChange {
+    pub id: ProposalId,
+    pub revision: u64,
+    pub state: ProposalState,
+}

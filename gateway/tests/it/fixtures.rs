@@ -1,0 +1,37 @@
+//! Shared builders for test proposals and decisions.
+
+use alloy_primitives::{Address, B256, U256};
+use signgate_gateway::store::{
+    NewDecision, NewProposal, Outcome, ProposalId, ProposalState, UnixMillis,
+};
+
+pub const CHAIN: u64 = 1;
+
+pub fn safe() -> Address {
+    Address::repeat_byte(0x5a)
+}
+
+/// A proposal for `nonce` whose safeTxHash is made from `tag`.
+pub fn proposal(nonce: u64, tag: u8, created_at: i64, state: ProposalState) -> NewProposal {
+    let safe_tx_hash = B256::repeat_byte(tag);
+    NewProposal {
+        id: ProposalId::derive(CHAIN, safe(), safe_tx_hash),
+        chain_id: CHAIN,
+        safe: safe(),
+        nonce: U256::from(nonce),
+        safe_tx_hash,
+        initiator: "alice".into(),
+        state,
+        created_at: UnixMillis(created_at),
+        view: vec![tag; 8],
+    }
+}
+
+pub fn decision(outcome: Outcome, at: i64) -> NewDecision {
+    NewDecision {
+        outcome,
+        policy_hash: "0xpolicy".into(),
+        decided_at: UnixMillis(at),
+        detail: outcome.as_str().as_bytes().to_vec(),
+    }
+}
