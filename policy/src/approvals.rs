@@ -285,7 +285,8 @@ pub fn check_validity(policy: &Policy, evidence: &Evidence, sigs: &SignatureChec
                 Some(NotCounted::InvalidSignature)
             } else if let Some(revoked_at) = key.revoked_at.filter(|r| *r <= now) {
                 Some(NotCounted::KeyRevoked { revoked_at })
-            } else if now >= a.expires_at {
+            } else if a.verdict == Verdict::Approve && now >= a.expires_at {
+                // A rejection is a veto and does not lapse; an approval does.
                 Some(NotCounted::Expired { expires_at: a.expires_at })
             } else if operator.status != OperatorStatus::Active {
                 Some(NotCounted::OperatorInactive { status: operator.status })

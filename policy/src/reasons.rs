@@ -110,9 +110,14 @@ impl Reason {
         }
     }
 
-    /// Whether this reason exists only because someone is on probation (it lapses with time).
+    /// Whether this reason exists only because someone or something is on probation: a new
+    /// hire or new key initiating, or a destination inside its address-book cooling-off
+    /// period (an address on probation). These, and only these, lapse as time passes.
     pub const fn is_probation(&self) -> bool {
-        matches!(self, Self::InitiatorProbationary { .. })
+        matches!(
+            self,
+            Self::InitiatorProbationary { .. } | Self::NoTier { cooling_off_until: Some(_), .. }
+        )
     }
 }
 

@@ -5,3 +5,5 @@ mod corpus;
 mod sanctions_parse;
 mod sanctions_screen;
 mod sanctions_support;
+mod governance;
+mod properties;
