@@ -13,3 +13,4 @@ mod evm_permissions;
 mod evm_disguised;
 mod evm_failures;
 mod evm_fork;
+mod differential;

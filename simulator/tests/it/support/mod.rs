@@ -229,8 +229,13 @@ impl World {
 
     /// A read-only call (not committed).
     pub fn view(&mut self, to: Address, data: Bytes) -> ExecutionResult {
+        self.view_from(DEPLOYER, to, data)
+    }
+
+    /// A read-only call from `caller` (not committed).
+    pub fn view_from(&mut self, caller: Address, to: Address, data: Bytes) -> ExecutionResult {
         let tx = TxEnv::builder()
-            .caller(DEPLOYER)
+            .caller(caller)
             .kind(TxKind::Call(to))
             .data(data)
             .gas_limit(15_000_000)
