@@ -1,0 +1,83 @@
+//! One configured list's files, read and verified into a [`LoadedList`].
+
+use std::{
+    fs::File,
+    io::BufReader,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use signgate_policy::sanctions::{
+    ListInput, ListLoadError, ListSpec, LoadedList, ParseLimits, load_list,
+    parse_published_checksum,
+};
+
+/// Where a list's bytes are on disk. A fetcher (cron job, sidecar) writes them — ideally by
+/// writing a temporary file and renaming it over the old one, so the gateway never reads half a
+/// file; a half-written file fails to parse or to match its checksum and is refused anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSource {
+    pub spec: ListSpec,
+    /// The list file (`SDN_ADVANCED.XML`, `sdn.csv`, a plain list).
+    pub path: PathBuf,
+    /// `sdn_comments.csv`, for the legacy CSV format only.
+    pub comments_path: Option<PathBuf>,
+    /// A file holding the publisher's SHA-256 of `path` (bare hex, `sha256sum` or OpenSSL
+    /// output). When set, a list whose digest differs is refused.
+    pub checksum_path: Option<PathBuf>,
+}
+
+impl ListSource {
+    /// Every file this source reads, for the watcher.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        std::iter::once(self.path.as_path())
+            .chain(self.comments_path.as_deref())
+            .chain(self.checksum_path.as_deref())
+    }
+}
+
+fn unreadable(spec: &ListSpec, path: &Path, error: &std::io::Error) -> ListLoadError {
+    ListLoadError::Unreadable {
+        list: spec.id.clone(),
+        message: format!("{}: {error}", path.display()),
+    }
+}
+
+fn open(spec: &ListSpec, path: &Path) -> Result<BufReader<File>, ListLoadError> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| unreadable(spec, path, &e))
+}
+
+/// Reads, parses and verifies a source.
+///
+/// `loaded_at` is the list file's modification time, capped at `now`: the moment the fetcher
+/// wrote this verified copy. Re-reading an old file therefore does not make it fresh again;
+/// only a fetcher that writes the file anew (even with identical content) does.
+pub fn load_source(
+    source: &ListSource,
+    now: SystemTime,
+    limits: &ParseLimits,
+) -> Result<LoadedList, ListLoadError> {
+    let spec = &source.spec;
+    let published = match &source.checksum_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| unreadable(spec, path, &e))?;
+            Some(parse_published_checksum(spec, &text)?)
+        }
+        None => None,
+    };
+    let modified = std::fs::metadata(&source.path)
+        .and_then(|m| m.modified())
+        .map_err(|e| unreadable(spec, &source.path, &e))?;
+    let loaded_at = modified.min(now);
+    let primary = open(spec, &source.path)?;
+    let input = match &source.comments_path {
+        Some(comments) => ListInput::SdnCsv {
+            sdn: primary,
+            comments: Some(open(spec, comments)?),
+        },
+        None => ListInput::Single(primary),
+    };
+    load_list(spec, input, published, loaded_at, limits)
+}

@@ -1,0 +1,279 @@
+//! The current sanctions snapshot and its reloads.
+//!
+//! The snapshot sits in an [`ArcSwap`]: readers take an `Arc` without locking and keep it for a
+//! whole request; a reload builds the next snapshot off to the side and swaps it in with one
+//! atomic store. Reloads are serialized by a mutex so two concurrent reloads cannot lose each
+//! other's update. A list that fails to load keeps its previous copy (or stays unavailable at
+//! start, which makes screening answer "cannot screen").
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+
+use arc_swap::ArcSwap;
+use signgate_policy::sanctions::{
+    ListDiff, ListId, ListLoadError, ListSpecError, ParseLimits, SanctionsSnapshot, Sha256Digest,
+    UpdateOutcome,
+};
+use tokio::sync::watch;
+
+use super::{ListSource, load_source};
+
+/// What one load or reload of one list did; each is an audit record.
+#[derive(Debug)]
+pub enum ListEvent {
+    /// A verified copy was swapped in; `diff` lists the address-level changes (empty when the
+    /// fetcher re-wrote identical content, which still refreshes the list's age).
+    Accepted { diff: ListDiff, findings: usize },
+    /// The copy was refused; the previous one (if any, by digest) stays in use.
+    Rejected {
+        error: ListLoadError,
+        kept: Option<Sha256Digest>,
+    },
+}
+
+/// Holds the current snapshot of every configured list.
+#[derive(Debug)]
+pub struct ListStore {
+    sources: Vec<ListSource>,
+    limits: ParseLimits,
+    current: ArcSwap<SanctionsSnapshot>,
+    reload_lock: Mutex<()>,
+    generation: watch::Sender<u64>,
+}
+
+impl ListStore {
+    /// A store whose lists are all unavailable until loaded. Refuses duplicate list ids.
+    pub fn new(sources: Vec<ListSource>, limits: ParseLimits) -> Result<Self, ListSpecError> {
+        let mut seen = HashSet::new();
+        for source in &sources {
+            if !seen.insert(source.spec.id.clone()) {
+                return Err(ListSpecError::DuplicateId(source.spec.id.to_string()));
+            }
+        }
+        let initial = SanctionsSnapshot::unavailable(
+            sources.iter().map(|s| s.spec.clone()),
+            "not loaded yet",
+        );
+        Ok(Self {
+            sources,
+            limits,
+            current: ArcSwap::from_pointee(initial),
+            reload_lock: Mutex::new(()),
+            generation: watch::channel(0).0,
+        })
+    }
+
+    /// Builds the store and loads every list once. Lists that fail stay unavailable (screening
+    /// then cannot screen); the events say why.
+    pub fn load_at_start(
+        sources: Vec<ListSource>,
+        limits: ParseLimits,
+        now: SystemTime,
+    ) -> Result<(Self, Vec<ListEvent>), ListSpecError> {
+        let store = Self::new(sources, limits)?;
+        let events = store.reload_all(now);
+        Ok((store, events))
+    }
+
+    /// The snapshot to screen a request against. Keep the `Arc` for the whole request.
+    pub fn snapshot(&self) -> Arc<SanctionsSnapshot> {
+        self.current.load_full()
+    }
+
+    /// The configured sources.
+    pub fn sources(&self) -> &[ListSource] {
+        &self.sources
+    }
+
+    /// A receiver that changes whenever a new snapshot is swapped in.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Reloads every list (an admin request, or start-up). Blocking: file reads and parsing;
+    /// call from a blocking thread in async code.
+    pub fn reload_all(&self, now: SystemTime) -> Vec<ListEvent> {
+        let ids: Vec<ListId> = self.sources.iter().map(|s| s.spec.id.clone()).collect();
+        ids.iter().filter_map(|id| self.reload(id, now)).collect()
+    }
+
+    /// Reloads one list; `None` if no list has this id. Blocking.
+    pub fn reload(&self, id: &ListId, now: SystemTime) -> Option<ListEvent> {
+        let source = self.sources.iter().find(|s| &s.spec.id == id)?;
+        // Held across the parse too, so an older parse can never overwrite a newer one.
+        let _guard = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = load_source(source, now, &self.limits);
+        let current = self.current.load_full();
+        let kept = current.list(id).map(|l| l.sha256());
+        let event = match current.apply_update(loaded) {
+            UpdateOutcome::Accepted { snapshot, diff } => {
+                let findings = snapshot.list(id).map_or(0, |l| l.findings().len());
+                self.current.store(Arc::new(snapshot));
+                self.generation.send_modify(|g| *g = g.wrapping_add(1));
+                tracing::info!(
+                    list = %id,
+                    sha256 = %diff.new_sha256,
+                    added = diff.added.len(),
+                    removed = diff.removed.len(),
+                    findings,
+                    "sanctions list loaded"
+                );
+                ListEvent::Accepted { diff, findings }
+            }
+            UpdateOutcome::Rejected { error } => {
+                tracing::warn!(list = %id, %error, kept = ?kept.map(|k| k.to_string()), "sanctions list update refused");
+                ListEvent::Rejected { error, kept }
+            }
+        };
+        Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use alloy_primitives::Address;
+    use signgate_policy::sanctions::{
+        ListAction, ListCategory, ListFormat, ListSpec, ScreeningOutcome, ScreeningSubject,
+        screen_subjects,
+    };
+
+    use super::*;
+
+    pub(crate) const A: &str = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96";
+    pub(crate) const B: &str = "0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c";
+
+    pub(crate) fn source(dir: &std::path::Path, id: &str) -> ListSource {
+        ListSource {
+            spec: ListSpec::new(
+                id,
+                "test",
+                ListCategory::Internal,
+                ListAction::Deny,
+                ListFormat::Plain,
+                Duration::from_secs(3600),
+            )
+            .unwrap(),
+            path: dir.join(format!("{id}.txt")),
+            comments_path: None,
+            checksum_path: None,
+        }
+    }
+
+    fn address(text: &str) -> Address {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_missing_list_at_start_means_cannot_screen() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("internal.txt"), format!("{A}\n")).unwrap();
+        let sources = vec![
+            source(dir.path(), "internal"),
+            source(dir.path(), "missing"),
+        ];
+        let (store, events) =
+            ListStore::load_at_start(sources, ParseLimits::default(), SystemTime::now()).unwrap();
+        assert!(matches!(events[0], ListEvent::Accepted { .. }));
+        assert!(matches!(
+            &events[1],
+            ListEvent::Rejected {
+                error: ListLoadError::Unreadable { .. },
+                kept: None
+            }
+        ));
+        let subject = [ScreeningSubject::simulation(address(B), "call target")];
+        assert!(matches!(
+            screen_subjects(&store.snapshot(), &subject, SystemTime::now()),
+            ScreeningOutcome::CannotScreen { .. }
+        ));
+    }
+
+    #[test]
+    fn reload_swaps_atomically_and_bad_updates_keep_the_previous_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("internal.txt");
+        std::fs::write(&path, format!("{A}\n")).unwrap();
+        let (store, _) = ListStore::load_at_start(
+            vec![source(dir.path(), "internal")],
+            ParseLimits::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let id = ListId::new("internal").unwrap();
+        let held = store.snapshot();
+
+        std::fs::write(&path, format!("{B}\n")).unwrap();
+        let Some(ListEvent::Accepted { diff, .. }) = store.reload(&id, SystemTime::now()) else {
+            panic!()
+        };
+        assert_eq!(
+            (diff.added, diff.removed),
+            (vec![address(B)], vec![address(A)])
+        );
+        // A request that took the snapshot before the reload still sees its lists.
+        assert!(held.is_listed(&address(A)) && !held.is_listed(&address(B)));
+        assert!(store.snapshot().is_listed(&address(B)));
+
+        // Empty, garbage and mis-checksummed files are refused; B stays listed.
+        for content in ["", "0xnot-an-address\n"] {
+            std::fs::write(&path, content).unwrap();
+            assert!(matches!(
+                store.reload(&id, SystemTime::now()),
+                Some(ListEvent::Rejected { kept: Some(_), .. })
+            ));
+            assert!(store.snapshot().is_listed(&address(B)));
+        }
+        std::fs::write(&path, format!("{A}\n")).unwrap();
+        let mut with_checksum = source(dir.path(), "internal");
+        let sums = dir.path().join("internal.sha256");
+        std::fs::write(&sums, format!("{}  internal.txt\n", "00".repeat(32))).unwrap();
+        with_checksum.checksum_path = Some(sums);
+        let (checked, events) = ListStore::load_at_start(
+            vec![with_checksum],
+            ParseLimits::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert!(matches!(
+            &events[0],
+            ListEvent::Rejected {
+                error: ListLoadError::ChecksumMismatch { .. },
+                ..
+            }
+        ));
+        assert!(!checked.snapshot().problems(SystemTime::now()).is_empty());
+    }
+
+    #[test]
+    fn an_old_file_is_stale_even_when_just_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("internal.txt"), format!("{A}\n")).unwrap();
+        let (store, _) = ListStore::load_at_start(
+            vec![source(dir.path(), "internal")],
+            ParseLimits::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let later = SystemTime::now() + Duration::from_secs(7200);
+        store.reload_all(later);
+        assert!(!store.snapshot().problems(later).is_empty());
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = vec![source(dir.path(), "x"), source(dir.path(), "x")];
+        assert!(matches!(
+            ListStore::new(sources, ParseLimits::default()),
+            Err(ListSpecError::DuplicateId(_))
+        ));
+    }
+}
