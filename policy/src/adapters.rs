@@ -7,7 +7,17 @@
 use alloy_primitives::Address;
 use signgate_simulator::decode::{Action, ActionKind, ActionPath, SafeConfigCall, TokenCall};
 
-use crate::evidence::{ActionFact, ActionFactKind, SafeChangeKind};
+use signgate_simulator::report::{Outcome, SafeSlot, SimulationReport, TokenEventKind};
+
+use crate::{
+    evidence::{
+        ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact,
+        SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
+        SimulationOutcome,
+    },
+    sanctions::{ListAction, ScreeningOutcome},
+    wallets::Asset,
+};
 
 /// Flattens a decoded action tree (root first, batch entries depth-first) into facts.
 /// `safe` is needed to tell a `transferFrom` out of the Safe (a transfer) from any other.
@@ -20,23 +30,42 @@ pub fn action_facts(root: &Action, safe: Address) -> Vec<ActionFact> {
 fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<ActionFact>) {
     let kind = match &a.kind {
         ActionKind::NativeTransfer => ActionFactKind::NativeTransfer,
-        ActionKind::SafeConfig { call } => ActionFactKind::SafeConfig { change: config_kind(call) },
-        ActionKind::UnknownSelfCall { .. } => ActionFactKind::SafeConfig { change: SafeChangeKind::Other },
+        ActionKind::SafeConfig { call } => ActionFactKind::SafeConfig {
+            change: config_kind(call),
+        },
+        ActionKind::UnknownSelfCall { .. } => ActionFactKind::SafeConfig {
+            change: SafeChangeKind::Other,
+        },
         ActionKind::Batch { .. } => ActionFactKind::Batch,
-        ActionKind::Token { call: TokenCall::Transfer { recipient, amount } } => {
-            ActionFactKind::TokenTransfer { recipient: *recipient, amount: *amount }
-        }
-        ActionKind::Token { call: TokenCall::TransferFrom { from, recipient, amount_or_token_id } }
-            if *from == safe =>
-        {
-            ActionFactKind::TokenTransfer { recipient: *recipient, amount: *amount_or_token_id }
-        }
+        ActionKind::Token {
+            call: TokenCall::Transfer { recipient, amount },
+        } => ActionFactKind::TokenTransfer {
+            recipient: *recipient,
+            amount: *amount,
+        },
+        ActionKind::Token {
+            call:
+                TokenCall::TransferFrom {
+                    from,
+                    recipient,
+                    amount_or_token_id,
+                },
+        } if *from == safe => ActionFactKind::TokenTransfer {
+            recipient: *recipient,
+            amount: *amount_or_token_id,
+        },
         ActionKind::SafeLibrary { .. } => ActionFactKind::SafeLibrary,
         ActionKind::Token { .. } | ActionKind::Permit2 { .. } | ActionKind::Unknown { .. } => {
             ActionFactKind::ContractCall
         }
     };
-    out.push(ActionFact { path: path.clone(), operation: a.operation, to: a.to, value: a.value, kind });
+    out.push(ActionFact {
+        path: path.clone(),
+        operation: a.operation,
+        to: a.to,
+        value: a.value,
+        kind,
+    });
     if let ActionKind::Batch { actions, .. } = &a.kind {
         for (i, child) in actions.iter().enumerate() {
             push_action(child, path.child(i), safe, out);
@@ -51,11 +80,174 @@ pub const fn config_kind(call: &SafeConfigCall) -> SafeChangeKind {
         | SafeConfigCall::RemoveOwner { .. }
         | SafeConfigCall::SwapOwner { .. } => SafeChangeKind::Owners,
         SafeConfigCall::ChangeThreshold { .. } => SafeChangeKind::Threshold,
-        SafeConfigCall::EnableModule { .. } | SafeConfigCall::DisableModule { .. } => SafeChangeKind::Modules,
+        SafeConfigCall::EnableModule { .. } | SafeConfigCall::DisableModule { .. } => {
+            SafeChangeKind::Modules
+        }
         SafeConfigCall::SetGuard { .. } => SafeChangeKind::Guard,
         SafeConfigCall::SetModuleGuard { .. } => SafeChangeKind::ModuleGuard,
         SafeConfigCall::SetFallbackHandler { .. } => SafeChangeKind::FallbackHandler,
         SafeConfigCall::ChangeMasterCopy { .. } => SafeChangeKind::Singleton,
         SafeConfigCall::ApproveHash { .. } => SafeChangeKind::ApprovedHash,
+    }
+}
+
+/// The simulation facts of a [`SimulationReport`].
+///
+/// Delegatecalls are those that ran code in the Safe's own storage context, minus the proxy's
+/// hop into its pre-state singleton (depth 1, which every Safe call makes). Outflows are the
+/// Safe's net ETH decrease and every ERC-20 `Transfer` out of the Safe. The new singleton's
+/// code hash is taken from a frame that ran it, when one did.
+pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
+    let outcome = match &report.outcome {
+        Outcome::Success => SimulationOutcome::Success,
+        Outcome::ExecutionFailure { .. } => SimulationOutcome::Reverted {
+            reason: "the Safe reported ExecutionFailure".to_owned(),
+        },
+        Outcome::Revert { reason } => SimulationOutcome::Reverted {
+            reason: reason.to_string(),
+        },
+        Outcome::Halt { reason } => SimulationOutcome::Failed {
+            reason: reason.clone(),
+        },
+    };
+    let code_hash_of = |address: Address| {
+        report
+            .calls
+            .iter()
+            .find(|c| c.code_address == address)
+            .and_then(|c| c.code_hash)
+    };
+    let delegatecalls = report
+        .safe_context_delegatecalls()
+        .filter(|c| !(c.depth <= 1 && c.code_address == report.singleton))
+        .map(|c| DelegatecallFact {
+            depth: c.depth,
+            caller: c.caller,
+            target: c.code_address,
+            code_hash: c.code_hash,
+        })
+        .collect();
+    let safe_changes = report
+        .safe_storage
+        .iter()
+        .map(|c| {
+            let kind = match &c.meaning {
+                SafeSlot::Singleton => SafeChangeKind::Singleton,
+                SafeSlot::Owner { .. } | SafeSlot::OwnerCount => SafeChangeKind::Owners,
+                SafeSlot::Threshold => SafeChangeKind::Threshold,
+                SafeSlot::Nonce => SafeChangeKind::Nonce,
+                SafeSlot::Module { .. } => SafeChangeKind::Modules,
+                SafeSlot::Guard => SafeChangeKind::Guard,
+                SafeSlot::ModuleGuard => SafeChangeKind::ModuleGuard,
+                SafeSlot::FallbackHandler => SafeChangeKind::FallbackHandler,
+                SafeSlot::ApprovedHash { .. } => SafeChangeKind::ApprovedHash,
+                _ => SafeChangeKind::Other,
+            };
+            let new_code_hash = if kind == SafeChangeKind::Singleton {
+                code_hash_of(c.after_address())
+            } else {
+                None
+            };
+            SafeChangeFact {
+                kind,
+                slot: c.slot,
+                before: c.before,
+                after: c.after,
+                new_code_hash,
+            }
+        })
+        .collect();
+    let proxy_upgrades = report
+        .proxy_upgrades
+        .iter()
+        .map(|u| ProxyUpgradeFact {
+            proxy: u.proxy,
+            before: u.before,
+            after: u.after,
+            new_code_hash: code_hash_of(u.after),
+        })
+        .collect();
+    let mut outflows = Vec::new();
+    for b in report
+        .balance_changes
+        .iter()
+        .filter(|b| b.address == report.safe && b.after < b.before)
+    {
+        // Net ETH out of the Safe; recipients are the value-carrying frames from the Safe.
+        let mut left = b.before - b.after;
+        for t in report
+            .eth_transfers
+            .iter()
+            .filter(|t| t.from == report.safe)
+        {
+            let amount = t.value.min(left);
+            if amount.is_zero() {
+                break;
+            }
+            outflows.push(OutflowFact {
+                asset: Asset::Native,
+                to: t.to,
+                amount,
+            });
+            left -= amount;
+        }
+        if !left.is_zero() {
+            outflows.push(OutflowFact {
+                asset: Asset::Native,
+                to: Address::ZERO,
+                amount: left,
+            });
+        }
+    }
+    for e in &report.token_events {
+        if let TokenEventKind::Erc20Transfer { from, to, value } = &e.event
+            && *from == report.safe
+        {
+            outflows.push(OutflowFact {
+                asset: Asset::Token(e.token),
+                to: *to,
+                amount: *value,
+            });
+        }
+    }
+    SimulationFacts {
+        outcome,
+        safe_tx_hash: Some(report.safe_tx_hash),
+        delegatecalls,
+        safe_changes,
+        proxy_upgrades,
+        outflows,
+    }
+}
+
+/// The screening evidence of a [`ScreeningOutcome`]. `Escalate` lists are treated as deny
+/// until tiers can name a sanctions escalation; `Flag` lists are carried but never deny.
+pub fn screening(outcome: &ScreeningOutcome) -> Screening {
+    match outcome {
+        ScreeningOutcome::CannotScreen { problems, .. } => Screening::CannotScreen {
+            reason: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        ScreeningOutcome::Screened { hits, .. } => Screening::Screened {
+            hits: hits
+                .iter()
+                .flat_map(|h| {
+                    h.matches.iter().map(move |m| SanctionsHit {
+                        address: h.address,
+                        list: m.list.to_string(),
+                        entry: [m.uid.as_deref(), m.name.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        location: h.location.to_string(),
+                        deny: m.action >= ListAction::Escalate,
+                    })
+                })
+                .collect(),
+        },
     }
 }

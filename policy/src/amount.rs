@@ -69,7 +69,9 @@ impl FromStr for HumanAmount {
     type Err = AmountError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || AmountError { input: s.to_owned() };
+        let err = || AmountError {
+            input: s.to_owned(),
+        };
         let clean: String = s.chars().filter(|c| *c != '_').collect();
         let (int, frac) = clean.split_once('.').unwrap_or((clean.as_str(), ""));
         if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
@@ -78,7 +80,10 @@ impl FromStr for HumanAmount {
         if !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
-        let scale = u8::try_from(frac.len()).ok().filter(|s| *s <= MAX_DECIMALS).ok_or_else(err)?;
+        let scale = u8::try_from(frac.len())
+            .ok()
+            .filter(|s| *s <= MAX_DECIMALS)
+            .ok_or_else(err)?;
         let digits = format!("{int}{frac}");
         let mantissa = U256::from_str_radix(&digits, 10).map_err(|_| err())?;
         Ok(Self { mantissa, scale })
@@ -112,10 +117,18 @@ pub fn format_units(amount: U256, decimals: u8) -> String {
     if d == 0 {
         return digits;
     }
-    let padded = if digits.len() <= d { format!("{}{digits}", "0".repeat(d + 1 - digits.len())) } else { digits };
+    let padded = if digits.len() <= d {
+        format!("{}{digits}", "0".repeat(d + 1 - digits.len()))
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - d);
     let frac = frac.trim_end_matches('0');
-    if frac.is_empty() { int.to_owned() } else { format!("{int}.{frac}") }
+    if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    }
 }
 
 #[cfg(test)]
@@ -137,7 +150,10 @@ mod tests {
         for s in ["", "-1", "1e5", "1.2.3", ".5"] {
             assert!(s.parse::<HumanAmount>().is_err(), "{s}");
         }
-        let big: HumanAmount = "1000000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
+        let big: HumanAmount =
+            "1000000000000000000000000000000000000000000000000000000000000000000"
+                .parse()
+                .unwrap();
         assert!(big.to_base_units(18).is_err());
     }
 }

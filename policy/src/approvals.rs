@@ -24,12 +24,15 @@ use crate::{
 pub const APPROVAL_DOMAIN: &[u8] = b"signgate/approval/v1\0";
 
 /// The exact bytes an operator key signs for one verdict on one proposal.
-pub fn approval_message(
-    verdict: Verdict,
-    proposal: &Proposal,
-    expires_at: Timestamp,
-) -> Vec<u8> {
-    message_bytes(verdict, proposal.chain_id, proposal.safe.as_slice(), proposal.safe_tx_hash.as_slice(), &proposal.id, expires_at)
+pub fn approval_message(verdict: Verdict, proposal: &Proposal, expires_at: Timestamp) -> Vec<u8> {
+    message_bytes(
+        verdict,
+        proposal.chain_id,
+        proposal.safe.as_slice(),
+        proposal.safe_tx_hash.as_slice(),
+        &proposal.id,
+        expires_at,
+    )
 }
 
 fn message_bytes(
@@ -59,7 +62,14 @@ fn message_bytes(
 
 /// The message a [`SignedApproval`] claims to have signed (its own fields, not the proposal's).
 pub fn signed_message(a: &SignedApproval) -> Vec<u8> {
-    message_bytes(a.verdict, a.chain_id, a.safe.as_slice(), a.safe_tx_hash.as_slice(), &a.proposal_id, a.expires_at)
+    message_bytes(
+        a.verdict,
+        a.chain_id,
+        a.safe.as_slice(),
+        a.safe_tx_hash.as_slice(),
+        &a.proposal_id,
+        a.expires_at,
+    )
 }
 
 /// Signs a verdict on `proposal`: what an approver's client does.
@@ -98,7 +108,8 @@ impl SignatureChecks {
                 .iter()
                 .map(|a| {
                     VerifyingKey::from_bytes(&a.public_key.0).is_ok_and(|k| {
-                        k.verify_strict(&signed_message(a), &Signature::from_bytes(&a.signature.0)).is_ok()
+                        k.verify_strict(&signed_message(a), &Signature::from_bytes(&a.signature.0))
+                            .is_ok()
                     })
                 })
                 .collect(),
@@ -135,18 +146,38 @@ pub enum BoundField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
 pub enum NotCounted {
-    ForeignProposal { field: BoundField },
+    ForeignProposal {
+        field: BoundField,
+    },
     UnknownKey,
     InvalidSignature,
-    KeyRevoked { revoked_at: Timestamp },
-    Expired { expires_at: Timestamp },
-    OperatorInactive { status: OperatorStatus },
-    DuplicateOperator { first_key: FixedBytes<32> },
+    KeyRevoked {
+        revoked_at: Timestamp,
+    },
+    Expired {
+        expires_at: Timestamp,
+    },
+    OperatorInactive {
+        status: OperatorStatus,
+    },
+    DuplicateOperator {
+        first_key: FixedBytes<32>,
+    },
     Initiator,
-    NotOnWallet { wallet: String },
-    AddedDestination { destination: alloy_primitives::Address },
-    Probationary { probation: crate::operators::Probation, detail: ProbationLimit },
-    Stale { received_at: Timestamp, expiry_hours: u64 },
+    NotOnWallet {
+        wallet: String,
+    },
+    AddedDestination {
+        destination: alloy_primitives::Address,
+    },
+    Probationary {
+        probation: crate::operators::Probation,
+        detail: ProbationLimit,
+    },
+    Stale {
+        received_at: Timestamp,
+        expiry_hours: u64,
+    },
     /// A rejection: it counts against, never for (it denies).
     Rejection,
 }
@@ -202,7 +233,10 @@ impl std::fmt::Display for NotCounted {
             Self::Expired { expires_at } => write!(f, "approval expired at {expires_at}"),
             Self::OperatorInactive { status } => write!(f, "operator is {status}"),
             Self::DuplicateOperator { first_key } => {
-                write!(f, "operator already approved with key {first_key}; each operator counts once")
+                write!(
+                    f,
+                    "operator already approved with key {first_key}; each operator counts once"
+                )
             }
             Self::Initiator => f.write_str("the initiator cannot approve their own proposal"),
             Self::NotOnWallet { wallet } => write!(f, "operator may not act on wallet `{wallet}`"),
@@ -220,10 +254,16 @@ impl std::fmt::Display for NotCounted {
                     "{probation}: probationary approvals do not count for permission changes, delegatecalls or amounts above the tier's probationary limit"
                 ),
                 ProbationLimit::CapReached { max } => {
-                    write!(f, "{probation}: at most {max} probationary approver(s) count per proposal")
+                    write!(
+                        f,
+                        "{probation}: at most {max} probationary approver(s) count per proposal"
+                    )
                 }
             },
-            Self::Stale { received_at, expiry_hours } => write!(
+            Self::Stale {
+                received_at,
+                expiry_hours,
+            } => write!(
                 f,
                 "approval received {received_at} is older than the tier's {expiry_hours}h approval expiry"
             ),
@@ -249,14 +289,25 @@ pub struct ApprovalCheck {
 
 /// Runs the validity checks of every approval in evidence order. Rejections that pass them
 /// are kept valid (they deny later); duplicates are judged per verdict, earliest receipt first.
-pub fn check_validity(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> Vec<ApprovalCheck> {
+pub fn check_validity(
+    policy: &Policy,
+    evidence: &Evidence,
+    sigs: &SignatureChecks,
+) -> Vec<ApprovalCheck> {
     let p = &evidence.proposal;
     let now = evidence.now;
     let mut order: Vec<usize> = (0..evidence.approvals.len()).collect();
-    order.sort_by_key(|i| evidence.approvals.get(*i).map(|a| (a.received_at, a.public_key)));
+    order.sort_by_key(|i| {
+        evidence
+            .approvals
+            .get(*i)
+            .map(|a| (a.received_at, a.public_key))
+    });
     let mut out: Vec<ApprovalCheck> = Vec::with_capacity(order.len());
     for index in order {
-        let Some(a) = evidence.approvals.get(index) else { continue };
+        let Some(a) = evidence.approvals.get(index) else {
+            continue;
+        };
         let holder = policy.key_holder(&a.public_key);
         let mut check = ApprovalCheck {
             index,
@@ -287,9 +338,13 @@ pub fn check_validity(policy: &Policy, evidence: &Evidence, sigs: &SignatureChec
                 Some(NotCounted::KeyRevoked { revoked_at })
             } else if a.verdict == Verdict::Approve && now >= a.expires_at {
                 // A rejection is a veto and does not lapse; an approval does.
-                Some(NotCounted::Expired { expires_at: a.expires_at })
+                Some(NotCounted::Expired {
+                    expires_at: a.expires_at,
+                })
             } else if operator.status != OperatorStatus::Active {
-                Some(NotCounted::OperatorInactive { status: operator.status })
+                Some(NotCounted::OperatorInactive {
+                    status: operator.status,
+                })
             } else {
                 out.iter()
                     .find(|c| {
@@ -297,7 +352,9 @@ pub fn check_validity(policy: &Policy, evidence: &Evidence, sigs: &SignatureChec
                             && c.verdict == a.verdict
                             && c.operator.as_ref() == Some(&operator.id)
                     })
-                    .map(|first| NotCounted::DuplicateOperator { first_key: first.public_key })
+                    .map(|first| NotCounted::DuplicateOperator {
+                        first_key: first.public_key,
+                    })
             }
         } else {
             Some(NotCounted::UnknownKey)

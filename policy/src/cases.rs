@@ -24,7 +24,7 @@ use crate::{
     evaluate::assess,
     evidence::{
         ActionFact, Evidence, Intent, Proposal, RefundSettings, Screening, SignedApproval,
-        SimulationFacts, SimulationOutcome, Verdict, VelocityTotal,
+        SimulationFacts, SimulationOutcome, VelocityTotal, Verdict,
     },
     operators::OperatorId,
     time::{HOUR, Timestamp},
@@ -167,7 +167,9 @@ pub enum CaseError {
     UnknownOperator(String),
     #[error("operator `{operator}` has no key #{index}")]
     NoSuchKey { operator: String, index: usize },
-    #[error("key #{index} of `{operator}` is not the test key `{operator}#{index}`; run with assumed-valid signatures")]
+    #[error(
+        "key #{index} of `{operator}` is not the test key `{operator}#{index}`; run with assumed-valid signatures"
+    )]
     NotATestKey { operator: String, index: usize },
 }
 
@@ -184,13 +186,20 @@ impl Case {
     }
 
     /// The evidence and signature checks this case describes under `policy`.
-    pub fn evidence(&self, policy: &Policy, mode: SignatureMode) -> Result<(Evidence, SignatureChecks), CaseError> {
+    pub fn evidence(
+        &self,
+        policy: &Policy,
+        mode: SignatureMode,
+    ) -> Result<(Evidence, SignatureChecks), CaseError> {
         let wallet = policy
             .wallets()
             .iter()
             .find(|w| w.name == self.proposal.wallet)
             .ok_or_else(|| CaseError::UnknownWallet(self.proposal.wallet.clone()))?;
-        let safe_tx_hash = self.proposal.safe_tx_hash.unwrap_or_else(|| keccak256(self.proposal.id.as_bytes()));
+        let safe_tx_hash = self
+            .proposal
+            .safe_tx_hash
+            .unwrap_or_else(|| keccak256(self.proposal.id.as_bytes()));
         let proposal = Proposal {
             id: self.proposal.id.clone(),
             chain_id: wallet.chain_id,
@@ -201,10 +210,10 @@ impl Case {
             via_module: self.proposal.via_module,
             intent: self.proposal.intent.clone(),
         };
-        let mut simulation = self
-            .simulation
-            .clone()
-            .unwrap_or(SimulationFacts { outcome: SimulationOutcome::Success, ..SimulationFacts::default() });
+        let mut simulation = self.simulation.clone().unwrap_or(SimulationFacts {
+            outcome: SimulationOutcome::Success,
+            ..SimulationFacts::default()
+        });
         if simulation.safe_tx_hash.is_none() {
             simulation.safe_tx_hash = Some(safe_tx_hash);
         }
@@ -224,12 +233,20 @@ impl Case {
             proposal,
             actions: self.actions.clone(),
             simulation,
-            screening: self.screening.clone().unwrap_or(Screening::Screened { hits: Vec::new() }),
+            screening: self
+                .screening
+                .clone()
+                .unwrap_or(Screening::Screened { hits: Vec::new() }),
             approvals,
             velocity: self
                 .velocity
                 .iter()
-                .map(|v| VelocityTotal { safe: wallet.safe, asset: v.asset, window_hours: v.window_hours, spent: v.spent })
+                .map(|v| VelocityTotal {
+                    safe: wallet.safe,
+                    asset: v.asset,
+                    window_hours: v.window_hours,
+                    spent: v.spent,
+                })
                 .collect(),
             paid_before: self.paid_before.clone(),
         };
@@ -246,23 +263,32 @@ impl Case {
         let op = policy
             .operator(&OperatorId(spec.operator.clone()))
             .ok_or_else(|| CaseError::UnknownOperator(spec.operator.clone()))?;
-        let enrolled = op
-            .keys
-            .get(spec.key)
-            .ok_or_else(|| CaseError::NoSuchKey { operator: spec.operator.clone(), index: spec.key })?;
+        let enrolled = op.keys.get(spec.key).ok_or_else(|| CaseError::NoSuchKey {
+            operator: spec.operator.clone(),
+            index: spec.key,
+        })?;
         let signing = test_signing_key(&format!("{}#{}", spec.operator, spec.key));
-        if mode == SignatureMode::TestKeys && signing.verifying_key().to_bytes() != enrolled.public_key.0 {
-            return Err(CaseError::NotATestKey { operator: spec.operator.clone(), index: spec.key });
+        if mode == SignatureMode::TestKeys
+            && signing.verifying_key().to_bytes() != enrolled.public_key.0
+        {
+            return Err(CaseError::NotATestKey {
+                operator: spec.operator.clone(),
+                index: spec.key,
+            });
         }
         let mut signed_for = proposal.clone();
         match spec.tamper {
             Some(Tamper::OtherProposal) => signed_for.id.push_str("-other"),
             Some(Tamper::OtherChain) => signed_for.chain_id = signed_for.chain_id.wrapping_add(1),
-            Some(Tamper::OtherSafeTxHash) => signed_for.safe_tx_hash = keccak256(signed_for.safe_tx_hash),
+            Some(Tamper::OtherSafeTxHash) => {
+                signed_for.safe_tx_hash = keccak256(signed_for.safe_tx_hash)
+            }
             Some(Tamper::BadSignature) | None => {}
         }
         let expires_at = spec.expires_at.unwrap_or(self.now.plus(24 * HOUR));
-        let received_at = spec.received_at.unwrap_or(Timestamp(self.now.0.saturating_sub(HOUR)));
+        let received_at = spec
+            .received_at
+            .unwrap_or(Timestamp(self.now.0.saturating_sub(HOUR)));
         let mut a = sign_approval(&signing, spec.verdict, &signed_for, expires_at, received_at);
         if mode == SignatureMode::AssumeValid {
             a.public_key = enrolled.public_key;
@@ -278,7 +304,11 @@ impl Case {
     }
 
     /// Runs the case: the evaluation and every way it differs from the expectation.
-    pub fn run(&self, policy: &Policy, mode: SignatureMode) -> Result<(Evaluation, Vec<String>), CaseError> {
+    pub fn run(
+        &self,
+        policy: &Policy,
+        mode: SignatureMode,
+    ) -> Result<(Evaluation, Vec<String>), CaseError> {
         let (evidence, checks) = self.evidence(policy, mode)?;
         let evaluation = assess(policy, &evidence, &checks);
         let failures = self.expect.compare(&evaluation);
@@ -291,7 +321,10 @@ pub fn render(evaluation: &Evaluation) -> String {
     let mut s = evaluation.decision.to_string();
     for c in &evaluation.approvals {
         if let Some(why) = &c.not_counted {
-            let who = c.operator.as_ref().map_or_else(|| c.public_key.to_string(), ToString::to_string);
+            let who = c
+                .operator
+                .as_ref()
+                .map_or_else(|| c.public_key.to_string(), ToString::to_string);
             s.push_str(&format!("\n  approval by {who} not counted: {why}"));
         }
     }
@@ -313,7 +346,9 @@ impl Expectation {
         }
         if let Some(roles) = &self.missing_roles {
             let got: BTreeSet<String> = match d {
-                Decision::NeedsApprovals { missing } => missing.iter().map(|m| m.role.0.clone()).collect(),
+                Decision::NeedsApprovals { missing } => {
+                    missing.iter().map(|m| m.role.0.clone()).collect()
+                }
                 _ => BTreeSet::new(),
             };
             let want: BTreeSet<String> = roles.iter().cloned().collect();
@@ -321,23 +356,32 @@ impl Expectation {
                 failures.push(format!("expected missing roles {want:?}, got {got:?}"));
             }
         }
-        let not_counted: BTreeSet<&str> =
-            evaluation.approvals.iter().filter_map(|c| c.not_counted.as_ref().map(|n| n.code())).collect();
+        let not_counted: BTreeSet<&str> = evaluation
+            .approvals
+            .iter()
+            .filter_map(|c| c.not_counted.as_ref().map(|n| n.code()))
+            .collect();
         for code in &self.not_counted {
             if !not_counted.contains(code.as_str()) {
-                failures.push(format!("expected an approval not counted as {code}, got {not_counted:?}"));
+                failures.push(format!(
+                    "expected an approval not counted as {code}, got {not_counted:?}"
+                ));
             }
         }
         let text = render(evaluation);
         for needle in &self.message_contains {
             if !text.contains(needle.as_str()) {
-                failures.push(format!("expected the message to contain {needle:?}; it reads:\n{text}"));
+                failures.push(format!(
+                    "expected the message to contain {needle:?}; it reads:\n{text}"
+                ));
             }
         }
         if let (Some(want), Decision::Approved { release_after, .. }) = (self.release_after, d)
             && want != *release_after
         {
-            failures.push(format!("expected release after {want}, got {release_after}"));
+            failures.push(format!(
+                "expected release after {want}, got {release_after}"
+            ));
         }
         failures
     }

@@ -123,7 +123,11 @@ pub enum CompileError {
     #[error("safe {safe} on chain {chain_id} is declared by two wallets")]
     DuplicateSafe { chain_id: u64, safe: Address },
     #[error("asset {asset} of wallet `{wallet}` has {decimals} decimals (at most {MAX_DECIMALS})")]
-    Decimals { wallet: String, asset: String, decimals: u8 },
+    Decimals {
+        wallet: String,
+        asset: String,
+        decimals: u8,
+    },
     #[error("operator `{0}` is declared twice")]
     DuplicateOperator(String),
     #[error("operator `{operator}` has unknown status `{status}` (active, suspended, offboarded)")]
@@ -131,16 +135,24 @@ pub enum CompileError {
     #[error("operator `{operator}` has no roles")]
     NoRoles { operator: String },
     #[error("key {key} is enrolled twice (operator `{operator}`)")]
-    DuplicateKey { operator: String, key: FixedBytes<32> },
+    DuplicateKey {
+        operator: String,
+        key: FixedBytes<32>,
+    },
     #[error("key {key} of operator `{operator}` is not a valid ed25519 public key")]
-    InvalidKey { operator: String, key: FixedBytes<32> },
+    InvalidKey {
+        operator: String,
+        key: FixedBytes<32>,
+    },
     #[error("{context} names wallet `{wallet}`, which is not declared")]
     UnknownWallet { context: String, wallet: String },
     #[error("{context} names operator `{operator}`, who is not declared")]
     UnknownOperator { context: String, operator: String },
     #[error("{context} names asset `{symbol}`, which no wallet declares")]
     UnknownAsset { context: String, symbol: String },
-    #[error("tier `{tier}` names action `{word}` (transfer, contract_call, permission_change, delegatecall, module_transaction)")]
+    #[error(
+        "tier `{tier}` names action `{word}` (transfer, contract_call, permission_change, delegatecall, module_transaction)"
+    )]
     UnknownAction { tier: String, word: String },
     #[error("tier `{tier}` names destination status `{word}` (address_book, new, unknown)")]
     UnknownDestination { tier: String, word: String },
@@ -167,7 +179,8 @@ pub enum CompileError {
 impl Policy {
     /// Parses and compiles a policy file. The content hash is taken over `source` exactly.
     pub fn compile(source: &str) -> Result<Self, CompileError> {
-        let raw: RawPolicy = toml::from_str(source).map_err(|e| CompileError::Syntax(e.to_string()))?;
+        let raw: RawPolicy =
+            toml::from_str(source).map_err(|e| CompileError::Syntax(e.to_string()))?;
         compile_raw(raw, PolicyHash::of(source))
     }
 
@@ -226,7 +239,9 @@ impl Policy {
 
     /// The wallet governing `safe` on `chain_id`.
     pub fn wallet_for(&self, chain_id: u64, safe: Address) -> Option<&Wallet> {
-        self.wallets.iter().find(|w| w.chain_id == chain_id && w.safe == safe)
+        self.wallets
+            .iter()
+            .find(|w| w.chain_id == chain_id && w.safe == safe)
     }
     /// The operator with this id.
     pub fn operator(&self, id: &OperatorId) -> Option<&Operator> {
@@ -234,7 +249,9 @@ impl Policy {
     }
     /// The operator holding this key, with the key.
     pub fn key_holder(&self, key: &FixedBytes<32>) -> Option<(&Operator, &OperatorKey)> {
-        self.operators.iter().find_map(|o| o.key(key).map(|k| (o, k)))
+        self.operators
+            .iter()
+            .find_map(|o| o.key(key).map(|k| (o, k)))
     }
 }
 
@@ -245,7 +262,10 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         if wallet_names.contains(wallet) {
             Ok(())
         } else {
-            Err(CompileError::UnknownWallet { context, wallet: wallet.to_owned() })
+            Err(CompileError::UnknownWallet {
+                context,
+                wallet: wallet.to_owned(),
+            })
         }
     };
 
@@ -256,14 +276,19 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
             return Err(CompileError::DuplicateOperator(o.id.clone()));
         }
         if o.roles.is_empty() {
-            return Err(CompileError::NoRoles { operator: o.id.clone() });
+            return Err(CompileError::NoRoles {
+                operator: o.id.clone(),
+            });
         }
         let status = match o.status.as_str() {
             "active" => OperatorStatus::Active,
             "suspended" => OperatorStatus::Suspended,
             "offboarded" => OperatorStatus::Offboarded,
             other => {
-                return Err(CompileError::UnknownStatus { operator: o.id.clone(), status: other.to_owned() });
+                return Err(CompileError::UnknownStatus {
+                    operator: o.id.clone(),
+                    status: other.to_owned(),
+                });
             }
         };
         let wallets = if o.wallets.iter().any(|w| w == "*") {
@@ -277,12 +302,22 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         let mut keys = Vec::with_capacity(o.keys.len());
         for k in &o.keys {
             if VerifyingKey::from_bytes(&k.public_key.0).is_err() {
-                return Err(CompileError::InvalidKey { operator: o.id.clone(), key: k.public_key });
+                return Err(CompileError::InvalidKey {
+                    operator: o.id.clone(),
+                    key: k.public_key,
+                });
             }
             if !seen_keys.insert(k.public_key) {
-                return Err(CompileError::DuplicateKey { operator: o.id.clone(), key: k.public_key });
+                return Err(CompileError::DuplicateKey {
+                    operator: o.id.clone(),
+                    key: k.public_key,
+                });
             }
-            keys.push(OperatorKey { public_key: k.public_key, enrolled_at: k.enrolled_at, revoked_at: k.revoked_at });
+            keys.push(OperatorKey {
+                public_key: k.public_key,
+                enrolled_at: k.enrolled_at,
+                revoked_at: k.revoked_at,
+            });
         }
         operators.push(Operator {
             id: OperatorId(o.id.clone()),
@@ -300,17 +335,30 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         if operators.iter().any(|o| o.id.0 == id) {
             Ok(())
         } else {
-            Err(CompileError::UnknownOperator { context, operator: id.to_owned() })
+            Err(CompileError::UnknownOperator {
+                context,
+                operator: id.to_owned(),
+            })
         }
     };
 
-    let admins: Vec<OperatorId> = raw.governance.admins.iter().map(|a| OperatorId(a.clone())).collect();
+    let admins: Vec<OperatorId> = raw
+        .governance
+        .admins
+        .iter()
+        .map(|a| OperatorId(a.clone()))
+        .collect();
     for a in &raw.governance.admins {
         check_operator("governance.admins".to_owned(), a)?;
     }
     let distinct_admins = admins.iter().collect::<BTreeSet<_>>().len();
-    if raw.governance.threshold == 0 || usize::try_from(raw.governance.threshold).map_or(true, |t| t > distinct_admins) {
-        return Err(CompileError::GovernanceThreshold { threshold: raw.governance.threshold, admins: distinct_admins });
+    if raw.governance.threshold == 0
+        || usize::try_from(raw.governance.threshold).map_or(true, |t| t > distinct_admins)
+    {
+        return Err(CompileError::GovernanceThreshold {
+            threshold: raw.governance.threshold,
+            admins: distinct_admins,
+        });
     }
 
     let mut address_book = Vec::with_capacity(raw.address_book.len());
@@ -331,7 +379,10 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
 
     let permission_role = Role(raw.permission_changes.required_role.clone());
     let held: BTreeSet<&Role> = operators.iter().flat_map(|o| o.roles.iter()).collect();
-    let symbols: BTreeSet<&str> = wallets.iter().flat_map(|w| w.assets.iter().map(|a| a.symbol.as_str())).collect();
+    let symbols: BTreeSet<&str> = wallets
+        .iter()
+        .flat_map(|w| w.assets.iter().map(|a| a.symbol.as_str()))
+        .collect();
     let mut tiers = Vec::with_capacity(raw.tiers.len());
     for t in &raw.tiers {
         tiers.push(compile_tier(t, &held, &symbols, &permission_role)?);
@@ -340,17 +391,27 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
     let mut velocity = Vec::with_capacity(raw.velocity.len());
     for v in &raw.velocity {
         let context = format!("velocity limit `{}`/{}", v.wallet, v.asset);
-        let wallet = wallets
-            .iter()
-            .find(|w| w.name == v.wallet)
-            .ok_or_else(|| CompileError::UnknownWallet { context: context.clone(), wallet: v.wallet.clone() })?;
+        let wallet = wallets.iter().find(|w| w.name == v.wallet).ok_or_else(|| {
+            CompileError::UnknownWallet {
+                context: context.clone(),
+                wallet: v.wallet.clone(),
+            }
+        })?;
         let asset = wallet
             .asset_by_symbol(&v.asset)
-            .ok_or_else(|| CompileError::UnknownAsset { context: context.clone(), symbol: v.asset.clone() })?;
+            .ok_or_else(|| CompileError::UnknownAsset {
+                context: context.clone(),
+                symbol: v.asset.clone(),
+            })?;
         if v.window_hours == 0 {
-            return Err(CompileError::ZeroWindow { wallet: v.wallet.clone(), asset: v.asset.clone() });
+            return Err(CompileError::ZeroWindow {
+                wallet: v.wallet.clone(),
+                asset: v.asset.clone(),
+            });
         }
-        v.limit.to_base_units(asset.decimals).map_err(|AmountOverflow { .. }| CompileError::Overflow { context })?;
+        v.limit
+            .to_base_units(asset.decimals)
+            .map_err(|AmountOverflow { .. }| CompileError::Overflow { context })?;
         velocity.push(VelocityLimit {
             wallet: v.wallet.clone(),
             asset: asset.clone(),
@@ -361,7 +422,10 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
 
     let mut delegate_targets: Vec<DelegateTarget> = Vec::new();
     if raw.delegatecall.canonical_defaults {
-        for d in deployments::all().iter().filter(|d| d.contract.is_trusted_delegate_target()) {
+        for d in deployments::all()
+            .iter()
+            .filter(|d| d.contract.is_trusted_delegate_target())
+        {
             if let Some(code_hash) = d.code_hash {
                 delegate_targets.push(DelegateTarget {
                     label: format!("{:?} {}", d.contract, d.version.as_str()),
@@ -382,7 +446,10 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
     Ok(Policy {
         hash,
         name: raw.name,
-        governance: Governance { admins, threshold: raw.governance.threshold },
+        governance: Governance {
+            admins,
+            threshold: raw.governance.threshold,
+        },
         probation: ProbationRules {
             days: raw.probation.days,
             restricted_wallet_tags: raw.probation.restricted_wallet_tags,
@@ -390,7 +457,10 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
             new_keys_probationary: raw.probation.new_keys_probationary,
         },
         permission_role,
-        cooling_off: raw.address_book_settings.cooling_off_hours.saturating_mul(HOUR),
+        cooling_off: raw
+            .address_book_settings
+            .cooling_off_hours
+            .saturating_mul(HOUR),
         wallets,
         operators,
         address_book,
@@ -416,13 +486,23 @@ fn compile_wallets(raw: &RawPolicy) -> Result<Vec<Wallet>, CompileError> {
         if wallets.iter().any(|x| x.name == w.name) {
             return Err(CompileError::DuplicateWallet(w.name.clone()));
         }
-        if wallets.iter().any(|x| x.chain_id == w.chain_id && x.safe == w.safe) {
-            return Err(CompileError::DuplicateSafe { chain_id: w.chain_id, safe: w.safe });
+        if wallets
+            .iter()
+            .any(|x| x.chain_id == w.chain_id && x.safe == w.safe)
+        {
+            return Err(CompileError::DuplicateSafe {
+                chain_id: w.chain_id,
+                safe: w.safe,
+            });
         }
         let mut assets = Vec::with_capacity(w.assets.len());
         for (symbol, a) in &w.assets {
             if a.decimals > MAX_DECIMALS {
-                return Err(CompileError::Decimals { wallet: w.name.clone(), asset: symbol.clone(), decimals: a.decimals });
+                return Err(CompileError::Decimals {
+                    wallet: w.name.clone(),
+                    asset: symbol.clone(),
+                    decimals: a.decimals,
+                });
             }
             assets.push(AssetSpec {
                 symbol: symbol.clone(),
@@ -433,7 +513,13 @@ fn compile_wallets(raw: &RawPolicy) -> Result<Vec<Wallet>, CompileError> {
         let mut tags = w.tags.clone();
         tags.sort();
         tags.dedup();
-        wallets.push(Wallet { name: w.name.clone(), chain_id: w.chain_id, safe: w.safe, tags, assets });
+        wallets.push(Wallet {
+            name: w.name.clone(),
+            chain_id: w.chain_id,
+            safe: w.safe,
+            tags,
+            assets,
+        });
     }
     Ok(wallets)
 }
@@ -447,21 +533,28 @@ fn compile_tier(
     let name = t.name.clone();
     let mut classes = Vec::with_capacity(t.actions.len());
     for word in &t.actions {
-        let class = ActionClass::parse(word)
-            .ok_or_else(|| CompileError::UnknownAction { tier: name.clone(), word: word.clone() })?;
+        let class = ActionClass::parse(word).ok_or_else(|| CompileError::UnknownAction {
+            tier: name.clone(),
+            word: word.clone(),
+        })?;
         classes.push(class);
     }
     let mut destinations = Vec::with_capacity(t.destinations.len());
     for word in &t.destinations {
-        destinations.push(
-            DestinationStatus::parse(word)
-                .ok_or_else(|| CompileError::UnknownDestination { tier: name.clone(), word: word.clone() })?,
-        );
+        destinations.push(DestinationStatus::parse(word).ok_or_else(|| {
+            CompileError::UnknownDestination {
+                tier: name.clone(),
+                word: word.clone(),
+            }
+        })?);
     }
     if let Some(assets) = &t.assets {
         for s in assets {
             if !symbols.contains(s.as_str()) {
-                return Err(CompileError::UnknownAsset { context: format!("tier `{name}`"), symbol: s.clone() });
+                return Err(CompileError::UnknownAsset {
+                    context: format!("tier `{name}`"),
+                    symbol: s.clone(),
+                });
             }
         }
     }
@@ -469,24 +562,38 @@ fn compile_tier(
     for (role, n) in &t.approvals {
         let role = Role(role.clone());
         if *n == 0 {
-            return Err(CompileError::ZeroCount { tier: name, role: role.0 });
+            return Err(CompileError::ZeroCount {
+                tier: name,
+                role: role.0,
+            });
         }
         if !held.contains(&role) {
-            return Err(CompileError::UnheldRole { tier: name, role: role.0 });
+            return Err(CompileError::UnheldRole {
+                tier: name,
+                role: role.0,
+            });
         }
         approvals.insert(role, *n);
     }
     if approvals.is_empty() {
         return Err(CompileError::NoApprovals(name));
     }
-    if classes.contains(&ActionClass::PermissionChange) && !approvals.contains_key(permission_role) {
-        return Err(CompileError::PermissionTierWithoutRole { tier: name, role: permission_role.0.clone() });
+    if classes.contains(&ActionClass::PermissionChange) && !approvals.contains_key(permission_role)
+    {
+        return Err(CompileError::PermissionTierWithoutRole {
+            tier: name,
+            role: permission_role.0.clone(),
+        });
     }
     if let (Some(min), Some(max)) = (&t.min_amount, &t.max_amount) {
         match min.checked_cmp(max) {
             Some(std::cmp::Ordering::Greater) => return Err(CompileError::EmptyRange(name)),
             Some(_) => {}
-            None => return Err(CompileError::Overflow { context: format!("tier `{name}`") }),
+            None => {
+                return Err(CompileError::Overflow {
+                    context: format!("tier `{name}`"),
+                });
+            }
         }
     }
     if t.approval_expiry_hours == 0 {

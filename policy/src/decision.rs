@@ -27,7 +27,10 @@ pub struct NoReasons;
 impl DenyReasons {
     /// One reason.
     pub fn one(first: Reason) -> Self {
-        Self { first, rest: Vec::new() }
+        Self {
+            first,
+            rest: Vec::new(),
+        }
     }
 
     /// All reasons, first one first.
@@ -81,7 +84,10 @@ pub enum Decision {
     NeedsApprovals { missing: Vec<MissingApprovals> },
     /// May be signed from `release_after` (the time lock) until `expires_at` (the first
     /// counted approval to lapse).
-    Approved { release_after: Timestamp, expires_at: Timestamp },
+    Approved {
+        release_after: Timestamp,
+        expires_at: Timestamp,
+    },
 }
 
 impl Decision {
@@ -95,7 +101,10 @@ impl Decision {
         match DenyReasons::try_from(reasons) {
             Ok(reasons) => Self::Deny { reasons },
             Err(NoReasons) if !missing.is_empty() => Self::NeedsApprovals { missing },
-            Err(NoReasons) => Self::Approved { release_after, expires_at },
+            Err(NoReasons) => Self::Approved {
+                release_after,
+                expires_at,
+            },
         }
     }
 
@@ -139,8 +148,14 @@ impl fmt::Display for Decision {
                 }
                 Ok(())
             }
-            Self::Approved { release_after, expires_at } => {
-                write!(f, "APPROVED: may be signed from {release_after} until {expires_at}")
+            Self::Approved {
+                release_after,
+                expires_at,
+            } => {
+                write!(
+                    f,
+                    "APPROVED: may be signed from {release_after} until {expires_at}"
+                )
             }
         }
     }
@@ -167,7 +182,9 @@ mod tests {
     use super::*;
 
     fn reason(n: u8) -> Reason {
-        Reason::ArithmeticOverflow { context: format!("rule {n}") }
+        Reason::ArithmeticOverflow {
+            context: format!("rule {n}"),
+        }
     }
 
     proptest! {

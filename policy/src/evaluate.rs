@@ -19,7 +19,12 @@ use crate::{
 
 /// Decides `evidence` under `policy`, verifying every approval signature.
 pub fn evaluate(policy: &Policy, evidence: &Evidence) -> Decision {
-    assess(policy, evidence, &SignatureChecks::verify(&evidence.approvals)).decision
+    assess(
+        policy,
+        evidence,
+        &SignatureChecks::verify(&evidence.approvals),
+    )
+    .decision
 }
 
 /// Decides with signature checks done earlier (the gateway verifies once on receipt).
@@ -35,9 +40,18 @@ pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> E
     let p = &evidence.proposal;
 
     let Some(wallet) = policy.wallet_for(p.chain_id, p.safe) else {
-        reasons.push(Reason::UnknownWallet { chain_id: p.chain_id, safe: p.safe });
+        reasons.push(Reason::UnknownWallet {
+            chain_id: p.chain_id,
+            safe: p.safe,
+        });
         let decision = Decision::from_findings(reasons, Vec::new(), evidence.now, evidence.now);
-        return Evaluation { decision, policy: policy.hash(), wallet: None, tiers: Vec::new(), approvals: checks };
+        return Evaluation {
+            decision,
+            policy: policy.hash(),
+            wallet: None,
+            tiers: Vec::new(),
+            approvals: checks,
+        };
     };
 
     rules::initiator::check(policy, wallet, evidence, &mut reasons);
@@ -50,7 +64,10 @@ pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> E
     for facet in &facets {
         let mut matched = false;
         for tier in policy.tiers() {
-            match tier.matches(wallet, facet).and_then(|m| Ok((m, tier.admits_probationary(facet)?))) {
+            match tier
+                .matches(wallet, facet)
+                .and_then(|m| Ok((m, tier.admits_probationary(facet)?)))
+            {
                 Ok((true, admits)) => {
                     matched = true;
                     req.add(tier, admits);

@@ -134,11 +134,15 @@ pub enum ActionFactKind {
 pub enum SimulationOutcome {
     Success,
     /// The inner call failed (`ExecutionFailure`) or the outer call reverted.
-    Reverted { reason: String },
+    Reverted {
+        reason: String,
+    },
     /// The simulator could not run it (state unavailable, deadline …).
     #[default]
     NotRun,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The Safe-storage classes the simulator reports.
@@ -267,7 +271,9 @@ pub enum Screening {
 
 impl Default for Screening {
     fn default() -> Self {
-        Self::CannotScreen { reason: "no screening evidence was supplied".to_owned() }
+        Self::CannotScreen {
+            reason: "no screening evidence was supplied".to_owned(),
+        }
     }
 }
 

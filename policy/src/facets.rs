@@ -35,7 +35,12 @@ impl std::fmt::Display for Facet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "a {} at {}", self.class, self.location)?;
         if let (Some(amount), Some(asset)) = (self.amount, &self.asset) {
-            write!(f, " of {} {}", crate::amount::format_units(amount, asset.decimals), asset.symbol)?;
+            write!(
+                f,
+                " of {} {}",
+                crate::amount::format_units(amount, asset.decimals),
+                asset.symbol
+            )?;
         }
         if let Some(d) = self.destination {
             write!(f, " to {d}")?;
@@ -48,12 +53,24 @@ impl std::fmt::Display for Facet {
 }
 
 /// How the policy knows `to` as a destination of `wallet` at `now`.
-pub fn destination_status(policy: &Policy, wallet: &Wallet, to: Address, now: Timestamp) -> DestinationStatus {
-    if policy.wallets().iter().any(|w| w.chain_id == wallet.chain_id && w.safe == to) {
+pub fn destination_status(
+    policy: &Policy,
+    wallet: &Wallet,
+    to: Address,
+    now: Timestamp,
+) -> DestinationStatus {
+    if policy
+        .wallets()
+        .iter()
+        .any(|w| w.chain_id == wallet.chain_id && w.safe == to)
+    {
         return DestinationStatus::AddressBook;
     }
     let entry = policy.address_book().iter().find(|e| {
-        e.address == to && e.wallets.as_ref().is_none_or(|ws| ws.contains(&wallet.name))
+        e.address == to
+            && e.wallets
+                .as_ref()
+                .is_none_or(|ws| ws.contains(&wallet.name))
     });
     match entry {
         Some(e) if e.added_at.plus(policy.cooling_off()) <= now => DestinationStatus::AddressBook,
@@ -65,27 +82,39 @@ pub fn destination_status(policy: &Policy, wallet: &Wallet, to: Address, now: Ti
 /// The allowlisted DELEGATECALL target at `address`, by address only (code hash is checked
 /// against the simulation separately).
 pub fn delegate_target(policy: &Policy, address: Address) -> Option<&DelegateTarget> {
-    policy.delegate_targets().iter().find(|t| t.address == address)
+    policy
+        .delegate_targets()
+        .iter()
+        .find(|t| t.address == address)
 }
 
 /// Facets of the proposal, and the reasons classification itself had to deny.
-pub fn classify(policy: &Policy, wallet: &Wallet, evidence: &Evidence) -> (Vec<Facet>, Vec<Reason>) {
+pub fn classify(
+    policy: &Policy,
+    wallet: &Wallet,
+    evidence: &Evidence,
+) -> (Vec<Facet>, Vec<Reason>) {
     let mut facets = Vec::new();
     let mut reasons = Vec::new();
     let now = evidence.now;
-    let mut transfer = |asset: Asset, to: Address, amount: U256, location: String, facets: &mut Vec<Facet>| {
-        match wallet.asset(asset) {
-            Some(spec) => facets.push(Facet {
-                class: ActionClass::Transfer,
-                asset: Some(spec.clone()),
-                amount: Some(amount),
-                destination: Some(to),
-                destination_status: Some(destination_status(policy, wallet, to, now)),
-                location,
-            }),
-            None => reasons.push(Reason::UnknownAsset { wallet: wallet.name.clone(), asset, location }),
-        }
-    };
+    let mut transfer =
+        |asset: Asset, to: Address, amount: U256, location: String, facets: &mut Vec<Facet>| {
+            match wallet.asset(asset) {
+                Some(spec) => facets.push(Facet {
+                    class: ActionClass::Transfer,
+                    asset: Some(spec.clone()),
+                    amount: Some(amount),
+                    destination: Some(to),
+                    destination_status: Some(destination_status(policy, wallet, to, now)),
+                    location,
+                }),
+                None => reasons.push(Reason::UnknownAsset {
+                    wallet: wallet.name.clone(),
+                    asset,
+                    location,
+                }),
+            }
+        };
 
     if evidence.proposal.via_module.is_some() {
         facets.push(Facet {
@@ -115,9 +144,17 @@ pub fn classify(policy: &Policy, wallet: &Wallet, evidence: &Evidence) -> (Vec<F
         }
         match &a.kind {
             ActionFactKind::Batch => {}
-            ActionFactKind::NativeTransfer => transfer(Asset::Native, a.to, a.value, location, &mut facets),
+            ActionFactKind::NativeTransfer => {
+                transfer(Asset::Native, a.to, a.value, location, &mut facets)
+            }
             ActionFactKind::TokenTransfer { recipient, amount } => {
-                transfer(Asset::Token(a.to), *recipient, *amount, location.clone(), &mut facets);
+                transfer(
+                    Asset::Token(a.to),
+                    *recipient,
+                    *amount,
+                    location.clone(),
+                    &mut facets,
+                );
                 if !a.value.is_zero() {
                     transfer(Asset::Native, a.to, a.value, location, &mut facets);
                 }
@@ -174,7 +211,13 @@ pub fn classify(policy: &Policy, wallet: &Wallet, evidence: &Evidence) -> (Vec<F
         }
     }
     for o in &sim.outflows {
-        transfer(o.asset, o.to, o.amount, "simulation".to_owned(), &mut facets);
+        transfer(
+            o.asset,
+            o.to,
+            o.amount,
+            "simulation".to_owned(),
+            &mut facets,
+        );
     }
 
     if facets.is_empty() && reasons.is_empty() {

@@ -6,7 +6,7 @@
 //! writes themselves into a new policy's admin list gains nothing from it.
 
 use alloy_primitives::FixedBytes;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -14,6 +14,14 @@ use crate::{
     operators::{OperatorId, OperatorStatus},
     time::Timestamp,
 };
+
+/// Re-exported so callers (the CLI) sign without depending on the signature crate directly.
+pub use ed25519_dalek::SigningKey;
+
+/// An admin key from its 32-byte secret seed.
+pub fn signing_key(seed: &[u8; 32]) -> SigningKey {
+    SigningKey::from_bytes(seed)
+}
 
 /// Domain tag of policy-admin signatures, distinct from approval messages.
 pub const POLICY_DOMAIN: &[u8] = b"signgate/policy/v1\0";
@@ -47,23 +55,38 @@ pub fn sign_policy(key: &SigningKey, hash: PolicyHash) -> AdminSignature {
 #[serde(rename_all = "snake_case", tag = "why")]
 pub enum RejectedSignature {
     /// Does not verify over this content hash (signed another version, or forged).
-    WrongHashOrForged { key: FixedBytes<32> },
-    NotAnAdminKey { key: FixedBytes<32> },
-    AdminInactive { admin: OperatorId },
-    KeyRevoked { key: FixedBytes<32> },
-    DuplicateAdmin { admin: OperatorId },
+    WrongHashOrForged {
+        key: FixedBytes<32>,
+    },
+    NotAnAdminKey {
+        key: FixedBytes<32>,
+    },
+    AdminInactive {
+        admin: OperatorId,
+    },
+    KeyRevoked {
+        key: FixedBytes<32>,
+    },
+    DuplicateAdmin {
+        admin: OperatorId,
+    },
 }
 
 impl std::fmt::Display for RejectedSignature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::WrongHashOrForged { key } => {
-                write!(f, "signature by {key} does not verify over this content hash (signed another version?)")
+                write!(
+                    f,
+                    "signature by {key} does not verify over this content hash (signed another version?)"
+                )
             }
             Self::NotAnAdminKey { key } => write!(f, "{key} is not a key of a policy admin"),
             Self::AdminInactive { admin } => write!(f, "admin `{admin}` is not active"),
             Self::KeyRevoked { key } => write!(f, "key {key} is revoked"),
-            Self::DuplicateAdmin { admin } => write!(f, "admin `{admin}` already signed; each admin counts once"),
+            Self::DuplicateAdmin { admin } => {
+                write!(f, "admin `{admin}` already signed; each admin counts once")
+            }
         }
     }
 }
@@ -77,7 +100,12 @@ pub enum ActivationError {
         "policy {hash} has {have} valid admin signature(s), {need} required{}",
         rejected.iter().map(|r| format!("; {r}")).collect::<String>()
     )]
-    NotEnoughSignatures { hash: PolicyHash, have: u32, need: u32, rejected: Vec<RejectedSignature> },
+    NotEnoughSignatures {
+        hash: PolicyHash,
+        have: u32,
+        need: u32,
+        rejected: Vec<RejectedSignature>,
+    },
 }
 
 /// The admins who validly signed, and the signatures that did not count.
@@ -99,23 +127,31 @@ pub fn tally_signatures(
     let mut rejected = Vec::new();
     for s in signatures {
         let key = s.public_key;
-        let verifies = VerifyingKey::from_bytes(&key.0)
-            .is_ok_and(|k| k.verify_strict(&message, &Signature::from_bytes(&s.signature.0)).is_ok());
+        let verifies = VerifyingKey::from_bytes(&key.0).is_ok_and(|k| {
+            k.verify_strict(&message, &Signature::from_bytes(&s.signature.0))
+                .is_ok()
+        });
         if !verifies {
             rejected.push(RejectedSignature::WrongHashOrForged { key });
             continue;
         }
-        let holder = authority.key_holder(&key).filter(|(o, _)| authority.governance().admins.contains(&o.id));
+        let holder = authority
+            .key_holder(&key)
+            .filter(|(o, _)| authority.governance().admins.contains(&o.id));
         let Some((admin, k)) = holder else {
             rejected.push(RejectedSignature::NotAnAdminKey { key });
             continue;
         };
         if admin.status != OperatorStatus::Active {
-            rejected.push(RejectedSignature::AdminInactive { admin: admin.id.clone() });
+            rejected.push(RejectedSignature::AdminInactive {
+                admin: admin.id.clone(),
+            });
         } else if k.is_revoked(now) {
             rejected.push(RejectedSignature::KeyRevoked { key });
         } else if signers.contains(&admin.id) {
-            rejected.push(RejectedSignature::DuplicateAdmin { admin: admin.id.clone() });
+            rejected.push(RejectedSignature::DuplicateAdmin {
+                admin: admin.id.clone(),
+            });
         } else {
             signers.push(admin.id.clone());
         }
@@ -137,7 +173,12 @@ pub fn activate(
     let need = authority.governance().threshold;
     let have = u32::try_from(tally.signers.len()).unwrap_or(u32::MAX);
     if have < need {
-        return Err(ActivationError::NotEnoughSignatures { hash: policy.hash(), have, need, rejected: tally.rejected });
+        return Err(ActivationError::NotEnoughSignatures {
+            hash: policy.hash(),
+            have,
+            need,
+            rejected: tally.rejected,
+        });
     }
     Ok(policy)
 }

@@ -95,9 +95,15 @@ pub struct Operator {
 #[serde(rename_all = "snake_case", tag = "cause")]
 pub enum Probation {
     /// Started less than the probation period ago.
-    NewHire { started_at: Timestamp, until: Timestamp },
+    NewHire {
+        started_at: Timestamp,
+        until: Timestamp,
+    },
     /// Signed with a key enrolled less than the probation period ago.
-    NewKey { enrolled_at: Timestamp, until: Timestamp },
+    NewKey {
+        enrolled_at: Timestamp,
+        until: Timestamp,
+    },
 }
 
 impl Probation {
@@ -113,7 +119,10 @@ impl fmt::Display for Probation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NewHire { started_at, until } => {
-                write!(f, "probationary new hire (started {started_at}, probation ends {until})")
+                write!(
+                    f,
+                    "probationary new hire (started {started_at}, probation ends {until})"
+                )
             }
             Self::NewKey { enrolled_at, until } => write!(
                 f,
@@ -131,7 +140,9 @@ impl Operator {
 
     /// Whether the operator may act on the wallet named `wallet`.
     pub fn may_act_on(&self, wallet: &str) -> bool {
-        self.wallets.as_ref().is_none_or(|ws| ws.iter().any(|w| w == wallet))
+        self.wallets
+            .as_ref()
+            .is_none_or(|ws| ws.iter().any(|w| w == wallet))
     }
 
     /// The key with these public bytes.
@@ -151,10 +162,16 @@ impl Operator {
         let span = days.saturating_mul(DAY);
         let until = self.started_at.plus(span);
         if now < until {
-            return Some(Probation::NewHire { started_at: self.started_at, until });
+            return Some(Probation::NewHire {
+                started_at: self.started_at,
+                until,
+            });
         }
         let key = key.filter(|_| new_keys_probationary)?;
         let until = key.enrolled_at.plus(span);
-        (now < until).then_some(Probation::NewKey { enrolled_at: key.enrolled_at, until })
+        (now < until).then_some(Probation::NewKey {
+            enrolled_at: key.enrolled_at,
+            until,
+        })
     }
 }

@@ -43,7 +43,10 @@ pub fn tally(
 ) -> Tally {
     let now = evidence.now;
     let rules = policy.probation();
-    let restricted_tag = rules.restricted_wallet_tags.iter().find(|t| wallet.has_tag(t));
+    let restricted_tag = rules
+        .restricted_wallet_tags
+        .iter()
+        .find(|t| wallet.has_tag(t));
     let first_payments: Vec<Address> = facets
         .iter()
         .filter(|f| f.class == ActionClass::Transfer)
@@ -58,13 +61,19 @@ pub fn tally(
         if c.not_counted.is_some() {
             continue;
         }
-        let Some((op, key)) = policy.key_holder(&c.public_key) else { continue };
+        let Some((op, key)) = policy.key_holder(&c.public_key) else {
+            continue;
+        };
         if !op.may_act_on(&wallet.name) {
-            c.not_counted = Some(NotCounted::NotOnWallet { wallet: wallet.name.clone() });
+            c.not_counted = Some(NotCounted::NotOnWallet {
+                wallet: wallet.name.clone(),
+            });
             continue;
         }
         if c.verdict == Verdict::Reject {
-            rejections.push(Reason::Rejected { operator: op.id.clone() });
+            rejections.push(Reason::Rejected {
+                operator: op.id.clone(),
+            });
             c.not_counted = Some(NotCounted::Rejection);
             continue;
         }
@@ -73,9 +82,14 @@ pub fn tally(
             continue;
         }
         if let Some(destination) = first_payments.iter().find(|d| {
-            policy.address_book().iter().any(|e| e.address == **d && e.added_by == op.id)
+            policy
+                .address_book()
+                .iter()
+                .any(|e| e.address == **d && e.added_by == op.id)
         }) {
-            c.not_counted = Some(NotCounted::AddedDestination { destination: *destination });
+            c.not_counted = Some(NotCounted::AddedDestination {
+                destination: *destination,
+            });
             continue;
         }
         if now >= c.received_at.plus(req.approval_expiry) {
@@ -88,7 +102,10 @@ pub fn tally(
         let probation = op.probation(now, rules.days, Some(key), rules.new_keys_probationary);
         if let Some(probation) = probation {
             let detail = if let Some(tag) = restricted_tag {
-                Some(ProbationLimit::RestrictedWallet { wallet: wallet.name.clone(), tag: tag.clone() })
+                Some(ProbationLimit::RestrictedWallet {
+                    wallet: wallet.name.clone(),
+                    tag: tag.clone(),
+                })
             } else if !req.admits_probationary {
                 Some(ProbationLimit::ProposalClass)
             } else {
@@ -110,7 +127,9 @@ pub fn tally(
         .collect();
     let mut matching: Vec<Option<usize>> = vec![None; slots.len()];
     let holds = |cand: usize, slot: usize| -> bool {
-        let (Some((_, id, _)), Some(role)) = (candidates.get(cand), slots.get(slot)) else { return false };
+        let (Some((_, id, _)), Some(role)) = (candidates.get(cand), slots.get(slot)) else {
+            return false;
+        };
         policy.operator(id).is_some_and(|o| o.has_role(role))
     };
     let mut probationary_used = 0u32;
@@ -129,13 +148,15 @@ pub fn tally(
             {
                 {
                     let key = c.public_key;
-                    let probation = policy
-                        .key_holder(&key)
-                        .and_then(|(o, k)| o.probation(now, rules.days, Some(k), rules.new_keys_probationary));
+                    let probation = policy.key_holder(&key).and_then(|(o, k)| {
+                        o.probation(now, rules.days, Some(k), rules.new_keys_probationary)
+                    });
                     if let Some(probation) = probation {
                         c.not_counted = Some(NotCounted::Probationary {
                             probation,
-                            detail: ProbationLimit::CapReached { max: rules.max_probationary_approvers },
+                            detail: ProbationLimit::CapReached {
+                                max: rules.max_probationary_approvers,
+                            },
                         });
                     }
                 }
@@ -174,7 +195,8 @@ pub fn tally(
                 .filter_map(|c| {
                     let why = c.not_counted.as_ref()?;
                     let op = policy.operator(c.operator.as_ref()?)?;
-                    (op.has_role(role) && c.verdict == Verdict::Approve).then(|| (op.id.clone(), why.clone()))
+                    (op.has_role(role) && c.verdict == Verdict::Approve)
+                        .then(|| (op.id.clone(), why.clone()))
                 })
                 .collect();
             missing.push(MissingApprovals {
@@ -186,7 +208,12 @@ pub fn tally(
             });
         }
     }
-    Tally { missing, rejections, release_after: last.plus(req.time_lock), expires_at }
+    Tally {
+        missing,
+        rejections,
+        release_after: last.plus(req.time_lock),
+        expires_at,
+    }
 }
 
 /// Kuhn's augmenting path from candidate `cand`. Recursion depth is bounded by the number of

@@ -87,7 +87,9 @@ pub struct RawPermissionChanges {
 
 impl Default for RawPermissionChanges {
     fn default() -> Self {
-        Self { required_role: default_security_role() }
+        Self {
+            required_role: default_security_role(),
+        }
     }
 }
 
@@ -100,7 +102,9 @@ pub struct RawAddressBookSettings {
 
 impl Default for RawAddressBookSettings {
     fn default() -> Self {
-        Self { cooling_off_hours: default_cooling_off_hours() }
+        Self {
+            cooling_off_hours: default_cooling_off_hours(),
+        }
     }
 }
 
@@ -116,7 +120,10 @@ pub struct RawDelegatecall {
 
 impl Default for RawDelegatecall {
     fn default() -> Self {
-        Self { canonical_defaults: true, allow: Vec::new() }
+        Self {
+            canonical_defaults: true,
+            allow: Vec::new(),
+        }
     }
 }
 

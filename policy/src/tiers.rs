@@ -89,7 +89,9 @@ impl DestinationStatus {
 
     /// Parses the policy-file word.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::AddressBook, Self::New, Self::Unknown].into_iter().find(|c| c.as_str() == s)
+        [Self::AddressBook, Self::New, Self::Unknown]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 
@@ -114,7 +116,9 @@ impl Tier {
     /// Whether this tier governs `facet` on `wallet`. Amount bounds are compared in base
     /// units with checked arithmetic; an overflow is returned so the caller denies.
     pub fn matches(&self, wallet: &Wallet, facet: &Facet) -> Result<bool, AmountOverflow> {
-        if !self.wallet_tags.iter().all(|t| wallet.has_tag(t)) || !self.classes.contains(&facet.class) {
+        if !self.wallet_tags.iter().all(|t| wallet.has_tag(t))
+            || !self.classes.contains(&facet.class)
+        {
             return Ok(false);
         }
         if let Some(symbols) = &self.assets {

@@ -42,7 +42,9 @@ impl FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || TimestampError { input: s.to_owned() };
+        let err = || TimestampError {
+            input: s.to_owned(),
+        };
         let (date, time) = match s.split_once('T') {
             Some((d, t)) => (d, Some(t.strip_suffix('Z').ok_or_else(err)?)),
             None => (s, None),
@@ -113,7 +115,9 @@ impl<'de> Deserialize<'de> for Timestamp {
                 Ok(Timestamp(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
-                u64::try_from(v).map(Timestamp).map_err(|_| E::custom("negative instant"))
+                u64::try_from(v)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom("negative instant"))
             }
         }
         d.deserialize_any(V)
@@ -165,7 +169,11 @@ mod tests {
 
     #[test]
     fn round_trips_text() {
-        for s in ["1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2025-02-21T14:13:00Z"] {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2025-02-21T14:13:00Z",
+        ] {
             let t: Timestamp = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
         }
@@ -174,7 +182,13 @@ mod tests {
 
     #[test]
     fn refuses_nonsense() {
-        for s in ["2025-02-30", "2025-13-01", "2025-01-01T10:00:00", "yesterday", "1969-12-31"] {
+        for s in [
+            "2025-02-30",
+            "2025-13-01",
+            "2025-01-01T10:00:00",
+            "yesterday",
+            "1969-12-31",
+        ] {
             assert!(s.parse::<Timestamp>().is_err(), "{s}");
         }
     }

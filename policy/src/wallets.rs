@@ -34,7 +34,9 @@ impl FromStr for Asset {
         if s.eq_ignore_ascii_case("native") {
             return Ok(Self::Native);
         }
-        s.parse::<Address>().map(Self::Token).map_err(|_| AssetError(s.to_owned()))
+        s.parse::<Address>()
+            .map(Self::Token)
+            .map_err(|_| AssetError(s.to_owned()))
     }
 }
 

@@ -22,14 +22,20 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
 /// A deny-action list hit anywhere denies; an unscreened transaction denies.
 fn sanctions(evidence: &Evidence, out: &mut Vec<Reason>) {
     match &evidence.screening {
-        Screening::CannotScreen { reason } => out.push(Reason::CannotScreen { reason: reason.clone() }),
+        Screening::CannotScreen { reason } => out.push(Reason::CannotScreen {
+            reason: reason.clone(),
+        }),
         Screening::Screened { hits } => {
-            out.extend(hits.iter().filter(|h| h.deny).map(|h| Reason::SanctionedAddress {
-                address: h.address,
-                list: h.list.clone(),
-                entry: h.entry.clone(),
-                location: h.location.clone(),
-            }));
+            out.extend(
+                hits.iter()
+                    .filter(|h| h.deny)
+                    .map(|h| Reason::SanctionedAddress {
+                        address: h.address,
+                        list: h.list.clone(),
+                        entry: h.entry.clone(),
+                        location: h.location.clone(),
+                    }),
+            );
         }
     }
 }
@@ -38,7 +44,9 @@ fn sanctions(evidence: &Evidence, out: &mut Vec<Reason>) {
 fn simulation(evidence: &Evidence, out: &mut Vec<Reason>) {
     let sim = &evidence.simulation;
     if sim.outcome != SimulationOutcome::Success {
-        out.push(Reason::SimulationFailed { outcome: sim.outcome.clone() });
+        out.push(Reason::SimulationFailed {
+            outcome: sim.outcome.clone(),
+        });
         return;
     }
     if sim.safe_tx_hash != Some(evidence.proposal.safe_tx_hash) {
@@ -52,15 +60,26 @@ fn simulation(evidence: &Evidence, out: &mut Vec<Reason>) {
 /// Singleton and proxy implementation changes deny unless declared with the exact code hash.
 fn upgrades(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     let declared = |proxy: Address, to: Address, code_hash: Option<alloy_primitives::B256>| {
-        policy.declared_upgrades().iter().any(|u| {
-            u.proxy == proxy && u.implementation == to && code_hash == Some(u.code_hash)
-        })
+        policy
+            .declared_upgrades()
+            .iter()
+            .any(|u| u.proxy == proxy && u.implementation == to && code_hash == Some(u.code_hash))
     };
     let safe = evidence.proposal.safe;
-    for c in evidence.simulation.safe_changes.iter().filter(|c| c.kind == SafeChangeKind::Singleton) {
+    for c in evidence
+        .simulation
+        .safe_changes
+        .iter()
+        .filter(|c| c.kind == SafeChangeKind::Singleton)
+    {
         let (from, to) = (Address::from_word(c.before), Address::from_word(c.after));
         if !declared(safe, to, c.new_code_hash) {
-            out.push(Reason::SingletonChanged { safe, from, to, code_hash: c.new_code_hash });
+            out.push(Reason::SingletonChanged {
+                safe,
+                from,
+                to,
+                code_hash: c.new_code_hash,
+            });
         }
     }
     for u in &evidence.simulation.proxy_upgrades {
@@ -79,13 +98,22 @@ fn upgrades(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
 /// by address and code hash in the simulation.
 fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     let mut denied: Vec<Address> = Vec::new();
-    for a in evidence.actions.iter().filter(|a| a.operation == Operation::DelegateCall) {
+    for a in evidence
+        .actions
+        .iter()
+        .filter(|a| a.operation == Operation::DelegateCall)
+    {
         let known = delegate_target(policy, a.to);
         // A batch-shaped call into a non-batch library is not what the allowlist vouched for.
         let shape_ok = known.is_some_and(|t| t.batch || !matches!(a.kind, ActionFactKind::Batch));
         if !shape_ok && !denied.contains(&a.to) {
             denied.push(a.to);
-            let code_hash = evidence.simulation.delegatecalls.iter().find(|d| d.target == a.to).and_then(|d| d.code_hash);
+            let code_hash = evidence
+                .simulation
+                .delegatecalls
+                .iter()
+                .find(|d| d.target == a.to)
+                .and_then(|d| d.code_hash);
             out.push(Reason::DelegatecallNotAllowlisted {
                 target: a.to,
                 code_hash,
@@ -95,7 +123,10 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     }
     for d in &evidence.simulation.delegatecalls {
         let ok = d.code_hash.is_some_and(|h| {
-            policy.delegate_targets().iter().any(|t| t.address == d.target && t.code_hash == h)
+            policy
+                .delegate_targets()
+                .iter()
+                .any(|t| t.address == d.target && t.code_hash == h)
         });
         if !ok && !denied.contains(&d.target) {
             denied.push(d.target);
@@ -111,7 +142,9 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
 /// A refund paid in a custom token or to a custom receiver is a hidden transfer.
 fn refund(evidence: &Evidence, out: &mut Vec<Reason>) {
     let r = &evidence.proposal.refund;
-    if !r.gas_price.is_zero() && (r.gas_token != Address::ZERO || r.refund_receiver != Address::ZERO) {
+    if !r.gas_price.is_zero()
+        && (r.gas_token != Address::ZERO || r.refund_receiver != Address::ZERO)
+    {
         out.push(Reason::HiddenRefund {
             gas_price: r.gas_price,
             gas_token: r.gas_token,

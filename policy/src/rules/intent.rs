@@ -15,8 +15,15 @@ use crate::{
 
 /// Appends a reason per deviation when the proposal carries an intent.
 pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
-    let Some(intent) = &evidence.proposal.intent else { return };
-    let mut push = |deviation| out.push(Reason::OutsideIntent { intent: intent.summary.clone(), deviation });
+    let Some(intent) = &evidence.proposal.intent else {
+        return;
+    };
+    let mut push = |deviation| {
+        out.push(Reason::OutsideIntent {
+            intent: intent.summary.clone(),
+            deviation,
+        })
+    };
     let sim = &evidence.simulation;
 
     let mut declared: BTreeMap<(Asset, Address), U256> = BTreeMap::new();
@@ -31,7 +38,11 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     }
     for ((asset, to), amount) in &actual {
         match declared.get(&(*asset, *to)) {
-            None => push(IntentDeviation::UndeclaredOutflow { asset: *asset, to: *to, amount: *amount }),
+            None => push(IntentDeviation::UndeclaredOutflow {
+                asset: *asset,
+                to: *to,
+                amount: *amount,
+            }),
             Some(d) if amount > d => push(IntentDeviation::ExcessOutflow {
                 asset: *asset,
                 to: *to,
@@ -43,7 +54,11 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     }
     for ((asset, to), amount) in &declared {
         if !actual.contains_key(&(*asset, *to)) {
-            push(IntentDeviation::MissingTransfer { asset: *asset, to: *to, amount: *amount });
+            push(IntentDeviation::MissingTransfer {
+                asset: *asset,
+                to: *to,
+                amount: *amount,
+            });
         }
     }
     let mut kinds: Vec<SafeChangeKind> = sim

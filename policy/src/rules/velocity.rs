@@ -47,12 +47,17 @@ pub fn check(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Ve
     let proposed = match proposed_outflows(evidence) {
         Ok(p) => p,
         Err(asset) => {
-            out.push(Reason::ArithmeticOverflow { context: format!("the total outflow of {asset}") });
+            out.push(Reason::ArithmeticOverflow {
+                context: format!("the total outflow of {asset}"),
+            });
             return;
         }
     };
     for limit in policy.velocity().iter().filter(|l| l.wallet == wallet.name) {
-        let amount = proposed.get(&limit.asset.asset).copied().unwrap_or(U256::ZERO);
+        let amount = proposed
+            .get(&limit.asset.asset)
+            .copied()
+            .unwrap_or(U256::ZERO);
         if amount.is_zero() {
             continue;
         }
@@ -62,15 +67,23 @@ pub fn check(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Ve
             t.safe == wallet.safe && t.asset == limit.asset.asset && t.window_hours == window_hours
         });
         let Some(total) = total else {
-            out.push(Reason::VelocityTotalMissing { wallet: wallet.name.clone(), asset, window_hours });
+            out.push(Reason::VelocityTotalMissing {
+                wallet: wallet.name.clone(),
+                asset,
+                window_hours,
+            });
             continue;
         };
         let Ok(cap) = limit.limit.to_base_units(limit.asset.decimals) else {
-            out.push(Reason::ArithmeticOverflow { context: format!("the velocity limit of {asset}") });
+            out.push(Reason::ArithmeticOverflow {
+                context: format!("the velocity limit of {asset}"),
+            });
             continue;
         };
         match total.spent.checked_add(amount) {
-            None => out.push(Reason::ArithmeticOverflow { context: format!("the {window_hours}h total of {asset}") }),
+            None => out.push(Reason::ArithmeticOverflow {
+                context: format!("the {window_hours}h total of {asset}"),
+            }),
             Some(sum) if sum > cap => out.push(Reason::VelocityExceeded {
                 wallet: wallet.name.clone(),
                 asset,

@@ -1,6 +1,14 @@
 //! The case corpus: every file under `tests/fixtures/cases/` is one proposal with the decision
 //! it must get. One test walks them all and reports every failing case at once.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
 use std::path::{Path, PathBuf};
 
 use signgate_policy::{
@@ -16,7 +24,10 @@ fn fixtures() -> PathBuf {
 pub fn load(path: &Path) -> (Case, Policy) {
     let case = Case::parse(&std::fs::read_to_string(path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rel = case.policy.clone().unwrap_or_else(|| "../policies/standard.toml".to_owned());
+    let rel = case
+        .policy
+        .clone()
+        .unwrap_or_else(|| "../policies/standard.toml".to_owned());
     let policy_path = path.parent().unwrap().join(rel);
     let policy = Policy::compile(&std::fs::read_to_string(&policy_path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", policy_path.display()));
@@ -52,7 +63,12 @@ fn every_case_gets_its_expected_decision() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// Every rule's code appears in at least one case, so the corpus covers every rule.

@@ -1,11 +1,20 @@
 //! Properties over the case corpus: each takes a random corpus case, perturbs its evidence,
 //! and checks a guarantee of `evaluate` that must hold for every policy and proposal.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
 use alloy_primitives::{Address, U256};
 use proptest::prelude::*;
 use signgate_policy::{
-    Decision, Evidence, Policy, assess,
+    Decision, Evidence, Policy,
     approvals::{SignatureChecks, sign_approval},
+    assess,
     cases::{SignatureMode, test_signing_key},
     evidence::{OutflowFact, SanctionsHit, Screening, SimulationOutcome, Verdict},
     time::{DAY, HOUR},
@@ -23,24 +32,46 @@ fn corpus_case(index: usize) -> (Policy, Evidence) {
 }
 
 fn decide(policy: &Policy, evidence: &Evidence) -> Decision {
-    assess(policy, evidence, &SignatureChecks::verify(&evidence.approvals)).decision
+    assess(
+        policy,
+        evidence,
+        &SignatureChecks::verify(&evidence.approvals),
+    )
+    .decision
 }
 
 fn non_probation_codes(d: &Decision) -> std::collections::BTreeSet<&'static str> {
     match d {
-        Decision::Deny { reasons } => reasons.iter().filter(|r| !r.is_probation()).map(|r| r.code()).collect(),
+        Decision::Deny { reasons } => reasons
+            .iter()
+            .filter(|r| !r.is_probation())
+            .map(|r| r.code())
+            .collect(),
         _ => Default::default(),
     }
 }
 
 /// The decision with the `not_counted` reports left out: kind, reasons, and per-role counts.
-fn counts(d: &Decision) -> (String, Vec<&'static str>, Vec<(String, u32, u32)>, Option<String>) {
+type Counts = (
+    String,
+    Vec<&'static str>,
+    Vec<(String, u32, u32)>,
+    Option<String>,
+);
+
+fn counts(d: &Decision) -> Counts {
     let missing = match d {
-        Decision::NeedsApprovals { missing } => missing.iter().map(|m| (m.role.0.clone(), m.have, m.need)).collect(),
+        Decision::NeedsApprovals { missing } => missing
+            .iter()
+            .map(|m| (m.role.0.clone(), m.have, m.need))
+            .collect(),
         _ => Vec::new(),
     };
     let approved = match d {
-        Decision::Approved { release_after, expires_at } => Some(format!("{release_after}..{expires_at}")),
+        Decision::Approved {
+            release_after,
+            expires_at,
+        } => Some(format!("{release_after}..{expires_at}")),
         _ => None,
     };
     (d.kind().to_owned(), d.reason_codes(), missing, approved)

@@ -1,0 +1,343 @@
+//! `signgate policy check|test|sign`: the policy author's tools.
+//!
+//! `check` compiles a policy file and prints what it compiled to (and, given signatures,
+//! whether enough admins signed this exact content hash); `test` runs example proposals
+//! (case files) against it, a dry run before asking admins to sign; `sign` adds one admin's
+//! signature over the content hash to the policy's signature file. All decisions come from
+//! `signgate_policy`; this module only reads files, reads the clock and prints.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    str::FromStr as _,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::FixedBytes;
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use signgate_policy::{
+    Policy,
+    cases::{Case, SignatureMode, render},
+    governance::{AdminSignature, activate, sign_policy, signing_key, tally_signatures},
+    time::{HOUR, Timestamp},
+};
+
+/// Arguments of `signgate policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// The policy subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file and print the compiled summary and its content hash.
+    Check {
+        /// The policy file (TOML).
+        file: PathBuf,
+        /// Admin signatures (JSON); defaults to FILE.sigs.json when that exists.
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+        /// The policy in force, whose admins must have signed (first policy: omit).
+        #[arg(long, value_name = "FILE")]
+        current: Option<PathBuf>,
+    },
+    /// Run example proposals against a policy and compare with their expected decisions.
+    Test {
+        /// The policy file (TOML).
+        file: PathBuf,
+        /// Case files (TOML), one proposal each.
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+        /// Sign approvals with the deterministic test keys and verify them for real (the
+        /// policy must enrol those keys); by default signatures are assumed valid.
+        #[arg(long)]
+        test_keys: bool,
+    },
+    /// Add an admin's ed25519 signature over the policy's content hash.
+    Sign {
+        /// The policy file (TOML); it must compile.
+        file: PathBuf,
+        /// File holding the admin's 32-byte secret key as hex.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Signature file to add to; defaults to FILE.sigs.json.
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+    },
+}
+
+/// Runs a policy subcommand. Exit status 1 means the check or a case failed.
+pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        PolicyCommand::Check {
+            file,
+            signatures,
+            current,
+        } => check(&file, signatures, current.as_deref()),
+        PolicyCommand::Test {
+            file,
+            cases,
+            test_keys,
+        } => test(&file, &cases, test_keys),
+        PolicyCommand::Sign {
+            file,
+            key,
+            signatures,
+        } => sign(&file, &key, signatures),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn compile(path: &Path) -> anyhow::Result<(String, Policy)> {
+    let source = read(path)?;
+    let policy = Policy::compile(&source).with_context(|| {
+        format!(
+            "{} does not compile; fix it and run `signgate policy check` again",
+            path.display()
+        )
+    })?;
+    Ok((source, policy))
+}
+
+fn default_signatures(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".sigs.json");
+    PathBuf::from(name)
+}
+
+fn now() -> anyhow::Result<Timestamp> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    Ok(Timestamp(secs))
+}
+
+fn load_signatures(path: &Path) -> anyhow::Result<Vec<AdminSignature>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(&read(path)?)
+        .with_context(|| format!("{} is not a signature file", path.display()))
+}
+
+fn check(
+    file: &Path,
+    signatures: Option<PathBuf>,
+    current: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let (source, policy) = compile(file)?;
+    print!("{}", summary(&policy));
+    let sig_path = signatures.unwrap_or_else(|| default_signatures(file));
+    if !sig_path.exists() {
+        println!(
+            "\nno signature file at {}: the policy cannot take effect until admins sign it",
+            sig_path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sigs = load_signatures(&sig_path)?;
+    let current = current.map(compile).transpose()?.map(|(_, p)| p);
+    let now = now()?;
+    match activate(&source, &sigs, current.as_ref(), now) {
+        Ok(_) => {
+            let tally = tally_signatures(
+                current.as_ref().unwrap_or(&policy),
+                policy.hash(),
+                &sigs,
+                now,
+            );
+            let names: Vec<String> = tally.signers.iter().map(ToString::to_string).collect();
+            println!(
+                "\nsigned by {} admin(s) ({}): the policy may take effect",
+                names.len(),
+                names.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("\nrefused: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// What a policy compiled to, in plain words.
+fn summary(p: &Policy) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "policy `{}`\ncontent hash {}", p.name(), p.hash());
+    let g = p.governance();
+    let admins: Vec<String> = g.admins.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        s,
+        "changes need {} of {} admins ({})",
+        g.threshold,
+        admins.len(),
+        admins.join(", ")
+    );
+    let pr = p.probation();
+    let _ = writeln!(
+        s,
+        "probation: {} days for new hires and new keys; none on {} wallets; at most {} probationary approver(s) count",
+        pr.days,
+        pr.restricted_wallet_tags.join("/"),
+        pr.max_probationary_approvers
+    );
+    let _ = writeln!(s, "permission changes need role `{}`", p.permission_role());
+    let _ = writeln!(
+        s,
+        "address book: {} entries, {}h cooling-off",
+        p.address_book().len(),
+        p.cooling_off() / HOUR
+    );
+    let _ = writeln!(s, "wallets:");
+    for w in p.wallets() {
+        let assets: Vec<String> = w
+            .assets
+            .iter()
+            .map(|a| format!("{} ({} decimals)", a.symbol, a.decimals))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {} = {} on chain {} [{}] assets: {}",
+            w.name,
+            w.safe,
+            w.chain_id,
+            w.tags.join(", "),
+            assets.join(", ")
+        );
+    }
+    let _ = writeln!(s, "operators: {}", p.operators().len());
+    let _ = writeln!(s, "tiers:");
+    for t in p.tiers() {
+        let need: Vec<String> = t
+            .approvals
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        let classes: Vec<&str> = t.classes.iter().map(|c| c.as_str()).collect();
+        let _ = write!(
+            s,
+            "  {}: {} on [{}]",
+            t.name,
+            classes.join("/"),
+            t.wallet_tags.join(", ")
+        );
+        if let Some(a) = &t.assets {
+            let _ = write!(s, " assets {}", a.join("/"));
+        }
+        if let Some(min) = &t.min_amount {
+            let _ = write!(s, " from {min}");
+        }
+        if let Some(max) = &t.max_amount {
+            let _ = write!(s, " up to {max}");
+        }
+        let _ = writeln!(
+            s,
+            " → {}; time lock {}h; approvals expire after {}h",
+            need.join(" + "),
+            t.time_lock / HOUR,
+            t.approval_expiry / HOUR
+        );
+    }
+    for v in p.velocity() {
+        let _ = writeln!(
+            s,
+            "velocity: {} may send {} {} per {}h",
+            v.wallet,
+            v.limit,
+            v.asset.symbol,
+            v.window / HOUR
+        );
+    }
+    let _ = writeln!(
+        s,
+        "delegatecall allowlist: {} targets (address and code hash)",
+        p.delegate_targets().len()
+    );
+    for u in p.declared_upgrades() {
+        let _ = writeln!(
+            s,
+            "declared upgrade: {} → {} ({}): {}",
+            u.proxy, u.implementation, u.code_hash, u.reason
+        );
+    }
+    s
+}
+
+fn test(file: &Path, cases: &[PathBuf], test_keys: bool) -> anyhow::Result<ExitCode> {
+    let (_, policy) = compile(file)?;
+    let mode = if test_keys {
+        SignatureMode::TestKeys
+    } else {
+        SignatureMode::AssumeValid
+    };
+    let mut failed = 0usize;
+    for path in cases {
+        let case = Case::parse(&read(path)?).with_context(|| format!("in {}", path.display()))?;
+        let (evaluation, problems) = case
+            .run(&policy, mode)
+            .with_context(|| format!("in {}", path.display()))?;
+        if problems.is_empty() {
+            println!("PASS {} — {}", path.display(), case.description);
+        } else {
+            failed += 1;
+            println!("FAIL {} — {}", path.display(), case.description);
+            for p in &problems {
+                println!("  {p}");
+            }
+            println!("  got: {}", render(&evaluation).replace('\n', "\n  "));
+        }
+    }
+    println!(
+        "{} case(s), {} failed, policy {}",
+        cases.len(),
+        failed,
+        policy.hash()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn sign(file: &Path, key: &Path, signatures: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (_, policy) = compile(file)?;
+    let text = read(key)?;
+    let seed = FixedBytes::<32>::from_str(text.trim())
+        .context("the key file must hold a 32-byte secret key as hex")?;
+    let signature = sign_policy(&signing_key(&seed.0), policy.hash());
+    let sig_path = signatures.unwrap_or_else(|| default_signatures(file));
+    let mut all = load_signatures(&sig_path)?;
+    if all
+        .iter()
+        .any(|s| s.public_key == signature.public_key && s.signature == signature.signature)
+    {
+        bail!(
+            "{} already holds this key's signature over {}",
+            sig_path.display(),
+            policy.hash()
+        );
+    }
+    all.retain(|s| s.public_key != signature.public_key);
+    let public_key = signature.public_key;
+    all.push(signature);
+    let json = serde_json::to_string_pretty(&all).context("cannot encode signatures")?;
+    fs::write(&sig_path, json).with_context(|| format!("cannot write {}", sig_path.display()))?;
+    println!(
+        "signed {} with {public_key}; {} signature(s) in {}",
+        policy.hash(),
+        all.len(),
+        sig_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
