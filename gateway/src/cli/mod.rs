@@ -1,6 +1,7 @@
 //! The `signgate` command line: one clap tree, each subcommand in a module of its own.
 
 pub mod inspect;
+pub mod policy;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ pub enum Command {
     /// Recompute the hashes of a Safe transaction, decode what it asks for in plain words,
     /// recover its signatures and list its warnings — trusting no UI and no service.
     Inspect(inspect::InspectArgs),
+    /// Validate, dry-run and sign policy files.
+    Policy(policy::PolicyArgs),
 }
 
 impl Cli {
@@ -27,6 +30,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Inspect(args) => inspect::run(&args),
+            Command::Policy(args) => policy::run(args),
         }
     }
 }
