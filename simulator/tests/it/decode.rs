@@ -1,5 +1,10 @@
 //! Calldata decoding: every call family, batches, bounds, warnings, involvements and round trips.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
+)]
+
 use alloy_dyn_abi::{DynSolType, DynSolValue};
 use alloy_primitives::{Address, B256, Bytes, U256, address, aliases::U160};
 use alloy_sol_types::SolCall;

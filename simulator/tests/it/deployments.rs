@@ -1,5 +1,10 @@
 //! The generated deployments table against the safe-deployments fixture files it came from.
 
+#![expect(
+    clippy::panic,
+    reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
+)]
+
 use std::collections::BTreeSet;
 
 use alloy_primitives::{Address, B256};

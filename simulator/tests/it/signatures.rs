@@ -1,5 +1,10 @@
 //! The signature checker against hand-built blobs: every rule of `checkNSignatures`.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
+)]
+
 use alloy_primitives::{Address, B256, Bytes, Signature, U256, address};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;

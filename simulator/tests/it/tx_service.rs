@@ -1,5 +1,10 @@
 //! Transaction Service import: both API shapes, null data, pagination, and hints that lie.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
+)]
+
 use alloy_primitives::{Address, U256, b256};
 use signgate_simulator::{
     decode::decode_transaction,

@@ -1,6 +1,12 @@
 //! Real Safe transactions (fixtures/vectors, see PROVENANCE.md): hashes, signatures, decoding and
 //! the Transaction Service hints, end to end.
 
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
+)]
+
 use alloy_primitives::{Address, U256, address, b256};
 use signgate_simulator::{
     Operation, SafeContext, SafeVersion,

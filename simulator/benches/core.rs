@@ -1,0 +1,124 @@
+//! What signgate does to every request before any simulation: recompute the hashes, decode the
+//! calldata, recover and check the owners' signatures.
+//!
+//! (a) a plain ETH transfer with three ECDSA signatures; (b) a 50-action MultiSendCallOnly batch of
+//! ERC-20 transfers with the same three signatures.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "bench setup: broken fixtures must abort the bench loudly"
+)]
+
+use std::hint::black_box;
+
+use alloy_primitives::{Address, B256, Bytes, U256, address};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use criterion::{Criterion, criterion_group, criterion_main};
+use signgate_simulator::{
+    Operation, SafeContext, SafeTx, SafeVersion,
+    abi::{IERC20, IMultiSend},
+    decode::{BatchEntry, decode_transaction, encode_batch},
+    deployments::{self, SafeContract},
+    hash::safe_tx_hashes,
+    signature::{OwnerSignature, SignatureCheck, check_signatures, pack_signatures},
+};
+
+const SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+
+struct Case {
+    ctx: SafeContext,
+    tx: SafeTx,
+    owners: Vec<Address>,
+    signatures: Bytes,
+}
+
+fn case(tx: SafeTx) -> Case {
+    let ctx = SafeContext {
+        chain_id: 1,
+        safe: SAFE,
+        version: SafeVersion::V1_4_1,
+    };
+    let keys: Vec<PrivateKeySigner> = (1..=3u8)
+        .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap())
+        .collect();
+    let hash = safe_tx_hashes(&ctx, &tx).safe_tx_hash;
+    let parts: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            (
+                k.address(),
+                OwnerSignature::Ecdsa(k.sign_hash_sync(&hash).unwrap()),
+            )
+        })
+        .collect();
+    Case {
+        ctx,
+        tx,
+        owners: keys.iter().map(|k| k.address()).collect(),
+        signatures: pack_signatures(&parts).unwrap(),
+    }
+}
+
+/// Hash, decode and check: the full static pipeline, returning whether the blob is accepted.
+fn pipeline(case: &Case) -> bool {
+    let decoded = decode_transaction(&case.ctx, &case.tx).unwrap();
+    let check = SignatureCheck::for_safe_tx(
+        case.ctx.version,
+        &decoded.hashes,
+        &case.signatures,
+        &case.owners,
+        Address::ZERO,
+    );
+    let report = check_signatures(&check, U256::from(3), |_| false, |_| false);
+    black_box(&decoded);
+    report.accepted()
+}
+
+fn bench(c: &mut Criterion) {
+    let transfer = case(SafeTx::call(
+        address!("0x88a1493366D48225fc3cEFbdae9eBb23E323Ade3"),
+        U256::from(10u64).pow(U256::from(21)),
+        Bytes::new(),
+        U256::from(7),
+    ));
+    assert!(pipeline(&transfer));
+    c.bench_function("transfer_3_signatures", |b| {
+        b.iter(|| pipeline(black_box(&transfer)))
+    });
+
+    let token = address!("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
+    let calls: Vec<Vec<u8>> = (0..50u8)
+        .map(|i| {
+            IERC20::transferCall {
+                to: Address::repeat_byte(i + 1),
+                amount: U256::from(i),
+            }
+            .abi_encode()
+        })
+        .collect();
+    let transactions = encode_batch(calls.iter().map(|data| BatchEntry {
+        operation: Operation::Call,
+        to: token,
+        value: U256::ZERO,
+        data,
+    }));
+    let batch =
+        deployments::canonical(SafeContract::MultiSendCallOnly, SafeVersion::V1_4_1).unwrap();
+    let data = IMultiSend::multiSendCall {
+        transactions: transactions.into(),
+    }
+    .abi_encode();
+    let multisend = case(SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(batch, U256::ZERO, data.into(), U256::from(8))
+    });
+    assert!(pipeline(&multisend));
+    c.bench_function("multisend_50_actions_3_signatures", |b| {
+        b.iter(|| pipeline(black_box(&multisend)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
