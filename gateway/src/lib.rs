@@ -4,3 +4,4 @@ pub mod cli;
 pub mod config;
 pub mod lists;
 pub mod store;
+pub mod server;

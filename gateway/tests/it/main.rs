@@ -10,4 +10,6 @@
 )]
 
 mod fixtures;
+mod server;
 mod store;
+mod support;

@@ -1,0 +1,275 @@
+//! The `Gateway` service. The read side (GetProposal, ListProposals, WatchProposal) and Cancel
+//! work on the store alone and are complete; SubmitProposal, Approve, Reject and
+//! RequestSignatures need the decision pipeline (decode → simulate → screen → policy) and
+//! answer UNIMPLEMENTED until it is wired in — never a release.
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use signgate_proto::v1::{self as pb, gateway_server::Gateway};
+use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{GatewayError, convert};
+use crate::{
+    config::Limits,
+    store::{ListFilter, PageToken, ProposalId, ProposalStore, UnixMillis},
+};
+
+/// Longest cancel reason kept.
+const MAX_REASON_LEN: usize = 1000;
+
+/// Proposal events buffered per watcher before the watcher is considered stuck.
+const WATCH_BUFFER: usize = 16;
+
+/// The clock, read only here and in the pipeline.
+pub(crate) fn now() -> UnixMillis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    UnixMillis(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// The `Gateway` service over a store.
+#[derive(Debug)]
+pub struct GatewayService<S> {
+    store: Arc<S>,
+    limits: Limits,
+    /// Flips to `true` when the server shuts down, ending every watch stream so graceful
+    /// shutdown does not wait for them.
+    stopping: watch::Receiver<bool>,
+}
+
+impl<S: ProposalStore> GatewayService<S> {
+    /// A service reading and writing `store`.
+    pub fn new(store: Arc<S>, limits: Limits, stopping: watch::Receiver<bool>) -> Self {
+        Self {
+            store,
+            limits,
+            stopping,
+        }
+    }
+
+    async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
+        let stored = self
+            .store
+            .get(id.clone())
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
+        convert::proposal_view(&stored)
+    }
+
+    fn list_filter(&self, req: &pb::ListProposalsRequest) -> Result<ListFilter, GatewayError> {
+        Ok(ListFilter {
+            chain_id: (req.chain_id != 0).then_some(req.chain_id),
+            safe: (!req.safe.is_empty())
+                .then(|| convert::address("safe", &req.safe))
+                .transpose()?,
+            states: req
+                .states
+                .iter()
+                .map(|s| convert::state_from_proto("states", *s))
+                .collect::<Result<_, _>>()?,
+            created_at_or_after: req
+                .created_after
+                .as_ref()
+                .map(|t| convert::unix_millis("created_after", t))
+                .transpose()?,
+            created_before: req
+                .created_before
+                .as_ref()
+                .map(|t| convert::unix_millis("created_before", t))
+                .transpose()?,
+        })
+    }
+}
+
+fn pipeline_pending(method: &'static str) -> Status {
+    GatewayError::Unimplemented(method).into()
+}
+
+/// Sends the proposal whenever its revision grows; ends on a terminal state, on shutdown, or
+/// when the client goes away.
+async fn watch_loop<S: ProposalStore>(
+    store: Arc<S>,
+    id: ProposalId,
+    mut changes: tokio::sync::broadcast::Receiver<crate::store::ProposalChange>,
+    mut stopping: watch::Receiver<bool>,
+    tx: mpsc::Sender<Result<pb::ProposalEvent, Status>>,
+    mut sent: u64,
+) {
+    loop {
+        let reread = tokio::select! {
+            _ = tx.closed() => return,
+            _ = stopping.changed() => return,
+            change = changes.recv() => match change {
+                Ok(c) => c.id == id && c.revision > sent,
+                // Missed some changes: re-read to be sure.
+                Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => {
+                    let _ = tx.send(Err(Status::unavailable("the store stopped"))).await;
+                    return;
+                }
+            },
+        };
+        if !reread {
+            continue;
+        }
+        let view = match store.get(id.clone()).await {
+            Ok(Some(stored)) => convert::proposal_view(&stored),
+            Ok(None) => Err(GatewayError::NotFound(format!("proposal {id}"))),
+            Err(e) => Err(e.into()),
+        };
+        match view {
+            Ok(p) if p.revision > sent => {
+                sent = p.revision;
+                let terminal = is_terminal(&p);
+                if tx
+                    .send(Ok(pb::ProposalEvent { proposal: Some(p) }))
+                    .await
+                    .is_err()
+                    || terminal
+                {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        }
+    }
+}
+
+fn is_terminal(p: &pb::Proposal) -> bool {
+    !matches!(
+        pb::ProposalState::try_from(p.state),
+        Ok(pb::ProposalState::NeedsApprovals | pb::ProposalState::Approved)
+    )
+}
+
+#[tonic::async_trait]
+impl<S: ProposalStore> Gateway for GatewayService<S> {
+    async fn submit_proposal(
+        &self,
+        _req: Request<pb::SubmitProposalRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        Err(pipeline_pending(
+            "SubmitProposal arrives with the decision pipeline",
+        ))
+    }
+
+    async fn approve(
+        &self,
+        _req: Request<pb::ApproveRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        Err(pipeline_pending(
+            "Approve arrives with the decision pipeline",
+        ))
+    }
+
+    async fn reject(
+        &self,
+        _req: Request<pb::RejectRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        Err(pipeline_pending(
+            "Reject arrives with the decision pipeline",
+        ))
+    }
+
+    async fn get_proposal(
+        &self,
+        req: Request<pb::GetProposalRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        Ok(Response::new(self.load(id).await?))
+    }
+
+    async fn list_proposals(
+        &self,
+        req: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        let req = req.into_inner();
+        let filter = self.list_filter(&req)?;
+        let max = self.limits.max_page_size.get();
+        let limit = if req.page_size == 0 {
+            max.min(50)
+        } else {
+            req.page_size.min(max)
+        };
+        let after = (!req.page_token.is_empty()).then(|| PageToken(req.page_token.clone()));
+        let page = self
+            .store
+            .list(filter, limit, after)
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(Response::new(pb::ListProposalsResponse {
+            proposals: page.proposals.iter().map(convert::summary).collect(),
+            next_page_token: page.next.map(|t| t.0).unwrap_or_default(),
+        }))
+    }
+
+    type WatchProposalStream = ReceiverStream<Result<pb::ProposalEvent, Status>>;
+
+    async fn watch_proposal(
+        &self,
+        req: Request<pb::WatchProposalRequest>,
+    ) -> Result<Response<Self::WatchProposalStream>, Status> {
+        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        // Subscribe before the first read so no change between the two is missed.
+        let changes = self.store.subscribe();
+        let first = self.load(id.clone()).await?;
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let sent = first.revision;
+        let terminal = is_terminal(&first);
+        tx.send(Ok(pb::ProposalEvent {
+            proposal: Some(first),
+        }))
+        .await
+        .map_err(|_| Status::cancelled("client went away"))?;
+        if !terminal {
+            tokio::spawn(watch_loop(
+                self.store.clone(),
+                id,
+                changes,
+                self.stopping.clone(),
+                tx,
+                sent,
+            ));
+        }
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn cancel(
+        &self,
+        req: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        let req = req.into_inner();
+        let id = convert::proposal_id("id", &req.id)?;
+        if req.reason.len() > MAX_REASON_LEN {
+            return Err(GatewayError::invalid(
+                "reason",
+                format!("longer than {MAX_REASON_LEN} bytes"),
+            )
+            .into());
+        }
+        self.store
+            .cancel(id.clone(), req.reason, now())
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(Response::new(self.load(id).await?))
+    }
+
+    async fn request_signatures(
+        &self,
+        _req: Request<pb::RequestSignaturesRequest>,
+    ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
+        Err(pipeline_pending(
+            "RequestSignatures arrives with the decision pipeline",
+        ))
+    }
+}

@@ -1,0 +1,181 @@
+//! The tonic server: `Gateway` and `Admin` services, standard health and reflection, behind
+//! mTLS (or loopback plaintext for the demo), with a message size bound, a deadline on every
+//! call, a global concurrency limit and load shedding.
+//!
+//! - [`auth`]: client certificate identity → permission, as an interceptor per service;
+//! - [`gateway`], [`admin`]: the service implementations;
+//! - [`convert`]: request parsing and proposal views;
+//! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
+//! - [`envelope`]: ed25519 signatures over encoded payloads;
+//! - [`keys`]: key files and `signgate keygen`.
+
+pub mod admin;
+pub mod auth;
+pub mod convert;
+pub mod envelope;
+pub mod error;
+pub mod gateway;
+pub mod keys;
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Certificate, Identity, Server, ServerTlsConfig},
+};
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+pub use admin::AdminService;
+pub use auth::{Authorizer, Caller, Permission};
+pub use error::GatewayError;
+pub use gateway::GatewayService;
+
+use crate::{
+    config::{GatewayConfig, TlsFiles, Transport},
+    store::{ProposalStore, SqliteStore, StoreError},
+};
+
+/// HTTP/2 keepalive: ping idle connections so dead peers free their streams.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a keepalive ping may go unanswered.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams a client may reset before being answered (rapid-reset defence).
+const MAX_PENDING_RESETS: usize = 64;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened; the gateway does not start without it.
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    /// A TLS file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Plaintext was configured but the listener is not on loopback.
+    #[error("plaintext mode needs a loopback listener, got {0}")]
+    NotLoopback(SocketAddr),
+    /// The listener's address could not be read.
+    #[error("listener: {0}")]
+    Listener(std::io::Error),
+    /// The reflection service could not be built from the descriptor set.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// TLS setup or serving failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+fn read_pem(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|source| ServeError::TlsFile {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
+    let identity = Identity::from_pem(read_pem(&files.cert)?, read_pem(&files.key)?);
+    let ca = Certificate::from_pem(read_pem(&files.client_ca)?);
+    Ok(ServerTlsConfig::new().identity(identity).client_ca_root(ca))
+}
+
+/// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
+/// then drains in-flight calls and ends every watch stream. Binding the listener is the
+/// caller's job (tests bind 127.0.0.1:0; `cfg.listen` is not used here).
+pub async fn serve(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = SqliteStore::open(cfg.store_path()).await?;
+    serve_with_store(listener, cfg, Arc::new(store), shutdown).await
+}
+
+/// [`serve`] with a store the caller opened (the pipeline wiring and tests with another
+/// backend use this).
+pub async fn serve_with_store<S: ProposalStore>(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    let (authorizer, tls) = match &cfg.transport {
+        Transport::PlaintextLoopback => {
+            if !local.ip().is_loopback() {
+                return Err(ServeError::NotLoopback(local));
+            }
+            (Authorizer::Loopback, None)
+        }
+        Transport::MutualTls(files) => (
+            Authorizer::Certificates(Arc::new(cfg.access.clone())),
+            Some(tls_config(files)?),
+        ),
+    };
+    let limits = cfg.limits.clone();
+    let max_message = limits.max_message_bytes;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let gateway = GatewayServer::new(GatewayService::new(store.clone(), limits.clone(), stop_rx))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+    let admin = AdminServer::new(AdminService::new(store))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<GatewayServer<GatewayService<S>>>()
+        .await;
+    health.set_serving::<AdminServer<AdminService<S>>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let mut builder = Server::builder()
+        .timeout(limits.call_timeout)
+        .load_shed(true)
+        .concurrency_limit_per_connection(limits.concurrency_limit.get())
+        .max_concurrent_streams(limits.max_concurrent_streams.get())
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS));
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.concurrency_limit.get(),
+        ))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(InterceptedService::new(
+            gateway,
+            authorizer.require(Permission::Gateway),
+        ))
+        .add_service(InterceptedService::new(
+            admin,
+            authorizer.require(Permission::Admin),
+        ));
+
+    tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
+    let signal = async move {
+        shutdown.await;
+        health
+            .set_not_serving::<GatewayServer<GatewayService<S>>>()
+            .await;
+        let _ = stop_tx.send(true);
+    };
+    router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .await?;
+    Ok(())
+}
