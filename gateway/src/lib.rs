@@ -5,3 +5,4 @@ pub mod config;
 pub mod lists;
 pub mod store;
 pub mod server;
+pub mod signer;

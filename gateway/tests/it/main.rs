@@ -11,5 +11,6 @@
 
 mod fixtures;
 mod server;
+mod signer;
 mod store;
 mod support;

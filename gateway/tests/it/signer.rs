@@ -1,0 +1,296 @@
+//! The reference signer through real gRPC on 127.0.0.1:0.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, B256, Bytes, Signature, U256};
+use ed25519_dalek::SigningKey;
+use signgate_gateway::{
+    server::{convert::safe_tx_to_proto, keys},
+    signer::{self, SignerArgs, ticket},
+};
+use signgate_proto::{prost_types::Timestamp, v1 as pb};
+use signgate_simulator::{SafeContext, SafeTx, SafeVersion, safe_tx_hash};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::Code;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn gateway_key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+fn context() -> SafeContext {
+    SafeContext {
+        chain_id: 1,
+        safe: Address::repeat_byte(0x5a),
+        version: SafeVersion::V1_4_1,
+    }
+}
+
+fn tx(nonce: u64, amount: u64) -> SafeTx {
+    SafeTx::call(
+        Address::repeat_byte(0x77),
+        U256::from(amount),
+        Bytes::new(),
+        U256::from(nonce),
+    )
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A ticket for `tx`, valid for `ttl_secs` from now (negative: already expired).
+fn ticket_for(tx: &SafeTx, ttl_secs: i64) -> pb::ReleaseTicket {
+    let ctx = context();
+    pb::ReleaseTicket {
+        ticket_id: "t-1".into(),
+        proposal_id: "p-1".into(),
+        chain_id: ctx.chain_id,
+        safe: ctx.safe.to_checksum(None),
+        safe_version: "1.4.1".into(),
+        nonce: tx.nonce.to_string(),
+        transaction: Some(safe_tx_to_proto(tx)),
+        safe_tx_hash: format!("{:#x}", safe_tx_hash(&ctx, tx)),
+        policy_hash: "0xpolicy".into(),
+        issued_at: Some(Timestamp {
+            seconds: unix_now(),
+            nanos: 0,
+        }),
+        expires_at: Some(Timestamp {
+            seconds: unix_now() + ttl_secs,
+            nanos: 0,
+        }),
+    }
+}
+
+/// Files a signer operator would have: keystore, password, the gateway's public key.
+fn signer_args(dir: &Path) -> (SignerArgs, Address) {
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let owner =
+        keys::create_keystore(&dir.join("keys"), "owner.json", PASSWORD.as_bytes()).unwrap();
+    let gateway_pub = dir.join("release.key.pub");
+    std::fs::write(
+        &gateway_pub,
+        hex::encode(gateway_key().verifying_key().as_bytes()),
+    )
+    .unwrap();
+    let args = SignerArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        keystore: dir.join("keys/owner.json"),
+        password_file,
+        gateway_key: gateway_pub,
+        data_dir: dir.join("ledger"),
+        tls_cert: None,
+        tls_key: None,
+        client_ca: None,
+    };
+    (args, owner)
+}
+
+struct RunningSigner {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), signer::SignerError>>,
+}
+
+impl RunningSigner {
+    async fn start(args: &SignerArgs) -> Self {
+        let setup = args.load().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(signer::serve(listener, setup, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            shutdown,
+            handle,
+        }
+    }
+
+    async fn client(&self) -> pb::signer_client::SignerClient<tonic::transport::Channel> {
+        pb::signer_client::SignerClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.shutdown.send(()).unwrap();
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+fn request(t: &pb::ReleaseTicket, key: &SigningKey) -> pb::SignRequest {
+    pb::SignRequest {
+        ticket: Some(ticket::issue(key, t)),
+    }
+}
+
+#[tokio::test]
+async fn signs_released_transactions_and_refuses_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, owner) = signer_args(dir.path());
+    let running = RunningSigner::start(&args).await;
+    let mut client = running.client().await;
+
+    let info = client
+        .get_signer_info(pb::GetSignerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.owner, owner.to_checksum(None));
+
+    // A valid ticket: an EIP-712 Safe signature by the owner over the recomputed hash.
+    let first = tx(7, 1_000);
+    let resp = client
+        .sign(request(&ticket_for(&first, 60), &gateway_key()))
+        .await
+        .unwrap()
+        .into_inner();
+    let hash = safe_tx_hash(&context(), &first);
+    assert_eq!(resp.safe_tx_hash, format!("{hash:#x}"));
+    assert_eq!(resp.signature.len(), 65);
+    assert!(matches!(resp.signature[64], 27 | 28), "v is 27 or 28");
+    let sig = Signature::from_raw(&resp.signature).unwrap();
+    assert_eq!(sig.recover_address_from_prehash(&hash).unwrap(), owner);
+
+    // The same ticket again is an idempotent retry.
+    let again = client
+        .sign(request(&ticket_for(&first, 60), &gateway_key()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.safe_tx_hash, resp.safe_tx_hash);
+
+    // Expired.
+    let err = client
+        .sign(request(&ticket_for(&tx(8, 1), -1), &gateway_key()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("expired"), "{err}");
+
+    // A ticket naming another hash than its transaction.
+    let mut wrong = ticket_for(&tx(9, 1), 60);
+    wrong.safe_tx_hash = format!("{:#x}", B256::repeat_byte(0xee));
+    let err = client
+        .sign(request(&wrong, &gateway_key()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+
+    // Not signed by the gateway.
+    let forger = SigningKey::from_bytes(&[1; 32]);
+    let err = client
+        .sign(request(&ticket_for(&tx(10, 1), 60), &forger))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err}");
+
+    // A tampered ticket body under a genuine signature.
+    let mut signed = ticket::issue(&gateway_key(), &ticket_for(&tx(11, 1), 60));
+    if let Some(last) = signed.ticket.last_mut() {
+        *last ^= 1;
+    }
+    let err = client
+        .sign(pb::SignRequest {
+            ticket: Some(signed),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err}");
+
+    // A different transaction for the already signed nonce 7.
+    let err = client
+        .sign(request(&ticket_for(&tx(7, 2_000), 60), &gateway_key()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("already signed"), "{err}");
+
+    // Refused tickets were not recorded: nonce 9 is still free for its real transaction.
+    client
+        .sign(request(&ticket_for(&tx(9, 1), 60), &gateway_key()))
+        .await
+        .unwrap();
+
+    let err = client
+        .sign(pb::SignRequest { ticket: None })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn double_sign_protection_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, _) = signer_args(dir.path());
+    let running = RunningSigner::start(&args).await;
+    running
+        .client()
+        .await
+        .sign(request(&ticket_for(&tx(1, 5), 60), &gateway_key()))
+        .await
+        .unwrap();
+    running.stop().await;
+
+    let running = RunningSigner::start(&args).await;
+    let err = running
+        .client()
+        .await
+        .sign(request(&ticket_for(&tx(1, 6), 60), &gateway_key()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_tickets_for_one_nonce_sign_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, _) = signer_args(dir.path());
+    let running = RunningSigner::start(&args).await;
+    let client = running.client().await;
+    let tasks: Vec<_> = (0..12u64)
+        .map(|i| {
+            let mut c = client.clone();
+            tokio::spawn(async move {
+                c.sign(request(&ticket_for(&tx(3, 100 + i), 60), &gateway_key()))
+                    .await
+            })
+        })
+        .collect();
+    let mut signed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => signed += 1,
+            Err(e) => assert_eq!(e.code(), Code::FailedPrecondition, "{e}"),
+        }
+    }
+    assert_eq!(signed, 1);
+    running.stop().await;
+}
+
+#[test]
+fn wrong_keystore_password_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut args, _) = signer_args(dir.path());
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "nope").unwrap();
+    args.password_file = wrong;
+    assert!(matches!(
+        args.load(),
+        Err(signer::SignerError::Key(keys::KeyError::Keystore { .. }))
+    ));
+}
