@@ -8,7 +8,7 @@
 //! stop at the first failure: it reports a fault for every signature, and the first one as the
 //! revert reason.
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use serde::Serialize;
 
 use super::{SIGNATURE_PART_LEN, SignatureKind, SignaturePart, contract_signature_data};
@@ -72,6 +72,8 @@ pub struct ContractSignatureCheck<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase", tag = "fault")]
 pub enum SignatureFault {
+    #[error("the signed data does not hash to the data hash (1.4.1 contract signatures)")]
+    DataHashMismatch,
     #[error(
         "contract signature data offset {offset} points inside the first {static_len} bytes, \
          where the signatures themselves are"
@@ -117,6 +119,7 @@ impl SignatureFault {
             Self::LengthOutOfBounds { .. } => "GS022",
             Self::DataOutOfBounds { .. } => "GS023",
             Self::ContractRejected { .. } => "GS024",
+            Self::DataHashMismatch => "GS027",
             Self::HashNotApproved { .. } => "GS025",
             Self::Unrecoverable
             | Self::WrongKindForVersion { .. }
@@ -283,21 +286,27 @@ pub fn check_n_signatures(
             SignatureKind::Contract => {
                 let signer = part.r_address();
                 checked.signer = Some(signer);
-                match contract_signature_data(blob, part.s_offset(), static_len) {
-                    Err(fault) => Some(fault),
-                    Ok(signature) => {
-                        checked.contract_signature = Some(Bytes::copy_from_slice(signature));
-                        let request = ContractSignatureCheck {
-                            signer,
-                            data_hash: check.data_hash,
-                            data: check.data,
-                            signature,
-                            bytes32_form: check.version.uses_bytes32_eip1271(),
-                        };
-                        (!contract_valid(&request))
-                            .then_some(SignatureFault::ContractRejected { signer })
-                    }
+                // 1.4.1 alone ties `data` to `dataHash` before anything else (GS027); 1.5.0 no
+                // longer reads `data`, older versions never compared them.
+                let data_mismatch = check.version == SafeVersion::V1_4_1
+                    && keccak256(check.data) != check.data_hash;
+                if data_mismatch {
+                    Err(SignatureFault::DataHashMismatch)
+                } else {
+                    contract_signature_data(blob, part.s_offset(), static_len)
                 }
+                .map_or_else(Some, |signature| {
+                    checked.contract_signature = Some(Bytes::copy_from_slice(signature));
+                    let request = ContractSignatureCheck {
+                        signer,
+                        data_hash: check.data_hash,
+                        data: check.data,
+                        signature,
+                        bytes32_form: check.version.uses_bytes32_eip1271(),
+                    };
+                    (!contract_valid(&request))
+                        .then_some(SignatureFault::ContractRejected { signer })
+                })
             }
             SignatureKind::ApprovedHash => {
                 let owner = part.r_address();

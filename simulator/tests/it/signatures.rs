@@ -318,3 +318,27 @@ fn pack_refuses_duplicates() {
         })
     );
 }
+
+/// 1.4.1 checks `keccak256(data) == dataHash` before a contract signature (GS027); others do not.
+#[test]
+fn v1_4_1_ties_contract_signature_data_to_the_hash() {
+    let contract = address!("0xc0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0");
+    let owners = [contract];
+    let blob = pack_signatures(&[(contract, OwnerSignature::Contract(Bytes::new()))]).unwrap();
+    for (version, code) in [
+        (SafeVersion::V1_3_0, None),
+        (SafeVersion::V1_4_1, Some("GS027")),
+        (SafeVersion::V1_5_0, None),
+    ] {
+        let check = SignatureCheck {
+            version,
+            data_hash: B256::repeat_byte(1),
+            data: b"not the preimage",
+            signatures: &blob,
+            owners: &owners,
+            executor: Address::ZERO,
+        };
+        let report = check_n_signatures(&check, U256::from(1), |_| false, |_| true);
+        assert_eq!(report.failure.map(|f| f.code()), code, "{version}");
+    }
+}
