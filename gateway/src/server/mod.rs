@@ -73,6 +73,18 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// Selects ring as rustls' process-wide crypto provider unless one is already chosen.
+///
+/// The dependency graph enables both of rustls' providers (tonic's `tls-ring`, and aws-lc-rs
+/// through the HTTP client of the JSON-RPC state source), and rustls then refuses to guess.
+/// Called by every server start; clients built before a server starts should call it too.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another caller installing a provider is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn read_pem(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
     std::fs::read(path).map_err(|source| ServeError::TlsFile {
         path: path.clone(),
@@ -106,6 +118,7 @@ pub async fn serve_with_store<S: ProposalStore>(
     store: Arc<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    install_crypto_provider();
     let local = listener.local_addr().map_err(ServeError::Listener)?;
     let (authorizer, tls) = match &cfg.transport {
         Transport::PlaintextLoopback => {

@@ -150,6 +150,7 @@ pub async fn serve(
     setup: SignerSetup,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SignerError> {
+    crate::server::install_crypto_provider();
     let local = listener.local_addr()?;
     let mut builder = Server::builder();
     match setup.tls.clone() {

@@ -10,7 +10,9 @@
 )]
 
 mod fixtures;
+mod limits;
 mod server;
 mod signer;
 mod store;
 mod support;
+mod tls;
