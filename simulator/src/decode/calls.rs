@@ -5,16 +5,17 @@
 //! call; the warnings pass names it (see [`known_function`]), since its addresses went unscreened.
 
 use alloy_primitives::{Address, U256};
-use alloy_sol_types::{SolInterface, abi::AbiDecoderConfig};
+use alloy_sol_types::{SolCall, SolInterface, abi::AbiDecoderConfig};
 
 use super::action::{
     ActionKind, Permit2Call, Permit2Transfer, SafeConfigCall, SafeLibraryCall, TokenCall,
 };
 use crate::abi::{
-    ICreateCall::ICreateCallCalls, IERC20::IERC20Calls, IERC721::IERC721Calls,
+    ICreateCall::ICreateCallCalls, IERC20, IERC20::IERC20Calls, IERC721::IERC721Calls,
     IERC1155::IERC1155Calls, IPermit2::IPermit2Calls, ISafe::ISafeCalls,
     ISafeMigration::ISafeMigrationCalls, ISignMessageLib::ISignMessageLibCalls,
 };
+use crate::deployments::PERMIT2;
 
 /// The first four bytes of `data`, if it has them.
 pub fn selector(data: &[u8]) -> Option<[u8; 4]> {
@@ -29,17 +30,19 @@ fn decode_with<I: SolInterface>(data: &[u8]) -> Option<Result<I, alloy_sol_types
         .then(|| I::abi_decode_with_config(data, AbiDecoderConfig::new().validate(true)))
 }
 
-/// Which interface a selector belongs to, for the "arguments do not decode" warning.
-pub fn known_function(sel: [u8; 4]) -> Option<&'static str> {
-    if ISafeCalls::valid_selector(sel) {
-        Some("Safe")
+/// Which interface [`external_call`] would decode `sel` with at `to`, for the "arguments do not
+/// decode" warning: `None` when the selector is not one the decoder knows there (so an unknown
+/// call with it is simply unknown). `balanceOf` decodes to nothing and is left out.
+pub fn known_function(to: Address, sel: [u8; 4]) -> Option<&'static str> {
+    if sel == IERC20::balanceOfCall::SELECTOR {
+        None
     } else if IERC20Calls::valid_selector(sel) {
         Some("ERC-20")
     } else if IERC721Calls::valid_selector(sel) {
         Some("ERC-721")
     } else if IERC1155Calls::valid_selector(sel) {
         Some("ERC-1155")
-    } else if IPermit2Calls::valid_selector(sel) {
+    } else if to == PERMIT2 && IPermit2Calls::valid_selector(sel) {
         Some("Permit2")
     } else if ISignMessageLibCalls::valid_selector(sel)
         || ICreateCallCalls::valid_selector(sel)
@@ -100,11 +103,17 @@ pub fn self_call(data: &[u8]) -> ActionKind {
     ActionKind::SafeConfig { call: config }
 }
 
-/// A call of any other contract: token, Permit2, Safe library, or unknown.
-pub fn external_call(data: &[u8]) -> ActionKind {
+/// A call of any other contract: token, Permit2 (only at its canonical address, so that a
+/// look-alike contract is never shown as Permit2), Safe library, or unknown.
+pub fn external_call(to: Address, data: &[u8]) -> ActionKind {
     token(data)
         .map(|call| ActionKind::Token { call })
-        .or_else(|| permit2(data).map(|call| ActionKind::Permit2 { call }))
+        .or_else(|| {
+            (to == PERMIT2)
+                .then(|| permit2(data))
+                .flatten()
+                .map(|call| ActionKind::Permit2 { call })
+        })
         .or_else(|| library(data).map(|call| ActionKind::SafeLibrary { call }))
         .unwrap_or(ActionKind::Unknown {
             selector: selector(data),

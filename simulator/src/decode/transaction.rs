@@ -122,7 +122,7 @@ impl Decoder {
         } else if calls::selector(data) == Some(IMultiSend::multiSendCall::SELECTOR) {
             self.batch(operation, to, data, path, executing)?
         } else {
-            calls::external_call(data)
+            calls::external_call(to, data)
         };
         Ok(Action {
             operation,

@@ -472,6 +472,30 @@ fn undecodable_arguments_are_unknown_with_a_warning() {
     ));
 }
 
+/// Known selectors the decoder does not decode at that address are plainly unknown: no claim that
+/// their arguments failed to decode, and no Permit2 label on a look-alike contract.
+#[test]
+fn selectors_decoded_only_where_they_apply() {
+    let permit2_like = IPermit2::lockdownCall { approvals: vec![] }.abi_encode();
+    let balance = IERC20::balanceOfCall { owner: SAFE }.abi_encode();
+    let nested_safe = ISafe::approveHashCall {
+        hashToApprove: B256::ZERO,
+    }
+    .abi_encode();
+    for (to, data) in [(BOB, permit2_like), (TOKEN, balance), (BOB, nested_safe)] {
+        let decoded = decode_transaction(
+            &ctx(SafeVersion::V1_3_0),
+            &tx(Operation::Call, to, data.into()),
+        )
+        .unwrap();
+        assert!(matches!(
+            decoded.root.kind,
+            ActionKind::Unknown { selector: Some(_) }
+        ));
+        assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
+    }
+}
+
 #[test]
 fn call_only_batches_are_trusted_and_every_address_is_listed() {
     let batch = canonical(SafeContract::MultiSendCallOnly, SafeVersion::V1_4_1);
@@ -910,7 +934,7 @@ proptest! {
     /// Encode a random (nested, mixed-operation) batch, decode it, get the same tree back.
     #[test]
     fn batches_round_trip(node in arb_node()) {
-        prop_assume!(known_function(OPAQUE_SELECTOR).is_none());
+        prop_assume!(known_function(PERMIT2, OPAQUE_SELECTOR).is_none());
         let (op, to, value, data) = node.encode();
         let decoded = decode_calldata(SAFE, op, to, value, &data).unwrap();
         prop_assert_eq!(decoded, node.expected());
