@@ -106,7 +106,9 @@ pub struct DecodedParameter {
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConfirmation {
     pub owner: Address,
-    pub signature: Bytes,
+    /// `null` for some on-chain `approveHash` confirmations, which only chain state can confirm.
+    #[serde(default)]
+    pub signature: Option<Bytes>,
     #[serde(default)]
     pub signature_type: Option<String>,
     #[serde(default)]
@@ -204,6 +206,9 @@ pub struct ConfirmationCheck {
     pub kind: Option<SignatureKind>,
     /// Recovered (ECDSA, eth_sign) or read from `r` (approved hash, contract signature).
     pub signer: Option<Address>,
+    /// Whether the signature was checked against the claim. A confirmation without a signature
+    /// cannot be, and counts for nothing until chain state (`approvedHashes`) confirms it.
+    pub verified: bool,
     pub mismatches: Vec<HintMismatch>,
 }
 
@@ -363,12 +368,17 @@ fn check_confirmation(
         claimed_owner: c.owner,
         kind: None,
         signer: None,
+        verified: false,
         mismatches: Vec::new(),
     };
-    let Some(part) = SignaturePart::at(&c.signature, 0) else {
+    let Some(signature) = &c.signature else {
+        return check;
+    };
+    check.verified = true;
+    let Some(part) = SignaturePart::at(signature, 0) else {
         check.mismatches.push(HintMismatch::ConfirmationMalformed {
             index,
-            len: c.signature.len(),
+            len: signature.len(),
         });
         return check;
     };

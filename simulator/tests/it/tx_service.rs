@@ -109,3 +109,17 @@ fn lying_hints_are_reported() {
     assert_eq!(hints.mismatches.len(), 4, "{:?}", hints.mismatches);
     assert!(hints.mismatches[0].to_string().contains("do not sign"));
 }
+
+#[test]
+fn confirmations_without_signature_are_unverified_not_trusted() {
+    let ctx = bybit_ctx();
+    let mut doc = nonce_67();
+    doc["confirmations"][2]["signature"] = serde_json::Value::Null;
+    let service = parse_document(&doc.to_string()).unwrap().remove(0);
+    let decoded = decode_transaction(&ctx, &service.to_safe_tx(0).unwrap()).unwrap();
+    let hints = service.check_hints(&ctx, &decoded);
+    assert!(hints.consistent(), "{:?}", hints.mismatches);
+    assert!(!hints.confirmations[2].verified);
+    assert_eq!(hints.confirmations[2].signer, None);
+    assert!(hints.confirmations[0].verified);
+}
