@@ -294,3 +294,43 @@ fn wrong_keystore_password_is_refused() {
         Err(signer::SignerError::Key(keys::KeyError::Keystore { .. }))
     ));
 }
+
+/// Two reference signers' signatures, packed in owner order, pass the same signature check
+/// `execTransaction` performs (the simulator's model of `checkSignatures`).
+#[tokio::test]
+async fn signatures_from_two_signers_satisfy_a_two_of_two_safe() {
+    let mut owners_and_sigs = Vec::new();
+    let mut dirs = Vec::new();
+    let payment = tx(12, 42);
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let (args, owner) = signer_args(dir.path());
+        let running = RunningSigner::start(&args).await;
+        let resp = running
+            .client()
+            .await
+            .sign(request(&ticket_for(&payment, 60), &gateway_key()))
+            .await
+            .unwrap()
+            .into_inner();
+        owners_and_sigs.push((owner, resp.signature));
+        running.stop().await;
+        dirs.push(dir);
+    }
+    owners_and_sigs.sort_by_key(|(owner, _)| *owner);
+    let blob: Vec<u8> = owners_and_sigs
+        .iter()
+        .flat_map(|(_, s)| s.clone())
+        .collect();
+    let owners: Vec<Address> = owners_and_sigs.iter().map(|(o, _)| *o).collect();
+    let hashes = signgate_simulator::safe_tx_hashes(&context(), &payment);
+    let check = signgate_simulator::SignatureCheck::for_safe_tx(
+        SafeVersion::V1_4_1,
+        &hashes,
+        &blob,
+        &owners,
+        Address::ZERO,
+    );
+    let report = signgate_simulator::check_signatures(&check, U256::from(2), |_| false, |_| false);
+    assert!(report.accepted(), "{:?}", report.failure);
+}

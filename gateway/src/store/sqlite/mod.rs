@@ -1,0 +1,443 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on
+//! disk before the call returns (WAL with `NORMAL` may lose acknowledged commits on power loss).
+//!
+//! rusqlite with the bundled SQLite was chosen over sqlx: it is the maintained standard for
+//! embedded SQLite, gives direct control of pragmas and `BEGIN IMMEDIATE`, and builds without a
+//! system library. One connection behind a mutex serialises every write, like Lighthouse's
+//! slashing database; calls run on tokio's blocking pool so the async runtime never waits on
+//! disk. Every write is one `IMMEDIATE` transaction: checks and writes happen under the write
+//! lock, and the unique constraints back them up.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy_primitives::{Address, U256};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, types::Value,
+};
+use tokio::sync::broadcast;
+
+mod ops;
+mod rows;
+
+use self::{
+    ops::{
+        change, check_open, get_tx, insert_decision, list_tx, release_tx, reservation_of, set_state,
+    },
+    rows::{
+        PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, load_required, parse_address,
+        parse_u256,
+    },
+};
+use super::{
+    AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
+    Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
+    Release, StoreError, StoredProposal, UnixMillis,
+    schema::{BOOTSTRAP, Dialect, MIGRATIONS},
+};
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Capacity of the change feed; a slower watcher sees `Lagged` and re-reads.
+const CHANGE_FEED: usize = 1024;
+
+/// The SQLite implementation of [`ProposalStore`]. Cloning shares the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    changes: broadcast::Sender<ProposalChange>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        unavailable(e)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, sets WAL and `synchronous=FULL`, and
+    /// applies pending migrations. Fails if the directory or file is not writable.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(unavailable)?
+    }
+
+    /// [`open`](Self::open) for callers outside an async runtime.
+    pub fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| unavailable(format!("creating {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unavailable(format!(
+                "journal_mode is {mode}, WAL is required"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        let (changes, _) = broadcast::channel(CHANGE_FEED);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                conn: Mutex::new(conn),
+                changes,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Reads a pragma's current value, for checks and diagnostics.
+    pub async fn pragma(&self, name: &'static str) -> Result<String, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, Value>(0).map(|v| match v {
+                    Value::Integer(i) => i.to_string(),
+                    Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+            })?)
+        })
+        .await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .conn
+                .lock()
+                .map_err(|_| unavailable("store lock poisoned"))?;
+            f(&conn)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    /// Runs `f` in one `IMMEDIATE` transaction, commits, then announces the changes it reports.
+    /// If `f` fails the transaction is dropped, which rolls every statement back.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<ProposalChange>), StoreError>
+            + Send
+            + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .conn
+                .lock()
+                .map_err(|_| unavailable("store lock poisoned"))?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (value, changes) = f(&tx)?;
+            tx.commit()?;
+            for change in changes {
+                // No subscriber is fine: nobody is watching.
+                let _ = inner.changes.send(change);
+            }
+            Ok(value)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(BOOTSTRAP)?;
+    for m in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: bool = tx
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [m.version],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !applied {
+            tx.execute_batch(&m.render(Dialect::Sqlite))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                [m.version],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl ProposalStore for SqliteStore {
+    async fn insert_proposal(
+        &self,
+        p: NewProposal,
+        decision: NewDecision,
+    ) -> Result<Inserted, StoreError> {
+        self.write(move |tx| {
+            let existing_id: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM proposals WHERE id = ?1 \
+                     OR (chain_id = ?2 AND safe = ?3 AND safe_tx_hash = ?4)",
+                    params![
+                        p.id.as_str(),
+                        chain_col(p.chain_id)?,
+                        hex_col(p.safe.as_slice()),
+                        hex_col(p.safe_tx_hash.as_slice())
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = existing_id {
+                return Ok((
+                    Inserted::Existing(load_required(tx, &ProposalId::new(id))?),
+                    vec![],
+                ));
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO proposals ({PROPOSAL_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9)"
+                ),
+                params![
+                    p.id.as_str(),
+                    chain_col(p.chain_id)?,
+                    hex_col(p.safe.as_slice()),
+                    p.nonce.to_string(),
+                    hex_col(p.safe_tx_hash.as_slice()),
+                    p.initiator,
+                    p.state.as_str(),
+                    p.created_at.0,
+                    p.view
+                ],
+            )?;
+            insert_decision(tx, &p.id, &decision)?;
+            let rec = load_required(tx, &p.id)?;
+            let changes = vec![change(&rec)];
+            Ok((Inserted::Created(rec), changes))
+        })
+        .await
+    }
+
+    async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
+        self.read(move |c| get_tx(c, &id)).await
+    }
+
+    async fn list(
+        &self,
+        filter: ListFilter,
+        limit: u32,
+        after: Option<PageToken>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.max(1);
+        self.read(move |c| list_tx(c, &filter, limit, after.as_ref()))
+            .await
+    }
+
+    async fn add_approval(
+        &self,
+        id: ProposalId,
+        expected_revision: u64,
+        approval: ApprovalRecord,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> Result<ProposalRecord, StoreError> {
+        self.write(move |tx| {
+            let rec = load_required(tx, &id)?;
+            check_open(&rec, expected_revision, "approved")?;
+            insert_decision(tx, &id, &decision)?;
+            let inserted = tx.execute(
+                "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, \
+                 signature, comment, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id.as_str(),
+                    hex::encode(approval.public_key),
+                    approval.operator,
+                    approval.kind.as_str(),
+                    approval.payload,
+                    approval.signature,
+                    approval.comment,
+                    approval.received_at.0
+                ],
+            );
+            match inserted {
+                Err(e) if is_constraint(&e) => {
+                    return Err(StoreError::DuplicateApproval {
+                        id,
+                        public_key: approval.public_key,
+                    });
+                }
+                other => other?,
+            };
+            let updated = set_state(tx, &rec, new_state, approval.received_at, None)?;
+            let changes = vec![change(&updated)];
+            Ok((updated, changes))
+        })
+        .await
+    }
+
+    async fn record_decision(
+        &self,
+        id: ProposalId,
+        expected_revision: u64,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> Result<ProposalRecord, StoreError> {
+        self.write(move |tx| {
+            let rec = load_required(tx, &id)?;
+            check_open(&rec, expected_revision, "re-decided")?;
+            insert_decision(tx, &id, &decision)?;
+            let updated = set_state(tx, &rec, new_state, decision.decided_at, None)?;
+            let changes = vec![change(&updated)];
+            Ok((updated, changes))
+        })
+        .await
+    }
+
+    async fn cancel(
+        &self,
+        id: ProposalId,
+        reason: String,
+        now: UnixMillis,
+    ) -> Result<ProposalRecord, StoreError> {
+        self.write(move |tx| {
+            let rec = load_required(tx, &id)?;
+            check_open(&rec, rec.revision, "cancelled")?;
+            let updated = set_state(tx, &rec, ProposalState::Cancelled, now, Some(&reason))?;
+            let changes = vec![change(&updated)];
+            Ok((updated, changes))
+        })
+        .await
+    }
+
+    async fn release(&self, release: Release) -> Result<NonceReservation, StoreError> {
+        self.write(move |tx| release_tx(tx, &release)).await
+    }
+
+    async fn reservation(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        nonce: U256,
+    ) -> Result<Option<NonceReservation>, StoreError> {
+        self.read(move |c| reservation_of(c, chain_id, safe, nonce))
+            .await
+    }
+
+    async fn velocity_total(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        asset: String,
+        window_start: UnixMillis,
+    ) -> Result<U256, StoreError> {
+        self.read(move |c| {
+            let v: Option<String> = c
+                .query_row(
+                    "SELECT amount FROM velocity_totals \
+                     WHERE chain_id = ?1 AND safe = ?2 AND asset = ?3 AND window_start = ?4",
+                    params![
+                        chain_col(chain_id)?,
+                        hex_col(safe.as_slice()),
+                        asset,
+                        window_start.0
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            v.map_or(Ok(U256::ZERO), |v| parse_u256(&v))
+        })
+        .await
+    }
+
+    async fn upsert_address(&self, e: AddressEntry) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO address_book (chain_id, address, label, category, added_by, added_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (chain_id, address) DO UPDATE SET \
+                 label = excluded.label, category = excluded.category, \
+                 added_by = excluded.added_by, added_at = excluded.added_at",
+                params![
+                    chain_col(e.chain_id)?,
+                    hex_col(e.address.as_slice()),
+                    e.label,
+                    e.category,
+                    e.added_by,
+                    e.added_at.0
+                ],
+            )?;
+            Ok(((), vec![]))
+        })
+        .await
+    }
+
+    async fn address_book(&self, chain_id: u64) -> Result<Vec<AddressEntry>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT address, label, category, added_by, added_at FROM address_book \
+                 WHERE chain_id = ?1 ORDER BY address",
+            )?;
+            stmt.query_map([chain_col(chain_id)?], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?
+            .map(|row| {
+                let (address, label, category, added_by, at) = row?;
+                Ok(AddressEntry {
+                    chain_id,
+                    address: parse_address(&address)?,
+                    label,
+                    category,
+                    added_by,
+                    added_at: UnixMillis(at),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {
+        self.inner.changes.subscribe()
+    }
+}

@@ -1,0 +1,413 @@
+//! The bodies of the store's transactions. Each runs inside the caller's `IMMEDIATE`
+//! transaction, so its checks and writes see one consistent state and commit or roll back as
+//! one.
+
+use alloy_primitives::{Address, U256};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, params, params_from_iter, types::Value,
+};
+
+use super::rows::{
+    PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, load, load_required,
+    parse_b256, parse_enum, parse_key, parse_u64, parse_u256,
+};
+use crate::store::{
+    ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, Page, PageToken,
+    ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, StoreError, StoredProposal,
+    UnixMillis, VelocityDelta,
+};
+
+/// Checks that `rec` may still change and is at the revision the caller evaluated.
+pub(super) fn check_open(
+    rec: &ProposalRecord,
+    expected_revision: u64,
+    action: &'static str,
+) -> Result<(), StoreError> {
+    if rec.state.is_terminal() {
+        return Err(StoreError::InvalidTransition {
+            id: rec.id.clone(),
+            from: rec.state,
+            action,
+        });
+    }
+    if rec.revision != expected_revision {
+        return Err(StoreError::StaleRevision {
+            id: rec.id.clone(),
+            expected: expected_revision,
+            actual: rec.revision,
+        });
+    }
+    Ok(())
+}
+
+/// Moves a proposal to `state`, bumps its revision and returns the updated record.
+pub(super) fn set_state(
+    c: &Connection,
+    rec: &ProposalRecord,
+    state: ProposalState,
+    now: UnixMillis,
+    cancel_reason: Option<&str>,
+) -> Result<ProposalRecord, StoreError> {
+    let revision = rec.revision.saturating_add(1);
+    let rev_col =
+        i64::try_from(revision).map_err(|_| StoreError::OutOfRange { column: "revision" })?;
+    c.execute(
+        "UPDATE proposals SET state = ?1, revision = ?2, updated_at = ?3, \
+         cancel_reason = COALESCE(?4, cancel_reason) WHERE id = ?5",
+        params![
+            state.as_str(),
+            rev_col,
+            now.0,
+            cancel_reason,
+            rec.id.as_str()
+        ],
+    )?;
+    Ok(ProposalRecord {
+        state,
+        revision,
+        updated_at: now,
+        cancel_reason: cancel_reason
+            .map(str::to_owned)
+            .or_else(|| rec.cancel_reason.clone()),
+        ..rec.clone()
+    })
+}
+
+/// The change announcement for an updated record.
+pub(super) fn change(rec: &ProposalRecord) -> ProposalChange {
+    ProposalChange {
+        id: rec.id.clone(),
+        revision: rec.revision,
+        state: rec.state,
+    }
+}
+
+/// Appends a decision with the next sequence number of its proposal.
+pub(super) fn insert_decision(
+    c: &Connection,
+    id: &ProposalId,
+    d: &NewDecision,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail) \
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM decisions WHERE proposal_id = ?1), \
+         ?2, ?3, ?4, ?5)",
+        params![
+            id.as_str(),
+            d.outcome.as_str(),
+            d.policy_hash,
+            d.decided_at.0,
+            d.detail
+        ],
+    )?;
+    Ok(())
+}
+
+/// The reservation of a (chain, Safe, nonce), if any.
+pub(super) fn reservation_of(
+    c: &Connection,
+    chain_id: u64,
+    safe: Address,
+    nonce: U256,
+) -> Result<Option<NonceReservation>, StoreError> {
+    let row = c
+        .query_row(
+            "SELECT safe_tx_hash, proposal_id, reserved_at FROM nonce_reservations \
+             WHERE chain_id = ?1 AND safe = ?2 AND nonce = ?3",
+            params![
+                chain_col(chain_id)?,
+                hex_col(safe.as_slice()),
+                nonce.to_string()
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(hash, proposal, at)| {
+        Ok(NonceReservation {
+            chain_id,
+            safe,
+            nonce,
+            safe_tx_hash: parse_b256(&hash)?,
+            proposal_id: ProposalId::new(proposal),
+            reserved_at: UnixMillis(at),
+        })
+    })
+    .transpose()
+}
+
+/// Adds a released amount to its velocity window with checked arithmetic; an overflow fails
+/// the whole release.
+pub(super) fn add_velocity(
+    c: &Connection,
+    rec: &ProposalRecord,
+    delta: &VelocityDelta,
+) -> Result<(), StoreError> {
+    let chain = chain_col(rec.chain_id)?;
+    let safe = hex_col(rec.safe.as_slice());
+    let current: Option<String> = c
+        .query_row(
+            "SELECT amount FROM velocity_totals \
+             WHERE chain_id = ?1 AND safe = ?2 AND asset = ?3 AND window_start = ?4",
+            params![chain, safe, delta.asset, delta.window_start.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let total = match current {
+        Some(v) => parse_u256(&v)?
+            .checked_add(delta.amount)
+            .ok_or(StoreError::OutOfRange {
+                column: "velocity_totals.amount",
+            })?,
+        None => delta.amount,
+    };
+    c.execute(
+        "INSERT INTO velocity_totals (chain_id, safe, asset, window_start, amount) \
+         VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (chain_id, safe, asset, window_start) DO UPDATE SET amount = excluded.amount",
+        params![
+            chain,
+            safe,
+            delta.asset,
+            delta.window_start.0,
+            total.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Velocity, nonce reservation, RELEASED, and EXPIRED for every other open proposal of the
+/// same nonce. The velocity update comes first on purpose: a reservation clash after it must
+/// roll it back, which the tests check.
+pub(super) fn release_tx(
+    tx: &Transaction<'_>,
+    r: &Release,
+) -> Result<(NonceReservation, Vec<ProposalChange>), StoreError> {
+    let rec = load_required(tx, &r.id)?;
+    if rec.state == ProposalState::Released {
+        let existing = reservation_of(tx, rec.chain_id, rec.safe, rec.nonce)?
+            .filter(|res| res.proposal_id == rec.id)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("released {} has no reservation", rec.id))
+            })?;
+        return Ok((existing, Vec::new()));
+    }
+    if rec.state != ProposalState::Approved {
+        return Err(StoreError::InvalidTransition {
+            id: rec.id,
+            from: rec.state,
+            action: "released",
+        });
+    }
+    check_open(&rec, r.expected_revision, "released")?;
+    for delta in &r.velocity {
+        add_velocity(tx, &rec, delta)?;
+    }
+    let inserted = tx.execute(
+        "INSERT INTO nonce_reservations \
+         (chain_id, safe, nonce, safe_tx_hash, proposal_id, reserved_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            chain_col(rec.chain_id)?,
+            hex_col(rec.safe.as_slice()),
+            rec.nonce.to_string(),
+            hex_col(rec.safe_tx_hash.as_slice()),
+            rec.id.as_str(),
+            r.released_at.0
+        ],
+    );
+    if let Err(e) = inserted {
+        if is_constraint(&e)
+            && let Some(existing) = reservation_of(tx, rec.chain_id, rec.safe, rec.nonce)?
+        {
+            return Err(StoreError::NonceTaken {
+                chain_id: rec.chain_id,
+                safe: rec.safe,
+                nonce: rec.nonce,
+                existing_proposal: existing.proposal_id,
+                existing_safe_tx_hash: existing.safe_tx_hash,
+            });
+        }
+        return Err(e.into());
+    }
+    let released = set_state(tx, &rec, ProposalState::Released, r.released_at, None)?;
+    let mut changes = vec![change(&released)];
+    let mut stmt = tx.prepare(
+        "UPDATE proposals SET state = ?1, revision = revision + 1, updated_at = ?2 \
+         WHERE chain_id = ?3 AND safe = ?4 AND nonce = ?5 AND id <> ?6 \
+         AND state IN (?7, ?8) RETURNING id, revision",
+    )?;
+    let expired = stmt
+        .query_map(
+            params![
+                ProposalState::Expired.as_str(),
+                r.released_at.0,
+                chain_col(rec.chain_id)?,
+                hex_col(rec.safe.as_slice()),
+                rec.nonce.to_string(),
+                rec.id.as_str(),
+                ProposalState::NeedsApprovals.as_str(),
+                ProposalState::Approved.as_str()
+            ],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, revision) in expired {
+        changes.push(ProposalChange {
+            id: ProposalId::new(id),
+            revision: parse_u64("revision", revision)?,
+            state: ProposalState::Expired,
+        });
+    }
+    let reservation = NonceReservation {
+        chain_id: rec.chain_id,
+        safe: rec.safe,
+        nonce: rec.nonce,
+        safe_tx_hash: rec.safe_tx_hash,
+        proposal_id: rec.id,
+        reserved_at: r.released_at,
+    };
+    Ok((reservation, changes))
+}
+
+/// One page newest first, using keyset pagination on (created_at, id).
+pub(super) fn list_tx(
+    c: &Connection,
+    filter: &ListFilter,
+    limit: u32,
+    after: Option<&PageToken>,
+) -> Result<Page, StoreError> {
+    let mut sql = format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(chain_id) = filter.chain_id {
+        sql.push_str(" AND chain_id = ?");
+        args.push(Value::Integer(chain_col(chain_id)?));
+    }
+    if let Some(safe) = filter.safe {
+        sql.push_str(" AND safe = ?");
+        args.push(Value::Text(hex_col(safe.as_slice())));
+    }
+    if !filter.states.is_empty() {
+        let marks = vec!["?"; filter.states.len()].join(", ");
+        sql.push_str(&format!(" AND state IN ({marks})"));
+        args.extend(
+            filter
+                .states
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_owned())),
+        );
+    }
+    if let Some(t) = filter.created_at_or_after {
+        sql.push_str(" AND created_at >= ?");
+        args.push(Value::Integer(t.0));
+    }
+    if let Some(t) = filter.created_before {
+        sql.push_str(" AND created_at < ?");
+        args.push(Value::Integer(t.0));
+    }
+    if let Some(token) = after {
+        let (ts, id) = token.parse().ok_or(StoreError::BadPageToken)?;
+        sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        args.extend([
+            Value::Integer(ts.0),
+            Value::Integer(ts.0),
+            Value::Text(id.to_string()),
+        ]);
+    }
+    // One extra row tells whether another page exists.
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    args.push(Value::Integer(i64::from(limit).saturating_add(1)));
+    let mut stmt = c.prepare(&sql)?;
+    let mut proposals = stmt
+        .query_map(params_from_iter(args), ProposalRow::read)?
+        .map(|row| {
+            row.map_err(StoreError::from)
+                .and_then(ProposalRow::into_record)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = proposals.len() > limit as usize;
+    proposals.truncate(limit as usize);
+    let next = if more {
+        proposals
+            .last()
+            .map(|last| PageToken::after(last.created_at, &last.id))
+    } else {
+        None
+    };
+    Ok(Page { proposals, next })
+}
+
+/// A proposal with its latest decision and approvals.
+pub(super) fn get_tx(
+    c: &Connection,
+    id: &ProposalId,
+) -> Result<Option<StoredProposal>, StoreError> {
+    let Some(record) = load(c, id)? else {
+        return Ok(None);
+    };
+    let decision = c
+        .query_row(
+            "SELECT seq, outcome, policy_hash, decided_at, detail FROM decisions \
+             WHERE proposal_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [id.as_str()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
+            },
+        )
+        .optional()?
+        .map(|(seq, outcome, policy_hash, at, detail)| {
+            Ok::<_, StoreError>(DecisionRecord {
+                seq: parse_u64("seq", seq)?,
+                outcome: parse_enum(&outcome)?,
+                policy_hash,
+                decided_at: UnixMillis(at),
+                detail,
+            })
+        })
+        .transpose()?;
+    let mut stmt = c.prepare(
+        "SELECT operator, public_key, kind, payload, signature, comment, received_at \
+         FROM approvals WHERE proposal_id = ?1 ORDER BY received_at, public_key",
+    )?;
+    let approvals = stmt
+        .query_map([id.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?
+        .map(|row| {
+            let (operator, key, kind, payload, signature, comment, at) = row?;
+            Ok(ApprovalRecord {
+                operator,
+                public_key: parse_key(&key)?,
+                kind: parse_enum(&kind)?,
+                payload,
+                signature,
+                comment,
+                received_at: UnixMillis(at),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(StoredProposal {
+        record,
+        decision,
+        approvals,
+    }))
+}
