@@ -1,9 +1,13 @@
-//! Calldata decoding: every call family, batches, bounds, warnings, involvements and round trips.
+//! Calldata decoding: self-calls, batches, bounds, warnings and involvements; call families in
+//! `calls`, round trips and the alloy-dyn-abi cross-check in `roundtrip`.
 
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers outside #[test] fns: a broken fixture must fail loudly"
 )]
+
+mod calls;
+mod roundtrip;
 
 use alloy_dyn_abi::{DynSolType, DynSolValue};
 use alloy_primitives::{Address, B256, Bytes, U256, address, aliases::U160};
@@ -22,12 +26,12 @@ use signgate_simulator::{
     warnings::Warning,
 };
 
-const SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
-const ALICE: Address = address!("0xa11ce00000000000000000000000000000000001");
-const BOB: Address = address!("0xb0b0000000000000000000000000000000000002");
-const TOKEN: Address = address!("0x70c0000000000000000000000000000000000003");
+pub const SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+pub const ALICE: Address = address!("0xa11ce00000000000000000000000000000000001");
+pub const BOB: Address = address!("0xb0b0000000000000000000000000000000000002");
+pub const TOKEN: Address = address!("0x70c0000000000000000000000000000000000003");
 
-fn ctx(version: SafeVersion) -> SafeContext {
+pub fn ctx(version: SafeVersion) -> SafeContext {
     SafeContext {
         chain_id: 1,
         safe: SAFE,
@@ -35,11 +39,11 @@ fn ctx(version: SafeVersion) -> SafeContext {
     }
 }
 
-fn canonical(contract: SafeContract, version: SafeVersion) -> Address {
+pub fn canonical(contract: SafeContract, version: SafeVersion) -> Address {
     deployments::canonical(contract, version).unwrap()
 }
 
-fn multisend(entries: &[(Operation, Address, U256, Vec<u8>)]) -> Bytes {
+pub fn multisend(entries: &[(Operation, Address, U256, Vec<u8>)]) -> Bytes {
     let transactions =
         encode_batch(
             entries
@@ -58,18 +62,18 @@ fn multisend(entries: &[(Operation, Address, U256, Vec<u8>)]) -> Bytes {
     .into()
 }
 
-fn tx(operation: Operation, to: Address, data: Bytes) -> SafeTx {
+pub fn tx(operation: Operation, to: Address, data: Bytes) -> SafeTx {
     SafeTx {
         operation,
         ..SafeTx::call(to, U256::ZERO, data, U256::ZERO)
     }
 }
 
-fn decode(operation: Operation, to: Address, data: Bytes) -> Result<Action, DecodeError> {
+pub fn decode(operation: Operation, to: Address, data: Bytes) -> Result<Action, DecodeError> {
     decode_calldata(SAFE, operation, to, U256::ZERO, &data)
 }
 
-fn transfer(to: Address, amount: u64) -> Vec<u8> {
+pub fn transfer(to: Address, amount: u64) -> Vec<u8> {
     IERC20::transferCall {
         to,
         amount: U256::from(amount),
@@ -198,256 +202,6 @@ fn self_calls_are_config_changes_with_roles_and_warnings() {
         decoded.warnings.as_slice(),
         [Warning::UnknownSelfCall { .. }]
     ));
-}
-
-#[test]
-fn token_permit2_and_library_calls() {
-    let cases: Vec<(Address, Vec<u8>, ActionKind)> = vec![
-        (
-            TOKEN,
-            IERC20::transferFromCall {
-                from: ALICE,
-                to: BOB,
-                amount: U256::from(7),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::TransferFrom {
-                    from: ALICE,
-                    recipient: BOB,
-                    amount_or_token_id: U256::from(7),
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC20::approveCall {
-                spender: BOB,
-                amount: U256::MAX,
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::Approve {
-                    spender: BOB,
-                    amount_or_token_id: U256::MAX,
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC20::increaseAllowanceCall {
-                spender: BOB,
-                addedValue: U256::from(1),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::IncreaseAllowance {
-                    spender: BOB,
-                    added: U256::from(1),
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC721::safeTransferFrom_0Call {
-                from: SAFE,
-                to: BOB,
-                tokenId: U256::from(3),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::Erc721SafeTransferFrom {
-                    from: SAFE,
-                    recipient: BOB,
-                    token_id: U256::from(3),
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC721::safeTransferFrom_1Call {
-                from: SAFE,
-                to: BOB,
-                tokenId: U256::from(3),
-                data: Bytes::new(),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::Erc721SafeTransferFrom {
-                    from: SAFE,
-                    recipient: BOB,
-                    token_id: U256::from(3),
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC721::setApprovalForAllCall {
-                operator: BOB,
-                approved: true,
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::SetApprovalForAll {
-                    operator: BOB,
-                    approved: true,
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC1155::safeTransferFromCall {
-                from: SAFE,
-                to: BOB,
-                id: U256::from(1),
-                value: U256::from(2),
-                data: Bytes::new(),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::Erc1155SafeTransferFrom {
-                    from: SAFE,
-                    recipient: BOB,
-                    id: U256::from(1),
-                    amount: U256::from(2),
-                },
-            },
-        ),
-        (
-            TOKEN,
-            IERC1155::safeBatchTransferFromCall {
-                from: SAFE,
-                to: BOB,
-                ids: vec![U256::from(1)],
-                values: vec![U256::from(2)],
-                data: Bytes::new(),
-            }
-            .abi_encode(),
-            ActionKind::Token {
-                call: TokenCall::Erc1155SafeBatchTransferFrom {
-                    from: SAFE,
-                    recipient: BOB,
-                    ids: vec![U256::from(1)],
-                    amounts: vec![U256::from(2)],
-                },
-            },
-        ),
-        (
-            PERMIT2,
-            IPermit2::approveCall {
-                token: TOKEN,
-                spender: BOB,
-                amount: U160::from(5),
-                expiration: alloy_primitives::aliases::U48::from(9),
-            }
-            .abi_encode(),
-            ActionKind::Permit2 {
-                call: Permit2Call::Approve {
-                    token: TOKEN,
-                    spender: BOB,
-                    amount: U256::from(5),
-                    expiration: 9,
-                },
-            },
-        ),
-        (
-            PERMIT2,
-            IPermit2::lockdownCall {
-                approvals: vec![IPermit2::TokenSpenderPair {
-                    token: TOKEN,
-                    spender: BOB,
-                }],
-            }
-            .abi_encode(),
-            ActionKind::Permit2 {
-                call: Permit2Call::Lockdown {
-                    pairs: vec![(TOKEN, BOB)],
-                },
-            },
-        ),
-        (
-            PERMIT2,
-            IPermit2::transferFrom_0Call {
-                from: ALICE,
-                to: BOB,
-                amount: U160::from(5),
-                token: TOKEN,
-            }
-            .abi_encode(),
-            ActionKind::Permit2 {
-                call: Permit2Call::TransferFrom {
-                    transfers: vec![signgate_simulator::decode::Permit2Transfer {
-                        from: ALICE,
-                        recipient: BOB,
-                        amount: U256::from(5),
-                        token: TOKEN,
-                    }],
-                },
-            },
-        ),
-        (
-            canonical(SafeContract::CreateCall, SafeVersion::V1_4_1),
-            ICreateCall::performCreateCall {
-                value: U256::ZERO,
-                deploymentData: Bytes::from_static(&[0x60, 0]),
-            }
-            .abi_encode(),
-            ActionKind::SafeLibrary {
-                call: SafeLibraryCall::PerformCreate {
-                    value: U256::ZERO,
-                    init_code_len: 2,
-                },
-            },
-        ),
-    ];
-    for (to, data, expected) in cases {
-        assert_eq!(
-            decode(Operation::Call, to, data.into()).unwrap().kind,
-            expected
-        );
-    }
-
-    let permit = IPermit2::permit_0Call {
-        owner: SAFE,
-        permitSingle: IPermit2::PermitSingle {
-            details: IPermit2::PermitDetails {
-                token: TOKEN,
-                amount: U160::from(1),
-                expiration: Default::default(),
-                nonce: Default::default(),
-            },
-            spender: BOB,
-            sigDeadline: U256::ZERO,
-        },
-        signature: Bytes::new(),
-    };
-    let decoded = decode_transaction(
-        &ctx(SafeVersion::V1_3_0),
-        &tx(Operation::Call, PERMIT2, permit.abi_encode().into()),
-    )
-    .unwrap();
-    let roles: Vec<_> = decoded
-        .involvements()
-        .iter()
-        .map(|i| (i.address, i.role))
-        .collect();
-    assert!(
-        roles.contains(&(BOB, AddressRole::Spender))
-            && roles.contains(&(TOKEN, AddressRole::Token))
-    );
-
-    // A canonical SignMessageLib is a trusted delegatecall target: no warning.
-    let lib = canonical(SafeContract::SignMessageLib, SafeVersion::V1_4_1);
-    let data = ISignMessageLib::signMessageCall {
-        _data: Bytes::from_static(b"hi"),
-    }
-    .abi_encode();
-    let decoded = decode_transaction(
-        &ctx(SafeVersion::V1_4_1),
-        &tx(Operation::DelegateCall, lib, data.into()),
-    )
-    .unwrap();
-    assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
 }
 
 #[test]
@@ -752,198 +506,4 @@ fn malformed_batches_are_typed_errors() {
         decode(Operation::DelegateCall, batch, nested),
         Err(DecodeError::BatchTooDeep { .. })
     ));
-}
-
-/// The decoder agrees with alloy's dynamic ABI decoder on the ABI layer.
-#[test]
-fn agrees_with_alloy_dyn_abi() {
-    let data = transfer(ALICE, 42);
-    let ty = DynSolType::Tuple(vec![DynSolType::Address, DynSolType::Uint(256)]);
-    let DynSolValue::Tuple(values) = ty.abi_decode_params(&data[4..]).unwrap() else {
-        panic!()
-    };
-    let ActionKind::Token {
-        call: TokenCall::Transfer { recipient, amount },
-    } = decode(Operation::Call, TOKEN, data.clone().into())
-        .unwrap()
-        .kind
-    else {
-        panic!()
-    };
-    assert_eq!(
-        values,
-        vec![
-            DynSolValue::Address(recipient),
-            DynSolValue::Uint(amount, 256)
-        ]
-    );
-
-    let entries = [(Operation::Call, TOKEN, U256::from(3), data)];
-    let encoded = multisend(&entries);
-    let DynSolValue::Tuple(outer) = DynSolType::Tuple(vec![DynSolType::Bytes])
-        .abi_decode_params(&encoded[4..])
-        .unwrap()
-    else {
-        panic!()
-    };
-    let DynSolValue::Bytes(transactions) = &outer[0] else {
-        panic!()
-    };
-    let parsed = signgate_simulator::decode::parse_batch(transactions).unwrap();
-    assert_eq!(parsed.len(), 1);
-    assert_eq!((parsed[0].to, parsed[0].value), (TOKEN, U256::from(3)));
-}
-
-#[derive(Debug, Clone)]
-enum Node {
-    Eth {
-        op: Operation,
-        to: Address,
-        value: U256,
-    },
-    Transfer {
-        op: Operation,
-        token: Address,
-        recipient: Address,
-        amount: U256,
-    },
-    Opaque {
-        op: Operation,
-        to: Address,
-        tail: Vec<u8>,
-    },
-    Batch {
-        op: Operation,
-        entries: Vec<Node>,
-    },
-}
-
-const OPAQUE_SELECTOR: [u8; 4] = [0xde, 0xad, 0xbe, 0xef];
-
-fn batch_address() -> Address {
-    canonical(SafeContract::MultiSend, SafeVersion::V1_3_0)
-}
-
-fn arb_op() -> impl Strategy<Value = Operation> {
-    prop_oneof![Just(Operation::Call), Just(Operation::DelegateCall)]
-}
-
-fn arb_address() -> impl Strategy<Value = Address> {
-    any::<[u8; 20]>()
-        .prop_map(Address::from)
-        .prop_filter("not special", |a| {
-            *a != SAFE && deployments::lookup(*a).is_none() && !a.is_zero()
-        })
-}
-
-fn arb_node() -> impl Strategy<Value = Node> {
-    let leaf = prop_oneof![
-        (arb_op(), arb_address(), any::<u64>()).prop_map(|(op, to, v)| Node::Eth {
-            op,
-            to,
-            value: U256::from(v)
-        }),
-        (arb_op(), arb_address(), arb_address(), any::<[u8; 32]>()).prop_map(
-            |(op, token, recipient, a)| Node::Transfer {
-                op,
-                token,
-                recipient,
-                amount: B256::from(a).into()
-            }
-        ),
-        (
-            arb_op(),
-            arb_address(),
-            proptest::collection::vec(any::<u8>(), 0..40)
-        )
-            .prop_map(|(op, to, tail)| Node::Opaque { op, to, tail }),
-    ];
-    leaf.prop_recursive(3, 24, 5, |inner| {
-        (arb_op(), proptest::collection::vec(inner, 0..5))
-            .prop_map(|(op, entries)| Node::Batch { op, entries })
-    })
-}
-
-impl Node {
-    fn encode(&self) -> (Operation, Address, U256, Vec<u8>) {
-        match self {
-            Node::Eth { op, to, value } => (*op, *to, *value, vec![]),
-            Node::Transfer {
-                op,
-                token,
-                recipient,
-                amount,
-            } => (
-                *op,
-                *token,
-                U256::ZERO,
-                IERC20::transferCall {
-                    to: *recipient,
-                    amount: *amount,
-                }
-                .abi_encode(),
-            ),
-            Node::Opaque { op, to, tail } => {
-                (*op, *to, U256::ZERO, [&OPAQUE_SELECTOR[..], tail].concat())
-            }
-            Node::Batch { op, entries } => {
-                let encoded: Vec<_> = entries.iter().map(Node::encode).collect();
-                (
-                    *op,
-                    batch_address(),
-                    U256::ZERO,
-                    multisend(&encoded).to_vec(),
-                )
-            }
-        }
-    }
-
-    fn expected(&self) -> Action {
-        let (operation, to, value, data) = self.encode();
-        let kind = match self {
-            Node::Eth { .. } => ActionKind::NativeTransfer,
-            Node::Transfer {
-                recipient, amount, ..
-            } => ActionKind::Token {
-                call: TokenCall::Transfer {
-                    recipient: *recipient,
-                    amount: *amount,
-                },
-            },
-            Node::Opaque { .. } => ActionKind::Unknown {
-                selector: Some(OPAQUE_SELECTOR),
-            },
-            Node::Batch { entries, .. } => ActionKind::Batch {
-                deployment: deployments::lookup(batch_address()).copied(),
-                actions: entries.iter().map(Node::expected).collect(),
-            },
-        };
-        Action {
-            operation,
-            to,
-            value,
-            data_len: data.len(),
-            kind,
-        }
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-
-    /// Encode a random (nested, mixed-operation) batch, decode it, get the same tree back.
-    #[test]
-    fn batches_round_trip(node in arb_node()) {
-        prop_assume!(known_function(PERMIT2, OPAQUE_SELECTOR).is_none());
-        let (op, to, value, data) = node.encode();
-        let decoded = decode_calldata(SAFE, op, to, value, &data).unwrap();
-        prop_assert_eq!(decoded, node.expected());
-    }
-
-    /// Arbitrary bytes behind the multiSend selector never panic and never decode partially.
-    #[test]
-    fn arbitrary_batch_bytes_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let data = [&IMultiSend::multiSendCall::SELECTOR[..], &tail].concat();
-        let _ = decode_calldata(SAFE, Operation::DelegateCall, batch_address(), U256::ZERO, &data);
-    }
 }
