@@ -7,3 +7,4 @@ mod sanctions_screen;
 mod sanctions_support;
 mod governance;
 mod properties;
+mod adapters;
