@@ -45,9 +45,32 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Streams a client may reset before being answered (rapid-reset defence).
 const MAX_PENDING_RESETS: usize = 64;
 
+/// `signgate serve`: run the gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML file layered over the embedded default (environment variables SIGNGATE_* override
+    /// both).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The configuration is invalid; the message names the key.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A gateway key could not be read or created.
+    #[error("gateway key: {0}")]
+    Key(#[from] keys::KeyError),
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The store could not be opened; the gateway does not start without it.
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
@@ -96,6 +119,32 @@ fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
     let identity = Identity::from_pem(read_pem(&files.cert)?, read_pem(&files.key)?);
     let ca = Certificate::from_pem(read_pem(&files.client_ca)?);
     Ok(ServerTlsConfig::new().identity(identity).client_ca_root(ca))
+}
+
+/// `signgate serve`: loads the configuration (`env` is the process environment, passed in by
+/// the binary), creates the gateway's release key on first start, binds `server.listen` and
+/// serves until `shutdown` completes.
+pub async fn run(
+    args: &ServeArgs,
+    env: impl IntoIterator<Item = (String, String)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let cfg = GatewayConfig::load(args.config.as_deref(), env)?;
+    let release = keys::load_or_create_ed25519(&cfg.release_key)?;
+    tracing::info!(
+        data_dir = %cfg.data_dir.display(),
+        store = %cfg.store_path().display(),
+        release_key = %keys::public_path(&cfg.release_key).display(),
+        release_public_key = %hex::encode(release.verifying_key().as_bytes()),
+        "gateway state; give the release public key to every signer backend"
+    );
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    serve(listener, cfg, shutdown).await
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
@@ -152,6 +201,11 @@ pub async fn serve_with_store<S: ProposalStore>(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    // Older tools (grpcurl before v1 support) still ask v1alpha.
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
 
     let mut builder = Server::builder()
         .timeout(limits.call_timeout)
@@ -170,6 +224,7 @@ pub async fn serve_with_store<S: ProposalStore>(
         ))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(InterceptedService::new(
             gateway,
             authorizer.require(Permission::Gateway),
