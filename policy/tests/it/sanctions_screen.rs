@@ -12,12 +12,19 @@
 use std::time::Duration;
 
 use alloy_primitives::Address;
+use alloy_primitives::{U256, aliases::U48, aliases::U160};
+use alloy_sol_types::SolCall;
 use signgate_policy::sanctions::{
     ListAction, ListCategory, ListFormat, ListInput, ListLoadError, ListSlot, ListSpec,
     ParseLimits, SanctionsSnapshot, ScreeningOutcome, ScreeningProblem, ScreeningSubject,
     Sha256Digest, UpdateOutcome, load_list, parse_evm_address, screen, screen_subjects,
 };
-use signgate_simulator::decode::{ActionPath, AddressRole, Involvement};
+use signgate_simulator::{
+    Operation, SafeContext, SafeTx, SafeVersion,
+    abi::{IERC20, IMultiSend, IPermit2},
+    decode::{ActionPath, AddressRole, BatchEntry, Involvement, decode_transaction, encode_batch},
+    deployments::{self, PERMIT2, SafeContract},
+};
 
 use crate::sanctions_support::*;
 
@@ -119,6 +126,79 @@ fn lazarus_is_found_in_a_nested_multisend_as_permit2_spender_and_as_refund_recei
     assert!(
         text.contains("UID 27307 Lazarus Group, Digital Currency Address - ETH"),
         "{text}"
+    );
+}
+
+fn multisend(entries: &[(Operation, Address, Vec<u8>)]) -> Vec<u8> {
+    let transactions = encode_batch(entries.iter().map(|(operation, to, data)| BatchEntry {
+        operation: *operation,
+        to: *to,
+        value: U256::ZERO,
+        data,
+    }));
+    IMultiSend::multiSendCall {
+        transactions: transactions.into(),
+    }
+    .abi_encode()
+}
+
+#[test]
+fn lazarus_is_found_through_the_real_decoder() {
+    let snapshot = excerpt_snapshot();
+    // Spelled in lower case everywhere: the list has it mixed-case.
+    let lazarus = addr("0x098b716b8aaf21512996dc57eb0615e2383e2f96");
+    let bob = addr("0xb0b0000000000000000000000000000000000002");
+    let token = addr("0xdAC17F958D2ee523a2206206994597C13D831ec7");
+    let multi_send = deployments::canonical(SafeContract::MultiSend, SafeVersion::V1_3_0).unwrap();
+    let transfer = |to| {
+        IERC20::transferCall {
+            to,
+            amount: U256::from(5),
+        }
+        .abi_encode()
+    };
+    let inner = multisend(&[(Operation::Call, token, transfer(lazarus))]);
+    let approve = IPermit2::approveCall {
+        token,
+        spender: lazarus,
+        amount: U160::from(5),
+        expiration: U48::from(9),
+    }
+    .abi_encode();
+    let outer = multisend(&[
+        (Operation::Call, token, transfer(bob)),
+        (Operation::DelegateCall, multi_send, inner),
+        (Operation::Call, PERMIT2, approve),
+    ]);
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        refund_receiver: lazarus,
+        ..SafeTx::call(multi_send, U256::ZERO, outer.into(), U256::ZERO)
+    };
+    let ctx = SafeContext {
+        chain_id: 1,
+        safe: addr("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe"),
+        version: SafeVersion::V1_3_0,
+    };
+    let decoded = decode_transaction(&ctx, &tx).unwrap();
+    let outcome = screen(&snapshot, &decoded.involvements(), &[], t0());
+    let ScreeningOutcome::Screened { hits, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    let places: Vec<String> = hits.iter().map(|h| h.location.to_string()).collect();
+    assert_eq!(places.len(), 3, "{places:?}");
+    assert!(
+        places[0].starts_with("multiSend[1] → multiSend[0] → transfer.recipient"),
+        "{places:?}"
+    );
+    assert!(
+        places[1].starts_with("multiSend[2] → ") && places[1].ends_with(".spender"),
+        "{places:?}"
+    );
+    assert_eq!(places[2], "tx → execTransaction.refund receiver");
+    assert!(
+        hits.iter()
+            .all(|h| h.matches[0].uid.as_deref() == Some("27307"))
     );
 }
 
