@@ -17,6 +17,10 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only obscure the clap tree"
+)]
 pub enum Command {
     /// Recompute the hashes of a Safe transaction, decode what it asks for in plain words,
     /// recover its signatures and list its warnings — trusting no UI and no service.
