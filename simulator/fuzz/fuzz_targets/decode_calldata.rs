@@ -13,10 +13,16 @@ use signgate_simulator::{
 const SAFE: Address = Address::repeat_byte(0x5a);
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&control, data)) = input.split_first() else { return };
+    let Some((&control, data)) = input.split_first() else {
+        return;
+    };
     // The control byte picks the operation, the Safe version and which kind of target to call,
     // so that canonical batch libraries (and the 1.5.0 `to = 0` rule) are reached often.
-    let operation = if control & 1 == 0 { Operation::Call } else { Operation::DelegateCall };
+    let operation = if control & 1 == 0 {
+        Operation::Call
+    } else {
+        Operation::DelegateCall
+    };
     let version = SafeVersion::ALL[usize::from(control >> 1) % SafeVersion::ALL.len()];
     let to = match (control >> 4) % 4 {
         0 => deployments::canonical(SafeContract::MultiSendCallOnly, SafeVersion::V1_5_0),
@@ -25,7 +31,11 @@ fuzz_target!(|input: &[u8]| {
         _ => Some(Address::repeat_byte(control)),
     }
     .unwrap_or(SAFE);
-    let ctx = SafeContext { chain_id: 1, safe: SAFE, version };
+    let ctx = SafeContext {
+        chain_id: 1,
+        safe: SAFE,
+        version,
+    };
     let tx = SafeTx {
         operation,
         ..SafeTx::call(to, U256::ZERO, Bytes::copy_from_slice(data), U256::ZERO)
@@ -35,6 +45,10 @@ fuzz_target!(|input: &[u8]| {
         let _ = decoded.involvements();
     }
     if let Ok(entries) = parse_batch(data) {
-        assert_eq!(encode_batch(entries), data, "a parsed batch must re-encode to its bytes");
+        assert_eq!(
+            encode_batch(entries),
+            data,
+            "a parsed batch must re-encode to its bytes"
+        );
     }
 });
