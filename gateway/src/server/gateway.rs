@@ -1,7 +1,7 @@
 //! The `Gateway` service. The read side (GetProposal, ListProposals, WatchProposal) and Cancel
-//! work on the store alone and are complete; SubmitProposal, Approve, Reject and
-//! RequestSignatures need the decision pipeline (decode → simulate → screen → policy) and
-//! answer UNIMPLEMENTED until it is wired in — never a release.
+//! work on the store alone and are complete here; SubmitProposal, Approve, Reject and
+//! RequestSignatures are delegated to a [`DecisionPipeline`] (decode → simulate → screen →
+//! policy), which answers UNIMPLEMENTED until the real one is wired in — never a release.
 
 use std::{
     sync::Arc,
@@ -13,7 +13,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{GatewayError, convert};
+use super::{Caller, DecisionPipeline, GatewayError, convert};
 use crate::{
     config::Limits,
     store::{ListFilter, PageToken, ProposalId, ProposalStore, UnixMillis},
@@ -33,21 +33,28 @@ pub(crate) fn now() -> UnixMillis {
     UnixMillis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-/// The `Gateway` service over a store.
+/// The `Gateway` service over a store and a decision pipeline.
 #[derive(Debug)]
-pub struct GatewayService<S> {
+pub struct GatewayService<S, P> {
     store: Arc<S>,
+    pipeline: Arc<P>,
     limits: Limits,
     /// Flips to `true` when the server shuts down, ending every watch stream so graceful
     /// shutdown does not wait for them.
     stopping: watch::Receiver<bool>,
 }
 
-impl<S: ProposalStore> GatewayService<S> {
-    /// A service reading and writing `store`.
-    pub fn new(store: Arc<S>, limits: Limits, stopping: watch::Receiver<bool>) -> Self {
+impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
+    /// A service reading and writing `store`, deciding through `pipeline`.
+    pub fn new(
+        store: Arc<S>,
+        pipeline: Arc<P>,
+        limits: Limits,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             store,
+            pipeline,
             limits,
             stopping,
         }
@@ -87,8 +94,13 @@ impl<S: ProposalStore> GatewayService<S> {
     }
 }
 
-fn pipeline_pending(method: &'static str) -> Status {
-    GatewayError::Unimplemented(method).into()
+/// The caller the auth interceptor recorded; its absence means the interceptor did not run,
+/// which is refused rather than assumed.
+fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("caller identity missing"))
 }
 
 /// Sends the proposal whenever its revision grows; ends on a terminal state, on shutdown, or
@@ -153,31 +165,34 @@ fn is_terminal(p: &pb::Proposal) -> bool {
 }
 
 #[tonic::async_trait]
-impl<S: ProposalStore> Gateway for GatewayService<S> {
+impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
     async fn submit_proposal(
         &self,
-        _req: Request<pb::SubmitProposalRequest>,
+        req: Request<pb::SubmitProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        Err(pipeline_pending(
-            "SubmitProposal arrives with the decision pipeline",
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.submit(caller, req.into_inner()).await?,
         ))
     }
 
     async fn approve(
         &self,
-        _req: Request<pb::ApproveRequest>,
+        req: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        Err(pipeline_pending(
-            "Approve arrives with the decision pipeline",
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.approve(caller, req.into_inner()).await?,
         ))
     }
 
     async fn reject(
         &self,
-        _req: Request<pb::RejectRequest>,
+        req: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        Err(pipeline_pending(
-            "Reject arrives with the decision pipeline",
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.reject(caller, req.into_inner()).await?,
         ))
     }
 
@@ -266,10 +281,13 @@ impl<S: ProposalStore> Gateway for GatewayService<S> {
 
     async fn request_signatures(
         &self,
-        _req: Request<pb::RequestSignaturesRequest>,
+        req: Request<pb::RequestSignaturesRequest>,
     ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
-        Err(pipeline_pending(
-            "RequestSignatures arrives with the decision pipeline",
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline
+                .request_signatures(caller, req.into_inner())
+                .await?,
         ))
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations;
+//! - [`pipeline`]: the seam where the decision pipeline plugs in ([`DecisionPipeline`]);
+//! - [`requests`]: signed submissions and approvals, verified and parsed;
 //! - [`convert`]: request parsing and proposal views;
 //! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
 //! - [`envelope`]: ed25519 signatures over encoded payloads;
@@ -16,6 +18,8 @@ pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod keys;
+pub mod pipeline;
+pub mod requests;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -32,6 +36,7 @@ pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
 pub use error::GatewayError;
 pub use gateway::GatewayService;
+pub use pipeline::{DecisionPipeline, PipelinePending};
 
 use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
@@ -159,12 +164,24 @@ pub async fn serve(
     serve_with_store(listener, cfg, Arc::new(store), shutdown).await
 }
 
-/// [`serve`] with a store the caller opened (the pipeline wiring and tests with another
+/// [`serve`] with a store the caller opened and no decision pipeline yet (tests with another
 /// backend use this).
 pub async fn serve_with_store<S: ProposalStore>(
     listener: TcpListener,
     cfg: GatewayConfig,
     store: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_with(listener, cfg, store, Arc::new(PipelinePending), shutdown).await
+}
+
+/// The full assembly: a store and the decision pipeline that SubmitProposal, Approve, Reject
+/// and RequestSignatures delegate to.
+pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    pipeline: Arc<P>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     install_crypto_provider();
@@ -185,16 +202,21 @@ pub async fn serve_with_store<S: ProposalStore>(
     let max_message = limits.max_message_bytes;
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let gateway = GatewayServer::new(GatewayService::new(store.clone(), limits.clone(), stop_rx))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let gateway = GatewayServer::new(GatewayService::new(
+        store.clone(),
+        pipeline,
+        limits.clone(),
+        stop_rx,
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
     let admin = AdminServer::new(AdminService::new(store))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
-        .set_serving::<GatewayServer<GatewayService<S>>>()
+        .set_serving::<GatewayServer<GatewayService<S, P>>>()
         .await;
     health.set_serving::<AdminServer<AdminService<S>>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -238,7 +260,7 @@ pub async fn serve_with_store<S: ProposalStore>(
     let signal = async move {
         shutdown.await;
         health
-            .set_not_serving::<GatewayServer<GatewayService<S>>>()
+            .set_not_serving::<GatewayServer<GatewayService<S, P>>>()
             .await;
         let _ = stop_tx.send(true);
     };

@@ -338,3 +338,89 @@ impl HashOf for pb::Proposal {
             .unwrap_or_default()
     }
 }
+
+/// A pipeline that answers with who called, to check the delegation seam.
+struct EchoPipeline;
+
+impl signgate_gateway::server::DecisionPipeline for EchoPipeline {
+    async fn submit(
+        &self,
+        caller: signgate_gateway::server::Caller,
+        req: pb::SubmitProposalRequest,
+    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
+        let size = req.submission.map_or(0, |s| s.payload.len());
+        Ok(pb::Proposal {
+            initiator: format!("{caller:?}:{size}"),
+            ..Default::default()
+        })
+    }
+    async fn approve(
+        &self,
+        _: signgate_gateway::server::Caller,
+        _: pb::ApproveRequest,
+    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
+        Err(signgate_gateway::server::GatewayError::Unavailable(
+            "state source down".into(),
+        ))
+    }
+    async fn reject(
+        &self,
+        _: signgate_gateway::server::Caller,
+        _: pb::RejectRequest,
+    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
+        Err(signgate_gateway::server::GatewayError::invalid(
+            "rejection",
+            "required",
+        ))
+    }
+    async fn request_signatures(
+        &self,
+        _: signgate_gateway::server::Caller,
+        _: pb::RequestSignaturesRequest,
+    ) -> Result<pb::RequestSignaturesResponse, signgate_gateway::server::GatewayError> {
+        Ok(pb::RequestSignaturesResponse::default())
+    }
+}
+
+#[tokio::test]
+async fn deciding_calls_are_delegated_to_the_pipeline_with_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(signgate_gateway::server::serve_with(
+        listener,
+        config(dir.path(), &[]),
+        store,
+        Arc::new(EchoPipeline),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let mut gw = GatewayClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let submission = pb::SignedEnvelope {
+        payload: vec![1, 2, 3],
+        ..Default::default()
+    };
+    let p = gw
+        .submit_proposal(pb::SubmitProposalRequest {
+            submission: Some(submission),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.initiator, "Loopback:3");
+    let err = gw.approve(pb::ApproveRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(!err.message().contains("state source"), "{err}");
+    let err = gw.reject(pb::RejectRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    gw.request_signatures(pb::RequestSignaturesRequest::default())
+        .await
+        .unwrap();
+    tx.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

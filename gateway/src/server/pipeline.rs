@@ -1,0 +1,84 @@
+//! The seam between the server and the decision pipeline (decode → simulate → screen →
+//! policy → store → sign). [`GatewayService`](super::GatewayService) delegates the four calls
+//! that decide or release to a [`DecisionPipeline`]; until the real one is wired in,
+//! [`PipelinePending`] answers UNIMPLEMENTED, which releases nothing.
+
+use std::future::Future;
+
+use signgate_proto::v1 as pb;
+
+use super::{Caller, GatewayError};
+
+/// The calls that need decoding, simulation, screening and policy. Implementations must fail
+/// closed: any dependency error is a denial or [`GatewayError::Unavailable`], never a release.
+pub trait DecisionPipeline: Send + Sync + 'static {
+    /// `SubmitProposal`.
+    fn submit(
+        &self,
+        caller: Caller,
+        req: pb::SubmitProposalRequest,
+    ) -> impl Future<Output = Result<pb::Proposal, GatewayError>> + Send;
+
+    /// `Approve`.
+    fn approve(
+        &self,
+        caller: Caller,
+        req: pb::ApproveRequest,
+    ) -> impl Future<Output = Result<pb::Proposal, GatewayError>> + Send;
+
+    /// `Reject`.
+    fn reject(
+        &self,
+        caller: Caller,
+        req: pb::RejectRequest,
+    ) -> impl Future<Output = Result<pb::Proposal, GatewayError>> + Send;
+
+    /// `RequestSignatures`.
+    fn request_signatures(
+        &self,
+        caller: Caller,
+        req: pb::RequestSignaturesRequest,
+    ) -> impl Future<Output = Result<pb::RequestSignaturesResponse, GatewayError>> + Send;
+}
+
+/// The pipeline before it is wired: every deciding call is UNIMPLEMENTED.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PipelinePending;
+
+impl DecisionPipeline for PipelinePending {
+    async fn submit(
+        &self,
+        _: Caller,
+        _: pb::SubmitProposalRequest,
+    ) -> Result<pb::Proposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "SubmitProposal arrives with the decision pipeline",
+        ))
+    }
+
+    async fn approve(
+        &self,
+        _: Caller,
+        _: pb::ApproveRequest,
+    ) -> Result<pb::Proposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "Approve arrives with the decision pipeline",
+        ))
+    }
+
+    async fn reject(&self, _: Caller, _: pb::RejectRequest) -> Result<pb::Proposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "Reject arrives with the decision pipeline",
+        ))
+    }
+
+    async fn request_signatures(
+        &self,
+        _: Caller,
+        _: pb::RequestSignaturesRequest,
+    ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "RequestSignatures arrives with the decision pipeline",
+        ))
+    }
+}
