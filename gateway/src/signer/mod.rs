@@ -4,8 +4,10 @@
 //! (chain, Safe, nonce).
 //!
 //! - [`ticket`]: issuing (gateway side) and verifying (signer side) release tickets;
+//! - [`client`]: the gateway asking every backend and packing the verified signatures;
 //! - [`ledger`]: the on-disk double-sign protection.
 
+pub mod client;
 pub mod ledger;
 pub mod ticket;
 

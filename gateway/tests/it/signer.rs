@@ -334,3 +334,79 @@ async fn signatures_from_two_signers_satisfy_a_two_of_two_safe() {
     let report = signgate_simulator::check_signatures(&check, U256::from(2), |_| false, |_| false);
     assert!(report.accepted(), "{:?}", report.failure);
 }
+
+/// The gateway-side client: every backend asked at once, each answer verified, the good ones
+/// packed; a dead backend costs its signature only.
+#[tokio::test]
+async fn the_gateway_collects_and_packs_verified_signatures() {
+    use signgate_gateway::{config::SignerEndpoint, signer::client};
+    use std::time::Duration;
+
+    let payment = tx(21, 7);
+    let mut running = Vec::new();
+    let mut dirs = Vec::new();
+    let mut endpoints = Vec::new();
+    let mut owners = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let (args, owner) = signer_args(dir.path());
+        let r = RunningSigner::start(&args).await;
+        endpoints.push(SignerEndpoint {
+            endpoint: format!("http://{}", r.addr),
+        });
+        owners.push(owner);
+        running.push(r);
+        dirs.push(dir);
+    }
+    // A backend that is not there: bind, note the port, close.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    endpoints.push(SignerEndpoint {
+        endpoint: format!("http://{dead}"),
+    });
+
+    let hash = safe_tx_hash(&context(), &payment);
+    let signed = ticket::issue(&gateway_key(), &ticket_for(&payment, 60));
+    let outcomes = client::collect(&endpoints, &signed, hash, None, Duration::from_secs(5)).await;
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0].result.as_ref().unwrap().0, owners[0]);
+    assert_eq!(outcomes[1].result.as_ref().unwrap().0, owners[1]);
+    assert!(outcomes[2].result.is_err());
+    assert!(!outcomes[2].to_proto().error.is_empty());
+
+    let blob = client::pack(&outcomes).unwrap();
+    owners.sort();
+    let hashes = signgate_simulator::safe_tx_hashes(&context(), &payment);
+    let check = signgate_simulator::SignatureCheck::for_safe_tx(
+        SafeVersion::V1_4_1,
+        &hashes,
+        &blob,
+        &owners,
+        Address::ZERO,
+    );
+    let report = signgate_simulator::check_signatures(&check, U256::from(2), |_| false, |_| false);
+    assert!(report.accepted(), "{:?}", report.failure);
+
+    // A ticket whose hash the gateway did not mean: answers are refused by the gateway too.
+    let wrong = client::collect(
+        &endpoints[..1],
+        &signed,
+        B256::repeat_byte(1),
+        None,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        wrong[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("not the released")
+    );
+    for r in running {
+        r.stop().await;
+    }
+}

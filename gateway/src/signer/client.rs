@@ -1,0 +1,177 @@
+//! The gateway's side of the signer backends: send one release ticket to every configured
+//! backend, check each answer (the signature must recover to the owner the backend names, over
+//! the hash the gateway released), and pack the good ones owner-sorted for `execTransaction`.
+//!
+//! A backend that is down, slow, or answers with anything that does not verify contributes no
+//! signature and an error in words; it never makes the call fail as a whole, and never adds an
+//! unverified signature to the blob.
+
+use std::{str::FromStr, time::Duration};
+
+use alloy_primitives::{Address, B256, Bytes, Signature};
+use signgate_proto::v1::{self as pb, signer_client::SignerClient};
+use signgate_simulator::signature::{OwnerSignature, PackError, pack_signatures};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::config::SignerEndpoint;
+
+/// TLS material the gateway presents to `https://` signer backends.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// The gateway's client certificate chain (PEM).
+    pub cert: Vec<u8>,
+    /// Its private key (PEM).
+    pub key: Vec<u8>,
+    /// The CA that issued the backends' server certificates (PEM).
+    pub ca: Vec<u8>,
+}
+
+/// One backend's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendSignature {
+    /// The configured endpoint.
+    pub endpoint: String,
+    /// The owner and its verified signature, or why there is none.
+    pub result: Result<(Address, Signature), String>,
+}
+
+impl BackendSignature {
+    /// The API form of this outcome.
+    pub fn to_proto(&self) -> pb::SignerOutcome {
+        match &self.result {
+            Ok((owner, _)) => pb::SignerOutcome {
+                endpoint: self.endpoint.clone(),
+                owner: owner.to_checksum(None),
+                error: String::new(),
+            },
+            Err(e) => pb::SignerOutcome {
+                endpoint: self.endpoint.clone(),
+                owner: String::new(),
+                error: e.clone(),
+            },
+        }
+    }
+}
+
+async fn channel(
+    endpoint: &str,
+    tls: Option<&ClientTls>,
+    deadline: Duration,
+) -> Result<Channel, String> {
+    let mut ep = Endpoint::from_str(endpoint)
+        .map_err(|e| format!("bad endpoint: {e}"))?
+        .connect_timeout(deadline)
+        .timeout(deadline);
+    if endpoint.starts_with("https://") {
+        let tls = tls.ok_or("an https signer needs the gateway's TLS client certificate")?;
+        crate::server::install_crypto_provider();
+        ep = ep
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(&tls.ca))
+                    .identity(Identity::from_pem(&tls.cert, &tls.key)),
+            )
+            .map_err(|e| format!("tls: {e}"))?;
+    }
+    ep.connect().await.map_err(|e| format!("connect: {e}"))
+}
+
+/// Checks an answer: the backend's signature must be a 27/28 ECDSA signature over `expected`
+/// that recovers to the owner it names.
+fn check(resp: &pb::SignResponse, expected: B256) -> Result<(Address, Signature), String> {
+    let hash =
+        B256::from_str(&resp.safe_tx_hash).map_err(|_| "unreadable safe_tx_hash".to_string())?;
+    if hash != expected {
+        return Err(format!("signed {hash:#x}, not the released {expected:#x}"));
+    }
+    let owner = Address::from_str(&resp.owner).map_err(|_| "unreadable owner".to_string())?;
+    let [.., v] = resp.signature.as_slice() else {
+        return Err("empty signature".into());
+    };
+    if resp.signature.len() != 65 || !matches!(v, 27 | 28) {
+        return Err("not a 65-byte EIP-712 signature with v = 27/28".into());
+    }
+    let sig = Signature::from_raw(&resp.signature).map_err(|e| format!("signature: {e}"))?;
+    let recovered = sig
+        .recover_address_from_prehash(&expected)
+        .map_err(|e| format!("recovery: {e}"))?;
+    if recovered != owner {
+        return Err(format!(
+            "signature recovers to {recovered}, not the claimed owner {owner}"
+        ));
+    }
+    Ok((owner, sig))
+}
+
+async fn ask(
+    endpoint: &SignerEndpoint,
+    ticket: pb::SignedReleaseTicket,
+    expected: B256,
+    tls: Option<&ClientTls>,
+    deadline: Duration,
+) -> BackendSignature {
+    let result = async {
+        let mut client = SignerClient::new(channel(&endpoint.endpoint, tls, deadline).await?);
+        let resp = client
+            .sign(pb::SignRequest {
+                ticket: Some(ticket),
+            })
+            .await
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+            .into_inner();
+        check(&resp, expected)
+    };
+    let result = tokio::time::timeout(deadline, result)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}ms", deadline.as_millis())));
+    BackendSignature {
+        endpoint: endpoint.endpoint.clone(),
+        result,
+    }
+}
+
+/// Sends `ticket` (releasing `safe_tx_hash`) to every backend at once and returns each outcome,
+/// in the configured order.
+pub async fn collect(
+    endpoints: &[SignerEndpoint],
+    ticket: &pb::SignedReleaseTicket,
+    safe_tx_hash: B256,
+    tls: Option<&ClientTls>,
+    deadline: Duration,
+) -> Vec<BackendSignature> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let (endpoint, ticket, tls) = (endpoint.clone(), ticket.clone(), tls.cloned());
+        set.spawn(async move {
+            (
+                i,
+                ask(&endpoint, ticket, safe_tx_hash, tls.as_ref(), deadline).await,
+            )
+        });
+    }
+    let mut out: Vec<BackendSignature> = endpoints
+        .iter()
+        .map(|e| BackendSignature {
+            endpoint: e.endpoint.clone(),
+            result: Err("the request task failed".into()),
+        })
+        .collect();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, outcome)) = joined
+            && let Some(slot) = out.get_mut(i)
+        {
+            *slot = outcome;
+        }
+    }
+    out
+}
+
+/// The verified signatures packed owner-sorted, as `execTransaction` expects.
+pub fn pack(outcomes: &[BackendSignature]) -> Result<Bytes, PackError> {
+    let sigs: Vec<(Address, OwnerSignature)> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .map(|(owner, sig)| (*owner, OwnerSignature::Ecdsa(*sig)))
+        .collect();
+    pack_signatures(&sigs)
+}
