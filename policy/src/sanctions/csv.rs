@@ -107,7 +107,9 @@ impl<R: Read> CsvReader<R> {
                     self.push_field(&mut record, &mut field)?;
                     state = State::FieldStart;
                 }
-                (_, b'\r') => continue,
+                // CR counts only as part of a CRLF line end; a stray CR is field content, so
+                // `0\rx…` can never turn into the address `0x…`.
+                (_, b'\r') if self.peek_byte()? == Some(b'\n') => continue,
                 (_, b'\n') => {
                     self.line += 1;
                     if at_record_start {
@@ -151,6 +153,16 @@ impl<R: Read> CsvReader<R> {
         }
     }
 
+    fn peek_byte(&mut self) -> Result<Option<u8>, ListParseError> {
+        loop {
+            match self.input.fill_buf() {
+                Ok(buf) => return Ok(buf.first().copied()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.input.map_error(e)),
+            }
+        }
+    }
+
     fn expect_only_whitespace(&mut self) -> Result<(), ListParseError> {
         while let Some(b) = self.next_byte()? {
             if !b.is_ascii_whitespace() && b != END_MARKER {
@@ -182,6 +194,12 @@ mod tests {
             got,
             vec![vec!["1", "a, \"b\"", "-0- "], vec!["2", "x\ny", "z"]]
         );
+    }
+
+    #[test]
+    fn a_stray_cr_is_content_not_a_line_end() {
+        // Found by the plain_list fuzz target: `0\rx…` must not read as `0x…`.
+        assert_eq!(records(b"0\rx1\r\n").unwrap(), vec![vec!["0\rx1"]]);
     }
 
     #[test]
