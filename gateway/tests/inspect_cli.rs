@@ -70,6 +70,12 @@ fn confirmations_that_do_not_belong_to_the_transaction_fail_the_command() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("0x9d89e67333f99c136537be74029c44592985a4855172f4c2d0d942029868f98e"));
     assert!(text.contains("MISMATCH"), "{text}");
+    assert!(
+        text.contains(
+            "is attributed to 0x1F4EB0a903619ac168b19A82F1a6e2e426522211 but recovers to"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

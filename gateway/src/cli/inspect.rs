@@ -157,7 +157,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             hints
                 .mismatches
                 .iter()
-                .map(|m| format!("Transaction Service: {m:?}")),
+                .map(|m| format!("Transaction Service: {m}")),
         );
     }
 
