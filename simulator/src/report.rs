@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, Selector, U256};
 use serde::{Deserialize, Serialize};
 
 use crate::version::SafeVersion;
@@ -157,7 +157,7 @@ pub enum RevertReason {
     Panic { code: U256 },
     /// Anything else: a custom error or raw bytes.
     Custom {
-        selector: Option<[u8; 4]>,
+        selector: Option<Selector>,
         data: Bytes,
     },
 }
@@ -175,7 +175,7 @@ impl RevertReason {
         if let Ok(p) = Panic::abi_decode(data) {
             return Self::Panic { code: p.code };
         }
-        let selector = data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok());
+        let selector = data.get(..4).map(Selector::from_slice);
         Self::Custom {
             selector,
             data: Bytes::copy_from_slice(data),
@@ -196,14 +196,20 @@ impl fmt::Display for RevertReason {
 
 /// The EVM call kinds, as opcodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CallKind {
+    #[serde(rename = "CALL")]
     Call,
+    #[serde(rename = "DELEGATECALL")]
     DelegateCall,
+    #[serde(rename = "STATICCALL")]
     StaticCall,
+    #[serde(rename = "CALLCODE")]
     CallCode,
+    #[serde(rename = "CREATE")]
     Create,
+    #[serde(rename = "CREATE2")]
     Create2,
+    #[serde(rename = "SELFDESTRUCT")]
     SelfDestruct,
 }
 
@@ -251,7 +257,7 @@ pub struct CallFrame {
     /// ETH moved by the frame (for DELEGATECALL: the apparent `msg.value`, nothing moves).
     pub value: U256,
     /// First four bytes of the input, when it has four.
-    pub selector: Option<[u8; 4]>,
+    pub selector: Option<Selector>,
     /// Length of the input (init code for CREATE).
     pub input_len: usize,
     /// `keccak256` of the code at `code_address` before the frame ran (`None`: no code).

@@ -3,7 +3,10 @@
 //! "Before" values are read from the state source itself, never from revm's `original_value`,
 //! which includes the approved-hash overrides: the report compares against the real pre-state.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::OnceLock,
+};
 
 use alloy_primitives::{Address, B256, Log, U256};
 use alloy_sol_types::SolEvent;
@@ -27,6 +30,24 @@ use crate::{
     },
     version::SafeVersion,
 };
+
+/// The hashed fixed slots, computed once per process rather than per storage change.
+struct FixedSlots {
+    guard: U256,
+    module_guard: U256,
+    fallback_handler: U256,
+    eip1967: U256,
+}
+
+fn fixed_slots() -> &'static FixedSlots {
+    static SLOTS: OnceLock<FixedSlots> = OnceLock::new();
+    SLOTS.get_or_init(|| FixedSlots {
+        guard: slots::guard(),
+        module_guard: slots::module_guard(),
+        fallback_handler: slots::fallback_handler(),
+        eip1967: slots::eip1967_implementation(),
+    })
+}
 
 /// What the runner knows that the EVM result does not.
 #[derive(Debug)]
@@ -309,7 +330,7 @@ fn implementation_slot<D: DatabaseRef<Error = StateError>>(
     before: B256,
     after: B256,
 ) -> Result<Option<ImplementationSlot>, StateError> {
-    if slot == slots::eip1967_implementation() {
+    if slot == fixed_slots().eip1967 {
         return Ok(Some(ImplementationSlot::Eip1967));
     }
     if slot != slots::SINGLETON || !word_is_address(before) || !word_is_address(after) {
@@ -339,15 +360,16 @@ fn classify(
     state: &EvmState,
     changes: &mut [SafeStorageChange],
 ) {
+    let f_slots = fixed_slots();
     let fixed = |slot: U256| -> Option<SafeSlot> {
         Some(match slot {
             s if s == slots::SINGLETON => SafeSlot::Singleton,
             s if s == slots::OWNER_COUNT => SafeSlot::OwnerCount,
             s if s == slots::THRESHOLD => SafeSlot::Threshold,
             s if s == slots::NONCE => SafeSlot::Nonce,
-            s if s == slots::guard() => SafeSlot::Guard,
-            s if s == slots::module_guard() => SafeSlot::ModuleGuard,
-            s if s == slots::fallback_handler() => SafeSlot::FallbackHandler,
+            s if s == f_slots.guard => SafeSlot::Guard,
+            s if s == f_slots.module_guard => SafeSlot::ModuleGuard,
+            s if s == f_slots.fallback_handler => SafeSlot::FallbackHandler,
             _ => return None,
         })
     };

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use alloy_primitives::{Address, B256, Log, U256};
+use alloy_primitives::{Address, B256, Log, Selector, U256};
 use revm::{
     context::ContextTr,
     context_interface::CreateScheme,
@@ -41,7 +41,7 @@ pub(crate) struct RawFrame {
     pub(crate) target: Address,
     pub(crate) code_address: Address,
     pub(crate) value: U256,
-    pub(crate) selector: Option<[u8; 4]>,
+    pub(crate) selector: Option<Selector>,
     pub(crate) input_len: usize,
     pub(crate) code_hash: Option<B256>,
     pub(crate) end: FrameEnd,
@@ -119,9 +119,10 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for EffectsInspector {
             CallScheme::StaticCall => CallKind::StaticCall,
         };
         let input_len = inputs.input.len();
+        // Borrow, never copy, the input: only the selector is kept.
         let selector = if input_len >= 4 {
-            let bytes = inputs.input.bytes(ctx);
-            bytes.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok())
+            let bytes = inputs.input.as_bytes(ctx);
+            bytes.get(..4).map(Selector::from_slice)
         } else {
             None
         };

@@ -115,7 +115,6 @@ pub fn simulate<S: StateSource>(
 ///
 /// `signatures`: `Some` runs them unmodified (the Safe decides whether they suffice; if not, the
 /// report shows its revert). `None` uses approved-hash overrides for `threshold` real owners.
-#[allow(clippy::too_many_arguments)]
 pub fn simulate_with<S: StateSource>(
     state: &S,
     chain_id: u64,

@@ -129,6 +129,7 @@ impl Snapshot {
 
     /// Sets an account's balance, nonce and code (keeping its storage).
     pub fn set_account(&mut self, address: Address, balance: U256, nonce: u64, code: Bytes) {
+        self.fixture_names.remove(&address);
         let info = if code.is_empty() {
             AccountInfo {
                 balance,
@@ -149,6 +150,22 @@ impl Snapshot {
             }
         };
         self.accounts.insert(address, info);
+    }
+
+    /// Sets an account whose code is the Safe fixture `name` (kept as `codeFixture` by
+    /// [`Snapshot::to_file`]). Unknown names are an error.
+    pub fn set_account_fixture(
+        &mut self,
+        address: Address,
+        balance: U256,
+        nonce: u64,
+        name: &str,
+    ) -> Result<(), StateError> {
+        let code = fixtures::code(name)
+            .ok_or_else(|| StateError::Snapshot(format!("unknown code fixture {name:?}")))?;
+        self.set_account(address, balance, nonce, code);
+        self.fixture_names.insert(address, name.to_owned());
+        Ok(())
     }
 
     /// Sets one storage slot (creating an empty account if needed).

@@ -3,6 +3,14 @@
 //!
 //! Case counts are modest on purpose (CI has two cores); every case runs real Safe code.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use std::cell::RefCell;
 
 use alloy_primitives::{Address, B256, Bytes, U256};

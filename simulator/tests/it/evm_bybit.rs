@@ -1,13 +1,20 @@
 //! Issue 3, test 1: the Bybit transaction replayed byte for byte on the real Safe 1.1.1 code.
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
+use alloy_primitives::{Address, B256, Bytes, Selector, U256};
 use serde::Deserialize;
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
     constants::{SENTINEL, slots},
     evm::{
-        BlockInfo, SimulationOptions, Snapshot, SpecId, exec_transaction_calldata, fixtures,
-        simulate_with,
+        BlockInfo, SimulationOptions, Snapshot, SpecId, exec_transaction_calldata, simulate_with,
     },
     report::{CallKind, Outcome, SafeSlot, SignatureMode},
     safe_tx_hash,
@@ -45,18 +52,15 @@ pub fn bybit_state(b: &Bybit) -> Snapshot {
         timestamp: b.block_timestamp - 12,
         ..BlockInfo::default()
     });
-    s.set_account(
+    s.set_account_fixture(
         b.safe,
         U256::from(401_346u64) * U256::from(10).pow(U256::from(18)),
         1,
-        fixtures::code("v1.1.1/Proxy").unwrap(),
-    );
-    s.set_account(
-        b.singleton,
-        U256::ZERO,
-        1,
-        fixtures::code("v1.1.1/GnosisSafe").unwrap(),
-    );
+        "v1.1.1/Proxy",
+    )
+    .unwrap();
+    s.set_account_fixture(b.singleton, U256::ZERO, 1, "v1.1.1/GnosisSafe")
+        .unwrap();
     s.set_account(b.tx.to, U256::ZERO, 1, b.trojan_runtime.clone());
     s.set_storage(
         b.safe,
@@ -106,7 +110,10 @@ fn assert_bybit_effect(report: &signgate_simulator::report::SimulationReport, b:
         .collect();
     assert_eq!(dc.len(), 1, "{:#?}", report.calls);
     assert_eq!(dc[0].kind, CallKind::DelegateCall);
-    assert_eq!(dc[0].selector, Some([0xa9, 0x05, 0x9c, 0xbb]));
+    assert_eq!(
+        dc[0].selector,
+        Some(Selector::from([0xa9, 0x05, 0x9c, 0xbb]))
+    );
     assert!(dc[0].success && dc[0].effective);
     assert_eq!(dc[0].depth, 2, "proxy → singleton → trojan");
     // Slot 0 of the Safe: the singleton is replaced by the backdoor.

@@ -1,6 +1,14 @@
 //! Issue 3, test 5: a guard and module write made by a delegatecalled contract (no Safe
 //! self-call), and an EIP-1967 upgrade of a protocol proxy the Safe administers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use alloy_primitives::{Address, Bytes, U256, address};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use signgate_simulator::{

@@ -1,6 +1,14 @@
 //! Issue 3, test 6: reverting and out-of-gas transactions are reported as such, with no false
 //! effects; the gas cap and the deadline are typed errors; an active guard is honoured.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, U256};

@@ -2,6 +2,14 @@
 //! `scripts/test-node-start` on 127.0.0.1), equal to the report from the equivalent snapshot; a
 //! dead endpoint is a typed error within the timeout.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},

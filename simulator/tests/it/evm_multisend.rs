@@ -1,6 +1,14 @@
 //! Issue 3, test 3: a MultiSend 1.3.0 batch (DELEGATECALL) with three token transfers, one in a
 //! nested batch; every movement appears with its path in the call tree.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::SolCall;
 use signgate_simulator::{

@@ -1,6 +1,14 @@
 //! Issue 3, test 4: each permission change seen as a typed Safe change, including one hidden in a
 //! batch. The Safe has a guard that allows everything, so `setGuard(0)` has something to remove.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use alloy_primitives::{Address, Bytes, U256, address};
 use alloy_sol_types::SolCall;
 use signgate_simulator::{

@@ -1,5 +1,13 @@
 //! Issue 3, test 2: benign ERC-20 and ETH transfers through Safe 1.4.1.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use alloy_primitives::{Bytes, U256};
 use alloy_sol_types::SolCall;
 use signgate_simulator::{

@@ -14,3 +14,4 @@ mod evm_disguised;
 mod evm_failures;
 mod evm_fork;
 mod differential;
+mod evm_snapshots;

@@ -1,7 +1,14 @@
 //! Shared harness for the EVM tests: a local revm world where real Safe bytecode is deployed
 //! and set up with real transactions, then exported as a [`Snapshot`] for the simulator.
 
-#![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
 
 use std::{collections::BTreeMap, sync::OnceLock};
 
@@ -124,10 +131,10 @@ pub fn owners(n: u8) -> Vec<PrivateKeySigner> {
 pub fn sign(key: &PrivateKeySigner, hash: B256) -> Vec<u8> {
     let sig = key.sign_hash_sync(&hash).unwrap();
     let mut out = sig.as_bytes().to_vec();
-    if let Some(v) = out.last_mut() {
-        if *v < 27 {
-            *v += 27;
-        }
+    if let Some(v) = out.last_mut()
+        && *v < 27
+    {
+        *v += 27;
     }
     out
 }
