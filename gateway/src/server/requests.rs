@@ -30,8 +30,8 @@ const MAX_TEXT: usize = 1000;
 /// Where the submitted transaction comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxSource {
-    /// The ten fields, parsed.
-    Fields(SafeTx),
+    /// The ten fields, parsed (boxed: far larger than the other variant).
+    Fields(Box<SafeTx>),
     /// A Safe Transaction Service document, for the simulator's importer to parse and check.
     TransactionService(String),
 }
@@ -178,33 +178,32 @@ pub fn submission(
         .then(|| SafeVersion::from_str(&p.safe_version))
         .transpose()
         .map_err(|_| GatewayError::invalid(f("safe_version"), "not a supported Safe version"))?;
-    let tx =
-        match &p.tx {
-            Some(pb::proposal_submission::Tx::Transaction(t)) => TxSource::Fields(
-                convert::safe_tx(&f("transaction"), t, limits.max_calldata_bytes)?,
-            ),
-            Some(pb::proposal_submission::Tx::TransactionServiceJson(json)) => {
-                // Hex calldata inside JSON takes two characters per byte.
-                if json.len()
-                    > limits
-                        .max_calldata_bytes
-                        .saturating_mul(2)
-                        .saturating_add(64 * 1024)
-                {
-                    return Err(GatewayError::invalid(
-                        f("transaction_service_json"),
-                        "too large",
-                    ));
-                }
-                TxSource::TransactionService(json.clone())
-            }
-            None => {
+    let tx = match &p.tx {
+        Some(pb::proposal_submission::Tx::Transaction(t)) => TxSource::Fields(Box::new(
+            convert::safe_tx(&f("transaction"), t, limits.max_calldata_bytes)?,
+        )),
+        Some(pb::proposal_submission::Tx::TransactionServiceJson(json)) => {
+            // Hex calldata inside JSON takes two characters per byte.
+            if json.len()
+                > limits
+                    .max_calldata_bytes
+                    .saturating_mul(2)
+                    .saturating_add(64 * 1024)
+            {
                 return Err(GatewayError::invalid(
-                    f("transaction"),
-                    "required (or transaction_service_json)",
+                    f("transaction_service_json"),
+                    "too large",
                 ));
             }
-        };
+            TxSource::TransactionService(json.clone())
+        }
+        None => {
+            return Err(GatewayError::invalid(
+                f("transaction"),
+                "required (or transaction_service_json)",
+            ));
+        }
+    };
     let issued = p
         .issued_at
         .as_ref()
