@@ -498,3 +498,123 @@ fn token_event(log: &Log) -> Option<TokenEventKind> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Bytes, LogData, address};
+    use alloy_sol_types::SolValue;
+
+    use super::*;
+
+    fn log(topics: Vec<B256>, data: Vec<u8>) -> Log {
+        Log {
+            address: address!("0x00000000000000000000000000000000000070c3"),
+            data: LogData::new_unchecked(topics, Bytes::from(data)),
+        }
+    }
+
+    #[test]
+    fn erc20_and_erc721_transfers_are_told_apart_by_topic_count() {
+        let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let t0 = IERC20::Transfer::SIGNATURE_HASH;
+        let erc20 = log(
+            vec![t0, a.into_word(), b.into_word()],
+            U256::from(5).to_be_bytes_vec(),
+        );
+        assert_eq!(
+            token_event(&erc20),
+            Some(TokenEventKind::Erc20Transfer {
+                from: a,
+                to: b,
+                value: U256::from(5)
+            })
+        );
+        let erc721 = log(
+            vec![t0, a.into_word(), b.into_word(), U256::from(9).into()],
+            Vec::new(),
+        );
+        assert_eq!(
+            token_event(&erc721),
+            Some(TokenEventKind::Erc721Transfer {
+                from: a,
+                to: b,
+                token_id: U256::from(9)
+            })
+        );
+        // Malformed (data too short) is not a token event rather than a guess.
+        assert_eq!(
+            token_event(&log(vec![t0, a.into_word(), b.into_word()], vec![1])),
+            None
+        );
+    }
+
+    #[test]
+    fn erc1155_and_approval_for_all_events() {
+        let (op, a, b) = (
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            Address::repeat_byte(3),
+        );
+        let mut data = U256::from(7).to_be_bytes_vec();
+        data.extend(U256::from(8).to_be_bytes_vec());
+        let single = log(
+            vec![
+                IERC1155::TransferSingle::SIGNATURE_HASH,
+                op.into_word(),
+                a.into_word(),
+                b.into_word(),
+            ],
+            data,
+        );
+        assert_eq!(
+            token_event(&single),
+            Some(TokenEventKind::Erc1155TransferSingle {
+                operator: op,
+                from: a,
+                to: b,
+                id: U256::from(7),
+                value: U256::from(8)
+            })
+        );
+        let batch_data = (
+            vec![U256::from(1), U256::from(2)],
+            vec![U256::from(3), U256::from(4)],
+        )
+            .abi_encode_params();
+        let batch = log(
+            vec![
+                IERC1155::TransferBatch::SIGNATURE_HASH,
+                op.into_word(),
+                a.into_word(),
+                b.into_word(),
+            ],
+            batch_data,
+        );
+        assert_eq!(
+            token_event(&batch),
+            Some(TokenEventKind::Erc1155TransferBatch {
+                operator: op,
+                from: a,
+                to: b,
+                ids: vec![U256::from(1), U256::from(2)],
+                values: vec![U256::from(3), U256::from(4)]
+            })
+        );
+        let approval = log(
+            vec![
+                IERC721::ApprovalForAll::SIGNATURE_HASH,
+                a.into_word(),
+                op.into_word(),
+            ],
+            U256::from(1).to_be_bytes_vec(),
+        );
+        assert_eq!(
+            token_event(&approval),
+            Some(TokenEventKind::ApprovalForAll {
+                owner: a,
+                operator: op,
+                approved: true
+            })
+        );
+    }
+}

@@ -1,9 +1,11 @@
 //! A live fork of an Ethereum JSON-RPC endpoint, pinned to one block.
 //!
-//! Why not revm's `AlloyDB`: it is async-only (needs `WrapDatabaseAsync` and a multi-thread
-//! runtime) and, more importantly for a policy gateway, we want every failure to be a typed
-//! [`StateError`] with the RPC method named, a per-request timeout, and a cache we control.
-//! A failed or timed-out request is an error, never an empty account.
+//! Why not revm's `AlloyDB` (revm-database 43.0.1, read for this): it propagates transport
+//! errors, but it has no per-request timeout (a stalled endpoint hangs the simulation), caches
+//! nothing itself, `panic!`s in `code_by_hash`, and is async-only (its sync adapter
+//! `WrapDatabaseAsync::new` returns `None` without a multi-thread runtime). Here every request
+//! has a timeout, every failure is a typed [`StateError`] naming the RPC method, answers are
+//! cached in memory, and a failed request is an error, never an empty account.
 //!
 //! The block given as a number is resolved once to its hash; every later read is addressed by
 //! that hash, so all reads see one consistent state even if the chain moves on.

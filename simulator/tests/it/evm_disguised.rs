@@ -96,3 +96,29 @@ fn eip1967_upgrade_of_a_safe_administered_proxy() {
     // The Safe's own permissions are untouched.
     assert!(!r.is_permission_change());
 }
+
+sol! {
+    function performCreate(uint256 value, bytes deploymentData) external returns (address newContract);
+}
+
+#[test]
+fn contract_created_by_a_delegatecalled_create_call() {
+    let mut lab = Lab::new(V141, 3, 2);
+    let create_call = lab.world.place_canonical("v1.4.1", "CreateCall");
+    let code = crate::support::test_contract("Implementation");
+    let data: Bytes = performCreateCall {
+        value: U256::ZERO,
+        deploymentData: code,
+    }
+    .abi_encode()
+    .into();
+    let tx = lab.tx(create_call, U256::ZERO, data, Operation::DelegateCall);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(r.created.len(), 1, "{:#?}", r.calls);
+    let c = &r.created[0];
+    // Run in the Safe's context, so the Safe is the creator (nonce-derived address).
+    assert_eq!((c.creator, c.kind), (lab.safe, CallKind::Create));
+    assert_eq!(c.address, lab.safe.create(1));
+    assert!(r.touched_addresses().iter().any(|t| t.address == c.address));
+}
