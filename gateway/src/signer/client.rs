@@ -26,6 +26,18 @@ pub struct ClientTls {
     pub ca: Vec<u8>,
 }
 
+impl ClientTls {
+    /// The gateway's own mTLS files reused towards signers: its certificate and key as the
+    /// client identity, and `client_ca` as the CA of the backends (one internal CA).
+    pub fn from_files(files: &crate::config::TlsFiles) -> std::io::Result<Self> {
+        Ok(Self {
+            cert: std::fs::read(&files.cert)?,
+            key: std::fs::read(&files.key)?,
+            ca: std::fs::read(&files.client_ca)?,
+        })
+    }
+}
+
 /// One backend's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendSignature {
