@@ -127,6 +127,12 @@ impl ListStore {
                 ListEvent::Accepted { diff, findings }
             }
             UpdateOutcome::Rejected { error } => {
+                if kept.is_none() {
+                    // Still unavailable: let "cannot screen" say why.
+                    self.current.store(Arc::new(
+                        current.with_unavailable_reason(id, &error.to_string()),
+                    ));
+                }
                 tracing::warn!(list = %id, %error, kept = ?kept.map(|k| k.to_string()), "sanctions list update refused");
                 ListEvent::Rejected { error, kept }
             }

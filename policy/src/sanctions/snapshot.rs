@@ -384,6 +384,23 @@ impl SanctionsSnapshot {
         (Self::new(slots), diff)
     }
 
+    /// Records why a list that has never loaded is still unavailable. A loaded list is left
+    /// as it is: a failed update never removes the previous copy.
+    pub fn with_unavailable_reason(&self, id: &ListId, reason: &str) -> Self {
+        let slots = self
+            .slots
+            .iter()
+            .map(|slot| match slot {
+                ListSlot::Unavailable { spec, .. } if &spec.id == id => ListSlot::Unavailable {
+                    spec: spec.clone(),
+                    reason: reason.to_owned(),
+                },
+                other => other.clone(),
+            })
+            .collect();
+        Self::new(slots)
+    }
+
     /// Heap bytes of every loaded list.
     pub fn heap_bytes(&self) -> usize {
         self.slots
