@@ -5,12 +5,21 @@ pub mod policy;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+use crate::{server, signer};
 
 /// signgate: the policy gateway in front of Safe multisig signers.
 #[derive(Debug, Parser)]
 #[command(name = "signgate", version, about, long_about = None)]
 pub struct Cli {
+    /// Log as JSON lines instead of human-readable text (serve and signer).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// Log filter for serve and signer (`info`, `debug`, `signgate_gateway=trace` …).
+    #[arg(long, global = true, default_value = "info")]
+    pub log: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -22,11 +31,17 @@ pub struct Cli {
     reason = "parsed once per process; boxing would only obscure the clap tree"
 )]
 pub enum Command {
+    /// Run the gateway (embedded default: SQLite in ./signgate-data, plaintext on loopback).
+    Serve(server::ServeArgs),
     /// Recompute the hashes of a Safe transaction, decode what it asks for in plain words,
     /// recover its signatures and list its warnings — trusting no UI and no service.
     Inspect(inspect::InspectArgs),
     /// Validate, dry-run and sign policy files.
     Policy(policy::PolicyArgs),
+    /// Run a reference signer backend holding one Safe owner key.
+    Signer(signer::SignerArgs),
+    /// Create an ed25519 key (operators, admins, the gateway) or a secp256k1 keystore (an owner).
+    Keygen(server::keys::KeygenArgs),
 }
 
 impl Cli {
@@ -35,6 +50,84 @@ impl Cli {
         match self.command {
             Command::Inspect(args) => inspect::run(&args),
             Command::Policy(args) => policy::run(args),
+            Command::Keygen(args) => {
+                match server::keys::keygen(&args).context("cannot create the key")? {
+                    server::keys::KeygenOutput::Ed25519 {
+                        secret,
+                        public_key_hex,
+                    } => println!(
+                        "ed25519 key written to {} (public key {public_key_hex}, also in {}.pub)",
+                        secret.display(),
+                        secret.display()
+                    ),
+                    server::keys::KeygenOutput::Secp256k1 { keystore, address } => println!(
+                        "keystore written to {}; add owner {address} to the Safe",
+                        keystore.display()
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Serve(args) => {
+                init_tracing(&self.log, self.log_json)?;
+                runtime()?.block_on(async {
+                    server::run(&args, std::env::vars(), shutdown_signal())
+                        .await
+                        .context("the gateway stopped")
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Signer(args) => {
+                init_tracing(&self.log, self.log_json)?;
+                runtime()?.block_on(async {
+                    signer::run(&args, shutdown_signal())
+                        .await
+                        .context("the signer stopped")
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Completes on Ctrl-C or SIGTERM, so the server drains in-flight calls before stopping.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn init_tracing(filter: &str, json: bool) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("--log {filter:?} is not a log filter"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
 }
