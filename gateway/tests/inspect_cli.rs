@@ -1,5 +1,9 @@
 //! `signgate inspect` as an operator runs it: the real binary, real Transaction Service JSON.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
 
 use std::process::{Command, Output};
 

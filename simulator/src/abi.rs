@@ -3,7 +3,11 @@
 //! Selectors, event topics and encoders come from these `sol!` definitions only (`Call::SELECTOR`,
 //! `Event::SIGNATURE_HASH`); no other module writes a selector or a signature as a literal.
 
-#![allow(missing_docs, missing_debug_implementations, clippy::too_many_arguments)]
+#![allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::too_many_arguments
+)]
 
 use alloy_sol_types::sol;
 

@@ -165,7 +165,9 @@ mod tests {
             b256!("0xcc69885fda6bcc1a4ace058b4a62bf5e179ea78fd58a1ccd71c22cc9b688792f")
         );
         assert_eq!(
-            word(slots::owner(address!("0x1F4EB0a903619ac168b19A82F1a6e2e426522211"))),
+            word(slots::owner(address!(
+                "0x1F4EB0a903619ac168b19A82F1a6e2e426522211"
+            ))),
             b256!("0x7e288124c0c86c79547d75a4b32f7c4a5715346ea09550375ad27e528048636e")
         );
     }

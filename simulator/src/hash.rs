@@ -87,7 +87,12 @@ pub fn safe_tx_hashes(ctx: &SafeContext, tx: &SafeTx) -> SafeTxHashes {
     preimage.extend_from_slice(domain_separator.as_slice());
     preimage.extend_from_slice(struct_hash.as_slice());
     let safe_tx_hash = keccak256(&preimage);
-    SafeTxHashes { domain_separator, struct_hash, preimage: preimage.into(), safe_tx_hash }
+    SafeTxHashes {
+        domain_separator,
+        struct_hash,
+        preimage: preimage.into(),
+        safe_tx_hash,
+    }
 }
 
 /// The safeTxHash alone.
@@ -112,7 +117,9 @@ mod tests {
         SafeTx {
             to: address!("0x96221423681A6d52E184D440a8eFCEbB105C7242"),
             value: U256::ZERO,
-            data: bytes!("0xa9059cbb000000000000000000000000bdd077f651ebe7f7b3ce16fe5f2b025be29695160000000000000000000000000000000000000000000000000000000000000000"),
+            data: bytes!(
+                "0xa9059cbb000000000000000000000000bdd077f651ebe7f7b3ce16fe5f2b025be29695160000000000000000000000000000000000000000000000000000000000000000"
+            ),
             operation: Operation::DelegateCall,
             safe_tx_gas: U256::from(45746),
             base_gas: U256::ZERO,

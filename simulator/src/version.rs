@@ -108,7 +108,9 @@ impl fmt::Display for SafeVersion {
 
 /// A version string that names no supported Safe release.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported Safe version {0:?}: expected one of 0.1.0, 1.0.0, 1.1.1, 1.2.0, 1.3.0, 1.4.1, 1.5.0")]
+#[error(
+    "unsupported Safe version {0:?}: expected one of 0.1.0, 1.0.0, 1.1.1, 1.2.0, 1.3.0, 1.4.1, 1.5.0"
+)]
 pub struct UnknownVersion(pub String);
 
 impl FromStr for SafeVersion {

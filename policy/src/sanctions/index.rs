@@ -138,10 +138,7 @@ mod tests {
         let index = AddressIndex::build(rows);
         assert_eq!(index.len(), 256 * 2 + 255);
         for b in 0..=255u8 {
-            assert_eq!(
-                index.lookup(&Address::from(row(b, b, 0).address)).len(),
-                2
-            );
+            assert_eq!(index.lookup(&Address::from(row(b, b, 0).address)).len(), 2);
             let missing = row(b, b.wrapping_add(1), 0);
             if b != 255 {
                 assert!(index.lookup(&Address::from(missing.address)).is_empty());

@@ -260,11 +260,10 @@ impl Parser {
     ) -> Result<(), ListParseError> {
         let local = start.local_name();
         let tag = Tag::from_local(local.as_ref());
-        if self.stack.is_empty()
-            && (tag != Tag::Sanctions || self.root_closed) {
-                let root = local.as_ref().to_owned();
-                return Err(ListParseError::NotSdnAdvanced { root });
-            }
+        if self.stack.is_empty() && (tag != Tag::Sanctions || self.root_closed) {
+            let root = local.as_ref().to_owned();
+            return Err(ListParseError::NotSdnAdvanced { root });
+        }
         if self.stack.len() >= limits.max_depth {
             return Err(ListParseError::TooDeep {
                 limit: limits.max_depth,
@@ -323,10 +322,9 @@ impl Parser {
                     ..PartyState::default()
                 };
             }
-            (Some(T::DistinctParty), T::Profile)
-                if self.party.uid.is_none() => {
-                    self.party.uid = attribute(start, "ID");
-                }
+            (Some(T::DistinctParty), T::Profile) if self.party.uid.is_none() => {
+                self.party.uid = attribute(start, "ID");
+            }
             (Some(T::Profile), T::Identity) => {
                 self.party.in_primary_identity =
                     attribute(start, "Primary").as_deref() == Some("true");
@@ -400,11 +398,12 @@ impl Parser {
             return Ok(());
         };
         if let Some(capture) = self.capture
-            && self.capture_closes(capture, tag) {
-                self.capture = None;
-                let text = std::mem::take(&mut self.text);
-                self.on_captured(capture, text.trim(), limits)?;
-            }
+            && self.capture_closes(capture, tag)
+        {
+            self.capture = None;
+            let text = std::mem::take(&mut self.text);
+            self.on_captured(capture, text.trim(), limits)?;
+        }
         match tag {
             Tag::Sanctions if self.stack.is_empty() => self.root_closed = true,
             Tag::DocumentedName if self.party.collecting_name => {
@@ -478,9 +477,11 @@ impl Parser {
                 if let Some(party) = self
                     .entry_party
                     .and_then(|i| self.catalog.parties.get_mut(i as usize))
-                    && !text.is_empty() && !party.programs.iter().any(|p| p == text) {
-                        party.programs.push(text.to_owned());
-                    }
+                    && !text.is_empty()
+                    && !party.programs.iter().any(|p| p == text)
+                {
+                    party.programs.push(text.to_owned());
+                }
             }
         }
         Ok(())

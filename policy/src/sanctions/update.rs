@@ -40,13 +40,14 @@ pub fn load_list<R: Read>(
             source,
         })?;
     if let Some(expected) = published_sha256
-        && expected != parsed.sha256() {
-            return Err(ListLoadError::ChecksumMismatch {
-                list: spec.id.clone(),
-                expected,
-                actual: parsed.sha256(),
-            });
-        }
+        && expected != parsed.sha256()
+    {
+        return Err(ListLoadError::ChecksumMismatch {
+            list: spec.id.clone(),
+            expected,
+            actual: parsed.sha256(),
+        });
+    }
     Ok(LoadedList::new(spec.clone(), parsed, loaded_at))
 }
 

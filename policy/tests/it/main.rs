@@ -1,10 +1,10 @@
 //! Integration tests of signgate-policy: one binary, one module per area.
 
-mod keys;
+mod adapters;
 mod corpus;
+mod governance;
+mod keys;
+mod properties;
 mod sanctions_parse;
 mod sanctions_screen;
 mod sanctions_support;
-mod governance;
-mod properties;
-mod adapters;

@@ -66,7 +66,9 @@ pub fn lookup(address: Address) -> Option<&'static Deployment> {
 
 /// Deployments of one contract family, across versions and flavours.
 pub fn of(contract: SafeContract) -> impl Iterator<Item = &'static Deployment> {
-    table::DEPLOYMENTS.iter().filter(move |d| d.contract == contract)
+    table::DEPLOYMENTS
+        .iter()
+        .filter(move |d| d.contract == contract)
 }
 
 /// The canonical address of `contract` for `version`, if that version ships it.

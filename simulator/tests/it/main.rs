@@ -2,16 +2,16 @@
 
 mod decode;
 mod deployments;
-mod signatures;
-mod tx_service;
-mod vectors;
-mod support;
+mod differential;
 mod evm_bybit;
-mod evm_transfers;
-mod evm_multisend;
-mod evm_permissions;
 mod evm_disguised;
 mod evm_failures;
 mod evm_fork;
-mod differential;
+mod evm_multisend;
+mod evm_permissions;
 mod evm_snapshots;
+mod evm_transfers;
+mod signatures;
+mod support;
+mod tx_service;
+mod vectors;
