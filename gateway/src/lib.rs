@@ -1,5 +1,6 @@
 //! The signgate gateway: the only crate that does I/O or reads the clock.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod lists;

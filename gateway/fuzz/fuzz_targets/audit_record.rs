@@ -1,0 +1,16 @@
+//! The audit record and export-line parsers on arbitrary bytes: never panic, and whatever
+//! parses writes back to exactly the bytes it came from (one encoding per record).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use signgate_gateway::audit::{AuditRecord, export::ExportLine};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(r) = AuditRecord::from_bytes(data) {
+        assert_eq!(r.to_bytes().ok().as_deref(), Some(data));
+    }
+    if let Ok(line) = ExportLine::parse(data) {
+        assert_eq!(line.to_line().ok().as_deref(), Some(data));
+        let _ = line.record_bytes().map(|b| AuditRecord::from_bytes(&b));
+    }
+});

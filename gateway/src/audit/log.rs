@@ -1,0 +1,412 @@
+//! The live, durable audit log: SQLite in a file of its own, `synchronous=FULL`.
+//!
+//! Why SQLite rather than a hand-rolled append-only file: a commit either lands whole or not
+//! at all (no torn tail to repair after a crash), WAL with `synchronous=FULL` fsyncs the log
+//! on every commit, and the database already ships in the binary for the proposal store. The
+//! audit log still lives in its **own file**, so a store migration, vacuum or restore can
+//! never touch it, and triggers refuse `UPDATE` and `DELETE` on its tables.
+//!
+//! # The contract the gateway relies on
+//! [`AuditLog::append`] returns only after the record is committed and fsynced. If it returns
+//! `Err`, the caller must release nothing that depended on the record (no signature, no
+//! ticket, no approval acknowledgement) and answer `UNAVAILABLE`. After one failed write the
+//! log refuses every later append until it is reopened ([`AuditError::Poisoned`]): a log
+//! that lost a record must not quietly carry on with the next one.
+//!
+//! The calls block on disk I/O; from async code run them on the blocking pool.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{
+    AuditError,
+    checkpoint::{Checkpoint, origin_for},
+    merkle::{Frontier, Hash, leaf_hash},
+    record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_leaves (
+    idx INTEGER PRIMARY KEY,
+    data BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    time INTEGER NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_leaves_no_update BEFORE UPDATE ON audit_leaves
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_leaves_no_delete BEFORE DELETE ON audit_leaves
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
+
+/// Optional limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditOptions {
+    /// Refuse appends once the database would exceed this many bytes (SQLite
+    /// `max_page_count`). A full audit volume then fails appends cleanly, the same way a full
+    /// disk does, instead of starving the proposal store that shares the disk.
+    pub max_bytes: Option<u64>,
+}
+
+/// A checkpoint as signed and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// The signed note, ready to export.
+    pub note: String,
+}
+
+/// The append-only log the gateway writes.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    key: SigningKey,
+    origin: String,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Connection,
+    frontier: Frontier,
+    poisoned: bool,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`, checks it was written under `audit_key`,
+    /// re-hashes every stored record and proves it can write. Fails if any of that fails:
+    /// the gateway must not start without a writable, intact log.
+    pub fn open(path: &Path, audit_key: SigningKey) -> Result<Self, AuditError> {
+        Self::open_with(path, audit_key, AuditOptions::default())
+    }
+
+    /// [`AuditLog::open`] with limits.
+    pub fn open_with(
+        path: &Path,
+        audit_key: SigningKey,
+        options: AuditOptions,
+    ) -> Result<Self, AuditError> {
+        let db = |e: rusqlite::Error| AuditError::Store {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        if let Some(max) = options.max_bytes {
+            let page: i64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(db)?;
+            let page = u64::try_from(page).unwrap_or(4096).max(1);
+            let pages = i64::try_from((max / page).max(1)).unwrap_or(i64::MAX);
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(db)?;
+        }
+        let public = audit_key.verifying_key();
+        check_key(&conn, &public).map_err(|e| match e {
+            KeyCheck::Db(e) => db(e),
+            KeyCheck::Other => AuditError::WrongKey {
+                path: path.to_path_buf(),
+            },
+        })?;
+        let frontier = rebuild(&conn, path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            origin: origin_for(&public),
+            key: audit_key,
+            inner: Mutex::new(Inner {
+                conn,
+                frontier,
+                poisoned: false,
+            }),
+        })
+    }
+
+    /// The public key auditors verify checkpoints with.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// Where the log lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records `event` durably and returns its position. See the module docs for what the
+    /// caller must do when this fails.
+    pub fn append(&self, event: AuditEvent) -> Result<LeafIndex, AuditError> {
+        let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        if inner.poisoned {
+            return Err(AuditError::Poisoned);
+        }
+        let index = inner.frontier.size();
+        let record = AuditRecord {
+            v: RECORD_VERSION,
+            index,
+            at_ms: now_ms(),
+            event,
+        };
+        let bytes = record.to_bytes()?;
+        let leaf = leaf_hash(&bytes);
+        let written = inner.conn.execute(
+            "INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)",
+            params![to_i64(index)?, bytes, leaf.as_slice()],
+        );
+        if let Err(e) = written {
+            inner.poisoned = true;
+            return Err(AuditError::Store {
+                path: self.path.clone(),
+                source: e,
+            });
+        }
+        inner.frontier.push(leaf);
+        Ok(LeafIndex(index))
+    }
+
+    /// Number of records and the current root.
+    pub fn head(&self) -> Result<(u64, Hash), AuditError> {
+        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        Ok((inner.frontier.size(), inner.frontier.root()))
+    }
+
+    /// Signs and stores a checkpoint of the current tree; returns the stored one when the
+    /// tree has not grown since the last checkpoint.
+    pub fn checkpoint(&self) -> Result<SignedCheckpoint, AuditError> {
+        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        if inner.poisoned {
+            return Err(AuditError::Poisoned);
+        }
+        let size = inner.frontier.size();
+        let existing: Option<String> = inner
+            .conn
+            .query_row(
+                "SELECT note FROM audit_checkpoints WHERE size = ?1",
+                [to_i64(size)?],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.store(e))?;
+        if let Some(note) = existing {
+            let (checkpoint, _) = super::checkpoint::parse_note(&note)?;
+            return Ok(SignedCheckpoint { checkpoint, note });
+        }
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: inner.frontier.root(),
+            time: now_ms() / 1000,
+        };
+        let note = checkpoint.sign(&self.key);
+        inner
+            .conn
+            .execute(
+                "INSERT INTO audit_checkpoints (size, root, time, note) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    to_i64(size)?,
+                    checkpoint.root.as_slice(),
+                    to_i64(checkpoint.time)?,
+                    note
+                ],
+            )
+            .map_err(|e| self.store(e))?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    fn store(&self, source: rusqlite::Error) -> AuditError {
+        AuditError::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+enum KeyCheck {
+    Db(rusqlite::Error),
+    Other,
+}
+
+/// Binds the file to one audit key on first open and refuses any other key later.
+fn check_key(conn: &Connection, public: &VerifyingKey) -> Result<(), KeyCheck> {
+    let stored: Option<Vec<u8>> = conn
+        .query_row("SELECT v FROM audit_meta WHERE k = 'audit_key'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(KeyCheck::Db)?;
+    match stored {
+        Some(k) if k.as_slice() == public.as_bytes() => Ok(()),
+        Some(_) => Err(KeyCheck::Other),
+        None => conn
+            .execute(
+                "INSERT INTO audit_meta (k, v) VALUES ('audit_key', ?1), ('format', ?2)",
+                params![public.as_bytes().as_slice(), RECORD_VERSION.to_string()],
+            )
+            .map(|_| ())
+            .map_err(KeyCheck::Db),
+    }
+}
+
+/// Re-hashes every stored record in order and checks the stored checkpoints against the
+/// recomputed roots, so a log edited on disk is refused at start rather than extended.
+fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
+    let db = |e: rusqlite::Error| AuditError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut checkpoints: Vec<(u64, Vec<u8>)> = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT size, root FROM audit_checkpoints ORDER BY size DESC")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(db)?;
+        for row in rows {
+            let (size, root) = row.map_err(db)?;
+            checkpoints.push((u64::try_from(size).unwrap_or(u64::MAX), root));
+        }
+    }
+    let mut frontier = Frontier::default();
+    let check = |f: &Frontier, cps: &mut Vec<(u64, Vec<u8>)>| -> Result<(), AuditError> {
+        while let Some((size, root)) = cps.last() {
+            if *size != f.size() {
+                break;
+            }
+            if root.as_slice() != f.root().as_slice() {
+                return Err(AuditError::Corrupt {
+                    index: f.size(),
+                    why: format!("stored checkpoint of size {size} does not match the records"),
+                });
+            }
+            cps.pop();
+        }
+        Ok(())
+    };
+    let mut stmt = conn
+        .prepare("SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    check(&frontier, &mut checkpoints)?;
+    while let Some(row) = rows.next().map_err(db)? {
+        let idx: i64 = row.get(0).map_err(db)?;
+        let data: Vec<u8> = row.get(1).map_err(db)?;
+        let stored: Vec<u8> = row.get(2).map_err(db)?;
+        let expected = frontier.size();
+        if u64::try_from(idx).ok() != Some(expected) {
+            return Err(AuditError::Corrupt {
+                index: expected,
+                why: format!("record {expected} is missing (next stored is {idx})"),
+            });
+        }
+        let leaf = leaf_hash(&data);
+        if leaf.as_slice() != stored.as_slice() {
+            return Err(AuditError::Corrupt {
+                index: expected,
+                why: "record bytes do not match their stored hash".to_owned(),
+            });
+        }
+        frontier.push(leaf);
+        check(&frontier, &mut checkpoints)?;
+    }
+    if let Some((size, _)) = checkpoints.last() {
+        return Err(AuditError::Corrupt {
+            index: frontier.size(),
+            why: format!("a checkpoint of size {size} exists but the log has fewer records"),
+        });
+    }
+    Ok(frontier)
+}
+
+fn to_i64(n: u64) -> Result<i64, AuditError> {
+    i64::try_from(n).map_err(|_| AuditError::Corrupt {
+        index: n,
+        why: "position exceeds SQLite's integer range".to_owned(),
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Read-only access to a log database, for `signgate audit export` and `show`: needs no key
+/// and cannot write.
+#[derive(Debug)]
+pub struct AuditReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl AuditReader {
+    /// Opens an existing log read-only.
+    pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
+                AuditError::Store {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            })?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn db(&self, source: rusqlite::Error) -> AuditError {
+        AuditError::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every record's bytes, in order.
+    pub fn leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM audit_leaves ORDER BY idx")
+            .map_err(|e| self.db(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.db(e))?;
+        rows.map(|r| r.map_err(|e| self.db(e))).collect()
+    }
+
+    /// Every stored checkpoint note, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT note FROM audit_checkpoints ORDER BY size")
+            .map_err(|e| self.db(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.db(e))?;
+        rows.map(|r| r.map_err(|e| self.db(e))).collect()
+    }
+}

@@ -1,0 +1,130 @@
+//! `signgate audit show`: one proposal's records told in plain words.
+//!
+//! Auditors and treasury staff read this, not JSON: what was proposed, what the simulation
+//! showed, what the policy decided and why, who approved when, what was signed. Each line
+//! names the record it comes from so a reader can go back to the export.
+
+use std::fmt::Write as _;
+
+use signgate_policy::{Decision, evidence::Verdict, time::Timestamp};
+
+use super::record::{AuditEvent, AuditRecord, ListOutcome};
+
+/// The story of `proposal_id`, or `None` if no record mentions it.
+pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
+    let mine: Vec<&AuditRecord> = records
+        .iter()
+        .filter(|r| r.proposal_id() == Some(proposal_id))
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let mut s = format!("Proposal {proposal_id}\n");
+    for r in mine {
+        let at = format_ms(r.at_ms);
+        let _ = write!(s, "\n[#{} {at}] ", r.index);
+        let _ = match &r.event {
+            AuditEvent::ProposalSubmitted(p) => {
+                let _ = writeln!(
+                    s,
+                    "{} proposed a transaction for Safe {} on chain {} (nonce {}).",
+                    p.initiator, p.safe, p.chain_id, p.nonce
+                );
+                let _ = writeln!(
+                    s,
+                    "  safeTxHash {} (recomputed by the gateway)",
+                    p.safe_tx_hash
+                );
+                for line in &p.summary {
+                    let _ = writeln!(s, "  - {line}");
+                }
+                let sim = &p.evidence.simulation;
+                let _ = writeln!(
+                    s,
+                    "  simulation: {:?}; {} outflow(s), {} delegatecall(s), {} Safe change(s) (report sha256 {})",
+                    sim.outcome,
+                    sim.outflows.len(),
+                    sim.delegatecalls.len(),
+                    sim.safe_changes.len(),
+                    p.simulation_sha256
+                );
+                for l in &p.lists {
+                    let _ = writeln!(s, "  screened against {} version {}", l.list, l.sha256);
+                }
+                writeln!(s, "  under policy {}", p.policy_hash)
+            }
+            AuditEvent::DecisionMade(d) => {
+                let _ = writeln!(
+                    s,
+                    "Policy {} decided ({:?}): {}",
+                    d.policy_hash, d.trigger, d.decision
+                );
+                if let Decision::Approved { release_after, .. } = &d.decision {
+                    let _ = writeln!(s, "  may be released from {release_after}");
+                }
+                Ok(())
+            }
+            AuditEvent::ApprovalReceived(a) => {
+                let who = a.operator.as_deref().unwrap_or("an unknown key");
+                let verb = match a.verdict {
+                    Verdict::Approve => "approved",
+                    Verdict::Reject => "rejected",
+                };
+                writeln!(
+                    s,
+                    "{who} {verb} at {} with key {} (signature valid until {}).",
+                    a.received_at, a.public_key, a.expires_at
+                )
+            }
+            AuditEvent::ReleaseTicketIssued(t) => writeln!(
+                s,
+                "The gateway issued a release ticket for nonce {} under policy {}, valid until {}, to signers {:?}.",
+                t.nonce, t.policy_hash, t.expires_at, t.signers
+            ),
+            AuditEvent::SignaturesReturned(g) => writeln!(
+                s,
+                "Signatures by {} owner(s) {:?} were returned for safeTxHash {} (blob sha256 {}).",
+                g.owners.len(),
+                g.owners,
+                g.safe_tx_hash,
+                g.signatures_sha256
+            ),
+            other => writeln!(s, "{}", describe(other)),
+        };
+    }
+    Some(s)
+}
+
+/// A one-line description of any event (used for events outside a proposal too).
+pub fn describe(event: &AuditEvent) -> String {
+    match event {
+        AuditEvent::ServerStarted(e) => format!("gateway {} started", e.version),
+        AuditEvent::ServerStopped(e) => format!("gateway stopped: {}", e.reason),
+        AuditEvent::PolicyApplied(p) => format!(
+            "policy {} ({}) applied with {} admin signature(s)",
+            p.name,
+            p.policy_hash,
+            p.admin_signatures.len()
+        ),
+        AuditEvent::SanctionsList(l) => match &l.outcome {
+            ListOutcome::Loaded => format!(
+                "sanctions list {} loaded: {} added, {} removed",
+                l.list,
+                l.added.len(),
+                l.removed.len()
+            ),
+            ListOutcome::Refused { reason } => {
+                format!("sanctions list {} refused: {reason}", l.list)
+            }
+        },
+        AuditEvent::OperatorChanged(o) => {
+            format!("operator {} {:?}: {}", o.operator, o.change, o.detail)
+        }
+        other => other.kind().replace('_', " "),
+    }
+}
+
+/// The instant of a record, to the second, in the policy's UTC notation.
+pub fn format_ms(ms: u64) -> String {
+    Timestamp(ms / 1000).to_string()
+}

@@ -1,0 +1,476 @@
+//! Offline verification of an exported log against signed checkpoints.
+//!
+//! Inputs are only what an auditor holds: the JSON Lines export, the checkpoint notes and the
+//! gateway's audit public key. Nothing is trusted except signatures by that key:
+//!
+//! 1. every line is parsed strictly and its record re-hashed; a record whose bytes no longer
+//!    match the leaf hash exported beside it is named as modified;
+//! 2. positions: every index must appear once, in order — gaps are deletions, repeats are
+//!    insertions, records between the wrong neighbours are reorderings;
+//! 3. every checkpoint signature is checked, then the root of the first `size` records is
+//!    recomputed for each one; a mismatch is localised to the records between the last
+//!    checkpoint that matched and this one (a forger who also rewrote the exported leaf
+//!    hashes can be localised no more finely than that), and a log shorter than a signed
+//!    checkpoint was truncated;
+//! 4. consecutive checkpoints must be consistent (RFC 6962 consistency proof over the
+//!    recomputed tree), two checkpoints of one size must agree, and time must not go back;
+//! 5. inclusion proofs in the export, when present, must lead to their checkpoint's root;
+//! 6. semantics: every release ticket and every returned signature must follow an
+//!    `approved` decision for the same proposal and safeTxHash.
+//!
+//! Records after the newest checkpoint are reported as uncovered, not as a failure: nobody
+//! outside the operator has a commitment to them yet, so their truncation is undetectable by
+//! design. Offline checks cannot show that the auditor saw the same log as everyone else;
+//! compare checkpoints with other holders for that.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+};
+
+use ed25519_dalek::VerifyingKey;
+
+use super::{
+    checkpoint::{Checkpoint, verify_note},
+    export::ExportLine,
+    merkle::{Hash, Tree, leaf_hash, verify_consistency, verify_inclusion},
+    record::{AuditEvent, AuditRecord},
+};
+
+/// One problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A line that is not a canonical export line (or whose record is not a valid record).
+    Unreadable { line: usize, error: String },
+    /// The record's bytes do not hash to the leaf hash exported with it.
+    Modified { line: usize, index: u64 },
+    /// No line carries this range of indices.
+    Missing { from: u64, to: u64 },
+    /// Several lines claim one index.
+    Duplicate { index: u64, lines: Vec<usize> },
+    /// A record sits between neighbours it does not follow or precede.
+    OutOfOrder { line: usize, index: u64 },
+    /// A checkpoint that does not parse or is not signed by the key.
+    BadCheckpoint { name: String, error: String },
+    /// The log ends before a signed checkpoint's size.
+    Truncated {
+        records: u64,
+        checkpoint: String,
+        size: u64,
+    },
+    /// The recomputed root differs from a signed one; something in `[from, to)` changed.
+    RootMismatch {
+        checkpoint: String,
+        from: u64,
+        to: u64,
+    },
+    /// Two signed checkpoints that cannot both describe one append-only log.
+    Inconsistent {
+        first: String,
+        second: String,
+        why: String,
+    },
+    /// An exported inclusion proof that does not verify.
+    BadInclusion {
+        line: usize,
+        index: u64,
+        why: String,
+    },
+    /// A release without an approved decision before it.
+    ReleaseWithoutDecision { index: u64, proposal: String },
+    /// No valid checkpoint at all: nothing in the export is signed.
+    NoCheckpoint,
+}
+
+impl Finding {
+    /// The first record position this finding names, if any.
+    pub fn position(&self) -> Option<u64> {
+        match self {
+            Self::Modified { index, .. }
+            | Self::Duplicate { index, .. }
+            | Self::OutOfOrder { index, .. }
+            | Self::BadInclusion { index, .. }
+            | Self::ReleaseWithoutDecision { index, .. } => Some(*index),
+            Self::Missing { from, .. } | Self::RootMismatch { from, .. } => Some(*from),
+            Self::Truncated { records, .. } => Some(*records),
+            _ => None,
+        }
+    }
+
+    /// The 1-based export line this finding names, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Unreadable { line, .. }
+            | Self::Modified { line, .. }
+            | Self::OutOfOrder { line, .. }
+            | Self::BadInclusion { line, .. } => Some(*line),
+            Self::Duplicate { lines, .. } => lines.first().copied(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable { line, error } => write!(f, "line {line}: unreadable ({error})"),
+            Self::Modified { line, index } => write!(
+                f,
+                "record #{index} (line {line}) was modified: its bytes no longer match its leaf hash"
+            ),
+            Self::Missing { from, to } if to - from == 1 => {
+                write!(f, "record #{from} is missing (deleted)")
+            }
+            Self::Missing { from, to } => {
+                write!(f, "records #{from}..#{} are missing (deleted)", to - 1)
+            }
+            Self::Duplicate { index, lines } => write!(
+                f,
+                "record #{index} appears on lines {lines:?}: all but one were inserted"
+            ),
+            Self::OutOfOrder { line, index } => {
+                write!(f, "record #{index} is out of order (found on line {line})")
+            }
+            Self::BadCheckpoint { name, error } => write!(f, "checkpoint {name}: {error}"),
+            Self::Truncated {
+                records,
+                checkpoint,
+                size,
+            } => write!(
+                f,
+                "log truncated: it ends after {records} records but checkpoint {checkpoint} signed {size}; records #{records}..#{} were removed",
+                size - 1
+            ),
+            Self::RootMismatch {
+                checkpoint,
+                from,
+                to,
+            } => write!(
+                f,
+                "records #{from}..#{} do not hash to the root signed in checkpoint {checkpoint}: at least one was altered",
+                to.saturating_sub(1)
+            ),
+            Self::Inconsistent { first, second, why } => {
+                write!(
+                    f,
+                    "checkpoints {first} and {second} are inconsistent: {why}"
+                )
+            }
+            Self::BadInclusion { line, index, why } => {
+                write!(
+                    f,
+                    "record #{index} (line {line}): inclusion proof fails: {why}"
+                )
+            }
+            Self::ReleaseWithoutDecision { index, proposal } => write!(
+                f,
+                "record #{index}: release for proposal {proposal} with no approved decision before it"
+            ),
+            Self::NoCheckpoint => {
+                f.write_str("no valid checkpoint: nothing in this export is signed")
+            }
+        }
+    }
+}
+
+/// The outcome of [`verify_export`].
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Readable lines.
+    pub records: u64,
+    /// Checkpoints with a valid signature.
+    pub checkpoints: usize,
+    /// Size of the largest checkpoint whose root was recomputed and matched.
+    pub verified_size: u64,
+    /// `[from, to)`: records no checkpoint covers yet (undetectable if truncated).
+    pub uncovered: Option<(u64, u64)>,
+    pub findings: Vec<Finding>,
+}
+
+impl Verification {
+    /// Pass or fail.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+struct Entry {
+    line: usize,
+    index: u64,
+    hash: Hash,
+    export: ExportLine,
+    record: Option<AuditRecord>,
+}
+
+/// Verifies an export (`log` is the whole JSON Lines file) against named checkpoint notes.
+pub fn verify_export(log: &[u8], notes: &[(String, String)], key: &VerifyingKey) -> Verification {
+    let mut out = Verification::default();
+    let entries = read_lines(log, &mut out.findings);
+    out.records = entries.len() as u64;
+    check_positions(&entries, &mut out.findings);
+
+    let mut by_index: BTreeMap<u64, &Entry> = BTreeMap::new();
+    for e in &entries {
+        by_index.entry(e.index).or_insert(e);
+    }
+    let mut prefix = Vec::new();
+    for (i, e) in &by_index {
+        if *i != prefix.len() as u64 {
+            break;
+        }
+        prefix.push(e.hash);
+    }
+    let max_index = by_index.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    let tree = Tree::new(prefix);
+
+    let cps = read_checkpoints(notes, key, &mut out.findings);
+    out.checkpoints = cps.len();
+    if cps.is_empty() {
+        out.findings.push(Finding::NoCheckpoint);
+    }
+    check_checkpoints(&cps, &tree, max_index, &mut out);
+    check_inclusions(&entries, &cps, &mut out.findings);
+    check_releases(&entries, &mut out.findings);
+
+    let covered = cps.last().map_or(0, |(_, c)| c.size);
+    if max_index > covered {
+        out.uncovered = Some((covered, max_index));
+    }
+    out
+}
+
+fn read_lines(log: &[u8], findings: &mut Vec<Finding>) -> Vec<Entry> {
+    let body = log.strip_suffix(b"\n").unwrap_or(log);
+    if body.is_empty() {
+        return Vec::new();
+    }
+    let mut entries = Vec::new();
+    for (n, raw) in body.split(|b| *b == b'\n').enumerate() {
+        let line = n + 1;
+        let parsed = ExportLine::parse(raw).and_then(|export| {
+            let bytes = export.record_bytes()?;
+            Ok((export, bytes))
+        });
+        let (export, bytes) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                findings.push(Finding::Unreadable {
+                    line,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let Some(index) = export.record.get("index").and_then(|i| i.as_u64()) else {
+            findings.push(Finding::Unreadable {
+                line,
+                error: "record has no index".to_owned(),
+            });
+            continue;
+        };
+        let hash = leaf_hash(&bytes);
+        if hash.as_slice() != export.leaf_hash.as_slice() {
+            findings.push(Finding::Modified { line, index });
+        }
+        let record = match AuditRecord::from_value(export.record.clone(), &bytes) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                findings.push(Finding::Unreadable {
+                    line,
+                    error: format!("record #{index}: {e}"),
+                });
+                None
+            }
+        };
+        entries.push(Entry {
+            line,
+            index,
+            hash,
+            export,
+            record,
+        });
+    }
+    entries
+}
+
+fn check_positions(entries: &[Entry], findings: &mut Vec<Finding>) {
+    let mut lines_of: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for e in entries {
+        lines_of.entry(e.index).or_default().push(e.line);
+    }
+    let mut expected = 0u64;
+    for (index, lines) in &lines_of {
+        if *index > expected {
+            findings.push(Finding::Missing {
+                from: expected,
+                to: *index,
+            });
+        }
+        if lines.len() > 1 {
+            findings.push(Finding::Duplicate {
+                index: *index,
+                lines: lines.clone(),
+            });
+        }
+        expected = index + 1;
+    }
+    // A record is out of place when it follows neither its predecessor nor precedes its
+    // successor; a deletion or insertion leaves both neighbours of the others intact.
+    for (i, e) in entries.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(|p| entries.get(p));
+        let next = entries.get(i + 1);
+        let after_prev = match prev {
+            None => e.index == 0,
+            Some(p) => p.index == e.index || p.index.checked_add(1) == Some(e.index),
+        };
+        let before_next =
+            next.is_some_and(|n| n.index == e.index || e.index.checked_add(1) == Some(n.index));
+        let inverted =
+            prev.is_some_and(|p| p.index > e.index) || next.is_some_and(|n| n.index < e.index);
+        if inverted && !after_prev && !before_next {
+            findings.push(Finding::OutOfOrder {
+                line: e.line,
+                index: e.index,
+            });
+        }
+    }
+}
+
+fn read_checkpoints(
+    notes: &[(String, String)],
+    key: &VerifyingKey,
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, Checkpoint)> {
+    let mut cps = Vec::new();
+    for (name, note) in notes {
+        match verify_note(note, key) {
+            Ok(c) => cps.push((name.clone(), c)),
+            Err(e) => findings.push(Finding::BadCheckpoint {
+                name: name.clone(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    cps.sort_by_key(|(_, c)| (c.size, c.time));
+    cps
+}
+
+fn check_checkpoints(
+    cps: &[(String, Checkpoint)],
+    tree: &Tree,
+    max_index: u64,
+    out: &mut Verification,
+) {
+    let mut last_good: Option<&(String, Checkpoint)> = None;
+    let mut prev: Option<&(String, Checkpoint)> = None;
+    for cp in cps {
+        let (name, c) = cp;
+        if let Some((pname, p)) = prev {
+            if p.size == c.size && p.root != c.root {
+                out.findings.push(Finding::Inconsistent {
+                    first: pname.clone(),
+                    second: name.clone(),
+                    why: format!("both sign size {} with different roots", c.size),
+                });
+            }
+            if c.time < p.time {
+                out.findings.push(Finding::Inconsistent {
+                    first: pname.clone(),
+                    second: name.clone(),
+                    why: "the larger tree was signed earlier".to_owned(),
+                });
+            }
+        }
+        prev = Some(cp);
+        if c.size > tree.size() {
+            if max_index < c.size {
+                out.findings.push(Finding::Truncated {
+                    records: max_index,
+                    checkpoint: name.clone(),
+                    size: c.size,
+                });
+            }
+            // Otherwise a gap below `c.size` was already reported as missing records.
+            continue;
+        }
+        let Ok(root) = tree.root(c.size) else {
+            continue;
+        };
+        if root != c.root {
+            out.findings.push(Finding::RootMismatch {
+                checkpoint: name.clone(),
+                from: last_good.map_or(0, |(_, g)| g.size),
+                to: c.size,
+            });
+            continue;
+        }
+        if let Some((gname, g)) = last_good {
+            let proof = tree.consistency_proof(g.size, c.size);
+            let ok = proof.map_err(|e| e.to_string()).and_then(|p| {
+                verify_consistency(g.size, c.size, &g.root, &c.root, &p).map_err(|e| e.to_string())
+            });
+            if let Err(why) = ok {
+                out.findings.push(Finding::Inconsistent {
+                    first: gname.clone(),
+                    second: name.clone(),
+                    why,
+                });
+            }
+        }
+        out.verified_size = c.size;
+        last_good = Some(cp);
+    }
+}
+
+fn check_inclusions(entries: &[Entry], cps: &[(String, Checkpoint)], findings: &mut Vec<Finding>) {
+    let roots: HashMap<u64, Hash> = cps.iter().map(|(_, c)| (c.size, c.root)).collect();
+    for e in entries {
+        let Some(p) = &e.export.inclusion else {
+            continue;
+        };
+        let path: Vec<Hash> = p.path.iter().map(|h| h.0).collect();
+        let result = match roots.get(&p.tree_size) {
+            None => Err(format!("no signed checkpoint of size {}", p.tree_size)),
+            Some(root) => verify_inclusion(&e.hash, e.index, p.tree_size, &path, root)
+                .map_err(|err| err.to_string()),
+        };
+        if let Err(why) = result {
+            findings.push(Finding::BadInclusion {
+                line: e.line,
+                index: e.index,
+                why,
+            });
+        }
+    }
+}
+
+fn check_releases(entries: &[Entry], findings: &mut Vec<Finding>) {
+    let mut approved: HashMap<(String, [u8; 32]), ()> = HashMap::new();
+    let mut ordered: Vec<&Entry> = entries.iter().collect();
+    ordered.sort_by_key(|e| e.index);
+    for e in ordered {
+        let Some(r) = &e.record else { continue };
+        let released = match &r.event {
+            AuditEvent::DecisionMade(d) => {
+                let k = (d.proposal_id.clone(), d.safe_tx_hash.0);
+                if d.decision.is_approved() {
+                    approved.insert(k, ());
+                } else {
+                    approved.remove(&k);
+                }
+                None
+            }
+            AuditEvent::ReleaseTicketIssued(t) => Some((t.proposal_id.clone(), t.safe_tx_hash.0)),
+            AuditEvent::SignaturesReturned(s) => Some((s.proposal_id.clone(), s.safe_tx_hash.0)),
+            _ => None,
+        };
+        if let Some(k) = released
+            && !approved.contains_key(&k)
+        {
+            findings.push(Finding::ReleaseWithoutDecision {
+                index: e.index,
+                proposal: k.0,
+            });
+        }
+    }
+}

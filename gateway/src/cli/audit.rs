@@ -1,0 +1,262 @@
+//! `signgate audit`: verify, export, show and replay the audit log.
+//!
+//! `verify`, `show` and `replay` work offline on an export and the gateway's public key —
+//! what an auditor holds; `export` reads the gateway's log database (read-only, no key).
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use signgate_policy::Policy;
+
+use crate::audit::{
+    AuditReader,
+    export::{export_jsonl, note_file_name, records_from_export},
+    record::AuditRecord,
+    replay::replay,
+    story::story,
+    verify::verify_export,
+};
+
+/// `signgate audit …`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify an exported log offline: every hash, every checkpoint signature, consistency
+    /// between checkpoints. Exit status 0 means pass, 1 means fail.
+    Verify(VerifyArgs),
+    /// Export the log database as JSON Lines (one record per line).
+    Export(ExportArgs),
+    /// Tell the full story of one proposal in plain words.
+    Show(ShowArgs),
+    /// Re-evaluate recorded decisions under a candidate policy and list every one that
+    /// would change. Exit status 1 when any would.
+    Replay(ReplayArgs),
+}
+
+/// Arguments of `signgate audit verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The exported log (JSON Lines).
+    #[arg(long)]
+    pub log: PathBuf,
+    /// Checkpoint notes: files, or directories whose `*.note` files are read. Repeatable.
+    #[arg(long = "checkpoints", required = true)]
+    pub checkpoints: Vec<PathBuf>,
+    /// The gateway's audit public key (64 hex digits, the `.pub` file).
+    #[arg(long)]
+    pub public_key: PathBuf,
+}
+
+/// Arguments of `signgate audit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The gateway's audit log database.
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Where to write the JSON Lines (`-` for stdout).
+    #[arg(long, default_value = "-")]
+    pub out: PathBuf,
+    /// Add each record's inclusion proof against the newest checkpoint.
+    #[arg(long)]
+    pub proofs: bool,
+    /// Also write every stored checkpoint note into this directory.
+    #[arg(long)]
+    pub checkpoints_dir: Option<PathBuf>,
+}
+
+/// Where records come from for `show` and `replay`.
+#[derive(Debug, Args)]
+pub struct Source {
+    /// An exported log (JSON Lines).
+    #[arg(long, conflicts_with = "db", required_unless_present = "db")]
+    pub log: Option<PathBuf>,
+    /// The gateway's audit log database.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+/// Arguments of `signgate audit show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The proposal id.
+    pub proposal: String,
+    #[command(flatten)]
+    pub source: Source,
+}
+
+/// Arguments of `signgate audit replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The candidate policy file (TOML).
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[command(flatten)]
+    pub source: Source,
+}
+
+/// Runs an audit subcommand.
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        AuditCommand::Verify(a) => verify(&a),
+        AuditCommand::Export(a) => export(&a),
+        AuditCommand::Show(a) => show(&a),
+        AuditCommand::Replay(a) => replay_cmd(&a),
+    }
+}
+
+fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let log =
+        fs::read(&a.log).with_context(|| format!("reading the export {}", a.log.display()))?;
+    let key = crate::server::keys::read_ed25519_public(&a.public_key)
+        .with_context(|| format!("reading the audit public key {}", a.public_key.display()))?;
+    let notes = read_notes(&a.checkpoints)?;
+    let v = verify_export(&log, &notes, &key);
+    println!(
+        "{} records, {} valid checkpoint(s), verified through record #{}",
+        v.records,
+        v.checkpoints,
+        v.verified_size.saturating_sub(1)
+    );
+    if let Some((from, to)) = v.uncovered {
+        println!(
+            "note: records #{from}..#{} come after the last checkpoint; nothing outside the operator commits to them yet, so their truncation would be undetectable",
+            to.saturating_sub(1)
+        );
+    }
+    for f in &v.findings {
+        println!("FAIL: {f}");
+    }
+    if v.passed() {
+        println!("PASS");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("FAIL: {} finding(s)", v.findings.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Reads checkpoint notes from files and `*.note` files in directories, named by path.
+fn read_notes(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut notes = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = fs::read_dir(p)
+                .with_context(|| format!("listing {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "note"))
+                .collect();
+            files.sort();
+            for f in files {
+                notes.push(read_note(&f)?);
+            }
+        } else {
+            notes.push(read_note(p)?);
+        }
+    }
+    Ok(notes)
+}
+
+fn read_note(p: &Path) -> anyhow::Result<(String, String)> {
+    let text =
+        fs::read_to_string(p).with_context(|| format!("reading checkpoint {}", p.display()))?;
+    Ok((p.display().to_string(), text))
+}
+
+fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let reader = AuditReader::open(&a.db)?;
+    let leaves = reader.leaves()?;
+    let notes = reader.checkpoints()?;
+    let mut buf = Vec::new();
+    export_jsonl(&leaves, &notes, a.proofs, &mut buf)?;
+    if a.out == Path::new("-") {
+        std::io::stdout()
+            .write_all(&buf)
+            .context("writing to stdout")?;
+    } else {
+        fs::write(&a.out, &buf).with_context(|| format!("writing {}", a.out.display()))?;
+    }
+    if let Some(dir) = &a.checkpoints_dir {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for note in &notes {
+            let (cp, _) = crate::audit::checkpoint::parse_note(note)?;
+            let path = dir.join(note_file_name(cp.size));
+            fs::write(&path, note).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    eprintln!(
+        "exported {} records and {} checkpoint(s)",
+        leaves.len(),
+        notes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_records(s: &Source) -> anyhow::Result<Vec<AuditRecord>> {
+    match (&s.log, &s.db) {
+        (Some(log), _) => {
+            let bytes =
+                fs::read(log).with_context(|| format!("reading the export {}", log.display()))?;
+            records_from_export(&bytes).map_err(|(line, e)| {
+                anyhow::anyhow!(
+                    "{} line {line}: {e}; run `signgate audit verify` on it",
+                    log.display()
+                )
+            })
+        }
+        (None, Some(db)) => {
+            let reader = AuditReader::open(db)?;
+            reader
+                .leaves()?
+                .iter()
+                .map(|b| AuditRecord::from_bytes(b).map_err(anyhow::Error::from))
+                .collect()
+        }
+        (None, None) => bail!("give --log EXPORT or --db DATABASE"),
+    }
+}
+
+fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let records = load_records(&a.source)?;
+    match story(&records, &a.proposal) {
+        Some(s) => {
+            print!("{s}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => bail!("no record mentions proposal {}", a.proposal),
+    }
+}
+
+fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let source = fs::read_to_string(&a.policy)
+        .with_context(|| format!("reading the candidate policy {}", a.policy.display()))?;
+    let policy = Policy::compile(&source)
+        .with_context(|| format!("compiling the candidate policy {}", a.policy.display()))?;
+    let records = load_records(&a.source)?;
+    let report = replay(&records, &policy);
+    println!(
+        "{} recorded decision(s) re-evaluated under {}; {} would change",
+        report.evaluated,
+        policy.hash(),
+        report.changed.len()
+    );
+    for c in &report.changed {
+        println!("{c}");
+    }
+    Ok(if report.changed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
