@@ -7,6 +7,7 @@ mod evm_bybit;
 mod evm_disguised;
 mod evm_failures;
 mod evm_fork;
+mod evm_lifecycle;
 mod evm_multisend;
 mod evm_permissions;
 mod evm_snapshots;
