@@ -10,6 +10,7 @@ mod evm_fork;
 mod evm_lifecycle;
 mod evm_multisend;
 mod evm_permissions;
+mod evm_report_fixtures;
 mod evm_snapshots;
 mod evm_transfers;
 mod signatures;
