@@ -12,8 +12,13 @@ use std::path::Path;
 
 use config::{Config, Environment, File, FileFormat};
 
-pub use raw::{RawConfig, RawKeys, RawServer, RawSigner, RawStore, RawTls};
-pub use typed::{AccessLists, GatewayConfig, Limits, SignerEndpoint, TlsFiles, Transport};
+pub use raw::{
+    RawConfig, RawKeys, RawPipeline, RawSanctionsList, RawServer, RawSigner, RawStore, RawTls,
+};
+pub use typed::{
+    AccessLists, GatewayConfig, Limits, PipelineSources, SanctionsListConfig, SignerEndpoint,
+    TlsFiles, Transport,
+};
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");

@@ -19,6 +19,11 @@ pub struct RawConfig {
     /// `[[signers]]`.
     #[serde(default)]
     pub signers: Vec<RawSigner>,
+    /// `[pipeline]`.
+    pub pipeline: RawPipeline,
+    /// `[[sanctions]]`.
+    #[serde(default)]
+    pub sanctions: Vec<RawSanctionsList>,
 }
 
 /// `[server]`: listener and limits.
@@ -69,4 +74,35 @@ pub struct RawKeys {
 #[serde(deny_unknown_fields)]
 pub struct RawSigner {
     pub endpoint: String,
+}
+
+/// `[pipeline]`: what decisions are made from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub demo: bool,
+    pub state_snapshot: String,
+    pub policy: String,
+}
+
+/// One `[[sanctions]]` list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSanctionsList {
+    pub id: String,
+    pub path: String,
+    pub format: String,
+    #[serde(default = "default_category")]
+    pub category: String,
+    #[serde(default = "default_action")]
+    pub action: String,
+    pub max_age_hours: u64,
+}
+
+fn default_category() -> String {
+    "sanctions".to_owned()
+}
+
+fn default_action() -> String {
+    "deny".to_owned()
 }

@@ -31,6 +31,33 @@ pub struct GatewayConfig {
     pub ticket_ttl: Duration,
     /// Signer backends asked by `RequestSignatures`.
     pub signers: Vec<SignerEndpoint>,
+    /// What decisions are made from: the bundled demo, or files.
+    pub sources: PipelineSources,
+}
+
+/// Where the pipeline's state, policy and lists come from.
+#[derive(Debug, Clone)]
+pub enum PipelineSources {
+    /// The bundled demo assets, written to `<data_dir>/demo/` at start.
+    Demo,
+    /// Operator-supplied files.
+    Files {
+        /// JSON state snapshot.
+        state_snapshot: PathBuf,
+        /// Policy TOML.
+        policy: PathBuf,
+        /// At least one sanctions list.
+        lists: Vec<SanctionsListConfig>,
+    },
+}
+
+/// One configured sanctions list, validated.
+#[derive(Debug, Clone)]
+pub struct SanctionsListConfig {
+    /// Its validated spec (id, format, category, action, maximum age).
+    pub spec: signgate_policy::sanctions::ListSpec,
+    /// The list file.
+    pub path: PathBuf,
 }
 
 impl GatewayConfig {
@@ -251,7 +278,10 @@ impl TryFrom<RawConfig> for GatewayConfig {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let sources = pipeline_sources(&raw)?;
+
         Ok(Self {
+            sources,
             listen,
             limits,
             transport,
@@ -263,4 +293,88 @@ impl TryFrom<RawConfig> for GatewayConfig {
             signers,
         })
     }
+}
+
+fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, ConfigError> {
+    use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
+    let format = match l.format.as_str() {
+        "plain" => ListFormat::Plain,
+        "sdn_csv" => ListFormat::SdnCsv,
+        "sdn_advanced_xml" => ListFormat::SdnAdvancedXml,
+        other => {
+            return Err(ConfigError::invalid(
+                "sanctions.format",
+                format!("{other:?}: use plain, sdn_csv or sdn_advanced_xml"),
+            ));
+        }
+    };
+    let category = match l.category.as_str() {
+        "sanctions" => ListCategory::Sanctions,
+        "law_enforcement" => ListCategory::LawEnforcement,
+        "internal" => ListCategory::Internal,
+        other => {
+            return Err(ConfigError::invalid(
+                "sanctions.category",
+                format!("{other:?}: use sanctions, law_enforcement or internal"),
+            ));
+        }
+    };
+    let action = match l.action.as_str() {
+        "deny" => ListAction::Deny,
+        "escalate" => ListAction::Escalate,
+        "flag" => ListAction::Flag,
+        other => {
+            return Err(ConfigError::invalid(
+                "sanctions.action",
+                format!("{other:?}: use deny, escalate or flag"),
+            ));
+        }
+    };
+    if l.path.is_empty() {
+        return Err(ConfigError::invalid(
+            "sanctions.path",
+            "must name the list file",
+        ));
+    }
+    let max_age = Duration::from_secs(l.max_age_hours.saturating_mul(3600));
+    let spec = ListSpec::new(&l.id, l.path.clone(), category, action, format, max_age)
+        .map_err(|e| ConfigError::invalid("sanctions", e.to_string()))?;
+    Ok(SanctionsListConfig {
+        spec,
+        path: PathBuf::from(&l.path),
+    })
+}
+
+fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
+    let p = &raw.pipeline;
+    if p.demo {
+        return Ok(PipelineSources::Demo);
+    }
+    let needed = |key: &'static str, v: &str| {
+        if v.is_empty() {
+            Err(ConfigError::invalid(
+                key,
+                "required when pipeline.demo = false (a file path)",
+            ))
+        } else {
+            Ok(PathBuf::from(v))
+        }
+    };
+    let lists = raw
+        .sanctions
+        .iter()
+        .map(list_config)
+        .collect::<Result<Vec<_>, _>>()?;
+    if lists.is_empty() {
+        return Err(ConfigError::invalid(
+            "sanctions",
+            "at least one [[sanctions]] list is required when pipeline.demo = false; \
+             signgate does not run unscreened",
+        ));
+    }
+    Ok(PipelineSources::Files {
+        state_snapshot: needed("pipeline.state_snapshot", &p.state_snapshot)?,
+        policy: needed("pipeline.policy", &p.policy)?,
+        lists,
+    })
 }

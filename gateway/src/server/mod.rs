@@ -76,6 +76,9 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The decision pipeline (policy, state snapshot, lists) could not be built.
+    #[error("decision pipeline: {0}")]
+    Pipeline(#[from] crate::pipeline::SetupError),
     /// The store could not be opened; the gateway does not start without it.
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
@@ -143,13 +146,15 @@ pub async fn run(
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"
     );
+    let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
+    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release)?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
             addr: cfg.listen,
             source,
         })?;
-    serve(listener, cfg, shutdown).await
+    serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,

@@ -1,0 +1,136 @@
+//! The decision pipeline behind `SubmitProposal`, `Approve`, `Reject` and `RequestSignatures`:
+//! verify → convert → decode → simulate → screen → evaluate → store → (release → sign).
+//!
+//! - [`analysis`]: decoding, the simulation on a blocking thread with its deadline, screening;
+//! - [`evidence`]: gateway facts into the policy's `Evidence`;
+//! - [`view`]: the analysis and each decision as API messages;
+//! - `submit`, `approve`: the two deciding calls; `release`: nonce reservation, the release
+//!   ticket and the signer backends;
+//! - [`setup`]: building a pipeline from the configuration (demo assets included).
+//!
+//! The policy decides (`signgate_policy::assess`, pure); this module only gathers its inputs
+//! and stores its output. Every failure of a dependency either becomes a deny reason (the
+//! simulation, the lists) or `UNAVAILABLE` (the store, the state source before a hash exists);
+//! nothing here can turn an error into a release.
+
+pub mod analysis;
+mod approve;
+pub mod evidence;
+mod release;
+pub mod setup;
+mod submit;
+pub mod view;
+
+use std::{sync::Arc, time::Duration};
+
+use ed25519_dalek::SigningKey;
+use signgate_policy::Policy;
+use signgate_proto::v1 as pb;
+use signgate_simulator::evm::StateSource;
+
+use crate::{
+    config::{Limits, SignerEndpoint},
+    lists::ListStore,
+    server::{Caller, DecisionPipeline, GatewayError},
+    signer::client::ClientTls,
+    store::ProposalStore,
+};
+
+pub use setup::{SetupError, from_config};
+
+/// Where release tickets go and how they are signed.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The gateway's ed25519 release key; signer backends trust its public half.
+    pub key: SigningKey,
+    /// Lifetime of a ticket.
+    pub ticket_ttl: Duration,
+    /// The signer backends asked for signatures.
+    pub signers: Vec<SignerEndpoint>,
+    /// Client TLS toward the backends (`None`: plaintext, loopback only).
+    pub tls: Option<ClientTls>,
+}
+
+/// The real [`DecisionPipeline`].
+#[derive(Debug)]
+pub struct Pipeline<S, T> {
+    store: Arc<S>,
+    policy: Arc<Policy>,
+    lists: Arc<ListStore>,
+    state: Arc<T>,
+    limits: Limits,
+    release: Release,
+}
+
+impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
+    /// A pipeline over its parts. `state` is the pre-state every simulation runs on; `lists`
+    /// is read once per evaluation (a reload never changes the lists under a request).
+    pub fn new(
+        store: Arc<S>,
+        policy: Arc<Policy>,
+        lists: Arc<ListStore>,
+        state: Arc<T>,
+        limits: Limits,
+        release: Release,
+    ) -> Self {
+        Self {
+            store,
+            policy,
+            lists,
+            state,
+            limits,
+            release,
+        }
+    }
+
+    /// The store, for callers that serve it too.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+}
+
+impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
+    async fn submit(
+        &self,
+        _caller: Caller,
+        req: pb::SubmitProposalRequest,
+    ) -> Result<pb::Proposal, GatewayError> {
+        submit::submit(self, req).await
+    }
+
+    async fn approve(
+        &self,
+        _caller: Caller,
+        req: pb::ApproveRequest,
+    ) -> Result<pb::Proposal, GatewayError> {
+        approve::act(
+            self,
+            "approval",
+            req.approval.as_ref(),
+            crate::store::ApprovalKind::Approve,
+        )
+        .await
+    }
+
+    async fn reject(
+        &self,
+        _caller: Caller,
+        req: pb::RejectRequest,
+    ) -> Result<pb::Proposal, GatewayError> {
+        approve::act(
+            self,
+            "rejection",
+            req.rejection.as_ref(),
+            crate::store::ApprovalKind::Reject,
+        )
+        .await
+    }
+
+    async fn request_signatures(
+        &self,
+        _caller: Caller,
+        req: pb::RequestSignaturesRequest,
+    ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
+        release::request_signatures(self, req).await
+    }
+}

@@ -1,0 +1,169 @@
+//! `RequestSignatures`: the only way a Safe signature comes out of signgate.
+//!
+//! The proposal is re-evaluated at the moment of release (current lists, current clock), so an
+//! approval that lapsed, a list that went stale or a time lock that has not passed stops it.
+//! Only then is the (chain, Safe, nonce) reserved — a unique row, so two transactions for one
+//! nonce can never both be released — and a ticket signed for the signer backends. Their
+//! signatures are verified against the released hash before they are packed.
+
+use std::time::Duration;
+
+use prost::Message;
+use signgate_policy::{Decision, assess, operators::OperatorId};
+use signgate_proto::v1 as pb;
+use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
+
+use super::{
+    Pipeline,
+    approve::reanalyse,
+    evidence::{self, ProposalFacts},
+    view,
+};
+use crate::{
+    server::{GatewayError, convert, gateway::now},
+    signer::{client, ticket},
+    store::{NewDecision, ProposalState, ProposalStore, Release, UnixMillis},
+};
+
+/// How long the gateway waits for the signer backends, at most.
+const SIGNER_DEADLINE: Duration = Duration::from_secs(5);
+
+fn plus(t: UnixMillis, d: Duration) -> UnixMillis {
+    UnixMillis(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// `RequestSignatures`.
+pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send + 'static>(
+    p: &Pipeline<S, T>,
+    req: pb::RequestSignaturesRequest,
+) -> Result<pb::RequestSignaturesResponse, GatewayError> {
+    let id = convert::proposal_id("id", &req.id)?;
+    let stored = p
+        .store
+        .get(id.clone())
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
+    let record = stored.record.clone();
+    if !matches!(
+        record.state,
+        ProposalState::Approved | ProposalState::Released
+    ) {
+        return Err(GatewayError::FailedPrecondition(format!(
+            "proposal {id} is {}; only an approved proposal can be signed",
+            record.state.as_str()
+        )));
+    }
+    let (analysis, stored_view) = reanalyse(p, &record).await?;
+    let decided_at = now();
+    let facts = ProposalFacts {
+        id: &record.id,
+        initiator: OperatorId(record.initiator.clone()),
+        declared: stored_view.intent.as_ref(),
+        approvals: &stored.approvals,
+        now: decided_at,
+    };
+    let (ev, checks) = evidence::build(&analysis, &facts);
+    let evaluation = assess(&p.policy, &ev, &checks);
+    match &evaluation.decision {
+        Decision::Approved { release_after, .. } => {
+            if ev.now < *release_after {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "proposal {id} is time-locked until {release_after}"
+                )));
+            }
+        }
+        other if record.state == ProposalState::Approved => {
+            // The approval no longer holds: record why, release nothing.
+            let decision = view::decision(&evaluation, &analysis.list_hashes, decided_at);
+            let (outcome, state) = view::outcome(other);
+            p.store
+                .record_decision(
+                    record.id.clone(),
+                    record.revision,
+                    NewDecision {
+                        outcome,
+                        policy_hash: evaluation.policy.to_string(),
+                        decided_at,
+                        detail: decision.encode_to_vec(),
+                    },
+                    state,
+                )
+                .await?;
+            return Err(GatewayError::FailedPrecondition(format!(
+                "proposal {id} is no longer approved ({}); nothing was signed",
+                other.kind()
+            )));
+        }
+        other => {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "proposal {id} no longer passes policy ({}); nothing was signed",
+                other.kind()
+            )));
+        }
+    }
+    let reservation = p
+        .store
+        .release(Release {
+            id: record.id.clone(),
+            expected_revision: record.revision,
+            released_at: decided_at,
+            velocity: Vec::new(),
+        })
+        .await?;
+    tracing::info!(
+        proposal_id = %record.id,
+        safe_tx_hash = %record.safe_tx_hash,
+        nonce = %reservation.nonce,
+        "nonce reserved; asking signer backends"
+    );
+    let d = &analysis.decoded;
+    let ticket = pb::ReleaseTicket {
+        ticket_id: format!("{}-{}", record.id, decided_at.0),
+        proposal_id: record.id.to_string(),
+        chain_id: record.chain_id,
+        safe: record.safe.to_checksum(None),
+        safe_version: d.context.version.to_string(),
+        nonce: d.tx.nonce.to_string(),
+        transaction: Some(convert::safe_tx_to_proto(&d.tx)),
+        safe_tx_hash: format!("{:#x}", record.safe_tx_hash),
+        policy_hash: evaluation.policy.to_string(),
+        issued_at: Some(convert::timestamp(decided_at)),
+        expires_at: Some(convert::timestamp(plus(decided_at, p.release.ticket_ttl))),
+    };
+    let signed = ticket::issue(&p.release.key, &ticket);
+    let outcomes = client::collect(
+        &p.release.signers,
+        &signed,
+        record.safe_tx_hash,
+        p.release.tls.as_ref(),
+        SIGNER_DEADLINE,
+    )
+    .await;
+    for o in &outcomes {
+        if let Err(e) = &o.result {
+            tracing::warn!(proposal_id = %record.id, endpoint = %o.endpoint, error = %e, "signer backend refused or failed");
+        }
+    }
+    if outcomes.iter().all(|o| o.result.is_err()) {
+        return Err(GatewayError::Unavailable(
+            "no signer backend returned a valid signature".to_owned(),
+        ));
+    }
+    let packed = client::pack(&outcomes)
+        .map_err(|e| GatewayError::Internal(format!("packing signatures: {e}")))?;
+    let calldata = exec_transaction_calldata(&d.tx, packed.clone());
+    let after = p
+        .store
+        .get(record.id.clone())
+        .await?
+        .ok_or_else(|| GatewayError::Internal(format!("proposal {id} vanished")))?;
+    Ok(pb::RequestSignaturesResponse {
+        proposal: Some(convert::proposal_view(&after)?),
+        signatures: packed.to_vec(),
+        exec_transaction_calldata: calldata.to_vec(),
+        signers: outcomes
+            .iter()
+            .map(client::BackendSignature::to_proto)
+            .collect(),
+    })
+}

@@ -1,0 +1,205 @@
+//! Building the pipeline from the configuration: the policy compiled once, the state snapshot
+//! parsed once, every sanctions list loaded once (then kept current by reloads), the release key
+//! and the signer backends.
+//!
+//! In demo mode the bundled assets (gateway/config/demo/) are written to `<data_dir>/demo/` at
+//! every start, so an operator can read and replace them, and the demo list is always fresh.
+//! The demo keys are **DEMO ONLY**: they are public in the repository.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use ed25519_dalek::SigningKey;
+use signgate_policy::{
+    CompileError, Policy,
+    sanctions::{ListAction, ListCategory, ListFormat, ListSpec, ListSpecError, ParseLimits},
+};
+use signgate_simulator::evm::{Snapshot, StateError};
+
+use super::{Pipeline, Release};
+use crate::{
+    config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
+    lists::{ListEvent, ListSource, ListStore},
+    signer::client::ClientTls,
+    store::ProposalStore,
+};
+
+/// The bundled demo state: a Safe 1.4.1 with demo owners and a demo ERC-20, and the Bybit
+/// Safe 1.1.1 at the parent of the attack block.
+pub const DEMO_STATE: &str = include_str!("../../config/demo/state.json");
+/// The bundled demo policy: the demo wallets and operators.
+pub const DEMO_POLICY: &str = include_str!("../../config/demo/policy.toml");
+/// The bundled demo sanctions list (plain format).
+pub const DEMO_SANCTIONS: &str = include_str!("../../config/demo/sanctions.txt");
+/// Id of the demo sanctions list.
+pub const DEMO_LIST_ID: &str = "demo-sanctions";
+/// How long the demo list stays fresh after a start (it is rewritten at every start).
+const DEMO_LIST_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Why the pipeline could not be built; each names the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The policy does not compile; the gateway does not start without one.
+    #[error("policy {}: {source}", path.display())]
+    Policy { path: PathBuf, source: CompileError },
+    /// The state snapshot is malformed.
+    #[error("state snapshot {}: {source}", path.display())]
+    State { path: PathBuf, source: StateError },
+    /// The list configuration is inconsistent (duplicate ids).
+    #[error("sanctions lists: {0}")]
+    Lists(#[from] ListSpecError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
+    move |source| SetupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The files the pipeline reads, resolved.
+#[derive(Debug, Clone)]
+pub struct SourceFiles {
+    pub state_snapshot: PathBuf,
+    pub policy: PathBuf,
+    pub lists: Vec<SanctionsListConfig>,
+}
+
+/// Writes the demo assets to `<data_dir>/demo/` and names them as sources.
+pub fn write_demo(data_dir: &Path) -> Result<SourceFiles, SetupError> {
+    let dir = data_dir.join("demo");
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let write = |name: &str, text: &str| -> Result<PathBuf, SetupError> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(&path))?;
+        Ok(path)
+    };
+    let state_snapshot = write("state.json", DEMO_STATE)?;
+    let policy = write("policy.toml", DEMO_POLICY)?;
+    let list = write("sanctions.txt", DEMO_SANCTIONS)?;
+    let spec = ListSpec::new(
+        DEMO_LIST_ID,
+        list.display().to_string(),
+        ListCategory::Internal,
+        ListAction::Deny,
+        ListFormat::Plain,
+        DEMO_LIST_MAX_AGE,
+    )?;
+    Ok(SourceFiles {
+        state_snapshot,
+        policy,
+        lists: vec![SanctionsListConfig { spec, path: list }],
+    })
+}
+
+/// The configured files (demo assets written first in demo mode).
+pub fn resolve(cfg: &GatewayConfig) -> Result<SourceFiles, SetupError> {
+    match &cfg.sources {
+        PipelineSources::Demo => {
+            let files = write_demo(&cfg.data_dir)?;
+            tracing::warn!(
+                state = %files.state_snapshot.display(),
+                policy = %files.policy.display(),
+                sanctions = ?files.lists.iter().map(|l| l.path.display().to_string()).collect::<Vec<_>>(),
+                "DEMO MODE: bundled demo state, policy, operators and sanctions list (keys are public, \
+                 DEMO ONLY); set pipeline.demo = false with pipeline.state_snapshot, pipeline.policy \
+                 and [[sanctions]] lists to replace them"
+            );
+            Ok(files)
+        }
+        PipelineSources::Files {
+            state_snapshot,
+            policy,
+            lists,
+        } => Ok(SourceFiles {
+            state_snapshot: state_snapshot.clone(),
+            policy: policy.clone(),
+            lists: lists.clone(),
+        }),
+    }
+}
+
+/// Compiles the policy file.
+pub fn load_policy(path: &Path) -> Result<Policy, SetupError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    Policy::compile(&text).map_err(|source| SetupError::Policy {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parses the state snapshot file.
+pub fn load_state(path: &Path) -> Result<Snapshot, SetupError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    Snapshot::from_json(&text).map_err(|source| SetupError::State {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Loads every list once. A list that fails stays unavailable (every proposal is then denied
+/// with "cannot screen") and the failure is logged; it does not stop the start.
+pub fn load_lists(lists: &[SanctionsListConfig]) -> Result<ListStore, SetupError> {
+    let sources = lists
+        .iter()
+        .map(|l| ListSource {
+            spec: l.spec.clone(),
+            path: l.path.clone(),
+            comments_path: None,
+            checksum_path: None,
+        })
+        .collect();
+    let (store, events) =
+        ListStore::load_at_start(sources, ParseLimits::default(), SystemTime::now())?;
+    for e in &events {
+        if let ListEvent::Rejected { error, .. } = e {
+            tracing::error!(%error, "sanctions list unavailable: every proposal is denied until it loads");
+        }
+    }
+    Ok(store)
+}
+
+/// The pipeline `signgate serve` runs: configured (or demo) sources, the release key, the
+/// configured signer backends.
+pub fn from_config<S: ProposalStore>(
+    cfg: &GatewayConfig,
+    store: Arc<S>,
+    release_key: SigningKey,
+) -> Result<Pipeline<S, Snapshot>, SetupError> {
+    let files = resolve(cfg)?;
+    let policy = load_policy(&files.policy)?;
+    let state = load_state(&files.state_snapshot)?;
+    let lists = load_lists(&files.lists)?;
+    let tls = match &cfg.transport {
+        Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
+        Transport::PlaintextLoopback => None,
+    };
+    tracing::info!(
+        policy = policy.name(),
+        policy_hash = %policy.hash(),
+        signers = cfg.signers.len(),
+        "decision pipeline ready"
+    );
+    Ok(Pipeline::new(
+        store,
+        Arc::new(policy),
+        Arc::new(lists),
+        Arc::new(state),
+        cfg.limits.clone(),
+        Release {
+            key: release_key,
+            ticket_ttl: cfg.ticket_ttl,
+            signers: cfg.signers.clone(),
+            tls,
+        },
+    ))
+}

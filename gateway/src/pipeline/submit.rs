@@ -1,0 +1,183 @@
+//! `SubmitProposal`: the initiator's signed submission → the stored proposal and its first
+//! decision.
+//!
+//! Order matters for failing closed: the envelope and every field are verified before any work;
+//! the initiator must hold an enrolled key before anything is stored; the hash the client
+//! expects must equal the recomputed one. Simulation and screening problems are not errors:
+//! they become deny reasons in the stored decision.
+
+use alloy_primitives::{Address, B256};
+use signgate_policy::{assess, operators::OperatorId};
+use signgate_proto::v1 as pb;
+use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
+
+use super::{Pipeline, analysis, evidence, view};
+use crate::{
+    server::{
+        GatewayError, convert,
+        gateway::now,
+        requests::{self, TxSource, VerifiedSubmission},
+    },
+    store::{Inserted, NewDecision, NewProposal, ProposalId, ProposalStore, UnixMillis},
+};
+
+/// The operator holding `key` in the current policy; anyone else may not submit.
+pub(super) fn operator_of<S, T>(
+    p: &Pipeline<S, T>,
+    key: &ed25519_dalek::VerifyingKey,
+    field: &str,
+) -> Result<OperatorId, GatewayError> {
+    let bytes = alloy_primitives::FixedBytes(key.to_bytes());
+    p.policy
+        .key_holder(&bytes)
+        .map(|(op, _)| op.id.clone())
+        .ok_or_else(|| {
+            GatewayError::PermissionDenied(format!(
+                "{field}: key {} is not enrolled for any operator in the policy",
+                hex::encode(key.to_bytes())
+            ))
+        })
+}
+
+/// The Safe transaction of a submission: the ten fields, or the one transaction of a Safe
+/// Transaction Service document (which must be for the submitted Safe).
+fn transaction(v: &VerifiedSubmission) -> Result<SafeTx, GatewayError> {
+    const FIELD: &str = "submission.payload.transaction_service_json";
+    match &v.tx {
+        TxSource::Fields(tx) => Ok((**tx).clone()),
+        TxSource::TransactionService(json) => {
+            let docs = tx_service::parse_document(json)
+                .map_err(|e| GatewayError::invalid(FIELD, e.to_string()))?;
+            let [doc] = docs.as_slice() else {
+                return Err(GatewayError::invalid(
+                    FIELD,
+                    format!("holds {} transactions; submit exactly one", docs.len()),
+                ));
+            };
+            if doc.safe != v.safe {
+                return Err(GatewayError::invalid(
+                    FIELD,
+                    format!("is for Safe {}, not {}", doc.safe, v.safe),
+                ));
+            }
+            doc.to_safe_tx(0)
+                .map_err(|e| GatewayError::invalid(FIELD, e.to_string()))
+        }
+    }
+}
+
+fn check_expected(expected: Option<B256>, computed: B256) -> Result<(), GatewayError> {
+    match expected {
+        Some(e) if e != computed => Err(GatewayError::invalid(
+            "submission.payload.expected_safe_tx_hash",
+            format!("the transaction hashes to {computed:#x}, not {e:#x}; check every field"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The Safe version: as submitted, or read from the state source.
+async fn version<S, T: StateSource + Send + 'static>(
+    p: &Pipeline<S, T>,
+    v: &VerifiedSubmission,
+    safe: Address,
+) -> Result<SafeVersion, GatewayError> {
+    match v.safe_version {
+        Some(version) => Ok(version),
+        None => analysis::detect_version(p.state.clone(), safe, p.limits.simulation_timeout).await,
+    }
+}
+
+/// Records the decision where auditors will read it. The call site for `AuditLog::append`
+/// (gateway/src/audit) once that API is committed; until then the event goes to the
+/// structured log only.
+pub(super) fn audit_decision(id: &ProposalId, safe_tx_hash: B256, decision: &pb::Decision) {
+    tracing::info!(
+        target: "signgate::audit",
+        proposal_id = %id,
+        safe_tx_hash = %safe_tx_hash,
+        policy_hash = %decision.policy_hash,
+        outcome = ?decision.outcome.as_ref().map(std::mem::discriminant),
+        "decision recorded"
+    );
+}
+
+/// `SubmitProposal`.
+pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
+    p: &Pipeline<S, T>,
+    req: pb::SubmitProposalRequest,
+) -> Result<pb::Proposal, GatewayError> {
+    let received: UnixMillis = now();
+    let v = requests::submission(&req, &p.limits, received)?;
+    let initiator = operator_of(p, &v.public_key, "submission.public_key")?;
+    let tx = transaction(&v)?;
+    let version = version(p, &v, v.safe).await?;
+    let ctx = SafeContext {
+        chain_id: v.chain_id,
+        safe: v.safe,
+        version,
+    };
+    let analysis = analysis::analyse(
+        p.state.clone(),
+        p.lists.snapshot(),
+        ctx,
+        tx.clone(),
+        "submission.payload.transaction.data",
+        p.limits.simulation_timeout,
+    )
+    .await?;
+    let hash = analysis.decoded.hashes.safe_tx_hash;
+    check_expected(v.expected_safe_tx_hash, hash)?;
+    let id = ProposalId::derive(v.chain_id, v.safe, hash);
+    let decided_at = now();
+    let facts = evidence::ProposalFacts {
+        id: &id,
+        initiator: initiator.clone(),
+        declared: v.intent.as_ref(),
+        approvals: &[],
+        now: decided_at,
+    };
+    let (ev, checks) = evidence::build(&analysis, &facts);
+    let evaluation = assess(&p.policy, &ev, &checks);
+    let decision = view::decision(&evaluation, &analysis.list_hashes, decided_at);
+    let (outcome, state) = view::outcome(&evaluation.decision);
+    let proposal_view = view::proposal(&analysis, version, v.intent.as_ref());
+    tracing::info!(
+        proposal_id = %id,
+        safe_tx_hash = %hash,
+        initiator = %initiator,
+        decision = evaluation.decision.kind(),
+        reasons = ?evaluation.decision.reason_codes(),
+        "proposal evaluated"
+    );
+    let inserted = p
+        .store
+        .insert_proposal(
+            NewProposal {
+                id: id.clone(),
+                chain_id: v.chain_id,
+                safe: v.safe,
+                nonce: tx.nonce,
+                safe_tx_hash: hash,
+                initiator: initiator.to_string(),
+                state,
+                created_at: received,
+                view: prost::Message::encode_to_vec(&proposal_view),
+            },
+            NewDecision {
+                outcome,
+                policy_hash: evaluation.policy.to_string(),
+                decided_at,
+                detail: prost::Message::encode_to_vec(&decision),
+            },
+        )
+        .await?;
+    if matches!(inserted, Inserted::Created(_)) {
+        audit_decision(&id, hash, &decision);
+    }
+    let stored =
+        p.store.get(id.clone()).await?.ok_or_else(|| {
+            GatewayError::Internal(format!("proposal {id} vanished after insert"))
+        })?;
+    convert::proposal_view(&stored)
+}

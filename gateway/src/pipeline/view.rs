@@ -1,0 +1,244 @@
+//! What the API shows: the analysis as a `pb::Proposal` (stored once at submission) and each
+//! policy evaluation as a `pb::Decision` (stored with every re-evaluation).
+//!
+//! Reasons go out as data: the stable code, the sentence an operator reads, and every typed
+//! field of the reason as key/value evidence, so a client can act on them without parsing text.
+
+use signgate_policy::{
+    Decision, Evaluation, Reason,
+    adapters::simulation_facts,
+    approvals::ApprovalCheck,
+    evidence::{SanctionsHit, Screening, SimulationOutcome},
+};
+use signgate_proto::v1 as pb;
+use signgate_simulator::{SafeVersion, decode::Action, decode::ActionPath};
+
+use super::analysis::Analysis;
+use crate::{
+    server::convert,
+    store::{Outcome, ProposalState, UnixMillis},
+};
+
+/// A policy timestamp (seconds) as a protobuf timestamp.
+fn ts(t: signgate_policy::time::Timestamp) -> signgate_proto::prost_types::Timestamp {
+    signgate_proto::prost_types::Timestamp {
+        seconds: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
+}
+
+/// The typed fields of any serializable reason as key/value evidence (nested values as JSON).
+fn fields<T: serde::Serialize>(value: &T, skip: &str) -> Vec<pb::Evidence> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(value) else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter(|(k, _)| k != skip)
+        .map(|(key, v)| pb::Evidence {
+            key,
+            value: match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// One deny reason on the wire.
+pub fn reason(r: &Reason) -> pb::Reason {
+    pb::Reason {
+        code: r.code().to_owned(),
+        message: r.to_string(),
+        evidence: fields(r, "rule"),
+    }
+}
+
+fn approval_count(c: &ApprovalCheck) -> pb::ApprovalCount {
+    pb::ApprovalCount {
+        public_key: hex::encode(c.public_key.0),
+        counted: c.not_counted.is_none()
+            && c.verdict == signgate_policy::evidence::Verdict::Approve,
+        not_counted: c.not_counted.as_ref().map(|n| pb::Reason {
+            code: n.code().to_owned(),
+            message: match &c.operator {
+                Some(op) => format!("{op}'s approval does not count: {n}"),
+                None => format!("approval does not count: {n}"),
+            },
+            evidence: fields(n, "why"),
+        }),
+    }
+}
+
+/// The store outcome and proposal state of a decision.
+pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
+    match d {
+        Decision::Deny { .. } => (Outcome::Denied, ProposalState::Denied),
+        Decision::NeedsApprovals { .. } => (Outcome::NeedsApprovals, ProposalState::NeedsApprovals),
+        Decision::Approved { .. } => (Outcome::Approved, ProposalState::Approved),
+    }
+}
+
+/// One evaluation on the wire.
+pub fn decision(e: &Evaluation, list_hashes: &[String], decided_at: UnixMillis) -> pb::Decision {
+    use pb::decision::Outcome as O;
+    let outcome = match &e.decision {
+        Decision::Deny { reasons } => O::Denied(pb::Denied {
+            reasons: reasons.iter().map(reason).collect(),
+        }),
+        Decision::NeedsApprovals { missing } => O::NeedsApprovals(pb::NeedsApprovals {
+            missing: missing
+                .iter()
+                .map(|m| pb::MissingApproval {
+                    group: m.role.to_string(),
+                    have: m.have,
+                    need: m.need,
+                    eligible_operators: Vec::new(),
+                })
+                .collect(),
+            reasons: missing
+                .iter()
+                .flat_map(|m| {
+                    m.not_counted.iter().map(move |(op, why)| pb::Reason {
+                        code: why.code().to_owned(),
+                        message: format!(
+                            "{op}'s approval does not count toward role {}: {why}",
+                            m.role
+                        ),
+                        evidence: fields(why, "why"),
+                    })
+                })
+                .collect(),
+        }),
+        Decision::Approved {
+            release_after,
+            expires_at,
+        } => O::Approved(pb::Approved {
+            release_after: Some(ts(*release_after)),
+            expires_at: Some(ts(*expires_at)),
+            notes: Vec::new(),
+        }),
+    };
+    pb::Decision {
+        outcome: Some(outcome),
+        policy_hash: e.policy.to_string(),
+        list_hashes: list_hashes.to_vec(),
+        decided_at: Some(convert::timestamp(decided_at)),
+        approval_counts: e.approvals.iter().map(approval_count).collect(),
+    }
+}
+
+fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb::DecodedAction {
+    let children = match &a.kind {
+        signgate_simulator::decode::ActionKind::Batch { actions, .. } => actions
+            .iter()
+            .enumerate()
+            .map(|(i, c)| action(c, &path.child(i), safe))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let words = a.plain_words(Some(safe));
+    pb::DecodedAction {
+        path: path.to_string(),
+        // The first line describes this node; children carry their own.
+        description: words.lines().next().unwrap_or_default().trim().to_owned(),
+        operation: a.operation.as_str().to_owned(),
+        target: a.to.to_checksum(None),
+        function: String::new(),
+        arguments: Vec::new(),
+        children,
+    }
+}
+
+fn simulation(analysis: &Analysis) -> pb::SimulationSummary {
+    let report = match &analysis.simulation {
+        Ok(r) => r,
+        Err(why) => {
+            return pb::SimulationSummary {
+                success: false,
+                error: why.clone(),
+                ..Default::default()
+            };
+        }
+    };
+    let facts = simulation_facts(report);
+    let error = match &facts.outcome {
+        SimulationOutcome::Success => String::new(),
+        SimulationOutcome::Reverted { reason } | SimulationOutcome::Failed { reason } => {
+            reason.clone()
+        }
+        SimulationOutcome::NotRun => "not run".to_owned(),
+    };
+    pb::SimulationSummary {
+        success: matches!(facts.outcome, SimulationOutcome::Success),
+        error,
+        gas_used: report.gas_used,
+        safe_changes: facts
+            .safe_changes
+            .iter()
+            .map(|c| pb::SafeChange {
+                kind: c.kind.as_str().to_owned(),
+                description: format!("{} (slot {:#x})", c.kind.as_str(), c.slot),
+                before: format!("{:#x}", c.before),
+                after: format!("{:#x}", c.after),
+            })
+            .collect(),
+        asset_movements: facts
+            .outflows
+            .iter()
+            .map(|o| pb::AssetMovement {
+                asset: o.asset.to_string(),
+                symbol: String::new(),
+                from: report.safe.to_checksum(None),
+                to: o.to.to_checksum(None),
+                amount: o.amount.to_string(),
+                token_id: String::new(),
+            })
+            .collect(),
+        delegatecalls: facts
+            .delegatecalls
+            .iter()
+            .map(|d| pb::DelegateCallView {
+                target: d.target.to_checksum(None),
+                path: format!("depth {}", d.depth),
+                allowlisted: false,
+            })
+            .collect(),
+        state_block: report.state.block_number.to_string(),
+    }
+}
+
+fn hits(analysis: &Analysis) -> Vec<pb::ScreeningHit> {
+    let hit = |h: &SanctionsHit| pb::ScreeningHit {
+        address: h.address.to_checksum(None),
+        list: h.list.clone(),
+        entry: h.entry.clone(),
+        path: h.location.clone(),
+    };
+    match signgate_policy::adapters::screening(&analysis.screening) {
+        Screening::Screened { hits } => hits.iter().map(hit).collect(),
+        Screening::CannotScreen { .. } => Vec::new(),
+    }
+}
+
+/// The analysis part of a proposal view; the store overlays id, state, decision and approvals.
+pub fn proposal(
+    analysis: &Analysis,
+    version: SafeVersion,
+    declared: Option<&signgate_proto::v1::DeclaredIntent>,
+) -> pb::Proposal {
+    let d = &analysis.decoded;
+    pb::Proposal {
+        safe_version: version.to_string(),
+        transaction: Some(convert::safe_tx_to_proto(&d.tx)),
+        hashes: Some(pb::SafeTxHashes {
+            domain_hash: format!("{:#x}", d.hashes.domain_separator),
+            message_hash: format!("{:#x}", d.hashes.struct_hash),
+            safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
+        }),
+        actions: vec![action(&d.root, &ActionPath::default(), d.context.safe)],
+        simulation: Some(simulation(analysis)),
+        screening_hits: hits(analysis),
+        intent: declared.cloned(),
+        ..Default::default()
+    }
+}

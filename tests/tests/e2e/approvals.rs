@@ -1,0 +1,63 @@
+//! Issue 6, test 3: a probationary operator's approval and the initiator's own approval are
+//! stored but do not count, and the response says why.
+
+use alloy_primitives::U256;
+use signgate_proto::v1 as pb;
+
+use crate::{
+    demo,
+    support::{Options, approve, start, state, submit, token_transfer},
+};
+
+fn not_counted(p: &pb::Proposal, operator: &str) -> pb::Reason {
+    let a = p
+        .approvals
+        .iter()
+        .find(|a| a.operator == operator)
+        .unwrap_or_else(|| panic!("{operator}'s approval is stored: {:?}", p.approvals));
+    assert!(!a.counted, "{operator}'s approval must not count");
+    a.not_counted.clone().expect("a reason")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probationary_and_initiator_approvals_do_not_count_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+
+    let p = approve(&mut c, &p, "alice").await;
+    let why = not_counted(&p, "alice");
+    assert_eq!(why.code, "approval.initiator", "{why:?}");
+    assert!(why.message.contains("initiator"), "{}", why.message);
+    assert_eq!(state(&p), pb::ProposalState::NeedsApprovals);
+
+    let p = approve(&mut c, &p, "mallory").await;
+    let why = not_counted(&p, "mallory");
+    assert_eq!(why.code, "approval.probationary", "{why:?}");
+    assert!(why.message.contains("probation"), "{}", why.message);
+    assert_eq!(state(&p), pb::ProposalState::NeedsApprovals);
+
+    // The missing quorum is spelled out too.
+    let Some(pb::decision::Outcome::NeedsApprovals(n)) =
+        p.decision.as_ref().and_then(|d| d.outcome.clone())
+    else {
+        panic!("needs approvals expected: {:?}", p.decision)
+    };
+    let treasury = n.missing.iter().find(|m| m.group == "treasury").unwrap();
+    assert_eq!((treasury.have, treasury.need), (0, 2));
+
+    // Two seasoned treasury operators do count.
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
+    gw.stop().await;
+}

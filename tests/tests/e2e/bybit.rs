@@ -1,0 +1,78 @@
+//! Issue 6, test 1: the Bybit transaction of 21 February 2025, submitted byte for byte on the
+//! real Safe 1.1.1 state, is denied with the delegatecall and singleton-change reasons, and no
+//! signature can be requested for it.
+
+use signgate_proto::v1 as pb;
+use signgate_simulator::SafeTx;
+use tonic::Code;
+
+use crate::{
+    demo,
+    support::{Options, deny_codes, deny_reasons, start, state, submit},
+};
+
+fn bybit() -> serde_json::Value {
+    serde_json::from_str(include_str!(
+        "../../../simulator/tests/fixtures/evm/bybit.json"
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bybit_replay_is_denied_and_cannot_be_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+    let fixture = bybit();
+    let tx: SafeTx = serde_json::from_value(fixture["tx"].clone()).unwrap();
+
+    let p = submit(&mut c, demo::BYBIT_SAFE, &tx, "alice").await;
+
+    assert_eq!(state(&p), pb::ProposalState::Denied);
+    assert_eq!(p.safe_version, "1.1.1", "read from the Safe's singleton");
+    assert_eq!(
+        p.hashes.as_ref().unwrap().safe_tx_hash,
+        fixture["safeTxHash"].as_str().unwrap().to_lowercase(),
+        "the hash the Bybit owners signed"
+    );
+    let codes = deny_codes(&p);
+    assert!(
+        codes.iter().any(|c| c == "delegatecall.not_allowlisted"),
+        "{codes:?}"
+    );
+    assert!(
+        codes.iter().any(|c| c == "upgrade.singleton_changed"),
+        "{codes:?}"
+    );
+    let singleton = deny_reasons(&p)
+        .into_iter()
+        .find(|r| r.code == "upgrade.singleton_changed")
+        .unwrap();
+    assert!(
+        singleton.evidence.iter().any(|e| e
+            .value
+            .eq_ignore_ascii_case(fixture["backdoor"].as_str().unwrap())),
+        "the reason names the new singleton: {singleton:?}"
+    );
+    let sim = p.simulation.as_ref().unwrap();
+    assert!(
+        sim.safe_changes.iter().any(|c| c.kind == "singleton"),
+        "{sim:?}"
+    );
+    assert!(!sim.delegatecalls.is_empty());
+
+    let err = c
+        .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+
+    // Still denied, nothing reserved.
+    let again = c
+        .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&again), pb::ProposalState::Denied);
+    gw.stop().await;
+}

@@ -1,0 +1,174 @@
+//! The bundled demo assets (gateway/config/demo/): the state snapshot is generated here from
+//! the real Safe fixtures, and the committed file must match what this code builds, so the
+//! demo never drifts from the keys and addresses the tests use.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use alloy_signer_local::PrivateKeySigner;
+use ed25519_dalek::SigningKey;
+use signgate_simulator::{
+    SafeVersion,
+    constants::{SENTINEL, slots},
+    deployments::{self, SafeContract},
+    evm::{BlockInfo, Snapshot, SnapshotFile},
+};
+
+/// The demo Safe (1.4.1).
+pub const DEMO_SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+/// The demo ERC-20 ("DEMO", 18 decimals).
+pub const DEMO_TOKEN: Address = address!("0x7070707070707070707070707070707070707070");
+/// An address-book destination of the demo policy.
+pub const PAYEE: Address = address!("0xC0FFEE254729296a45a3885639AC7E10F9d54979");
+/// Listed on the demo sanctions list (the Ronin bridge exploiter, OFAC SDN, Lazarus Group).
+pub const SANCTIONED: Address = address!("0x098B716B8Aaf21512996dC57EB0615e2383E2f96");
+/// The Bybit Safe (1.1.1), also in the demo state.
+pub const BYBIT_SAFE: Address = address!("0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4");
+/// The demo Safe's threshold.
+pub const THRESHOLD: u64 = 2;
+/// DEMO ONLY: the demo Safe owners' secp256k1 secrets (also in gateway/config/demo/keys/).
+pub const OWNER_SECRETS: [u8; 3] = [0xd1, 0xd2, 0xd3];
+/// DEMO ONLY: operators' ed25519 seeds (also in gateway/config/demo/keys/).
+pub const OPERATORS: [(&str, u8); 5] = [
+    ("alice", 0xa1),
+    ("bob", 0xb0),
+    ("carol", 0xc0),
+    ("dave", 0xd0),
+    ("mallory", 0xe0),
+];
+
+/// Demo token balance of the demo Safe: one million DEMO.
+pub fn safe_token_balance() -> U256 {
+    U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// An operator's DEMO ONLY ed25519 key.
+pub fn operator(name: &str) -> SigningKey {
+    let seed = OPERATORS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .unwrap();
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The demo owners, ascending by address.
+pub fn owners() -> Vec<PrivateKeySigner> {
+    let mut keys: Vec<PrivateKeySigner> = OWNER_SECRETS
+        .iter()
+        .map(|b| PrivateKeySigner::from_bytes(&B256::repeat_byte(*b)).unwrap())
+        .collect();
+    keys.sort_by_key(|k| k.address());
+    keys
+}
+
+/// `balanceOf[holder]` of the demo token (mapping at slot 0).
+pub fn balance_slot(holder: Address) -> U256 {
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(holder.as_slice());
+    U256::from_be_bytes(keccak256(buf).0)
+}
+
+fn token_runtime() -> Bytes {
+    let file: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../simulator/tests/fixtures/evm/contracts.json"
+    ))
+    .unwrap();
+    let hex = file["contracts"]["Token"]["deployedBytecode"]
+        .as_str()
+        .unwrap();
+    hex.parse().unwrap()
+}
+
+/// The demo state, built from the real Safe fixtures and the Bybit snapshot.
+pub fn build_state() -> SnapshotFile {
+    let bybit: SnapshotFile = serde_json::from_str(include_str!(
+        "../../../simulator/tests/fixtures/evm/bybit-snapshot.json"
+    ))
+    .unwrap();
+    let b = &bybit.block;
+    let mut s = Snapshot::new(BlockInfo {
+        number: b.number,
+        timestamp: b.timestamp,
+        ..BlockInfo::default()
+    });
+    let singleton = deployments::canonical(SafeContract::Singleton, SafeVersion::V1_4_1).unwrap();
+    let multisend = deployments::canonical(SafeContract::MultiSend, SafeVersion::V1_4_1).unwrap();
+    let call_only =
+        deployments::canonical(SafeContract::MultiSendCallOnly, SafeVersion::V1_4_1).unwrap();
+    let eth = U256::from(10u64).pow(U256::from(18u64));
+    s.set_account_fixture(DEMO_SAFE, U256::from(10u64) * eth, 1, "v1.4.1/SafeProxy")
+        .unwrap();
+    s.set_account_fixture(singleton, U256::ZERO, 1, "v1.4.1/Safe")
+        .unwrap();
+    s.set_account_fixture(multisend, U256::ZERO, 1, "v1.4.1/MultiSend")
+        .unwrap();
+    s.set_account_fixture(call_only, U256::ZERO, 1, "v1.4.1/MultiSendCallOnly")
+        .unwrap();
+    s.set_storage(
+        DEMO_SAFE,
+        slots::SINGLETON,
+        U256::from_be_slice(singleton.as_slice()),
+    );
+    s.set_storage(
+        DEMO_SAFE,
+        slots::module(SENTINEL),
+        U256::from_be_slice(SENTINEL.as_slice()),
+    );
+    let mut prev = SENTINEL;
+    for o in owners() {
+        s.set_storage(
+            DEMO_SAFE,
+            slots::owner(prev),
+            U256::from_be_slice(o.address().as_slice()),
+        );
+        prev = o.address();
+    }
+    s.set_storage(
+        DEMO_SAFE,
+        slots::owner(prev),
+        U256::from_be_slice(SENTINEL.as_slice()),
+    );
+    s.set_storage(
+        DEMO_SAFE,
+        slots::OWNER_COUNT,
+        U256::from(OWNER_SECRETS.len()),
+    );
+    s.set_storage(DEMO_SAFE, slots::THRESHOLD, U256::from(THRESHOLD));
+    s.set_account(DEMO_TOKEN, U256::ZERO, 1, token_runtime());
+    s.set_storage(DEMO_TOKEN, balance_slot(DEMO_SAFE), safe_token_balance());
+    let mut file = s.to_file();
+    let accounts: BTreeMap<_, _> = bybit.accounts.into_iter().collect();
+    file.accounts.extend(accounts);
+    file
+}
+
+/// The committed demo state as the gateway embeds it.
+pub fn committed_state() -> String {
+    signgate_gateway::pipeline::setup::DEMO_STATE.to_owned()
+}
+
+const DEMO_STATE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../gateway/config/demo/state.json"
+);
+
+fn built_state() -> String {
+    serde_json::to_string_pretty(&build_state()).unwrap() + "\n"
+}
+
+#[test]
+fn the_committed_demo_state_is_what_this_code_builds() {
+    assert_eq!(
+        committed_state(),
+        built_state(),
+        "regenerate with: cargo test -p signgate-e2e -- --ignored regenerate_demo_state"
+    );
+}
+
+/// Writes gateway/config/demo/state.json (run by hand after changing the demo).
+#[test]
+#[ignore = "writes a repository file; run by hand"]
+fn regenerate_demo_state() {
+    std::fs::write(DEMO_STATE_PATH, built_state()).unwrap();
+}

@@ -1,0 +1,17 @@
+//! signgate end to end: a real gateway started in-process on 127.0.0.1:0, driven through its
+//! real gRPC API with the `signgate-proto` client.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    reason = "test code: helpers are not #[test] fns, and a failed expectation should stop loudly"
+)]
+
+mod approvals;
+mod bybit;
+mod demo;
+mod sanctions;
+mod support;

@@ -1,0 +1,276 @@
+//! Starting a real gateway (store, pipeline, gRPC server) on 127.0.0.1:0 and talking to it as
+//! an initiator and operators would: signed envelopes over the real API.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use signgate_gateway::{
+    config::{GatewayConfig, SanctionsListConfig},
+    lists::ListStore,
+    pipeline::{Pipeline, Release, setup},
+    server::{
+        envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+        serve_with,
+    },
+    store::SqliteStore,
+};
+use signgate_proto::{
+    prost_types::Timestamp,
+    v1::{self as pb, gateway_client::GatewayClient},
+};
+use signgate_simulator::{
+    SafeTx,
+    evm::{Snapshot, StateSource},
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+use crate::demo;
+
+/// The gateway's release key in tests (the reference signers trust its public half).
+pub fn release_key() -> SigningKey {
+    SigningKey::from_bytes(&[0x5e; 32])
+}
+
+/// The embedded default configuration with data in `dir` and `env` overrides.
+pub fn config(dir: &Path, env: &[(&str, &str)]) -> GatewayConfig {
+    let mut vars = vec![(
+        "SIGNGATE_STORE__DATA_DIR".to_owned(),
+        dir.join("data").to_string_lossy().into_owned(),
+    )];
+    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    GatewayConfig::load(None, vars).unwrap()
+}
+
+/// What a test may change about the gateway it starts.
+pub struct Options<T> {
+    /// The state source (the demo snapshot unless a test wraps or replaces it).
+    pub state: T,
+    /// Replaces the demo sanctions lists.
+    pub lists: Option<Vec<SanctionsListConfig>>,
+    /// Signer backends.
+    pub signers: Vec<String>,
+}
+
+/// The demo state snapshot as the gateway bundles it.
+pub fn demo_state() -> Snapshot {
+    Snapshot::from_json(setup::DEMO_STATE).unwrap()
+}
+
+impl Options<Snapshot> {
+    pub fn demo() -> Self {
+        Self {
+            state: demo_state(),
+            lists: None,
+            signers: Vec::new(),
+        }
+    }
+}
+
+/// A running gateway; `stop` shuts it down and joins it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), signgate_gateway::server::ServeError>>,
+}
+
+impl Running {
+    pub async fn client(&self) -> GatewayClient<Channel> {
+        GatewayClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.send(()).unwrap();
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+/// Starts the full gateway on the demo assets (written to `dir/data/demo`) with `opts`.
+pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>) -> Running {
+    let signers: Vec<(&str, &str)> = Vec::new();
+    let mut cfg = config(dir, &signers);
+    cfg.signers = opts
+        .signers
+        .iter()
+        .map(|e| signgate_gateway::config::SignerEndpoint {
+            endpoint: e.clone(),
+        })
+        .collect();
+    let files = setup::write_demo(&cfg.data_dir).unwrap();
+    let policy = setup::load_policy(&files.policy).unwrap();
+    let lists: ListStore = setup::load_lists(opts.lists.as_ref().unwrap_or(&files.lists)).unwrap();
+    let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
+    let pipeline = Pipeline::new(
+        store.clone(),
+        Arc::new(policy),
+        Arc::new(lists),
+        Arc::new(opts.state),
+        cfg.limits.clone(),
+        Release {
+            key: release_key(),
+            ticket_ttl: cfg.ticket_ttl,
+            signers: cfg.signers.clone(),
+            tls: None,
+        },
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(serve_with(
+        listener,
+        cfg,
+        store,
+        Arc::new(pipeline),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Running {
+        addr,
+        dir: dir.to_path_buf(),
+        shutdown,
+        handle,
+    }
+}
+
+fn now_ts() -> Option<Timestamp> {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    Some(Timestamp {
+        seconds: i64::try_from(d.as_secs()).unwrap(),
+        nanos: 0,
+    })
+}
+
+fn seal(context: &str, payload: Vec<u8>, key: &SigningKey) -> pb::SignedEnvelope {
+    let signature = envelope::sign(key, context, &payload).to_vec();
+    pb::SignedEnvelope {
+        payload,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        signature,
+    }
+}
+
+/// A submission payload for `tx` on `safe` (chain 1), signed later by [`submit_request`].
+pub fn submission(safe: Address, tx: &SafeTx) -> pb::ProposalSubmission {
+    pb::ProposalSubmission {
+        chain_id: 1,
+        safe: safe.to_checksum(None),
+        safe_version: String::new(),
+        tx: Some(pb::proposal_submission::Tx::Transaction(
+            signgate_gateway::server::convert::safe_tx_to_proto(tx),
+        )),
+        issued_at: now_ts(),
+        request_id: format!("req-{}", tx.nonce),
+        ..Default::default()
+    }
+}
+
+/// `payload` signed by `key` as a `SubmitProposal` request.
+pub fn submit_request(
+    payload: &pb::ProposalSubmission,
+    key: &SigningKey,
+) -> pb::SubmitProposalRequest {
+    pb::SubmitProposalRequest {
+        submission: Some(seal(SUBMISSION_CONTEXT, payload.encode_to_vec(), key)),
+    }
+}
+
+/// An approval statement for `p` (its id, Safe and safeTxHash as the gateway reported them).
+pub fn statement(p: &pb::Proposal, kind: pb::ApprovalKind) -> pb::ApprovalStatement {
+    pb::ApprovalStatement {
+        proposal_id: p.id.clone(),
+        chain_id: p.chain_id,
+        safe: p.safe.clone(),
+        safe_tx_hash: p.hashes.as_ref().unwrap().safe_tx_hash.clone(),
+        kind: kind.into(),
+        issued_at: now_ts(),
+        comment: "checked the decoded actions".into(),
+    }
+}
+
+/// `statement` signed by `key` as an `Approve` request.
+pub fn approve_request(statement: &pb::ApprovalStatement, key: &SigningKey) -> pb::ApproveRequest {
+    pb::ApproveRequest {
+        approval: Some(seal(APPROVAL_CONTEXT, statement.encode_to_vec(), key)),
+    }
+}
+
+/// Submits `tx` as `initiator`.
+pub async fn submit(
+    c: &mut GatewayClient<Channel>,
+    safe: Address,
+    tx: &SafeTx,
+    initiator: &str,
+) -> pb::Proposal {
+    let req = submit_request(&submission(safe, tx), &demo::operator(initiator));
+    c.submit_proposal(req).await.unwrap().into_inner()
+}
+
+/// `operator` approves `p`.
+pub async fn approve(
+    c: &mut GatewayClient<Channel>,
+    p: &pb::Proposal,
+    operator: &str,
+) -> pb::Proposal {
+    let req = approve_request(
+        &statement(p, pb::ApprovalKind::Approve),
+        &demo::operator(operator),
+    );
+    c.approve(req).await.unwrap().into_inner()
+}
+
+/// The deny reason codes of a proposal's decision (empty unless denied).
+pub fn deny_codes(p: &pb::Proposal) -> Vec<String> {
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::Denied(d)) => {
+            d.reasons.iter().map(|r| r.code.clone()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The deny reasons of a proposal's decision.
+pub fn deny_reasons(p: &pb::Proposal) -> Vec<pb::Reason> {
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::Denied(d)) => d.reasons.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// The state of a proposal.
+pub fn state(p: &pb::Proposal) -> pb::ProposalState {
+    pb::ProposalState::try_from(p.state).unwrap()
+}
+
+/// ERC-20 `transfer(to, amount)` calldata.
+pub fn erc20_transfer(to: Address, amount: U256) -> Bytes {
+    use alloy_sol_types::SolCall;
+    signgate_simulator::abi::IERC20::transferCall { to, amount }
+        .abi_encode()
+        .into()
+}
+
+/// A demo-token transfer from the demo Safe.
+pub fn token_transfer(to: Address, amount: U256, nonce: u64) -> SafeTx {
+    SafeTx::call(
+        demo::DEMO_TOKEN,
+        U256::ZERO,
+        erc20_transfer(to, amount),
+        U256::from(nonce),
+    )
+}
+
+/// Parses a 0x-hash from the API.
+pub fn hash(s: &str) -> B256 {
+    s.parse().unwrap()
+}
