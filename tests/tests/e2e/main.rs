@@ -11,7 +11,9 @@
 )]
 
 mod approvals;
+mod bad_input;
 mod bybit;
 mod demo;
+mod restart;
 mod sanctions;
 mod support;
