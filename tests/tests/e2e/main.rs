@@ -14,6 +14,7 @@ mod approvals;
 mod bad_input;
 mod bybit;
 mod demo;
+mod release;
 mod restart;
 mod sanctions;
 mod support;

@@ -274,3 +274,41 @@ pub fn token_transfer(to: Address, amount: U256, nonce: u64) -> SafeTx {
 pub fn hash(s: &str) -> B256 {
     s.parse().unwrap()
 }
+
+/// A reference signer (`signgate signer`) for one demo owner, on 127.0.0.1:0.
+pub struct RunningSigner {
+    pub url: String,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), signgate_gateway::signer::SignerError>>,
+}
+
+impl RunningSigner {
+    pub async fn stop(self) {
+        self.shutdown.send(()).unwrap();
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+/// Starts a reference signer holding `key`, trusting the test release key, its double-sign
+/// ledger under `dir`.
+pub async fn start_signer(dir: &Path, key: alloy_signer_local::PrivateKeySigner) -> RunningSigner {
+    use signgate_gateway::signer::{Ledger, SignerSetup, serve};
+    let ledger = Ledger::open(&dir.join(format!("ledger-{}.sqlite3", key.address()))).unwrap();
+    let setup = SignerSetup {
+        key,
+        gateway_key: release_key().verifying_key(),
+        ledger,
+        tls: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(serve(listener, setup, async move {
+        let _ = rx.await;
+    }));
+    RunningSigner {
+        url,
+        shutdown,
+        handle,
+    }
+}
