@@ -7,7 +7,9 @@
 use alloy_primitives::Address;
 use signgate_simulator::decode::{Action, ActionKind, ActionPath, SafeConfigCall, TokenCall};
 
-use signgate_simulator::report::{Outcome, SafeSlot, SimulationReport, TokenEventKind};
+use signgate_simulator::report::{
+    CallFrame, CallKind, Outcome, SafeSlot, SimulationReport, TokenEventKind,
+};
 
 use crate::{
     evidence::{
@@ -94,7 +96,8 @@ pub const fn config_kind(call: &SafeConfigCall) -> SafeChangeKind {
 /// The simulation facts of a [`SimulationReport`].
 ///
 /// Delegatecalls are those that ran code in the Safe's own storage context, minus the proxy's
-/// hop into its pre-state singleton (depth 1, which every Safe call makes). Outflows are the
+/// hop into its pre-state singleton (at depth 1, which every Safe call makes, and again under
+/// any later CALL or STATICCALL into the Safe proxy, such as a `swapOwner` self-call). Outflows are the
 /// Safe's net ETH decrease and every ERC-20 `Transfer` out of the Safe. The new singleton's
 /// code hash is taken from a frame that ran it, when one did.
 pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
@@ -117,9 +120,21 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
             .find(|c| c.code_address == address)
             .and_then(|c| c.code_hash)
     };
+    // The proxy's own hop into its pre-state singleton: the top-level one (depth 1) and the
+    // same hop whenever the Safe is called again during the transaction (a self-call such as
+    // `swapOwner`, or a guard reading the Safe), i.e. a frame running the proxy's code.
+    let proxy_hop = |c: &CallFrame| {
+        c.code_address == report.singleton
+            && (c.depth <= 1
+                || c.parent.and_then(|p| report.calls.get(p)).is_some_and(|p| {
+                    matches!(p.kind, CallKind::Call | CallKind::StaticCall)
+                        && p.target == report.safe
+                        && p.code_address == report.safe
+                }))
+    };
     let delegatecalls = report
         .safe_context_delegatecalls()
-        .filter(|c| !(c.depth <= 1 && c.code_address == report.singleton))
+        .filter(|c| !proxy_hop(c))
         .map(|c| DelegatecallFact {
             depth: c.depth,
             caller: c.caller,
