@@ -5,6 +5,7 @@ mod corpus;
 mod governance;
 mod keys;
 mod properties;
+mod real_reports;
 mod sanctions_parse;
 mod sanctions_screen;
 mod sanctions_support;
