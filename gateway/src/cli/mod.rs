@@ -1,5 +1,6 @@
 //! The `signgate` command line: one clap tree, each subcommand in a module of its own.
 
+pub mod audit;
 pub mod inspect;
 pub mod policy;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Validate, dry-run and sign policy files.
     Policy(policy::PolicyArgs),
+    /// Verify, export, explain and replay the tamper-evident audit log — offline.
+    Audit(audit::AuditArgs),
     /// Run a reference signer backend holding one Safe owner key.
     Signer(signer::SignerArgs),
     /// Create an ed25519 key (operators, admins, the gateway) or a secp256k1 keystore (an owner).
@@ -50,6 +53,7 @@ impl Cli {
         match self.command {
             Command::Inspect(args) => inspect::run(&args),
             Command::Policy(args) => policy::run(args),
+            Command::Audit(args) => audit::run(args),
             Command::Keygen(args) => {
                 match server::keys::keygen(&args).context("cannot create the key")? {
                     server::keys::KeygenOutput::Ed25519 {
