@@ -14,6 +14,8 @@ mod approvals;
 mod bad_input;
 mod bybit;
 mod demo;
+mod failures;
+mod nonce;
 mod release;
 mod restart;
 mod sanctions;

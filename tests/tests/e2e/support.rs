@@ -57,6 +57,8 @@ pub struct Options<T> {
     pub lists: Option<Vec<SanctionsListConfig>>,
     /// Signer backends.
     pub signers: Vec<String>,
+    /// Replaces the configured simulation deadline.
+    pub simulation_timeout: Option<std::time::Duration>,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -70,6 +72,7 @@ impl Options<Snapshot> {
             state: demo_state(),
             lists: None,
             signers: Vec::new(),
+            simulation_timeout: None,
         }
     }
 }
@@ -106,6 +109,9 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
             endpoint: e.clone(),
         })
         .collect();
+    if let Some(t) = opts.simulation_timeout {
+        cfg.limits.simulation_timeout = t;
+    }
     let files = setup::write_demo(&cfg.data_dir).unwrap();
     let policy = setup::load_policy(&files.policy).unwrap();
     let lists: ListStore = setup::load_lists(opts.lists.as_ref().unwrap_or(&files.lists)).unwrap();
