@@ -172,3 +172,31 @@ fn the_committed_demo_state_is_what_this_code_builds() {
 fn regenerate_demo_state() {
     std::fs::write(DEMO_STATE_PATH, built_state()).unwrap();
 }
+
+/// The DEMO ONLY key files, the demo policy and the demo state name the same identities.
+#[test]
+fn the_demo_key_files_match_the_policy_and_the_state() {
+    let owners_file = include_str!("../../../gateway/config/demo/keys/owners.toml");
+    for b in OWNER_SECRETS {
+        let k = PrivateKeySigner::from_bytes(&B256::repeat_byte(b)).unwrap();
+        let line = format!("\"{}\" = \"0x{}\"", k.address(), hex::encode([b; 32]));
+        assert!(owners_file.contains(&line), "owners.toml lacks {line}");
+    }
+    let operators_file = include_str!("../../../gateway/config/demo/keys/operators.toml");
+    let policy = signgate_gateway::pipeline::setup::DEMO_POLICY;
+    for (name, seed) in OPERATORS {
+        let line = format!("{name} = \"{}\"", hex::encode([seed; 32]));
+        assert!(
+            operators_file.contains(&line),
+            "operators.toml lacks {line}"
+        );
+        let public = format!(
+            "0x{}",
+            hex::encode(operator(name).verifying_key().to_bytes())
+        );
+        assert!(
+            policy.contains(&public),
+            "policy lacks {name}'s key {public}"
+        );
+    }
+}
