@@ -17,11 +17,13 @@ use super::{
     Pipeline, analysis,
     analysis::Analysis,
     evidence::{self, ProposalFacts},
-    submit::{audit_decision, operator_of},
+    records,
+    submit::operator_of,
     view,
 };
 use crate::{
-    server::{GatewayError, convert, gateway::now, requests},
+    audit::record::DecisionTrigger,
+    server::{Caller, GatewayError, convert, gateway::now, requests},
     store::{ApprovalKind, NewDecision, ProposalRecord, ProposalStore, StoreError, StoredProposal},
 };
 
@@ -79,6 +81,7 @@ async fn load<S: ProposalStore, T>(
 /// `Approve` (`kind` = Approve) or `Reject`; `field` names the envelope in errors.
 pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
+    caller: &Caller,
     field: &str,
     env: Option<&pb::SignedEnvelope>,
     kind: ApprovalKind,
@@ -137,7 +140,17 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
                     decision = evaluation.decision.kind(),
                     "approval recorded"
                 );
-                audit_decision(&updated.id, updated.safe_tx_hash, &decision);
+                let expires_at = ev.approvals.last().map_or(ev.now, |a| a.expires_at);
+                records::append(
+                    &p.audit,
+                    records::approval(&updated, &record, expires_at, ev.now, caller),
+                )
+                .await?;
+                let trigger = match kind {
+                    ApprovalKind::Approve => DecisionTrigger::Approval,
+                    ApprovalKind::Reject => DecisionTrigger::Rejection,
+                };
+                records::append(&p.audit, records::decision(trigger, &evaluation, &ev)).await?;
                 return convert::proposal_view(&load(p, &updated.id).await?);
             }
             Err(StoreError::StaleRevision { .. }) if attempt < MAX_ATTEMPTS => {

@@ -4,6 +4,7 @@
 //! - [`analysis`]: decoding, the simulation on a blocking thread with its deadline, screening;
 //! - [`evidence`]: gateway facts into the policy's `Evidence`;
 //! - [`view`]: the analysis and each decision as API messages;
+//! - `records`: the audit records appended before each response that depends on them;
 //! - `submit`, `approve`: the two deciding calls; `release`: nonce reservation, the release
 //!   ticket and the signer backends;
 //! - [`setup`]: building a pipeline from the configuration (demo assets included).
@@ -16,6 +17,7 @@
 pub mod analysis;
 mod approve;
 pub mod evidence;
+mod records;
 mod release;
 pub mod setup;
 mod submit;
@@ -29,6 +31,7 @@ use signgate_proto::v1 as pb;
 use signgate_simulator::evm::StateSource;
 
 use crate::{
+    audit::AuditLog,
     config::{Limits, SignerEndpoint},
     lists::ListStore,
     server::{Caller, DecisionPipeline, GatewayError},
@@ -60,11 +63,13 @@ pub struct Pipeline<S, T> {
     state: Arc<T>,
     limits: Limits,
     release: Release,
+    audit: Arc<AuditLog>,
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
     /// A pipeline over its parts. `state` is the pre-state every simulation runs on; `lists`
-    /// is read once per evaluation (a reload never changes the lists under a request).
+    /// is read once per evaluation (a reload never changes the lists under a request); every
+    /// decision, approval and release is appended to `audit` before it is answered.
     pub fn new(
         store: Arc<S>,
         policy: Arc<Policy>,
@@ -72,6 +77,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
         state: Arc<T>,
         limits: Limits,
         release: Release,
+        audit: Arc<AuditLog>,
     ) -> Self {
         Self {
             store,
@@ -80,6 +86,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
             state,
             limits,
             release,
+            audit,
         }
     }
 
@@ -92,19 +99,20 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
     async fn submit(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::SubmitProposalRequest,
     ) -> Result<pb::Proposal, GatewayError> {
-        submit::submit(self, req).await
+        submit::submit(self, &caller, req).await
     }
 
     async fn approve(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::ApproveRequest,
     ) -> Result<pb::Proposal, GatewayError> {
         approve::act(
             self,
+            &caller,
             "approval",
             req.approval.as_ref(),
             crate::store::ApprovalKind::Approve,
@@ -114,11 +122,12 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
 
     async fn reject(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::RejectRequest,
     ) -> Result<pb::Proposal, GatewayError> {
         approve::act(
             self,
+            &caller,
             "rejection",
             req.rejection.as_ref(),
             crate::store::ApprovalKind::Reject,
@@ -128,9 +137,9 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
 
     async fn request_signatures(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::RequestSignaturesRequest,
     ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
-        release::request_signatures(self, req).await
+        release::request_signatures(self, &caller, req).await
     }
 }

@@ -17,10 +17,11 @@ use super::{
     Pipeline,
     approve::reanalyse,
     evidence::{self, ProposalFacts},
-    view,
+    records, view,
 };
 use crate::{
-    server::{GatewayError, convert, gateway::now},
+    audit::record::DecisionTrigger,
+    server::{Caller, GatewayError, convert, gateway::now},
     signer::{client, ticket},
     store::{NewDecision, ProposalState, ProposalStore, Release, UnixMillis},
 };
@@ -35,6 +36,7 @@ fn plus(t: UnixMillis, d: Duration) -> UnixMillis {
 /// `RequestSignatures`.
 pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
+    caller: &Caller,
     req: pb::RequestSignaturesRequest,
 ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
     let id = convert::proposal_id("id", &req.id)?;
@@ -64,6 +66,11 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     };
     let (ev, checks) = evidence::build(&analysis, &facts);
     let evaluation = assess(&p.policy, &ev, &checks);
+    records::append(
+        &p.audit,
+        records::decision(DecisionTrigger::Release, &evaluation, &ev),
+    )
+    .await?;
     match &evaluation.decision {
         Decision::Approved { release_after, .. } => {
             if ev.now < *release_after {
@@ -131,6 +138,22 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         expires_at: Some(convert::timestamp(plus(decided_at, p.release.ticket_ttl))),
     };
     let signed = ticket::issue(&p.release.key, &ticket);
+    let ticket_expiry = evidence::seconds(plus(decided_at, p.release.ticket_ttl));
+    records::append(
+        &p.audit,
+        records::ticket(
+            &record,
+            evaluation.policy,
+            ticket_expiry,
+            &signed.ticket,
+            p.release
+                .signers
+                .iter()
+                .map(|s| s.endpoint.clone())
+                .collect(),
+        ),
+    )
+    .await?;
     let outcomes = client::collect(
         &p.release.signers,
         &signed,
@@ -151,6 +174,15 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     }
     let packed = client::pack(&outcomes)
         .map_err(|e| GatewayError::Internal(format!("packing signatures: {e}")))?;
+    let owners = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok().map(|(owner, _)| *owner))
+        .collect();
+    records::append(
+        &p.audit,
+        records::signatures(&record, owners, &packed, caller),
+    )
+    .await?;
     let calldata = exec_transaction_calldata(&d.tx, packed.clone());
     let after = p
         .store

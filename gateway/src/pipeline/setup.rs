@@ -21,6 +21,7 @@ use signgate_simulator::evm::{Snapshot, StateError};
 
 use super::{Pipeline, Release};
 use crate::{
+    audit::AuditLog,
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
     lists::{ListEvent, ListSource, ListStore},
     signer::client::ClientTls,
@@ -57,6 +58,9 @@ pub enum SetupError {
     /// The list configuration is inconsistent (duplicate ids).
     #[error("sanctions lists: {0}")]
     Lists(#[from] ListSpecError),
+    /// The audit log cannot be opened; the gateway does not decide without one.
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
@@ -174,6 +178,7 @@ pub fn from_config<S: ProposalStore>(
     cfg: &GatewayConfig,
     store: Arc<S>,
     release_key: SigningKey,
+    audit: Arc<AuditLog>,
 ) -> Result<Pipeline<S, Snapshot>, SetupError> {
     let files = resolve(cfg)?;
     let policy = load_policy(&files.policy)?;
@@ -201,5 +206,11 @@ pub fn from_config<S: ProposalStore>(
             signers: cfg.signers.clone(),
             tls,
         },
+        audit,
     ))
+}
+
+/// The audit log file inside the data directory.
+pub fn audit_path(cfg: &GatewayConfig) -> PathBuf {
+    cfg.data_dir.join("audit.sqlite3")
 }

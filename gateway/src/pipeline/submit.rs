@@ -11,10 +11,11 @@ use signgate_policy::{assess, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
 
-use super::{Pipeline, analysis, evidence, view};
+use super::{Pipeline, analysis, evidence, records, view};
 use crate::{
+    audit::record::DecisionTrigger,
     server::{
-        GatewayError, convert,
+        Caller, GatewayError, convert,
         gateway::now,
         requests::{self, TxSource, VerifiedSubmission},
     },
@@ -88,23 +89,10 @@ async fn version<S, T: StateSource + Send + 'static>(
     }
 }
 
-/// Records the decision where auditors will read it. The call site for `AuditLog::append`
-/// (gateway/src/audit) once that API is committed; until then the event goes to the
-/// structured log only.
-pub(super) fn audit_decision(id: &ProposalId, safe_tx_hash: B256, decision: &pb::Decision) {
-    tracing::info!(
-        target: "signgate::audit",
-        proposal_id = %id,
-        safe_tx_hash = %safe_tx_hash,
-        policy_hash = %decision.policy_hash,
-        outcome = ?decision.outcome.as_ref().map(std::mem::discriminant),
-        "decision recorded"
-    );
-}
-
 /// `SubmitProposal`.
 pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
+    caller: &Caller,
     req: pb::SubmitProposalRequest,
 ) -> Result<pb::Proposal, GatewayError> {
     let received: UnixMillis = now();
@@ -172,8 +160,19 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
             },
         )
         .await?;
-    if matches!(inserted, Inserted::Created(_)) {
-        audit_decision(&id, hash, &decision);
+    if let Inserted::Created(created) = &inserted
+        && let Some(envelope) = req.submission.as_ref()
+    {
+        records::append(
+            &p.audit,
+            records::submitted(created, envelope, &analysis, &evaluation, &ev, caller),
+        )
+        .await?;
+        records::append(
+            &p.audit,
+            records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
+        )
+        .await?;
     }
     let stored =
         p.store.get(id.clone()).await?.ok_or_else(|| {

@@ -147,7 +147,12 @@ pub async fn run(
         "gateway state; give the release public key to every signer backend"
     );
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
-    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release)?;
+    let audit_key = keys::load_or_create_ed25519(&cfg.audit_key)?;
+    let audit_path = crate::pipeline::setup::audit_path(&cfg);
+    let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
+        .map_err(crate::pipeline::SetupError::from)?;
+    tracing::info!(audit_log = %audit_path.display(), "audit log open");
+    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, Arc::new(audit))?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -11,7 +11,10 @@ use signgate_simulator::{
 
 use crate::{
     demo,
-    support::{Options, approve, demo_state, start, start_signer, state, submit, token_transfer},
+    support::{
+        Options, approve, audit_kinds, demo_state, start, start_signer, state, submit,
+        token_transfer,
+    },
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,4 +117,19 @@ async fn a_benign_transfer_is_approved_released_and_accepted_by_the_safe() {
     gw.stop().await;
     s1.stop().await;
     s2.stop().await;
+
+    // Every step is in the audit log, in order.
+    let kinds = audit_kinds(dir.path());
+    let expected = [
+        "proposal_submitted",
+        "decision_made",
+        "approval_received",
+        "decision_made",
+        "approval_received",
+        "decision_made",
+        "decision_made",
+        "release_ticket_issued",
+        "signatures_returned",
+    ];
+    assert!(kinds.starts_with(&expected.map(str::to_owned)), "{kinds:?}");
 }

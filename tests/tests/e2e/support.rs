@@ -12,6 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
 use prost::Message;
 use signgate_gateway::{
+    audit::{AuditLog, AuditReader},
     config::{GatewayConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{Pipeline, Release, setup},
@@ -37,6 +38,26 @@ use crate::demo;
 /// The gateway's release key in tests (the reference signers trust its public half).
 pub fn release_key() -> SigningKey {
     SigningKey::from_bytes(&[0x5e; 32])
+}
+
+/// The key the test gateways sign audit checkpoints with.
+pub fn audit_key() -> SigningKey {
+    SigningKey::from_bytes(&[0xa7; 32])
+}
+
+/// The kinds of every record in the audit log of the gateway that ran in `dir`, in order.
+pub fn audit_kinds(dir: &Path) -> Vec<String> {
+    let cfg = config(dir, &[]);
+    let reader = AuditReader::open(&setup::audit_path(&cfg)).unwrap();
+    reader
+        .leaves()
+        .unwrap()
+        .iter()
+        .map(|leaf| {
+            let v: serde_json::Value = serde_json::from_slice(leaf).unwrap();
+            v["event"]["type"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect()
 }
 
 /// The embedded default configuration with data in `dir` and `env` overrides.
@@ -116,6 +137,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
     let policy = setup::load_policy(&files.policy).unwrap();
     let lists: ListStore = setup::load_lists(opts.lists.as_ref().unwrap_or(&files.lists)).unwrap();
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
+    let audit = AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),
         Arc::new(policy),
@@ -128,6 +150,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
             signers: cfg.signers.clone(),
             tls: None,
         },
+        Arc::new(audit),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,187 @@
+//! The pipeline's audit records, appended to the tamper-evident [`AuditLog`] before the
+//! response that depends on them is sent.
+//!
+//! The contract (gateway/src/audit): if an append fails, nothing is released and the caller
+//! sees `UNAVAILABLE`. Appends are synchronous SQLite writes with `synchronous=FULL`, so they
+//! run on a blocking thread.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256, FixedBytes};
+use sha2::{Digest, Sha256};
+use signgate_policy::{Evaluation, Evidence, PolicyHash, evidence::Verdict, time::Timestamp};
+
+use crate::{
+    audit::{
+        AuditEvent, AuditLog,
+        canonical::to_canonical,
+        record::{
+            ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
+            ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
+        },
+    },
+    pipeline::analysis::Analysis,
+    server::{Caller, GatewayError},
+    store::{ApprovalKind, ApprovalRecord, ProposalRecord},
+};
+
+/// Writes `event` durably, or fails the request with `UNAVAILABLE`.
+pub async fn append(log: &Arc<AuditLog>, event: AuditEvent) -> Result<(), GatewayError> {
+    let log = log.clone();
+    let kind = event.kind();
+    match tokio::task::spawn_blocking(move || log.append(event)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, record = kind, "audit append failed; refusing the request");
+            Err(GatewayError::Unavailable(
+                "the audit log could not record this; nothing was released".to_owned(),
+            ))
+        }
+        Err(_) => Err(GatewayError::Unavailable(
+            "the audit log could not record this; nothing was released".to_owned(),
+        )),
+    }
+}
+
+/// The caller as the log names it (never a credential).
+pub fn caller(c: &Caller) -> AuditCaller {
+    AuditCaller {
+        identity: match c {
+            Caller::Loopback => "loopback".to_owned(),
+            Caller::Certificate(name) => name.clone(),
+        },
+        token: None,
+    }
+}
+
+/// One evaluation and exactly the evidence it read.
+pub fn decision(
+    trigger: DecisionTrigger,
+    evaluation: &Evaluation,
+    evidence: &Evidence,
+) -> AuditEvent {
+    AuditEvent::DecisionMade(Box::new(DecisionMade::new(
+        trigger,
+        evaluation.policy,
+        evaluation.decision.clone(),
+        evidence.clone(),
+    )))
+}
+
+/// An operator's statement as received (`expires_at` as the evidence carried it).
+pub fn approval(
+    record: &ProposalRecord,
+    a: &ApprovalRecord,
+    expires_at: Timestamp,
+    received_at: Timestamp,
+    by: &Caller,
+) -> AuditEvent {
+    let signature: [u8; 64] = a.signature.as_slice().try_into().unwrap_or([0; 64]);
+    AuditEvent::ApprovalReceived(ApprovalReceived {
+        proposal_id: record.id.to_string(),
+        safe_tx_hash: record.safe_tx_hash,
+        verdict: match a.kind {
+            ApprovalKind::Approve => Verdict::Approve,
+            ApprovalKind::Reject => Verdict::Reject,
+        },
+        operator: Some(a.operator.clone()),
+        public_key: FixedBytes(a.public_key),
+        signature: FixedBytes(signature),
+        expires_at,
+        received_at,
+        caller: caller(by),
+    })
+}
+
+fn sha256(bytes: &[u8]) -> B256 {
+    B256::from(<[u8; 32]>::from(Sha256::digest(bytes)))
+}
+
+/// A release ticket about to be sent (its hash only: the ticket is a bearer authorisation).
+pub fn ticket(
+    record: &ProposalRecord,
+    policy: PolicyHash,
+    expires_at: Timestamp,
+    ticket_bytes: &[u8],
+    signers: Vec<String>,
+) -> AuditEvent {
+    AuditEvent::ReleaseTicketIssued(ReleaseTicketIssued {
+        proposal_id: record.id.to_string(),
+        chain_id: record.chain_id,
+        safe: record.safe,
+        nonce: record.nonce,
+        safe_tx_hash: record.safe_tx_hash,
+        policy_hash: policy,
+        expires_at,
+        ticket_sha256: sha256(ticket_bytes),
+        signers,
+    })
+}
+
+/// The packed signatures handed back to the caller.
+pub fn signatures(
+    record: &ProposalRecord,
+    owners: Vec<Address>,
+    packed: &[u8],
+    by: &Caller,
+) -> AuditEvent {
+    AuditEvent::SignaturesReturned(SignaturesReturned {
+        proposal_id: record.id.to_string(),
+        safe_tx_hash: record.safe_tx_hash,
+        owners,
+        signatures_sha256: sha256(packed),
+        caller: caller(by),
+    })
+}
+
+/// The submission as the initiator signed it, with what the gateway made of it: the actions in
+/// words, the simulation report's hash, the lists and the evidence of the first evaluation.
+pub fn submitted(
+    record: &ProposalRecord,
+    envelope: &signgate_proto::v1::SignedEnvelope,
+    analysis: &Analysis,
+    evaluation: &Evaluation,
+    evidence: &Evidence,
+    by: &Caller,
+) -> AuditEvent {
+    let key: [u8; 32] = envelope.public_key.as_slice().try_into().unwrap_or([0; 32]);
+    let signature: [u8; 64] = envelope.signature.as_slice().try_into().unwrap_or([0; 64]);
+    let simulation_sha256 = match &analysis.simulation {
+        Ok(report) => to_canonical(report).map_or(B256::ZERO, |b| sha256(&b)),
+        Err(why) => sha256(why.as_bytes()),
+    };
+    let lists = analysis
+        .list_hashes
+        .iter()
+        .filter_map(|l| {
+            let (list, hash) = l.split_once(':')?;
+            Some(ListVersion {
+                list: list.to_owned(),
+                sha256: hash.parse().ok()?,
+            })
+        })
+        .collect();
+    AuditEvent::ProposalSubmitted(Box::new(ProposalSubmitted {
+        proposal_id: record.id.to_string(),
+        chain_id: record.chain_id,
+        safe: record.safe,
+        nonce: record.nonce,
+        safe_tx_hash: record.safe_tx_hash,
+        input_sha256: sha256(&envelope.payload),
+        initiator: record.initiator.clone(),
+        initiator_key: FixedBytes(key),
+        initiator_signature: FixedBytes(signature),
+        summary: analysis
+            .decoded
+            .root
+            .plain_words(Some(record.safe))
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        simulation_sha256,
+        lists,
+        policy_hash: evaluation.policy,
+        caller: caller(by),
+        evidence: evidence.clone(),
+    }))
+}
