@@ -19,7 +19,7 @@ use super::{
     evidence::{self, ProposalFacts},
     records,
     submit::operator_of,
-    view,
+    velocity, view,
 };
 use crate::{
     audit::record::DecisionTrigger,
@@ -104,11 +104,14 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
         let mut approvals = stored.approvals.clone();
         approvals.push(record.clone());
         let decided_at = now();
+        let r = &stored.record;
         let facts = ProposalFacts {
-            id: &stored.record.id,
-            initiator: OperatorId(stored.record.initiator.clone()),
+            id: &r.id,
+            initiator: OperatorId(r.initiator.clone()),
             declared: stored_view.intent.as_ref(),
             approvals: &approvals,
+            velocity: velocity::totals(p.store.as_ref(), &p.policy, r.chain_id, r.safe, decided_at)
+                .await?,
             now: decided_at,
         };
         let (ev, checks) = evidence::build(&analysis, &facts);

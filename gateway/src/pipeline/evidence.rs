@@ -13,7 +13,7 @@ use signgate_policy::{
     approvals::SignatureChecks,
     evidence::{
         IntendedTransfer, Intent, Proposal, RefundSettings, SignedApproval, SimulationFacts,
-        SimulationOutcome, Verdict,
+        SimulationOutcome, VelocityTotal, Verdict,
     },
     operators::OperatorId,
     time::{DAY, Timestamp},
@@ -110,6 +110,8 @@ pub struct ProposalFacts<'a> {
     pub initiator: OperatorId,
     pub declared: Option<&'a pb::DeclaredIntent>,
     pub approvals: &'a [ApprovalRecord],
+    /// What each velocity window of the wallet already holds.
+    pub velocity: Vec<VelocityTotal>,
     pub now: UnixMillis,
 }
 
@@ -156,7 +158,7 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
         simulation,
         screening: screening(&analysis.screening),
         approvals,
-        velocity: Vec::new(),
+        velocity: facts.velocity.clone(),
         paid_before: Vec::new(),
     };
     (evidence, SignatureChecks::from_results(checks))

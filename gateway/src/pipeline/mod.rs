@@ -7,6 +7,7 @@
 //! - `records`: the audit records appended before each response that depends on them;
 //! - `submit`, `approve`: the two deciding calls; `release`: nonce reservation, the release
 //!   ticket and the signer backends;
+//! - [`velocity`]: per-window totals read for the evidence and added at release;
 //! - [`setup`]: building a pipeline from the configuration (demo assets included).
 //!
 //! The policy decides (`signgate_policy::assess`, pure); this module only gathers its inputs
@@ -21,6 +22,7 @@ mod records;
 mod release;
 pub mod setup;
 mod submit;
+pub mod velocity;
 pub mod view;
 
 use std::{sync::Arc, time::Duration};

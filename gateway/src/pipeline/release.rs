@@ -17,7 +17,7 @@ use super::{
     Pipeline,
     approve::reanalyse,
     evidence::{self, ProposalFacts},
-    records, view,
+    records, velocity, view,
 };
 use crate::{
     audit::record::DecisionTrigger,
@@ -62,6 +62,14 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         initiator: OperatorId(record.initiator.clone()),
         declared: stored_view.intent.as_ref(),
         approvals: &stored.approvals,
+        velocity: velocity::totals(
+            p.store.as_ref(),
+            &p.policy,
+            record.chain_id,
+            record.safe,
+            decided_at,
+        )
+        .await?,
         now: decided_at,
     };
     let (ev, checks) = evidence::build(&analysis, &facts);
@@ -114,7 +122,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             id: record.id.clone(),
             expected_revision: record.revision,
             released_at: decided_at,
-            velocity: Vec::new(),
+            velocity: velocity::deltas(&p.policy, &ev, decided_at),
         })
         .await?;
     tracing::info!(

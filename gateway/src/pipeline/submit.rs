@@ -11,7 +11,7 @@ use signgate_policy::{assess, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
 
-use super::{Pipeline, analysis, evidence, records, view};
+use super::{Pipeline, analysis, evidence, records, velocity, view};
 use crate::{
     audit::record::DecisionTrigger,
     server::{
@@ -123,6 +123,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         initiator: initiator.clone(),
         declared: v.intent.as_ref(),
         approvals: &[],
+        velocity: velocity::totals(p.store.as_ref(), &p.policy, v.chain_id, v.safe, decided_at)
+            .await?,
         now: decided_at,
     };
     let (ev, checks) = evidence::build(&analysis, &facts);

@@ -20,3 +20,4 @@ mod release;
 mod restart;
 mod sanctions;
 mod support;
+mod velocity;
