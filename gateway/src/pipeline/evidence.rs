@@ -163,3 +163,75 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
     };
     (evidence, SignatureChecks::from_results(checks))
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Address;
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    #[test]
+    fn a_declared_transfer_needs_recipient_and_amount() {
+        let d = pb::DeclaredIntent {
+            description: "pay the broker".into(),
+            recipient: format!("{:#x}", Address::repeat_byte(7)),
+            asset: String::new(),
+            amount: "12".into(),
+        };
+        let i = intent(Some(&d)).unwrap();
+        assert_eq!(i.summary, "pay the broker");
+        assert_eq!(i.transfers.len(), 1);
+        assert_eq!(i.transfers[0].asset, Asset::Native);
+        let vague = pb::DeclaredIntent {
+            amount: String::new(),
+            ..d
+        };
+        assert!(intent(Some(&vague)).unwrap().transfers.is_empty());
+        assert!(intent(None).is_none());
+    }
+
+    fn stored(payload: Vec<u8>, key: &SigningKey) -> ApprovalRecord {
+        let signature = envelope::sign(key, APPROVAL_CONTEXT, &payload).to_vec();
+        ApprovalRecord {
+            operator: "bob".into(),
+            public_key: key.verifying_key().to_bytes(),
+            kind: ApprovalKind::Approve,
+            payload,
+            signature,
+            comment: String::new(),
+            received_at: UnixMillis(1_800_000_000_000),
+        }
+    }
+
+    #[test]
+    fn stored_approvals_are_re_verified() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let statement = pb::ApprovalStatement {
+            proposal_id: "p-1".into(),
+            chain_id: 1,
+            safe: format!("{:#x}", Address::repeat_byte(0x5a)),
+            safe_tx_hash: format!("{:#x}", alloy_primitives::B256::repeat_byte(1)),
+            kind: pb::ApprovalKind::Approve.into(),
+            issued_at: Some(convert::timestamp(UnixMillis(1_800_000_000_000))),
+            comment: String::new(),
+        };
+        let good = stored(statement.encode_to_vec(), &key);
+        let (a, valid) = signed_approval(&good);
+        assert!(valid);
+        let a = a.unwrap();
+        assert_eq!(
+            a.expires_at,
+            Timestamp(1_800_000_000 + APPROVAL_VALIDITY_SECS)
+        );
+
+        // Bytes changed after storage: shown to the policy, but not as validly signed.
+        let mut tampered = good.clone();
+        tampered.signature[0] ^= 1;
+        assert!(!signed_approval(&tampered).1);
+
+        // Bytes that no longer parse are not shown at all.
+        let garbage = stored(vec![0xff, 0xff], &key);
+        assert!(signed_approval(&garbage).0.is_none());
+    }
+}

@@ -69,9 +69,15 @@ fn approval_count(c: &ApprovalCheck) -> pb::ApprovalCount {
     }
 }
 
-/// The store outcome and proposal state of a decision.
+/// The store outcome and proposal state of a decision. A denial caused by an operator's
+/// rejection is REJECTED (what happened), any other denial DENIED (what the policy found).
 pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
     match d {
+        Decision::Deny { reasons }
+            if reasons.iter().any(|r| matches!(r, Reason::Rejected { .. })) =>
+        {
+            (Outcome::Denied, ProposalState::Rejected)
+        }
         Decision::Deny { .. } => (Outcome::Denied, ProposalState::Denied),
         Decision::NeedsApprovals { .. } => (Outcome::NeedsApprovals, ProposalState::NeedsApprovals),
         Decision::Approved { .. } => (Outcome::Approved, ProposalState::Approved),
@@ -240,5 +246,47 @@ pub fn proposal(
         screening_hits: hits(analysis),
         intent: declared.cloned(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Address;
+    use signgate_policy::{DenyReasons, operators::OperatorId};
+
+    use super::*;
+
+    #[test]
+    fn reasons_carry_their_fields_as_evidence() {
+        let r = Reason::DelegatecallNotAllowlisted {
+            target: Address::repeat_byte(0x96),
+            code_hash: None,
+            location: "calldata tx".into(),
+        };
+        let pb = reason(&r);
+        assert_eq!(pb.code, "delegatecall.not_allowlisted");
+        assert!(pb.message.contains("allowlist"), "{}", pb.message);
+        let keys: Vec<_> = pb.evidence.iter().map(|e| e.key.as_str()).collect();
+        assert!(
+            keys.contains(&"target") && keys.contains(&"location"),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&"rule"), "the tag is the code, not evidence");
+    }
+
+    #[test]
+    fn a_rejection_is_rejected_any_other_denial_denied() {
+        let rejected = Decision::Deny {
+            reasons: DenyReasons::one(Reason::Rejected {
+                operator: OperatorId("carol".into()),
+            }),
+        };
+        assert_eq!(outcome(&rejected).1, ProposalState::Rejected);
+        let denied = Decision::Deny {
+            reasons: DenyReasons::one(Reason::CannotScreen {
+                reason: "stale".into(),
+            }),
+        };
+        assert_eq!(outcome(&denied), (Outcome::Denied, ProposalState::Denied));
     }
 }

@@ -61,3 +61,44 @@ async fn probationary_and_initiator_approvals_do_not_count_and_say_why() {
     assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_ends_the_proposal_and_nothing_can_be_signed() {
+    use crate::support::{approve_request, statement};
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(5u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    let p = approve(&mut c, &p, "bob").await;
+
+    let env = approve_request(
+        &statement(&p, pb::ApprovalKind::Reject),
+        &demo::operator("carol"),
+    )
+    .approval;
+    let p = c
+        .reject(pb::RejectRequest { rejection: env })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), pb::ProposalState::Rejected, "{:?}", p.decision);
+    assert!(crate::support::deny_codes(&p).contains(&"approval.rejected".to_owned()));
+
+    // A terminal proposal takes no more approvals and releases nothing.
+    let err = c
+        .approve(approve_request(
+            &statement(&p, pb::ApprovalKind::Approve),
+            &demo::operator("dave"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    let err = c
+        .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    drop(c);
+    gw.stop().await;
+}
