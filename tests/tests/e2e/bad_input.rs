@@ -74,6 +74,31 @@ async fn bad_input_is_refused_clearly_and_nothing_is_stored() {
         .unwrap_err();
     assert_invalid(&err, "submission.payload.transaction.data");
 
+    // Calldata that cannot be decoded completely: a batch whose entry runs past the end.
+    let ms = signgate_simulator::deployments::canonical(
+        signgate_simulator::deployments::SafeContract::MultiSend,
+        signgate_simulator::SafeVersion::V1_4_1,
+    )
+    .unwrap();
+    let truncated = {
+        use alloy_sol_types::SolCall;
+        signgate_simulator::abi::IMultiSend::multiSendCall {
+            transactions: vec![0u8; 40].into(),
+        }
+        .abi_encode()
+    };
+    let mut bad_batch =
+        signgate_simulator::SafeTx::call(ms, U256::ZERO, truncated.into(), U256::ZERO);
+    bad_batch.operation = signgate_simulator::Operation::DelegateCall;
+    let err = c
+        .submit_proposal(submit_request(
+            &submission(demo::DEMO_SAFE, &bad_batch),
+            &alice,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "submission.payload.transaction.data");
+
     // A submission signed by a key no operator holds.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]);
     let err = c
