@@ -200,3 +200,47 @@ fn the_realistic_log_reopens() {
     build_log(&path, 30);
     AuditLog::open(&path, audit_key()).unwrap();
 }
+
+#[tokio::test]
+async fn checkpoints_reach_the_drop_directory_and_the_hook() {
+    use std::sync::Arc;
+
+    use signgate_gateway::audit::{
+        checkpoint::verify_note,
+        export::{CheckpointSink, note_file_name, run_checkpoints},
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(AuditLog::open(&dir.path().join("audit.db"), audit_key()).unwrap());
+    for i in 0..4 {
+        log.append(event(i)).unwrap();
+    }
+    let drop_dir = dir.path().join("drop");
+    let hooked = dir.path().join("hooked.note");
+    let sink = CheckpointSink {
+        drop_dir: Some(drop_dir.clone()),
+        hook: Some(vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("cat > '{}'", hooked.display()),
+        ]),
+    };
+    // Shutdown at once: the loop still signs and delivers a final checkpoint.
+    run_checkpoints(
+        log.clone(),
+        sink,
+        std::time::Duration::from_secs(3600),
+        std::future::ready(()),
+    )
+    .await;
+    let note = std::fs::read_to_string(drop_dir.join(note_file_name(4))).unwrap();
+    let cp = verify_note(&note, &audit_key().verifying_key()).unwrap();
+    assert_eq!((cp.size, cp.root), log.head().unwrap());
+    assert_eq!(std::fs::read_to_string(&hooked).unwrap(), note);
+
+    let failing = CheckpointSink {
+        drop_dir: None,
+        hook: Some(vec!["false".to_owned()]),
+    };
+    assert!(failing.deliver(&log.checkpoint().unwrap()).is_err());
+}
