@@ -1,6 +1,7 @@
 //! The `signgate` command line: one clap tree, each subcommand in a module of its own.
 
 pub mod audit;
+pub mod client;
 pub mod inspect;
 pub mod policy;
 
@@ -27,10 +28,6 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once per process; boxing would only obscure the clap tree"
-)]
 pub enum Command {
     /// Run the gateway (embedded default: SQLite in ./signgate-data, plaintext on loopback).
     Serve(server::ServeArgs),
@@ -41,6 +38,16 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// Verify, export, explain and replay the tamper-evident audit log — offline.
     Audit(audit::AuditArgs),
+    /// Submit a Safe transaction to the gateway for decision (signed with your operator key).
+    Propose(client::ProposeArgs),
+    /// Approve a proposal after checking its safeTxHash yourself.
+    Approve(client::ApproveArgs),
+    /// Reject a proposal; a rejection ends it.
+    Reject(client::ApproveArgs),
+    /// Show one proposal in plain words, or list a Safe's proposals.
+    Status(client::StatusArgs),
+    /// Ask the signer backends to sign an approved proposal; prints the execTransaction calldata.
+    Release(client::ReleaseArgs),
     /// Run a reference signer backend holding one Safe owner key.
     Signer(signer::SignerArgs),
     /// Create an ed25519 key (operators, admins, the gateway) or a secp256k1 keystore (an owner).
@@ -54,6 +61,15 @@ impl Cli {
             Command::Inspect(args) => inspect::run(&args),
             Command::Policy(args) => policy::run(args),
             Command::Audit(args) => audit::run(args),
+            Command::Propose(args) => client::propose(&args),
+            Command::Approve(args) => {
+                client::approve(&args, signgate_proto::v1::ApprovalKind::Approve)
+            }
+            Command::Reject(args) => {
+                client::approve(&args, signgate_proto::v1::ApprovalKind::Reject)
+            }
+            Command::Status(args) => client::status(&args),
+            Command::Release(args) => client::release(&args),
             Command::Keygen(args) => {
                 match server::keys::keygen(&args).context("cannot create the key")? {
                     server::keys::KeygenOutput::Ed25519 {

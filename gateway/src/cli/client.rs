@@ -1,0 +1,460 @@
+//! `signgate propose | approve | reject | status | release`: the gateway's API for people.
+//!
+//! A treasury operator uses these without reading code: each command signs its request with the
+//! operator's ed25519 key file (`signgate keygen`), talks to the gateway over gRPC and prints the
+//! proposal in plain words — what it does, what the simulation saw, the decision and why.
+//! `approve` insists on the safeTxHash the operator checked independently (on a hardware wallet or
+//! with `signgate inspect`), so an approval can never bind a hash the operator did not see.
+
+use std::{
+    fmt::Write as _,
+    path::PathBuf,
+    process::ExitCode,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use anyhow::{Context as _, bail};
+use clap::Args;
+use ed25519_dalek::SigningKey;
+use prost::Message as _;
+use signgate_proto::{
+    prost_types::Timestamp,
+    v1::{self as pb, gateway_client::GatewayClient},
+};
+use signgate_simulator::SafeTx;
+use tonic::transport::Channel;
+
+use crate::server::{
+    convert::safe_tx_to_proto,
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    keys::read_ed25519,
+};
+
+/// Where the gateway listens and who is talking to it.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// The gateway's address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub gateway: String,
+}
+
+/// `signgate propose`: submit a Safe transaction for decision.
+#[derive(Debug, Args)]
+pub struct ProposeArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Your ed25519 operator key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The Safe the transaction is for.
+    #[arg(long)]
+    pub safe: Address,
+    #[arg(long, default_value_t = 1)]
+    pub chain_id: u64,
+    /// A Safe Transaction Service JSON file holding exactly one transaction (instead of flags).
+    #[arg(long, conflicts_with_all = ["to", "data"])]
+    pub tx_service: Option<PathBuf>,
+    #[arg(long)]
+    pub to: Option<Address>,
+    /// ETH value in wei.
+    #[arg(long, default_value = "0")]
+    pub value: U256,
+    #[arg(long, default_value = "0x")]
+    pub data: Bytes,
+    /// `call` or `delegatecall`.
+    #[arg(long, default_value = "call")]
+    pub operation: String,
+    #[arg(long)]
+    pub nonce: Option<U256>,
+    /// The safeTxHash you expect; the gateway refuses the proposal if it recomputes another.
+    #[arg(long)]
+    pub expect_safe_tx_hash: Option<B256>,
+}
+
+/// `signgate approve` / `signgate reject`: an operator's signed statement on a proposal.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Your ed25519 operator key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The proposal id.
+    pub proposal: String,
+    /// The safeTxHash you checked yourself (hardware wallet, `signgate inspect`); the command
+    /// refuses to sign a statement for any other hash.
+    #[arg(long)]
+    pub safe_tx_hash: B256,
+    /// A note kept with your approval in the audit log.
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+/// `signgate status`: one proposal, or the proposals of a Safe.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// A proposal id; without it, lists the proposals of `--safe` (or all).
+    pub proposal: Option<String>,
+    #[arg(long)]
+    pub safe: Option<Address>,
+}
+
+/// `signgate release`: ask the signer backends to sign an approved proposal.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// The proposal id.
+    pub proposal: String,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn connect(c: &Connection) -> anyhow::Result<GatewayClient<Channel>> {
+    GatewayClient::connect(c.gateway.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach the gateway at {} (is `signgate serve` running?)",
+                c.gateway
+            )
+        })
+}
+
+fn now() -> Option<Timestamp> {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Timestamp {
+        seconds: i64::try_from(secs).ok()?,
+        nanos: 0,
+    })
+}
+
+fn seal(context: &str, payload: Vec<u8>, key: &SigningKey) -> pb::SignedEnvelope {
+    let signature = envelope::sign(key, context, &payload).to_vec();
+    pb::SignedEnvelope {
+        payload,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        signature,
+    }
+}
+
+fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the gateway refused: {} ({:?})",
+        status.message(),
+        status.code()
+    )
+}
+
+/// Runs `signgate propose`.
+pub fn propose(args: &ProposeArgs) -> anyhow::Result<ExitCode> {
+    let key =
+        read_ed25519(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let tx = match &args.tx_service {
+        Some(path) => pb::proposal_submission::Tx::TransactionServiceJson(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        None => {
+            let to = args
+                .to
+                .context("give --tx-service FILE, or --to with the transaction's fields")?;
+            let nonce = args
+                .nonce
+                .context("--nonce is required: it is part of the signed hash")?;
+            let mut tx = SafeTx::call(to, args.value, args.data.clone(), nonce);
+            tx.operation = match args.operation.to_ascii_lowercase().as_str() {
+                "call" | "0" => signgate_simulator::Operation::Call,
+                "delegatecall" | "1" => signgate_simulator::Operation::DelegateCall,
+                other => bail!("--operation {other:?} is neither call nor delegatecall"),
+            };
+            pb::proposal_submission::Tx::Transaction(safe_tx_to_proto(&tx))
+        }
+    };
+    let submission = pb::ProposalSubmission {
+        chain_id: args.chain_id,
+        safe: args.safe.to_checksum(None),
+        tx: Some(tx),
+        issued_at: now(),
+        request_id: format!(
+            "cli-{}",
+            SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos()
+        ),
+        expected_safe_tx_hash: args
+            .expect_safe_tx_hash
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let req = pb::SubmitProposalRequest {
+        submission: Some(seal(SUBMISSION_CONTEXT, submission.encode_to_vec(), &key)),
+    };
+    let proposal = runtime()?.block_on(async {
+        connect(&args.connection)
+            .await?
+            .submit_proposal(req)
+            .await
+            .map_err(status_error)
+    })?;
+    let proposal = proposal.into_inner();
+    print!("{}", render(&proposal));
+    Ok(exit_for(&proposal))
+}
+
+/// Runs `signgate approve` (or `reject` when `kind` says so).
+pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<ExitCode> {
+    let key =
+        read_ed25519(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let proposal = runtime()?.block_on(async {
+        let mut client = connect(&args.connection).await?;
+        let current = client
+            .get_proposal(pb::GetProposalRequest { id: args.proposal.clone() })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        let gateway_hash = current.hashes.as_ref().map(|h| h.safe_tx_hash.clone()).unwrap_or_default();
+        if gateway_hash.parse::<B256>().ok() != Some(args.safe_tx_hash) {
+            bail!(
+                "the proposal's safeTxHash is {gateway_hash}, not the {} you checked: nothing was signed",
+                args.safe_tx_hash
+            );
+        }
+        let statement = pb::ApprovalStatement {
+            proposal_id: current.id.clone(),
+            chain_id: current.chain_id,
+            safe: current.safe.clone(),
+            safe_tx_hash: gateway_hash,
+            kind: kind.into(),
+            issued_at: now(),
+            comment: args.comment.clone(),
+        };
+        let sealed = seal(APPROVAL_CONTEXT, statement.encode_to_vec(), &key);
+        let reply = match kind {
+            pb::ApprovalKind::Reject => client
+                .reject(pb::RejectRequest { rejection: Some(sealed) })
+                .await,
+            _ => client.approve(pb::ApproveRequest { approval: Some(sealed) }).await,
+        };
+        reply.map_err(status_error).map(tonic::Response::into_inner)
+    })?;
+    print!("{}", render(&proposal));
+    Ok(exit_for(&proposal))
+}
+
+/// Runs `signgate status`.
+pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let mut client = connect(&args.connection).await?;
+        if let Some(id) = &args.proposal {
+            let p = client
+                .get_proposal(pb::GetProposalRequest { id: id.clone() })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            print!("{}", render(&p));
+            return Ok(ExitCode::SUCCESS);
+        }
+        let list = client
+            .list_proposals(pb::ListProposalsRequest {
+                safe: args.safe.map(|s| s.to_checksum(None)).unwrap_or_default(),
+                ..Default::default()
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        if list.proposals.is_empty() {
+            println!("no proposals");
+        }
+        for p in &list.proposals {
+            println!(
+                "{}  {:?}  Safe {} nonce {}  safeTxHash {}",
+                p.id,
+                pb::ProposalState::try_from(p.state).unwrap_or(pb::ProposalState::Unspecified),
+                p.safe,
+                p.nonce,
+                p.safe_tx_hash,
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `signgate release`.
+pub fn release(args: &ReleaseArgs) -> anyhow::Result<ExitCode> {
+    let reply = runtime()?.block_on(async {
+        connect(&args.connection)
+            .await?
+            .request_signatures(pb::RequestSignaturesRequest {
+                id: args.proposal.clone(),
+            })
+            .await
+            .map_err(status_error)
+    })?;
+    let reply = reply.into_inner();
+    if let Some(p) = &reply.proposal {
+        print!("{}", render(p));
+    }
+    println!(
+        "signatures (owner-sorted): 0x{}",
+        hex::encode(&reply.signatures)
+    );
+    println!(
+        "execTransaction calldata:  0x{}",
+        hex::encode(&reply.exec_transaction_calldata)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exit status 0 for a proposal that can still pass, 1 for a denial, so scripts stop on it.
+fn exit_for(p: &pb::Proposal) -> ExitCode {
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::Denied(_)) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn reason_line(out: &mut String, indent: &str, r: &pb::Reason) {
+    // Messages usually open with their code already; never print it twice.
+    if r.message.starts_with(&format!("[{}]", r.code)) {
+        let _ = writeln!(out, "{indent}{}", r.message);
+    } else {
+        let _ = writeln!(out, "{indent}[{}] {}", r.code, r.message);
+    }
+    for e in &r.evidence {
+        let _ = writeln!(out, "{indent}    {}: {}", e.key, e.value);
+    }
+}
+
+fn action_lines(out: &mut String, depth: usize, a: &pb::DecodedAction) {
+    let _ = writeln!(
+        out,
+        "{}{} {}",
+        "  ".repeat(depth + 1),
+        a.path,
+        a.description
+    );
+    for child in &a.children {
+        action_lines(out, depth + 1, child);
+    }
+}
+
+/// A proposal in plain words.
+pub fn render(p: &pb::Proposal) -> String {
+    let mut out = String::new();
+    let state = pb::ProposalState::try_from(p.state).unwrap_or(pb::ProposalState::Unspecified);
+    let _ = writeln!(out, "proposal {} — {:?}", p.id, state);
+    let _ = writeln!(
+        out,
+        "Safe {} (version {}, chain {}), initiated by {}",
+        p.safe, p.safe_version, p.chain_id, p.initiator
+    );
+    if let Some(h) = &p.hashes {
+        let _ = writeln!(
+            out,
+            "domain hash:  {}\nmessage hash: {}\nsafeTxHash:   {}",
+            h.domain_hash, h.message_hash, h.safe_tx_hash
+        );
+    }
+    out.push_str("actions:\n");
+    for a in &p.actions {
+        action_lines(&mut out, 0, a);
+    }
+    if let Some(sim) = &p.simulation {
+        let verdict = if sim.success {
+            "succeeds".to_owned()
+        } else {
+            format!("FAILS: {}", sim.error)
+        };
+        let _ = writeln!(out, "simulation: {verdict} ({} gas)", sim.gas_used);
+        for c in &sim.safe_changes {
+            let _ = writeln!(
+                out,
+                "  Safe change: {} ({} → {})",
+                c.description, c.before, c.after
+            );
+        }
+        for d in &sim.delegatecalls {
+            let allow = if d.allowlisted {
+                "allowlisted"
+            } else {
+                "NOT allowlisted"
+            };
+            let _ = writeln!(
+                out,
+                "  delegatecall to {} at {} ({allow})",
+                d.target, d.path
+            );
+        }
+        for m in &sim.asset_movements {
+            let _ = writeln!(
+                out,
+                "  moves {} {} from {} to {}",
+                m.amount, m.symbol, m.from, m.to
+            );
+        }
+    }
+    for hit in &p.screening_hits {
+        let _ = writeln!(
+            out,
+            "SANCTIONS HIT: {} at {} on {} ({})",
+            hit.address, hit.path, hit.list, hit.entry
+        );
+    }
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::Denied(d)) => {
+            out.push_str("decision: DENIED — no approval can release it\n");
+            for r in &d.reasons {
+                reason_line(&mut out, "  ", r);
+            }
+        }
+        Some(pb::decision::Outcome::NeedsApprovals(n)) => {
+            out.push_str("decision: needs approvals\n");
+            for m in &n.missing {
+                let _ = writeln!(
+                    out,
+                    "  {}: {} of {} (eligible: {})",
+                    m.group,
+                    m.have,
+                    m.need,
+                    m.eligible_operators.join(", ")
+                );
+            }
+            for r in &n.reasons {
+                reason_line(&mut out, "  ", r);
+            }
+        }
+        Some(pb::decision::Outcome::Approved(a)) => {
+            let release = a.release_after.as_ref().map_or(0, |t| t.seconds);
+            let _ = writeln!(
+                out,
+                "decision: APPROVED — releasable from unix time {release}"
+            );
+        }
+        None => out.push_str("decision: none\n"),
+    }
+    for a in &p.approvals {
+        let counted = if a.counted {
+            "counts".to_owned()
+        } else {
+            a.not_counted.as_ref().map_or_else(
+                || "does not count".to_owned(),
+                |r| format!("does not count: {}", r.message),
+            )
+        };
+        let _ = writeln!(
+            out,
+            "approval by {} ({:?}): {counted}",
+            a.operator,
+            pb::ApprovalKind::try_from(a.kind).unwrap_or(pb::ApprovalKind::Unspecified)
+        );
+    }
+    out
+}
