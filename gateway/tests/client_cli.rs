@@ -1,0 +1,237 @@
+//! The operator's commands against a real `signgate serve` on its embedded demo default:
+//! propose the Bybit transaction (denied), propose a benign transfer, approve it as the initiator
+//! (does not count), with a hash the operator did not check (refused locally), then as two
+//! treasury operators (approved).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_signgate");
+const DEMO_SAFE: &str = "0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe";
+const DEMO_TOKEN: &str = "0x7070707070707070707070707070707070707070";
+
+/// A `signgate serve` child on 127.0.0.1:0; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["--log", "info", "serve"])
+        .current_dir(dir)
+        .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        let plain: String = strip_ansi(&line);
+        if let Some(rest) = plain.split("local=").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap();
+            break format!("http://{addr}");
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Writes the demo operator `name`'s DEMO ONLY key to a file and returns its path.
+fn demo_key(dir: &Path, name: &str) -> PathBuf {
+    let keys = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/demo/keys/operators.toml"
+    ))
+    .unwrap();
+    let line = keys
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} = ")))
+        .unwrap();
+    let seed = line.split('"').nth(1).unwrap();
+    let path = dir.join(format!("{name}.key"));
+    std::fs::write(&path, seed).unwrap();
+    path
+}
+
+fn run(server: &Server, args: &[&str]) -> (Option<i32>, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(BIN)
+        .args(args)
+        .args(["--gateway", &server.url])
+        .output()
+        .unwrap();
+    (
+        status.code(),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .map(|rest| rest.split_whitespace().next().unwrap())
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+}
+
+#[test]
+fn operators_propose_and_approve_through_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let alice = demo_key(dir.path(), "alice");
+    let bob = demo_key(dir.path(), "bob");
+    let carol = demo_key(dir.path(), "carol");
+
+    // The Bybit transaction, as the Transaction Service served it: denied, exit 1.
+    let page: serde_json::Value = serde_json::from_str(include_str!(
+        "../../simulator/tests/fixtures/vectors/bybit-safe-tx-71.json"
+    ))
+    .unwrap();
+    let bybit = dir.path().join("bybit.json");
+    std::fs::write(&bybit, page["results"][0].to_string()).unwrap();
+    let (code, out, err) = run(
+        &server,
+        &[
+            "propose",
+            "--key",
+            alice.to_str().unwrap(),
+            "--safe",
+            "0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4",
+            "--tx-service",
+            bybit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("DENIED"), "{out}");
+    assert!(out.contains("[delegatecall.not_allowlisted]"), "{out}");
+    assert!(out.contains("[upgrade.singleton_changed]"), "{out}");
+
+    // 1,000 DEMO to the address-book destination.
+    let data = format!(
+        "0xa9059cbb000000000000000000000000c0ffee254729296a45a3885639ac7e10f9d54979{:064x}",
+        1000u128 * 10u128.pow(18)
+    );
+    let (code, out, err) = run(
+        &server,
+        &[
+            "propose",
+            "--key",
+            alice.to_str().unwrap(),
+            "--safe",
+            DEMO_SAFE,
+            "--to",
+            DEMO_TOKEN,
+            "--data",
+            &data,
+            "--nonce",
+            "0",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("needs approvals"), "{out}");
+    let id = field(&out, "proposal ").to_owned();
+    let hash = field(&out, "safeTxHash:").to_owned();
+
+    let (_, out, _) = run(
+        &server,
+        &[
+            "approve",
+            "--key",
+            alice.to_str().unwrap(),
+            &id,
+            "--safe-tx-hash",
+            &hash,
+        ],
+    );
+    assert!(
+        out.contains("the initiator cannot approve their own proposal"),
+        "{out}"
+    );
+
+    let wrong = format!("0x{}", "11".repeat(32));
+    let (code, _, err) = run(
+        &server,
+        &[
+            "approve",
+            "--key",
+            bob.to_str().unwrap(),
+            &id,
+            "--safe-tx-hash",
+            &wrong,
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("nothing was signed"), "{err}");
+
+    let (_, out, _) = run(
+        &server,
+        &[
+            "approve",
+            "--key",
+            bob.to_str().unwrap(),
+            &id,
+            "--safe-tx-hash",
+            &hash,
+        ],
+    );
+    assert!(out.contains("needs approvals"), "{out}");
+    let (code, out, _) = run(
+        &server,
+        &[
+            "approve",
+            "--key",
+            carol.to_str().unwrap(),
+            &id,
+            "--safe-tx-hash",
+            &hash,
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("APPROVED"), "{out}");
+
+    let (_, out, _) = run(&server, &["status"]);
+    assert!(out.contains(&id) && out.contains("Approved"), "{out}");
+}
