@@ -96,6 +96,11 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
     pub fn store(&self) -> &Arc<S> {
         &self.store
     }
+
+    /// The sanctions lists, for the file watcher that keeps them current.
+    pub fn lists(&self) -> &Arc<ListStore> {
+        &self.lists
+    }
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {

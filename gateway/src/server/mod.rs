@@ -159,7 +159,19 @@ pub async fn run(
             addr: cfg.listen,
             source,
         })?;
-    serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await
+    // Reload lists when their files change; without it they go stale and every proposal is
+    // denied ("cannot screen"), which is safe but noisy.
+    let watcher = crate::lists::spawn_watcher(
+        pipeline.lists().clone(),
+        crate::lists::WatchConfig::default(),
+    )
+    .inspect_err(|e| tracing::error!(error = %e, "sanctions list watcher did not start"))
+    .ok();
+    let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
+    if let Some(w) = watcher {
+        w.shutdown().await;
+    }
+    served
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
