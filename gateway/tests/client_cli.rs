@@ -34,7 +34,7 @@ impl Drop for Server {
 
 fn serve(dir: &Path) -> Server {
     let mut child = Command::new(BIN)
-        .args(["--log", "info", "serve"])
+        .args(["--log-level", "info", "serve"])
         .current_dir(dir)
         .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
         .env("NO_COLOR", "1")

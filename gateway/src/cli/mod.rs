@@ -21,7 +21,7 @@ pub struct Cli {
     pub log_json: bool,
     /// Log filter for serve and signer (`info`, `debug`, `signgate_gateway=trace` …).
     #[arg(long, global = true, default_value = "info")]
-    pub log: String,
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -88,7 +88,7 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Serve(args) => {
-                init_tracing(&self.log, self.log_json)?;
+                init_tracing(&self.log_level, self.log_json)?;
                 runtime()?.block_on(async {
                     server::run(&args, std::env::vars(), shutdown_signal())
                         .await
@@ -97,7 +97,7 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Signer(args) => {
-                init_tracing(&self.log, self.log_json)?;
+                init_tracing(&self.log_level, self.log_json)?;
                 runtime()?.block_on(async {
                     signer::run(&args, shutdown_signal())
                         .await
@@ -142,7 +142,7 @@ async fn shutdown_signal() {
 
 fn init_tracing(filter: &str, json: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .with_context(|| format!("--log {filter:?} is not a log filter"))?;
+        .with_context(|| format!("--log-level {filter:?} is not a log filter"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         builder.json().init();
