@@ -220,7 +220,10 @@ pub fn verify_export(log: &[u8], notes: &[(String, String)], key: &VerifyingKey)
         }
         prefix.push(e.hash);
     }
-    let max_index = by_index.keys().next_back().map(|i| i + 1).unwrap_or(0);
+    let max_index = by_index
+        .keys()
+        .next_back()
+        .map_or(0, |i| i.saturating_add(1));
     let tree = Tree::new(prefix);
 
     let cps = read_checkpoints(notes, key, &mut out.findings);
@@ -312,7 +315,7 @@ fn check_positions(entries: &[Entry], findings: &mut Vec<Finding>) {
                 lines: lines.clone(),
             });
         }
-        expected = index + 1;
+        expected = index.saturating_add(1);
     }
     // A record is out of place when it follows neither its predecessor nor precedes its
     // successor; a deletion or insertion leaves both neighbours of the others intact.
