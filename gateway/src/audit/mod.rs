@@ -13,6 +13,19 @@
 //!
 //! The pipeline's contract: append the record **before** sending the response that depends
 //! on it; if [`AuditLog::append`] fails, release nothing and answer `UNAVAILABLE`.
+//!
+//! Which record at which step (all in [`record`]):
+//!
+//! | step | record |
+//! |---|---|
+//! | `serve` starts / stops | `ServerStarted` (first append: proves the log is writable) / `ServerStopped` |
+//! | `SubmitProposal` | `ProposalSubmitted` (with the evidence), then `DecisionMade::new(Submitted, ..)` |
+//! | `Approve` / `Reject` | `ApprovalReceived`, then `DecisionMade::new(Approval \| Rejection, ..)` |
+//! | `RequestSignatures` | `ReleaseTicketIssued` before asking signers, `SignaturesReturned` before answering |
+//! | apply policy | `PolicyApplied` (admin signatures), `OperatorChanged` per operator difference |
+//! | list load / reload | `SanctionsListChange::loaded(&diff)` or a `Refused` outcome |
+//!
+//! Run [`export::run_checkpoints`] beside the server to sign and export checkpoints.
 
 pub mod canonical;
 pub mod checkpoint;
