@@ -11,7 +11,10 @@ use signgate_policy::{
     evidence::{SanctionsHit, Screening, SimulationOutcome},
 };
 use signgate_proto::v1 as pb;
-use signgate_simulator::{SafeVersion, decode::Action, decode::ActionPath};
+use signgate_simulator::{
+    SafeVersion,
+    decode::{Action, ActionPath, AddressRole},
+};
 
 use super::analysis::Analysis;
 use crate::{
@@ -149,8 +152,23 @@ fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb:
         description: words.lines().next().unwrap_or_default().trim().to_owned(),
         operation: a.operation.as_str().to_owned(),
         target: a.to.to_checksum(None),
-        function: String::new(),
-        arguments: Vec::new(),
+        function: a.kind.function_name().to_owned(),
+        // The addresses among this node's own arguments (recipient, spender, new owner …).
+        arguments: a
+            .involvements(path, "")
+            .into_iter()
+            .filter(|i| {
+                i.path == *path
+                    && !matches!(
+                        i.role,
+                        AddressRole::CallTarget | AddressRole::DelegatecallTarget
+                    )
+            })
+            .map(|i| pb::Evidence {
+                key: i.role.as_str().to_owned(),
+                value: i.address.to_checksum(None),
+            })
+            .collect(),
         children,
     }
 }

@@ -46,6 +46,15 @@ async fn a_benign_transfer_is_approved_released_and_accepted_by_the_safe() {
         "{:?}",
         p.actions
     );
+    assert_eq!(p.actions[0].function, "transfer");
+    assert!(
+        p.actions[0]
+            .arguments
+            .iter()
+            .any(|e| e.key == "recipient" && e.value == demo::PAYEE.to_checksum(None)),
+        "{:?}",
+        p.actions[0].arguments
+    );
 
     // Not approved yet: nothing to sign.
     let err = c
