@@ -116,7 +116,13 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
         };
         let (ev, checks) = evidence::build(&analysis, &facts);
         let evaluation = assess(&p.policy, &ev, &checks);
-        let decision = view::decision(&evaluation, &analysis.list_hashes, decided_at);
+        let decision = view::decision(
+            &evaluation,
+            &analysis.list_hashes,
+            decided_at,
+            &p.policy,
+            &stored.record.initiator,
+        );
         let (outcome, state) = view::outcome(&evaluation.decision);
         let result = p
             .store

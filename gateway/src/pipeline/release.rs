@@ -89,7 +89,13 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         }
         other if record.state == ProposalState::Approved => {
             // The approval no longer holds: record why, release nothing.
-            let decision = view::decision(&evaluation, &analysis.list_hashes, decided_at);
+            let decision = view::decision(
+                &evaluation,
+                &analysis.list_hashes,
+                decided_at,
+                &p.policy,
+                &record.initiator,
+            );
             let (outcome, state) = view::outcome(other);
             p.store
                 .record_decision(

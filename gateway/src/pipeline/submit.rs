@@ -129,7 +129,13 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     };
     let (ev, checks) = evidence::build(&analysis, &facts);
     let evaluation = assess(&p.policy, &ev, &checks);
-    let decision = view::decision(&evaluation, &analysis.list_hashes, decided_at);
+    let decision = view::decision(
+        &evaluation,
+        &analysis.list_hashes,
+        decided_at,
+        &p.policy,
+        initiator.0.as_str(),
+    );
     let (outcome, state) = view::outcome(&evaluation.decision);
     let proposal_view = view::proposal(&analysis, version, v.intent.as_ref());
     tracing::info!(

@@ -5,10 +5,11 @@
 //! field of the reason as key/value evidence, so a client can act on them without parsing text.
 
 use signgate_policy::{
-    Decision, Evaluation, Reason,
+    Decision, Evaluation, Policy, Reason,
     adapters::simulation_facts,
     approvals::ApprovalCheck,
     evidence::{SanctionsHit, Screening, SimulationOutcome},
+    operators::OperatorStatus,
 };
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
@@ -87,8 +88,37 @@ pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
     }
 }
 
-/// One evaluation on the wire.
-pub fn decision(e: &Evaluation, list_hashes: &[String], decided_at: UnixMillis) -> pb::Decision {
+/// Active holders of `role` other than the initiator and those whose approval already counts:
+/// whom to ask next.
+fn eligible(
+    policy: &Policy,
+    role: &signgate_policy::operators::Role,
+    initiator: &str,
+    e: &Evaluation,
+) -> Vec<String> {
+    policy
+        .operators()
+        .iter()
+        .filter(|o| {
+            o.has_role(role)
+                && o.status == OperatorStatus::Active
+                && o.id.0 != initiator
+                && !e.approvals.iter().any(|a| {
+                    a.not_counted.is_none() && a.operator.as_ref().is_some_and(|id| *id == o.id)
+                })
+        })
+        .map(|o| o.id.to_string())
+        .collect()
+}
+
+/// One evaluation on the wire; `initiator` is left out of whom to ask.
+pub fn decision(
+    e: &Evaluation,
+    list_hashes: &[String],
+    decided_at: UnixMillis,
+    policy: &Policy,
+    initiator: &str,
+) -> pb::Decision {
     use pb::decision::Outcome as O;
     let outcome = match &e.decision {
         Decision::Deny { reasons } => O::Denied(pb::Denied {
@@ -101,7 +131,7 @@ pub fn decision(e: &Evaluation, list_hashes: &[String], decided_at: UnixMillis) 
                     group: m.role.to_string(),
                     have: m.have,
                     need: m.need,
-                    eligible_operators: Vec::new(),
+                    eligible_operators: eligible(policy, &m.role, initiator, e),
                 })
                 .collect(),
             reasons: missing

@@ -54,6 +54,14 @@ async fn probationary_and_initiator_approvals_do_not_count_and_say_why() {
     };
     let treasury = n.missing.iter().find(|m| m.group == "treasury").unwrap();
     assert_eq!((treasury.have, treasury.need), (0, 2));
+    // Whom to ask: treasury operators other than the initiator.
+    assert!(
+        treasury.eligible_operators.contains(&"bob".to_owned())
+            && treasury.eligible_operators.contains(&"carol".to_owned())
+            && !treasury.eligible_operators.contains(&"alice".to_owned()),
+        "{:?}",
+        treasury.eligible_operators
+    );
 
     // Two seasoned treasury operators do count.
     let p = approve(&mut c, &p, "bob").await;
