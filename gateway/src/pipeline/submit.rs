@@ -137,7 +137,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         initiator.0.as_str(),
     );
     let (outcome, state) = view::outcome(&evaluation.decision);
-    let proposal_view = view::proposal(&analysis, version, v.intent.as_ref());
+    let proposal_view = view::proposal(&analysis, &p.policy, version, v.intent.as_ref());
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,

@@ -203,7 +203,7 @@ fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb:
     }
 }
 
-fn simulation(analysis: &Analysis) -> pb::SimulationSummary {
+fn simulation(analysis: &Analysis, policy: &Policy) -> pb::SimulationSummary {
     let report = match &analysis.simulation {
         Ok(r) => r,
         Err(why) => {
@@ -254,7 +254,10 @@ fn simulation(analysis: &Analysis) -> pb::SimulationSummary {
             .map(|d| pb::DelegateCallView {
                 target: d.target.to_checksum(None),
                 path: format!("depth {}", d.depth),
-                allowlisted: false,
+                allowlisted: policy
+                    .delegate_targets()
+                    .iter()
+                    .any(|t| t.address == d.target && Some(t.code_hash) == d.code_hash),
             })
             .collect(),
         state_block: report.state.block_number.to_string(),
@@ -277,6 +280,7 @@ fn hits(analysis: &Analysis) -> Vec<pb::ScreeningHit> {
 /// The analysis part of a proposal view; the store overlays id, state, decision and approvals.
 pub fn proposal(
     analysis: &Analysis,
+    policy: &Policy,
     version: SafeVersion,
     declared: Option<&signgate_proto::v1::DeclaredIntent>,
 ) -> pb::Proposal {
@@ -290,7 +294,7 @@ pub fn proposal(
             safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
         }),
         actions: vec![action(&d.root, &ActionPath::default(), d.context.safe)],
-        simulation: Some(simulation(analysis)),
+        simulation: Some(simulation(analysis, policy)),
         screening_hits: hits(analysis),
         intent: declared.cloned(),
         ..Default::default()
