@@ -110,3 +110,35 @@ async fn a_rejection_ends_the_proposal_and_nothing_can_be_signed() {
     drop(c);
     gw.stop().await;
 }
+
+/// A watcher sees every approval the pipeline records, up to the approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_each_approval_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(11u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    let mut stream = c
+        .watch_proposal(pb::WatchProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap().proposal.unwrap();
+    assert_eq!(state(&first), pb::ProposalState::NeedsApprovals);
+
+    let mut other = gw.client().await;
+    let p = approve(&mut other, &p, "bob").await;
+    let seen = stream.message().await.unwrap().unwrap().proposal.unwrap();
+    assert_eq!(seen.revision, p.revision);
+    assert_eq!(seen.approvals.len(), 1);
+
+    let p = approve(&mut other, &p, "carol").await;
+    let seen = stream.message().await.unwrap().unwrap().proposal.unwrap();
+    assert_eq!(seen.revision, p.revision);
+    assert_eq!(state(&seen), pb::ProposalState::Approved);
+    drop(stream);
+    drop(c);
+    drop(other);
+    gw.stop().await;
+}
