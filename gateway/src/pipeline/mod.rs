@@ -104,6 +104,10 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
+    fn sanctions_lists(&self) -> Option<Arc<ListStore>> {
+        Some(self.lists.clone())
+    }
+
     async fn submit(
         &self,
         caller: Caller,

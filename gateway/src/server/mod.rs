@@ -224,6 +224,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let max_message = limits.max_message_bytes;
     let (stop_tx, stop_rx) = watch::channel(false);
 
+    let lists = pipeline.sanctions_lists();
     let gateway = GatewayServer::new(GatewayService::new(
         store.clone(),
         pipeline,
@@ -232,7 +233,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
-    let admin = AdminServer::new(AdminService::new(store))
+    let admin = AdminServer::new(AdminService::new(store).with_lists(lists))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
 

@@ -33,6 +33,12 @@ pub trait DecisionPipeline: Send + Sync + 'static {
         req: pb::RejectRequest,
     ) -> impl Future<Output = Result<pb::Proposal, GatewayError>> + Send;
 
+    /// The sanctions lists the pipeline screens against, so that `Admin.ReloadSanctionsLists`
+    /// reloads exactly those. `None` when the pipeline has none (nothing to reload).
+    fn sanctions_lists(&self) -> Option<std::sync::Arc<crate::lists::ListStore>> {
+        None
+    }
+
     /// `RequestSignatures`.
     fn request_signatures(
         &self,

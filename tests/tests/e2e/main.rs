@@ -10,6 +10,7 @@
     reason = "test code: helpers are not #[test] fns, and a failed expectation should stop loudly"
 )]
 
+mod admin;
 mod approvals;
 mod bad_input;
 mod bybit;
