@@ -12,6 +12,7 @@
 
 mod admin;
 mod approvals;
+mod audit_down;
 mod bad_input;
 mod bybit;
 mod demo;
