@@ -152,7 +152,24 @@ pub async fn run(
     let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
         .map_err(crate::pipeline::SetupError::from)?;
     tracing::info!(audit_log = %audit_path.display(), "audit log open");
-    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, Arc::new(audit))?;
+    let audit = Arc::new(audit);
+    // Signed checkpoints every minute (and once more at shutdown) into a drop directory that
+    // an auditor's collector copies out of the operator's reach.
+    let checkpoint_dir = cfg.data_dir.join("checkpoints");
+    tracing::info!(checkpoints = %checkpoint_dir.display(), "audit checkpoints exported every 60 s");
+    let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
+    let checkpoints = tokio::spawn(crate::audit::export::run_checkpoints(
+        audit.clone(),
+        crate::audit::export::CheckpointSink {
+            drop_dir: Some(checkpoint_dir),
+            hook: None,
+        },
+        std::time::Duration::from_secs(60),
+        async move {
+            let _ = checkpoints_stopped.await;
+        },
+    ));
+    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, audit)?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -170,6 +187,10 @@ pub async fn run(
     let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
     if let Some(w) = watcher {
         w.shutdown().await;
+    }
+    let _ = stop_checkpoints.send(());
+    if let Err(e) = checkpoints.await {
+        tracing::error!(error = %e, "audit checkpoint task failed at shutdown");
     }
     served
 }
