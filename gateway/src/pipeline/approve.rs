@@ -9,18 +9,11 @@
 use std::str::FromStr;
 
 use prost::Message;
-use signgate_policy::{assess, operators::OperatorId};
+use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeVersion, evm::StateSource};
 
-use super::{
-    Pipeline, analysis,
-    analysis::Analysis,
-    evidence::{self, ProposalFacts},
-    records,
-    submit::operator_of,
-    velocity, view,
-};
+use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of, view};
 use crate::{
     audit::record::DecisionTrigger,
     server::{Caller, GatewayError, convert, gateway::now, requests},
@@ -103,19 +96,16 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     for attempt in 1..=MAX_ATTEMPTS {
         let mut approvals = stored.approvals.clone();
         approvals.push(record.clone());
-        let decided_at = now();
         let r = &stored.record;
-        let facts = ProposalFacts {
-            id: &r.id,
-            initiator: OperatorId(r.initiator.clone()),
-            declared: stored_view.intent.as_ref(),
-            approvals: &approvals,
-            velocity: velocity::totals(p.store.as_ref(), &p.policy, r.chain_id, r.safe, decided_at)
-                .await?,
-            now: decided_at,
-        };
-        let (ev, checks) = evidence::build(&analysis, &facts);
-        let evaluation = assess(&p.policy, &ev, &checks);
+        let (ev, evaluation, decided_at) = super::assess_now(
+            p,
+            &analysis,
+            &r.id,
+            OperatorId(r.initiator.clone()),
+            stored_view.intent.as_ref(),
+            &approvals,
+        )
+        .await?;
         let decision = view::decision(
             &evaluation,
             &analysis.list_hashes,

@@ -154,3 +154,39 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
         release::request_signatures(self, &caller, req).await
     }
 }
+
+/// One evaluation of a proposal as of now: the evidence (with the wallet's velocity totals read
+/// from the store at the same instant) and the policy's assessment. Submit, approve and release
+/// all decide through here, so the three can never assemble evidence differently.
+pub(super) async fn assess_now<S: ProposalStore, T>(
+    p: &Pipeline<S, T>,
+    analysis: &analysis::Analysis,
+    id: &crate::store::ProposalId,
+    initiator: signgate_policy::operators::OperatorId,
+    declared: Option<&pb::DeclaredIntent>,
+    approvals: &[crate::store::ApprovalRecord],
+) -> Result<
+    (
+        signgate_policy::Evidence,
+        signgate_policy::Evaluation,
+        crate::store::UnixMillis,
+    ),
+    GatewayError,
+> {
+    let decided_at = crate::server::gateway::now();
+    let (chain_id, safe) = (
+        analysis.decoded.context.chain_id,
+        analysis.decoded.context.safe,
+    );
+    let facts = evidence::ProposalFacts {
+        id,
+        initiator,
+        declared,
+        approvals,
+        velocity: velocity::totals(p.store.as_ref(), &p.policy, chain_id, safe, decided_at).await?,
+        now: decided_at,
+    };
+    let (ev, checks) = evidence::build(analysis, &facts);
+    let evaluation = signgate_policy::assess(&p.policy, &ev, &checks);
+    Ok((ev, evaluation, decided_at))
+}

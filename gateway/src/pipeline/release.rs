@@ -9,19 +9,14 @@
 use std::time::Duration;
 
 use prost::Message;
-use signgate_policy::{Decision, assess, operators::OperatorId};
+use signgate_policy::{Decision, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
-use super::{
-    Pipeline,
-    approve::reanalyse,
-    evidence::{self, ProposalFacts},
-    records, velocity, view,
-};
+use super::{Pipeline, approve::reanalyse, evidence, records, velocity, view};
 use crate::{
     audit::record::DecisionTrigger,
-    server::{Caller, GatewayError, convert, gateway::now},
+    server::{Caller, GatewayError, convert},
     signer::{client, ticket},
     store::{NewDecision, ProposalState, ProposalStore, Release, UnixMillis},
 };
@@ -56,24 +51,15 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         )));
     }
     let (analysis, stored_view) = reanalyse(p, &record).await?;
-    let decided_at = now();
-    let facts = ProposalFacts {
-        id: &record.id,
-        initiator: OperatorId(record.initiator.clone()),
-        declared: stored_view.intent.as_ref(),
-        approvals: &stored.approvals,
-        velocity: velocity::totals(
-            p.store.as_ref(),
-            &p.policy,
-            record.chain_id,
-            record.safe,
-            decided_at,
-        )
-        .await?,
-        now: decided_at,
-    };
-    let (ev, checks) = evidence::build(&analysis, &facts);
-    let evaluation = assess(&p.policy, &ev, &checks);
+    let (ev, evaluation, decided_at) = super::assess_now(
+        p,
+        &analysis,
+        &record.id,
+        OperatorId(record.initiator.clone()),
+        stored_view.intent.as_ref(),
+        &stored.approvals,
+    )
+    .await?;
     records::append(
         &p.audit,
         records::decision(DecisionTrigger::Release, &evaluation, &ev),

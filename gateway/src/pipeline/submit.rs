@@ -7,11 +7,11 @@
 //! they become deny reasons in the stored decision.
 
 use alloy_primitives::{Address, B256};
-use signgate_policy::{assess, operators::OperatorId};
+use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
 
-use super::{Pipeline, analysis, evidence, records, velocity, view};
+use super::{Pipeline, analysis, records, view};
 use crate::{
     audit::record::DecisionTrigger,
     server::{
@@ -117,18 +117,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     let hash = analysis.decoded.hashes.safe_tx_hash;
     check_expected(v.expected_safe_tx_hash, hash)?;
     let id = ProposalId::derive(v.chain_id, v.safe, hash);
-    let decided_at = now();
-    let facts = evidence::ProposalFacts {
-        id: &id,
-        initiator: initiator.clone(),
-        declared: v.intent.as_ref(),
-        approvals: &[],
-        velocity: velocity::totals(p.store.as_ref(), &p.policy, v.chain_id, v.safe, decided_at)
-            .await?,
-        now: decided_at,
-    };
-    let (ev, checks) = evidence::build(&analysis, &facts);
-    let evaluation = assess(&p.policy, &ev, &checks);
+    let (ev, evaluation, decided_at) =
+        super::assess_now(p, &analysis, &id, initiator.clone(), v.intent.as_ref(), &[]).await?;
     let decision = view::decision(
         &evaluation,
         &analysis.list_hashes,
