@@ -208,6 +208,30 @@ fn called_contract_self_destructs_and_only_moves_its_eth() {
     only_the_nonce_changed(&r);
 }
 
+/// A SELFDESTRUCT that moves nothing is still an intent to destroy: it is listed with value 0
+/// and its beneficiary is screened like any other touched address.
+#[test]
+fn self_destruct_of_an_empty_contract_is_listed_with_zero_value() {
+    let mut lab = Lab::new(V141, 3, 2);
+    lab.world.set_code(VAULT, bomb_runtime(RECIPIENT).into());
+    let tx = lab.tx(VAULT, U256::ZERO, Bytes::new(), Operation::Call);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(r.self_destructed.len(), 1, "{:#?}", r.calls);
+    let s = &r.self_destructed[0];
+    assert_eq!(
+        (s.address, s.beneficiary, s.value),
+        (VAULT, RECIPIENT, U256::ZERO)
+    );
+    assert!(r.eth_transfers.is_empty(), "{:#?}", r.eth_transfers);
+    assert!(
+        r.touched_addresses().iter().any(|t| t.address == RECIPIENT
+            && t.location.to_string()
+                == format!("simulation: self-destruct beneficiary in call {}", s.frame)),
+        "the beneficiary of an empty self-destruct is screened"
+    );
+}
+
 #[test]
 fn delegatecalled_self_destruct_drains_the_safe_but_leaves_it_standing() {
     let mut lab = Lab::new(V141, 3, 2);
