@@ -93,6 +93,19 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     }
     let (analysis, stored_view) = reanalyse(p, &stored.record).await?;
     let record = v.record(operator.to_string(), received);
+    // The statement is recorded as received before it is stored: an approval can never count
+    // toward a release without its own record in the log, even if the log fails right after.
+    records::append(
+        &p.audit,
+        records::approval(
+            &stored.record,
+            &record,
+            super::evidence::approval_expiry(v.issued_at),
+            super::evidence::seconds(received),
+            caller,
+        ),
+    )
+    .await?;
     for attempt in 1..=MAX_ATTEMPTS {
         let mut approvals = stored.approvals.clone();
         approvals.push(record.clone());
@@ -139,12 +152,6 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
                     decision = evaluation.decision.kind(),
                     "approval recorded"
                 );
-                let expires_at = ev.approvals.last().map_or(ev.now, |a| a.expires_at);
-                records::append(
-                    &p.audit,
-                    records::approval(&updated, &record, expires_at, ev.now, caller),
-                )
-                .await?;
                 let trigger = match kind {
                     ApprovalKind::Approve => DecisionTrigger::Approval,
                     ApprovalKind::Reject => DecisionTrigger::Rejection,

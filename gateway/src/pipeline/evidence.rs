@@ -92,7 +92,7 @@ fn signed_approval(a: &ApprovalRecord) -> (Option<SignedApproval>, bool) {
                 safe,
                 safe_tx_hash,
                 proposal_id: statement.proposal_id,
-                expires_at: seconds(issued).plus(APPROVAL_VALIDITY_SECS),
+                expires_at: approval_expiry(issued),
                 public_key: FixedBytes(a.public_key),
                 signature: FixedBytes(signature),
                 received_at: seconds(a.received_at),
@@ -101,6 +101,11 @@ fn signed_approval(a: &ApprovalRecord) -> (Option<SignedApproval>, bool) {
         ),
         _ => (None, false),
     }
+}
+
+/// When an operator's statement issued at `issued` stops counting.
+pub fn approval_expiry(issued: UnixMillis) -> Timestamp {
+    seconds(issued).plus(APPROVAL_VALIDITY_SECS)
 }
 
 /// What is known about the proposal apart from its analysis.

@@ -22,7 +22,7 @@ use crate::{
     },
     pipeline::analysis::Analysis,
     server::{Caller, GatewayError},
-    store::{ApprovalKind, ApprovalRecord, ProposalRecord},
+    store::{ApprovalKind, ApprovalRecord, NewProposal, ProposalRecord},
 };
 
 /// Writes `event` durably, or fails the request with `UNAVAILABLE`.
@@ -137,7 +137,7 @@ pub fn signatures(
 /// The submission as the initiator signed it, with what the gateway made of it: the actions in
 /// words, the simulation report's hash, the lists and the evidence of the first evaluation.
 pub fn submitted(
-    record: &ProposalRecord,
+    record: &NewProposal,
     envelope: &signgate_proto::v1::SignedEnvelope,
     analysis: &Analysis,
     evaluation: &Evaluation,

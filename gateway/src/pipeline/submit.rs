@@ -19,7 +19,7 @@ use crate::{
         gateway::now,
         requests::{self, TxSource, VerifiedSubmission},
     },
-    store::{Inserted, NewDecision, NewProposal, ProposalId, ProposalStore, UnixMillis},
+    store::{NewDecision, NewProposal, ProposalId, ProposalStore, UnixMillis},
 };
 
 /// The operator holding `key` in the current policy; anyone else may not submit.
@@ -136,34 +136,28 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         reasons = ?evaluation.decision.reason_codes(),
         "proposal evaluated"
     );
-    let inserted = p
-        .store
-        .insert_proposal(
-            NewProposal {
-                id: id.clone(),
-                chain_id: v.chain_id,
-                safe: v.safe,
-                nonce: tx.nonce,
-                safe_tx_hash: hash,
-                initiator: initiator.to_string(),
-                state,
-                created_at: received,
-                view: prost::Message::encode_to_vec(&proposal_view),
-            },
-            NewDecision {
-                outcome,
-                policy_hash: evaluation.policy.to_string(),
-                decided_at,
-                detail: prost::Message::encode_to_vec(&decision),
-            },
-        )
-        .await?;
-    if let Inserted::Created(created) = &inserted
-        && let Some(envelope) = req.submission.as_ref()
-    {
+    // A resubmission of a known transaction answers with the proposal as it stands.
+    if let Some(existing) = p.store.get(id.clone()).await? {
+        return convert::proposal_view(&existing);
+    }
+    let proposal = NewProposal {
+        id: id.clone(),
+        chain_id: v.chain_id,
+        safe: v.safe,
+        nonce: tx.nonce,
+        safe_tx_hash: hash,
+        initiator: initiator.to_string(),
+        state,
+        created_at: received,
+        view: prost::Message::encode_to_vec(&proposal_view),
+    };
+    // Recorded before it is stored: a proposal can never exist (and gather approvals) without
+    // its submission and first decision in the log. A submission racing an identical one may
+    // be recorded twice; the store keeps one.
+    if let Some(envelope) = req.submission.as_ref() {
         records::append(
             &p.audit,
-            records::submitted(created, envelope, &analysis, &evaluation, &ev, caller),
+            records::submitted(&proposal, envelope, &analysis, &evaluation, &ev, caller),
         )
         .await?;
         records::append(
@@ -172,6 +166,17 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         )
         .await?;
     }
+    p.store
+        .insert_proposal(
+            proposal,
+            NewDecision {
+                outcome,
+                policy_hash: evaluation.policy.to_string(),
+                decided_at,
+                detail: prost::Message::encode_to_vec(&decision),
+            },
+        )
+        .await?;
     let stored =
         p.store.get(id.clone()).await?.ok_or_else(|| {
             GatewayError::Internal(format!("proposal {id} vanished after insert"))
