@@ -4,6 +4,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod lists;
+pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod signer;

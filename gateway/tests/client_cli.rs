@@ -37,6 +37,8 @@ fn serve(dir: &Path) -> Server {
         .args(["--log-level", "info", "serve"])
         .current_dir(dir)
         .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
+        // The default 127.0.0.1:9464 would collide between parallel test servers.
+        .env("SIGNGATE_METRICS__LISTEN", "127.0.0.1:0")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -140,14 +140,33 @@ async fn shutdown_signal() {
     }
 }
 
+/// The `--log-json` line format: one JSON object per event with its fields, the current span
+/// (`span`) and every enclosing span (`spans`), so the `proposal_id` and `safe_tx_hash` of a
+/// Gateway call (see [`crate::server::call_span`]) are on every line the call emits. Public so
+/// tests capture exactly this format.
+pub fn json_log_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_writer(writer)
+}
+
 fn init_tracing(filter: &str, json: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .with_context(|| format!("--log-level {filter:?} is not a log filter"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let registry = tracing_subscriber::registry().with(filter);
     if json {
-        builder.json().init();
+        registry.with(json_log_layer(std::io::stdout)).init();
     } else {
-        builder.init();
+        // Text lines show the call's span with its fields: `call{method=.. proposal_id=..
+        // safe_tx_hash=..}: message`.
+        registry.with(tracing_subscriber::fmt::layer()).init();
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use std::path::Path;
 use config::{Config, Environment, File, FileFormat};
 
 pub use raw::{
-    RawConfig, RawKeys, RawPipeline, RawSanctionsList, RawServer, RawSigner, RawStore, RawTls,
+    RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner, RawStore,
+    RawTls,
 };
 pub use typed::{
     AccessLists, GatewayConfig, Limits, PipelineSources, SanctionsListConfig, SignerEndpoint,
@@ -187,6 +188,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("call_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_typed_optional_and_names_its_key() {
+        let cfg = GatewayConfig::embedded_default().unwrap();
+        assert_eq!(
+            cfg.metrics_listen,
+            Some("127.0.0.1:9464".parse::<SocketAddr>().unwrap())
+        );
+        let off = GatewayConfig::load(None, env(&[("SIGNGATE_METRICS__LISTEN", "")])).unwrap();
+        assert_eq!(off.metrics_listen, None);
+        let any =
+            GatewayConfig::load(None, env(&[("SIGNGATE_METRICS__LISTEN", "127.0.0.1:0")])).unwrap();
+        assert_eq!(any.metrics_listen.map(|a| a.port()), Some(0));
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_METRICS__LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("metrics.listen"), "{err}");
     }
 
     #[test]

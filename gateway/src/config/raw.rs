@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub struct RawConfig {
     /// `[server]`.
     pub server: RawServer,
+    /// `[metrics]`.
+    pub metrics: RawMetrics,
     /// `[tls]`.
     pub tls: RawTls,
     /// `[store]`.
@@ -39,6 +41,13 @@ pub struct RawServer {
     pub max_calldata_bytes: u64,
     pub max_page_size: u64,
     pub max_request_age_secs: u64,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: String,
 }
 
 /// `[tls]`: mutual TLS or the loopback-only plaintext demo mode.

@@ -15,6 +15,8 @@ use super::{ConfigError, RawConfig};
 pub struct GatewayConfig {
     /// Address to listen on (tests bind their own listener and ignore it).
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint; `None` when `metrics.listen` is empty.
+    pub metrics_listen: Option<SocketAddr>,
     /// Bounds on requests and work.
     pub limits: Limits,
     /// mTLS or loopback plaintext.
@@ -178,6 +180,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
                 ),
             )
         })?;
+        let metrics_listen = metrics_listen(&raw.metrics.listen)?;
         let max_message_bytes = non_zero_usize("server.max_message_bytes", s.max_message_bytes)?;
         let limits = Limits {
             max_message_bytes: max_message_bytes.get(),
@@ -283,6 +286,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
         Ok(Self {
             sources,
             listen,
+            metrics_listen,
             limits,
             transport,
             access,
@@ -293,6 +297,22 @@ impl TryFrom<RawConfig> for GatewayConfig {
             signers,
         })
     }
+}
+
+/// `metrics.listen`: an address, or empty for no endpoint. Port 0 picks a free port.
+fn metrics_listen(value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        ConfigError::invalid(
+            "metrics.listen",
+            format!(
+                "{value:?} is not an IP address with a port, like 127.0.0.1:9464 \
+                 (empty: no metrics endpoint)"
+            ),
+        )
+    })
 }
 
 fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, ConfigError> {

@@ -6,7 +6,10 @@
 //! missing lists come back as `CannotScreen`, which the policy also denies. Only malformed input
 //! (undecodable calldata) is an error of this module, because then there is nothing to decide.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, U256};
 use signgate_policy::sanctions::{
@@ -16,11 +19,14 @@ use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
     decode::DecodedTransaction,
     decode_transaction, deployments,
-    evm::{SimulationOptions, StateSource, simulate_with},
+    evm::{SimulationError, SimulationOptions, StateSource, simulate_with},
     report::SimulationReport,
 };
 
-use crate::server::GatewayError;
+use crate::{
+    metrics::{Metrics, SimulationOutcome},
+    server::GatewayError,
+};
 
 /// Extra time the gateway waits past the simulator's own deadline before giving up on the
 /// blocking thread: the simulator checks its deadline between state reads, and a source that
@@ -51,18 +57,22 @@ pub fn decode(
 
 /// Runs `tx` on a blocking thread, bounded by `timeout` (the simulator's own deadline) plus a
 /// short grace for a source stuck inside one read. Any failure is described, never retried.
+/// The blocking thread runs inside the caller's span, so its log lines carry the proposal.
 pub async fn simulate<T: StateSource + Send + 'static>(
     state: Arc<T>,
     ctx: SafeContext,
     tx: SafeTx,
     timeout: Duration,
-) -> Result<SimulationReport, String> {
+) -> (Result<SimulationReport, String>, SimulationOutcome) {
     let opts = SimulationOptions {
         timeout,
         ..SimulationOptions::default()
     };
+    let span = tracing::Span::current();
     let job = tokio::task::spawn_blocking(move || {
-        simulate_with(
+        let _entered = span.enter();
+        let started = Instant::now();
+        let result = simulate_with(
             state.as_ref(),
             ctx.chain_id,
             ctx.safe,
@@ -70,16 +80,35 @@ pub async fn simulate<T: StateSource + Send + 'static>(
             &tx,
             None,
             &opts,
-        )
+        );
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis(),
+            ran = result.is_ok(),
+            "simulation finished"
+        );
+        result
     });
     match tokio::time::timeout(timeout.saturating_add(DEADLINE_GRACE), job).await {
-        Err(_) => Err(format!(
-            "simulation could not run: no result within {} ms",
-            timeout.as_millis()
-        )),
-        Ok(Err(_)) => Err("simulation could not run: the simulation task failed".to_owned()),
-        Ok(Ok(Err(e))) => Err(format!("simulation could not run: {e}")),
-        Ok(Ok(Ok(report))) => Ok(report),
+        Err(_) => (
+            Err(format!(
+                "simulation could not run: no result within {} ms",
+                timeout.as_millis()
+            )),
+            SimulationOutcome::Timeout,
+        ),
+        Ok(Err(_)) => (
+            Err("simulation could not run: the simulation task failed".to_owned()),
+            SimulationOutcome::Error,
+        ),
+        Ok(Ok(Err(e))) => {
+            let outcome = if matches!(e, SimulationError::DeadlineExceeded { .. }) {
+                SimulationOutcome::Timeout
+            } else {
+                SimulationOutcome::Error
+            };
+            (Err(format!("simulation could not run: {e}")), outcome)
+        }
+        Ok(Ok(Ok(report))) => (Ok(report), SimulationOutcome::Ran),
     }
 }
 
@@ -142,7 +171,7 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
     }
 }
 
-/// Decodes, simulates and screens `tx` for `ctx`.
+/// Decodes, simulates and screens `tx` for `ctx`; the simulation is recorded in `metrics`.
 pub async fn analyse<T: StateSource + Send + 'static>(
     state: Arc<T>,
     snapshot: Arc<SanctionsSnapshot>,
@@ -150,9 +179,26 @@ pub async fn analyse<T: StateSource + Send + 'static>(
     tx: SafeTx,
     field: &str,
     timeout: Duration,
+    metrics: &Metrics,
 ) -> Result<Analysis, GatewayError> {
     let decoded = decode(&ctx, &tx, field)?;
-    let simulation = simulate(state, ctx, tx, timeout).await;
+    Ok(analyse_decoded(state, snapshot, ctx, tx, decoded, timeout, metrics).await)
+}
+
+/// [`analyse`] for a transaction the caller already decoded (submission tags its log span with
+/// the hash before the simulation starts).
+pub async fn analyse_decoded<T: StateSource + Send + 'static>(
+    state: Arc<T>,
+    snapshot: Arc<SanctionsSnapshot>,
+    ctx: SafeContext,
+    tx: SafeTx,
+    decoded: DecodedTransaction,
+    timeout: Duration,
+    metrics: &Metrics,
+) -> Analysis {
+    let started = Instant::now();
+    let (simulation, outcome) = simulate(state, ctx, tx, timeout).await;
+    metrics.simulation(outcome, started.elapsed());
     let screening = screen_now(&snapshot, &decoded, simulation.as_ref().ok());
     let list_hashes = snapshot
         .slots()
@@ -162,10 +208,10 @@ pub async fn analyse<T: StateSource + Send + 'static>(
             ListSlot::Unavailable { spec, .. } => format!("{}:unavailable", spec.id),
         })
         .collect();
-    Ok(Analysis {
+    Analysis {
         decoded,
         simulation,
         screening,
         list_hashes,
-    })
+    }
 }

@@ -16,7 +16,7 @@ use signgate_simulator::{SafeContext, SafeVersion, evm::StateSource};
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of, view};
 use crate::{
     audit::record::DecisionTrigger,
-    server::{Caller, GatewayError, convert, gateway::now, requests},
+    server::{Caller, GatewayError, call_span, convert, gateway::now, requests},
     store::{ApprovalKind, NewDecision, ProposalRecord, ProposalStore, StoreError, StoredProposal},
 };
 
@@ -52,6 +52,7 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
         tx,
         "transaction.data",
         p.limits.simulation_timeout,
+        &p.metrics,
     )
     .await
     .map_err(|_| corrupt("transaction no longer decodes"))?;
@@ -81,7 +82,9 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
 ) -> Result<pb::Proposal, GatewayError> {
     let received = now();
     let v = requests::approval(field, env, kind, &p.limits, received)?;
+    call_span::record_id(&v.proposal_id);
     let mut stored = load(p, &v.proposal_id).await?;
+    call_span::record_hash(&stored.record.safe_tx_hash);
     v.check_binding(&stored.record)?;
     let operator = operator_of(p, &v.public_key, &format!("{field}.public_key"))?;
     if stored.record.state.is_terminal() {
@@ -97,6 +100,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     // toward a release without its own record in the log, even if the log fails right after.
     records::append(
         &p.audit,
+        &p.metrics,
         records::approval(
             &stored.record,
             &record,
@@ -156,7 +160,12 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
                     ApprovalKind::Approve => DecisionTrigger::Approval,
                     ApprovalKind::Reject => DecisionTrigger::Rejection,
                 };
-                records::append(&p.audit, records::decision(trigger, &evaluation, &ev)).await?;
+                records::append(
+                    &p.audit,
+                    &p.metrics,
+                    records::decision(trigger, &evaluation, &ev),
+                )
+                .await?;
                 return convert::proposal_view(&load(p, &updated.id).await?);
             }
             Err(StoreError::StaleRevision { .. }) if attempt < MAX_ATTEMPTS => {

@@ -36,6 +36,7 @@ use crate::{
     audit::AuditLog,
     config::{Limits, SignerEndpoint},
     lists::ListStore,
+    metrics::Metrics,
     server::{Caller, DecisionPipeline, GatewayError},
     signer::client::ClientTls,
     store::ProposalStore,
@@ -66,6 +67,8 @@ pub struct Pipeline<S, T> {
     limits: Limits,
     release: Release,
     audit: Arc<AuditLog>,
+    /// This pipeline's own registry (per instance: tests run several gateways in one process).
+    metrics: Arc<Metrics>,
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
@@ -84,11 +87,12 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
         Self {
             store,
             policy,
-            lists,
+            lists: lists.clone(),
             state,
             limits,
             release,
             audit,
+            metrics: Arc::new(Metrics::new(Some(lists))),
         }
     }
 
@@ -106,6 +110,10 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
     fn sanctions_lists(&self) -> Option<Arc<ListStore>> {
         Some(self.lists.clone())
+    }
+
+    fn metrics(&self) -> Option<Arc<Metrics>> {
+        Some(self.metrics.clone())
     }
 
     async fn submit(
@@ -151,7 +159,9 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
         caller: Caller,
         req: pb::RequestSignaturesRequest,
     ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
-        release::request_signatures(self, &caller, req).await
+        let released = release::request_signatures(self, &caller, req).await;
+        self.metrics.release(released.is_ok());
+        released
     }
 }
 

@@ -20,26 +20,48 @@ use crate::{
             ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
         },
     },
+    metrics::Metrics,
     pipeline::analysis::Analysis,
     server::{Caller, GatewayError},
     store::{ApprovalKind, ApprovalRecord, NewProposal, ProposalRecord},
 };
 
 /// Writes `event` durably, or fails the request with `UNAVAILABLE`.
-pub async fn append(log: &Arc<AuditLog>, event: AuditEvent) -> Result<(), GatewayError> {
+///
+/// Every decision the pipeline makes is recorded through here with its trigger, so this is
+/// also the one place decisions are counted in `metrics` (whether or not the append succeeds:
+/// the decision was made; a failed append is counted on its own).
+pub async fn append(
+    log: &Arc<AuditLog>,
+    metrics: &Metrics,
+    event: AuditEvent,
+) -> Result<(), GatewayError> {
+    if let AuditEvent::DecisionMade(d) = &event {
+        metrics.decision(d.trigger, &d.decision);
+    }
     let log = log.clone();
     let kind = event.kind();
-    match tokio::task::spawn_blocking(move || log.append(event)).await {
+    let span = tracing::Span::current();
+    let appended = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        log.append(event)
+    })
+    .await;
+    match appended {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => {
+            metrics.audit_append_failed();
             tracing::error!(error = %e, record = kind, "audit append failed; refusing the request");
             Err(GatewayError::Unavailable(
                 "the audit log could not record this; nothing was released".to_owned(),
             ))
         }
-        Err(_) => Err(GatewayError::Unavailable(
-            "the audit log could not record this; nothing was released".to_owned(),
-        )),
+        Err(_) => {
+            metrics.audit_append_failed();
+            Err(GatewayError::Unavailable(
+                "the audit log could not record this; nothing was released".to_owned(),
+            ))
+        }
     }
 }
 

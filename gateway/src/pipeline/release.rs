@@ -16,7 +16,7 @@ use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 use super::{Pipeline, approve::reanalyse, evidence, records, velocity, view};
 use crate::{
     audit::record::DecisionTrigger,
-    server::{Caller, GatewayError, convert},
+    server::{Caller, GatewayError, call_span, convert},
     signer::{client, ticket},
     store::{NewDecision, ProposalState, ProposalStore, Release, UnixMillis},
 };
@@ -35,11 +35,13 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     req: pb::RequestSignaturesRequest,
 ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
     let id = convert::proposal_id("id", &req.id)?;
+    call_span::record_id(&id);
     let stored = p
         .store
         .get(id.clone())
         .await?
         .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
+    call_span::record_hash(&stored.record.safe_tx_hash);
     let record = stored.record.clone();
     if !matches!(
         record.state,
@@ -62,6 +64,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     .await?;
     records::append(
         &p.audit,
+        &p.metrics,
         records::decision(DecisionTrigger::Release, &evaluation, &ev),
     )
     .await?;
@@ -141,6 +144,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     let ticket_expiry = evidence::seconds(plus(decided_at, p.release.ticket_ttl));
     records::append(
         &p.audit,
+        &p.metrics,
         records::ticket(
             &record,
             evaluation.policy,
@@ -180,6 +184,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         .collect();
     records::append(
         &p.audit,
+        &p.metrics,
         records::signatures(&record, owners, &packed, caller),
     )
     .await?;

@@ -15,7 +15,7 @@ use super::{Pipeline, analysis, records, view};
 use crate::{
     audit::record::DecisionTrigger,
     server::{
-        Caller, GatewayError, convert,
+        Caller, GatewayError, call_span, convert,
         gateway::now,
         requests::{self, TxSource, VerifiedSubmission},
     },
@@ -105,18 +105,21 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         safe: v.safe,
         version,
     };
-    let analysis = analysis::analyse(
+    let decoded = analysis::decode(&ctx, &tx, "submission.payload.transaction.data")?;
+    let hash = decoded.hashes.safe_tx_hash;
+    let id = ProposalId::derive(v.chain_id, v.safe, hash);
+    call_span::record_proposal(&id, &hash);
+    check_expected(v.expected_safe_tx_hash, hash)?;
+    let analysis = analysis::analyse_decoded(
         p.state.clone(),
         p.lists.snapshot(),
         ctx,
         tx.clone(),
-        "submission.payload.transaction.data",
+        decoded,
         p.limits.simulation_timeout,
+        &p.metrics,
     )
-    .await?;
-    let hash = analysis.decoded.hashes.safe_tx_hash;
-    check_expected(v.expected_safe_tx_hash, hash)?;
-    let id = ProposalId::derive(v.chain_id, v.safe, hash);
+    .await;
     let (ev, evaluation, decided_at) =
         super::assess_now(p, &analysis, &id, initiator.clone(), v.intent.as_ref(), &[]).await?;
     let decision = view::decision(
@@ -157,11 +160,13 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     if let Some(envelope) = req.submission.as_ref() {
         records::append(
             &p.audit,
+            &p.metrics,
             records::submitted(&proposal, envelope, &analysis, &evaluation, &ev, caller),
         )
         .await?;
         records::append(
             &p.audit,
+            &p.metrics,
             records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
         )
         .await?;

@@ -4,18 +4,21 @@
 //! policy), which answers UNIMPLEMENTED until the real one is wired in — never a release.
 
 use std::{
+    future::Future,
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
 use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tracing::Instrument as _;
 
-use super::{Caller, DecisionPipeline, GatewayError, convert};
+use super::{Caller, DecisionPipeline, GatewayError, call_span, convert};
 use crate::{
     config::Limits,
+    metrics::Metrics,
     store::{ListFilter, PageToken, ProposalId, ProposalStore, UnixMillis},
 };
 
@@ -42,6 +45,8 @@ pub struct GatewayService<S, P> {
     /// Flips to `true` when the server shuts down, ending every watch stream so graceful
     /// shutdown does not wait for them.
     stopping: watch::Receiver<bool>,
+    /// Where call latencies are recorded.
+    metrics: Arc<Metrics>,
 }
 
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
@@ -57,7 +62,29 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             pipeline,
             limits,
             stopping,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Records call latencies into `metrics` (the pipeline's registry, so one endpoint serves
+    /// both) instead of a registry of the service's own.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Runs one call inside its [`call_span`] and records its latency and status code.
+    async fn observe<T>(
+        &self,
+        method: &'static str,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = call.instrument(call_span::new(method)).await;
+        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        self.metrics.grpc_call(method, code, started.elapsed());
+        result.map(Response::new)
     }
 
     async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
@@ -66,6 +93,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             .get(id.clone())
             .await?
             .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
+        call_span::record_hash(&stored.record.safe_tx_hash);
         convert::proposal_view(&stored)
     }
 
@@ -170,45 +198,94 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::SubmitProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        let caller = caller(&req)?;
-        Ok(Response::new(
-            self.pipeline.submit(caller, req.into_inner()).await?,
-        ))
+        self.observe("SubmitProposal", async move {
+            let caller = caller(&req)?;
+            Ok(self.pipeline.submit(caller, req.into_inner()).await?)
+        })
+        .await
     }
 
     async fn approve(
         &self,
         req: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        let caller = caller(&req)?;
-        Ok(Response::new(
-            self.pipeline.approve(caller, req.into_inner()).await?,
-        ))
+        self.observe("Approve", async move {
+            let caller = caller(&req)?;
+            Ok(self.pipeline.approve(caller, req.into_inner()).await?)
+        })
+        .await
     }
 
     async fn reject(
         &self,
         req: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        let caller = caller(&req)?;
-        Ok(Response::new(
-            self.pipeline.reject(caller, req.into_inner()).await?,
-        ))
+        self.observe("Reject", async move {
+            let caller = caller(&req)?;
+            Ok(self.pipeline.reject(caller, req.into_inner()).await?)
+        })
+        .await
     }
 
     async fn get_proposal(
         &self,
         req: Request<pb::GetProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        let id = convert::proposal_id("id", &req.get_ref().id)?;
-        Ok(Response::new(self.load(id).await?))
+        self.observe("GetProposal", async move {
+            let id = convert::proposal_id("id", &req.get_ref().id)?;
+            call_span::record_id(&id);
+            Ok(self.load(id).await?)
+        })
+        .await
     }
 
     async fn list_proposals(
         &self,
         req: Request<pb::ListProposalsRequest>,
     ) -> Result<Response<pb::ListProposalsResponse>, Status> {
-        let req = req.into_inner();
+        self.observe("ListProposals", self.list_proposals_inner(req.into_inner()))
+            .await
+    }
+
+    type WatchProposalStream = ReceiverStream<Result<pb::ProposalEvent, Status>>;
+
+    async fn watch_proposal(
+        &self,
+        req: Request<pb::WatchProposalRequest>,
+    ) -> Result<Response<Self::WatchProposalStream>, Status> {
+        self.observe("WatchProposal", self.watch_proposal_inner(req.into_inner()))
+            .await
+    }
+
+    async fn cancel(
+        &self,
+        req: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Proposal>, Status> {
+        self.observe("Cancel", self.cancel_inner(req.into_inner()))
+            .await
+    }
+
+    async fn request_signatures(
+        &self,
+        req: Request<pb::RequestSignaturesRequest>,
+    ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
+        self.observe("RequestSignatures", async move {
+            let caller = caller(&req)?;
+            Ok(self
+                .pipeline
+                .request_signatures(caller, req.into_inner())
+                .await?)
+        })
+        .await
+    }
+}
+
+/// The bodies of the calls that work on the store alone.
+impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
+    async fn list_proposals_inner(
+        &self,
+        req: pb::ListProposalsRequest,
+    ) -> Result<pb::ListProposalsResponse, Status> {
         let filter = self.list_filter(&req)?;
         let max = self.limits.max_page_size.get();
         let limit = if req.page_size == 0 {
@@ -222,19 +299,18 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
             .list(filter, limit, after)
             .await
             .map_err(GatewayError::from)?;
-        Ok(Response::new(pb::ListProposalsResponse {
+        Ok(pb::ListProposalsResponse {
             proposals: page.proposals.iter().map(convert::summary).collect(),
             next_page_token: page.next.map(|t| t.0).unwrap_or_default(),
-        }))
+        })
     }
 
-    type WatchProposalStream = ReceiverStream<Result<pb::ProposalEvent, Status>>;
-
-    async fn watch_proposal(
+    async fn watch_proposal_inner(
         &self,
-        req: Request<pb::WatchProposalRequest>,
-    ) -> Result<Response<Self::WatchProposalStream>, Status> {
-        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        req: pb::WatchProposalRequest,
+    ) -> Result<ReceiverStream<Result<pb::ProposalEvent, Status>>, Status> {
+        let id = convert::proposal_id("id", &req.id)?;
+        call_span::record_id(&id);
         // Subscribe before the first read so no change between the two is missed.
         let changes = self.store.subscribe();
         let first = self.load(id.clone()).await?;
@@ -247,24 +323,25 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         .await
         .map_err(|_| Status::cancelled("client went away"))?;
         if !terminal {
-            tokio::spawn(watch_loop(
-                self.store.clone(),
-                id,
-                changes,
-                self.stopping.clone(),
-                tx,
-                sent,
-            ));
+            // The stream outlives the call; its lines keep the call's tags.
+            tokio::spawn(
+                watch_loop(
+                    self.store.clone(),
+                    id,
+                    changes,
+                    self.stopping.clone(),
+                    tx,
+                    sent,
+                )
+                .in_current_span(),
+            );
         }
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(ReceiverStream::new(rx))
     }
 
-    async fn cancel(
-        &self,
-        req: Request<pb::CancelRequest>,
-    ) -> Result<Response<pb::Proposal>, Status> {
-        let req = req.into_inner();
+    async fn cancel_inner(&self, req: pb::CancelRequest) -> Result<pb::Proposal, Status> {
         let id = convert::proposal_id("id", &req.id)?;
+        call_span::record_id(&id);
         if req.reason.len() > MAX_REASON_LEN {
             return Err(GatewayError::invalid(
                 "reason",
@@ -276,18 +353,6 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
             .cancel(id.clone(), req.reason, now())
             .await
             .map_err(GatewayError::from)?;
-        Ok(Response::new(self.load(id).await?))
-    }
-
-    async fn request_signatures(
-        &self,
-        req: Request<pb::RequestSignaturesRequest>,
-    ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
-        let caller = caller(&req)?;
-        Ok(Response::new(
-            self.pipeline
-                .request_signatures(caller, req.into_inner())
-                .await?,
-        ))
+        Ok(self.load(id).await?)
     }
 }

@@ -9,10 +9,12 @@
 //! - [`convert`]: request parsing and proposal views;
 //! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
 //! - [`envelope`]: ed25519 signatures over encoded payloads;
-//! - [`keys`]: key files and `signgate keygen`.
+//! - [`keys`]: key files and `signgate keygen`;
+//! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`.
 
 pub mod admin;
 pub mod auth;
+pub mod call_span;
 pub mod convert;
 pub mod envelope;
 pub mod error;
@@ -71,6 +73,16 @@ pub enum ServeError {
     /// The listen address could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The metrics endpoint's address could not be bound.
+    #[error(
+        "binding metrics.listen {addr}: {source}; free the port or set metrics.listen = \"\" to turn metrics off"
+    )]
+    MetricsBind {
         /// The configured address.
         addr: SocketAddr,
         /// The cause.
@@ -176,6 +188,10 @@ pub async fn run(
             addr: cfg.listen,
             source,
         })?;
+    let metrics = match cfg.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, pipeline.metrics().unwrap_or_default()).await?),
+        None => None,
+    };
     // Reload lists when their files change; without it they go stale and every proposal is
     // denied ("cannot screen"), which is safe but noisy.
     let watcher = crate::lists::spawn_watcher(
@@ -188,11 +204,46 @@ pub async fn run(
     if let Some(w) = watcher {
         w.shutdown().await;
     }
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     let _ = stop_checkpoints.send(());
     if let Err(e) = checkpoints.await {
         tracing::error!(error = %e, "audit checkpoint task failed at shutdown");
     }
     served
+}
+
+/// Binds `addr` (`metrics.listen`) and serves `metrics` there until the returned sender fires.
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Result<
+    (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
+    ServeError,
+> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::MetricsBind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    if local.ip().is_loopback() {
+        tracing::info!(metrics = %local, "metrics endpoint: GET /metrics");
+    } else {
+        tracing::warn!(
+            metrics = %local,
+            "metrics endpoint on a non-loopback address: it holds no secrets, but anyone who \
+             can reach it sees decision counts and latencies"
+        );
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::metrics::serve(listener, metrics, async move {
+        let _ = stopped.await;
+    }));
+    Ok((stop, task))
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
@@ -246,12 +297,10 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let lists = pipeline.sanctions_lists();
-    let gateway = GatewayServer::new(GatewayService::new(
-        store.clone(),
-        pipeline,
-        limits.clone(),
-        stop_rx,
-    ))
+    let metrics = pipeline.metrics().unwrap_or_default();
+    let gateway = GatewayServer::new(
+        GatewayService::new(store.clone(), pipeline, limits.clone(), stop_rx).with_metrics(metrics),
+    )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let admin = AdminServer::new(AdminService::new(store).with_lists(lists))

@@ -39,6 +39,13 @@ pub trait DecisionPipeline: Send + Sync + 'static {
         None
     }
 
+    /// The metrics the pipeline records into (decisions, simulations, releases), so that the
+    /// server records call latencies into the same registry and serves it. `None`: the server
+    /// uses a registry of its own.
+    fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
+        None
+    }
+
     /// `RequestSignatures`.
     fn request_signatures(
         &self,

@@ -12,6 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, Signature};
 use signgate_proto::v1::{self as pb, signer_client::SignerClient};
 use signgate_simulator::signature::{OwnerSignature, PackError, pack_signatures};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tracing::Instrument as _;
 
 use crate::config::SignerEndpoint;
 
@@ -154,12 +155,16 @@ pub async fn collect(
     let mut set = tokio::task::JoinSet::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
         let (endpoint, ticket, tls) = (endpoint.clone(), ticket.clone(), tls.cloned());
-        set.spawn(async move {
-            (
-                i,
-                ask(&endpoint, ticket, safe_tx_hash, tls.as_ref(), deadline).await,
-            )
-        });
+        // In the caller's span: the backends' answers are logged with the proposal's tags.
+        set.spawn(
+            async move {
+                (
+                    i,
+                    ask(&endpoint, ticket, safe_tx_hash, tls.as_ref(), deadline).await,
+                )
+            }
+            .in_current_span(),
+        );
     }
     let mut out: Vec<BackendSignature> = endpoints
         .iter()

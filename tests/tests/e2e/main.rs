@@ -17,6 +17,8 @@ mod bad_input;
 mod bybit;
 mod demo;
 mod failures;
+mod logs;
+mod metrics;
 mod nonce;
 mod release;
 mod restart;

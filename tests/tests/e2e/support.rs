@@ -17,6 +17,7 @@ use signgate_gateway::{
     lists::ListStore,
     pipeline::{Pipeline, Release, setup},
     server::{
+        DecisionPipeline as _,
         envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
         serve_with,
     },
@@ -101,9 +102,13 @@ impl Options<Snapshot> {
 /// A running gateway; `stop` shuts it down and joins it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Its Prometheus endpoint (`GET /metrics`), as `metrics.listen` would serve it.
+    pub metrics: SocketAddr,
     pub dir: PathBuf,
     shutdown: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), signgate_gateway::server::ServeError>>,
+    stop_metrics: oneshot::Sender<()>,
+    metrics_handle: JoinHandle<()>,
 }
 
 impl Running {
@@ -116,6 +121,8 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.send(()).unwrap();
         self.handle.await.unwrap().unwrap();
+        self.stop_metrics.send(()).unwrap();
+        self.metrics_handle.await.unwrap();
     }
 }
 
@@ -152,6 +159,16 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
         },
         Arc::new(audit),
     );
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = metrics_listener.local_addr().unwrap();
+    let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
+    let metrics_handle = tokio::spawn(signgate_gateway::metrics::serve(
+        metrics_listener,
+        pipeline.metrics().unwrap(),
+        async move {
+            let _ = metrics_stopped.await;
+        },
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (shutdown, rx) = oneshot::channel::<()>();
@@ -166,9 +183,12 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
     ));
     Running {
         addr,
+        metrics,
         dir: dir.to_path_buf(),
         shutdown,
         handle,
+        stop_metrics,
+        metrics_handle,
     }
 }
 
