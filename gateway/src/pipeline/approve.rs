@@ -80,10 +80,11 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     kind: ApprovalKind,
 ) -> Result<pb::Proposal, GatewayError> {
     let received = now();
+    let policy = p.policy.load();
     let v = requests::approval(field, env, kind, &p.limits, received)?;
     let mut stored = load(p, &v.proposal_id).await?;
     v.check_binding(&stored.record)?;
-    let operator = operator_of(p, &v.public_key, &format!("{field}.public_key"))?;
+    let operator = operator_of(&policy, &v.public_key, &format!("{field}.public_key"))?;
     if stored.record.state.is_terminal() {
         return Err(GatewayError::FailedPrecondition(format!(
             "proposal {} is {} and takes no more approvals",
@@ -99,6 +100,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
         let r = &stored.record;
         let (ev, evaluation, decided_at) = super::assess_now(
             p,
+            &policy,
             &analysis,
             &r.id,
             OperatorId(r.initiator.clone()),
@@ -110,7 +112,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             &evaluation,
             &analysis.list_hashes,
             decided_at,
-            &p.policy,
+            &policy,
             &stored.record.initiator,
         );
         let (outcome, state) = view::outcome(&evaluation.decision);

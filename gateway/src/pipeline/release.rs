@@ -35,6 +35,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     req: pb::RequestSignaturesRequest,
 ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
     let id = convert::proposal_id("id", &req.id)?;
+    let policy = p.policy.load();
     let stored = p
         .store
         .get(id.clone())
@@ -53,6 +54,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     let (analysis, stored_view) = reanalyse(p, &record).await?;
     let (ev, evaluation, decided_at) = super::assess_now(
         p,
+        &policy,
         &analysis,
         &record.id,
         OperatorId(record.initiator.clone()),
@@ -79,7 +81,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
                 &evaluation,
                 &analysis.list_hashes,
                 decided_at,
-                &p.policy,
+                &policy,
                 &record.initiator,
             );
             let (outcome, state) = view::outcome(other);
@@ -114,7 +116,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             id: record.id.clone(),
             expected_revision: record.revision,
             released_at: decided_at,
-            velocity: velocity::deltas(&p.policy, &ev, decided_at),
+            velocity: velocity::deltas(&policy, &ev, decided_at),
         })
         .await?;
     tracing::info!(
