@@ -18,7 +18,10 @@ use tonic::{Code, transport::Channel};
 
 use crate::{
     demo,
-    support::{Options, approve, audit_key, config, start, state, submit, token_transfer},
+    support::{
+        Options, approve, audit_key, config, start, state, submission, submit_request,
+        token_transfer,
+    },
 };
 
 /// The demo policy with a stricter quorum for DEMO transfers (three treasury approvals instead
@@ -58,13 +61,20 @@ async fn admin(addr: std::net::SocketAddr) -> AdminClient<Channel> {
         .unwrap()
 }
 
-/// Submits a 1 DEMO transfer with `nonce`, approved by bob and carol; returns its state.
+/// Submits a transfer of `amount` base units of DEMO (distinct amounts make distinct
+/// proposals for the Safe's current nonce), approved by bob and carol; returns its state.
 async fn two_treasury_approvals(
     c: &mut signgate_proto::v1::gateway_client::GatewayClient<Channel>,
-    nonce: u64,
+    amount: u64,
 ) -> pb::ProposalState {
-    let tx = token_transfer(demo::PAYEE, U256::from(1u64), nonce);
-    let p = submit(c, demo::DEMO_SAFE, &tx, "alice").await;
+    let tx = token_transfer(demo::PAYEE, U256::from(amount), 0);
+    let mut payload = submission(demo::DEMO_SAFE, &tx);
+    payload.request_id = format!("policy-apply-{amount}");
+    let p = c
+        .submit_proposal(submit_request(&payload, &demo::operator("alice")))
+        .await
+        .unwrap()
+        .into_inner();
     let p = approve(c, &p, "bob").await;
     let p = approve(c, &p, "carol").await;
     state(&p)
@@ -107,7 +117,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
 
     // Under the demo policy two treasury approvals approve a DEMO transfer.
     assert_eq!(
-        two_treasury_approvals(&mut c, 0).await,
+        two_treasury_approvals(&mut c, 1).await,
         pb::ProposalState::Approved
     );
 
@@ -164,7 +174,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
 
     // The old policy still decides after every refusal.
     assert_eq!(
-        two_treasury_approvals(&mut c, 1).await,
+        two_treasury_approvals(&mut c, 2).await,
         pb::ProposalState::Approved
     );
 
@@ -191,7 +201,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
         applied.changes
     );
     assert_eq!(
-        two_treasury_approvals(&mut c, 2).await,
+        two_treasury_approvals(&mut c, 3).await,
         pb::ProposalState::NeedsApprovals
     );
     let ops = a
@@ -219,7 +229,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
     let gw = start(dir.path(), Options::demo()).await;
     let mut c = gw.client().await;
     assert_eq!(
-        two_treasury_approvals(&mut c, 3).await,
+        two_treasury_approvals(&mut c, 4).await,
         pb::ProposalState::NeedsApprovals
     );
     let mut a = admin(gw.addr).await;
