@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod governance;
 pub mod lists;
 pub mod metrics;
 pub mod pipeline;

@@ -187,6 +187,59 @@ impl AuditLog {
         Ok(LeafIndex(index))
     }
 
+    /// Records every event of `events` in one SQLite transaction, in order: all of them are
+    /// durable or none is. For changes that are several records at once (a policy and the
+    /// operator changes it makes), so a crash can never leave half of one recorded.
+    pub fn append_all(&self, events: Vec<AuditEvent>) -> Result<Vec<LeafIndex>, AuditError> {
+        let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        if inner.poisoned {
+            return Err(AuditError::Poisoned);
+        }
+        let first = inner.frontier.size();
+        let at_ms = now_ms();
+        let mut rows = Vec::with_capacity(events.len());
+        for (offset, event) in (0u64..).zip(events) {
+            let index = first.saturating_add(offset);
+            let record = AuditRecord {
+                v: RECORD_VERSION,
+                index,
+                at_ms,
+                event,
+            };
+            let bytes = record.to_bytes()?;
+            let leaf = leaf_hash(&bytes);
+            rows.push((index, bytes, leaf));
+        }
+        let written = (|| -> Result<(), rusqlite::Error> {
+            let tx = inner.conn.transaction()?;
+            for (index, bytes, leaf) in &rows {
+                tx.execute(
+                    "INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)",
+                    params![
+                        i64::try_from(*index).unwrap_or(i64::MAX),
+                        bytes,
+                        leaf.as_slice()
+                    ],
+                )?;
+            }
+            tx.commit()
+        })();
+        if let Err(e) = written {
+            inner.poisoned = true;
+            return Err(AuditError::Store {
+                path: self.path.clone(),
+                source: e,
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(index, _, leaf)| {
+                inner.frontier.push(leaf);
+                LeafIndex(index)
+            })
+            .collect())
+    }
+
     /// Number of records and the current root.
     pub fn head(&self) -> Result<(u64, Hash), AuditError> {
         let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;

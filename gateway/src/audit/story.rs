@@ -1,4 +1,5 @@
-//! `signgate audit show`: one proposal's records told in plain words.
+//! `signgate audit show`: one proposal's records told in plain words, or the gateway's own
+//! events (starts and stops, policies applied, operator changes, sanctions lists).
 //!
 //! Auditors and treasury staff read this, not JSON: what was proposed, what the simulation
 //! showed, what the policy decided and why, who approved when, what was signed. Each line
@@ -95,31 +96,75 @@ pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
     Some(s)
 }
 
+/// Every record that is not about a proposal, one line each, oldest first: what the gateway
+/// itself did (started, stopped, applied a policy, changed operators, loaded lists).
+pub fn events(records: &[AuditRecord]) -> String {
+    let mut s = String::new();
+    for r in records.iter().filter(|r| r.proposal_id().is_none()) {
+        let _ = writeln!(
+            s,
+            "[#{} {}] {}",
+            r.index,
+            format_ms(r.at_ms),
+            describe(&r.event)
+        );
+    }
+    s
+}
+
+fn short(hash: Option<impl std::fmt::Display>) -> String {
+    hash.map_or_else(|| "none".to_owned(), |h| h.to_string())
+}
+
 /// A one-line description of any event (used for events outside a proposal too).
 pub fn describe(event: &AuditEvent) -> String {
     match event {
-        AuditEvent::ServerStarted(e) => format!("gateway {} started", e.version),
+        AuditEvent::ServerStarted(e) => format!(
+            "gateway {} started under policy {} (configuration sha256 {}, audit key {}, release key {})",
+            e.version,
+            short(e.policy_hash),
+            short(e.config_sha256),
+            e.audit_key,
+            short(e.release_key)
+        ),
         AuditEvent::ServerStopped(e) => format!("gateway stopped: {}", e.reason),
         AuditEvent::PolicyApplied(p) => format!(
-            "policy {} ({}) applied with {} admin signature(s)",
+            "policy {} ({}) applied, replacing {}, with {} admin signature(s) by key(s) {}; requested by {}",
             p.name,
             p.policy_hash,
-            p.admin_signatures.len()
+            short(p.previous),
+            p.admin_signatures.len(),
+            p.admin_signatures
+                .iter()
+                .map(|s| s.public_key.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.caller.identity
         ),
         AuditEvent::SanctionsList(l) => match &l.outcome {
             ListOutcome::Loaded => format!(
-                "sanctions list {} loaded: {} added, {} removed",
+                "sanctions list {} loaded (sha256 {}): {} added, {} removed",
                 l.list,
+                short(l.current_sha256),
                 l.added.len(),
                 l.removed.len()
             ),
-            ListOutcome::Refused { reason } => {
-                format!("sanctions list {} refused: {reason}", l.list)
-            }
+            ListOutcome::Refused { reason } => format!(
+                "sanctions list {} update refused: {reason}; version in use: {}",
+                l.list,
+                short(l.current_sha256)
+            ),
         },
-        AuditEvent::OperatorChanged(o) => {
-            format!("operator {} {:?}: {}", o.operator, o.change, o.detail)
-        }
+        AuditEvent::OperatorChanged(o) => format!(
+            "operator {} {} under policy {}: {}",
+            o.operator,
+            serde_json::to_value(o.change)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                .unwrap_or_default(),
+            short(o.policy_hash),
+            o.detail
+        ),
         other => other.kind().replace('_', " "),
     }
 }

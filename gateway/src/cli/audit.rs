@@ -19,7 +19,7 @@ use crate::audit::{
     export::{export_jsonl, note_file_name, records_from_export},
     record::AuditRecord,
     replay::replay,
-    story::story,
+    story::{events, story},
     verify::verify_export,
 };
 
@@ -90,8 +90,9 @@ pub struct Source {
 /// Arguments of `signgate audit show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The proposal id.
-    pub proposal: String,
+    /// The proposal id; without it, the gateway's own events (starts, stops, policies applied,
+    /// operator changes, sanctions lists) are listed.
+    pub proposal: Option<String>,
     #[command(flatten)]
     pub source: Source,
 }
@@ -229,12 +230,16 @@ fn load_records(s: &Source) -> anyhow::Result<Vec<AuditRecord>> {
 
 fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let records = load_records(&a.source)?;
-    match story(&records, &a.proposal) {
+    let Some(proposal) = &a.proposal else {
+        print!("{}", events(&records));
+        return Ok(ExitCode::SUCCESS);
+    };
+    match story(&records, proposal) {
         Some(s) => {
             print!("{s}");
             Ok(ExitCode::SUCCESS)
         }
-        None => bail!("no record mentions proposal {}", a.proposal),
+        None => bail!("no record mentions proposal {proposal}"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `signgate` command line: one clap tree, each subcommand in a module of its own.
 
+pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod inspect;
@@ -48,6 +49,9 @@ pub enum Command {
     Status(client::StatusArgs),
     /// Ask the signer backends to sign an approved proposal; prints the execTransaction calldata.
     Release(client::ReleaseArgs),
+    /// Administer a running gateway: apply a signed policy, list operators, reload lists,
+    /// health.
+    Admin(admin::AdminArgs),
     /// Run a reference signer backend holding one Safe owner key.
     Signer(signer::SignerArgs),
     /// Create an ed25519 key (operators, admins, the gateway) or a secp256k1 keystore (an owner).
@@ -70,6 +74,7 @@ impl Cli {
             }
             Command::Status(args) => client::status(&args),
             Command::Release(args) => client::release(&args),
+            Command::Admin(args) => admin::run(args),
             Command::Keygen(args) => {
                 match server::keys::keygen(&args).context("cannot create the key")? {
                     server::keys::KeygenOutput::Ed25519 {

@@ -13,12 +13,13 @@ use std::path::Path;
 use config::{Config, Environment, File, FileFormat};
 
 pub use raw::{
-    RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner, RawStore,
+    RawAudit, RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner,
+    RawStore,
     RawTls,
 };
 pub use typed::{
-    AccessLists, GatewayConfig, Limits, PipelineSources, SanctionsListConfig, SignerEndpoint,
-    TlsFiles, Transport,
+    AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, SanctionsListConfig,
+    SignerEndpoint, TlsFiles, Transport,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.
@@ -77,6 +78,7 @@ pub fn load_raw(
                 .list_separator(",")
                 .with_list_parse_key("tls.gateway_clients")
                 .with_list_parse_key("tls.admin_clients")
+                .with_list_parse_key("audit.checkpoint_hook")
                 .try_parsing(true)
                 .source(Some(vars)),
         )
@@ -206,6 +208,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("metrics.listen"), "{err}");
+    }
+
+    #[test]
+    fn audit_checkpoints_are_configured_and_validated() {
+        let cfg = GatewayConfig::embedded_default().unwrap();
+        assert_eq!(cfg.audit.checkpoint_dir, cfg.data_dir.join("checkpoints"));
+        assert_eq!(cfg.audit.checkpoint_interval, Duration::from_secs(60));
+        assert!(cfg.audit.checkpoint_hook.is_none());
+        let custom = GatewayConfig::load(
+            None,
+            env(&[
+                ("SIGNGATE_AUDIT__CHECKPOINT_DIR", "/srv/notes"),
+                (
+                    "SIGNGATE_AUDIT__CHECKPOINT_HOOK",
+                    "/bin/publish,--bucket,audit",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            custom.audit.checkpoint_dir,
+            std::path::PathBuf::from("/srv/notes")
+        );
+        assert_eq!(
+            custom.audit.checkpoint_hook.as_deref(),
+            Some(&["/bin/publish".to_owned(), "--bucket".into(), "audit".into()][..])
+        );
+        assert_ne!(custom.effective_sha256, cfg.effective_sha256);
+        let err = GatewayConfig::load(
+            None,
+            env(&[("SIGNGATE_AUDIT__CHECKPOINT_INTERVAL_SECS", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("audit.checkpoint_interval_secs"), "{err}");
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! merged, before any value is interpreted. Unknown keys are refused here, so a typo never
 //! silently falls back to a default.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The merged configuration before validation. Field names are the TOML keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// `[server]`.
@@ -26,10 +26,21 @@ pub struct RawConfig {
     /// `[[sanctions]]`.
     #[serde(default)]
     pub sanctions: Vec<RawSanctionsList>,
+    /// `[audit]`.
+    pub audit: RawAudit,
+}
+
+/// `[audit]`: where signed checkpoints of the audit log go.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub checkpoint_dir: String,
+    pub checkpoint_interval_secs: u64,
+    pub checkpoint_hook: Vec<String>,
 }
 
 /// `[server]`: listener and limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: String,
@@ -51,7 +62,7 @@ pub struct RawMetrics {
 }
 
 /// `[tls]`: mutual TLS or the loopback-only plaintext demo mode.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     pub plaintext_loopback: bool,
@@ -63,14 +74,14 @@ pub struct RawTls {
 }
 
 /// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     pub data_dir: String,
 }
 
 /// `[keys]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeys {
     pub audit_key: String,
@@ -79,14 +90,14 @@ pub struct RawKeys {
 }
 
 /// One `[[signers]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSigner {
     pub endpoint: String,
 }
 
 /// `[pipeline]`: what decisions are made from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPipeline {
     pub demo: bool,
@@ -95,7 +106,7 @@ pub struct RawPipeline {
 }
 
 /// One `[[sanctions]]` list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSanctionsList {
     pub id: String,

@@ -35,6 +35,22 @@ pub struct GatewayConfig {
     pub signers: Vec<SignerEndpoint>,
     /// What decisions are made from: the bundled demo, or files.
     pub sources: PipelineSources,
+    /// Where signed audit checkpoints go.
+    pub audit: AuditSettings,
+    /// SHA-256 of the effective configuration (every layer merged, as canonical JSON), so the
+    /// audit log's `server_started` record shows when the configuration changed.
+    pub effective_sha256: alloy_primitives::B256,
+}
+
+/// `[audit]`, validated.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Directory checkpoint notes are written to.
+    pub checkpoint_dir: PathBuf,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// Program and arguments receiving each note on stdin; `None`: no hook.
+    pub checkpoint_hook: Option<Vec<String>>,
 }
 
 /// Where the pipeline's state, policy and lists come from.
@@ -282,6 +298,14 @@ impl TryFrom<RawConfig> for GatewayConfig {
             .collect::<Result<Vec<_>, _>>()?;
 
         let sources = pipeline_sources(&raw)?;
+        let audit = audit_settings(&raw.audit, &data_dir)?;
+        let effective_sha256 = {
+            use sha2::Digest as _;
+            // Plain strings and numbers always encode; an empty input would only change the
+            // digest, never the configuration in use.
+            let json = serde_json::to_vec(&raw).unwrap_or_default();
+            alloy_primitives::B256::from(<[u8; 32]>::from(sha2::Sha256::digest(&json)))
+        };
 
         Ok(Self {
             sources,
@@ -295,6 +319,8 @@ impl TryFrom<RawConfig> for GatewayConfig {
             release_key,
             ticket_ttl,
             signers,
+            audit,
+            effective_sha256,
         })
     }
 }
@@ -312,6 +338,33 @@ fn metrics_listen(value: &str) -> Result<Option<SocketAddr>, ConfigError> {
                  (empty: no metrics endpoint)"
             ),
         )
+    })
+}
+
+fn audit_settings(
+    raw: &super::RawAudit,
+    data_dir: &std::path::Path,
+) -> Result<AuditSettings, ConfigError> {
+    if raw.checkpoint_interval_secs == 0 {
+        return Err(ConfigError::invalid(
+            "audit.checkpoint_interval_secs",
+            "must be greater than 0",
+        ));
+    }
+    let checkpoint_hook = match raw.checkpoint_hook.as_slice() {
+        [] => None,
+        [program, ..] if program.trim().is_empty() => {
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_hook",
+                "the first element must name a program",
+            ));
+        }
+        argv => Some(argv.to_vec()),
+    };
+    Ok(AuditSettings {
+        checkpoint_dir: path_or(&raw.checkpoint_dir, data_dir.join("checkpoints")),
+        checkpoint_interval: Duration::from_secs(raw.checkpoint_interval_secs),
+        checkpoint_hook,
     })
 }
 

@@ -5,6 +5,12 @@
 //! atomic store. Reloads are serialized by a mutex so two concurrent reloads cannot lose each
 //! other's update. A list that fails to load keeps its previous copy (or stays unavailable at
 //! start, which makes screening answer "cannot screen").
+//!
+//! Every load and reload — at start, by the file watcher, by `Admin.ReloadSanctionsLists` —
+//! goes through [`ListStore::reload`], which records it in the audit log when the store has
+//! one ([`ListStore::recording_to`]): a `loaded` record with the address-level diff is
+//! appended **before** the new version is swapped in (a version the log cannot record is not
+//! used; the previous one stays), a `refused` record names the reason and the version kept.
 
 use std::{
     collections::HashSet,
@@ -20,6 +26,10 @@ use signgate_policy::sanctions::{
 use tokio::sync::watch;
 
 use super::{ListSource, load_source};
+use crate::audit::{
+    AuditEvent, AuditLog,
+    record::{ListOutcome, SanctionsListChange},
+};
 
 /// What one load or reload of one list did; each is an audit record.
 #[derive(Debug)]
@@ -32,6 +42,12 @@ pub enum ListEvent {
         error: ListLoadError,
         kept: Option<Sha256Digest>,
     },
+    /// A verified copy the audit log could not record, so it was not used; the previous one
+    /// (if any) stays in use.
+    Unrecorded {
+        list: ListId,
+        kept: Option<Sha256Digest>,
+    },
 }
 
 /// Holds the current snapshot of every configured list.
@@ -42,6 +58,7 @@ pub struct ListStore {
     current: ArcSwap<SanctionsSnapshot>,
     reload_lock: Mutex<()>,
     generation: watch::Sender<u64>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl ListStore {
@@ -63,7 +80,15 @@ impl ListStore {
             current: ArcSwap::from_pointee(initial),
             reload_lock: Mutex::new(()),
             generation: watch::channel(0).0,
+            audit: None,
         })
+    }
+
+    /// Records every later load and reload in `audit`.
+    #[must_use]
+    pub fn recording_to(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Builds the store and loads every list once. Lists that fail stay unavailable (screening
@@ -73,7 +98,18 @@ impl ListStore {
         limits: ParseLimits,
         now: SystemTime,
     ) -> Result<(Self, Vec<ListEvent>), ListSpecError> {
-        let store = Self::new(sources, limits)?;
+        Self::load_at_start_recorded(sources, limits, now, None)
+    }
+
+    /// [`Self::load_at_start`], recording the start loads (and every later reload) in `audit`.
+    pub fn load_at_start_recorded(
+        sources: Vec<ListSource>,
+        limits: ParseLimits,
+        now: SystemTime,
+        audit: Option<Arc<AuditLog>>,
+    ) -> Result<(Self, Vec<ListEvent>), ListSpecError> {
+        let mut store = Self::new(sources, limits)?;
+        store.audit = audit;
         let events = store.reload_all(now);
         Ok((store, events))
     }
@@ -114,6 +150,15 @@ impl ListStore {
         let event = match current.apply_update(loaded) {
             UpdateOutcome::Accepted { snapshot, diff } => {
                 let findings = snapshot.list(id).map_or(0, |l| l.findings().len());
+                if !self.record(AuditEvent::SanctionsList(SanctionsListChange::loaded(
+                    &diff,
+                ))) {
+                    tracing::error!(list = %id, sha256 = %diff.new_sha256, "sanctions list version not used: the audit log could not record it");
+                    return Some(ListEvent::Unrecorded {
+                        list: id.clone(),
+                        kept,
+                    });
+                }
                 self.current.store(Arc::new(snapshot));
                 self.generation.send_modify(|g| *g = g.wrapping_add(1));
                 tracing::info!(
@@ -134,10 +179,35 @@ impl ListStore {
                     ));
                 }
                 tracing::warn!(list = %id, %error, kept = ?kept.map(|k| k.to_string()), "sanctions list update refused");
+                let kept_sha = kept.as_ref().map(|k| alloy_primitives::B256::from(k.0));
+                self.record(AuditEvent::SanctionsList(SanctionsListChange {
+                    list: id.to_string(),
+                    outcome: ListOutcome::Refused {
+                        reason: error.to_string(),
+                    },
+                    previous_sha256: kept_sha,
+                    current_sha256: kept_sha,
+                    added: Vec::new(),
+                    removed: Vec::new(),
+                }));
                 ListEvent::Rejected { error, kept }
             }
         };
         Some(event)
+    }
+
+    /// Appends `event` to the audit log, if the store has one; `false` if it could not.
+    fn record(&self, event: AuditEvent) -> bool {
+        let Some(audit) = &self.audit else {
+            return true;
+        };
+        match audit.append(event) {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::error!(%error, "audit append of a sanctions list event failed");
+                false
+            }
+        }
     }
 }
 

@@ -153,7 +153,7 @@ mod tests {
     use crate::lists::ListSource;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_changed_file_is_reloaded_without_a_request() {
+    async fn a_changed_file_is_reloaded_without_a_request_and_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("internal.txt");
         std::fs::write(&path, "0x098B716B8Aaf21512996dC57EB0615e2383E2f96\n").unwrap();
@@ -171,9 +171,20 @@ mod tests {
             comments_path: None,
             checksum_path: None,
         };
-        let (store, _) =
-            ListStore::load_at_start(vec![source], ParseLimits::default(), SystemTime::now())
-                .unwrap();
+        let audit = Arc::new(
+            crate::audit::AuditLog::open(
+                &dir.path().join("audit.sqlite3"),
+                ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            )
+            .unwrap(),
+        );
+        let (store, _) = ListStore::load_at_start_recorded(
+            vec![source],
+            ParseLimits::default(),
+            SystemTime::now(),
+            Some(audit.clone()),
+        )
+        .unwrap();
         let store = Arc::new(store);
         let mut generation = store.subscribe();
         generation.borrow_and_update();
@@ -200,5 +211,28 @@ mod tests {
             .unwrap();
         assert!(store.snapshot().is_listed(&new));
         watcher.shutdown().await;
+
+        // The start's load and the watcher's reload are both in the audit log, with the diff.
+        let reader = crate::audit::AuditReader::open(audit.path()).unwrap();
+        let changes: Vec<_> = reader
+            .leaves()
+            .unwrap()
+            .iter()
+            .filter_map(
+                |l| match crate::audit::AuditRecord::from_bytes(l).unwrap().event {
+                    crate::audit::AuditEvent::SanctionsList(c) => Some(c),
+                    _ => None,
+                },
+            )
+            .collect();
+        let old: alloy_primitives::Address = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96"
+            .parse()
+            .unwrap();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(changes[0].added, [old]);
+        assert_eq!(
+            (&changes[1].added, &changes[1].removed),
+            (&vec![new], &vec![old])
+        );
     }
 }

@@ -81,12 +81,13 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     kind: ApprovalKind,
 ) -> Result<pb::Proposal, GatewayError> {
     let received = now();
+    let policy = p.policy.load();
     let v = requests::approval(field, env, kind, &p.limits, received)?;
     call_span::record_id(&v.proposal_id);
     let mut stored = load(p, &v.proposal_id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
     v.check_binding(&stored.record)?;
-    let operator = operator_of(p, &v.public_key, &format!("{field}.public_key"))?;
+    let operator = operator_of(&policy, &v.public_key, &format!("{field}.public_key"))?;
     if stored.record.state.is_terminal() {
         return Err(GatewayError::FailedPrecondition(format!(
             "proposal {} is {} and takes no more approvals",
@@ -116,6 +117,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
         let r = &stored.record;
         let (ev, evaluation, decided_at) = super::assess_now(
             p,
+            &policy,
             &analysis,
             &r.id,
             OperatorId(r.initiator.clone()),
@@ -127,7 +129,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             &evaluation,
             &analysis.list_hashes,
             decided_at,
-            &p.policy,
+            &policy,
             &stored.record.initiator,
         );
         let (outcome, state) = view::outcome(&evaluation.decision);

@@ -18,7 +18,7 @@
 pub mod analysis;
 mod approve;
 pub mod evidence;
-mod records;
+pub(crate) mod records;
 mod release;
 pub mod setup;
 mod submit;
@@ -35,9 +35,10 @@ use signgate_simulator::evm::StateSource;
 use crate::{
     audit::AuditLog,
     config::{Limits, SignerEndpoint},
+    governance::GovernedPolicy,
     lists::ListStore,
     metrics::Metrics,
-    server::{Caller, DecisionPipeline, GatewayError},
+    server::{Caller, DecisionPipeline, GatewayError, Governance},
     signer::client::ClientTls,
     store::ProposalStore,
 };
@@ -61,7 +62,8 @@ pub struct Release {
 #[derive(Debug)]
 pub struct Pipeline<S, T> {
     store: Arc<S>,
-    policy: Arc<Policy>,
+    /// The policy in force; each call loads it once and decides under that version.
+    policy: Arc<GovernedPolicy>,
     lists: Arc<ListStore>,
     state: Arc<T>,
     limits: Limits,
@@ -72,12 +74,13 @@ pub struct Pipeline<S, T> {
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
-    /// A pipeline over its parts. `state` is the pre-state every simulation runs on; `lists`
-    /// is read once per evaluation (a reload never changes the lists under a request); every
-    /// decision, approval and release is appended to `audit` before it is answered.
+    /// A pipeline over its parts. `policy` is loaded once per call (`Admin.ApplyPolicy` swaps
+    /// it between calls, never under one); `state` is the pre-state every simulation runs on;
+    /// `lists` is read once per evaluation (a reload never changes the lists under a request);
+    /// every decision, approval and release is appended to `audit` before it is answered.
     pub fn new(
         store: Arc<S>,
-        policy: Arc<Policy>,
+        policy: Arc<GovernedPolicy>,
         lists: Arc<ListStore>,
         state: Arc<T>,
         limits: Limits,
@@ -114,6 +117,14 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
 
     fn metrics(&self) -> Option<Arc<Metrics>> {
         Some(self.metrics.clone())
+    }
+
+    fn governance(&self) -> Option<Governance> {
+        Some(Governance {
+            policy: self.policy.clone(),
+            audit: self.audit.clone(),
+            release_key: self.release.key.verifying_key(),
+        })
     }
 
     async fn submit(
@@ -170,6 +181,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
 /// all decide through here, so the three can never assemble evidence differently.
 pub(super) async fn assess_now<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
+    policy: &Policy,
     analysis: &analysis::Analysis,
     id: &crate::store::ProposalId,
     initiator: signgate_policy::operators::OperatorId,
@@ -193,10 +205,10 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
         initiator,
         declared,
         approvals,
-        velocity: velocity::totals(p.store.as_ref(), &p.policy, chain_id, safe, decided_at).await?,
+        velocity: velocity::totals(p.store.as_ref(), policy, chain_id, safe, decided_at).await?,
         now: decided_at,
     };
     let (ev, checks) = evidence::build(analysis, &facts);
-    let evaluation = signgate_policy::assess(&p.policy, &ev, &checks);
+    let evaluation = signgate_policy::assess(policy, &ev, &checks);
     Ok((ev, evaluation, decided_at))
 }

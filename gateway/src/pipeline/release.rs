@@ -36,6 +36,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
 ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
     let id = convert::proposal_id("id", &req.id)?;
     call_span::record_id(&id);
+    let policy = p.policy.load();
     let stored = p
         .store
         .get(id.clone())
@@ -55,6 +56,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     let (analysis, stored_view) = reanalyse(p, &record).await?;
     let (ev, evaluation, decided_at) = super::assess_now(
         p,
+        &policy,
         &analysis,
         &record.id,
         OperatorId(record.initiator.clone()),
@@ -82,7 +84,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
                 &evaluation,
                 &analysis.list_hashes,
                 decided_at,
-                &p.policy,
+                &policy,
                 &record.initiator,
             );
             let (outcome, state) = view::outcome(other);
@@ -117,7 +119,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             id: record.id.clone(),
             expected_revision: record.revision,
             released_at: decided_at,
-            velocity: velocity::deltas(&p.policy, &ev, decided_at),
+            velocity: velocity::deltas(&policy, &ev, decided_at),
         })
         .await?;
     tracing::info!(

@@ -1,6 +1,7 @@
-//! Building the pipeline from the configuration: the policy compiled once, the state snapshot
-//! parsed once, every sanctions list loaded once (then kept current by reloads), the release key
-//! and the signer backends.
+//! Building the pipeline from the configuration: the policy compiled once (an applied policy in
+//! the data directory takes precedence over the configured file), the state snapshot parsed
+//! once, every sanctions list loaded once and recorded in the audit log (then kept current by
+//! reloads), the release key and the signer backends.
 //!
 //! In demo mode the bundled assets (gateway/config/demo/) are written to `<data_dir>/demo/` at
 //! every start, so an operator can read and replace them, and the demo list is always fresh.
@@ -23,6 +24,7 @@ use super::{Pipeline, Release};
 use crate::{
     audit::AuditLog,
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
+    governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
     lists::{ListEvent, ListSource, ListStore},
     signer::client::ClientTls,
     store::ProposalStore,
@@ -61,6 +63,10 @@ pub enum SetupError {
     /// The audit log cannot be opened; the gateway does not decide without one.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// The policy applied through `Admin.ApplyPolicy` is damaged; the gateway does not fall
+    /// back silently to the configured one.
+    #[error("applied policy: {0}")]
+    AppliedPolicy(#[from] PersistError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
@@ -150,9 +156,25 @@ pub fn load_state(path: &Path) -> Result<Snapshot, SetupError> {
     })
 }
 
-/// Loads every list once. A list that fails stays unavailable (every proposal is then denied
-/// with "cannot screen") and the failure is logged; it does not stop the start.
-pub fn load_lists(lists: &[SanctionsListConfig]) -> Result<ListStore, SetupError> {
+/// The policy in force at start: the one applied through `Admin.ApplyPolicy` (kept in
+/// `<data_dir>/policy`) if there is one, else the configured file; changes are recorded in
+/// `audit`.
+pub fn governed_policy(
+    data_dir: &Path,
+    configured: &Path,
+    audit: Arc<AuditLog>,
+) -> Result<GovernedPolicy, SetupError> {
+    let policy = policy_at_start(data_dir, audit.path(), load_policy(configured)?, configured)?;
+    Ok(GovernedPolicy::new(policy, policy_dir(data_dir), audit))
+}
+
+/// Loads every list once, each load recorded in `audit` (and so every later reload). A list
+/// that fails stays unavailable (every proposal is then denied with "cannot screen") and the
+/// failure is logged and recorded; it does not stop the start.
+pub fn load_lists(
+    lists: &[SanctionsListConfig],
+    audit: Option<Arc<AuditLog>>,
+) -> Result<ListStore, SetupError> {
     let sources = lists
         .iter()
         .map(|l| ListSource {
@@ -162,8 +184,12 @@ pub fn load_lists(lists: &[SanctionsListConfig]) -> Result<ListStore, SetupError
             checksum_path: None,
         })
         .collect();
-    let (store, events) =
-        ListStore::load_at_start(sources, ParseLimits::default(), SystemTime::now())?;
+    let (store, events) = ListStore::load_at_start_recorded(
+        sources,
+        ParseLimits::default(),
+        SystemTime::now(),
+        audit,
+    )?;
     for e in &events {
         if let ListEvent::Rejected { error, .. } = e {
             tracing::error!(%error, "sanctions list unavailable: every proposal is denied until it loads");
@@ -181,16 +207,17 @@ pub fn from_config<S: ProposalStore>(
     audit: Arc<AuditLog>,
 ) -> Result<Pipeline<S, Snapshot>, SetupError> {
     let files = resolve(cfg)?;
-    let policy = load_policy(&files.policy)?;
+    let policy = governed_policy(&cfg.data_dir, &files.policy, audit.clone())?;
     let state = load_state(&files.state_snapshot)?;
-    let lists = load_lists(&files.lists)?;
+    let lists = load_lists(&files.lists, Some(audit.clone()))?;
     let tls = match &cfg.transport {
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
         Transport::PlaintextLoopback => None,
     };
+    let in_force = policy.load();
     tracing::info!(
-        policy = policy.name(),
-        policy_hash = %policy.hash(),
+        policy = in_force.name(),
+        policy_hash = %in_force.hash(),
         signers = cfg.signers.len(),
         "decision pipeline ready"
     );

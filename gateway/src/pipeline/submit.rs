@@ -23,13 +23,13 @@ use crate::{
 };
 
 /// The operator holding `key` in the current policy; anyone else may not submit.
-pub(super) fn operator_of<S, T>(
-    p: &Pipeline<S, T>,
+pub(super) fn operator_of(
+    policy: &signgate_policy::Policy,
     key: &ed25519_dalek::VerifyingKey,
     field: &str,
 ) -> Result<OperatorId, GatewayError> {
     let bytes = alloy_primitives::FixedBytes(key.to_bytes());
-    p.policy
+    policy
         .key_holder(&bytes)
         .map(|(op, _)| op.id.clone())
         .ok_or_else(|| {
@@ -96,8 +96,9 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     req: pb::SubmitProposalRequest,
 ) -> Result<pb::Proposal, GatewayError> {
     let received: UnixMillis = now();
+    let policy = p.policy.load();
     let v = requests::submission(&req, &p.limits, received)?;
-    let initiator = operator_of(p, &v.public_key, "submission.public_key")?;
+    let initiator = operator_of(&policy, &v.public_key, "submission.public_key")?;
     let tx = transaction(&v)?;
     let version = version(p, &v, v.safe).await?;
     let ctx = SafeContext {
@@ -110,6 +111,11 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     let id = ProposalId::derive(v.chain_id, v.safe, hash);
     call_span::record_proposal(&id, &hash);
     check_expected(v.expected_safe_tx_hash, hash)?;
+    // A resubmission of a known transaction answers with the proposal as it stands, without
+    // simulating it again.
+    if let Some(existing) = p.store.get(id.clone()).await? {
+        return convert::proposal_view(&existing);
+    }
     let analysis = analysis::analyse_decoded(
         p.state.clone(),
         p.lists.snapshot(),
@@ -120,17 +126,25 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         &p.metrics,
     )
     .await;
-    let (ev, evaluation, decided_at) =
-        super::assess_now(p, &analysis, &id, initiator.clone(), v.intent.as_ref(), &[]).await?;
+    let (ev, evaluation, decided_at) = super::assess_now(
+        p,
+        &policy,
+        &analysis,
+        &id,
+        initiator.clone(),
+        v.intent.as_ref(),
+        &[],
+    )
+    .await?;
     let decision = view::decision(
         &evaluation,
         &analysis.list_hashes,
         decided_at,
-        &p.policy,
+        &policy,
         initiator.0.as_str(),
     );
     let (outcome, state) = view::outcome(&evaluation.decision);
-    let proposal_view = view::proposal(&analysis, &p.policy, version, v.intent.as_ref());
+    let proposal_view = view::proposal(&analysis, &policy, version, v.intent.as_ref());
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,
@@ -139,10 +153,6 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         reasons = ?evaluation.decision.reason_codes(),
         "proposal evaluated"
     );
-    // A resubmission of a known transaction answers with the proposal as it stands.
-    if let Some(existing) = p.store.get(id.clone()).await? {
-        return convert::proposal_view(&existing);
-    }
     let proposal = NewProposal {
         id: id.clone(),
         chain_id: v.chain_id,

@@ -1,16 +1,29 @@
-//! The `Admin` service: reloading the sanctions lists on request, and health details. Applying a
-//! policy and listing operators answer UNIMPLEMENTED until the policy wiring lands.
+//! The `Admin` service: reloading the sanctions lists on request, applying a policy signed by
+//! enough admins of the policy in force, listing the operators of the policy in force, and
+//! health details.
+//!
+//! Every list reload is recorded in the audit log by the [`ListStore`] itself; every applied
+//! policy by [`GovernedPolicy::apply`](crate::governance::GovernedPolicy::apply), before it
+//! takes effect.
 
 use std::{sync::Arc, time::SystemTime};
 
-use signgate_policy::sanctions::ListId;
+use alloy_primitives::FixedBytes;
+use signgate_policy::{
+    Policy,
+    governance::AdminSignature,
+    operators::{Operator, OperatorStatus},
+    sanctions::ListId,
+    time::Timestamp,
+};
 
 use signgate_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status};
 
-use super::{GatewayError, convert, gateway::now};
+use super::{GatewayError, Governance, convert, gateway::now};
 use crate::{
     lists::{ListEvent, ListStore},
+    pipeline::evidence::seconds,
     store::{ProposalId, ProposalStore, UnixMillis},
 };
 
@@ -19,6 +32,7 @@ use crate::{
 pub struct AdminService<S> {
     store: Arc<S>,
     lists: Option<Arc<ListStore>>,
+    governance: Option<Governance>,
     started_at: UnixMillis,
 }
 
@@ -28,6 +42,7 @@ impl<S: ProposalStore> AdminService<S> {
         Self {
             store,
             lists: None,
+            governance: None,
             started_at: now(),
         }
     }
@@ -37,6 +52,90 @@ impl<S: ProposalStore> AdminService<S> {
         self.lists = lists;
         self
     }
+
+    /// The governed policy `ApplyPolicy` replaces and `ListOperators` reads (the pipeline's).
+    pub fn with_governance(mut self, governance: Option<Governance>) -> Self {
+        self.governance = governance;
+        self
+    }
+
+    fn governance(&self) -> Result<&Governance, GatewayError> {
+        self.governance.as_ref().ok_or(GatewayError::Unimplemented(
+            "this gateway runs without a decision pipeline, so it has no policy",
+        ))
+    }
+}
+
+/// The admin signatures of a request, each 32 + 64 bytes.
+fn admin_signatures(sigs: &[pb::PolicySignature]) -> Result<Vec<AdminSignature>, GatewayError> {
+    if sigs.is_empty() {
+        return Err(GatewayError::invalid(
+            "signatures",
+            "required: signatures of policy admins over the policy's content hash",
+        ));
+    }
+    sigs.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let public_key = <[u8; 32]>::try_from(s.public_key.as_slice()).map_err(|_| {
+                GatewayError::invalid(format!("signatures[{i}].public_key"), "must be 32 bytes")
+            })?;
+            let signature = <[u8; 64]>::try_from(s.signature.as_slice()).map_err(|_| {
+                GatewayError::invalid(format!("signatures[{i}].signature"), "must be 64 bytes")
+            })?;
+            Ok(AdminSignature {
+                public_key: FixedBytes(public_key),
+                signature: FixedBytes(signature),
+            })
+        })
+        .collect()
+}
+
+fn proto_time(t: Timestamp) -> signgate_proto::prost_types::Timestamp {
+    signgate_proto::prost_types::Timestamp {
+        seconds: i64::try_from(t.0).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
+}
+
+/// One operator of `policy` as `ListOperators` shows it, probation judged at `now`.
+fn operator_view(policy: &Policy, op: &Operator, now: Timestamp) -> pb::Operator {
+    let rules = policy.probation();
+    let newest = op
+        .keys
+        .iter()
+        .filter(|k| !k.is_revoked(now))
+        .max_by_key(|k| k.enrolled_at);
+    let probation = op.probation(now, rules.days, newest, rules.new_keys_probationary);
+    pb::Operator {
+        id: op.id.to_string(),
+        name: op.name.clone(),
+        public_key: newest.map(|k| k.public_key.to_string()).unwrap_or_default(),
+        groups: op.roles.iter().map(ToString::to_string).collect(),
+        probationary: probation.is_some(),
+        initiator: op.status == OperatorStatus::Active && newest.is_some(),
+        keys: op
+            .keys
+            .iter()
+            .map(|k| pb::OperatorKey {
+                public_key: k.public_key.to_string(),
+                enrolled_at: Some(proto_time(k.enrolled_at)),
+                revoked_at: k.revoked_at.map(proto_time),
+                revoked: k.is_revoked(now),
+            })
+            .collect(),
+        status: op.status.to_string(),
+        teams: op.teams.clone(),
+        wallets: op.wallets.clone().unwrap_or_default(),
+        probation: probation.map(|p| p.to_string()).unwrap_or_default(),
+    }
+}
+
+fn kept_words(kept: Option<signgate_policy::sanctions::Sha256Digest>) -> String {
+    kept.map_or_else(
+        || "no earlier copy is in force, so screening cannot run".to_owned(),
+        |k| format!("the previous copy {k} stays in force"),
+    )
 }
 
 /// One list's state after a reload attempt: what is in force, and why an update was refused.
@@ -55,12 +154,16 @@ fn list_status(
             diff.removed.len() as u64,
         ),
         Some(ListEvent::Rejected { error, kept }) => {
-            let kept = kept.map_or_else(
-                || "no earlier copy is in force, so screening cannot run".to_owned(),
-                |k| format!("the previous copy {k} stays in force"),
-            );
-            (format!("{error}; {kept}"), 0, 0)
+            (format!("{error}; {}", kept_words(kept)), 0, 0)
         }
+        Some(ListEvent::Unrecorded { kept, .. }) => (
+            format!(
+                "the audit log could not record the new copy, so it is not used; {}",
+                kept_words(kept)
+            ),
+            0,
+            0,
+        ),
     };
     pb::SanctionsListStatus {
         id: id.to_string(),
@@ -129,16 +232,45 @@ impl<S: ProposalStore> Admin for AdminService<S> {
 
     async fn apply_policy(
         &self,
-        _req: Request<pb::ApplyPolicyRequest>,
+        req: Request<pb::ApplyPolicyRequest>,
     ) -> Result<Response<pb::ApplyPolicyResponse>, Status> {
-        Err(GatewayError::Unimplemented("ApplyPolicy arrives with the policy wiring").into())
+        let g = self.governance()?;
+        let caller = super::gateway::caller(&req)?;
+        let req = req.into_inner();
+        if req.policy.is_empty() {
+            return Err(GatewayError::invalid("policy", "required: the policy TOML").into());
+        }
+        let signatures = admin_signatures(&req.signatures)?;
+        let applied = g
+            .policy
+            .apply(
+                &req.policy,
+                signatures,
+                crate::pipeline::records::caller(&caller),
+                seconds(now()),
+            )
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(Response::new(pb::ApplyPolicyResponse {
+            policy_hash: applied.policy.hash().to_string(),
+            changes: applied.changes,
+            previous_policy_hash: applied.previous.to_string(),
+        }))
     }
 
     async fn list_operators(
         &self,
         _req: Request<pb::ListOperatorsRequest>,
     ) -> Result<Response<pb::ListOperatorsResponse>, Status> {
-        Err(GatewayError::Unimplemented("ListOperators arrives with the policy wiring").into())
+        let policy = self.governance()?.policy.load();
+        let at = seconds(now());
+        Ok(Response::new(pb::ListOperatorsResponse {
+            operators: policy
+                .operators()
+                .iter()
+                .map(|op| operator_view(&policy, op, at))
+                .collect(),
+        }))
     }
 
     async fn get_health_details(

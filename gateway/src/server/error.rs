@@ -8,7 +8,7 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::store::StoreError;
+use crate::{governance::ApplyError, store::StoreError};
 
 /// Why a gateway call failed. A policy denial is not an error: it is a successful response
 /// carrying the decision.
@@ -72,6 +72,27 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::OutOfRange { .. } => Self::invalid("chain_id", e.to_string()),
             e @ StoreError::Corrupt(_) => Self::Internal(e.to_string()),
             e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<ApplyError> for GatewayError {
+    fn from(e: ApplyError) -> Self {
+        use signgate_policy::governance::ActivationError;
+        match e {
+            e @ ApplyError::NotText(_) => Self::invalid("policy", e.to_string()),
+            ApplyError::Activation(ActivationError::Compile(c)) => {
+                Self::invalid("policy", format!("does not compile: {c}"))
+            }
+            // Lists every signature that did not count and how many are needed.
+            e @ ApplyError::Activation(ActivationError::NotEnoughSignatures { .. }) => {
+                Self::PermissionDenied(format!("policy refused, nothing changed: {e}"))
+            }
+            e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
+            e @ (ApplyError::Persist(_) | ApplyError::Audit(_)) => Self::Unavailable(format!(
+                "{e}; the policy was not applied and the previous one stays in force"
+            )),
+            ApplyError::Task(detail) => Self::Internal(detail),
         }
     }
 }

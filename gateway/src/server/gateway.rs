@@ -124,7 +124,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
 
 /// The caller the auth interceptor recorded; its absence means the interceptor did not run,
 /// which is refused rather than assumed.
-fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
+pub(super) fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
     req.extensions()
         .get::<Caller>()
         .cloned()

@@ -10,7 +10,8 @@
 //! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
 //! - [`envelope`]: ed25519 signatures over encoded payloads;
 //! - [`keys`]: key files and `signgate keygen`;
-//! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`.
+//! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`;
+//! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod keys;
+pub mod lifecycle;
 pub mod pipeline;
 pub mod requests;
 
@@ -38,7 +40,7 @@ pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
 pub use error::GatewayError;
 pub use gateway::GatewayService;
-pub use pipeline::{DecisionPipeline, PipelinePending};
+pub use pipeline::{DecisionPipeline, Governance, PipelinePending};
 
 use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
@@ -114,6 +116,9 @@ pub enum ServeError {
     /// TLS setup or serving failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The start or stop could not be recorded; a gateway that cannot record does not serve.
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Selects ring as rustls' process-wide crypto provider unless one is already chosen.
@@ -165,18 +170,22 @@ pub async fn run(
         .map_err(crate::pipeline::SetupError::from)?;
     tracing::info!(audit_log = %audit_path.display(), "audit log open");
     let audit = Arc::new(audit);
-    // Signed checkpoints every minute (and once more at shutdown) into a drop directory that
-    // an auditor's collector copies out of the operator's reach.
-    let checkpoint_dir = cfg.data_dir.join("checkpoints");
-    tracing::info!(checkpoints = %checkpoint_dir.display(), "audit checkpoints exported every 60 s");
+    // Signed checkpoints (`[audit]`, and once more at shutdown) into a drop directory that an
+    // auditor's collector copies out of the operator's reach, and to the hook if configured.
+    tracing::info!(
+        checkpoints = %cfg.audit.checkpoint_dir.display(),
+        every_secs = cfg.audit.checkpoint_interval.as_secs(),
+        hook = ?cfg.audit.checkpoint_hook,
+        "audit checkpoints exported"
+    );
     let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
     let checkpoints = tokio::spawn(crate::audit::export::run_checkpoints(
         audit.clone(),
         crate::audit::export::CheckpointSink {
-            drop_dir: Some(checkpoint_dir),
-            hook: None,
+            drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
+            hook: cfg.audit.checkpoint_hook.clone(),
         },
-        std::time::Duration::from_secs(60),
+        cfg.audit.checkpoint_interval,
         async move {
             let _ = checkpoints_stopped.await;
         },
@@ -270,7 +279,9 @@ pub async fn serve_with_store<S: ProposalStore>(
 }
 
 /// The full assembly: a store and the decision pipeline that SubmitProposal, Approve, Reject
-/// and RequestSignatures delegate to.
+/// and RequestSignatures delegate to. A pipeline with [`Governance`] gets its start recorded
+/// in the audit log before anything is served (no serving without a writable log) and its
+/// graceful stop after the last call drained.
 pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     listener: TcpListener,
     cfg: GatewayConfig,
@@ -298,14 +309,22 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
 
     let lists = pipeline.sanctions_lists();
     let metrics = pipeline.metrics().unwrap_or_default();
+    let governance = pipeline.governance();
+    if let Some(g) = &governance {
+        lifecycle::record_start(g, &cfg).await?;
+    }
     let gateway = GatewayServer::new(
         GatewayService::new(store.clone(), pipeline, limits.clone(), stop_rx).with_metrics(metrics),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
-    let admin = AdminServer::new(AdminService::new(store).with_lists(lists))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let admin = AdminServer::new(
+        AdminService::new(store)
+            .with_lists(lists)
+            .with_governance(governance.clone()),
+    )
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -360,5 +379,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     router
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
         .await?;
+    if let Some(g) = &governance {
+        lifecycle::record_stop(g).await;
+    }
     Ok(())
 }

@@ -3,11 +3,25 @@
 //! that decide or release to a [`DecisionPipeline`]; until the real one is wired in,
 //! [`PipelinePending`] answers UNIMPLEMENTED, which releases nothing.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use signgate_proto::v1 as pb;
 
 use super::{Caller, GatewayError};
+use crate::{audit::AuditLog, governance::GovernedPolicy};
+
+/// What a real pipeline shares with the rest of the server: the policy `Admin.ApplyPolicy`
+/// replaces and `Admin.ListOperators` reads, and the audit log the server records its start and
+/// stop in.
+#[derive(Debug, Clone)]
+pub struct Governance {
+    /// The policy in force.
+    pub policy: Arc<GovernedPolicy>,
+    /// The audit log every decision is recorded in.
+    pub audit: Arc<AuditLog>,
+    /// Public half of the key release tickets are signed with (for `server_started`).
+    pub release_key: ed25519_dalek::VerifyingKey,
+}
 
 /// The calls that need decoding, simulation, screening and policy. Implementations must fail
 /// closed: any dependency error is a denial or [`GatewayError::Unavailable`], never a release.
@@ -43,6 +57,13 @@ pub trait DecisionPipeline: Send + Sync + 'static {
     /// server records call latencies into the same registry and serves it. `None`: the server
     /// uses a registry of its own.
     fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
+        None
+    }
+
+    /// The governed policy and the audit log, so `Admin.ApplyPolicy` / `ListOperators` act on
+    /// exactly the policy the pipeline decides under and the server records its start and stop.
+    /// `None` when the pipeline has none (those calls then answer UNIMPLEMENTED).
+    fn governance(&self) -> Option<Governance> {
         None
     }
 

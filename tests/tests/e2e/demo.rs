@@ -29,11 +29,12 @@ pub const THRESHOLD: u64 = 2;
 /// DEMO ONLY: the demo Safe owners' secp256k1 secrets (also in gateway/config/demo/keys/).
 pub const OWNER_SECRETS: [u8; 3] = [0xd1, 0xd2, 0xd3];
 /// DEMO ONLY: operators' ed25519 seeds (also in gateway/config/demo/keys/).
-pub const OPERATORS: [(&str, u8); 5] = [
+pub const OPERATORS: [(&str, u8); 6] = [
     ("alice", 0xa1),
     ("bob", 0xb0),
     ("carol", 0xc0),
     ("dave", 0xd0),
+    ("erin", 0xee),
     ("mallory", 0xe0),
 ];
 

@@ -141,10 +141,15 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
         cfg.limits.simulation_timeout = t;
     }
     let files = setup::write_demo(&cfg.data_dir).unwrap();
-    let policy = setup::load_policy(&files.policy).unwrap();
-    let lists: ListStore = setup::load_lists(opts.lists.as_ref().unwrap_or(&files.lists)).unwrap();
+    let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
+    // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
+    let policy = setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone()).unwrap();
+    let lists: ListStore = setup::load_lists(
+        opts.lists.as_ref().unwrap_or(&files.lists),
+        Some(audit.clone()),
+    )
+    .unwrap();
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
-    let audit = AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),
         Arc::new(policy),
@@ -157,7 +162,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
             signers: cfg.signers.clone(),
             tls: None,
         },
-        Arc::new(audit),
+        audit,
     );
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = metrics_listener.local_addr().unwrap();

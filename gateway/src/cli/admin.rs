@@ -1,0 +1,241 @@
+//! `signgate admin apply-policy | operators | reload-lists | health`: the gateway's `Admin`
+//! service for the people who run it.
+//!
+//! `apply-policy` sends a policy file exactly as the admins signed it with the signature files
+//! `signgate policy sign` wrote; the gateway decides (enough admins of the policy in force) and
+//! answers with the new hash and what changed, or with every signature that did not count.
+
+use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use signgate_policy::governance::AdminSignature;
+use signgate_proto::v1::{self as pb, admin_client::AdminClient};
+use tonic::transport::Channel;
+
+use super::client::Connection;
+
+/// Arguments of `signgate admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// The `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Apply a policy signed by enough admins of the policy in force.
+    ApplyPolicy {
+        /// The policy file (TOML), exactly as signed.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Signature files written by `signgate policy sign` (JSON); repeat for several.
+        #[arg(long = "signature", required = true)]
+        signatures: Vec<PathBuf>,
+    },
+    /// List the operators of the policy in force.
+    Operators,
+    /// Reload sanctions lists from their files (all, or the ids given).
+    ReloadLists {
+        /// List ids; none means every list.
+        ids: Vec<String>,
+    },
+    /// Health of the gateway's components.
+    Health,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn connect(c: &Connection) -> anyhow::Result<AdminClient<Channel>> {
+    AdminClient::connect(c.gateway.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach the gateway at {} (is `signgate serve` running?)",
+                c.gateway
+            )
+        })
+}
+
+fn refused(status: &tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the gateway refused: {} ({:?})",
+        status.message(),
+        status.code()
+    )
+}
+
+/// Every signature of every file, deduplicated by key and signature.
+fn read_signatures(files: &[PathBuf]) -> anyhow::Result<Vec<pb::PolicySignature>> {
+    let mut all: Vec<AdminSignature> = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let sigs: Vec<AdminSignature> = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a signature file written by `signgate policy sign`",
+                f.display()
+            )
+        })?;
+        for s in sigs {
+            if !all.contains(&s) {
+                all.push(s);
+            }
+        }
+    }
+    if all.is_empty() {
+        bail!("the signature files hold no signature; run `signgate policy sign` first");
+    }
+    Ok(all
+        .into_iter()
+        .map(|s| pb::PolicySignature {
+            public_key: s.public_key.to_vec(),
+            signature: s.signature.to_vec(),
+        })
+        .collect())
+}
+
+/// The operators in words, one block each.
+pub fn render_operators(ops: &[pb::Operator]) -> String {
+    let mut s = String::new();
+    for o in ops {
+        let _ = writeln!(s, "{} — {} ({})", o.id, o.name, o.status);
+        let _ = writeln!(
+            s,
+            "  roles: {}; teams: {}; wallets: {}",
+            or_none(&o.groups),
+            or_none(&o.teams),
+            if o.wallets.is_empty() {
+                "every wallet".to_owned()
+            } else {
+                o.wallets.join(", ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  may initiate: {}; {}",
+            if o.initiator { "yes" } else { "no" },
+            if o.probationary {
+                o.probation.clone()
+            } else {
+                "not probationary".to_owned()
+            }
+        );
+        for k in &o.keys {
+            let enrolled = k.enrolled_at.as_ref().map_or(0, |t| t.seconds);
+            let state = if k.revoked { "revoked" } else { "active" };
+            let _ = writeln!(
+                s,
+                "  key {} ({state}, enrolled {})",
+                k.public_key,
+                signgate_policy::time::Timestamp(u64::try_from(enrolled).unwrap_or(0))
+            );
+        }
+        if o.keys.is_empty() {
+            let _ = writeln!(s, "  no key enrolled");
+        }
+    }
+    s
+}
+
+fn or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// Runs `signgate admin`.
+pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut c = connect(&args.connection).await?;
+        match args.command {
+            AdminCommand::ApplyPolicy { policy, signatures } => {
+                let text = std::fs::read(&policy)
+                    .with_context(|| format!("cannot read {}", policy.display()))?;
+                let req = pb::ApplyPolicyRequest {
+                    policy: text,
+                    signatures: read_signatures(&signatures)?,
+                };
+                let r = c
+                    .apply_policy(req)
+                    .await
+                    .map_err(|s| refused(&s))?
+                    .into_inner();
+                println!(
+                    "policy {} is in force (it replaced {})",
+                    r.policy_hash, r.previous_policy_hash
+                );
+                for change in r.changes {
+                    println!("  - {change}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            AdminCommand::Operators => {
+                let r = c
+                    .list_operators(pb::ListOperatorsRequest {})
+                    .await
+                    .map_err(|s| refused(&s))?
+                    .into_inner();
+                print!("{}", render_operators(&r.operators));
+                Ok(ExitCode::SUCCESS)
+            }
+            AdminCommand::ReloadLists { ids } => {
+                let r = c
+                    .reload_sanctions_lists(pb::ReloadSanctionsListsRequest { list_ids: ids })
+                    .await
+                    .map_err(|s| refused(&s))?
+                    .into_inner();
+                let mut failed = false;
+                for l in r.lists {
+                    if l.error.is_empty() {
+                        println!(
+                            "{}: loaded {} ({} addresses; {} added, {} removed)",
+                            l.id, l.content_hash, l.addresses, l.added, l.removed
+                        );
+                    } else {
+                        failed = true;
+                        println!("{}: REFUSED: {}", l.id, l.error);
+                    }
+                }
+                Ok(if failed {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            AdminCommand::Health => {
+                let h = c
+                    .get_health_details(pb::GetHealthDetailsRequest {})
+                    .await
+                    .map_err(|s| refused(&s))?
+                    .into_inner();
+                println!(
+                    "gateway {}: {}",
+                    h.version,
+                    if h.serving { "serving" } else { "NOT serving" }
+                );
+                for comp in h.components {
+                    let status = pb::ComponentStatus::try_from(comp.status)
+                        .map_or("unknown", |s| s.as_str_name());
+                    println!("  {}: {status} — {}", comp.name, comp.detail);
+                }
+                Ok(if h.serving {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+        }
+    })
+}
