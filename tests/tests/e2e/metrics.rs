@@ -226,3 +226,30 @@ async fn a_stale_list_shows_as_unusable() {
     );
     gw.stop().await;
 }
+
+/// `signgate serve` with a metrics address it cannot bind does not start, and says which key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_metrics_port_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let env = [
+        (
+            "SIGNGATE_STORE__DATA_DIR",
+            dir.path().join("data").to_string_lossy().into_owned(),
+        ),
+        ("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "SIGNGATE_METRICS__LISTEN",
+            taken.local_addr().unwrap().to_string(),
+        ),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let args = signgate_gateway::server::ServeArgs { config: None };
+    // The shutdown never fires: only a failed start returns.
+    let err = signgate_gateway::server::run(&args, env, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("metrics.listen"), "{err}");
+    drop(taken);
+}
