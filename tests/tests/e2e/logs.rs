@@ -92,6 +92,11 @@ fn every_line_of_a_proposal_call_carries_its_id_and_safe_tx_hash() {
         )
         .with(EnvFilter::new("info,signgate_gateway=trace"));
     let dispatch = tracing::Dispatch::new(subscriber);
+    // tracing-core caches each callsite's interest when it is first hit. With exactly one
+    // dispatcher registered it asks only the hitting thread's default — for a callsite first hit
+    // by a parallel test's thread that is the no-op, and the call span would stay disabled here
+    // too. A second live dispatcher makes it ask every registered one, this test's included.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     // Worker and blocking threads do not inherit a thread-local default: give each thread of
     // this test's own runtime the capturing dispatcher (other tests' threads keep theirs).
     let for_threads = dispatch.clone();
@@ -114,6 +119,7 @@ fn every_line_of_a_proposal_call_carries_its_id_and_safe_tx_hash() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert!(!lines.is_empty(), "nothing captured:\n{}", text.text());
     let in_call: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| {
@@ -140,7 +146,12 @@ fn every_line_of_a_proposal_call_carries_its_id_and_safe_tx_hash() {
             .count()
     };
     // One simulation per submit, approval and release, each on a blocking thread.
-    assert!(message("simulation finished") >= 4, "{in_call:#?}");
+    assert!(
+        message("simulation finished") >= 4,
+        "{in_call:#?}\n{} lines in all:\n{}",
+        lines.len(),
+        json.text()
+    );
     assert_eq!(message("proposal evaluated"), 1, "{in_call:#?}");
     assert_eq!(message("approval recorded"), 2, "{in_call:#?}");
     assert_eq!(

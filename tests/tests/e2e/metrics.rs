@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::{
     demo,
-    support::{Options, config, start, state, submit, token_transfer},
+    support::{Options, approve, config, start, start_signer, state, submit, token_transfer},
 };
 
 /// `GET path` with a hand-written HTTP/1.1 request: the status line and the body.
@@ -64,7 +64,12 @@ fn bybit() -> SafeTx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_reasons_latencies_and_list_age_are_scraped() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), Options::demo()).await;
+    let owners = demo::owners();
+    let s1 = start_signer(dir.path(), owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), owners[2].clone()).await;
+    let mut opts = Options::demo();
+    opts.signers = vec![s1.url.clone(), s2.url.clone()];
+    let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;
 
     let before = scrape(gw.metrics).await;
@@ -164,8 +169,48 @@ async fn decisions_reasons_latencies_and_list_age_are_scraped() {
     let (status, body) = get(gw.metrics, "/").await;
     assert!(status.contains(" 404 "), "{status}");
     assert!(!body.contains("signgate_"), "{body}");
+
+    // Approvals and the release are counted under their own triggers.
+    let p = approve(&mut c, &waiting, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved);
+    c.request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap();
+    let refused = c
+        .request_signatures(pb::RequestSignaturesRequest {
+            id: denied.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let text = scrape(gw.metrics).await;
+    let decided = |outcome, trigger| {
+        sample(
+            &text,
+            "signgate_decisions_total",
+            &[("outcome", outcome), ("trigger", trigger)],
+        )
+    };
+    assert_eq!(decided("needs_approvals", "approval"), Some(1.0), "{text}");
+    assert_eq!(decided("approved", "approval"), Some(1.0), "{text}");
+    assert_eq!(decided("approved", "release"), Some(1.0), "{text}");
+    for result in ["returned", "refused"] {
+        assert_eq!(
+            sample(&text, "signgate_releases_total", &[("result", result)]),
+            Some(1.0),
+            "{result}:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "signgate_simulation_duration_seconds_count", &[]),
+        Some(5.0),
+        "submit ×2, approve ×2, release ×1:\n{text}"
+    );
     drop(c);
     gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
 }
 
 /// A list past its maximum age is visible on the endpoint before any proposal meets it.
@@ -225,4 +270,31 @@ async fn a_stale_list_shows_as_unusable() {
         "{text}"
     );
     gw.stop().await;
+}
+
+/// `signgate serve` with a metrics address it cannot bind does not start, and says which key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_metrics_port_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let env = [
+        (
+            "SIGNGATE_STORE__DATA_DIR",
+            dir.path().join("data").to_string_lossy().into_owned(),
+        ),
+        ("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "SIGNGATE_METRICS__LISTEN",
+            taken.local_addr().unwrap().to_string(),
+        ),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let args = signgate_gateway::server::ServeArgs { config: None };
+    // The shutdown never fires: only a failed start returns.
+    let err = signgate_gateway::server::run(&args, env, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("metrics.listen"), "{err}");
+    drop(taken);
 }
