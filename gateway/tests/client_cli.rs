@@ -320,6 +320,7 @@ fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
     let (code, out, err) = run(&server, &["admin", "health"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("serving"), "{out}");
+    assert!(out.contains("policy: ok — signgate-demo 0x"), "{out}");
 
     // The gateway's own events, in words.
     let (code, out, err) = offline(

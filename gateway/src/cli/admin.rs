@@ -230,8 +230,14 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     if h.serving { "serving" } else { "NOT serving" }
                 );
                 for comp in h.components {
-                    let status = pb::ComponentStatus::try_from(comp.status)
-                        .map_or("unknown", |s| s.as_str_name());
+                    let status = pb::ComponentStatus::try_from(comp.status).map_or_else(
+                        |_| "unknown".to_owned(),
+                        |s| {
+                            s.as_str_name()
+                                .trim_start_matches("COMPONENT_STATUS_")
+                                .to_ascii_lowercase()
+                        },
+                    );
                     println!("  {}: {status} — {}", comp.name, comp.detail);
                 }
                 Ok(if h.serving {
