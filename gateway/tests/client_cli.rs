@@ -238,3 +238,103 @@ fn operators_propose_and_approve_through_the_real_binary() {
     let (_, out, _) = run(&server, &["status"]);
     assert!(out.contains(&id) && out.contains("Approved"), "{out}");
 }
+
+/// `signgate` without a gateway connection (policy tools, audit).
+fn offline(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        status.code(),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+#[test]
+fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+
+    let (code, out, err) = run(&server, &["admin", "operators"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("mallory — Mallory"), "{out}");
+    assert!(out.contains("probationary new hire"), "{out}");
+    assert!(out.contains("erin — Erin"), "{out}");
+
+    // The demo policy with Mallory offboarded, signed by one admin: refused, with the count.
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/demo/policy.toml"
+    ))
+    .unwrap();
+    let policy = dir.path().join("next.toml");
+    std::fs::write(
+        &policy,
+        demo.replace(
+            "started_at = \"2026-10-01\"\n",
+            "started_at = \"2026-10-01\"\nstatus = \"offboarded\"\n",
+        ),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let sigs = format!("{p}.sigs.json");
+    let dave = demo_key(dir.path(), "dave");
+    let erin = demo_key(dir.path(), "erin");
+    let (code, out, err) = offline(
+        dir.path(),
+        &["policy", "sign", p, "--key", dave.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let apply = ["admin", "apply-policy", "--policy", p, "--signature", &sigs];
+    let (code, out, err) = run(&server, &apply);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains("1 valid admin signature(s), 2 required"),
+        "{err}"
+    );
+
+    // With the second admin's signature it is in force, and says what changed.
+    let (code, out, err) = offline(
+        dir.path(),
+        &["policy", "sign", p, "--key", erin.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = run(&server, &apply);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("is in force"), "{out}");
+    assert!(
+        out.contains("operator mallory: status active → offboarded"),
+        "{out}"
+    );
+    let (_, out, _) = run(&server, &["admin", "operators"]);
+    assert!(
+        out.contains("mallory — Mallory (demo probationary treasury) (offboarded)"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&server, &["admin", "health"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("serving"), "{out}");
+    assert!(out.contains("policy: ok — signgate-demo 0x"), "{out}");
+
+    // The gateway's own events, in words.
+    let (code, out, err) = offline(
+        dir.path(),
+        &["audit", "show", "--db", "signgate-data/audit.sqlite3"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("started under policy"), "{out}");
+    assert!(
+        out.contains("sanctions list demo-sanctions loaded"),
+        "{out}"
+    );
+    assert!(out.contains("policy signgate-demo"), "{out}");
+    assert!(out.contains("operator mallory status changed"), "{out}");
+}

@@ -18,8 +18,9 @@ use super::client::Connection;
 /// Arguments of `signgate admin`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    #[command(flatten)]
-    pub connection: Connection,
+    /// The gateway's address (before or after the subcommand).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:50051")]
+    pub gateway: String,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -158,7 +159,10 @@ fn or_none(list: &[String]) -> String {
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async {
-        let mut c = connect(&args.connection).await?;
+        let mut c = connect(&Connection {
+            gateway: args.gateway.clone(),
+        })
+        .await?;
         match args.command {
             AdminCommand::ApplyPolicy { policy, signatures } => {
                 let text = std::fs::read(&policy)
@@ -226,8 +230,14 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     if h.serving { "serving" } else { "NOT serving" }
                 );
                 for comp in h.components {
-                    let status = pb::ComponentStatus::try_from(comp.status)
-                        .map_or("unknown", |s| s.as_str_name());
+                    let status = pb::ComponentStatus::try_from(comp.status).map_or_else(
+                        |_| "unknown".to_owned(),
+                        |s| {
+                            s.as_str_name()
+                                .trim_start_matches("COMPONENT_STATUS_")
+                                .to_ascii_lowercase()
+                        },
+                    );
                     println!("  {}: {status} — {}", comp.name, comp.detail);
                 }
                 Ok(if h.serving {

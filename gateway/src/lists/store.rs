@@ -344,6 +344,47 @@ mod tests {
     }
 
     #[test]
+    fn a_version_the_audit_log_cannot_record_is_not_used() {
+        use crate::audit::{AuditLog, AuditOptions, record::ServerStopped};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("internal.txt");
+        std::fs::write(&path, format!("{A}\n")).unwrap();
+        let audit = Arc::new(
+            AuditLog::open_with(
+                &dir.path().join("audit.sqlite3"),
+                ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+                AuditOptions {
+                    max_bytes: Some(64 * 1024),
+                },
+            )
+            .unwrap(),
+        );
+        let (store, events) = ListStore::load_at_start_recorded(
+            vec![source(dir.path(), "internal")],
+            ParseLimits::default(),
+            SystemTime::now(),
+            Some(audit.clone()),
+        )
+        .unwrap();
+        assert!(matches!(events[0], ListEvent::Accepted { .. }));
+        // Fill the audit volume: the next append fails.
+        while audit
+            .append(AuditEvent::ServerStopped(ServerStopped {
+                reason: "x".repeat(512),
+            }))
+            .is_ok()
+        {}
+        std::fs::write(&path, format!("{B}\n")).unwrap();
+        let id = ListId::new("internal").unwrap();
+        assert!(matches!(
+            store.reload(&id, SystemTime::now()),
+            Some(ListEvent::Unrecorded { kept: Some(_), .. })
+        ));
+        assert!(store.snapshot().is_listed(&address(A)));
+        assert!(!store.snapshot().is_listed(&address(B)));
+    }
+
+    #[test]
     fn duplicate_ids_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let sources = vec![source(dir.path(), "x"), source(dir.path(), "x")];

@@ -295,9 +295,19 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             detail,
             last_ok: (status == pb::ComponentStatus::Ok).then(|| convert::timestamp(now())),
         };
+        let mut components = vec![store];
+        if let Some(g) = &self.governance {
+            let policy = g.policy.load();
+            components.push(pb::ComponentHealth {
+                name: "policy".into(),
+                status: pb::ComponentStatus::Ok.into(),
+                detail: format!("{} {} in force", policy.name(), policy.hash()),
+                last_ok: Some(convert::timestamp(now())),
+            });
+        }
         Ok(Response::new(pb::HealthDetails {
             serving: status == pb::ComponentStatus::Ok,
-            components: vec![store],
+            components,
             version: env!("CARGO_PKG_VERSION").into(),
             started_at: Some(convert::timestamp(self.started_at)),
         }))
