@@ -13,7 +13,7 @@ use signgate_policy::{
     Policy,
     governance::AdminSignature,
     operators::{Operator, OperatorStatus},
-    sanctions::ListId,
+    sanctions::{ListId, ListSlot},
     time::Timestamp,
 };
 
@@ -173,14 +173,9 @@ fn list_status(
             .unwrap_or_default(),
         content_hash: in_force.map(|l| l.sha256().to_string()).unwrap_or_default(),
         addresses: in_force.map_or(0, |l| l.address_count() as u64),
-        loaded_at: in_force.and_then(|l| {
-            let ms = l
-                .loaded_at()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .ok()?
-                .as_millis();
-            Some(convert::timestamp(UnixMillis(i64::try_from(ms).ok()?)))
-        }),
+        loaded_at: in_force
+            .and_then(|l| unix_millis(l.loaded_at()))
+            .map(convert::timestamp),
         error,
         added,
         removed,
@@ -305,6 +300,12 @@ impl<S: ProposalStore> Admin for AdminService<S> {
                 last_ok: Some(convert::timestamp(now())),
             });
         }
+        if let Some(g) = &self.governance {
+            components.push(audit_health(g).await);
+        }
+        if let Some(lists) = &self.lists {
+            components.extend(list_health(lists, SystemTime::now()));
+        }
         Ok(Response::new(pb::HealthDetails {
             serving: status == pb::ComponentStatus::Ok,
             components,
@@ -312,4 +313,98 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             started_at: Some(convert::timestamp(self.started_at)),
         }))
     }
+}
+
+/// A list past this share of its maximum age is reported DEGRADED: it still screens, but an
+/// operator has little time left before every proposal is denied.
+const LIST_AGE_WARNING: f64 = 0.8;
+
+/// One component per configured sanctions list: usable and fresh, nearly stale, or unusable.
+fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
+    let snapshot = lists.snapshot();
+    snapshot
+        .slots()
+        .iter()
+        .map(|slot| {
+            let spec = slot.spec();
+            let name = format!("sanctions:{}", spec.id);
+            let (status, detail, last_ok) = match slot {
+                ListSlot::Unavailable { reason, .. } => (
+                    pb::ComponentStatus::Failing,
+                    format!("never loaded ({reason}); every proposal is denied"),
+                    None,
+                ),
+                ListSlot::Loaded(list) => {
+                    let loaded = unix_millis(list.loaded_at()).map(convert::timestamp);
+                    match list.freshness(now) {
+                        Err(problem) => (
+                            pb::ComponentStatus::Failing,
+                            format!("{problem}; every proposal is denied until it is reloaded"),
+                            loaded,
+                        ),
+                        Ok(age) => {
+                            let share = age.as_secs_f64() / spec.max_age.as_secs_f64().max(1.0);
+                            let status = if share >= LIST_AGE_WARNING {
+                                pb::ComponentStatus::Degraded
+                            } else {
+                                pb::ComponentStatus::Ok
+                            };
+                            (
+                                status,
+                                format!(
+                                    "{} addresses, sha256 {}, loaded {} s ago of at most {} s",
+                                    list.address_count(),
+                                    list.sha256(),
+                                    age.as_secs(),
+                                    spec.max_age.as_secs()
+                                ),
+                                loaded,
+                            )
+                        }
+                    }
+                }
+            };
+            pb::ComponentHealth {
+                name,
+                status: status.into(),
+                detail,
+                last_ok,
+            }
+        })
+        .collect()
+}
+
+/// The audit log's head, read on a blocking thread: its size proves it is readable (appends are
+/// proven by every decision, which fails with UNAVAILABLE when one cannot be written).
+async fn audit_health(g: &Governance) -> pb::ComponentHealth {
+    let audit = g.audit.clone();
+    let head = tokio::task::spawn_blocking(move || audit.head()).await;
+    let (status, detail) = match head {
+        Ok(Ok((size, _))) => (
+            pb::ComponentStatus::Ok,
+            format!("{size} records; reads succeed"),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "audit log health probe failed");
+            (
+                pb::ComponentStatus::Failing,
+                "the audit log cannot be read; nothing is released; see the gateway log".to_owned(),
+            )
+        }
+        Err(_) => (
+            pb::ComponentStatus::Failing,
+            "the audit log probe did not finish".to_owned(),
+        ),
+    };
+    pb::ComponentHealth {
+        name: "audit".into(),
+        status: status.into(),
+        detail,
+        last_ok: (status == pb::ComponentStatus::Ok).then(|| convert::timestamp(now())),
+    }
+}
+
+fn unix_millis(t: SystemTime) -> Option<UnixMillis> {
+    let ms = t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_millis();
+    Some(UnixMillis(i64::try_from(ms).ok()?))
 }

@@ -130,3 +130,66 @@ async fn an_admin_reload_lists_a_destination_and_the_next_proposal_to_it_is_deni
     drop(admin);
     gw.stop().await;
 }
+
+/// Health details name every dependency an operator must watch: a stale list is FAILING with
+/// the reason (every proposal is denied), a fresh one OK with its size and age, and the audit
+/// log reports how many records it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_details_show_each_list_the_audit_log_and_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.txt");
+    let stale = dir.path().join("stale.txt");
+    for f in [&fresh, &stale] {
+        std::fs::write(f, "0x098B716B8Aaf21512996dC57EB0615e2383E2f96\n").unwrap();
+    }
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600))
+        .unwrap();
+    let list = |id: &str, path: &std::path::Path| SanctionsListConfig {
+        spec: ListSpec::new(
+            id,
+            path.display().to_string(),
+            ListCategory::Sanctions,
+            ListAction::Deny,
+            ListFormat::Plain,
+            Duration::from_secs(24 * 3600),
+        )
+        .unwrap(),
+        path: path.to_path_buf(),
+    };
+    let mut opts = Options::demo();
+    opts.lists = Some(vec![list("fresh-list", &fresh), list("stale-list", &stale)]);
+    let gw = start(dir.path(), opts).await;
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+    let health = admin
+        .get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let component = |name: &str| {
+        health
+            .components
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no component {name}: {health:?}"))
+            .clone()
+    };
+    assert!(health.serving);
+    assert_eq!(component("store").status(), pb::ComponentStatus::Ok);
+    assert_eq!(component("policy").status(), pb::ComponentStatus::Ok);
+    let audit = component("audit");
+    assert_eq!(audit.status(), pb::ComponentStatus::Ok, "{audit:?}");
+    assert!(audit.detail.contains("records"), "{audit:?}");
+    let ok = component("sanctions:fresh-list");
+    assert_eq!(ok.status(), pb::ComponentStatus::Ok, "{ok:?}");
+    assert!(ok.detail.contains("1 addresses"), "{ok:?}");
+    let failing = component("sanctions:stale-list");
+    assert_eq!(failing.status(), pb::ComponentStatus::Failing, "{failing:?}");
+    assert!(failing.detail.contains("denied"), "{failing:?}");
+    gw.stop().await;
+}
