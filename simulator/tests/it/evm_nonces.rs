@@ -53,7 +53,7 @@ fn assert_queued(report: &SimulationReport, lab: &Lab, current: u64, assumed: u6
     );
     let nonce = report
         .safe_changes()
-        .into_iter()
+        .iter()
         .find(|c| c.meaning == SafeSlot::Nonce)
         .unwrap();
     assert_eq!(
