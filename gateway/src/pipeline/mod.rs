@@ -5,7 +5,8 @@
 //! - [`evidence`]: gateway facts into the policy's `Evidence`;
 //! - [`view`]: the analysis and each decision as API messages;
 //! - `records`: the audit records appended before each response that depends on them;
-//! - `submit`, `approve`: the two deciding calls; `release`: nonce reservation, the release
+//! - `submit`, `approve`: the two deciding calls (`supplied`: owner signatures sent with a
+//!   submission, checked and reported); `release`: nonce reservation, the release
 //!   ticket and the signer backends;
 //! - [`velocity`]: rolling-window totals read for the evidence, and the caps the store enforces
 //!   inside the release transaction;
@@ -23,6 +24,7 @@ mod records;
 mod release;
 pub mod setup;
 mod submit;
+mod supplied;
 pub mod velocity;
 pub mod view;
 

@@ -127,7 +127,17 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         initiator.0.as_str(),
     );
     let (outcome, state) = view::outcome(&evaluation.decision);
-    let proposal_view = view::proposal(&analysis, &p.policy, version, v.intent.as_ref());
+    let mut proposal_view = view::proposal(&analysis, &p.policy, version, v.intent.as_ref());
+    if !v.signatures.is_empty() {
+        proposal_view.supplied_signatures = super::supplied::check(
+            p.state.clone(),
+            ctx,
+            analysis.decoded.hashes.clone(),
+            v.signatures.clone(),
+            p.limits.simulation_timeout,
+        )
+        .await;
+    }
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,

@@ -21,5 +21,6 @@ mod nonce;
 mod release;
 mod restart;
 mod sanctions;
+mod signatures;
 mod support;
 mod velocity;

@@ -1,0 +1,110 @@
+//! Owner signatures supplied with a submission: each checked the way `checkNSignatures` checks
+//! it, against the Safe's owners and on-chain approvals in the state source, and shown to the
+//! operators — valid owner signatures by owner, and every invalid or non-owner one with why, so
+//! nothing supplied is silently dropped.
+//!
+//! This is a report, not a decision: the policy never counts owner signatures (operators
+//! approve with their own keys), and what the simulation runs is unchanged. Contract
+//! signatures (EIP-1271) would need an EVM call per signer; they are reported as not checked
+//! rather than guessed valid.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy_primitives::{Address, U256};
+use signgate_proto::v1 as pb;
+use signgate_simulator::{
+    SafeContext,
+    constants::slots,
+    evm::{StateSource, read_list},
+    hash::SafeTxHashes,
+    signature::{
+        SIGNATURE_PART_LEN, SignatureCheck, SignatureKind, SignaturePart, check_n_signatures,
+    },
+};
+
+/// How many static 65-byte parts `blob` holds: parts up to the end of the blob or the first
+/// contract signature's dynamic data, whichever comes first.
+fn static_parts(blob: &[u8]) -> usize {
+    let mut end = blob.len();
+    let mut n = 0usize;
+    while let Some(part) = SignaturePart::at(blob, n) {
+        let part_end = n.saturating_add(1).saturating_mul(SIGNATURE_PART_LEN);
+        if part_end > end {
+            break;
+        }
+        if part.kind() == SignatureKind::Contract {
+            let offset = usize::try_from(part.s_offset()).unwrap_or(usize::MAX);
+            end = end.min(offset.max(part_end));
+        }
+        n = n.saturating_add(1);
+    }
+    n
+}
+
+/// Every supplied signature with its verdict. A state source that cannot be read marks every
+/// signature as not checked (never as valid).
+pub async fn check<T: StateSource + Send + 'static>(
+    state: Arc<T>,
+    ctx: SafeContext,
+    hashes: SafeTxHashes,
+    blob: Vec<u8>,
+    timeout: Duration,
+) -> Vec<pb::SuppliedSignature> {
+    let parts = static_parts(&blob);
+    let unchecked = |why: &str| {
+        (0..parts.max(1))
+            .map(|index| pb::SuppliedSignature {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                problem: format!("not checked: {why}"),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    if parts == 0 {
+        return unchecked("the signatures are shorter than one 65-byte part");
+    }
+    let job = tokio::task::spawn_blocking(move || {
+        let owners = read_list(state.as_ref(), ctx.safe, slots::owner, "owners")
+            .map_err(|e| e.to_string())?;
+        let check =
+            SignatureCheck::for_safe_tx(ctx.version, &hashes, &blob, &owners, Address::ZERO);
+        // The approvals a v=1 signature relies on are read from the same state; a read failure
+        // counts as not approved.
+        let report = check_n_signatures(
+            &check,
+            U256::from(parts),
+            |owner| {
+                state
+                    .storage_ref(ctx.safe, slots::approved_hash(owner, hashes.safe_tx_hash))
+                    .is_ok_and(|v| !v.is_zero())
+            },
+            |_| false,
+        );
+        Ok::<_, String>(
+            report
+                .signatures
+                .iter()
+                .map(|s| pb::SuppliedSignature {
+                    index: u32::try_from(s.index).unwrap_or(u32::MAX),
+                    signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
+                    kind: s.kind.as_str().to_owned(),
+                    valid: s.is_valid(),
+                    problem: match (&s.fault, s.kind) {
+                        (None, _) => String::new(),
+                        (Some(_), SignatureKind::Contract) => {
+                            "not checked: contract signatures (EIP-1271) are not verified at \
+                             submission"
+                                .to_owned()
+                        }
+                        (Some(fault), _) => fault.to_string(),
+                    },
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    match tokio::time::timeout(timeout, job).await {
+        Ok(Ok(Ok(checked))) => checked,
+        Ok(Ok(Err(why))) => unchecked(&format!("the Safe's owners could not be read ({why})")),
+        _ => unchecked("the state source did not answer in time"),
+    }
+}
