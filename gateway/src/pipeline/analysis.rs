@@ -55,6 +55,7 @@ pub async fn simulate<T: StateSource + Send + 'static>(
     state: Arc<T>,
     ctx: SafeContext,
     tx: SafeTx,
+    signatures: Option<Vec<u8>>,
     timeout: Duration,
 ) -> Result<SimulationReport, String> {
     let opts = SimulationOptions {
@@ -68,7 +69,7 @@ pub async fn simulate<T: StateSource + Send + 'static>(
             ctx.safe,
             ctx.version,
             &tx,
-            None,
+            signatures.as_deref(),
             &opts,
         )
     });
@@ -142,17 +143,19 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
     }
 }
 
-/// Decodes, simulates and screens `tx` for `ctx`.
+/// Decodes, simulates and screens `tx` for `ctx`. `signatures`: a blob the Safe would accept as
+/// it is, run unmodified; `None` runs approved-hash overrides.
 pub async fn analyse<T: StateSource + Send + 'static>(
     state: Arc<T>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
+    signatures: Option<Vec<u8>>,
     field: &str,
     timeout: Duration,
 ) -> Result<Analysis, GatewayError> {
     let decoded = decode(&ctx, &tx, field)?;
-    let simulation = simulate(state, ctx, tx, timeout).await;
+    let simulation = simulate(state, ctx, tx, signatures, timeout).await;
     let screening = screen_now(&snapshot, &decoded, simulation.as_ref().ok());
     let list_hashes = snapshot
         .slots()

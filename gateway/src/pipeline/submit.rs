@@ -9,7 +9,9 @@
 use alloy_primitives::{Address, B256};
 use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
-use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
+use signgate_simulator::{
+    SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
+};
 
 use super::{Pipeline, analysis, records, view};
 use crate::{
@@ -105,11 +107,32 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         safe: v.safe,
         version,
     };
+    // Supplied owner signatures are checked before the simulation: a blob the Safe would
+    // accept as it is runs unmodified.
+    let supplied = if v.signatures.is_empty() {
+        None
+    } else {
+        Some(
+            super::supplied::check(
+                p.state.clone(),
+                ctx,
+                safe_tx_hashes(&ctx, &tx),
+                v.signatures.clone(),
+                p.limits.simulation_timeout,
+            )
+            .await,
+        )
+    };
+    let run_signatures = supplied
+        .as_ref()
+        .filter(|s| s.accepted)
+        .map(|_| v.signatures.clone());
     let analysis = analysis::analyse(
         p.state.clone(),
         p.lists.snapshot(),
         ctx,
         tx.clone(),
+        run_signatures,
         "submission.payload.transaction.data",
         p.limits.simulation_timeout,
     )
@@ -128,15 +151,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     );
     let (outcome, state) = view::outcome(&evaluation.decision);
     let mut proposal_view = view::proposal(&analysis, &p.policy, version, v.intent.as_ref());
-    if !v.signatures.is_empty() {
-        proposal_view.supplied_signatures = super::supplied::check(
-            p.state.clone(),
-            ctx,
-            analysis.decoded.hashes.clone(),
-            v.signatures.clone(),
-            p.limits.simulation_timeout,
-        )
-        .await;
+    if let Some(supplied) = supplied {
+        proposal_view.supplied_signatures = supplied.signatures;
     }
     tracing::info!(
         proposal_id = %id,

@@ -4,9 +4,11 @@
 //! nothing supplied is silently dropped.
 //!
 //! This is a report, not a decision: the policy never counts owner signatures (operators
-//! approve with their own keys), and what the simulation runs is unchanged. Contract
+//! approve with their own keys). One thing follows from it: when the Safe's own
+//! `checkSignatures` would accept the supplied blob as it is, the submission's simulation runs
+//! it unmodified (exactly what execution would do) instead of approved-hash overrides. Contract
 //! signatures (EIP-1271) would need an EVM call per signer; they are reported as not checked
-//! rather than guessed valid.
+//! rather than guessed valid, so a blob relying on one is never "accepted" here.
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,6 +21,7 @@ use signgate_simulator::{
     hash::SafeTxHashes,
     signature::{
         SIGNATURE_PART_LEN, SignatureCheck, SignatureKind, SignaturePart, check_n_signatures,
+        check_signatures,
     },
 };
 
@@ -41,24 +44,35 @@ fn static_parts(blob: &[u8]) -> usize {
     n
 }
 
+/// What the supplied signatures are worth.
+#[derive(Debug, Clone, Default)]
+pub struct Supplied {
+    /// Every supplied signature with its verdict.
+    pub signatures: Vec<pb::SuppliedSignature>,
+    /// Whether the Safe's `checkSignatures` would accept the blob as supplied (its threshold
+    /// met by valid owner signatures alone).
+    pub accepted: bool,
+}
+
 /// Every supplied signature with its verdict. A state source that cannot be read marks every
-/// signature as not checked (never as valid).
+/// signature as not checked (never as valid) and the blob as not accepted.
 pub async fn check<T: StateSource + Send + 'static>(
     state: Arc<T>,
     ctx: SafeContext,
     hashes: SafeTxHashes,
     blob: Vec<u8>,
     timeout: Duration,
-) -> Vec<pb::SuppliedSignature> {
+) -> Supplied {
     let parts = static_parts(&blob);
-    let unchecked = |why: &str| {
-        (0..parts.max(1))
+    let unchecked = |why: &str| Supplied {
+        signatures: (0..parts.max(1))
             .map(|index| pb::SuppliedSignature {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
                 problem: format!("not checked: {why}"),
                 ..Default::default()
             })
-            .collect::<Vec<_>>()
+            .collect(),
+        accepted: false,
     };
     if parts == 0 {
         return unchecked("the signatures are shorter than one 65-byte part");
@@ -68,39 +82,41 @@ pub async fn check<T: StateSource + Send + 'static>(
             .map_err(|e| e.to_string())?;
         let check =
             SignatureCheck::for_safe_tx(ctx.version, &hashes, &blob, &owners, Address::ZERO);
+        let threshold = state
+            .storage_ref(ctx.safe, slots::THRESHOLD)
+            .map_err(|e| e.to_string())?;
         // The approvals a v=1 signature relies on are read from the same state; a read failure
         // counts as not approved.
-        let report = check_n_signatures(
-            &check,
-            U256::from(parts),
-            |owner| {
-                state
-                    .storage_ref(ctx.safe, slots::approved_hash(owner, hashes.safe_tx_hash))
-                    .is_ok_and(|v| !v.is_zero())
-            },
-            |_| false,
-        );
-        Ok::<_, String>(
-            report
-                .signatures
-                .iter()
-                .map(|s| pb::SuppliedSignature {
-                    index: u32::try_from(s.index).unwrap_or(u32::MAX),
-                    signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
-                    kind: s.kind.as_str().to_owned(),
-                    valid: s.is_valid(),
-                    problem: match (&s.fault, s.kind) {
-                        (None, _) => String::new(),
-                        (Some(_), SignatureKind::Contract) => {
-                            "not checked: contract signatures (EIP-1271) are not verified at \
+        let approved = |owner| {
+            state
+                .storage_ref(ctx.safe, slots::approved_hash(owner, hashes.safe_tx_hash))
+                .is_ok_and(|v| !v.is_zero())
+        };
+        let accepted = check_signatures(&check, threshold, approved, |_| false).accepted();
+        let report = check_n_signatures(&check, U256::from(parts), approved, |_| false);
+        let signatures = report
+            .signatures
+            .iter()
+            .map(|s| pb::SuppliedSignature {
+                index: u32::try_from(s.index).unwrap_or(u32::MAX),
+                signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
+                kind: s.kind.as_str().to_owned(),
+                valid: s.is_valid(),
+                problem: match (&s.fault, s.kind) {
+                    (None, _) => String::new(),
+                    (Some(_), SignatureKind::Contract) => {
+                        "not checked: contract signatures (EIP-1271) are not verified at \
                              submission"
-                                .to_owned()
-                        }
-                        (Some(fault), _) => fault.to_string(),
-                    },
-                })
-                .collect::<Vec<_>>(),
-        )
+                            .to_owned()
+                    }
+                    (Some(fault), _) => fault.to_string(),
+                },
+            })
+            .collect();
+        Ok::<_, String>(Supplied {
+            signatures,
+            accepted,
+        })
     });
     match tokio::time::timeout(timeout, job).await {
         Ok(Ok(Ok(checked))) => checked,

@@ -16,7 +16,7 @@ use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeVersion,
     decode::{Action, ActionPath, AddressRole},
-    report::OverrideReason,
+    report::{OverrideReason, SignatureMode},
 };
 
 use super::analysis::Analysis;
@@ -264,6 +264,11 @@ fn simulation(analysis: &Analysis, policy: &Policy) -> pb::SimulationSummary {
             .collect(),
         state_block: report.state.block_number.to_string(),
         assumptions: assumptions(report),
+        signatures: match report.signatures {
+            SignatureMode::Supplied => "supplied",
+            SignatureMode::ApprovedHashOverrides => "approved_hash_overrides",
+        }
+        .to_owned(),
     }
 }
 

@@ -66,6 +66,12 @@ async fn supplied_signatures_name_the_owner_and_the_stranger() {
     assert!(!s.valid, "{s:?}");
     assert!(s.problem.contains("owner"), "{s:?}");
 
+    // One valid owner signature does not meet the threshold of 2: the run used overrides.
+    assert_eq!(
+        p.simulation.as_ref().unwrap().signatures,
+        "approved_hash_overrides"
+    );
+
     // A later read shows the same report: it is part of the stored proposal.
     let again = c
         .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
@@ -73,6 +79,48 @@ async fn supplied_signatures_name_the_owner_and_the_stranger() {
         .unwrap()
         .into_inner();
     assert_eq!(again.supplied_signatures, p.supplied_signatures);
+
+    drop(c);
+    gw.stop().await;
+}
+
+/// Valid signatures of threshold-many owners are exactly what execution would run: the
+/// submission's simulation runs them unmodified, and it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_meeting_the_threshold_are_simulated_unmodified() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+
+    let tx = token_transfer(demo::PAYEE, U256::from(6u64), 0);
+    let hash = safe_tx_hash(
+        &SafeContext {
+            chain_id: 1,
+            safe: demo::DEMO_SAFE,
+            version: SafeVersion::V1_4_1,
+        },
+        &tx,
+    );
+    let owners = demo::owners();
+    let mut sub = submission(demo::DEMO_SAFE, &tx);
+    sub.signatures = owners
+        .iter()
+        .take(usize::try_from(demo::THRESHOLD).unwrap())
+        .flat_map(|k| k.sign_hash_sync(&hash).unwrap().as_bytes().to_vec())
+        .collect();
+    let p = c
+        .submit_proposal(submit_request(&sub, &demo::operator("alice")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        p.supplied_signatures.iter().all(|s| s.valid),
+        "{:?}",
+        p.supplied_signatures
+    );
+    let sim = p.simulation.as_ref().unwrap();
+    assert!(sim.success, "{sim:?}");
+    assert_eq!(sim.signatures, "supplied");
 
     drop(c);
     gw.stop().await;
