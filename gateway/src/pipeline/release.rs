@@ -6,7 +6,9 @@
 //! nonce can never both be released — in the same store transaction that checks the wallet's
 //! velocity limits against every earlier release (so two releases racing each other cannot
 //! together cross a limit), and a ticket signed for the signer backends. Their
-//! signatures are verified against the released hash before they are packed.
+//! signatures are verified against the released hash before they are packed, together with any
+//! valid ECDSA owner signatures supplied with the submission (recovered again over the released
+//! hash, their signers still owners), one per owner, owner-sorted.
 
 use std::time::Duration;
 
@@ -187,12 +189,26 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             "no signer backend returned a valid signature".to_owned(),
         ));
     }
-    let packed = client::pack(&outcomes)
+    // Owner signatures supplied with the submission, re-verified now, join the backends'.
+    let supplied = super::supplied::still_valid(
+        p.state.clone(),
+        record.safe,
+        record.safe_tx_hash,
+        &stored_view.supplied_signatures,
+        p.limits.simulation_timeout,
+    )
+    .await;
+    let packed = client::pack_with(&outcomes, &supplied)
         .map_err(|e| GatewayError::Internal(format!("packing signatures: {e}")))?;
-    let owners = outcomes
+    let mut owners: Vec<_> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().ok().map(|(owner, _)| *owner))
         .collect();
+    for (owner, _) in &supplied {
+        if !owners.contains(owner) {
+            owners.push(*owner);
+        }
+    }
     records::append(
         &p.audit,
         records::signatures(&record, owners, &packed, caller),

@@ -12,7 +12,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, Signature, U256};
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeContext,
@@ -20,8 +20,8 @@ use signgate_simulator::{
     evm::{StateSource, read_list},
     hash::SafeTxHashes,
     signature::{
-        SIGNATURE_PART_LEN, SignatureCheck, SignatureKind, SignaturePart, check_n_signatures,
-        check_signatures,
+        CheckedSignature, SIGNATURE_PART_LEN, SignatureCheck, SignatureKind, SignaturePart,
+        check_n_signatures, check_signatures,
     },
 };
 
@@ -102,6 +102,7 @@ pub async fn check<T: StateSource + Send + 'static>(
                 signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
                 kind: s.kind.as_str().to_owned(),
                 valid: s.is_valid(),
+                signature: kept_part(&blob, s),
                 problem: match (&s.fault, s.kind) {
                     (None, _) => String::new(),
                     (Some(_), SignatureKind::Contract) => {
@@ -122,5 +123,58 @@ pub async fn check<T: StateSource + Send + 'static>(
         Ok(Ok(Ok(checked))) => checked,
         Ok(Ok(Err(why))) => unchecked(&format!("the Safe's owners could not be read ({why})")),
         _ => unchecked("the state source did not answer in time"),
+    }
+}
+
+/// The raw part of a valid ECDSA signature, kept for packing at release; empty otherwise.
+fn kept_part(blob: &[u8], s: &CheckedSignature) -> Vec<u8> {
+    if !s.is_valid() || s.kind != SignatureKind::Ecdsa {
+        return Vec::new();
+    }
+    let start = s.index.saturating_mul(SIGNATURE_PART_LEN);
+    blob.get(start..start.saturating_add(SIGNATURE_PART_LEN))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// The supplied signatures of a stored proposal that still count at release: each ECDSA part
+/// recovered again over the released safeTxHash, and kept only if its signer is an owner in
+/// the state source now (owners change). A state source that cannot be read keeps none: the
+/// release then packs the signer backends' signatures alone, as before.
+pub async fn still_valid<T: StateSource + Send + 'static>(
+    state: Arc<T>,
+    safe: Address,
+    safe_tx_hash: B256,
+    supplied: &[pb::SuppliedSignature],
+    timeout: Duration,
+) -> Vec<(Address, Signature)> {
+    let candidates: Vec<(Address, Signature)> = supplied
+        .iter()
+        .filter(|s| s.valid)
+        .filter(|s| {
+            s.signature.get(64).copied().map(SignatureKind::from_v) == Some(SignatureKind::Ecdsa)
+        })
+        .filter_map(|s| Signature::from_raw(&s.signature).ok())
+        .filter_map(|sig| {
+            sig.recover_address_from_prehash(&safe_tx_hash)
+                .ok()
+                .map(|signer| (signer, sig))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return candidates;
+    }
+    let job = tokio::task::spawn_blocking(move || {
+        read_list(state.as_ref(), safe, slots::owner, "owners")
+    });
+    match tokio::time::timeout(timeout, job).await {
+        Ok(Ok(Ok(owners))) => candidates
+            .into_iter()
+            .filter(|(signer, _)| owners.contains(signer))
+            .collect(),
+        _ => {
+            tracing::warn!(%safe, "owners unreadable at release; supplied signatures left out");
+            Vec::new()
+        }
     }
 }

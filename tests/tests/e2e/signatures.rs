@@ -9,7 +9,9 @@ use signgate_simulator::{SafeContext, SafeVersion, safe_tx_hash};
 
 use crate::{
     demo,
-    support::{Options, start, submission, submit_request, token_transfer},
+    support::{
+        Options, approve, start, start_signer, state, submission, submit_request, token_transfer,
+    },
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,4 +126,71 @@ async fn signatures_meeting_the_threshold_are_simulated_unmodified() {
 
     drop(c);
     gw.stop().await;
+}
+
+/// A valid owner signature supplied with the submission is packed at release together with
+/// the signer backends' signatures: one per owner, owner-sorted, each over the released hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplied_owner_signature_is_packed_with_the_backends_at_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let owners = demo::owners();
+    let s1 = start_signer(dir.path(), owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), owners[1].clone()).await;
+    let mut opts = Options::demo();
+    opts.signers = vec![s1.url.clone(), s2.url.clone()];
+    let gw = start(dir.path(), opts).await;
+    let mut c = gw.client().await;
+
+    let tx = token_transfer(demo::PAYEE, U256::from(7u64), 0);
+    let hash = safe_tx_hash(
+        &SafeContext {
+            chain_id: 1,
+            safe: demo::DEMO_SAFE,
+            version: SafeVersion::V1_4_1,
+        },
+        &tx,
+    );
+    let mut sub = submission(demo::DEMO_SAFE, &tx);
+    sub.signatures = owners[2].sign_hash_sync(&hash).unwrap().as_bytes().to_vec();
+    let p = c
+        .submit_proposal(submit_request(&sub, &demo::operator("alice")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        p.supplied_signatures[0].valid,
+        "{:?}",
+        p.supplied_signatures
+    );
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
+    let resp = c
+        .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        resp.signatures.len(),
+        3 * 65,
+        "two backends and the supplied one"
+    );
+    let signers: Vec<Address> = resp
+        .signatures
+        .chunks(65)
+        .map(|part| {
+            alloy_primitives::Signature::from_raw(part)
+                .unwrap()
+                .recover_address_from_prehash(&hash)
+                .unwrap()
+        })
+        .collect();
+    let mut expected: Vec<Address> = owners.iter().map(|k| k.address()).collect();
+    expected.sort();
+    assert_eq!(signers, expected, "one per owner, owner-sorted");
+
+    drop(c);
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
 }
