@@ -19,6 +19,7 @@ use signgate_simulator::{
     constants::slots,
     evm::{StateSource, read_list},
     hash::SafeTxHashes,
+    limits::MAX_SIGNATURES,
     signature::{
         CheckedSignature, SIGNATURE_PART_LEN, SignatureCheck, SignatureKind, SignaturePart,
         check_n_signatures, check_signatures,
@@ -76,6 +77,9 @@ pub async fn check<T: StateSource + Send + 'static>(
     };
     if parts == 0 {
         return unchecked("the signatures are shorter than one 65-byte part");
+    }
+    if parts > MAX_SIGNATURES {
+        return unchecked(&format!("more than {MAX_SIGNATURES} signatures"));
     }
     let job = tokio::task::spawn_blocking(move || {
         let owners = read_list(state.as_ref(), ctx.safe, slots::owner, "owners")
