@@ -8,12 +8,12 @@ use alloy_primitives::Address;
 use signgate_simulator::decode::{Action, ActionKind, ActionPath, SafeConfigCall, TokenCall};
 
 use signgate_simulator::report::{
-    CallFrame, CallKind, Outcome, SafeSlot, SimulationReport, TokenEventKind,
+    CallFrame, CallKind, Outcome, OverrideReason, SafeSlot, SimulationReport, TokenEventKind,
 };
 
 use crate::{
     evidence::{
-        ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact,
+        ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact, QueuedNonce,
         SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
         SimulationOutcome,
     },
@@ -225,6 +225,13 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
             });
         }
     }
+    // Overrides are facts of the run, not of the transaction: approved hashes stand in for
+    // signatures and say nothing the policy decides on; a queued nonce is carried as what the
+    // run assumed.
+    let queued_nonce = report.overrides.iter().find_map(|o| match o.reason {
+        OverrideReason::QueuedNonce { current, assumed } => Some(QueuedNonce { current, assumed }),
+        OverrideReason::ApprovedHash { .. } => None,
+    });
     SimulationFacts {
         outcome,
         safe_tx_hash: Some(report.safe_tx_hash),
@@ -232,6 +239,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         safe_changes,
         proxy_upgrades,
         outflows,
+        queued_nonce,
     }
 }
 

@@ -205,6 +205,23 @@ pub struct SimulationFacts {
     /// Value that left the Safe.
     #[serde(default)]
     pub outflows: Vec<OutflowFact>,
+    /// Set when the transaction is queued behind others: the run set the Safe's nonce from
+    /// `current` to the transaction's and assumed the earlier nonces executed, without replaying
+    /// them. A fact of the run, not of the transaction: no rule relaxes or tightens on it (the
+    /// release re-simulates on the state of that moment), but the audit record says what the
+    /// decision assumed. Absent from records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_nonce: Option<QueuedNonce>,
+}
+
+/// The nonce assumption of a queued transaction's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuedNonce {
+    /// The Safe's nonce in the state simulated against.
+    pub current: U256,
+    /// The transaction's nonce, which the run assumed.
+    pub assumed: U256,
 }
 
 /// A DELEGATECALL (or CALLCODE) frame at any depth.

@@ -35,8 +35,10 @@ pub struct SimulationReport {
     pub executor: Address,
     /// Whether real signatures were used or approved-hash overrides.
     pub signatures: SignatureMode,
-    /// The state overrides applied before execution. Empty when real signatures reached the
-    /// threshold. "Before" values elsewhere in the report are always the real pre-state.
+    /// The state overrides applied before execution: approved hashes when no signatures were
+    /// supplied, and the nonce of a queued transaction (whatever the signatures). Empty when
+    /// real signatures ran at the Safe's current nonce. "Before" values elsewhere in the report
+    /// are always the real pre-state.
     pub overrides: Vec<StateOverride>,
     /// How execution ended, including the Safe's own `ExecutionFailure`.
     pub outcome: Outcome,
@@ -92,7 +94,8 @@ pub enum StateSourceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureMode {
-    /// The caller's signatures were passed unmodified; no state was overridden.
+    /// The caller's signatures were passed unmodified; no signature state was overridden
+    /// (only the nonce of a queued transaction may be, see [`OverrideReason::QueuedNonce`]).
     Supplied,
     /// `threshold` real owners' `approvedHashes[owner][safeTxHash]` were set to 1 and v=1
     /// signatures passed. Owners, threshold and the guard were left untouched.
@@ -117,6 +120,12 @@ pub struct StateOverride {
 pub enum OverrideReason {
     /// `approvedHashes[owner][safeTxHash] = 1` so that a v=1 signature of `owner` validates.
     ApprovedHash { owner: Address, safe_tx_hash: B256 },
+    /// The Safe's nonce was set from `current` to the transaction's `assumed` nonce: the
+    /// transaction is queued behind `assumed - current` others, and the run assumes they
+    /// executed first without replaying them. What they do is not in this report; the Safe
+    /// hashes and checks signatures with its own nonce, so without this the run could only
+    /// revert.
+    QueuedNonce { current: U256, assumed: U256 },
 }
 
 /// How the simulated transaction ended.

@@ -14,8 +14,7 @@ use config::{Config, Environment, File, FileFormat};
 
 pub use raw::{
     RawAudit, RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner,
-    RawStore,
-    RawTls,
+    RawStore, RawTls,
 };
 pub use typed::{
     AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, SanctionsListConfig,

@@ -62,6 +62,7 @@ pub async fn simulate<T: StateSource + Send + 'static>(
     state: Arc<T>,
     ctx: SafeContext,
     tx: SafeTx,
+    signatures: Option<Vec<u8>>,
     timeout: Duration,
 ) -> (Result<SimulationReport, String>, SimulationOutcome) {
     let opts = SimulationOptions {
@@ -78,7 +79,7 @@ pub async fn simulate<T: StateSource + Send + 'static>(
             ctx.safe,
             ctx.version,
             &tx,
-            None,
+            signatures.as_deref(),
             &opts,
         );
         tracing::debug!(
@@ -172,17 +173,23 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
 }
 
 /// Decodes, simulates and screens `tx` for `ctx`; the simulation is recorded in `metrics`.
+/// `signatures`: a blob the Safe would accept as it is, run unmodified; `None` runs
+/// approved-hash overrides.
 pub async fn analyse<T: StateSource + Send + 'static>(
     state: Arc<T>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
+    signatures: Option<Vec<u8>>,
     field: &str,
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<Analysis, GatewayError> {
     let decoded = decode(&ctx, &tx, field)?;
-    Ok(analyse_decoded(state, snapshot, ctx, tx, decoded, timeout, metrics).await)
+    Ok(analyse_decoded(
+        state, snapshot, ctx, tx, decoded, signatures, timeout, metrics,
+    )
+    .await)
 }
 
 /// [`analyse`] for a transaction the caller already decoded (submission tags its log span with
@@ -193,11 +200,12 @@ pub async fn analyse_decoded<T: StateSource + Send + 'static>(
     ctx: SafeContext,
     tx: SafeTx,
     decoded: DecodedTransaction,
+    signatures: Option<Vec<u8>>,
     timeout: Duration,
     metrics: &Metrics,
 ) -> Analysis {
     let started = Instant::now();
-    let (simulation, outcome) = simulate(state, ctx, tx, timeout).await;
+    let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await;
     metrics.simulation(outcome, started.elapsed());
     let screening = screen_now(&snapshot, &decoded, simulation.as_ref().ok());
     let list_hashes = snapshot

@@ -50,6 +50,7 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
         p.lists.snapshot(),
         ctx,
         tx,
+        None,
         "transaction.data",
         p.limits.simulation_timeout,
         &p.metrics,

@@ -5,9 +5,11 @@
 //! - [`evidence`]: gateway facts into the policy's `Evidence`;
 //! - [`view`]: the analysis and each decision as API messages;
 //! - `records`: the audit records appended before each response that depends on them;
-//! - `submit`, `approve`: the two deciding calls; `release`: nonce reservation, the release
+//! - `submit`, `approve`: the two deciding calls (`supplied`: owner signatures sent with a
+//!   submission, checked and reported); `release`: nonce reservation, the release
 //!   ticket and the signer backends;
-//! - [`velocity`]: per-window totals read for the evidence and added at release;
+//! - [`velocity`]: rolling-window totals read for the evidence, and the caps the store enforces
+//!   inside the release transaction;
 //! - [`setup`]: building a pipeline from the configuration (demo assets included).
 //!
 //! The policy decides (`signgate_policy::assess`, pure); this module only gathers its inputs
@@ -22,6 +24,7 @@ pub(crate) mod records;
 mod release;
 pub mod setup;
 mod submit;
+mod supplied;
 pub mod velocity;
 pub mod view;
 
@@ -200,15 +203,39 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
         analysis.decoded.context.chain_id,
         analysis.decoded.context.safe,
     );
+    let velocity = velocity::totals(p.store.as_ref(), policy, chain_id, safe, decided_at).await?;
+    let (ev, evaluation) = assess_at(
+        policy, analysis, id, initiator, declared, approvals, velocity, decided_at,
+    );
+    Ok((ev, evaluation, decided_at))
+}
+
+/// One evaluation at `decided_at` with the given velocity totals: [`assess_now`]'s core, and
+/// how a release refused by the store's velocity check is re-decided on the totals the store
+/// saw.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the facts of one evaluation, each from a different place"
+)]
+pub(super) fn assess_at(
+    policy: &Policy,
+    analysis: &analysis::Analysis,
+    id: &crate::store::ProposalId,
+    initiator: signgate_policy::operators::OperatorId,
+    declared: Option<&pb::DeclaredIntent>,
+    approvals: &[crate::store::ApprovalRecord],
+    velocity: Vec<signgate_policy::evidence::VelocityTotal>,
+    decided_at: crate::store::UnixMillis,
+) -> (signgate_policy::Evidence, signgate_policy::Evaluation) {
     let facts = evidence::ProposalFacts {
         id,
         initiator,
         declared,
         approvals,
-        velocity: velocity::totals(p.store.as_ref(), policy, chain_id, safe, decided_at).await?,
+        velocity,
         now: decided_at,
     };
     let (ev, checks) = evidence::build(analysis, &facts);
     let evaluation = signgate_policy::assess(policy, &ev, &checks);
-    Ok((ev, evaluation, decided_at))
+    (ev, evaluation)
 }

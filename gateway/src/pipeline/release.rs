@@ -3,13 +3,17 @@
 //! The proposal is re-evaluated at the moment of release (current lists, current clock), so an
 //! approval that lapsed, a list that went stale or a time lock that has not passed stops it.
 //! Only then is the (chain, Safe, nonce) reserved — a unique row, so two transactions for one
-//! nonce can never both be released — and a ticket signed for the signer backends. Their
-//! signatures are verified against the released hash before they are packed.
+//! nonce can never both be released — in the same store transaction that checks the wallet's
+//! velocity limits against every earlier release (so two releases racing each other cannot
+//! together cross a limit), and a ticket signed for the signer backends. Their
+//! signatures are verified against the released hash before they are packed, together with any
+//! valid ECDSA owner signatures supplied with the submission (recovered again over the released
+//! hash, their signers still owners), one per owner, owner-sorted.
 
 use std::time::Duration;
 
 use prost::Message;
-use signgate_policy::{Decision, operators::OperatorId};
+use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
@@ -18,7 +22,10 @@ use crate::{
     audit::record::DecisionTrigger,
     server::{Caller, GatewayError, call_span, convert},
     signer::{client, ticket},
-    store::{NewDecision, ProposalState, ProposalStore, Release, UnixMillis},
+    store::{
+        NewDecision, OverLimit, ProposalState, ProposalStore, Release, ReleaseOutcome,
+        StoredProposal, UnixMillis,
+    },
 };
 
 /// How long the gateway waits for the signer backends, at most.
@@ -103,7 +110,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
                 .await?;
             return Err(GatewayError::FailedPrecondition(format!(
                 "proposal {id} is no longer approved ({}); nothing was signed",
-                other.kind()
+                decision_words(other)
             )));
         }
         other => {
@@ -113,15 +120,33 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             )));
         }
     }
-    let reservation = p
+    let (outflows, caps) = velocity::release_caps(&policy, &ev)?;
+    let outcome = p
         .store
         .release(Release {
             id: record.id.clone(),
             expected_revision: record.revision,
             released_at: decided_at,
-            velocity: velocity::deltas(&policy, &ev, decided_at),
+            outflows,
+            caps,
         })
         .await?;
+    let reservation = match outcome {
+        ReleaseOutcome::Released(reservation) => reservation,
+        ReleaseOutcome::OverLimit(over) => {
+            return Err(over_limit(
+                p,
+                &policy,
+                &stored,
+                &analysis,
+                &stored_view,
+                ev,
+                &over,
+                decided_at,
+            )
+            .await);
+        }
+    };
     tracing::info!(
         proposal_id = %record.id,
         safe_tx_hash = %record.safe_tx_hash,
@@ -178,12 +203,26 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             "no signer backend returned a valid signature".to_owned(),
         ));
     }
-    let packed = client::pack(&outcomes)
+    // Owner signatures supplied with the submission, re-verified now, join the backends'.
+    let supplied = super::supplied::still_valid(
+        p.state.clone(),
+        record.safe,
+        record.safe_tx_hash,
+        &stored_view.supplied_signatures,
+        p.limits.simulation_timeout,
+    )
+    .await;
+    let packed = client::pack_with(&outcomes, &supplied)
         .map_err(|e| GatewayError::Internal(format!("packing signatures: {e}")))?;
-    let owners = outcomes
+    let mut owners: Vec<_> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().ok().map(|(owner, _)| *owner))
         .collect();
+    for (owner, _) in &supplied {
+        if !owners.contains(owner) {
+            owners.push(*owner);
+        }
+    }
     records::append(
         &p.audit,
         &p.metrics,
@@ -205,4 +244,98 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             .map(client::BackendSignature::to_proto)
             .collect(),
     })
+}
+
+/// A release the store refused because a velocity limit would be crossed: re-decided on the
+/// totals the store saw (so the policy words the denial, `velocity.exceeded`), recorded in the
+/// audit log and the store as the proposal's decision, and answered as a failed precondition.
+/// Every failure on this path is itself an error: nothing is released either way.
+async fn over_limit<S: ProposalStore, T>(
+    p: &Pipeline<S, T>,
+    policy: &Policy,
+    stored: &StoredProposal,
+    analysis: &super::analysis::Analysis,
+    stored_view: &pb::Proposal,
+    released_ev: Evidence,
+    over: &OverLimit,
+    decided_at: UnixMillis,
+) -> GatewayError {
+    let record = &stored.record;
+    let velocity = velocity::refused_totals(policy, record.chain_id, record.safe, over)
+        .unwrap_or_else(|| released_ev.velocity.clone());
+    let (ev, mut evaluation) = super::assess_at(
+        policy,
+        analysis,
+        &record.id,
+        OperatorId(record.initiator.clone()),
+        stored_view.intent.as_ref(),
+        &stored.approvals,
+        velocity,
+        decided_at,
+    );
+    if !matches!(evaluation.decision, Decision::Deny { .. }) {
+        // The store's arithmetic refused what the policy's would allow; the refusal stands.
+        let reason = velocity::crossed_reason(policy, &released_ev, over).unwrap_or(
+            Reason::ArithmeticOverflow {
+                context: "the velocity check at release".to_owned(),
+            },
+        );
+        evaluation.decision = Decision::Deny {
+            reasons: DenyReasons::one(reason),
+        };
+    }
+    tracing::info!(proposal_id = %record.id, "release refused: a velocity limit would be crossed");
+    if let Err(e) = records::append(
+        &p.audit,
+        &p.metrics,
+        records::decision(DecisionTrigger::Release, &evaluation, &ev),
+    )
+    .await
+    {
+        return e;
+    }
+    let decision = view::decision(
+        &evaluation,
+        &analysis.list_hashes,
+        decided_at,
+        policy,
+        &record.initiator,
+    );
+    let (outcome, state) = view::outcome(&evaluation.decision);
+    if let Err(e) = p
+        .store
+        .record_decision(
+            record.id.clone(),
+            record.revision,
+            NewDecision {
+                outcome,
+                policy_hash: evaluation.policy.to_string(),
+                decided_at,
+                detail: decision.encode_to_vec(),
+            },
+            state,
+        )
+        .await
+    {
+        return e.into();
+    }
+    GatewayError::FailedPrecondition(format!(
+        "proposal {} is no longer approved ({}); nothing was signed",
+        record.id,
+        decision_words(&evaluation.decision)
+    ))
+}
+
+/// A decision in a status message: its kind, and for a denial its reason codes and sentences.
+fn decision_words(d: &Decision) -> String {
+    match d {
+        Decision::Deny { reasons } => {
+            let words: Vec<String> = reasons
+                .iter()
+                .map(|r| format!("{}: {r}", r.code()))
+                .collect();
+            format!("deny: {}", words.join("; "))
+        }
+        other => other.kind().to_owned(),
+    }
 }

@@ -9,7 +9,9 @@
 use alloy_primitives::{Address, B256};
 use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
-use signgate_simulator::{SafeContext, SafeTx, SafeVersion, evm::StateSource, tx_service};
+use signgate_simulator::{
+    SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
+};
 
 use super::{Pipeline, analysis, records, view};
 use crate::{
@@ -116,12 +118,33 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     if let Some(existing) = p.store.get(id.clone()).await? {
         return convert::proposal_view(&existing);
     }
+    // Supplied owner signatures are checked before the simulation: a blob the Safe would
+    // accept as it is runs unmodified.
+    let supplied = if v.signatures.is_empty() {
+        None
+    } else {
+        Some(
+            super::supplied::check(
+                p.state.clone(),
+                ctx,
+                safe_tx_hashes(&ctx, &tx),
+                v.signatures.clone(),
+                p.limits.simulation_timeout,
+            )
+            .await,
+        )
+    };
+    let run_signatures = supplied
+        .as_ref()
+        .filter(|s| s.accepted)
+        .map(|_| v.signatures.clone());
     let analysis = analysis::analyse_decoded(
         p.state.clone(),
         p.lists.snapshot(),
         ctx,
         tx.clone(),
         decoded,
+        run_signatures,
         p.limits.simulation_timeout,
         &p.metrics,
     )
@@ -144,7 +167,10 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         initiator.0.as_str(),
     );
     let (outcome, state) = view::outcome(&evaluation.decision);
-    let proposal_view = view::proposal(&analysis, &policy, version, v.intent.as_ref());
+    let mut proposal_view = view::proposal(&analysis, &policy, version, v.intent.as_ref());
+    if let Some(supplied) = supplied {
+        proposal_view.supplied_signatures = supplied.signatures;
+    }
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,

@@ -1,109 +1,156 @@
-//! Velocity totals: what a wallet already released per asset in each configured window, read
-//! from the store for the evidence, and added to the store when a proposal is released.
+//! Velocity: what a wallet already released per asset in each configured rolling window, read
+//! from the store for the evidence, and the caps the store enforces when a proposal is released.
 //!
-//! Windows sit on a fixed grid (a 24-hour window starts at 00:00 UTC), because the store keys a
-//! total by its window start. This is coarser than a rolling window; where two limits' grids
-//! share a start, their totals share a row, which can only over-count (deny more), never
-//! under-count. The check at release reads the totals again, but two releases for *different*
-//! nonces racing each other are each checked before the other's amount lands (a known gap:
-//! closing it needs the limit check inside the store's release transaction).
+//! A window is rolling: the releases in `(now - window, now]`, summed from the store's release
+//! events. Reading totals for the evidence explains a decision, but cannot by itself stop two
+//! releases racing each other (each would be checked before the other's amount lands), so the
+//! release hands the store every cap and the proposal's outflows, and the store checks and
+//! records them inside the transaction that reserves the nonce. A refusal there comes back with
+//! the totals the store saw, and [`refused_totals`] turns them into evidence, so the policy
+//! states the denial in its own words (`velocity.exceeded`).
 
-use std::collections::BTreeSet;
-
-use alloy_primitives::{Address, U256};
+use alloy_primitives::U256;
 use signgate_policy::{
-    Evidence, Policy, evidence::VelocityTotal, rules::velocity::proposed_outflows, time::HOUR,
+    Evidence, Policy, Reason, compile::VelocityLimit, evidence::VelocityTotal,
+    rules::velocity::proposed_outflows, time::HOUR,
 };
 
 use crate::{
     server::GatewayError,
-    store::{ProposalStore, UnixMillis, VelocityDelta},
+    store::{OverLimit, ProposalStore, UnixMillis, VelocityCap, VelocityOutflow},
 };
 
-/// The start of the grid window of `window_secs` that contains `now`.
-pub fn window_start(now: UnixMillis, window_secs: u64) -> UnixMillis {
-    let window_ms = i64::try_from(window_secs.saturating_mul(1000))
-        .unwrap_or(i64::MAX)
-        .max(1);
-    UnixMillis(now.0 - now.0.rem_euclid(window_ms))
+/// The limits of the wallet governing `(chain_id, safe)`, in policy order. Totals, caps and a
+/// refusal's totals all walk this one sequence, so their positions always match.
+fn wallet_limits(
+    policy: &Policy,
+    chain_id: u64,
+    safe: alloy_primitives::Address,
+) -> impl Iterator<Item = &VelocityLimit> {
+    let wallet = policy.wallet_for(chain_id, safe).map(|w| w.name.clone());
+    policy
+        .velocity()
+        .iter()
+        .filter(move |l| wallet.as_ref() == Some(&l.wallet))
 }
 
-/// The totals every velocity limit of the Safe's wallet needs; empty for an ungoverned Safe.
+/// The store's name for an asset: `native` or the token's checksummed address.
+fn asset_key(limit: &VelocityLimit) -> String {
+    limit.asset.asset.to_string()
+}
+
+/// A limit's window in milliseconds.
+fn window_ms(limit: &VelocityLimit) -> i64 {
+    i64::try_from(limit.window.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// The rolling totals every velocity limit of the Safe's wallet needs; empty for an ungoverned
+/// Safe.
 pub async fn totals<S: ProposalStore>(
     store: &S,
     policy: &Policy,
     chain_id: u64,
-    safe: Address,
+    safe: alloy_primitives::Address,
     now: UnixMillis,
 ) -> Result<Vec<VelocityTotal>, GatewayError> {
-    let Some(wallet) = policy.wallet_for(chain_id, safe) else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for limit in policy.velocity().iter().filter(|l| l.wallet == wallet.name) {
+    for limit in wallet_limits(policy, chain_id, safe) {
+        let since = UnixMillis(now.0.saturating_sub(window_ms(limit)));
         let spent = store
-            .velocity_total(
-                chain_id,
-                safe,
-                limit.asset.asset.to_string(),
-                window_start(now, limit.window),
-            )
+            .velocity_spent(chain_id, safe, asset_key(limit), since)
             .await?;
-        out.push(VelocityTotal {
-            safe,
-            asset: limit.asset.asset,
-            window_hours: limit.window / HOUR,
-            spent,
-        });
+        out.push(total(limit, safe, spent));
     }
     Ok(out)
 }
 
-/// What a release adds: the proposal's outflow of each limited asset, once per distinct window
-/// start. An outflow sum that overflows adds nothing here; the policy already denied it.
-pub fn deltas(policy: &Policy, evidence: &Evidence, now: UnixMillis) -> Vec<VelocityDelta> {
+fn total(limit: &VelocityLimit, safe: alloy_primitives::Address, spent: U256) -> VelocityTotal {
+    VelocityTotal {
+        safe,
+        asset: limit.asset.asset,
+        window_hours: limit.window / HOUR,
+        spent,
+    }
+}
+
+/// What a release hands the store: the proposal's outflow of each limited asset (once per
+/// asset, however many windows limit it) and every cap of the wallet. A cap whose limit does
+/// not fit in base units is zero, so nothing passes it (the policy already denies it).
+pub fn release_caps(
+    policy: &Policy,
+    evidence: &Evidence,
+) -> Result<(Vec<VelocityOutflow>, Vec<VelocityCap>), GatewayError> {
     let p = &evidence.proposal;
-    let (Some(wallet), Ok(outflows)) = (
-        policy.wallet_for(p.chain_id, p.safe),
-        proposed_outflows(evidence),
-    ) else {
-        return Vec::new();
-    };
-    let mut seen = BTreeSet::new();
+    let outflows = proposed_outflows(evidence).map_err(|asset| {
+        GatewayError::Internal(format!(
+            "the outflow of {asset} overflows; nothing released"
+        ))
+    })?;
     let mut out = Vec::new();
-    for limit in policy.velocity().iter().filter(|l| l.wallet == wallet.name) {
+    let mut caps = Vec::new();
+    for limit in wallet_limits(policy, p.chain_id, p.safe) {
+        let asset = asset_key(limit);
         let amount = outflows
             .get(&limit.asset.asset)
             .copied()
             .unwrap_or(U256::ZERO);
-        let start = window_start(now, limit.window);
-        let asset = limit.asset.asset.to_string();
-        if amount.is_zero() || !seen.insert((asset.clone(), start.0)) {
-            continue;
+        if !amount.is_zero() && !out.iter().any(|o: &VelocityOutflow| o.asset == asset) {
+            out.push(VelocityOutflow {
+                asset: asset.clone(),
+                amount,
+            });
         }
-        out.push(VelocityDelta {
+        caps.push(VelocityCap {
             asset,
-            window_start: start,
-            amount,
+            window_ms: window_ms(limit),
+            max: limit
+                .limit
+                .to_base_units(limit.asset.decimals)
+                .unwrap_or(U256::ZERO),
         });
     }
-    out
+    Ok((out, caps))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The totals a store refusal saw, as evidence for re-deciding the proposal. `None` when the
+/// refusal does not line up with the policy's limits (it always does for caps built by
+/// [`release_caps`] from the same policy).
+pub fn refused_totals(
+    policy: &Policy,
+    chain_id: u64,
+    safe: alloy_primitives::Address,
+    over: &OverLimit,
+) -> Option<Vec<VelocityTotal>> {
+    let limits: Vec<_> = wallet_limits(policy, chain_id, safe).collect();
+    (limits.len() == over.spent.len()).then(|| {
+        limits
+            .iter()
+            .zip(&over.spent)
+            .map(|(limit, spent)| total(limit, safe, *spent))
+            .collect()
+    })
+}
 
-    #[test]
-    fn windows_sit_on_a_grid() {
-        let day = 24 * 3600;
-        assert_eq!(window_start(UnixMillis(0), day), UnixMillis(0));
-        assert_eq!(
-            window_start(UnixMillis(86_400_000 + 5), day),
-            UnixMillis(86_400_000)
-        );
-        assert_eq!(window_start(UnixMillis(86_399_999), day), UnixMillis(0));
-        // A zero window cannot divide by zero.
-        assert_eq!(window_start(UnixMillis(7), 0), UnixMillis(7));
-    }
+/// The policy's `velocity.exceeded` reason for the cap a store refusal names, built directly
+/// from the refusal: used only if re-deciding on the refusal's totals did not deny (the store's
+/// refusal stands either way). `None` if the refusal names no limit of this policy.
+pub fn crossed_reason(policy: &Policy, evidence: &Evidence, over: &OverLimit) -> Option<Reason> {
+    let p = &evidence.proposal;
+    let limit = wallet_limits(policy, p.chain_id, p.safe).nth(over.crossed)?;
+    let proposed = proposed_outflows(evidence)
+        .ok()
+        .and_then(|o| o.get(&limit.asset.asset).copied())
+        .unwrap_or(U256::MAX);
+    Some(Reason::VelocityExceeded {
+        wallet: limit.wallet.clone(),
+        asset: limit.asset.symbol.clone(),
+        decimals: limit.asset.decimals,
+        window_hours: limit.window / HOUR,
+        spent: over.spent.get(over.crossed).copied().unwrap_or(U256::MAX),
+        proposed,
+        limit: limit
+            .limit
+            .to_base_units(limit.asset.decimals)
+            .unwrap_or(U256::ZERO),
+    })
 }

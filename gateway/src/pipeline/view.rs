@@ -4,6 +4,7 @@
 //! Reasons go out as data: the stable code, the sentence an operator reads, and every typed
 //! field of the reason as key/value evidence, so a client can act on them without parsing text.
 
+use alloy_primitives::U256;
 use signgate_policy::{
     Decision, Evaluation, Policy, Reason,
     adapters::simulation_facts,
@@ -15,6 +16,7 @@ use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeVersion,
     decode::{Action, ActionPath, AddressRole},
+    report::{OverrideReason, SignatureMode},
 };
 
 use super::analysis::Analysis;
@@ -261,7 +263,30 @@ fn simulation(analysis: &Analysis, policy: &Policy) -> pb::SimulationSummary {
             })
             .collect(),
         state_block: report.state.block_number.to_string(),
+        assumptions: assumptions(report),
+        signatures: match report.signatures {
+            SignatureMode::Supplied => "supplied",
+            SignatureMode::ApprovedHashOverrides => "approved_hash_overrides",
+        }
+        .to_owned(),
     }
+}
+
+/// The run's assumptions in words: the queued-nonce override (approved-hash overrides stand in
+/// for signatures and assume nothing about what the transaction does).
+fn assumptions(report: &signgate_simulator::report::SimulationReport) -> Vec<String> {
+    report
+        .overrides
+        .iter()
+        .filter_map(|o| match o.reason {
+            OverrideReason::QueuedNonce { current, assumed } => Some(format!(
+                "the Safe is at nonce {current}; this run assumed nonces {current} to {} \
+                 executed first, without replaying them",
+                assumed.saturating_sub(U256::from(1))
+            )),
+            OverrideReason::ApprovedHash { .. } => None,
+        })
+        .collect()
 }
 
 fn hits(analysis: &Analysis) -> Vec<pb::ScreeningHit> {

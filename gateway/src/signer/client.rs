@@ -185,10 +185,24 @@ pub async fn collect(
 
 /// The verified signatures packed owner-sorted, as `execTransaction` expects.
 pub fn pack(outcomes: &[BackendSignature]) -> Result<Bytes, PackError> {
-    let sigs: Vec<(Address, OwnerSignature)> = outcomes
+    pack_with(outcomes, &[])
+}
+
+/// [`pack`] plus verified ECDSA signatures of other owners (supplied with the submission). An
+/// owner is packed once: a backend's signature wins over a supplied one of the same owner.
+pub fn pack_with(
+    outcomes: &[BackendSignature],
+    supplied: &[(Address, Signature)],
+) -> Result<Bytes, PackError> {
+    let mut sigs: Vec<(Address, OwnerSignature)> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().ok())
         .map(|(owner, sig)| (*owner, OwnerSignature::Ecdsa(*sig)))
         .collect();
+    for (owner, sig) in supplied {
+        if !sigs.iter().any(|(o, _)| o == owner) {
+            sigs.push((*owner, OwnerSignature::Ecdsa(*sig)));
+        }
+    }
     pack_signatures(&sigs)
 }

@@ -1,6 +1,6 @@
 //! Durable gateway state behind the [`ProposalStore`] trait: proposals, approvals, decisions,
-//! nonce reservations (one released transaction per chain, Safe and nonce), velocity totals and
-//! the address book.
+//! nonce reservations (one released transaction per chain, Safe and nonce), velocity events
+//! (each release's outflow per limited asset, summed over rolling windows) and the address book.
 //!
 //! - [`model`]: the records, with analysed details as opaque encoded bytes;
 //! - [`schema`]: versioned migrations written in portable SQL (a PostgreSQL backend for several
@@ -151,13 +151,17 @@ pub trait ProposalStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
 
-    /// Releases an APPROVED proposal: reserves its (chain, Safe, nonce), adds its velocity
-    /// amounts, marks it RELEASED and every other open proposal for the same nonce EXPIRED — all
-    /// or nothing. Releasing the same proposal again returns its reservation unchanged.
+    /// Releases an APPROVED proposal: checks every velocity cap against the released events
+    /// of its window plus the proposal's outflow, then reserves its (chain, Safe, nonce), stores
+    /// its outflows as events, marks it RELEASED and every other open proposal for the same
+    /// nonce EXPIRED — all or nothing, under one write lock, so two releases racing each other
+    /// (for any nonces) can never together cross a limit. A crossed cap is
+    /// [`ReleaseOutcome::OverLimit`] and writes nothing. Releasing the same proposal again
+    /// returns its reservation unchanged, without checking or adding anything.
     fn release(
         &self,
         release: Release,
-    ) -> impl Future<Output = Result<NonceReservation, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ReleaseOutcome, StoreError>> + Send;
 
     /// The reservation of a (chain, Safe, nonce), if any.
     fn reservation(
@@ -167,13 +171,16 @@ pub trait ProposalStore: Send + Sync + 'static {
         nonce: U256,
     ) -> impl Future<Output = Result<Option<NonceReservation>, StoreError>> + Send;
 
-    /// The released total of `asset` for a Safe in the window starting at `window_start`.
-    fn velocity_total(
+    /// The released total of `asset` for a Safe: the sum of its release events after `since`
+    /// (exclusive), in `U256`. Events dated later than the caller's `now` (a replica whose
+    /// clock runs ahead) count too: spent is spent. A sum that overflows is `U256::MAX`, which
+    /// is over any limit.
+    fn velocity_spent(
         &self,
         chain_id: u64,
         safe: Address,
         asset: String,
-        window_start: UnixMillis,
+        since: UnixMillis,
     ) -> impl Future<Output = Result<U256, StoreError>> + Send;
 
     /// Adds or replaces an address book entry.

@@ -247,14 +247,34 @@ pub struct StoredProposal {
     pub approvals: Vec<ApprovalRecord>,
 }
 
-/// An amount added to a rolling velocity total when a proposal is released.
+/// What a released proposal sends of one limited asset: stored as one event, so every rolling
+/// window sums exactly the releases inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VelocityDelta {
-    /// "ETH" or a token address.
+pub struct VelocityOutflow {
+    /// `native` or a token's checksummed address.
     pub asset: String,
-    /// Start of the window the amount counts in (the caller chooses the window grid).
-    pub window_start: UnixMillis,
     pub amount: U256,
+}
+
+/// One velocity limit, checked by the store inside the release transaction: the released
+/// events of `asset` after `released_at - window_ms`, plus this proposal's outflow of it, must
+/// not exceed `max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VelocityCap {
+    /// As in [`VelocityOutflow::asset`].
+    pub asset: String,
+    /// Length of the rolling window in milliseconds.
+    pub window_ms: i64,
+    /// The most the window may hold, in base units.
+    pub max: U256,
+}
+
+impl VelocityCap {
+    /// The exclusive lower bound of the window ending at `now`: an event released exactly one
+    /// window ago no longer counts.
+    pub fn since(&self, now: UnixMillis) -> UnixMillis {
+        UnixMillis(now.0.saturating_sub(self.window_ms))
+    }
 }
 
 /// Everything that happens at once when a proposal is released.
@@ -264,7 +284,31 @@ pub struct Release {
     /// The revision the caller's checks saw.
     pub expected_revision: u64,
     pub released_at: UnixMillis,
-    pub velocity: Vec<VelocityDelta>,
+    /// The proposal's outflow of each limited asset; stored as events if the release happens.
+    pub outflows: Vec<VelocityOutflow>,
+    /// Every velocity limit of the wallet, checked against the stored events and `outflows`
+    /// under the same write lock that reserves the nonce.
+    pub caps: Vec<VelocityCap>,
+}
+
+/// What [`ProposalStore::release`](super::ProposalStore::release) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The nonce is reserved (now, or by an earlier release of the same proposal).
+    Released(NonceReservation),
+    /// A velocity limit would be crossed; nothing was written.
+    OverLimit(OverLimit),
+}
+
+/// A release refused by a velocity limit, with what the store saw, so the caller can explain
+/// it and re-decide on the same numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimit {
+    /// What each cap's window already held, in the order of [`Release::caps`]; a sum that
+    /// overflows is `U256::MAX`.
+    pub spent: Vec<U256>,
+    /// The index in [`Release::caps`] of the first cap crossed.
+    pub crossed: usize,
 }
 
 /// The one transaction a (chain, Safe, nonce) is released for.

@@ -46,9 +46,10 @@ pub const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
 CREATE TABLE proposals (
     id TEXT PRIMARY KEY,
     chain_id BIGINT NOT NULL,
@@ -120,7 +121,43 @@ CREATE TABLE address_book (
     PRIMARY KEY (chain_id, address)
 )
 ",
-}];
+    },
+    // Rolling velocity windows: each release's outflow per limited asset becomes one event, so
+    // a window is the sum of the events inside it, wherever "now" falls. The grid totals of
+    // version 1 do not say when inside their window (or for which window length) the amounts
+    // were released, so each is carried forward dated at the latest nonce reservation of its
+    // Safe at or after its window start: no later than any release it contains could have
+    // happened, never earlier. That can only over-count for one window after the upgrade (a
+    // release counted once per grid row it was added to, old rows kept a little longer), which
+    // denies more, never less.
+    Migration {
+        version: 2,
+        sql: "
+CREATE TABLE velocity_events (
+    chain_id BIGINT NOT NULL,
+    safe TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    released_at BIGINT NOT NULL,
+    proposal_id TEXT REFERENCES proposals (id),
+    UNIQUE (proposal_id, asset)
+);
+CREATE INDEX velocity_events_by_window ON velocity_events (chain_id, safe, asset, released_at);
+
+INSERT INTO velocity_events (chain_id, safe, asset, amount, released_at, proposal_id)
+SELECT v.chain_id, v.safe, v.asset, v.amount,
+    COALESCE(
+        (SELECT MAX(r.reserved_at) FROM nonce_reservations r
+         WHERE r.chain_id = v.chain_id AND r.safe = v.safe AND r.reserved_at >= v.window_start),
+        v.window_start
+    ),
+    NULL
+FROM velocity_totals v;
+
+DROP TABLE velocity_totals
+",
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use alloy_primitives::{Address, U256};
 use signgate_gateway::store::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
-    Release, StoreError, StoredProposal, UnixMillis,
+    Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
 };
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use tokio::sync::{Notify, broadcast};
@@ -91,7 +91,7 @@ impl ProposalStore for StubStore {
     ) -> Result<ProposalRecord, StoreError> {
         self.fail().await
     }
-    async fn release(&self, _: Release) -> Result<NonceReservation, StoreError> {
+    async fn release(&self, _: Release) -> Result<ReleaseOutcome, StoreError> {
         self.fail().await
     }
     async fn reservation(
@@ -102,7 +102,7 @@ impl ProposalStore for StubStore {
     ) -> Result<Option<NonceReservation>, StoreError> {
         self.fail().await
     }
-    async fn velocity_total(
+    async fn velocity_spent(
         &self,
         _: u64,
         _: Address,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use alloy_primitives::{Address, U256};
 use signgate_gateway::store::{
     AddressEntry, ApprovalKind, ApprovalRecord, Inserted, ListFilter, Outcome, ProposalState,
-    ProposalStore, Release, SqliteStore, StoreError, UnixMillis, VelocityDelta,
+    ProposalStore, Release, ReleaseOutcome, SqliteStore, StoreError, UnixMillis, VelocityCap,
+    VelocityOutflow,
 };
 
 use crate::fixtures::{CHAIN, decision, proposal, safe};
@@ -19,6 +20,13 @@ fn approval(key: u8, at: i64) -> ApprovalRecord {
         signature: vec![key; 64],
         comment: "ok".into(),
         received_at: UnixMillis(at),
+    }
+}
+
+fn eth(n: u64) -> VelocityOutflow {
+    VelocityOutflow {
+        asset: "native".into(),
+        amount: U256::from(n),
     }
 }
 
@@ -91,17 +99,13 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
             )
             .await
             .unwrap();
-        let delta = VelocityDelta {
-            asset: "ETH".into(),
-            window_start: UnixMillis(0),
-            amount: U256::from(5),
-        };
         store
             .release(Release {
                 id: p.id.clone(),
                 expected_revision: 2,
                 released_at: UnixMillis(1_200),
-                velocity: vec![delta],
+                outflows: vec![eth(5)],
+                caps: vec![],
             })
             .await
             .unwrap();
@@ -130,7 +134,7 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
         .unwrap();
     assert_eq!(res.proposal_id, p.id);
     let total = store
-        .velocity_total(CHAIN, safe(), "ETH".into(), UnixMillis(0))
+        .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
         .await
         .unwrap();
     assert_eq!(total, U256::from(5));
@@ -170,7 +174,8 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
                     id,
                     expected_revision: 1,
                     released_at: UnixMillis(2_000),
-                    velocity: vec![],
+                    outflows: vec![],
+                    caps: vec![],
                 };
                 s.release(release).await
             })
@@ -179,7 +184,8 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
     let mut winners = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Ok(res) => winners.push(res),
+            Ok(ReleaseOutcome::Released(res)) => winners.push(res),
+            Ok(ReleaseOutcome::OverLimit(o)) => panic!("no caps, yet refused: {o:?}"),
             Err(StoreError::NonceTaken { .. }) => {}
             // A loser that read the proposal after the winner expired it.
             Err(StoreError::InvalidTransition {
@@ -236,17 +242,13 @@ async fn failed_release_rolls_back_its_velocity_update() {
             .await
             .unwrap();
     }
-    let delta = |n: u64| VelocityDelta {
-        asset: "ETH".into(),
-        window_start: UnixMillis(0),
-        amount: U256::from(n),
-    };
     store
         .release(Release {
             id: a.id.clone(),
             expected_revision: 1,
             released_at: UnixMillis(2_000),
-            velocity: vec![delta(10)],
+            outflows: vec![eth(10)],
+            caps: vec![],
         })
         .await
         .unwrap();
@@ -262,7 +264,8 @@ async fn failed_release_rolls_back_its_velocity_update() {
             id: c.id.clone(),
             expected_revision: 1,
             released_at: UnixMillis(3_100),
-            velocity: vec![delta(1_000)],
+            outflows: vec![eth(1_000)],
+            caps: vec![],
         })
         .await
         .unwrap_err();
@@ -273,7 +276,7 @@ async fn failed_release_rolls_back_its_velocity_update() {
         other => panic!("unexpected {other}"),
     }
     let total = store
-        .velocity_total(CHAIN, safe(), "ETH".into(), UnixMillis(0))
+        .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
         .await
         .unwrap();
     assert_eq!(
@@ -291,16 +294,173 @@ async fn failed_release_rolls_back_its_velocity_update() {
             id: a.id.clone(),
             expected_revision: 2,
             released_at: UnixMillis(9_000),
-            velocity: vec![delta(10)],
+            outflows: vec![eth(10)],
+            caps: vec![],
         })
         .await
         .unwrap();
+    let ReleaseOutcome::Released(again) = again else {
+        panic!("a second release of a released proposal is idempotent: {again:?}")
+    };
     assert_eq!(again.reserved_at, UnixMillis(2_000));
     let total = store
-        .velocity_total(CHAIN, safe(), "ETH".into(), UnixMillis(0))
+        .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
         .await
         .unwrap();
     assert_eq!(total, U256::from(10));
+}
+
+fn cap(window_ms: i64, max: u64) -> VelocityCap {
+    VelocityCap {
+        asset: "native".into(),
+        window_ms,
+        max: U256::from(max),
+    }
+}
+
+async fn approved(store: &SqliteStore, nonce: u64, tag: u8) -> signgate_gateway::store::ProposalId {
+    let p = proposal(nonce, tag, 1_000 + i64::from(tag), ProposalState::Approved);
+    store
+        .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+        .await
+        .unwrap();
+    p.id
+}
+
+/// Windows roll: an event counts while it is younger than the window and stops counting the
+/// moment it is exactly one window old; a release that would cross the cap writes nothing.
+#[tokio::test]
+async fn rolling_windows_count_events_strictly_inside_them() {
+    const T: i64 = 1_700_000_000_000;
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let a = approved(&store, 1, 0xa1).await;
+    let b = approved(&store, 2, 0xb2).await;
+    let c = approved(&store, 3, 0xc3).await;
+    let release = |id: &signgate_gateway::store::ProposalId, at: i64, amount: u64| Release {
+        id: id.clone(),
+        expected_revision: 1,
+        released_at: UnixMillis(at),
+        outflows: vec![eth(amount)],
+        caps: vec![cap(DAY, 100)],
+    };
+    let out = store.release(release(&a, T, 60)).await.unwrap();
+    assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+
+    let spent =
+        |since: i64| store.velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(since));
+    assert_eq!(spent(T - 1).await.unwrap(), U256::from(60));
+    assert_eq!(
+        spent(T).await.unwrap(),
+        U256::ZERO,
+        "the lower bound is exclusive"
+    );
+    assert_eq!(
+        store
+            .velocity_spent(
+                CHAIN,
+                safe(),
+                "0x0000000000000000000000000000000000000001".into(),
+                UnixMillis(0)
+            )
+            .await
+            .unwrap(),
+        U256::ZERO,
+        "assets are summed separately"
+    );
+
+    // 1 ms before a's event leaves the window: 60 + 50 > 100.
+    let out = store.release(release(&b, T + DAY - 1, 50)).await.unwrap();
+    let ReleaseOutcome::OverLimit(over) = out else {
+        panic!("60 + 50 crosses 100 inside the window: {out:?}")
+    };
+    assert_eq!((over.spent, over.crossed), (vec![U256::from(60)], 0));
+    let b_now = store.get(b.clone()).await.unwrap().unwrap().record;
+    assert_eq!((b_now.state, b_now.revision), (ProposalState::Approved, 1));
+    assert_eq!(
+        store
+            .reservation(CHAIN, safe(), U256::from(2))
+            .await
+            .unwrap(),
+        None,
+        "a refused release reserves nothing"
+    );
+    assert_eq!(
+        spent(0).await.unwrap(),
+        U256::from(60),
+        "and records nothing"
+    );
+
+    // Exactly one window later a's event no longer counts.
+    let out = store.release(release(&b, T + DAY, 50)).await.unwrap();
+    assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+    // Reaching the cap exactly is allowed: 50 + 50 = 100.
+    let out = store.release(release(&c, T + DAY, 50)).await.unwrap();
+    assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
+    assert_eq!(spent(T).await.unwrap(), U256::from(100));
+}
+
+/// N releases of different nonces race; each amount fits the cap alone, together they exceed
+/// it. Exactly the releases that fit go through, and the window never holds more than the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_releases_of_different_nonces_never_cross_a_cap() {
+    const N: u8 = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir).await);
+    let mut ids = Vec::new();
+    for tag in 1..=N {
+        ids.push(approved(&store, u64::from(tag), tag).await);
+    }
+    // A second handle on the same file races through SQLite's own locking as well.
+    let other = Arc::new(open(&dir).await);
+    let tasks: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            let release = Release {
+                id: id.clone(),
+                expected_revision: 1,
+                released_at: UnixMillis(5_000),
+                outflows: vec![eth(10)],
+                caps: vec![cap(3_600_000, 45)],
+            };
+            tokio::spawn(async move { s.release(release).await })
+        })
+        .collect();
+    let (mut released, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            ReleaseOutcome::Released(_) => released += 1,
+            ReleaseOutcome::OverLimit(over) => {
+                assert!(over.spent[0] + U256::from(10) > U256::from(45), "{over:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((released, refused), (4, usize::from(N) - 4));
+    let spent = store
+        .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
+        .await
+        .unwrap();
+    assert_eq!(spent, U256::from(40));
+    let page = store
+        .list(
+            ListFilter {
+                states: vec![ProposalState::Released],
+                ..Default::default()
+            },
+            100,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.proposals.len(), 4);
 }
 
 /// A duplicate approval fails after its decision row was written; the decision must vanish.
@@ -380,7 +540,8 @@ async fn stale_revisions_and_terminal_states_are_refused() {
             id: p.id.clone(),
             expected_revision: 1,
             released_at: UnixMillis(1),
-            velocity: vec![],
+            outflows: vec![],
+            caps: vec![],
         })
         .await
         .unwrap_err();
@@ -510,4 +671,48 @@ async fn an_unwritable_location_fails_to_open() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+}
+
+/// A version-1 database's grid totals are carried into events dated no earlier than any
+/// release they hold could have happened (the Safe's latest reservation in their window), so
+/// the upgrade never forgets an amount that still counts.
+#[tokio::test]
+async fn upgrade_carries_grid_totals_forward_as_events() {
+    use signgate_gateway::store::schema::{BOOTSTRAP, Dialect, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(BOOTSTRAP).unwrap();
+        c.execute_batch(&MIGRATIONS[0].render(Dialect::Sqlite))
+            .unwrap();
+        c.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)",
+            [],
+        )
+        .unwrap();
+        let safe = format!("{:#x}", safe());
+        c.execute(
+            "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
+             revision, created_at, updated_at, view) \
+             VALUES ('p-1', 1, ?1, '0', '0x00', 'alice', 'released', 2, 0, 0, x'00')",
+            [&safe],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO nonce_reservations VALUES (1, ?1, '0', '0x00', 'p-1', 90000000)",
+            [&safe],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO velocity_totals VALUES (1, ?1, 'native', 86400000, '7')",
+            [&safe],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let spent =
+        |since: i64| store.velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(since));
+    assert_eq!(spent(90_000_000 - 1).await.unwrap(), U256::from(7));
+    assert_eq!(spent(90_000_000).await.unwrap(), U256::ZERO);
 }

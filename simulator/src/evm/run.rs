@@ -8,6 +8,11 @@
 //! `approvedHashes[owner][safeTxHash]` of `threshold` real owners is set, and v=1 signatures are
 //! passed: owners, threshold, nonce and guard stay real, so a malicious `changeThreshold` or
 //! `setGuard` still shows in the diff, and the guard still runs.
+//!
+//! Nonces: a transaction for the Safe's current nonce runs as is. One queued behind others
+//! (`tx.nonce` above the Safe's nonce) runs with the nonce slot set to `tx.nonce`, listed as an
+//! [`OverrideReason::QueuedNonce`] override: the run assumes the earlier nonces executed, without
+//! replaying them. One below the Safe's nonce can never execute and is an error.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +88,8 @@ pub enum SimulationError {
     ListTooLong { list: &'static str, max: usize },
     #[error("the EVM refused the transaction: {0}")]
     Evm(String),
+    #[error("nonce {nonce} was already used; the Safe is at {current}")]
+    NonceUsed { nonce: U256, current: U256 },
 }
 
 impl From<StateError> for SimulationError {
@@ -165,6 +172,27 @@ pub fn simulate_with<S: StateSource>(
 
     let mut db = CacheDB::new(&src);
     let mut overrides = Vec::new();
+    let current_nonce = src.storage_ref(safe, slots::NONCE).map_err(to_deadline)?;
+    if tx.nonce < current_nonce {
+        return Err(SimulationError::NonceUsed {
+            nonce: tx.nonce,
+            current: current_nonce,
+        });
+    }
+    if tx.nonce > current_nonce {
+        db.insert_account_storage(safe, slots::NONCE, tx.nonce)
+            .map_err(to_deadline)?;
+        overrides.push(StateOverride {
+            address: safe,
+            slot: slots::NONCE,
+            real: current_nonce.into(),
+            value: tx.nonce.into(),
+            reason: OverrideReason::QueuedNonce {
+                current: current_nonce,
+                assumed: tx.nonce,
+            },
+        });
+    }
     let (mode, sig_bytes) = match signatures {
         Some(sigs) => (SignatureMode::Supplied, Bytes::copy_from_slice(sigs)),
         None => {

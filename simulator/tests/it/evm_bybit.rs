@@ -14,7 +14,8 @@ use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
     constants::{SENTINEL, slots},
     evm::{
-        BlockInfo, SimulationOptions, Snapshot, SpecId, exec_transaction_calldata, simulate_with,
+        BlockInfo, SimulationError, SimulationOptions, Snapshot, SpecId, exec_transaction_calldata,
+        simulate_with,
     },
     report::{CallKind, Outcome, SafeSlot, SignatureMode},
     safe_tx_hash,
@@ -205,12 +206,14 @@ fn bybit_replay_without_signatures_uses_only_approved_hash_overrides() {
     assert_bybit_effect(&report, &b);
 }
 
+/// Once the Safe moved past nonce 71 the transaction can never execute again: the simulator
+/// says so instead of running the real signatures against another nonce.
 #[test]
-fn bybit_signatures_over_another_nonce_are_refused_by_the_real_code() {
+fn bybit_transaction_after_its_nonce_was_used_is_an_error() {
     let b = bybit();
     let mut state = bybit_state(&b);
     state.set_storage(b.safe, slots::NONCE, U256::from(72));
-    let report = simulate_with(
+    let err = simulate_with(
         &state,
         b.chain_id,
         b.safe,
@@ -219,12 +222,12 @@ fn bybit_signatures_over_another_nonce_are_refused_by_the_real_code() {
         Some(&b.signatures),
         &bybit_options(&b),
     )
-    .unwrap();
-    assert!(
-        matches!(report.outcome, Outcome::Revert { .. }),
-        "{:?}",
-        report.outcome
+    .unwrap_err();
+    assert_eq!(
+        err,
+        SimulationError::NonceUsed {
+            nonce: U256::from(71),
+            current: U256::from(72)
+        }
     );
-    assert!(report.safe_changes().is_empty());
-    assert_eq!(report.singleton_change(), None);
 }

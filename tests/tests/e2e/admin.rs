@@ -189,7 +189,11 @@ async fn health_details_show_each_list_the_audit_log_and_the_policy() {
     assert_eq!(ok.status(), pb::ComponentStatus::Ok, "{ok:?}");
     assert!(ok.detail.contains("1 addresses"), "{ok:?}");
     let failing = component("sanctions:stale-list");
-    assert_eq!(failing.status(), pb::ComponentStatus::Failing, "{failing:?}");
+    assert_eq!(
+        failing.status(),
+        pb::ComponentStatus::Failing,
+        "{failing:?}"
+    );
     assert!(failing.detail.contains("denied"), "{failing:?}");
     gw.stop().await;
 }

@@ -25,5 +25,6 @@ mod policy_apply;
 mod release;
 mod restart;
 mod sanctions;
+mod signatures;
 mod support;
 mod velocity;

@@ -1,12 +1,17 @@
-//! Velocity: a release adds its outflow to the day's total, and the next proposal that would
-//! cross the demo treasury's daily DEMO limit is denied.
+//! Velocity: a release adds its outflow to the rolling 24 h total, and the next proposal that
+//! would cross the demo treasury's daily DEMO limit is denied — also when two approved
+//! proposals for different (queued) nonces are released at the same moment.
 
 use alloy_primitives::U256;
+use signgate_gateway::{audit::AuditReader, pipeline::setup};
 use signgate_proto::v1 as pb;
+use tonic::Code;
 
 use crate::{
     demo,
-    support::{Options, approve, deny_codes, start, start_signer, state, submit, token_transfer},
+    support::{
+        Options, approve, config, deny_codes, start, start_signer, state, submit, token_transfer,
+    },
 };
 
 fn demo_tokens(n: u64) -> U256 {
@@ -63,4 +68,132 @@ async fn a_release_counts_toward_the_daily_limit() {
     gw.stop().await;
     s1.stop().await;
     s2.stop().await;
+}
+
+/// Issue 6: two proposals for different nonces (the second queued behind the first), each
+/// within the 500,000 DEMO daily limit and both approved, together crossing it. Released
+/// concurrently, exactly one gets signatures; the other is denied with the policy's velocity
+/// reason, in the response, in its stored decision and in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_releases_for_different_nonces_never_cross_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let owners = demo::owners();
+    let s1 = start_signer(dir.path(), owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), owners[1].clone()).await;
+    let mut opts = Options::demo();
+    opts.signers = vec![s1.url.clone(), s2.url.clone()];
+    let gw = start(dir.path(), opts).await;
+    let mut c = gw.client().await;
+
+    let mut approved = Vec::new();
+    for nonce in [0, 1] {
+        let p = submit(
+            &mut c,
+            demo::DEMO_SAFE,
+            &token_transfer(demo::PAYEE, demo_tokens(300_000), nonce),
+            "alice",
+        )
+        .await;
+        let p = approve(&mut c, &p, "bob").await;
+        let p = approve(&mut c, &p, "carol").await;
+        assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
+        approved.push(p);
+    }
+    // The queued one says what its simulation assumed.
+    let queued = approved[1].simulation.as_ref().unwrap();
+    assert!(queued.success, "{queued:?}");
+    assert_eq!(queued.assumptions.len(), 1, "{queued:?}");
+    assert!(
+        approved[0]
+            .simulation
+            .as_ref()
+            .unwrap()
+            .assumptions
+            .is_empty()
+    );
+
+    let mut set = tokio::task::JoinSet::new();
+    for p in &approved {
+        let id = p.id.clone();
+        let mut c = gw.client().await;
+        set.spawn(async move {
+            let r = c
+                .request_signatures(pb::RequestSignaturesRequest { id: id.clone() })
+                .await;
+            (id, r)
+        });
+    }
+    let (mut released, mut refused) = (Vec::new(), Vec::new());
+    while let Some(r) = set.join_next().await {
+        let (id, r) = r.unwrap();
+        match r {
+            Ok(resp) => released.push((id, resp.into_inner())),
+            Err(status) => refused.push((id, status)),
+        }
+    }
+    assert_eq!(released.len(), 1, "refused: {refused:?}");
+    assert_eq!(refused.len(), 1);
+    assert!(!released[0].1.signatures.is_empty());
+    let (loser, status) = &refused[0];
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("velocity.exceeded"),
+        "{}",
+        status.message()
+    );
+    let loser_now = c
+        .get_proposal(pb::GetProposalRequest { id: loser.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&loser_now), pb::ProposalState::Denied);
+    assert!(
+        deny_codes(&loser_now)
+            .iter()
+            .any(|c| c == "velocity.exceeded"),
+        "{:?}",
+        loser_now.decision
+    );
+    // Asking again changes nothing: the denial is final.
+    let again = c
+        .request_signatures(pb::RequestSignaturesRequest { id: loser.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+
+    drop(c);
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+
+    // The audit log holds the release-time denial with its reason and the totals it saw.
+    let reader = AuditReader::open(&setup::audit_path(&config(dir.path(), &[]))).unwrap();
+    let denial = reader
+        .leaves()
+        .unwrap()
+        .iter()
+        .map(|leaf| serde_json::from_slice::<serde_json::Value>(leaf).unwrap())
+        .find(|v| {
+            let e = &v["event"];
+            e["type"] == "decision_made"
+                && e["proposal_id"] == loser.as_str()
+                && e["trigger"] == "release"
+                && e["outcome"] == "deny"
+        })
+        .expect("the release-time denial is in the audit log");
+    let codes = &denial["event"]["reason_codes"];
+    assert!(
+        codes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "velocity.exceeded"),
+        "{codes}"
+    );
+    let spent = &denial["event"]["evidence"]["velocity"][0]["spent"];
+    assert_ne!(
+        spent.as_str(),
+        Some("0x0"),
+        "re-decided on the store's totals: {spent}"
+    );
 }

@@ -26,17 +26,15 @@ mod rows;
 
 use self::{
     ops::{
-        change, check_open, get_tx, insert_decision, list_tx, release_tx, reservation_of, set_state,
+        change, check_open, get_tx, insert_decision, list_tx, release_tx, reservation_of,
+        set_state, velocity_spent,
     },
-    rows::{
-        PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, load_required, parse_address,
-        parse_u256,
-    },
+    rows::{PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, load_required, parse_address},
 };
 use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
-    Release, StoreError, StoredProposal, UnixMillis,
+    Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
     schema::{BOOTSTRAP, Dialect, MIGRATIONS},
 };
 
@@ -345,7 +343,7 @@ impl ProposalStore for SqliteStore {
         .await
     }
 
-    async fn release(&self, release: Release) -> Result<NonceReservation, StoreError> {
+    async fn release(&self, release: Release) -> Result<ReleaseOutcome, StoreError> {
         self.write(move |tx| release_tx(tx, &release)).await
     }
 
@@ -359,30 +357,15 @@ impl ProposalStore for SqliteStore {
             .await
     }
 
-    async fn velocity_total(
+    async fn velocity_spent(
         &self,
         chain_id: u64,
         safe: Address,
         asset: String,
-        window_start: UnixMillis,
+        since: UnixMillis,
     ) -> Result<U256, StoreError> {
-        self.read(move |c| {
-            let v: Option<String> = c
-                .query_row(
-                    "SELECT amount FROM velocity_totals \
-                     WHERE chain_id = ?1 AND safe = ?2 AND asset = ?3 AND window_start = ?4",
-                    params![
-                        chain_col(chain_id)?,
-                        hex_col(safe.as_slice()),
-                        asset,
-                        window_start.0
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            v.map_or(Ok(U256::ZERO), |v| parse_u256(&v))
-        })
-        .await
+        self.read(move |c| velocity_spent(c, chain_id, safe, &asset, since))
+            .await
     }
 
     async fn upsert_address(&self, e: AddressEntry) -> Result<(), StoreError> {

@@ -12,9 +12,9 @@ use super::rows::{
     parse_b256, parse_enum, parse_key, parse_u64, parse_u256,
 };
 use crate::store::{
-    ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, Page, PageToken,
-    ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, StoreError, StoredProposal,
-    UnixMillis, VelocityDelta,
+    ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, OverLimit, Page,
+    PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, ReleaseOutcome,
+    StoreError, StoredProposal, UnixMillis,
 };
 
 /// Checks that `rec` may still change and is at the revision the caller evaluated.
@@ -141,53 +141,99 @@ pub(super) fn reservation_of(
     .transpose()
 }
 
-/// Adds a released amount to its velocity window with checked arithmetic; an overflow fails
-/// the whole release.
-pub(super) fn add_velocity(
+/// The sum of the release events of `asset` for a Safe after `since` (exclusive), in `U256`
+/// summed here rather than in SQL (decimal text, no float, no 64-bit overflow). A sum that
+/// overflows is `U256::MAX`, over any limit.
+pub(super) fn velocity_spent(
+    c: &Connection,
+    chain_id: u64,
+    safe: Address,
+    asset: &str,
+    since: UnixMillis,
+) -> Result<U256, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT amount FROM velocity_events \
+         WHERE chain_id = ?1 AND safe = ?2 AND asset = ?3 AND released_at > ?4",
+    )?;
+    let amounts = stmt.query_map(
+        params![
+            chain_col(chain_id)?,
+            hex_col(safe.as_slice()),
+            asset,
+            since.0
+        ],
+        |r| r.get::<_, String>(0),
+    )?;
+    let mut total = U256::ZERO;
+    for amount in amounts {
+        let amount = parse_u256(&amount?)?;
+        total = total.checked_add(amount).unwrap_or(U256::MAX);
+    }
+    Ok(total)
+}
+
+/// Checks every cap of `r` against the events already stored: `None` when the release fits,
+/// otherwise what each window held and the first cap crossed. Runs under the write lock, so no
+/// other release can add an event between this check and the caller's inserts.
+fn check_caps(
     c: &Connection,
     rec: &ProposalRecord,
-    delta: &VelocityDelta,
-) -> Result<(), StoreError> {
-    let chain = chain_col(rec.chain_id)?;
-    let safe = hex_col(rec.safe.as_slice());
-    let current: Option<String> = c
-        .query_row(
-            "SELECT amount FROM velocity_totals \
-             WHERE chain_id = ?1 AND safe = ?2 AND asset = ?3 AND window_start = ?4",
-            params![chain, safe, delta.asset, delta.window_start.0],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let total = match current {
-        Some(v) => parse_u256(&v)?
-            .checked_add(delta.amount)
-            .ok_or(StoreError::OutOfRange {
-                column: "velocity_totals.amount",
-            })?,
-        None => delta.amount,
-    };
-    c.execute(
-        "INSERT INTO velocity_totals (chain_id, safe, asset, window_start, amount) \
-         VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (chain_id, safe, asset, window_start) DO UPDATE SET amount = excluded.amount",
-        params![
-            chain,
-            safe,
-            delta.asset,
-            delta.window_start.0,
-            total.to_string()
-        ],
-    )?;
+    r: &Release,
+) -> Result<Option<OverLimit>, StoreError> {
+    let mut spent = Vec::with_capacity(r.caps.len());
+    let mut crossed = None;
+    for (i, cap) in r.caps.iter().enumerate() {
+        let held = velocity_spent(
+            c,
+            rec.chain_id,
+            rec.safe,
+            &cap.asset,
+            cap.since(r.released_at),
+        )?;
+        spent.push(held);
+        let mut amount = U256::ZERO;
+        for o in r.outflows.iter().filter(|o| o.asset == cap.asset) {
+            amount = amount.saturating_add(o.amount);
+        }
+        if amount.is_zero() {
+            continue;
+        }
+        // An overflowing sum is over the limit: fail closed.
+        let over = held.checked_add(amount).is_none_or(|sum| sum > cap.max);
+        if over && crossed.is_none() {
+            crossed = Some(i);
+        }
+    }
+    Ok(crossed.map(|crossed| OverLimit { spent, crossed }))
+}
+
+/// Stores the release's outflows as events dated at its release.
+fn insert_events(c: &Connection, rec: &ProposalRecord, r: &Release) -> Result<(), StoreError> {
+    for o in r.outflows.iter().filter(|o| !o.amount.is_zero()) {
+        c.execute(
+            "INSERT INTO velocity_events \
+             (chain_id, safe, asset, amount, released_at, proposal_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                chain_col(rec.chain_id)?,
+                hex_col(rec.safe.as_slice()),
+                o.asset,
+                o.amount.to_string(),
+                r.released_at.0,
+                rec.id.as_str()
+            ],
+        )?;
+    }
     Ok(())
 }
 
-/// Velocity, nonce reservation, RELEASED, and EXPIRED for every other open proposal of the
-/// same nonce. The velocity update comes first on purpose: a reservation clash after it must
-/// roll it back, which the tests check.
+/// Velocity check, velocity events, nonce reservation, RELEASED, and EXPIRED for every other
+/// open proposal of the same nonce. The events are written before the reservation on purpose:
+/// a reservation clash after them must roll them back, which the tests check.
 pub(super) fn release_tx(
     tx: &Transaction<'_>,
     r: &Release,
-) -> Result<(NonceReservation, Vec<ProposalChange>), StoreError> {
+) -> Result<(ReleaseOutcome, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, &r.id)?;
     if rec.state == ProposalState::Released {
         let existing = reservation_of(tx, rec.chain_id, rec.safe, rec.nonce)?
@@ -195,7 +241,7 @@ pub(super) fn release_tx(
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("released {} has no reservation", rec.id))
             })?;
-        return Ok((existing, Vec::new()));
+        return Ok((ReleaseOutcome::Released(existing), Vec::new()));
     }
     if rec.state != ProposalState::Approved {
         return Err(StoreError::InvalidTransition {
@@ -205,9 +251,10 @@ pub(super) fn release_tx(
         });
     }
     check_open(&rec, r.expected_revision, "released")?;
-    for delta in &r.velocity {
-        add_velocity(tx, &rec, delta)?;
+    if let Some(over) = check_caps(tx, &rec, r)? {
+        return Ok((ReleaseOutcome::OverLimit(over), Vec::new()));
     }
+    insert_events(tx, &rec, r)?;
     let inserted = tx.execute(
         "INSERT INTO nonce_reservations \
          (chain_id, safe, nonce, safe_tx_hash, proposal_id, reserved_at) \
@@ -272,7 +319,7 @@ pub(super) fn release_tx(
         proposal_id: rec.id,
         reserved_at: r.released_at,
     };
-    Ok((reservation, changes))
+    Ok((ReleaseOutcome::Released(reservation), changes))
 }
 
 /// One page newest first, using keyset pagination on (created_at, id).
