@@ -55,7 +55,7 @@ pub struct RawServer {
 }
 
 /// `[metrics]`: the Prometheus endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     pub listen: String,
