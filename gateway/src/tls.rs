@@ -64,16 +64,51 @@ pub enum HandshakeFault {
 /// The TLS failure somewhere in `err`'s source chain, if there is one.
 ///
 /// `std::io::Error` hides the error it wraps from `source()`, and rustls' errors reach us
-/// wrapped in one, so each link is also looked into.
+/// wrapped in one (sometimes only as their text), so each link is also looked into, typed
+/// first, then by rustls' own wording.
 pub fn handshake_fault(err: &(dyn StdError + 'static)) -> Option<HandshakeFault> {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(fault) = as_rustls(e).map(classify) {
-            return Some(fault);
-        }
-        next = e.source();
+    links(err)
+        .find_map(|e| as_rustls(e).map(classify))
+        .or_else(|| links(err).find_map(|e| from_text(&e.to_string())))
+}
+
+/// `err` and its causes, outermost first.
+fn links<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |e| (*e).source())
+}
+
+/// Alerts a server sends when it does not accept the client's certificate.
+const CERTIFICATE_ALERTS: [AlertDescription; 9] = [
+    AlertDescription::CertificateRequired,
+    AlertDescription::NoCertificate,
+    AlertDescription::BadCertificate,
+    AlertDescription::UnsupportedCertificate,
+    AlertDescription::CertificateRevoked,
+    AlertDescription::CertificateExpired,
+    AlertDescription::CertificateUnknown,
+    AlertDescription::UnknownCA,
+    AlertDescription::AccessDenied,
+];
+
+/// A rustls error known only by its `Display` text (`received fatal alert: UnknownCA`,
+/// `invalid peer certificate: …`).
+fn from_text(text: &str) -> Option<HandshakeFault> {
+    if let Some((_, rest)) = text.split_once("received fatal alert: ") {
+        let name: String = rest
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        return Some(
+            match CERTIFICATE_ALERTS.iter().find(|a| format!("{a:?}") == name) {
+                Some(alert) => classify(&rustls::Error::AlertReceived(*alert)),
+                None => HandshakeFault::Other(format!("the server's alert: {name}")),
+            },
+        );
     }
-    None
+    text.split_once("invalid peer certificate: ")
+        .map(|(_, why)| HandshakeFault::WeRefusedTheirs(why.to_owned()))
 }
 
 fn as_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
@@ -95,21 +130,15 @@ fn classify(e: &rustls::Error) -> HandshakeFault {
             }
             other => format!("{other}"),
         }),
-        rustls::Error::AlertReceived(alert) => match alert {
-            AlertDescription::CertificateRequired | AlertDescription::NoCertificate => {
-                HandshakeFault::ServerRefusedOurs("it requires a client certificate".to_owned())
-            }
-            AlertDescription::BadCertificate
-            | AlertDescription::UnsupportedCertificate
-            | AlertDescription::CertificateRevoked
-            | AlertDescription::CertificateExpired
-            | AlertDescription::CertificateUnknown
-            | AlertDescription::UnknownCA
-            | AlertDescription::AccessDenied => {
-                HandshakeFault::ServerRefusedOurs(format!("its alert: {alert:?}"))
-            }
-            other => HandshakeFault::Other(format!("the server's alert: {other:?}")),
-        },
+        rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired | AlertDescription::NoCertificate,
+        ) => HandshakeFault::ServerRefusedOurs("it requires a client certificate".to_owned()),
+        rustls::Error::AlertReceived(alert) if CERTIFICATE_ALERTS.contains(alert) => {
+            HandshakeFault::ServerRefusedOurs(format!("its alert: {alert:?}"))
+        }
+        rustls::Error::AlertReceived(other) => {
+            HandshakeFault::Other(format!("the server's alert: {other:?}"))
+        }
         other => HandshakeFault::Other(other.to_string()),
     }
 }
@@ -136,6 +165,16 @@ mod tests {
             handshake_fault(&ours),
             Some(HandshakeFault::ServerRefusedOurs(_))
         ));
+        let text = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: UnknownCA",
+        );
+        assert_eq!(
+            handshake_fault(&text),
+            Some(HandshakeFault::ServerRefusedOurs(
+                "its alert: UnknownCA".to_owned()
+            ))
+        );
         let plain = std::io::Error::other("connection reset");
         assert_eq!(handshake_fault(&plain), None);
     }

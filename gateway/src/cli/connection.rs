@@ -206,18 +206,21 @@ impl Connection {
     }
 }
 
-/// Whether `err` is an `https://` connection the peer closed before answering.
+/// Whether `err` is an `https://` connection the peer closed before answering (the call was
+/// cancelled with the connection, or our write met a closed or reset socket).
 fn tls_closed(https: bool, err: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(h) = e.downcast_ref::<hyper::Error>()
-            && (h.is_canceled() || h.is_closed() || h.is_incomplete_message())
-        {
-            return https;
-        }
-        next = e.source();
-    }
-    false
+    use std::io::ErrorKind;
+    let closed = |e: &(dyn StdError + 'static)| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_canceled() || h.is_closed() || h.is_incomplete_message())
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                )
+            })
+    };
+    https && std::iter::successors(Some(err), |e| (*e).source()).any(closed)
 }
 
 fn read(flag: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
