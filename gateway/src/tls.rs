@@ -108,7 +108,12 @@ fn from_text(text: &str) -> Option<HandshakeFault> {
         );
     }
     text.split_once("invalid peer certificate: ")
-        .map(|(_, why)| HandshakeFault::WeRefusedTheirs(why.to_owned()))
+        .map(|(_, why)| match why {
+            "UnknownIssuer" => classify(&rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+            other => HandshakeFault::WeRefusedTheirs(other.to_owned()),
+        })
 }
 
 fn as_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
