@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod tls;

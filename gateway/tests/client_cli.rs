@@ -1,13 +1,17 @@
 //! The operator's commands against a real `signgate serve` on its embedded demo default:
 //! propose the Bybit transaction (denied), propose a benign transfer, approve it as the initiator
 //! (does not count), with a hash the operator did not check (refused locally), then as two
-//! treasury operators (approved).
+//! treasury operators (approved). Against a gateway serving only mutual TLS, the client
+//! certificate decides who may use `Gateway` and `Admin`, and a missing or untrusted one is
+//! refused with a message that says what to give.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     reason = "test helpers fail loudly"
 )]
+
+mod pki;
 
 use std::{
     io::{BufRead as _, BufReader},
@@ -19,9 +23,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_signgate");
 const DEMO_SAFE: &str = "0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe";
 const DEMO_TOKEN: &str = "0x7070707070707070707070707070707070707070";
 
+/// The client commands' environment variables; cleared for every child so a developer's shell
+/// cannot change what a test sees.
+const CLIENT_ENV: [&str; 5] = [
+    "SIGNGATE_CLIENT_GATEWAY",
+    "SIGNGATE_CLIENT_TLS_CERT",
+    "SIGNGATE_CLIENT_TLS_KEY",
+    "SIGNGATE_CLIENT_TLS_CA",
+    "SIGNGATE_CLIENT_TLS_DOMAIN",
+];
+
 /// A `signgate serve` child on 127.0.0.1:0; killed on drop.
 struct Server {
     child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+    /// `http://127.0.0.1:PORT`.
     url: String,
 }
 
@@ -33,9 +50,15 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// `signgate serve` with `env` added to its environment (`SIGNGATE_TLS__*` …).
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["--log-level", "info", "serve"])
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
         // The default 127.0.0.1:9464 would collide between parallel test servers.
         .env("SIGNGATE_METRICS__LISTEN", "127.0.0.1:0")
@@ -46,7 +69,7 @@ fn serve(dir: &Path) -> Server {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
+    let addr = loop {
         let line = lines
             .next()
             .expect("serve exited before listening")
@@ -54,12 +77,16 @@ fn serve(dir: &Path) -> Server {
         let plain: String = strip_ansi(&line);
         if let Some(rest) = plain.split("local=").nth(1) {
             let addr = rest.split_whitespace().next().unwrap();
-            break format!("http://{addr}");
+            break addr.to_owned();
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
+    Server {
+        child,
+        url: format!("http://{addr}"),
+        addr,
+    }
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -97,15 +124,23 @@ fn demo_key(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn run(server: &Server, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = args.to_vec();
+    args.extend(["--gateway", &server.url]);
+    client(&args, &[])
+}
+
+/// The `signgate` binary as a client: `args`, and `env` as its only `SIGNGATE_CLIENT_*`
+/// variables.
+fn client(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(BIN);
+    for var in CLIENT_ENV {
+        cmd.env_remove(var);
+    }
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(BIN)
-        .args(args)
-        .args(["--gateway", &server.url])
-        .output()
-        .unwrap();
+    } = cmd.args(args).envs(env.iter().copied()).output().unwrap();
     (
         status.code(),
         String::from_utf8(stdout).unwrap(),
@@ -337,4 +372,162 @@ fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
     );
     assert!(out.contains("policy signgate-demo"), "{out}");
     assert!(out.contains("operator mallory status changed"), "{out}");
+}
+
+/// A TLS client's flags for `signgate`: the gateway by IP with `--tls-domain`, or by name.
+fn tls_flags<'a>(
+    gateway: &'a str,
+    domain: Option<&'a str>,
+    cert: &'a str,
+    key: &'a str,
+    ca: &'a str,
+) -> Vec<&'a str> {
+    let mut flags = vec![
+        "--gateway",
+        gateway,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+        "--tls-ca",
+        ca,
+    ];
+    if let Some(domain) = domain {
+        flags.extend(["--tls-domain", domain]);
+    }
+    flags
+}
+
+#[test]
+fn issue_6_operators_reach_a_mutual_tls_gateway_with_their_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new("signgate test ca");
+    let write = |name: &str, (cert, key): (String, String)| {
+        let c = dir.path().join(format!("{name}.pem"));
+        let k = dir.path().join(format!("{name}.key"));
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        (
+            c.to_string_lossy().into_owned(),
+            k.to_string_lossy().into_owned(),
+        )
+    };
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    let (server_cert, server_key) = write("server", pki.leaf("localhost"));
+    let (ops_cert, ops_key) = write("ops", pki.leaf("ops.signgate.test"));
+    let (admin_cert, admin_key) = write("admin", pki.leaf("admin.signgate.test"));
+    let stranger_ca = pki::Pki::new("someone else's ca");
+    let (foreign_cert, foreign_key) = write("foreign", stranger_ca.leaf("admin.signgate.test"));
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, &stranger_ca.ca_pem).unwrap();
+    let other_ca = other_ca.to_str().unwrap();
+
+    let server = serve_with(
+        dir.path(),
+        &[
+            ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false"),
+            ("SIGNGATE_TLS__CERT", &server_cert),
+            ("SIGNGATE_TLS__KEY", &server_key),
+            ("SIGNGATE_TLS__CLIENT_CA", ca),
+            ("SIGNGATE_TLS__GATEWAY_CLIENTS", "ops.signgate.test"),
+            ("SIGNGATE_TLS__ADMIN_CLIENTS", "admin.signgate.test"),
+        ],
+    );
+    let by_ip = format!("https://{}", server.addr);
+    let port = server.addr.rsplit(':').next().unwrap();
+    let by_name = format!("https://localhost:{port}");
+
+    // The operator's certificate reaches Gateway: a proposal is submitted and listed.
+    let alice = demo_key(dir.path(), "alice");
+    let data = format!(
+        "0xa9059cbb000000000000000000000000c0ffee254729296a45a3885639ac7e10f9d54979{:064x}",
+        10u128.pow(18)
+    );
+    let ops = tls_flags(&by_ip, Some("localhost"), &ops_cert, &ops_key, ca);
+    let mut propose = vec![
+        "propose",
+        "--key",
+        alice.to_str().unwrap(),
+        "--safe",
+        DEMO_SAFE,
+        "--to",
+        DEMO_TOKEN,
+        "--data",
+        &data,
+        "--nonce",
+        "0",
+    ];
+    propose.extend(&ops);
+    let (code, out, err) = client(&propose, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("needs approvals"), "{out}");
+    let id = field(&out, "proposal ").to_owned();
+    let mut status = vec!["status"];
+    status.extend(&ops);
+    let (code, out, err) = client(&status, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains(&id), "{out}");
+
+    // ... but not Admin.
+    let mut operators = vec!["admin", "operators"];
+    operators.extend(&ops);
+    let (code, out, err) = client(&operators, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("PERMISSION_DENIED"), "{err}");
+    assert!(err.contains("lacks the admin permission"), "{err}");
+
+    // The admin's certificate, from the environment, reaches Admin.
+    let (code, out, err) = client(
+        &["admin", "operators"],
+        &[
+            ("SIGNGATE_CLIENT_GATEWAY", &by_name),
+            ("SIGNGATE_CLIENT_TLS_CERT", &admin_cert),
+            ("SIGNGATE_CLIENT_TLS_KEY", &admin_key),
+            ("SIGNGATE_CLIENT_TLS_CA", ca),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("mallory — Mallory"), "{out}");
+
+    // No certificate: refused before connecting, saying what to add.
+    let (code, out, err) = client(&["status", "--gateway", &by_name, "--tls-ca", ca], &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("serves only mutual TLS"), "{err}");
+    assert!(
+        err.contains("add --tls-cert PEM and --tls-key PEM"),
+        "{err}"
+    );
+
+    // Plaintext to a TLS gateway: fails, and says what a TLS gateway needs.
+    let (code, out, err) = client(&["status", "--gateway", &server.url], &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("needs an https:// address"), "{err}");
+
+    // A certificate of another CA: the gateway refuses ours.
+    let foreign = tls_flags(&by_name, None, &foreign_cert, &foreign_key, ca);
+    let mut status = vec!["status"];
+    status.extend(&foreign);
+    let (code, out, err) = client(&status, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("refused our client certificate"), "{err}");
+
+    // The wrong CA for the gateway, or its IP without --tls-domain: we refuse theirs.
+    let wrong_ca = tls_flags(&by_name, None, &ops_cert, &ops_key, other_ca);
+    let mut status = vec!["status"];
+    status.extend(&wrong_ca);
+    let (code, out, err) = client(&status, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("we refused the certificate of the gateway"),
+        "{err}"
+    );
+    assert!(err.contains("unknown issuer"), "{err}");
+    let no_domain = tls_flags(&by_ip, None, &ops_cert, &ops_key, ca);
+    let mut status = vec!["status"];
+    status.extend(&no_domain);
+    let (code, out, err) = client(&status, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("give --tls-domain"), "{err}");
 }

@@ -11,16 +11,15 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use signgate_policy::governance::AdminSignature;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
-use tonic::transport::Channel;
 
-use super::client::Connection;
+use super::connection::Connection;
 
 /// Arguments of `signgate admin`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The gateway's address (before or after the subcommand).
-    #[arg(long, global = true, default_value = "http://127.0.0.1:50051")]
-    pub gateway: String,
+    /// The gateway and the TLS files (before or after the subcommand).
+    #[command(flatten)]
+    pub connection: Connection,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -53,25 +52,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-async fn connect(c: &Connection) -> anyhow::Result<AdminClient<Channel>> {
-    AdminClient::connect(c.gateway.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot reach the gateway at {} (is `signgate serve` running?)",
-                c.gateway
-            )
-        })
-}
-
-fn refused(status: &tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!(
-        "the gateway refused: {} ({:?})",
-        status.message(),
-        status.code()
-    )
 }
 
 /// Every signature of every file, deduplicated by key and signature.
@@ -159,10 +139,8 @@ fn or_none(list: &[String]) -> String {
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async {
-        let mut c = connect(&Connection {
-            gateway: args.gateway.clone(),
-        })
-        .await?;
+        let conn = &args.connection;
+        let mut c = AdminClient::new(conn.channel().await?);
         match args.command {
             AdminCommand::ApplyPolicy { policy, signatures } => {
                 let text = std::fs::read(&policy)
@@ -174,7 +152,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 let r = c
                     .apply_policy(req)
                     .await
-                    .map_err(|s| refused(&s))?
+                    .map_err(|s| conn.refused(&s))?
                     .into_inner();
                 println!(
                     "policy {} is in force (it replaced {})",
@@ -189,7 +167,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 let r = c
                     .list_operators(pb::ListOperatorsRequest {})
                     .await
-                    .map_err(|s| refused(&s))?
+                    .map_err(|s| conn.refused(&s))?
                     .into_inner();
                 print!("{}", render_operators(&r.operators));
                 Ok(ExitCode::SUCCESS)
@@ -198,7 +176,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 let r = c
                     .reload_sanctions_lists(pb::ReloadSanctionsListsRequest { list_ids: ids })
                     .await
-                    .map_err(|s| refused(&s))?
+                    .map_err(|s| conn.refused(&s))?
                     .into_inner();
                 let mut failed = false;
                 for l in r.lists {
@@ -222,7 +200,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 let h = c
                     .get_health_details(pb::GetHealthDetailsRequest {})
                     .await
-                    .map_err(|s| refused(&s))?
+                    .map_err(|s| conn.refused(&s))?
                     .into_inner();
                 println!(
                     "gateway {}: {}",

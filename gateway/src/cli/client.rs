@@ -25,19 +25,12 @@ use signgate_proto::{
 use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
+use super::connection::Connection;
 use crate::server::{
     convert::safe_tx_to_proto,
     envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     keys::read_ed25519,
 };
-
-/// Where the gateway listens and who is talking to it.
-#[derive(Debug, Clone, Args)]
-pub struct Connection {
-    /// The gateway's address.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    pub gateway: String,
-}
 
 /// `signgate propose`: submit a Safe transaction for decision.
 #[derive(Debug, Args)]
@@ -119,14 +112,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn connect(c: &Connection) -> anyhow::Result<GatewayClient<Channel>> {
-    GatewayClient::connect(c.gateway.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot reach the gateway at {} (is `signgate serve` running?)",
-                c.gateway
-            )
-        })
+    Ok(GatewayClient::new(c.channel().await?))
 }
 
 fn now() -> Option<Timestamp> {
@@ -144,14 +130,6 @@ fn seal(context: &str, payload: Vec<u8>, key: &SigningKey) -> pb::SignedEnvelope
         public_key: key.verifying_key().to_bytes().to_vec(),
         signature,
     }
-}
-
-fn status_error(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!(
-        "the gateway refused: {} ({:?})",
-        status.message(),
-        status.code()
-    )
 }
 
 /// Runs `signgate propose`.
@@ -202,7 +180,7 @@ pub fn propose(args: &ProposeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .submit_proposal(req)
             .await
-            .map_err(status_error)
+            .map_err(|s| args.connection.refused(&s))
     })?;
     let proposal = proposal.into_inner();
     print!("{}", render(&proposal));
@@ -218,7 +196,7 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
         let current = client
             .get_proposal(pb::GetProposalRequest { id: args.proposal.clone() })
             .await
-            .map_err(status_error)?
+            .map_err(|s| args.connection.refused(&s))?
             .into_inner();
         let gateway_hash = current.hashes.as_ref().map(|h| h.safe_tx_hash.clone()).unwrap_or_default();
         if gateway_hash.parse::<B256>().ok() != Some(args.safe_tx_hash) {
@@ -243,7 +221,7 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
                 .await,
             _ => client.approve(pb::ApproveRequest { approval: Some(sealed) }).await,
         };
-        reply.map_err(status_error).map(tonic::Response::into_inner)
+        reply.map_err(|s| args.connection.refused(&s)).map(tonic::Response::into_inner)
     })?;
     print!("{}", render(&proposal));
     Ok(exit_for(&proposal))
@@ -257,7 +235,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             let p = client
                 .get_proposal(pb::GetProposalRequest { id: id.clone() })
                 .await
-                .map_err(status_error)?
+                .map_err(|s| args.connection.refused(&s))?
                 .into_inner();
             print!("{}", render(&p));
             return Ok(ExitCode::SUCCESS);
@@ -268,7 +246,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             })
             .await
-            .map_err(status_error)?
+            .map_err(|s| args.connection.refused(&s))?
             .into_inner();
         if list.proposals.is_empty() {
             println!("no proposals");
@@ -296,7 +274,7 @@ pub fn release(args: &ReleaseArgs) -> anyhow::Result<ExitCode> {
                 id: args.proposal.clone(),
             })
             .await
-            .map_err(status_error)
+            .map_err(|s| args.connection.refused(&s))
     })?;
     let reply = reply.into_inner();
     if let Some(p) = &reply.proposal {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod client;
+pub mod connection;
 pub mod inspect;
 pub mod policy;
 

@@ -27,6 +27,11 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// Prefix of the environment variables read: `SIGNGATE_SERVER__LISTEN` sets `server.listen`.
 pub const ENV_PREFIX: &str = "SIGNGATE";
 
+/// Prefix of the variables that belong to the client commands (`signgate status`, `admin` …,
+/// see [`crate::cli::connection`]), not to the server: an operator's shell may hold them when
+/// it starts `signgate serve`, so they are skipped rather than refused as unknown keys.
+pub const CLIENT_ENV_PREFIX: &str = "SIGNGATE_CLIENT_";
+
 /// Why a configuration could not be loaded. Every variant names the key or file concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -63,7 +68,9 @@ pub fn load_raw(
 ) -> Result<RawConfig, ConfigError> {
     let vars: config::Map<String, String> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+        .filter(|(k, _)| {
+            k.starts_with(&format!("{ENV_PREFIX}_")) && !k.starts_with(CLIENT_ENV_PREFIX)
+        })
         .collect();
     let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
     if let Some(path) = file {
@@ -122,6 +129,21 @@ mod tests {
         assert_eq!(cfg.limits.call_timeout, Duration::from_secs(10));
         assert_eq!(cfg.store_path(), cfg.data_dir.join("signgate.sqlite3"));
         assert_eq!(cfg.release_key, cfg.data_dir.join("release.key"));
+    }
+
+    #[test]
+    fn client_variables_are_not_server_configuration() {
+        let cfg = GatewayConfig::load(
+            None,
+            env(&[
+                ("SIGNGATE_CLIENT_TLS_CERT", "operator.pem"),
+                ("SIGNGATE_CLIENT_GATEWAY", "https://gw:50051"),
+            ]),
+        )
+        .unwrap();
+        assert!(matches!(cfg.transport, Transport::PlaintextLoopback));
+        // Still refused: an unknown server key that merely looks similar.
+        assert!(GatewayConfig::load(None, env(&[("SIGNGATE_CLIENTS", "x")])).is_err());
     }
 
     #[test]

@@ -11,33 +11,14 @@ use std::{str::FromStr, time::Duration};
 use alloy_primitives::{Address, B256, Bytes, Signature};
 use signgate_proto::v1::{self as pb, signer_client::SignerClient};
 use signgate_simulator::signature::{OwnerSignature, PackError, pack_signatures};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument as _;
 
 use crate::config::SignerEndpoint;
 
-/// TLS material the gateway presents to `https://` signer backends.
-#[derive(Debug, Clone)]
-pub struct ClientTls {
-    /// The gateway's client certificate chain (PEM).
-    pub cert: Vec<u8>,
-    /// Its private key (PEM).
-    pub key: Vec<u8>,
-    /// The CA that issued the backends' server certificates (PEM).
-    pub ca: Vec<u8>,
-}
-
-impl ClientTls {
-    /// The gateway's own mTLS files reused towards signers: its certificate and key as the
-    /// client identity, and `client_ca` as the CA of the backends (one internal CA).
-    pub fn from_files(files: &crate::config::TlsFiles) -> std::io::Result<Self> {
-        Ok(Self {
-            cert: std::fs::read(&files.cert)?,
-            key: std::fs::read(&files.key)?,
-            ca: std::fs::read(&files.client_ca)?,
-        })
-    }
-}
+/// The gateway's TLS material towards `https://` signer backends: its own certificate and key,
+/// and the CA of the backends ([`ClientTls::from_files`]).
+pub use crate::tls::ClientTls;
 
 /// One backend's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,14 +58,7 @@ async fn channel(
         .timeout(deadline);
     if endpoint.starts_with("https://") {
         let tls = tls.ok_or("an https signer needs the gateway's TLS client certificate")?;
-        crate::server::install_crypto_provider();
-        ep = ep
-            .tls_config(
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(&tls.ca))
-                    .identity(Identity::from_pem(&tls.cert, &tls.key)),
-            )
-            .map_err(|e| format!("tls: {e}"))?;
+        ep = tls.apply(ep).map_err(|e| format!("tls: {e}"))?;
     }
     ep.connect().await.map_err(|e| format!("connect: {e}"))
 }

@@ -11,6 +11,8 @@
 
 mod fixtures;
 mod limits;
+#[path = "../pki/mod.rs"]
+mod pki;
 mod server;
 mod signer;
 mod store;
