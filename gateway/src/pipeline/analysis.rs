@@ -172,38 +172,44 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
     }
 }
 
-/// Decodes, simulates and screens `tx` for `ctx`; the simulation is recorded in `metrics`.
-/// `signatures`: a blob the Safe would accept as it is, run unmodified; `None` runs
-/// approved-hash overrides.
+/// Where a simulation runs: the pre-state, its deadline, and the metrics it is recorded in.
+#[derive(Debug)]
+pub struct Runner<'a, T> {
+    pub state: Arc<T>,
+    pub timeout: Duration,
+    pub metrics: &'a Metrics,
+}
+
+/// Decodes, simulates and screens `tx` for `ctx`. `signatures`: a blob the Safe would accept
+/// as it is, run unmodified; `None` runs approved-hash overrides. `field` names the calldata in
+/// a decoding error.
 pub async fn analyse<T: StateSource + Send + 'static>(
-    state: Arc<T>,
+    runner: Runner<'_, T>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
     signatures: Option<Vec<u8>>,
     field: &str,
-    timeout: Duration,
-    metrics: &Metrics,
 ) -> Result<Analysis, GatewayError> {
     let decoded = decode(&ctx, &tx, field)?;
-    Ok(analyse_decoded(
-        state, snapshot, ctx, tx, decoded, signatures, timeout, metrics,
-    )
-    .await)
+    Ok(analyse_decoded(runner, snapshot, ctx, tx, decoded, signatures).await)
 }
 
 /// [`analyse`] for a transaction the caller already decoded (submission tags its log span with
 /// the hash before the simulation starts).
 pub async fn analyse_decoded<T: StateSource + Send + 'static>(
-    state: Arc<T>,
+    runner: Runner<'_, T>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
     decoded: DecodedTransaction,
     signatures: Option<Vec<u8>>,
-    timeout: Duration,
-    metrics: &Metrics,
 ) -> Analysis {
+    let Runner {
+        state,
+        timeout,
+        metrics,
+    } = runner;
     let started = Instant::now();
     let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await;
     metrics.simulation(outcome, started.elapsed());

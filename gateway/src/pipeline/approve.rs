@@ -46,14 +46,12 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
         version,
     };
     let analysis = analysis::analyse(
-        p.state.clone(),
+        p.runner(),
         p.lists.snapshot(),
         ctx,
         tx,
         None,
         "transaction.data",
-        p.limits.simulation_timeout,
-        &p.metrics,
     )
     .await
     .map_err(|_| corrupt("transaction no longer decodes"))?;

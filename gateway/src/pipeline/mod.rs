@@ -113,6 +113,17 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
     }
 }
 
+impl<S, T> Pipeline<S, T> {
+    /// Where this pipeline's simulations run.
+    fn runner(&self) -> analysis::Runner<'_, T> {
+        analysis::Runner {
+            state: self.state.clone(),
+            timeout: self.limits.simulation_timeout,
+            metrics: &self.metrics,
+        }
+    }
+}
+
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
     fn sanctions_lists(&self) -> Option<Arc<ListStore>> {
         Some(self.lists.clone())

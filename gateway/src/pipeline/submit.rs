@@ -139,14 +139,12 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         .filter(|s| s.accepted)
         .map(|_| v.signatures.clone());
     let analysis = analysis::analyse_decoded(
-        p.state.clone(),
+        p.runner(),
         p.lists.snapshot(),
         ctx,
         tx.clone(),
         decoded,
         run_signatures,
-        p.limits.simulation_timeout,
-        &p.metrics,
     )
     .await;
     let (ev, evaluation, decided_at) = super::assess_now(
