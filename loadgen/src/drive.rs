@@ -1,4 +1,5 @@
-//! The two load shapes.
+//! The two load shapes: saturation (closed loop) and fixed rate (open loop, latency from the
+//! timetable).
 //!
 //! - [`saturation`] (closed loop): `concurrency` workers each send, wait for the answer, send
 //!   again. It finds the throughput the server sustains; its latencies are those of a server

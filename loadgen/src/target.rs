@@ -5,7 +5,7 @@
 //! [`Target::send`] is the gRPC round trip. The saturation loop times only `send`; the fixed-rate
 //! loop times from the scheduled instant, so preparing counts there, as it would for a client.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 use tonic::transport::{Channel, Endpoint};
@@ -75,8 +75,8 @@ pub enum Target {
     Gateway {
         /// The connection.
         client: GatewayClient<Channel>,
-        /// The request builder.
-        submissions: Submissions,
+        /// The request builder (shared: the dispatcher clones the target for every call).
+        submissions: Arc<Submissions>,
     },
     /// The echo floor, sent payloads as large as a submission.
     Echo {
@@ -106,7 +106,7 @@ impl Target {
     pub async fn gateway(addr: &str, submissions: Submissions) -> Result<Self, LoadError> {
         Ok(Self::Gateway {
             client: GatewayClient::new(channel(addr).await?),
-            submissions,
+            submissions: Arc::new(submissions),
         })
     }
 
