@@ -3,7 +3,7 @@
 Markdown table (the "Gateway load" section of docs/benchmarks.md).
 
 Usage: loadgen/scripts/bench.py [--reps N] [--duration S] [--warmup S] [--out FILE.jsonl]
-        [--load sat:1 --load rate:50 ...]
+        [--load sat:1 --load rate:50 ...] [--echo-nodelay]
 Build first: cargo build --release -p signgate-loadgen
 """
 
@@ -24,10 +24,10 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def run(load, duration, warmup):
+def run(load, duration, warmup, extra):
     kind, value = load.split(":")
     flag = "--concurrency" if kind == "sat" else "--rate"
-    cmd = [BIN, flag, value, "--duration", str(duration), "--warmup", str(warmup), "--json"]
+    cmd = [BIN, flag, value, "--duration", str(duration), "--warmup", str(warmup), "--json"] + extra
     before = loadavg()
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -79,13 +79,14 @@ def main():
     p.add_argument("--warmup", type=float, default=5)
     p.add_argument("--load", action="append")
     p.add_argument("--out", default="loadgen-runs.jsonl")
+    p.add_argument("--echo-nodelay", action="store_true", help="pass --echo-nodelay through")
     a = p.parse_args()
     loads = a.load or DEFAULT_LOADS
     runs = []
     with open(a.out, "a") as out:
         for rep in range(a.reps):
             for load in loads:
-                r = run(load, a.duration, a.warmup)
+                r = run(load, a.duration, a.warmup, ["--echo-nodelay"] if a.echo_nodelay else [])
                 r["rep"] = rep
                 runs.append(r)
                 out.write(json.dumps(r) + "\n")

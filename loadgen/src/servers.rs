@@ -18,8 +18,10 @@ use signgate_gateway::{
 };
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{Request, Response, Status, transport::Server};
+use tonic::{
+    Request, Response, Status,
+    transport::{Server, server::TcpIncoming},
+};
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
@@ -127,7 +129,11 @@ impl echo_server::Echo for Echo {
 }
 
 /// Starts the echo floor with the gateway's default transport settings.
-pub async fn start_echo() -> Result<Running, LoadError> {
+///
+/// Like the gateway (whose accepted connections come from a plain `TcpListener`), the echo
+/// server leaves Nagle's algorithm on for accepted connections unless `nodelay` is set; the
+/// option exists to show what that costs on the floor.
+pub async fn start_echo(nodelay: bool) -> Result<Running, LoadError> {
     let limits = GatewayConfig::embedded_default()
         .map_err(|e| LoadError::Server(e.to_string()))?
         .limits;
@@ -149,7 +155,10 @@ pub async fn start_echo() -> Result<Running, LoadError> {
         .add_service(service);
     let handle = tokio::spawn(async move {
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(nodelay.then_some(true)),
+                signal,
+            )
             .await
             .map_err(|e| LoadError::Server(e.to_string()))
     });
