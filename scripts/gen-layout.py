@@ -11,6 +11,7 @@ CRATES = [
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
     ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, signer"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
+    ("loadgen", "signgate-loadgen", "the `signgate-load` binary: gateway load beside a tonic echo floor"),
 ]
 
 files = subprocess.run(["git", "ls-files", "*.rs"], capture_output=True, text=True,

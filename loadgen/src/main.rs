@@ -1,0 +1,86 @@
+//! `signgate-load`: loads the gateway and the echo floor with the same load and prints both.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use signgate_loadgen::{Load, Options, run};
+
+/// Measure the signgate gateway's SubmitProposal latency and throughput beside a trivial tonic
+/// echo service (the floor), under the same load, in one run.
+#[derive(Debug, Parser)]
+#[command(name = "signgate-load", version)]
+struct Args {
+    /// Fixed rate (open loop): requests per second, latency measured from each request's
+    /// scheduled send time.
+    #[arg(
+        long,
+        conflicts_with = "concurrency",
+        required_unless_present = "concurrency"
+    )]
+    rate: Option<f64>,
+    /// Saturation (closed loop): calls kept in flight.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Measurement window in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Load applied before the window, in seconds, left out of every figure.
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
+    /// A running `signgate serve` (plaintext loopback, embedded demo policy), as host:port or
+    /// URL. Without it the gateway is started in this process on the embedded demo.
+    #[arg(long)]
+    target: Option<String>,
+    /// Set TCP_NODELAY on the echo server's accepted connections. The gateway does not set it
+    /// (its listener is a plain tokio `TcpListener`), and by default neither does the echo
+    /// server, so both answer under the same conditions; this shows what Nagle costs the floor.
+    #[arg(long)]
+    echo_nodelay: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Tokio worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s).with_context(|| format!("--{flag} {s} is not a duration"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let load = match (args.rate, args.concurrency) {
+        (Some(r), _) => Load::FixedRate(r),
+        (None, Some(0)) => bail!("--concurrency must be at least 1"),
+        (None, Some(c)) => Load::Saturation(c),
+        (None, None) => bail!("give --rate R (fixed rate) or --concurrency C (saturation)"),
+    };
+    let opts = Options {
+        load,
+        duration: seconds("duration", args.duration)?,
+        warmup: seconds("warmup", args.warmup)?,
+        target: args.target,
+        echo_nodelay: args.echo_nodelay,
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let report = rt
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run(&opts))
+        .context("the load run failed")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("encoding the report")?
+        );
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}

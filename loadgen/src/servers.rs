@@ -1,0 +1,171 @@
+//! The two servers a run measures, each on 127.0.0.1:0 in this process: the full gateway on the
+//! embedded demo, and the echo floor.
+//!
+//! The echo server gets the gateway's transport settings where they shape a unary call's cost
+//! (plaintext HTTP/2 on loopback, the same call deadline, load shedding, per-connection and
+//! global concurrency limits, stream limit, message bound and keepalive), so that what separates
+//! the two is the gateway's own work: verification, decoding, simulation, policy, the SQLite
+//! store and the audit log.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use signgate_gateway::{
+    audit::AuditLog,
+    config::GatewayConfig,
+    pipeline::{self, setup},
+    server::{keys, serve_with},
+    store::SqliteStore,
+};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{
+    Request, Response, Status,
+    transport::{Server, server::TcpIncoming},
+};
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::{
+    LoadError,
+    echo::{EchoMessage, echo_server},
+};
+
+/// The gateway's HTTP/2 keepalive interval and timeout (`gateway/src/server/mod.rs`).
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server task on a loopback port; [`Running::stop`] shuts it down and joins it.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), LoadError>>,
+    /// The gateway's data directory, removed when the server is dropped.
+    _data: Option<TempDir>,
+}
+
+impl Running {
+    /// Stops accepting calls, drains the ones in flight and returns the server's result.
+    pub async fn stop(self) -> Result<(), LoadError> {
+        let _ = self.shutdown.send(());
+        self.handle
+            .await
+            .map_err(|e| LoadError::Server(e.to_string()))?
+    }
+}
+
+fn shutdown_pair() -> (
+    oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = oneshot::channel::<()>();
+    (tx, async move {
+        let _ = rx.await;
+    })
+}
+
+async fn loopback() -> Result<(TcpListener, SocketAddr), LoadError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| LoadError::Server(format!("binding 127.0.0.1:0: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LoadError::Server(e.to_string()))?;
+    Ok((listener, addr))
+}
+
+/// The embedded default configuration with its data in `dir`: the demo policy, state and
+/// sanctions list, plaintext on loopback.
+fn demo_config(dir: &TempDir) -> Result<GatewayConfig, LoadError> {
+    let vars = [(
+        "SIGNGATE_STORE__DATA_DIR".to_owned(),
+        dir.path().join("data").to_string_lossy().into_owned(),
+    )];
+    GatewayConfig::load(None, vars).map_err(|e| LoadError::Server(e.to_string()))
+}
+
+/// Starts the full gateway as `signgate serve` assembles it on the embedded demo, in a fresh
+/// temporary data directory: SQLite store, audit log, the demo pipeline. No list watcher and
+/// no checkpoint exporter run (neither is on the request path).
+pub async fn start_gateway() -> Result<Running, LoadError> {
+    let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
+    let cfg = demo_config(&data)?;
+    let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| server(&e))?;
+    let release = keys::load_or_create_ed25519(&cfg.release_key).map_err(|e| server(&e))?;
+    let audit_key = keys::load_or_create_ed25519(&cfg.audit_key).map_err(|e| server(&e))?;
+    let store = Arc::new(
+        SqliteStore::open(cfg.store_path())
+            .await
+            .map_err(|e| server(&e))?,
+    );
+    let audit = AuditLog::open(&setup::audit_path(&cfg), audit_key).map_err(|e| server(&e))?;
+    let pipeline = pipeline::from_config(&cfg, store.clone(), release, Arc::new(audit))
+        .map_err(|e| server(&e))?;
+    let (listener, addr) = loopback().await?;
+    let (shutdown, signal) = shutdown_pair();
+    let handle = tokio::spawn(async move {
+        serve_with(listener, cfg, store, Arc::new(pipeline), signal)
+            .await
+            .map_err(|e| LoadError::Server(e.to_string()))
+    });
+    Ok(Running {
+        addr,
+        shutdown,
+        handle,
+        _data: Some(data),
+    })
+}
+
+/// The echo service: returns each request unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+#[tonic::async_trait]
+impl echo_server::Echo for Echo {
+    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+/// Starts the echo floor with the gateway's default transport settings.
+///
+/// Like the gateway (whose accepted connections come from a plain `TcpListener`), the echo
+/// server leaves Nagle's algorithm on for accepted connections unless `nodelay` is set; the
+/// option exists to show what that costs on the floor.
+pub async fn start_echo(nodelay: bool) -> Result<Running, LoadError> {
+    let limits = GatewayConfig::embedded_default()
+        .map_err(|e| LoadError::Server(e.to_string()))?
+        .limits;
+    let (listener, addr) = loopback().await?;
+    let (shutdown, signal) = shutdown_pair();
+    let service = echo_server::EchoServer::new(Echo)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let router = Server::builder()
+        .timeout(limits.call_timeout)
+        .load_shed(true)
+        .concurrency_limit_per_connection(limits.concurrency_limit.get())
+        .max_concurrent_streams(limits.max_concurrent_streams.get())
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.concurrency_limit.get(),
+        ))
+        .add_service(service);
+    let handle = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(nodelay.then_some(true)),
+                signal,
+            )
+            .await
+            .map_err(|e| LoadError::Server(e.to_string()))
+    });
+    Ok(Running {
+        addr,
+        shutdown,
+        handle,
+        _data: None,
+    })
+}

@@ -1,0 +1,155 @@
+//! What the load is sent to: the gateway's `SubmitProposal`, or the echo floor, behind one
+//! interface so both are driven by exactly the same loop.
+//!
+//! A call is split in two: [`Target::prepare`] builds (and for the gateway signs) the request,
+//! [`Target::send`] is the gRPC round trip. The saturation loop times only `send`; the fixed-rate
+//! loop times from the scheduled instant, so preparing counts there, as it would for a client.
+
+use std::{sync::Arc, time::Duration};
+
+use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{
+    LoadError,
+    echo::{EchoMessage, echo_client::EchoClient},
+    request::Submissions,
+};
+
+/// How long the client waits for one answer (the gateway's own call deadline is 10 s).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The result of one call that got an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// The echo server returned the payload.
+    Echoed,
+    /// The gateway denied the proposal.
+    Denied,
+    /// The gateway stored the proposal; it waits for approvals.
+    NeedsApprovals,
+    /// The gateway approved the proposal outright.
+    Approved,
+    /// The gateway answered with a proposal that carries no decision.
+    NoDecision,
+}
+
+impl Outcome {
+    /// The name used in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Echoed => "echoed",
+            Self::Denied => "denied",
+            Self::NeedsApprovals => "needs_approvals",
+            Self::Approved => "approved",
+            Self::NoDecision => "no_decision",
+        }
+    }
+
+    fn of(p: &pb::Proposal) -> Self {
+        match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+            Some(pb::decision::Outcome::Denied(_)) => Self::Denied,
+            Some(pb::decision::Outcome::NeedsApprovals(_)) => Self::NeedsApprovals,
+            Some(pb::decision::Outcome::Approved(_)) => Self::Approved,
+            None => Self::NoDecision,
+        }
+    }
+}
+
+/// Why a call got no answer: the gRPC status code's name, or `ClientTimeout`.
+pub type Failure = String;
+
+/// A request ready to send.
+#[derive(Debug)]
+pub enum Prepared {
+    /// A signed submission.
+    Gateway(pb::SubmitProposalRequest),
+    /// An echo payload.
+    Echo(EchoMessage),
+}
+
+/// One server under load, reached over one HTTP/2 connection that every call shares.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The gateway, sent distinct signed submissions.
+    Gateway {
+        /// The connection.
+        client: GatewayClient<Channel>,
+        /// The request builder (shared: the dispatcher clones the target for every call).
+        submissions: Arc<Submissions>,
+    },
+    /// The echo floor, sent payloads as large as a submission.
+    Echo {
+        /// The connection.
+        client: EchoClient<Channel>,
+        /// The bytes echoed.
+        payload: Vec<u8>,
+    },
+}
+
+async fn channel(addr: &str) -> Result<Channel, LoadError> {
+    let uri = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    Endpoint::from_shared(uri.clone())
+        .map_err(|e| LoadError::Connect(uri.clone(), e.to_string()))?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| LoadError::Connect(uri, e.to_string()))
+}
+
+impl Target {
+    /// Connects to the gateway at `addr` (`host:port` or a URL).
+    pub async fn gateway(addr: &str, submissions: Submissions) -> Result<Self, LoadError> {
+        Ok(Self::Gateway {
+            client: GatewayClient::new(channel(addr).await?),
+            submissions: Arc::new(submissions),
+        })
+    }
+
+    /// Connects to the echo server at `addr`, echoing `size` bytes per call.
+    pub async fn echo(addr: &str, size: usize) -> Result<Self, LoadError> {
+        Ok(Self::Echo {
+            client: EchoClient::new(channel(addr).await?),
+            payload: vec![0x5a; size],
+        })
+    }
+
+    /// Builds request number `seq`.
+    pub fn prepare(&self, seq: u64) -> Prepared {
+        match self {
+            Self::Gateway { submissions, .. } => Prepared::Gateway(submissions.request(seq)),
+            Self::Echo { payload, .. } => Prepared::Echo(EchoMessage {
+                payload: payload.clone(),
+            }),
+        }
+    }
+
+    /// One round trip. A request the server answers with a status is a failure named after
+    /// its code; so is one without any answer within [`CLIENT_TIMEOUT`].
+    pub async fn send(&self, request: Prepared) -> Result<Outcome, Failure> {
+        let call = async {
+            match (self, request) {
+                (Self::Gateway { client, .. }, Prepared::Gateway(req)) => client
+                    .clone()
+                    .submit_proposal(req)
+                    .await
+                    .map(|r| Outcome::of(r.get_ref())),
+                (Self::Echo { client, .. }, Prepared::Echo(req)) => {
+                    client.clone().echo(req).await.map(|_| Outcome::Echoed)
+                }
+                _ => Err(tonic::Status::internal(
+                    "request prepared for another target",
+                )),
+            }
+        };
+        match tokio::time::timeout(CLIENT_TIMEOUT, call).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(status)) => Err(format!("{:?}", status.code())),
+            Err(_) => Err("ClientTimeout".to_owned()),
+        }
+    }
+}
