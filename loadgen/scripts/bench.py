@@ -3,7 +3,7 @@
 Markdown table (the "Gateway load" section of docs/benchmarks.md).
 
 Usage: loadgen/scripts/bench.py [--reps N] [--duration S] [--warmup S] [--out FILE.jsonl]
-        [--load sat:1 --load rate:50 ...] [--echo-nodelay]
+        [--load sat:1 --load rate:50 ...]
 Build first: cargo build --release -p signgate-loadgen
 """
 
@@ -79,14 +79,13 @@ def main():
     p.add_argument("--warmup", type=float, default=5)
     p.add_argument("--load", action="append")
     p.add_argument("--out", default="loadgen-runs.jsonl")
-    p.add_argument("--echo-nodelay", action="store_true", help="pass --echo-nodelay through")
     a = p.parse_args()
     loads = a.load or DEFAULT_LOADS
     runs = []
     with open(a.out, "a") as out:
         for rep in range(a.reps):
             for load in loads:
-                r = run(load, a.duration, a.warmup, ["--echo-nodelay"] if a.echo_nodelay else [])
+                r = run(load, a.duration, a.warmup, [])
                 r["rep"] = rep
                 runs.append(r)
                 out.write(json.dumps(r) + "\n")

@@ -77,8 +77,6 @@ pub struct Options {
     pub warmup: Duration,
     /// A running `signgate serve` (plaintext loopback, demo policy) instead of starting one.
     pub target: Option<String>,
-    /// Sets TCP_NODELAY on the echo server's accepted connections (the gateway does not).
-    pub echo_nodelay: bool,
 }
 
 /// Runs the load against the gateway, then against the echo floor, and reports both.
@@ -117,7 +115,7 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
         running.stop().await?;
     }
 
-    let echo_server = servers::start_echo(opts.echo_nodelay).await?;
+    let echo_server = servers::start_echo().await?;
     let echo_addr = echo_server.addr.to_string();
     let echo = target::Target::echo(&echo_addr, request_bytes).await?;
     let echo_tally = apply(&echo, opts.load, windows).await;

@@ -32,11 +32,6 @@ struct Args {
     /// URL. Without it the gateway is started in this process on the embedded demo.
     #[arg(long)]
     target: Option<String>,
-    /// Set TCP_NODELAY on the echo server's accepted connections. The gateway does not set it
-    /// (its listener is a plain tokio `TcpListener`), and by default neither does the echo
-    /// server, so both answer under the same conditions; this shows what Nagle costs the floor.
-    #[arg(long)]
-    echo_nodelay: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -62,7 +57,6 @@ fn main() -> anyhow::Result<()> {
         duration: seconds("duration", args.duration)?,
         warmup: seconds("warmup", args.warmup)?,
         target: args.target,
-        echo_nodelay: args.echo_nodelay,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {

@@ -128,12 +128,9 @@ impl echo_server::Echo for Echo {
     }
 }
 
-/// Starts the echo floor with the gateway's default transport settings.
-///
-/// Like the gateway (whose accepted connections come from a plain `TcpListener`), the echo
-/// server leaves Nagle's algorithm on for accepted connections unless `nodelay` is set; the
-/// option exists to show what that costs on the floor.
-pub async fn start_echo(nodelay: bool) -> Result<Running, LoadError> {
+/// Starts the echo floor with the gateway's transport settings (limits, keepalive, and
+/// TCP_NODELAY on accepted connections, as `server::serve_with` sets it).
+pub async fn start_echo() -> Result<Running, LoadError> {
     let limits = GatewayConfig::embedded_default()
         .map_err(|e| LoadError::Server(e.to_string()))?
         .limits;
@@ -156,7 +153,7 @@ pub async fn start_echo(nodelay: bool) -> Result<Running, LoadError> {
     let handle = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(nodelay.then_some(true)),
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
                 signal,
             )
             .await

@@ -26,7 +26,6 @@ async fn fixed_rate_run_counts_every_request_and_decision() {
         duration: Duration::from_secs(2),
         warmup: Duration::ZERO,
         target: None,
-        echo_nodelay: false,
     })
     .await
     .unwrap();
@@ -64,7 +63,6 @@ async fn saturation_run_counts_answers_without_errors() {
         duration: Duration::from_millis(700),
         warmup: Duration::from_millis(300),
         target: None,
-        echo_nodelay: false,
     })
     .await
     .unwrap();

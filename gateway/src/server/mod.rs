@@ -29,10 +29,9 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Durat
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     service::interceptor::InterceptedService,
-    transport::{Certificate, Identity, Server, ServerTlsConfig},
+    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
 };
 use tower::limit::GlobalConcurrencyLimitLayer;
 
@@ -377,7 +376,9 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         let _ = stop_tx.send(true);
     };
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        // TCP_NODELAY: a small response must not wait for the client's delayed ACK (Nagle's
+        // algorithm cost every call about 40 ms on Linux loopback; see docs/benchmarks.md).
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal)
         .await?;
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;
