@@ -85,33 +85,9 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
                 )));
             }
         }
-        other if record.state == ProposalState::Approved => {
+        _ if record.state == ProposalState::Approved => {
             // The approval no longer holds: record why, release nothing.
-            let decision = view::decision(
-                &evaluation,
-                &analysis.list_hashes,
-                decided_at,
-                &policy,
-                &record.initiator,
-            );
-            let (outcome, state) = view::outcome(other);
-            p.store
-                .record_decision(
-                    record.id.clone(),
-                    record.revision,
-                    NewDecision {
-                        outcome,
-                        policy_hash: evaluation.policy.to_string(),
-                        decided_at,
-                        detail: decision.encode_to_vec(),
-                    },
-                    state,
-                )
-                .await?;
-            return Err(GatewayError::FailedPrecondition(format!(
-                "proposal {id} is no longer approved ({}); nothing was signed",
-                decision_words(other)
-            )));
+            return Err(refuse(p, &policy, &record, &analysis, &evaluation, decided_at).await);
         }
         other => {
             return Err(GatewayError::FailedPrecondition(format!(
@@ -298,8 +274,21 @@ async fn over_limit<S: ProposalStore, T>(
     {
         return e;
     }
+    refuse(p, policy, record, analysis, &evaluation, decided_at).await
+}
+
+/// An approved proposal whose release was just refused by `evaluation` (already in the audit
+/// log): its new decision is stored, and the caller is told why nothing was signed.
+async fn refuse<S: ProposalStore, T>(
+    p: &Pipeline<S, T>,
+    policy: &Policy,
+    record: &crate::store::ProposalRecord,
+    analysis: &super::analysis::Analysis,
+    evaluation: &signgate_policy::Evaluation,
+    decided_at: UnixMillis,
+) -> GatewayError {
     let decision = view::decision(
-        &evaluation,
+        evaluation,
         &analysis.list_hashes,
         decided_at,
         policy,
@@ -330,7 +319,6 @@ async fn over_limit<S: ProposalStore, T>(
     ))
 }
 
-/// A decision in a status message: its kind, and for a denial its reason codes and sentences.
 fn decision_words(d: &Decision) -> String {
     match d {
         Decision::Deny { reasons } => {
