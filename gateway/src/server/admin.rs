@@ -352,8 +352,9 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
                             (
                                 status,
                                 format!(
-                                    "{} addresses, sha256 {}, loaded {} s ago of at most {} s",
+                                    "{} address{}, sha256 {}, loaded {} s ago of at most {} s",
                                     list.address_count(),
+                                    if list.address_count() == 1 { "" } else { "es" },
                                     list.sha256(),
                                     age.as_secs(),
                                     spec.max_age.as_secs()
