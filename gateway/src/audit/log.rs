@@ -159,32 +159,10 @@ impl AuditLog {
     /// Records `event` durably and returns its position. See the module docs for what the
     /// caller must do when this fails.
     pub fn append(&self, event: AuditEvent) -> Result<LeafIndex, AuditError> {
-        let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
-        if inner.poisoned {
-            return Err(AuditError::Poisoned);
-        }
-        let index = inner.frontier.size();
-        let record = AuditRecord {
-            v: RECORD_VERSION,
-            index,
-            at_ms: now_ms(),
-            event,
-        };
-        let bytes = record.to_bytes()?;
-        let leaf = leaf_hash(&bytes);
-        let written = inner.conn.execute(
-            "INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)",
-            params![to_i64(index)?, bytes, leaf.as_slice()],
-        );
-        if let Err(e) = written {
-            inner.poisoned = true;
-            return Err(AuditError::Store {
-                path: self.path.clone(),
-                source: e,
-            });
-        }
-        inner.frontier.push(leaf);
-        Ok(LeafIndex(index))
+        // One event in, one position out: an empty answer cannot happen, and is refused.
+        self.append_all(vec![event])?
+            .pop()
+            .ok_or(AuditError::Poisoned)
     }
 
     /// Records every event of `events` in one SQLite transaction, in order: all of them are
@@ -208,18 +186,14 @@ impl AuditLog {
             };
             let bytes = record.to_bytes()?;
             let leaf = leaf_hash(&bytes);
-            rows.push((index, bytes, leaf));
+            rows.push((index, to_i64(index)?, bytes, leaf));
         }
         let written = (|| -> Result<(), rusqlite::Error> {
             let tx = inner.conn.transaction()?;
-            for (index, bytes, leaf) in &rows {
+            for (_, idx, bytes, leaf) in &rows {
                 tx.execute(
                     "INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)",
-                    params![
-                        i64::try_from(*index).unwrap_or(i64::MAX),
-                        bytes,
-                        leaf.as_slice()
-                    ],
+                    params![idx, bytes, leaf.as_slice()],
                 )?;
             }
             tx.commit()
@@ -233,7 +207,7 @@ impl AuditLog {
         }
         Ok(rows
             .into_iter()
-            .map(|(index, _, leaf)| {
+            .map(|(index, _, _, leaf)| {
                 inner.frontier.push(leaf);
                 LeafIndex(index)
             })
