@@ -9,7 +9,7 @@ use tonic::Code;
 
 use crate::{
     demo,
-    support::{Options, approve, config, start, start_signer, state, submit, token_transfer},
+    support::{approve, config, start_with_signers, state, submit, token_transfer},
 };
 
 /// Makes files immutable (root's `chattr +i`: plain permissions do not stop root) until dropped.
@@ -44,12 +44,7 @@ impl Drop for Immutable {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_audit_log_releases_nothing_and_answers_unavailable() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[2].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 2]).await;
     let mut c = gw.client().await;
 
     let tx = token_transfer(demo::PAYEE, U256::from(10u64), 0);

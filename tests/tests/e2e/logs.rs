@@ -13,7 +13,7 @@ use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _};
 
 use crate::{
     demo,
-    support::{Options, approve, start, start_signer, state, submit, token_transfer},
+    support::{approve, start_with_signers, state, submit, token_transfer},
 };
 
 /// A log sink the test reads back.
@@ -51,12 +51,7 @@ const PROPOSAL_METHODS: [&str; 7] = [
 /// backends; returns the proposal's id and hash.
 async fn drive() -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[2].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 2]).await;
     let mut c = gw.client().await;
     let tx = token_transfer(demo::PAYEE, U256::from(5_000u64), 0);
     let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;

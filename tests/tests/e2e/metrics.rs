@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::{
     demo,
-    support::{Options, approve, config, start, start_signer, state, submit, token_transfer},
+    support::{Options, approve, config, start, start_with_signers, state, submit, token_transfer},
 };
 
 /// `GET path` with a hand-written HTTP/1.1 request: the status line and the body.
@@ -64,12 +64,7 @@ fn bybit() -> SafeTx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_reasons_latencies_and_list_age_are_scraped() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[2].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 2]).await;
     let mut c = gw.client().await;
 
     let before = scrape(gw.metrics).await;

@@ -7,20 +7,13 @@ use tonic::Code;
 
 use crate::{
     demo,
-    support::{
-        Options, approve_request, start, start_signer, state, statement, submit, token_transfer,
-    },
+    support::{approve_request, start_with_signers, state, statement, submit, token_transfer},
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_transactions_for_one_nonce_release_at_most_once() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[1].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 1]).await;
     let mut c = gw.client().await;
 
     let a = submit(

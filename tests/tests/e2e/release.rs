@@ -12,20 +12,14 @@ use signgate_simulator::{
 use crate::{
     demo,
     support::{
-        Options, approve, audit_kinds, demo_state, start, start_signer, state, submit,
-        token_transfer,
+        approve, audit_kinds, demo_state, start_with_signers, state, submit, token_transfer,
     },
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_benign_transfer_is_approved_released_and_accepted_by_the_safe() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[2].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 2]).await;
     let mut c = gw.client().await;
     let amount = U256::from(250_000u64) * U256::from(10u64).pow(U256::from(18u64));
     let tx = token_transfer(demo::PAYEE, amount, 0);

@@ -10,7 +10,8 @@ use signgate_simulator::{SafeContext, SafeVersion, safe_tx_hash};
 use crate::{
     demo,
     support::{
-        Options, approve, start, start_signer, state, submission, submit_request, token_transfer,
+        Options, approve, start, start_with_signers, state, submission, submit_request,
+        token_transfer,
     },
 };
 
@@ -134,11 +135,7 @@ async fn signatures_meeting_the_threshold_are_simulated_unmodified() {
 async fn a_supplied_owner_signature_is_packed_with_the_backends_at_release() {
     let dir = tempfile::tempdir().unwrap();
     let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[1].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 1]).await;
     let mut c = gw.client().await;
 
     let tx = token_transfer(demo::PAYEE, U256::from(7u64), 0);

@@ -343,6 +343,26 @@ impl RunningSigner {
     }
 }
 
+/// The demo gateway with one reference signer (DEMO key) for each of the demo owners at
+/// `owners` (indices into `demo::owners()`), asked by `RequestSignatures` in that order.
+pub async fn start_with_signers<const N: usize>(
+    dir: &Path,
+    owners: [usize; N],
+) -> (Running, [RunningSigner; N]) {
+    let keys = crate::demo::owners();
+    let mut signers = Vec::with_capacity(N);
+    for i in owners {
+        signers.push(start_signer(dir, keys[i].clone()).await);
+    }
+    let mut opts = Options::demo();
+    opts.signers = signers.iter().map(|s| s.url.clone()).collect();
+    let gw = start(dir, opts).await;
+    let Ok(signers) = signers.try_into() else {
+        unreachable!("one signer per owner index")
+    };
+    (gw, signers)
+}
+
 /// Starts a reference signer holding `key`, trusting the test release key, its double-sign
 /// ledger under `dir`.
 pub async fn start_signer(dir: &Path, key: alloy_signer_local::PrivateKeySigner) -> RunningSigner {

@@ -9,9 +9,7 @@ use tonic::Code;
 
 use crate::{
     demo,
-    support::{
-        Options, approve, config, deny_codes, start, start_signer, state, submit, token_transfer,
-    },
+    support::{approve, config, deny_codes, start_with_signers, state, submit, token_transfer},
 };
 
 fn demo_tokens(n: u64) -> U256 {
@@ -21,12 +19,7 @@ fn demo_tokens(n: u64) -> U256 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_counts_toward_the_daily_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[1].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 1]).await;
     let mut c = gw.client().await;
 
     let first = submit(
@@ -77,12 +70,7 @@ async fn a_release_counts_toward_the_daily_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_releases_for_different_nonces_never_cross_the_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = demo::owners();
-    let s1 = start_signer(dir.path(), owners[0].clone()).await;
-    let s2 = start_signer(dir.path(), owners[1].clone()).await;
-    let mut opts = Options::demo();
-    opts.signers = vec![s1.url.clone(), s2.url.clone()];
-    let gw = start(dir.path(), opts).await;
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 1]).await;
     let mut c = gw.client().await;
 
     let mut approved = Vec::new();
