@@ -1,8 +1,13 @@
 //! The signgate gateway: the only crate that does I/O or reads the clock.
 
+pub mod api;
 pub mod audit;
+pub mod call_span;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod error;
 pub mod governance;
 pub mod lists;
 pub mod metrics;

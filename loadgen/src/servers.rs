@@ -100,8 +100,14 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
             .map_err(|e| server(&e))?,
     );
     let audit = AuditLog::open(&setup::audit_path(&cfg), audit_key).map_err(|e| server(&e))?;
-    let pipeline = pipeline::from_config(&cfg, store.clone(), release, Arc::new(audit))
-        .map_err(|e| server(&e))?;
+    let pipeline = pipeline::from_config(
+        &cfg,
+        store.clone(),
+        release,
+        Arc::new(audit),
+        signgate_gateway::clock::system(),
+    )
+    .map_err(|e| server(&e))?;
     let (listener, addr) = loopback().await?;
     let (shutdown, signal) = shutdown_pair();
     let handle = tokio::spawn(async move {

@@ -90,6 +90,7 @@ impl AuditRecord {
             AuditEvent::ApprovalReceived(e) => Some(&e.proposal_id),
             AuditEvent::ReleaseTicketIssued(e) => Some(&e.proposal_id),
             AuditEvent::SignaturesReturned(e) => Some(&e.proposal_id),
+            AuditEvent::ProposalCancelled(e) => Some(&e.proposal_id),
             _ => None,
         }
     }
@@ -107,6 +108,7 @@ pub enum AuditEvent {
     ApprovalReceived(ApprovalReceived),
     ReleaseTicketIssued(ReleaseTicketIssued),
     SignaturesReturned(SignaturesReturned),
+    ProposalCancelled(ProposalCancelled),
     PolicyApplied(PolicyApplied),
     SanctionsList(SanctionsListChange),
     OperatorChanged(OperatorChanged),
@@ -123,6 +125,7 @@ impl AuditEvent {
             Self::ApprovalReceived(_) => "approval_received",
             Self::ReleaseTicketIssued(_) => "release_ticket_issued",
             Self::SignaturesReturned(_) => "signatures_returned",
+            Self::ProposalCancelled(_) => "proposal_cancelled",
             Self::PolicyApplied(_) => "policy_applied",
             Self::SanctionsList(_) => "sanctions_list",
             Self::OperatorChanged(_) => "operator_changed",
@@ -183,7 +186,9 @@ pub struct ServerStopped {
 #[serde(deny_unknown_fields)]
 pub struct ListVersion {
     pub list: String,
-    pub sha256: B256,
+    /// SHA-256 of the loaded list; `null`: the list was unavailable, which denies (a record
+    /// never leaves an unavailable list out).
+    pub sha256: Option<B256>,
 }
 
 /// A proposal arrived and was decoded and simulated.
@@ -309,6 +314,17 @@ pub struct SignaturesReturned {
     pub owners: Vec<Address>,
     /// SHA-256 of the packed signature blob.
     pub signatures_sha256: B256,
+    pub caller: Caller,
+}
+
+/// An open proposal was cancelled; no approval or release can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalCancelled {
+    pub proposal_id: String,
+    pub safe_tx_hash: B256,
+    /// The caller's reason, as given.
+    pub reason: String,
     pub caller: Caller,
 }
 

@@ -50,7 +50,14 @@ pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
                     p.simulation_sha256
                 );
                 for l in &p.lists {
-                    let _ = writeln!(s, "  screened against {} version {}", l.list, l.sha256);
+                    match &l.sha256 {
+                        Some(sha) => {
+                            let _ = writeln!(s, "  screened against {} version {sha}", l.list);
+                        }
+                        None => {
+                            let _ = writeln!(s, "  list {} was unavailable (denies)", l.list);
+                        }
+                    }
                 }
                 writeln!(s, "  under policy {}", p.policy_hash)
             }
@@ -89,6 +96,17 @@ pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
                 g.owners,
                 g.safe_tx_hash,
                 g.signatures_sha256
+            ),
+            AuditEvent::ProposalCancelled(c) => writeln!(
+                s,
+                "Cancelled by {} (safeTxHash {}): {}",
+                c.caller.identity,
+                c.safe_tx_hash,
+                if c.reason.is_empty() {
+                    "no reason given"
+                } else {
+                    &c.reason
+                }
             ),
             other => writeln!(s, "{}", describe(other)),
         };

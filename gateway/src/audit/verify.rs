@@ -465,6 +465,11 @@ fn check_releases(entries: &[Entry], findings: &mut Vec<Finding>) {
             }
             AuditEvent::ReleaseTicketIssued(t) => Some((t.proposal_id.clone(), t.safe_tx_hash.0)),
             AuditEvent::SignaturesReturned(s) => Some((s.proposal_id.clone(), s.safe_tx_hash.0)),
+            // A cancelled proposal stays unreleasable whatever was decided before.
+            AuditEvent::ProposalCancelled(c) => {
+                approved.remove(&(c.proposal_id.clone(), c.safe_tx_hash.0));
+                None
+            }
             _ => None,
         };
         if let Some(k) = released

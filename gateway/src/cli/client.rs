@@ -26,10 +26,12 @@ use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
 use super::connection::Connection;
-use crate::server::{
-    convert::safe_tx_to_proto,
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-    keys::read_ed25519,
+use crate::{
+    domain::wire::safe_tx_to_proto,
+    server::{
+        envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+        keys::read_ed25519,
+    },
 };
 
 /// `signgate propose`: submit a Safe transaction for decision.

@@ -329,3 +329,24 @@ mod tests {
         assert!(!pdir.join(persist::PENDING).exists());
     }
 }
+
+impl From<ApplyError> for crate::error::GatewayError {
+    fn from(e: ApplyError) -> Self {
+        use signgate_policy::governance::ActivationError;
+        match e {
+            e @ ApplyError::NotText(_) => Self::invalid("policy", e.to_string()),
+            ApplyError::Activation(ActivationError::Compile(c)) => {
+                Self::invalid("policy", format!("does not compile: {c}"))
+            }
+            // Lists every signature that did not count and how many are needed.
+            e @ ApplyError::Activation(ActivationError::NotEnoughSignatures { .. }) => {
+                Self::PermissionDenied(format!("policy refused, nothing changed: {e}"))
+            }
+            e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
+            e @ (ApplyError::Persist(_) | ApplyError::Audit(_)) => Self::Unavailable(format!(
+                "{e}; the policy was not applied and the previous one stays in force"
+            )),
+            ApplyError::Task(detail) => Self::Internal(detail),
+        }
+    }
+}

@@ -2,9 +2,10 @@
 //! and screen against the current sanctions snapshot.
 //!
 //! Nothing here decides. A simulation that cannot run (state source error, deadline) is kept as
-//! a failure message and becomes a `SimulationFailed` deny reason in the evidence; stale or
-//! missing lists come back as `CannotScreen`, which the policy also denies. Only malformed input
-//! (undecodable calldata) is an error of this module, because then there is nothing to decide.
+//! a typed [`SimulationFailure`] and becomes a `SimulationFailed` deny reason in the evidence;
+//! stale or missing lists come back as `CannotScreen`, which the policy also denies. Only
+//! malformed input (undecodable calldata) is an error of this module, because then there is
+//! nothing to decide.
 
 use std::{
     sync::Arc,
@@ -12,8 +13,10 @@ use std::{
 };
 
 use alloy_primitives::{Address, U256};
-use signgate_policy::sanctions::{
-    ListSlot, SanctionsSnapshot, ScreeningOutcome, screen, simulation_subjects,
+use signgate_policy::{
+    adapters,
+    evidence::Screening,
+    sanctions::{ListSlot, SanctionsSnapshot, screen, simulation_subjects},
 };
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
@@ -24,8 +27,10 @@ use signgate_simulator::{
 };
 
 use crate::{
+    clock::SharedClock,
+    domain::{ListVersion, RecordedAnalysis, SimulationFailure},
+    error::GatewayError,
     metrics::{Metrics, SimulationOutcome},
-    server::GatewayError,
 };
 
 /// Extra time the gateway waits past the simulator's own deadline before giving up on the
@@ -39,11 +44,22 @@ pub struct Analysis {
     /// The decoded transaction with its recomputed hashes.
     pub decoded: DecodedTransaction,
     /// The simulation report, or why the simulation could not run (a deny reason).
-    pub simulation: Result<SimulationReport, String>,
+    pub simulation: Result<SimulationReport, SimulationFailure>,
     /// The sanctions screen of calldata and simulation addresses.
-    pub screening: ScreeningOutcome,
-    /// Content hashes of the lists screened against, for the decision record.
-    pub list_hashes: Vec<String>,
+    pub screening: Screening,
+    /// The version of every configured list screened against, unavailable ones included.
+    pub lists: Vec<ListVersion>,
+}
+
+impl Analysis {
+    /// What is kept with the proposal (the decoded part is recomputed when shown).
+    pub fn recorded(&self) -> RecordedAnalysis {
+        RecordedAnalysis {
+            simulation: self.simulation.clone(),
+            screening: self.screening.clone(),
+            lists: self.lists.clone(),
+        }
+    }
 }
 
 /// Decodes `tx`; malformed calldata is `INVALID_ARGUMENT` naming `field`.
@@ -64,7 +80,10 @@ pub async fn simulate<T: StateSource + Send + 'static>(
     tx: SafeTx,
     signatures: Option<Vec<u8>>,
     timeout: Duration,
-) -> (Result<SimulationReport, String>, SimulationOutcome) {
+) -> (
+    Result<SimulationReport, SimulationFailure>,
+    SimulationOutcome,
+) {
     let opts = SimulationOptions {
         timeout,
         ..SimulationOptions::default()
@@ -91,42 +110,35 @@ pub async fn simulate<T: StateSource + Send + 'static>(
     });
     match tokio::time::timeout(timeout.saturating_add(DEADLINE_GRACE), job).await {
         Err(_) => (
-            Err(format!(
-                "simulation could not run: no result within {} ms",
-                timeout.as_millis()
-            )),
+            Err(SimulationFailure::Timeout {
+                ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
             SimulationOutcome::Timeout,
         ),
-        Ok(Err(_)) => (
-            Err("simulation could not run: the simulation task failed".to_owned()),
-            SimulationOutcome::Error,
-        ),
+        Ok(Err(_)) => (Err(SimulationFailure::TaskFailed), SimulationOutcome::Error),
         Ok(Ok(Err(e))) => {
             let outcome = if matches!(e, SimulationError::DeadlineExceeded { .. }) {
                 SimulationOutcome::Timeout
             } else {
                 SimulationOutcome::Error
             };
-            (Err(format!("simulation could not run: {e}")), outcome)
+            (Err(SimulationFailure::Simulator(e.to_string())), outcome)
         }
         Ok(Ok(Ok(report))) => (Ok(report), SimulationOutcome::Ran),
     }
 }
 
-/// Screens the decoded addresses and, when the simulation ran, every address it touched.
-pub fn screen_now(
+/// Screens the decoded addresses and, when the simulation ran, every address it touched,
+/// against `snapshot` as of `now` (a list past its maximum age cannot screen).
+pub fn screen_at(
     snapshot: &SanctionsSnapshot,
     decoded: &DecodedTransaction,
     simulation: Option<&SimulationReport>,
-) -> ScreeningOutcome {
+    now: std::time::SystemTime,
+) -> Screening {
     let involvements = decoded.involvements();
     let touched = simulation.map(simulation_subjects).unwrap_or_default();
-    screen(
-        snapshot,
-        &involvements,
-        &touched,
-        std::time::SystemTime::now(),
-    )
+    adapters::screening(&screen(snapshot, &involvements, &touched, now))
 }
 
 /// The Safe version when the submission did not name it: the singleton in slot 0, looked up
@@ -178,6 +190,8 @@ pub struct Runner<'a, T> {
     pub state: Arc<T>,
     pub timeout: Duration,
     pub metrics: &'a Metrics,
+    /// The clock list freshness is judged by.
+    pub clock: SharedClock,
 }
 
 /// Decodes, simulates and screens `tx` for `ctx`. `signatures`: a blob the Safe would accept
@@ -209,23 +223,35 @@ pub async fn analyse_decoded<T: StateSource + Send + 'static>(
         state,
         timeout,
         metrics,
+        clock,
     } = runner;
     let started = Instant::now();
     let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await;
     metrics.simulation(outcome, started.elapsed());
-    let screening = screen_now(&snapshot, &decoded, simulation.as_ref().ok());
-    let list_hashes = snapshot
+    let screening = screen_at(
+        &snapshot,
+        &decoded,
+        simulation.as_ref().ok(),
+        clock.system_time(),
+    );
+    let lists = snapshot
         .slots()
         .iter()
         .map(|s| match s {
-            ListSlot::Loaded(list) => format!("{}:{}", list.spec().id, list.sha256()),
-            ListSlot::Unavailable { spec, .. } => format!("{}:unavailable", spec.id),
+            ListSlot::Loaded(list) => ListVersion {
+                list: list.spec().id.to_string(),
+                sha256: Some(alloy_primitives::B256::from(list.sha256().0)),
+            },
+            ListSlot::Unavailable { spec, .. } => ListVersion {
+                list: spec.id.to_string(),
+                sha256: None,
+            },
         })
         .collect();
     Analysis {
         decoded,
         simulation,
         screening,
-        list_hashes,
+        lists,
     }
 }

@@ -6,10 +6,9 @@
 //! bytes no longer parse or verify is counted as an invalid signature.
 
 use alloy_primitives::{Address, FixedBytes};
-use prost::Message;
 use signgate_policy::{
     Evidence,
-    adapters::{action_facts, screening, simulation_facts},
+    adapters::{action_facts, simulation_facts},
     approvals::SignatureChecks,
     evidence::{
         IntendedTransfer, Intent, Proposal, RefundSettings, SignedApproval, SimulationFacts,
@@ -17,16 +16,12 @@ use signgate_policy::{
     },
     operators::OperatorId,
     time::{DAY, Timestamp},
-    wallets::Asset,
 };
-use signgate_proto::v1 as pb;
 
 use super::analysis::Analysis;
 use crate::{
-    server::{
-        convert,
-        envelope::{self, APPROVAL_CONTEXT},
-    },
+    domain::{DeclaredIntent, IntentAsset, statement},
+    server::envelope::{self, APPROVAL_CONTEXT},
     store::{ApprovalKind, ApprovalRecord, ProposalId, UnixMillis},
 };
 
@@ -41,23 +36,17 @@ pub fn seconds(t: UnixMillis) -> Timestamp {
 }
 
 /// The declared intent in the policy's terms. A transfer is declared only when recipient and
-/// amount are both given; `asset` is `native`/`ETH`, or a token address.
-pub fn intent(declared: Option<&pb::DeclaredIntent>) -> Option<Intent> {
+/// amount are both given; an asset not named is the native coin.
+pub fn intent(declared: Option<&DeclaredIntent>) -> Option<Intent> {
     let d = declared?;
-    let mut transfers = Vec::new();
-    if !d.recipient.is_empty() && !d.amount.is_empty() {
-        let to = convert::address("intent.recipient", &d.recipient).ok();
-        let amount = convert::decimal("intent.amount", &d.amount, true).ok();
-        let asset = match d.asset.as_str() {
-            "" | "native" | "ETH" | "eth" => Some(Asset::Native),
-            other => convert::address("intent.asset", other)
-                .ok()
-                .map(Asset::Token),
-        };
-        if let (Some(to), Some(amount), Some(asset)) = (to, amount, asset) {
-            transfers.push(IntendedTransfer { asset, to, amount });
-        }
-    }
+    let transfers = match (d.recipient, d.amount) {
+        (Some(to), Some(amount)) => vec![IntendedTransfer {
+            asset: d.asset.unwrap_or(IntentAsset::Native).into(),
+            to,
+            amount,
+        }],
+        _ => Vec::new(),
+    };
     Some(Intent {
         summary: d.description.clone(),
         transfers,
@@ -68,39 +57,34 @@ pub fn intent(declared: Option<&pb::DeclaredIntent>) -> Option<Intent> {
 /// A stored approval as the policy sees it, and whether the gateway's check of its envelope
 /// signature still holds over the stored bytes.
 fn signed_approval(a: &ApprovalRecord) -> (Option<SignedApproval>, bool) {
-    let Ok(statement) = pb::ApprovalStatement::decode(a.payload.as_slice()) else {
+    let Ok(statement) = statement::parse("payload", &a.payload) else {
         return (None, false);
     };
     let valid = envelope::verifying_key(&a.public_key)
         .and_then(|k| envelope::verify(&k, APPROVAL_CONTEXT, &a.payload, &a.signature))
-        .is_ok();
-    let safe = convert::address("safe", &statement.safe).ok();
-    let hash = convert::hash("safe_tx_hash", &statement.safe_tx_hash).ok();
-    let issued = statement
-        .issued_at
-        .as_ref()
-        .and_then(|t| convert::unix_millis("issued_at", t).ok());
-    let signature: Option<[u8; 64]> = a.signature.as_slice().try_into().ok();
-    match (safe, hash, issued, signature) {
-        (Some(safe), Some(safe_tx_hash), Some(issued), Some(signature)) => (
-            Some(SignedApproval {
-                verdict: match a.kind {
-                    ApprovalKind::Approve => Verdict::Approve,
-                    ApprovalKind::Reject => Verdict::Reject,
-                },
-                chain_id: statement.chain_id,
-                safe,
-                safe_tx_hash,
-                proposal_id: statement.proposal_id,
-                expires_at: approval_expiry(issued),
-                public_key: FixedBytes(a.public_key),
-                signature: FixedBytes(signature),
-                received_at: seconds(a.received_at),
-            }),
-            valid,
-        ),
-        _ => (None, false),
-    }
+        .is_ok()
+        // The stored kind must be what the operator signed.
+        && statement.kind == a.kind;
+    let Ok(signature) = <[u8; 64]>::try_from(a.signature.as_slice()) else {
+        return (None, false);
+    };
+    (
+        Some(SignedApproval {
+            verdict: match statement.kind {
+                ApprovalKind::Approve => Verdict::Approve,
+                ApprovalKind::Reject => Verdict::Reject,
+            },
+            chain_id: statement.chain_id,
+            safe: statement.safe,
+            safe_tx_hash: statement.safe_tx_hash,
+            proposal_id: statement.proposal_id.to_string(),
+            expires_at: approval_expiry(statement.issued_at),
+            public_key: FixedBytes(a.public_key),
+            signature: FixedBytes(signature),
+            received_at: seconds(a.received_at),
+        }),
+        valid,
+    )
 }
 
 /// When an operator's statement issued at `issued` stops counting.
@@ -113,7 +97,7 @@ pub fn approval_expiry(issued: UnixMillis) -> Timestamp {
 pub struct ProposalFacts<'a> {
     pub id: &'a ProposalId,
     pub initiator: OperatorId,
-    pub declared: Option<&'a pb::DeclaredIntent>,
+    pub declared: Option<&'a DeclaredIntent>,
     pub approvals: &'a [ApprovalRecord],
     /// What each velocity window of the wallet already holds.
     pub velocity: Vec<VelocityTotal>,
@@ -128,7 +112,7 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
         Ok(report) => simulation_facts(report),
         Err(why) => SimulationFacts {
             outcome: SimulationOutcome::Failed {
-                reason: why.clone(),
+                reason: why.to_string(),
             },
             ..SimulationFacts::default()
         },
@@ -161,7 +145,7 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
         },
         actions: action_facts(&d.root, safe),
         simulation,
-        screening: screening(&analysis.screening),
+        screening: analysis.screening.clone(),
         approvals,
         velocity: facts.velocity.clone(),
         paid_before: Vec::new(),
@@ -171,27 +155,29 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::Address;
+    use alloy_primitives::{Address, U256};
     use ed25519_dalek::SigningKey;
+    use prost::Message;
+    use signgate_proto::v1 as pb;
+
+    use signgate_policy::wallets::Asset;
 
     use super::*;
+    use crate::domain::wire;
 
     #[test]
     fn a_declared_transfer_needs_recipient_and_amount() {
-        let d = pb::DeclaredIntent {
+        let d = DeclaredIntent {
             description: "pay the broker".into(),
-            recipient: format!("{:#x}", Address::repeat_byte(7)),
-            asset: String::new(),
-            amount: "12".into(),
+            recipient: Some(Address::repeat_byte(7)),
+            asset: None,
+            amount: Some(U256::from(12)),
         };
         let i = intent(Some(&d)).unwrap();
         assert_eq!(i.summary, "pay the broker");
         assert_eq!(i.transfers.len(), 1);
         assert_eq!(i.transfers[0].asset, Asset::Native);
-        let vague = pb::DeclaredIntent {
-            amount: String::new(),
-            ..d
-        };
+        let vague = DeclaredIntent { amount: None, ..d };
         assert!(intent(Some(&vague)).unwrap().transfers.is_empty());
         assert!(intent(None).is_none());
     }
@@ -218,7 +204,7 @@ mod tests {
             safe: format!("{:#x}", Address::repeat_byte(0x5a)),
             safe_tx_hash: format!("{:#x}", alloy_primitives::B256::repeat_byte(1)),
             kind: pb::ApprovalKind::Approve.into(),
-            issued_at: Some(convert::timestamp(UnixMillis(1_800_000_000_000))),
+            issued_at: Some(wire::timestamp(UnixMillis(1_800_000_000_000))),
             comment: String::new(),
         };
         let good = stored(statement.encode_to_vec(), &key);
@@ -234,6 +220,13 @@ mod tests {
         let mut tampered = good.clone();
         tampered.signature[0] ^= 1;
         assert!(!signed_approval(&tampered).1);
+
+        // A rejection stored as an approval: the signed kind decides, and it is not valid.
+        let mut flipped = good.clone();
+        flipped.kind = ApprovalKind::Reject;
+        let (a, valid) = signed_approval(&flipped);
+        assert!(!valid);
+        assert_eq!(a.unwrap().verdict, Verdict::Approve);
 
         // Bytes that no longer parse are not shown at all.
         let garbage = stored(vec![0xff, 0xff], &key);

@@ -1,24 +1,30 @@
-//! The decision pipeline behind `SubmitProposal`, `Approve`, `Reject` and `RequestSignatures`:
-//! verify → convert → decode → simulate → screen → evaluate → store → (release → sign).
+//! The decision pipeline: a domain service behind `SubmitProposal`, `Approve`, `Reject`,
+//! `Cancel` and `RequestSignatures`. It takes verified [`domain`](crate::domain) requests and
+//! returns stored proposals and releases; it never sees an API message.
+//!
+//! verify (done by `api`) → decode → simulate → screen → evaluate → record → store → (release →
+//! sign).
 //!
 //! - [`analysis`]: decoding, the simulation on a blocking thread with its deadline, screening;
 //! - [`evidence`]: gateway facts into the policy's `Evidence`;
-//! - [`view`]: the analysis and each decision as API messages;
-//! - `records`: the audit records appended before each response that depends on them;
-//! - `submit`, `approve`: the two deciding calls (`supplied`: owner signatures sent with a
-//!   submission, checked and reported); `release`: nonce reservation, the release
-//!   ticket and the signer backends;
+//! - `commit`: the one path of every state change — its audit records first, then the store;
+//! - `records`: the audit records themselves;
+//! - `submit`, `approve`, `cancel`: the calls that change a proposal (`supplied`: owner
+//!   signatures sent with a submission, checked and reported); `release`: nonce reservation,
+//!   the release ticket and the signer backends;
 //! - [`velocity`]: rolling-window totals read for the evidence, and the caps the store enforces
 //!   inside the release transaction;
 //! - [`setup`]: building a pipeline from the configuration (demo assets included).
 //!
 //! The policy decides (`signgate_policy::assess`, pure); this module only gathers its inputs
 //! and stores its output. Every failure of a dependency either becomes a deny reason (the
-//! simulation, the lists) or `UNAVAILABLE` (the store, the state source before a hash exists);
-//! nothing here can turn an error into a release.
+//! simulation, the lists) or `UNAVAILABLE` (the store, the audit log, the state source before a
+//! hash exists); nothing here can turn an error into a release.
 
 pub mod analysis;
 mod approve;
+mod cancel;
+mod commit;
 pub mod evidence;
 pub(crate) mod records;
 mod release;
@@ -26,27 +32,31 @@ pub mod setup;
 mod submit;
 mod supplied;
 pub mod velocity;
-pub mod view;
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
+use alloy_primitives::Bytes;
 use ed25519_dalek::SigningKey;
-use signgate_policy::Policy;
-use signgate_proto::v1 as pb;
+use signgate_policy::{Decision, Policy, Reason};
 use signgate_simulator::evm::StateSource;
+
+pub use setup::{SetupError, from_config};
 
 use crate::{
     audit::AuditLog,
+    clock::{self, SharedClock},
     config::{Limits, SignerEndpoint},
+    domain::{Caller, CancelRequest, DeclaredIntent, Statement, Submission},
+    error::GatewayError,
     governance::GovernedPolicy,
     lists::ListStore,
     metrics::Metrics,
-    server::{Caller, DecisionPipeline, GatewayError, Governance},
-    signer::client::ClientTls,
-    store::ProposalStore,
+    signer::client::{BackendSignature, ClientTls},
+    store::{
+        ApprovalRecord, Outcome, ProposalId, ProposalState, ProposalStore, StoredProposal,
+        UnixMillis,
+    },
 };
-
-pub use setup::{SetupError, from_config};
 
 /// Where release tickets go and how they are signed.
 #[derive(Debug, Clone)]
@@ -59,6 +69,125 @@ pub struct Release {
     pub signers: Vec<SignerEndpoint>,
     /// Client TLS toward the backends (`None`: plaintext, loopback only).
     pub tls: Option<ClientTls>,
+}
+
+/// What `RequestSignatures` hands back: the released proposal and the packed owner signatures.
+#[derive(Debug, Clone)]
+pub struct Released {
+    /// The proposal after its release.
+    pub proposal: StoredProposal,
+    /// The owner-sorted signature blob `execTransaction` takes.
+    pub signatures: Bytes,
+    /// `execTransaction` calldata with those signatures.
+    pub exec_transaction_calldata: Bytes,
+    /// What each signer backend answered.
+    pub signers: Vec<BackendSignature>,
+}
+
+/// What a pipeline shares with the rest of the gateway: the policy `Admin.ApplyPolicy`
+/// replaces and `Admin.ListOperators` reads, and the audit log the server records its start
+/// and stop in.
+#[derive(Debug, Clone)]
+pub struct Governance {
+    /// The policy in force.
+    pub policy: Arc<GovernedPolicy>,
+    /// The audit log every decision is recorded in.
+    pub audit: Arc<AuditLog>,
+    /// Public half of the key release tickets are signed with (for `server_started`).
+    pub release_key: ed25519_dalek::VerifyingKey,
+}
+
+/// The calls that change a proposal. Implementations must fail closed: any dependency error is
+/// a denial or [`GatewayError::Unavailable`], never a release.
+pub trait DecisionPipeline: Send + Sync + 'static {
+    /// A new proposal (or the stored one, for a resubmission).
+    fn submit(
+        &self,
+        caller: Caller,
+        submission: Submission,
+    ) -> impl Future<Output = Result<StoredProposal, GatewayError>> + Send;
+
+    /// An approval or rejection (the statement says which).
+    fn act(
+        &self,
+        caller: Caller,
+        statement: Statement,
+    ) -> impl Future<Output = Result<StoredProposal, GatewayError>> + Send;
+
+    /// Cancels an open proposal.
+    fn cancel(
+        &self,
+        caller: Caller,
+        request: CancelRequest,
+    ) -> impl Future<Output = Result<StoredProposal, GatewayError>> + Send;
+
+    /// Releases an approved proposal to the signer backends.
+    fn request_signatures(
+        &self,
+        caller: Caller,
+        id: ProposalId,
+    ) -> impl Future<Output = Result<Released, GatewayError>> + Send;
+
+    /// The clock requests are checked and decided against.
+    fn clock(&self) -> SharedClock {
+        clock::system()
+    }
+
+    /// The policy in force, for rendering what only it knows; `None` without a policy.
+    fn policy(&self) -> Option<Arc<Policy>> {
+        None
+    }
+
+    /// The sanctions lists the pipeline screens against, so that `Admin.ReloadSanctionsLists`
+    /// reloads exactly those. `None` when the pipeline has none (nothing to reload).
+    fn sanctions_lists(&self) -> Option<Arc<ListStore>> {
+        None
+    }
+
+    /// The metrics the pipeline records into (decisions, simulations, releases), so that the
+    /// server records call latencies into the same registry and serves it. `None`: the server
+    /// uses a registry of its own.
+    fn metrics(&self) -> Option<Arc<Metrics>> {
+        None
+    }
+
+    /// The governed policy and the audit log, so `Admin.ApplyPolicy` / `ListOperators` act on
+    /// exactly the policy the pipeline decides under and the server records its start and stop.
+    /// `None` when the pipeline has none (those calls then answer UNIMPLEMENTED).
+    fn governance(&self) -> Option<Governance> {
+        None
+    }
+}
+
+/// The pipeline before it is wired (a gateway serving only its store): every call that would
+/// change a proposal is UNIMPLEMENTED, which releases nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PipelinePending;
+
+impl DecisionPipeline for PipelinePending {
+    async fn submit(&self, _: Caller, _: Submission) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "SubmitProposal arrives with the decision pipeline",
+        ))
+    }
+
+    async fn act(&self, _: Caller, _: Statement) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "Approve and Reject arrive with the decision pipeline",
+        ))
+    }
+
+    async fn cancel(&self, _: Caller, _: CancelRequest) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "Cancel arrives with the decision pipeline",
+        ))
+    }
+
+    async fn request_signatures(&self, _: Caller, _: ProposalId) -> Result<Released, GatewayError> {
+        Err(GatewayError::Unimplemented(
+            "RequestSignatures arrives with the decision pipeline",
+        ))
+    }
 }
 
 /// The real [`DecisionPipeline`].
@@ -74,13 +203,19 @@ pub struct Pipeline<S, T> {
     audit: Arc<AuditLog>,
     /// This pipeline's own registry (per instance: tests run several gateways in one process).
     metrics: Arc<Metrics>,
+    clock: SharedClock,
 }
 
 impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
     /// A pipeline over its parts. `policy` is loaded once per call (`Admin.ApplyPolicy` swaps
     /// it between calls, never under one); `state` is the pre-state every simulation runs on;
     /// `lists` is read once per evaluation (a reload never changes the lists under a request);
-    /// every decision, approval and release is appended to `audit` before it is answered.
+    /// every state change is appended to `audit` before it is stored; `clock` is the only time
+    /// it reads.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the pipeline's dependencies, each built elsewhere"
+    )]
     pub fn new(
         store: Arc<S>,
         policy: Arc<GovernedPolicy>,
@@ -89,6 +224,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
         limits: Limits,
         release: Release,
         audit: Arc<AuditLog>,
+        clock: SharedClock,
     ) -> Self {
         Self {
             store,
@@ -99,6 +235,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
             release,
             audit,
             metrics: Arc::new(Metrics::new(Some(lists))),
+            clock,
         }
     }
 
@@ -120,11 +257,30 @@ impl<S, T> Pipeline<S, T> {
             state: self.state.clone(),
             timeout: self.limits.simulation_timeout,
             metrics: &self.metrics,
+            clock: self.clock.clone(),
         }
     }
 }
 
+impl<S: ProposalStore, T> Pipeline<S, T> {
+    /// A stored proposal, or NOT_FOUND.
+    async fn load(&self, id: &ProposalId) -> Result<StoredProposal, GatewayError> {
+        self.store
+            .get(id.clone())
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))
+    }
+}
+
 impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
+    fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    fn policy(&self) -> Option<Arc<Policy>> {
+        Some(self.policy.load())
+    }
+
     fn sanctions_lists(&self) -> Option<Arc<ListStore>> {
         Some(self.lists.clone())
     }
@@ -144,49 +300,50 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
     async fn submit(
         &self,
         caller: Caller,
-        req: pb::SubmitProposalRequest,
-    ) -> Result<pb::Proposal, GatewayError> {
-        submit::submit(self, &caller, req).await
+        submission: Submission,
+    ) -> Result<StoredProposal, GatewayError> {
+        submit::submit(self, &caller, submission).await
     }
 
-    async fn approve(
+    async fn act(
         &self,
         caller: Caller,
-        req: pb::ApproveRequest,
-    ) -> Result<pb::Proposal, GatewayError> {
-        approve::act(
-            self,
-            &caller,
-            "approval",
-            req.approval.as_ref(),
-            crate::store::ApprovalKind::Approve,
-        )
-        .await
+        statement: Statement,
+    ) -> Result<StoredProposal, GatewayError> {
+        approve::act(self, &caller, statement).await
     }
 
-    async fn reject(
+    async fn cancel(
         &self,
         caller: Caller,
-        req: pb::RejectRequest,
-    ) -> Result<pb::Proposal, GatewayError> {
-        approve::act(
-            self,
-            &caller,
-            "rejection",
-            req.rejection.as_ref(),
-            crate::store::ApprovalKind::Reject,
-        )
-        .await
+        request: CancelRequest,
+    ) -> Result<StoredProposal, GatewayError> {
+        cancel::cancel(self, &caller, request).await
     }
 
     async fn request_signatures(
         &self,
         caller: Caller,
-        req: pb::RequestSignaturesRequest,
-    ) -> Result<pb::RequestSignaturesResponse, GatewayError> {
-        let released = release::request_signatures(self, &caller, req).await;
+        id: ProposalId,
+    ) -> Result<Released, GatewayError> {
+        let released = release::request_signatures(self, &caller, id).await;
         self.metrics.release(released.is_ok());
         released
+    }
+}
+
+/// The store outcome and proposal state of a decision. A denial caused by an operator's
+/// rejection is REJECTED (what happened), any other denial DENIED (what the policy found).
+pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
+    match d {
+        Decision::Deny { reasons }
+            if reasons.iter().any(|r| matches!(r, Reason::Rejected { .. })) =>
+        {
+            (Outcome::Denied, ProposalState::Rejected)
+        }
+        Decision::Deny { .. } => (Outcome::Denied, ProposalState::Denied),
+        Decision::NeedsApprovals { .. } => (Outcome::NeedsApprovals, ProposalState::NeedsApprovals),
+        Decision::Approved { .. } => (Outcome::Approved, ProposalState::Approved),
     }
 }
 
@@ -197,19 +354,19 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
     policy: &Policy,
     analysis: &analysis::Analysis,
-    id: &crate::store::ProposalId,
+    id: &ProposalId,
     initiator: signgate_policy::operators::OperatorId,
-    declared: Option<&pb::DeclaredIntent>,
-    approvals: &[crate::store::ApprovalRecord],
+    declared: Option<&DeclaredIntent>,
+    approvals: &[ApprovalRecord],
 ) -> Result<
     (
         signgate_policy::Evidence,
         signgate_policy::Evaluation,
-        crate::store::UnixMillis,
+        UnixMillis,
     ),
     GatewayError,
 > {
-    let decided_at = crate::server::gateway::now();
+    let decided_at = p.clock.now();
     let (chain_id, safe) = (
         analysis.decoded.context.chain_id,
         analysis.decoded.context.safe,
@@ -231,12 +388,12 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
 pub(super) fn assess_at(
     policy: &Policy,
     analysis: &analysis::Analysis,
-    id: &crate::store::ProposalId,
+    id: &ProposalId,
     initiator: signgate_policy::operators::OperatorId,
-    declared: Option<&pb::DeclaredIntent>,
-    approvals: &[crate::store::ApprovalRecord],
+    declared: Option<&DeclaredIntent>,
+    approvals: &[ApprovalRecord],
     velocity: Vec<signgate_policy::evidence::VelocityTotal>,
-    decided_at: crate::store::UnixMillis,
+    decided_at: UnixMillis,
 ) -> (signgate_policy::Evidence, signgate_policy::Evaluation) {
     let facts = evidence::ProposalFacts {
         id,
@@ -249,4 +406,27 @@ pub(super) fn assess_at(
     let (ev, checks) = evidence::build(analysis, &facts);
     let evaluation = signgate_policy::assess(policy, &ev, &checks);
     (ev, evaluation)
+}
+
+#[cfg(test)]
+mod tests {
+    use signgate_policy::{DenyReasons, operators::OperatorId};
+
+    use super::*;
+
+    #[test]
+    fn a_rejection_is_rejected_any_other_denial_denied() {
+        let rejected = Decision::Deny {
+            reasons: DenyReasons::one(Reason::Rejected {
+                operator: OperatorId("carol".into()),
+            }),
+        };
+        assert_eq!(outcome(&rejected).1, ProposalState::Rejected);
+        let denied = Decision::Deny {
+            reasons: DenyReasons::one(Reason::CannotScreen {
+                reason: "stale".into(),
+            }),
+        };
+        assert_eq!(outcome(&denied), (Outcome::Denied, ProposalState::Denied));
+    }
 }

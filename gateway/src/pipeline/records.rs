@@ -17,16 +17,17 @@ use crate::{
         canonical::to_canonical,
         record::{
             ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
-            ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
+            ProposalCancelled, ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
         },
     },
+    domain::{Caller, SignedBytes},
+    error::GatewayError,
     metrics::Metrics,
     pipeline::analysis::Analysis,
-    server::{Caller, GatewayError},
     store::{ApprovalKind, ApprovalRecord, NewProposal, ProposalRecord},
 };
 
-/// Writes `event` durably, or fails the request with `UNAVAILABLE`.
+/// Writes `events` durably in one write, or fails the request with `UNAVAILABLE`.
 ///
 /// Every decision the pipeline makes is recorded through here with its trigger, so this is
 /// also the one place decisions are counted in `metrics` (whether or not the append succeeds:
@@ -34,24 +35,26 @@ use crate::{
 pub async fn append(
     log: &Arc<AuditLog>,
     metrics: &Metrics,
-    event: AuditEvent,
+    events: Vec<AuditEvent>,
 ) -> Result<(), GatewayError> {
-    if let AuditEvent::DecisionMade(d) = &event {
-        metrics.decision(d.trigger, &d.decision);
+    for event in &events {
+        if let AuditEvent::DecisionMade(d) = event {
+            metrics.decision(d.trigger, &d.decision);
+        }
     }
     let log = log.clone();
-    let kind = event.kind();
+    let kind: Vec<&'static str> = events.iter().map(AuditEvent::kind).collect();
     let span = tracing::Span::current();
     let appended = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        log.append(event)
+        log.append_all(events)
     })
     .await;
     match appended {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => {
             metrics.audit_append_failed();
-            tracing::error!(error = %e, record = kind, "audit append failed; refusing the request");
+            tracing::error!(error = %e, records = ?kind, "audit append failed; refusing the request");
             Err(GatewayError::Unavailable(
                 "the audit log could not record this; nothing was released".to_owned(),
             ))
@@ -68,12 +71,19 @@ pub async fn append(
 /// The caller as the log names it (never a credential).
 pub fn caller(c: &Caller) -> AuditCaller {
     AuditCaller {
-        identity: match c {
-            Caller::Loopback => "loopback".to_owned(),
-            Caller::Certificate(name) => name.clone(),
-        },
+        identity: c.identity().to_owned(),
         token: None,
     }
+}
+
+/// A cancellation, before it is stored.
+pub fn cancelled(record: &ProposalRecord, reason: &str, by: &Caller) -> AuditEvent {
+    AuditEvent::ProposalCancelled(ProposalCancelled {
+        proposal_id: record.id.to_string(),
+        safe_tx_hash: record.safe_tx_hash,
+        reason: reason.to_owned(),
+        caller: caller(by),
+    })
 }
 
 /// One evaluation and exactly the evidence it read.
@@ -97,8 +107,8 @@ pub fn approval(
     expires_at: Timestamp,
     received_at: Timestamp,
     by: &Caller,
+    signature: [u8; 64],
 ) -> AuditEvent {
-    let signature: [u8; 64] = a.signature.as_slice().try_into().unwrap_or([0; 64]);
     AuditEvent::ApprovalReceived(ApprovalReceived {
         proposal_id: record.id.to_string(),
         safe_tx_hash: record.safe_tx_hash,
@@ -160,27 +170,22 @@ pub fn signatures(
 /// words, the simulation report's hash, the lists and the evidence of the first evaluation.
 pub fn submitted(
     record: &NewProposal,
-    envelope: &signgate_proto::v1::SignedEnvelope,
+    signed: &SignedBytes,
     analysis: &Analysis,
     evaluation: &Evaluation,
     evidence: &Evidence,
     by: &Caller,
 ) -> AuditEvent {
-    let key: [u8; 32] = envelope.public_key.as_slice().try_into().unwrap_or([0; 32]);
-    let signature: [u8; 64] = envelope.signature.as_slice().try_into().unwrap_or([0; 64]);
     let simulation_sha256 = match &analysis.simulation {
         Ok(report) => to_canonical(report).map_or(B256::ZERO, |b| sha256(&b)),
-        Err(why) => sha256(why.as_bytes()),
+        Err(why) => sha256(why.to_string().as_bytes()),
     };
     let lists = analysis
-        .list_hashes
+        .lists
         .iter()
-        .filter_map(|l| {
-            let (list, hash) = l.split_once(':')?;
-            Some(ListVersion {
-                list: list.to_owned(),
-                sha256: hash.parse().ok()?,
-            })
+        .map(|l| ListVersion {
+            list: l.list.clone(),
+            sha256: l.sha256,
         })
         .collect();
     AuditEvent::ProposalSubmitted(Box::new(ProposalSubmitted {
@@ -189,10 +194,10 @@ pub fn submitted(
         safe: record.safe,
         nonce: record.nonce,
         safe_tx_hash: record.safe_tx_hash,
-        input_sha256: sha256(&envelope.payload),
+        input_sha256: sha256(&signed.payload),
         initiator: record.initiator.clone(),
-        initiator_key: FixedBytes(key),
-        initiator_signature: FixedBytes(signature),
+        initiator_key: FixedBytes(signed.public_key.to_bytes()),
+        initiator_signature: FixedBytes(signed.signature),
         summary: analysis
             .decoded
             .root

@@ -12,18 +12,19 @@
 
 use std::time::Duration;
 
-use prost::Message;
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
-use super::{Pipeline, approve::reanalyse, evidence, records, velocity, view};
+use super::{Pipeline, Released, approve::reanalyse, evidence, records, velocity};
 use crate::{
     audit::record::DecisionTrigger,
-    server::{Caller, GatewayError, call_span, convert},
+    call_span,
+    domain::{Caller, DecisionDetail, EvaluatedDecision, wire},
+    error::GatewayError,
     signer::{client, ticket},
     store::{
-        NewDecision, OverLimit, ProposalState, ProposalStore, Release, ReleaseOutcome,
+        NewDecision, OverLimit, ProposalId, ProposalState, ProposalStore, Release, ReleaseOutcome,
         StoredProposal, UnixMillis,
     },
 };
@@ -39,16 +40,11 @@ fn plus(t: UnixMillis, d: Duration) -> UnixMillis {
 pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
     caller: &Caller,
-    req: pb::RequestSignaturesRequest,
-) -> Result<pb::RequestSignaturesResponse, GatewayError> {
-    let id = convert::proposal_id("id", &req.id)?;
+    id: ProposalId,
+) -> Result<Released, GatewayError> {
     call_span::record_id(&id);
     let policy = p.policy.load();
-    let stored = p
-        .store
-        .get(id.clone())
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
+    let stored = p.load(&id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
     let record = stored.record.clone();
     if !matches!(
@@ -60,21 +56,25 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             record.state.as_str()
         )));
     }
-    let (analysis, stored_view) = reanalyse(p, &record).await?;
+    let analysis = reanalyse(p, &record).await?;
     let (ev, evaluation, decided_at) = super::assess_now(
         p,
         &policy,
         &analysis,
         &record.id,
         OperatorId(record.initiator.clone()),
-        stored_view.intent.as_ref(),
+        record.body.intent.as_ref(),
         &stored.approvals,
     )
     .await?;
     records::append(
         &p.audit,
         &p.metrics,
-        records::decision(DecisionTrigger::Release, &evaluation, &ev),
+        vec![records::decision(
+            DecisionTrigger::Release,
+            &evaluation,
+            &ev,
+        )],
     )
     .await?;
     match &evaluation.decision {
@@ -87,7 +87,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         }
         _ if record.state == ProposalState::Approved => {
             // The approval no longer holds: record why, release nothing.
-            return Err(refuse(p, &policy, &record, &analysis, &evaluation, decided_at).await);
+            return Err(refuse(p, &record, &analysis, &evaluation, decided_at).await);
         }
         other => {
             return Err(GatewayError::FailedPrecondition(format!(
@@ -110,17 +110,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     let reservation = match outcome {
         ReleaseOutcome::Released(reservation) => reservation,
         ReleaseOutcome::OverLimit(over) => {
-            return Err(over_limit(
-                p,
-                &policy,
-                &stored,
-                &analysis,
-                &stored_view,
-                ev,
-                &over,
-                decided_at,
-            )
-            .await);
+            return Err(over_limit(p, &policy, &stored, &analysis, ev, &over, decided_at).await);
         }
     };
     tracing::info!(
@@ -137,18 +127,18 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         safe: record.safe.to_checksum(None),
         safe_version: d.context.version.to_string(),
         nonce: d.tx.nonce.to_string(),
-        transaction: Some(convert::safe_tx_to_proto(&d.tx)),
+        transaction: Some(wire::safe_tx_to_proto(&d.tx)),
         safe_tx_hash: format!("{:#x}", record.safe_tx_hash),
         policy_hash: evaluation.policy.to_string(),
-        issued_at: Some(convert::timestamp(decided_at)),
-        expires_at: Some(convert::timestamp(plus(decided_at, p.release.ticket_ttl))),
+        issued_at: Some(wire::timestamp(decided_at)),
+        expires_at: Some(wire::timestamp(plus(decided_at, p.release.ticket_ttl))),
     };
     let signed = ticket::issue(&p.release.key, &ticket);
     let ticket_expiry = evidence::seconds(plus(decided_at, p.release.ticket_ttl));
     records::append(
         &p.audit,
         &p.metrics,
-        records::ticket(
+        vec![records::ticket(
             &record,
             evaluation.policy,
             ticket_expiry,
@@ -158,7 +148,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
                 .iter()
                 .map(|s| s.endpoint.clone())
                 .collect(),
-        ),
+        )],
     )
     .await?;
     let outcomes = client::collect(
@@ -184,7 +174,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         p.state.clone(),
         record.safe,
         record.safe_tx_hash,
-        &stored_view.supplied_signatures,
+        &record.body.supplied,
         p.limits.simulation_timeout,
     )
     .await;
@@ -202,23 +192,15 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     records::append(
         &p.audit,
         &p.metrics,
-        records::signatures(&record, owners, &packed, caller),
+        vec![records::signatures(&record, owners, &packed, caller)],
     )
     .await?;
     let calldata = exec_transaction_calldata(&d.tx, packed.clone());
-    let after = p
-        .store
-        .get(record.id.clone())
-        .await?
-        .ok_or_else(|| GatewayError::Internal(format!("proposal {id} vanished")))?;
-    Ok(pb::RequestSignaturesResponse {
-        proposal: Some(convert::proposal_view(&after)?),
-        signatures: packed.to_vec(),
-        exec_transaction_calldata: calldata.to_vec(),
-        signers: outcomes
-            .iter()
-            .map(client::BackendSignature::to_proto)
-            .collect(),
+    Ok(Released {
+        proposal: p.load(&record.id).await?,
+        signatures: packed,
+        exec_transaction_calldata: calldata,
+        signers: outcomes,
     })
 }
 
@@ -235,7 +217,6 @@ async fn over_limit<S: ProposalStore, T>(
     policy: &Policy,
     stored: &StoredProposal,
     analysis: &super::analysis::Analysis,
-    stored_view: &pb::Proposal,
     released_ev: Evidence,
     over: &OverLimit,
     decided_at: UnixMillis,
@@ -248,7 +229,7 @@ async fn over_limit<S: ProposalStore, T>(
         analysis,
         &record.id,
         OperatorId(record.initiator.clone()),
-        stored_view.intent.as_ref(),
+        record.body.intent.as_ref(),
         &stored.approvals,
         velocity,
         decided_at,
@@ -268,33 +249,29 @@ async fn over_limit<S: ProposalStore, T>(
     if let Err(e) = records::append(
         &p.audit,
         &p.metrics,
-        records::decision(DecisionTrigger::Release, &evaluation, &ev),
+        vec![records::decision(
+            DecisionTrigger::Release,
+            &evaluation,
+            &ev,
+        )],
     )
     .await
     {
         return e;
     }
-    refuse(p, policy, record, analysis, &evaluation, decided_at).await
+    refuse(p, record, analysis, &evaluation, decided_at).await
 }
 
 /// An approved proposal whose release was just refused by `evaluation` (already in the audit
 /// log): its new decision is stored, and the caller is told why nothing was signed.
 async fn refuse<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
-    policy: &Policy,
     record: &crate::store::ProposalRecord,
     analysis: &super::analysis::Analysis,
     evaluation: &signgate_policy::Evaluation,
     decided_at: UnixMillis,
 ) -> GatewayError {
-    let decision = view::decision(
-        evaluation,
-        &analysis.list_hashes,
-        decided_at,
-        policy,
-        &record.initiator,
-    );
-    let (outcome, state) = view::outcome(&evaluation.decision);
+    let (outcome, state) = super::outcome(&evaluation.decision);
     if let Err(e) = p
         .store
         .record_decision(
@@ -304,7 +281,10 @@ async fn refuse<S: ProposalStore, T>(
                 outcome,
                 policy_hash: evaluation.policy.to_string(),
                 decided_at,
-                detail: decision.encode_to_vec(),
+                detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
+                    evaluation: evaluation.clone(),
+                    lists: analysis.lists.clone(),
+                })),
             },
             state,
         )

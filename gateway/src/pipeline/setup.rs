@@ -23,6 +23,7 @@ use signgate_simulator::evm::{Snapshot, StateError};
 use super::{Pipeline, Release};
 use crate::{
     audit::AuditLog,
+    clock::SharedClock,
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
     lists::{ListEvent, ListSource, ListStore},
@@ -205,6 +206,7 @@ pub fn from_config<S: ProposalStore>(
     store: Arc<S>,
     release_key: SigningKey,
     audit: Arc<AuditLog>,
+    clock: SharedClock,
 ) -> Result<Pipeline<S, Snapshot>, SetupError> {
     let files = resolve(cfg)?;
     let policy = governed_policy(&cfg.data_dir, &files.policy, audit.clone())?;
@@ -234,6 +236,7 @@ pub fn from_config<S: ProposalStore>(
             tls,
         },
         audit,
+        clock,
     ))
 }
 

@@ -1,30 +1,29 @@
-//! `SubmitProposal`: the initiator's signed submission → the stored proposal and its first
+//! `SubmitProposal`: the initiator's verified submission → the stored proposal and its first
 //! decision.
 //!
-//! Order matters for failing closed: the envelope and every field are verified before any work;
-//! the initiator must hold an enrolled key before anything is stored; the hash the client
-//! expects must equal the recomputed one. Simulation and screening problems are not errors:
-//! they become deny reasons in the stored decision.
+//! Order matters for failing closed: the initiator must hold an enrolled key before anything
+//! is stored; the hash the client expects must equal the recomputed one. Simulation and
+//! screening problems are not errors: they become deny reasons in the stored decision.
 
 use alloy_primitives::{Address, B256};
 use signgate_policy::operators::OperatorId;
-use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
 };
 
-use super::{Pipeline, analysis, records, view};
+use super::{Pipeline, analysis, records};
 use crate::{
     audit::record::DecisionTrigger,
-    server::{
-        Caller, GatewayError, call_span, convert,
-        gateway::now,
-        requests::{self, TxSource, VerifiedSubmission},
+    call_span,
+    domain::{
+        Caller, DecisionDetail, EvaluatedDecision, ProposalAnalysis, ProposalBody, Submission,
+        TxSource,
     },
-    store::{NewDecision, NewProposal, ProposalId, ProposalStore, UnixMillis},
+    error::GatewayError,
+    store::{NewDecision, NewProposal, ProposalId, ProposalStore, StoredProposal},
 };
 
-/// The operator holding `key` in the current policy; anyone else may not submit.
+/// The operator holding `key` in the current policy; anyone else may not act.
 pub(super) fn operator_of(
     policy: &signgate_policy::Policy,
     key: &ed25519_dalek::VerifyingKey,
@@ -44,9 +43,9 @@ pub(super) fn operator_of(
 
 /// The Safe transaction of a submission: the ten fields, or the one transaction of a Safe
 /// Transaction Service document (which must be for the submitted Safe).
-fn transaction(v: &VerifiedSubmission) -> Result<SafeTx, GatewayError> {
+fn transaction(s: &Submission) -> Result<SafeTx, GatewayError> {
     const FIELD: &str = "submission.payload.transaction_service_json";
-    match &v.tx {
+    match &s.tx {
         TxSource::Fields(tx) => Ok((**tx).clone()),
         TxSource::TransactionService(json) => {
             let docs = tx_service::parse_document(json)
@@ -57,10 +56,10 @@ fn transaction(v: &VerifiedSubmission) -> Result<SafeTx, GatewayError> {
                     format!("holds {} transactions; submit exactly one", docs.len()),
                 ));
             };
-            if doc.safe != v.safe {
+            if doc.safe != s.safe {
                 return Err(GatewayError::invalid(
                     FIELD,
-                    format!("is for Safe {}, not {}", doc.safe, v.safe),
+                    format!("is for Safe {}, not {}", doc.safe, s.safe),
                 ));
             }
             doc.to_safe_tx(0)
@@ -82,10 +81,10 @@ fn check_expected(expected: Option<B256>, computed: B256) -> Result<(), GatewayE
 /// The Safe version: as submitted, or read from the state source.
 async fn version<S, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
-    v: &VerifiedSubmission,
+    s: &Submission,
     safe: Address,
 ) -> Result<SafeVersion, GatewayError> {
-    match v.safe_version {
+    match s.safe_version {
         Some(version) => Ok(version),
         None => analysis::detect_version(p.state.clone(), safe, p.limits.simulation_timeout).await,
     }
@@ -95,32 +94,31 @@ async fn version<S, T: StateSource + Send + 'static>(
 pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     p: &Pipeline<S, T>,
     caller: &Caller,
-    req: pb::SubmitProposalRequest,
-) -> Result<pb::Proposal, GatewayError> {
-    let received: UnixMillis = now();
+    s: Submission,
+) -> Result<StoredProposal, GatewayError> {
+    let received = p.clock.now();
     let policy = p.policy.load();
-    let v = requests::submission(&req, &p.limits, received)?;
-    let initiator = operator_of(&policy, &v.public_key, "submission.public_key")?;
-    let tx = transaction(&v)?;
-    let version = version(p, &v, v.safe).await?;
+    let initiator = operator_of(&policy, &s.signed.public_key, "submission.public_key")?;
+    let tx = transaction(&s)?;
+    let version = version(p, &s, s.safe).await?;
     let ctx = SafeContext {
-        chain_id: v.chain_id,
-        safe: v.safe,
+        chain_id: s.chain_id,
+        safe: s.safe,
         version,
     };
     let decoded = analysis::decode(&ctx, &tx, "submission.payload.transaction.data")?;
     let hash = decoded.hashes.safe_tx_hash;
-    let id = ProposalId::derive(v.chain_id, v.safe, hash);
+    let id = ProposalId::derive(s.chain_id, s.safe, hash);
     call_span::record_proposal(&id, &hash);
-    check_expected(v.expected_safe_tx_hash, hash)?;
+    check_expected(s.expected_safe_tx_hash, hash)?;
     // A resubmission of a known transaction answers with the proposal as it stands, without
     // simulating it again.
     if let Some(existing) = p.store.get(id.clone()).await? {
-        return convert::proposal_view(&existing);
+        return Ok(existing);
     }
     // Supplied owner signatures are checked before the simulation: a blob the Safe would
     // accept as it is runs unmodified.
-    let supplied = if v.signatures.is_empty() {
+    let supplied = if s.signatures.is_empty() {
         None
     } else {
         Some(
@@ -128,7 +126,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
                 p.state.clone(),
                 ctx,
                 safe_tx_hashes(&ctx, &tx),
-                v.signatures.clone(),
+                s.signatures.clone(),
                 p.limits.simulation_timeout,
             )
             .await,
@@ -136,8 +134,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     };
     let run_signatures = supplied
         .as_ref()
-        .filter(|s| s.accepted)
-        .map(|_| v.signatures.clone());
+        .filter(|c| c.accepted)
+        .map(|_| s.signatures.clone());
     let analysis = analysis::analyse_decoded(
         p.runner(),
         p.lists.snapshot(),
@@ -153,22 +151,11 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         &analysis,
         &id,
         initiator.clone(),
-        v.intent.as_ref(),
+        s.intent.as_ref(),
         &[],
     )
     .await?;
-    let decision = view::decision(
-        &evaluation,
-        &analysis.list_hashes,
-        decided_at,
-        &policy,
-        initiator.0.as_str(),
-    );
-    let (outcome, state) = view::outcome(&evaluation.decision);
-    let mut proposal_view = view::proposal(&analysis, &policy, version, v.intent.as_ref());
-    if let Some(supplied) = supplied {
-        proposal_view.supplied_signatures = supplied.signatures;
-    }
+    let (outcome, state) = super::outcome(&evaluation.decision);
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,
@@ -179,46 +166,38 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     );
     let proposal = NewProposal {
         id: id.clone(),
-        chain_id: v.chain_id,
-        safe: v.safe,
+        chain_id: s.chain_id,
+        safe: s.safe,
         nonce: tx.nonce,
         safe_tx_hash: hash,
         initiator: initiator.to_string(),
         state,
         created_at: received,
-        view: prost::Message::encode_to_vec(&proposal_view),
+        body: ProposalBody {
+            version,
+            tx,
+            intent: s.intent.clone(),
+            supplied: supplied.map(|c| c.signatures).unwrap_or_default(),
+            analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
+        },
+    };
+    let decision = NewDecision {
+        outcome,
+        policy_hash: evaluation.policy.to_string(),
+        decided_at,
+        detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
+            evaluation: evaluation.clone(),
+            lists: analysis.lists.clone(),
+        })),
     };
     // Recorded before it is stored: a proposal can never exist (and gather approvals) without
     // its submission and first decision in the log. A submission racing an identical one may
     // be recorded twice; the store keeps one.
-    if let Some(envelope) = req.submission.as_ref() {
-        records::append(
-            &p.audit,
-            &p.metrics,
-            records::submitted(&proposal, envelope, &analysis, &evaluation, &ev, caller),
-        )
+    let events = vec![
+        records::submitted(&proposal, &s.signed, &analysis, &evaluation, &ev, caller),
+        records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
+    ];
+    p.record_then_store(events, p.store.insert_proposal(proposal, decision))
         .await?;
-        records::append(
-            &p.audit,
-            &p.metrics,
-            records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
-        )
-        .await?;
-    }
-    p.store
-        .insert_proposal(
-            proposal,
-            NewDecision {
-                outcome,
-                policy_hash: evaluation.policy.to_string(),
-                decided_at,
-                detail: prost::Message::encode_to_vec(&decision),
-            },
-        )
-        .await?;
-    let stored =
-        p.store.get(id.clone()).await?.ok_or_else(|| {
-            GatewayError::Internal(format!("proposal {id} vanished after insert"))
-        })?;
-    convert::proposal_view(&stored)
+    p.load(&id).await
 }

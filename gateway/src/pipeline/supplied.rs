@@ -13,7 +13,6 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, B256, Signature, U256};
-use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeContext,
     constants::slots,
@@ -25,6 +24,8 @@ use signgate_simulator::{
         check_n_signatures, check_signatures,
     },
 };
+
+use crate::domain::SuppliedSignature;
 
 /// How many static 65-byte parts `blob` holds: parts up to the end of the blob or the first
 /// contract signature's dynamic data, whichever comes first.
@@ -49,7 +50,7 @@ fn static_parts(blob: &[u8]) -> usize {
 #[derive(Debug, Clone, Default)]
 pub struct Supplied {
     /// Every supplied signature with its verdict.
-    pub signatures: Vec<pb::SuppliedSignature>,
+    pub signatures: Vec<SuppliedSignature>,
     /// Whether the Safe's `checkSignatures` would accept the blob as supplied (its threshold
     /// met by valid owner signatures alone).
     pub accepted: bool,
@@ -67,10 +68,13 @@ pub async fn check<T: StateSource + Send + 'static>(
     let parts = static_parts(&blob);
     let unchecked = |why: &str| Supplied {
         signatures: (0..parts.max(1))
-            .map(|index| pb::SuppliedSignature {
+            .map(|index| SuppliedSignature {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
+                signer: None,
+                kind: None,
+                valid: false,
                 problem: format!("not checked: {why}"),
-                ..Default::default()
+                signature: Vec::new(),
             })
             .collect(),
         accepted: false,
@@ -101,10 +105,10 @@ pub async fn check<T: StateSource + Send + 'static>(
         let signatures = report
             .signatures
             .iter()
-            .map(|s| pb::SuppliedSignature {
+            .map(|s| SuppliedSignature {
                 index: u32::try_from(s.index).unwrap_or(u32::MAX),
-                signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
-                kind: s.kind.as_str().to_owned(),
+                signer: s.signer,
+                kind: Some(s.kind),
                 valid: s.is_valid(),
                 signature: kept_part(&blob, s),
                 problem: match (&s.fault, s.kind) {
@@ -149,7 +153,7 @@ pub async fn still_valid<T: StateSource + Send + 'static>(
     state: Arc<T>,
     safe: Address,
     safe_tx_hash: B256,
-    supplied: &[pb::SuppliedSignature],
+    supplied: &[SuppliedSignature],
     timeout: Duration,
 ) -> Vec<(Address, Signature)> {
     let candidates: Vec<(Address, Signature)> = supplied

@@ -16,7 +16,7 @@ use signgate_policy::{
 };
 
 use crate::{
-    server::GatewayError,
+    error::GatewayError,
     store::{OverLimit, ProposalStore, UnixMillis, VelocityCap, VelocityOutflow},
 };
 

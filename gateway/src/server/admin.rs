@@ -20,7 +20,7 @@ use signgate_policy::{
 use signgate_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status};
 
-use super::{GatewayError, Governance, convert, gateway::now};
+use crate::{api::convert, clock::SharedClock, error::GatewayError, pipeline::Governance};
 use crate::{
     lists::{ListEvent, ListStore},
     pipeline::evidence::seconds,
@@ -33,17 +33,19 @@ pub struct AdminService<S> {
     store: Arc<S>,
     lists: Option<Arc<ListStore>>,
     governance: Option<Governance>,
+    clock: SharedClock,
     started_at: UnixMillis,
 }
 
 impl<S: ProposalStore> AdminService<S> {
-    /// A service reporting on `store`.
-    pub fn new(store: Arc<S>) -> Self {
+    /// A service reporting on `store`, telling time by `clock`.
+    pub fn new(store: Arc<S>, clock: SharedClock) -> Self {
         Self {
             store,
             lists: None,
             governance: None,
-            started_at: now(),
+            started_at: clock.now(),
+            clock,
         }
     }
 
@@ -206,8 +208,8 @@ impl<S: ProposalStore> Admin for AdminService<S> {
                 .collect::<Result<_, _>>()?
         };
         // Parsing a list is file I/O and CPU work: off the async workers.
+        let now = self.clock.system_time();
         let statuses = tokio::task::spawn_blocking(move || {
-            let now = SystemTime::now();
             ids.iter()
                 .map(|id| {
                     let event = lists.reload(id, now);
@@ -242,7 +244,7 @@ impl<S: ProposalStore> Admin for AdminService<S> {
                 &req.policy,
                 signatures,
                 crate::pipeline::records::caller(&caller),
-                seconds(now()),
+                seconds(self.clock.now()),
             )
             .await
             .map_err(GatewayError::from)?;
@@ -258,7 +260,7 @@ impl<S: ProposalStore> Admin for AdminService<S> {
         _req: Request<pb::ListOperatorsRequest>,
     ) -> Result<Response<pb::ListOperatorsResponse>, Status> {
         let policy = self.governance()?.policy.load();
-        let at = seconds(now());
+        let at = seconds(self.clock.now());
         Ok(Response::new(pb::ListOperatorsResponse {
             operators: policy
                 .operators()
@@ -288,7 +290,8 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             name: "store".into(),
             status: status.into(),
             detail,
-            last_ok: (status == pb::ComponentStatus::Ok).then(|| convert::timestamp(now())),
+            last_ok: (status == pb::ComponentStatus::Ok)
+                .then(|| convert::timestamp(self.clock.now())),
         };
         let mut components = vec![store];
         if let Some(g) = &self.governance {
@@ -297,14 +300,14 @@ impl<S: ProposalStore> Admin for AdminService<S> {
                 name: "policy".into(),
                 status: pb::ComponentStatus::Ok.into(),
                 detail: format!("{} {} in force", policy.name(), policy.hash()),
-                last_ok: Some(convert::timestamp(now())),
+                last_ok: Some(convert::timestamp(self.clock.now())),
             });
         }
         if let Some(g) = &self.governance {
-            components.push(audit_health(g).await);
+            components.push(audit_health(g, self.clock.now()).await);
         }
         if let Some(lists) = &self.lists {
-            components.extend(list_health(lists, SystemTime::now()));
+            components.extend(list_health(lists, self.clock.system_time()));
         }
         Ok(Response::new(pb::HealthDetails {
             serving: status == pb::ComponentStatus::Ok,
@@ -377,7 +380,7 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
 
 /// The audit log's head, read on a blocking thread: its size proves it is readable (appends are
 /// proven by every decision, which fails with UNAVAILABLE when one cannot be written).
-async fn audit_health(g: &Governance) -> pb::ComponentHealth {
+async fn audit_health(g: &Governance, now: UnixMillis) -> pb::ComponentHealth {
     let audit = g.audit.clone();
     let head = tokio::task::spawn_blocking(move || audit.head()).await;
     let (status, detail) = match head {
@@ -401,7 +404,7 @@ async fn audit_health(g: &Governance) -> pb::ComponentHealth {
         name: "audit".into(),
         status: status.into(),
         detail,
-        last_ok: (status == pb::ComponentStatus::Ok).then(|| convert::timestamp(now())),
+        last_ok: (status == pb::ComponentStatus::Ok).then(|| convert::timestamp(now)),
     }
 }
 

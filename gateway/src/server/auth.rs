@@ -23,14 +23,7 @@ pub enum Permission {
     Admin,
 }
 
-/// The authenticated caller, inserted into request extensions for handlers and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A loopback peer in plaintext demo mode.
-    Loopback,
-    /// A client certificate valid for this configured name.
-    Certificate(String),
-}
+pub use crate::domain::Caller;
 
 /// How callers are identified; one per server.
 #[derive(Debug, Clone)]

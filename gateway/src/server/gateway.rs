@@ -1,13 +1,8 @@
-//! The `Gateway` service. The read side (GetProposal, ListProposals, WatchProposal) and Cancel
-//! work on the store alone and are complete here; SubmitProposal, Approve, Reject and
-//! RequestSignatures are delegated to a [`DecisionPipeline`] (decode → simulate → screen →
-//! policy), which answers UNIMPLEMENTED until the real one is wired in — never a release.
+//! The `Gateway` service: each method parses its request ([`api::requests`]), calls the
+//! decision pipeline or reads the store, and renders the result ([`api::view`]). No decision
+//! and no state change happens here.
 
-use std::{
-    future::Future,
-    sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::{future::Future, sync::Arc, time::Instant};
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
 use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
@@ -15,26 +10,20 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 
-use super::{Caller, DecisionPipeline, GatewayError, call_span, convert};
+use super::Caller;
 use crate::{
+    api::{convert, requests, view},
+    call_span,
     config::Limits,
+    error::GatewayError,
     metrics::Metrics,
-    store::{ListFilter, PageToken, ProposalId, ProposalStore, UnixMillis},
+    pipeline::{DecisionPipeline, Released},
+    signer::client::BackendSignature,
+    store::{ApprovalKind, ListFilter, PageToken, ProposalId, ProposalStore, StoredProposal},
 };
-
-/// Longest cancel reason kept.
-const MAX_REASON_LEN: usize = 1000;
 
 /// Proposal events buffered per watcher before the watcher is considered stuck.
 const WATCH_BUFFER: usize = 16;
-
-/// The clock, read only here and in the pipeline.
-pub(crate) fn now() -> UnixMillis {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    UnixMillis(i64::try_from(ms).unwrap_or(i64::MAX))
-}
 
 /// The `Gateway` service over a store and a decision pipeline.
 #[derive(Debug)]
@@ -50,7 +39,7 @@ pub struct GatewayService<S, P> {
 }
 
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
-    /// A service reading and writing `store`, deciding through `pipeline`.
+    /// A service reading `store` and changing proposals through `pipeline`.
     pub fn new(
         store: Arc<S>,
         pipeline: Arc<P>,
@@ -87,6 +76,11 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         result.map(Response::new)
     }
 
+    /// A stored proposal as the API shows it, under the policy in force.
+    fn render(&self, stored: &StoredProposal) -> Result<pb::Proposal, GatewayError> {
+        view::proposal(stored, self.pipeline.policy().as_deref())
+    }
+
     async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
         let stored = self
             .store
@@ -94,7 +88,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             .await?
             .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
         call_span::record_hash(&stored.record.safe_tx_hash);
-        convert::proposal_view(&stored)
+        self.render(&stored)
     }
 
     fn list_filter(&self, req: &pb::ListProposalsRequest) -> Result<ListFilter, GatewayError> {
@@ -120,6 +114,15 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
                 .transpose()?,
         })
     }
+
+    fn released(&self, r: &Released) -> Result<pb::RequestSignaturesResponse, GatewayError> {
+        Ok(pb::RequestSignaturesResponse {
+            proposal: Some(self.render(&r.proposal)?),
+            signatures: r.signatures.to_vec(),
+            exec_transaction_calldata: r.exec_transaction_calldata.to_vec(),
+            signers: r.signers.iter().map(BackendSignature::to_proto).collect(),
+        })
+    }
 }
 
 /// The caller the auth interceptor recorded; its absence means the interceptor did not run,
@@ -135,6 +138,7 @@ pub(super) fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
 /// when the client goes away.
 async fn watch_loop<S: ProposalStore>(
     store: Arc<S>,
+    render: impl Fn(&StoredProposal) -> Result<pb::Proposal, GatewayError> + Send,
     id: ProposalId,
     mut changes: tokio::sync::broadcast::Receiver<crate::store::ProposalChange>,
     mut stopping: watch::Receiver<bool>,
@@ -159,7 +163,7 @@ async fn watch_loop<S: ProposalStore>(
             continue;
         }
         let view = match store.get(id.clone()).await {
-            Ok(Some(stored)) => convert::proposal_view(&stored),
+            Ok(Some(stored)) => render(&stored),
             Ok(None) => Err(GatewayError::NotFound(format!("proposal {id}"))),
             Err(e) => Err(e.into()),
         };
@@ -200,7 +204,10 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
     ) -> Result<Response<pb::Proposal>, Status> {
         self.observe("SubmitProposal", async move {
             let caller = caller(&req)?;
-            Ok(self.pipeline.submit(caller, req.into_inner()).await?)
+            let now = self.pipeline.clock().now();
+            let submission = requests::submission(req.get_ref(), &self.limits, now)?;
+            let stored = self.pipeline.submit(caller, submission).await?;
+            Ok(self.render(&stored)?)
         })
         .await
     }
@@ -211,7 +218,16 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
     ) -> Result<Response<pb::Proposal>, Status> {
         self.observe("Approve", async move {
             let caller = caller(&req)?;
-            Ok(self.pipeline.approve(caller, req.into_inner()).await?)
+            let now = self.pipeline.clock().now();
+            let statement = requests::approval(
+                "approval",
+                req.get_ref().approval.as_ref(),
+                ApprovalKind::Approve,
+                &self.limits,
+                now,
+            )?;
+            let stored = self.pipeline.act(caller, statement).await?;
+            Ok(self.render(&stored)?)
         })
         .await
     }
@@ -222,7 +238,16 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
     ) -> Result<Response<pb::Proposal>, Status> {
         self.observe("Reject", async move {
             let caller = caller(&req)?;
-            Ok(self.pipeline.reject(caller, req.into_inner()).await?)
+            let now = self.pipeline.clock().now();
+            let statement = requests::approval(
+                "rejection",
+                req.get_ref().rejection.as_ref(),
+                ApprovalKind::Reject,
+                &self.limits,
+                now,
+            )?;
+            let stored = self.pipeline.act(caller, statement).await?;
+            Ok(self.render(&stored)?)
         })
         .await
     }
@@ -261,8 +286,17 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Cancel", self.cancel_inner(req.into_inner()))
-            .await
+        self.observe("Cancel", async move {
+            let caller = caller(&req)?;
+            let request = requests::cancel(req.get_ref())?;
+            call_span::record_id(&request.id);
+            // Read first: an unknown proposal or a store that cannot answer is said before the
+            // pipeline is asked, and the call's span carries the transaction's hash.
+            self.load(request.id.clone()).await?;
+            let stored = self.pipeline.cancel(caller, request).await?;
+            Ok(self.render(&stored)?)
+        })
+        .await
     }
 
     async fn request_signatures(
@@ -271,16 +305,15 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
     ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
         self.observe("RequestSignatures", async move {
             let caller = caller(&req)?;
-            Ok(self
-                .pipeline
-                .request_signatures(caller, req.into_inner())
-                .await?)
+            let id = convert::proposal_id("id", &req.get_ref().id)?;
+            let released = self.pipeline.request_signatures(caller, id).await?;
+            Ok(self.released(&released)?)
         })
         .await
     }
 }
 
-/// The bodies of the calls that work on the store alone.
+/// The bodies of the calls that only read the store.
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
     async fn list_proposals_inner(
         &self,
@@ -323,10 +356,14 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         .await
         .map_err(|_| Status::cancelled("client went away"))?;
         if !terminal {
+            let pipeline = self.pipeline.clone();
+            let render =
+                move |stored: &StoredProposal| view::proposal(stored, pipeline.policy().as_deref());
             // The stream outlives the call; its lines keep the call's tags.
             tokio::spawn(
                 watch_loop(
                     self.store.clone(),
+                    render,
                     id,
                     changes,
                     self.stopping.clone(),
@@ -337,22 +374,5 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             );
         }
         Ok(ReceiverStream::new(rx))
-    }
-
-    async fn cancel_inner(&self, req: pb::CancelRequest) -> Result<pb::Proposal, Status> {
-        let id = convert::proposal_id("id", &req.id)?;
-        call_span::record_id(&id);
-        if req.reason.len() > MAX_REASON_LEN {
-            return Err(GatewayError::invalid(
-                "reason",
-                format!("longer than {MAX_REASON_LEN} bytes"),
-            )
-            .into());
-        }
-        self.store
-            .cancel(id.clone(), req.reason, now())
-            .await
-            .map_err(GatewayError::from)?;
-        Ok(self.load(id).await?)
     }
 }

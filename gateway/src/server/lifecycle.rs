@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use alloy_primitives::FixedBytes;
 
-use super::pipeline::Governance;
+use crate::pipeline::Governance;
 use crate::{
     audit::{
         AuditError, AuditEvent, AuditLog,

@@ -3,27 +3,18 @@
 //! call, a global concurrency limit and load shedding.
 //!
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
-//! - [`gateway`], [`admin`]: the service implementations;
-//! - [`pipeline`]: the seam where the decision pipeline plugs in ([`DecisionPipeline`]);
-//! - [`requests`]: signed submissions and approvals, verified and parsed;
-//! - [`convert`]: request parsing and proposal views;
-//! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
+//! - [`gateway`], [`admin`]: the service implementations (parse with [`crate::api`], act
+//!   through the [`DecisionPipeline`], render with [`crate::api::view`]);
 //! - [`envelope`]: ed25519 signatures over encoded payloads;
 //! - [`keys`]: key files and `signgate keygen`;
-//! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
 pub mod auth;
-pub mod call_span;
-pub mod convert;
 pub mod envelope;
-pub mod error;
 pub mod gateway;
 pub mod keys;
 pub mod lifecycle;
-pub mod pipeline;
-pub mod requests;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -37,9 +28,9 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
-pub use error::GatewayError;
 pub use gateway::GatewayService;
-pub use pipeline::{DecisionPipeline, Governance, PipelinePending};
+
+use crate::pipeline::{DecisionPipeline, PipelinePending};
 
 use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
@@ -189,7 +180,8 @@ pub async fn run(
             let _ = checkpoints_stopped.await;
         },
     ));
-    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, audit)?;
+    let pipeline =
+        crate::pipeline::from_config(&cfg, store.clone(), release, audit, crate::clock::system())?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -312,13 +304,14 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     if let Some(g) = &governance {
         lifecycle::record_start(g, &cfg).await?;
     }
+    let clock = pipeline.clock();
     let gateway = GatewayServer::new(
         GatewayService::new(store.clone(), pipeline, limits.clone(), stop_rx).with_metrics(metrics),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let admin = AdminServer::new(
-        AdminService::new(store)
+        AdminService::new(store, clock)
             .with_lists(lists)
             .with_governance(governance.clone()),
     )

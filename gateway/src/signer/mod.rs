@@ -27,7 +27,11 @@ use tonic::{
 pub use ledger::{Ledger, LedgerError};
 pub use ticket::{TicketError, VerifiedTicket};
 
-use crate::server::{GatewayError, gateway::now, keys};
+use crate::{
+    clock::{Clock as _, SystemClock},
+    error::GatewayError,
+    server::keys,
+};
 
 /// Largest request the signer accepts (a ticket with its calldata).
 const MAX_MESSAGE_BYTES: usize = 2 << 20;
@@ -198,7 +202,7 @@ fn sign_blocking(
     setup: &SignerSetup,
     signed: &pb::SignedReleaseTicket,
 ) -> Result<pb::SignResponse, GatewayError> {
-    let now = now();
+    let now = SystemClock.now();
     let ticket = ticket::verify(&setup.gateway_key, signed, now)?;
     setup
         .ledger

@@ -14,10 +14,9 @@ use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, safe_tx_hash};
 
 use crate::{
-    server::{
-        GatewayError, convert,
-        envelope::{self, EnvelopeError, TICKET_CONTEXT},
-    },
+    domain::wire as convert,
+    error::GatewayError,
+    server::envelope::{self, EnvelopeError, TICKET_CONTEXT},
     store::UnixMillis,
 };
 

@@ -12,7 +12,6 @@
 //! [`StoreError::Unavailable`], which the server turns into `UNAVAILABLE` and never into a
 //! release.
 
-pub mod model;
 pub mod schema;
 pub mod sqlite;
 
@@ -21,7 +20,8 @@ use std::future::Future;
 use alloy_primitives::{Address, B256, U256};
 use tokio::sync::broadcast;
 
-pub use model::*;
+pub use crate::domain::records::*;
+use crate::error::GatewayError;
 pub use sqlite::SqliteStore;
 
 /// Why a store operation did not happen. Nothing was written when an error is returned.
@@ -197,4 +197,22 @@ pub trait ProposalStore: Send + Sync + 'static {
 
     /// Committed changes, for `WatchProposal`. A lagging receiver should re-read.
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange>;
+}
+
+impl From<StoreError> for GatewayError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { id } => Self::NotFound(format!("proposal {id}")),
+            e @ StoreError::NonceTaken { .. } => Self::FailedPrecondition(e.to_string()),
+            e @ StoreError::InvalidTransition { .. } => Self::FailedPrecondition(e.to_string()),
+            e @ StoreError::StaleRevision { .. } => Self::Aborted(e.to_string()),
+            e @ StoreError::DuplicateApproval { .. } => Self::FailedPrecondition(e.to_string()),
+            StoreError::BadPageToken => {
+                Self::invalid("page_token", "not a token returned by ListProposals")
+            }
+            e @ StoreError::OutOfRange { .. } => Self::invalid("chain_id", e.to_string()),
+            e @ StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+            e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+        }
+    }
 }

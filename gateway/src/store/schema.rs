@@ -157,7 +157,22 @@ FROM velocity_totals v;
 DROP TABLE velocity_totals
 ",
     },
+    // Typed records: a proposal's body (transaction, Safe version, intent, the analysis at
+    // submission) and each decision's detail are JSON of the domain types, no longer encoded API
+    // views. The old byte columns stay (empty for new rows); the store converts every row they
+    // hold in the same transaction that applies this version (`sqlite::upgrade`).
+    Migration {
+        version: 3,
+        sql: "
+ALTER TABLE proposals ADD COLUMN body TEXT;
+ALTER TABLE decisions ADD COLUMN body TEXT
+",
+    },
 ];
+
+/// The version whose rows the store converts itself after applying it: rows written before
+/// keep their analysis as an encoded `signgate.v1.Proposal` / `Decision`.
+pub const TYPED_RECORDS: i64 = 3;
 
 #[cfg(test)]
 mod tests {

@@ -82,7 +82,7 @@ pub fn record_proposal(log: &AuditLog, policy: &Policy, evidence: &Evidence) {
         simulation_sha256: keccak256(b"report"),
         lists: vec![ListVersion {
             list: "ofac-sdn".to_owned(),
-            sha256: B256::repeat_byte(0x0f),
+            sha256: Some(B256::repeat_byte(0x0f)),
         }],
         policy_hash: policy.hash(),
         caller: caller(),

@@ -2,7 +2,17 @@
 
 use std::sync::Arc;
 
-use signgate_gateway::store::{ProposalState, SqliteStore};
+use prost::Message as _;
+use signgate_gateway::{
+    domain::{Caller, CancelRequest, ProposalAnalysis, ProposalBody, Statement, Submission},
+    error::GatewayError,
+    pipeline::{DecisionPipeline, Released},
+    server::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    store::{
+        ApprovalKind, ProposalId, ProposalRecord, ProposalState, ProposalStore, SqliteStore,
+        StoredProposal,
+    },
+};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -10,8 +20,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt;
 
 use crate::{
-    fixtures::proposal,
-    support::{config, seed, start},
+    fixtures::{self, proposal},
+    support::{config, seed, start, start_with},
 };
 
 async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
@@ -130,7 +140,9 @@ async fn health_reflection_and_store_backed_calls() {
     assert_eq!(err.code(), Code::InvalidArgument);
 
     let err = gw
-        .submit_proposal(pb::SubmitProposalRequest::default())
+        .submit_proposal(pb::SubmitProposalRequest {
+            submission: Some(sealed(SUBMISSION_CONTEXT, submission().encode_to_vec())),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
@@ -189,7 +201,12 @@ async fn watch_streams_changes_until_terminal_and_cancel_is_final() {
         proposal(6, 0x66, 1_000, ProposalState::NeedsApprovals),
     )
     .await;
-    let server = start(config(dir.path(), &[]), store.clone()).await;
+    let server = start_with(
+        config(dir.path(), &[]),
+        store.clone(),
+        StoreCancels(store.clone()),
+    )
+    .await;
     let mut gw = GatewayClient::connect(server.url()).await.unwrap();
 
     let mut watch = gw
@@ -339,47 +356,113 @@ impl HashOf for pb::Proposal {
     }
 }
 
-/// A pipeline that answers with who called, to check the delegation seam.
+/// A pipeline that answers with who called, to check the delegation seam: requests reach it
+/// verified and parsed, with the caller the transport established.
 struct EchoPipeline;
 
-impl signgate_gateway::server::DecisionPipeline for EchoPipeline {
-    async fn submit(
-        &self,
-        caller: signgate_gateway::server::Caller,
-        req: pb::SubmitProposalRequest,
-    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
-        let size = req.submission.map_or(0, |s| s.payload.len());
-        Ok(pb::Proposal {
-            initiator: format!("{caller:?}:{size}"),
-            ..Default::default()
-        })
+fn echoed(initiator: String) -> StoredProposal {
+    let p = fixtures::proposal(1, 0x11, 1_000, ProposalState::NeedsApprovals);
+    StoredProposal {
+        record: ProposalRecord {
+            id: p.id,
+            chain_id: p.chain_id,
+            safe: p.safe,
+            nonce: p.nonce,
+            safe_tx_hash: p.safe_tx_hash,
+            initiator,
+            state: p.state,
+            revision: 1,
+            created_at: p.created_at,
+            updated_at: p.created_at,
+            cancel_reason: None,
+            // An empty stored view renders as an empty analysis.
+            body: ProposalBody {
+                analysis: ProposalAnalysis::Legacy(Vec::new()),
+                ..p.body
+            },
+        },
+        decision: None,
+        approvals: Vec::new(),
     }
-    async fn approve(
-        &self,
-        _: signgate_gateway::server::Caller,
-        _: pb::ApproveRequest,
-    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
-        Err(signgate_gateway::server::GatewayError::Unavailable(
-            "state source down".into(),
-        ))
+}
+
+impl DecisionPipeline for EchoPipeline {
+    async fn submit(&self, caller: Caller, s: Submission) -> Result<StoredProposal, GatewayError> {
+        Ok(echoed(format!("{caller:?}:{}", s.request_id)))
     }
-    async fn reject(
-        &self,
-        _: signgate_gateway::server::Caller,
-        _: pb::RejectRequest,
-    ) -> Result<pb::Proposal, signgate_gateway::server::GatewayError> {
-        Err(signgate_gateway::server::GatewayError::invalid(
-            "rejection",
-            "required",
-        ))
+    async fn act(&self, _: Caller, s: Statement) -> Result<StoredProposal, GatewayError> {
+        match s.kind {
+            ApprovalKind::Approve => Err(GatewayError::Unavailable("state source down".into())),
+            ApprovalKind::Reject => Err(GatewayError::invalid("rejection", "required")),
+        }
+    }
+    async fn cancel(&self, _: Caller, c: CancelRequest) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::NotFound(format!("proposal {}", c.id)))
     }
     async fn request_signatures(
         &self,
-        _: signgate_gateway::server::Caller,
-        _: pb::RequestSignaturesRequest,
-    ) -> Result<pb::RequestSignaturesResponse, signgate_gateway::server::GatewayError> {
-        Ok(pb::RequestSignaturesResponse::default())
+        _: Caller,
+        id: ProposalId,
+    ) -> Result<Released, GatewayError> {
+        Ok(Released {
+            proposal: echoed(id.to_string()),
+            signatures: Default::default(),
+            exec_transaction_calldata: Default::default(),
+            signers: Vec::new(),
+        })
     }
+}
+
+fn sealed(context: &str, payload: Vec<u8>) -> pb::SignedEnvelope {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    pb::SignedEnvelope {
+        signature: envelope::sign(&key, context, &payload).to_vec(),
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        payload,
+    }
+}
+
+fn now_ts() -> Option<signgate_proto::prost_types::Timestamp> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Some(signgate_proto::prost_types::Timestamp {
+        seconds: i64::try_from(secs).unwrap(),
+        nanos: 0,
+    })
+}
+
+/// A valid submission (signed with [`sealed`], it passes every check before the pipeline).
+fn submission() -> pb::ProposalSubmission {
+    pb::ProposalSubmission {
+        chain_id: 1,
+        safe: format!("{:#x}", fixtures::safe()),
+        safe_version: "1.4.1".into(),
+        tx: Some(pb::proposal_submission::Tx::Transaction(
+            pb::SafeTransaction {
+                to: format!("{:#x}", alloy_primitives::Address::repeat_byte(0x77)),
+                nonce: "1".into(),
+                ..Default::default()
+            },
+        )),
+        issued_at: now_ts(),
+        request_id: "r-3".into(),
+        ..Default::default()
+    }
+}
+
+fn statement(kind: pb::ApprovalKind) -> Vec<u8> {
+    pb::ApprovalStatement {
+        proposal_id: "p-1".into(),
+        chain_id: 1,
+        safe: format!("{:#x}", fixtures::safe()),
+        safe_tx_hash: format!("{:#x}", alloy_primitives::B256::repeat_byte(1)),
+        kind: kind.into(),
+        issued_at: now_ts(),
+        comment: String::new(),
+    }
+    .encode_to_vec()
 }
 
 #[tokio::test]
@@ -401,26 +484,78 @@ async fn deciding_calls_are_delegated_to_the_pipeline_with_the_caller() {
     let mut gw = GatewayClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let submission = pb::SignedEnvelope {
-        payload: vec![1, 2, 3],
-        ..Default::default()
-    };
+    // Malformed input never reaches the pipeline.
+    let err = gw
+        .submit_proposal(pb::SubmitProposalRequest {
+            submission: Some(pb::SignedEnvelope {
+                payload: vec![1, 2, 3],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
     let p = gw
         .submit_proposal(pb::SubmitProposalRequest {
-            submission: Some(submission),
+            submission: Some(sealed(SUBMISSION_CONTEXT, submission().encode_to_vec())),
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(p.initiator, "Loopback:3");
-    let err = gw.approve(pb::ApproveRequest::default()).await.unwrap_err();
+    assert_eq!(p.initiator, "Loopback:r-3");
+    let err = gw
+        .approve(pb::ApproveRequest {
+            approval: Some(sealed(
+                APPROVAL_CONTEXT,
+                statement(pb::ApprovalKind::Approve),
+            )),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert!(!err.message().contains("state source"), "{err}");
-    let err = gw.reject(pb::RejectRequest::default()).await.unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    gw.request_signatures(pb::RequestSignaturesRequest::default())
+    let err = gw
+        .reject(pb::RejectRequest {
+            rejection: Some(sealed(
+                APPROVAL_CONTEXT,
+                statement(pb::ApprovalKind::Reject),
+            )),
+        })
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let released = gw
+        .request_signatures(pb::RequestSignaturesRequest { id: "p-9".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.proposal.unwrap().initiator, "p-9");
     tx.send(()).unwrap();
     handle.await.unwrap().unwrap();
+}
+
+/// Cancels on the store alone, so the server's cancel and watch plumbing is tested without a
+/// decision pipeline (the real pipeline's cancel, with its audit record, is tested end to end).
+struct StoreCancels(Arc<SqliteStore>);
+
+impl DecisionPipeline for StoreCancels {
+    async fn submit(&self, _: Caller, _: Submission) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::Unimplemented("not in this test"))
+    }
+    async fn act(&self, _: Caller, _: Statement) -> Result<StoredProposal, GatewayError> {
+        Err(GatewayError::Unimplemented("not in this test"))
+    }
+    async fn cancel(&self, _: Caller, c: CancelRequest) -> Result<StoredProposal, GatewayError> {
+        self.0
+            .cancel(
+                c.id.clone(),
+                c.reason,
+                signgate_gateway::store::UnixMillis(2_000),
+            )
+            .await?;
+        Ok(self.0.get(c.id).await?.unwrap())
+    }
+    async fn request_signatures(&self, _: Caller, _: ProposalId) -> Result<Released, GatewayError> {
+        Err(GatewayError::Unimplemented("not in this test"))
+    }
 }

@@ -9,7 +9,8 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use ed25519_dalek::SigningKey;
 use signgate_gateway::{
-    server::{convert::safe_tx_to_proto, keys},
+    domain::wire::safe_tx_to_proto,
+    server::keys,
     signer::{self, SignerArgs, ticket},
 };
 use signgate_proto::{prost_types::Timestamp, v1 as pb};

@@ -60,7 +60,7 @@ async fn round_trip_and_resubmission_is_idempotent() {
     };
     assert_eq!(rec.revision, 1);
     assert_eq!(rec.nonce, U256::from(7));
-    assert_eq!(rec.view, p.view);
+    assert_eq!(rec.body, p.body);
 
     let again = store
         .insert_proposal(p.clone(), decision(Outcome::Denied, 2_000))
@@ -695,8 +695,8 @@ async fn upgrade_carries_grid_totals_forward_as_events() {
         c.execute(
             "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
              revision, created_at, updated_at, view) \
-             VALUES ('p-1', 1, ?1, '0', '0x00', 'alice', 'released', 2, 0, 0, x'00')",
-            [&safe],
+             VALUES ('p-1', 1, ?1, '0', '0x00', 'alice', 'released', 2, 0, 0, ?2)",
+            rusqlite::params![&safe, legacy_view(0)],
         )
         .unwrap();
         c.execute(
@@ -715,4 +715,145 @@ async fn upgrade_carries_grid_totals_forward_as_events() {
         |since: i64| store.velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(since));
     assert_eq!(spent(90_000_000 - 1).await.unwrap(), U256::from(7));
     assert_eq!(spent(90_000_000).await.unwrap(), U256::ZERO);
+}
+
+/// A `signgate.v1.Proposal` as schema 2 stored it.
+fn legacy_view(nonce: u64) -> Vec<u8> {
+    use prost::Message as _;
+    use signgate_proto::v1 as pb;
+    pb::Proposal {
+        safe_version: "1.3.0".into(),
+        transaction: Some(pb::SafeTransaction {
+            to: format!("{:#x}", Address::repeat_byte(0x77)),
+            value: "5".into(),
+            nonce: nonce.to_string(),
+            ..Default::default()
+        }),
+        intent: Some(pb::DeclaredIntent {
+            description: "pay".into(),
+            recipient: format!("{:#x}", Address::repeat_byte(0x77)),
+            asset: "USDC".into(),
+            amount: "5".into(),
+        }),
+        supplied_signatures: vec![pb::SuppliedSignature {
+            index: 0,
+            signer: format!("{:#x}", Address::repeat_byte(0x01)),
+            kind: "ecdsa".into(),
+            valid: true,
+            problem: String::new(),
+            signature: vec![9; 65],
+        }],
+        actions: vec![pb::DecodedAction {
+            description: "transfer 5 wei".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn schema_3_turns_stored_views_into_typed_records() {
+    use signgate_gateway::{
+        domain::{DecisionDetail, IntentAsset, ProposalAnalysis},
+        store::schema::{BOOTSTRAP, Dialect, MIGRATIONS},
+    };
+    use signgate_simulator::{SafeVersion, signature::SignatureKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite3");
+    let view = legacy_view(4);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(BOOTSTRAP).unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 2) {
+            c.execute_batch(&m.render(Dialect::Sqlite)).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                [m.version],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
+             revision, created_at, updated_at, view) \
+             VALUES ('p-7', 1, ?1, '4', ?2, 'alice', 'needs_approvals', 1, 5, 5, ?3)",
+            rusqlite::params![
+                format!("{:#x}", safe()),
+                format!("{:#x}", alloy_primitives::B256::repeat_byte(7)),
+                view
+            ],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail) \
+             VALUES ('p-7', 1, 'needs_approvals', '0xpolicy', 5, x'0a00')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let stored = store
+        .get(signgate_gateway::store::ProposalId::new("p-7"))
+        .await
+        .unwrap()
+        .unwrap();
+    let body = &stored.record.body;
+    assert_eq!(body.version, SafeVersion::V1_3_0);
+    assert_eq!(body.tx.to, Address::repeat_byte(0x77));
+    assert_eq!(body.tx.value, U256::from(5));
+    assert_eq!(body.tx.nonce, U256::from(4));
+    // The asset was never checked at submission: as before, an unreadable one declares no
+    // transfer; the description is kept.
+    let intent = body.intent.as_ref().unwrap();
+    assert_eq!(intent.description, "pay");
+    assert_eq!(intent.recipient, None);
+    assert_ne!(intent.asset, Some(IntentAsset::Native));
+    assert_eq!(body.supplied.len(), 1);
+    assert_eq!(body.supplied[0].kind, Some(SignatureKind::Ecdsa));
+    assert_eq!(body.supplied[0].signer, Some(Address::repeat_byte(0x01)));
+    assert_eq!(body.analysis, ProposalAnalysis::Legacy(view.clone()));
+    assert_eq!(
+        stored.decision.unwrap().detail,
+        DecisionDetail::Legacy(vec![0x0a, 0x00])
+    );
+    drop(store);
+    // Opening again finds nothing left to convert and the same record.
+    let again = SqliteStore::open(&path).await.unwrap();
+    let reread = again
+        .get(signgate_gateway::store::ProposalId::new("p-7"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&reread.record.body, body);
+}
+
+#[tokio::test]
+async fn schema_3_refuses_to_start_on_a_view_it_cannot_read() {
+    use signgate_gateway::store::schema::{BOOTSTRAP, Dialect, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.sqlite3");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(BOOTSTRAP).unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 2) {
+            c.execute_batch(&m.render(Dialect::Sqlite)).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                [m.version],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
+             revision, created_at, updated_at, view) \
+             VALUES ('p-8', 1, '0x00', '0', '0x00', 'alice', 'denied', 1, 0, 0, x'ff')",
+            [],
+        )
+        .unwrap();
+    }
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("p-8")),
+        "{err}"
+    );
 }

@@ -5,7 +5,9 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 use prost::Message;
 use signgate_gateway::{
     config::GatewayConfig,
-    server::serve_with_store,
+    domain::{DecisionDetail, ProposalAnalysis},
+    pipeline::DecisionPipeline,
+    server::{serve_with, serve_with_store},
     store::{Inserted, NewDecision, NewProposal, Outcome, ProposalRecord, ProposalStore},
 };
 use signgate_proto::v1 as pb;
@@ -53,6 +55,31 @@ pub async fn start<S: ProposalStore>(cfg: GatewayConfig, store: Arc<S>) -> Runni
     }
 }
 
+/// [`start`] with `pipeline` behind the calls that change proposals.
+pub async fn start_with<S: ProposalStore, P: DecisionPipeline>(
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    pipeline: P,
+) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(serve_with(
+        listener,
+        cfg,
+        store,
+        Arc::new(pipeline),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Running {
+        addr,
+        shutdown,
+        handle,
+    }
+}
+
 /// Stores a proposal whose view and decision are real `signgate.v1` messages.
 pub async fn seed<S: ProposalStore>(store: &S, p: NewProposal) -> ProposalRecord {
     let view = pb::Proposal {
@@ -86,15 +113,14 @@ pub async fn seed<S: ProposalStore>(store: &S, p: NewProposal) -> ProposalRecord
         policy_hash: "0xpolicy".into(),
         ..Default::default()
     };
-    let p = NewProposal {
-        view: view.encode_to_vec(),
-        ..p
-    };
+    // Stored as a gateway before typed records would have: the views are shown as they were.
+    let mut p = p;
+    p.body.analysis = ProposalAnalysis::Legacy(view.encode_to_vec());
     let d = NewDecision {
         outcome: Outcome::NeedsApprovals,
         policy_hash: "0xpolicy".into(),
         decided_at: p.created_at,
-        detail: decision.encode_to_vec(),
+        detail: DecisionDetail::Legacy(decision.encode_to_vec()),
     };
     match store.insert_proposal(p, d).await.unwrap() {
         Inserted::Created(r) => r,

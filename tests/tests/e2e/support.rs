@@ -13,11 +13,11 @@ use ed25519_dalek::SigningKey;
 use prost::Message;
 use signgate_gateway::{
     audit::{AuditLog, AuditReader},
+    clock,
     config::{GatewayConfig, SanctionsListConfig},
     lists::ListStore,
-    pipeline::{Pipeline, Release, setup},
+    pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
     server::{
-        DecisionPipeline as _,
         envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
         serve_with,
     },
@@ -163,6 +163,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
             tls: None,
         },
         audit,
+        clock::system(),
     );
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = metrics_listener.local_addr().unwrap();
@@ -221,7 +222,7 @@ pub fn submission(safe: Address, tx: &SafeTx) -> pb::ProposalSubmission {
         safe: safe.to_checksum(None),
         safe_version: String::new(),
         tx: Some(pb::proposal_submission::Tx::Transaction(
-            signgate_gateway::server::convert::safe_tx_to_proto(tx),
+            signgate_gateway::domain::wire::safe_tx_to_proto(tx),
         )),
         issued_at: now_ts(),
         request_id: format!("req-{}", tx.nonce),

@@ -23,19 +23,22 @@ use tokio::sync::broadcast;
 
 mod ops;
 mod rows;
+mod upgrade;
 
 use self::{
     ops::{
         change, check_open, get_tx, insert_decision, list_tx, release_tx, reservation_of,
         set_state, velocity_spent,
     },
-    rows::{PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, load_required, parse_address},
+    rows::{
+        PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, json_col, load_required, parse_address,
+    },
 };
 use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
     Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
-    schema::{BOOTSTRAP, Dialect, MIGRATIONS},
+    schema::{BOOTSTRAP, Dialect, MIGRATIONS, TYPED_RECORDS},
 };
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -191,6 +194,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .is_some();
         if !applied {
             tx.execute_batch(&m.render(Dialect::Sqlite))?;
+            if m.version == TYPED_RECORDS {
+                upgrade::typed_records(&tx)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
                 [m.version],
@@ -229,8 +235,8 @@ impl ProposalStore for SqliteStore {
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO proposals ({PROPOSAL_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9)"
+                    "INSERT INTO proposals ({PROPOSAL_COLUMNS}, view) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9, x'')"
                 ),
                 params![
                     p.id.as_str(),
@@ -241,7 +247,7 @@ impl ProposalStore for SqliteStore {
                     p.initiator,
                     p.state.as_str(),
                     p.created_at.0,
-                    p.view
+                    json_col("proposal body", &p.body)?
                 ],
             )?;
             insert_decision(tx, &p.id, &decision)?;

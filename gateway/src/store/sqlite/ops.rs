@@ -8,8 +8,8 @@ use rusqlite::{
 };
 
 use super::rows::{
-    PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, load, load_required,
-    parse_b256, parse_enum, parse_key, parse_u64, parse_u256,
+    PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, json_col, load,
+    load_required, parse_b256, parse_enum, parse_json, parse_key, parse_u64, parse_u256,
 };
 use crate::store::{
     ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, OverLimit, Page,
@@ -89,15 +89,15 @@ pub(super) fn insert_decision(
     d: &NewDecision,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail) \
+        "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail, body) \
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM decisions WHERE proposal_id = ?1), \
-         ?2, ?3, ?4, ?5)",
+         ?2, ?3, ?4, x'', ?5)",
         params![
             id.as_str(),
             d.outcome.as_str(),
             d.policy_hash,
             d.decided_at.0,
-            d.detail
+            json_col("decision detail", &d.detail)?
         ],
     )?;
     Ok(())
@@ -399,7 +399,7 @@ pub(super) fn get_tx(
     };
     let decision = c
         .query_row(
-            "SELECT seq, outcome, policy_hash, decided_at, detail FROM decisions \
+            "SELECT seq, outcome, policy_hash, decided_at, body FROM decisions \
              WHERE proposal_id = ?1 ORDER BY seq DESC LIMIT 1",
             [id.as_str()],
             |r| {
@@ -408,7 +408,7 @@ pub(super) fn get_tx(
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             },
         )
@@ -419,7 +419,7 @@ pub(super) fn get_tx(
                 outcome: parse_enum(&outcome)?,
                 policy_hash,
                 decided_at: UnixMillis(at),
-                detail,
+                detail: parse_json("decision detail", detail.as_deref())?,
             })
         })
         .transpose()?;

@@ -11,7 +11,7 @@ use crate::store::{ProposalId, ProposalRecord, StoreError, UnixMillis};
 
 /// The proposal columns, in the order [`ProposalRow::read`] expects.
 pub(super) const PROPOSAL_COLUMNS: &str = "id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
-                                revision, created_at, updated_at, cancel_reason, view";
+                                revision, created_at, updated_at, cancel_reason, body";
 
 pub(super) fn chain_col(chain_id: u64) -> Result<i64, StoreError> {
     i64::try_from(chain_id).map_err(|_| StoreError::OutOfRange { column: "chain_id" })
@@ -46,6 +46,21 @@ pub(super) fn parse_key(v: &str) -> Result<[u8; 32], StoreError> {
     raw.try_into().map_err(|_| corrupt("public key", v))
 }
 
+/// A typed record kept as JSON; a missing or unreadable one is corrupt.
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    v: Option<&str>,
+) -> Result<T, StoreError> {
+    let text = v.ok_or_else(|| StoreError::Corrupt(format!("{what} missing")))?;
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A typed record as stored.
+pub(super) fn json_col<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Corrupt(format!("{what} not serialisable: {e}")))
+}
+
 pub(super) fn parse_enum<T: FromStr<Err = String>>(v: &str) -> Result<T, StoreError> {
     v.parse().map_err(StoreError::Corrupt)
 }
@@ -64,7 +79,7 @@ pub(super) struct ProposalRow {
     created_at: i64,
     updated_at: i64,
     cancel_reason: Option<String>,
-    view: Vec<u8>,
+    body: Option<String>,
 }
 
 impl ProposalRow {
@@ -81,7 +96,7 @@ impl ProposalRow {
             created_at: r.get(8)?,
             updated_at: r.get(9)?,
             cancel_reason: r.get(10)?,
-            view: r.get(11)?,
+            body: r.get(11)?,
         })
     }
 
@@ -98,7 +113,7 @@ impl ProposalRow {
             created_at: UnixMillis(self.created_at),
             updated_at: UnixMillis(self.updated_at),
             cancel_reason: self.cancel_reason,
-            view: self.view,
+            body: parse_json("proposal body", self.body.as_deref())?,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Signed requests, verified and parsed before any work is done: the initiator's
-//! `ProposalSubmission` and operators' `ApprovalStatement`s.
+//! `ProposalSubmission` and operators' `ApprovalStatement`s, into the pipeline's
+//! [`domain`](crate::domain) requests.
 //!
 //! Verification here covers what needs no policy: the envelope's ed25519 signature over the
 //! exact payload bytes, the payload's shape (every field parsed, each failure naming it), the
@@ -9,109 +10,21 @@
 
 use std::{str::FromStr, time::Duration};
 
-use alloy_primitives::{Address, B256};
-use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use signgate_proto::v1 as pb;
-use signgate_simulator::{SafeTx, SafeVersion};
+use signgate_simulator::SafeVersion;
 
-use super::{
-    GatewayError, convert,
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-};
+use super::convert;
 use crate::{
     config::Limits,
-    store::{ApprovalKind, ApprovalRecord, ProposalRecord, UnixMillis},
+    domain::{CancelRequest, SignedBytes, Statement, Submission, TxSource, statement},
+    error::GatewayError,
+    server::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    store::{ApprovalKind, UnixMillis},
 };
 
-/// Longest client request id and comment kept.
+/// Longest client request id, comment and cancel reason kept.
 const MAX_TEXT: usize = 1000;
-
-/// Where the submitted transaction comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TxSource {
-    /// The ten fields, parsed (boxed: far larger than the other variant).
-    Fields(Box<SafeTx>),
-    /// A Safe Transaction Service document, for the simulator's importer to parse and check.
-    TransactionService(String),
-}
-
-/// A submission whose signature, shape and freshness were checked.
-#[derive(Debug, Clone)]
-pub struct VerifiedSubmission {
-    /// The initiator's key (the pipeline maps it to an operator).
-    pub public_key: VerifyingKey,
-    pub chain_id: u64,
-    pub safe: Address,
-    /// `None`: read it from the state source.
-    pub safe_version: Option<SafeVersion>,
-    pub tx: TxSource,
-    /// Packed owner signatures collected so far.
-    pub signatures: Vec<u8>,
-    pub intent: Option<pb::DeclaredIntent>,
-    pub issued_at: UnixMillis,
-    pub request_id: String,
-    /// The hash the client expects; the pipeline compares it with the recomputed one.
-    pub expected_safe_tx_hash: Option<B256>,
-}
-
-/// An approval or rejection whose signature, shape and freshness were checked.
-#[derive(Debug, Clone)]
-pub struct VerifiedApproval {
-    pub public_key: VerifyingKey,
-    pub statement: pb::ApprovalStatement,
-    pub proposal_id: crate::store::ProposalId,
-    pub chain_id: u64,
-    pub safe: Address,
-    pub safe_tx_hash: B256,
-    pub kind: ApprovalKind,
-    pub issued_at: UnixMillis,
-    /// The payload and signature exactly as received, kept for re-verification and audit.
-    pub payload: Vec<u8>,
-    pub signature: Vec<u8>,
-}
-
-impl VerifiedApproval {
-    /// Refuses a statement made for another chain, Safe or transaction than `proposal`.
-    pub fn check_binding(&self, proposal: &ProposalRecord) -> Result<(), GatewayError> {
-        let f = |name: &str| format!("approval.payload.{name}");
-        if self.chain_id != proposal.chain_id {
-            return Err(GatewayError::invalid(
-                f("chain_id"),
-                "does not match the proposal",
-            ));
-        }
-        if self.safe != proposal.safe {
-            return Err(GatewayError::invalid(
-                f("safe"),
-                "does not match the proposal",
-            ));
-        }
-        if self.safe_tx_hash != proposal.safe_tx_hash {
-            return Err(GatewayError::invalid(
-                f("safe_tx_hash"),
-                format!(
-                    "the statement approves {:#x}, but proposal {} is {:#x}",
-                    self.safe_tx_hash, proposal.id, proposal.safe_tx_hash
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The store record, with `operator` as the pipeline resolved it.
-    pub fn record(&self, operator: String, received_at: UnixMillis) -> ApprovalRecord {
-        ApprovalRecord {
-            operator,
-            public_key: self.public_key.to_bytes(),
-            kind: self.kind,
-            payload: self.payload.clone(),
-            signature: self.signature.clone(),
-            comment: self.statement.comment.clone(),
-            received_at,
-        }
-    }
-}
 
 fn fresh(
     field: &str,
@@ -139,13 +52,19 @@ fn open_envelope(
     field: &str,
     env: Option<&pb::SignedEnvelope>,
     context: &str,
-) -> Result<(VerifyingKey, Vec<u8>, Vec<u8>), GatewayError> {
+) -> Result<SignedBytes, GatewayError> {
     let env = env.ok_or_else(|| GatewayError::invalid(field, "required"))?;
     let key = envelope::verifying_key(&env.public_key)
         .map_err(|e| GatewayError::invalid(format!("{field}.public_key"), e.to_string()))?;
     envelope::verify(&key, context, &env.payload, &env.signature)
         .map_err(|e| GatewayError::invalid(format!("{field}.signature"), e.to_string()))?;
-    Ok((key, env.payload.clone(), env.signature.clone()))
+    let signature = <[u8; 64]>::try_from(env.signature.as_slice())
+        .map_err(|_| GatewayError::invalid(format!("{field}.signature"), "not 64 bytes"))?;
+    Ok(SignedBytes {
+        public_key: key,
+        payload: env.payload.clone(),
+        signature,
+    })
 }
 
 fn bounded(field: &str, s: &str) -> Result<(), GatewayError> {
@@ -163,10 +82,9 @@ pub fn submission(
     req: &pb::SubmitProposalRequest,
     limits: &Limits,
     now: UnixMillis,
-) -> Result<VerifiedSubmission, GatewayError> {
-    let (public_key, payload, _) =
-        open_envelope("submission", req.submission.as_ref(), SUBMISSION_CONTEXT)?;
-    let p = pb::ProposalSubmission::decode(payload.as_slice()).map_err(|_| {
+) -> Result<Submission, GatewayError> {
+    let signed = open_envelope("submission", req.submission.as_ref(), SUBMISSION_CONTEXT)?;
+    let p = pb::ProposalSubmission::decode(signed.payload.as_slice()).map_err(|_| {
         GatewayError::invalid("submission.payload", "not an encoded ProposalSubmission")
     })?;
     let f = |name: &str| format!("submission.payload.{name}");
@@ -214,105 +132,84 @@ pub fn submission(
         return Err(GatewayError::invalid(f("request_id"), "required"));
     }
     bounded(&f("request_id"), &p.request_id)?;
-    if let Some(intent) = &p.intent {
-        bounded(&f("intent.description"), &intent.description)?;
-        if !intent.recipient.is_empty() {
-            convert::address(&f("intent.recipient"), &intent.recipient)?;
-        }
-        if !intent.amount.is_empty() {
-            convert::decimal(&f("intent.amount"), &intent.amount, true)?;
-        }
-    }
+    let intent = p
+        .intent
+        .as_ref()
+        .map(|d| convert::intent(&f("intent"), d))
+        .transpose()?;
     let expected_safe_tx_hash = (!p.expected_safe_tx_hash.is_empty())
         .then(|| convert::hash(&f("expected_safe_tx_hash"), &p.expected_safe_tx_hash))
         .transpose()?;
-    Ok(VerifiedSubmission {
-        public_key,
+    Ok(Submission {
+        signed,
         chain_id: p.chain_id,
         safe,
         safe_version,
         tx,
         signatures: p.signatures,
-        intent: p.intent,
+        intent,
         issued_at,
         request_id: p.request_id,
         expected_safe_tx_hash,
     })
 }
 
-/// Verifies and parses the statement of an `Approve` (`expected` = Approve) or `Reject` call.
+/// Verifies and parses the statement of an `Approve` (`expected` = Approve) or `Reject` call;
+/// `field` names the envelope in errors.
 pub fn approval(
     field: &str,
     env: Option<&pb::SignedEnvelope>,
     expected: ApprovalKind,
     limits: &Limits,
     now: UnixMillis,
-) -> Result<VerifiedApproval, GatewayError> {
-    let (public_key, payload, signature) = open_envelope(field, env, APPROVAL_CONTEXT)?;
-    let statement = pb::ApprovalStatement::decode(payload.as_slice()).map_err(|_| {
-        GatewayError::invalid(
-            format!("{field}.payload"),
-            "not an encoded ApprovalStatement",
-        )
-    })?;
+) -> Result<Statement, GatewayError> {
+    let signed = open_envelope(field, env, APPROVAL_CONTEXT)?;
+    let s = statement::parse(&format!("{field}.payload"), &signed.payload)?;
     let f = |name: &str| format!("{field}.payload.{name}");
-    let proposal_id = convert::proposal_id(&f("proposal_id"), &statement.proposal_id)?;
-    if statement.chain_id == 0 {
-        return Err(GatewayError::invalid(f("chain_id"), "required"));
-    }
-    let safe = convert::address(&f("safe"), &statement.safe)?;
-    let safe_tx_hash = convert::hash(&f("safe_tx_hash"), &statement.safe_tx_hash)?;
-    let kind = match pb::ApprovalKind::try_from(statement.kind) {
-        Ok(pb::ApprovalKind::Approve) => ApprovalKind::Approve,
-        Ok(pb::ApprovalKind::Reject) => ApprovalKind::Reject,
-        _ => {
-            return Err(GatewayError::invalid(
-                f("kind"),
-                "must be APPROVE or REJECT",
-            ));
-        }
-    };
-    if kind != expected {
+    if s.kind != expected {
         return Err(GatewayError::invalid(
             f("kind"),
             format!(
                 "a {} statement sent to the {} call",
-                kind.as_str(),
+                s.kind.as_str(),
                 expected.as_str()
             ),
         ));
     }
-    let issued = statement
-        .issued_at
-        .as_ref()
-        .ok_or_else(|| GatewayError::invalid(f("issued_at"), "required"))?;
-    let issued_at = convert::unix_millis(&f("issued_at"), issued)?;
-    fresh(&f("issued_at"), issued_at, now, limits.max_request_age)?;
-    bounded(&f("comment"), &statement.comment)?;
-    Ok(VerifiedApproval {
-        public_key,
-        proposal_id,
-        chain_id: statement.chain_id,
-        safe,
-        safe_tx_hash,
-        kind,
-        issued_at,
-        statement,
-        payload,
-        signature,
+    fresh(&f("issued_at"), s.issued_at, now, limits.max_request_age)?;
+    Ok(Statement {
+        signed,
+        proposal_id: s.proposal_id,
+        chain_id: s.chain_id,
+        safe: s.safe,
+        safe_tx_hash: s.safe_tx_hash,
+        kind: s.kind,
+        issued_at: s.issued_at,
+        comment: s.comment,
+    })
+}
+
+/// Parses a `Cancel` request.
+pub fn cancel(req: &pb::CancelRequest) -> Result<CancelRequest, GatewayError> {
+    let id = convert::proposal_id("id", &req.id)?;
+    bounded("reason", &req.reason)?;
+    Ok(CancelRequest {
+        id,
+        reason: req.reason.clone(),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::U256;
+    use alloy_primitives::{Address, B256, U256};
     use ed25519_dalek::SigningKey;
     use signgate_proto::prost_types::Timestamp;
 
     use super::*;
     use crate::{
         config::GatewayConfig,
-        store::{ProposalId, ProposalState},
+        domain::{ProposalAnalysis, ProposalBody},
+        store::{ProposalId, ProposalRecord, ProposalState},
     };
 
     const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
@@ -360,7 +257,7 @@ mod tests {
         }
     }
 
-    fn submit(p: &pb::ProposalSubmission) -> Result<VerifiedSubmission, GatewayError> {
+    fn submit(p: &pb::ProposalSubmission) -> Result<Submission, GatewayError> {
         let req = pb::SubmitProposalRequest {
             submission: Some(seal(SUBMISSION_CONTEXT, p.encode_to_vec(), &key())),
         };
@@ -383,7 +280,7 @@ mod tests {
             panic!("fields expected")
         };
         assert_eq!(tx.nonce, U256::from(3));
-        assert_eq!(v.public_key, key().verifying_key());
+        assert_eq!(v.signed.public_key, key().verifying_key());
     }
 
     #[test]
@@ -479,7 +376,18 @@ mod tests {
             created_at: NOW,
             updated_at: NOW,
             cancel_reason: None,
-            view: vec![],
+            body: ProposalBody {
+                version: SafeVersion::V1_4_1,
+                tx: signgate_simulator::SafeTx::call(
+                    Address::repeat_byte(0x77),
+                    U256::ZERO,
+                    Default::default(),
+                    U256::from(3),
+                ),
+                intent: None,
+                supplied: Vec::new(),
+                analysis: ProposalAnalysis::Legacy(Vec::new()),
+            },
         }
     }
 
@@ -499,9 +407,9 @@ mod tests {
             NOW,
         )
         .unwrap();
-        v.check_binding(&record(hash)).unwrap();
+        v.check_binding("approval", &record(hash)).unwrap();
         let err = v
-            .check_binding(&record(B256::repeat_byte(0xcd)))
+            .check_binding("approval", &record(B256::repeat_byte(0xcd)))
             .unwrap_err();
         assert_eq!(field_of(err), "approval.payload.safe_tx_hash");
         assert_eq!(

@@ -1,10 +1,14 @@
-//! What the API shows: the analysis as a `pb::Proposal` (stored once at submission) and each
-//! policy evaluation as a `pb::Decision` (stored with every re-evaluation).
+//! What the API shows, rendered at the edge from the stored domain records: a proposal as a
+//! `pb::Proposal` (its transaction decoded again — decoding is pure — with the simulation and
+//! screening kept from submission) and each stored evaluation as a `pb::Decision`. The policy
+//! in force is read at render time for what it alone knows (who can still approve, which
+//! delegatecall targets are allowlisted).
 //!
 //! Reasons go out as data: the stable code, the sentence an operator reads, and every typed
 //! field of the reason as key/value evidence, so a client can act on them without parsing text.
 
 use alloy_primitives::U256;
+use prost::Message;
 use signgate_policy::{
     Decision, Evaluation, Policy, Reason,
     adapters::simulation_facts,
@@ -14,15 +18,22 @@ use signgate_policy::{
 };
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
-    SafeVersion,
+    SafeContext,
     decode::{Action, ActionPath, AddressRole},
+    decode_transaction,
     report::{OverrideReason, SignatureMode},
 };
 
-use super::analysis::Analysis;
+use super::convert;
 use crate::{
-    server::convert,
-    store::{Outcome, ProposalState, UnixMillis},
+    domain::{
+        DecisionDetail, DeclaredIntent, IntentAsset, ListVersion, ProposalAnalysis,
+        RecordedAnalysis, SuppliedSignature,
+    },
+    error::GatewayError,
+    store::{
+        ApprovalKind, ApprovalRecord, DecisionRecord, ProposalRecord, StoredProposal, UnixMillis,
+    },
 };
 
 /// A policy timestamp (seconds) as a protobuf timestamp.
@@ -75,21 +86,6 @@ fn approval_count(c: &ApprovalCheck) -> pb::ApprovalCount {
     }
 }
 
-/// The store outcome and proposal state of a decision. A denial caused by an operator's
-/// rejection is REJECTED (what happened), any other denial DENIED (what the policy found).
-pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
-    match d {
-        Decision::Deny { reasons }
-            if reasons.iter().any(|r| matches!(r, Reason::Rejected { .. })) =>
-        {
-            (Outcome::Denied, ProposalState::Rejected)
-        }
-        Decision::Deny { .. } => (Outcome::Denied, ProposalState::Denied),
-        Decision::NeedsApprovals { .. } => (Outcome::NeedsApprovals, ProposalState::NeedsApprovals),
-        Decision::Approved { .. } => (Outcome::Approved, ProposalState::Approved),
-    }
-}
-
 /// Active holders of `role` other than the initiator and those whose approval already counts:
 /// whom to ask next.
 fn eligible(
@@ -116,9 +112,9 @@ fn eligible(
 /// One evaluation on the wire; `initiator` is left out of whom to ask.
 pub fn decision(
     e: &Evaluation,
-    list_hashes: &[String],
+    lists: &[ListVersion],
     decided_at: UnixMillis,
-    policy: &Policy,
+    policy: Option<&Policy>,
     initiator: &str,
 ) -> pb::Decision {
     use pb::decision::Outcome as O;
@@ -133,7 +129,9 @@ pub fn decision(
                     group: m.role.to_string(),
                     have: m.have,
                     need: m.need,
-                    eligible_operators: eligible(policy, &m.role, initiator, e),
+                    eligible_operators: policy
+                        .map(|p| eligible(p, &m.role, initiator, e))
+                        .unwrap_or_default(),
                 })
                 .collect(),
             reasons: missing
@@ -162,7 +160,7 @@ pub fn decision(
     pb::Decision {
         outcome: Some(outcome),
         policy_hash: e.policy.to_string(),
-        list_hashes: list_hashes.to_vec(),
+        list_hashes: lists.iter().map(list_version).collect(),
         decided_at: Some(convert::timestamp(decided_at)),
         approval_counts: e.approvals.iter().map(approval_count).collect(),
     }
@@ -205,13 +203,21 @@ fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb:
     }
 }
 
-fn simulation(analysis: &Analysis, policy: &Policy) -> pb::SimulationSummary {
+/// A list version as the wire names it: `id:sha256`, or `id:unavailable`.
+fn list_version(l: &ListVersion) -> String {
+    match &l.sha256 {
+        Some(sha) => format!("{}:{}", l.list, hex::encode(sha)),
+        None => format!("{}:unavailable", l.list),
+    }
+}
+
+fn simulation(analysis: &RecordedAnalysis, policy: Option<&Policy>) -> pb::SimulationSummary {
     let report = match &analysis.simulation {
         Ok(r) => r,
         Err(why) => {
             return pb::SimulationSummary {
                 success: false,
-                error: why.clone(),
+                error: why.to_string(),
                 ..Default::default()
             };
         }
@@ -256,10 +262,11 @@ fn simulation(analysis: &Analysis, policy: &Policy) -> pb::SimulationSummary {
             .map(|d| pb::DelegateCallView {
                 target: d.target.to_checksum(None),
                 path: format!("depth {}", d.depth),
-                allowlisted: policy
-                    .delegate_targets()
-                    .iter()
-                    .any(|t| t.address == d.target && Some(t.code_hash) == d.code_hash),
+                allowlisted: policy.is_some_and(|p| {
+                    p.delegate_targets()
+                        .iter()
+                        .any(|t| t.address == d.target && Some(t.code_hash) == d.code_hash)
+                }),
             })
             .collect(),
         state_block: report.state.block_number.to_string(),
@@ -289,29 +296,67 @@ fn assumptions(report: &signgate_simulator::report::SimulationReport) -> Vec<Str
         .collect()
 }
 
-fn hits(analysis: &Analysis) -> Vec<pb::ScreeningHit> {
+fn hits(analysis: &RecordedAnalysis) -> Vec<pb::ScreeningHit> {
     let hit = |h: &SanctionsHit| pb::ScreeningHit {
         address: h.address.to_checksum(None),
         list: h.list.clone(),
         entry: h.entry.clone(),
         path: h.location.clone(),
     };
-    match signgate_policy::adapters::screening(&analysis.screening) {
+    match &analysis.screening {
         Screening::Screened { hits } => hits.iter().map(hit).collect(),
         Screening::CannotScreen { .. } => Vec::new(),
     }
 }
 
-/// The analysis part of a proposal view; the store overlays id, state, decision and approvals.
-pub fn proposal(
-    analysis: &Analysis,
-    policy: &Policy,
-    version: SafeVersion,
-    declared: Option<&signgate_proto::v1::DeclaredIntent>,
-) -> pb::Proposal {
-    let d = &analysis.decoded;
-    pb::Proposal {
-        safe_version: version.to_string(),
+fn intent(d: &DeclaredIntent) -> pb::DeclaredIntent {
+    pb::DeclaredIntent {
+        description: d.description.clone(),
+        recipient: d.recipient.map(|a| a.to_checksum(None)).unwrap_or_default(),
+        asset: match d.asset {
+            None => String::new(),
+            Some(IntentAsset::Native) => "ETH".to_owned(),
+            Some(IntentAsset::Token(t)) => t.to_checksum(None),
+        },
+        amount: d.amount.map(|a| a.to_string()).unwrap_or_default(),
+    }
+}
+
+fn supplied(s: &SuppliedSignature) -> pb::SuppliedSignature {
+    pb::SuppliedSignature {
+        index: s.index,
+        signer: s.signer.map(|a| a.to_checksum(None)).unwrap_or_default(),
+        kind: s.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+        valid: s.valid,
+        problem: s.problem.clone(),
+        signature: s.signature.clone(),
+    }
+}
+
+/// The analysed part of a proposal: the transaction decoded again, the simulation and screening
+/// as recorded at submission. A proposal stored before typed records shows its stored view.
+fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal, GatewayError> {
+    let body = &r.body;
+    let recorded = match &body.analysis {
+        ProposalAnalysis::Recorded(a) => a,
+        ProposalAnalysis::Legacy(bytes) => {
+            return pb::Proposal::decode(bytes.as_slice())
+                .map_err(|e| GatewayError::Internal(format!("stored view of {}: {e}", r.id)));
+        }
+    };
+    let ctx = SafeContext {
+        chain_id: r.chain_id,
+        safe: r.safe,
+        version: body.version,
+    };
+    let d = decode_transaction(&ctx, &body.tx).map_err(|e| {
+        GatewayError::Internal(format!(
+            "stored transaction of {} no longer decodes: {e}",
+            r.id
+        ))
+    })?;
+    Ok(pb::Proposal {
+        safe_version: body.version.to_string(),
         transaction: Some(convert::safe_tx_to_proto(&d.tx)),
         hashes: Some(pb::SafeTxHashes {
             domain_hash: format!("{:#x}", d.hashes.domain_separator),
@@ -319,17 +364,86 @@ pub fn proposal(
             safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
         }),
         actions: vec![action(&d.root, &ActionPath::default(), d.context.safe)],
-        simulation: Some(simulation(analysis, policy)),
-        screening_hits: hits(analysis),
-        intent: declared.cloned(),
+        simulation: Some(simulation(recorded, policy)),
+        screening_hits: hits(recorded),
+        intent: body.intent.as_ref().map(intent),
+        supplied_signatures: body.supplied.iter().map(supplied).collect(),
         ..Default::default()
+    })
+}
+
+/// A stored decision on the wire; `initiator` is left out of whom to ask.
+pub fn stored_decision(
+    d: &DecisionRecord,
+    policy: Option<&Policy>,
+    initiator: &str,
+) -> Result<pb::Decision, GatewayError> {
+    match &d.detail {
+        DecisionDetail::Evaluated(e) => Ok(decision(
+            &e.evaluation,
+            &e.lists,
+            d.decided_at,
+            policy,
+            initiator,
+        )),
+        DecisionDetail::Legacy(bytes) => pb::Decision::decode(bytes.as_slice())
+            .map_err(|e| GatewayError::Internal(format!("stored decision {}: {e}", d.seq))),
     }
+}
+
+fn approval_view(a: &ApprovalRecord, decision: Option<&pb::Decision>) -> pb::ApprovalView {
+    let key = hex::encode(a.public_key);
+    let count = decision.and_then(|d| d.approval_counts.iter().find(|c| c.public_key == key));
+    pb::ApprovalView {
+        operator: a.operator.clone(),
+        public_key: key.clone(),
+        kind: match a.kind {
+            ApprovalKind::Approve => pb::ApprovalKind::Approve,
+            ApprovalKind::Reject => pb::ApprovalKind::Reject,
+        }
+        .into(),
+        received_at: Some(convert::timestamp(a.received_at)),
+        counted: count.is_some_and(|c| c.counted),
+        not_counted: count.and_then(|c| c.not_counted.clone()),
+        comment: a.comment.clone(),
+    }
+}
+
+/// The full view of a stored proposal: its analysis, the current state, the latest decision
+/// and the approvals (counted as that decision counted them). `policy`: the policy in force,
+/// for whom to ask next and which delegatecall targets are allowlisted (`None`: nobody, none).
+pub fn proposal(
+    stored: &StoredProposal,
+    policy: Option<&Policy>,
+) -> Result<pb::Proposal, GatewayError> {
+    let r = &stored.record;
+    let mut view = analysed(r, policy)?;
+    let decision = stored
+        .decision
+        .as_ref()
+        .map(|d| stored_decision(d, policy, &r.initiator))
+        .transpose()?;
+    view.id = r.id.to_string();
+    view.state = convert::state_to_proto(r.state).into();
+    view.revision = r.revision;
+    view.chain_id = r.chain_id;
+    view.safe = r.safe.to_checksum(None);
+    view.initiator = r.initiator.clone();
+    view.created_at = Some(convert::timestamp(r.created_at));
+    view.updated_at = Some(convert::timestamp(r.updated_at));
+    view.cancel_reason = r.cancel_reason.clone().unwrap_or_default();
+    view.approvals = stored
+        .approvals
+        .iter()
+        .map(|a| approval_view(a, decision.as_ref()))
+        .collect();
+    view.decision = decision;
+    Ok(view)
 }
 
 #[cfg(test)]
 mod tests {
     use alloy_primitives::Address;
-    use signgate_policy::{DenyReasons, operators::OperatorId};
 
     use super::*;
 
@@ -349,21 +463,5 @@ mod tests {
             "{keys:?}"
         );
         assert!(!keys.contains(&"rule"), "the tag is the code, not evidence");
-    }
-
-    #[test]
-    fn a_rejection_is_rejected_any_other_denial_denied() {
-        let rejected = Decision::Deny {
-            reasons: DenyReasons::one(Reason::Rejected {
-                operator: OperatorId("carol".into()),
-            }),
-        };
-        assert_eq!(outcome(&rejected).1, ProposalState::Rejected);
-        let denied = Decision::Deny {
-            reasons: DenyReasons::one(Reason::CannotScreen {
-                reason: "stale".into(),
-            }),
-        };
-        assert_eq!(outcome(&denied), (Outcome::Denied, ProposalState::Denied));
     }
 }

@@ -1,11 +1,13 @@
-//! The records the store keeps. They hold identifiers and state as typed values and the
-//! analysed proposal and decision details as opaque encoded bytes (`signgate.v1` messages), so
-//! the store does not change when the analysis grows new fields.
+//! The records the store keeps, all typed: identifiers, states and instants, the proposal's
+//! [`ProposalBody`] and each decision's [`DecisionDetail`]. The store serialises the body and
+//! detail as JSON; what a client sees is rendered from them at the edge.
 
 use std::{fmt, str::FromStr};
 
 use alloy_primitives::{Address, B256, U256};
 use sha2::{Digest, Sha256};
+
+use super::{DecisionDetail, ProposalBody};
 
 /// Milliseconds since the Unix epoch. The store never reads the clock; callers pass `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -181,8 +183,8 @@ pub struct NewProposal {
     /// State the first decision put it in.
     pub state: ProposalState,
     pub created_at: UnixMillis,
-    /// Encoded `signgate.v1.Proposal` as analysed (hashes, actions, simulation, screening).
-    pub view: Vec<u8>,
+    /// The transaction, its version and intent, and the analysis at submission.
+    pub body: ProposalBody,
 }
 
 /// A stored proposal row.
@@ -200,7 +202,8 @@ pub struct ProposalRecord {
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     pub cancel_reason: Option<String>,
-    pub view: Vec<u8>,
+    /// The transaction, its version and intent, and the analysis at submission.
+    pub body: ProposalBody,
 }
 
 /// A decision to store.
@@ -210,8 +213,8 @@ pub struct NewDecision {
     /// Hash of the policy that decided.
     pub policy_hash: String,
     pub decided_at: UnixMillis,
-    /// Encoded `signgate.v1.Decision`.
-    pub detail: Vec<u8>,
+    /// The evaluation.
+    pub detail: DecisionDetail,
 }
 
 /// A stored decision; `seq` counts decisions per proposal from 1.
@@ -221,7 +224,7 @@ pub struct DecisionRecord {
     pub outcome: Outcome,
     pub policy_hash: String,
     pub decided_at: UnixMillis,
-    pub detail: Vec<u8>,
+    pub detail: DecisionDetail,
 }
 
 /// An operator's signed statement, kept verbatim so it can be re-verified later.

@@ -1,0 +1,16 @@
+//! The edge between the wire and the domain: `signgate.v1` messages in, domain requests out,
+//! domain results rendered back — and the one mapping of errors to gRPC statuses.
+//!
+//! - [`requests`]: signed submissions and statements, verified (envelope signature, shape,
+//!   freshness) and parsed into [`domain`](crate::domain) requests;
+//! - [`convert`]: values both ways (transactions, states, listing entries);
+//! - [`view`]: stored proposals and decisions rendered as API messages;
+//! - [`status`]: [`GatewayError`](crate::error::GatewayError) → `tonic::Status`.
+//!
+//! The tonic services in [`server`](crate::server) call only this module and the pipeline; the
+//! pipeline never calls this module.
+
+pub mod convert;
+pub mod requests;
+pub mod status;
+pub mod view;

@@ -1,0 +1,133 @@
+//! Requests as the pipeline receives them: signature, shape and freshness already verified by
+//! the `api` layer, every field parsed into its type.
+
+use alloy_primitives::{Address, B256};
+use ed25519_dalek::VerifyingKey;
+use signgate_simulator::{SafeTx, SafeVersion};
+
+use super::DeclaredIntent;
+use super::records::{ApprovalKind, ApprovalRecord, ProposalId, ProposalRecord, UnixMillis};
+use crate::error::GatewayError;
+
+/// A signed request exactly as received: the key, the payload bytes it signed and the
+/// signature, kept so the audit log can prove who asked for what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBytes {
+    /// The signer's ed25519 key (verified against the payload).
+    pub public_key: VerifyingKey,
+    /// The encoded payload, byte for byte.
+    pub payload: Vec<u8>,
+    /// The ed25519 signature over it.
+    pub signature: [u8; 64],
+}
+
+/// Where the submitted transaction comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxSource {
+    /// The ten fields, parsed (boxed: far larger than the other variant).
+    Fields(Box<SafeTx>),
+    /// A Safe Transaction Service document, for the simulator's importer to parse and check.
+    TransactionService(String),
+}
+
+/// An initiator's submission.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The signed submission as received.
+    pub signed: SignedBytes,
+    /// EIP-155 chain id (non-zero).
+    pub chain_id: u64,
+    /// The Safe.
+    pub safe: Address,
+    /// `None`: read it from the state source.
+    pub safe_version: Option<SafeVersion>,
+    /// The transaction.
+    pub tx: TxSource,
+    /// Packed owner signatures collected so far (may be empty).
+    pub signatures: Vec<u8>,
+    /// What the initiator says it is for.
+    pub intent: Option<DeclaredIntent>,
+    /// When the initiator signed it.
+    pub issued_at: UnixMillis,
+    /// The client's idempotency key.
+    pub request_id: String,
+    /// The hash the client expects; compared with the recomputed one.
+    pub expected_safe_tx_hash: Option<B256>,
+}
+
+/// An operator's approval or rejection of one proposal.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The signed statement as received.
+    pub signed: SignedBytes,
+    /// The proposal it names.
+    pub proposal_id: ProposalId,
+    /// The chain, Safe and transaction it is bound to.
+    pub chain_id: u64,
+    /// The Safe it is bound to.
+    pub safe: Address,
+    /// The transaction it is bound to.
+    pub safe_tx_hash: B256,
+    /// Approve or reject.
+    pub kind: ApprovalKind,
+    /// When the operator signed it.
+    pub issued_at: UnixMillis,
+    /// The operator's comment.
+    pub comment: String,
+}
+
+impl Statement {
+    /// Refuses a statement made for another chain, Safe or transaction than `proposal`; `field`
+    /// names the statement in the error.
+    pub fn check_binding(
+        &self,
+        field: &str,
+        proposal: &ProposalRecord,
+    ) -> Result<(), GatewayError> {
+        let f = |name: &str| format!("{field}.payload.{name}");
+        if self.chain_id != proposal.chain_id {
+            return Err(GatewayError::invalid(
+                f("chain_id"),
+                "does not match the proposal",
+            ));
+        }
+        if self.safe != proposal.safe {
+            return Err(GatewayError::invalid(
+                f("safe"),
+                "does not match the proposal",
+            ));
+        }
+        if self.safe_tx_hash != proposal.safe_tx_hash {
+            return Err(GatewayError::invalid(
+                f("safe_tx_hash"),
+                format!(
+                    "the statement approves {:#x}, but proposal {} is {:#x}",
+                    self.safe_tx_hash, proposal.id, proposal.safe_tx_hash
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The store record, with `operator` as the pipeline resolved it.
+    pub fn record(&self, operator: String, received_at: UnixMillis) -> ApprovalRecord {
+        ApprovalRecord {
+            operator,
+            public_key: self.signed.public_key.to_bytes(),
+            kind: self.kind,
+            payload: self.signed.payload.clone(),
+            signature: self.signed.signature.to_vec(),
+            comment: self.comment.clone(),
+            received_at,
+        }
+    }
+}
+
+/// A request to cancel an open proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest {
+    /// The proposal.
+    pub id: ProposalId,
+    /// Why, in the caller's words (bounded by the api layer).
+    pub reason: String,
+}

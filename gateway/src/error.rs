@@ -1,0 +1,50 @@
+//! Why a gateway operation failed, in domain terms. The `api` layer maps each variant to one
+//! gRPC status in one place (`api::status`); nothing below it knows about statuses.
+
+/// Why a gateway call failed. A policy denial is not an error: it is a successful response
+/// carrying the decision.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A request field is missing or malformed.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument {
+        /// The field path, as in the proto (`submission.payload.safe`).
+        field: String,
+        /// What is wrong, for the client.
+        reason: String,
+    },
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request is well-formed but the current state does not allow it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A concurrent change won; the client may retry after re-reading.
+    #[error("{0}")]
+    Aborted(String),
+    /// The caller is authenticated but lacks the permission.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The caller could not be identified.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A dependency (store, state source, list, signer) failed; nothing was released.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The feature is not wired yet.
+    #[error("{0}")]
+    Unimplemented(&'static str),
+    /// A bug or corrupt data; details go to logs only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// Bad input in `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
