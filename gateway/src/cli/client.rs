@@ -19,6 +19,7 @@ use clap::Args;
 use ed25519_dalek::SigningKey;
 use prost::Message as _;
 use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
@@ -26,11 +27,7 @@ use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
 use super::connection::Connection;
-use crate::server::{
-    convert::safe_tx_to_proto,
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-    keys::read_ed25519,
-};
+use crate::server::{convert::safe_tx_to_proto, keys::read_ed25519};
 
 /// `signgate propose`: submit a Safe transaction for decision.
 #[derive(Debug, Args)]

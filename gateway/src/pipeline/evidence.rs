@@ -19,14 +19,14 @@ use signgate_policy::{
     time::{DAY, Timestamp},
     wallets::Asset,
 };
-use signgate_proto::v1 as pb;
+use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT},
+    v1 as pb,
+};
 
 use super::analysis::Analysis;
 use crate::{
-    server::{
-        convert,
-        envelope::{self, APPROVAL_CONTEXT},
-    },
+    server::convert,
     store::{ApprovalKind, ApprovalRecord, ProposalId, UnixMillis},
 };
 

@@ -8,7 +8,6 @@
 //! - [`requests`]: signed submissions and approvals, verified and parsed;
 //! - [`convert`]: request parsing and proposal views;
 //! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
-//! - [`envelope`]: ed25519 signatures over encoded payloads;
 //! - [`keys`]: key files and `signgate keygen`;
 //! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
@@ -17,7 +16,6 @@ pub mod admin;
 pub mod auth;
 pub mod call_span;
 pub mod convert;
-pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod keys;

@@ -12,13 +12,13 @@ use std::{str::FromStr, time::Duration};
 use alloy_primitives::{Address, B256};
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
-use signgate_proto::v1 as pb;
+use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    v1 as pb,
+};
 use signgate_simulator::{SafeTx, SafeVersion};
 
-use super::{
-    GatewayError, convert,
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-};
+use super::{GatewayError, convert};
 use crate::{
     config::Limits,
     store::{ApprovalKind, ApprovalRecord, ProposalRecord, UnixMillis},

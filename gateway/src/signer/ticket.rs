@@ -10,14 +10,14 @@ use std::str::FromStr;
 use alloy_primitives::{Address, B256, U256};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use prost::Message;
-use signgate_proto::v1 as pb;
+use signgate_proto::{
+    envelope::{self, EnvelopeError, TICKET_CONTEXT},
+    v1 as pb,
+};
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, safe_tx_hash};
 
 use crate::{
-    server::{
-        GatewayError, convert,
-        envelope::{self, EnvelopeError, TICKET_CONTEXT},
-    },
+    server::{GatewayError, convert},
     store::UnixMillis,
 };
 

@@ -16,14 +16,11 @@ use signgate_gateway::{
     config::{GatewayConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{Pipeline, Release, setup},
-    server::{
-        DecisionPipeline as _,
-        envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-        serve_with,
-    },
+    server::{DecisionPipeline as _, serve_with},
     store::SqliteStore,
 };
 use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
