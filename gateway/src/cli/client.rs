@@ -27,7 +27,9 @@ use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
 use super::connection::Connection;
-use crate::server::{convert::safe_tx_to_proto, keys::read_ed25519};
+use signgate_keys::read_ed25519;
+
+use crate::server::convert::safe_tx_to_proto;
 
 /// `signgate propose`: submit a Safe transaction for decision.
 #[derive(Debug, Args)]

@@ -8,7 +8,6 @@
 //! - [`requests`]: signed submissions and approvals, verified and parsed;
 //! - [`convert`]: request parsing and proposal views;
 //! - [`error`]: [`GatewayError`] and its single conversion into a `tonic::Status`;
-//! - [`keys`]: key files and `signgate keygen`;
 //! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
@@ -18,7 +17,6 @@ pub mod call_span;
 pub mod convert;
 pub mod error;
 pub mod gateway;
-pub mod keys;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod requests;
@@ -68,7 +66,7 @@ pub enum ServeError {
     Config(#[from] crate::config::ConfigError),
     /// A gateway key could not be read or created.
     #[error("gateway key: {0}")]
-    Key(#[from] keys::KeyError),
+    Key(#[from] signgate_keys::KeyError),
     /// The listen address could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -152,16 +150,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let cfg = GatewayConfig::load(args.config.as_deref(), env)?;
-    let release = keys::load_or_create_ed25519(&cfg.release_key)?;
+    let release = signgate_keys::load_or_create_ed25519(&cfg.release_key)?;
     tracing::info!(
         data_dir = %cfg.data_dir.display(),
         store = %cfg.store_path().display(),
-        release_key = %keys::public_path(&cfg.release_key).display(),
+        release_key = %signgate_keys::public_path(&cfg.release_key).display(),
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"
     );
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
-    let audit_key = keys::load_or_create_ed25519(&cfg.audit_key)?;
+    let audit_key = signgate_keys::load_or_create_ed25519(&cfg.audit_key)?;
     let audit_path = crate::pipeline::setup::audit_path(&cfg);
     let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
         .map_err(crate::pipeline::SetupError::from)?;

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod ledger;
+pub mod owner_key;
 pub mod ticket;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
@@ -27,7 +28,8 @@ use tonic::{
 pub use ledger::{Ledger, LedgerError};
 pub use ticket::{TicketError, VerifiedTicket};
 
-use crate::server::{GatewayError, gateway::now, keys};
+use self::owner_key::OwnerKeyError;
+use crate::server::{GatewayError, gateway::now};
 
 /// Largest request the signer accepts (a ticket with its calldata).
 const MAX_MESSAGE_BYTES: usize = 2 << 20;
@@ -65,9 +67,12 @@ pub struct SignerArgs {
 /// Why the signer could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum SignerError {
-    /// A key, keystore or password file could not be read.
+    /// The gateway's public key file could not be read.
     #[error(transparent)]
-    Key(#[from] keys::KeyError),
+    GatewayKey(#[from] signgate_keys::KeyError),
+    /// The owner's keystore or its password file could not be read or decrypted.
+    #[error(transparent)]
+    OwnerKey(#[from] OwnerKeyError),
     /// The ledger could not be opened.
     #[error(transparent)]
     Ledger(Box<LedgerError>),
@@ -113,9 +118,9 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, SignerError> {
 impl SignerArgs {
     /// Loads the keystore, gateway key, ledger and TLS files.
     pub fn load(&self) -> Result<SignerSetup, SignerError> {
-        let password = keys::read_password(&self.password_file)?;
-        let key = keys::open_keystore(&self.keystore, &password)?;
-        let gateway_key = keys::read_ed25519_public(&self.gateway_key)?;
+        let password = owner_key::read_password(&self.password_file)?;
+        let key = owner_key::open_keystore(&self.keystore, &password)?;
+        let gateway_key = signgate_keys::read_ed25519_public(&self.gateway_key)?;
         let ledger = Ledger::open(&self.data_dir.join("signed.sqlite3"))
             .map_err(|e| SignerError::Ledger(Box::new(e)))?;
         let tls = match (&self.tls_cert, &self.tls_key, &self.client_ca) {

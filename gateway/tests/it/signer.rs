@@ -9,8 +9,8 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use ed25519_dalek::SigningKey;
 use signgate_gateway::{
-    server::{convert::safe_tx_to_proto, keys},
-    signer::{self, SignerArgs, ticket},
+    server::convert::safe_tx_to_proto,
+    signer::{self, SignerArgs, owner_key, ticket},
 };
 use signgate_proto::{prost_types::Timestamp, v1 as pb};
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, safe_tx_hash};
@@ -76,7 +76,7 @@ fn signer_args(dir: &Path) -> (SignerArgs, Address) {
     let password_file = dir.join("password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     let owner =
-        keys::create_keystore(&dir.join("keys"), "owner.json", PASSWORD.as_bytes()).unwrap();
+        owner_key::create_keystore(&dir.join("keys"), "owner.json", PASSWORD.as_bytes()).unwrap();
     let gateway_pub = dir.join("release.key.pub");
     std::fs::write(
         &gateway_pub,
@@ -291,7 +291,9 @@ fn wrong_keystore_password_is_refused() {
     args.password_file = wrong;
     assert!(matches!(
         args.load(),
-        Err(signer::SignerError::Key(keys::KeyError::Keystore { .. }))
+        Err(signer::SignerError::OwnerKey(
+            owner_key::OwnerKeyError::Keystore { .. }
+        ))
     ));
 }
 
