@@ -8,6 +8,6 @@ pub mod lists;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;
-pub mod signer;
+pub mod signer_backends;
 pub mod store;
 pub mod tls;

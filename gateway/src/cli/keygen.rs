@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::Address;
 use signgate_keys::KeyError;
-
-use crate::signer::owner_key::{self, OwnerKeyError};
+use signgate_signer::owner_key::{self, OwnerKeyError};
 
 /// Why `keygen` made no key.
 #[derive(Debug, thiserror::Error)]

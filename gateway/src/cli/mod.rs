@@ -7,13 +7,14 @@ pub mod connection;
 pub mod inspect;
 pub mod keygen;
 pub mod policy;
+pub mod signer;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::{server, signer};
+use crate::server;
 
 /// signgate: the policy gateway in front of Safe multisig signers.
 #[derive(Debug, Parser)]

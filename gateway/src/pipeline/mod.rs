@@ -42,7 +42,7 @@ use crate::{
     lists::ListStore,
     metrics::Metrics,
     server::{Caller, DecisionPipeline, GatewayError, Governance},
-    signer::client::ClientTls,
+    signer_backends::ClientTls,
     store::ProposalStore,
 };
 

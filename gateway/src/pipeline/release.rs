@@ -15,13 +15,14 @@ use std::time::Duration;
 use prost::Message;
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_proto::v1 as pb;
+use signgate_signer::ticket;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
 use super::{Pipeline, approve::reanalyse, evidence, records, velocity, view};
 use crate::{
     audit::record::DecisionTrigger,
     server::{Caller, GatewayError, call_span, convert},
-    signer::{client, ticket},
+    signer_backends as client,
     store::{
         NewDecision, OverLimit, ProposalState, ProposalStore, Release, ReleaseOutcome,
         StoredProposal, UnixMillis,
