@@ -1,4 +1,4 @@
-//! The signgate gateway: the only crate that does I/O or reads the clock.
+//! The signgate gateway: besides `signgate-signer`, the only crate that does I/O or reads the clock.
 
 pub mod audit;
 pub mod cli;
