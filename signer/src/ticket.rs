@@ -354,7 +354,8 @@ mod tests {
 
     #[test]
     fn malformed_fields_are_named() {
-        let cases: [(&str, fn(&mut pb::ReleaseTicket)); 5] = [
+        type Spoil = fn(&mut pb::ReleaseTicket);
+        let cases: [(&str, Spoil); 5] = [
             ("ticket.expires_at", |t| {
                 t.expires_at = Some(Timestamp {
                     seconds: 1_000,
