@@ -6,10 +6,12 @@ Run from the repository root after adding or renaming a module.
 import subprocess
 
 CRATES = [
-    ("proto", "signgate-proto", "the `signgate.v1` gRPC API: .proto files and generated tonic/prost code"),
+    ("proto", "signgate-proto", "the `signgate.v1` gRPC API: .proto files, generated tonic/prost code, signed envelopes"),
+    ("keys", "signgate-keys", "ed25519 key files: the gateway's keys, operators' keys, public key files"),
     ("simulator", "signgate-simulator", "the one Safe model: hashing, signatures, decoding, EVM simulation"),
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
-    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, signer"),
+    ("signer", "signgate-signer", "the reference signer backend: release tickets, double-sign ledger, `Signer` service"),
+    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, client to the signers"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
     ("loadgen", "signgate-loadgen", "the `signgate-load` binary: gateway load beside a tonic echo floor"),
 ]

@@ -1,4 +1,4 @@
-//! The signgate gateway: the only crate that does I/O or reads the clock.
+//! The signgate gateway: besides `signgate-signer`, the only crate that does I/O or reads the clock.
 
 pub mod api;
 pub mod audit;
@@ -13,6 +13,6 @@ pub mod lists;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;
-pub mod signer;
+pub mod signer_backends;
 pub mod store;
 pub mod tls;

@@ -2,7 +2,7 @@
 //! endpoint in one place, and handshake failures told apart (who refused whose certificate).
 //!
 //! Two clients use it: the gateway towards its `https://` signer backends
-//! ([`crate::signer::client`]) and the operator CLI towards the gateway ([`crate::cli`]).
+//! ([`crate::signer_backends`]) and the operator CLI towards the gateway ([`crate::cli`]).
 
 use std::error::Error as StdError;
 

@@ -13,11 +13,12 @@ use alloy_primitives::{Address, U256, address};
 use alloy_sol_types::SolCall as _;
 use ed25519_dalek::SigningKey;
 use prost::Message as _;
-use signgate_gateway::{
-    domain::wire::safe_tx_to_proto,
-    server::envelope::{self, SUBMISSION_CONTEXT},
+use signgate_gateway::domain::wire::safe_tx_to_proto;
+use signgate_proto::{
+    envelope::{self, SUBMISSION_CONTEXT},
+    prost_types::Timestamp,
+    v1 as pb,
 };
-use signgate_proto::{prost_types::Timestamp, v1 as pb};
 use signgate_simulator::{SafeTx, abi::IERC20};
 
 use crate::LoadError;

@@ -13,7 +13,7 @@ use signgate_gateway::{
     audit::AuditLog,
     config::GatewayConfig,
     pipeline::{self, setup},
-    server::{keys, serve_with},
+    server::serve_with,
     store::SqliteStore,
 };
 use tempfile::TempDir;
@@ -92,8 +92,10 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
     let cfg = demo_config(&data)?;
     let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| server(&e))?;
-    let release = keys::load_or_create_ed25519(&cfg.release_key).map_err(|e| server(&e))?;
-    let audit_key = keys::load_or_create_ed25519(&cfg.audit_key).map_err(|e| server(&e))?;
+    let release =
+        signgate_keys::load_or_create_ed25519(&cfg.release_key).map_err(|e| server(&e))?;
+    let audit_key =
+        signgate_keys::load_or_create_ed25519(&cfg.audit_key).map_err(|e| server(&e))?;
     let store = Arc::new(
         SqliteStore::open(cfg.store_path())
             .await

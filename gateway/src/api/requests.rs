@@ -11,7 +11,10 @@
 use std::{str::FromStr, time::Duration};
 
 use prost::Message;
-use signgate_proto::v1 as pb;
+use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    v1 as pb,
+};
 use signgate_simulator::SafeVersion;
 
 use super::convert;
@@ -19,7 +22,6 @@ use crate::{
     config::Limits,
     domain::{CancelRequest, SignedBytes, Statement, Submission, TxSource, statement},
     error::GatewayError,
-    server::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     store::{ApprovalKind, UnixMillis},
 };
 

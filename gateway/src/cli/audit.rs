@@ -120,7 +120,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let log =
         fs::read(&a.log).with_context(|| format!("reading the export {}", a.log.display()))?;
-    let key = crate::server::keys::read_ed25519_public(&a.public_key)
+    let key = signgate_keys::read_ed25519_public(&a.public_key)
         .with_context(|| format!("reading the audit public key {}", a.public_key.display()))?;
     let notes = read_notes(&a.checkpoints)?;
     let v = verify_export(&log, &notes, &key);

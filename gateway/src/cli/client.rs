@@ -19,6 +19,7 @@ use clap::Args;
 use ed25519_dalek::SigningKey;
 use prost::Message as _;
 use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
@@ -26,13 +27,9 @@ use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
 use super::connection::Connection;
-use crate::{
-    domain::wire::safe_tx_to_proto,
-    server::{
-        envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-        keys::read_ed25519,
-    },
-};
+use signgate_keys::read_ed25519;
+
+use crate::domain::wire::safe_tx_to_proto;
 
 /// `signgate propose`: submit a Safe transaction for decision.
 #[derive(Debug, Args)]

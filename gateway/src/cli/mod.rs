@@ -5,14 +5,16 @@ pub mod audit;
 pub mod client;
 pub mod connection;
 pub mod inspect;
+pub mod keygen;
 pub mod policy;
+pub mod signer;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::{server, signer};
+use crate::server;
 
 /// signgate: the policy gateway in front of Safe multisig signers.
 #[derive(Debug, Parser)]
@@ -56,7 +58,7 @@ pub enum Command {
     /// Run a reference signer backend holding one Safe owner key.
     Signer(signer::SignerArgs),
     /// Create an ed25519 key (operators, admins, the gateway) or a secp256k1 keystore (an owner).
-    Keygen(server::keys::KeygenArgs),
+    Keygen(keygen::KeygenArgs),
 }
 
 impl Cli {
@@ -77,8 +79,8 @@ impl Cli {
             Command::Release(args) => client::release(&args),
             Command::Admin(args) => admin::run(args),
             Command::Keygen(args) => {
-                match server::keys::keygen(&args).context("cannot create the key")? {
-                    server::keys::KeygenOutput::Ed25519 {
+                match keygen::keygen(&args).context("cannot create the key")? {
+                    keygen::KeygenOutput::Ed25519 {
                         secret,
                         public_key_hex,
                     } => println!(
@@ -86,7 +88,7 @@ impl Cli {
                         secret.display(),
                         secret.display()
                     ),
-                    server::keys::KeygenOutput::Secp256k1 { keystore, address } => println!(
+                    keygen::KeygenOutput::Secp256k1 { keystore, address } => println!(
                         "keystore written to {}; add owner {address} to the Safe",
                         keystore.display()
                     ),

@@ -17,11 +17,11 @@ use signgate_policy::{
     operators::OperatorId,
     time::{DAY, Timestamp},
 };
+use signgate_proto::envelope::{self, APPROVAL_CONTEXT};
 
 use super::analysis::Analysis;
 use crate::{
     domain::{DeclaredIntent, IntentAsset, statement},
-    server::envelope::{self, APPROVAL_CONTEXT},
     store::{ApprovalKind, ApprovalRecord, ProposalId, UnixMillis},
 };
 

@@ -51,7 +51,7 @@ use crate::{
     governance::GovernedPolicy,
     lists::ListStore,
     metrics::Metrics,
-    signer::client::{BackendSignature, ClientTls},
+    signer_backends::{BackendSignature, ClientTls},
     store::{
         ApprovalRecord, Outcome, ProposalId, ProposalState, ProposalStore, StoredProposal,
         UnixMillis,

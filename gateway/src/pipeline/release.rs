@@ -13,16 +13,16 @@
 use std::time::Duration;
 
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
-use signgate_proto::v1 as pb;
+use signgate_signer::ticket;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
 use super::{Pipeline, Released, approve::reanalyse, evidence, records, velocity};
 use crate::{
     audit::record::DecisionTrigger,
     call_span,
-    domain::{Caller, DecisionDetail, EvaluatedDecision, wire},
+    domain::{Caller, DecisionDetail, EvaluatedDecision},
     error::GatewayError,
-    signer::{client, ticket},
+    signer_backends as client,
     store::{
         NewDecision, OverLimit, ProposalId, ProposalState, ProposalStore, Release, ReleaseOutcome,
         StoredProposal, UnixMillis,
@@ -120,21 +120,21 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         "nonce reserved; asking signer backends"
     );
     let d = &analysis.decoded;
-    let ticket = pb::ReleaseTicket {
-        ticket_id: format!("{}-{}", record.id, decided_at.0),
-        proposal_id: record.id.to_string(),
-        chain_id: record.chain_id,
-        safe: record.safe.to_checksum(None),
-        safe_version: d.context.version.to_string(),
-        nonce: d.tx.nonce.to_string(),
-        transaction: Some(wire::safe_tx_to_proto(&d.tx)),
-        safe_tx_hash: format!("{:#x}", record.safe_tx_hash),
-        policy_hash: evaluation.policy.to_string(),
-        issued_at: Some(wire::timestamp(decided_at)),
-        expires_at: Some(wire::timestamp(plus(decided_at, p.release.ticket_ttl))),
-    };
-    let signed = ticket::issue(&p.release.key, &ticket);
-    let ticket_expiry = evidence::seconds(plus(decided_at, p.release.ticket_ttl));
+    let expires_at = plus(decided_at, p.release.ticket_ttl);
+    let signed = ticket::issue_content(
+        &p.release.key,
+        &ticket::TicketContent {
+            ticket_id: format!("{}-{}", record.id, decided_at.0),
+            proposal_id: record.id.to_string(),
+            context: d.context,
+            tx: d.tx.clone(),
+            safe_tx_hash: record.safe_tx_hash,
+            policy_hash: evaluation.policy.to_string(),
+            issued_at_ms: decided_at.0,
+            expires_at_ms: expires_at.0,
+        },
+    );
+    let ticket_expiry = evidence::seconds(expires_at);
     records::append(
         &p.audit,
         &p.metrics,

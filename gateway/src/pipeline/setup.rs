@@ -27,7 +27,7 @@ use crate::{
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
     lists::{ListEvent, ListSource, ListStore},
-    signer::client::ClientTls,
+    signer_backends::ClientTls,
     store::ProposalStore,
 };
 

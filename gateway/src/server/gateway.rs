@@ -18,7 +18,7 @@ use crate::{
     error::GatewayError,
     metrics::Metrics,
     pipeline::{DecisionPipeline, Released},
-    signer::client::BackendSignature,
+    signer_backends::BackendSignature,
     store::{ApprovalKind, ListFilter, PageToken, ProposalId, ProposalStore, StoredProposal},
 };
 

@@ -5,15 +5,12 @@
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations (parse with [`crate::api`], act
 //!   through the [`DecisionPipeline`], render with [`crate::api::view`]);
-//! - [`envelope`]: ed25519 signatures over encoded payloads;
-//! - [`keys`]: key files and `signgate keygen`;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
 pub mod auth;
-pub mod envelope;
+
 pub mod gateway;
-pub mod keys;
 pub mod lifecycle;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -61,7 +58,7 @@ pub enum ServeError {
     Config(#[from] crate::config::ConfigError),
     /// A gateway key could not be read or created.
     #[error("gateway key: {0}")]
-    Key(#[from] keys::KeyError),
+    Key(#[from] signgate_keys::KeyError),
     /// The listen address could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -145,16 +142,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let cfg = GatewayConfig::load(args.config.as_deref(), env)?;
-    let release = keys::load_or_create_ed25519(&cfg.release_key)?;
+    let release = signgate_keys::load_or_create_ed25519(&cfg.release_key)?;
     tracing::info!(
         data_dir = %cfg.data_dir.display(),
         store = %cfg.store_path().display(),
-        release_key = %keys::public_path(&cfg.release_key).display(),
+        release_key = %signgate_keys::public_path(&cfg.release_key).display(),
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"
     );
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
-    let audit_key = keys::load_or_create_ed25519(&cfg.audit_key)?;
+    let audit_key = signgate_keys::load_or_create_ed25519(&cfg.audit_key)?;
     let audit_path = crate::pipeline::setup::audit_path(&cfg);
     let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
         .map_err(crate::pipeline::SetupError::from)?;

@@ -9,15 +9,10 @@ mod replay;
 mod store;
 mod tamper;
 
-/// The CLI module refers to `crate::audit` and `crate::server::keys`; point those at the
-/// library so the file compiles here exactly as it does inside the crate.
+/// The CLI module refers to `crate::audit`; point that at the library so the file compiles
+/// here exactly as it does inside the crate.
 mod audit {
     pub use signgate_gateway::audit::*;
-}
-mod server {
-    pub mod keys {
-        pub use signgate_gateway::server::keys::*;
-    }
 }
 #[path = "../../src/cli/audit.rs"]
 #[allow(dead_code)]

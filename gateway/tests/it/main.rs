@@ -1,5 +1,5 @@
 //! Integration tests of the gateway's foundations: the SQLite store on a real file, the tonic
-//! server through real gRPC on 127.0.0.1:0, and the reference signer.
+//! server through real gRPC on 127.0.0.1:0, and the gateway's client to reference signers.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +14,7 @@ mod limits;
 #[path = "../pki/mod.rs"]
 mod pki;
 mod server;
-mod signer;
+mod signer_backends;
 mod store;
 mod support;
 mod tls;

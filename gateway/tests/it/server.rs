@@ -7,12 +7,12 @@ use signgate_gateway::{
     domain::{Caller, CancelRequest, ProposalAnalysis, ProposalBody, Statement, Submission},
     error::GatewayError,
     pipeline::{DecisionPipeline, Released},
-    server::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     store::{
         ApprovalKind, ProposalId, ProposalRecord, ProposalState, ProposalStore, SqliteStore,
         StoredProposal,
     },
 };
+use signgate_proto::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use tokio_stream::StreamExt;
 use tonic::Code;

@@ -2,7 +2,7 @@
 //! stored half-done.
 
 use alloy_primitives::{B256, U256};
-use signgate_gateway::server::envelope::{self, SUBMISSION_CONTEXT};
+use signgate_proto::envelope::{self, SUBMISSION_CONTEXT};
 use signgate_proto::v1 as pb;
 use tonic::Code;
 

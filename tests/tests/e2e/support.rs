@@ -17,13 +17,11 @@ use signgate_gateway::{
     config::{GatewayConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
-    server::{
-        envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-        serve_with,
-    },
+    server::serve_with,
     store::SqliteStore,
 };
 use signgate_proto::{
+    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
@@ -334,7 +332,7 @@ pub fn hash(s: &str) -> B256 {
 pub struct RunningSigner {
     pub url: String,
     shutdown: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), signgate_gateway::signer::SignerError>>,
+    handle: JoinHandle<Result<(), signgate_signer::SignerError>>,
 }
 
 impl RunningSigner {
@@ -367,12 +365,13 @@ pub async fn start_with_signers<const N: usize>(
 /// Starts a reference signer holding `key`, trusting the test release key, its double-sign
 /// ledger under `dir`.
 pub async fn start_signer(dir: &Path, key: alloy_signer_local::PrivateKeySigner) -> RunningSigner {
-    use signgate_gateway::signer::{Ledger, SignerSetup, serve};
+    use signgate_signer::{Ledger, SignerSetup, SystemClock, serve};
     let ledger = Ledger::open(&dir.join(format!("ledger-{}.sqlite3", key.address()))).unwrap();
     let setup = SignerSetup {
         key,
         gateway_key: release_key().verifying_key(),
         ledger,
+        clock: std::sync::Arc::new(SystemClock),
         tls: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,19 +1,25 @@
-//! The reference signer through real gRPC on 127.0.0.1:0.
+//! The reference signer through real gRPC on 127.0.0.1:0, without a gateway: tickets are
+//! issued here with the gateway's function and a test release key.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail the test loudly"
+)]
 
 use std::{
     net::SocketAddr,
     path::Path,
-    time::{SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use ed25519_dalek::SigningKey;
-use signgate_gateway::{
-    domain::wire::safe_tx_to_proto,
-    server::keys,
-    signer::{self, SignerArgs, ticket},
-};
 use signgate_proto::{prost_types::Timestamp, v1 as pb};
+use signgate_signer::{self as signer, Clock, SignerFiles, SystemClock, owner_key, ticket};
 use signgate_simulator::{SafeContext, SafeTx, SafeVersion, safe_tx_hash};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::Code;
@@ -39,6 +45,23 @@ fn tx(nonce: u64, amount: u64) -> SafeTx {
         Bytes::new(),
         U256::from(nonce),
     )
+}
+
+/// The proto form of a Safe transaction, as the gateway writes it into a ticket (checksummed
+/// addresses, decimal numbers).
+fn safe_tx_to_proto(tx: &SafeTx) -> pb::SafeTransaction {
+    pb::SafeTransaction {
+        to: tx.to.to_checksum(None),
+        value: tx.value.to_string(),
+        data: tx.data.to_vec(),
+        operation: u32::from(tx.operation.as_u8()),
+        safe_tx_gas: tx.safe_tx_gas.to_string(),
+        base_gas: tx.base_gas.to_string(),
+        gas_price: tx.gas_price.to_string(),
+        gas_token: tx.gas_token.to_checksum(None),
+        refund_receiver: tx.refund_receiver.to_checksum(None),
+        nonce: tx.nonce.to_string(),
+    }
 }
 
 fn unix_now() -> i64 {
@@ -73,28 +96,25 @@ fn ticket_for(tx: &SafeTx, ttl_secs: i64) -> pb::ReleaseTicket {
 }
 
 /// Files a signer operator would have: keystore, password, the gateway's public key.
-fn signer_args(dir: &Path) -> (SignerArgs, Address) {
+fn signer_files(dir: &Path) -> (SignerFiles, Address) {
     let password_file = dir.join("password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     let owner =
-        keys::create_keystore(&dir.join("keys"), "owner.json", PASSWORD.as_bytes()).unwrap();
+        owner_key::create_keystore(&dir.join("keys"), "owner.json", PASSWORD.as_bytes()).unwrap();
     let gateway_pub = dir.join("release.key.pub");
     std::fs::write(
         &gateway_pub,
         hex::encode(gateway_key().verifying_key().as_bytes()),
     )
     .unwrap();
-    let args = SignerArgs {
-        listen: "127.0.0.1:0".parse().unwrap(),
+    let files = SignerFiles {
         keystore: dir.join("keys/owner.json"),
         password_file,
         gateway_key: gateway_pub,
         data_dir: dir.join("ledger"),
-        tls_cert: None,
-        tls_key: None,
-        client_ca: None,
+        tls: None,
     };
-    (args, owner)
+    (files, owner)
 }
 
 struct RunningSigner {
@@ -104,8 +124,12 @@ struct RunningSigner {
 }
 
 impl RunningSigner {
-    async fn start(args: &SignerArgs) -> Self {
-        let setup = args.load().unwrap();
+    async fn start(files: &SignerFiles) -> Self {
+        Self::start_with_clock(files, Arc::new(SystemClock)).await
+    }
+
+    async fn start_with_clock(files: &SignerFiles, clock: Arc<dyn Clock>) -> Self {
+        let setup = files.load(clock).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, rx) = oneshot::channel::<()>();
@@ -140,8 +164,8 @@ fn request(t: &pb::ReleaseTicket, key: &SigningKey) -> pb::SignRequest {
 #[tokio::test]
 async fn signs_released_transactions_and_refuses_everything_else() {
     let dir = tempfile::tempdir().unwrap();
-    let (args, owner) = signer_args(dir.path());
-    let running = RunningSigner::start(&args).await;
+    let (files, owner) = signer_files(dir.path());
+    let running = RunningSigner::start(&files).await;
     let mut client = running.client().await;
 
     let info = client
@@ -236,8 +260,8 @@ async fn signs_released_transactions_and_refuses_everything_else() {
 #[tokio::test]
 async fn double_sign_protection_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (args, _) = signer_args(dir.path());
-    let running = RunningSigner::start(&args).await;
+    let (files, _) = signer_files(dir.path());
+    let running = RunningSigner::start(&files).await;
     running
         .client()
         .await
@@ -246,7 +270,7 @@ async fn double_sign_protection_survives_a_restart() {
         .unwrap();
     running.stop().await;
 
-    let running = RunningSigner::start(&args).await;
+    let running = RunningSigner::start(&files).await;
     let err = running
         .client()
         .await
@@ -260,8 +284,8 @@ async fn double_sign_protection_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_tickets_for_one_nonce_sign_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (args, _) = signer_args(dir.path());
-    let running = RunningSigner::start(&args).await;
+    let (files, _) = signer_files(dir.path());
+    let running = RunningSigner::start(&files).await;
     let client = running.client().await;
     let tasks: Vec<_> = (0..12u64)
         .map(|i| {
@@ -286,13 +310,15 @@ async fn concurrent_tickets_for_one_nonce_sign_once() {
 #[test]
 fn wrong_keystore_password_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut args, _) = signer_args(dir.path());
+    let (mut files, _) = signer_files(dir.path());
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "nope").unwrap();
-    args.password_file = wrong;
+    files.password_file = wrong;
     assert!(matches!(
-        args.load(),
-        Err(signer::SignerError::Key(keys::KeyError::Keystore { .. }))
+        files.load(Arc::new(SystemClock)),
+        Err(signer::SignerError::OwnerKey(
+            owner_key::OwnerKeyError::Keystore { .. }
+        ))
     ));
 }
 
@@ -305,8 +331,8 @@ async fn signatures_from_two_signers_satisfy_a_two_of_two_safe() {
     let payment = tx(12, 42);
     for _ in 0..2 {
         let dir = tempfile::tempdir().unwrap();
-        let (args, owner) = signer_args(dir.path());
-        let running = RunningSigner::start(&args).await;
+        let (files, owner) = signer_files(dir.path());
+        let running = RunningSigner::start(&files).await;
         let resp = running
             .client()
             .await
@@ -336,78 +362,32 @@ async fn signatures_from_two_signers_satisfy_a_two_of_two_safe() {
     assert!(report.accepted(), "{:?}", report.failure);
 }
 
-/// The gateway-side client: every backend asked at once, each answer verified, the good ones
-/// packed; a dead backend costs its signature only.
+/// A clock the test moves by hand.
+#[derive(Debug)]
+struct ManualClock(Mutex<SystemTime>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The signer checks expiry against the clock it was handed, not the system's.
 #[tokio::test]
-async fn the_gateway_collects_and_packs_verified_signatures() {
-    use signgate_gateway::{config::SignerEndpoint, signer::client};
-    use std::time::Duration;
-
-    let payment = tx(21, 7);
-    let mut running = Vec::new();
-    let mut dirs = Vec::new();
-    let mut endpoints = Vec::new();
-    let mut owners = Vec::new();
-    for _ in 0..2 {
-        let dir = tempfile::tempdir().unwrap();
-        let (args, owner) = signer_args(dir.path());
-        let r = RunningSigner::start(&args).await;
-        endpoints.push(SignerEndpoint {
-            endpoint: format!("http://{}", r.addr),
-        });
-        owners.push(owner);
-        running.push(r);
-        dirs.push(dir);
-    }
-    // A backend that is not there: bind, note the port, close.
-    let dead = TcpListener::bind("127.0.0.1:0")
+async fn expiry_follows_the_clock_the_signer_is_handed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, _) = signer_files(dir.path());
+    let clock = Arc::new(ManualClock(Mutex::new(SystemTime::now())));
+    let running = RunningSigner::start_with_clock(&files, clock.clone()).await;
+    let mut client = running.client().await;
+    let ticket = ticket_for(&tx(30, 1), 60);
+    client.sign(request(&ticket, &gateway_key())).await.unwrap();
+    *clock.0.lock().unwrap() += Duration::from_secs(61);
+    let err = client
+        .sign(request(&ticket, &gateway_key()))
         .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    endpoints.push(SignerEndpoint {
-        endpoint: format!("http://{dead}"),
-    });
-
-    let hash = safe_tx_hash(&context(), &payment);
-    let signed = ticket::issue(&gateway_key(), &ticket_for(&payment, 60));
-    let outcomes = client::collect(&endpoints, &signed, hash, None, Duration::from_secs(5)).await;
-    assert_eq!(outcomes.len(), 3);
-    assert_eq!(outcomes[0].result.as_ref().unwrap().0, owners[0]);
-    assert_eq!(outcomes[1].result.as_ref().unwrap().0, owners[1]);
-    assert!(outcomes[2].result.is_err());
-    assert!(!outcomes[2].to_proto().error.is_empty());
-
-    let blob = client::pack(&outcomes).unwrap();
-    owners.sort();
-    let hashes = signgate_simulator::safe_tx_hashes(&context(), &payment);
-    let check = signgate_simulator::SignatureCheck::for_safe_tx(
-        SafeVersion::V1_4_1,
-        &hashes,
-        &blob,
-        &owners,
-        Address::ZERO,
-    );
-    let report = signgate_simulator::check_signatures(&check, U256::from(2), |_| false, |_| false);
-    assert!(report.accepted(), "{:?}", report.failure);
-
-    // A ticket whose hash the gateway did not mean: answers are refused by the gateway too.
-    let wrong = client::collect(
-        &endpoints[..1],
-        &signed,
-        B256::repeat_byte(1),
-        None,
-        Duration::from_secs(5),
-    )
-    .await;
-    assert!(
-        wrong[0]
-            .result
-            .as_ref()
-            .unwrap_err()
-            .contains("not the released")
-    );
-    for r in running {
-        r.stop().await;
-    }
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("expired"), "{err}");
+    running.stop().await;
 }

@@ -1,6 +1,10 @@
-//! The gateway's side of the signer backends: send one release ticket to every configured
+//! The gateway's client to the signer backends: send one release ticket to every configured
 //! backend, check each answer (the signature must recover to the owner the backend names, over
 //! the hash the gateway released), and pack the good ones owner-sorted for `execTransaction`.
+//!
+//! The ticket and the answer are defined once, in `signgate-signer` ([`signgate_signer::ticket`]
+//! issues, [`signgate_signer::response::check`] checks); what stays here is the gateway's own
+//! part: its configured endpoints, its TLS identity, deadlines and fan-out, and packing.
 //!
 //! A backend that is down, slow, or answers with anything that does not verify contributes no
 //! signature and an error in words; it never makes the call fail as a whole, and never adds an
@@ -10,6 +14,7 @@ use std::{str::FromStr, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes, Signature};
 use signgate_proto::v1::{self as pb, signer_client::SignerClient};
+use signgate_signer::response;
 use signgate_simulator::signature::{OwnerSignature, PackError, pack_signatures};
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument as _;
@@ -63,33 +68,6 @@ async fn channel(
     ep.connect().await.map_err(|e| format!("connect: {e}"))
 }
 
-/// Checks an answer: the backend's signature must be a 27/28 ECDSA signature over `expected`
-/// that recovers to the owner it names.
-fn check(resp: &pb::SignResponse, expected: B256) -> Result<(Address, Signature), String> {
-    let hash =
-        B256::from_str(&resp.safe_tx_hash).map_err(|_| "unreadable safe_tx_hash".to_string())?;
-    if hash != expected {
-        return Err(format!("signed {hash:#x}, not the released {expected:#x}"));
-    }
-    let owner = Address::from_str(&resp.owner).map_err(|_| "unreadable owner".to_string())?;
-    let [.., v] = resp.signature.as_slice() else {
-        return Err("empty signature".into());
-    };
-    if resp.signature.len() != 65 || !matches!(v, 27 | 28) {
-        return Err("not a 65-byte EIP-712 signature with v = 27/28".into());
-    }
-    let sig = Signature::from_raw(&resp.signature).map_err(|e| format!("signature: {e}"))?;
-    let recovered = sig
-        .recover_address_from_prehash(&expected)
-        .map_err(|e| format!("recovery: {e}"))?;
-    if recovered != owner {
-        return Err(format!(
-            "signature recovers to {recovered}, not the claimed owner {owner}"
-        ));
-    }
-    Ok((owner, sig))
-}
-
 async fn ask(
     endpoint: &SignerEndpoint,
     ticket: pb::SignedReleaseTicket,
@@ -106,7 +84,7 @@ async fn ask(
             .await
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
             .into_inner();
-        check(&resp, expected)
+        response::check(&resp, expected).map_err(|e| e.to_string())
     };
     let result = tokio::time::timeout(deadline, result)
         .await

@@ -8,13 +8,13 @@
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use alloy_primitives::{Address, B256, U256};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::store::UnixMillis;
+use crate::clock::unix_millis;
 
 /// Why a signature may not be recorded.
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +25,15 @@ pub enum LedgerError {
          refusing to sign {requested}"
     )]
     DoubleSign {
+        /// The chain.
         chain_id: u64,
+        /// The Safe.
         safe: Address,
+        /// The nonce already signed for.
         nonce: U256,
+        /// The safeTxHash signed for it.
         existing: B256,
+        /// The different safeTxHash now asked for.
         requested: B256,
     },
     /// The ledger could not be read or written; nothing is signed.
@@ -84,15 +89,15 @@ impl Ledger {
         &self.path
     }
 
-    /// Records that `hash` is signed for (chain, Safe, nonce), or confirms it was before.
-    /// Blocking; call from a blocking thread.
+    /// Records that `hash` is signed for (chain, Safe, nonce) at `signed_at`, or confirms it
+    /// was before. Blocking; call from a blocking thread.
     pub fn record(
         &self,
         chain_id: u64,
         safe: Address,
         nonce: U256,
         hash: B256,
-        now: UnixMillis,
+        signed_at: SystemTime,
     ) -> Result<(), LedgerError> {
         let chain = i64::try_from(chain_id)
             .map_err(|_| LedgerError::Unavailable("chain id above 2^63".into()))?;
@@ -126,11 +131,62 @@ impl Ledger {
                 tx.execute(
                     "INSERT INTO signed (chain_id, safe, nonce, safe_tx_hash, signed_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![chain, safe_col, nonce_col, hash_col, now.0],
+                    params![chain, safe_col, nonce_col, hash_col, unix_millis(signed_at)],
                 )?;
                 tx.commit()?;
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    #[test]
+    fn one_hash_per_nonce_retries_allowed_and_kept_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("signed.sqlite3");
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.path(), path);
+        let (safe, at) = (Address::repeat_byte(5), UNIX_EPOCH);
+        let (a, b) = (B256::repeat_byte(0xa), B256::repeat_byte(0xb));
+        ledger.record(1, safe, U256::from(7), a, at).unwrap();
+        ledger.record(1, safe, U256::from(7), a, at).unwrap();
+        // Another chain, Safe or nonce is another slot.
+        ledger.record(2, safe, U256::from(7), b, at).unwrap();
+        ledger
+            .record(1, Address::repeat_byte(6), U256::from(7), b, at)
+            .unwrap();
+        ledger.record(1, safe, U256::from(8), b, at).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(&path).unwrap();
+        match ledger.record(1, safe, U256::from(7), b, at) {
+            Err(LedgerError::DoubleSign {
+                existing,
+                requested,
+                ..
+            }) => assert_eq!((existing, requested), (a, b)),
+            other => panic!("expected a refused double sign, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chain_ids_beyond_sqlite_are_refused_not_wrapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        assert!(matches!(
+            ledger.record(
+                u64::MAX,
+                Address::ZERO,
+                U256::ZERO,
+                B256::ZERO,
+                SystemTime::now()
+            ),
+            Err(LedgerError::Unavailable(_))
+        ));
     }
 }

@@ -1,0 +1,198 @@
+//! ed25519 key files: the gateway's release and audit keys, operators' and admins' keys, and
+//! the public key files the signer backends and auditors read.
+//!
+//! One format for everyone who writes or reads them (the gateway, `signgate keygen`, the
+//! reference signer, the CLI, the audit tools), so a key written by one is read by all. An
+//! ed25519 secret key file holds 64 hex digits and a newline, written to a temporary file
+//! with mode 0600, fsynced, linked into place and the directory fsynced, so a crash never
+//! leaves a half-written key. The public key goes beside it as `<file>.pub` (64 hex digits).
+//! Existing files are never overwritten.
+//!
+//! The Safe owners' secp256k1 keystores are not here: only the reference signer opens them
+//! (`signgate_signer::owner_key`), and keeping them out keeps this crate free of alloy.
+
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::RngCore;
+
+/// Why a key file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// File system failure.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file exists; keys are never overwritten.
+    #[error("{} already exists; refusing to overwrite a key", .0.display())]
+    Exists(PathBuf),
+    /// The file does not hold a key of the expected form.
+    #[error("{}: {reason}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The public key file beside a secret key file.
+pub fn public_path(secret: &Path) -> PathBuf {
+    let mut s = secret.as_os_str().to_owned();
+    s.push(".pub");
+    PathBuf::from(s)
+}
+
+/// Writes `contents` to `path` durably and only if it does not exist yet.
+fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), KeyError> {
+    if path.exists() {
+        return Err(KeyError::Exists(path.to_path_buf()));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut f = opts.open(&tmp).map_err(io_error(&tmp))?;
+    f.write_all(contents).map_err(io_error(&tmp))?;
+    f.sync_all().map_err(io_error(&tmp))?;
+    drop(f);
+    fs::hard_link(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists(path.to_path_buf())
+        } else {
+            KeyError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    fs::remove_file(&tmp).map_err(io_error(&tmp))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))?;
+    Ok(())
+}
+
+/// Creates a new ed25519 key at `path` (and `path.pub`); fails if `path` exists.
+pub fn create_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let key = SigningKey::from_bytes(&secret);
+    write_new(path, format!("{}\n", hex::encode(secret)).as_bytes(), true)?;
+    let public = public_path(path);
+    if !public.exists() {
+        write_new(
+            &public,
+            format!("{}\n", hex::encode(key.verifying_key().as_bytes())).as_bytes(),
+            false,
+        )?;
+    }
+    Ok(key)
+}
+
+fn read_hex32(path: &Path) -> Result<[u8; 32], KeyError> {
+    let text = fs::read_to_string(path).map_err(io_error(path))?;
+    let raw =
+        hex::decode(text.trim().trim_start_matches("0x")).map_err(|_| KeyError::Malformed {
+            path: path.to_path_buf(),
+            reason: "not hex",
+        })?;
+    raw.try_into().map_err(|_| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: "not 32 bytes",
+    })
+}
+
+/// Reads an ed25519 secret key file.
+pub fn read_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
+    Ok(SigningKey::from_bytes(&read_hex32(path)?))
+}
+
+/// Reads an ed25519 public key file (64 hex digits).
+pub fn read_ed25519_public(path: &Path) -> Result<VerifyingKey, KeyError> {
+    VerifyingKey::from_bytes(&read_hex32(path)?).map_err(|_| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: "not an ed25519 public key",
+    })
+}
+
+/// Reads the key at `path`, creating it first if the file does not exist (the gateway's own
+/// keys on first start).
+pub fn load_or_create_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
+    if path.exists() {
+        read_ed25519(path)
+    } else {
+        create_ed25519(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_files_round_trip_and_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys").join("release.key");
+        let key = load_or_create_ed25519(&path).unwrap();
+        assert_eq!(read_ed25519(&path).unwrap().to_bytes(), key.to_bytes());
+        assert_eq!(
+            read_ed25519_public(&public_path(&path)).unwrap(),
+            key.verifying_key()
+        );
+        assert_eq!(
+            load_or_create_ed25519(&path).unwrap().to_bytes(),
+            key.to_bytes()
+        );
+        assert!(matches!(create_ed25519(&path), Err(KeyError::Exists(_))));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn malformed_key_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.key");
+        fs::write(&path, "zz\n").unwrap();
+        assert!(matches!(
+            read_ed25519(&path),
+            Err(KeyError::Malformed { .. })
+        ));
+    }
+}
