@@ -15,6 +15,7 @@ mod approvals;
 mod audit_down;
 mod bad_input;
 mod bybit;
+mod cancel;
 mod demo;
 mod failures;
 mod list_events;
