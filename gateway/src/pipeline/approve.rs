@@ -9,13 +9,13 @@
 use std::str::FromStr;
 
 use prost::Message;
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
 use signgate_simulator::{SafeContext, SafeVersion, evm::StateSource};
 
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of, view};
 use crate::{
-    audit::record::DecisionTrigger,
     server::{Caller, GatewayError, call_span, convert, gateway::now, requests},
     store::{ApprovalKind, NewDecision, ProposalRecord, ProposalStore, StoreError, StoredProposal},
 };

@@ -13,13 +13,13 @@
 use std::time::Duration;
 
 use prost::Message;
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_proto::v1 as pb;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
 use super::{Pipeline, approve::reanalyse, evidence, records, velocity, view};
 use crate::{
-    audit::record::DecisionTrigger,
     server::{Caller, GatewayError, call_span, convert},
     signer::{client, ticket},
     store::{

@@ -7,6 +7,7 @@
 //! they become deny reasons in the stored decision.
 
 use alloy_primitives::{Address, B256};
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::operators::OperatorId;
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
@@ -15,7 +16,6 @@ use signgate_simulator::{
 
 use super::{Pipeline, analysis, records, view};
 use crate::{
-    audit::record::DecisionTrigger,
     server::{
         Caller, GatewayError, call_span, convert,
         gateway::now,

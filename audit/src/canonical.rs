@@ -24,16 +24,26 @@ pub const MAX_CANONICAL_BYTES: usize = 4 * 1024 * 1024;
 /// Why bytes are not canonical JSON, or a value cannot be made canonical.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CanonicalError {
+    /// Not JSON at all (the parser's message).
     #[error("not valid JSON: {0}")]
     Syntax(String),
     #[error(
         "JSON is valid but not in canonical form (key order, whitespace, escapes or duplicates)"
     )]
+    /// Valid JSON, but not the one accepted byte form of its value.
     NotCanonical,
+    /// A number that is not an integer: floats have no single decimal form.
     #[error("floating-point numbers are not allowed in audit records")]
     Float,
+    /// Longer than [`MAX_CANONICAL_BYTES`].
     #[error("document of {size} bytes exceeds the limit of {max}")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The document's length.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Canonical JSON that is not the expected type (or a type that cannot be made JSON).
     #[error("does not match the record schema: {0}")]
     Schema(String),
 }

@@ -1,5 +1,7 @@
-//! `signgate audit show`: one proposal's records told in plain words, or the gateway's own
-//! events (starts and stops, policies applied, operator changes, sanctions lists).
+//! `audit show`: one proposal's records in plain words, or the gateway's own events.
+//!
+//! Behind `signgate audit show`. The gateway's own events are
+//! its starts and stops, policies applied, operator changes and sanctions lists.
 //!
 //! Auditors and treasury staff read this, not JSON: what was proposed, what the simulation
 //! showed, what the policy decided and why, who approved when, what was signed. Each line
@@ -9,7 +11,7 @@ use std::fmt::Write as _;
 
 use signgate_policy::{Decision, evidence::Verdict, time::Timestamp};
 
-use super::record::{AuditEvent, AuditRecord, ListOutcome};
+use crate::record::{AuditEvent, AuditRecord, ListOutcome};
 
 /// The story of `proposal_id`, or `None` if no record mentions it.
 pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
