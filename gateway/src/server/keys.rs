@@ -142,11 +142,14 @@ pub fn read_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_bytes(&read_hex32(path)?))
 }
 
-/// Reads an ed25519 public key file (64 hex digits).
+/// Reads an ed25519 public key file (64 hex digits). The format is the audit crate's
+/// ([`signgate_audit::files::parse_public_key`]): auditors read `audit.key.pub` with that crate
+/// alone, so the gateway reads every `.pub` file the same way rather than keep a second parser.
 pub fn read_ed25519_public(path: &Path) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_bytes(&read_hex32(path)?).map_err(|_| KeyError::Malformed {
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    signgate_audit::files::parse_public_key(&text).map_err(|e| KeyError::Malformed {
         path: path.to_path_buf(),
-        reason: "not an ed25519 public key",
+        reason: e.reason(),
     })
 }
 
