@@ -1,7 +1,7 @@
 //! What an auditor holds, read from disk: the export, the checkpoint notes, the audit public key.
 //!
-//! `signgate audit verify` reads its inputs here, so any verifier built on this crate accepts
-//! exactly the same files as the gateway's.
+//! Both `signgate audit verify` and `signgate-audit verify` read their inputs here, so the
+//! gateway and the stand-alone verifier accept exactly the same files.
 //!
 //! The public key file is what the gateway writes beside its audit key as
 //! `<data_dir>/audit.key.pub`: the 32-byte ed25519 public key as 64 hex digits and a newline.

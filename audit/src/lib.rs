@@ -4,7 +4,8 @@
 //! trust the gateway's operator checks the export here, with nothing but the export, the
 //! signed checkpoints and the audit public key. This crate therefore does no network I/O,
 //! holds no database and needs no async runtime: it builds without revm, tonic, rusqlite or
-//! tokio, in a fraction of the gateway's build.
+//! tokio (`scripts/check-crate-deps` keeps it that way), so `cargo install --path audit` gives
+//! an auditor the `signgate-audit` binary in a fraction of the gateway's build.
 //!
 //! - [`record`]: the record types (one per event) and their version;
 //! - [`canonical`]: the canonical JSON bytes that are hashed;
@@ -12,7 +13,7 @@
 //! - [`checkpoint`]: signed checkpoints (C2SP signed notes): format, signing, verification;
 //! - [`export`]: the JSON Lines export file: writing it from record bytes and reading it;
 //! - [`files`]: what an auditor holds, read from disk (checkpoint notes, the public key file);
-//! - [`verify`]: the offline verifier behind `signgate audit verify`;
+//! - [`verify`]: the offline verifier behind `signgate audit verify` and `signgate-audit verify`;
 //! - [`replay`]: recorded decisions re-evaluated under a candidate policy;
 //! - [`story`]: one proposal's records in plain words.
 //!

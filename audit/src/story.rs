@@ -1,6 +1,6 @@
 //! `audit show`: one proposal's records in plain words, or the gateway's own events.
 //!
-//! Behind `signgate audit show`. The gateway's own events are
+//! Behind both `signgate audit show` and `signgate-audit show`. The gateway's own events are
 //! its starts and stops, policies applied, operator changes and sanctions lists.
 //!
 //! Auditors and treasury staff read this, not JSON: what was proposed, what the simulation

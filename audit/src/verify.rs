@@ -243,9 +243,10 @@ impl Verification {
         self.findings.is_empty()
     }
 
-    /// The verdict as `signgate audit verify` prints it: a summary line, a note on records no
+    /// The verdict as both verifiers print it: a summary line, a note on records no
     /// checkpoint covers yet, one `FAIL:` line per finding, then `PASS` or the count of
-    /// findings.
+    /// findings. One rendering, so `signgate audit verify` and `signgate-audit verify` say the
+    /// same thing about the same export.
     pub fn report(&self) -> String {
         use fmt::Write as _;
         // Writing to a `String` cannot fail.

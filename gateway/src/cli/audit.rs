@@ -3,7 +3,7 @@
 //! `verify`, `show` and `replay` work offline on an export and the gateway's public key —
 //! what an auditor holds; `export` reads the gateway's log database (read-only, no key).
 //! Everything but reading the database is the `signgate-audit` crate's, which an auditor can
-//! build without the gateway.
+//! also run on its own (`signgate-audit verify`), with the same inputs and the same verdict.
 
 use std::{
     fs,
