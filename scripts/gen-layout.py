@@ -9,7 +9,8 @@ CRATES = [
     ("proto", "signgate-proto", "the `signgate.v1` gRPC API: .proto files and generated tonic/prost code"),
     ("simulator", "signgate-simulator", "the one Safe model: hashing, signatures, decoding, EVM simulation"),
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
-    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, signer"),
+    ("audit", "signgate-audit", "the audit log's format and offline verifier, and the `signgate-audit` binary; no gateway needed"),
+    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, live audit log, signer"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
     ("loadgen", "signgate-loadgen", "the `signgate-load` binary: gateway load beside a tonic echo floor"),
 ]
