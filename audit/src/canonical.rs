@@ -55,7 +55,7 @@ pub fn to_canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> 
 }
 
 /// The canonical bytes of a JSON value.
-pub fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
+pub(crate) fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
     write_value(v, &mut out)?;
     Ok(out)
@@ -112,7 +112,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 }
 
 /// Parses bytes that must already be canonical JSON into a value.
-pub fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
+pub(crate) fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
     if bytes.len() > MAX_CANONICAL_BYTES {
         return Err(CanonicalError::TooLarge {
             size: bytes.len(),
@@ -129,7 +129,9 @@ pub fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
 
 /// Parses canonical bytes into `T` and insists that `T` writes back the same bytes, so no
 /// two different byte strings can stand for one typed record (e.g. upper- and lower-case hex).
-pub fn parse_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
+pub(crate) fn parse_canonical<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, CanonicalError> {
     let v = parse_canonical_value(bytes)?;
     let typed: T = serde_json::from_value(v).map_err(|e| CanonicalError::Schema(e.to_string()))?;
     if to_canonical(&typed)? != bytes {

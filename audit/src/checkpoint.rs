@@ -78,7 +78,8 @@ pub enum CheckpointError {
 pub struct NoteSignature {
     /// The signer's key name.
     pub name: String,
-    /// The signed-note key id ([`key_id`]) that picks the key among same-named ones.
+    /// The signed-note key id: the first four bytes of `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)`,
+    /// which picks the key among same-named ones.
     pub key_id: [u8; 4],
     /// The ed25519 signature over the note's body.
     pub signature: [u8; 64],
@@ -92,7 +93,7 @@ pub fn origin_for(key: &VerifyingKey) -> String {
 }
 
 /// The signed-note key id of an ed25519 key under `name`.
-pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+pub(crate) fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");

@@ -64,7 +64,10 @@ impl AuditRecord {
 
     /// Builds a record from an already parsed canonical `value` whose canonical bytes are
     /// `bytes` (the verifier has both), with the same strictness as [`Self::from_bytes`].
-    pub fn from_value(value: serde_json::Value, bytes: &[u8]) -> Result<Self, CanonicalError> {
+    pub(crate) fn from_value(
+        value: serde_json::Value,
+        bytes: &[u8],
+    ) -> Result<Self, CanonicalError> {
         let r: Self =
             serde_json::from_value(value).map_err(|e| CanonicalError::Schema(e.to_string()))?;
         if to_canonical(&r)? != bytes {

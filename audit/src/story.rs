@@ -119,7 +119,7 @@ fn short(hash: Option<impl std::fmt::Display>) -> String {
 }
 
 /// A one-line description of any event (used for events outside a proposal too).
-pub fn describe(event: &AuditEvent) -> String {
+pub(crate) fn describe(event: &AuditEvent) -> String {
     match event {
         AuditEvent::ServerStarted(e) => format!(
             "gateway {} started under policy {} (configuration sha256 {}, audit key {}, release key {})",
@@ -172,6 +172,6 @@ pub fn describe(event: &AuditEvent) -> String {
 }
 
 /// The instant of a record, to the second, in the policy's UTC notation.
-pub fn format_ms(ms: u64) -> String {
+pub(crate) fn format_ms(ms: u64) -> String {
     Timestamp(ms / 1000).to_string()
 }
