@@ -10,8 +10,9 @@ CRATES = [
     ("keys", "signgate-keys", "ed25519 key files: the gateway's keys, operators' keys, public key files"),
     ("simulator", "signgate-simulator", "the one Safe model: hashing, signatures, decoding, EVM simulation"),
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
+    ("audit", "signgate-audit", "the audit log's format and offline verifier, and the `signgate-audit` binary; no gateway needed"),
     ("signer", "signgate-signer", "the reference signer backend: release tickets, double-sign ledger, `Signer` service"),
-    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, client to the signers"),
+    ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, live audit log, client to the signers"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
     ("loadgen", "signgate-loadgen", "the `signgate-load` binary: gateway load beside a tonic echo floor"),
 ]

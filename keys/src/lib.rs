@@ -140,11 +140,53 @@ pub fn read_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_bytes(&read_hex32(path)?))
 }
 
-/// Reads an ed25519 public key file (64 hex digits).
+/// Why text is not an ed25519 public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PublicKeyError {
+    /// Not hexadecimal digits.
+    #[error("not hex")]
+    NotHex,
+    /// Hex, but not of 32 bytes.
+    #[error("not 32 bytes")]
+    WrongLength,
+    /// 32 bytes that are not a point on the ed25519 curve.
+    #[error("not an ed25519 public key")]
+    NotEd25519,
+}
+
+impl PublicKeyError {
+    /// The reason in a few words (the same text as the error's `Display`), for callers whose
+    /// own errors carry a static reason.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::NotHex => "not hex",
+            Self::WrongLength => "not 32 bytes",
+            Self::NotEd25519 => "not an ed25519 public key",
+        }
+    }
+}
+
+/// Parses the content of a public key file: the 32-byte ed25519 key as 64 hex digits. Reading is
+/// a little more lenient than writing — surrounding whitespace and a `0x` prefix are accepted,
+/// since a key pasted by hand often has them. The gateway, the signer and the auditor's
+/// verifier all read `.pub` files through here.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, PublicKeyError> {
+    let digits = text.trim();
+    let digits = digits.strip_prefix("0x").unwrap_or(digits);
+    let raw = hex::decode(digits).map_err(|_| PublicKeyError::NotHex)?;
+    let bytes = <[u8; 32]>::try_from(raw).map_err(|_| PublicKeyError::WrongLength)?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| PublicKeyError::NotEd25519)
+}
+
+/// Reads an ed25519 public key file (see [`parse_public_key`]).
 pub fn read_ed25519_public(path: &Path) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_bytes(&read_hex32(path)?).map_err(|_| KeyError::Malformed {
+    let text = fs::read_to_string(path).map_err(|source| KeyError::Io {
         path: path.to_path_buf(),
-        reason: "not an ed25519 public key",
+        source,
+    })?;
+    parse_public_key(&text).map_err(|e| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.reason(),
     })
 }
 

@@ -1,15 +1,15 @@
-//! Getting the log and its checkpoints out of the operator's hands.
+//! Getting the live log and its checkpoints out of the operator's hands.
 //!
-//! **Records** export as JSON Lines, one [`ExportLine`] per record, each line itself canonical
-//! JSON: the record object, the leaf hash the gateway stored for it and, on request, an
-//! inclusion proof against the newest checkpoint. The leaf hash is a convenience that lets the
-//! verifier name the exact record an edit touched; it is never trusted — the signed roots are.
+//! **Records** leave through `signgate audit export`, which reads the log database
+//! ([`AuditReader`](super::AuditReader)) and writes the export file format defined in
+//! [`signgate_audit::export`]. **Checkpoints** go to a file drop directory (one
+//! [`note_file_name`] per checkpoint, written to a temporary name, fsynced and renamed, so a
+//! reader never sees half a note) and/or to a command hook that receives the note on stdin (to
+//! mail it, post it to a witness or another account's bucket). Where the drop lives decides
+//! what it proves: a directory the operator can also rewrite proves nothing.
 //!
-//! **Checkpoints** go to a file drop directory (one `checkpoint-<size>.note` per checkpoint,
-//! written to a temporary name, fsynced and renamed, so a reader never sees half a note)
-//! and/or to a command hook that receives the note on stdin (to mail it, post it to a witness
-//! or another account's bucket). Where the drop lives decides what it proves: a directory the
-//! operator can also rewrite proves nothing.
+//! This stays in the gateway because it needs the live log and the async runtime; the formats
+//! it writes are the audit crate's, so an auditor reads them without the gateway.
 
 use std::{
     fs::{self, File},
@@ -20,101 +20,12 @@ use std::{
     time::Duration,
 };
 
-use alloy_primitives::B256;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use signgate_audit::export::note_file_name;
 
 use super::{
     AuditError,
-    canonical::{CanonicalError, parse_canonical_value, value_to_canonical},
-    checkpoint::parse_note,
     log::{AuditLog, SignedCheckpoint},
-    merkle::{Tree, leaf_hash},
 };
-
-/// One exported line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportLine {
-    /// `H(0x00 ‖ canonical(record))`.
-    pub leaf_hash: B256,
-    /// The record, exactly as hashed once written canonically.
-    pub record: Value,
-    /// Present when exported with proofs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inclusion: Option<InclusionProof>,
-}
-
-/// An audit path from a record to the root of a tree of `tree_size` records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InclusionProof {
-    pub tree_size: u64,
-    pub path: Vec<B256>,
-}
-
-impl ExportLine {
-    /// Parses one line; it must be canonical JSON.
-    pub fn parse(line: &[u8]) -> Result<Self, CanonicalError> {
-        let v = parse_canonical_value(line)?;
-        serde_json::from_value(v).map_err(|e| CanonicalError::Schema(e.to_string()))
-    }
-
-    /// The bytes that were hashed for this record.
-    pub fn record_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
-        value_to_canonical(&self.record)
-    }
-
-    /// The canonical line (without newline).
-    pub fn to_line(&self) -> Result<Vec<u8>, CanonicalError> {
-        super::canonical::to_canonical(self)
-    }
-}
-
-/// Writes the log as JSON Lines to `out`; with `proofs`, each line carries its inclusion
-/// proof against the newest checkpoint that covers it (records after it get none).
-pub fn export_jsonl(
-    leaves: &[Vec<u8>],
-    checkpoint_notes: &[String],
-    proofs: bool,
-    out: &mut dyn Write,
-) -> Result<(), AuditError> {
-    let hashes: Vec<[u8; 32]> = leaves.iter().map(|l| leaf_hash(l)).collect();
-    let proof_size = checkpoint_notes
-        .iter()
-        .filter_map(|n| parse_note(n).ok())
-        .map(|(c, _)| c.size)
-        .filter(|&s| s <= hashes.len() as u64)
-        .max();
-    let tree = Tree::new(hashes.clone());
-    for (i, (data, hash)) in leaves.iter().zip(&hashes).enumerate() {
-        let index = i as u64;
-        let inclusion = match proof_size {
-            Some(size) if proofs && index < size => Some(InclusionProof {
-                tree_size: size,
-                path: tree
-                    .inclusion_proof(index, size)?
-                    .into_iter()
-                    .map(B256::from)
-                    .collect(),
-            }),
-            _ => None,
-        };
-        let line = ExportLine {
-            leaf_hash: B256::from(*hash),
-            record: serde_json::from_slice(data)
-                .map_err(|e| CanonicalError::Syntax(e.to_string()))?,
-            inclusion,
-        };
-        let mut bytes = line.to_line()?;
-        bytes.push(b'\n');
-        out.write_all(&bytes).map_err(|e| AuditError::Export {
-            target: "output".to_owned(),
-            source: e,
-        })?;
-    }
-    Ok(())
-}
 
 /// Where checkpoints go.
 #[derive(Debug, Clone, Default)]
@@ -123,11 +34,6 @@ pub struct CheckpointSink {
     pub drop_dir: Option<PathBuf>,
     /// A program (and arguments) that receives each note on stdin; non-zero exit is a failure.
     pub hook: Option<Vec<String>>,
-}
-
-/// The file name a checkpoint of `size` gets in a drop directory (sorts by size).
-pub fn note_file_name(size: u64) -> String {
-    format!("checkpoint-{size:020}.note")
 }
 
 impl CheckpointSink {
@@ -215,24 +121,4 @@ pub async fn run_checkpoints(
         }
     }
     tick(log, sink).await;
-}
-
-/// Reads the records of an export (for `show` and `replay`); refuses the first bad line,
-/// naming it. Run `signgate audit verify` first to know the records are the logged ones.
-pub fn records_from_export(
-    log: &[u8],
-) -> Result<Vec<super::record::AuditRecord>, (usize, CanonicalError)> {
-    let body = log.strip_suffix(b"\n").unwrap_or(log);
-    if body.is_empty() {
-        return Ok(Vec::new());
-    }
-    body.split(|b| *b == b'\n')
-        .enumerate()
-        .map(|(n, raw)| {
-            ExportLine::parse(raw)
-                .and_then(|l| l.record_bytes())
-                .and_then(|b| super::record::AuditRecord::from_bytes(&b))
-                .map_err(|e| (n + 1, e))
-        })
-        .collect()
 }

@@ -23,13 +23,13 @@ use std::{
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-
-use super::{
-    AuditError,
-    checkpoint::{Checkpoint, origin_for},
+use signgate_audit::{
+    checkpoint::{Checkpoint, origin_for, parse_note},
     merkle::{Frontier, Hash, leaf_hash},
     record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
 };
+
+use super::AuditError;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -238,7 +238,7 @@ impl AuditLog {
             .optional()
             .map_err(|e| self.store(e))?;
         if let Some(note) = existing {
-            let (checkpoint, _) = super::checkpoint::parse_note(&note)?;
+            let (checkpoint, _) = parse_note(&note)?;
             return Ok(SignedCheckpoint { checkpoint, note });
         }
         let checkpoint = Checkpoint {

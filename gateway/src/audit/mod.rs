@@ -1,20 +1,18 @@
-//! The tamper-evident audit log: what was decided, on what evidence, by whom — provable to
-//! an auditor who does not trust the gateway's operator.
+//! The live audit log: the durable SQLite log the gateway appends to, and checkpoint delivery.
 //!
-//! - [`record`]: the record types (one per event) and their version;
-//! - [`canonical`]: the canonical JSON bytes that are hashed;
-//! - [`merkle`]: RFC 6962 hashing, inclusion and consistency proofs;
-//! - [`log`]: the durable SQLite-backed [`AuditLog`] the gateway appends to;
-//! - [`checkpoint`]: signed checkpoints (C2SP signed notes);
-//! - [`export`]: JSON Lines export and checkpoint delivery (file drop, command hook);
-//! - [`verify`]: the offline verifier behind `signgate audit verify`;
-//! - [`replay`]: recorded decisions re-evaluated under a candidate policy;
-//! - [`story`]: one proposal's records in plain words.
+//! What a record is, how it is hashed, how checkpoints are signed and how an export is
+//! verified offline live in the `signgate-audit` crate ([`signgate_audit`]), so an auditor can
+//! build that alone; this module is the part that needs the gateway's database and runtime:
+//!
+//! - [`log`]: the durable SQLite-backed [`AuditLog`] the gateway appends to, and the
+//!   read-only [`AuditReader`] behind `signgate audit export`;
+//! - [`export`]: checkpoint delivery (file drop, command hook) and the periodic task that
+//!   signs them.
 //!
 //! The pipeline's contract: append the record **before** sending the response that depends
 //! on it; if [`AuditLog::append`] fails, release nothing and answer `UNAVAILABLE`.
 //!
-//! Which record at which step (all in [`record`]):
+//! Which record at which step (all in [`signgate_audit::record`]):
 //!
 //! | step | record |
 //! |---|---|
@@ -27,20 +25,14 @@
 //!
 //! Run [`export::run_checkpoints`] beside the server to sign and export checkpoints.
 
-pub mod canonical;
-pub mod checkpoint;
 pub mod export;
 pub mod log;
-pub mod merkle;
-pub mod record;
-pub mod replay;
-pub mod story;
-pub mod verify;
 
 use std::path::PathBuf;
 
+use signgate_audit::{canonical::CanonicalError, checkpoint::CheckpointError};
+
 pub use log::{AuditLog, AuditOptions, AuditReader, SignedCheckpoint};
-pub use record::{AuditEvent, AuditRecord, LeafIndex};
 
 /// Why the audit log could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +52,9 @@ pub enum AuditError {
     #[error("audit log refuses writes after an earlier write failed; restart the gateway")]
     Poisoned,
     #[error("audit record cannot be encoded: {0}")]
-    Encode(#[from] canonical::CanonicalError),
-    #[error("audit proof: {0}")]
-    Proof(#[from] merkle::ProofError),
+    Encode(#[from] CanonicalError),
     #[error("audit checkpoint: {0}")]
-    Checkpoint(#[from] checkpoint::CheckpointError),
+    Checkpoint(#[from] CheckpointError),
     #[error("audit export to {target} failed: {source}")]
     Export {
         target: String,

@@ -2,6 +2,8 @@
 //!
 //! `verify`, `show` and `replay` work offline on an export and the gateway's public key —
 //! what an auditor holds; `export` reads the gateway's log database (read-only, no key).
+//! Everything but reading the database is the `signgate-audit` crate's, which an auditor can
+//! also run on its own (`signgate-audit verify`), with the same inputs and the same verdict.
 
 use std::{
     fs,
@@ -14,14 +16,17 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use signgate_policy::Policy;
 
-use crate::audit::{
-    AuditReader,
+use signgate_audit::{
+    AuditRecord,
+    checkpoint::parse_note,
     export::{export_jsonl, note_file_name, records_from_export},
-    record::AuditRecord,
+    files::{read_export, read_notes, read_public_key},
     replay::replay,
     story::{events, story},
     verify::verify_export,
 };
+
+use crate::audit::AuditReader;
 
 /// `signgate audit …`
 #[derive(Debug, Args)]
@@ -118,61 +123,16 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let log =
-        fs::read(&a.log).with_context(|| format!("reading the export {}", a.log.display()))?;
-    let key = signgate_keys::read_ed25519_public(&a.public_key)
-        .with_context(|| format!("reading the audit public key {}", a.public_key.display()))?;
+    let log = read_export(&a.log)?;
+    let key = read_public_key(&a.public_key)?;
     let notes = read_notes(&a.checkpoints)?;
     let v = verify_export(&log, &notes, &key);
-    println!(
-        "{} records, {} valid checkpoint(s), verified through record #{}",
-        v.records,
-        v.checkpoints,
-        v.verified_size.saturating_sub(1)
-    );
-    if let Some((from, to)) = v.uncovered {
-        println!(
-            "note: records #{from}..#{} come after the last checkpoint; nothing outside the operator commits to them yet, so their truncation would be undetectable",
-            to.saturating_sub(1)
-        );
-    }
-    for f in &v.findings {
-        println!("FAIL: {f}");
-    }
-    if v.passed() {
-        println!("PASS");
-        Ok(ExitCode::SUCCESS)
+    print!("{}", v.report());
+    Ok(if v.passed() {
+        ExitCode::SUCCESS
     } else {
-        println!("FAIL: {} finding(s)", v.findings.len());
-        Ok(ExitCode::FAILURE)
-    }
-}
-
-/// Reads checkpoint notes from files and `*.note` files in directories, named by path.
-fn read_notes(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
-    let mut notes = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = fs::read_dir(p)
-                .with_context(|| format!("listing {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "note"))
-                .collect();
-            files.sort();
-            for f in files {
-                notes.push(read_note(&f)?);
-            }
-        } else {
-            notes.push(read_note(p)?);
-        }
-    }
-    Ok(notes)
-}
-
-fn read_note(p: &Path) -> anyhow::Result<(String, String)> {
-    let text =
-        fs::read_to_string(p).with_context(|| format!("reading checkpoint {}", p.display()))?;
-    Ok((p.display().to_string(), text))
+        ExitCode::FAILURE
+    })
 }
 
 fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
@@ -191,7 +151,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &a.checkpoints_dir {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for note in &notes {
-            let (cp, _) = crate::audit::checkpoint::parse_note(note)?;
+            let (cp, _) = parse_note(note)?;
             let path = dir.join(note_file_name(cp.size));
             fs::write(&path, note).with_context(|| format!("writing {}", path.display()))?;
         }
@@ -207,12 +167,13 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
 fn load_records(s: &Source) -> anyhow::Result<Vec<AuditRecord>> {
     match (&s.log, &s.db) {
         (Some(log), _) => {
-            let bytes =
-                fs::read(log).with_context(|| format!("reading the export {}", log.display()))?;
-            records_from_export(&bytes).map_err(|(line, e)| {
+            let bytes = read_export(log)?;
+            records_from_export(&bytes).map_err(|e| {
                 anyhow::anyhow!(
-                    "{} line {line}: {e}; run `signgate audit verify` on it",
-                    log.display()
+                    "{} line {}: {}; run `signgate audit verify` on it",
+                    log.display(),
+                    e.line,
+                    e.source
                 )
             })
         }

@@ -5,12 +5,11 @@
 //! that disappears or gains a revocation is revoked. Roles and teams together are the groups
 //! an operator approves for; wallet assignments are reported with them.
 
+use signgate_audit::record::{OperatorChange, OperatorChanged};
 use signgate_policy::{
     Policy, PolicyHash,
     operators::{Operator, OperatorKey},
 };
-
-use crate::audit::record::{OperatorChange, OperatorChanged};
 
 fn words(list: &[impl std::fmt::Display]) -> String {
     if list.is_empty() {

@@ -19,6 +19,10 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use signgate_audit::{
+    AuditEvent,
+    record::{Caller, PolicyApplied},
+};
 use signgate_policy::{
     Policy, PolicyHash,
     governance::{ActivationError, AdminSignature, activate},
@@ -28,10 +32,7 @@ use signgate_policy::{
 pub use diff::{describe, operator_changes};
 pub use persist::{PersistError, PersistedPolicy};
 
-use crate::audit::{
-    AuditError, AuditEvent, AuditLog,
-    record::{Caller, PolicyApplied},
-};
+use crate::audit::{AuditError, AuditLog};
 
 /// Why a policy was not applied. Nothing changed in any case.
 #[derive(Debug, thiserror::Error)]
@@ -221,10 +222,9 @@ mod tests {
     use signgate_policy::governance::{sign_policy, signing_key};
 
     use super::*;
-    use crate::{
-        audit::{AuditOptions, record::ServerStopped},
-        pipeline::setup::DEMO_POLICY,
-    };
+    use signgate_audit::record::ServerStopped;
+
+    use crate::{audit::AuditOptions, pipeline::setup::DEMO_POLICY};
 
     fn caller() -> Caller {
         Caller {

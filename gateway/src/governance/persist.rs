@@ -15,12 +15,13 @@ use std::{
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use signgate_audit::{AuditEvent, AuditRecord};
 use signgate_policy::{
     CompileError, Policy, PolicyHash,
     governance::{AdminSignature, admin_message},
 };
 
-use crate::audit::{AuditEvent, AuditReader, AuditRecord};
+use crate::audit::AuditReader;
 
 /// The file name of the policy in force.
 pub const ACTIVE: &str = "active.json";

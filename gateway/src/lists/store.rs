@@ -19,6 +19,10 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use signgate_audit::{
+    AuditEvent,
+    record::{ListOutcome, SanctionsListChange},
+};
 use signgate_policy::sanctions::{
     ListDiff, ListId, ListLoadError, ListSpecError, ParseLimits, SanctionsSnapshot, Sha256Digest,
     UpdateOutcome,
@@ -26,10 +30,7 @@ use signgate_policy::sanctions::{
 use tokio::sync::watch;
 
 use super::{ListSource, load_source};
-use crate::audit::{
-    AuditEvent, AuditLog,
-    record::{ListOutcome, SanctionsListChange},
-};
+use crate::audit::AuditLog;
 
 /// What one load or reload of one list did; each is an audit record.
 #[derive(Debug)]
@@ -345,7 +346,9 @@ mod tests {
 
     #[test]
     fn a_version_the_audit_log_cannot_record_is_not_used() {
-        use crate::audit::{AuditLog, AuditOptions, record::ServerStopped};
+        use signgate_audit::record::ServerStopped;
+
+        use crate::audit::{AuditLog, AuditOptions};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("internal.txt");
         std::fs::write(&path, format!("{A}\n")).unwrap();

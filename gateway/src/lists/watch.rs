@@ -219,8 +219,8 @@ mod tests {
             .unwrap()
             .iter()
             .filter_map(
-                |l| match crate::audit::AuditRecord::from_bytes(l).unwrap().event {
-                    crate::audit::AuditEvent::SanctionsList(c) => Some(c),
+                |l| match signgate_audit::AuditRecord::from_bytes(l).unwrap().event {
+                    signgate_audit::AuditEvent::SanctionsList(c) => Some(c),
                     _ => None,
                 },
             )

@@ -24,11 +24,12 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram, info::Info},
     registry::{Registry, Unit},
 };
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::Decision;
 
 pub use http::serve;
 
-use crate::{audit::record::DecisionTrigger, lists::ListStore};
+use crate::lists::ListStore;
 
 /// One label: a static name and a value from a closed set.
 type Label = (&'static str, &'static str);

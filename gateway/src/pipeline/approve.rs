@@ -6,12 +6,12 @@
 //! deterministic run on the configured state. Approvals that do not count are stored anyway and
 //! the decision says why (initiator, probation, …): an operator learns it from the response.
 
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::operators::OperatorId;
 use signgate_simulator::{SafeContext, evm::StateSource};
 
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of};
 use crate::{
-    audit::record::DecisionTrigger,
     call_span,
     domain::{Caller, DecisionDetail, EvaluatedDecision, Statement},
     error::GatewayError,

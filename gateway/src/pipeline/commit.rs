@@ -9,7 +9,7 @@
 
 use std::future::Future;
 
-use crate::audit::AuditEvent;
+use signgate_audit::AuditEvent;
 
 use super::{Pipeline, records};
 use crate::{error::GatewayError, store::StoreError};

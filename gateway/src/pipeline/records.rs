@@ -9,17 +9,18 @@ use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, FixedBytes};
 use sha2::{Digest, Sha256};
+use signgate_audit::{
+    AuditEvent,
+    canonical::to_canonical,
+    record::{
+        ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
+        ProposalCancelled, ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
+    },
+};
 use signgate_policy::{Evaluation, Evidence, PolicyHash, evidence::Verdict, time::Timestamp};
 
 use crate::{
-    audit::{
-        AuditEvent, AuditLog,
-        canonical::to_canonical,
-        record::{
-            ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
-            ProposalCancelled, ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
-        },
-    },
+    audit::AuditLog,
     domain::{Caller, SignedBytes},
     error::GatewayError,
     metrics::Metrics,

@@ -12,13 +12,13 @@
 
 use std::time::Duration;
 
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_signer::ticket;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 
 use super::{Pipeline, Released, approve::reanalyse, evidence, records, velocity};
 use crate::{
-    audit::record::DecisionTrigger,
     call_span,
     domain::{Caller, DecisionDetail, EvaluatedDecision},
     error::GatewayError,

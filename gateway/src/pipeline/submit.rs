@@ -6,6 +6,7 @@
 //! screening problems are not errors: they become deny reasons in the stored decision.
 
 use alloy_primitives::{Address, B256};
+use signgate_audit::record::DecisionTrigger;
 use signgate_policy::operators::OperatorId;
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
@@ -13,7 +14,6 @@ use signgate_simulator::{
 
 use super::{Pipeline, analysis, records};
 use crate::{
-    audit::record::DecisionTrigger,
     call_span,
     domain::{
         Caller, DecisionDetail, EvaluatedDecision, ProposalAnalysis, ProposalBody, Submission,

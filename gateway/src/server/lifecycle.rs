@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use alloy_primitives::FixedBytes;
+use signgate_audit::{
+    AuditEvent,
+    record::{ServerStarted, ServerStopped},
+};
 
 use crate::pipeline::Governance;
 use crate::{
-    audit::{
-        AuditError, AuditEvent, AuditLog,
-        record::{ServerStarted, ServerStopped},
-    },
+    audit::{AuditError, AuditLog},
     config::GatewayConfig,
 };
 

@@ -12,9 +12,8 @@
 use std::process::Command;
 
 use ed25519_dalek::SigningKey;
-use signgate_gateway::audit::{
-    AuditError, AuditEvent, AuditLog, AuditOptions, record::ServerStopped, verify::verify_export,
-};
+use signgate_audit::{AuditEvent, record::ServerStopped, verify::verify_export};
+use signgate_gateway::audit::{AuditError, AuditLog, AuditOptions};
 
 use super::fixtures::{audit_key, build_log, export};
 
@@ -205,10 +204,8 @@ fn the_realistic_log_reopens() {
 async fn checkpoints_reach_the_drop_directory_and_the_hook() {
     use std::sync::Arc;
 
-    use signgate_gateway::audit::{
-        checkpoint::verify_note,
-        export::{CheckpointSink, note_file_name, run_checkpoints},
-    };
+    use signgate_audit::{checkpoint::verify_note, export::note_file_name};
+    use signgate_gateway::audit::export::{CheckpointSink, run_checkpoints};
 
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(AuditLog::open(&dir.path().join("audit.db"), audit_key()).unwrap());

@@ -5,14 +5,11 @@
 use std::time::Duration;
 
 use alloy_primitives::B256;
-use signgate_gateway::{
-    audit::{
-        AuditEvent, AuditReader, AuditRecord,
-        record::{ListOutcome, SanctionsListChange},
-    },
-    config::SanctionsListConfig,
-    pipeline::setup,
+use signgate_audit::{
+    AuditEvent, AuditRecord,
+    record::{ListOutcome, SanctionsListChange},
 };
+use signgate_gateway::{audit::AuditReader, config::SanctionsListConfig, pipeline::setup};
 use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 

@@ -5,11 +5,11 @@
 
 use alloy_primitives::U256;
 use ed25519_dalek::SigningKey;
+use signgate_audit::{
+    AuditEvent, AuditRecord, export::export_jsonl, record::OperatorChange, verify::verify_export,
+};
 use signgate_gateway::{
-    audit::{
-        AuditEvent, AuditLog, AuditReader, AuditRecord, export::export_jsonl,
-        record::OperatorChange, verify::verify_export,
-    },
+    audit::{AuditLog, AuditReader},
     pipeline::setup,
 };
 use signgate_policy::{PolicyHash, governance::sign_policy};

@@ -17,14 +17,34 @@ pub type Hash = [u8; 32];
 /// Why a proof could not be made or did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    /// The leaf is not in a tree of that size.
     #[error("leaf index {index} is outside a tree of {size} leaves")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf asked about.
+        index: u64,
+        /// The tree's size.
+        size: u64,
+    },
+    /// A consistency proof from a larger tree to a smaller one.
     #[error("tree size {old} is larger than {new}")]
-    SizesReversed { old: u64, new: u64 },
+    SizesReversed {
+        /// The size claimed to be the earlier one.
+        old: u64,
+        /// The size claimed to be the later one.
+        new: u64,
+    },
+    /// A proof asked of a prefix longer than the leaves known.
     #[error("tree size {size} exceeds the {have} leaves available")]
-    TooFewLeaves { size: u64, have: u64 },
+    TooFewLeaves {
+        /// The tree size asked for.
+        size: u64,
+        /// The leaves known.
+        have: u64,
+    },
+    /// A proof with more or fewer hashes than its sizes call for.
     #[error("proof has the wrong number of hashes")]
     WrongLength,
+    /// A well-formed proof that leads elsewhere: the data or the root is not what was claimed.
     #[error("proof does not lead to the expected root")]
     RootMismatch,
 }

@@ -11,7 +11,7 @@
 
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
-use signgate_gateway::audit::merkle::*;
+use signgate_audit::merkle::*;
 
 fn h(parts: &[&[u8]]) -> Hash {
     let mut s = Sha256::new();

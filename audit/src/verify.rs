@@ -30,54 +30,103 @@ use std::{
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{
+use crate::{
     checkpoint::{Checkpoint, verify_note},
     export::ExportLine,
     merkle::{Hash, Tree, leaf_hash, verify_consistency, verify_inclusion},
     record::{AuditEvent, AuditRecord},
 };
 
-/// One problem, with where it is.
+/// One problem, with where it is. Positions are 0-based record indices (`#n`); lines are
+/// 1-based lines of the export file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// A line that is not a canonical export line (or whose record is not a valid record).
-    Unreadable { line: usize, error: String },
+    Unreadable {
+        /// The export line.
+        line: usize,
+        /// Why it cannot be read.
+        error: String,
+    },
     /// The record's bytes do not hash to the leaf hash exported with it.
-    Modified { line: usize, index: u64 },
+    Modified {
+        /// The export line.
+        line: usize,
+        /// The position the record claims.
+        index: u64,
+    },
     /// No line carries this range of indices.
-    Missing { from: u64, to: u64 },
+    Missing {
+        /// The first missing position.
+        from: u64,
+        /// One past the last missing position.
+        to: u64,
+    },
     /// Several lines claim one index.
-    Duplicate { index: u64, lines: Vec<usize> },
+    Duplicate {
+        /// The position claimed more than once.
+        index: u64,
+        /// Every export line that claims it.
+        lines: Vec<usize>,
+    },
     /// A record sits between neighbours it does not follow or precede.
-    OutOfOrder { line: usize, index: u64 },
+    OutOfOrder {
+        /// The export line.
+        line: usize,
+        /// The position the record claims.
+        index: u64,
+    },
     /// A checkpoint that does not parse or is not signed by the key.
-    BadCheckpoint { name: String, error: String },
+    BadCheckpoint {
+        /// The checkpoint's name (its file path).
+        name: String,
+        /// Why it was refused.
+        error: String,
+    },
     /// The log ends before a signed checkpoint's size.
     Truncated {
+        /// How many records the export holds (the first removed position).
         records: u64,
+        /// The checkpoint that commits to more.
         checkpoint: String,
+        /// The size it signed.
         size: u64,
     },
     /// The recomputed root differs from a signed one; something in `[from, to)` changed.
     RootMismatch {
+        /// The checkpoint whose root does not match.
         checkpoint: String,
+        /// The size of the last checkpoint that did match (0 if none): nothing before it
+        /// changed.
         from: u64,
+        /// This checkpoint's size.
         to: u64,
     },
     /// Two signed checkpoints that cannot both describe one append-only log.
     Inconsistent {
+        /// The earlier checkpoint.
         first: String,
+        /// The later checkpoint.
         second: String,
+        /// What contradicts.
         why: String,
     },
     /// An exported inclusion proof that does not verify.
     BadInclusion {
+        /// The export line.
         line: usize,
+        /// The position the record claims.
         index: u64,
+        /// Why the proof fails.
         why: String,
     },
     /// A release without an approved decision before it.
-    ReleaseWithoutDecision { index: u64, proposal: String },
+    ReleaseWithoutDecision {
+        /// The release record's position.
+        index: u64,
+        /// The proposal released.
+        proposal: String,
+    },
     /// No valid checkpoint at all: nothing in the export is signed.
     NoCheckpoint,
 }
@@ -184,6 +233,7 @@ pub struct Verification {
     pub verified_size: u64,
     /// `[from, to)`: records no checkpoint covers yet (undetectable if truncated).
     pub uncovered: Option<(u64, u64)>,
+    /// Every problem found, in the order the checks ran; empty means the export passed.
     pub findings: Vec<Finding>,
 }
 
@@ -191,6 +241,39 @@ impl Verification {
     /// Pass or fail.
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// The verdict as both verifiers print it: a summary line, a note on records no
+    /// checkpoint covers yet, one `FAIL:` line per finding, then `PASS` or the count of
+    /// findings. One rendering, so `signgate audit verify` and `signgate-audit verify` say the
+    /// same thing about the same export.
+    pub fn report(&self) -> String {
+        use fmt::Write as _;
+        // Writing to a `String` cannot fail.
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} records, {} valid checkpoint(s), verified through record #{}",
+            self.records,
+            self.checkpoints,
+            self.verified_size.saturating_sub(1)
+        );
+        if let Some((from, to)) = self.uncovered {
+            let _ = writeln!(
+                s,
+                "note: records #{from}..#{} come after the last checkpoint; nothing outside the operator commits to them yet, so their truncation would be undetectable",
+                to.saturating_sub(1)
+            );
+        }
+        for f in &self.findings {
+            let _ = writeln!(s, "FAIL: {f}");
+        }
+        if self.passed() {
+            s.push_str("PASS\n");
+        } else {
+            let _ = writeln!(s, "FAIL: {} finding(s)", self.findings.len());
+        }
+        s
     }
 }
 

@@ -24,16 +24,26 @@ pub const MAX_CANONICAL_BYTES: usize = 4 * 1024 * 1024;
 /// Why bytes are not canonical JSON, or a value cannot be made canonical.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CanonicalError {
+    /// Not JSON at all (the parser's message).
     #[error("not valid JSON: {0}")]
     Syntax(String),
     #[error(
         "JSON is valid but not in canonical form (key order, whitespace, escapes or duplicates)"
     )]
+    /// Valid JSON, but not the one accepted byte form of its value.
     NotCanonical,
+    /// A number that is not an integer: floats have no single decimal form.
     #[error("floating-point numbers are not allowed in audit records")]
     Float,
+    /// Longer than [`MAX_CANONICAL_BYTES`].
     #[error("document of {size} bytes exceeds the limit of {max}")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The document's length.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Canonical JSON that is not the expected type (or a type that cannot be made JSON).
     #[error("does not match the record schema: {0}")]
     Schema(String),
 }
@@ -45,7 +55,7 @@ pub fn to_canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> 
 }
 
 /// The canonical bytes of a JSON value.
-pub fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
+pub(crate) fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
     write_value(v, &mut out)?;
     Ok(out)
@@ -102,7 +112,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 }
 
 /// Parses bytes that must already be canonical JSON into a value.
-pub fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
+pub(crate) fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
     if bytes.len() > MAX_CANONICAL_BYTES {
         return Err(CanonicalError::TooLarge {
             size: bytes.len(),
@@ -119,7 +129,9 @@ pub fn parse_canonical_value(bytes: &[u8]) -> Result<Value, CanonicalError> {
 
 /// Parses canonical bytes into `T` and insists that `T` writes back the same bytes, so no
 /// two different byte strings can stand for one typed record (e.g. upper- and lower-case hex).
-pub fn parse_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CanonicalError> {
+pub(crate) fn parse_canonical<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, CanonicalError> {
     let v = parse_canonical_value(bytes)?;
     let typed: T = serde_json::from_value(v).map_err(|e| CanonicalError::Schema(e.to_string()))?;
     if to_canonical(&typed)? != bytes {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signgate_gateway::audit::{AuditRecord, export::ExportLine};
+use signgate_audit::{AuditRecord, export::ExportLine};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = AuditRecord::from_bytes(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signgate_gateway::audit::checkpoint::{parse_note, verify_note};
+use signgate_audit::checkpoint::{parse_note, verify_note};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

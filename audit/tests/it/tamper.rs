@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use alloy_primitives::{B256, FixedBytes};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use signgate_gateway::audit::{
+use signgate_audit::{
     AuditEvent, AuditRecord,
     export::ExportLine,
     merkle::leaf_hash,
@@ -22,12 +22,14 @@ use signgate_gateway::audit::{
 };
 use signgate_policy::{evidence::Verdict, time::Timestamp};
 
-use super::fixtures::{audit_key, build_log, build_log_of, caller, export};
+use super::{
+    memory::MemoryLog,
+    realistic::{audit_key, caller, run_server},
+};
 
 const TRIALS: usize = 1_000;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     log: Vec<u8>,
     notes: Vec<(String, String)>,
 }
@@ -37,15 +39,10 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.db");
-        build_log_of(&path, 10, 14);
-        let (log, notes) = export(&path, false);
-        Fixture {
-            _dir: dir,
-            log,
-            notes,
-        }
+        let mut memory = MemoryLog::new(audit_key());
+        run_server(&mut memory, 10, 14);
+        let (log, notes) = memory.export(false);
+        Fixture { log, notes }
     })
 }
 
@@ -286,10 +283,9 @@ fn checkpoint_signature_forgery_and_wrong_key_fail() {
 
 #[test]
 fn inclusion_proofs_verify_and_catch_edits() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    build_log(&path, 40);
-    let (log, notes) = export(&path, true);
+    let mut memory = MemoryLog::new(audit_key());
+    run_server(&mut memory, 40, usize::MAX);
+    let (log, notes) = memory.export(true);
     let v = verify_export(&log, &notes, &audit_key().verifying_key());
     assert!(v.passed(), "{:?}", v.findings);
     let mut ls = lines(&log);

@@ -1,7 +1,7 @@
 //! What the audit log records: one [`AuditRecord`] per event, version 1.
 //!
 //! A record is an envelope (format version, position, time) around one [`AuditEvent`]. Its
-//! canonical JSON ([`crate::audit::canonical`]) is the Merkle leaf, so the position is bound
+//! canonical JSON ([`crate::canonical`]) is the Merkle leaf, so the position is bound
 //! into the hash: a record moved elsewhere no longer matches its own index.
 //!
 //! What is deliberately absent: key material of any kind, bearer tokens (only
@@ -21,7 +21,7 @@ use signgate_policy::{
     sanctions::ListDiff, time::Timestamp,
 };
 
-use super::canonical::{CanonicalError, parse_canonical, to_canonical};
+use crate::canonical::{CanonicalError, parse_canonical, to_canonical};
 
 /// The record format this code writes; readers refuse any other.
 pub const RECORD_VERSION: u32 = 1;
@@ -47,6 +47,7 @@ pub struct AuditRecord {
     pub index: u64,
     /// Unix milliseconds, from the gateway's clock when the record was appended.
     pub at_ms: u64,
+    /// What happened.
     pub event: AuditEvent,
 }
 
@@ -63,7 +64,10 @@ impl AuditRecord {
 
     /// Builds a record from an already parsed canonical `value` whose canonical bytes are
     /// `bytes` (the verifier has both), with the same strictness as [`Self::from_bytes`].
-    pub fn from_value(value: serde_json::Value, bytes: &[u8]) -> Result<Self, CanonicalError> {
+    pub(crate) fn from_value(
+        value: serde_json::Value,
+        bytes: &[u8],
+    ) -> Result<Self, CanonicalError> {
         let r: Self =
             serde_json::from_value(value).map_err(|e| CanonicalError::Schema(e.to_string()))?;
         if to_canonical(&r)? != bytes {
@@ -101,16 +105,27 @@ impl AuditRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditEvent {
+    /// The gateway started (its first append, which proves the log is writable).
     ServerStarted(ServerStarted),
+    /// The gateway stopped cleanly.
     ServerStopped(ServerStopped),
+    /// A proposal arrived and was decoded and simulated.
     ProposalSubmitted(Box<ProposalSubmitted>),
+    /// The policy decided on a proposal.
     DecisionMade(Box<DecisionMade>),
+    /// An operator approved or rejected a proposal.
     ApprovalReceived(ApprovalReceived),
+    /// The gateway signed a release ticket for the signers.
     ReleaseTicketIssued(ReleaseTicketIssued),
+    /// Signatures went back to the client.
     SignaturesReturned(SignaturesReturned),
+    /// An open proposal was cancelled.
     ProposalCancelled(ProposalCancelled),
+    /// A new policy took effect.
     PolicyApplied(PolicyApplied),
+    /// A sanctions list was loaded, reloaded or refused.
     SanctionsList(SanctionsListChange),
+    /// An operator was added, changed or removed by a policy.
     OperatorChanged(OperatorChanged),
 }
 
@@ -164,11 +179,13 @@ impl TokenDigest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerStarted {
+    /// The gateway's version.
     pub version: String,
     /// Public half of the key that signs checkpoints.
     pub audit_key: FixedBytes<32>,
     /// Public half of the key that signs release tickets, when configured.
     pub release_key: Option<FixedBytes<32>>,
+    /// The policy in force at start, if one was configured.
     pub policy_hash: Option<PolicyHash>,
     /// SHA-256 of the effective configuration, so a changed config is visible.
     pub config_sha256: Option<B256>,
@@ -178,6 +195,7 @@ pub struct ServerStarted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerStopped {
+    /// Why it stopped, in words.
     pub reason: String,
 }
 
@@ -185,6 +203,7 @@ pub struct ServerStopped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListVersion {
+    /// The list's name.
     pub list: String,
     /// SHA-256 of the loaded list; `null`: the list was unavailable, which denies (a record
     /// never leaves an unavailable list out).
@@ -195,24 +214,33 @@ pub struct ListVersion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalSubmitted {
+    /// The gateway's id for the proposal.
     pub proposal_id: String,
+    /// The chain the Safe is on.
     pub chain_id: u64,
+    /// The Safe.
     pub safe: Address,
+    /// The SafeTx's nonce.
     pub nonce: U256,
     /// Recomputed by the gateway from the SafeTx fields.
     pub safe_tx_hash: B256,
     /// SHA-256 of the canonical submitted request (what the initiator signed).
     pub input_sha256: B256,
+    /// Who proposed it (the initiator id in the signed submission).
     pub initiator: String,
-    /// The initiator's ed25519 key and signature over the submission.
+    /// The initiator's ed25519 key.
     pub initiator_key: FixedBytes<32>,
+    /// The initiator's signature over the submission.
     pub initiator_signature: FixedBytes<64>,
     /// The decoded actions in words, as the API returned them.
     pub summary: Vec<String>,
     /// SHA-256 of the canonical simulation report.
     pub simulation_sha256: B256,
+    /// The sanctions list versions screened against.
     pub lists: Vec<ListVersion>,
+    /// The policy in force.
     pub policy_hash: PolicyHash,
+    /// Who made the call.
     pub caller: Caller,
     /// Everything the first evaluation read.
     pub evidence: Evidence,
@@ -222,10 +250,15 @@ pub struct ProposalSubmitted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionTrigger {
+    /// The proposal was submitted.
     Submitted,
+    /// An approval arrived.
     Approval,
+    /// A rejection arrived.
     Rejection,
+    /// Signatures were requested (re-evaluated before release).
     Release,
+    /// The proposal was cancelled.
     Cancel,
 }
 
@@ -233,15 +266,21 @@ pub enum DecisionTrigger {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionMade {
+    /// The proposal decided.
     pub proposal_id: String,
+    /// The proposal's safeTxHash.
     pub safe_tx_hash: B256,
+    /// What caused the evaluation.
     pub trigger: DecisionTrigger,
+    /// The policy that decided.
     pub policy_hash: PolicyHash,
     /// `deny`, `needs_approvals` or `approved`.
     pub outcome: String,
     /// Stable reason codes, in order (empty unless denied).
     pub reason_codes: Vec<String>,
+    /// The full decision, with reasons or approvals counted.
     pub decision: Decision,
+    /// Everything `evaluate` read, so `replay` can evaluate it again.
     pub evidence: Evidence,
 }
 
@@ -275,15 +314,23 @@ impl DecisionMade {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalReceived {
+    /// The proposal approved or rejected.
     pub proposal_id: String,
+    /// The safeTxHash the operator signed over.
     pub safe_tx_hash: B256,
+    /// Approve or reject.
     pub verdict: Verdict,
     /// The operator the key belongs to under the active policy, if any.
     pub operator: Option<String>,
+    /// The operator's ed25519 key.
     pub public_key: FixedBytes<32>,
+    /// The operator's signature over the domain-tagged approval message.
     pub signature: FixedBytes<64>,
+    /// Until when the signed approval is valid.
     pub expires_at: Timestamp,
+    /// When the gateway received it.
     pub received_at: Timestamp,
+    /// Who made the call.
     pub caller: Caller,
 }
 
@@ -291,12 +338,19 @@ pub struct ApprovalReceived {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseTicketIssued {
+    /// The proposal released.
     pub proposal_id: String,
+    /// The chain the Safe is on.
     pub chain_id: u64,
+    /// The Safe.
     pub safe: Address,
+    /// The SafeTx's nonce.
     pub nonce: U256,
+    /// The safeTxHash the signers may sign.
     pub safe_tx_hash: B256,
+    /// The policy that approved the release.
     pub policy_hash: PolicyHash,
+    /// Until when the ticket is valid.
     pub expires_at: Timestamp,
     /// SHA-256 of the encoded ticket (the ticket itself is a bearer authorisation).
     pub ticket_sha256: B256,
@@ -308,12 +362,15 @@ pub struct ReleaseTicketIssued {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignaturesReturned {
+    /// The proposal signed.
     pub proposal_id: String,
+    /// The safeTxHash signed.
     pub safe_tx_hash: B256,
     /// The Safe owners whose signatures were packed, in blob order.
     pub owners: Vec<Address>,
     /// SHA-256 of the packed signature blob.
     pub signatures_sha256: B256,
+    /// Who made the call.
     pub caller: Caller,
 }
 
@@ -321,10 +378,13 @@ pub struct SignaturesReturned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalCancelled {
+    /// The proposal.
     pub proposal_id: String,
+    /// Its transaction.
     pub safe_tx_hash: B256,
     /// The caller's reason, as given.
     pub reason: String,
+    /// Who cancelled it.
     pub caller: Caller,
 }
 
@@ -332,10 +392,15 @@ pub struct ProposalCancelled {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyApplied {
+    /// The new policy.
     pub policy_hash: PolicyHash,
+    /// The policy's name.
     pub name: String,
+    /// The policy it replaced, if any.
     pub previous: Option<PolicyHash>,
+    /// The policy admins' signatures that authorised it.
     pub admin_signatures: Vec<AdminSignature>,
+    /// Who made the call.
     pub caller: Caller,
 }
 
@@ -343,9 +408,11 @@ pub struct PolicyApplied {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ListOutcome {
+    /// The new version is in use.
     Loaded,
     /// The previous version (if any) stays in use.
     Refused {
+        /// Why it was refused.
         reason: String,
     },
 }
@@ -354,12 +421,17 @@ pub enum ListOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SanctionsListChange {
+    /// The list's name.
     pub list: String,
+    /// Taken or refused.
     pub outcome: ListOutcome,
+    /// The version in use before, if any.
     pub previous_sha256: Option<B256>,
     /// The version now in use (the new one, or the kept one after a refusal).
     pub current_sha256: Option<B256>,
+    /// Addresses the new version adds (empty after a refusal).
     pub added: Vec<Address>,
+    /// Addresses the new version removes (empty after a refusal).
     pub removed: Vec<Address>,
 }
 
@@ -381,11 +453,17 @@ impl SanctionsListChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorChange {
+    /// A new operator.
     Added,
+    /// The operator is gone.
     Removed,
+    /// A key was added to the operator.
     KeyEnrolled,
+    /// One of the operator's keys was revoked.
     KeyRevoked,
+    /// The operator's status changed (active, suspended, offboarded).
     StatusChanged,
+    /// The operator's roles changed.
     RolesChanged,
 }
 
@@ -393,8 +471,11 @@ pub enum OperatorChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorChanged {
+    /// The operator id.
     pub operator: String,
+    /// What changed.
     pub change: OperatorChange,
+    /// The key concerned, for key changes.
     pub public_key: Option<FixedBytes<32>>,
     /// Plain words: the new status, roles, …
     pub detail: String,

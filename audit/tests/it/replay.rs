@@ -8,18 +8,20 @@
     reason = "test code: a failed expectation should stop the test loudly"
 )]
 
-use signgate_gateway::audit::{AuditReader, AuditRecord, replay::replay, story::story};
+use signgate_audit::{AuditRecord, replay::replay, story::story};
 use signgate_policy::{Decision, Policy};
 
-use super::fixtures::{build_log, standard_source};
+use super::{
+    memory::MemoryLog,
+    realistic::{audit_key, run_server, standard_source},
+};
 
 fn records() -> (Vec<AuditRecord>, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let ids = build_log(&path, 1_000);
-    let leaves = AuditReader::open(&path).unwrap().leaves().unwrap();
+    let mut memory = MemoryLog::new(audit_key());
+    let ids = run_server(&mut memory, 1_000, usize::MAX);
     (
-        leaves
+        memory
+            .leaves()
             .iter()
             .map(|b| AuditRecord::from_bytes(b).unwrap())
             .collect(),

@@ -21,7 +21,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::merkle::Hash;
+use crate::merkle::Hash;
 
 /// Upper bound on a note accepted by the parser (they are ~200 bytes).
 pub const MAX_NOTE_BYTES: usize = 16 * 1024;
@@ -35,7 +35,9 @@ const SIG_PREFIX: &str = "\u{2014} ";
 pub struct Checkpoint {
     /// The log's name.
     pub origin: String,
+    /// Number of records the tree holds.
     pub size: u64,
+    /// RFC 6962 root of the first `size` records.
     pub root: Hash,
     /// Unix seconds when it was signed.
     pub time: u64,
@@ -44,23 +46,42 @@ pub struct Checkpoint {
 /// Why a note was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
+    /// Longer than [`MAX_NOTE_BYTES`].
     #[error("checkpoint note is {size} bytes, over the {max}-byte limit")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The note's length.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a signed note holding a checkpoint; says which part is wrong.
     #[error("checkpoint note is malformed: {0}")]
     Malformed(&'static str),
+    /// No signature line names the audit key (other keys' cosignatures may be present).
     #[error("checkpoint is not signed by the expected audit key")]
     NoSignatureByKey,
+    /// The audit key's signature line is present but does not verify over the body.
     #[error("checkpoint signature by the audit key does not verify")]
     BadSignature,
+    /// The note names another log than the one the key signs for.
     #[error("checkpoint origin `{found}` is not the expected `{expected}`")]
-    WrongOrigin { found: String, expected: String },
+    WrongOrigin {
+        /// The origin in the note.
+        found: String,
+        /// The origin derived from the key ([`origin_for`]).
+        expected: String,
+    },
 }
 
 /// One signature line of a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteSignature {
+    /// The signer's key name.
     pub name: String,
+    /// The signed-note key id: the first four bytes of `SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)`,
+    /// which picks the key among same-named ones.
     pub key_id: [u8; 4],
+    /// The ed25519 signature over the note's body.
     pub signature: [u8; 64],
 }
 
@@ -72,7 +93,7 @@ pub fn origin_for(key: &VerifyingKey) -> String {
 }
 
 /// The signed-note key id of an ed25519 key under `name`.
-pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+pub(crate) fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");

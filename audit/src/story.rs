@@ -1,5 +1,7 @@
-//! `signgate audit show`: one proposal's records told in plain words, or the gateway's own
-//! events (starts and stops, policies applied, operator changes, sanctions lists).
+//! `audit show`: one proposal's records in plain words, or the gateway's own events.
+//!
+//! Behind both `signgate audit show` and `signgate-audit show`. The gateway's own events are
+//! its starts and stops, policies applied, operator changes and sanctions lists.
 //!
 //! Auditors and treasury staff read this, not JSON: what was proposed, what the simulation
 //! showed, what the policy decided and why, who approved when, what was signed. Each line
@@ -9,7 +11,7 @@ use std::fmt::Write as _;
 
 use signgate_policy::{Decision, evidence::Verdict, time::Timestamp};
 
-use super::record::{AuditEvent, AuditRecord, ListOutcome};
+use crate::record::{AuditEvent, AuditRecord, ListOutcome};
 
 /// The story of `proposal_id`, or `None` if no record mentions it.
 pub fn story(records: &[AuditRecord], proposal_id: &str) -> Option<String> {
@@ -135,7 +137,7 @@ fn short(hash: Option<impl std::fmt::Display>) -> String {
 }
 
 /// A one-line description of any event (used for events outside a proposal too).
-pub fn describe(event: &AuditEvent) -> String {
+pub(crate) fn describe(event: &AuditEvent) -> String {
     match event {
         AuditEvent::ServerStarted(e) => format!(
             "gateway {} started under policy {} (configuration sha256 {}, audit key {}, release key {})",
@@ -188,6 +190,6 @@ pub fn describe(event: &AuditEvent) -> String {
 }
 
 /// The instant of a record, to the second, in the policy's UTC notation.
-pub fn format_ms(ms: u64) -> String {
+pub(crate) fn format_ms(ms: u64) -> String {
     Timestamp(ms / 1000).to_string()
 }

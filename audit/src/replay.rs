@@ -11,17 +11,20 @@ use std::fmt;
 
 use signgate_policy::{Decision, Policy, PolicyHash, evaluate};
 
-use super::record::{AuditEvent, AuditRecord};
+use crate::record::{AuditEvent, AuditRecord};
 
 /// One decision that would differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedDecision {
     /// The `decision_made` record.
     pub index: u64,
+    /// The proposal decided.
     pub proposal_id: String,
+    /// The policy the recorded decision was made under.
     pub recorded_policy: PolicyHash,
     /// `deny`, `needs_approvals` or `approved`.
     pub recorded: String,
+    /// What the candidate policy decides on the same evidence.
     pub candidate: Decision,
 }
 

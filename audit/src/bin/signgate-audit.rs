@@ -1,0 +1,123 @@
+//! `signgate-audit`: verify an exported audit log and read it in plain words, without the gateway.
+//!
+//! For auditors: `cargo install --path audit` builds this from the audit crate alone. It
+//! reads the same files as `signgate audit verify` (the JSON Lines export, the checkpoint notes
+//! and `<data_dir>/audit.key.pub`) and prints the same verdict.
+//!
+//! `show` verifies first and refuses to tell anything from an export that does not verify: a
+//! story read from an edited log is worse than none. Exit status: 0 pass, 1 the export does
+//! not verify (or names no such proposal), 2 the inputs could not be read or the arguments
+//! are wrong.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use signgate_audit::{
+    export::{UnreadableLine, records_from_export},
+    files::{FileError, read_export, read_notes, read_public_key},
+    story::{events, story},
+    verify::{Verification, verify_export},
+};
+
+/// Verify a signgate audit export offline.
+#[derive(Debug, Parser)]
+#[command(name = "signgate-audit", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify an exported log: every hash, every checkpoint signature, consistency between
+    /// checkpoints. Exit status 0 means pass, 1 means fail.
+    Verify(Inputs),
+    /// Verify, then tell the full story of one proposal in plain words; without a proposal id,
+    /// list the gateway's own events (starts, stops, policies, operators, sanctions lists).
+    Show {
+        /// The proposal id.
+        proposal: Option<String>,
+        #[command(flatten)]
+        inputs: Inputs,
+    },
+}
+
+/// What an auditor holds.
+#[derive(Debug, Args)]
+struct Inputs {
+    /// The exported log (JSON Lines, from `signgate audit export`).
+    #[arg(long)]
+    log: PathBuf,
+    /// Checkpoint notes: files, or directories whose `*.note` files are read. Repeatable.
+    #[arg(long = "checkpoints", required = true)]
+    checkpoints: Vec<PathBuf>,
+    /// The gateway's audit public key (64 hex digits: `<data_dir>/audit.key.pub`).
+    #[arg(long)]
+    public_key: PathBuf,
+}
+
+/// Why the tool could not give a verdict or a story.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("the export verified but cannot be read at {0}")]
+    Unreadable(#[from] UnreadableLine),
+    #[error("no record mentions proposal {0}")]
+    NoSuchProposal(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(CliError::NoSuchProposal(p)) => {
+            eprintln!("error: no record mentions proposal {p}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn verified(inputs: &Inputs) -> Result<(Vec<u8>, Verification), CliError> {
+    let log = read_export(&inputs.log)?;
+    let key = read_public_key(&inputs.public_key)?;
+    let notes = read_notes(&inputs.checkpoints)?;
+    let verification = verify_export(&log, &notes, &key);
+    Ok((log, verification))
+}
+
+fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Verify(inputs) => {
+            let (_, v) = verified(&inputs)?;
+            print!("{}", v.report());
+            Ok(if v.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Show { proposal, inputs } => {
+            let (log, v) = verified(&inputs)?;
+            // The verdict goes to stderr, so stdout is only the story.
+            eprint!("{}", v.report());
+            if !v.passed() {
+                eprintln!("refusing to show records from an export that does not verify");
+                return Ok(ExitCode::FAILURE);
+            }
+            let records = records_from_export(&log)?;
+            match proposal {
+                None => print!("{}", events(&records)),
+                Some(p) => print!(
+                    "{}",
+                    story(&records, &p).ok_or(CliError::NoSuchProposal(p))?
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
