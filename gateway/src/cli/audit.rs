@@ -5,7 +5,6 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -14,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use signgate_policy::Policy;
 
+use super::out::Stdout;
 use crate::audit::{
     AuditReader,
     export::{export_jsonl, note_file_name, records_from_export},
@@ -124,26 +124,29 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading the audit public key {}", a.public_key.display()))?;
     let notes = read_notes(&a.checkpoints)?;
     let v = verify_export(&log, &notes, &key);
-    println!(
+    let mut out = Stdout::lock();
+    writeln!(
+        out,
         "{} records, {} valid checkpoint(s), verified through record #{}",
         v.records,
         v.checkpoints,
         v.verified_size.saturating_sub(1)
-    );
+    )?;
     if let Some((from, to)) = v.uncovered {
-        println!(
+        writeln!(
+            out,
             "note: records #{from}..#{} come after the last checkpoint; nothing outside the operator commits to them yet, so their truncation would be undetectable",
             to.saturating_sub(1)
-        );
+        )?;
     }
     for f in &v.findings {
-        println!("FAIL: {f}");
+        writeln!(out, "FAIL: {f}")?;
     }
     if v.passed() {
-        println!("PASS");
+        writeln!(out, "PASS")?;
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("FAIL: {} finding(s)", v.findings.len());
+        writeln!(out, "FAIL: {} finding(s)", v.findings.len())?;
         Ok(ExitCode::FAILURE)
     }
 }
@@ -182,9 +185,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
     let mut buf = Vec::new();
     export_jsonl(&leaves, &notes, a.proofs, &mut buf)?;
     if a.out == Path::new("-") {
-        std::io::stdout()
-            .write_all(&buf)
-            .context("writing to stdout")?;
+        Stdout::lock().write_all(&buf)?;
     } else {
         fs::write(&a.out, &buf).with_context(|| format!("writing {}", a.out.display()))?;
     }
@@ -230,13 +231,14 @@ fn load_records(s: &Source) -> anyhow::Result<Vec<AuditRecord>> {
 
 fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let records = load_records(&a.source)?;
+    let mut out = Stdout::lock();
     let Some(proposal) = &a.proposal else {
-        print!("{}", events(&records));
+        write!(out, "{}", events(&records))?;
         return Ok(ExitCode::SUCCESS);
     };
     match story(&records, proposal) {
         Some(s) => {
-            print!("{s}");
+            write!(out, "{s}")?;
             Ok(ExitCode::SUCCESS)
         }
         None => bail!("no record mentions proposal {proposal}"),
@@ -250,14 +252,16 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("compiling the candidate policy {}", a.policy.display()))?;
     let records = load_records(&a.source)?;
     let report = replay(&records, &policy);
-    println!(
+    let mut out = Stdout::lock();
+    writeln!(
+        out,
         "{} recorded decision(s) re-evaluated under {}; {} would change",
         report.evaluated,
         policy.hash(),
         report.changed.len()
-    );
+    )?;
     for c in &report.changed {
-        println!("{c}");
+        writeln!(out, "{c}")?;
     }
     Ok(if report.changed.is_empty() {
         ExitCode::SUCCESS

@@ -25,7 +25,7 @@ use signgate_proto::{
 use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
-use super::connection::Connection;
+use super::{connection::Connection, out::Stdout};
 use crate::server::{
     convert::safe_tx_to_proto,
     envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
@@ -183,7 +183,7 @@ pub fn propose(args: &ProposeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|s| args.connection.refused(&s))
     })?;
     let proposal = proposal.into_inner();
-    print!("{}", render(&proposal));
+    write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))
 }
 
@@ -223,7 +223,7 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
         };
         reply.map_err(|s| args.connection.refused(&s)).map(tonic::Response::into_inner)
     })?;
-    print!("{}", render(&proposal));
+    write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))
 }
 
@@ -237,7 +237,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|s| args.connection.refused(&s))?
                 .into_inner();
-            print!("{}", render(&p));
+            write!(Stdout::lock(), "{}", render(&p))?;
             return Ok(ExitCode::SUCCESS);
         }
         let list = client
@@ -248,18 +248,20 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|s| args.connection.refused(&s))?
             .into_inner();
+        let mut out = Stdout::lock();
         if list.proposals.is_empty() {
-            println!("no proposals");
+            writeln!(out, "no proposals")?;
         }
         for p in &list.proposals {
-            println!(
+            writeln!(
+                out,
                 "{}  {:?}  Safe {} nonce {}  safeTxHash {}",
                 p.id,
                 pb::ProposalState::try_from(p.state).unwrap_or(pb::ProposalState::Unspecified),
                 p.safe,
                 p.nonce,
                 p.safe_tx_hash,
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -277,17 +279,20 @@ pub fn release(args: &ReleaseArgs) -> anyhow::Result<ExitCode> {
             .map_err(|s| args.connection.refused(&s))
     })?;
     let reply = reply.into_inner();
+    let mut out = Stdout::lock();
     if let Some(p) = &reply.proposal {
-        print!("{}", render(p));
+        write!(out, "{}", render(p))?;
     }
-    println!(
+    writeln!(
+        out,
         "signatures (owner-sorted): 0x{}",
         hex::encode(&reply.signatures)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "execTransaction calldata:  0x{}",
         hex::encode(&reply.exec_transaction_calldata)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

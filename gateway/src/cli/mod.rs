@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod connection;
 pub mod inspect;
+pub mod out;
 pub mod policy;
 
 use std::process::ExitCode;
@@ -77,19 +78,23 @@ impl Cli {
             Command::Release(args) => client::release(&args),
             Command::Admin(args) => admin::run(args),
             Command::Keygen(args) => {
-                match server::keys::keygen(&args).context("cannot create the key")? {
+                let written = server::keys::keygen(&args).context("cannot create the key")?;
+                let mut out = out::Stdout::lock();
+                match written {
                     server::keys::KeygenOutput::Ed25519 {
                         secret,
                         public_key_hex,
-                    } => println!(
+                    } => writeln!(
+                        out,
                         "ed25519 key written to {} (public key {public_key_hex}, also in {}.pub)",
                         secret.display(),
                         secret.display()
-                    ),
-                    server::keys::KeygenOutput::Secp256k1 { keystore, address } => println!(
+                    )?,
+                    server::keys::KeygenOutput::Secp256k1 { keystore, address } => writeln!(
+                        out,
                         "keystore written to {}; add owner {address} to the Safe",
                         keystore.display()
-                    ),
+                    )?,
                 }
                 Ok(ExitCode::SUCCESS)
             }

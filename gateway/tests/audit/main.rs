@@ -9,8 +9,8 @@ mod replay;
 mod store;
 mod tamper;
 
-/// The CLI module refers to `crate::audit` and `crate::server::keys`; point those at the
-/// library so the file compiles here exactly as it does inside the crate.
+/// The CLI module refers to `crate::audit`, `crate::server::keys` and its sibling `super::out`;
+/// point those at the library so the file compiles here exactly as it does inside the crate.
 mod audit {
     pub use signgate_gateway::audit::*;
 }
@@ -18,6 +18,9 @@ mod server {
     pub mod keys {
         pub use signgate_gateway::server::keys::*;
     }
+}
+mod out {
+    pub use signgate_gateway::cli::out::*;
 }
 #[path = "../../src/cli/audit.rs"]
 #[allow(dead_code)]
