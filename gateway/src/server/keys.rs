@@ -13,9 +13,9 @@ use std::{
 };
 
 use alloy_primitives::Address;
+use alloy_signer::k256::elliptic_curve::rand_core::OsRng;
 use alloy_signer_local::PrivateKeySigner;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use rand::RngCore;
 
 /// Why a key file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,9 @@ pub enum KeyError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The operating system's random number generator failed; no key was written.
+    #[error("the operating system's random number generator failed: {0}")]
+    Entropy(getrandom::Error),
     /// The keystore could not be created or decrypted (wrong password or corrupt file).
     #[error("keystore {}: {reason}", path.display())]
     Keystore {
@@ -110,7 +113,7 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), KeyError>
 /// Creates a new ed25519 key at `path` (and `path.pub`); fails if `path` exists.
 pub fn create_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
     let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
+    getrandom::fill(&mut secret).map_err(KeyError::Entropy)?;
     let key = SigningKey::from_bytes(&secret);
     write_new(path, format!("{}\n", hex::encode(secret)).as_bytes(), true)?;
     let public = public_path(path);
@@ -168,12 +171,14 @@ pub fn create_keystore(dir: &Path, name: &str, password: &[u8]) -> Result<Addres
         return Err(KeyError::Exists(path));
     }
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let (signer, _) =
-        PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
-            .map_err(|e| KeyError::Keystore {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+    // The keystore API is typed against the rand_core the signer library is built on (0.6);
+    // its own re-export of that crate's OsRng (the OS generator, as for ed25519 keys) keeps us
+    // from naming that old version ourselves.
+    let (signer, _) = PrivateKeySigner::new_keystore(dir, &mut OsRng, password, Some(name))
+        .map_err(|e| KeyError::Keystore {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
     File::open(&path)
         .and_then(|f| f.sync_all())
         .map_err(io(&path))?;
