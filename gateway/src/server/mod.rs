@@ -122,14 +122,12 @@ pub enum ServeError {
 
 /// Selects ring as rustls' process-wide crypto provider unless one is already chosen.
 ///
-/// The dependency graph enables both of rustls' providers (tonic's `tls-ring`, and aws-lc-rs
-/// through the HTTP client of the JSON-RPC state source), and rustls then refuses to guess.
-/// Called by every server start; clients built before a server starts should call it too.
+/// ring is the only provider in the dependency graph, and tonic's `tls-ring` names it itself;
+/// the process default still matters for the JSON-RPC state source's HTTP client, which reads it
+/// and panics without one (see [`signgate_simulator::evm::install_crypto_provider`], which this
+/// is). Called by every server start so the choice is made once, before any client is built.
 pub fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another caller installing a provider is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+    signgate_simulator::evm::install_crypto_provider();
 }
 
 fn read_pem(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
