@@ -11,3 +11,4 @@ pub mod server;
 pub mod signer;
 pub mod store;
 pub mod tls;
+pub mod transport;

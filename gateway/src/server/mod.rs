@@ -1,6 +1,7 @@
 //! The tonic server: `Gateway` and `Admin` services, standard health and reflection, behind
-//! mTLS (or loopback plaintext for the demo), with a message size bound, a deadline on every
-//! call, a global concurrency limit and load shedding.
+//! mTLS (or loopback plaintext for the demo), with a message size bound and the transport of
+//! [`crate::transport`] (a deadline on every call, concurrency limits and load shedding,
+//! keepalive, the rapid-reset bound, TCP_NODELAY).
 //!
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations;
@@ -25,15 +26,14 @@ pub mod lifecycle;
 pub mod pipeline;
 pub mod requests;
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
 use tokio::{net::TcpListener, sync::watch};
 use tonic::{
     service::interceptor::InterceptedService,
-    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+    transport::{Certificate, Identity, ServerTlsConfig},
 };
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
@@ -45,13 +45,6 @@ use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
     store::{ProposalStore, SqliteStore, StoreError},
 };
-
-/// HTTP/2 keepalive: ping idle connections so dead peers free their streams.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-/// How long a keepalive ping may go unanswered.
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Streams a client may reset before being answered (rapid-reset defence).
-const MAX_PENDING_RESETS: usize = 64;
 
 /// `signgate serve`: run the gateway.
 #[derive(Debug, Clone, clap::Args)]
@@ -338,21 +331,11 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let mut builder = Server::builder()
-        .timeout(limits.call_timeout)
-        .load_shed(true)
-        .concurrency_limit_per_connection(limits.concurrency_limit.get())
-        .max_concurrent_streams(limits.max_concurrent_streams.get())
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS));
+    let mut builder = crate::transport::server_builder(&limits);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     let router = builder
-        .layer(GlobalConcurrencyLimitLayer::new(
-            limits.concurrency_limit.get(),
-        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
@@ -374,9 +357,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         let _ = stop_tx.send(true);
     };
     router
-        // TCP_NODELAY: a small response must not wait for the client's delayed ACK (Nagle's
-        // algorithm cost every call about 40 ms on Linux loopback; see docs/benchmarks.md).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal)
+        .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;
