@@ -10,8 +10,9 @@ use std::{
 };
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
-use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 
@@ -42,9 +43,9 @@ pub struct GatewayService<S, P> {
     store: Arc<S>,
     pipeline: Arc<P>,
     limits: Limits,
-    /// Flips to `true` when the server shuts down, ending every watch stream so graceful
-    /// shutdown does not wait for them.
-    stopping: watch::Receiver<bool>,
+    /// Cancelled when the server shuts down, ending every watch stream so graceful shutdown
+    /// does not wait for them.
+    stopping: CancellationToken,
     /// Where call latencies are recorded.
     metrics: Arc<Metrics>,
 }
@@ -55,7 +56,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         store: Arc<S>,
         pipeline: Arc<P>,
         limits: Limits,
-        stopping: watch::Receiver<bool>,
+        stopping: CancellationToken,
     ) -> Self {
         Self {
             store,
@@ -137,14 +138,14 @@ async fn watch_loop<S: ProposalStore>(
     store: Arc<S>,
     id: ProposalId,
     mut changes: tokio::sync::broadcast::Receiver<crate::store::ProposalChange>,
-    mut stopping: watch::Receiver<bool>,
+    stopping: CancellationToken,
     tx: mpsc::Sender<Result<pb::ProposalEvent, Status>>,
     mut sent: u64,
 ) {
     loop {
         let reread = tokio::select! {
             _ = tx.closed() => return,
-            _ = stopping.changed() => return,
+            () = stopping.cancelled() => return,
             change = changes.recv() => match change {
                 Ok(c) => c.id == id && c.revision > sent,
                 // Missed some changes: re-read to be sure.

@@ -29,7 +29,8 @@ pub mod requests;
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{
     service::interceptor::InterceptedService,
     transport::{Certificate, Identity, ServerTlsConfig},
@@ -139,6 +140,17 @@ fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
 /// `signgate serve`: loads the configuration (`env` is the process environment, passed in by
 /// the binary), creates the gateway's release key on first start, binds `server.listen` and
 /// serves until `shutdown` completes.
+///
+/// Shutdown runs in this order:
+/// 1. [`serve_with`] stops accepting connections, ends every watch stream and drains the calls
+///    in flight, then appends the `server_stopped` record;
+/// 2. `stopped` is cancelled: the checkpoint task signs and exports one last checkpoint — after
+///    the stop record, so a checkpoint commits to it and its truncation is detectable — and the
+///    metrics endpoint (scrapeable until here) and the list watcher end;
+/// 3. the [`TaskTracker`] waits for every one of those background tasks.
+///
+/// If setup fails half-way, `stopped` is cancelled on the way out all the same (its drop guard),
+/// so no background task outlives the error.
 pub async fn run(
     args: &ServeArgs,
     env: impl IntoIterator<Item = (String, String)>,
@@ -168,17 +180,17 @@ pub async fn run(
         hook = ?cfg.audit.checkpoint_hook,
         "audit checkpoints exported"
     );
-    let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
-    let checkpoints = tokio::spawn(crate::audit::export::run_checkpoints(
+    let stopped = CancellationToken::new();
+    let stop_background_on_error = stopped.clone().drop_guard();
+    let tasks = TaskTracker::new();
+    tasks.spawn(crate::audit::export::run_checkpoints(
         audit.clone(),
         crate::audit::export::CheckpointSink {
             drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
             hook: cfg.audit.checkpoint_hook.clone(),
         },
         cfg.audit.checkpoint_interval,
-        async move {
-            let _ = checkpoints_stopped.await;
-        },
+        stopped.clone().cancelled_owned(),
     ));
     let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, audit)?;
     let listener = TcpListener::bind(cfg.listen)
@@ -187,44 +199,42 @@ pub async fn run(
             addr: cfg.listen,
             source,
         })?;
-    let metrics = match cfg.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, pipeline.metrics().unwrap_or_default()).await?),
-        None => None,
-    };
+    if let Some(addr) = cfg.metrics_listen {
+        let metrics = pipeline.metrics().unwrap_or_default();
+        serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
+    }
     // Reload lists when their files change; without it they go stale and every proposal is
     // denied ("cannot screen"), which is safe but noisy.
-    let watcher = crate::lists::spawn_watcher(
+    match crate::lists::spawn_watcher(
         pipeline.lists().clone(),
         crate::lists::WatchConfig::default(),
-    )
-    .inspect_err(|e| tracing::error!(error = %e, "sanctions list watcher did not start"))
-    .ok();
+    ) {
+        Ok(watcher) => {
+            let stopped = stopped.clone();
+            tasks.spawn(async move {
+                stopped.cancelled().await;
+                watcher.shutdown().await;
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "sanctions list watcher did not start"),
+    }
     let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
-    if let Some(w) = watcher {
-        w.shutdown().await;
-    }
-    if let Some((stop, task)) = metrics {
-        let _ = stop.send(());
-        let _ = task.await;
-    }
-    let _ = stop_checkpoints.send(());
-    if let Err(e) = checkpoints.await {
-        tracing::error!(error = %e, "audit checkpoint task failed at shutdown");
-    }
+    // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
+    stop_background_on_error.disarm();
+    stopped.cancel();
+    tasks.close();
+    tasks.wait().await;
     served
 }
 
-/// Binds `addr` (`metrics.listen`) and serves `metrics` there until the returned sender fires.
+/// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until
+/// `stopped` is cancelled.
 async fn serve_metrics(
     addr: SocketAddr,
     metrics: Arc<crate::metrics::Metrics>,
-) -> Result<
-    (
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    ),
-    ServeError,
-> {
+    tasks: &TaskTracker,
+    stopped: CancellationToken,
+) -> Result<(), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::MetricsBind { addr, source })?;
@@ -238,11 +248,12 @@ async fn serve_metrics(
              can reach it sees decision counts and latencies"
         );
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::metrics::serve(listener, metrics, async move {
-        let _ = stopped.await;
-    }));
-    Ok((stop, task))
+    tasks.spawn(crate::metrics::serve(
+        listener,
+        metrics,
+        stopped.cancelled_owned(),
+    ));
+    Ok(())
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
@@ -272,6 +283,11 @@ pub async fn serve_with_store<S: ProposalStore>(
 /// and RequestSignatures delegate to. A pipeline with [`Governance`] gets its start recorded
 /// in the audit log before anything is served (no serving without a writable log) and its
 /// graceful stop after the last call drained.
+///
+/// When `shutdown` completes: health reports NOT_SERVING, the `stopping` token is cancelled —
+/// which ends every watch stream (a stream would otherwise hold the drain open until its
+/// proposal ends) — and tonic stops accepting and drains the calls in flight; then the stop is
+/// recorded. The token is also cancelled if serving fails, so no watch stream outlives it.
 pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     listener: TcpListener,
     cfg: GatewayConfig,
@@ -295,7 +311,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     };
     let limits = cfg.limits.clone();
     let max_message = limits.max_message_bytes;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopping = CancellationToken::new();
+    let _end_watch_streams_on_error = stopping.clone().drop_guard();
 
     let lists = pipeline.sanctions_lists();
     let metrics = pipeline.metrics().unwrap_or_default();
@@ -304,7 +321,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         lifecycle::record_start(g, &cfg).await?;
     }
     let gateway = GatewayServer::new(
-        GatewayService::new(store.clone(), pipeline, limits.clone(), stop_rx).with_metrics(metrics),
+        GatewayService::new(store.clone(), pipeline, limits.clone(), stopping.clone())
+            .with_metrics(metrics),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
@@ -354,7 +372,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         health
             .set_not_serving::<GatewayServer<GatewayService<S, P>>>()
             .await;
-        let _ = stop_tx.send(true);
+        stopping.cancel();
     };
     router
         .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
