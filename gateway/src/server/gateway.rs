@@ -4,22 +4,20 @@
 //! policy), which answers UNIMPLEMENTED until the real one is wired in — never a release.
 
 use std::{
-    future::Future,
     sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 use super::{Caller, DecisionPipeline, GatewayError, call_span, convert};
 use crate::{
     config::Limits,
-    metrics::Metrics,
     store::{ListFilter, PageToken, ProposalId, ProposalStore, UnixMillis},
 };
 
@@ -46,8 +44,6 @@ pub struct GatewayService<S, P> {
     /// Cancelled when the server shuts down, ending every watch stream so graceful shutdown
     /// does not wait for them.
     stopping: CancellationToken,
-    /// Where call latencies are recorded.
-    metrics: Arc<Metrics>,
 }
 
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
@@ -63,29 +59,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             pipeline,
             limits,
             stopping,
-            metrics: Arc::default(),
         }
-    }
-
-    /// Records call latencies into `metrics` (the pipeline's registry, so one endpoint serves
-    /// both) instead of a registry of the service's own.
-    #[must_use]
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// Runs one call inside its [`call_span`] and records its latency and status code.
-    async fn observe<T>(
-        &self,
-        method: &'static str,
-        call: impl Future<Output = Result<T, Status>>,
-    ) -> Result<Response<T>, Status> {
-        let started = Instant::now();
-        let result = call.instrument(call_span::new(method)).await;
-        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
-        self.metrics.grpc_call(method, code, started.elapsed());
-        result.map(Response::new)
     }
 
     async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
@@ -199,53 +173,48 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::SubmitProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("SubmitProposal", async move {
-            let caller = caller(&req)?;
-            Ok(self.pipeline.submit(caller, req.into_inner()).await?)
-        })
-        .await
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.submit(caller, req.into_inner()).await?,
+        ))
     }
 
     async fn approve(
         &self,
         req: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Approve", async move {
-            let caller = caller(&req)?;
-            Ok(self.pipeline.approve(caller, req.into_inner()).await?)
-        })
-        .await
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.approve(caller, req.into_inner()).await?,
+        ))
     }
 
     async fn reject(
         &self,
         req: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Reject", async move {
-            let caller = caller(&req)?;
-            Ok(self.pipeline.reject(caller, req.into_inner()).await?)
-        })
-        .await
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline.reject(caller, req.into_inner()).await?,
+        ))
     }
 
     async fn get_proposal(
         &self,
         req: Request<pb::GetProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("GetProposal", async move {
-            let id = convert::proposal_id("id", &req.get_ref().id)?;
-            call_span::record_id(&id);
-            Ok(self.load(id).await?)
-        })
-        .await
+        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        call_span::record_id(&id);
+        Ok(Response::new(self.load(id).await?))
     }
 
     async fn list_proposals(
         &self,
         req: Request<pb::ListProposalsRequest>,
     ) -> Result<Response<pb::ListProposalsResponse>, Status> {
-        self.observe("ListProposals", self.list_proposals_inner(req.into_inner()))
+        self.list_proposals_inner(req.into_inner())
             .await
+            .map(Response::new)
     }
 
     type WatchProposalStream = ReceiverStream<Result<pb::ProposalEvent, Status>>;
@@ -254,30 +223,28 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::WatchProposalRequest>,
     ) -> Result<Response<Self::WatchProposalStream>, Status> {
-        self.observe("WatchProposal", self.watch_proposal_inner(req.into_inner()))
+        self.watch_proposal_inner(req.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn cancel(
         &self,
         req: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Cancel", self.cancel_inner(req.into_inner()))
-            .await
+        self.cancel_inner(req.into_inner()).await.map(Response::new)
     }
 
     async fn request_signatures(
         &self,
         req: Request<pb::RequestSignaturesRequest>,
     ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
-        self.observe("RequestSignatures", async move {
-            let caller = caller(&req)?;
-            Ok(self
-                .pipeline
+        let caller = caller(&req)?;
+        Ok(Response::new(
+            self.pipeline
                 .request_signatures(caller, req.into_inner())
-                .await?)
-        })
-        .await
+                .await?,
+        ))
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`envelope`]: ed25519 signatures over encoded payloads;
 //! - [`keys`]: key files and `signgate keygen`;
 //! - [`call_span`]: the per-call tracing span carrying `proposal_id` and `safe_tx_hash`;
+//! - [`observe`]: the layer that runs every Gateway and Admin call in its span and times it;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod gateway;
 pub mod keys;
 pub mod lifecycle;
+pub mod observe;
 pub mod pipeline;
 pub mod requests;
 
@@ -35,6 +37,7 @@ use tonic::{
     service::interceptor::InterceptedService,
     transport::{Certificate, Identity, ServerTlsConfig},
 };
+use tower::Layer as _;
 
 pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
@@ -315,15 +318,17 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let _end_watch_streams_on_error = stopping.clone().drop_guard();
 
     let lists = pipeline.sanctions_lists();
-    let metrics = pipeline.metrics().unwrap_or_default();
+    let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
     let governance = pipeline.governance();
     if let Some(g) = &governance {
         lifecycle::record_start(g, &cfg).await?;
     }
-    let gateway = GatewayServer::new(
-        GatewayService::new(store.clone(), pipeline, limits.clone(), stopping.clone())
-            .with_metrics(metrics),
-    )
+    let gateway = GatewayServer::new(GatewayService::new(
+        store.clone(),
+        pipeline,
+        limits.clone(),
+        stopping.clone(),
+    ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let admin = AdminServer::new(
@@ -357,14 +362,15 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(InterceptedService::new(
+        // Span and latency outside the interceptor: refused calls are logged and timed too.
+        .add_service(observed.layer(InterceptedService::new(
             gateway,
             authorizer.require(Permission::Gateway),
-        ))
-        .add_service(InterceptedService::new(
+        )))
+        .add_service(observed.layer(InterceptedService::new(
             admin,
             authorizer.require(Permission::Admin),
-        ));
+        )));
 
     tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
     let signal = async move {
