@@ -1,7 +1,8 @@
-//! The tracing span of one Gateway call, tagged with the proposal it concerns.
+//! The tracing span of one Gateway or Admin call, tagged with the proposal it concerns.
 //!
 //! Every call runs inside a `call` span created with empty `proposal_id` and `safe_tx_hash`
-//! fields; whoever first learns them records them on the current span, and from then on every
+//! fields (by the [`super::observe`] layer around both services); whoever first learns them
+//! records them on the current span, and from then on every
 //! log line of the call carries both — including lines from the blocking threads of the
 //! simulation and the audit append, which enter the span explicitly, and from the signer
 //! calls, which run inside it. An operator greps one hash and sees the whole story of a

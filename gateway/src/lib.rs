@@ -16,3 +16,4 @@ pub mod server;
 pub mod signer_backends;
 pub mod store;
 pub mod tls;
+pub mod transport;

@@ -36,9 +36,10 @@ impl ClientTls {
     }
 
     /// `endpoint` speaking TLS with this identity and trusting only [`Self::ca`]. Installs the
-    /// process's rustls crypto provider first (see [`crate::server::install_crypto_provider`]).
+    /// process's rustls crypto provider first (see
+    /// [`signgate_simulator::evm::install_crypto_provider`]).
     pub fn apply(&self, endpoint: Endpoint) -> Result<Endpoint, tonic::transport::Error> {
-        crate::server::install_crypto_provider();
+        signgate_simulator::evm::install_crypto_provider();
         let mut config = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(&self.ca))
             .identity(Identity::from_pem(&self.cert, &self.key));

@@ -531,3 +531,108 @@ fn issue_6_operators_reach_a_mutual_tls_gateway_with_their_certificates() {
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(err.contains("give --tls-domain"), "{err}");
 }
+
+/// Exit status of a command whose reader went away: the shell's SIGPIPE status (128 + 13).
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Runs `signgate args` in `dir` with its standard output on a pipe nobody reads: the read end
+/// is closed before the child starts, so its first write meets EPIPE every time (no race with
+/// the pipe's buffer). Returns the exit status and what it printed on stderr.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(BIN);
+    for var in CLIENT_ENV {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn every_printing_command_exits_quietly_when_its_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let bybit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../simulator/tests/fixtures/vectors/bybit-safe-tx-71.json"
+    );
+    let demo_policy = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo/policy.toml");
+    let standard = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policy/tests/fixtures/policies/standard.toml"
+    );
+    let case = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policy/tests/fixtures/cases/approved-production-usdc.toml"
+    );
+    let db = "signgate-data/audit.sqlite3";
+    let inspect = [
+        "inspect",
+        "--tx-service",
+        bybit,
+        "--pick",
+        "0",
+        "--safe-version",
+        "1.1.1",
+    ];
+    let mut inspect_json = inspect.to_vec();
+    inspect_json.push("--json");
+    let commands: Vec<Vec<&str>> = vec![
+        inspect.to_vec(),
+        inspect_json,
+        vec!["policy", "check", demo_policy],
+        vec!["policy", "test", standard, case],
+        vec!["audit", "show", "--db", db],
+        vec!["audit", "export", "--db", db],
+        vec!["keygen", "--out", "fresh.key"],
+        vec!["status", "--gateway", &server.url],
+        vec!["admin", "operators", "--gateway", &server.url],
+        vec!["admin", "health", "--gateway", &server.url],
+    ];
+    for args in commands {
+        let (code, err) = into_closed_pipe(dir.path(), &args);
+        assert_eq!(code, Some(BROKEN_PIPE_EXIT), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert_eq!(err, "", "{args:?} said something on stderr");
+    }
+}
+
+#[test]
+fn a_reader_that_stops_after_the_first_line_ends_the_command_quietly() {
+    // `head -1` on a long report: 2,000 cases print ~300 KB, far beyond a pipe's buffer, so
+    // the writes after the reader left must fail.
+    let standard = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policy/tests/fixtures/policies/standard.toml"
+    );
+    let case = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policy/tests/fixtures/cases/approved-production-usdc.toml"
+    );
+    let mut child = Command::new(BIN)
+        .args(["policy", "test", standard])
+        .args(std::iter::repeat_n(case, 2_000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("PASS "), "{first}");
+    // The reader is dropped here: the pipe has no reader any more.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(BROKEN_PIPE_EXIT), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err, "");
+}

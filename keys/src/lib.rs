@@ -21,11 +21,13 @@ use std::{
 };
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use rand::RngCore;
 
 /// Why a key file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The operating system's random number generator failed; no key was written.
+    #[error("the operating system's random number generator failed: {0}")]
+    Entropy(getrandom::Error),
     /// File system failure.
     #[error("{}: {source}", path.display())]
     Io {
@@ -108,7 +110,7 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), KeyError>
 /// Creates a new ed25519 key at `path` (and `path.pub`); fails if `path` exists.
 pub fn create_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
     let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
+    getrandom::fill(&mut secret).map_err(KeyError::Entropy)?;
     let key = SigningKey::from_bytes(&secret);
     write_new(path, format!("{}\n", hex::encode(secret)).as_bytes(), true)?;
     let public = public_path(path);

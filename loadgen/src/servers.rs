@@ -1,13 +1,13 @@
 //! The two servers a run measures, each on 127.0.0.1:0 in this process: the full gateway on the
 //! embedded demo, and the echo floor.
 //!
-//! The echo server gets the gateway's transport settings where they shape a unary call's cost
-//! (plaintext HTTP/2 on loopback, the same call deadline, load shedding, per-connection and
-//! global concurrency limits, stream limit, message bound and keepalive), so that what separates
-//! the two is the gateway's own work: verification, decoding, simulation, policy, the SQLite
-//! store and the audit log.
+//! The echo server is built on the gateway's own transport ([`signgate_gateway::transport`]:
+//! plaintext HTTP/2 on loopback, the same call deadline, load shedding, per-connection and
+//! global concurrency limits, stream limit, keepalive, rapid-reset bound, TCP_NODELAY) with the
+//! same message bound, so that what separates the two is the gateway's own work: verification,
+//! decoding, simulation, policy, the SQLite store and the audit log.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use signgate_gateway::{
     audit::AuditLog,
@@ -15,23 +15,16 @@ use signgate_gateway::{
     pipeline::{self, setup},
     server::serve_with,
     store::SqliteStore,
+    transport,
 };
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::{
-    Request, Response, Status,
-    transport::{Server, server::TcpIncoming},
-};
-use tower::limit::GlobalConcurrencyLimitLayer;
+use tonic::{Request, Response, Status};
 
 use crate::{
     LoadError,
     echo::{EchoMessage, echo_server},
 };
-
-/// The gateway's HTTP/2 keepalive interval and timeout (`gateway/src/server/mod.rs`).
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server task on a loopback port; [`Running::stop`] shuts it down and joins it.
 #[derive(Debug)]
@@ -136,8 +129,8 @@ impl echo_server::Echo for Echo {
     }
 }
 
-/// Starts the echo floor with the gateway's transport settings (limits, keepalive, and
-/// TCP_NODELAY on accepted connections, as `server::serve_with` sets it).
+/// Starts the echo floor on the gateway's transport ([`transport::server_builder`] and
+/// [`transport::incoming`], exactly as `server::serve_with` serves) with its message bound.
 pub async fn start_echo() -> Result<Running, LoadError> {
     let limits = GatewayConfig::embedded_default()
         .map_err(|e| LoadError::Server(e.to_string()))?
@@ -147,23 +140,10 @@ pub async fn start_echo() -> Result<Running, LoadError> {
     let service = echo_server::EchoServer::new(Echo)
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
-    let router = Server::builder()
-        .timeout(limits.call_timeout)
-        .load_shed(true)
-        .concurrency_limit_per_connection(limits.concurrency_limit.get())
-        .max_concurrent_streams(limits.max_concurrent_streams.get())
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .layer(GlobalConcurrencyLimitLayer::new(
-            limits.concurrency_limit.get(),
-        ))
-        .add_service(service);
+    let router = transport::server_builder(&limits).add_service(service);
     let handle = tokio::spawn(async move {
         router
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                signal,
-            )
+            .serve_with_incoming_shutdown(transport::incoming(listener), signal)
             .await
             .map_err(|e| LoadError::Server(e.to_string()))
     });

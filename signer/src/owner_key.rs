@@ -10,6 +10,7 @@ use std::{
 };
 
 use alloy_primitives::Address;
+use alloy_signer::k256::elliptic_curve::rand_core::OsRng;
 use alloy_signer_local::PrivateKeySigner;
 
 /// Why a keystore or password file could not be created or read.
@@ -51,12 +52,14 @@ pub fn create_keystore(dir: &Path, name: &str, password: &[u8]) -> Result<Addres
         return Err(OwnerKeyError::Exists(path));
     }
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let (signer, _) =
-        PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
-            .map_err(|e| OwnerKeyError::Keystore {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+    // The keystore API is typed against the rand_core the signer library is built on (0.6);
+    // its own re-export of that crate's OsRng (the OS generator) keeps us from naming that old
+    // version ourselves.
+    let (signer, _) = PrivateKeySigner::new_keystore(dir, &mut OsRng, password, Some(name))
+        .map_err(|e| OwnerKeyError::Keystore {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
     File::open(&path)
         .and_then(|f| f.sync_all())
         .map_err(io(&path))?;

@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 
 use alloy_primitives::{B256, FixedBytes};
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{RngExt as _, SeedableRng, rngs::StdRng};
 use signgate_audit::{
     AuditEvent, AuditRecord,
     export::ExportLine,
@@ -106,10 +106,10 @@ fn flipped_bytes_are_found_where_they_are() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(1);
     for _ in 0..TRIALS {
-        let p = rng.gen_range(0..ls.len());
+        let p = rng.random_range(0..ls.len());
         let mut t = ls.clone();
-        let off = rng.gen_range(0..t[p].len());
-        t[p][off] ^= rng.gen_range(1..=255u8);
+        let off = rng.random_range(0..t[p].len());
+        t[p][off] ^= rng.random_range(1..=255u8);
         let v = verify(&join(&t));
         assert!(
             !v.passed(),
@@ -125,7 +125,7 @@ fn deleted_records_are_named() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(2);
     for _ in 0..TRIALS {
-        let p = rng.gen_range(0..ls.len());
+        let p = rng.random_range(0..ls.len());
         let mut t = ls.clone();
         t.remove(p);
         let v = verify(&join(&t));
@@ -146,9 +146,9 @@ fn swapped_records_are_named() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(3);
     for _ in 0..TRIALS {
-        let a = rng.gen_range(0..ls.len());
+        let a = rng.random_range(0..ls.len());
         let b = loop {
-            let b = rng.gen_range(0..ls.len());
+            let b = rng.random_range(0..ls.len());
             if b != a {
                 break b;
             }
@@ -205,9 +205,9 @@ fn inserted_forged_records_are_named() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(4);
     for _ in 0..TRIALS {
-        let p = rng.gen_range(0..ls.len());
+        let p = rng.random_range(0..ls.len());
         let mut t = ls.clone();
-        let before = rng.gen_bool(0.5);
+        let before = rng.random_bool(0.5);
         t.insert(if before { p } else { p + 1 }, forged_line(p as u64));
         let v = verify(&join(&t));
         assert!(!v.passed(), "forged #{p} went unnoticed");
@@ -226,7 +226,7 @@ fn truncation_before_a_checkpoint_is_named() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(5);
     for _ in 0..TRIALS {
-        let keep = rng.gen_range(0..ls.len());
+        let keep = rng.random_range(0..ls.len());
         let v = verify(&join(&ls[..keep]));
         assert!(!v.passed(), "truncation to {keep} went unnoticed");
         assert!(
@@ -244,7 +244,7 @@ fn a_forger_who_rewrites_leaf_hashes_is_caught_by_the_signed_root() {
     let ls = lines(&fixture().log);
     let mut rng = StdRng::seed_from_u64(6);
     for _ in 0..50 {
-        let p = rng.gen_range(0..ls.len());
+        let p = rng.random_range(0..ls.len());
         let mut t = ls.clone();
         let mut line = ExportLine::parse(&t[p]).unwrap();
         line.record["at_ms"] = serde_json::json!(1u64);

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use signgate_policy::governance::AdminSignature;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 
-use super::connection::Connection;
+use super::{connection::Connection, out::Stdout};
 
 /// Arguments of `signgate admin`.
 #[derive(Debug, Args)]
@@ -154,12 +154,14 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .map_err(|s| conn.refused(&s))?
                     .into_inner();
-                println!(
+                let mut out = Stdout::lock();
+                writeln!(
+                    out,
                     "policy {} is in force (it replaced {})",
                     r.policy_hash, r.previous_policy_hash
-                );
+                )?;
                 for change in r.changes {
-                    println!("  - {change}");
+                    writeln!(out, "  - {change}")?;
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -169,7 +171,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .map_err(|s| conn.refused(&s))?
                     .into_inner();
-                print!("{}", render_operators(&r.operators));
+                write!(Stdout::lock(), "{}", render_operators(&r.operators))?;
                 Ok(ExitCode::SUCCESS)
             }
             AdminCommand::ReloadLists { ids } => {
@@ -179,15 +181,17 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .map_err(|s| conn.refused(&s))?
                     .into_inner();
                 let mut failed = false;
+                let mut out = Stdout::lock();
                 for l in r.lists {
                     if l.error.is_empty() {
-                        println!(
+                        writeln!(
+                            out,
                             "{}: loaded {} ({} addresses; {} added, {} removed)",
                             l.id, l.content_hash, l.addresses, l.added, l.removed
-                        );
+                        )?;
                     } else {
                         failed = true;
-                        println!("{}: REFUSED: {}", l.id, l.error);
+                        writeln!(out, "{}: REFUSED: {}", l.id, l.error)?;
                     }
                 }
                 Ok(if failed {
@@ -202,11 +206,13 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .map_err(|s| conn.refused(&s))?
                     .into_inner();
-                println!(
+                let mut out = Stdout::lock();
+                writeln!(
+                    out,
                     "gateway {}: {}",
                     h.version,
                     if h.serving { "serving" } else { "NOT serving" }
-                );
+                )?;
                 for comp in h.components {
                     let status = pb::ComponentStatus::try_from(comp.status).map_or_else(
                         |_| "unknown".to_owned(),
@@ -216,7 +222,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                                 .to_ascii_lowercase()
                         },
                     );
-                    println!("  {}: {status} — {}", comp.name, comp.detail);
+                    writeln!(out, "  {}: {status} — {}", comp.name, comp.detail)?;
                 }
                 Ok(if h.serving {
                     ExitCode::SUCCESS

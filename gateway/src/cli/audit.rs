@@ -7,7 +7,6 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -26,6 +25,7 @@ use signgate_audit::{
     verify::verify_export,
 };
 
+use super::out::Stdout;
 use crate::audit::AuditReader;
 
 /// `signgate audit …`
@@ -127,7 +127,7 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let key = read_public_key(&a.public_key)?;
     let notes = read_notes(&a.checkpoints)?;
     let v = verify_export(&log, &notes, &key);
-    print!("{}", v.report());
+    write!(Stdout::lock(), "{}", v.report())?;
     Ok(if v.passed() {
         ExitCode::SUCCESS
     } else {
@@ -142,9 +142,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
     let mut buf = Vec::new();
     export_jsonl(&leaves, &notes, a.proofs, &mut buf)?;
     if a.out == Path::new("-") {
-        std::io::stdout()
-            .write_all(&buf)
-            .context("writing to stdout")?;
+        Stdout::lock().write_all(&buf)?;
     } else {
         fs::write(&a.out, &buf).with_context(|| format!("writing {}", a.out.display()))?;
     }
@@ -191,13 +189,14 @@ fn load_records(s: &Source) -> anyhow::Result<Vec<AuditRecord>> {
 
 fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let records = load_records(&a.source)?;
+    let mut out = Stdout::lock();
     let Some(proposal) = &a.proposal else {
-        print!("{}", events(&records));
+        write!(out, "{}", events(&records))?;
         return Ok(ExitCode::SUCCESS);
     };
     match story(&records, proposal) {
         Some(s) => {
-            print!("{s}");
+            write!(out, "{s}")?;
             Ok(ExitCode::SUCCESS)
         }
         None => bail!("no record mentions proposal {proposal}"),
@@ -211,14 +210,16 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("compiling the candidate policy {}", a.policy.display()))?;
     let records = load_records(&a.source)?;
     let report = replay(&records, &policy);
-    println!(
+    let mut out = Stdout::lock();
+    writeln!(
+        out,
         "{} recorded decision(s) re-evaluated under {}; {} would change",
         report.evaluated,
         policy.hash(),
         report.changed.len()
-    );
+    )?;
     for c in &report.changed {
-        println!("{c}");
+        writeln!(out, "{c}")?;
     }
     Ok(if report.changed.is_empty() {
         ExitCode::SUCCESS

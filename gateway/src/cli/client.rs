@@ -26,9 +26,9 @@ use signgate_proto::{
 use signgate_simulator::SafeTx;
 use tonic::transport::Channel;
 
-use super::connection::Connection;
 use signgate_keys::read_ed25519;
 
+use super::{connection::Connection, out::Stdout};
 use crate::domain::wire::safe_tx_to_proto;
 
 /// `signgate propose`: submit a Safe transaction for decision.
@@ -182,7 +182,7 @@ pub fn propose(args: &ProposeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|s| args.connection.refused(&s))
     })?;
     let proposal = proposal.into_inner();
-    print!("{}", render(&proposal));
+    write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))
 }
 
@@ -222,7 +222,7 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
         };
         reply.map_err(|s| args.connection.refused(&s)).map(tonic::Response::into_inner)
     })?;
-    print!("{}", render(&proposal));
+    write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))
 }
 
@@ -236,7 +236,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|s| args.connection.refused(&s))?
                 .into_inner();
-            print!("{}", render(&p));
+            write!(Stdout::lock(), "{}", render(&p))?;
             return Ok(ExitCode::SUCCESS);
         }
         let list = client
@@ -247,18 +247,20 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|s| args.connection.refused(&s))?
             .into_inner();
+        let mut out = Stdout::lock();
         if list.proposals.is_empty() {
-            println!("no proposals");
+            writeln!(out, "no proposals")?;
         }
         for p in &list.proposals {
-            println!(
+            writeln!(
+                out,
                 "{}  {:?}  Safe {} nonce {}  safeTxHash {}",
                 p.id,
                 pb::ProposalState::try_from(p.state).unwrap_or(pb::ProposalState::Unspecified),
                 p.safe,
                 p.nonce,
                 p.safe_tx_hash,
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -276,17 +278,20 @@ pub fn release(args: &ReleaseArgs) -> anyhow::Result<ExitCode> {
             .map_err(|s| args.connection.refused(&s))
     })?;
     let reply = reply.into_inner();
+    let mut out = Stdout::lock();
     if let Some(p) = &reply.proposal {
-        print!("{}", render(p));
+        write!(out, "{}", render(p))?;
     }
-    println!(
+    writeln!(
+        out,
         "signatures (owner-sorted): 0x{}",
         hex::encode(&reply.signatures)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "execTransaction calldata:  0x{}",
         hex::encode(&reply.exec_transaction_calldata)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

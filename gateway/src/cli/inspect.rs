@@ -19,6 +19,8 @@ use signgate_simulator::{
     tx_service::{self, HintReport, ServiceTransaction},
 };
 
+use super::out::Stdout;
+
 /// Arguments of `signgate inspect`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -189,10 +191,11 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         service_hints,
         mismatches,
     };
+    let mut out = Stdout::lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&inspection)?)?;
     } else {
-        print!("{}", render(&inspection));
+        write!(out, "{}", render(&inspection))?;
     }
     Ok(if inspection.mismatches.is_empty() {
         ExitCode::SUCCESS

@@ -6,6 +6,7 @@ pub mod client;
 pub mod connection;
 pub mod inspect;
 pub mod keygen;
+pub mod out;
 pub mod policy;
 pub mod signer;
 
@@ -79,19 +80,23 @@ impl Cli {
             Command::Release(args) => client::release(&args),
             Command::Admin(args) => admin::run(args),
             Command::Keygen(args) => {
-                match keygen::keygen(&args).context("cannot create the key")? {
+                let written = keygen::keygen(&args).context("cannot create the key")?;
+                let mut out = out::Stdout::lock();
+                match written {
                     keygen::KeygenOutput::Ed25519 {
                         secret,
                         public_key_hex,
-                    } => println!(
+                    } => writeln!(
+                        out,
                         "ed25519 key written to {} (public key {public_key_hex}, also in {}.pub)",
                         secret.display(),
                         secret.display()
-                    ),
-                    keygen::KeygenOutput::Secp256k1 { keystore, address } => println!(
+                    )?,
+                    keygen::KeygenOutput::Secp256k1 { keystore, address } => writeln!(
+                        out,
                         "keystore written to {}; add owner {address} to the Safe",
                         keystore.display()
-                    ),
+                    )?,
                 }
                 Ok(ExitCode::SUCCESS)
             }

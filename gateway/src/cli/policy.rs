@@ -25,6 +25,8 @@ use signgate_policy::{
     time::{HOUR, Timestamp},
 };
 
+use super::out::Stdout;
+
 /// Arguments of `signgate policy`.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
@@ -135,13 +137,15 @@ fn check(
     current: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let (source, policy) = compile(file)?;
-    print!("{}", summary(&policy));
+    let mut out = Stdout::lock();
+    write!(out, "{}", summary(&policy))?;
     let sig_path = signatures.unwrap_or_else(|| default_signatures(file));
     if !sig_path.exists() {
-        println!(
+        writeln!(
+            out,
             "\nno signature file at {}: the policy cannot take effect until admins sign it",
             sig_path.display()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let sigs = load_signatures(&sig_path)?;
@@ -156,15 +160,16 @@ fn check(
                 now,
             );
             let names: Vec<String> = tally.signers.iter().map(ToString::to_string).collect();
-            println!(
+            writeln!(
+                out,
                 "\nsigned by {} admin(s) ({}): the policy may take effect",
                 names.len(),
                 names.join(", ")
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("\nrefused: {e}");
+            writeln!(out, "\nrefused: {e}")?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -281,28 +286,30 @@ fn test(file: &Path, cases: &[PathBuf], test_keys: bool) -> anyhow::Result<ExitC
         SignatureMode::AssumeValid
     };
     let mut failed = 0usize;
+    let mut out = Stdout::lock();
     for path in cases {
         let case = Case::parse(&read(path)?).with_context(|| format!("in {}", path.display()))?;
         let (evaluation, problems) = case
             .run(&policy, mode)
             .with_context(|| format!("in {}", path.display()))?;
         if problems.is_empty() {
-            println!("PASS {} — {}", path.display(), case.description);
+            writeln!(out, "PASS {} — {}", path.display(), case.description)?;
         } else {
             failed += 1;
-            println!("FAIL {} — {}", path.display(), case.description);
+            writeln!(out, "FAIL {} — {}", path.display(), case.description)?;
             for p in &problems {
-                println!("  {p}");
+                writeln!(out, "  {p}")?;
             }
-            println!("  got: {}", render(&evaluation).replace('\n', "\n  "));
+            writeln!(out, "  got: {}", render(&evaluation).replace('\n', "\n  "))?;
         }
     }
-    println!(
+    writeln!(
+        out,
         "{} case(s), {} failed, policy {}",
         cases.len(),
         failed,
         policy.hash()
-    );
+    )?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -333,11 +340,13 @@ fn sign(file: &Path, key: &Path, signatures: Option<PathBuf>) -> anyhow::Result<
     all.push(signature);
     let json = serde_json::to_string_pretty(&all).context("cannot encode signatures")?;
     fs::write(&sig_path, json).with_context(|| format!("cannot write {}", sig_path.display()))?;
-    println!(
+    let mut out = Stdout::lock();
+    writeln!(
+        out,
         "signed {} with {public_key}; {} signature(s) in {}",
         policy.hash(),
         all.len(),
         sig_path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

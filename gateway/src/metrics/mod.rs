@@ -110,8 +110,8 @@ impl Metrics {
             );
         registry.register_with_unit(
             "grpc_request_duration",
-            "Time to answer a Gateway call (streams: until the first message), by method and \
-             gRPC status code",
+            "Time to answer a Gateway or Admin call, until its status or first message \
+             (WatchProposal: its first event), by method and gRPC status code",
             Unit::Seconds,
             grpc_duration.clone(),
         );
@@ -185,7 +185,7 @@ impl Metrics {
         }
     }
 
-    /// Records one answered Gateway call.
+    /// Records one Gateway or Admin call (see `server::observe` for what is timed).
     pub fn grpc_call(&self, method: &'static str, code: tonic::Code, elapsed: Duration) {
         self.grpc_duration
             .get_or_create(&[("method", method), ("code", code_label(code))])

@@ -2,12 +2,13 @@
 //! decision pipeline or reads the store, and renders the result ([`api::view`]). No decision
 //! and no state change happens here.
 
-use std::{future::Future, sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
-use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 use super::Caller;
@@ -16,7 +17,6 @@ use crate::{
     call_span,
     config::Limits,
     error::GatewayError,
-    metrics::Metrics,
     pipeline::{DecisionPipeline, Released},
     signer_backends::BackendSignature,
     store::{ApprovalKind, ListFilter, PageToken, ProposalId, ProposalStore, StoredProposal},
@@ -31,11 +31,9 @@ pub struct GatewayService<S, P> {
     store: Arc<S>,
     pipeline: Arc<P>,
     limits: Limits,
-    /// Flips to `true` when the server shuts down, ending every watch stream so graceful
-    /// shutdown does not wait for them.
-    stopping: watch::Receiver<bool>,
-    /// Where call latencies are recorded.
-    metrics: Arc<Metrics>,
+    /// Cancelled when the server shuts down, ending every watch stream so graceful shutdown
+    /// does not wait for them.
+    stopping: CancellationToken,
 }
 
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
@@ -44,36 +42,14 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         store: Arc<S>,
         pipeline: Arc<P>,
         limits: Limits,
-        stopping: watch::Receiver<bool>,
+        stopping: CancellationToken,
     ) -> Self {
         Self {
             store,
             pipeline,
             limits,
             stopping,
-            metrics: Arc::default(),
         }
-    }
-
-    /// Records call latencies into `metrics` (the pipeline's registry, so one endpoint serves
-    /// both) instead of a registry of the service's own.
-    #[must_use]
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// Runs one call inside its [`call_span`] and records its latency and status code.
-    async fn observe<T>(
-        &self,
-        method: &'static str,
-        call: impl Future<Output = Result<T, Status>>,
-    ) -> Result<Response<T>, Status> {
-        let started = Instant::now();
-        let result = call.instrument(call_span::new(method)).await;
-        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
-        self.metrics.grpc_call(method, code, started.elapsed());
-        result.map(Response::new)
     }
 
     /// A stored proposal as the API shows it, under the policy in force.
@@ -141,14 +117,14 @@ async fn watch_loop<S: ProposalStore>(
     render: impl Fn(&StoredProposal) -> Result<pb::Proposal, GatewayError> + Send,
     id: ProposalId,
     mut changes: tokio::sync::broadcast::Receiver<crate::store::ProposalChange>,
-    mut stopping: watch::Receiver<bool>,
+    stopping: CancellationToken,
     tx: mpsc::Sender<Result<pb::ProposalEvent, Status>>,
     mut sent: u64,
 ) {
     loop {
         let reread = tokio::select! {
             _ = tx.closed() => return,
-            _ = stopping.changed() => return,
+            () = stopping.cancelled() => return,
             change = changes.recv() => match change {
                 Ok(c) => c.id == id && c.revision > sent,
                 // Missed some changes: re-read to be sure.
@@ -202,74 +178,63 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::SubmitProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("SubmitProposal", async move {
-            let caller = caller(&req)?;
-            let now = self.pipeline.clock().now();
-            let submission = requests::submission(req.get_ref(), &self.limits, now)?;
-            let stored = self.pipeline.submit(caller, submission).await?;
-            Ok(self.render(&stored)?)
-        })
-        .await
+        let caller = caller(&req)?;
+        let now = self.pipeline.clock().now();
+        let submission = requests::submission(req.get_ref(), &self.limits, now)?;
+        let stored = self.pipeline.submit(caller, submission).await?;
+        Ok(Response::new(self.render(&stored)?))
     }
 
     async fn approve(
         &self,
         req: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Approve", async move {
-            let caller = caller(&req)?;
-            let now = self.pipeline.clock().now();
-            let statement = requests::approval(
-                "approval",
-                req.get_ref().approval.as_ref(),
-                ApprovalKind::Approve,
-                &self.limits,
-                now,
-            )?;
-            let stored = self.pipeline.act(caller, statement).await?;
-            Ok(self.render(&stored)?)
-        })
-        .await
+        let caller = caller(&req)?;
+        let now = self.pipeline.clock().now();
+        let statement = requests::approval(
+            "approval",
+            req.get_ref().approval.as_ref(),
+            ApprovalKind::Approve,
+            &self.limits,
+            now,
+        )?;
+        let stored = self.pipeline.act(caller, statement).await?;
+        Ok(Response::new(self.render(&stored)?))
     }
 
     async fn reject(
         &self,
         req: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Reject", async move {
-            let caller = caller(&req)?;
-            let now = self.pipeline.clock().now();
-            let statement = requests::approval(
-                "rejection",
-                req.get_ref().rejection.as_ref(),
-                ApprovalKind::Reject,
-                &self.limits,
-                now,
-            )?;
-            let stored = self.pipeline.act(caller, statement).await?;
-            Ok(self.render(&stored)?)
-        })
-        .await
+        let caller = caller(&req)?;
+        let now = self.pipeline.clock().now();
+        let statement = requests::approval(
+            "rejection",
+            req.get_ref().rejection.as_ref(),
+            ApprovalKind::Reject,
+            &self.limits,
+            now,
+        )?;
+        let stored = self.pipeline.act(caller, statement).await?;
+        Ok(Response::new(self.render(&stored)?))
     }
 
     async fn get_proposal(
         &self,
         req: Request<pb::GetProposalRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("GetProposal", async move {
-            let id = convert::proposal_id("id", &req.get_ref().id)?;
-            call_span::record_id(&id);
-            Ok(self.load(id).await?)
-        })
-        .await
+        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        call_span::record_id(&id);
+        Ok(Response::new(self.load(id).await?))
     }
 
     async fn list_proposals(
         &self,
         req: Request<pb::ListProposalsRequest>,
     ) -> Result<Response<pb::ListProposalsResponse>, Status> {
-        self.observe("ListProposals", self.list_proposals_inner(req.into_inner()))
+        self.list_proposals_inner(req.into_inner())
             .await
+            .map(Response::new)
     }
 
     type WatchProposalStream = ReceiverStream<Result<pb::ProposalEvent, Status>>;
@@ -278,38 +243,34 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         &self,
         req: Request<pb::WatchProposalRequest>,
     ) -> Result<Response<Self::WatchProposalStream>, Status> {
-        self.observe("WatchProposal", self.watch_proposal_inner(req.into_inner()))
+        self.watch_proposal_inner(req.into_inner())
             .await
+            .map(Response::new)
     }
 
     async fn cancel(
         &self,
         req: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
-        self.observe("Cancel", async move {
-            let caller = caller(&req)?;
-            let request = requests::cancel(req.get_ref())?;
-            call_span::record_id(&request.id);
-            // Read first: an unknown proposal or a store that cannot answer is said before the
-            // pipeline is asked, and the call's span carries the transaction's hash.
-            self.load(request.id.clone()).await?;
-            let stored = self.pipeline.cancel(caller, request).await?;
-            Ok(self.render(&stored)?)
-        })
-        .await
+        let caller = caller(&req)?;
+        let request = requests::cancel(req.get_ref())?;
+        call_span::record_id(&request.id);
+        // Read first: an unknown proposal or a store that cannot answer is said before the
+        // pipeline is asked, and the call's span carries the transaction's hash.
+        self.load(request.id.clone()).await?;
+        let stored = self.pipeline.cancel(caller, request).await?;
+        Ok(Response::new(self.render(&stored)?))
     }
 
     async fn request_signatures(
         &self,
         req: Request<pb::RequestSignaturesRequest>,
     ) -> Result<Response<pb::RequestSignaturesResponse>, Status> {
-        self.observe("RequestSignatures", async move {
-            let caller = caller(&req)?;
-            let id = convert::proposal_id("id", &req.get_ref().id)?;
-            let released = self.pipeline.request_signatures(caller, id).await?;
-            Ok(self.released(&released)?)
-        })
-        .await
+        let caller = caller(&req)?;
+        let id = convert::proposal_id("id", &req.get_ref().id)?;
+        call_span::record_id(&id);
+        let released = self.pipeline.request_signatures(caller, id).await?;
+        Ok(Response::new(self.released(&released)?))
     }
 }
 

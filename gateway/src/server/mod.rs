@@ -1,10 +1,12 @@
 //! The tonic server: `Gateway` and `Admin` services, standard health and reflection, behind
-//! mTLS (or loopback plaintext for the demo), with a message size bound, a deadline on every
-//! call, a global concurrency limit and load shedding.
+//! mTLS (or loopback plaintext for the demo), with a message size bound and the transport of
+//! [`crate::transport`] (a deadline on every call, concurrency limits and load shedding,
+//! keepalive, the rapid-reset bound, TCP_NODELAY).
 //!
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations (parse with [`crate::api`], act
 //!   through the [`DecisionPipeline`], render with [`crate::api::view`]);
+//! - [`observe`]: the layer that runs every Gateway and Admin call in its span and times it;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
@@ -12,16 +14,18 @@ pub mod auth;
 
 pub mod gateway;
 pub mod lifecycle;
+pub mod observe;
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{
     service::interceptor::InterceptedService,
-    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+    transport::{Certificate, Identity, ServerTlsConfig},
 };
-use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::Layer as _;
 
 pub use admin::AdminService;
 pub use auth::{Authorizer, Caller, Permission};
@@ -33,13 +37,6 @@ use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
     store::{ProposalStore, SqliteStore, StoreError},
 };
-
-/// HTTP/2 keepalive: ping idle connections so dead peers free their streams.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-/// How long a keepalive ping may go unanswered.
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Streams a client may reset before being answered (rapid-reset defence).
-const MAX_PENDING_RESETS: usize = 64;
 
 /// `signgate serve`: run the gateway.
 #[derive(Debug, Clone, clap::Args)]
@@ -110,14 +107,12 @@ pub enum ServeError {
 
 /// Selects ring as rustls' process-wide crypto provider unless one is already chosen.
 ///
-/// The dependency graph enables both of rustls' providers (tonic's `tls-ring`, and aws-lc-rs
-/// through the HTTP client of the JSON-RPC state source), and rustls then refuses to guess.
-/// Called by every server start; clients built before a server starts should call it too.
+/// ring is the only provider in the dependency graph, and tonic's `tls-ring` names it itself;
+/// the process default still matters for the JSON-RPC state source's HTTP client, which reads it
+/// and panics without one (see [`signgate_simulator::evm::install_crypto_provider`], which this
+/// is). Called by every server start so the choice is made once, before any client is built.
 pub fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another caller installing a provider is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+    signgate_simulator::evm::install_crypto_provider();
 }
 
 fn read_pem(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
@@ -136,6 +131,17 @@ fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
 /// `signgate serve`: loads the configuration (`env` is the process environment, passed in by
 /// the binary), creates the gateway's release key on first start, binds `server.listen` and
 /// serves until `shutdown` completes.
+///
+/// Shutdown runs in this order:
+/// 1. [`serve_with`] stops accepting connections, ends every watch stream and drains the calls
+///    in flight, then appends the `server_stopped` record;
+/// 2. `stopped` is cancelled: the checkpoint task signs and exports one last checkpoint — after
+///    the stop record, so a checkpoint commits to it and its truncation is detectable — and the
+///    metrics endpoint (scrapeable until here) and the list watcher end;
+/// 3. the [`TaskTracker`] waits for every one of those background tasks.
+///
+/// If setup fails half-way, `stopped` is cancelled on the way out all the same (its drop guard),
+/// so no background task outlives the error.
 pub async fn run(
     args: &ServeArgs,
     env: impl IntoIterator<Item = (String, String)>,
@@ -165,17 +171,17 @@ pub async fn run(
         hook = ?cfg.audit.checkpoint_hook,
         "audit checkpoints exported"
     );
-    let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
-    let checkpoints = tokio::spawn(crate::audit::export::run_checkpoints(
+    let stopped = CancellationToken::new();
+    let stop_background_on_error = stopped.clone().drop_guard();
+    let tasks = TaskTracker::new();
+    tasks.spawn(crate::audit::export::run_checkpoints(
         audit.clone(),
         crate::audit::export::CheckpointSink {
             drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
             hook: cfg.audit.checkpoint_hook.clone(),
         },
         cfg.audit.checkpoint_interval,
-        async move {
-            let _ = checkpoints_stopped.await;
-        },
+        stopped.clone().cancelled_owned(),
     ));
     let pipeline =
         crate::pipeline::from_config(&cfg, store.clone(), release, audit, crate::clock::system())?;
@@ -185,44 +191,42 @@ pub async fn run(
             addr: cfg.listen,
             source,
         })?;
-    let metrics = match cfg.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, pipeline.metrics().unwrap_or_default()).await?),
-        None => None,
-    };
+    if let Some(addr) = cfg.metrics_listen {
+        let metrics = pipeline.metrics().unwrap_or_default();
+        serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
+    }
     // Reload lists when their files change; without it they go stale and every proposal is
     // denied ("cannot screen"), which is safe but noisy.
-    let watcher = crate::lists::spawn_watcher(
+    match crate::lists::spawn_watcher(
         pipeline.lists().clone(),
         crate::lists::WatchConfig::default(),
-    )
-    .inspect_err(|e| tracing::error!(error = %e, "sanctions list watcher did not start"))
-    .ok();
+    ) {
+        Ok(watcher) => {
+            let stopped = stopped.clone();
+            tasks.spawn(async move {
+                stopped.cancelled().await;
+                watcher.shutdown().await;
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "sanctions list watcher did not start"),
+    }
     let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
-    if let Some(w) = watcher {
-        w.shutdown().await;
-    }
-    if let Some((stop, task)) = metrics {
-        let _ = stop.send(());
-        let _ = task.await;
-    }
-    let _ = stop_checkpoints.send(());
-    if let Err(e) = checkpoints.await {
-        tracing::error!(error = %e, "audit checkpoint task failed at shutdown");
-    }
+    // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
+    stop_background_on_error.disarm();
+    stopped.cancel();
+    tasks.close();
+    tasks.wait().await;
     served
 }
 
-/// Binds `addr` (`metrics.listen`) and serves `metrics` there until the returned sender fires.
+/// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until
+/// `stopped` is cancelled.
 async fn serve_metrics(
     addr: SocketAddr,
     metrics: Arc<crate::metrics::Metrics>,
-) -> Result<
-    (
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    ),
-    ServeError,
-> {
+    tasks: &TaskTracker,
+    stopped: CancellationToken,
+) -> Result<(), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::MetricsBind { addr, source })?;
@@ -236,11 +240,12 @@ async fn serve_metrics(
              can reach it sees decision counts and latencies"
         );
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::metrics::serve(listener, metrics, async move {
-        let _ = stopped.await;
-    }));
-    Ok((stop, task))
+    tasks.spawn(crate::metrics::serve(
+        listener,
+        metrics,
+        stopped.cancelled_owned(),
+    ));
+    Ok(())
 }
 
 /// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
@@ -270,6 +275,11 @@ pub async fn serve_with_store<S: ProposalStore>(
 /// and RequestSignatures delegate to. A pipeline with [`Governance`] gets its start recorded
 /// in the audit log before anything is served (no serving without a writable log) and its
 /// graceful stop after the last call drained.
+///
+/// When `shutdown` completes: health reports NOT_SERVING, the `stopping` token is cancelled —
+/// which ends every watch stream (a stream would otherwise hold the drain open until its
+/// proposal ends) — and tonic stops accepting and drains the calls in flight; then the stop is
+/// recorded. The token is also cancelled if serving fails, so no watch stream outlives it.
 pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     listener: TcpListener,
     cfg: GatewayConfig,
@@ -293,18 +303,22 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     };
     let limits = cfg.limits.clone();
     let max_message = limits.max_message_bytes;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopping = CancellationToken::new();
+    let _end_watch_streams_on_error = stopping.clone().drop_guard();
 
     let lists = pipeline.sanctions_lists();
-    let metrics = pipeline.metrics().unwrap_or_default();
+    let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
     let governance = pipeline.governance();
     if let Some(g) = &governance {
         lifecycle::record_start(g, &cfg).await?;
     }
     let clock = pipeline.clock();
-    let gateway = GatewayServer::new(
-        GatewayService::new(store.clone(), pipeline, limits.clone(), stop_rx).with_metrics(metrics),
-    )
+    let gateway = GatewayServer::new(GatewayService::new(
+        store.clone(),
+        pipeline,
+        limits.clone(),
+        stopping.clone(),
+    ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let admin = AdminServer::new(
@@ -330,32 +344,23 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let mut builder = Server::builder()
-        .timeout(limits.call_timeout)
-        .load_shed(true)
-        .concurrency_limit_per_connection(limits.concurrency_limit.get())
-        .max_concurrent_streams(limits.max_concurrent_streams.get())
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS));
+    let mut builder = crate::transport::server_builder(&limits);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     let router = builder
-        .layer(GlobalConcurrencyLimitLayer::new(
-            limits.concurrency_limit.get(),
-        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(InterceptedService::new(
+        // Span and latency outside the interceptor: refused calls are logged and timed too.
+        .add_service(observed.layer(InterceptedService::new(
             gateway,
             authorizer.require(Permission::Gateway),
-        ))
-        .add_service(InterceptedService::new(
+        )))
+        .add_service(observed.layer(InterceptedService::new(
             admin,
             authorizer.require(Permission::Admin),
-        ));
+        )));
 
     tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
     let signal = async move {
@@ -363,12 +368,10 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         health
             .set_not_serving::<GatewayServer<GatewayService<S, P>>>()
             .await;
-        let _ = stop_tx.send(true);
+        stopping.cancel();
     };
     router
-        // TCP_NODELAY: a small response must not wait for the client's delayed ACK (Nagle's
-        // algorithm cost every call about 40 ms on Linux loopback; see docs/benchmarks.md).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal)
+        .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;

@@ -17,6 +17,9 @@ mod realistic;
 mod audit {
     pub use signgate_gateway::audit::*;
 }
+mod out {
+    pub use signgate_gateway::cli::out::*;
+}
 #[path = "../../src/cli/audit.rs"]
 #[allow(dead_code)]
 mod cli_audit;

@@ -20,7 +20,7 @@ pub mod source;
 
 pub use inspector::EffectsInspector;
 pub use revm::primitives::hardfork::SpecId;
-pub use rpc::{Addressing, BlockPin, RpcSource};
+pub use rpc::{Addressing, BlockPin, RpcSource, install_crypto_provider};
 pub use run::{
     MAX_LIST_LEN, SimulationError, SimulationOptions, exec_transaction_calldata, read_list,
     simulate, simulate_with,

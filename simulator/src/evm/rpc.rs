@@ -26,6 +26,21 @@ use revm::{
 use super::source::{BlockInfo, StateError, StateSource};
 use crate::report::StateSourceKind;
 
+/// Makes ring rustls' process-wide crypto provider unless one is already chosen.
+///
+/// ring is the only provider compiled in (tonic's `tls-ring`; reqwest's `rustls-no-provider`, see
+/// the workspace manifest), but reqwest does not fall back to it: building its client reads the
+/// process default and panics when there is none, and it builds its TLS configuration even for an
+/// `http://` endpoint. So [`RpcSource::connect`] installs it first, and so may anything else that
+/// builds a rustls client through a library reading the default. Idempotent and race-free.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another caller installing a provider is fine: either way one
+        // is installed, and ring is the only one there is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Which block to fork at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockPin {
@@ -78,6 +93,7 @@ impl RpcSource {
         timeout: Duration,
         addressing: Addressing,
     ) -> Result<Self, StateError> {
+        install_crypto_provider();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

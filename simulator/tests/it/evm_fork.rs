@@ -86,6 +86,9 @@ struct Node {
 
 impl Node {
     fn connect(url: &str) -> Self {
+        // The test drives the node through its own alloy provider, whose HTTP client reads
+        // rustls' process default like `RpcSource`'s does.
+        signgate_simulator::evm::install_crypto_provider();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -249,4 +252,25 @@ fn dead_endpoint_is_a_typed_error_within_the_timeout() {
         matches!(err, StateError::Rpc { .. } | StateError::RpcTimeout { .. }),
         "unexpected error {err:?}"
     );
+}
+
+#[test]
+fn an_https_endpoint_is_served_by_rustls_on_ring_and_fails_typed() {
+    // The HTTP client's TLS is rustls on ring, the only provider in the graph (no aws-lc-rs):
+    // an `https://` endpoint must get a client at all (reqwest panics when no provider is
+    // installed) and a peer that is no TLS server must be a typed error, not a hang.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        // Accept the connection and close it without a word of TLS.
+        let _ = listener.accept();
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let timeout = Duration::from_millis(500);
+    let err = RpcSource::connect(&url, BlockPin::Number(1), timeout).unwrap_err();
+    assert!(
+        matches!(err, StateError::Rpc { .. } | StateError::RpcTimeout { .. }),
+        "unexpected error {err:?}"
+    );
+    peer.join().unwrap();
 }

@@ -26,6 +26,7 @@ mod policy_apply;
 mod release;
 mod restart;
 mod sanctions;
+mod shutdown;
 mod signatures;
 mod support;
 mod velocity;

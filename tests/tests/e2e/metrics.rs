@@ -7,7 +7,7 @@ use std::{net::SocketAddr, time::Duration};
 use alloy_primitives::U256;
 use signgate_gateway::config::SanctionsListConfig;
 use signgate_policy::sanctions::ListSpec;
-use signgate_proto::v1 as pb;
+use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 use signgate_simulator::SafeTx;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -79,6 +79,14 @@ async fn decisions_reasons_latencies_and_list_age_are_scraped() {
     let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
     let waiting = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
     assert_eq!(state(&waiting), pb::ProposalState::NeedsApprovals);
+    // An Admin call goes through the same layer: span and latency, by method and code.
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+    admin
+        .get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap();
     let missing = c
         .get_proposal(pb::GetProposalRequest {
             id: "p-000000000000000000000000".into(),
@@ -122,6 +130,15 @@ async fn decisions_reasons_latencies_and_list_age_are_scraped() {
         ),
         Some(1.0),
         "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "signgate_grpc_request_duration_seconds_count",
+            &[("method", "GetHealthDetails"), ("code", "OK")]
+        ),
+        Some(1.0),
+        "Admin calls are timed too:\n{text}"
     );
     let slowest = sample(
         &text,
