@@ -217,6 +217,27 @@ pub fn policy_at_start(
     }
 }
 
+impl From<ApplyError> for crate::error::GatewayError {
+    fn from(e: ApplyError) -> Self {
+        use signgate_policy::governance::ActivationError;
+        match e {
+            e @ ApplyError::NotText(_) => Self::invalid("policy", e.to_string()),
+            ApplyError::Activation(ActivationError::Compile(c)) => {
+                Self::invalid("policy", format!("does not compile: {c}"))
+            }
+            // Lists every signature that did not count and how many are needed.
+            e @ ApplyError::Activation(ActivationError::NotEnoughSignatures { .. }) => {
+                Self::PermissionDenied(format!("policy refused, nothing changed: {e}"))
+            }
+            e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
+            e @ (ApplyError::Persist(_) | ApplyError::Audit(_)) => Self::Unavailable(format!(
+                "{e}; the policy was not applied and the previous one stays in force"
+            )),
+            ApplyError::Task(detail) => Self::Internal(detail),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use signgate_policy::governance::{sign_policy, signing_key};
@@ -327,26 +348,5 @@ mod tests {
         let at_start = policy_at_start(dir.path(), &audit_path, demo(), &configured).unwrap();
         assert_eq!(at_start.hash(), PolicyHash::of(&source));
         assert!(!pdir.join(persist::PENDING).exists());
-    }
-}
-
-impl From<ApplyError> for crate::error::GatewayError {
-    fn from(e: ApplyError) -> Self {
-        use signgate_policy::governance::ActivationError;
-        match e {
-            e @ ApplyError::NotText(_) => Self::invalid("policy", e.to_string()),
-            ApplyError::Activation(ActivationError::Compile(c)) => {
-                Self::invalid("policy", format!("does not compile: {c}"))
-            }
-            // Lists every signature that did not count and how many are needed.
-            e @ ApplyError::Activation(ActivationError::NotEnoughSignatures { .. }) => {
-                Self::PermissionDenied(format!("policy refused, nothing changed: {e}"))
-            }
-            e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
-            e @ (ApplyError::Persist(_) | ApplyError::Audit(_)) => Self::Unavailable(format!(
-                "{e}; the policy was not applied and the previous one stays in force"
-            )),
-            ApplyError::Task(detail) => Self::Internal(detail),
-        }
     }
 }

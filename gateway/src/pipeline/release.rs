@@ -208,10 +208,6 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
 /// totals the store saw (so the policy words the denial, `velocity.exceeded`), recorded in the
 /// audit log and the store as the proposal's decision, and answered as a failed precondition.
 /// Every failure on this path is itself an error: nothing is released either way.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the refused release's facts: the proposal, its analysis and the store's refusal"
-)]
 async fn over_limit<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
     policy: &Policy,
