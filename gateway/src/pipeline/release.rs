@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use signgate_audit::record::DecisionTrigger;
+use signgate_audit::{AuditEvent, record::DecisionTrigger};
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_signer::ticket;
 use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
@@ -67,19 +67,14 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         &stored.approvals,
     )
     .await?;
-    records::append(
-        &p.audit,
-        &p.metrics,
-        vec![records::decision(
-            DecisionTrigger::Release,
-            &evaluation,
-            &ev,
-        )],
-    )
-    .await?;
+    // The decision is recorded before anything it leads to: a refusal is stored with it, a
+    // release reserves the nonce with it; a time lock or an already released proposal only
+    // records it.
+    let decided = records::decision(DecisionTrigger::Release, &evaluation, &ev);
     match &evaluation.decision {
         Decision::Approved { release_after, .. } => {
             if ev.now < *release_after {
+                records::append(&p.audit, &p.metrics, vec![decided]).await?;
                 return Err(GatewayError::FailedPrecondition(format!(
                     "proposal {id} is time-locked until {release_after}"
                 )));
@@ -87,9 +82,10 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         }
         _ if record.state == ProposalState::Approved => {
             // The approval no longer holds: record why, release nothing.
-            return Err(refuse(p, &record, &analysis, &evaluation, decided_at).await);
+            return Err(refuse(p, &record, &analysis, &evaluation, decided_at, decided).await);
         }
         other => {
+            records::append(&p.audit, &p.metrics, vec![decided]).await?;
             return Err(GatewayError::FailedPrecondition(format!(
                 "proposal {id} no longer passes policy ({}); nothing was signed",
                 other.kind()
@@ -98,14 +94,16 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     }
     let (outflows, caps) = velocity::release_caps(&policy, &ev)?;
     let outcome = p
-        .store
-        .release(Release {
-            id: record.id.clone(),
-            expected_revision: record.revision,
-            released_at: decided_at,
-            outflows,
-            caps,
-        })
+        .record_then_store(
+            vec![decided],
+            p.store.release(Release {
+                id: record.id.clone(),
+                expected_revision: record.revision,
+                released_at: decided_at,
+                outflows,
+                caps,
+            }),
+        )
         .await?;
     let reservation = match outcome {
         ReleaseOutcome::Released(reservation) => reservation,
@@ -242,51 +240,38 @@ async fn over_limit<S: ProposalStore, T>(
         };
     }
     tracing::info!(proposal_id = %record.id, "release refused: a velocity limit would be crossed");
-    if let Err(e) = records::append(
-        &p.audit,
-        &p.metrics,
-        vec![records::decision(
-            DecisionTrigger::Release,
-            &evaluation,
-            &ev,
-        )],
-    )
-    .await
-    {
-        return e;
-    }
-    refuse(p, record, analysis, &evaluation, decided_at).await
+    let decided = records::decision(DecisionTrigger::Release, &evaluation, &ev);
+    refuse(p, record, analysis, &evaluation, decided_at, decided).await
 }
 
-/// An approved proposal whose release was just refused by `evaluation` (already in the audit
-/// log): its new decision is stored, and the caller is told why nothing was signed.
+/// An approved proposal whose release was just refused by `evaluation`: the refusal (`decided`)
+/// is recorded in the audit log and then stored as the proposal's decision, and the caller is
+/// told why nothing was signed.
 async fn refuse<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
     record: &crate::store::ProposalRecord,
     analysis: &super::analysis::Analysis,
     evaluation: &signgate_policy::Evaluation,
     decided_at: UnixMillis,
+    decided: AuditEvent,
 ) -> GatewayError {
     let (outcome, state) = super::outcome(&evaluation.decision);
-    if let Err(e) = p
-        .store
-        .record_decision(
-            record.id.clone(),
-            record.revision,
-            NewDecision {
-                outcome,
-                policy_hash: evaluation.policy.to_string(),
-                decided_at,
-                detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
-                    evaluation: evaluation.clone(),
-                    lists: analysis.lists.clone(),
-                })),
-            },
-            state,
-        )
-        .await
-    {
-        return e.into();
+    let change = p.store.record_decision(
+        record.id.clone(),
+        record.revision,
+        NewDecision {
+            outcome,
+            policy_hash: evaluation.policy.to_string(),
+            decided_at,
+            detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
+                evaluation: evaluation.clone(),
+                lists: analysis.lists.clone(),
+            })),
+        },
+        state,
+    );
+    if let Err(e) = p.record_then_store(vec![decided], change).await {
+        return e;
     }
     GatewayError::FailedPrecondition(format!(
         "proposal {} is no longer approved ({}); nothing was signed",

@@ -95,3 +95,84 @@ async fn an_unwritable_audit_log_releases_nothing_and_answers_unavailable() {
     s1.stop().await;
     s2.stop().await;
 }
+
+/// Every state change is recorded before it is stored: with the log unwritable, a submission, an
+/// approval, a rejection and a cancellation each answer UNAVAILABLE and leave the store exactly
+/// as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_state_change_is_stored_without_its_record() {
+    use crate::support::{approve_request, statement, submission, submit_request};
+    let dir = tempfile::tempdir().unwrap();
+    let gw = crate::support::start(dir.path(), crate::support::Options::demo()).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(10u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    let p = approve(&mut c, &p, "bob").await;
+    let before = c
+        .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let cfg = config(dir.path(), &[]);
+    let base = cfg.data_dir.join("audit.sqlite3");
+    let files: Vec<PathBuf> = ["", "-wal"]
+        .iter()
+        .map(|suffix| PathBuf::from(format!("{}{suffix}", base.display())))
+        .filter(|p| p.exists())
+        .collect();
+    let _guard = Immutable::set(files);
+
+    let other = token_transfer(demo::PAYEE, U256::from(11u64), 1);
+    let err = c
+        .submit_proposal(submit_request(
+            &submission(demo::DEMO_SAFE, &other),
+            &demo::operator("alice"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "submit: {err:?}");
+    let err = c
+        .approve(approve_request(
+            &statement(&p, pb::ApprovalKind::Approve),
+            &demo::operator("carol"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "approve: {err:?}");
+    let mut rejection = statement(&p, pb::ApprovalKind::Reject);
+    rejection.comment = "no".into();
+    let err = c
+        .reject(pb::RejectRequest {
+            rejection: approve_request(&rejection, &demo::operator("carol")).approval,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "reject: {err:?}");
+    let err = c
+        .cancel(pb::CancelRequest {
+            id: p.id.clone(),
+            reason: "test".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "cancel: {err:?}");
+
+    let after = c
+        .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (after.revision, after.state, after.approvals.len()),
+        (before.revision, before.state, before.approvals.len())
+    );
+    let listed = c
+        .list_proposals(pb::ListProposalsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.proposals.len(), 1, "{:?}", listed.proposals);
+    drop(c);
+    gw.stop().await;
+}
