@@ -245,16 +245,16 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    pub fn label(&self, index: u16) -> Option<&str> {
+    pub(crate) fn label(&self, index: u16) -> Option<&str> {
         self.labels.get(usize::from(index)).map(String::as_str)
     }
 
-    pub fn party(&self, index: u32) -> Option<&Party> {
+    pub(crate) fn party(&self, index: u32) -> Option<&Party> {
         self.parties.get(usize::try_from(index).ok()?)
     }
 
     /// Interns a label; more than 65,534 distinct labels is not a real list and maps to none.
-    pub fn intern_label(&mut self, label: &str) -> u16 {
+    pub(crate) fn intern_label(&mut self, label: &str) -> u16 {
         if let Some(pos) = self.labels.iter().position(|l| l == label) {
             return u16::try_from(pos).unwrap_or(NO_LABEL);
         }
@@ -268,7 +268,7 @@ impl Catalog {
     }
 
     /// Adds a party and returns its index.
-    pub fn push_party(&mut self, party: Party) -> u32 {
+    pub(crate) fn push_party(&mut self, party: Party) -> u32 {
         let index = u32::try_from(self.parties.len()).unwrap_or(u32::MAX);
         self.parties.push(party);
         index
