@@ -140,7 +140,8 @@ pub struct RawDelegatecall {
     /// Include the canonical MultiSendCallOnly, SignMessageLib, CreateCall and SafeMigration.
     #[serde(default = "yes")]
     pub canonical_defaults: bool,
-    /// `[[delegatecall.allow]]`: further libraries a Safe may DELEGATECALL, each pinned to its code.
+    /// `[[delegatecall.allow]]`: further libraries a Safe may DELEGATECALL, each pinned to its
+    /// code.
     #[serde(default)]
     pub allow: Vec<RawDelegateTarget>,
 }
@@ -216,7 +217,8 @@ pub struct RawOperator {
     /// `teams`: team names, for the record only; no rule reads them.
     #[serde(default)]
     pub teams: Vec<String>,
-    /// `started_at`: the operator's start date; they are probationary for `probation.days` after it.
+    /// `started_at`: the operator's start date; they are probationary for `probation.days`
+    /// after it.
     pub started_at: Timestamp,
     /// `status`: `active`, `suspended` or `offboarded`. Only active operators initiate or approve.
     /// Default `active`.

@@ -62,11 +62,13 @@ pub enum Reason {
         /// Code hash of the new implementation, if the simulation reported it.
         code_hash: Option<B256>,
     },
-    /// A DELEGATECALL runs code that is not on the policy's allowlist by both address and code hash.
+    /// A DELEGATECALL runs code that is not on the policy's allowlist by both address and code
+    /// hash.
     DelegatecallNotAllowlisted {
         /// The code run by DELEGATECALL.
         target: Address,
-        /// Its code hash, if the simulation reported it; an allowlist entry matches only with a hash.
+        /// Its code hash, if the simulation reported it; an allowlist entry matches only with a
+        /// hash.
         code_hash: Option<B256>,
         /// Where the DELEGATECALL is: a calldata path, or the simulation call depth and caller.
         location: String,
@@ -85,8 +87,8 @@ pub enum Reason {
         /// The `safeTxHash` the simulation ran, if it reported one.
         simulated: Option<B256>,
     },
-    /// A non-zero `gasPrice` makes the Safe pay a refund to a chosen party: a way to move funds that
-    /// the effects of the call itself do not show.
+    /// A non-zero `gasPrice` makes the Safe pay a refund to a chosen party: a way to move funds
+    /// that the effects of the call itself do not show.
     HiddenRefund {
         /// The transaction's `gasPrice`, in base units of the gas token per gas.
         gas_price: U256,
