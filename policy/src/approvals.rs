@@ -136,9 +136,13 @@ impl SignatureChecks {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoundField {
+    /// The approval's chain id differs.
     ChainId,
+    /// The approval's Safe differs.
     Safe,
+    /// The approval's `safeTxHash` differs.
     SafeTxHash,
+    /// The approval's proposal id differs.
     ProposalId,
 }
 
@@ -146,36 +150,61 @@ pub enum BoundField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
 pub enum NotCounted {
+    /// The approval binds another proposal.
     ForeignProposal {
+        /// The first bound field that differs.
         field: BoundField,
     },
+    /// The key is not enrolled for any operator of the policy.
     UnknownKey,
+    /// The signature does not verify against the key over the approval's own fields.
     InvalidSignature,
+    /// The key was revoked before the decision.
     KeyRevoked {
+        /// When it was revoked.
         revoked_at: Timestamp,
     },
+    /// The approval passed its signed expiry (rejections never expire).
     Expired {
+        /// The signed expiry.
         expires_at: Timestamp,
     },
+    /// The key's holder is not active.
     OperatorInactive {
+        /// Their status.
         status: OperatorStatus,
     },
+    /// The operator already has a counted verdict of the same kind; each operator counts once,
+    /// whatever number of keys they hold.
     DuplicateOperator {
+        /// The key of the verdict that counted, the earliest received.
         first_key: FixedBytes<32>,
     },
+    /// The initiator's own approval: nobody approves their own proposal.
     Initiator,
+    /// The approver is not an operator of the proposal's wallet.
     NotOnWallet {
+        /// Wallet name in the policy.
         wallet: String,
     },
+    /// The approver added a destination of this proposal to the address book and it has not been
+    /// paid before: whoever vouched for an address does not approve the first payment to it.
     AddedDestination {
+        /// The destination they added.
         destination: alloy_primitives::Address,
     },
+    /// The approver is on probation and a probation limit excludes them.
     Probationary {
+        /// Which probation, and until when.
         probation: crate::operators::Probation,
+        /// Which limit.
         detail: ProbationLimit,
     },
+    /// The approval is older than the shortest approval expiry of the tiers that apply.
     Stale {
+        /// When the gateway received it.
         received_at: Timestamp,
+        /// That expiry, in hours.
         expiry_hours: u64,
     },
     /// A rejection: it counts against, never for (it denies).
@@ -187,11 +216,19 @@ pub enum NotCounted {
 #[serde(rename_all = "snake_case", tag = "limit")]
 pub enum ProbationLimit {
     /// No probationary approvals on wallets with this tag.
-    RestrictedWallet { wallet: String, tag: String },
+    RestrictedWallet {
+        /// Wallet name in the policy.
+        wallet: String,
+        /// The restricted tag the wallet carries.
+        tag: String,
+    },
     /// Permission changes, delegatecalls, or amounts above the tier's probationary limit.
     ProposalClass,
     /// The proposal already counts the maximum number of probationary approvers.
-    CapReached { max: u32 },
+    CapReached {
+        /// The policy's `probation.max_probationary_approvers`.
+        max: u32,
+    },
 }
 
 impl NotCounted {
@@ -277,11 +314,15 @@ impl std::fmt::Display for NotCounted {
 pub struct ApprovalCheck {
     /// Position in the evidence.
     pub index: usize,
+    /// Approve or reject.
     pub verdict: Verdict,
     /// The holder of the key, when the key is enrolled.
     pub operator: Option<OperatorId>,
+    /// The key that signed it.
     pub public_key: FixedBytes<32>,
+    /// When the gateway received it.
     pub received_at: Timestamp,
+    /// The signed expiry.
     pub expires_at: Timestamp,
     /// `None` while the approval still counts.
     pub not_counted: Option<NotCounted>,

@@ -35,24 +35,34 @@ use crate::{
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// What the case shows, printed when it fails.
     pub description: String,
     /// Path of the policy file relative to the case file (the caller reads it).
     #[serde(default)]
     pub policy: Option<String>,
+    /// The instant of the decision.
     pub now: Timestamp,
+    /// The proposal, by wallet and operator names.
     pub proposal: CaseProposal,
+    /// The decoded action tree, flattened, as in [`Evidence::actions`].
     #[serde(default)]
     pub actions: Vec<ActionFact>,
+    /// What the simulation observed. Absent: succeeded with no effects.
     #[serde(default)]
     pub simulation: Option<SimulationFacts>,
+    /// The sanctions screen. Absent: screened, no hits.
     #[serde(default)]
     pub screening: Option<Screening>,
+    /// Running totals already spent by the case's wallet.
     #[serde(default)]
     pub velocity: Vec<CaseVelocity>,
+    /// Destinations the wallet has paid before.
     #[serde(default)]
     pub paid_before: Vec<Address>,
+    /// Approvals and rejections, signed by the harness.
     #[serde(default)]
     pub approvals: Vec<ApprovalSpec>,
+    /// The decision the case must get.
     pub expect: Expectation,
 }
 
@@ -60,8 +70,10 @@ pub struct Case {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseProposal {
+    /// The gateway's proposal id. Default `proposal-1`.
     #[serde(default = "default_id")]
     pub id: String,
+    /// Name of the wallet in the policy; gives the chain and the Safe.
     pub wallet: String,
     /// Overrides the wallet's Safe (to propose for a Safe the policy does not govern).
     #[serde(default)]
@@ -69,11 +81,15 @@ pub struct CaseProposal {
     /// Defaults to `keccak256(id)`.
     #[serde(default)]
     pub safe_tx_hash: Option<B256>,
+    /// Id of the initiating operator.
     pub initiator: String,
+    /// The SafeTx refund settings. Absent: no refund.
     #[serde(default)]
     pub refund: RefundSettings,
+    /// The module executing the transaction, if a module does.
     #[serde(default)]
     pub via_module: Option<Address>,
+    /// The initiator's declared intent, if any.
     #[serde(default)]
     pub intent: Option<Intent>,
 }
@@ -86,8 +102,11 @@ fn default_id() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseVelocity {
+    /// The asset.
     pub asset: Asset,
+    /// The window in hours; must equal the velocity limit's to be found.
     pub window_hours: u64,
+    /// Already spent in the window, in base units.
     pub spent: alloy_primitives::U256,
 }
 
@@ -95,10 +114,12 @@ pub struct CaseVelocity {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalSpec {
+    /// Id of the operator whose key signs.
     pub operator: String,
     /// Index into the operator's keys.
     #[serde(default)]
     pub key: usize,
+    /// Approve or reject. Default: approve.
     #[serde(default = "approve")]
     pub verdict: Verdict,
     /// Defaults to one hour before `now`.
@@ -107,6 +128,7 @@ pub struct ApprovalSpec {
     /// Defaults to a day after `now`.
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
+    /// How to spoil the approval, for a negative case. Absent: a good approval.
     #[serde(default)]
     pub tamper: Option<Tamper>,
 }
@@ -119,9 +141,13 @@ const fn approve() -> Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tamper {
+    /// Sign correctly, then corrupt the signature.
     BadSignature,
+    /// Sign for another proposal id.
     OtherProposal,
+    /// Sign for another chain id.
     OtherChain,
+    /// Sign for another `safeTxHash`.
     OtherSafeTxHash,
 }
 
@@ -143,6 +169,7 @@ pub struct Expectation {
     /// Substrings the rendered decision must contain.
     #[serde(default)]
     pub message_contains: Vec<String>,
+    /// For an approved decision, the exact instant it must be released.
     #[serde(default)]
     pub release_after: Option<Timestamp>,
 }
@@ -159,18 +186,34 @@ pub enum SignatureMode {
 /// Why a case could not be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaseError {
+    /// The case file is not valid TOML or does not have the case's shape (the parser's message).
     #[error("case file is not valid: {0}")]
     Syntax(String),
+    /// The case names a wallet the policy does not declare.
     #[error("case names wallet `{0}`, which the policy does not declare")]
     UnknownWallet(String),
+    /// The case names an operator the policy does not declare.
     #[error("case names operator `{0}`, who the policy does not declare")]
     UnknownOperator(String),
+    /// An approval names a key index the operator does not have.
     #[error("operator `{operator}` has no key #{index}")]
-    NoSuchKey { operator: String, index: usize },
+    NoSuchKey {
+        /// The operator's id.
+        operator: String,
+        /// The key index asked for.
+        index: usize,
+    },
     #[error(
         "key #{index} of `{operator}` is not the test key `{operator}#{index}`; run with assumed-valid signatures"
     )]
-    NotATestKey { operator: String, index: usize },
+    /// With test keys: the operator's enrolled key is not the deterministic test key, so the
+    /// harness cannot sign with it.
+    NotATestKey {
+        /// The operator's id.
+        operator: String,
+        /// The key index.
+        index: usize,
+    },
 }
 
 /// The deterministic test key for `label` (`alice#0`). Never enrol one in a real policy.

@@ -42,9 +42,14 @@ impl std::fmt::Display for PolicyHash {
 /// A destination a person vouched for, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressBookEntry {
+    /// The destination address.
     pub address: Address,
+    /// A human name for it, shown in summaries.
     pub label: String,
+    /// The operator who vouched for it (an operator of this policy).
     pub added_by: OperatorId,
+    /// When it was added; it counts as known only once the policy's cooling-off period has passed
+    /// since then, so a freshly added address cannot be paid out at once.
     pub added_at: Timestamp,
     /// Wallet names; `None` means every wallet.
     pub wallets: Option<Vec<String>>,
@@ -53,8 +58,12 @@ pub struct AddressBookEntry {
 /// A DELEGATECALL target the policy trusts: address and code hash must both match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelegateTarget {
+    /// A human name for it, shown in reasons and summaries.
     pub label: String,
+    /// The library's address.
     pub address: Address,
+    /// The `keccak256` of its runtime code; a DELEGATECALL matches only if this matches too, so
+    /// different code at the same address is not trusted.
     pub code_hash: B256,
     /// A pure batching library (MultiSendCallOnly): inner calls are classified on their own,
     /// the batch itself is not a `delegatecall` facet.
@@ -64,34 +73,51 @@ pub struct DelegateTarget {
 /// A rolling-window cap on what one wallet may send of one asset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VelocityLimit {
+    /// Wallet name in the policy.
     pub wallet: String,
+    /// The asset capped, with its decimals.
     pub asset: AssetSpec,
+    /// Length of the rolling window, in seconds (the file writes hours).
     pub window: u64,
+    /// The most the wallet may send of the asset within the window, in human units; compared in
+    /// base units through the asset's decimals.
     pub limit: HumanAmount,
 }
 
 /// An implementation change the admins declared in advance, pinned to the exact code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredUpgrade {
+    /// The proxy (a Safe or another administered proxy) being upgraded.
     pub proxy: Address,
+    /// The only implementation it may be changed to.
     pub implementation: Address,
+    /// The `keccak256` of that implementation's runtime code; address and hash must both match.
     pub code_hash: B256,
+    /// Why the upgrade was declared, for reviewers of the policy.
     pub reason: String,
 }
 
 /// What probation means in this policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbationRules {
+    /// Length of the probation period, in days, both after an operator's start date and after a
+    /// key's enrolment.
     pub days: u64,
+    /// Wallet tags on which probationary operators may neither initiate nor approve.
     pub restricted_wallet_tags: Vec<String>,
+    /// At most this many probationary approvals count towards one proposal.
     pub max_probationary_approvers: u32,
+    /// Whether a key enrolled within the probation period makes its holder probationary, whatever
+    /// their start date.
     pub new_keys_probationary: bool,
 }
 
 /// Who may change the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Governance {
+    /// The operators who may sign a new policy's content hash.
     pub admins: Vec<OperatorId>,
+    /// How many distinct admins must sign; at least 1 and at most the number of admins.
     pub threshold: u32,
 }
 
@@ -116,64 +142,162 @@ pub struct Policy {
 /// Why a policy file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompileError {
+    /// The file is not valid TOML or does not have the policy's shape (the parser's message).
     #[error("policy file is not valid: {0}")]
     Syntax(String),
+    /// Two wallets have the same name.
     #[error("wallet `{0}` is declared twice")]
     DuplicateWallet(String),
+    /// Two wallets govern the same Safe.
     #[error("safe {safe} on chain {chain_id} is declared by two wallets")]
-    DuplicateSafe { chain_id: u64, safe: Address },
+    DuplicateSafe {
+        /// The chain both wallets name.
+        chain_id: u64,
+        /// The Safe both wallets name.
+        safe: Address,
+    },
+    /// An asset declares more decimals than amounts can be computed with.
     #[error("asset {asset} of wallet `{wallet}` has {decimals} decimals (at most {MAX_DECIMALS})")]
     Decimals {
+        /// The wallet declaring the asset.
         wallet: String,
+        /// The asset's symbol.
         asset: String,
+        /// The decimals declared.
         decimals: u8,
     },
+    /// Two operators have the same id.
     #[error("operator `{0}` is declared twice")]
     DuplicateOperator(String),
+    /// An operator's `status` is not `active`, `suspended` or `offboarded`.
     #[error("operator `{operator}` has unknown status `{status}` (active, suspended, offboarded)")]
-    UnknownStatus { operator: String, status: String },
+    UnknownStatus {
+        /// The operator's id.
+        operator: String,
+        /// The status as written.
+        status: String,
+    },
+    /// An operator has no role, so could never count towards a quorum.
     #[error("operator `{operator}` has no roles")]
-    NoRoles { operator: String },
+    NoRoles {
+        /// The operator's id.
+        operator: String,
+    },
+    /// One public key is enrolled twice, for one operator or two: a key must identify exactly one
+    /// operator and one enrolment.
     #[error("key {key} is enrolled twice (operator `{operator}`)")]
     DuplicateKey {
+        /// The operator the second enrolment is for.
         operator: String,
+        /// The key.
         key: FixedBytes<32>,
     },
+    /// A key is not a valid ed25519 public key, so no approval could ever verify against it.
     #[error("key {key} of operator `{operator}` is not a valid ed25519 public key")]
     InvalidKey {
+        /// The operator's id.
         operator: String,
+        /// The key as written.
         key: FixedBytes<32>,
     },
+    /// A part of the policy names a wallet that is not declared.
     #[error("{context} names wallet `{wallet}`, which is not declared")]
-    UnknownWallet { context: String, wallet: String },
+    UnknownWallet {
+        /// What names it: an operator, an address-book entry or a velocity limit.
+        context: String,
+        /// The undeclared wallet name.
+        wallet: String,
+    },
+    /// A part of the policy names an operator who is not declared.
     #[error("{context} names operator `{operator}`, who is not declared")]
-    UnknownOperator { context: String, operator: String },
+    UnknownOperator {
+        /// What names them: governance or an address-book entry.
+        context: String,
+        /// The undeclared operator id.
+        operator: String,
+    },
+    /// A tier or velocity limit names an asset symbol that no wallet (for a velocity limit: not
+    /// its wallet) declares.
     #[error("{context} names asset `{symbol}`, which no wallet declares")]
-    UnknownAsset { context: String, symbol: String },
+    UnknownAsset {
+        /// What names it.
+        context: String,
+        /// The undeclared symbol.
+        symbol: String,
+    },
     #[error(
         "tier `{tier}` names action `{word}` (transfer, contract_call, permission_change, delegatecall, module_transaction)"
     )]
-    UnknownAction { tier: String, word: String },
+    /// A tier names an action class that does not exist.
+    UnknownAction {
+        /// The tier's name.
+        tier: String,
+        /// The word as written.
+        word: String,
+    },
+    /// A tier names a destination status that does not exist.
     #[error("tier `{tier}` names destination status `{word}` (address_book, new, unknown)")]
-    UnknownDestination { tier: String, word: String },
+    UnknownDestination {
+        /// The tier's name.
+        tier: String,
+        /// The word as written.
+        word: String,
+    },
+    /// A tier (named) requires no approvals; such a tier would let anything it matches through.
     #[error("tier `{0}` requires no approvals; every tier must require at least one")]
     NoApprovals(String),
+    /// A tier asks for zero approvals from a role.
     #[error("tier `{tier}` asks for 0 approvals from role `{role}`; leave the role out instead")]
-    ZeroCount { tier: String, role: String },
+    ZeroCount {
+        /// The tier's name.
+        tier: String,
+        /// The role.
+        role: String,
+    },
+    /// A tier requires a role no operator holds, so it could never be met.
     #[error("tier `{tier}` requires role `{role}`, which no operator holds")]
-    UnheldRole { tier: String, role: String },
+    UnheldRole {
+        /// The tier's name.
+        tier: String,
+        /// The role.
+        role: String,
+    },
+    /// A tier covers permission changes without requiring the policy's permission-change role.
     #[error("tier `{tier}` covers permission changes but does not require role `{role}`")]
-    PermissionTierWithoutRole { tier: String, role: String },
+    PermissionTierWithoutRole {
+        /// The tier's name.
+        tier: String,
+        /// The role it must require (`permission_changes.required_role`).
+        role: String,
+    },
+    /// A tier's (named) `min_amount` is above its `max_amount`, so it could match nothing.
     #[error("tier `{0}` has min_amount above max_amount")]
     EmptyRange(String),
+    /// A tier's (named) approvals would expire the instant they arrive.
     #[error("tier `{0}` has an approval expiry of zero")]
     ZeroExpiry(String),
+    /// A velocity limit has a zero-length window.
     #[error("velocity limit for `{wallet}`/{asset} has a zero window")]
-    ZeroWindow { wallet: String, asset: String },
+    ZeroWindow {
+        /// The limit's wallet name.
+        wallet: String,
+        /// The limit's asset symbol.
+        asset: String,
+    },
+    /// The governance threshold is zero or more than the number of distinct admins.
     #[error("governance threshold {threshold} cannot be met by {admins} admins (or is zero)")]
-    GovernanceThreshold { threshold: u32, admins: usize },
+    GovernanceThreshold {
+        /// The threshold as written.
+        threshold: u32,
+        /// The number of distinct admins.
+        admins: usize,
+    },
+    /// An amount does not fit in 256 bits once in base units.
     #[error("amount in {context} does not fit in 256 bits")]
-    Overflow { context: String },
+    Overflow {
+        /// Which amount: a tier's bounds or a velocity limit.
+        context: String,
+    },
 }
 
 impl Policy {

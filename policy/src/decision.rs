@@ -79,13 +79,22 @@ impl From<DenyReasons> for Vec<Reason> {
 #[serde(rename_all = "snake_case", tag = "decision")]
 pub enum Decision {
     /// Refused; no approvals can change it.
-    Deny { reasons: DenyReasons },
+    Deny {
+        /// Every deny reason found; never empty.
+        reasons: DenyReasons,
+    },
     /// Nothing forbids it, but the quorum is not met yet.
-    NeedsApprovals { missing: Vec<MissingApprovals> },
+    NeedsApprovals {
+        /// Each role whose quorum is not met yet, with the approvals that did not count.
+        missing: Vec<MissingApprovals>,
+    },
     /// May be signed from `release_after` (the time lock) until `expires_at` (the first
     /// counted approval to lapse).
     Approved {
+        /// The earliest instant the transaction may be signed: the last counted approval's receipt
+        /// plus the longest time lock of the tiers that apply.
         release_after: Timestamp,
+        /// The instant the approval lapses: the first counted approval to expire.
         expires_at: Timestamp,
     },
 }
@@ -164,6 +173,7 @@ impl fmt::Display for Decision {
 /// A decision with everything needed to audit it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// What signgate does with the proposal.
     pub decision: Decision,
     /// The policy that decided.
     pub policy: PolicyHash,

@@ -18,14 +18,19 @@ use crate::{operators::OperatorId, time::Timestamp, wallets::Asset};
 pub struct Evidence {
     /// The instant of the decision; the policy never reads a clock.
     pub now: Timestamp,
+    /// The proposal being decided, as the gateway recorded it.
     pub proposal: Proposal,
     /// The decoded action tree, flattened: the root (empty path) and every batch entry.
     #[serde(default)]
     pub actions: Vec<ActionFact>,
+    /// What the simulation of this exact transaction observed. Absent: not run, which denies.
     #[serde(default)]
     pub simulation: SimulationFacts,
+    /// The sanctions screen of every address involved. Absent: cannot screen, which denies.
     #[serde(default)]
     pub screening: Screening,
+    /// Every approval and rejection received for the proposal, verified or not; the policy
+    /// decides which count.
     #[serde(default)]
     pub approvals: Vec<SignedApproval>,
     /// Running totals already spent in each configured window, excluding this proposal.
@@ -42,10 +47,14 @@ pub struct Evidence {
 pub struct Proposal {
     /// The gateway's proposal id; approvals bind it.
     pub id: String,
+    /// The chain the Safe is on.
     pub chain_id: u64,
+    /// The Safe that would execute the transaction.
     pub safe: Address,
     /// Recomputed by the gateway from the ten SafeTx fields, never taken from a UI.
     pub safe_tx_hash: B256,
+    /// The operator who proposed it, as the gateway authenticated them; their own approval never
+    /// counts.
     pub initiator: OperatorId,
     /// The refund settings of the SafeTx.
     #[serde(default)]
@@ -62,10 +71,13 @@ pub struct Proposal {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundSettings {
+    /// `gasPrice`, in base units of the gas token per gas; anything but zero pays a refund.
     #[serde(default)]
     pub gas_price: U256,
+    /// `gasToken`; the zero address means the chain's native coin.
     #[serde(default)]
     pub gas_token: Address,
+    /// `refundReceiver`; the zero address means `tx.origin`.
     #[serde(default)]
     pub refund_receiver: Address,
 }
@@ -76,6 +88,7 @@ pub struct RefundSettings {
 pub struct Intent {
     /// What the initiator wrote, quoted back in reasons.
     pub summary: String,
+    /// Outflows the initiator means to make; any other outflow, or more, is outside the intent.
     #[serde(default)]
     pub transfers: Vec<IntendedTransfer>,
     /// Safe configuration changes the initiator means to make.
@@ -87,8 +100,11 @@ pub struct Intent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntendedTransfer {
+    /// The asset to be sent.
     pub asset: Asset,
+    /// The destination.
     pub to: Address,
+    /// The most to be sent, in base units.
     pub amount: U256,
 }
 
@@ -96,13 +112,18 @@ pub struct IntendedTransfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionFact {
+    /// Where the call sits: empty for the root call, batch indices below it.
     #[serde(default)]
     pub path: ActionPath,
+    /// CALL or DELEGATECALL, as the Safe (or the batch) executes it. Absent: CALL.
     #[serde(default = "call")]
     pub operation: Operation,
+    /// The call's target.
     pub to: Address,
+    /// Native value sent with the call, in wei. Absent: zero.
     #[serde(default)]
     pub value: U256,
+    /// What the call does.
     pub kind: ActionFactKind,
 }
 
@@ -117,9 +138,17 @@ pub enum ActionFactKind {
     /// Plain ETH transfer (no calldata).
     NativeTransfer,
     /// ERC-20 `transfer` (or `transferFrom` out of the Safe); the token is `to`.
-    TokenTransfer { recipient: Address, amount: U256 },
+    TokenTransfer {
+        /// Who receives the tokens.
+        recipient: Address,
+        /// Amount, in the token's base units.
+        amount: U256,
+    },
     /// A Safe self-call that changes configuration.
-    SafeConfig { change: SafeChangeKind },
+    SafeConfig {
+        /// Which part of the configuration the call changes.
+        change: SafeChangeKind,
+    },
     /// A MultiSend batch; its entries follow as their own facts.
     Batch,
     /// A call of a Safe library meant for DELEGATECALL.
@@ -132,15 +161,19 @@ pub enum ActionFactKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", deny_unknown_fields)]
 pub enum SimulationOutcome {
+    /// The transaction ran to completion and the Safe's inner call succeeded.
     Success,
     /// The inner call failed (`ExecutionFailure`) or the outer call reverted.
     Reverted {
+        /// The revert reason, decoded where the simulator could.
         reason: String,
     },
     /// The simulator could not run it (state unavailable, deadline …).
     #[default]
     NotRun,
+    /// The simulator started but could not finish (an error in the run itself).
     Failed {
+        /// What went wrong, for the operator reading the denial.
         reason: String,
     },
 }
@@ -149,14 +182,23 @@ pub enum SimulationOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SafeChangeKind {
+    /// The Safe's singleton (mastercopy): the code every call runs.
     Singleton,
+    /// The owner list.
     Owners,
+    /// The signature threshold.
     Threshold,
+    /// The enabled modules, which execute without the owners.
     Modules,
+    /// The transaction guard.
     Guard,
+    /// The fallback handler.
     FallbackHandler,
+    /// The module guard.
     ModuleGuard,
+    /// The Safe's nonce.
     Nonce,
+    /// An approved-hash entry (`approveHash`).
     ApprovedHash,
     /// A write to a Safe slot with no known meaning: treated as a permission change.
     Other,
@@ -191,15 +233,19 @@ impl SafeChangeKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulationFacts {
+    /// How the run ended. Absent: not run.
     #[serde(default)]
     pub outcome: SimulationOutcome,
     /// The safeTxHash the simulation ran; must equal the proposal's.
     #[serde(default)]
     pub safe_tx_hash: Option<B256>,
+    /// Every DELEGATECALL or CALLCODE frame of the run, at any depth.
     #[serde(default)]
     pub delegatecalls: Vec<DelegatecallFact>,
+    /// Every write to the Safe's own storage, classified.
     #[serde(default)]
     pub safe_changes: Vec<SafeChangeFact>,
+    /// Implementation changes of other proxies the run made.
     #[serde(default)]
     pub proxy_upgrades: Vec<ProxyUpgradeFact>,
     /// Value that left the Safe.
@@ -228,7 +274,9 @@ pub struct QueuedNonce {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DelegatecallFact {
+    /// Call depth of the frame (1 for the Safe's own call).
     pub depth: usize,
+    /// The contract that made the DELEGATECALL.
     pub caller: Address,
     /// The code that ran.
     pub target: Address,
@@ -241,11 +289,15 @@ pub struct DelegatecallFact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SafeChangeFact {
+    /// What the written slot means to the Safe.
     pub kind: SafeChangeKind,
+    /// The storage slot written.
     #[serde(default)]
     pub slot: U256,
+    /// The slot's value before the transaction.
     #[serde(default)]
     pub before: B256,
+    /// The slot's value after the transaction.
     #[serde(default)]
     pub after: B256,
     /// For a singleton change: the code hash of the new singleton, when known.
@@ -257,9 +309,13 @@ pub struct SafeChangeFact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyUpgradeFact {
+    /// The proxy whose implementation changed.
     pub proxy: Address,
+    /// Implementation before the transaction.
     pub before: Address,
+    /// Implementation after the transaction.
     pub after: Address,
+    /// The `keccak256` of the new implementation's code, when the simulator saw it.
     #[serde(default)]
     pub new_code_hash: Option<B256>,
 }
@@ -268,8 +324,11 @@ pub struct ProxyUpgradeFact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutflowFact {
+    /// The asset that left.
     pub asset: Asset,
+    /// Where it went.
     pub to: Address,
+    /// How much, in base units.
     pub amount: U256,
 }
 
@@ -279,11 +338,15 @@ pub struct OutflowFact {
 pub enum Screening {
     /// Screened against current lists; `hits` may be empty.
     Screened {
+        /// Listed addresses found; empty when none is.
         #[serde(default)]
         hits: Vec<SanctionsHit>,
     },
     /// The lists were stale, missing or unreadable: nothing can be said.
-    CannotScreen { reason: String },
+    CannotScreen {
+        /// Why, shown in the denial.
+        reason: String,
+    },
 }
 
 impl Default for Screening {
@@ -298,6 +361,7 @@ impl Default for Screening {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SanctionsHit {
+    /// The listed address.
     pub address: Address,
     /// The list (`OFAC SDN`, …).
     pub list: String,
@@ -318,7 +382,9 @@ const fn yes() -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Counts towards the quorum.
     Approve,
+    /// Vetoes the proposal: a valid rejection from an operator who may approve denies it.
     Reject,
 }
 
@@ -326,14 +392,21 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedApproval {
+    /// Approve or reject. Signed.
     pub verdict: Verdict,
+    /// The chain id of the proposal signed for. Signed; must equal the proposal's.
     pub chain_id: u64,
+    /// The Safe of the proposal signed for. Signed; must equal the proposal's.
     pub safe: Address,
+    /// The `safeTxHash` signed for. Signed; must equal the proposal's.
     pub safe_tx_hash: B256,
+    /// The gateway's proposal id signed for. Signed; must equal the proposal's.
     pub proposal_id: String,
     /// Signed: the approval is void from this instant.
     pub expires_at: Timestamp,
+    /// The ed25519 key that signed; it identifies the operator through the policy.
     pub public_key: FixedBytes<32>,
+    /// The ed25519 signature over [`crate::approvals::signed_message`].
     pub signature: FixedBytes<64>,
     /// Stamped by the gateway on receipt (not signed; the signer cannot backdate it).
     pub received_at: Timestamp,
@@ -343,8 +416,12 @@ pub struct SignedApproval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VelocityTotal {
+    /// The Safe the total is for.
     pub safe: Address,
+    /// The asset the total is for.
     pub asset: Asset,
+    /// The window, in hours; must equal the velocity limit's, or the limit has no total.
     pub window_hours: u64,
+    /// What left the Safe in the window before this proposal, in base units.
     pub spent: U256,
 }

@@ -21,11 +21,15 @@ use signgate_simulator::Operation;
 /// One governed thing the proposal does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facet {
+    /// What kind of action it is; tiers select on it.
     pub class: ActionClass,
+    /// The asset moved, with its decimals, for transfers and value-carrying calls.
     pub asset: Option<AssetSpec>,
     /// Base units, for transfers and value-carrying calls.
     pub amount: Option<U256>,
+    /// Where the value goes or the call is made, when there is one.
     pub destination: Option<Address>,
+    /// How the policy knows the destination at the decision's `now`.
     pub destination_status: Option<DestinationStatus>,
     /// Where it was found (`tx`, `multiSend[1]`, `simulation`).
     pub location: String,

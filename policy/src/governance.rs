@@ -30,7 +30,9 @@ pub const POLICY_DOMAIN: &[u8] = b"signgate/policy/v1\0";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSignature {
+    /// The admin's ed25519 public key, as enrolled for them in the policy in force.
     pub public_key: FixedBytes<32>,
+    /// The ed25519 signature over [`admin_message`] of the content hash.
     pub signature: FixedBytes<64>,
 }
 
@@ -56,18 +58,27 @@ pub fn sign_policy(key: &SigningKey, hash: PolicyHash) -> AdminSignature {
 pub enum RejectedSignature {
     /// Does not verify over this content hash (signed another version, or forged).
     WrongHashOrForged {
+        /// The signing key.
         key: FixedBytes<32>,
     },
+    /// The key belongs to no admin of the policy in force (or to no operator at all).
     NotAnAdminKey {
+        /// The signing key.
         key: FixedBytes<32>,
     },
+    /// The admin holding the key is not active.
     AdminInactive {
+        /// The admin.
         admin: OperatorId,
     },
+    /// The key was revoked before the signature was checked.
     KeyRevoked {
+        /// The signing key.
         key: FixedBytes<32>,
     },
+    /// The admin already signed with another key; each admin counts once towards the threshold.
     DuplicateAdmin {
+        /// The admin.
         admin: OperatorId,
     },
 }
@@ -94,16 +105,23 @@ impl std::fmt::Display for RejectedSignature {
 /// Why a policy was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActivationError {
+    /// The new policy does not compile.
     #[error(transparent)]
     Compile(#[from] CompileError),
     #[error(
         "policy {hash} has {have} valid admin signature(s), {need} required{}",
         rejected.iter().map(|r| format!("; {r}")).collect::<String>()
     )]
+    /// Fewer admins of the policy in force (for the first policy: of the new one) validly signed
+    /// than its governance threshold.
     NotEnoughSignatures {
+        /// Content hash of the refused policy.
         hash: PolicyHash,
+        /// Distinct admins whose signatures counted.
         have: u32,
+        /// The governance threshold.
         need: u32,
+        /// Every signature that did not count, and why.
         rejected: Vec<RejectedSignature>,
     },
 }
@@ -111,7 +129,9 @@ pub enum ActivationError {
 /// The admins who validly signed, and the signatures that did not count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureTally {
+    /// Admins whose signatures counted, each once, in signature order.
     pub signers: Vec<OperatorId>,
+    /// Every signature that did not count, and why.
     pub rejected: Vec<RejectedSignature>,
 }
 

@@ -14,6 +14,9 @@
 //! - [`amount`], [`time`]: checked decimal amounts and UTC instants;
 //! - [`sanctions`]: sanctions list parsers, immutable snapshots and address screening.
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod adapters;
 pub mod amount;
 pub mod approvals;

@@ -45,8 +45,11 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorStatus {
+    /// May initiate and approve.
     Active,
+    /// Temporarily barred: initiates nothing and their approvals do not count.
     Suspended,
+    /// Left the organisation: initiates nothing and their approvals do not count.
     Offboarded,
 }
 
@@ -63,8 +66,12 @@ impl fmt::Display for OperatorStatus {
 /// An ed25519 approval key and its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorKey {
+    /// The ed25519 public key approvals are verified against.
     pub public_key: FixedBytes<32>,
+    /// When the key was enrolled; a key enrolled within the probation period can make its holder
+    /// probationary.
     pub enrolled_at: Timestamp,
+    /// When the key was revoked, if it was; approvals it signs count only before this instant.
     pub revoked_at: Option<Timestamp>,
 }
 
@@ -78,13 +85,21 @@ impl OperatorKey {
 /// One operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
+    /// Stable identifier, as the policy file writes it.
     pub id: OperatorId,
+    /// The person's name, for summaries and reasons.
     pub name: String,
+    /// Roles the operator's approvals count towards.
     pub roles: Vec<Role>,
+    /// Team names, for the record and the admin views; no rule reads them.
     pub teams: Vec<String>,
+    /// Start date; the operator is probationary for the probation period after it.
     pub started_at: Timestamp,
+    /// Employment status; only active operators initiate or approve.
     pub status: OperatorStatus,
+    /// Enrolled approval keys, revoked ones included (with their revocation instant).
     pub keys: Vec<OperatorKey>,
+    /// Safe owner addresses the operator controls, for the record; no rule reads them.
     pub owner_addresses: Vec<Address>,
     /// Wallet names; `None` means every wallet.
     pub wallets: Option<Vec<String>>,
@@ -96,12 +111,16 @@ pub struct Operator {
 pub enum Probation {
     /// Started less than the probation period ago.
     NewHire {
+        /// The operator's start date.
         started_at: Timestamp,
+        /// When the probation ends: `started_at` plus the probation period.
         until: Timestamp,
     },
     /// Signed with a key enrolled less than the probation period ago.
     NewKey {
+        /// When the signing key was enrolled.
         enrolled_at: Timestamp,
+        /// When the probation ends: `enrolled_at` plus the probation period.
         until: Timestamp,
     },
 }

@@ -23,7 +23,9 @@ use crate::{
 /// What counting found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
+    /// Each role whose quorum is not met, with the approvals that did not count.
     pub missing: Vec<MissingApprovals>,
+    /// A [`Reason::Rejected`] for every valid rejection; any one denies.
     pub rejections: Vec<Reason>,
     /// When the last counted approval arrived plus the time lock.
     pub release_after: Timestamp,

@@ -19,28 +19,45 @@ pub struct RawPolicy {
     pub name: String,
     /// Who may change this policy and how many of them must sign.
     pub governance: RawGovernance,
+    /// `[probation]`: how long new hires and new keys are probationary and what that bars them
+    /// from. Absent: 90 days, `production` wallets restricted, one probationary approver.
     #[serde(default)]
     pub probation: RawProbation,
+    /// `[permission_changes]`: the role that must approve any change to a Safe's owners,
+    /// threshold, modules or guards. Absent: `security`.
     #[serde(default)]
     pub permission_changes: RawPermissionChanges,
+    /// `[address_book_settings]`: how long a new address-book entry waits before it counts as
+    /// known. Absent: 72 hours.
     #[serde(default)]
     pub address_book_settings: RawAddressBookSettings,
+    /// `[delegatecall]`: which libraries a Safe may DELEGATECALL. Absent: the canonical Safe
+    /// libraries only.
     #[serde(default)]
     pub delegatecall: RawDelegatecall,
+    /// `[[wallet]]`: the Safes this policy governs. A Safe not listed is denied outright.
     #[serde(default, rename = "wallet")]
     pub wallets: Vec<RawWallet>,
+    /// `[[operator]]`: the people who initiate and approve, with their roles and keys.
     #[serde(default, rename = "operator")]
     pub operators: Vec<RawOperator>,
+    /// `[[address_book]]`: destinations someone vouched for; tiers can treat them as known.
     #[serde(default)]
     pub address_book: Vec<RawAddressBookEntry>,
+    /// `[[tier]]`: which approvals each kind of action needs. Every matching tier applies; an
+    /// action no tier matches is denied.
     #[serde(default, rename = "tier")]
     pub tiers: Vec<RawTier>,
+    /// `[[velocity]]`: rolling-window caps on what a wallet may send of one asset.
     #[serde(default)]
     pub velocity: Vec<RawVelocity>,
+    /// `[[declared_upgrades]]`: implementation changes the admins approved in advance, pinned to
+    /// address and code hash; any other upgrade is denied.
     #[serde(default)]
     pub declared_upgrades: Vec<RawDeclaredUpgrade>,
 }
 
+/// `[governance]`: who may change the policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGovernance {
@@ -50,9 +67,13 @@ pub struct RawGovernance {
     pub threshold: u32,
 }
 
+/// `[probation]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProbation {
+    /// `days`: how long, in days, an operator is probationary after `started_at`, and (with
+    /// `new_keys_probationary`) how long a newly enrolled key keeps its holder probationary.
+    /// Default 90.
     #[serde(default = "default_probation_days")]
     pub days: u64,
     /// Wallet tags on which probationary operators may neither initiate nor approve.
@@ -77,6 +98,7 @@ impl Default for RawProbation {
     }
 }
 
+/// `[permission_changes]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPermissionChanges {
@@ -93,9 +115,12 @@ impl Default for RawPermissionChanges {
     }
 }
 
+/// `[address_book_settings]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAddressBookSettings {
+    /// `cooling_off_hours`: hours after an entry's `added_at` before its destination counts as
+    /// `address_book` rather than `new` for tiers. Default 72.
     #[serde(default = "default_cooling_off_hours")]
     pub cooling_off_hours: u64,
 }
@@ -108,12 +133,15 @@ impl Default for RawAddressBookSettings {
     }
 }
 
+/// `[delegatecall]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDelegatecall {
     /// Include the canonical MultiSendCallOnly, SignMessageLib, CreateCall and SafeMigration.
     #[serde(default = "yes")]
     pub canonical_defaults: bool,
+    /// `[[delegatecall.allow]]`: further libraries a Safe may DELEGATECALL, each pinned to its
+    /// code.
     #[serde(default)]
     pub allow: Vec<RawDelegateTarget>,
 }
@@ -127,23 +155,34 @@ impl Default for RawDelegatecall {
     }
 }
 
+/// One `[[delegatecall.allow]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDelegateTarget {
+    /// `label`: a name for the library, shown in reasons and summaries.
     pub label: String,
+    /// `address`: the library's address.
     pub address: Address,
+    /// `code_hash`: the `keccak256` of its runtime code. A DELEGATECALL is allowed only if both
+    /// address and code hash match, so code redeployed or changed at the address is refused.
     pub code_hash: B256,
     /// A pure batching library whose inner calls are classified on their own.
     #[serde(default)]
     pub batch: bool,
 }
 
+/// One `[[wallet]]`: a Safe the policy governs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWallet {
+    /// `name`: how tiers, operators and velocity limits refer to this wallet; unique in the file.
     pub name: String,
+    /// `chain_id`: the EIP-155 chain id the Safe is on.
     pub chain_id: u64,
+    /// `safe`: the Safe's address; one wallet per Safe and chain.
     pub safe: Address,
+    /// `tags`: free words (e.g. `production`, `hot`) that tiers select wallets by and that
+    /// `probation.restricted_wallet_tags` names.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Symbol → asset. The symbol is what tiers and velocity limits name.
@@ -151,58 +190,87 @@ pub struct RawWallet {
     pub assets: BTreeMap<String, RawAsset>,
 }
 
+/// One asset under `[wallet.assets]`, keyed by its symbol.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAsset {
     /// The token contract; absent for the chain's native coin.
     #[serde(default)]
     pub token: Option<Address>,
+    /// `decimals`: the token's decimals; converts the human amounts the file writes (tiers,
+    /// velocity limits) into base units. A wrong value scales every limit on this asset by a
+    /// power of ten. At most 77.
     pub decimals: u8,
 }
 
+/// One `[[operator]]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOperator {
+    /// `id`: stable identifier; what admins, address-book entries and approvals name. Unique.
     pub id: String,
+    /// `name`: the person's name, shown in summaries and reasons.
     pub name: String,
+    /// `roles`: role names (e.g. `treasury`, `security`) that tiers require approvals from.
+    /// At least one.
     pub roles: Vec<String>,
+    /// `teams`: team names, for the record only; no rule reads them.
     #[serde(default)]
     pub teams: Vec<String>,
+    /// `started_at`: the operator's start date; they are probationary for `probation.days`
+    /// after it.
     pub started_at: Timestamp,
+    /// `status`: `active`, `suspended` or `offboarded`. Only active operators initiate or approve.
+    /// Default `active`.
     #[serde(default = "default_status")]
     pub status: String,
+    /// `owner_addresses`: the Safe owner addresses this operator controls, for the record only;
+    /// no rule reads them.
     #[serde(default)]
     pub owner_addresses: Vec<Address>,
     /// Wallet names, or `["*"]` for all.
     pub wallets: Vec<String>,
+    /// `[[operator.keys]]`: the operator's ed25519 approval keys.
     #[serde(default)]
     pub keys: Vec<RawKey>,
 }
 
+/// One `[[operator.keys]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKey {
+    /// `public_key`: the ed25519 public key, 32 bytes in hex. Enrolled at most once in the file.
     pub public_key: FixedBytes<32>,
+    /// `enrolled_at`: when the key was enrolled; with `probation.new_keys_probationary`, its holder
+    /// is probationary for `probation.days` after it.
     pub enrolled_at: Timestamp,
+    /// `revoked_at`: from this instant on, approvals signed with the key no longer count.
     #[serde(default)]
     pub revoked_at: Option<Timestamp>,
 }
 
+/// One `[[address_book]]` entry: a destination someone vouched for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAddressBookEntry {
+    /// `address`: the destination.
     pub address: Address,
+    /// `label`: a name for it, shown in summaries.
     pub label: String,
+    /// `added_by`: the id of the operator who vouched for it.
     pub added_by: String,
+    /// `added_at`: when it was added; the cooling-off period runs from here.
     pub added_at: Timestamp,
     /// Wallet names this destination is known for; empty means every wallet.
     #[serde(default)]
     pub wallets: Vec<String>,
 }
 
+/// One `[[tier]]`: a set of actions and the approvals they need.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTier {
+    /// `name`: shown in decisions and reasons.
     pub name: String,
     /// The wallet must carry every one of these tags; empty matches every wallet.
     #[serde(default)]
@@ -212,8 +280,12 @@ pub struct RawTier {
     /// Asset symbols; absent matches every asset.
     #[serde(default)]
     pub assets: Option<Vec<String>>,
+    /// `min_amount`: the tier matches only amounts at or above this, in human units of the asset
+    /// (a string: `"1.5"` for 1.5 tokens), not base units. Absent: no lower bound.
     #[serde(default)]
     pub min_amount: Option<HumanAmount>,
+    /// `max_amount`: the tier matches only amounts at or below this, in human units of the asset.
+    /// Absent: no upper bound.
     #[serde(default)]
     pub max_amount: Option<HumanAmount>,
     /// address_book, new, unknown; empty matches every status.
@@ -221,8 +293,12 @@ pub struct RawTier {
     pub destinations: Vec<String>,
     /// Role → number of distinct approvers with that role.
     pub approvals: BTreeMap<String, u32>,
+    /// `time_lock_hours`: hours to wait after the last needed approval before the transaction is
+    /// released for signing. Default 0.
     #[serde(default)]
     pub time_lock_hours: u64,
+    /// `approval_expiry_hours`: an approval counts for this many hours after the gateway received
+    /// it; must be more than 0. Default 72.
     #[serde(default = "default_expiry_hours")]
     pub approval_expiry_hours: u64,
     /// Above this amount, probationary approvals do not count on this tier.
@@ -230,22 +306,31 @@ pub struct RawTier {
     pub probationary_limit: Option<HumanAmount>,
 }
 
+/// One `[[velocity]]` limit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVelocity {
+    /// `wallet`: the wallet's name.
     pub wallet: String,
+    /// `asset`: the asset's symbol, as the wallet declares it.
     pub asset: String,
+    /// `window_hours`: length of the rolling window, in hours; more than 0.
     pub window_hours: u64,
+    /// `limit`: the most the wallet may send of the asset in any window, in human units.
     pub limit: HumanAmount,
 }
 
+/// One `[[declared_upgrades]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDeclaredUpgrade {
     /// The proxy (a Safe or another administered proxy) being upgraded.
     pub proxy: Address,
+    /// `implementation`: the only implementation the proxy may be changed to.
     pub implementation: Address,
+    /// `code_hash`: the `keccak256` of the implementation's runtime code; it must match as well.
     pub code_hash: B256,
+    /// `reason`: why the upgrade is declared, for whoever reviews the policy.
     pub reason: String,
 }
 

@@ -22,97 +22,182 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "rule")]
 pub enum Reason {
+    /// An address the transaction touches is on a loaded sanctions list. No quorum overrides it.
     SanctionedAddress {
+        /// The listed address.
         address: Address,
+        /// Name of the list it is on, as the gateway configured it.
         list: String,
+        /// The list's entry for it (the party's identifier), for the compliance reviewer.
         entry: String,
+        /// Where in the transaction the address appears: a calldata path or a simulation effect.
         location: String,
     },
+    /// Screening could not give an answer (a list is stale, never loaded or failed to load), so
+    /// the transaction is denied rather than passed unscreened.
     CannotScreen {
+        /// Why, in plain words: which list and what is wrong with it.
         reason: String,
     },
+    /// The transaction changes a Safe's singleton (mastercopy) other than as an upgrade the policy
+    /// declares.
     SingletonChanged {
+        /// The Safe whose singleton changes.
         safe: Address,
+        /// Singleton before the transaction.
         from: Address,
+        /// Singleton after the transaction.
         to: Address,
+        /// Code hash of the new singleton, if the simulation reported it.
         code_hash: Option<B256>,
     },
+    /// The transaction changes the implementation behind a proxy other than as a declared upgrade.
     ImplementationChanged {
+        /// The proxy whose implementation changes.
         proxy: Address,
+        /// Implementation before the transaction.
         from: Address,
+        /// Implementation after the transaction.
         to: Address,
+        /// Code hash of the new implementation, if the simulation reported it.
         code_hash: Option<B256>,
     },
+    /// A DELEGATECALL runs code that is not on the policy's allowlist by both address and code
+    /// hash.
     DelegatecallNotAllowlisted {
+        /// The code run by DELEGATECALL.
         target: Address,
+        /// Its code hash, if the simulation reported it; an allowlist entry matches only with a
+        /// hash.
         code_hash: Option<B256>,
+        /// Where the DELEGATECALL is: a calldata path, or the simulation call depth and caller.
         location: String,
     },
+    /// The simulation did not succeed: it reverted, did not run, or could not run. A transaction
+    /// that is not known to succeed is never signed.
     SimulationFailed {
+        /// What the simulator reported.
         outcome: SimulationOutcome,
     },
+    /// The simulation ran a different transaction from the one proposed, so its effects say nothing
+    /// about this proposal.
     SimulationMismatch {
+        /// The proposal's `safeTxHash`.
         proposed: B256,
+        /// The `safeTxHash` the simulation ran, if it reported one.
         simulated: Option<B256>,
     },
+    /// A non-zero `gasPrice` makes the Safe pay a refund to a chosen party: a way to move funds
+    /// that the effects of the call itself do not show.
     HiddenRefund {
+        /// The transaction's `gasPrice`, in base units of the gas token per gas.
         gas_price: U256,
+        /// The token the refund is paid in (the zero address for the chain's native asset).
         gas_token: Address,
+        /// Who receives the refund (the zero address for `tx.origin`).
         refund_receiver: Address,
     },
+    /// The simulated effects go beyond what the initiator declared.
     OutsideIntent {
+        /// The intent as the initiator declared it, shown back in the denial.
         intent: String,
+        /// The first way the effects differ from it.
         deviation: IntentDeviation,
     },
+    /// The proposal would take the wallet's outflow of one asset over its rolling-window limit.
     VelocityExceeded {
+        /// Wallet name in the policy.
         wallet: String,
+        /// Asset symbol as the wallet declares it.
         asset: String,
+        /// The asset's decimals, only to show the amounts in human units.
         decimals: u8,
+        /// Length of the rolling window, in hours.
         window_hours: u64,
+        /// Already sent in the window, in base units, as supplied by the gateway.
         spent: U256,
+        /// This proposal's outflow, in base units.
         proposed: U256,
+        /// The policy's limit for the window, in base units.
         limit: U256,
     },
+    /// The velocity rule has no running total for a wallet and asset, so it cannot be checked and
+    /// denies rather than assume nothing was sent.
     VelocityTotalMissing {
+        /// Wallet name in the policy.
         wallet: String,
+        /// Asset symbol as the wallet declares it.
         asset: String,
+        /// Length of the rolling window, in hours.
         window_hours: u64,
     },
+    /// The Safe is not a wallet of this policy.
     UnknownWallet {
+        /// The chain the proposal is for.
         chain_id: u64,
+        /// The Safe's address.
         safe: Address,
     },
+    /// A facet moves an asset the wallet does not declare, so its amount (in unknown decimals)
+    /// cannot be compared with any tier or limit.
     UnknownAsset {
+        /// Wallet name in the policy.
         wallet: String,
+        /// The undeclared asset.
         asset: Asset,
+        /// Where the movement is: a calldata path or a simulation effect.
         location: String,
     },
+    /// No tier of the wallet covers a facet of the proposal, so nothing can approve it.
     NoTier {
+        /// Wallet name in the policy.
         wallet: String,
+        /// The facet, as displayed (kind, destination, amount).
         facet: String,
+        /// Set when the destination is in the address book but still inside its cooling-off period:
+        /// the instant it counts as known, when a tier for known destinations may cover it.
         cooling_off_until: Option<crate::time::Timestamp>,
     },
+    /// The initiator is not an operator of the policy.
     InitiatorUnknown {
+        /// The initiator as the gateway authenticated them.
         initiator: OperatorId,
     },
+    /// The initiator is an operator but not active (suspended or offboarded).
     InitiatorInactive {
+        /// The initiator.
         initiator: OperatorId,
+        /// Their status in the policy.
         status: OperatorStatus,
     },
+    /// The initiator is active but not an operator of this wallet.
     InitiatorNotOnWallet {
+        /// The initiator.
         initiator: OperatorId,
+        /// Wallet name in the policy.
         wallet: String,
     },
+    /// The initiator is on probation (new hire or new key) and the wallet's tag does not let
+    /// probationary operators initiate.
     InitiatorProbationary {
+        /// The initiator.
         initiator: OperatorId,
+        /// Wallet name in the policy.
         wallet: String,
+        /// The wallet tag that excludes probationary initiators.
         tag: String,
+        /// Which probation applies, and until when.
         probation: Probation,
     },
+    /// An operator who may approve rejected the proposal; one rejection denies.
     Rejected {
+        /// The rejecting operator.
         operator: OperatorId,
     },
+    /// Adding amounts overflowed 256 bits. The rule that needed the sum cannot be evaluated, so it
+    /// denies instead of wrapping.
     ArithmeticOverflow {
+        /// What was being summed, for the operator reading the denial.
         context: String,
     },
 }
@@ -121,29 +206,49 @@ pub enum Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "deviation")]
 pub enum IntentDeviation {
+    /// An asset leaves the Safe to a destination the intent does not name.
     UndeclaredOutflow {
+        /// The asset sent.
         asset: Asset,
+        /// The destination.
         to: Address,
+        /// Amount sent, in base units.
         amount: U256,
     },
+    /// An asset leaves to a declared destination, but more than declared.
     ExcessOutflow {
+        /// The asset sent.
         asset: Asset,
+        /// The destination.
         to: Address,
+        /// Amount declared, in base units.
         declared: U256,
+        /// Amount sent in the simulation, in base units.
         actual: U256,
     },
+    /// A transfer the intent declares does not happen in the simulation.
     MissingTransfer {
+        /// The declared asset.
         asset: Asset,
+        /// The declared destination.
         to: Address,
+        /// The declared amount, in base units.
         amount: U256,
     },
+    /// The transaction changes the Safe's configuration or storage (owners, threshold, modules,
+    /// guards, fallback handler, nonce, ...) and the intent does not declare it.
     UndeclaredSafeChange {
+        /// What part of the configuration changes.
         kind: SafeChangeKind,
     },
+    /// A proxy's implementation changes and the intent does not declare an upgrade.
     UndeclaredUpgrade {
+        /// The proxy.
         proxy: Address,
     },
+    /// A DELEGATECALL runs and the intent does not declare it.
     UndeclaredDelegatecall {
+        /// The code run by DELEGATECALL.
         target: Address,
     },
 }
@@ -404,8 +509,11 @@ fn opt_hash(h: &Option<B256>) -> String {
 /// A role whose quorum is not met yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingApprovals {
+    /// The role whose approvals are short.
     pub role: Role,
+    /// Approvals the tier requires from this role.
     pub need: u32,
+    /// Approvals that counted so far (the initiator's own never counts).
     pub have: u32,
     /// Whether a probationary operator could still fill a slot.
     pub probationary_admitted: bool,

@@ -98,17 +98,27 @@ impl DestinationStatus {
 /// One compiled tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tier {
+    /// The tier's name from the policy file, shown in decisions.
     pub name: String,
+    /// The wallet must carry every one of these tags; empty matches every wallet.
     pub wallet_tags: Vec<String>,
+    /// Action classes the tier covers; a facet of another class does not match.
     pub classes: Vec<ActionClass>,
+    /// Asset symbols the tier covers; `None` matches every asset (and facets moving none).
     pub assets: Option<Vec<String>>,
+    /// Lower bound on a facet's amount, in human units of its asset; compared in base units.
     pub min_amount: Option<HumanAmount>,
+    /// Upper bound on a facet's amount, in human units of its asset; compared in base units.
     pub max_amount: Option<HumanAmount>,
+    /// Destination statuses the tier covers; empty matches every status.
     pub destinations: Vec<DestinationStatus>,
     /// Role → distinct approvers needed; every count is at least 1.
     pub approvals: BTreeMap<Role, u32>,
+    /// Seconds to wait after the last needed approval before the transaction is released.
     pub time_lock: u64,
+    /// Seconds an approval counts for after the gateway received it; never zero.
     pub approval_expiry: u64,
+    /// Above this amount (human units), probationary approvals do not count on this tier.
     pub probationary_limit: Option<HumanAmount>,
 }
 

@@ -56,19 +56,27 @@ impl<'de> Deserialize<'de> for Asset {
 /// An asset as a wallet declares it: the symbol authors use and the decimals amounts need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetSpec {
+    /// The symbol policy authors use for the asset in tiers and velocity limits.
     pub symbol: String,
+    /// The native coin or the token contract.
     pub asset: Asset,
+    /// The token's decimals: the scale between the human amounts of the policy file and the
+    /// base units on chain.
     pub decimals: u8,
 }
 
 /// One governed Safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wallet {
+    /// The wallet's name in the policy; how tiers, operators and velocity limits refer to it.
     pub name: String,
+    /// The EIP-155 chain id the Safe is on.
     pub chain_id: u64,
+    /// The Safe's address.
     pub safe: Address,
     /// Sorted, deduplicated.
     pub tags: Vec<String>,
+    /// The assets the wallet declares; a movement of any other asset is denied.
     pub assets: Vec<AssetSpec>,
 }
 

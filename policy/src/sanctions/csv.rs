@@ -36,7 +36,7 @@ enum State {
 }
 
 impl<R: Read> CsvReader<R> {
-    pub fn new(input: Input<R>, max_record: usize) -> Self {
+    pub(crate) fn new(input: Input<R>, max_record: usize) -> Self {
         Self {
             input,
             max_record,
@@ -46,13 +46,13 @@ impl<R: Read> CsvReader<R> {
     }
 
     /// Hands back the input (to finish its digest).
-    pub fn into_input(self) -> Input<R> {
+    pub(crate) fn into_input(self) -> Input<R> {
         self.input
     }
 
     /// The next record, or `None` at the end of input or at the 0x1A marker. Blank lines are
     /// skipped. Anything but whitespace after the marker is an error.
-    pub fn next_record(&mut self) -> Result<Option<Record>, ListParseError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, ListParseError> {
         if self.ended {
             return Ok(None);
         }

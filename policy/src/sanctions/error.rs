@@ -16,33 +16,63 @@ pub enum ListParseError {
     Read(#[source] std::io::Error),
     /// The input is larger than the configured bound.
     #[error("list exceeds the size limit of {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The bound, in bytes.
+        limit: u64,
+    },
     /// One XML event, text node or CSV record is larger than the configured bound.
     #[error("a single record or element exceeds {limit} bytes near byte {offset}")]
-    RecordTooLarge { limit: usize, offset: u64 },
+    RecordTooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+        /// Byte offset in the input where the oversized record starts or was being read.
+        offset: u64,
+    },
     /// More address records than the configured bound.
     #[error("list holds more than {limit} address records")]
-    TooManyRecords { limit: usize },
+    TooManyRecords {
+        /// The bound on address records.
+        limit: usize,
+    },
     /// Elements nest deeper than any real list does.
     #[error("XML nesting deeper than {limit} levels near byte {offset}")]
-    TooDeep { limit: usize, offset: u64 },
+    TooDeep {
+        /// The bound on nesting depth, in elements.
+        limit: usize,
+        /// Byte offset in the input where the bound was crossed.
+        offset: u64,
+    },
     /// The XML itself is malformed.
     #[error("malformed XML near byte {offset}: {message}")]
-    Xml { offset: u64, message: String },
+    Xml {
+        /// Byte offset in the input where the parser gave up.
+        offset: u64,
+        /// The XML parser's message.
+        message: String,
+    },
     /// The document ended before its root element closed: a cut download.
     #[error("XML ends inside {open_elements} open element(s): the file is truncated")]
-    Truncated { open_elements: usize },
+    Truncated {
+        /// How many elements were still open at the end of the input.
+        open_elements: usize,
+    },
     /// The root element is not OFAC's advanced `Sanctions` element.
     #[error("root element is <{root}>, not the OFAC advanced <Sanctions>")]
-    NotSdnAdvanced { root: String },
+    NotSdnAdvanced {
+        /// The root element's name as found.
+        root: String,
+    },
     /// The advanced XML has no `DateOfIssue`.
     #[error("the advanced XML has no DateOfIssue")]
     MissingDateOfIssue,
     /// `DateOfIssue` is present but not a calendar date.
     #[error("DateOfIssue {year}-{month}-{day} is not a valid date")]
     InvalidDateOfIssue {
+        /// The year as written.
         year: String,
+        /// The month as written.
         month: String,
+        /// The day as written.
         day: String,
     },
     /// The dictionary declares no `Digital Currency Address - *` feature type, so the parse
@@ -52,7 +82,9 @@ pub enum ListParseError {
     /// Parties appear before the feature-type dictionary, so their features cannot be read.
     #[error("<{found}> appears before <{required}>; the parser needs the dictionary first")]
     UnexpectedOrder {
+        /// The element found too early.
         found: &'static str,
+        /// The dictionary element that must come before it.
         required: &'static str,
     },
     /// The list parsed but holds no digital currency address at all.
@@ -63,26 +95,48 @@ pub enum ListParseError {
     Empty,
     /// The bytes are not UTF-8.
     #[error("line {line} is not valid UTF-8")]
-    NotUtf8 { line: u64 },
+    NotUtf8 {
+        /// 1-based line number.
+        line: u64,
+    },
     /// A quoted CSV field never closes.
     #[error("a quoted field opened on line {line} never closes")]
-    UnterminatedQuote { line: u64 },
+    UnterminatedQuote {
+        /// 1-based line on which the quoted field opens.
+        line: u64,
+    },
     /// A CSV record has the wrong shape.
     #[error("line {line}: expected {expected} fields, found {found}")]
     FieldCount {
+        /// 1-based line number of the record.
         line: u64,
+        /// Number of fields the format has.
         expected: usize,
+        /// Number of fields the record has.
         found: usize,
     },
     /// A field that must hold a number does not.
     #[error("line {line}: entity number {text:?} is not a number")]
-    InvalidEntityNumber { line: u64, text: String },
+    InvalidEntityNumber {
+        /// 1-based line number.
+        line: u64,
+        /// The field as written.
+        text: String,
+    },
     /// Data after the 0x1A end-of-file marker of OFAC's delimited files.
     #[error("line {line}: data after the end-of-file marker")]
-    DataAfterEndMarker { line: u64 },
+    DataAfterEndMarker {
+        /// 1-based line number of the first data after the marker.
+        line: u64,
+    },
     /// A plain list line that is not an EVM address.
     #[error("line {line}: {text:?} is not an EVM address (0x + 40 hex digits)")]
-    InvalidAddress { line: u64, text: String },
+    InvalidAddress {
+        /// 1-based line number.
+        line: u64,
+        /// The line as written (trimmed).
+        text: String,
+    },
 }
 
 /// Why a list update was refused. The previous snapshot stays in place.
@@ -92,23 +146,38 @@ pub enum ListLoadError {
     /// The content failed to parse.
     #[error("list {list}: {source}")]
     Parse {
+        /// The list the update was for.
         list: ListId,
+        /// Why parsing failed.
         #[source]
         source: ListParseError,
     },
     /// The content does not hash to the checksum its publisher announced.
     #[error("list {list}: content SHA-256 {actual} does not match the published {expected}")]
     ChecksumMismatch {
+        /// The list the update was for.
         list: ListId,
+        /// The checksum the publisher announced.
         expected: Sha256Digest,
+        /// The SHA-256 of the content received.
         actual: Sha256Digest,
     },
     /// A published checksum that is not 64 hex digits.
     #[error("list {list}: published checksum {text:?} is not a SHA-256 hex digest")]
-    InvalidPublishedChecksum { list: ListId, text: String },
+    InvalidPublishedChecksum {
+        /// The list the update was for.
+        list: ListId,
+        /// The checksum as published.
+        text: String,
+    },
     /// The source could not be read at all (missing file, permission).
     #[error("list {list}: {message}")]
-    Unreadable { list: ListId, message: String },
+    Unreadable {
+        /// The list the update was for.
+        list: ListId,
+        /// What the read failed with, from the caller.
+        message: String,
+    },
 }
 
 impl ListLoadError {

@@ -44,7 +44,7 @@ fn prefix(address: &[u8; 20], bits: u32) -> usize {
 
 impl AddressIndex {
     /// Builds the index; duplicate (address, label, party) rows collapse into one.
-    pub fn build(mut rows: Vec<Row>) -> Self {
+    pub(crate) fn build(mut rows: Vec<Row>) -> Self {
         rows.sort_unstable_by(|x, y| {
             (x.address, x.label, x.party, x.checksum)
                 .cmp(&(y.address, y.label, y.party, y.checksum))
@@ -73,7 +73,7 @@ impl AddressIndex {
     }
 
     /// Every row for `address` (several when it is listed under several labels or parties).
-    pub fn lookup(&self, address: &Address) -> &[Row] {
+    pub(crate) fn lookup(&self, address: &Address) -> &[Row] {
         let key: &[u8; 20] = address.as_ref();
         let bucket = prefix(key, self.bits);
         let (Some(&start), Some(&end)) = (self.offsets.get(bucket), self.offsets.get(bucket + 1))
@@ -90,12 +90,12 @@ impl AddressIndex {
     }
 
     /// Number of rows (records after de-duplication).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Distinct addresses in ascending order.
-    pub fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
         let mut last: Option<[u8; 20]> = None;
         self.rows.iter().filter_map(move |r| {
             if last == Some(r.address) {
@@ -108,7 +108,7 @@ impl AddressIndex {
     }
 
     /// Bytes held on the heap by the index.
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.rows.capacity() * std::mem::size_of::<Row>()
             + self.offsets.capacity() * std::mem::size_of::<u32>()
     }

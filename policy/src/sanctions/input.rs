@@ -45,7 +45,7 @@ pub(crate) struct Metered<R> {
 }
 
 impl<R: Read> Metered<R> {
-    pub fn new(inner: R, limit: u64) -> Self {
+    pub(crate) fn new(inner: R, limit: u64) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -56,12 +56,12 @@ impl<R: Read> Metered<R> {
     }
 
     /// Bytes read so far.
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.read
     }
 
     /// Reads the rest of the input (so the digest covers all of it) and returns the digest.
-    pub fn finish(mut self) -> Result<Sha256Digest, ListParseError> {
+    pub(crate) fn finish(mut self) -> Result<Sha256Digest, ListParseError> {
         let mut sink = [0u8; 8192];
         loop {
             match self.read(&mut sink) {
@@ -74,7 +74,7 @@ impl<R: Read> Metered<R> {
     }
 
     /// Turns a read error into a typed one, recognising our own limit.
-    pub fn map_error(&self, error: io::Error) -> ListParseError {
+    pub(crate) fn map_error(&self, error: io::Error) -> ListParseError {
         if self.exceeded {
             ListParseError::TooLarge { limit: self.limit }
         } else {
@@ -103,23 +103,23 @@ pub(crate) struct Input<R> {
 }
 
 impl<R: Read> Input<R> {
-    pub fn new(inner: R, limits: &ParseLimits) -> Self {
+    pub(crate) fn new(inner: R, limits: &ParseLimits) -> Self {
         Self {
             reader: io::BufReader::with_capacity(64 * 1024, Metered::new(inner, limits.max_bytes)),
         }
     }
 
     /// Bytes consumed from the underlying reader (a little ahead of the parse position).
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.reader.get_ref().position()
     }
 
-    pub fn map_error(&self, error: io::Error) -> ListParseError {
+    pub(crate) fn map_error(&self, error: io::Error) -> ListParseError {
         self.reader.get_ref().map_error(error)
     }
 
     /// Drains the input and returns the digest of all of it.
-    pub fn finish(self) -> Result<Sha256Digest, ListParseError> {
+    pub(crate) fn finish(self) -> Result<Sha256Digest, ListParseError> {
         // Bytes still in the buffer were hashed when `Metered` read them.
         self.reader.into_inner().finish()
     }

@@ -80,11 +80,15 @@ pub enum ListFormat {
 /// The validated configuration of one list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListSpec {
+    /// The list's id, as reasons and audit records name it.
     pub id: ListId,
     /// Where the list comes from, for operators (a URL or a file path; never fetched from here).
     pub source: String,
+    /// Who stands behind the list, so reasons do not call an advisory a sanction.
     pub category: ListCategory,
+    /// What a hit on this list asks policy to do.
     pub action: ListAction,
+    /// Which parser reads it.
     pub format: ListFormat,
     /// How long a verified copy may be used, counted from when it was loaded. Beyond that,
     /// screening answers "cannot screen".
@@ -153,8 +157,11 @@ impl FromStr for Sha256Digest {
 /// different files on the same day; the content digest identifies a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct IssueDate {
+    /// Calendar year.
     pub year: u16,
+    /// Month, 1 to 12.
     pub month: u8,
+    /// Day of the month, 1 to 31.
     pub day: u8,
 }
 
@@ -209,8 +216,11 @@ pub(crate) const NO_LABEL: u16 = u16::MAX;
 /// reporting; Safe screening uses only the EVM index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtherRecord {
+    /// The list's label for the value (`Digital Currency Address - XBT`).
     pub label: String,
+    /// The value as published.
     pub value: String,
+    /// The listing party's UID, when the format has one.
     pub uid: Option<String>,
 }
 
@@ -220,21 +230,35 @@ pub struct OtherRecord {
 pub enum ParseFinding {
     /// A mixed-case address whose EIP-55 checksum is wrong. It is still indexed and screened.
     InvalidChecksum {
+        /// The address as published.
         published: String,
+        /// The list's label for it, when the format has labels.
         label: Option<String>,
+        /// The listing party's UID, when the format has one.
         uid: Option<String>,
     },
     /// A `0x…` value that is not 40 hex digits; not screenable, so an operator must look.
     MalformedHexAddress {
+        /// The value as published.
         published: String,
+        /// The list's label for it.
         label: String,
+        /// The listing party's UID, when the format has one.
         uid: Option<String>,
     },
     /// An `sdn.csv` Remarks field at the 1,000-character cap with no continuation in
     /// `sdn_comments.csv`: addresses after the cut are missing.
-    RemarksCutWithoutContinuation { uid: String },
+    RemarksCutWithoutContinuation {
+        /// The `ent_num` of the entry whose Remarks were cut.
+        uid: String,
+    },
     /// A digital currency feature with no value.
-    EmptyValue { label: String, uid: Option<String> },
+    EmptyValue {
+        /// The feature's label.
+        label: String,
+        /// The listing party's UID, when the format has one.
+        uid: Option<String>,
+    },
 }
 
 /// Parties and labels, interned so that a million index rows stay small.
@@ -245,16 +269,16 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    pub fn label(&self, index: u16) -> Option<&str> {
+    pub(crate) fn label(&self, index: u16) -> Option<&str> {
         self.labels.get(usize::from(index)).map(String::as_str)
     }
 
-    pub fn party(&self, index: u32) -> Option<&Party> {
+    pub(crate) fn party(&self, index: u32) -> Option<&Party> {
         self.parties.get(usize::try_from(index).ok()?)
     }
 
     /// Interns a label; more than 65,534 distinct labels is not a real list and maps to none.
-    pub fn intern_label(&mut self, label: &str) -> u16 {
+    pub(crate) fn intern_label(&mut self, label: &str) -> u16 {
         if let Some(pos) = self.labels.iter().position(|l| l == label) {
             return u16::try_from(pos).unwrap_or(NO_LABEL);
         }
@@ -268,7 +292,7 @@ impl Catalog {
     }
 
     /// Adds a party and returns its index.
-    pub fn push_party(&mut self, party: Party) -> u32 {
+    pub(crate) fn push_party(&mut self, party: Party) -> u32 {
         let index = u32::try_from(self.parties.len()).unwrap_or(u32::MAX);
         self.parties.push(party);
         index
@@ -290,9 +314,13 @@ pub struct ParsedList {
 /// A borrowed view of one EVM record with its party and label resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvmRecordView<'a> {
+    /// The address.
     pub address: Address,
+    /// Whether the list's spelling carries a valid, invalid or no EIP-55 checksum.
     pub checksum: ChecksumStatus,
+    /// The list's label for it (`Digital Currency Address - ETH`), when the format has labels.
     pub label: Option<&'a str>,
+    /// The listing party, when the format has one.
     pub party: Option<&'a Party>,
 }
 

@@ -27,14 +27,23 @@ use super::{ListAction, SanctionsMatch, SanctionsSnapshot, ScreeningProblem, Sha
 pub enum SubjectLocation {
     /// In the decoded calldata: the batch path, the function and the role.
     Calldata {
+        /// The call's path in the action tree: empty for the top-level call, else batch indices.
         path: ActionPath,
+        /// The decoded function the address is an argument of (`transfer`).
         function: &'static str,
+        /// The address's role in that function (recipient, spender, new owner …).
         role: AddressRole,
     },
     /// In the simulation (call target, value recipient, log topic), as the report describes it.
-    Simulation { description: String },
+    Simulation {
+        /// The report's description of where it was touched.
+        description: String,
+    },
     /// Anywhere else the caller found an address (an EIP-712 message field, a request field).
-    Other { description: String },
+    Other {
+        /// Where, in the caller's words.
+        description: String,
+    },
 }
 
 impl fmt::Display for SubjectLocation {
@@ -55,7 +64,9 @@ impl fmt::Display for SubjectLocation {
 /// One address to screen and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScreeningSubject {
+    /// The address to look up.
     pub address: Address,
+    /// Where it was found, carried into any hit.
     pub location: SubjectLocation,
 }
 
@@ -102,7 +113,9 @@ pub fn simulation_subjects(report: &SimulationReport) -> Vec<ScreeningSubject> {
 /// An address found on at least one list, where it was found, and every listing it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SanctionsHit {
+    /// The listed address.
     pub address: Address,
+    /// Where in the transaction it was found.
     pub location: SubjectLocation,
     /// Never empty.
     pub matches: Vec<SanctionsMatch>,
@@ -149,14 +162,20 @@ impl fmt::Display for SanctionsHit {
 pub enum ScreeningOutcome {
     /// Every list was fresh; `hits` may be empty (clear) or not.
     Screened {
+        /// Identity of the snapshot screened against.
         snapshot_id: Sha256Digest,
+        /// How many subjects (address occurrences, not distinct addresses) were screened.
         subjects: usize,
+        /// Listed addresses found; empty means clear.
         hits: Vec<SanctionsHit>,
     },
     /// At least one list could not be used; policy denies. Hits on the usable lists are kept.
     CannotScreen {
+        /// Identity of the snapshot screened against.
         snapshot_id: Sha256Digest,
+        /// Every list that could not be used, and why; never empty.
         problems: Vec<ScreeningProblem>,
+        /// Hits on the lists that were usable, for the reason text.
         hits: Vec<SanctionsHit>,
     },
 }

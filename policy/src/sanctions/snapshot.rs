@@ -62,6 +62,7 @@ impl LoadedList {
         }
     }
 
+    /// The list's configuration: id, format, category, action and maximum age.
     pub fn spec(&self) -> &ListSpec {
         &self.spec
     }
@@ -71,10 +72,13 @@ impl LoadedList {
         self.sha256
     }
 
+    /// The issue date the publisher wrote into the list, when the format carries one. Shown in
+    /// reports only; freshness is measured from `loaded_at`.
     pub fn issue_date(&self) -> Option<IssueDate> {
         self.issue_date
     }
 
+    /// When the verified copy was obtained; its age is measured from here.
     pub fn loaded_at(&self) -> SystemTime {
         self.loaded_at
     }
@@ -179,10 +183,16 @@ pub enum ListSlot {
     /// Verified and indexed.
     Loaded(Arc<LoadedList>),
     /// Configured but never successfully loaded; screening cannot proceed while it is.
-    Unavailable { spec: ListSpec, reason: String },
+    Unavailable {
+        /// The list's configuration.
+        spec: ListSpec,
+        /// Why it is unavailable (the last load error, or that none has happened yet).
+        reason: String,
+    },
 }
 
 impl ListSlot {
+    /// The configuration of the list in this slot, loaded or not.
     pub fn spec(&self) -> &ListSpec {
         match self {
             Self::Loaded(list) => list.spec(),
@@ -194,19 +204,27 @@ impl ListSlot {
 /// One listing that matched an address: everything a reason and an audit record need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SanctionsMatch {
+    /// The list the address is on.
     pub list: ListId,
+    /// What kind of list it is.
     pub category: ListCategory,
+    /// What a match on this list does to a transaction (deny or review).
     pub action: ListAction,
     /// OFAC UID / `ent_num`, when the format has one.
     pub uid: Option<String>,
+    /// The listed party's name, when the format has one.
     pub name: Option<String>,
+    /// The sanctions programmes the party is listed under (e.g. `CYBER2`); may be empty.
     pub programs: Vec<String>,
     /// `Digital Currency Address - ETH`, when the format has labels.
     pub label: Option<String>,
     /// The address in the list's spelling (checksummed or lower case).
     pub listed_as: String,
+    /// Whether the list's spelling carries a valid, invalid or no EIP-55 checksum.
     pub checksum: ChecksumStatus,
+    /// SHA-256 of the list content the match came from.
     pub list_sha256: Sha256Digest,
+    /// Identity of the snapshot screened against, so a record names exactly which lists it used.
     pub snapshot_id: Sha256Digest,
 }
 
@@ -219,27 +237,42 @@ pub enum ScreeningProblem {
     NoLists,
     /// A configured list has never loaded.
     #[error("list {list} is unavailable: {reason}")]
-    Unavailable { list: ListId, reason: String },
+    Unavailable {
+        /// The list.
+        list: ListId,
+        /// Why it never loaded.
+        reason: String,
+    },
     /// The verified copy is older than allowed.
     #[error("list {list} is stale: loaded {}s ago, maximum {}s", age.as_secs(), max_age.as_secs())]
     Stale {
+        /// The list.
         list: ListId,
+        /// Time since the verified copy was loaded.
         age: Duration,
+        /// The list's configured maximum age.
         max_age: Duration,
     },
     /// The copy claims to be loaded after `now`; its age is unknown.
     #[error("list {list} was loaded after the screening time; its age is unknown")]
-    LoadedInFuture { list: ListId },
+    LoadedInFuture {
+        /// The list.
+        list: ListId,
+    },
 }
 
 /// An address-level change of one list, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListDiff {
+    /// The list that changed.
     pub list: ListId,
     /// `None` when the list had not been loaded before.
     pub previous_sha256: Option<Sha256Digest>,
+    /// SHA-256 of the new content.
     pub new_sha256: Sha256Digest,
+    /// Addresses on the new content and not on the previous, ascending.
     pub added: Vec<Address>,
+    /// Addresses on the previous content and not on the new, ascending.
     pub removed: Vec<Address>,
 }
 
@@ -320,6 +353,7 @@ impl SanctionsSnapshot {
         self.id
     }
 
+    /// Every configured list, loaded or not, in configuration order.
     pub fn slots(&self) -> &[ListSlot] {
         &self.slots
     }

@@ -20,7 +20,13 @@ pub enum ListInput<R> {
     /// The single file of an advanced XML or plain list.
     Single(R),
     /// `sdn.csv` and, optionally, `sdn_comments.csv`.
-    SdnCsv { sdn: R, comments: Option<R> },
+    SdnCsv {
+        /// The `sdn.csv` file.
+        sdn: R,
+        /// The `sdn_comments.csv` file, which carries the Remarks cut at 1,000 characters in
+        /// `sdn.csv`; without it such Remarks are reported as findings.
+        comments: Option<R>,
+    },
 }
 
 /// Parses `input` as `spec.format`, then checks it against `published_sha256`.
@@ -91,11 +97,16 @@ fn parse_input<R: Read>(
 pub enum UpdateOutcome {
     /// The update verified; swap in `snapshot` and log `diff`.
     Accepted {
+        /// The new snapshot, with the updated list in its slot.
         snapshot: SanctionsSnapshot,
+        /// The addresses the update added and removed, for the audit log.
         diff: ListDiff,
     },
     /// The update was refused; keep the current snapshot and report `error`.
-    Rejected { error: ListLoadError },
+    Rejected {
+        /// Why; the list's slot keeps its previous content.
+        error: ListLoadError,
+    },
 }
 
 impl SanctionsSnapshot {
