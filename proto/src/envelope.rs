@@ -45,6 +45,17 @@ pub fn sign(key: &SigningKey, context: &str, payload: &[u8]) -> [u8; 64] {
     key.sign(&message(context, payload)).to_bytes()
 }
 
+/// `payload` signed by `key` under `context`, as the `SignedEnvelope` every signed request
+/// travels in (the key, the exact bytes, the signature).
+pub fn seal(key: &SigningKey, context: &str, payload: Vec<u8>) -> crate::v1::SignedEnvelope {
+    let signature = sign(key, context, &payload).to_vec();
+    crate::v1::SignedEnvelope {
+        payload,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        signature,
+    }
+}
+
 /// Parses a 32-byte public key.
 pub fn verifying_key(public_key: &[u8]) -> Result<VerifyingKey, EnvelopeError> {
     let bytes: [u8; 32] = public_key.try_into().map_err(|_| EnvelopeError::BadKey)?;

@@ -123,12 +123,7 @@ fn now() -> Option<Timestamp> {
 }
 
 fn seal(context: &str, payload: Vec<u8>, key: &SigningKey) -> pb::SignedEnvelope {
-    let signature = envelope::sign(key, context, &payload).to_vec();
-    pb::SignedEnvelope {
-        payload,
-        public_key: key.verifying_key().to_bytes().to_vec(),
-        signature,
-    }
+    envelope::seal(key, context, payload)
 }
 
 /// Runs `signgate propose`.

@@ -13,9 +13,9 @@ use signgate_simulator::{SafeContext, evm::StateSource};
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of};
 use crate::{
     call_span,
-    domain::{Caller, DecisionDetail, EvaluatedDecision, Statement},
+    domain::{Caller, Statement},
     error::GatewayError,
-    store::{ApprovalKind, NewDecision, ProposalRecord, ProposalStore, StoredProposal},
+    store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
 };
 
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
@@ -97,7 +97,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             &approvals,
         )
         .await?;
-        let (outcome, state) = super::outcome(&evaluation.decision);
+        let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
         // The statement as received and the decision it leads to are recorded before either is
         // stored: an approval can never count toward a release without its record in the log.
         let mut events = Vec::with_capacity(2);
@@ -112,21 +112,9 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             ));
         }
         events.push(records::decision(trigger, &evaluation, &ev));
-        let change = p.store.add_approval(
-            r.id.clone(),
-            r.revision,
-            record.clone(),
-            NewDecision {
-                outcome,
-                policy_hash: evaluation.policy.to_string(),
-                decided_at,
-                detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
-                    evaluation: evaluation.clone(),
-                    lists: analysis.lists.clone(),
-                })),
-            },
-            state,
-        );
+        let change =
+            p.store
+                .add_approval(r.id.clone(), r.revision, record.clone(), decision, state);
         match p.record_then_store(events, change).await {
             Ok(updated) => {
                 tracing::info!(

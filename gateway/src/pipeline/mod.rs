@@ -46,15 +46,18 @@ use crate::{
     audit::AuditLog,
     clock::{self, SharedClock},
     config::{Limits, SignerEndpoint},
-    domain::{Caller, CancelRequest, DeclaredIntent, Statement, Submission},
+    domain::{
+        Caller, CancelRequest, DecisionDetail, DeclaredIntent, EvaluatedDecision, ListVersion,
+        Statement, Submission,
+    },
     error::GatewayError,
     governance::GovernedPolicy,
     lists::ListStore,
     metrics::Metrics,
     signer_backends::{BackendSignature, ClientTls},
     store::{
-        ApprovalRecord, Outcome, ProposalId, ProposalState, ProposalStore, StoredProposal,
-        UnixMillis,
+        ApprovalRecord, NewDecision, Outcome, ProposalId, ProposalState, ProposalStore,
+        StoredProposal, UnixMillis,
     },
 };
 
@@ -345,6 +348,26 @@ pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
         Decision::NeedsApprovals { .. } => (Outcome::NeedsApprovals, ProposalState::NeedsApprovals),
         Decision::Approved { .. } => (Outcome::Approved, ProposalState::Approved),
     }
+}
+
+/// How `evaluation` is stored: the decision row (outcome, policy, instant, the evaluation with
+/// the list versions it screened against) and the state it puts the proposal in.
+pub(super) fn stored_decision(
+    evaluation: &signgate_policy::Evaluation,
+    lists: &[ListVersion],
+    decided_at: UnixMillis,
+) -> (NewDecision, ProposalState) {
+    let (outcome, state) = outcome(&evaluation.decision);
+    let decision = NewDecision {
+        outcome,
+        policy_hash: evaluation.policy.to_string(),
+        decided_at,
+        detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
+            evaluation: evaluation.clone(),
+            lists: lists.to_vec(),
+        })),
+    };
+    (decision, state)
 }
 
 /// One evaluation of a proposal as of now: the evidence (with the wallet's velocity totals read

@@ -20,11 +20,11 @@ use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
 use super::{Pipeline, Released, approve::reanalyse, evidence, records, velocity};
 use crate::{
     call_span,
-    domain::{Caller, DecisionDetail, EvaluatedDecision},
+    domain::Caller,
     error::GatewayError,
     signer_backends as client,
     store::{
-        NewDecision, OverLimit, ProposalId, ProposalState, ProposalStore, Release, ReleaseOutcome,
+        OverLimit, ProposalId, ProposalState, ProposalStore, Release, ReleaseOutcome,
         StoredProposal, UnixMillis,
     },
 };
@@ -255,21 +255,10 @@ async fn refuse<S: ProposalStore, T>(
     decided_at: UnixMillis,
     decided: AuditEvent,
 ) -> GatewayError {
-    let (outcome, state) = super::outcome(&evaluation.decision);
-    let change = p.store.record_decision(
-        record.id.clone(),
-        record.revision,
-        NewDecision {
-            outcome,
-            policy_hash: evaluation.policy.to_string(),
-            decided_at,
-            detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
-                evaluation: evaluation.clone(),
-                lists: analysis.lists.clone(),
-            })),
-        },
-        state,
-    );
+    let (decision, state) = super::stored_decision(evaluation, &analysis.lists, decided_at);
+    let change = p
+        .store
+        .record_decision(record.id.clone(), record.revision, decision, state);
     if let Err(e) = p.record_then_store(vec![decided], change).await {
         return e;
     }

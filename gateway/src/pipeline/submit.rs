@@ -15,12 +15,9 @@ use signgate_simulator::{
 use super::{Pipeline, analysis, records};
 use crate::{
     call_span,
-    domain::{
-        Caller, DecisionDetail, EvaluatedDecision, ProposalAnalysis, ProposalBody, Submission,
-        TxSource,
-    },
+    domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
-    store::{NewDecision, NewProposal, ProposalId, ProposalStore, StoredProposal},
+    store::{NewProposal, ProposalId, ProposalStore, StoredProposal},
 };
 
 /// The operator holding `key` in the current policy; anyone else may not act.
@@ -155,7 +152,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         &[],
     )
     .await?;
-    let (outcome, state) = super::outcome(&evaluation.decision);
+    let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,
@@ -180,15 +177,6 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
             supplied: supplied.map(|c| c.signatures).unwrap_or_default(),
             analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
         },
-    };
-    let decision = NewDecision {
-        outcome,
-        policy_hash: evaluation.policy.to_string(),
-        decided_at,
-        detail: DecisionDetail::Evaluated(Box::new(EvaluatedDecision {
-            evaluation: evaluation.clone(),
-            lists: analysis.lists.clone(),
-        })),
     };
     // Recorded before it is stored: a proposal can never exist (and gather approvals) without
     // its submission and first decision in the log. A submission racing an identical one may
