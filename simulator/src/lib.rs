@@ -17,6 +17,8 @@
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
 //!   simulated transaction really changes.
 
+#![warn(unreachable_pub)]
+
 pub mod abi;
 pub mod constants;
 pub mod decode;
