@@ -17,6 +17,7 @@
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
 //!   simulated transaction really changes.
 
+#![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
 pub mod abi;
