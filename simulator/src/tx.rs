@@ -63,8 +63,9 @@ pub struct SafeTx {
     pub operation: Operation,
     /// Gas reserved for the inner call: `execTransaction` reverts unless about 64/63 of it is left
     /// before the call. With a non-zero `gas_price` it is also the call's gas limit; with
-    /// `gas_price` 0, 1.3.0+ forwards all remaining gas. Non-zero lets the inner call fail without
-    /// reverting the transaction (`ExecutionFailure`, nonce spent).
+    /// `gas_price` 0, 1.3.0+ forwards all remaining gas. From 1.3.0, non-zero lets the inner call
+    /// fail without reverting the transaction (`ExecutionFailure`, nonce spent); older versions
+    /// never revert on a failed inner call.
     pub safe_tx_gas: U256,
     /// Gas outside the inner call (signature checks, refund transfer) that the refund also pays for.
     pub base_gas: U256,

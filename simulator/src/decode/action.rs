@@ -296,11 +296,13 @@ pub enum SafeLibraryCall {
         /// The CREATE2 salt.
         salt: alloy_primitives::B256,
     },
-    /// SafeMigration `migrateSingleton`: points the Safe at the migration's 1.4.1 singleton.
+    /// SafeMigration `migrateSingleton`: points the Safe at the singleton the migration
+    /// contract was deployed with.
     MigrateSingleton,
     /// SafeMigration `migrateWithFallbackHandler`: the singleton and the fallback handler.
     MigrateWithFallbackHandler,
-    /// SafeMigration `migrateL2Singleton`: points the Safe at the migration's L2 singleton.
+    /// SafeMigration `migrateL2Singleton`: points the Safe at the migration contract's L2
+    /// singleton.
     MigrateL2Singleton,
     /// SafeMigration `migrateL2WithFallbackHandler`: the L2 singleton and the fallback handler.
     MigrateL2WithFallbackHandler,

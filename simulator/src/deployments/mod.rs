@@ -26,7 +26,7 @@ pub enum SafeContract {
     SignMessageLib,
     /// CreateCall: deploys contracts with CREATE or CREATE2, by DELEGATECALL from the Safe.
     CreateCall,
-    /// SafeMigration (1.4.1): rewrites the singleton and fallback handler, by DELEGATECALL.
+    /// SafeMigration (1.4.1+): rewrites the singleton and fallback handler, by DELEGATECALL.
     SafeMigration,
     /// SafeToL2Migration: moves a Safe to the L2 singleton, by DELEGATECALL.
     SafeToL2Migration,
@@ -38,7 +38,7 @@ pub enum SafeContract {
     DefaultCallbackHandler,
     /// The 1.5.0 fallback handler whose method handlers the Safe configures.
     ExtensibleFallbackHandler,
-    /// The 1.4.1 fallback handler: token receiver callbacks only.
+    /// A fallback handler with token receiver callbacks only (1.5.0 deployments).
     TokenCallbackHandler,
     /// A helper for `simulateAndRevert` gas estimation; never a transaction target.
     SimulateTxAccessor,
