@@ -3,6 +3,8 @@
 //! Selectors, event topics and encoders come from these `sol!` definitions only (`Call::SELECTOR`,
 //! `Event::SIGNATURE_HASH`); no other module writes a selector or a signature as a literal.
 
+// `sol!` generates call, return and event types, fields and constructors that the Solidity items'
+// doc comments and derives do not reach; the allows cover this generated module only.
 #![allow(
     missing_docs,
     missing_debug_implementations,

@@ -27,8 +27,11 @@ pub struct SafeTxHashes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SafeContext {
+    /// The chain id; part of the EIP-712 domain from 1.3.0 on, and what the simulation runs with.
     pub chain_id: u64,
+    /// The Safe proxy's address (the domain's `verifyingContract`).
     pub safe: Address,
+    /// The singleton version the proxy runs, which picks the domain and typehash rules.
     pub version: SafeVersion,
 }
 

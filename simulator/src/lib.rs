@@ -17,6 +17,9 @@
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
 //!   simulated transaction really changes.
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod abi;
 pub mod constants;
 pub mod decode;

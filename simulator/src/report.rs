@@ -106,11 +106,15 @@ pub enum SignatureMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StateOverride {
+    /// The contract whose storage was set (the Safe, for both override kinds).
     pub address: Address,
+    /// The storage slot written.
     pub slot: U256,
     /// The real value before the override.
     pub real: B256,
+    /// The value written for the run.
     pub value: B256,
+    /// Why it was written.
     pub reason: OverrideReason,
 }
 
@@ -119,13 +123,23 @@ pub struct StateOverride {
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum OverrideReason {
     /// `approvedHashes[owner][safeTxHash] = 1` so that a v=1 signature of `owner` validates.
-    ApprovedHash { owner: Address, safe_tx_hash: B256 },
+    ApprovedHash {
+        /// The owner whose approval was set; a real owner of the Safe.
+        owner: Address,
+        /// The recomputed safeTxHash being approved.
+        safe_tx_hash: B256,
+    },
     /// The Safe's nonce was set from `current` to the transaction's `assumed` nonce: the
     /// transaction is queued behind `assumed - current` others, and the run assumes they
     /// executed first without replaying them. What they do is not in this report; the Safe
     /// hashes and checks signatures with its own nonce, so without this the run could only
     /// revert.
-    QueuedNonce { current: U256, assumed: U256 },
+    QueuedNonce {
+        /// The Safe's real nonce at the pinned state.
+        current: U256,
+        /// The transaction's nonce, written into the nonce slot for the run.
+        assumed: U256,
+    },
 }
 
 /// How the simulated transaction ended.
@@ -142,9 +156,15 @@ pub enum Outcome {
         inner: Option<FrameFailure>,
     },
     /// The outer transaction reverted; nothing happened on chain.
-    Revert { reason: RevertReason },
+    Revert {
+        /// The decoded revert data of the outer call.
+        reason: RevertReason,
+    },
     /// The EVM halted (out of gas, invalid opcode, stack overflow …); nothing happened.
-    Halt { reason: String },
+    Halt {
+        /// revm's halt reason, in its debug form (e.g. `OutOfGas(Basic)`).
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -161,12 +181,20 @@ pub enum RevertReason {
     /// No revert data (`revert()` or a failed `require` without message, e.g. Safe 1.1.1 paths).
     Empty,
     /// `Error(string)`; Safe ≥ 1.3.0 uses short codes such as `GS013`.
-    Error { message: String },
+    Error {
+        /// The revert string, verbatim (a `GS0xx` code on Safe 1.3.0+).
+        message: String,
+    },
     /// `Panic(uint256)` with its code.
-    Panic { code: U256 },
+    Panic {
+        /// The Solidity panic code (0x11 overflow, 0x32 out-of-bounds index, …).
+        code: U256,
+    },
     /// Anything else: a custom error or raw bytes.
     Custom {
+        /// The first four bytes, when the data has four (a custom error's selector).
         selector: Option<Selector>,
+        /// The whole revert data, selector included.
         data: Bytes,
     },
 }
@@ -206,18 +234,26 @@ impl fmt::Display for RevertReason {
 /// The EVM call kinds, as opcodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CallKind {
+    /// A plain call: the callee runs on its own storage and may receive ETH.
     #[serde(rename = "CALL")]
     Call,
+    /// The callee's code runs on the caller's storage and balance; how a Safe runs a library.
     #[serde(rename = "DELEGATECALL")]
     DelegateCall,
+    /// A read-only call: any state change in it or below it reverts.
     #[serde(rename = "STATICCALL")]
     StaticCall,
+    /// Legacy DELEGATECALL ancestor: the callee's code on the caller's storage, `msg.sender` the
+    /// caller.
     #[serde(rename = "CALLCODE")]
     CallCode,
+    /// Contract creation at an address from the creator and its nonce.
     #[serde(rename = "CREATE")]
     Create,
+    /// Contract creation at an address from the creator, a salt and the init code hash.
     #[serde(rename = "CREATE2")]
     Create2,
+    /// Not a call: a self-destruct, recorded as a frame so the ETH it sends has one.
     #[serde(rename = "SELFDESTRUCT")]
     SelfDestruct,
 }
@@ -251,10 +287,13 @@ impl fmt::Display for CallKind {
 pub struct CallFrame {
     /// Index of this frame in [`SimulationReport::calls`].
     pub id: usize,
+    /// Index of the frame that made this call; `None` for frame 0.
     pub parent: Option<usize>,
+    /// Indices of the frames this one made, in execution order.
     pub children: Vec<usize>,
     /// 0 for the outer call into the Safe.
     pub depth: usize,
+    /// How the frame was entered.
     pub kind: CallKind,
     /// `msg.sender` of the frame (for a DELEGATECALL: the delegating frame's `msg.sender`).
     pub caller: Address,
@@ -284,9 +323,16 @@ pub struct CallFrame {
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum FrameFailure {
     /// The frame executed REVERT.
-    Revert { reason: RevertReason },
+    Revert {
+        /// The frame's decoded revert data.
+        reason: RevertReason,
+    },
     /// The frame halted: out of gas, invalid opcode, stack or depth limits.
-    Halt { reason: String },
+    Halt {
+        /// The interpreter's halt reason in its debug form (e.g. `OutOfGas(Basic)`), or
+        /// `did not finish` for a frame the run never closed.
+        reason: String,
+    },
 }
 
 impl FrameFailure {
@@ -304,23 +350,31 @@ pub enum SafeSlot {
     Singleton,
     /// `owners[owner]` (the linked list entry; `owner` may be the sentinel 0x…01).
     Owner {
+        /// The key of the owners mapping the slot belongs to.
         owner: Address,
     },
+    /// `ownerCount`: how many owners the linked list holds.
     OwnerCount,
+    /// `threshold`: how many owner signatures `execTransaction` requires.
     Threshold,
+    /// `nonce`: the next transaction the Safe will execute.
     Nonce,
     /// `modules[module]` (linked list entry; `module` may be the sentinel).
     Module {
+        /// The key of the modules mapping the slot belongs to.
         module: Address,
     },
     /// The transaction guard slot (1.3.0+).
     Guard,
     /// The module guard slot (1.5.0).
     ModuleGuard,
+    /// The fallback handler slot (1.1.1+), called for any selector the Safe does not have.
     FallbackHandler,
     /// `approvedHashes[owner][hash]`.
     ApprovedHash {
+        /// The owner the approval is recorded for.
         owner: Address,
+        /// The approved safeTxHash (or any hash an owner approved).
         hash: B256,
     },
     /// Any slot not recognised above. Fail closed: treated as a permission change.
@@ -338,9 +392,13 @@ impl SafeSlot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SafeStorageChange {
+    /// The slot number written.
     pub slot: U256,
+    /// What the slot holds in Safe terms.
     pub meaning: SafeSlot,
+    /// The real value before execution (not an override).
     pub before: B256,
+    /// The value after execution.
     pub after: B256,
 }
 
@@ -370,9 +428,13 @@ pub enum ImplementationSlot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProxyUpgrade {
+    /// The contract whose implementation changed.
     pub proxy: Address,
+    /// Which slot held the implementation.
     pub slot: ImplementationSlot,
+    /// The implementation before execution.
     pub before: Address,
+    /// The implementation after execution.
     pub after: Address,
 }
 
@@ -380,9 +442,13 @@ pub struct ProxyUpgrade {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageChange {
+    /// The contract whose storage was written.
     pub address: Address,
+    /// The slot number written.
     pub slot: U256,
+    /// The real value before execution.
     pub before: B256,
+    /// The value after execution.
     pub after: B256,
 }
 
@@ -390,8 +456,12 @@ pub struct StorageChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EthTransfer {
+    /// The account the ETH left (for a SELFDESTRUCT, the destroyed contract).
     pub from: Address,
+    /// The account the ETH reached (the new contract, for a CREATE; the beneficiary, for a
+    /// SELFDESTRUCT).
     pub to: Address,
+    /// Amount in wei.
     pub value: U256,
     /// The frame that moved it (a CALL, CALLCODE, CREATE or SELFDESTRUCT).
     pub frame: usize,
@@ -401,8 +471,11 @@ pub struct EthTransfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BalanceChange {
+    /// The account whose balance changed.
     pub address: Address,
+    /// Balance in wei before execution.
     pub before: U256,
+    /// Balance in wei after execution.
     pub after: U256,
 }
 
@@ -416,6 +489,7 @@ pub struct TokenEvent {
     pub log_index: usize,
     /// The frame that emitted the log.
     pub frame: usize,
+    /// The event and its decoded fields.
     pub event: TokenEventKind,
 }
 
@@ -425,48 +499,73 @@ pub struct TokenEvent {
 pub enum TokenEventKind {
     /// ERC-20 `Transfer` (3 topics + 32-byte data).
     Erc20Transfer {
+        /// Sender (topic 1); zero for a mint.
         from: Address,
+        /// Recipient (topic 2); zero for a burn.
         to: Address,
+        /// Amount in the token's smallest unit (no decimals applied).
         value: U256,
     },
     /// ERC-20 `Approval`.
     Erc20Approval {
+        /// The token holder (topic 1).
         owner: Address,
+        /// Who may spend (topic 2).
         spender: Address,
+        /// The new allowance in the token's smallest unit; `U256::MAX` is unlimited for most tokens.
         value: U256,
     },
     /// ERC-721 `Transfer` (4 topics).
     Erc721Transfer {
+        /// Previous holder (topic 1); zero for a mint.
         from: Address,
+        /// New holder (topic 2); zero for a burn.
         to: Address,
+        /// The token id (topic 3).
         token_id: U256,
     },
     /// ERC-721 `Approval` (4 topics).
     Erc721Approval {
+        /// The token holder (topic 1).
         owner: Address,
+        /// The address approved for this one token (topic 2); zero clears the approval.
         approved: Address,
+        /// The token id (topic 3).
         token_id: U256,
     },
     /// ERC-721 / ERC-1155 `ApprovalForAll`.
     ApprovalForAll {
+        /// The token holder (topic 1).
         owner: Address,
+        /// The operator given or denied control of all the holder's tokens (topic 2).
         operator: Address,
+        /// `true` grants, `false` revokes.
         approved: bool,
     },
     /// ERC-1155 `TransferSingle`.
     Erc1155TransferSingle {
+        /// Who made the transfer (topic 1): the holder or an approved operator.
         operator: Address,
+        /// Previous holder (topic 2); zero for a mint.
         from: Address,
+        /// New holder (topic 3); zero for a burn.
         to: Address,
+        /// The token id.
         id: U256,
+        /// Amount of that id moved.
         value: U256,
     },
     /// ERC-1155 `TransferBatch`.
     Erc1155TransferBatch {
+        /// Who made the transfer (topic 1): the holder or an approved operator.
         operator: Address,
+        /// Previous holder (topic 2); zero for a mint.
         from: Address,
+        /// New holder (topic 3); zero for a burn.
         to: Address,
+        /// The token ids, in event order.
         ids: Vec<U256>,
+        /// The amount of each id, index for index with `ids`.
         values: Vec<U256>,
     },
 }
@@ -475,11 +574,15 @@ pub enum TokenEventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatedContract {
+    /// Address of the new contract.
     pub address: Address,
+    /// The frame's `target` that ran CREATE or CREATE2.
     pub creator: Address,
+    /// [`CallKind::Create`] or [`CallKind::Create2`].
     pub kind: CallKind,
     /// `keccak256` of the deployed runtime code.
     pub code_hash: B256,
+    /// Index of the creating frame in [`SimulationReport::calls`].
     pub frame: usize,
 }
 
@@ -487,9 +590,13 @@ pub struct CreatedContract {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SelfDestruct {
+    /// The contract that self-destructed.
     pub address: Address,
+    /// Who received its balance.
     pub beneficiary: Address,
+    /// ETH sent to the beneficiary, in wei.
     pub value: U256,
+    /// Index of the SELFDESTRUCT frame in [`SimulationReport::calls`].
     pub frame: usize,
 }
 
@@ -498,50 +605,80 @@ pub struct SelfDestruct {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Location {
+    /// The outer transaction's sender (`tx.origin`).
     Executor,
+    /// The `msg.sender` of a call frame.
     CallCaller {
+        /// Index of the frame in [`SimulationReport::calls`].
         frame: usize,
+        /// Call depth of the frame (0: the call into the Safe).
         depth: usize,
     },
+    /// The storage and balance a call frame ran against.
     CallTarget {
+        /// Index of the frame in [`SimulationReport::calls`].
         frame: usize,
+        /// Call depth of the frame (0: the call into the Safe).
         depth: usize,
     },
+    /// The code a call frame ran (differs from the target for DELEGATECALL and CALLCODE).
     CallCode {
+        /// Index of the frame in [`SimulationReport::calls`].
         frame: usize,
+        /// Call depth of the frame (0: the call into the Safe).
         depth: usize,
     },
     /// An address in the Safe's storage (owner, module, guard, handler, singleton).
     SafeStorage {
+        /// The Safe slot holding the address.
         slot: SafeSlot,
+        /// `true` for the value after execution, `false` for the value before.
         after: bool,
     },
+    /// The old or new implementation of a proxy upgraded outside the Safe.
     ProxyImplementation {
+        /// The upgraded proxy.
         proxy: Address,
+        /// `true` for the new implementation, `false` for the old.
         after: bool,
     },
+    /// The recipient of an ETH transfer.
     EthRecipient {
+        /// Index of the frame that moved the ETH.
         frame: usize,
     },
+    /// The sender of an ETH transfer.
     EthSender {
+        /// Index of the frame that moved the ETH.
         frame: usize,
     },
+    /// An account whose net ETH balance changed.
     BalanceChange,
+    /// The contract that emitted a token event.
     LogEmitter {
+        /// Index of the log among the transaction's surviving logs.
         log_index: usize,
     },
     /// An indexed address of a token event, with the topic number as the event defines it.
     LogTopic {
+        /// Index of the log among the transaction's surviving logs.
         log_index: usize,
+        /// The event's name (`Transfer`, `Approval`, …).
         event: String,
+        /// The topic the address is in (1 for the first indexed argument).
         topic: usize,
     },
+    /// A contract created during execution.
     Created {
+        /// Index of the creating frame.
         frame: usize,
     },
+    /// The beneficiary of a SELFDESTRUCT.
     SelfDestructBeneficiary {
+        /// Index of the SELFDESTRUCT frame.
         frame: usize,
     },
+    /// An address the EVM loaded, whatever it did with it.
     Accessed,
 }
 
@@ -591,7 +728,9 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TouchedAddress {
+    /// The address.
     pub address: Address,
+    /// Where in the report it appears.
     pub location: Location,
 }
 

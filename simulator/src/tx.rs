@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
+    /// `0`: the Safe CALLs `to`; `to` runs on its own storage.
     Call,
+    /// `1`: the Safe DELEGATECALLs `to`; `to`'s code runs on the Safe's storage and can rewrite
+    /// owners, modules or the singleton.
     DelegateCall,
 }
 
@@ -50,15 +53,29 @@ pub struct InvalidOperation(pub u8);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SafeTx {
+    /// The address the Safe calls or delegatecalls.
     pub to: Address,
+    /// Wei the Safe sends with the call (ignored by DELEGATECALL, which moves no ETH).
     pub value: U256,
+    /// The calldata of the inner call; empty for a plain ETH transfer.
     pub data: Bytes,
+    /// CALL or DELEGATECALL.
     pub operation: Operation,
+    /// Gas reserved for the inner call: `execTransaction` reverts unless about 64/63 of it is left
+    /// before the call. With a non-zero `gas_price` it is also the call's gas limit; with
+    /// `gas_price` 0, 1.3.0+ forwards all remaining gas. From 1.3.0, non-zero lets the inner call
+    /// fail without reverting the transaction (`ExecutionFailure`, nonce spent); older versions
+    /// never revert on a failed inner call.
     pub safe_tx_gas: U256,
+    /// Gas outside the inner call (signature checks, refund transfer) that the refund also pays for.
     pub base_gas: U256,
+    /// Price per gas unit of the refund, in `gas_token` units; 0 means no refund is paid.
     pub gas_price: U256,
+    /// The token the refund is paid in; zero is ETH.
     pub gas_token: Address,
+    /// Who receives the refund; zero pays `tx.origin`.
     pub refund_receiver: Address,
+    /// The Safe nonce the transaction executes at; signatures over another nonce do not verify.
     pub nonce: U256,
 }
 

@@ -53,16 +53,27 @@ impl<'de> Deserialize<'de> for Quantity {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceTransaction {
+    /// The Safe the service files the transaction under; checked against the caller's context.
     pub safe: Address,
+    /// SafeTx `to`: the address the Safe calls (or delegatecalls).
     pub to: Address,
+    /// SafeTx `value`: wei the Safe sends with the call.
     pub value: Quantity,
+    /// SafeTx `data`: the calldata; `null` is empty.
     pub data: Option<Bytes>,
+    /// SafeTx `operation`: 0 CALL, 1 DELEGATECALL; anything else is rejected on import.
     pub operation: u8,
+    /// SafeTx `gasToken`: the token refunds are paid in; zero is ETH.
     pub gas_token: Address,
+    /// SafeTx `safeTxGas`: gas reserved for the inner call (see [`SafeTx::safe_tx_gas`]).
     pub safe_tx_gas: Quantity,
+    /// SafeTx `baseGas`: gas outside the inner call that the refund also pays for.
     pub base_gas: Quantity,
+    /// SafeTx `gasPrice`: the refund's price per gas in `gas_token`; 0 means no refund.
     pub gas_price: Quantity,
+    /// SafeTx `refundReceiver`: who is paid the refund; zero pays `tx.origin`.
     pub refund_receiver: Address,
+    /// SafeTx `nonce`: the Safe nonce the transaction executes at.
     pub nonce: Quantity,
     /// Hint: recomputed by [`Self::check_hints`].
     #[serde(default)]
@@ -70,8 +81,10 @@ pub struct ServiceTransaction {
     /// Hint: the service's own decoding, compared with signgate's.
     #[serde(default)]
     pub data_decoded: Option<DataDecoded>,
+    /// How many confirmations the service says the Safe needed when it was proposed; unchecked.
     #[serde(default)]
     pub confirmations_required: Option<u64>,
+    /// The owner confirmations the service collected, each checked by [`Self::check_hints`].
     #[serde(default)]
     pub confirmations: Vec<ServiceConfirmation>,
     /// The blob submitted on chain, once executed.
@@ -80,6 +93,7 @@ pub struct ServiceTransaction {
     /// Who sent `execTransaction`, once executed (the approved-hash executor).
     #[serde(default)]
     pub executor: Option<Address>,
+    /// Whether the service says the transaction was executed on chain; unchecked.
     #[serde(default)]
     pub is_executed: Option<bool>,
 }
@@ -87,7 +101,9 @@ pub struct ServiceTransaction {
 /// The service's decoding of `data`: its method name and top-level parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DataDecoded {
+    /// The function name the service decoded (`transfer`, `multiSend`, …).
     pub method: String,
+    /// The top-level parameters in calldata order.
     #[serde(default)]
     pub parameters: Vec<DecodedParameter>,
 }
@@ -95,9 +111,12 @@ pub struct DataDecoded {
 /// One parameter of [`DataDecoded`]; `value` is kept as raw JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DecodedParameter {
+    /// The parameter's name in the ABI the service used.
     pub name: String,
+    /// The Solidity type as the service writes it (`address`, `uint256`, …).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The value as the service rendered it (strings for addresses and integers).
     pub value: serde_json::Value,
 }
 
@@ -105,12 +124,17 @@ pub struct DecodedParameter {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceConfirmation {
+    /// Hint: the owner the service attributes the signature to; compared with the signer signgate
+    /// recovers.
     pub owner: Address,
     /// `null` for some on-chain `approveHash` confirmations, which only chain state can confirm.
     #[serde(default)]
     pub signature: Option<Bytes>,
+    /// Hint: the service's name for the signature kind (`EOA`, `ETH_SIGN`, `APPROVED_HASH`,
+    /// `CONTRACT_SIGNATURE`); compared with the kind the `v` byte gives.
     #[serde(default)]
     pub signature_type: Option<String>,
+    /// When the confirmation reached the service (its ISO 8601 text, not parsed).
     #[serde(default)]
     pub submission_date: Option<String>,
 }
@@ -118,10 +142,17 @@ pub struct ServiceConfirmation {
 /// Why a document could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum TxServiceError {
+    /// The document is not JSON, or not the shape of a service transaction or page of them.
     #[error("not Transaction Service JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A transaction's `operation` is neither 0 nor 1; `execTransaction` would revert on it.
     #[error("transaction {index} has operation {value}, neither CALL (0) nor DELEGATECALL (1)")]
-    InvalidOperation { index: usize, value: u8 },
+    InvalidOperation {
+        /// Position of the transaction in the document (0 for a single transaction).
+        index: usize,
+        /// The operation byte found.
+        value: u8,
+    },
 }
 
 /// Parses a single multisig transaction or a paginated `{"results": [...]}` list.
@@ -201,14 +232,18 @@ impl ServiceTransaction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmationCheck {
+    /// Position of the confirmation in the service's list.
     pub index: usize,
+    /// The owner the service attributes it to.
     pub claimed_owner: Address,
+    /// What the `v` byte makes the signature; `None` when there is no signature or it is malformed.
     pub kind: Option<SignatureKind>,
     /// Recovered (ECDSA, eth_sign) or read from `r` (approved hash, contract signature).
     pub signer: Option<Address>,
     /// Whether the signature was checked against the claim. A confirmation without a signature
     /// cannot be, and counts for nothing until chain state (`approvedHashes`) confirms it.
     pub verified: bool,
+    /// Every disagreement found in this confirmation.
     pub mismatches: Vec<HintMismatch>,
 }
 
@@ -220,6 +255,7 @@ pub struct HintReport {
     pub safe_tx_hash: B256,
     /// Every disagreement, confirmations' included.
     pub mismatches: Vec<HintMismatch>,
+    /// One check per service confirmation, in the service's order.
     pub confirmations: Vec<ConfirmationCheck>,
 }
 
@@ -234,34 +270,57 @@ impl HintReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "mismatch")]
 pub enum HintMismatch {
+    /// The document names another Safe than the one being checked.
     Safe {
+        /// The Safe the document names.
         claimed: Address,
+        /// The Safe the check is for.
         context: Address,
     },
+    /// The service's safeTxHash is not the one recomputed from the ten fields: do not sign.
     SafeTxHash {
+        /// The hash the service gave.
         claimed: B256,
+        /// The hash signgate recomputed.
         computed: B256,
     },
+    /// The service's method name differs from signgate's decoding of the calldata.
     DecodedMethod {
+        /// The service's method name.
         claimed: String,
+        /// The function signgate decoded.
         decoded: &'static str,
     },
+    /// The service shows an address parameter that is not in the calldata signgate decoded.
     DecodedAddressMissing {
+        /// The parameter's name in the service's decoding.
         parameter: String,
+        /// The address it shows; zero when its value is not an address at all.
         address: Address,
     },
+    /// A confirmation's signature is too short to hold one 65-byte signature part.
     ConfirmationMalformed {
+        /// Position of the confirmation in the service's list.
         index: usize,
+        /// Length of its signature in bytes.
         len: usize,
     },
+    /// A confirmation does not verify for the owner the service attributes it to.
     ConfirmationOwner {
+        /// Position of the confirmation in the service's list.
         index: usize,
+        /// The owner the service claims.
         claimed: Address,
+        /// The signer recovered or read from `r`; `None` when recovery failed.
         recovered: Option<Address>,
     },
+    /// A confirmation's claimed signature type is not the one its `v` byte gives.
     ConfirmationType {
+        /// Position of the confirmation in the service's list.
         index: usize,
+        /// The service's type name.
         claimed: String,
+        /// The kind the `v` byte gives.
         actual: SignatureKind,
     },
 }

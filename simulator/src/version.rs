@@ -10,18 +10,26 @@ use serde::{Deserialize, Serialize};
 /// version numbers themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SafeVersion {
+    /// 0.1.0: the first release; its SafeTx typehash names `dataGas`, and it knows neither eth_sign
+    /// signatures nor the zero-threshold check.
     #[serde(rename = "0.1.0")]
     V0_1_0,
+    /// 1.0.0: `baseGas` replaces `dataGas`; still no eth_sign and no zero-threshold check.
     #[serde(rename = "1.0.0")]
     V1_0_0,
+    /// 1.1.1: accepts eth_sign signatures (v = 31/32) and refuses a zero threshold (GS001).
     #[serde(rename = "1.1.1")]
     V1_1_1,
+    /// 1.2.0: the last version without `chainId` in its domain and with `changeMasterCopy`.
     #[serde(rename = "1.2.0")]
     V1_2_0,
+    /// 1.3.0: `chainId` in the domain, the transaction guard, public `checkSignatures`.
     #[serde(rename = "1.3.0")]
     V1_3_0,
+    /// 1.4.1: also ties contract-signature `data` to `dataHash` (GS027).
     #[serde(rename = "1.4.1")]
     V1_4_1,
+    /// 1.5.0: the module guard, bytes32 EIP-1271 checks and an explicit `executor` argument.
     #[serde(rename = "1.5.0")]
     V1_5_0,
 }

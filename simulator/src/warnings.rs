@@ -23,37 +23,65 @@ pub enum Warning {
     /// DELEGATECALL to anything but a canonical MultiSendCallOnly, SignMessageLib, CreateCall or
     /// SafeMigration: the target's code runs with full control of the Safe's storage.
     UntrustedDelegatecall {
+        /// Which call of the tree delegatecalls.
         path: ActionPath,
+        /// The delegatecall target, whose code runs on the Safe's storage.
         target: Address,
+        /// The Safe deployment at `target`, when it is one but not a delegate-safe library (e.g.
+        /// plain MultiSend, a singleton).
         known_as: Option<SafeContract>,
     },
     /// A DELEGATECALL entry inside a batch, which single-level delegatecall checks miss.
-    NestedDelegatecall { path: ActionPath, target: Address },
+    NestedDelegatecall {
+        /// The batch entry that delegatecalls.
+        path: ActionPath,
+        /// The delegatecall target, whose code runs on the Safe's storage.
+        target: Address,
+    },
     /// A self-call that changes who controls the Safe.
     SafeConfigChange {
+        /// Which call of the tree is the self-call.
         path: ActionPath,
+        /// The configuration change it makes.
         call: SafeConfigCall,
     },
     /// A call of the Safe on itself with a function signgate does not know.
     UnknownSelfCall {
+        /// Which call of the tree is the self-call.
         path: ActionPath,
+        /// The first four bytes of its calldata, when it has four.
         selector: Option<[u8; 4]>,
     },
     /// A batch-shaped call to a contract that is not a canonical MultiSend deployment.
-    UnknownBatchContract { path: ActionPath, target: Address },
+    UnknownBatchContract {
+        /// Which call of the tree is the batch-shaped call.
+        path: ActionPath,
+        /// The contract called; its code, not MultiSend's, decides what the batch does.
+        target: Address,
+    },
     /// A MultiSendCallOnly batch with a DELEGATECALL entry: the library reverts on it.
-    DelegatecallInCallOnlyBatch { path: ActionPath },
+    DelegatecallInCallOnlyBatch {
+        /// The batch entry with the DELEGATECALL.
+        path: ActionPath,
+    },
     /// A known function selector whose arguments do not decode; its addresses went unscreened.
     UndecodableArguments {
+        /// Which call of the tree holds the calldata.
         path: ActionPath,
+        /// The contract called.
         target: Address,
+        /// The selector that matched a known function.
         selector: [u8; 4],
+        /// The interface the selector belongs to (`ERC-20`, `Permit2`, `Safe library`, …).
         interface: &'static str,
     },
     /// Non-zero gasPrice with a custom gas token or refund receiver.
     HiddenRefundChannel {
+        /// The refund's price per gas unit, in `gas_token` units.
         gas_price: U256,
+        /// The token the refund is paid in; zero is ETH.
         gas_token: Address,
+        /// Who receives the refund; zero pays `tx.origin`.
         refund_receiver: Address,
     },
 }

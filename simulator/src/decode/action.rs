@@ -34,69 +34,114 @@ pub enum ActionKind {
     /// No calldata: a plain ETH transfer (or a call of the target's receive/fallback).
     NativeTransfer,
     /// A call of the Safe on itself that changes its configuration.
-    SafeConfig { call: SafeConfigCall },
+    SafeConfig {
+        /// The decoded configuration function and its arguments.
+        call: SafeConfigCall,
+    },
     /// A self-call whose selector is not a known configuration function.
-    UnknownSelfCall { selector: Option<[u8; 4]> },
+    UnknownSelfCall {
+        /// The first four bytes of the calldata, when it has four.
+        selector: Option<[u8; 4]>,
+    },
     /// A `multiSend(bytes)` batch, decoded recursively.
     Batch {
         /// The canonical deployment, when `to` is one; `None` is a batch-shaped call to an
         /// unknown contract, decoded only so that every address in it gets screened.
         deployment: Option<Deployment>,
+        /// The batch's entries in order, each decoded like a top-level call.
         actions: Vec<Action>,
     },
     /// An ERC-20, ERC-721 or ERC-1155 call.
-    Token { call: TokenCall },
+    Token {
+        /// The decoded token function and its arguments.
+        call: TokenCall,
+    },
     /// A Permit2 allowance call.
-    Permit2 { call: Permit2Call },
+    Permit2 {
+        /// The decoded Permit2 function and its arguments.
+        call: Permit2Call,
+    },
     /// A call of a Safe library meant for DELEGATECALL (SignMessageLib, CreateCall, SafeMigration).
-    SafeLibrary { call: SafeLibraryCall },
+    SafeLibrary {
+        /// The decoded library function and its arguments.
+        call: SafeLibraryCall,
+    },
     /// Anything else: the selector (if the calldata has four bytes) and nothing more.
-    Unknown { selector: Option<[u8; 4]> },
+    Unknown {
+        /// The first four bytes of the calldata, when it has four.
+        selector: Option<[u8; 4]>,
+    },
 }
 
 /// Configuration self-calls of the Safe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum SafeConfigCall {
+    /// `addOwnerWithThreshold`: adds an owner and sets the threshold in the same call.
     AddOwnerWithThreshold {
+        /// The owner added.
         owner: Address,
+        /// The threshold after the call; the Safe reverts unless 1 ≤ threshold ≤ owner count.
         threshold: U256,
     },
+    /// `removeOwner`: removes an owner and sets the threshold in the same call.
     RemoveOwner {
+        /// The owner before `owner` in the owners linked list (the sentinel 0x…01 for the first).
         prev_owner: Address,
+        /// The owner removed.
         owner: Address,
+        /// The threshold after the call; the Safe reverts unless 1 ≤ threshold ≤ owner count.
         threshold: U256,
     },
+    /// `swapOwner`: replaces one owner by another, threshold unchanged.
     SwapOwner {
+        /// The owner before `old_owner` in the owners linked list (the sentinel 0x…01 for the first).
         prev_owner: Address,
+        /// The owner removed.
         old_owner: Address,
+        /// The owner put in its place.
         new_owner: Address,
     },
+    /// `changeThreshold`: sets how many owner signatures a transaction needs.
     ChangeThreshold {
+        /// The new threshold; the Safe reverts unless 1 ≤ threshold ≤ owner count.
         threshold: U256,
     },
+    /// `enableModule`: lets a contract execute transactions from the Safe without signatures.
     EnableModule {
+        /// The module enabled.
         module: Address,
     },
+    /// `disableModule`: removes a module.
     DisableModule {
+        /// The module before `module` in the modules linked list (the sentinel 0x…01 for the first).
         prev_module: Address,
+        /// The module disabled.
         module: Address,
     },
+    /// `setGuard` (1.3.0+): sets the contract checked before and after every `execTransaction`.
     SetGuard {
+        /// The new guard; zero removes it.
         guard: Address,
     },
+    /// `setModuleGuard` (1.5.0): sets the contract checked around every module transaction.
     SetModuleGuard {
+        /// The new module guard; zero removes it.
         guard: Address,
     },
+    /// `setFallbackHandler`: sets the contract called for any selector the Safe does not have.
     SetFallbackHandler {
+        /// The new handler; zero removes it.
         handler: Address,
     },
     /// ≤1.2.0 only: replaces the singleton (slot 0).
     ChangeMasterCopy {
+        /// The new singleton, whose code the Safe will run from then on.
         master_copy: Address,
     },
     /// Pre-approves a hash for this Safe's own owners list (approved-hash signatures).
     ApproveHash {
+        /// The hash approved; any hash, not only a safeTxHash of this Safe.
         hash: alloy_primitives::B256,
     },
 }
@@ -106,46 +151,72 @@ pub enum SafeConfigCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum TokenCall {
+    /// ERC-20 `transfer`.
     Transfer {
+        /// Who receives the tokens.
         recipient: Address,
+        /// Amount in the token's smallest unit (no decimals applied).
         amount: U256,
     },
+    /// `transferFrom`: ERC-20, or ERC-721 with the same selector.
     TransferFrom {
+        /// The holder the tokens are taken from.
         from: Address,
+        /// Who receives them.
         recipient: Address,
+        /// An ERC-20 amount or an ERC-721 token id; the calldata cannot tell which.
         amount_or_token_id: U256,
     },
+    /// `approve`: ERC-20, or ERC-721 with the same selector.
     Approve {
+        /// Who may spend (ERC-20) or move the token (ERC-721).
         spender: Address,
+        /// An ERC-20 allowance or an ERC-721 token id; the calldata cannot tell which.
         amount_or_token_id: U256,
     },
+    /// ERC-20 `increaseAllowance` (OpenZeppelin extension, not in the standard).
     IncreaseAllowance {
+        /// Who may spend.
         spender: Address,
+        /// Amount added to the current allowance, in the token's smallest unit.
         added: U256,
     },
     /// ERC-721 `safeTransferFrom` (with or without data).
     Erc721SafeTransferFrom {
+        /// The holder the token is taken from.
         from: Address,
+        /// Who receives it.
         recipient: Address,
+        /// The token id.
         token_id: U256,
     },
     /// ERC-1155 `safeTransferFrom`.
     Erc1155SafeTransferFrom {
+        /// The holder the tokens are taken from.
         from: Address,
+        /// Who receives them.
         recipient: Address,
+        /// The token id.
         id: U256,
+        /// Amount of that id.
         amount: U256,
     },
     /// ERC-1155 `safeBatchTransferFrom`.
     Erc1155SafeBatchTransferFrom {
+        /// The holder the tokens are taken from.
         from: Address,
+        /// Who receives them.
         recipient: Address,
+        /// The token ids, in calldata order.
         ids: Vec<U256>,
+        /// The amount of each id, index for index with `ids`.
         amounts: Vec<U256>,
     },
     /// ERC-721 / ERC-1155 `setApprovalForAll`.
     SetApprovalForAll {
+        /// Who is given or denied control of all the caller's tokens of the contract.
         operator: Address,
+        /// `true` grants, `false` revokes.
         approved: bool,
     },
 }
@@ -154,22 +225,34 @@ pub enum TokenCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum Permit2Call {
+    /// `approve`: sets an allowance of `spender` over the caller's tokens held through Permit2.
     Approve {
+        /// The token contract.
         token: Address,
+        /// Who may spend.
         spender: Address,
+        /// Maximum amount, in the token's smallest unit (a `uint160` on chain).
         amount: U256,
+        /// Unix time (seconds) the allowance expires at; 0 means at the end of the current block.
         expiration: u64,
     },
     /// `permit` with a single or batched permit; one entry per token.
     Permit {
+        /// The token holder whose signature grants the allowance.
         owner: Address,
+        /// Who may spend.
         spender: Address,
+        /// Each token with its allowance amount, in the token's smallest unit.
         tokens: Vec<(Address, U256)>,
     },
+    /// `transferFrom`: moves tokens under existing allowances (single or batched).
     TransferFrom {
+        /// Each transfer, in calldata order.
         transfers: Vec<Permit2Transfer>,
     },
+    /// `lockdown`: revokes allowances.
     Lockdown {
+        /// The (token, spender) pairs whose allowance is set to zero.
         pairs: Vec<(Address, Address)>,
     },
 }
@@ -178,9 +261,13 @@ pub enum Permit2Call {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Permit2Transfer {
+    /// The holder the tokens are taken from.
     pub from: Address,
+    /// Who receives them.
     pub recipient: Address,
+    /// Amount in the token's smallest unit (a `uint160` on chain).
     pub amount: U256,
+    /// The token contract.
     pub token: Address,
 }
 
@@ -188,21 +275,36 @@ pub struct Permit2Transfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "function")]
 pub enum SafeLibraryCall {
+    /// SignMessageLib `signMessage`: marks a message as signed by the Safe (EIP-1271).
     SignMessage {
+        /// The message as given; the library hashes it with the Safe's message domain.
         data: Bytes,
     },
+    /// CreateCall `performCreate`: deploys a contract with CREATE from the calling account.
     PerformCreate {
+        /// ETH sent to the new contract, in wei.
         value: U256,
+        /// Length of the init code in bytes; the code itself is not kept.
         init_code_len: usize,
     },
+    /// CreateCall `performCreate2`: deploys a contract with CREATE2 from the calling account.
     PerformCreate2 {
+        /// ETH sent to the new contract, in wei.
         value: U256,
+        /// Length of the init code in bytes; the code itself is not kept.
         init_code_len: usize,
+        /// The CREATE2 salt.
         salt: alloy_primitives::B256,
     },
+    /// SafeMigration `migrateSingleton`: points the Safe at the singleton the migration
+    /// contract was deployed with.
     MigrateSingleton,
+    /// SafeMigration `migrateWithFallbackHandler`: the singleton and the fallback handler.
     MigrateWithFallbackHandler,
+    /// SafeMigration `migrateL2Singleton`: points the Safe at the migration contract's L2
+    /// singleton.
     MigrateL2Singleton,
+    /// SafeMigration `migrateL2WithFallbackHandler`: the L2 singleton and the fallback handler.
     MigrateL2WithFallbackHandler,
 }
 
@@ -314,8 +416,11 @@ impl fmt::Display for ActionPath {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Involvement {
+    /// The address found.
     pub address: Address,
+    /// The part it plays in the call.
     pub role: AddressRole,
+    /// Which call of the tree it is in (root or batch entry).
     pub path: ActionPath,
     /// The function the address appears in (`transfer`, `swapOwner`, `execTransaction` …).
     pub function: &'static str,

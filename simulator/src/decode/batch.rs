@@ -16,31 +16,54 @@ pub const ENTRY_HEADER_LEN: usize = 1 + 20 + 32 + 32;
 /// One entry of a batch, borrowing its data from the `transactions` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchEntry<'a> {
+    /// CALL or DELEGATECALL (byte 0 of the header).
     pub operation: Operation,
     /// As encoded; a 1.5.0 library reads zero as "the executing account".
     pub to: Address,
+    /// Wei sent with the call.
     pub value: U256,
+    /// The entry's calldata, `dataLength` bytes after the header.
     pub data: &'a [u8],
 }
 
 /// Why the `transactions` bytes are not a well-formed batch. Offsets are into those bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
+    /// Fewer than 85 bytes remain where an entry starts.
     #[error(
         "entry at byte {offset} is cut short: {remaining} bytes left where an 85-byte header is \
          needed (trailing bytes that are not a whole entry)"
     )]
-    Truncated { offset: usize, remaining: usize },
-    #[error("entry at byte {offset} claims {data_len} bytes of data but only {remaining} remain")]
-    DataOverrun {
+    Truncated {
+        /// Where the entry starts in the `transactions` bytes.
         offset: usize,
-        data_len: U256,
+        /// Bytes left from there to the end.
         remaining: usize,
     },
+    /// An entry's `dataLength` runs past the end of the `transactions` bytes.
+    #[error("entry at byte {offset} claims {data_len} bytes of data but only {remaining} remain")]
+    DataOverrun {
+        /// Where the entry starts in the `transactions` bytes.
+        offset: usize,
+        /// The length the header claims.
+        data_len: U256,
+        /// Bytes left after the header.
+        remaining: usize,
+    },
+    /// An entry's operation byte is neither 0 nor 1.
     #[error("entry at byte {offset} has operation {value}, neither CALL (0) nor DELEGATECALL (1)")]
-    InvalidOperation { offset: usize, value: u8 },
+    InvalidOperation {
+        /// Where the entry starts in the `transactions` bytes.
+        offset: usize,
+        /// The operation byte found.
+        value: u8,
+    },
+    /// The batch has more than [`MAX_BATCH_ENTRIES`] entries.
     #[error("more than {max} entries in one batch")]
-    TooManyEntries { max: usize },
+    TooManyEntries {
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// Splits packed `transactions` into entries.

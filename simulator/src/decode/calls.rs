@@ -55,7 +55,7 @@ pub fn known_function(to: Address, sel: [u8; 4]) -> Option<&'static str> {
 }
 
 /// A call of the Safe on itself.
-pub fn self_call(data: &[u8]) -> ActionKind {
+pub(crate) fn self_call(data: &[u8]) -> ActionKind {
     let unknown = ActionKind::UnknownSelfCall {
         selector: selector(data),
     };
@@ -105,7 +105,7 @@ pub fn self_call(data: &[u8]) -> ActionKind {
 
 /// A call of any other contract: token, Permit2 (only at its canonical address, so that a
 /// look-alike contract is never shown as Permit2), Safe library, or unknown.
-pub fn external_call(to: Address, data: &[u8]) -> ActionKind {
+pub(crate) fn external_call(to: Address, data: &[u8]) -> ActionKind {
     token(data)
         .map(|call| ActionKind::Token { call })
         .or_else(|| {

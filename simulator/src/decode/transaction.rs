@@ -22,12 +22,15 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DecodedTransaction {
+    /// The Safe, chain and version the transaction was decoded for.
     pub context: SafeContext,
+    /// The ten signed fields, as given.
     pub tx: SafeTx,
     /// Recomputed here, never taken from a UI or the Transaction Service.
     pub hashes: SafeTxHashes,
     /// The transaction itself as the root of the action tree.
     pub root: Action,
+    /// The statically detected risks, in tree order, for the policy to weigh.
     pub warnings: Vec<Warning>,
 }
 
@@ -35,17 +38,42 @@ pub struct DecodedTransaction {
 /// decode completely is one it cannot screen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The calldata is larger than [`MAX_CALLDATA_BYTES`].
     #[error("calldata is {len} bytes, more than the {max} signgate decodes")]
-    CalldataTooLarge { len: usize, max: usize },
+    CalldataTooLarge {
+        /// Length of the calldata in bytes.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// Batches nest deeper than [`MAX_BATCH_DEPTH`].
     #[error("batch at {path} nests deeper than {max} levels")]
-    BatchTooDeep { path: ActionPath, max: usize },
+    BatchTooDeep {
+        /// The batch entry that would open one level too many.
+        path: ActionPath,
+        /// The bound.
+        max: usize,
+    },
+    /// The whole tree holds more than [`MAX_TOTAL_ACTIONS`] calls.
     #[error("the transaction decodes into more than {max} actions")]
-    TooManyActions { max: usize },
+    TooManyActions {
+        /// The bound.
+        max: usize,
+    },
+    /// A call with the `multiSend(bytes)` selector whose calldata does not decode strictly.
     #[error("batch at {path} is not a well-formed multiSend(bytes) call: {reason}")]
-    MalformedBatchCall { path: ActionPath, reason: String },
+    MalformedBatchCall {
+        /// Which call of the tree it is.
+        path: ActionPath,
+        /// The ABI decoder's complaint.
+        reason: String,
+    },
+    /// The `transactions` bytes of a `multiSend` call are not a well-formed packed batch.
     #[error("batch at {path}: {source}")]
     MalformedBatch {
+        /// Which call of the tree it is.
         path: ActionPath,
+        /// What is wrong with the packed bytes.
         #[source]
         source: BatchError,
     },

@@ -44,7 +44,9 @@ pub fn install_crypto_provider() {
 /// Which block to fork at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockPin {
+    /// The block with this number; its header is read once when the fork is opened.
     Number(u64),
+    /// The block with this hash.
     Hash(B256),
 }
 

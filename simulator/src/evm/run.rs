@@ -74,22 +74,56 @@ impl Default for SimulationOptions {
 /// report with [`crate::report::Outcome::Revert`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimulationError {
+    /// Reading the pre-state failed (RPC error or timeout, malformed snapshot).
     #[error("state source: {0}")]
     State(#[source] StateError),
+    /// The whole simulation took longer than [`SimulationOptions::timeout`].
     #[error("simulation exceeded its deadline of {timeout_ms} ms")]
-    DeadlineExceeded { timeout_ms: u64 },
+    DeadlineExceeded {
+        /// The budget, in milliseconds.
+        timeout_ms: u64,
+    },
+    /// The outer call ran out of [`SimulationOptions::gas_cap`]; a larger cap may succeed.
     #[error("simulation ran out of its gas cap of {cap}")]
-    GasCapExceeded { cap: u64 },
+    GasCapExceeded {
+        /// The gas limit the outer transaction had.
+        cap: u64,
+    },
+    /// Approved-hash overrides were asked for on a Safe whose threshold is 0: no Safe lives at
+    /// the address, or it was never set up.
     #[error("{safe} is not an initialised Safe: threshold 0")]
-    NotInitialised { safe: Address },
+    NotInitialised {
+        /// The address simulated as a Safe.
+        safe: Address,
+    },
+    /// The threshold is larger than the owners list, so no set of approved-hash overrides can pass.
     #[error("the Safe's threshold {threshold} exceeds its {owners} owners")]
-    NotEnoughOwners { threshold: U256, owners: usize },
+    NotEnoughOwners {
+        /// The Safe's threshold.
+        threshold: U256,
+        /// How many owners its list holds.
+        owners: usize,
+    },
+    /// The owners or modules list has more than [`MAX_LIST_LEN`] entries or loops.
     #[error("the Safe's {list} list is longer than {max} or does not terminate")]
-    ListTooLong { list: &'static str, max: usize },
+    ListTooLong {
+        /// `owners` or `modules`.
+        list: &'static str,
+        /// The bound.
+        max: usize,
+    },
+    /// revm refused to run the transaction (invalid transaction or internal error), with its
+    /// message.
     #[error("the EVM refused the transaction: {0}")]
     Evm(String),
+    /// The transaction's nonce is below the Safe's: it executed already or was replaced.
     #[error("nonce {nonce} was already used; the Safe is at {current}")]
-    NonceUsed { nonce: U256, current: U256 },
+    NonceUsed {
+        /// The transaction's nonce.
+        nonce: U256,
+        /// The Safe's nonce at the pinned state.
+        current: U256,
+    },
 }
 
 impl From<StateError> for SimulationError {

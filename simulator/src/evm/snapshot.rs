@@ -24,8 +24,10 @@ use crate::report::StateSourceKind;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotFile {
+    /// The block the state stands for; all zero when absent.
     #[serde(default)]
     pub block: SnapshotBlock,
+    /// Every account the simulation may read; any other address reads as empty.
     pub accounts: BTreeMap<Address, SnapshotAccount>,
 }
 
@@ -33,16 +35,22 @@ pub struct SnapshotFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotBlock {
+    /// The block number (the simulated block is this + 1).
     #[serde(default)]
     pub number: u64,
+    /// The block hash, when the snapshot was taken from a real block.
     #[serde(default)]
     pub hash: Option<B256>,
+    /// The block timestamp, in Unix seconds (the simulated block runs 12 seconds later).
     #[serde(default)]
     pub timestamp: u64,
+    /// The base fee, in wei; only what BASEFEE returns.
     #[serde(default)]
     pub base_fee: u64,
+    /// The block gas limit; absent means 30,000,000.
     #[serde(default)]
     pub gas_limit: Option<u64>,
+    /// The fee recipient (what COINBASE returns).
     #[serde(default)]
     pub beneficiary: Address,
 }
@@ -51,15 +59,19 @@ pub struct SnapshotBlock {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotAccount {
+    /// Balance in wei.
     #[serde(default)]
     pub balance: U256,
+    /// The account nonce.
     #[serde(default)]
     pub nonce: u64,
+    /// Runtime code; absent (and no `code_fixture`) means no code. At most one of the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<Bytes>,
     /// Name of a Safe fixture whose runtime code this account has (see [`fixtures::code`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_fixture: Option<String>,
+    /// Storage slots and their values; any slot not listed reads as zero.
     #[serde(default)]
     pub storage: BTreeMap<U256, U256>,
 }

@@ -19,13 +19,19 @@ use crate::report::StateSourceKind;
 /// The block a source is pinned to; the simulation runs in the block after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockInfo {
+    /// The pinned block's number.
     pub number: u64,
     /// `None` for snapshots that do not name a real block.
     pub hash: Option<B256>,
+    /// The pinned block's timestamp, in Unix seconds; the simulated block runs 12 seconds later.
     pub timestamp: u64,
+    /// The pinned block's base fee, in wei; only what BASEFEE returns, since fee checks are off.
     pub base_fee: u64,
+    /// The block gas limit; the simulated block uses at least the simulation's gas cap.
     pub gas_limit: u64,
+    /// The pinned block's fee recipient (what COINBASE returns).
     pub beneficiary: Address,
+    /// The pinned block's `mixHash` (what PREVRANDAO returns); zero for snapshots.
     pub prevrandao: B256,
 }
 
@@ -49,13 +55,17 @@ pub enum StateError {
     /// The RPC endpoint failed or answered something unusable.
     #[error("rpc {method} failed: {message}")]
     Rpc {
+        /// The JSON-RPC method that failed (`connect` or `runtime` while the client is built).
         method: &'static str,
+        /// The client's error, or what was wrong with the answer.
         message: String,
     },
     /// One RPC request took longer than the per-request timeout.
     #[error("rpc {method} timed out after {timeout_ms} ms")]
     RpcTimeout {
+        /// The JSON-RPC method that timed out (`connect` while the client is built).
         method: &'static str,
+        /// The per-request timeout, in milliseconds.
         timeout_ms: u64,
     },
     /// The simulation deadline passed while reading state.

@@ -19,6 +19,7 @@ use crate::{
 /// The inputs `checkNSignatures` reads, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct SignatureCheck<'a> {
+    /// The Safe version whose rules apply (eth_sign, EIP-1271 form, approval consumption).
     pub version: SafeVersion,
     /// The hash the owners sign (the safeTxHash for a transaction).
     pub data_hash: B256,
@@ -61,10 +62,15 @@ impl<'a> SignatureCheck<'a> {
 /// `0x1626ba7e` ([`SafeVersion::uses_bytes32_eip1271`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ContractSignatureCheck<'a> {
+    /// The contract in the signature's `r`, asked through `isValidSignature`.
     pub signer: Address,
+    /// The hash the owners sign; what the 1.5.0 bytes32 form passes.
     pub data_hash: B256,
+    /// The signed data the pre-1.5.0 bytes form passes (the 66-byte preimage for a transaction).
     pub data: &'a [u8],
+    /// The dynamic-part bytes the signature's `s` offset points to.
     pub signature: &'a [u8],
+    /// Whether to ask the 1.5.0 `isValidSignature(bytes32, bytes)` form instead of the bytes form.
     pub bytes32_form: bool,
 }
 
@@ -72,43 +78,95 @@ pub struct ContractSignatureCheck<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase", tag = "fault")]
 pub enum SignatureFault {
+    /// The signed data does not hash to the data hash; 1.4.1 checks this before any contract
+    /// signature (GS027).
     #[error("the signed data does not hash to the data hash (1.4.1 contract signatures)")]
     DataHashMismatch,
+    /// A contract signature's offset `s` points into the static part, where the 65-byte parts are
+    /// (GS021).
     #[error(
         "contract signature data offset {offset} points inside the first {static_len} bytes, \
          where the signatures themselves are"
     )]
-    OffsetInsideStaticPart { offset: U256, static_len: U256 },
+    OffsetInsideStaticPart {
+        /// The offset `s` the signature gives.
+        offset: U256,
+        /// Length of the static part: 65 bytes times the required signature count.
+        static_len: U256,
+    },
+    /// A contract signature's length word does not fit in the blob (GS022).
     #[error("contract signature length word at offset {offset} lies past the {blob_len}-byte blob")]
-    LengthOutOfBounds { offset: U256, blob_len: usize },
+    LengthOutOfBounds {
+        /// The offset `s` the signature gives.
+        offset: U256,
+        /// Length of the whole signature blob in bytes.
+        blob_len: usize,
+    },
+    /// A contract signature's data runs past the end of the blob (GS023).
     #[error(
         "contract signature at offset {offset} claims {data_len} bytes, past the {blob_len}-byte blob"
     )]
     DataOutOfBounds {
+        /// The offset `s` the signature gives.
         offset: U256,
+        /// The length the length word claims, in bytes.
         data_len: U256,
+        /// Length of the whole signature blob in bytes.
         blob_len: usize,
     },
+    /// The signer contract's `isValidSignature` did not return the magic value (GS024).
     #[error("contract {signer} does not accept the signature")]
-    ContractRejected { signer: Address },
+    ContractRejected {
+        /// The contract in the signature's `r`.
+        signer: Address,
+    },
+    /// An approved-hash signature (v = 1) whose owner is not the executor and has not called
+    /// `approveHash` for this hash (GS025).
     #[error("{owner} neither executes the transaction nor approved its hash on chain")]
-    HashNotApproved { owner: Address },
+    HashNotApproved {
+        /// The owner in the signature's `r`.
+        owner: Address,
+    },
+    /// ECDSA recovery failed: bad `v`, or `r`/`s` that sign nothing (GS026 via the zero signer).
     #[error("the signature does not recover to any address (bad v, r or s, or another hash)")]
     Unrecoverable,
+    /// An eth_sign signature (v > 30) given to a Safe version before 1.1.1, which does not know
+    /// the form.
     #[error("Safe {version} does not accept eth_sign signatures (v = 31/32)")]
-    WrongKindForVersion { version: SafeVersion },
+    WrongKindForVersion {
+        /// The Safe version checked against.
+        version: SafeVersion,
+    },
+    /// The signature names or recovers to the zero address (GS026).
     #[error("the signer is the zero address")]
     ZeroSigner,
+    /// The same signer appears twice among the required signatures (GS026).
     #[error("{signer} signed twice")]
-    Duplicate { signer: Address },
+    Duplicate {
+        /// The signer seen twice.
+        signer: Address,
+    },
+    /// A signer is lower than the one before it; the contract demands strictly ascending owners
+    /// (GS026).
     #[error(
         "{signer} comes after {previous}: signatures must be sorted by owner address, ascending"
     )]
-    NotAscending { signer: Address, previous: Address },
+    NotAscending {
+        /// The signer out of order.
+        signer: Address,
+        /// The signer of the previous counted signature.
+        previous: Address,
+    },
+    /// The signer is the owners-list sentinel `0x…0001`, which `owners` maps but is no owner
+    /// (GS026).
     #[error("the signer is the owners-list sentinel 0x…0001, never an owner")]
     Sentinel,
+    /// The signer is not in the Safe's owners list (GS026).
     #[error("{signer} is not an owner of this Safe")]
-    NotOwner { signer: Address },
+    NotOwner {
+        /// The signer found.
+        signer: Address,
+    },
 }
 
 impl SignatureFault {
@@ -136,18 +194,36 @@ impl SignatureFault {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase", tag = "failure")]
 pub enum CheckFailure {
+    /// The Safe's threshold is zero, so it has never been set up (GS001, 1.1.1+).
     #[error("the Safe's threshold is zero (GS001)")]
     ZeroThreshold,
+    /// The blob is shorter than 65 bytes times the required count (GS020).
     #[error("signature data is {len} bytes but {required} signatures need {needed} (GS020)")]
     SignaturesTooShort {
+        /// Length of the blob in bytes.
         len: usize,
+        /// The number of signatures required.
         required: U256,
+        /// Bytes the static part needs: 65 times `required`.
         needed: U256,
     },
+    /// More signatures are required than signgate checks ([`MAX_SIGNATURES`]); not a contract
+    /// revert.
     #[error("{required} signatures required, more than the {max} signgate checks")]
-    TooManyRequired { required: U256, max: usize },
+    TooManyRequired {
+        /// The number of signatures required.
+        required: U256,
+        /// signgate's bound.
+        max: usize,
+    },
+    /// A signature does not count; the first such one is the contract's revert.
     #[error("signature {index}: {fault} ({code})", code = fault.code())]
-    Signature { index: usize, fault: SignatureFault },
+    Signature {
+        /// Position of the signature in the blob (part `index` starts at byte `index * 65`).
+        index: usize,
+        /// Why it does not count.
+        fault: SignatureFault,
+    },
 }
 
 impl CheckFailure {
@@ -166,8 +242,11 @@ impl CheckFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckedSignature {
+    /// Position in the blob: the part starts at byte `index * 65`.
     pub index: usize,
+    /// What its `v` byte makes it.
     pub kind: SignatureKind,
+    /// The raw `v` byte (0 contract, 1 approved hash, 27/28 ECDSA, 31/32 eth_sign).
     pub v: u8,
     /// The recovered signer (ECDSA, eth_sign) or the address in `r` (contract, approved hash);
     /// `None` where recovery fails.
@@ -179,6 +258,7 @@ pub struct CheckedSignature {
 }
 
 impl CheckedSignature {
+    /// Whether this signature counts (it has no fault).
     pub fn is_valid(&self) -> bool {
         self.fault.is_none()
     }

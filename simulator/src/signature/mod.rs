@@ -86,8 +86,12 @@ impl SignatureKind {
 pub struct SignaturePart {
     /// Position in the blob (part `i` starts at byte `i * 65`).
     pub index: usize,
+    /// The first word: an ECDSA `r`, or the signer address of a contract signature or approved hash.
     pub r: B256,
+    /// The second word: an ECDSA `s`, or a contract signature's offset to its dynamic part.
     pub s: B256,
+    /// The last byte, which selects the kind (0 contract, 1 approved hash, 27/28 ECDSA, 31/32
+    /// eth_sign).
     pub v: u8,
 }
 
@@ -166,10 +170,22 @@ pub fn split_signatures(blob: &[u8], count: usize) -> Result<Vec<SignaturePart>,
 /// Why a blob could not be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
+    /// The blob is shorter than 65 bytes times the count asked for.
     #[error("signature data is {len} bytes, shorter than the {needed} bytes the signatures need")]
-    TooShort { len: usize, needed: usize },
+    TooShort {
+        /// Length of the blob in bytes.
+        len: usize,
+        /// Bytes the requested parts need: 65 times the count.
+        needed: usize,
+    },
+    /// More parts were asked for than [`MAX_SIGNATURES`](crate::limits::MAX_SIGNATURES).
     #[error("{count} signatures requested, more than the {max} signgate reads")]
-    TooMany { count: usize, max: usize },
+    TooMany {
+        /// The number of parts asked for.
+        count: usize,
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// The bytes of the dynamic part a contract signature points to, checked with the contract's

@@ -22,12 +22,23 @@ pub enum OwnerSignature {
 /// Why a blob could not be packed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
+    /// One owner is given twice; `checkNSignatures` refuses repeated signers (GS026).
     #[error("{owner} appears twice; each owner signs once")]
-    DuplicateOwner { owner: Address },
+    DuplicateOwner {
+        /// The repeated owner.
+        owner: Address,
+    },
+    /// An owner is the zero address, which no signature can count for.
     #[error("the zero address cannot sign for a Safe")]
     ZeroOwner,
+    /// More signatures than [`MAX_SIGNATURES`].
     #[error("{count} signatures, more than the {max} signgate packs")]
-    TooMany { count: usize, max: usize },
+    TooMany {
+        /// The number of signatures given.
+        count: usize,
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// Packs `signatures` into one blob sorted by owner address, ascending, as `checkNSignatures`
