@@ -179,16 +179,7 @@ pub fn approval(
         ));
     }
     fresh(&f("issued_at"), s.issued_at, now, limits.max_request_age)?;
-    Ok(Statement {
-        signed,
-        proposal_id: s.proposal_id,
-        chain_id: s.chain_id,
-        safe: s.safe,
-        safe_tx_hash: s.safe_tx_hash,
-        kind: s.kind,
-        issued_at: s.issued_at,
-        comment: s.comment,
-    })
+    Ok(Statement { signed, says: s })
 }
 
 /// Parses a `Cancel` request.

@@ -5,8 +5,8 @@ use alloy_primitives::{Address, B256};
 use ed25519_dalek::VerifyingKey;
 use signgate_simulator::{SafeTx, SafeVersion};
 
-use super::DeclaredIntent;
-use super::records::{ApprovalKind, ApprovalRecord, ProposalId, ProposalRecord, UnixMillis};
+use super::records::{ApprovalRecord, ProposalRecord, UnixMillis};
+use super::{DeclaredIntent, statement::StatementFields};
 use crate::error::GatewayError;
 
 /// A signed request exactly as received: the key, the payload bytes it signed and the
@@ -55,25 +55,13 @@ pub struct Submission {
     pub expected_safe_tx_hash: Option<B256>,
 }
 
-/// An operator's approval or rejection of one proposal.
+/// An operator's approval or rejection of one proposal: the signed bytes and what they say.
 #[derive(Debug, Clone)]
 pub struct Statement {
     /// The signed statement as received.
     pub signed: SignedBytes,
-    /// The proposal it names.
-    pub proposal_id: ProposalId,
-    /// The chain, Safe and transaction it is bound to.
-    pub chain_id: u64,
-    /// The Safe it is bound to.
-    pub safe: Address,
-    /// The transaction it is bound to.
-    pub safe_tx_hash: B256,
-    /// Approve or reject.
-    pub kind: ApprovalKind,
-    /// When the operator signed it.
-    pub issued_at: UnixMillis,
-    /// The operator's comment.
-    pub comment: String,
+    /// What it says, parsed from `signed.payload` by [`statement::parse`](super::statement::parse).
+    pub says: StatementFields,
 }
 
 impl Statement {
@@ -85,24 +73,24 @@ impl Statement {
         proposal: &ProposalRecord,
     ) -> Result<(), GatewayError> {
         let f = |name: &str| format!("{field}.payload.{name}");
-        if self.chain_id != proposal.chain_id {
+        if self.says.chain_id != proposal.chain_id {
             return Err(GatewayError::invalid(
                 f("chain_id"),
                 "does not match the proposal",
             ));
         }
-        if self.safe != proposal.safe {
+        if self.says.safe != proposal.safe {
             return Err(GatewayError::invalid(
                 f("safe"),
                 "does not match the proposal",
             ));
         }
-        if self.safe_tx_hash != proposal.safe_tx_hash {
+        if self.says.safe_tx_hash != proposal.safe_tx_hash {
             return Err(GatewayError::invalid(
                 f("safe_tx_hash"),
                 format!(
                     "the statement approves {:#x}, but proposal {} is {:#x}",
-                    self.safe_tx_hash, proposal.id, proposal.safe_tx_hash
+                    self.says.safe_tx_hash, proposal.id, proposal.safe_tx_hash
                 ),
             ));
         }
@@ -114,10 +102,10 @@ impl Statement {
         ApprovalRecord {
             operator,
             public_key: self.signed.public_key.to_bytes(),
-            kind: self.kind,
+            kind: self.says.kind,
             payload: self.signed.payload.clone(),
             signature: self.signed.signature.to_vec(),
-            comment: self.comment.clone(),
+            comment: self.says.comment.clone(),
             received_at,
         }
     }

@@ -57,12 +57,12 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
 ) -> Result<StoredProposal, GatewayError> {
     let received = p.clock.now();
     let policy = p.policy.load();
-    let field = match v.kind {
+    let field = match v.says.kind {
         ApprovalKind::Approve => "approval",
         ApprovalKind::Reject => "rejection",
     };
-    call_span::record_id(&v.proposal_id);
-    let mut stored = p.load(&v.proposal_id).await?;
+    call_span::record_id(&v.says.proposal_id);
+    let mut stored = p.load(&v.says.proposal_id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
     v.check_binding(field, &stored.record)?;
     let operator = operator_of(
@@ -79,7 +79,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
     }
     let analysis = reanalyse(p, &stored.record).await?;
     let record = v.record(operator.to_string(), received);
-    let trigger = match v.kind {
+    let trigger = match v.says.kind {
         ApprovalKind::Approve => DecisionTrigger::Approval,
         ApprovalKind::Reject => DecisionTrigger::Rejection,
     };
@@ -105,7 +105,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             events.push(records::approval(
                 r,
                 &record,
-                super::evidence::approval_expiry(v.issued_at),
+                super::evidence::approval_expiry(v.says.issued_at),
                 super::evidence::seconds(received),
                 caller,
                 v.signed.signature,
@@ -121,7 +121,7 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
                     proposal_id = %updated.id,
                     safe_tx_hash = %updated.safe_tx_hash,
                     operator = %operator,
-                    kind = v.kind.as_str(),
+                    kind = v.says.kind.as_str(),
                     decision = evaluation.decision.kind(),
                     "approval recorded"
                 );
@@ -130,13 +130,13 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {
                 // Another approval landed first: count again with it included (the decision
                 // just recorded was not stored; the next record supersedes it).
-                stored = p.load(&v.proposal_id).await?;
+                stored = p.load(&v.says.proposal_id).await?;
             }
             Err(e) => return Err(e),
         }
     }
     Err(GatewayError::Aborted(format!(
         "proposal {} kept changing; retry the approval",
-        v.proposal_id
+        v.says.proposal_id
     )))
 }

@@ -391,7 +391,7 @@ impl DecisionPipeline for EchoPipeline {
         Ok(echoed(format!("{caller:?}:{}", s.request_id)))
     }
     async fn act(&self, _: Caller, s: Statement) -> Result<StoredProposal, GatewayError> {
-        match s.kind {
+        match s.says.kind {
             ApprovalKind::Approve => Err(GatewayError::Unavailable("state source down".into())),
             ApprovalKind::Reject => Err(GatewayError::invalid("rejection", "required")),
         }
