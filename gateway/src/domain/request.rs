@@ -5,7 +5,7 @@ use alloy_primitives::{Address, B256};
 use ed25519_dalek::VerifyingKey;
 use signgate_simulator::{SafeTx, SafeVersion};
 
-use super::records::{ApprovalRecord, ProposalRecord, UnixMillis};
+use super::records::{ApprovalRecord, ProposalId, ProposalRecord, UnixMillis};
 use super::{DeclaredIntent, statement::StatementFields};
 use crate::error::GatewayError;
 
