@@ -12,6 +12,7 @@ pub mod governance;
 pub mod lists;
 pub mod metrics;
 pub mod pipeline;
+pub mod serve;
 pub mod server;
 pub mod signer_backends;
 pub mod store;

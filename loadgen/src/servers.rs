@@ -13,7 +13,7 @@ use signgate_gateway::{
     audit::AuditLog,
     config::GatewayConfig,
     pipeline::{self, setup},
-    server::serve_with,
+    serve::serve_with,
     store::SqliteStore,
     transport,
 };
@@ -130,7 +130,7 @@ impl echo_server::Echo for Echo {
 }
 
 /// Starts the echo floor on the gateway's transport ([`transport::server_builder`] and
-/// [`transport::incoming`], exactly as `server::serve_with` serves) with its message bound.
+/// [`transport::incoming`], exactly as `serve::serve_with` serves) with its message bound.
 pub async fn start_echo() -> Result<Running, LoadError> {
     let limits = GatewayConfig::embedded_default()
         .map_err(|e| LoadError::Server(e.to_string()))?

@@ -18,7 +18,6 @@
 use std::{
     path::{Path, PathBuf},
     sync::Mutex,
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -30,6 +29,7 @@ use signgate_audit::{
 };
 
 use super::AuditError;
+use crate::clock::{self, SharedClock};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -78,6 +78,9 @@ pub struct AuditLog {
     key: SigningKey,
     origin: String,
     inner: Mutex<Inner>,
+    /// What dates records and checkpoints: the system clock unless [`AuditLog::with_clock`]
+    /// hands in the gateway's own.
+    clock: SharedClock,
 }
 
 #[derive(Debug)]
@@ -88,6 +91,18 @@ struct Inner {
 }
 
 impl AuditLog {
+    /// Dates records and checkpoints by `clock` (the gateway's, so tests drive it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, in milliseconds since the epoch (an instant before it is the epoch).
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().0).unwrap_or(0)
+    }
+
     /// Opens (or creates) the log at `path`, checks it was written under `audit_key`,
     /// re-hashes every stored record and proves it can write. Fails if any of that fails:
     /// the gateway must not start without a writable, intact log.
@@ -143,6 +158,7 @@ impl AuditLog {
                 frontier,
                 poisoned: false,
             }),
+            clock: clock::system(),
         })
     }
 
@@ -174,7 +190,7 @@ impl AuditLog {
             return Err(AuditError::Poisoned);
         }
         let first = inner.frontier.size();
-        let at_ms = now_ms();
+        let at_ms = self.now_ms();
         let mut rows = Vec::with_capacity(events.len());
         for (offset, event) in (0u64..).zip(events) {
             let index = first.saturating_add(offset);
@@ -245,7 +261,7 @@ impl AuditLog {
             origin: self.origin.clone(),
             size,
             root: inner.frontier.root(),
-            time: now_ms() / 1000,
+            time: self.now_ms() / 1000,
         };
         let note = checkpoint.sign(&self.key);
         inner
@@ -373,13 +389,6 @@ fn to_i64(n: u64) -> Result<i64, AuditError> {
         index: n,
         why: "position exceeds SQLite's integer range".to_owned(),
     })
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// Read-only access to a log database, for `signgate audit export` and `show`: needs no key

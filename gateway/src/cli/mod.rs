@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::server;
+use crate::serve;
 
 /// signgate: the policy gateway in front of Safe multisig signers.
 #[derive(Debug, Parser)]
@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway (embedded default: SQLite in ./signgate-data, plaintext on loopback).
-    Serve(server::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Recompute the hashes of a Safe transaction, decode what it asks for in plain words,
     /// recover its signatures and list its warnings — trusting no UI and no service.
     Inspect(inspect::InspectArgs),
@@ -103,7 +103,7 @@ impl Cli {
             Command::Serve(args) => {
                 init_tracing(&self.log_level, self.log_json)?;
                 runtime()?.block_on(async {
-                    server::run(&args, std::env::vars(), shutdown_signal())
+                    serve::run(&args, std::env::vars(), shutdown_signal())
                         .await
                         .context("the gateway stopped")
                 })?;

@@ -3,7 +3,7 @@
 //!
 //! hyper directly (already in the tree through tonic), no web framework: one route does not
 //! need a router. The endpoint exposes no secret, so it has no TLS and no authentication;
-//! `server::run` logs a warning when it listens beyond loopback.
+//! `serve::run` logs a warning when it listens beyond loopback.
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
@@ -55,7 +55,7 @@ fn respond<B>(metrics: &Metrics, req: &Request<B>) -> Response<Full<Bytes>> {
 }
 
 /// Serves `metrics` on `listener` until `shutdown` completes; open connections are closed
-/// then. Binding is the caller's job (`server::run` binds `metrics.listen`, tests 127.0.0.1:0).
+/// then. Binding is the caller's job (`serve::run` binds `metrics.listen`, tests 127.0.0.1:0).
 /// A failed accept is logged and retried: metrics never stop the gateway.
 pub async fn serve(
     listener: TcpListener,

@@ -7,7 +7,7 @@
 //! reloaded. One series per configured list id, so the label set is bounded by the
 //! configuration.
 
-use std::{fmt, sync::Arc, time::SystemTime};
+use std::{fmt, sync::Arc};
 
 use prometheus_client::{
     collector::Collector,
@@ -17,25 +17,27 @@ use prometheus_client::{
 };
 use signgate_policy::sanctions::ListSlot;
 
-use crate::lists::ListStore;
+use crate::{clock::SharedClock, lists::ListStore};
 
 /// The collector registered for the gateway's lists.
 #[derive(Debug)]
 pub struct ListHealth {
     lists: Arc<ListStore>,
+    /// The clock a list's age is measured by.
+    clock: SharedClock,
 }
 
 impl ListHealth {
-    /// Reports on `lists` at every scrape.
-    pub fn new(lists: Arc<ListStore>) -> Self {
-        Self { lists }
+    /// Reports on `lists` at every scrape, ages measured by `clock`.
+    pub fn new(lists: Arc<ListStore>, clock: SharedClock) -> Self {
+        Self { lists, clock }
     }
 }
 
 impl Collector for ListHealth {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let snapshot = self.lists.snapshot();
-        let now = SystemTime::now();
+        let now = self.clock.system_time();
         {
             let mut age = encoder.encode_descriptor(
                 "sanctions_list_age",

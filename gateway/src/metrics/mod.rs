@@ -14,10 +14,7 @@
 pub mod http;
 pub mod lists;
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use prometheus_client::{
     encoding::text::encode,
@@ -82,14 +79,15 @@ pub struct Metrics {
 impl Default for Metrics {
     /// Metrics without sanctions lists (a server with no decision pipeline).
     fn default() -> Self {
-        Self::new(None)
+        Self::new(None, crate::clock::system())
     }
 }
 
 impl Metrics {
     /// A fresh registry with every metric at zero. With `lists`, each scrape also reports the
-    /// age and usability of every configured list.
-    pub fn new(lists: Option<Arc<ListStore>>) -> Self {
+    /// age and usability of every configured list. `clock` dates the process start and the
+    /// lists' ages.
+    pub fn new(lists: Option<Arc<ListStore>>, clock: crate::clock::SharedClock) -> Self {
         let mut registry = Registry::with_prefix("signgate");
         let decisions = Family::<[Label; 2], Counter>::default();
         registry.register(
@@ -141,11 +139,11 @@ impl Metrics {
             audit_append_failures.clone(),
         );
         let start = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        start.set(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
-        );
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "milliseconds since the epoch stay far below 2^53 for millennia"
+        )]
+        start.set(clock.now().0 as f64 / 1000.0);
         registry.register_with_unit(
             "process_start_time",
             "When this gateway instance started, in seconds since the Unix epoch",
@@ -158,7 +156,7 @@ impl Metrics {
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
         if let Some(lists) = lists {
-            registry.register_collector(Box::new(lists::ListHealth::new(lists)));
+            registry.register_collector(Box::new(lists::ListHealth::new(lists, clock)));
         }
         Self {
             registry,

@@ -237,7 +237,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
             limits,
             release,
             audit,
-            metrics: Arc::new(Metrics::new(Some(lists))),
+            metrics: Arc::new(Metrics::new(Some(lists), clock.clone())),
             clock,
         }
     }

@@ -175,6 +175,7 @@ pub fn governed_policy(
 pub fn load_lists(
     lists: &[SanctionsListConfig],
     audit: Option<Arc<AuditLog>>,
+    now: SystemTime,
 ) -> Result<ListStore, SetupError> {
     let sources = lists
         .iter()
@@ -185,12 +186,8 @@ pub fn load_lists(
             checksum_path: None,
         })
         .collect();
-    let (store, events) = ListStore::load_at_start_recorded(
-        sources,
-        ParseLimits::default(),
-        SystemTime::now(),
-        audit,
-    )?;
+    let (store, events) =
+        ListStore::load_at_start_recorded(sources, ParseLimits::default(), now, audit)?;
     for e in &events {
         if let ListEvent::Rejected { error, .. } = e {
             tracing::error!(%error, "sanctions list unavailable: every proposal is denied until it loads");
@@ -211,7 +208,7 @@ pub fn from_config<S: ProposalStore>(
     let files = resolve(cfg)?;
     let policy = governed_policy(&cfg.data_dir, &files.policy, audit.clone())?;
     let state = load_state(&files.state_snapshot)?;
-    let lists = load_lists(&files.lists, Some(audit.clone()))?;
+    let lists = load_lists(&files.lists, Some(audit.clone()), clock.system_time())?;
     let tls = match &cfg.transport {
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
         Transport::PlaintextLoopback => None,

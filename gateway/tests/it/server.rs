@@ -317,7 +317,7 @@ async fn proposals_survive_a_server_restart() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(signgate_gateway::server::serve(
+        let handle = tokio::spawn(signgate_gateway::serve::serve(
             listener,
             config(dir.path(), &[]),
             async move {
@@ -472,7 +472,7 @@ async fn deciding_calls_are_delegated_to_the_pipeline_with_the_caller() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(signgate_gateway::server::serve_with(
+    let handle = tokio::spawn(signgate_gateway::serve::serve_with(
         listener,
         config(dir.path(), &[]),
         store,

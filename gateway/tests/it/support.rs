@@ -7,7 +7,7 @@ use signgate_gateway::{
     config::GatewayConfig,
     domain::{DecisionDetail, ProposalAnalysis},
     pipeline::DecisionPipeline,
-    server::{serve_with, serve_with_store},
+    serve::{serve_with, serve_with_store},
     store::{Inserted, NewDecision, NewProposal, Outcome, ProposalRecord, ProposalStore},
 };
 use signgate_proto::v1 as pb;
@@ -27,7 +27,7 @@ pub fn config(dir: &Path, env: &[(&str, &str)]) -> GatewayConfig {
 pub struct Running {
     pub addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), signgate_gateway::server::ServeError>>,
+    handle: JoinHandle<Result<(), signgate_gateway::serve::ServeError>>,
 }
 
 impl Running {

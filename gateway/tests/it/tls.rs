@@ -34,7 +34,7 @@ async fn channel(
 
 #[tokio::test]
 async fn client_certificates_decide_permissions() {
-    signgate_gateway::server::install_crypto_provider();
+    signgate_simulator::evm::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new("signgate test ca");
     let (server_cert, server_key) = pki.leaf("localhost");

@@ -301,9 +301,9 @@ async fn a_taken_metrics_port_stops_the_start_naming_the_key() {
         ),
     ]
     .map(|(k, v)| (k.to_owned(), v));
-    let args = signgate_gateway::server::ServeArgs { config: None };
+    let args = signgate_gateway::serve::ServeArgs { config: None };
     // The shutdown never fires: only a failed start returns.
-    let err = signgate_gateway::server::run(&args, env, std::future::pending())
+    let err = signgate_gateway::serve::run(&args, env, std::future::pending())
         .await
         .unwrap_err()
         .to_string();

@@ -1,4 +1,4 @@
-//! `signgate serve`'s shutdown order, through `server::run` as the binary calls it: the calls
+//! `signgate serve`'s shutdown order, through `serve::run` as the binary calls it: the calls
 //! drain and the stop is recorded first, then the checkpoint task signs its last checkpoint —
 //! which therefore commits to the `server_stopped` record — and `run` returns only once every
 //! background task (checkpoints, metrics endpoint, list watcher) has ended.
@@ -8,7 +8,7 @@ use signgate_gateway::{
     audit::AuditReader,
     config::GatewayConfig,
     pipeline::setup,
-    server::{ServeArgs, run},
+    serve::{ServeArgs, run},
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

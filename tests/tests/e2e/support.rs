@@ -17,7 +17,7 @@ use signgate_gateway::{
     config::{GatewayConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
-    server::serve_with,
+    serve::serve_with,
     store::SqliteStore,
 };
 use signgate_proto::{
@@ -104,7 +104,7 @@ pub struct Running {
     pub metrics: SocketAddr,
     pub dir: PathBuf,
     shutdown: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), signgate_gateway::server::ServeError>>,
+    handle: JoinHandle<Result<(), signgate_gateway::serve::ServeError>>,
     stop_metrics: oneshot::Sender<()>,
     metrics_handle: JoinHandle<()>,
 }
@@ -145,6 +145,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
     let lists: ListStore = setup::load_lists(
         opts.lists.as_ref().unwrap_or(&files.lists),
         Some(audit.clone()),
+        std::time::SystemTime::now(),
     )
     .unwrap();
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());

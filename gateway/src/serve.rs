@@ -1,0 +1,360 @@
+//! `signgate serve`: the wiring. Loads the configuration, opens the store and the audit log,
+//! builds the decision pipeline, and serves the [`server`](crate::server) services behind mTLS
+//! (or loopback plaintext for the demo) with a message size bound and the transport of
+//! [`crate::transport`] (a deadline on every call, concurrency limits and load shedding,
+//! keepalive, the rapid-reset bound, TCP_NODELAY), standard health and reflection, and the
+//! metrics endpoint; on shutdown, drains the calls and records the stop.
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Certificate, Identity, ServerTlsConfig},
+};
+use tower::Layer as _;
+
+use crate::server::{AdminService, Authorizer, GatewayService, Permission, lifecycle, observe};
+
+use crate::pipeline::{DecisionPipeline, PipelinePending};
+
+use crate::{
+    config::{GatewayConfig, TlsFiles, Transport},
+    store::{ProposalStore, SqliteStore, StoreError},
+};
+
+/// `signgate serve`: run the gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML file layered over the embedded default (environment variables SIGNGATE_* override
+    /// both).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid; the message names the key.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A gateway key could not be read or created.
+    #[error("gateway key: {0}")]
+    Key(#[from] signgate_keys::KeyError),
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The metrics endpoint's address could not be bound.
+    #[error(
+        "binding metrics.listen {addr}: {source}; free the port or set metrics.listen = \"\" to turn metrics off"
+    )]
+    MetricsBind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The decision pipeline (policy, state snapshot, lists) could not be built.
+    #[error("decision pipeline: {0}")]
+    Pipeline(#[from] crate::pipeline::SetupError),
+    /// The store could not be opened; the gateway does not start without it.
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    /// A TLS file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Plaintext was configured but the listener is not on loopback.
+    #[error("plaintext mode needs a loopback listener, got {0}")]
+    NotLoopback(SocketAddr),
+    /// The listener's address could not be read.
+    #[error("listener: {0}")]
+    Listener(std::io::Error),
+    /// The reflection service could not be built from the descriptor set.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// TLS setup or serving failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The start or stop could not be recorded; a gateway that cannot record does not serve.
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+fn read_pem(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|source| ServeError::TlsFile {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
+    let identity = Identity::from_pem(read_pem(&files.cert)?, read_pem(&files.key)?);
+    let ca = Certificate::from_pem(read_pem(&files.client_ca)?);
+    Ok(ServerTlsConfig::new().identity(identity).client_ca_root(ca))
+}
+
+/// `signgate serve`: loads the configuration (`env` is the process environment, passed in by
+/// the binary), creates the gateway's release key on first start, binds `server.listen` and
+/// serves until `shutdown` completes.
+///
+/// Shutdown runs in this order:
+/// 1. [`serve_with`] stops accepting connections, ends every watch stream and drains the calls
+///    in flight, then appends the `server_stopped` record;
+/// 2. `stopped` is cancelled: the checkpoint task signs and exports one last checkpoint — after
+///    the stop record, so a checkpoint commits to it and its truncation is detectable — and the
+///    metrics endpoint (scrapeable until here) and the list watcher end;
+/// 3. the [`TaskTracker`] waits for every one of those background tasks.
+///
+/// If setup fails half-way, `stopped` is cancelled on the way out all the same (its drop guard),
+/// so no background task outlives the error.
+pub async fn run(
+    args: &ServeArgs,
+    env: impl IntoIterator<Item = (String, String)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let cfg = GatewayConfig::load(args.config.as_deref(), env)?;
+    let release = signgate_keys::load_or_create_ed25519(&cfg.release_key)?;
+    tracing::info!(
+        data_dir = %cfg.data_dir.display(),
+        store = %cfg.store_path().display(),
+        release_key = %signgate_keys::public_path(&cfg.release_key).display(),
+        release_public_key = %hex::encode(release.verifying_key().as_bytes()),
+        "gateway state; give the release public key to every signer backend"
+    );
+    let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
+    let audit_key = signgate_keys::load_or_create_ed25519(&cfg.audit_key)?;
+    let audit_path = crate::pipeline::setup::audit_path(&cfg);
+    let clock = crate::clock::system();
+    let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
+        .map_err(crate::pipeline::SetupError::from)?
+        .with_clock(clock.clone());
+    tracing::info!(audit_log = %audit_path.display(), "audit log open");
+    let audit = Arc::new(audit);
+    // Signed checkpoints (`[audit]`, and once more at shutdown) into a drop directory that an
+    // auditor's collector copies out of the operator's reach, and to the hook if configured.
+    tracing::info!(
+        checkpoints = %cfg.audit.checkpoint_dir.display(),
+        every_secs = cfg.audit.checkpoint_interval.as_secs(),
+        hook = ?cfg.audit.checkpoint_hook,
+        "audit checkpoints exported"
+    );
+    let stopped = CancellationToken::new();
+    let stop_background_on_error = stopped.clone().drop_guard();
+    let tasks = TaskTracker::new();
+    tasks.spawn(crate::audit::export::run_checkpoints(
+        audit.clone(),
+        crate::audit::export::CheckpointSink {
+            drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
+            hook: cfg.audit.checkpoint_hook.clone(),
+        },
+        cfg.audit.checkpoint_interval,
+        stopped.clone().cancelled_owned(),
+    ));
+    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, audit, clock)?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    if let Some(addr) = cfg.metrics_listen {
+        let metrics = pipeline.metrics().unwrap_or_default();
+        serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
+    }
+    // Reload lists when their files change; without it they go stale and every proposal is
+    // denied ("cannot screen"), which is safe but noisy.
+    match crate::lists::spawn_watcher(
+        pipeline.lists().clone(),
+        crate::lists::WatchConfig::default(),
+    ) {
+        Ok(watcher) => {
+            let stopped = stopped.clone();
+            tasks.spawn(async move {
+                stopped.cancelled().await;
+                watcher.shutdown().await;
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "sanctions list watcher did not start"),
+    }
+    let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
+    // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
+    stop_background_on_error.disarm();
+    stopped.cancel();
+    tasks.close();
+    tasks.wait().await;
+    served
+}
+
+/// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until
+/// `stopped` is cancelled.
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<crate::metrics::Metrics>,
+    tasks: &TaskTracker,
+    stopped: CancellationToken,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::MetricsBind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    if local.ip().is_loopback() {
+        tracing::info!(metrics = %local, "metrics endpoint: GET /metrics");
+    } else {
+        tracing::warn!(
+            metrics = %local,
+            "metrics endpoint on a non-loopback address: it holds no secrets, but anyone who \
+             can reach it sees decision counts and latencies"
+        );
+    }
+    tasks.spawn(crate::metrics::serve(
+        listener,
+        metrics,
+        stopped.cancelled_owned(),
+    ));
+    Ok(())
+}
+
+/// Serves the gateway on `listener` with the SQLite store of `cfg` until `shutdown` completes,
+/// then drains in-flight calls and ends every watch stream. Binding the listener is the
+/// caller's job (tests bind 127.0.0.1:0; `cfg.listen` is not used here).
+pub async fn serve(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = SqliteStore::open(cfg.store_path()).await?;
+    serve_with_store(listener, cfg, Arc::new(store), shutdown).await
+}
+
+/// [`serve`] with a store the caller opened and no decision pipeline yet (tests with another
+/// backend use this).
+pub async fn serve_with_store<S: ProposalStore>(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_with(listener, cfg, store, Arc::new(PipelinePending), shutdown).await
+}
+
+/// The full assembly: a store and the decision pipeline that SubmitProposal, Approve, Reject
+/// and RequestSignatures delegate to. A pipeline with [`Governance`] gets its start recorded
+/// in the audit log before anything is served (no serving without a writable log) and its
+/// graceful stop after the last call drained.
+///
+/// When `shutdown` completes: health reports NOT_SERVING, the `stopping` token is cancelled —
+/// which ends every watch stream (a stream would otherwise hold the drain open until its
+/// proposal ends) — and tonic stops accepting and drains the calls in flight; then the stop is
+/// recorded. The token is also cancelled if serving fails, so no watch stream outlives it.
+pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    pipeline: Arc<P>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    // ring is the only rustls provider in the graph; the process default still matters for the
+    // JSON-RPC state source's HTTP client, which panics without one.
+    signgate_simulator::evm::install_crypto_provider();
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    let (authorizer, tls) = match &cfg.transport {
+        Transport::PlaintextLoopback => {
+            if !local.ip().is_loopback() {
+                return Err(ServeError::NotLoopback(local));
+            }
+            (Authorizer::Loopback, None)
+        }
+        Transport::MutualTls(files) => (
+            Authorizer::Certificates(Arc::new(cfg.access.clone())),
+            Some(tls_config(files)?),
+        ),
+    };
+    let limits = cfg.limits.clone();
+    let max_message = limits.max_message_bytes;
+    let stopping = CancellationToken::new();
+    let _end_watch_streams_on_error = stopping.clone().drop_guard();
+
+    let lists = pipeline.sanctions_lists();
+    let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
+    let governance = pipeline.governance();
+    if let Some(g) = &governance {
+        lifecycle::record_start(g, &cfg).await?;
+    }
+    let clock = pipeline.clock();
+    let gateway = GatewayServer::new(GatewayService::new(
+        store.clone(),
+        pipeline,
+        limits.clone(),
+        stopping.clone(),
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
+    let admin = AdminServer::new(
+        AdminService::new(store, clock)
+            .with_lists(lists)
+            .with_governance(governance.clone()),
+    )
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<GatewayServer<GatewayService<S, P>>>()
+        .await;
+    health.set_serving::<AdminServer<AdminService<S>>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // Older tools (grpcurl before v1 support) still ask v1alpha.
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let mut builder = crate::transport::server_builder(&limits);
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        // Span and latency outside the interceptor: refused calls are logged and timed too.
+        .add_service(observed.layer(InterceptedService::new(
+            gateway,
+            authorizer.require(Permission::Gateway),
+        )))
+        .add_service(observed.layer(InterceptedService::new(
+            admin,
+            authorizer.require(Permission::Admin),
+        )));
+
+    tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
+    let signal = async move {
+        shutdown.await;
+        health
+            .set_not_serving::<GatewayServer<GatewayService<S, P>>>()
+            .await;
+        stopping.cancel();
+    };
+    router
+        .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
+        .await?;
+    if let Some(g) = &governance {
+        lifecycle::record_stop(g).await;
+    }
+    Ok(())
+}
