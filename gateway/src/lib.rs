@@ -1,5 +1,7 @@
 //! The signgate gateway: besides `signgate-signer`, the only crate that does I/O or reads the clock.
 
+#![warn(unreachable_pub)]
+
 pub mod api;
 pub mod audit;
 pub mod call_span;
