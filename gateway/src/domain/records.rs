@@ -331,7 +331,7 @@ pub struct Release {
     pub caps: Vec<VelocityCap>,
 }
 
-/// What [`ProposalStore::release`](super::ProposalStore::release) did.
+/// What [`ProposalStore::release`](crate::store::ProposalStore::release) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseOutcome {
     /// The nonce is reserved (now, or by an earlier release of the same proposal).
@@ -385,7 +385,7 @@ pub struct AddressEntry {
     pub added_at: UnixMillis,
 }
 
-/// Filter of [`ProposalStore::list`](super::ProposalStore::list).
+/// Filter of [`ProposalStore::list`](crate::store::ProposalStore::list).
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     /// Only proposals on this chain; `None`: any chain.
