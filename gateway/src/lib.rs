@@ -1,5 +1,8 @@
 //! The signgate gateway: besides `signgate-signer`, the only crate that does I/O or reads the clock.
 
+#![warn(unreachable_pub)]
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod audit;
 pub mod call_span;

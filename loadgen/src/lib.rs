@@ -15,6 +15,9 @@
 //! Run it with `cargo run --release -p signgate-loadgen -- --concurrency 8` (see the crate's
 //! README for every option and how to read the output).
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod drive;
 pub mod report;
 pub mod request;

@@ -66,6 +66,7 @@ pub struct AuditOptions {
 /// A checkpoint as signed and stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {
+    /// What was signed: the log's origin, size, root and signing time.
     pub checkpoint: Checkpoint,
     /// The signed note, ready to export.
     pub note: String,

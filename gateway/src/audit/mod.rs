@@ -37,27 +37,51 @@ pub use log::{AuditLog, AuditOptions, AuditReader, SignedCheckpoint};
 /// Why the audit log could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// The SQLite file could not be opened, read or written.
     #[error("audit log {path} cannot be opened or written: {source}")]
     Store {
+        /// The audit log file.
         path: PathBuf,
+        /// What SQLite reported.
         #[source]
         source: rusqlite::Error,
     },
+    /// The log was started under another audit key, so checkpoints signed now would not verify
+    /// against the earlier ones. Refused at open.
     #[error(
         "audit log {path} was written under a different audit key; use that key or start a new log file"
     )]
-    WrongKey { path: PathBuf },
+    WrongKey {
+        /// The audit log file.
+        path: PathBuf,
+    },
+    /// The stored records do not rebuild the tree they were logged into (a record missing or
+    /// altered, or a stored checkpoint that does not match): the file was changed outside the
+    /// gateway.
     #[error("audit log is damaged at record #{index}: {why}")]
-    Corrupt { index: u64, why: String },
+    Corrupt {
+        /// Index (from 0) of the record where the damage was found.
+        index: u64,
+        /// What did not match.
+        why: String,
+    },
+    /// An earlier write failed, so the log may lack a record; every append and checkpoint is
+    /// refused until the gateway restarts and reopens it.
     #[error("audit log refuses writes after an earlier write failed; restart the gateway")]
     Poisoned,
+    /// An event has no canonical encoding, so it was not recorded.
     #[error("audit record cannot be encoded: {0}")]
     Encode(#[from] CanonicalError),
+    /// A checkpoint note could not be built, signed or read back.
     #[error("audit checkpoint: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// A checkpoint note could not be written to the checkpoint directory, or the hook could
+    /// not be run or exited non-zero.
     #[error("audit export to {target} failed: {source}")]
     Export {
+        /// The checkpoint directory, or the hook's program.
         target: String,
+        /// The I/O error, or the hook's exit status.
         #[source]
         source: std::io::Error,
     },

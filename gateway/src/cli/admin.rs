@@ -20,6 +20,7 @@ pub struct AdminArgs {
     /// The gateway and the TLS files (before or after the subcommand).
     #[command(flatten)]
     pub connection: Connection,
+    /// What to do on the gateway.
     #[command(subcommand)]
     pub command: AdminCommand,
 }

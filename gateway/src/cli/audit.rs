@@ -31,6 +31,7 @@ use crate::audit::AuditReader;
 /// `signgate audit …`
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// What to do with the log.
     #[command(subcommand)]
     pub command: AuditCommand,
 }
@@ -98,6 +99,7 @@ pub struct ShowArgs {
     /// The proposal id; without it, the gateway's own events (starts, stops, policies applied,
     /// operator changes, sanctions lists) are listed.
     pub proposal: Option<String>,
+    /// The audit log or export to read.
     #[command(flatten)]
     pub source: Source,
 }
@@ -108,6 +110,7 @@ pub struct ReplayArgs {
     /// The candidate policy file (TOML).
     #[arg(long)]
     pub policy: PathBuf,
+    /// The audit log or export whose decisions are replayed.
     #[command(flatten)]
     pub source: Source,
 }

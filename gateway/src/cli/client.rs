@@ -34,6 +34,7 @@ use crate::domain::wire::safe_tx_to_proto;
 /// `signgate propose`: submit a Safe transaction for decision.
 #[derive(Debug, Args)]
 pub struct ProposeArgs {
+    /// The gateway and the TLS files.
     #[command(flatten)]
     pub connection: Connection,
     /// Your ed25519 operator key file.
@@ -42,21 +43,26 @@ pub struct ProposeArgs {
     /// The Safe the transaction is for.
     #[arg(long)]
     pub safe: Address,
+    /// The chain id of the Safe; it is part of the signed hash.
     #[arg(long, default_value_t = 1)]
     pub chain_id: u64,
     /// A Safe Transaction Service JSON file holding exactly one transaction (instead of flags).
     #[arg(long, conflicts_with_all = ["to", "data"])]
     pub tx_service: Option<PathBuf>,
+    /// Destination of the transaction (required without --tx-service).
     #[arg(long)]
     pub to: Option<Address>,
     /// ETH value in wei.
     #[arg(long, default_value = "0")]
     pub value: U256,
+    /// Calldata as hex.
     #[arg(long, default_value = "0x")]
     pub data: Bytes,
     /// `call` or `delegatecall`.
     #[arg(long, default_value = "call")]
     pub operation: String,
+    /// The Safe nonce the transaction is meant for (required without --tx-service: it is part of
+    /// the signed hash).
     #[arg(long)]
     pub nonce: Option<U256>,
     /// The safeTxHash you expect; the gateway refuses the proposal if it recomputes another.
@@ -67,6 +73,7 @@ pub struct ProposeArgs {
 /// `signgate approve` / `signgate reject`: an operator's signed statement on a proposal.
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
+    /// The gateway and the TLS files.
     #[command(flatten)]
     pub connection: Connection,
     /// Your ed25519 operator key file.
@@ -86,10 +93,12 @@ pub struct ApproveArgs {
 /// `signgate status`: one proposal, or the proposals of a Safe.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The gateway and the TLS files.
     #[command(flatten)]
     pub connection: Connection,
     /// A proposal id; without it, lists the proposals of `--safe` (or all).
     pub proposal: Option<String>,
+    /// List only this Safe's proposals (when no proposal id is given).
     #[arg(long)]
     pub safe: Option<Address>,
 }
@@ -97,6 +106,7 @@ pub struct StatusArgs {
 /// `signgate release`: ask the signer backends to sign an approved proposal.
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
+    /// The gateway and the TLS files.
     #[command(flatten)]
     pub connection: Connection,
     /// The proposal id.

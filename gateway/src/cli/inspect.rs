@@ -58,14 +58,19 @@ pub struct InspectArgs {
     /// `call` (0) or `delegatecall` (1).
     #[arg(long, default_value = "call", value_parser = parse_operation)]
     pub operation: Operation,
+    /// Gas the Safe forwards to the inner call (`safeTxGas`); 0: all that is left.
     #[arg(long, default_value = "0")]
     pub safe_tx_gas: U256,
+    /// Gas added to what the transaction used when the refund is computed (`baseGas`).
     #[arg(long, default_value = "0")]
     pub base_gas: U256,
+    /// Price per gas of the refund the Safe pays from its own funds (`gasPrice`); 0: no refund.
     #[arg(long, default_value = "0")]
     pub gas_price: U256,
+    /// Token the refund is paid in; the zero address: ETH.
     #[arg(long, default_value_t = Address::ZERO)]
     pub gas_token: Address,
+    /// Who receives the refund; the zero address: the account that executes the transaction.
     #[arg(long, default_value_t = Address::ZERO)]
     pub refund_receiver: Address,
     /// The Safe nonce the transaction is meant for.

@@ -54,11 +54,19 @@ pub struct KeygenArgs {
 pub enum KeygenOutput {
     /// ed25519: the secret file and its public key (hex), also written to `<file>.pub`.
     Ed25519 {
+        /// The secret key file written.
         secret: PathBuf,
+        /// The public key as hex (also in `<file>.pub`), for the policy file or whoever
+        /// verifies what the key signs.
         public_key_hex: String,
     },
     /// secp256k1: the keystore and the owner address to add to the Safe.
-    Secp256k1 { keystore: PathBuf, address: Address },
+    Secp256k1 {
+        /// The encrypted keystore written.
+        keystore: PathBuf,
+        /// The key's Ethereum address, to add as a Safe owner.
+        address: Address,
+    },
 }
 
 /// Creates the key described by `args`.

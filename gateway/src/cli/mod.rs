@@ -27,6 +27,7 @@ pub struct Cli {
     /// Log filter for serve and signer (`info`, `debug`, `signgate_gateway=trace` …).
     #[arg(long, global = true, default_value = "info")]
     pub log_level: String,
+    /// What to run.
     #[command(subcommand)]
     pub command: Command,
 }

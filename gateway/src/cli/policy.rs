@@ -30,6 +30,7 @@ use super::out::Stdout;
 /// Arguments of `signgate policy`.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
+    /// What to do with the policy file.
     #[command(subcommand)]
     pub command: PolicyCommand,
 }

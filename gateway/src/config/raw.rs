@@ -34,8 +34,13 @@ pub struct RawConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAudit {
+    /// Directory each signed checkpoint note is written to, for an auditor's collector to copy out
+    /// of the operator's reach. Empty: `<data_dir>/checkpoints`.
     pub checkpoint_dir: String,
+    /// Seconds between checkpoints; one more is written at shutdown. Zero is refused.
     pub checkpoint_interval_secs: u64,
+    /// A program and its arguments that receives each note on stdin; a non-zero exit is logged and
+    /// retried at the next checkpoint. Empty: no hook.
     pub checkpoint_hook: Vec<String>,
 }
 
@@ -43,14 +48,26 @@ pub struct RawAudit {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
+    /// Address the gRPC server listens on, `IP:port`.
     pub listen: String,
+    /// Largest encoded request or response message, in bytes.
     pub max_message_bytes: u64,
+    /// Server-side deadline of every unary call, in milliseconds, applied even when the client sets
+    /// none.
     pub call_timeout_ms: u64,
+    /// Requests in service at once; more are shed with `UNAVAILABLE`, not queued.
     pub concurrency_limit: u64,
+    /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u64,
+    /// Deadline of one EVM simulation, in milliseconds; a timeout is a deny reason.
     pub simulation_timeout_ms: u64,
+    /// Largest Safe transaction calldata accepted, in bytes; must be smaller than
+    /// `max_message_bytes`.
     pub max_calldata_bytes: u64,
+    /// Most proposals one `ListProposals` page returns.
     pub max_page_size: u64,
+    /// How long a signed submission or approval stays valid after its `issued_at`, in seconds;
+    /// bounds the replay window.
     pub max_request_age_secs: u64,
 }
 
@@ -58,6 +75,8 @@ pub struct RawServer {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
+    /// Address of the Prometheus endpoint (plain HTTP, `GET /metrics`); port 0 picks a free port.
+    /// Empty: no metrics endpoint.
     pub listen: String,
 }
 
@@ -65,11 +84,19 @@ pub struct RawMetrics {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
+    /// Plaintext HTTP/2 instead of mutual TLS, refused unless `server.listen` is a loopback
+    /// address. The demo mode.
     pub plaintext_loopback: bool,
+    /// Server certificate chain (PEM file); required unless `plaintext_loopback`.
     pub cert: String,
+    /// Server private key (PEM file); required unless `plaintext_loopback`.
     pub key: String,
+    /// CA that issues client certificates (PEM file); clients without a certificate from it are
+    /// refused. Required unless `plaintext_loopback`.
     pub client_ca: String,
+    /// DNS names (subjectAltName) of client certificates allowed to call the Gateway service.
     pub gateway_clients: Vec<String>,
+    /// DNS names of client certificates allowed to call the Admin service (and Gateway).
     pub admin_clients: Vec<String>,
 }
 
@@ -77,6 +104,8 @@ pub struct RawTls {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
+    /// Directory of the SQLite store and, by default, the gateway's keys and checkpoints. Must not
+    /// be empty.
     pub data_dir: String,
 }
 
@@ -84,8 +113,12 @@ pub struct RawStore {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeys {
+    /// Ed25519 key file that signs audit checkpoints. Empty: `<data_dir>/audit.key`.
     pub audit_key: String,
+    /// Ed25519 key file that signs release tickets for signer backends. Empty:
+    /// `<data_dir>/release.key`.
     pub release_key: String,
+    /// How long a release ticket stays valid, in seconds. Zero is refused.
     pub ticket_ttl_secs: u64,
 }
 
@@ -93,6 +126,7 @@ pub struct RawKeys {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSigner {
+    /// URL of the signer backend `RequestSignatures` asks; `http://` (loopback only) or `https://`.
     pub endpoint: String,
 }
 
@@ -100,8 +134,12 @@ pub struct RawSigner {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPipeline {
+    /// Run on the bundled demo assets, written to `<data_dir>/demo/` at every start; the other keys
+    /// here and every `[[sanctions]]` list are then ignored.
     pub demo: bool,
+    /// JSON state snapshot every simulation runs on; required unless `demo`.
     pub state_snapshot: String,
+    /// The policy file (TOML: wallets, operators and their keys, tiers); required unless `demo`.
     pub policy: String,
 }
 
@@ -109,13 +147,22 @@ pub struct RawPipeline {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSanctionsList {
+    /// The list's short name (`ofac-sdn`), used in deny reasons and audit records; 1–64 characters
+    /// of `a-z 0-9 - _ .`.
     pub id: String,
+    /// The list file.
     pub path: String,
+    /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml`.
     pub format: String,
     #[serde(default = "default_category")]
+    /// What kind of list it is: `sanctions` (the default), `law_enforcement` or `internal`.
     pub category: String,
     #[serde(default = "default_action")]
+    /// What a hit asks policy to do: `deny` (the default), `escalate` (require the higher approval
+    /// tier) or `flag` (record the hit only).
     pub action: String,
+    /// How long a loaded copy may be used, in hours; older than this, screening cannot answer and
+    /// every proposal is denied. Zero is refused.
     pub max_age_hours: u64,
 }
 

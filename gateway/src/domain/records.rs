@@ -173,15 +173,23 @@ impl FromStr for ApprovalKind {
 /// A new proposal as the pipeline analysed it.
 #[derive(Debug, Clone)]
 pub struct NewProposal {
+    /// Derived from chain, Safe and safeTxHash ([`ProposalId::derive`]), so a resubmission
+    /// finds this proposal.
     pub id: ProposalId,
+    /// EIP-155 chain id of the network the Safe lives on.
     pub chain_id: u64,
+    /// The Safe (multisig wallet) that would execute the transaction.
     pub safe: Address,
+    /// The Safe nonce the transaction was built for; only one transaction is ever released per
+    /// (chain, Safe, nonce).
     pub nonce: U256,
+    /// The Safe's EIP-712 transaction hash, the digest the owners sign.
     pub safe_tx_hash: B256,
     /// Operator id of the initiator.
     pub initiator: String,
     /// State the first decision put it in.
     pub state: ProposalState,
+    /// When the gateway received the submission, from the gateway's clock.
     pub created_at: UnixMillis,
     /// The transaction, its version and intent, and the analysis at submission.
     pub body: ProposalBody,
@@ -190,17 +198,27 @@ pub struct NewProposal {
 /// A stored proposal row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalRecord {
+    /// Derived from chain, Safe and safeTxHash ([`ProposalId::derive`]).
     pub id: ProposalId,
+    /// EIP-155 chain id of the network the Safe lives on.
     pub chain_id: u64,
+    /// The Safe (multisig wallet) that would execute the transaction.
     pub safe: Address,
+    /// The Safe nonce the transaction was built for.
     pub nonce: U256,
+    /// The Safe's EIP-712 transaction hash, the digest the owners sign.
     pub safe_tx_hash: B256,
+    /// Operator id of the initiator.
     pub initiator: String,
+    /// Where it is in its lifecycle; terminal states never change again.
     pub state: ProposalState,
     /// Increments with every change; used for optimistic concurrency and WatchProposal.
     pub revision: u64,
+    /// When the gateway received the submission.
     pub created_at: UnixMillis,
+    /// When the last change (state, revision) was committed; equal to `created_at` until then.
     pub updated_at: UnixMillis,
+    /// The client's reason, set only when the proposal was cancelled.
     pub cancel_reason: Option<String>,
     /// The transaction, its version and intent, and the analysis at submission.
     pub body: ProposalBody,
@@ -209,9 +227,11 @@ pub struct ProposalRecord {
 /// A decision to store.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
+    /// What the policy decided; the proposal's state follows from it.
     pub outcome: Outcome,
     /// Hash of the policy that decided.
     pub policy_hash: String,
+    /// When the policy was evaluated, from the gateway's clock.
     pub decided_at: UnixMillis,
     /// The evaluation.
     pub detail: DecisionDetail,
@@ -220,33 +240,46 @@ pub struct NewDecision {
 /// A stored decision; `seq` counts decisions per proposal from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRecord {
+    /// Position among this proposal's decisions, from 1; a re-decision takes the next number.
     pub seq: u64,
+    /// What the policy decided.
     pub outcome: Outcome,
+    /// Hash of the policy that decided.
     pub policy_hash: String,
+    /// When the policy was evaluated.
     pub decided_at: UnixMillis,
+    /// The evaluation and the lists it screened against (for decisions stored before schema
+    /// version 3, the bytes of the old API view).
     pub detail: DecisionDetail,
 }
 
 /// An operator's signed statement, kept verbatim so it can be re-verified later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRecord {
+    /// Operator id of the signer of the statement.
     pub operator: String,
     /// ed25519 public key.
     pub public_key: [u8; 32],
+    /// Whether the statement approves or rejects the proposal.
     pub kind: ApprovalKind,
     /// The encoded `ApprovalStatement` exactly as signed.
     pub payload: Vec<u8>,
     /// The ed25519 signature over it.
     pub signature: Vec<u8>,
+    /// Free text from the operator, recorded and shown but never interpreted.
     pub comment: String,
+    /// When the gateway received the statement, from the gateway's clock.
     pub received_at: UnixMillis,
 }
 
 /// A proposal with its latest decision and every approval, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredProposal {
+    /// The proposal row.
     pub record: ProposalRecord,
+    /// The latest decision (highest `seq`); `None` if none is stored.
     pub decision: Option<DecisionRecord>,
+    /// Every approval and rejection, oldest first.
     pub approvals: Vec<ApprovalRecord>,
 }
 
@@ -256,6 +289,7 @@ pub struct StoredProposal {
 pub struct VelocityOutflow {
     /// `native` or a token's checksummed address.
     pub asset: String,
+    /// What is sent, in the asset's base units (wei for `native`).
     pub amount: U256,
 }
 
@@ -283,9 +317,12 @@ impl VelocityCap {
 /// Everything that happens at once when a proposal is released.
 #[derive(Debug, Clone)]
 pub struct Release {
+    /// The proposal to release.
     pub id: ProposalId,
     /// The revision the caller's checks saw.
     pub expected_revision: u64,
+    /// When the release happens, from the gateway's clock; stamped on the reservation and on
+    /// every stored outflow, and the end of every velocity window checked.
     pub released_at: UnixMillis,
     /// The proposal's outflow of each limited asset; stored as events if the release happens.
     pub outflows: Vec<VelocityOutflow>,
@@ -294,7 +331,7 @@ pub struct Release {
     pub caps: Vec<VelocityCap>,
 }
 
-/// What [`ProposalStore::release`](super::ProposalStore::release) did.
+/// What [`ProposalStore::release`](crate::store::ProposalStore::release) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseOutcome {
     /// The nonce is reserved (now, or by an earlier release of the same proposal).
@@ -317,40 +354,56 @@ pub struct OverLimit {
 /// The one transaction a (chain, Safe, nonce) is released for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceReservation {
+    /// EIP-155 chain id of the network the Safe lives on.
     pub chain_id: u64,
+    /// The Safe whose nonce is reserved.
     pub safe: Address,
+    /// The reserved Safe nonce.
     pub nonce: U256,
+    /// The one transaction released for this nonce; any other with the same nonce is refused.
     pub safe_tx_hash: B256,
+    /// The proposal that was released.
     pub proposal_id: ProposalId,
+    /// When the nonce was reserved.
     pub reserved_at: UnixMillis,
 }
 
 /// A known counterparty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressEntry {
+    /// EIP-155 chain id the entry applies to; the same address on another chain is not known.
     pub chain_id: u64,
+    /// The counterparty's address.
     pub address: Address,
+    /// Human-readable name shown next to the address.
     pub label: String,
     /// Free-form category ("exchange", "payroll").
     pub category: String,
+    /// Operator id of whoever added or last changed the entry.
     pub added_by: String,
+    /// When the entry was added or last changed.
     pub added_at: UnixMillis,
 }
 
-/// Filter of [`ProposalStore::list`](super::ProposalStore::list).
+/// Filter of [`ProposalStore::list`](crate::store::ProposalStore::list).
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// Only proposals on this chain; `None`: any chain.
     pub chain_id: Option<u64>,
+    /// Only proposals of this Safe; `None`: any Safe.
     pub safe: Option<Address>,
     /// Empty: any state.
     pub states: Vec<ProposalState>,
+    /// Only proposals created at or after this instant (inclusive).
     pub created_at_or_after: Option<UnixMillis>,
+    /// Only proposals created before this instant (exclusive).
     pub created_before: Option<UnixMillis>,
 }
 
 /// One page of a listing, newest first.
 #[derive(Debug, Clone)]
 pub struct Page {
+    /// The proposals of this page, newest first.
     pub proposals: Vec<ProposalRecord>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<PageToken>,
@@ -376,7 +429,10 @@ impl PageToken {
 /// Sent after every committed change, so watchers re-read the proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalChange {
+    /// The proposal that changed.
     pub id: ProposalId,
+    /// Its revision after the change; a watcher that has seen it need not re-read.
     pub revision: u64,
+    /// Its state after the change.
     pub state: ProposalState,
 }

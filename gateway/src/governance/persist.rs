@@ -46,18 +46,35 @@ pub enum PersistError {
     /// A file could not be read, written or renamed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or its directory.
         path: PathBuf,
+        /// What the operating system reported.
         source: std::io::Error,
     },
     /// The file is not a persisted policy.
     #[error("{} is not an applied policy file: {why}", path.display())]
-    Malformed { path: PathBuf, why: String },
+    Malformed {
+        /// The applied-policy file.
+        path: PathBuf,
+        /// What could not be read.
+        why: String,
+    },
     /// The stored text no longer compiles.
     #[error("{} holds a policy that does not compile: {source}", path.display())]
-    Compile { path: PathBuf, source: CompileError },
+    Compile {
+        /// The applied-policy file.
+        path: PathBuf,
+        /// Why the compiler refused it.
+        source: CompileError,
+    },
     /// The stored text, hash and signatures disagree (edited or damaged on disk).
     #[error("{} is damaged: {why}; restore it from a backup or remove it to fall back to the configured policy", path.display())]
-    Tampered { path: PathBuf, why: String },
+    Tampered {
+        /// The applied-policy file.
+        path: PathBuf,
+        /// Which of text, hash and signatures disagree.
+        why: String,
+    },
     /// The audit log could not be read to decide about a pending application.
     #[error("reading the audit log for a pending policy: {0}")]
     Audit(#[from] crate::audit::AuditError),

@@ -17,6 +17,7 @@ use signgate_policy::sanctions::{
 /// file; a half-written file fails to parse or to match its checksum and is refused anyway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListSource {
+    /// The configured list: id, category, action, format and maximum age.
     pub spec: ListSpec,
     /// The list file (`SDN_ADVANCED.XML`, `sdn.csv`, a plain list).
     pub path: PathBuf,

@@ -37,16 +37,28 @@ use crate::audit::AuditLog;
 pub enum ListEvent {
     /// A verified copy was swapped in; `diff` lists the address-level changes (empty when the
     /// fetcher re-wrote identical content, which still refreshes the list's age).
-    Accepted { diff: ListDiff, findings: usize },
+    Accepted {
+        /// Addresses added to and removed from the list, against the copy it replaced.
+        diff: ListDiff,
+        /// How many things the parse noticed that must be reported but did not stop the copy
+        /// loading (for example an address with a wrong EIP-55 checksum, still screened).
+        findings: usize,
+    },
     /// The copy was refused; the previous one (if any, by digest) stays in use.
     Rejected {
+        /// Why the copy was refused (unreadable, unparsable, or not matching its published
+        /// checksum); it names the list.
         error: ListLoadError,
+        /// Digest of the copy still in use; `None`: the list has no usable copy, so screening
+        /// against it cannot answer.
         kept: Option<Sha256Digest>,
     },
     /// A verified copy the audit log could not record, so it was not used; the previous one
     /// (if any) stays in use.
     Unrecorded {
+        /// The list whose new copy was dropped.
         list: ListId,
+        /// Digest of the copy still in use; `None`: the list has no usable copy.
         kept: Option<Sha256Digest>,
     },
 }

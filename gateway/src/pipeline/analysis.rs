@@ -187,8 +187,12 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
 /// Where a simulation runs: the pre-state, its deadline, and the metrics it is recorded in.
 #[derive(Debug)]
 pub struct Runner<'a, T> {
+    /// The chain state the transaction is simulated on.
     pub state: Arc<T>,
+    /// Deadline of the simulation (`server.simulation_timeout_ms`); a simulation that misses
+    /// it fails, and a failed simulation is a deny reason.
     pub timeout: Duration,
+    /// Where the simulation's outcome and duration are recorded.
     pub metrics: &'a Metrics,
     /// The clock list freshness is judged by.
     pub clock: SharedClock,

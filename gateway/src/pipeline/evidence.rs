@@ -95,12 +95,19 @@ pub fn approval_expiry(issued: UnixMillis) -> Timestamp {
 /// What is known about the proposal apart from its analysis.
 #[derive(Debug, Clone)]
 pub struct ProposalFacts<'a> {
+    /// The proposal evaluated.
     pub id: &'a ProposalId,
+    /// The operator who submitted it.
     pub initiator: OperatorId,
+    /// What the initiator said the transaction is for; `None`: nothing declared.
     pub declared: Option<&'a DeclaredIntent>,
+    /// Every stored approval and rejection; one whose stored bytes no longer parse is left out
+    /// and does not count.
     pub approvals: &'a [ApprovalRecord],
     /// What each velocity window of the wallet already holds.
     pub velocity: Vec<VelocityTotal>,
+    /// The instant of the evaluation, from the gateway's clock; approvals and time locks are
+    /// judged against it.
     pub now: UnixMillis,
 }
 

@@ -33,7 +33,7 @@ use crate::{
 /// Every decision the pipeline makes is recorded through here with its trigger, so this is
 /// also the one place decisions are counted in `metrics` (whether or not the append succeeds:
 /// the decision was made; a failed append is counted on its own).
-pub async fn append(
+pub(crate) async fn append(
     log: &Arc<AuditLog>,
     metrics: &Metrics,
     events: Vec<AuditEvent>,
@@ -70,7 +70,7 @@ pub async fn append(
 }
 
 /// The caller as the log names it (never a credential).
-pub fn caller(c: &Caller) -> AuditCaller {
+pub(crate) fn caller(c: &Caller) -> AuditCaller {
     AuditCaller {
         identity: c.identity().to_owned(),
         token: None,
@@ -78,7 +78,7 @@ pub fn caller(c: &Caller) -> AuditCaller {
 }
 
 /// A cancellation, before it is stored.
-pub fn cancelled(record: &ProposalRecord, reason: &str, by: &Caller) -> AuditEvent {
+pub(crate) fn cancelled(record: &ProposalRecord, reason: &str, by: &Caller) -> AuditEvent {
     AuditEvent::ProposalCancelled(ProposalCancelled {
         proposal_id: record.id.to_string(),
         safe_tx_hash: record.safe_tx_hash,
@@ -88,7 +88,7 @@ pub fn cancelled(record: &ProposalRecord, reason: &str, by: &Caller) -> AuditEve
 }
 
 /// One evaluation and exactly the evidence it read.
-pub fn decision(
+pub(crate) fn decision(
     trigger: DecisionTrigger,
     evaluation: &Evaluation,
     evidence: &Evidence,
@@ -102,7 +102,7 @@ pub fn decision(
 }
 
 /// An operator's statement as received (`expires_at` as the evidence carried it).
-pub fn approval(
+pub(crate) fn approval(
     record: &ProposalRecord,
     a: &ApprovalRecord,
     expires_at: Timestamp,
@@ -131,7 +131,7 @@ fn sha256(bytes: &[u8]) -> B256 {
 }
 
 /// A release ticket about to be sent (its hash only: the ticket is a bearer authorisation).
-pub fn ticket(
+pub(crate) fn ticket(
     record: &ProposalRecord,
     policy: PolicyHash,
     expires_at: Timestamp,
@@ -152,7 +152,7 @@ pub fn ticket(
 }
 
 /// The packed signatures handed back to the caller.
-pub fn signatures(
+pub(crate) fn signatures(
     record: &ProposalRecord,
     owners: Vec<Address>,
     packed: &[u8],
@@ -169,7 +169,7 @@ pub fn signatures(
 
 /// The submission as the initiator signed it, with what the gateway made of it: the actions in
 /// words, the simulation report's hash, the lists and the evidence of the first evaluation.
-pub fn submitted(
+pub(crate) fn submitted(
     record: &NewProposal,
     signed: &SignedBytes,
     analysis: &Analysis,

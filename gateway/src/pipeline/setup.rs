@@ -49,15 +49,27 @@ pub enum SetupError {
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system reported.
         source: std::io::Error,
     },
     /// The policy does not compile; the gateway does not start without one.
     #[error("policy {}: {source}", path.display())]
-    Policy { path: PathBuf, source: CompileError },
+    Policy {
+        /// The policy file.
+        path: PathBuf,
+        /// Why the compiler refused it.
+        source: CompileError,
+    },
     /// The state snapshot is malformed.
     #[error("state snapshot {}: {source}", path.display())]
-    State { path: PathBuf, source: StateError },
+    State {
+        /// The state snapshot file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: StateError,
+    },
     /// The list configuration is inconsistent (duplicate ids).
     #[error("sanctions lists: {0}")]
     Lists(#[from] ListSpecError),
@@ -80,8 +92,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
 /// The files the pipeline reads, resolved.
 #[derive(Debug, Clone)]
 pub struct SourceFiles {
+    /// JSON state snapshot every simulation runs on.
     pub state_snapshot: PathBuf,
+    /// The configured policy file; a policy applied through `Admin.ApplyPolicy` takes its place.
     pub policy: PathBuf,
+    /// Every sanctions list screened against, with its spec.
     pub lists: Vec<SanctionsListConfig>,
 }
 

@@ -48,7 +48,7 @@ fn static_parts(blob: &[u8]) -> usize {
 
 /// What the supplied signatures are worth.
 #[derive(Debug, Clone, Default)]
-pub struct Supplied {
+pub(crate) struct Supplied {
     /// Every supplied signature with its verdict.
     pub signatures: Vec<SuppliedSignature>,
     /// Whether the Safe's `checkSignatures` would accept the blob as supplied (its threshold
@@ -58,7 +58,7 @@ pub struct Supplied {
 
 /// Every supplied signature with its verdict. A state source that cannot be read marks every
 /// signature as not checked (never as valid) and the blob as not accepted.
-pub async fn check<T: StateSource + Send + 'static>(
+pub(crate) async fn check<T: StateSource + Send + 'static>(
     state: Arc<T>,
     ctx: SafeContext,
     hashes: SafeTxHashes,
@@ -149,7 +149,7 @@ fn kept_part(blob: &[u8], s: &CheckedSignature) -> Vec<u8> {
 /// recovered again over the released safeTxHash, and kept only if its signer is an owner in
 /// the state source now (owners change). A state source that cannot be read keeps none: the
 /// release then packs the signer backends' signatures alone, as before.
-pub async fn still_valid<T: StateSource + Send + 'static>(
+pub(crate) async fn still_valid<T: StateSource + Send + 'static>(
     state: Arc<T>,
     safe: Address,
     safe_tx_hash: B256,

@@ -39,16 +39,23 @@ pub enum StoreError {
          {existing_safe_tx_hash} (proposal {existing_proposal})"
     )]
     NonceTaken {
+        /// EIP-155 chain id of the Safe.
         chain_id: u64,
+        /// The Safe whose nonce is taken.
         safe: Address,
+        /// The Safe nonce asked for.
         nonce: U256,
+        /// The proposal the nonce was released for.
         existing_proposal: ProposalId,
+        /// The transaction the nonce was released for; only it may be signed.
         existing_safe_tx_hash: B256,
     },
     /// The proposal's state does not allow this change.
     #[error("proposal {id} is {} and cannot be {action}", from.as_str())]
     InvalidTransition {
+        /// The proposal asked to change.
         id: ProposalId,
+        /// Its current state, which does not allow the change.
         from: ProposalState,
         /// What was attempted ("approved", "cancelled", "released").
         action: &'static str,
@@ -56,8 +63,11 @@ pub enum StoreError {
     /// The proposal changed since the caller read it; re-read and re-evaluate.
     #[error("proposal {id} changed (revision {actual}, expected {expected})")]
     StaleRevision {
+        /// The proposal that changed.
         id: ProposalId,
+        /// The revision the caller's checks were made against.
         expected: u64,
+        /// The revision stored now.
         actual: u64,
     },
     /// This key already approved or rejected the proposal.
@@ -66,7 +76,9 @@ pub enum StoreError {
         hex::encode(public_key)
     )]
     DuplicateApproval {
+        /// The proposal acted on.
         id: ProposalId,
+        /// The operator's ed25519 public key; each key approves or rejects a proposal once.
         public_key: [u8; 32],
     },
     /// A page token this store did not issue.
