@@ -57,14 +57,19 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         view::proposal(stored, self.pipeline.policy().as_deref())
     }
 
-    async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
+    /// A stored proposal, or NOT_FOUND; the call's span gets its safeTxHash.
+    async fn stored(&self, id: ProposalId) -> Result<StoredProposal, GatewayError> {
         let stored = self
             .store
             .get(id.clone())
             .await?
             .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
         call_span::record_hash(&stored.record.safe_tx_hash);
-        self.render(&stored)
+        Ok(stored)
+    }
+
+    async fn load(&self, id: ProposalId) -> Result<pb::Proposal, GatewayError> {
+        self.render(&self.stored(id).await?)
     }
 
     fn list_filter(&self, req: &pb::ListProposalsRequest) -> Result<ListFilter, GatewayError> {
@@ -257,7 +262,7 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         call_span::record_id(&request.id);
         // Read first: an unknown proposal or a store that cannot answer is said before the
         // pipeline is asked, and the call's span carries the transaction's hash.
-        self.load(request.id.clone()).await?;
+        self.stored(request.id.clone()).await?;
         let stored = self.pipeline.cancel(caller, request).await?;
         Ok(Response::new(self.render(&stored)?))
     }
