@@ -65,11 +65,11 @@ async fn client_certificates_decide_permissions() {
     let server = start(cfg, store).await;
     let port = server.addr.port();
 
-    let admin_id = pki.leaf("admin.signgate.test");
-    let ops_id = pki.leaf("ops.signgate.test");
-    let stranger_id = pki.leaf("stranger.signgate.test");
+    let admin_id = pki.client("admin.signgate.test");
+    let ops_id = pki.client("ops.signgate.test");
+    let stranger_id = pki.client("stranger.signgate.test");
     let other_ca = Pki::new("someone else's ca");
-    let foreign_id = other_ca.leaf("admin.signgate.test");
+    let foreign_id = other_ca.client("admin.signgate.test");
 
     // Admin: both services.
     let ch = channel(port, &pki.ca_pem, Some(&admin_id)).await.unwrap();
