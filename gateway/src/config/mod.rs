@@ -282,7 +282,10 @@ mod tests {
     fn client_lists_take_spiffe_ids() {
         let cfg = GatewayConfig::load(
             None,
-            env(&[("SIGNGATE_TLS__GATEWAY_CLIENTS", "spiffe://corp/ops/alice,ops.corp")]),
+            env(&[(
+                "SIGNGATE_TLS__GATEWAY_CLIENTS",
+                "spiffe://corp/ops/alice,ops.corp",
+            )]),
         )
         .unwrap();
         assert_eq!(

@@ -110,9 +110,7 @@ pub enum CertificateRefusal {
     Wildcard(String),
     /// More than one SPIFFE ID: an X509-SVID carries exactly one, so the identity would be
     /// ambiguous.
-    #[error(
-        "the client certificate presents {0} SPIFFE IDs; an X509-SVID carries exactly one"
-    )]
+    #[error("the client certificate presents {0} SPIFFE IDs; an X509-SVID carries exactly one")]
     SeveralSpiffeIds(usize),
     /// No presented name is listed for the permission.
     #[error("this client certificate lacks the {0} permission")]
@@ -163,7 +161,8 @@ fn identity(
             "trailing bytes after the certificate".into(),
         ));
     }
-    let unreadable = |e: x509_parser::error::X509Error| CertificateRefusal::Unreadable(e.to_string());
+    let unreadable =
+        |e: x509_parser::error::X509Error| CertificateRefusal::Unreadable(e.to_string());
 
     let client_auth = cert
         .extended_key_usage()
@@ -193,7 +192,9 @@ fn identity(
     let listed = |wanted: &dyn Fn(&ClientName) -> bool| names.iter().any(|name| wanted(name));
     Ok(presented.iter().find_map(|name| match name {
         GeneralName::DNSName(dns)
-            if listed(&|n| matches!(n, ClientName::Dns(want) if want.eq_ignore_ascii_case(dns))) =>
+            if listed(
+                &|n| matches!(n, ClientName::Dns(want) if want.eq_ignore_ascii_case(dns)),
+            ) =>
         {
             Some((*dns).to_owned())
         }
@@ -281,12 +282,14 @@ mod tests {
     #[test]
     fn a_wildcard_certificate_does_not_pass_for_a_listed_name() {
         let ca = Ca::new();
-        let access = lists(&["ops.corp"], &["admin.corp"]);
-        let wildcard = ca.client(&["*.corp"]);
-        for permission in [Permission::Admin, Permission::Gateway] {
-            let refusal = certificate_caller(&wildcard, &access, permission).unwrap_err();
-            assert_eq!(refusal, CertificateRefusal::Wildcard("*.corp".into()));
-            assert!(refusal.to_string().contains("wildcard"), "{refusal}");
+        let access = lists(&["ops.corp"], &["admin.corp", "admin.signgate.test"]);
+        for name in ["*.corp", "*.signgate.test", "admin.*.test", "a*.corp"] {
+            let wildcard = ca.client(&[name]);
+            for permission in [Permission::Admin, Permission::Gateway] {
+                let refusal = certificate_caller(&wildcard, &access, permission).unwrap_err();
+                assert_eq!(refusal, CertificateRefusal::Wildcard(name.into()));
+                assert!(refusal.to_string().contains("wildcard"), "{refusal}");
+            }
         }
         // Not even beside an exact name.
         let both = ca.client(&["admin.corp", "*.corp"]);
@@ -403,9 +406,7 @@ mod tests {
             );
         }
         // A DNS name spelled like the SPIFFE ID's trust domain is not the SPIFFE ID.
-        assert!(
-            certificate_caller(&ca.client(&["corp"]), &access, Permission::Gateway).is_err()
-        );
+        assert!(certificate_caller(&ca.client(&["corp"]), &access, Permission::Gateway).is_err());
     }
 
     #[test]
