@@ -416,10 +416,10 @@ fn issue_6_operators_reach_a_mutual_tls_gateway_with_their_certificates() {
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     let ca = ca.to_str().unwrap();
     let (server_cert, server_key) = write("server", pki.leaf("localhost"));
-    let (ops_cert, ops_key) = write("ops", pki.leaf("ops.signgate.test"));
-    let (admin_cert, admin_key) = write("admin", pki.leaf("admin.signgate.test"));
+    let (ops_cert, ops_key) = write("ops", pki.client("ops.signgate.test"));
+    let (admin_cert, admin_key) = write("admin", pki.client("admin.signgate.test"));
     let stranger_ca = pki::Pki::new("someone else's ca");
-    let (foreign_cert, foreign_key) = write("foreign", stranger_ca.leaf("admin.signgate.test"));
+    let (foreign_cert, foreign_key) = write("foreign", stranger_ca.client("admin.signgate.test"));
     let other_ca = dir.path().join("other-ca.pem");
     std::fs::write(&other_ca, &stranger_ca.ca_pem).unwrap();
     let other_ca = other_ca.to_str().unwrap();

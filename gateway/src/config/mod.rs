@@ -5,6 +5,7 @@
 //! Nothing else in signgate reads the environment: the caller hands the variables in, so tests
 //! pass a map instead of mutating the process environment.
 
+mod client_name;
 mod raw;
 mod typed;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use config::{Config, Environment, File, FileFormat};
 
+pub use client_name::ClientName;
 pub use raw::{
     RawAudit, RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner,
     RawStore, RawTls,
@@ -274,5 +276,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.access.admin, vec!["admin.example", "root.example"]);
+    }
+
+    #[test]
+    fn client_lists_take_spiffe_ids() {
+        let cfg = GatewayConfig::load(
+            None,
+            env(&[(
+                "SIGNGATE_TLS__GATEWAY_CLIENTS",
+                "spiffe://corp/ops/alice,ops.corp",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.access.gateway,
+            vec![
+                ClientName::Spiffe("spiffe://corp/ops/alice".into()),
+                ClientName::Dns("ops.corp".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wildcard_client_name_is_refused_under_its_key() {
+        for (var, key) in [
+            ("SIGNGATE_TLS__ADMIN_CLIENTS", "tls.admin_clients"),
+            ("SIGNGATE_TLS__GATEWAY_CLIENTS", "tls.gateway_clients"),
+        ] {
+            let err = GatewayConfig::load(None, env(&[(var, "admin.corp,*.corp")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(err.contains("\"*.corp\""), "{err}");
+            assert!(err.contains("wildcard names are not supported"), "{err}");
+        }
     }
 }

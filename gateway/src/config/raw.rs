@@ -94,9 +94,10 @@ pub struct RawTls {
     /// CA that issues client certificates (PEM file); clients without a certificate from it are
     /// refused. Required unless `plaintext_loopback`.
     pub client_ca: String,
-    /// DNS names (subjectAltName) of client certificates allowed to call the Gateway service.
+    /// Exact DNS names or SPIFFE IDs (subjectAltName) of client certificates allowed to call
+    /// the Gateway service; see [`super::ClientName`]. A name containing `*` is refused.
     pub gateway_clients: Vec<String>,
-    /// DNS names of client certificates allowed to call the Admin service (and Gateway).
+    /// The same, for the Admin service (and Gateway).
     pub admin_clients: Vec<String>,
 }
 

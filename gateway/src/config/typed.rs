@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use super::{ConfigError, RawConfig};
+use super::{ClientName, ConfigError, RawConfig};
 
 /// Everything the gateway server needs to start.
 #[derive(Debug, Clone)]
@@ -126,14 +126,14 @@ pub struct TlsFiles {
     pub client_ca: PathBuf,
 }
 
-/// Client identities (DNS subjectAltNames of their certificates) per permission. Anyone not
-/// listed may use only the standard health and reflection services.
+/// Client identities (exact DNS or SPIFFE subjectAltNames of their certificates) per
+/// permission. Anyone not listed may use only the standard health and reflection services.
 #[derive(Debug, Clone, Default)]
 pub struct AccessLists {
     /// May call `Gateway`.
-    pub gateway: Vec<String>,
+    pub gateway: Vec<ClientName>,
     /// May call `Admin` and `Gateway`.
-    pub admin: Vec<String>,
+    pub admin: Vec<ClientName>,
 }
 
 /// One signer backend.
@@ -141,6 +141,15 @@ pub struct AccessLists {
 pub struct SignerEndpoint {
     /// `http://` (loopback only) or `https://` URL.
     pub endpoint: String,
+}
+
+/// The names of one access list, each checked by [`ClientName::parse`]; the first one refused
+/// fails the load under `key`.
+fn client_names(key: &'static str, names: &[String]) -> Result<Vec<ClientName>, ConfigError> {
+    names
+        .iter()
+        .map(|name| ClientName::parse(name).map_err(|reason| ConfigError::invalid(key, reason)))
+        .collect()
 }
 
 fn millis(key: &'static str, value: u64) -> Result<Duration, ConfigError> {
@@ -244,23 +253,9 @@ impl TryFrom<RawConfig> for GatewayConfig {
                 client_ca: required_path("tls.client_ca", &t.client_ca)?,
             })
         };
-        for (key, names) in [
-            ("tls.gateway_clients", &t.gateway_clients),
-            ("tls.admin_clients", &t.admin_clients),
-        ] {
-            if let Some(bad) = names
-                .iter()
-                .find(|n| n.trim().is_empty() || n.contains(' '))
-            {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("{bad:?} is not a DNS name"),
-                ));
-            }
-        }
         let access = AccessLists {
-            gateway: t.gateway_clients.clone(),
-            admin: t.admin_clients.clone(),
+            gateway: client_names("tls.gateway_clients", &t.gateway_clients)?,
+            admin: client_names("tls.admin_clients", &t.admin_clients)?,
         };
 
         if raw.store.data_dir.is_empty() {

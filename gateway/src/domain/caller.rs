@@ -7,7 +7,8 @@
 pub enum Caller {
     /// A plaintext connection from loopback (the demo).
     Loopback,
-    /// The DNS name the client certificate was accepted for.
+    /// The subjectAltName (a DNS name or a SPIFFE ID) the client certificate presented and
+    /// was accepted for, as the certificate spells it: never a configured pattern.
     Certificate(String),
 }
 
