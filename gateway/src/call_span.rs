@@ -1,7 +1,7 @@
 //! The tracing span of one Gateway or Admin call, tagged with the proposal it concerns.
 //!
 //! Every call runs inside a `call` span created with empty `proposal_id` and `safe_tx_hash`
-//! fields (by the [`super::observe`] layer around both services); whoever first learns them
+//! fields (by the [`crate::server::observe`] layer around both services); whoever first learns them
 //! records them on the current span, and from then on every
 //! log line of the call carries both — including lines from the blocking threads of the
 //! simulation and the audit append, which enter the span explicitly, and from the signer

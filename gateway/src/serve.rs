@@ -250,7 +250,7 @@ pub async fn serve_with_store<S: ProposalStore>(
 }
 
 /// The full assembly: a store and the decision pipeline that SubmitProposal, Approve, Reject
-/// and RequestSignatures delegate to. A pipeline with [`Governance`] gets its start recorded
+/// and RequestSignatures delegate to. A pipeline with [`Governance`](crate::pipeline::Governance) gets its start recorded
 /// in the audit log before anything is served (no serving without a writable log) and its
 /// graceful stop after the last call drained.
 ///

@@ -12,7 +12,7 @@ use signgate_simulator::{Operation, decode::ActionPath};
 
 use crate::{operators::OperatorId, time::Timestamp, wallets::Asset};
 
-/// The input of [`crate::evaluate`].
+/// The input of [`crate::evaluate()`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {

@@ -156,7 +156,7 @@ async fn shutdown_signal() {
 
 /// The `--log-json` line format: one JSON object per event with its fields, the current span
 /// (`span`) and every enclosing span (`spans`), so the `proposal_id` and `safe_tx_hash` of a
-/// Gateway call (see [`crate::server::call_span`]) are on every line the call emits. Public so
+/// Gateway call (see [`crate::call_span`]) are on every line the call emits. Public so
 /// tests capture exactly this format.
 pub fn json_log_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
 where

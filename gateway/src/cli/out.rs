@@ -4,7 +4,7 @@
 //! later write into `EPIPE`; `println!` answers that with a panic and a backtrace hint on stderr.
 //! The commands write through [`Stdout`] instead: each write returns a [`StdoutError`], which
 //! travels up the `anyhow` chain like any other error, and the binary's edge
-//! ([`exit_status_for`]) tells a closed pipe — not a failure of ours — from everything else.
+//! ([`reader_went_away`]) tells a closed pipe — not a failure of ours — from everything else.
 
 use std::{
     fmt,

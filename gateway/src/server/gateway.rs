@@ -1,5 +1,5 @@
-//! The `Gateway` service: each method parses its request ([`api::requests`]), calls the
-//! decision pipeline or reads the store, and renders the result ([`api::view`]). No decision
+//! The `Gateway` service: each method parses its request ([`crate::api::requests`]), calls the
+//! decision pipeline or reads the store, and renders the result ([`crate::api::view`]). No decision
 //! and no state change happens here.
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //!
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations (parse with [`crate::api`], act
-//!   through the [`DecisionPipeline`], render with [`crate::api::view`]);
+//!   through the [`DecisionPipeline`](crate::pipeline::DecisionPipeline), render with [`crate::api::view`]);
 //! - [`observe`]: the layer that runs every Gateway and Admin call in its span and times it;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 

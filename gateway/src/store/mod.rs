@@ -2,7 +2,8 @@
 //! nonce reservations (one released transaction per chain, Safe and nonce), velocity events
 //! (each release's outflow per limited asset, summed over rolling windows) and the address book.
 //!
-//! - [`model`]: the records, with analysed details as opaque encoded bytes;
+//! - the records themselves are domain types ([`crate::domain::records`]): a proposal's typed
+//!   body and each decision's detail, kept as JSON;
 //! - [`schema`]: versioned migrations written in portable SQL (a PostgreSQL backend for several
 //!   replicas reuses them with its own byte type);
 //! - [`sqlite`]: the embedded default, [`SqliteStore`] (WAL, `synchronous=FULL`).

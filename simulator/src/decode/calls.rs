@@ -30,7 +30,7 @@ fn decode_with<I: SolInterface>(data: &[u8]) -> Option<Result<I, alloy_sol_types
         .then(|| I::abi_decode_with_config(data, AbiDecoderConfig::new().validate(true)))
 }
 
-/// Which interface [`external_call`] would decode `sel` with at `to`, for the "arguments do not
+/// Which interface `external_call` would decode `sel` with at `to`, for the "arguments do not
 /// decode" warning: `None` when the selector is not one the decoder knows there (so an unknown
 /// call with it is simply unknown). `balanceOf` decodes to nothing and is left out.
 pub fn known_function(to: Address, sel: [u8; 4]) -> Option<&'static str> {
