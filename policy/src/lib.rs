@@ -4,6 +4,8 @@
 //! - [`governance`]: admin signatures over a policy's content hash before it takes effect;
 //! - [`operators`], [`wallets`], [`tiers`]: the typed parts of a policy;
 //! - [`evidence`]: what a decision is made from; [`adapters`]: simulator types into evidence;
+//! - [`admission`]: whether a key's holder may submit, approve or reject at all, before any
+//!   work;
 //! - [`approvals`]: the signed approval message and validity checks;
 //! - [`facets`]: a proposal cut into separately governed facets;
 //! - [`rules`]: the deny rules no quorum overrides; [`quorum`]: segregation of duties,
@@ -18,6 +20,7 @@
 #![warn(unreachable_pub)]
 
 pub mod adapters;
+pub mod admission;
 pub mod amount;
 pub mod approvals;
 pub mod cases;
