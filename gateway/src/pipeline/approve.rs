@@ -7,10 +7,10 @@
 //! the decision says why (initiator, probation, …): an operator learns it from the response.
 
 use signgate_audit::record::DecisionTrigger;
-use signgate_policy::operators::OperatorId;
+use signgate_policy::{admission::Act, operators::OperatorId};
 use signgate_simulator::{SafeContext, evm::StateSource};
 
-use super::{Pipeline, analysis, analysis::Analysis, records, submit::operator_of};
+use super::{Pipeline, analysis, analysis::Analysis, records, submit::admitted};
 use crate::{
     call_span,
     domain::{Caller, Statement},
@@ -57,19 +57,25 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
 ) -> Result<StoredProposal, GatewayError> {
     let received = p.clock.now();
     let policy = p.policy.load();
-    let field = match v.says.kind {
-        ApprovalKind::Approve => "approval",
-        ApprovalKind::Reject => "rejection",
+    let (field, act) = match v.says.kind {
+        ApprovalKind::Approve => ("approval", Act::Approve),
+        ApprovalKind::Reject => ("rejection", Act::Reject),
     };
     call_span::record_id(&v.says.proposal_id);
+    // Admission first, on the chain and Safe the statement is signed for (the binding check
+    // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
+    // inactive operator or one not on the wallet is refused before the store is read.
+    let operator = admitted(
+        &policy,
+        &v.signed.public_key,
+        act,
+        (v.says.chain_id, v.says.safe),
+        received,
+        &format!("{field}.public_key"),
+    )?;
     let mut stored = p.load(&v.says.proposal_id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
     v.check_binding(field, &stored.record)?;
-    let operator = operator_of(
-        &policy,
-        &v.signed.public_key,
-        &format!("{field}.public_key"),
-    )?;
     if stored.record.state.is_terminal() {
         return Err(GatewayError::FailedPrecondition(format!(
             "proposal {} is {} and takes no more approvals",

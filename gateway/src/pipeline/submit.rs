@@ -1,13 +1,17 @@
 //! `SubmitProposal`: the initiator's verified submission → the stored proposal and its first
 //! decision.
 //!
-//! Order matters for failing closed: the initiator must hold an enrolled key before anything
-//! is stored; the hash the client expects must equal the recomputed one. Simulation and
+//! Order matters for failing closed: the submitter must be admitted as an initiator (enrolled,
+//! unrevoked key; active; on the wallet; not probationary on a restricted wallet) before
+//! anything is decoded, simulated, recorded or stored; the hash the client expects must equal the recomputed one. Simulation and
 //! screening problems are not errors: they become deny reasons in the stored decision.
 
 use alloy_primitives::{Address, B256};
 use signgate_audit::record::DecisionTrigger;
-use signgate_policy::operators::OperatorId;
+use signgate_policy::{
+    admission::{Act, admit},
+    operators::OperatorId,
+};
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
 };
@@ -17,25 +21,25 @@ use crate::{
     call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
-    store::{NewProposal, ProposalId, ProposalStore, StoredProposal},
+    store::{NewProposal, ProposalId, ProposalStore, StoredProposal, UnixMillis},
 };
 
-/// The operator holding `key` in the current policy; anyone else may not act.
-pub(super) fn operator_of(
+/// Admission of the key that signed a request, before any work on it: the operator holding
+/// `key` in the policy in force, or `PermissionDenied` saying why not and what would pass
+/// (`signgate_policy::admission`). `field` names the signing key in the message.
+pub(super) fn admitted(
     policy: &signgate_policy::Policy,
     key: &ed25519_dalek::VerifyingKey,
+    act: Act,
+    (chain_id, safe): (u64, Address),
+    now: UnixMillis,
     field: &str,
 ) -> Result<OperatorId, GatewayError> {
     let bytes = alloy_primitives::FixedBytes(key.to_bytes());
-    policy
-        .key_holder(&bytes)
-        .map(|(op, _)| op.id.clone())
-        .ok_or_else(|| {
-            GatewayError::PermissionDenied(format!(
-                "{field}: key {} is not enrolled for any operator in the policy",
-                hex::encode(key.to_bytes())
-            ))
-        })
+    admit(policy, &bytes, act, chain_id, safe, super::evidence::seconds(now)).map_err(|refusal| {
+        tracing::info!(code = refusal.code(), %refusal, "request refused at admission");
+        GatewayError::PermissionDenied(format!("{field}: {refusal}"))
+    })
 }
 
 /// The Safe transaction of a submission: the ten fields, or the one transaction of a Safe
@@ -95,7 +99,17 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
 ) -> Result<StoredProposal, GatewayError> {
     let received = p.clock.now();
     let policy = p.policy.load();
-    let initiator = operator_of(&policy, &s.signed.public_key, "submission.public_key")?;
+    // Who submits is settled before anything else: a submitter the policy does not let
+    // initiate is refused here and stores nothing, so they cannot claim the proposal id
+    // (derived from chain, Safe and safeTxHash) of a transaction a colleague may submit.
+    let initiator = admitted(
+        &policy,
+        &s.signed.public_key,
+        Act::Submit,
+        (s.chain_id, s.safe),
+        received,
+        "submission.public_key",
+    )?;
     let tx = transaction(&s)?;
     let version = version(p, &s, s.safe).await?;
     let ctx = SafeContext {
