@@ -1,5 +1,6 @@
-//! Admission: whether the holder of a key may make a statement at all, decided before the
-//! gateway does any work on it (decoding, simulation, storing, auditing).
+//! Admission: whether a key's holder may submit, approve or reject at all, before any work.
+//!
+//! The gateway asks before it decodes, simulates, stores or records anything.
 //!
 //! The evaluation judges a proposal by its stored initiator and its approvals. Two things it
 //! cannot judge are *who signed this request*: it never sees the key of a submission, and it
@@ -201,14 +202,14 @@ pub fn admit(
             wallet: wallet.name.clone(),
         }),
         // A probationary approval is stored and shown as not counted, by the quorum.
-        Bar::Probationary { tag, probation } => (act == Act::Submit).then(|| {
-            Refusal::Probationary {
+        Bar::Probationary { tag, probation } => {
+            (act == Act::Submit).then(|| Refusal::Probationary {
                 operator: op.id.clone(),
                 wallet: wallet.name.clone(),
                 tag,
                 probation,
-            }
-        }),
+            })
+        }
     });
     match refusal {
         Some(r) => Err(r),
@@ -376,7 +377,10 @@ approvals = { treasury = 2 }
     fn a_probationary_operator_may_not_initiate_on_a_restricted_wallet_but_may_approve() {
         let r = admit_on(5, Act::Submit, SAFE).unwrap_err();
         assert_eq!(r.code(), "admission.probationary");
-        assert!(r.to_string().contains("production wallet `treasury`"), "{r}");
+        assert!(
+            r.to_string().contains("production wallet `treasury`"),
+            "{r}"
+        );
         // Whether the approval counts is the quorum's business.
         assert_eq!(
             admit_on(5, Act::Approve, SAFE),
