@@ -12,6 +12,7 @@
 
 mod admin;
 mod approvals;
+mod attacks;
 mod audit_down;
 mod bad_input;
 mod bybit;
