@@ -36,7 +36,15 @@ pub(super) fn admitted(
     field: &str,
 ) -> Result<OperatorId, GatewayError> {
     let bytes = alloy_primitives::FixedBytes(key.to_bytes());
-    admit(policy, &bytes, act, chain_id, safe, super::evidence::seconds(now)).map_err(|refusal| {
+    admit(
+        policy,
+        &bytes,
+        act,
+        chain_id,
+        safe,
+        super::evidence::seconds(now),
+    )
+    .map_err(|refusal| {
         tracing::info!(code = refusal.code(), %refusal, "request refused at admission");
         GatewayError::PermissionDenied(format!("{field}: {refusal}"))
     })
