@@ -296,3 +296,32 @@ async fn every_attack_in_the_fixtures_is_refused_before_any_work() {
         attack(file).await;
     }
 }
+
+/// Admission comes before any work on the transaction: a submission that would fail its own
+/// checks (here a wrong expected safeTxHash, found only after decoding) is refused for who
+/// signed it, not for what it holds — the gateway never decoded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_submitter_is_refused_before_the_transaction_is_looked_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let mut payload = submission(demo::DEMO_SAFE, &tx);
+    payload.expected_safe_tx_hash = format!("{:#x}", alloy_primitives::B256::repeat_byte(1));
+
+    let err = c
+        .submit_proposal(submit_request(&payload, &demo::operator("mallory")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("on probation"), "{}", err.message());
+
+    // The same request from a permitted initiator gets as far as the hash check.
+    let err = c
+        .submit_proposal(submit_request(&payload, &demo::operator("alice")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    drop(c);
+    gw.stop().await;
+}
