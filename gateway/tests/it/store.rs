@@ -717,6 +717,22 @@ async fn upgrade_carries_grid_totals_forward_as_events() {
     assert_eq!(spent(90_000_000).await.unwrap(), U256::ZERO);
 }
 
+/// A database at schema version 2, as a gateway before typed records left it.
+fn schema_2(path: &std::path::Path) -> rusqlite::Connection {
+    use signgate_gateway::store::schema::{BOOTSTRAP, Dialect, MIGRATIONS};
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(BOOTSTRAP).unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 2) {
+        c.execute_batch(&m.render(Dialect::Sqlite)).unwrap();
+        c.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+            [m.version],
+        )
+        .unwrap();
+    }
+    c
+}
+
 /// A `signgate.v1.Proposal` as schema 2 stored it.
 fn legacy_view(nonce: u64) -> Vec<u8> {
     use prost::Message as _;
@@ -754,25 +770,13 @@ fn legacy_view(nonce: u64) -> Vec<u8> {
 
 #[tokio::test]
 async fn schema_3_turns_stored_views_into_typed_records() {
-    use signgate_gateway::{
-        domain::{DecisionDetail, IntentAsset, ProposalAnalysis},
-        store::schema::{BOOTSTRAP, Dialect, MIGRATIONS},
-    };
+    use signgate_gateway::domain::{DecisionDetail, IntentAsset, ProposalAnalysis};
     use signgate_simulator::{SafeVersion, signature::SignatureKind};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v2.sqlite3");
     let view = legacy_view(4);
     {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(BOOTSTRAP).unwrap();
-        for m in MIGRATIONS.iter().filter(|m| m.version <= 2) {
-            c.execute_batch(&m.render(Dialect::Sqlite)).unwrap();
-            c.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
-                [m.version],
-            )
-            .unwrap();
-        }
+        let c = schema_2(&path);
         c.execute(
             "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
              revision, created_at, updated_at, view) \
@@ -829,20 +833,10 @@ async fn schema_3_turns_stored_views_into_typed_records() {
 
 #[tokio::test]
 async fn schema_3_refuses_to_start_on_a_view_it_cannot_read() {
-    use signgate_gateway::store::schema::{BOOTSTRAP, Dialect, MIGRATIONS};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.sqlite3");
     {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(BOOTSTRAP).unwrap();
-        for m in MIGRATIONS.iter().filter(|m| m.version <= 2) {
-            c.execute_batch(&m.render(Dialect::Sqlite)).unwrap();
-            c.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
-                [m.version],
-            )
-            .unwrap();
-        }
+        let c = schema_2(&path);
         c.execute(
             "INSERT INTO proposals (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
              revision, created_at, updated_at, view) \

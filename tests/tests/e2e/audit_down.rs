@@ -16,6 +16,21 @@ use crate::{
 struct Immutable(Vec<PathBuf>);
 
 impl Immutable {
+    /// The audit log of the gateway running in `dir` becomes unwritable while the gateway runs.
+    /// Not the `-shm` index: SQLite maps it into memory, and an immutable mapping is a crash,
+    /// not a failed write.
+    fn audit_log(dir: &std::path::Path) -> Self {
+        let cfg = config(dir, &[]);
+        let base = cfg.data_dir.join("audit.sqlite3");
+        Self::set(
+            ["", "-wal"]
+                .iter()
+                .map(|suffix| PathBuf::from(format!("{}{suffix}", base.display())))
+                .filter(|p| p.exists())
+                .collect(),
+        )
+    }
+
     fn set(paths: Vec<PathBuf>) -> Self {
         for p in &paths {
             let ok = Command::new("chattr")
@@ -53,16 +68,7 @@ async fn an_unwritable_audit_log_releases_nothing_and_answers_unavailable() {
     let p = approve(&mut c, &p, "carol").await;
     assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
 
-    // The audit log's files become unwritable while the gateway runs. Not the `-shm` index:
-    // SQLite maps it into memory, and an immutable mapping is a crash, not a failed write.
-    let cfg = config(dir.path(), &[]);
-    let base = cfg.data_dir.join("audit.sqlite3");
-    let files: Vec<PathBuf> = ["", "-wal"]
-        .iter()
-        .map(|suffix| PathBuf::from(format!("{}{suffix}", base.display())))
-        .filter(|p| p.exists())
-        .collect();
-    let guard = Immutable::set(files);
+    let guard = Immutable::audit_log(dir.path());
 
     let err = c
         .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
@@ -114,14 +120,7 @@ async fn no_state_change_is_stored_without_its_record() {
         .unwrap()
         .into_inner();
 
-    let cfg = config(dir.path(), &[]);
-    let base = cfg.data_dir.join("audit.sqlite3");
-    let files: Vec<PathBuf> = ["", "-wal"]
-        .iter()
-        .map(|suffix| PathBuf::from(format!("{}{suffix}", base.display())))
-        .filter(|p| p.exists())
-        .collect();
-    let _guard = Immutable::set(files);
+    let _guard = Immutable::audit_log(dir.path());
 
     let other = token_transfer(demo::PAYEE, U256::from(11u64), 1);
     let err = c
