@@ -49,6 +49,55 @@ impl CheckpointSink {
     }
 }
 
+/// The one place a checkpoint is signed *now* and delivered before an answer depends on it.
+///
+/// Records written after the last delivered checkpoint can be cut off the log without anyone
+/// noticing, so the pipeline does not hand out signatures until a checkpoint covering their
+/// `signatures_returned` record has left the gateway: [`Witness::confirm`] signs a checkpoint
+/// of the whole log as it stands (so it covers every record appended before the call) and
+/// delivers it through the configured [`CheckpointSink`]. Only a delivery that succeeded
+/// counts; a failing hook or an unwritable directory is an error, and the caller refuses.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    log: Arc<AuditLog>,
+    sink: CheckpointSink,
+}
+
+impl Witness {
+    /// A witness over `log` delivering to `sink`. A sink with no destination confirms nothing,
+    /// so it is refused here rather than turned into a witness that always agrees.
+    pub fn new(log: Arc<AuditLog>, sink: CheckpointSink) -> Result<Self, AuditError> {
+        if sink.drop_dir.is_none() && sink.hook.as_ref().is_none_or(Vec::is_empty) {
+            return Err(AuditError::Export {
+                target: "checkpoint sink".to_owned(),
+                source: std::io::Error::other(
+                    "no checkpoint directory and no hook: nothing outside the gateway could \
+                     confirm a release",
+                ),
+            });
+        }
+        Ok(Self { log, sink })
+    }
+
+    /// Signs a checkpoint of the log now and delivers it; returns its size (the number of
+    /// records it commits to). Signing and delivery are blocking (SQLite, fsync, the hook's
+    /// process), so they run on a blocking thread.
+    pub async fn confirm(&self) -> Result<u64, AuditError> {
+        let log = self.log.clone();
+        let sink = self.sink.clone();
+        tokio::task::spawn_blocking(move || {
+            let cp = log.checkpoint()?;
+            sink.deliver(&cp)?;
+            Ok(cp.checkpoint.size)
+        })
+        .await
+        .map_err(|e| AuditError::Export {
+            target: "checkpoint task".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+}
+
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
     let err = |e: std::io::Error| AuditError::Export {
         target: dir.display().to_string(),

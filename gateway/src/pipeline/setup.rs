@@ -22,7 +22,10 @@ use signgate_simulator::evm::{Snapshot, StateError};
 
 use super::{Pipeline, Release};
 use crate::{
-    audit::AuditLog,
+    audit::{
+        AuditLog,
+        export::{CheckpointSink, Witness},
+    },
     clock::SharedClock,
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
@@ -228,6 +231,7 @@ pub fn from_config<S: ProposalStore>(
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
         Transport::PlaintextLoopback => None,
     };
+    let witness = witness(cfg, audit.clone())?;
     let in_force = policy.load();
     tracing::info!(
         policy = in_force.name(),
@@ -248,8 +252,34 @@ pub fn from_config<S: ProposalStore>(
             tls,
         },
         audit,
+        witness,
         clock,
     ))
+}
+
+/// Where checkpoints go, as `[audit]` configures it: the drop directory, and the hook if any.
+/// The periodic checkpoint task and the release [`Witness`] deliver to the same places.
+pub fn checkpoint_sink(cfg: &GatewayConfig) -> CheckpointSink {
+    CheckpointSink {
+        drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
+        hook: cfg.audit.checkpoint_hook.clone(),
+    }
+}
+
+/// The witness every release waits for: a checkpoint signed with `audit`'s key, delivered to
+/// [`checkpoint_sink`]. In demo mode the drop directory may stay inside the data directory (the
+/// configuration refuses that in production); that is logged, because such a witness proves
+/// nothing against whoever holds the data directory.
+pub fn witness(cfg: &GatewayConfig, audit: Arc<AuditLog>) -> Result<Witness, SetupError> {
+    if cfg.checkpoints_unwitnessed() {
+        tracing::warn!(
+            checkpoints = %cfg.audit.checkpoint_dir.display(),
+            data_dir = %cfg.data_dir.display(),
+            "DEMO MODE: audit checkpoints stay in the data directory and no audit.checkpoint_hook \
+             is set, so nothing outside the gateway witnesses releases"
+        );
+    }
+    Ok(Witness::new(audit, checkpoint_sink(cfg))?)
 }
 
 /// The audit log file inside the data directory.
