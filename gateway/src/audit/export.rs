@@ -8,6 +8,10 @@
 //! mail it, post it to a witness or another account's bucket). Where the drop lives decides
 //! what it proves: a directory the operator can also rewrite proves nothing.
 //!
+//! Checkpoints leave on a timer ([`run_checkpoints`]) and, through [`Witness`], once for every
+//! release before its signatures are returned, so no released signature rests on a record
+//! that could still be cut off the log unnoticed.
+//!
 //! This stays in the gateway because it needs the live log and the async runtime; the formats
 //! it writes are the audit crate's, so an auditor reads them without the gateway.
 
@@ -127,10 +131,14 @@ fn run_hook(hook: &[String], note: &str) -> Result<(), AuditError> {
         .stdout(Stdio::null())
         .spawn()
         .map_err(err)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(note.as_bytes()).map_err(err)?;
-    }
+    // The child is waited for even when the note cannot be written (a hook that exits before
+    // reading it closes the pipe), so no failed delivery leaves a zombie behind.
+    let written = child
+        .stdin
+        .take()
+        .map_or(Ok(()), |mut stdin| stdin.write_all(note.as_bytes()));
     let status = child.wait().map_err(err)?;
+    written.map_err(err)?;
     if !status.success() {
         return Err(AuditError::Export {
             target: program.clone(),
@@ -170,4 +178,71 @@ pub async fn run_checkpoints(
         }
     }
     tick(log, sink).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use signgate_audit::{AuditEvent, checkpoint::parse_note, record::ServerStopped};
+
+    use super::*;
+
+    fn log(dir: &Path) -> Arc<AuditLog> {
+        Arc::new(
+            AuditLog::open(&dir.join("audit.sqlite3"), SigningKey::from_bytes(&[4; 32])).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_sink_with_no_destination_is_no_witness() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Witness::new(log(dir.path()), CheckpointSink::default()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_confirmed_only_once_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(dir.path());
+        log.append(AuditEvent::ServerStopped(ServerStopped {
+            reason: "test".to_owned(),
+        }))
+        .unwrap();
+
+        let drop_dir = dir.path().join("notes");
+        let ok = Witness::new(
+            log.clone(),
+            CheckpointSink {
+                drop_dir: Some(drop_dir.clone()),
+                hook: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(ok.confirm().await.unwrap(), 1);
+        let note = fs::read_to_string(drop_dir.join(note_file_name(1))).unwrap();
+        assert_eq!(parse_note(&note).unwrap().0.size, 1);
+
+        // A drop directory that cannot be created (its parent is a file) refuses.
+        let blocker = dir.path().join("a-file");
+        fs::write(&blocker, b"").unwrap();
+        let unwritable = Witness::new(
+            log.clone(),
+            CheckpointSink {
+                drop_dir: Some(blocker.join("notes")),
+                hook: None,
+            },
+        )
+        .unwrap();
+        assert!(unwritable.confirm().await.is_err());
+
+        // A hook that exits non-zero refuses, even with a writable directory beside it.
+        let failing = Witness::new(
+            log,
+            CheckpointSink {
+                drop_dir: Some(drop_dir),
+                hook: Some(vec!["/bin/false".to_owned()]),
+            },
+        )
+        .unwrap();
+        assert!(failing.confirm().await.is_err());
+    }
 }

@@ -79,6 +79,18 @@ pub enum SetupError {
     /// The audit log cannot be opened; the gateway does not decide without one.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// Outside demo mode, checkpoints would stay in the data directory with no hook, so no
+    /// release could be witnessed outside the gateway. The configuration refuses this at load;
+    /// this catches a configuration built or changed in code after it.
+    #[error(
+        "audit.checkpoint_dir {} is inside store.data_dir and audit.checkpoint_hook is empty; \
+         set one of them to reach outside the data directory (pipeline.demo = false)",
+        checkpoint_dir.display()
+    )]
+    Unwitnessed {
+        /// The configured checkpoint directory.
+        checkpoint_dir: PathBuf,
+    },
     /// The policy applied through `Admin.ApplyPolicy` is damaged; the gateway does not fall
     /// back silently to the configured one.
     #[error("applied policy: {0}")]
@@ -272,6 +284,11 @@ pub fn checkpoint_sink(cfg: &GatewayConfig) -> CheckpointSink {
 /// nothing against whoever holds the data directory.
 pub fn witness(cfg: &GatewayConfig, audit: Arc<AuditLog>) -> Result<Witness, SetupError> {
     if cfg.checkpoints_unwitnessed() {
+        if !matches!(cfg.sources, PipelineSources::Demo) {
+            return Err(SetupError::Unwitnessed {
+                checkpoint_dir: cfg.audit.checkpoint_dir.clone(),
+            });
+        }
         tracing::warn!(
             checkpoints = %cfg.audit.checkpoint_dir.display(),
             data_dir = %cfg.data_dir.display(),
@@ -285,4 +302,44 @@ pub fn witness(cfg: &GatewayConfig, audit: Arc<AuditLog>) -> Result<Witness, Set
 /// The audit log file inside the data directory.
 pub fn audit_path(cfg: &GatewayConfig) -> PathBuf {
     cfg.data_dir.join("audit.sqlite3")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production(dir: &Path) -> GatewayConfig {
+        let mut cfg = GatewayConfig::embedded_default().unwrap();
+        cfg.data_dir = dir.join("data");
+        cfg.audit.checkpoint_dir = cfg.data_dir.join("checkpoints");
+        cfg.sources = PipelineSources::Files {
+            state_snapshot: dir.join("state.json"),
+            policy: dir.join("policy.toml"),
+            lists: Vec::new(),
+        };
+        cfg
+    }
+
+    #[test]
+    fn a_production_pipeline_is_not_built_without_a_witness_outside_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Arc::new(
+            AuditLog::open(
+                &dir.path().join("audit.sqlite3"),
+                SigningKey::from_bytes(&[9; 32]),
+            )
+            .unwrap(),
+        );
+        let mut cfg = production(dir.path());
+        let err = witness(&cfg, audit.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("audit.checkpoint_dir") && err.contains("audit.checkpoint_hook"),
+            "{err}"
+        );
+        cfg.audit.checkpoint_hook = Some(vec!["/bin/true".to_owned()]);
+        assert!(witness(&cfg, audit.clone()).is_ok());
+        cfg.audit.checkpoint_hook = None;
+        cfg.sources = PipelineSources::Demo;
+        assert!(witness(&cfg, audit).is_ok());
+    }
 }
