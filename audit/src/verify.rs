@@ -235,6 +235,9 @@ pub struct Verification {
     pub uncovered: Option<(u64, u64)>,
     /// Every problem found, in the order the checks ran; empty means the export passed.
     pub findings: Vec<Finding>,
+    /// The most recently signed valid checkpoint (largest time, then size): how fresh the
+    /// outside commitment is, which a verdict on the records alone does not say.
+    pub newest: Option<Checkpoint>,
 }
 
 impl Verification {
@@ -246,8 +249,11 @@ impl Verification {
     /// The verdict as both verifiers print it: a summary line, a note on records no
     /// checkpoint covers yet, one `FAIL:` line per finding, then `PASS` or the count of
     /// findings. One rendering, so `signgate audit verify` and `signgate-audit verify` say the
-    /// same thing about the same export.
-    pub fn report(&self) -> String {
+    /// same thing about the same export. `now` (Unix seconds, passed in so the report is a pure
+    /// function of its inputs) dates the newest checkpoint: an old checkpoint, or one that
+    /// commits to fewer records than the export holds, means the recent tail rests on the
+    /// operator's word alone.
+    pub fn report(&self, now: u64) -> String {
         use fmt::Write as _;
         // Writing to a `String` cannot fail.
         let mut s = String::new();
@@ -258,6 +264,18 @@ impl Verification {
             self.checkpoints,
             self.verified_size.saturating_sub(1)
         );
+        if let Some(newest) = &self.newest {
+            let when = if newest.time <= now {
+                format!("{} ago", age(now - newest.time))
+            } else {
+                format!("{} in the future", age(newest.time - now))
+            };
+            let _ = writeln!(
+                s,
+                "newest checkpoint: signed at {} (Unix seconds, {when}), commits to {} of the {} exported records",
+                newest.time, newest.size, self.records
+            );
+        }
         if let Some((from, to)) = self.uncovered {
             let _ = writeln!(
                 s,
@@ -274,6 +292,25 @@ impl Verification {
             let _ = writeln!(s, "FAIL: {} finding(s)", self.findings.len());
         }
         s
+    }
+}
+
+/// `secs` in the largest two units that matter (`3d 4h`, `5m 2s`).
+fn age(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3_600,
+        secs % 3_600 / 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -311,6 +348,11 @@ pub fn verify_export(log: &[u8], notes: &[(String, String)], key: &VerifyingKey)
 
     let cps = read_checkpoints(notes, key, &mut out.findings);
     out.checkpoints = cps.len();
+    out.newest = cps
+        .iter()
+        .map(|(_, c)| c)
+        .max_by_key(|c| (c.time, c.size))
+        .cloned();
     if cps.is_empty() {
         out.findings.push(Finding::NoCheckpoint);
     }
@@ -563,5 +605,65 @@ fn check_releases(entries: &[Entry], findings: &mut Vec<Finding>) {
                 proposal: k.0,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(size: u64, time: u64) -> Checkpoint {
+        Checkpoint {
+            origin: "signgate.audit/test".to_owned(),
+            size,
+            root: [7; 32],
+            time,
+        }
+    }
+
+    #[test]
+    fn the_report_dates_the_newest_checkpoint_and_sizes_it_against_the_export() {
+        let v = Verification {
+            records: 12,
+            checkpoints: 2,
+            verified_size: 9,
+            uncovered: Some((9, 12)),
+            findings: Vec::new(),
+            newest: Some(checkpoint(9, 1_000_000)),
+        };
+        let report = v.report(1_000_000 + 2 * 3_600 + 5 * 60);
+        assert!(
+            report.contains(
+                "newest checkpoint: signed at 1000000 (Unix seconds, 2h 5m ago), commits to 9 of the 12 exported records"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("records #9..#11 come after"), "{report}");
+        // A clock behind the checkpoint is said, not hidden as a zero age.
+        let report = v.report(1_000_000 - 30);
+        assert!(report.contains("30s in the future"), "{report}");
+    }
+
+    #[test]
+    fn the_newest_checkpoint_is_the_latest_signed() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let public = key.verifying_key();
+        let at = |time| {
+            Checkpoint {
+                origin: crate::checkpoint::origin_for(&public),
+                size: 0,
+                root: crate::merkle::empty_root(),
+                time,
+            }
+            .sign(&key)
+        };
+        let none = verify_export(b"", &[], &public);
+        assert!(none.newest.is_none());
+        assert!(!none.report(0).contains("newest checkpoint"));
+        let notes = [("late".to_owned(), at(200)), ("early".to_owned(), at(100))];
+        let v = verify_export(b"", &notes, &public);
+        assert_eq!(v.checkpoints, 2, "{}", v.report(300));
+        assert_eq!(v.newest.as_ref().map(|c| c.time), Some(200));
+        assert!(v.report(300).contains("1m 40s ago"), "{}", v.report(300));
     }
 }

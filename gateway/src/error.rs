@@ -31,6 +31,16 @@ pub enum GatewayError {
     /// A dependency (store, state source, list, signer) failed; nothing was released.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A release was recorded but the checkpoint covering it could not be delivered outside the
+    /// gateway (hook failed, drop directory unwritable), so its signatures were withheld. Kept
+    /// apart from [`Self::Unavailable`] because the client must learn that the release is on
+    /// the record (its nonce is reserved) even though nothing came back; `detail` goes to the
+    /// logs only, as it names paths and programs.
+    #[error("release unwitnessed: {detail}")]
+    ReleaseUnwitnessed {
+        /// Why the delivery failed.
+        detail: String,
+    },
     /// The feature is not wired yet.
     #[error("{0}")]
     Unimplemented(&'static str),

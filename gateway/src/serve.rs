@@ -155,10 +155,7 @@ pub async fn run(
     let tasks = TaskTracker::new();
     tasks.spawn(crate::audit::export::run_checkpoints(
         audit.clone(),
-        crate::audit::export::CheckpointSink {
-            drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
-            hook: cfg.audit.checkpoint_hook.clone(),
-        },
+        crate::pipeline::setup::checkpoint_sink(&cfg),
         cfg.audit.checkpoint_interval,
         stopped.clone().cancelled_owned(),
     ));

@@ -31,6 +31,13 @@ impl From<GatewayError> for Status {
                     "a dependency of the gateway is unavailable; nothing was released",
                 )
             }
+            GatewayError::ReleaseUnwitnessed { detail } => {
+                tracing::error!(%detail, "release checkpoint not delivered");
+                Status::unavailable(
+                    "the release was recorded but no witness outside the gateway confirmed it; \
+                     nothing was returned",
+                )
+            }
             GatewayError::Unimplemented(m) => Status::unimplemented(m),
             GatewayError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

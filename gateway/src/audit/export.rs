@@ -8,6 +8,10 @@
 //! mail it, post it to a witness or another account's bucket). Where the drop lives decides
 //! what it proves: a directory the operator can also rewrite proves nothing.
 //!
+//! Checkpoints leave on a timer ([`run_checkpoints`]) and, through [`Witness`], once for every
+//! release before its signatures are returned, so no released signature rests on a record
+//! that could still be cut off the log unnoticed.
+//!
 //! This stays in the gateway because it needs the live log and the async runtime; the formats
 //! it writes are the audit crate's, so an auditor reads them without the gateway.
 
@@ -49,6 +53,55 @@ impl CheckpointSink {
     }
 }
 
+/// The one place a checkpoint is signed *now* and delivered before an answer depends on it.
+///
+/// Records written after the last delivered checkpoint can be cut off the log without anyone
+/// noticing, so the pipeline does not hand out signatures until a checkpoint covering their
+/// `signatures_returned` record has left the gateway: [`Witness::confirm`] signs a checkpoint
+/// of the whole log as it stands (so it covers every record appended before the call) and
+/// delivers it through the configured [`CheckpointSink`]. Only a delivery that succeeded
+/// counts; a failing hook or an unwritable directory is an error, and the caller refuses.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    log: Arc<AuditLog>,
+    sink: CheckpointSink,
+}
+
+impl Witness {
+    /// A witness over `log` delivering to `sink`. A sink with no destination confirms nothing,
+    /// so it is refused here rather than turned into a witness that always agrees.
+    pub fn new(log: Arc<AuditLog>, sink: CheckpointSink) -> Result<Self, AuditError> {
+        if sink.drop_dir.is_none() && sink.hook.as_ref().is_none_or(Vec::is_empty) {
+            return Err(AuditError::Export {
+                target: "checkpoint sink".to_owned(),
+                source: std::io::Error::other(
+                    "no checkpoint directory and no hook: nothing outside the gateway could \
+                     confirm a release",
+                ),
+            });
+        }
+        Ok(Self { log, sink })
+    }
+
+    /// Signs a checkpoint of the log now and delivers it; returns its size (the number of
+    /// records it commits to). Signing and delivery are blocking (SQLite, fsync, the hook's
+    /// process), so they run on a blocking thread.
+    pub async fn confirm(&self) -> Result<u64, AuditError> {
+        let log = self.log.clone();
+        let sink = self.sink.clone();
+        tokio::task::spawn_blocking(move || {
+            let cp = log.checkpoint()?;
+            sink.deliver(&cp)?;
+            Ok(cp.checkpoint.size)
+        })
+        .await
+        .map_err(|e| AuditError::Export {
+            target: "checkpoint task".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+}
+
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
     let err = |e: std::io::Error| AuditError::Export {
         target: dir.display().to_string(),
@@ -78,10 +131,14 @@ fn run_hook(hook: &[String], note: &str) -> Result<(), AuditError> {
         .stdout(Stdio::null())
         .spawn()
         .map_err(err)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(note.as_bytes()).map_err(err)?;
-    }
+    // The child is waited for even when the note cannot be written (a hook that exits before
+    // reading it closes the pipe), so no failed delivery leaves a zombie behind.
+    let written = child
+        .stdin
+        .take()
+        .map_or(Ok(()), |mut stdin| stdin.write_all(note.as_bytes()));
     let status = child.wait().map_err(err)?;
+    written.map_err(err)?;
     if !status.success() {
         return Err(AuditError::Export {
             target: program.clone(),
@@ -121,4 +178,71 @@ pub async fn run_checkpoints(
         }
     }
     tick(log, sink).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use signgate_audit::{AuditEvent, checkpoint::parse_note, record::ServerStopped};
+
+    use super::*;
+
+    fn log(dir: &Path) -> Arc<AuditLog> {
+        Arc::new(
+            AuditLog::open(&dir.join("audit.sqlite3"), SigningKey::from_bytes(&[4; 32])).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_sink_with_no_destination_is_no_witness() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Witness::new(log(dir.path()), CheckpointSink::default()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_confirmed_only_once_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(dir.path());
+        log.append(AuditEvent::ServerStopped(ServerStopped {
+            reason: "test".to_owned(),
+        }))
+        .unwrap();
+
+        let drop_dir = dir.path().join("notes");
+        let ok = Witness::new(
+            log.clone(),
+            CheckpointSink {
+                drop_dir: Some(drop_dir.clone()),
+                hook: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(ok.confirm().await.unwrap(), 1);
+        let note = fs::read_to_string(drop_dir.join(note_file_name(1))).unwrap();
+        assert_eq!(parse_note(&note).unwrap().0.size, 1);
+
+        // A drop directory that cannot be created (its parent is a file) refuses.
+        let blocker = dir.path().join("a-file");
+        fs::write(&blocker, b"").unwrap();
+        let unwritable = Witness::new(
+            log.clone(),
+            CheckpointSink {
+                drop_dir: Some(blocker.join("notes")),
+                hook: None,
+            },
+        )
+        .unwrap();
+        assert!(unwritable.confirm().await.is_err());
+
+        // A hook that exits non-zero refuses, even with a writable directory beside it.
+        let failing = Witness::new(
+            log,
+            CheckpointSink {
+                drop_dir: Some(drop_dir),
+                hook: Some(vec!["/bin/false".to_owned()]),
+            },
+        )
+        .unwrap();
+        assert!(failing.confirm().await.is_err());
+    }
 }

@@ -268,6 +268,78 @@ mod tests {
         assert!(err.contains("audit.checkpoint_interval_secs"), "{err}");
     }
 
+    /// A production configuration (`pipeline.demo = false`) with its data in `dir/data`.
+    fn production(dir: &Path, extra: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+        let file = dir.join("prod.toml");
+        std::fs::write(
+            &file,
+            "[pipeline]\ndemo = false\nstate_snapshot = \"/etc/signgate/state.json\"\n\
+             policy = \"/etc/signgate/policy.toml\"\n\n[[sanctions]]\nid = \"ofac-sdn\"\n\
+             path = \"/var/lib/signgate/sdn.csv\"\nformat = \"sdn_csv\"\n\
+             category = \"sanctions\"\naction = \"deny\"\nmax_age_hours = 48\n",
+        )
+        .unwrap();
+        let data = dir.join("data").to_string_lossy().into_owned();
+        let mut vars = env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]);
+        vars.extend(env(extra));
+        GatewayConfig::load(Some(&file), vars)
+    }
+
+    #[test]
+    fn production_refuses_checkpoints_only_inside_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        // The default: `<data_dir>/checkpoints`, no hook.
+        let err = production(dir.path(), &[]).unwrap_err().to_string();
+        for key in [
+            "audit.checkpoint_dir",
+            "audit.checkpoint_hook",
+            "store.data_dir",
+        ] {
+            assert!(err.contains(key), "{key} missing from: {err}");
+        }
+        // Spelled differently, still inside (`..` and `.` do not hide it).
+        let sneaky = dir.path().join("elsewhere/../data/./notes");
+        let err = production(
+            dir.path(),
+            &[("SIGNGATE_AUDIT__CHECKPOINT_DIR", &sneaky.to_string_lossy())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("audit.checkpoint_dir"), "{err}");
+
+        // A hook sends each note off the host: enough.
+        let cfg = production(
+            dir.path(),
+            &[("SIGNGATE_AUDIT__CHECKPOINT_HOOK", "/usr/local/bin/publish")],
+        )
+        .unwrap();
+        assert!(!cfg.checkpoints_unwitnessed());
+        // A directory outside the data directory: enough.
+        let outside = dir.path().join("witness");
+        let cfg = production(
+            dir.path(),
+            &[("SIGNGATE_AUDIT__CHECKPOINT_DIR", &outside.to_string_lossy())],
+        )
+        .unwrap();
+        assert!(!cfg.checkpoints_unwitnessed());
+        // A sibling whose name merely starts like the data directory is outside it.
+        let sibling = dir.path().join("data-witness");
+        assert!(
+            production(
+                dir.path(),
+                &[("SIGNGATE_AUDIT__CHECKPOINT_DIR", &sibling.to_string_lossy())],
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_demo_may_keep_its_checkpoints_in_the_data_directory() {
+        let cfg = GatewayConfig::embedded_default().unwrap();
+        assert!(matches!(cfg.sources, PipelineSources::Demo));
+        assert!(cfg.checkpoints_unwitnessed());
+    }
+
     #[test]
     fn client_lists_parse_from_env() {
         let cfg = GatewayConfig::load(

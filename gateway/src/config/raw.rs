@@ -39,8 +39,10 @@ pub struct RawAudit {
     pub checkpoint_dir: String,
     /// Seconds between checkpoints; one more is written at shutdown. Zero is refused.
     pub checkpoint_interval_secs: u64,
-    /// A program and its arguments that receives each note on stdin; a non-zero exit is logged and
-    /// retried at the next checkpoint. Empty: no hook.
+    /// A program and its arguments that receives each note on stdin. A release waits for its
+    /// checkpoint's delivery and is refused (no signatures) on a non-zero exit; a periodic
+    /// checkpoint's failure is logged and retried at the next. Empty: no hook (refused with
+    /// `pipeline.demo = false` when `checkpoint_dir` is inside the data directory).
     pub checkpoint_hook: Vec<String>,
 }
 

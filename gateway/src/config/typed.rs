@@ -4,7 +4,7 @@
 use std::{
     net::SocketAddr,
     num::{NonZeroU32, NonZeroUsize},
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::Duration,
 };
 
@@ -82,6 +82,55 @@ impl GatewayConfig {
     /// The SQLite database file inside the data directory.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("signgate.sqlite3")
+    }
+
+    /// Whether nothing outside the data directory receives checkpoints: the drop directory is
+    /// inside it and there is no hook. Whoever can rewrite the data directory can then erase
+    /// the tail of the audit log together with the checkpoints that commit to it, so the
+    /// configuration refuses this outside demo mode.
+    pub fn checkpoints_unwitnessed(&self) -> bool {
+        self.audit.checkpoint_hook.is_none()
+            && is_within(&self.audit.checkpoint_dir, &self.data_dir)
+    }
+}
+
+/// Whether `path` is `base` or below it, comparing the paths as the filesystem resolves them:
+/// made absolute, `.` and `..` removed, and the longest part that exists resolved through its
+/// symbolic links (the directories need not exist yet at load time). This guards against a
+/// mistaken configuration, not against an operator set on fooling it (who controls the
+/// configuration anyway); the hook or a collector outside the operator's reach is what binds.
+fn is_within(path: &Path, base: &Path) -> bool {
+    resolved(path).starts_with(resolved(base))
+}
+
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    // An absolute path cannot be formed only if the current directory is unknown; the path
+    // as given then compares as well as anything.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut lexical = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
     }
 }
 
@@ -294,6 +343,24 @@ impl TryFrom<RawConfig> for GatewayConfig {
 
         let sources = pipeline_sources(&raw)?;
         let audit = audit_settings(&raw.audit, &data_dir)?;
+        if matches!(sources, PipelineSources::Files { .. })
+            && audit.checkpoint_hook.is_none()
+            && is_within(&audit.checkpoint_dir, &data_dir)
+        {
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_dir",
+                format!(
+                    "{} is inside store.data_dir ({}) and audit.checkpoint_hook is empty: \
+                     whoever can rewrite the data directory could erase the tail of the audit \
+                     log with the checkpoints that commit to it. Set audit.checkpoint_dir to a \
+                     directory outside store.data_dir that an auditor's collector copies away, \
+                     or set audit.checkpoint_hook to a program that sends each checkpoint note \
+                     off the host (pipeline.demo = false)",
+                    audit.checkpoint_dir.display(),
+                    data_dir.display()
+                ),
+            ));
+        }
         let effective_sha256 = {
             use sha2::Digest as _;
             // Plain strings and numbers always encode; an empty input would only change the

@@ -43,7 +43,7 @@ use signgate_simulator::evm::StateSource;
 pub use setup::{SetupError, from_config};
 
 use crate::{
-    audit::AuditLog,
+    audit::{AuditLog, export::Witness},
     clock::{self, SharedClock},
     config::{Limits, SignerEndpoint},
     domain::{
@@ -204,6 +204,8 @@ pub struct Pipeline<S, T> {
     limits: Limits,
     release: Release,
     audit: Arc<AuditLog>,
+    /// Confirms each release outside the gateway before its signatures are returned.
+    witness: Witness,
     /// This pipeline's own registry (per instance: tests run several gateways in one process).
     metrics: Arc<Metrics>,
     clock: SharedClock,
@@ -213,8 +215,9 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
     /// A pipeline over its parts. `policy` is loaded once per call (`Admin.ApplyPolicy` swaps
     /// it between calls, never under one); `state` is the pre-state every simulation runs on;
     /// `lists` is read once per evaluation (a reload never changes the lists under a request);
-    /// every state change is appended to `audit` before it is stored; `clock` is the only time
-    /// it reads.
+    /// every state change is appended to `audit` before it is stored; `witness` must deliver a
+    /// checkpoint covering a release's `signatures_returned` record before the signatures are
+    /// returned; `clock` is the only time it reads.
     #[expect(
         clippy::too_many_arguments,
         reason = "the pipeline's dependencies, each built elsewhere"
@@ -227,6 +230,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
         limits: Limits,
         release: Release,
         audit: Arc<AuditLog>,
+        witness: Witness,
         clock: SharedClock,
     ) -> Self {
         Self {
@@ -237,6 +241,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
             limits,
             release,
             audit,
+            witness,
             metrics: Arc::new(Metrics::new(Some(lists), clock.clone())),
             clock,
         }

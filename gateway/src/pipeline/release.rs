@@ -193,6 +193,17 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         vec![records::signatures(&record, owners, &packed, caller)],
     )
     .await?;
+    // The record is durable, but only inside the gateway: whoever holds the data directory
+    // could cut it off the log. The signatures leave only once a checkpoint covering it has.
+    if let Err(e) = p.witness.confirm().await {
+        tracing::error!(
+            proposal_id = %record.id,
+            "release recorded but its checkpoint was not delivered; signatures withheld"
+        );
+        return Err(GatewayError::ReleaseUnwitnessed {
+            detail: e.to_string(),
+        });
+    }
     let calldata = exec_transaction_calldata(&d.tx, packed.clone());
     Ok(Released {
         proposal: p.load(&record.id).await?,

@@ -22,7 +22,10 @@ use signgate_simulator::evm::{Snapshot, StateError};
 
 use super::{Pipeline, Release};
 use crate::{
-    audit::AuditLog,
+    audit::{
+        AuditLog,
+        export::{CheckpointSink, Witness},
+    },
     clock::SharedClock,
     config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
@@ -76,6 +79,18 @@ pub enum SetupError {
     /// The audit log cannot be opened; the gateway does not decide without one.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// Outside demo mode, checkpoints would stay in the data directory with no hook, so no
+    /// release could be witnessed outside the gateway. The configuration refuses this at load;
+    /// this catches a configuration built or changed in code after it.
+    #[error(
+        "audit.checkpoint_dir {} is inside store.data_dir and audit.checkpoint_hook is empty; \
+         set one of them to reach outside the data directory (pipeline.demo = false)",
+        checkpoint_dir.display()
+    )]
+    Unwitnessed {
+        /// The configured checkpoint directory.
+        checkpoint_dir: PathBuf,
+    },
     /// The policy applied through `Admin.ApplyPolicy` is damaged; the gateway does not fall
     /// back silently to the configured one.
     #[error("applied policy: {0}")]
@@ -228,6 +243,7 @@ pub fn from_config<S: ProposalStore>(
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
         Transport::PlaintextLoopback => None,
     };
+    let witness = witness(cfg, audit.clone())?;
     let in_force = policy.load();
     tracing::info!(
         policy = in_force.name(),
@@ -248,11 +264,82 @@ pub fn from_config<S: ProposalStore>(
             tls,
         },
         audit,
+        witness,
         clock,
     ))
+}
+
+/// Where checkpoints go, as `[audit]` configures it: the drop directory, and the hook if any.
+/// The periodic checkpoint task and the release [`Witness`] deliver to the same places.
+pub fn checkpoint_sink(cfg: &GatewayConfig) -> CheckpointSink {
+    CheckpointSink {
+        drop_dir: Some(cfg.audit.checkpoint_dir.clone()),
+        hook: cfg.audit.checkpoint_hook.clone(),
+    }
+}
+
+/// The witness every release waits for: a checkpoint signed with `audit`'s key, delivered to
+/// [`checkpoint_sink`]. In demo mode the drop directory may stay inside the data directory (the
+/// configuration refuses that in production); that is logged, because such a witness proves
+/// nothing against whoever holds the data directory.
+pub fn witness(cfg: &GatewayConfig, audit: Arc<AuditLog>) -> Result<Witness, SetupError> {
+    if cfg.checkpoints_unwitnessed() {
+        if !matches!(cfg.sources, PipelineSources::Demo) {
+            return Err(SetupError::Unwitnessed {
+                checkpoint_dir: cfg.audit.checkpoint_dir.clone(),
+            });
+        }
+        tracing::warn!(
+            checkpoints = %cfg.audit.checkpoint_dir.display(),
+            data_dir = %cfg.data_dir.display(),
+            "DEMO MODE: audit checkpoints stay in the data directory and no audit.checkpoint_hook \
+             is set, so nothing outside the gateway witnesses releases"
+        );
+    }
+    Ok(Witness::new(audit, checkpoint_sink(cfg))?)
 }
 
 /// The audit log file inside the data directory.
 pub fn audit_path(cfg: &GatewayConfig) -> PathBuf {
     cfg.data_dir.join("audit.sqlite3")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production(dir: &Path) -> GatewayConfig {
+        let mut cfg = GatewayConfig::embedded_default().unwrap();
+        cfg.data_dir = dir.join("data");
+        cfg.audit.checkpoint_dir = cfg.data_dir.join("checkpoints");
+        cfg.sources = PipelineSources::Files {
+            state_snapshot: dir.join("state.json"),
+            policy: dir.join("policy.toml"),
+            lists: Vec::new(),
+        };
+        cfg
+    }
+
+    #[test]
+    fn a_production_pipeline_is_not_built_without_a_witness_outside_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Arc::new(
+            AuditLog::open(
+                &dir.path().join("audit.sqlite3"),
+                SigningKey::from_bytes(&[9; 32]),
+            )
+            .unwrap(),
+        );
+        let mut cfg = production(dir.path());
+        let err = witness(&cfg, audit.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("audit.checkpoint_dir") && err.contains("audit.checkpoint_hook"),
+            "{err}"
+        );
+        cfg.audit.checkpoint_hook = Some(vec!["/bin/true".to_owned()]);
+        assert!(witness(&cfg, audit.clone()).is_ok());
+        cfg.audit.checkpoint_hook = None;
+        cfg.sources = PipelineSources::Demo;
+        assert!(witness(&cfg, audit).is_ok());
+    }
 }

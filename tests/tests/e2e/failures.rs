@@ -81,6 +81,7 @@ async fn a_state_source_that_times_out_denies_and_releases_nothing() {
         lists: None,
         signers: Vec::new(),
         simulation_timeout: Some(Duration::from_millis(300)),
+        checkpoint_hook: None,
     };
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;

@@ -31,3 +31,4 @@ mod shutdown;
 mod signatures;
 mod support;
 mod velocity;
+mod witness;

@@ -79,6 +79,9 @@ pub struct Options<T> {
     pub signers: Vec<String>,
     /// Replaces the configured simulation deadline.
     pub simulation_timeout: Option<std::time::Duration>,
+    /// `[audit] checkpoint_hook`: the program every release's checkpoint is handed to (`None`:
+    /// the drop directory alone is the witness).
+    pub checkpoint_hook: Option<Vec<String>>,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -93,6 +96,7 @@ impl Options<Snapshot> {
             lists: None,
             signers: Vec::new(),
             simulation_timeout: None,
+            checkpoint_hook: None,
         }
     }
 }
@@ -138,6 +142,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
     if let Some(t) = opts.simulation_timeout {
         cfg.limits.simulation_timeout = t;
     }
+    cfg.audit.checkpoint_hook = opts.checkpoint_hook;
     let files = setup::write_demo(&cfg.data_dir).unwrap();
     let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
     // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
@@ -149,6 +154,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
     )
     .unwrap();
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
+    let witness = setup::witness(&cfg, audit.clone()).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),
         Arc::new(policy),
@@ -162,6 +168,7 @@ pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>
             tls: None,
         },
         audit,
+        witness,
         clock::system(),
     );
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -344,12 +351,20 @@ pub async fn start_with_signers<const N: usize>(
     dir: &Path,
     owners: [usize; N],
 ) -> (Running, [RunningSigner; N]) {
+    start_with_signers_and(dir, owners, Options::demo()).await
+}
+
+/// [`start_with_signers`] with `opts` (its signers replaced by the reference signers started).
+pub async fn start_with_signers_and<const N: usize>(
+    dir: &Path,
+    owners: [usize; N],
+    mut opts: Options<Snapshot>,
+) -> (Running, [RunningSigner; N]) {
     let keys = crate::demo::owners();
     let mut signers = Vec::with_capacity(N);
     for i in owners {
         signers.push(start_signer(dir, keys[i].clone()).await);
     }
-    let mut opts = Options::demo();
     opts.signers = signers.iter().map(|s| s.url.clone()).collect();
     let gw = start(dir, opts).await;
     let Ok(signers) = signers.try_into() else {
