@@ -117,7 +117,20 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AuditErr
     File::open(dir).and_then(|d| d.sync_all()).map_err(err)
 }
 
+/// How long a checkpoint hook may take. A release waits for its checkpoint's delivery, so a hook
+/// that hangs would hold the release (and a blocking thread) forever; past this it is killed and
+/// the delivery fails, which refuses the release rather than leaving it pending.
+const HOOK_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a running hook is checked for exit.
+const HOOK_POLL: Duration = Duration::from_millis(10);
+
 fn run_hook(hook: &[String], note: &str) -> Result<(), AuditError> {
+    run_hook_within(hook, note, HOOK_DEADLINE)
+}
+
+/// [`run_hook`] with `deadline` for the hook to exit.
+fn run_hook_within(hook: &[String], note: &str, deadline: Duration) -> Result<(), AuditError> {
     let Some((program, args)) = hook.split_first() else {
         return Ok(());
     };
@@ -137,7 +150,7 @@ fn run_hook(hook: &[String], note: &str) -> Result<(), AuditError> {
         .stdin
         .take()
         .map_or(Ok(()), |mut stdin| stdin.write_all(note.as_bytes()));
-    let status = child.wait().map_err(err)?;
+    let status = wait_within(&mut child, deadline).map_err(err)?;
     written.map_err(err)?;
     if !status.success() {
         return Err(AuditError::Export {
@@ -146,6 +159,33 @@ fn run_hook(hook: &[String], note: &str) -> Result<(), AuditError> {
         });
     }
     Ok(())
+}
+
+/// Waits for `child` to exit for at most `deadline`; past it the child is killed (and reaped)
+/// and the wait is a timeout error.
+fn wait_within(
+    child: &mut std::process::Child,
+    deadline: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if started.elapsed() >= deadline {
+            // Killing a child that exited meanwhile fails harmlessly; the wait reaps it either way.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "hook did not finish within {} ms and was killed",
+                    deadline.as_millis()
+                ),
+            ));
+        }
+        std::thread::sleep(HOOK_POLL);
+    }
 }
 
 /// Signs and delivers a checkpoint every `every` until `shutdown` resolves, then once more
@@ -186,6 +226,21 @@ mod tests {
     use signgate_audit::{AuditEvent, checkpoint::parse_note, record::ServerStopped};
 
     use super::*;
+
+    #[test]
+    fn a_hook_that_hangs_is_killed_and_the_delivery_fails() {
+        let hook = ["sh", "-c", "sleep 30"].map(str::to_owned);
+        let started = std::time::Instant::now();
+        let err = run_hook_within(&hook, "note\n", Duration::from_millis(200)).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited for the hook"
+        );
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        // A hook that finishes in time still delivers.
+        let hook = ["sh", "-c", "cat >/dev/null"].map(str::to_owned);
+        run_hook_within(&hook, "note\n", Duration::from_secs(10)).unwrap();
+    }
 
     fn log(dir: &Path) -> Arc<AuditLog> {
         Arc::new(
