@@ -58,3 +58,20 @@ impl GatewayError {
         }
     }
 }
+
+impl From<signgate_chain::ChainError> for GatewayError {
+    /// A chain that cannot be read refuses the call, whatever the cause: nothing is decided on
+    /// state the gateway could not establish. A chain the configuration does not name is the
+    /// caller's mistake; providers that disagree or a Safe the chain does not show are a
+    /// precondition the caller must resolve; everything else may pass on a retry.
+    fn from(e: signgate_chain::ChainError) -> Self {
+        use signgate_chain::ChainError as C;
+        match &e {
+            C::Unconfigured { .. } => Self::invalid("chain_id", e.to_string()),
+            C::Disagreement { .. } | C::NotASafe { .. } => {
+                Self::FailedPrecondition(format!("cannot simulate: {e}"))
+            }
+            _ => Self::Unavailable(format!("cannot simulate: {e}")),
+        }
+    }
+}

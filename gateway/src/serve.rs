@@ -18,7 +18,8 @@ use tower::Layer as _;
 
 use crate::server::{AdminService, Authorizer, GatewayService, Permission, lifecycle, observe};
 
-use crate::pipeline::{DecisionPipeline, PipelinePending};
+use crate::pipeline::{DecisionPipeline, Pipeline, PipelinePending, setup::Configured};
+use signgate_chain::StateProvider;
 
 use crate::{
     config::{GatewayConfig, TlsFiles, Transport},
@@ -159,7 +160,59 @@ pub async fn run(
         cfg.audit.checkpoint_interval,
         stopped.clone().cancelled_owned(),
     ));
-    let pipeline = crate::pipeline::from_config(&cfg, store.clone(), release, audit, clock)?;
+    let background = Background {
+        tasks,
+        stopped,
+        stop_on_error: stop_background_on_error,
+    };
+    match crate::pipeline::from_config(&cfg, store.clone(), release, audit, clock)? {
+        Configured::Snapshot(pipeline) => {
+            serve_pipeline(cfg, store, pipeline, background, shutdown).await
+        }
+        Configured::Live(pipeline, chains) => {
+            // Every chain is checked once before the first call (an unusable one is logged and
+            // refuses its proposals; it does not stop the start), then every poll interval.
+            chains.refresh_all().await;
+            for h in chains.health() {
+                if h.usable {
+                    tracing::info!(chain_id = h.chain_id, chain = %h.name, pinned = ?h.pinned, "chain usable");
+                } else {
+                    tracing::error!(
+                        chain_id = h.chain_id,
+                        chain = %h.name,
+                        problem = h.problem.as_deref().unwrap_or_default(),
+                        "chain unusable at start: its proposals are refused until it recovers"
+                    );
+                }
+            }
+            background
+                .tasks
+                .spawn(chains.follow(background.stopped.clone().cancelled_owned()));
+            serve_pipeline(cfg, store, pipeline, background, shutdown).await
+        }
+    }
+}
+
+/// The background tasks of a running gateway and the token that stops them.
+struct Background {
+    tasks: TaskTracker,
+    stopped: CancellationToken,
+    stop_on_error: tokio_util::sync::DropGuard,
+}
+
+/// The rest of [`run`], for either kind of state.
+async fn serve_pipeline<T: StateProvider>(
+    cfg: GatewayConfig,
+    store: Arc<SqliteStore>,
+    pipeline: Pipeline<SqliteStore, T>,
+    background: Background,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let Background {
+        tasks,
+        stopped,
+        stop_on_error,
+    } = background;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -187,7 +240,7 @@ pub async fn run(
     }
     let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
     // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
-    stop_background_on_error.disarm();
+    stop_on_error.disarm();
     stopped.cancel();
     tasks.close();
     tasks.wait().await;
@@ -284,6 +337,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let _end_watch_streams_on_error = stopping.clone().drop_guard();
 
     let lists = pipeline.sanctions_lists();
+    let chains = pipeline.chains();
     let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
     let governance = pipeline.governance();
     if let Some(g) = &governance {
@@ -301,7 +355,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let admin = AdminServer::new(
         AdminService::new(store, clock)
             .with_lists(lists)
-            .with_governance(governance.clone()),
+            .with_governance(governance.clone())
+            .with_chains(chains),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);

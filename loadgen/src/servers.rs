@@ -106,9 +106,15 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
     let (listener, addr) = loopback().await?;
     let (shutdown, signal) = shutdown_pair();
     let handle = tokio::spawn(async move {
-        serve_with(listener, cfg, store, Arc::new(pipeline), signal)
-            .await
-            .map_err(|e| LoadError::Server(e.to_string()))
+        match pipeline {
+            pipeline::setup::Configured::Snapshot(p) => {
+                serve_with(listener, cfg, store, Arc::new(p), signal).await
+            }
+            pipeline::setup::Configured::Live(p, _) => {
+                serve_with(listener, cfg, store, Arc::new(p), signal).await
+            }
+        }
+        .map_err(|e| LoadError::Server(e.to_string()))
     });
     Ok(Running {
         addr,

@@ -30,6 +30,7 @@ sol! {
         function nonce() external view returns (uint256);
         function getThreshold() external view returns (uint256);
         function getOwners() external view returns (address[]);
+        function getModulesPaginated(address start, uint256 pageSize) external view returns (address[] array, address next);
         function isOwner(address owner) external view returns (bool);
         function domainSeparator() external view returns (bytes32);
         function VERSION() external view returns (string);

@@ -15,12 +15,12 @@ use config::{Config, Environment, File, FileFormat};
 
 pub use client_name::ClientName;
 pub use raw::{
-    RawAudit, RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer, RawSigner,
-    RawStore, RawTls,
+    RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawSanctionsList, RawServer,
+    RawSigner, RawStore, RawTls,
 };
 pub use typed::{
     AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, SanctionsListConfig,
-    SignerEndpoint, TlsFiles, Transport,
+    SignerEndpoint, StateConfig, TlsFiles, Transport,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.

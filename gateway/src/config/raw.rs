@@ -26,6 +26,9 @@ pub struct RawConfig {
     /// `[[sanctions]]`.
     #[serde(default)]
     pub sanctions: Vec<RawSanctionsList>,
+    /// `[[chains]]`.
+    #[serde(default)]
+    pub chains: Vec<RawChain>,
     /// `[audit]`.
     pub audit: RawAudit,
 }
@@ -140,10 +143,65 @@ pub struct RawPipeline {
     /// Run on the bundled demo assets, written to `<data_dir>/demo/` at every start; the other keys
     /// here and every `[[sanctions]]` list are then ignored.
     pub demo: bool,
-    /// JSON state snapshot every simulation runs on; required unless `demo`.
+    /// JSON state snapshot every simulation runs on, for offline use; unless `demo`, exactly one
+    /// of this and `[[chains]]` is required.
     pub state_snapshot: String,
     /// The policy file (TOML: wallets, operators and their keys, tiers); required unless `demo`.
     pub policy: String,
+}
+
+/// One `[[chains]]` table: a chain decided on live, through its JSON-RPC endpoints.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChain {
+    /// The EIP-155 chain id; every endpoint must report it.
+    pub chain_id: u64,
+    /// A name for logs, health and metrics (`ethereum`, `base`).
+    pub name: String,
+    /// JSON-RPC endpoints (`https://`, or `http://` to a loopback address), ideally of different
+    /// providers.
+    pub endpoints: Vec<String>,
+    /// Which block to decide on: `latest` (less `confirmations`), `safe` or `finalized`.
+    #[serde(default = "default_block")]
+    pub block: String,
+    /// With `block = "latest"`: blocks below the head to decide on.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// Endpoints that must answer and agree; 0 (the default): all of them.
+    #[serde(default)]
+    pub min_agreeing: u64,
+    /// Timeout of one request (a batch), in milliseconds.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Most JSON-RPC calls one decision may make on this chain.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: u64,
+    /// How often the head and every endpoint's chain id are checked, in milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// How reads name the pinned block: `block_hash` (EIP-1898, the default) or `block_number`
+    /// for nodes without EIP-1898.
+    #[serde(default = "default_addressing")]
+    pub addressing: String,
+}
+
+fn default_block() -> String {
+    "latest".into()
+}
+fn default_confirmations() -> u64 {
+    2
+}
+fn default_request_timeout_ms() -> u64 {
+    3_000
+}
+fn default_max_requests() -> u64 {
+    2_000
+}
+fn default_poll_interval_ms() -> u64 {
+    2_000
+}
+fn default_addressing() -> String {
+    "block_hash".into()
 }
 
 /// One `[[sanctions]]` list.

@@ -60,13 +60,22 @@ pub enum PipelineSources {
     Demo,
     /// Operator-supplied files.
     Files {
-        /// JSON state snapshot.
-        state_snapshot: PathBuf,
+        /// Where chain state comes from.
+        state: StateConfig,
         /// Policy TOML.
         policy: PathBuf,
         /// At least one sanctions list.
         lists: Vec<SanctionsListConfig>,
     },
+}
+
+/// Where decisions read chain state.
+#[derive(Debug, Clone)]
+pub enum StateConfig {
+    /// One JSON state snapshot for every chain (offline use and tests).
+    Snapshot(PathBuf),
+    /// Live chains through their JSON-RPC endpoints.
+    Chains(Vec<signgate_chain::ChainSettings>),
 }
 
 /// One configured sanctions list, validated.
@@ -507,9 +516,112 @@ fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
              signgate does not run unscreened",
         ));
     }
+    let state = match (p.state_snapshot.is_empty(), raw.chains.is_empty()) {
+        (true, true) => {
+            return Err(ConfigError::invalid(
+                "chains",
+                "at least one [[chains]] table (or pipeline.state_snapshot, for offline use) is \
+                 required when pipeline.demo = false",
+            ));
+        }
+        (false, false) => {
+            return Err(ConfigError::invalid(
+                "pipeline.state_snapshot",
+                "is set together with [[chains]]: decide either on live chains or on a \
+                 snapshot, never on both",
+            ));
+        }
+        (false, true) => StateConfig::Snapshot(PathBuf::from(&p.state_snapshot)),
+        (true, false) => StateConfig::Chains(chains(&raw.chains)?),
+    };
     Ok(PipelineSources::Files {
-        state_snapshot: needed("pipeline.state_snapshot", &p.state_snapshot)?,
+        state,
         policy: needed("pipeline.policy", &p.policy)?,
         lists,
     })
+}
+
+/// Every `[[chains]]` table, validated.
+fn chains(raw: &[super::raw::RawChain]) -> Result<Vec<signgate_chain::ChainSettings>, ConfigError> {
+    use signgate_chain::{Addressing, BlockChoice, ChainSettings, EndpointUrl};
+    let mut out: Vec<ChainSettings> = Vec::with_capacity(raw.len());
+    for c in raw {
+        if c.chain_id == 0 {
+            return Err(ConfigError::invalid(
+                "chains.chain_id",
+                "must be greater than 0",
+            ));
+        }
+        if out.iter().any(|o| o.chain_id == c.chain_id) {
+            return Err(ConfigError::invalid(
+                "chains.chain_id",
+                format!("chain {} is configured twice", c.chain_id),
+            ));
+        }
+        if c.endpoints.is_empty() {
+            return Err(ConfigError::invalid(
+                "chains.endpoints",
+                format!("chain {} needs at least one endpoint", c.chain_id),
+            ));
+        }
+        let endpoints = c
+            .endpoints
+            .iter()
+            .map(|e| {
+                EndpointUrl::parse(e)
+                    .map_err(|err| ConfigError::invalid("chains.endpoints", err.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut s = ChainSettings::new(c.chain_id, c.name.clone(), endpoints);
+        s.block = match c.block.as_str() {
+            "latest" => BlockChoice::Latest {
+                confirmations: c.confirmations,
+            },
+            "safe" => BlockChoice::Safe,
+            "finalized" => BlockChoice::Finalized,
+            other => {
+                return Err(ConfigError::invalid(
+                    "chains.block",
+                    format!("{other:?}: must be \"latest\", \"safe\" or \"finalized\""),
+                ));
+            }
+        };
+        s.addressing = match c.addressing.as_str() {
+            "block_hash" => Addressing::BlockHash,
+            "block_number" => Addressing::BlockNumber,
+            other => {
+                return Err(ConfigError::invalid(
+                    "chains.addressing",
+                    format!("{other:?}: must be \"block_hash\" or \"block_number\""),
+                ));
+            }
+        };
+        let n = u64::try_from(s.endpoints.len()).unwrap_or(u64::MAX);
+        if c.min_agreeing > n {
+            return Err(ConfigError::invalid(
+                "chains.min_agreeing",
+                format!(
+                    "chain {}: {} is more than its {n} endpoints",
+                    c.chain_id, c.min_agreeing
+                ),
+            ));
+        }
+        if c.min_agreeing > 0 {
+            s.min_agreeing = usize::try_from(c.min_agreeing).unwrap_or(usize::MAX);
+        }
+        for (key, v) in [
+            ("chains.request_timeout_ms", c.request_timeout_ms),
+            ("chains.max_requests", c.max_requests),
+            ("chains.poll_interval_ms", c.poll_interval_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
+        }
+        s.request_timeout = Duration::from_millis(c.request_timeout_ms);
+        s.max_requests = c.max_requests;
+        s.poll_interval = Duration::from_millis(c.poll_interval_ms);
+        out.push(s);
+    }
+    Ok(out)
 }

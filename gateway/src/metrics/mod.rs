@@ -11,6 +11,7 @@
 //! gRPC method and status code names, list ids from the configuration — so no request can grow
 //! the number of series. Nothing here holds a secret: no keys, addresses or hashes.
 
+pub mod chains;
 pub mod http;
 pub mod lists;
 
@@ -88,6 +89,15 @@ impl Metrics {
     /// age and usability of every configured list. `clock` dates the process start and the
     /// lists' ages.
     pub fn new(lists: Option<Arc<ListStore>>, clock: crate::clock::SharedClock) -> Self {
+        Self::with_chains(lists, None, clock)
+    }
+
+    /// [`Metrics::new`], also reporting every live chain's health at each scrape.
+    pub fn with_chains(
+        lists: Option<Arc<ListStore>>,
+        chains: Option<chains::ChainsHealth>,
+        clock: crate::clock::SharedClock,
+    ) -> Self {
         let mut registry = Registry::with_prefix("signgate");
         let decisions = Family::<[Label; 2], Counter>::default();
         registry.register(
@@ -157,6 +167,9 @@ impl Metrics {
         );
         if let Some(lists) = lists {
             registry.register_collector(Box::new(lists::ListHealth::new(lists, clock)));
+        }
+        if let Some(chains) = chains {
+            registry.register_collector(Box::new(chains::ChainHealthCollector::new(chains)));
         }
         Self {
             registry,

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, U256};
+use signgate_chain::{PinnedState, SafeFacts};
 use signgate_policy::{
     adapters,
     evidence::Screening,
@@ -21,8 +21,8 @@ use signgate_policy::{
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
     decode::DecodedTransaction,
-    decode_transaction, deployments,
-    evm::{SimulationError, SimulationOptions, StateSource, simulate_with},
+    decode_transaction,
+    evm::{SimulationError, SimulationOptions, simulate_with},
     report::SimulationReport,
 };
 
@@ -71,29 +71,30 @@ pub fn decode(
     decode_transaction(ctx, tx).map_err(|e| GatewayError::invalid(field, e.to_string()))
 }
 
-/// Runs `tx` on a blocking thread, bounded by `timeout` (the simulator's own deadline) plus a
-/// short grace for a source stuck inside one read. Any failure is described, never retried.
-/// The blocking thread runs inside the caller's span, so its log lines carry the proposal.
-pub async fn simulate<T: StateSource + Send + 'static>(
-    state: Arc<T>,
+/// Runs `tx` at `pinned`, bounded by `timeout` (the simulator's own deadline, per run) plus a
+/// short grace for a source stuck inside one read. A simulation that runs and fails is
+/// described (a deny reason); a chain that cannot be read is an error (the call is refused).
+pub async fn simulate<P: PinnedState>(
+    pinned: &P,
     ctx: SafeContext,
     tx: SafeTx,
     signatures: Option<Vec<u8>>,
     timeout: Duration,
-) -> (
-    Result<SimulationReport, SimulationFailure>,
-    SimulationOutcome,
-) {
+) -> Result<
+    (
+        Result<SimulationReport, SimulationFailure>,
+        SimulationOutcome,
+    ),
+    GatewayError,
+> {
     let opts = SimulationOptions {
         timeout,
         ..SimulationOptions::default()
     };
-    let span = tracing::Span::current();
-    let job = tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
+    let job = pinned.run(move |view| {
         let started = Instant::now();
         let result = simulate_with(
-            state.as_ref(),
+            view,
             ctx.chain_id,
             ctx.safe,
             ctx.version,
@@ -104,18 +105,28 @@ pub async fn simulate<T: StateSource + Send + 'static>(
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis(),
             ran = result.is_ok(),
-            "simulation finished"
+            "simulation run finished"
         );
         result
     });
-    match tokio::time::timeout(timeout.saturating_add(DEADLINE_GRACE), job).await {
+    let started = Instant::now();
+    let finished = tokio::time::timeout(timeout.saturating_add(DEADLINE_GRACE), job).await;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis(),
+        block = pinned.block().number,
+        "simulation finished"
+    );
+    Ok(match finished {
         Err(_) => (
             Err(SimulationFailure::Timeout {
                 ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             }),
             SimulationOutcome::Timeout,
         ),
-        Ok(Err(_)) => (Err(SimulationFailure::TaskFailed), SimulationOutcome::Error),
+        Ok(Err(signgate_chain::ChainError::Task)) => {
+            (Err(SimulationFailure::TaskFailed), SimulationOutcome::Error)
+        }
+        Ok(Err(chain)) => return Err(chain.into()),
         Ok(Ok(Err(e))) => {
             let outcome = if matches!(e, SimulationError::DeadlineExceeded { .. }) {
                 SimulationOutcome::Timeout
@@ -125,7 +136,7 @@ pub async fn simulate<T: StateSource + Send + 'static>(
             (Err(SimulationFailure::Simulator(e.to_string())), outcome)
         }
         Ok(Ok(Ok(report))) => (Ok(report), SimulationOutcome::Ran),
-    }
+    })
 }
 
 /// Screens the decoded addresses and, when the simulation ran, every address it touched,
@@ -141,44 +152,33 @@ pub fn screen_at(
     adapters::screening(&screen(snapshot, &involvements, &touched, now))
 }
 
-/// The Safe version when the submission did not name it: the singleton in slot 0, looked up
-/// among the canonical deployments. Read on a blocking thread with the simulation deadline; a
-/// failure is `UNAVAILABLE` (nothing is stored), an unknown singleton asks for the version.
-pub async fn detect_version<T: StateSource + Send + 'static>(
-    state: Arc<T>,
-    safe: Address,
-    timeout: Duration,
+/// The Safe version a proposal is hashed and simulated with. On a live chain it is the chain's
+/// (the singleton in slot 0, or its `VERSION()`), and a submission naming another one is
+/// refused: the version decides the safeTxHash, and the request is not trusted with it. On a
+/// fixed state the submitted version is taken, else the canonical singleton's.
+pub fn resolve_version(
+    live: bool,
+    facts: Option<&SafeFacts>,
+    submitted: Option<SafeVersion>,
 ) -> Result<SafeVersion, GatewayError> {
-    let job = tokio::task::spawn_blocking(move || state.storage_ref(safe, U256::ZERO));
-    let slot0 = match tokio::time::timeout(timeout, job).await {
-        Ok(Ok(Ok(v))) => v,
-        Ok(Ok(Err(e))) => {
-            tracing::warn!(%safe, error = %e, "reading the Safe's singleton failed");
-            return Err(GatewayError::Unavailable(
-                "the state source could not be read; name submission.payload.safe_version or retry"
-                    .to_owned(),
-            ));
-        }
-        _ => {
-            return Err(GatewayError::Unavailable(
-                "the state source did not answer in time".to_owned(),
-            ));
-        }
-    };
-    let singleton = Address::from_word(slot0.to_be_bytes::<32>().into());
-    match deployments::lookup(singleton) {
-        Some(d)
-            if matches!(
-                d.contract,
-                deployments::SafeContract::Singleton | deployments::SafeContract::SingletonL2
-            ) =>
-        {
-            Ok(d.version)
-        }
-        _ => Err(GatewayError::invalid(
-            "submission.payload.safe_version",
+    const FIELD: &str = "submission.payload.safe_version";
+    let on_chain = facts.and_then(|f| f.version);
+    match (live, on_chain, submitted) {
+        (true, Some(chain), Some(claimed)) if chain != claimed => Err(GatewayError::invalid(
+            FIELD,
             format!(
-                "required: the Safe's singleton {singleton} is not a canonical Safe deployment"
+                "the Safe runs version {chain} on chain (singleton {}), not {claimed}; omit the \
+                 field or name {chain}",
+                facts.map(|f| f.singleton).unwrap_or_default()
+            ),
+        )),
+        (true, Some(chain), _) | (false, Some(chain), None) => Ok(chain),
+        (false, _, Some(claimed)) => Ok(claimed),
+        _ => Err(GatewayError::invalid(
+            FIELD,
+            format!(
+                "required: the Safe's singleton {} is not a canonical Safe deployment",
+                facts.map(|f| f.singleton).unwrap_or_default()
             ),
         )),
     }
@@ -186,9 +186,9 @@ pub async fn detect_version<T: StateSource + Send + 'static>(
 
 /// Where a simulation runs: the pre-state, its deadline, and the metrics it is recorded in.
 #[derive(Debug)]
-pub struct Runner<'a, T> {
-    /// The chain state the transaction is simulated on.
-    pub state: Arc<T>,
+pub struct Runner<'a, P> {
+    /// The chain state at the decision's pin.
+    pub state: &'a P,
     /// Deadline of the simulation (`server.simulation_timeout_ms`); a simulation that misses
     /// it fails, and a failed simulation is a deny reason.
     pub timeout: Duration,
@@ -201,8 +201,8 @@ pub struct Runner<'a, T> {
 /// Decodes, simulates and screens `tx` for `ctx`. `signatures`: a blob the Safe would accept
 /// as it is, run unmodified; `None` runs approved-hash overrides. `field` names the calldata in
 /// a decoding error.
-pub async fn analyse<T: StateSource + Send + 'static>(
-    runner: Runner<'_, T>,
+pub async fn analyse<P: PinnedState>(
+    runner: Runner<'_, P>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
@@ -210,19 +210,19 @@ pub async fn analyse<T: StateSource + Send + 'static>(
     field: &str,
 ) -> Result<Analysis, GatewayError> {
     let decoded = decode(&ctx, &tx, field)?;
-    Ok(analyse_decoded(runner, snapshot, ctx, tx, decoded, signatures).await)
+    analyse_decoded(runner, snapshot, ctx, tx, decoded, signatures).await
 }
 
 /// [`analyse`] for a transaction the caller already decoded (submission tags its log span with
 /// the hash before the simulation starts).
-pub async fn analyse_decoded<T: StateSource + Send + 'static>(
-    runner: Runner<'_, T>,
+pub async fn analyse_decoded<P: PinnedState>(
+    runner: Runner<'_, P>,
     snapshot: Arc<SanctionsSnapshot>,
     ctx: SafeContext,
     tx: SafeTx,
     decoded: DecodedTransaction,
     signatures: Option<Vec<u8>>,
-) -> Analysis {
+) -> Result<Analysis, GatewayError> {
     let Runner {
         state,
         timeout,
@@ -230,7 +230,7 @@ pub async fn analyse_decoded<T: StateSource + Send + 'static>(
         clock,
     } = runner;
     let started = Instant::now();
-    let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await;
+    let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await?;
     metrics.simulation(outcome, started.elapsed());
     let screening = screen_at(
         &snapshot,
@@ -252,10 +252,10 @@ pub async fn analyse_decoded<T: StateSource + Send + 'static>(
             },
         })
         .collect();
-    Analysis {
+    Ok(Analysis {
         decoded,
         simulation,
         screening,
         lists,
-    }
+    })
 }

@@ -7,8 +7,9 @@
 //! the decision says why (initiator, probation, …): an operator learns it from the response.
 
 use signgate_audit::record::DecisionTrigger;
+use signgate_chain::StateProvider;
 use signgate_policy::{admission::Act, operators::OperatorId};
-use signgate_simulator::{SafeContext, evm::StateSource};
+use signgate_simulator::SafeContext;
 
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::admitted};
 use crate::{
@@ -21,9 +22,11 @@ use crate::{
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
 const MAX_ATTEMPTS: usize = 4;
 
-/// The analysis of a stored proposal, recomputed from its stored transaction and version.
-pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
+/// The analysis of a stored proposal, recomputed from its stored transaction and version at
+/// `pinned`.
+pub(super) async fn reanalyse<S, T: StateProvider>(
     p: &Pipeline<S, T>,
+    pinned: &T::Pinned,
     record: &ProposalRecord,
 ) -> Result<Analysis, GatewayError> {
     let corrupt =
@@ -34,7 +37,7 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
         version: record.body.version,
     };
     let analysis = analysis::analyse(
-        p.runner(),
+        p.runner(pinned),
         p.lists.snapshot(),
         ctx,
         record.body.tx.clone(),
@@ -42,7 +45,10 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
         "transaction.data",
     )
     .await
-    .map_err(|_| corrupt("the transaction no longer decodes"))?;
+    .map_err(|e| match e {
+        GatewayError::InvalidArgument { .. } => corrupt("the transaction no longer decodes"),
+        other => other,
+    })?;
     if analysis.decoded.hashes.safe_tx_hash != record.safe_tx_hash {
         return Err(corrupt("safeTxHash changed"));
     }
@@ -50,7 +56,7 @@ pub(super) async fn reanalyse<S, T: StateSource + Send + 'static>(
 }
 
 /// `Approve` or `Reject`, as the statement says.
-pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
+pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
     caller: &Caller,
     v: Statement,
@@ -83,7 +89,8 @@ pub(super) async fn act<S: ProposalStore, T: StateSource + Send + 'static>(
             stored.record.state.as_str()
         )));
     }
-    let analysis = reanalyse(p, &stored.record).await?;
+    let pinned = p.state.pin(stored.record.chain_id, false).await?;
+    let analysis = reanalyse(p, &pinned, &stored.record).await?;
     let record = v.record(operator.to_string(), received);
     let trigger = match v.says.kind {
         ApprovalKind::Approve => DecisionTrigger::Approval,

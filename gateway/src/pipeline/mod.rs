@@ -37,8 +37,8 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use alloy_primitives::Bytes;
 use ed25519_dalek::SigningKey;
+use signgate_chain::StateProvider;
 use signgate_policy::{Decision, Policy, Reason};
-use signgate_simulator::evm::StateSource;
 
 pub use setup::{SetupError, from_config};
 
@@ -53,7 +53,7 @@ use crate::{
     error::GatewayError,
     governance::GovernedPolicy,
     lists::ListStore,
-    metrics::Metrics,
+    metrics::{Metrics, chains::ChainsHealth},
     signer_backends::{BackendSignature, ClientTls},
     store::{
         ApprovalRecord, NewDecision, Outcome, ProposalId, ProposalState, ProposalStore,
@@ -154,6 +154,12 @@ pub trait DecisionPipeline: Send + Sync + 'static {
         None
     }
 
+    /// Every live chain's health, for `GetHealthDetails`; `None` when decisions run on a fixed
+    /// state.
+    fn chains(&self) -> Option<ChainsHealth> {
+        None
+    }
+
     /// The governed policy and the audit log, so `Admin.ApplyPolicy` / `ListOperators` act on
     /// exactly the policy the pipeline decides under and the server records its start and stop.
     /// `None` when the pipeline has none (those calls then answer UNIMPLEMENTED).
@@ -211,9 +217,10 @@ pub struct Pipeline<S, T> {
     clock: SharedClock,
 }
 
-impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
+impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
     /// A pipeline over its parts. `policy` is loaded once per call (`Admin.ApplyPolicy` swaps
-    /// it between calls, never under one); `state` is the pre-state every simulation runs on;
+    /// it between calls, never under one); `state` pins the chain each decision is taken on
+    /// (live chains, or one fixed state);
     /// `lists` is read once per evaluation (a reload never changes the lists under a request);
     /// every state change is appended to `audit` before it is stored; `witness` must deliver a
     /// checkpoint covering a release's `signatures_returned` record before the signatures are
@@ -233,6 +240,7 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
         witness: Witness,
         clock: SharedClock,
     ) -> Self {
+        let chains = chains_health(&state);
         Self {
             store,
             policy,
@@ -242,9 +250,14 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
             release,
             audit,
             witness,
-            metrics: Arc::new(Metrics::new(Some(lists), clock.clone())),
+            metrics: Arc::new(Metrics::with_chains(Some(lists), chains, clock.clone())),
             clock,
         }
+    }
+
+    /// Every live chain's health, for `GetHealthDetails`.
+    pub fn chains_health(&self) -> Option<ChainsHealth> {
+        chains_health(&self.state)
     }
 
     /// The store, for callers that serve it too.
@@ -260,9 +273,9 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> Pipeline<S, T> {
 
 impl<S, T> Pipeline<S, T> {
     /// Where this pipeline's simulations run.
-    fn runner(&self) -> analysis::Runner<'_, T> {
+    fn runner<'a, P>(&'a self, pinned: &'a P) -> analysis::Runner<'a, P> {
         analysis::Runner {
-            state: self.state.clone(),
+            state: pinned,
             timeout: self.limits.simulation_timeout,
             metrics: &self.metrics,
             clock: self.clock.clone(),
@@ -280,7 +293,7 @@ impl<S: ProposalStore, T> Pipeline<S, T> {
     }
 }
 
-impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pipeline<S, T> {
+impl<S: ProposalStore, T: StateProvider> DecisionPipeline for Pipeline<S, T> {
     fn clock(&self) -> SharedClock {
         self.clock.clone()
     }
@@ -295,6 +308,10 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
 
     fn metrics(&self) -> Option<Arc<Metrics>> {
         Some(self.metrics.clone())
+    }
+
+    fn chains(&self) -> Option<ChainsHealth> {
+        self.chains_health()
     }
 
     fn governance(&self) -> Option<Governance> {
@@ -338,6 +355,15 @@ impl<S: ProposalStore, T: StateSource + Send + 'static> DecisionPipeline for Pip
         self.metrics.release(released.is_ok());
         released
     }
+}
+
+/// Reads `state`'s chain health on demand; `None` for a fixed state.
+fn chains_health<T: StateProvider>(state: &Arc<T>) -> Option<ChainsHealth> {
+    if !state.is_live() {
+        return None;
+    }
+    let state = state.clone();
+    Some(ChainsHealth::new(move || state.health()))
 }
 
 /// The store outcome and proposal state of a decision. A denial caused by an operator's

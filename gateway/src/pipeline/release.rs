@@ -13,9 +13,10 @@
 use std::time::Duration;
 
 use signgate_audit::{AuditEvent, record::DecisionTrigger};
+use signgate_chain::StateProvider;
 use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
 use signgate_signer::ticket;
-use signgate_simulator::evm::{StateSource, exec_transaction_calldata};
+use signgate_simulator::evm::exec_transaction_calldata;
 
 use super::{Pipeline, Released, approve::reanalyse, evidence, records, velocity};
 use crate::{
@@ -37,7 +38,7 @@ fn plus(t: UnixMillis, d: Duration) -> UnixMillis {
 }
 
 /// `RequestSignatures`.
-pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send + 'static>(
+pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
     caller: &Caller,
     id: ProposalId,
@@ -56,7 +57,10 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
             record.state.as_str()
         )));
     }
-    let analysis = reanalyse(p, &record).await?;
+    // A fresh pin: the release reflects the chain at this moment (owners, nonce, balances),
+    // not the block the approvals were decided on.
+    let pinned = p.state.pin(record.chain_id, true).await?;
+    let analysis = reanalyse(p, &pinned, &record).await?;
     let (ev, evaluation, decided_at) = super::assess_now(
         p,
         &policy,
@@ -169,7 +173,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     }
     // Owner signatures supplied with the submission, re-verified now, join the backends'.
     let supplied = super::supplied::still_valid(
-        p.state.clone(),
+        &pinned,
         record.safe,
         record.safe_tx_hash,
         &record.body.supplied,
@@ -178,6 +182,10 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
     .await;
     let packed = client::pack_with(&outcomes, &supplied)
         .map_err(|e| GatewayError::Internal(format!("packing signatures: {e}")))?;
+    // The packed signatures run exactly as `execTransaction` would run them, at the release's
+    // pin: an owner removed or a threshold raised since the approvals, or a backend holding a
+    // key that is no longer an owner, shows here and nothing leaves the gateway.
+    would_execute(p, &pinned, &record, &analysis, &packed).await?;
     let mut owners: Vec<_> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().ok().map(|(owner, _)| *owner))
@@ -211,6 +219,54 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateSource + Send +
         exec_transaction_calldata: calldata,
         signers: outcomes,
     })
+}
+
+/// Refuses unless `execTransaction` with `packed` succeeds at `pinned`.
+async fn would_execute<S, T: StateProvider>(
+    p: &Pipeline<S, T>,
+    pinned: &T::Pinned,
+    record: &crate::store::ProposalRecord,
+    analysis: &super::analysis::Analysis,
+    packed: &alloy_primitives::Bytes,
+) -> Result<(), GatewayError> {
+    use signgate_chain::PinnedState as _;
+    let (run, _) = super::analysis::simulate(
+        pinned,
+        analysis.decoded.context,
+        record.body.tx.clone(),
+        Some(packed.to_vec()),
+        p.limits.simulation_timeout,
+    )
+    .await?;
+    let block = pinned.block().number;
+    match run {
+        Ok(report) if report.outcome == signgate_simulator::report::Outcome::Success => Ok(()),
+        Ok(report) => {
+            tracing::warn!(
+                proposal_id = %record.id,
+                block,
+                outcome = ?report.outcome,
+                "release refused: the Safe would not execute with the collected signatures"
+            );
+            Err(GatewayError::FailedPrecondition(format!(
+                "proposal {}: execTransaction with the collected signatures would not succeed at \
+                 block {block} ({}); the Safe's owners or threshold may have changed since the \
+                 approvals; nothing was signed",
+                record.id,
+                match &report.outcome {
+                    signgate_simulator::report::Outcome::Revert { reason } => {
+                        format!("reverts: {reason}")
+                    }
+                    other => format!("{other:?}"),
+                }
+            )))
+        }
+        Err(failure) => Err(GatewayError::Unavailable(format!(
+            "proposal {}: the release could not be checked at block {block}: {failure}; nothing \
+             was signed",
+            record.id
+        ))),
+    }
 }
 
 /// A release the store refused because a velocity limit would be crossed: re-decided on the

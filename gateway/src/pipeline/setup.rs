@@ -14,6 +14,7 @@ use std::{
 };
 
 use ed25519_dalek::SigningKey;
+use signgate_chain::{Chains, EndpointError, SnapshotProvider, StateProvider};
 use signgate_policy::{
     CompileError, Policy,
     sanctions::{ListAction, ListCategory, ListFormat, ListSpec, ListSpecError, ParseLimits},
@@ -27,7 +28,7 @@ use crate::{
         export::{CheckpointSink, Witness},
     },
     clock::SharedClock,
-    config::{GatewayConfig, PipelineSources, SanctionsListConfig, Transport},
+    config::{GatewayConfig, PipelineSources, SanctionsListConfig, StateConfig, Transport},
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
     lists::{ListEvent, ListSource, ListStore},
     signer_backends::ClientTls,
@@ -91,6 +92,9 @@ pub enum SetupError {
         /// The configured checkpoint directory.
         checkpoint_dir: PathBuf,
     },
+    /// A chain's endpoint client could not be built.
+    #[error("chains: {0}")]
+    Chains(#[from] EndpointError),
     /// The policy applied through `Admin.ApplyPolicy` is damaged; the gateway does not fall
     /// back silently to the configured one.
     #[error("applied policy: {0}")]
@@ -107,8 +111,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
 /// The files the pipeline reads, resolved.
 #[derive(Debug, Clone)]
 pub struct SourceFiles {
-    /// JSON state snapshot every simulation runs on.
-    pub state_snapshot: PathBuf,
+    /// Where chain state comes from (the demo: its snapshot).
+    pub state: StateConfig,
     /// The configured policy file; a policy applied through `Admin.ApplyPolicy` takes its place.
     pub policy: PathBuf,
     /// Every sanctions list screened against, with its spec.
@@ -136,7 +140,7 @@ pub fn write_demo(data_dir: &Path) -> Result<SourceFiles, SetupError> {
         DEMO_LIST_MAX_AGE,
     )?;
     Ok(SourceFiles {
-        state_snapshot,
+        state: StateConfig::Snapshot(state_snapshot),
         policy,
         lists: vec![SanctionsListConfig { spec, path: list }],
     })
@@ -148,7 +152,7 @@ pub fn resolve(cfg: &GatewayConfig) -> Result<SourceFiles, SetupError> {
         PipelineSources::Demo => {
             let files = write_demo(&cfg.data_dir)?;
             tracing::warn!(
-                state = %files.state_snapshot.display(),
+                state = ?files.state,
                 policy = %files.policy.display(),
                 sanctions = ?files.lists.iter().map(|l| l.path.display().to_string()).collect::<Vec<_>>(),
                 "DEMO MODE: bundled demo state, policy, operators and sanctions list (keys are public, \
@@ -158,11 +162,11 @@ pub fn resolve(cfg: &GatewayConfig) -> Result<SourceFiles, SetupError> {
             Ok(files)
         }
         PipelineSources::Files {
-            state_snapshot,
+            state,
             policy,
             lists,
         } => Ok(SourceFiles {
-            state_snapshot: state_snapshot.clone(),
+            state: state.clone(),
             policy: policy.clone(),
             lists: lists.clone(),
         }),
@@ -226,18 +230,76 @@ pub fn load_lists(
     Ok(store)
 }
 
+/// The pipeline `signgate serve` runs, over the state the configuration names.
+#[derive(Debug)]
+pub enum Configured<S> {
+    /// One snapshot for every chain (the demo, offline use).
+    Snapshot(Pipeline<S, SnapshotProvider<Snapshot>>),
+    /// Live chains; the caller keeps them current with [`Chains::follow`].
+    Live(Pipeline<S, Arc<Chains>>, Arc<Chains>),
+}
+
 /// The pipeline `signgate serve` runs: configured (or demo) sources, the release key, the
-/// configured signer backends.
+/// configured signer backends, and the state the configuration names (live chains, or a
+/// snapshot).
 pub fn from_config<S: ProposalStore>(
     cfg: &GatewayConfig,
     store: Arc<S>,
     release_key: SigningKey,
     audit: Arc<AuditLog>,
     clock: SharedClock,
-) -> Result<Pipeline<S, Snapshot>, SetupError> {
+) -> Result<Configured<S>, SetupError> {
     let files = resolve(cfg)?;
+    Ok(match &files.state {
+        StateConfig::Snapshot(path) => {
+            let state = SnapshotProvider::new(load_state(path)?);
+            Configured::Snapshot(with_state(
+                cfg,
+                &files,
+                store,
+                release_key,
+                audit,
+                clock,
+                Arc::new(state),
+            )?)
+        }
+        StateConfig::Chains(settings) => {
+            for s in settings {
+                tracing::info!(
+                    chain_id = s.chain_id,
+                    chain = %s.name,
+                    endpoints = ?s.endpoints,
+                    block = %s.block,
+                    min_agreeing = s.min_agreeing,
+                    "live chain configured"
+                );
+            }
+            let chains = Arc::new(Chains::new(settings.clone())?);
+            let pipeline = with_state(
+                cfg,
+                &files,
+                store,
+                release_key,
+                audit,
+                clock,
+                Arc::new(chains.clone()),
+            )?;
+            Configured::Live(pipeline, chains)
+        }
+    })
+}
+
+/// [`from_config`] over a given state provider.
+fn with_state<S: ProposalStore, T: StateProvider>(
+    cfg: &GatewayConfig,
+    files: &SourceFiles,
+    store: Arc<S>,
+    release_key: SigningKey,
+    audit: Arc<AuditLog>,
+    clock: SharedClock,
+    state: Arc<T>,
+) -> Result<Pipeline<S, T>, SetupError> {
     let policy = governed_policy(&cfg.data_dir, &files.policy, audit.clone())?;
-    let state = load_state(&files.state_snapshot)?;
     let lists = load_lists(&files.lists, Some(audit.clone()), clock.system_time())?;
     let tls = match &cfg.transport {
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
@@ -249,13 +311,14 @@ pub fn from_config<S: ProposalStore>(
         policy = in_force.name(),
         policy_hash = %in_force.hash(),
         signers = cfg.signers.len(),
+        live = state.is_live(),
         "decision pipeline ready"
     );
     Ok(Pipeline::new(
         store,
         Arc::new(policy),
         Arc::new(lists),
-        Arc::new(state),
+        state,
         cfg.limits.clone(),
         Release {
             key: release_key,
@@ -313,7 +376,7 @@ mod tests {
         cfg.data_dir = dir.join("data");
         cfg.audit.checkpoint_dir = cfg.data_dir.join("checkpoints");
         cfg.sources = PipelineSources::Files {
-            state_snapshot: dir.join("state.json"),
+            state: StateConfig::Snapshot(dir.join("state.json")),
             policy: dir.join("policy.toml"),
             lists: Vec::new(),
         };

@@ -8,13 +8,12 @@
 
 use alloy_primitives::{Address, B256};
 use signgate_audit::record::DecisionTrigger;
+use signgate_chain::{PinnedState, StateProvider};
 use signgate_policy::{
     admission::{Act, admit},
     operators::OperatorId,
 };
-use signgate_simulator::{
-    SafeContext, SafeTx, SafeVersion, evm::StateSource, safe_tx_hashes, tx_service,
-};
+use signgate_simulator::{SafeContext, SafeTx, safe_tx_hashes, tx_service};
 
 use super::{Pipeline, analysis, records};
 use crate::{
@@ -87,20 +86,17 @@ fn check_expected(expected: Option<B256>, computed: B256) -> Result<(), GatewayE
     }
 }
 
-/// The Safe version: as submitted, or read from the state source.
-async fn version<S, T: StateSource + Send + 'static>(
-    p: &Pipeline<S, T>,
-    s: &Submission,
-    safe: Address,
-) -> Result<SafeVersion, GatewayError> {
-    match s.safe_version {
-        Some(version) => Ok(version),
-        None => analysis::detect_version(p.state.clone(), safe, p.limits.simulation_timeout).await,
-    }
+/// Accounts a transaction certainly reads besides the Safe: fetched with the Safe's own state,
+/// so the simulation's first round already has them.
+fn prefetch(tx: &SafeTx) -> Vec<Address> {
+    [tx.to, tx.gas_token, tx.refund_receiver]
+        .into_iter()
+        .filter(|a| *a != Address::ZERO)
+        .collect()
 }
 
 /// `SubmitProposal`.
-pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
+pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
     caller: &Caller,
     s: Submission,
@@ -119,7 +115,25 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         "submission.public_key",
     )?;
     let tx = transaction(&s)?;
-    let version = version(p, &s, s.safe).await?;
+    // One pin for the whole decision: the Safe's version, the supplied signatures and the
+    // simulation all read the same block.
+    let pinned = p.state.pin(s.chain_id, false).await?;
+    let live = p.state.is_live();
+    let facts = if live || s.safe_version.is_none() {
+        let read = pinned.safe_facts(s.safe, prefetch(&tx));
+        match tokio::time::timeout(p.limits.simulation_timeout, read).await {
+            Ok(facts) => Some(facts?),
+            Err(_) => {
+                return Err(GatewayError::Unavailable(format!(
+                    "cannot simulate: the Safe's state was not read within {} ms; retry",
+                    p.limits.simulation_timeout.as_millis()
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    let version = analysis::resolve_version(live, facts.as_ref(), s.safe_version)?;
     let ctx = SafeContext {
         chain_id: s.chain_id,
         safe: s.safe,
@@ -142,7 +156,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
     } else {
         Some(
             super::supplied::check(
-                p.state.clone(),
+                &pinned,
                 ctx,
                 safe_tx_hashes(&ctx, &tx),
                 s.signatures.clone(),
@@ -156,14 +170,14 @@ pub(super) async fn submit<S: ProposalStore, T: StateSource + Send + 'static>(
         .filter(|c| c.accepted)
         .map(|_| s.signatures.clone());
     let analysis = analysis::analyse_decoded(
-        p.runner(),
+        p.runner(&pinned),
         p.lists.snapshot(),
         ctx,
         tx.clone(),
         decoded,
         run_signatures,
     )
-    .await;
+    .await?;
     let (ev, evaluation, decided_at) = super::assess_now(
         p,
         &policy,

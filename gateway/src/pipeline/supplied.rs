@@ -10,13 +10,13 @@
 //! signatures (EIP-1271) would need an EVM call per signer; they are reported as not checked
 //! rather than guessed valid, so a blob relying on one is never "accepted" here.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Signature, U256};
 use signgate_simulator::{
     SafeContext,
     constants::slots,
-    evm::{StateSource, read_list},
+    evm::read_list,
     hash::SafeTxHashes,
     limits::MAX_SIGNATURES,
     signature::{
@@ -24,6 +24,9 @@ use signgate_simulator::{
         check_n_signatures, check_signatures,
     },
 };
+
+use revm::database_interface::DatabaseRef as _;
+use signgate_chain::PinnedState;
 
 use crate::domain::SuppliedSignature;
 
@@ -58,8 +61,8 @@ pub(crate) struct Supplied {
 
 /// Every supplied signature with its verdict. A state source that cannot be read marks every
 /// signature as not checked (never as valid) and the blob as not accepted.
-pub(crate) async fn check<T: StateSource + Send + 'static>(
-    state: Arc<T>,
+pub(crate) async fn check<P: PinnedState>(
+    pinned: &P,
     ctx: SafeContext,
     hashes: SafeTxHashes,
     blob: Vec<u8>,
@@ -85,9 +88,9 @@ pub(crate) async fn check<T: StateSource + Send + 'static>(
     if parts > MAX_SIGNATURES {
         return unchecked(&format!("more than {MAX_SIGNATURES} signatures"));
     }
-    let job = tokio::task::spawn_blocking(move || {
-        let owners = read_list(state.as_ref(), ctx.safe, slots::owner, "owners")
-            .map_err(|e| e.to_string())?;
+    let job = pinned.run(move |state| {
+        let owners =
+            read_list(state, ctx.safe, slots::owner, "owners").map_err(|e| e.to_string())?;
         let check =
             SignatureCheck::for_safe_tx(ctx.version, &hashes, &blob, &owners, Address::ZERO);
         let threshold = state
@@ -149,8 +152,8 @@ fn kept_part(blob: &[u8], s: &CheckedSignature) -> Vec<u8> {
 /// recovered again over the released safeTxHash, and kept only if its signer is an owner in
 /// the state source now (owners change). A state source that cannot be read keeps none: the
 /// release then packs the signer backends' signatures alone, as before.
-pub(crate) async fn still_valid<T: StateSource + Send + 'static>(
-    state: Arc<T>,
+pub(crate) async fn still_valid<P: PinnedState>(
+    pinned: &P,
     safe: Address,
     safe_tx_hash: B256,
     supplied: &[SuppliedSignature],
@@ -172,9 +175,7 @@ pub(crate) async fn still_valid<T: StateSource + Send + 'static>(
     if candidates.is_empty() {
         return candidates;
     }
-    let job = tokio::task::spawn_blocking(move || {
-        read_list(state.as_ref(), safe, slots::owner, "owners")
-    });
+    let job = pinned.run(move |state| read_list(state, safe, slots::owner, "owners"));
     match tokio::time::timeout(timeout, job).await {
         Ok(Ok(Ok(owners))) => candidates
             .into_iter()

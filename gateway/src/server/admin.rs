@@ -20,6 +20,7 @@ use signgate_policy::{
 use signgate_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status};
 
+use crate::metrics::chains::ChainsHealth;
 use crate::{api::convert, clock::SharedClock, error::GatewayError, pipeline::Governance};
 use crate::{
     lists::{ListEvent, ListStore},
@@ -33,6 +34,7 @@ pub struct AdminService<S> {
     store: Arc<S>,
     lists: Option<Arc<ListStore>>,
     governance: Option<Governance>,
+    chains: Option<ChainsHealth>,
     clock: SharedClock,
     started_at: UnixMillis,
 }
@@ -44,9 +46,16 @@ impl<S: ProposalStore> AdminService<S> {
             store,
             lists: None,
             governance: None,
+            chains: None,
             started_at: clock.now(),
             clock,
         }
+    }
+
+    /// The live chains whose health `GetHealthDetails` reports.
+    pub fn with_chains(mut self, chains: Option<ChainsHealth>) -> Self {
+        self.chains = chains;
+        self
     }
 
     /// The sanctions lists `ReloadSanctionsLists` reloads (the pipeline's own store).
@@ -309,6 +318,9 @@ impl<S: ProposalStore> Admin for AdminService<S> {
         if let Some(lists) = &self.lists {
             components.extend(list_health(lists, self.clock.system_time()));
         }
+        if let Some(chains) = &self.chains {
+            components.extend(chains.read().iter().map(chain_health));
+        }
         Ok(Response::new(pb::HealthDetails {
             serving: status == pb::ComponentStatus::Ok,
             components,
@@ -376,6 +388,49 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
             }
         })
         .collect()
+}
+
+/// One component per live chain: usable (with its pin and endpoints) or why not.
+fn chain_health(c: &signgate_chain::ChainHealth) -> pb::ComponentHealth {
+    use signgate_chain::EndpointState;
+    let endpoints: Vec<String> = c
+        .endpoints
+        .iter()
+        .map(|e| match &e.state {
+            EndpointState::Unchecked => format!("{} not checked yet", e.endpoint),
+            EndpointState::Ok { head } => format!("{} ok at block {head}", e.endpoint),
+            EndpointState::WrongChain { reported } => format!(
+                "{} reports chain id {reported}, not {}: not used",
+                e.endpoint, c.chain_id
+            ),
+            EndpointState::Failing { error } => format!("{} failing: {error}", e.endpoint),
+        })
+        .collect();
+    let (status, detail) = if c.usable {
+        let pin = c
+            .pinned
+            .map(|(n, h)| format!("pinned to block {n} ({h})"))
+            .unwrap_or_default();
+        (
+            pb::ComponentStatus::Ok,
+            format!("{pin}; {}", endpoints.join("; ")),
+        )
+    } else {
+        (
+            pb::ComponentStatus::Failing,
+            format!(
+                "{}; every proposal on it is refused until it recovers; {}",
+                c.problem.as_deref().unwrap_or("not usable"),
+                endpoints.join("; ")
+            ),
+        )
+    };
+    pb::ComponentHealth {
+        name: format!("chain:{}:{}", c.chain_id, c.name),
+        status: status.into(),
+        detail,
+        last_ok: None,
+    }
 }
 
 /// The audit log's head, read on a blocking thread: its size proves it is readable (appends are

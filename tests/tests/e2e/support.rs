@@ -11,6 +11,7 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
 use prost::Message;
+use signgate_chain::{SnapshotProvider, StateProvider};
 use signgate_gateway::{
     audit::{AuditLog, AuditReader},
     clock,
@@ -128,8 +129,34 @@ impl Running {
     }
 }
 
-/// Starts the full gateway on the demo assets (written to `dir/data/demo`) with `opts`.
-pub async fn start<T: StateSource + Send + 'static>(dir: &Path, opts: Options<T>) -> Running {
+/// Starts the full gateway on the demo assets (written to `dir/data/demo`) with `opts`, its
+/// state served for every chain.
+pub async fn start<T: StateSource + Send + Sync + 'static>(
+    dir: &Path,
+    opts: Options<T>,
+) -> Running {
+    let Options {
+        state,
+        lists,
+        signers,
+        simulation_timeout,
+        checkpoint_hook,
+    } = opts;
+    start_provider(
+        dir,
+        Options {
+            state: SnapshotProvider::new(state),
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        },
+    )
+    .await
+}
+
+/// [`start`] with any state provider (live chains included).
+pub async fn start_provider<T: StateProvider>(dir: &Path, opts: Options<T>) -> Running {
     let signers: Vec<(&str, &str)> = Vec::new();
     let mut cfg = config(dir, &signers);
     cfg.signers = opts
