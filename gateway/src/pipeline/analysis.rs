@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alloy_primitives::Address;
 use signgate_chain::{PinnedState, SafeFacts};
 use signgate_policy::{
     adapters,
@@ -150,6 +151,28 @@ pub fn screen_at(
     let involvements = decoded.involvements();
     let touched = simulation.map(simulation_subjects).unwrap_or_default();
     adapters::screening(&screen(snapshot, &involvements, &touched, now))
+}
+
+/// The Safe's own state at `pinned` (on live chains: from every endpoint, compared), within
+/// `timeout`. The accounts `tx` certainly reads are fetched in the same round trip, so the
+/// simulation's first round already has them.
+pub async fn read_safe<P: PinnedState>(
+    pinned: &P,
+    safe: Address,
+    tx: &SafeTx,
+    timeout: Duration,
+) -> Result<SafeFacts, GatewayError> {
+    let prefetch = [tx.to, tx.gas_token, tx.refund_receiver]
+        .into_iter()
+        .filter(|a| *a != Address::ZERO)
+        .collect();
+    match tokio::time::timeout(timeout, pinned.safe_facts(safe, prefetch)).await {
+        Ok(facts) => Ok(facts?),
+        Err(_) => Err(GatewayError::Unavailable(format!(
+            "cannot simulate: the Safe's state was not read within {} ms; retry",
+            timeout.as_millis()
+        ))),
+    }
 }
 
 /// The Safe version a proposal is hashed and simulated with. On a live chain it is the chain's

@@ -31,6 +31,30 @@ pub(super) async fn reanalyse<S, T: StateProvider>(
 ) -> Result<Analysis, GatewayError> {
     let corrupt =
         |what: &str| GatewayError::Internal(format!("stored proposal {}: {what}", record.id));
+    if p.state.is_live() {
+        // The Safe's state from every endpoint again, compared: a provider that starts lying
+        // after the submission is caught at the approval or release it would sway.
+        let facts = analysis::read_safe(
+            pinned,
+            record.safe,
+            &record.body.tx,
+            p.limits.simulation_timeout,
+        )
+        .await?;
+        if facts.version != Some(record.body.version) {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "proposal {}: the Safe now delegates to {} ({}), but the proposal was hashed \
+                 for version {}; its safeTxHash no longer applies, so nothing can be approved or \
+                 signed; propose it again",
+                record.id,
+                facts.singleton,
+                facts
+                    .version
+                    .map_or("an unknown version".to_owned(), |v| format!("version {v}")),
+                record.body.version
+            )));
+        }
+    }
     let ctx = SafeContext {
         chain_id: record.chain_id,
         safe: record.safe,

@@ -8,7 +8,7 @@
 
 use alloy_primitives::{Address, B256};
 use signgate_audit::record::DecisionTrigger;
-use signgate_chain::{PinnedState, StateProvider};
+use signgate_chain::StateProvider;
 use signgate_policy::{
     admission::{Act, admit},
     operators::OperatorId,
@@ -86,15 +86,6 @@ fn check_expected(expected: Option<B256>, computed: B256) -> Result<(), GatewayE
     }
 }
 
-/// Accounts a transaction certainly reads besides the Safe: fetched with the Safe's own state,
-/// so the simulation's first round already has them.
-fn prefetch(tx: &SafeTx) -> Vec<Address> {
-    [tx.to, tx.gas_token, tx.refund_receiver]
-        .into_iter()
-        .filter(|a| *a != Address::ZERO)
-        .collect()
-}
-
 /// `SubmitProposal`.
 pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
@@ -120,16 +111,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     let pinned = p.state.pin(s.chain_id, false).await?;
     let live = p.state.is_live();
     let facts = if live || s.safe_version.is_none() {
-        let read = pinned.safe_facts(s.safe, prefetch(&tx));
-        match tokio::time::timeout(p.limits.simulation_timeout, read).await {
-            Ok(facts) => Some(facts?),
-            Err(_) => {
-                return Err(GatewayError::Unavailable(format!(
-                    "cannot simulate: the Safe's state was not read within {} ms; retry",
-                    p.limits.simulation_timeout.as_millis()
-                )));
-            }
-        }
+        Some(analysis::read_safe(&pinned, s.safe, &tx, p.limits.simulation_timeout).await?)
     } else {
         None
     };
