@@ -1,5 +1,6 @@
 //! Test support for the live chain state feature: a real JSON-RPC node (ganache) with the real
-//! Safe 1.4.1 stack at its canonical addresses ([`node::ChainNode`]).
+//! Safe 1.4.1 stack at its canonical addresses ([`node::ChainNode`]), and a JSON-RPC proxy in
+//! front of it that counts round trips and injects faults ([`proxy::RpcProxy`]).
 //!
 //! Why a real node and not a snapshot: the gateway will read state over JSON-RPC, so its tests
 //! need the wire (batches, keep-alive, timeouts, odd answers) as well as the EVM. Why ganache:
@@ -13,6 +14,8 @@
 //! `debug_traceCall` ("method does not exist"); batches work. See [`node`] for the rest.
 
 pub mod node;
+pub mod proxy;
 mod selftest;
 
 pub use node::ChainNode;
+pub use proxy::RpcProxy;

@@ -1,22 +1,25 @@
 //! Tests of the chain test support itself: the Safe stack is where and what the gateway's
-//! deployments table expects, and Safes and tokens behave. Each test starts its own ganache
-//! (about a second).
+//! deployments table expects, Safes and tokens behave, and the proxy passes through, counts and
+//! fails as documented. Each test starts its own ganache (about a second).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, Bytes, U256, address, keccak256};
 use alloy_sol_types::SolCall;
+use revm::database_interface::DatabaseRef;
 use serde_json::{Value, json};
 use signgate_simulator::{
     SafeTx, SafeVersion,
     abi::IERC20,
     constants::slots,
     deployments::{self, SafeContract},
+    evm::{Addressing, BlockPin, RpcSource},
 };
 
 use super::{
-    ChainNode,
+    ChainNode, RpcProxy,
     node::{DEPLOYER, exec_transaction_calldata, owner_keys, safe_artifact, signatures},
+    proxy::{Failure, MALFORMED_BODY},
 };
 
 const RECIPIENT: Address = address!("0x00000000000000000000000000000000000beef1");
@@ -235,4 +238,176 @@ async fn ganache_limits_are_as_documented() {
         .rpc("eth_getStorageAt", json!([DEPLOYER, "0x0", "latest"]))
         .await;
     assert_eq!(empty, json!("0x"));
+}
+
+#[tokio::test]
+async fn the_proxy_passes_through_counts_and_delays() {
+    let node = ChainNode::start();
+    let proxy = RpcProxy::start(node.url());
+    let url = proxy.url();
+    let http = client(Duration::from_secs(10));
+
+    // A batch passes through whole, in one round trip.
+    let batch = json!([
+        call(1, "eth_blockNumber", json!([])),
+        call(2, "eth_chainId", json!([])),
+        call(3, "eth_getBalance", json!([DEPLOYER, "latest"])),
+    ]);
+    let via_proxy = post_json(&http, &url, &batch).await;
+    let direct = post_json(&http, node.url(), &batch).await;
+    assert_eq!(via_proxy, direct);
+    assert_eq!(via_proxy.as_array().unwrap().len(), 3);
+
+    // Single calls, counted one round trip each, over one kept-alive connection.
+    for id in 4..7 {
+        let answer = post_json(&http, &url, &call(id, "eth_blockNumber", json!([]))).await;
+        assert_eq!(answer["id"], json!(id));
+    }
+    let stats = proxy.stats();
+    assert_eq!(stats.http_requests, 4);
+    assert_eq!(stats.rpc_calls, 6);
+    assert_eq!(stats.connections, 1, "keep-alive");
+    assert_eq!(
+        stats.methods[0],
+        ["eth_blockNumber", "eth_chainId", "eth_getBalance"]
+    );
+    assert_eq!(stats.methods[3], ["eth_blockNumber"]);
+    assert_eq!(stats.calls_of("eth_blockNumber"), 4);
+    proxy.reset();
+    assert_eq!(proxy.http_requests(), 0);
+    assert_eq!(proxy.rpc_calls(), 0);
+    assert!(proxy.methods().is_empty());
+
+    // Latency per HTTP request (a batch pays it once).
+    let handle = proxy.handle();
+    handle.set_latency(Duration::from_millis(50));
+    let started = Instant::now();
+    post_json(&http, &url, &batch).await;
+    let slow = started.elapsed();
+    assert!(slow >= Duration::from_millis(50), "{slow:?}");
+    assert!(slow < Duration::from_secs(5), "{slow:?}");
+    handle.set_latency(Duration::ZERO);
+    post_json(&http, &url, &call(9, "eth_blockNumber", json!([]))).await;
+
+    // The simulator's alloy-based RPC source works through the proxy too.
+    node.deploy_safe_stack().await;
+    let keys = owner_keys(2);
+    let owners: Vec<Address> = keys.iter().map(|k| k.address()).collect();
+    let safe = node.create_safe(&owners, 2, 0).await;
+    let number = node.block_number().await;
+    proxy.reset();
+    let source_url = url.clone();
+    let (threshold, nonce) = tokio::task::spawn_blocking(move || {
+        let source = RpcSource::connect_with(
+            &source_url,
+            BlockPin::Number(number),
+            Duration::from_secs(5),
+            Addressing::BlockNumber,
+        )
+        .unwrap();
+        let threshold = source.storage_ref(safe, slots::THRESHOLD).unwrap();
+        let account = source.basic_ref(safe).unwrap().unwrap();
+        (threshold, account.nonce)
+    })
+    .await
+    .unwrap();
+    assert_eq!(threshold, U256::from(2));
+    assert_eq!(nonce, 1, "a contract's nonce starts at 1");
+    let stats = proxy.stats();
+    assert_eq!(stats.calls_of("eth_getStorageAt"), 1);
+    assert_eq!(stats.calls_of("eth_getCode"), 1);
+    assert!(
+        stats.connections < stats.http_requests,
+        "keep-alive: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_proxy_rewrites_errors_and_fails_on_demand() {
+    let node = ChainNode::start();
+    let proxy = RpcProxy::start(node.url());
+    let url = proxy.url();
+    let http = client(Duration::from_secs(10));
+    let balance = call(1, "eth_getBalance", json!([DEPLOYER, "latest"]));
+    let block_number = call(2, "eth_blockNumber", json!([]));
+
+    // A rewrite sees the method, the params and the real result; other methods are untouched.
+    proxy.rewrite(
+        "eth_getBalance",
+        |method, params, result| json!({ "method": method, "block": params[1], "was": result }),
+    );
+    let answers = post_json(&http, &url, &json!([balance, block_number])).await;
+    assert_eq!(answers[0]["result"]["method"], json!("eth_getBalance"));
+    assert_eq!(answers[0]["result"]["block"], json!("latest"));
+    assert_eq!(
+        answers[0]["result"]["was"],
+        json!("0x3635c9adc5dea00000"),
+        "1000 ETH"
+    );
+    assert_eq!(answers[1]["result"], json!("0x0"));
+    proxy.clear_rewrite("eth_getBalance");
+    let answer = post_json(&http, &url, &balance).await;
+    assert_eq!(answer["result"], json!("0x3635c9adc5dea00000"));
+
+    // The wrong chain.
+    proxy.wrong_chain_id(1);
+    let answer = post_json(&http, &url, &call(3, "eth_chainId", json!([]))).await;
+    assert_eq!(answer["result"], json!("0x1"));
+    proxy.clear_faults();
+    let answer = post_json(&http, &url, &call(3, "eth_chainId", json!([]))).await;
+    assert_eq!(answer["result"], json!("0x539"));
+
+    // An injected error answers its call only; the rest of the batch still goes to the node.
+    proxy.set_error("eth_getBalance", -32005, "limit exceeded");
+    let answers = post_json(&http, &url, &json!([block_number, balance])).await;
+    assert_eq!(answers[0]["result"], json!("0x0"));
+    assert_eq!(answers[1]["id"], json!(1));
+    assert_eq!(answers[1]["error"]["code"], json!(-32005));
+    assert_eq!(answers[1]["error"]["message"], json!("limit exceeded"));
+    let answer = post_json(&http, &url, &balance).await;
+    assert_eq!(answer["error"]["code"], json!(-32005));
+    proxy.clear_error("eth_getBalance");
+
+    // Malformed: 200 and a body that is not JSON.
+    proxy.malformed();
+    let (status, body) = post(&http, &url, &balance).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, Bytes::from_static(MALFORMED_BODY.as_bytes()));
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+    proxy.heal();
+
+    // Hang: the client's own timeout is what ends it.
+    let short = client(Duration::from_millis(300));
+    post_json(&short, &url, &block_number).await;
+    proxy.hang();
+    let started = Instant::now();
+    let error = post(&short, &url, &block_number).await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    proxy.heal();
+    post_json(&short, &url, &block_number).await;
+
+    // Hang for one method only: other requests still answer.
+    proxy.fail_method("eth_call", Failure::Hang);
+    post_json(&short, &url, &block_number).await;
+    let hung = call(4, "eth_call", json!([{ "to": DEPLOYER }, "latest"]));
+    let error = post(&short, &url, &hung).await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    proxy.heal();
+
+    // Down: a kept-alive connection is closed on its next request, new ones at once.
+    post_json(&http, &url, &block_number).await;
+    let before = proxy.stats().connections;
+    proxy.down();
+    let error = post(&http, &url, &block_number).await.unwrap_err();
+    assert!(!error.is_timeout(), "{error}");
+    let fresh = client(Duration::from_secs(5));
+    let started = Instant::now();
+    let error = post(&fresh, &url, &block_number).await.unwrap_err();
+    assert!(!error.is_timeout(), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(proxy.stats().connections > before);
+    proxy.heal();
+    post_json(&http, &url, &block_number).await;
+    post_json(&fresh, &url, &block_number).await;
 }
