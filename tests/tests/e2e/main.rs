@@ -17,6 +17,7 @@ mod audit_down;
 mod bad_input;
 mod bybit;
 mod cancel;
+mod chain;
 mod demo;
 mod failures;
 mod list_events;
