@@ -294,6 +294,10 @@ pub(crate) mod read {
     /// A storage word (`eth_getStorageAt` answers 32 bytes; some nodes answer a quantity).
     pub(crate) fn word(method: &str, v: &Value) -> Result<U256, EndpointError> {
         let s = v.as_str().ok_or_else(|| bad(method, "a storage word", v))?;
+        if s == "0x" {
+            // Some nodes (ganache) answer an empty slot with no digits at all.
+            return Ok(U256::ZERO);
+        }
         if s.len() == 66 {
             b256(method, v).map(|b| U256::from_be_bytes(b.0))
         } else {
@@ -331,5 +335,10 @@ mod tests {
             alloy_primitives::U256::from(1)
         );
         assert!(read::b256("m", &json!("0x12")).is_err());
+        assert_eq!(
+            read::word("m", &json!("0x")).unwrap(),
+            alloy_primitives::U256::ZERO
+        );
+        assert!(read::u256("m", &json!("0x")).is_err());
     }
 }

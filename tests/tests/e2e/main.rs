@@ -21,6 +21,7 @@ mod chain;
 mod demo;
 mod failures;
 mod list_events;
+mod live_chain;
 mod logs;
 mod metrics;
 mod nonce;

@@ -157,6 +157,15 @@ pub async fn start<T: StateSource + Send + Sync + 'static>(
 
 /// [`start`] with any state provider (live chains included).
 pub async fn start_provider<T: StateProvider>(dir: &Path, opts: Options<T>) -> Running {
+    start_provider_with_policy(dir, opts, None).await
+}
+
+/// [`start_provider`] deciding under `policy` (TOML) instead of the demo policy.
+pub async fn start_provider_with_policy<T: StateProvider>(
+    dir: &Path,
+    opts: Options<T>,
+    policy: Option<&str>,
+) -> Running {
     let signers: Vec<(&str, &str)> = Vec::new();
     let mut cfg = config(dir, &signers);
     cfg.signers = opts
@@ -170,7 +179,12 @@ pub async fn start_provider<T: StateProvider>(dir: &Path, opts: Options<T>) -> R
         cfg.limits.simulation_timeout = t;
     }
     cfg.audit.checkpoint_hook = opts.checkpoint_hook;
-    let files = setup::write_demo(&cfg.data_dir).unwrap();
+    let mut files = setup::write_demo(&cfg.data_dir).unwrap();
+    if let Some(text) = policy {
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, text).unwrap();
+        files.policy = path;
+    }
     let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
     // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
     let policy = setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone()).unwrap();

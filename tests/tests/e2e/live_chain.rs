@@ -1,0 +1,335 @@
+//! Issue 12: decisions on the chain's real state. A real JSON-RPC node (ganache, started by the
+//! project's script) holds the real Safe 1.4.1 stack at its canonical addresses, a Safe created
+//! through the real factory and an ERC-20; the gateway reads it through `[[chains]]`-style
+//! settings, through a proxy that counts round trips and injects faults.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy_primitives::{Address, Bytes, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use signgate_chain::{Addressing, BlockChoice, ChainSettings, Chains, EndpointUrl};
+use signgate_gateway::pipeline::setup;
+use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
+use signgate_simulator::{
+    Operation, SafeTx,
+    abi::IMultiSend,
+    constants::slots,
+    decode::{BatchEntry, encode_batch},
+    deployments,
+};
+use tonic::{Code, transport::Channel};
+
+use crate::{
+    chain::{ChainNode, RpcProxy, node},
+    demo,
+    support::{
+        Options, Running, approve, deny_codes, erc20_transfer, start_provider_with_policy,
+        start_signer, state, submission, submit_request,
+    },
+};
+
+const CHAIN: u64 = 1337;
+
+fn e18(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// The node, the Safe on it (the demo owners, threshold 2) and a token the Safe holds.
+struct World {
+    node: ChainNode,
+    safe: Address,
+    token: Address,
+    owners: Vec<PrivateKeySigner>,
+}
+
+async fn world() -> World {
+    let node = ChainNode::start();
+    node.deploy_safe_stack().await;
+    let owners = demo::owners();
+    let addrs: Vec<Address> = owners.iter().map(PrivateKeySigner::address).collect();
+    let safe = node.create_safe(&addrs, 2, 7).await;
+    let token = node.deploy_token(safe, e18(1_000_000)).await;
+    World {
+        node,
+        safe,
+        token,
+        owners,
+    }
+}
+
+/// The demo policy with its treasury moved to the live Safe and its DEMO token to the live one.
+fn policy(w: &World) -> String {
+    let text = setup::DEMO_POLICY
+        .replace(
+            "chain_id = 1\nsafe = \"0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe\"",
+            &format!("chain_id = {CHAIN}\nsafe = \"{}\"", w.safe),
+        )
+        .replace(
+            "0x7070707070707070707070707070707070707070",
+            &w.token.to_string(),
+        );
+    assert!(
+        text.contains(&w.safe.to_string()),
+        "the demo policy changed shape"
+    );
+    text
+}
+
+fn settings(urls: &[String]) -> ChainSettings {
+    let mut s = ChainSettings::new(
+        CHAIN,
+        "ganache",
+        urls.iter()
+            .map(|u| EndpointUrl::parse(u).unwrap())
+            .collect(),
+    );
+    s.block = BlockChoice::Latest { confirmations: 0 };
+    // ganache answers no EIP-1898 block objects; every batch still checks the pinned header.
+    s.addressing = Addressing::BlockNumber;
+    s.request_timeout = Duration::from_millis(1_500);
+    s.poll_interval = Duration::from_millis(100);
+    s
+}
+
+/// Waits past the poll interval, so the next decision pins a block that includes what the test
+/// just did on the node (decisions within one interval share a pin by design).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(250)).await;
+}
+
+async fn gateway(
+    dir: &std::path::Path,
+    w: &World,
+    chains: Arc<Chains>,
+    signers: Vec<String>,
+) -> Running {
+    start_provider_with_policy(
+        dir,
+        Options {
+            state: chains,
+            lists: None,
+            signers,
+            simulation_timeout: None,
+            checkpoint_hook: None,
+        },
+        Some(&policy(w)),
+    )
+    .await
+}
+
+fn live(safe: Address, tx: &SafeTx) -> pb::ProposalSubmission {
+    let mut p = submission(safe, tx);
+    p.chain_id = CHAIN;
+    p
+}
+
+async fn propose(
+    c: &mut GatewayClient<Channel>,
+    safe: Address,
+    tx: &SafeTx,
+) -> Result<pb::Proposal, tonic::Status> {
+    c.submit_proposal(submit_request(&live(safe, tx), &demo::operator("alice")))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn transfer(w: &World, amount: U256, nonce: u64) -> SafeTx {
+    SafeTx::call(
+        w.token,
+        U256::ZERO,
+        erc20_transfer(demo::PAYEE, amount),
+        U256::from(nonce),
+    )
+}
+
+async fn approved(c: &mut GatewayClient<Channel>, p: &pb::Proposal) -> pb::Proposal {
+    let p = approve(c, p, "bob").await;
+    let p = approve(c, &p, "carol").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_is_decided_on_the_live_safe_released_and_executed_on_chain() {
+    let w = world().await;
+    let proxy = RpcProxy::start(w.node.url());
+    let chains = Arc::new(Chains::new(vec![settings(&[proxy.url()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let s1 = start_signer(dir.path(), w.owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), w.owners[2].clone()).await;
+    let gw = gateway(
+        dir.path(),
+        &w,
+        chains.clone(),
+        vec![s1.url.clone(), s2.url.clone()],
+    )
+    .await;
+    let mut c = gw.client().await;
+    let amount = e18(250_000);
+    let tx = transfer(&w, amount, 0);
+
+    // The version is the chain's: naming another one is refused, naming none is fine.
+    let mut wrong = live(w.safe, &tx);
+    wrong.safe_version = "1.3.0".into();
+    let err = c
+        .submit_proposal(submit_request(&wrong, &demo::operator("alice")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("1.4.1"), "{err:?}");
+
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    let sim = p.simulation.as_ref().unwrap();
+    assert!(sim.success, "{sim:?}");
+    assert_eq!(sim.asset_movements.len(), 1, "{sim:?}");
+    assert_eq!(sim.asset_movements[0].amount, amount.to_string());
+    let pinned = chains.get(CHAIN).unwrap().health().pinned.unwrap().0;
+    assert!(
+        sim.state_block.contains(&pinned.to_string()),
+        "{sim:?} vs {pinned}"
+    );
+
+    // A chain that is not configured is refused outright.
+    let mut elsewhere = live(w.safe, &tx);
+    elsewhere.chain_id = 1;
+    let err = c
+        .submit_proposal(submit_request(&elsewhere, &demo::operator("alice")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("not configured"), "{err:?}");
+
+    let p = approved(&mut c, &p).await;
+    let released = c
+        .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.signatures.len(), 2 * 65);
+
+    // The released calldata, sent to the real Safe, moves the tokens.
+    assert_eq!(w.node.erc20_balance(w.token, demo::PAYEE).await, U256::ZERO);
+    w.node
+        .send_calldata(w.safe, released.exec_transaction_calldata.into())
+        .await;
+    assert_eq!(w.node.erc20_balance(w.token, demo::PAYEE).await, amount);
+    assert_eq!(w.node.safe_nonce(w.safe).await, 1);
+
+    // Health names the chain, its pin and its endpoint.
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+    let health = admin
+        .get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let chain = health
+        .components
+        .iter()
+        .find(|c| c.name == format!("chain:{CHAIN}:ganache"))
+        .unwrap();
+    assert_eq!(
+        chain.status,
+        i32::from(pb::ComponentStatus::Ok),
+        "{chain:?}"
+    );
+    assert!(chain.detail.contains("pinned to block"), "{chain:?}");
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+}
+
+/// Code that stores its first argument in slot 0 of whatever storage it runs in: what the
+/// Bybit attacker's contract did to the Safe proxy through DELEGATECALL.
+const SLOT0_WRITER: &str = "0x60043560005500";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bybit_style_delegatecall_and_a_guarded_transaction_are_denied_on_the_live_safe() {
+    let w = world().await;
+    let writer = Address::repeat_byte(0xbb);
+    w.node
+        .rpc(
+            "evm_setAccountCode",
+            serde_json::json!([writer, SLOT0_WRITER]),
+        )
+        .await;
+    let chains = Arc::new(Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &w, chains, Vec::new()).await;
+    let mut c = gw.client().await;
+
+    // The screen shows an ERC-20 transfer; the transaction DELEGATECALLs code that overwrites the
+    // proxy's singleton with the attacker's address.
+    let attacker = Address::repeat_byte(0xaa);
+    let data: Bytes = erc20_transfer(attacker, U256::ZERO);
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(writer, U256::ZERO, data, U256::ZERO)
+    };
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(state(&p), pb::ProposalState::Denied, "{:?}", p.decision);
+    let codes = deny_codes(&p);
+    assert!(
+        codes.iter().any(|c| c == "delegatecall.not_allowlisted"),
+        "{codes:?}"
+    );
+    assert!(
+        codes.iter().any(|c| c == "upgrade.singleton_changed"),
+        "{codes:?}"
+    );
+
+    // A guard on the live Safe that refuses every DELEGATECALL: the chain's guard runs in the
+    // simulation, so a delegatecall it would revert is denied as failing, whatever the policy.
+    let receipt = w
+        .node
+        .send(
+            node::DEPLOYER,
+            None,
+            node::test_contract("NoDelegateCallGuard"),
+            U256::ZERO,
+        )
+        .await;
+    let guard: Address = serde_json::from_value(receipt["contractAddress"].clone()).unwrap();
+    w.node
+        .set_storage(w.safe, slots::guard(), guard.into_word().into())
+        .await;
+    settle().await;
+    let multisend = deployments::canonical(
+        deployments::SafeContract::MultiSendCallOnly,
+        signgate_simulator::SafeVersion::V1_4_1,
+    )
+    .unwrap();
+    let inner = erc20_transfer(demo::PAYEE, U256::from(1u64));
+    let batch = IMultiSend::multiSendCall {
+        transactions: encode_batch([BatchEntry {
+            operation: Operation::Call,
+            to: w.token,
+            value: U256::ZERO,
+            data: &inner,
+        }])
+        .into(),
+    }
+    .abi_encode();
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(multisend, U256::ZERO, batch.into(), U256::ZERO)
+    };
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(state(&p), pb::ProposalState::Denied, "{:?}", p.decision);
+    let sim = p.simulation.as_ref().unwrap();
+    assert!(!sim.success, "{sim:?}");
+    assert!(
+        deny_codes(&p).iter().any(|c| c == "simulation.failed"),
+        "{:?}",
+        deny_codes(&p)
+    );
+    gw.stop().await;
+}
