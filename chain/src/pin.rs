@@ -136,6 +136,9 @@ pub struct Pin {
     hints: RwLock<Cache>,
     /// The previous pin's cache: the same read one block earlier is the best guess there is.
     previous: Option<Arc<RwLock<Cache>>>,
+    /// Each Safe's state once every endpoint agreed on it at this block: later decisions on the
+    /// same pin need not ask again.
+    facts: Mutex<HashMap<Address, crate::safe::SafeFacts>>,
 }
 
 impl Pin {
@@ -159,6 +162,7 @@ impl Pin {
             cache: Arc::new(RwLock::new(Cache::default())),
             hints: RwLock::new(Cache::default()),
             previous,
+            facts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -217,6 +221,18 @@ impl Pin {
                 pinned: self.hash,
                 now,
             })
+        }
+    }
+
+    /// The Safe's agreed state at this pin, if it was read already.
+    pub(crate) fn known_facts(&self, safe: Address) -> Option<crate::safe::SafeFacts> {
+        self.facts.lock().ok()?.get(&safe).cloned()
+    }
+
+    /// Remembers the Safe's agreed state at this pin.
+    pub(crate) fn remember_facts(&self, safe: Address, facts: &crate::safe::SafeFacts) {
+        if let Ok(mut f) = self.facts.lock() {
+            f.insert(safe, facts.clone());
         }
     }
 

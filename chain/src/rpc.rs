@@ -173,7 +173,14 @@ impl EndpointClient {
     }
 
     async fn post(&self, body: &Value) -> Result<Vec<u8>, EndpointError> {
-        let transport = |e: reqwest::Error| EndpointError::Transport(without_url(&e));
+        let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                EndpointError::Timeout { timeout_ms }
+            } else {
+                EndpointError::Transport(without_url(&e))
+            }
+        };
         let mut resp = self
             .http
             .post(self.url.url().clone())
@@ -206,32 +213,21 @@ impl EndpointClient {
     }
 }
 
-/// reqwest's error text without the URL (it may hold an API key).
+/// reqwest's error in words without its URL (it may hold an API key): the kind of failure and
+/// the underlying cause.
 fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.without_url_ref().to_string();
-    if let Some(source) = std::error::Error::source(e) {
-        text = format!("{text}: {source}");
-    }
-    text
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        if self.is_timeout() {
-            "timed out".into()
-        } else if self.is_connect() {
-            "connection failed".into()
-        } else if self.is_body() || self.is_decode() {
-            "reading the answer failed".into()
-        } else if self.is_request() {
-            "sending the request failed".into()
-        } else {
-            "request failed".into()
-        }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the answer failed"
+    } else if e.is_request() {
+        "sending the request failed"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(e) {
+        Some(source) => format!("{kind}: {source}"),
+        None => kind.to_owned(),
     }
 }
 

@@ -167,6 +167,11 @@ pub(crate) async fn read_safe(
     budget: &Budget,
 ) -> Result<SafeFacts, ChainError> {
     let chain_id = pin.chain_id();
+    if let Some(known) = pin.known_facts(safe) {
+        // Agreed at this very block already; the accounts to prefetch were fetched with it or
+        // are fetched by the simulation's rounds.
+        return Ok(known);
+    }
     let core = core_calls(pin, safe);
     let mut accounts: Vec<Address> = Vec::new();
     for a in std::iter::once(safe).chain(prefetch.iter().copied()) {
@@ -327,7 +332,7 @@ pub(crate) async fn read_safe(
             detail: format!("{safe} is not an initialised Safe (threshold 0)"),
         });
     }
-    Ok(SafeFacts {
+    let facts = SafeFacts {
         singleton,
         version: Some(version),
         owners,
@@ -337,7 +342,9 @@ pub(crate) async fn read_safe(
         module_guard: addr(module_guard),
         modules,
         fallback_handler: addr(fallback),
-    })
+    };
+    pin.remember_facts(safe, &facts);
+    Ok(facts)
 }
 
 /// Hints the linked-list storage (`list[SENTINEL] = first`, …, `list[last] = SENTINEL`) of a

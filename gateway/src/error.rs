@@ -31,6 +31,12 @@ pub enum GatewayError {
     /// A dependency (store, state source, list, signer) failed; nothing was released.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The chain could not be read for the decision (an endpoint down, slow, malformed, on
+    /// another chain; a reorganised pin; the request bound): nothing was decided. Unlike
+    /// [`Self::Unavailable`] the message goes to the client, because an operator must learn
+    /// which endpoint failed and how; it names endpoints by scheme, host and port only.
+    #[error("{0}")]
+    ChainUnavailable(String),
     /// A release was recorded but the checkpoint covering it could not be delivered outside the
     /// gateway (hook failed, drop directory unwritable), so its signatures were withheld. Kept
     /// apart from [`Self::Unavailable`] because the client must learn that the release is on
@@ -71,7 +77,7 @@ impl From<signgate_chain::ChainError> for GatewayError {
             C::Disagreement { .. } | C::NotASafe { .. } => {
                 Self::FailedPrecondition(format!("cannot simulate: {e}"))
             }
-            _ => Self::Unavailable(format!("cannot simulate: {e}")),
+            _ => Self::ChainUnavailable(format!("cannot simulate: {e}")),
         }
     }
 }

@@ -31,6 +31,10 @@ impl From<GatewayError> for Status {
                     "a dependency of the gateway is unavailable; nothing was released",
                 )
             }
+            GatewayError::ChainUnavailable(m) => {
+                tracing::warn!(%m, "chain unavailable; call refused");
+                Status::unavailable(m)
+            }
             GatewayError::ReleaseUnwitnessed { detail } => {
                 tracing::error!(%detail, "release checkpoint not delivered");
                 Status::unavailable(

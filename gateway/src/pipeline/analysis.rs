@@ -168,7 +168,7 @@ pub async fn read_safe<P: PinnedState>(
         .collect();
     match tokio::time::timeout(timeout, pinned.safe_facts(safe, prefetch)).await {
         Ok(facts) => Ok(facts?),
-        Err(_) => Err(GatewayError::Unavailable(format!(
+        Err(_) => Err(GatewayError::ChainUnavailable(format!(
             "cannot simulate: the Safe's state was not read within {} ms; retry",
             timeout.as_millis()
         ))),

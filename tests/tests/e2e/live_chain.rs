@@ -13,7 +13,7 @@ use signgate_gateway::pipeline::setup;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use signgate_simulator::{
     Operation, SafeTx,
-    abi::IMultiSend,
+    abi::{IMultiSend, ISafe},
     constants::slots,
     decode::{BatchEntry, encode_batch},
     deployments,
@@ -332,4 +332,352 @@ async fn a_bybit_style_delegatecall_and_a_guarded_transaction_are_denied_on_the_
         deny_codes(&p)
     );
     gw.stop().await;
+}
+
+/// Releases `p`, expecting a refusal, and returns its message.
+async fn refused_release(c: &mut GatewayClient<Channel>, p: &pb::Proposal) -> tonic::Status {
+    c.request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changed_on_chain_after_the_approvals_is_seen_at_release() {
+    let w = world().await;
+    let chains = Arc::new(Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let s1 = start_signer(dir.path(), w.owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), w.owners[2].clone()).await;
+    let gw = gateway(dir.path(), &w, chains, vec![s1.url.clone(), s2.url.clone()]).await;
+    let mut c = gw.client().await;
+    let outside = [w.owners[0].clone(), w.owners[1].clone()];
+
+    // 1. The nonce is used on chain by another transaction after the approvals.
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(100), 0))
+        .await
+        .unwrap();
+    let p = approved(&mut c, &p).await;
+    w.node
+        .exec_safe_tx(w.safe, &transfer(&w, e18(1), 0), &outside)
+        .await;
+    settle().await;
+    let err = refused_release(&mut c, &p).await;
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("simulation.failed") && err.message().contains("already used"),
+        "{err:?}"
+    );
+
+    // 2. The Safe's balance is spent by another transaction after the approvals: the release
+    // simulates on the chain of that moment, where the transfer reverts.
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(400_000), 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    let p = approved(&mut c, &p).await;
+    w.node
+        .exec_safe_tx(w.safe, &transfer(&w, e18(700_000), 1), &outside)
+        .await;
+    settle().await;
+    let err = refused_release(&mut c, &p).await;
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("simulation.failed"), "{err:?}");
+    assert_eq!(
+        w.node.erc20_balance(w.token, demo::PAYEE).await,
+        e18(700_001)
+    );
+
+    // 3. An owner whose signer backend the gateway asks is removed after the approvals: the
+    // collected signatures no longer satisfy the Safe, and none leaves the gateway.
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(10), 3))
+        .await
+        .unwrap();
+    let p = approved(&mut c, &p).await;
+    let removed = w.owners[2].address();
+    let list = w.node.safe_owners(w.safe).await;
+    let at = list.iter().position(|o| *o == removed).unwrap();
+    let prev = if at == 0 {
+        signgate_simulator::constants::SENTINEL
+    } else {
+        list[at - 1]
+    };
+    let remove = ISafe::removeOwnerCall {
+        prevOwner: prev,
+        owner: removed,
+        _threshold: U256::from(2u64),
+    }
+    .abi_encode();
+    w.node
+        .exec_safe_tx(
+            w.safe,
+            &SafeTx::call(w.safe, U256::ZERO, remove.into(), U256::from(2u64)),
+            &outside,
+        )
+        .await;
+    assert!(!w.node.safe_owners(w.safe).await.contains(&removed));
+    settle().await;
+    let err = refused_release(&mut c, &p).await;
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message()
+            .contains("execTransaction with the collected signatures would not succeed"),
+        "{err:?}"
+    );
+    assert_eq!(w.node.safe_nonce(w.safe).await, 3);
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+}
+
+/// A 32-byte storage word.
+fn word(n: u64) -> serde_json::Value {
+    serde_json::json!(format!("{:#066x}", n))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_that_disagree_refuse_with_both_answers_and_one_down_suffices_only_if_configured()
+{
+    let w = world().await;
+    let a = RpcProxy::start(w.node.url());
+    let b = RpcProxy::start(w.node.url());
+    let chains = Arc::new(Chains::new(vec![settings(&[a.url(), b.url()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &w, chains, Vec::new()).await;
+    let mut c = gw.client().await;
+
+    // One provider reports the Safe's threshold as 1 (a lie that would let one key move funds).
+    b.rewrite("eth_getStorageAt", |_, params, result| {
+        if params[1] == serde_json::json!("0x4") {
+            word(1)
+        } else {
+            result
+        }
+    });
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(5), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let m = err.message();
+    assert!(m.contains("disagree") && m.contains("threshold"), "{m}");
+    let (la, lb) = (
+        a.url().trim_end_matches('/').to_owned(),
+        b.url().trim_end_matches('/').to_owned(),
+    );
+    assert!(
+        m.contains(&format!("{la} says {}", word(2).as_str().unwrap()))
+            || m.contains(&format!("{la} says 0x2")),
+        "{m}"
+    );
+    assert!(m.contains(&lb), "{m}");
+
+    // One provider lies about the owners instead.
+    b.clear_faults();
+    b.rewrite("eth_call", |_, _, result| {
+        if result.as_str().is_some_and(|r| r.len() > 2 + 64 * 3) {
+            serde_json::json!(format!("0x{:064x}{:064x}", 0x20, 0))
+        } else {
+            result
+        }
+    });
+    settle().await;
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(6), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("getOwners"), "{err:?}");
+
+    // One endpoint down: with both required, nothing is decided.
+    b.clear_faults();
+    b.down();
+    settle().await;
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(7), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("1 of 2 endpoints answered"),
+        "{err:?}"
+    );
+    gw.stop().await;
+
+    // With min_agreeing = 1 the survivor suffices, even when it is not the first endpoint.
+    b.heal();
+    a.down();
+    let mut one = settings(&[a.url(), b.url()]);
+    one.min_agreeing = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        dir.path(),
+        &w,
+        Arc::new(Chains::new(vec![one]).unwrap()),
+        Vec::new(),
+    )
+    .await;
+    let mut c = gw.client().await;
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(8), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_transfer_takes_at_most_three_sequential_round_trips() {
+    let w = world().await;
+    let proxy = RpcProxy::start(w.node.url());
+    proxy.set_latency(Duration::from_millis(20));
+    let mut s = settings(&[proxy.url()]);
+    // Long enough that the warm submission below shares the cold one's pin.
+    s.poll_interval = Duration::from_secs(30);
+    let chains = Arc::new(Chains::new(vec![s]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &w, chains, Vec::new()).await;
+    let mut c = gw.client().await;
+
+    proxy.reset();
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(5), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    let cold = proxy.stats();
+    // The head and chain id, the Safe's state with the transaction's accounts, and one batch of
+    // everything the speculative runs missed.
+    assert!(
+        cold.http_requests <= 3,
+        "{} round trips: {:?}",
+        cold.http_requests,
+        cold.methods
+    );
+
+    // The same pin, warm: only the approvals the simulation assumes for this new safeTxHash
+    // are read, in one round trip.
+    proxy.reset();
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(6), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    assert!(
+        proxy.stats().http_requests <= 1,
+        "{:?}",
+        proxy.stats().methods
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_chain_a_hanging_and_a_malformed_endpoint_refuse_and_the_gateway_keeps_serving() {
+    let w = world().await;
+    let proxy = RpcProxy::start(w.node.url());
+    let mut s = settings(&[proxy.url()]);
+    s.request_timeout = Duration::from_millis(400);
+    let chains = Arc::new(Chains::new(vec![s]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &w, chains, Vec::new()).await;
+    let mut c = gw.client().await;
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+
+    proxy.wrong_chain_id(5);
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(1), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("cannot simulate") && err.message().contains("chain id 5"),
+        "{err:?}"
+    );
+    let health = admin
+        .get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let chain = health
+        .components
+        .iter()
+        .find(|c| c.name.starts_with("chain:"))
+        .unwrap();
+    assert_eq!(
+        chain.status,
+        i32::from(pb::ComponentStatus::Failing),
+        "{chain:?}"
+    );
+    assert!(chain.detail.contains("chain id 5"), "{chain:?}");
+
+    proxy.clear_faults();
+    proxy.hang();
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(2), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("no answer within 400 ms"), "{err:?}");
+
+    proxy.heal();
+    proxy.malformed();
+    let err = propose(&mut c, w.safe, &transfer(&w, e18(3), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("not JSON"), "{err:?}");
+
+    proxy.heal();
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(4), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_reorganised_away_fails_the_reads_that_follow() {
+    use signgate_chain::{PinnedState as _, StateProvider as _};
+    let w = world().await;
+    let chains = Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap();
+    let before = w.node.snapshot().await;
+    w.node.mine().await;
+    let pinned = chains.pin(CHAIN, true).await.unwrap();
+    let number = pinned.block().number;
+    // Another block at the same height replaces the pinned one.
+    w.node.revert(&before).await;
+    w.node
+        .set_balance(Address::repeat_byte(0x77), U256::from(1u64))
+        .await;
+    assert_eq!(w.node.block_number().await, number);
+    assert_ne!(Some(w.node.block_hash().await), pinned.block().hash);
+    let err = pinned
+        .run(|view| {
+            use revm::database_interface::DatabaseRef as _;
+            view.storage_ref(Address::repeat_byte(0x55), U256::ZERO)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, signgate_chain::ChainError::Reorganised { .. }),
+        "{err:?}"
+    );
 }
