@@ -33,8 +33,9 @@ use signgate_simulator::{
 };
 
 use crate::{
-    error::ChainError,
+    error::{ChainError, EndpointError},
     rpc::{Call, EndpointClient, read},
+    safe::join_all,
     settings::{Addressing, ChainSettings},
 };
 
@@ -126,10 +127,8 @@ pub struct Pin {
     pub(crate) block: BlockInfo,
     /// The block's hash (a live pin always has one).
     pub(crate) hash: B256,
-    /// The endpoint the full state reads go to.
-    pub(crate) reader: Arc<EndpointClient>,
-    /// Every endpoint that agreed on this block, the reader first; the Safe's own state is
-    /// read from each.
+    /// Every endpoint that agreed on this block; every read at the pin is asked of each and
+    /// compared.
     pub(crate) agreeing: Vec<Arc<EndpointClient>>,
     cache: Arc<RwLock<Cache>>,
     /// Speculative values learned without reading them at this block.
@@ -149,7 +148,9 @@ impl Pin {
         agreeing: Vec<Arc<EndpointClient>>,
         previous: Option<Arc<Pin>>,
     ) -> Option<Self> {
-        let reader = agreeing.first()?.clone();
+        if agreeing.is_empty() {
+            return None;
+        }
         // Only the previous pin's cache is kept, not the pin: pins never form a chain in
         // memory.
         let previous = previous.map(|p| p.cache.clone());
@@ -157,7 +158,6 @@ impl Pin {
             settings,
             block,
             hash,
-            reader,
             agreeing,
             cache: Arc::new(RwLock::new(Cache::default())),
             hints: RwLock::new(Cache::default()),
@@ -197,11 +197,11 @@ impl Pin {
         )
     }
 
-    /// Checks a `header_check` answer against the pin.
-    pub(crate) fn check_header(&self, answer: &Value) -> Result<(), ChainError> {
+    /// Checks `label`'s answer to `header_check` against the pin.
+    pub(crate) fn check_header(&self, label: &str, answer: &Value) -> Result<(), ChainError> {
         let endpoint = |error| ChainError::Endpoint {
             chain_id: self.chain_id(),
-            endpoint: self.reader.label().to_owned(),
+            endpoint: label.to_owned(),
             error,
         };
         if answer.is_null() {
@@ -272,101 +272,99 @@ impl Pin {
         }
     }
 
-    /// Stores the answers to `calls_for(key)`.
-    pub(crate) fn absorb(&self, key: &Key, answers: &[Value]) -> Result<(), ChainError> {
-        let endpoint = |error| ChainError::Endpoint {
-            chain_id: self.chain_id(),
-            endpoint: self.reader.label().to_owned(),
-            error,
-        };
-        match (key, answers) {
-            (Key::Account(a), [balance, nonce, code]) => {
-                let balance = read::u256("eth_getBalance", balance).map_err(endpoint)?;
-                let nonce = read::u64("eth_getTransactionCount", nonce).map_err(endpoint)?;
-                let code = read::bytes("eth_getCode", code).map_err(endpoint)?;
-                self.cache_put(|c| c.put_account(*a, account(balance, nonce, code)));
+    /// Stores an agreed value.
+    pub(crate) fn store(&self, key: &Key, value: &Fetched) {
+        self.cache_put(|c| match (key, value) {
+            (Key::Account(a), Fetched::Account(balance, nonce, code)) => {
+                c.put_account(*a, account(*balance, *nonce, code.clone()));
             }
-            (Key::Storage(a, s), [v]) => {
-                let v = read::word("eth_getStorageAt", v).map_err(endpoint)?;
-                self.cache_put(|c| c.put_storage(*a, *s, v));
+            (Key::Storage(a, s), Fetched::Word(v)) => c.put_storage(*a, *s, *v),
+            (Key::BlockHash(n), Fetched::Hash(h)) => {
+                c.block_hashes.insert(*n, *h);
             }
-            (Key::BlockHash(n), [header]) => {
-                if header.is_null() {
-                    return Err(ChainError::NoBlock {
-                        chain_id: self.chain_id(),
-                        detail: format!("block {n} (BLOCKHASH) is not known"),
-                    });
-                }
-                let h = read::field("eth_getBlockByNumber", header, "hash")
-                    .and_then(|h| read::b256("eth_getBlockByNumber", h))
-                    .map_err(endpoint)?;
-                self.cache_put(|c| {
-                    c.block_hashes.insert(*n, h);
-                });
-            }
-            _ => {
-                return Err(endpoint(crate::error::EndpointError::Malformed {
-                    method: "batch".into(),
-                    detail: "answers do not match the calls".into(),
-                }));
-            }
-        }
-        Ok(())
+            // `parse_keys` builds each value from its key; a mismatch cannot be stored.
+            _ => {}
+        });
     }
 
-    /// Fetches every key in `keys` from the reader in one round trip (plus the header check
-    /// that detects a reorganised pin), within `budget`.
+    /// Fetches every key in `keys` in one round trip from every endpoint that agreed on the pin
+    /// (in parallel), each batch with the header check that detects a reorganised pin, and
+    /// stores the values only if every answering endpoint reported the same ones. So no value a
+    /// decision reads (code, balances, storage) rests on one provider's word.
     pub(crate) async fn fetch(&self, keys: &[Key], budget: &Budget) -> Result<(), ChainError> {
         let keys: Vec<Key> = keys.iter().filter(|k| !self.cached(k)).copied().collect();
         if keys.is_empty() {
             return Ok(());
         }
         let mut calls = vec![self.header_check()];
-        let mut spans = Vec::with_capacity(keys.len());
         for k in &keys {
-            let c = self.calls_for(k);
-            spans.push(c.len());
-            calls.extend(c);
+            calls.extend(self.calls_for(k));
         }
-        budget.take(calls.len())?;
-        let answers = self
-            .reader
-            .batch(&calls)
-            .await
-            .map_err(|error| ChainError::Endpoint {
-                chain_id: self.chain_id(),
-                endpoint: self.reader.label().to_owned(),
-                error,
-            })?;
-        let mut answers = answers.into_iter();
-        let mut next = |n: usize| -> Result<Vec<Value>, ChainError> {
-            (0..n)
-                .map(|_| {
-                    answers
-                        .next()
-                        .unwrap_or_else(|| {
-                            Err(crate::error::EndpointError::Malformed {
-                                method: "batch".into(),
-                                detail: "too few answers".into(),
-                            })
-                        })
-                        .map_err(|error| ChainError::Endpoint {
-                            chain_id: self.chain_id(),
-                            endpoint: self.reader.label().to_owned(),
-                            error,
-                        })
-                })
-                .collect()
-        };
-        let header = next(1)?;
-        if let Some(h) = header.first() {
-            self.check_header(h)?;
+        budget.take(calls.len().saturating_mul(self.agreeing.len()))?;
+        let asks = self.agreeing.iter().map(|c| {
+            let c = c.clone();
+            let calls = calls.clone();
+            async move { (c.label().to_owned(), c.batch(&calls).await) }
+        });
+        let mut reported = Vec::new();
+        let mut failures = Vec::new();
+        for (answer, client) in join_all(asks).await.into_iter().zip(&self.agreeing) {
+            let (label, result) = answer.unwrap_or_else(|| {
+                (
+                    client.label().to_owned(),
+                    Err(EndpointError::Transport("the request task failed".into())),
+                )
+            });
+            let parsed = result.and_then(|answers| {
+                let header = match answers.first() {
+                    Some(Ok(h)) => h.clone(),
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => return Err(too_few()),
+                };
+                Ok((
+                    header,
+                    parse_keys(&keys, answers.get(1..).unwrap_or_default())?,
+                ))
+            });
+            match parsed {
+                Ok((header, values)) => {
+                    self.check_header(&label, &header)?;
+                    reported.push((label, values));
+                }
+                Err(e) => failures.push((label, e)),
+            }
         }
-        for (k, n) in keys.iter().zip(spans) {
-            let a = next(n)?;
-            self.absorb(k, &a)?;
+        self.require_quorum(reported.len(), failures)?;
+        let agreed = agree(self.chain_id(), &keys, &reported)?;
+        for (k, v) in keys.iter().zip(agreed) {
+            self.store(k, v);
         }
         Ok(())
+    }
+
+    /// Refuses when fewer endpoints answered than must.
+    pub(crate) fn require_quorum(
+        &self,
+        answered: usize,
+        failures: Vec<(String, EndpointError)>,
+    ) -> Result<(), ChainError> {
+        if answered >= self.settings.min_agreeing.max(1) {
+            return Ok(());
+        }
+        if let ([(endpoint, error)], 1) = (failures.as_slice(), self.settings.endpoints.len()) {
+            return Err(ChainError::Endpoint {
+                chain_id: self.chain_id(),
+                endpoint: endpoint.clone(),
+                error: error.clone(),
+            });
+        }
+        Err(ChainError::Unavailable {
+            chain_id: self.chain_id(),
+            answered,
+            configured: self.settings.endpoints.len(),
+            min_agreeing: self.settings.min_agreeing,
+            failures,
+        })
     }
 
     /// Runs `f` until it completes having read only fetched values (see the module docs),
@@ -493,6 +491,105 @@ pub(crate) fn account(balance: U256, nonce: u64, code: alloy_primitives::Bytes) 
             ..AccountInfo::default()
         }
     }
+}
+
+/// A value as an endpoint reported it, for comparison and storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// Balance, nonce and code.
+    Account(U256, u64, alloy_primitives::Bytes),
+    /// A storage word.
+    Word(U256),
+    /// A block hash.
+    Hash(B256),
+}
+
+impl Fetched {
+    fn show(&self) -> String {
+        match self {
+            Self::Account(balance, nonce, code) => format!(
+                "balance {balance}, nonce {nonce}, code hash {}",
+                keccak256(code)
+            ),
+            Self::Word(w) => format!("{w:#x}"),
+            Self::Hash(h) => h.to_string(),
+        }
+    }
+}
+
+fn too_few() -> EndpointError {
+    EndpointError::Malformed {
+        method: "batch".into(),
+        detail: "too few answers".into(),
+    }
+}
+
+/// Parses one endpoint's answers to the calls of `keys` (laid out as `calls_for` each).
+pub(crate) fn parse_keys(
+    keys: &[Key],
+    answers: &[Result<Value, EndpointError>],
+) -> Result<Vec<Fetched>, EndpointError> {
+    let mut answers = answers.iter();
+    let mut next = || -> Result<&Value, EndpointError> {
+        match answers.next() {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(too_few()),
+        }
+    };
+    keys.iter()
+        .map(|k| match k {
+            Key::Account(_) => {
+                let balance = read::u256("eth_getBalance", next()?)?;
+                let nonce = read::u64("eth_getTransactionCount", next()?)?;
+                let code = read::bytes("eth_getCode", next()?)?;
+                Ok(Fetched::Account(balance, nonce, code))
+            }
+            Key::Storage(..) => Ok(Fetched::Word(read::word("eth_getStorageAt", next()?)?)),
+            Key::BlockHash(n) => {
+                let header = next()?;
+                if header.is_null() {
+                    return Err(EndpointError::Malformed {
+                        method: "eth_getBlockByNumber".into(),
+                        detail: format!("block {n} (BLOCKHASH) is not known"),
+                    });
+                }
+                let h = read::field("eth_getBlockByNumber", header, "hash")?;
+                Ok(Fetched::Hash(read::b256("eth_getBlockByNumber", h)?))
+            }
+        })
+        .collect()
+}
+
+/// The values every endpoint reported, or the first key they disagree on with each answer.
+pub(crate) fn agree<'a>(
+    chain_id: u64,
+    keys: &[Key],
+    reported: &'a [(String, Vec<Fetched>)],
+) -> Result<&'a [Fetched], ChainError> {
+    let Some((_, first)) = reported.first() else {
+        return Ok(&[]);
+    };
+    for (i, key) in keys.iter().enumerate() {
+        if reported.iter().any(|(_, v)| v.get(i) != first.get(i)) {
+            return Err(ChainError::Disagreement {
+                chain_id,
+                what: match key {
+                    Key::Account(a) => format!("account {a}"),
+                    Key::Storage(a, s) => format!("storage of {a} at slot {s:#x}"),
+                    Key::BlockHash(n) => format!("the hash of block {n}"),
+                },
+                answers: reported
+                    .iter()
+                    .map(|(e, v)| crate::error::Answer {
+                        endpoint: e.clone(),
+                        value: v.get(i).map(Fetched::show).unwrap_or_default(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(first)
 }
 
 /// What an unknown storage value is guessed to be.

@@ -19,7 +19,7 @@ use signgate_simulator::{
 
 use crate::{
     error::{Answer, ChainError, EndpointError},
-    pin::{Budget, Key, Pin},
+    pin::{Budget, Fetched, Key, Pin, agree, parse_keys},
     rpc::{Call, EndpointClient, read},
 };
 
@@ -158,8 +158,8 @@ fn addr(w: U256) -> Address {
 }
 
 /// Reads the Safe's state at `pin` from every agreeing endpoint (in parallel, one batch each)
-/// and checks they agree; the reader's batch also fetches the accounts in `prefetch`, so the
-/// simulation that follows starts warm.
+/// and checks they agree; the same batch fetches the accounts in `prefetch` (compared too), so
+/// the simulation that follows starts warm.
 pub(crate) async fn read_safe(
     pin: &Arc<Pin>,
     safe: Address,
@@ -173,79 +173,51 @@ pub(crate) async fn read_safe(
         return Ok(known);
     }
     let core = core_calls(pin, safe);
-    let mut accounts: Vec<Address> = Vec::new();
+    let mut accounts: Vec<Key> = Vec::new();
     for a in std::iter::once(safe).chain(prefetch.iter().copied()) {
-        if !accounts.contains(&a) {
-            accounts.push(a);
+        let k = Key::Account(a);
+        if !accounts.contains(&k) {
+            accounts.push(k);
         }
     }
-    let mut reader_calls = core.clone();
-    for a in &accounts {
-        reader_calls.extend(pin.calls_for(&Key::Account(*a)));
+    let mut calls = core.clone();
+    for k in &accounts {
+        calls.extend(pin.calls_for(k));
     }
-    budget.take(
-        reader_calls.len().saturating_add(
-            core.len()
-                .saturating_mul(pin.agreeing.len().saturating_sub(1)),
-        ),
-    )?;
-    let asks = pin.agreeing.iter().enumerate().map(|(i, client)| {
-        let calls = if i == 0 {
-            reader_calls.clone()
-        } else {
-            core.clone()
-        };
+    budget.take(calls.len().saturating_mul(pin.agreeing.len()))?;
+    let asks = pin.agreeing.iter().map(|client| {
+        let calls = calls.clone();
         let client: Arc<EndpointClient> = client.clone();
         async move { (client.label().to_owned(), client.batch(&calls).await) }
     });
     let results = join_all(asks).await;
-    let results = results.into_iter().zip(&pin.agreeing).map(|(r, c)| {
-        r.unwrap_or_else(|| {
-            (
-                c.label().to_owned(),
-                Err(EndpointError::Transport("the request task failed".into())),
-            )
-        })
-    });
 
     let mut answered: Vec<(String, Reported)> = Vec::new();
+    let mut fetched: Vec<(String, Vec<Fetched>)> = Vec::new();
     let mut failures: Vec<(String, EndpointError)> = Vec::new();
-    let mut reader_answers = None;
-    for (i, (label, result)) in results.into_iter().enumerate() {
-        match result.and_then(|a| reported(&a).map(|r| (r, a))) {
-            Ok((r, a)) => {
-                if i == 0 {
-                    reader_answers = Some(a);
-                }
-                answered.push((label, r));
+    for (result, client) in results.into_iter().zip(&pin.agreeing) {
+        let (label, result) = result.unwrap_or_else(|| {
+            (
+                client.label().to_owned(),
+                Err(EndpointError::Transport("the request task failed".into())),
+            )
+        });
+        let parsed = result.and_then(|a| {
+            let r = reported(&a)?;
+            let v = parse_keys(&accounts, a.get(core.len()..).unwrap_or_default())?;
+            Ok((r, v))
+        });
+        match parsed {
+            Ok((r, v)) => {
+                answered.push((label.clone(), r));
+                fetched.push((label, v));
             }
             Err(e) => failures.push((label, e)),
         }
     }
-    let min = pin.settings.min_agreeing;
-    let Some(reader_answers) = reader_answers else {
-        let (endpoint, error) = failures.into_iter().next().unwrap_or_else(|| {
-            (
-                pin.reader.label().to_owned(),
-                EndpointError::Transport("no answer".into()),
-            )
-        });
-        return Err(ChainError::Endpoint {
-            chain_id,
-            endpoint,
-            error,
-        });
-    };
-    if answered.len() < min {
-        return Err(ChainError::Unavailable {
-            chain_id,
-            answered: answered.len(),
-            configured: pin.settings.endpoints.len(),
-            min_agreeing: min,
-            failures,
-        });
-    }
+    pin.require_quorum(answered.len(), failures)?;
     compare(chain_id, safe, pin, &answered)?;
+    let values = agree(chain_id, &accounts, &fetched)?;
     let (_, mine) = answered.first().cloned().ok_or(ChainError::Task)?;
     if mine.block_hash != pin.hash().to_string() {
         return Err(ChainError::Reorganised {
@@ -255,29 +227,13 @@ pub(crate) async fn read_safe(
             now: alloy_primitives::B256::from_str(&mine.block_hash).unwrap_or_default(),
         });
     }
-    // The reader's values are facts at the pin; the lists from getOwners()/getModules() are
-    // only hints for the storage walk, fetched for real in the next round.
+    // The agreed values are facts at the pin; the lists from getOwners()/getModules() are only
+    // hints for the storage walk, fetched (and compared) in the next round.
     for (slot, value) in word_slots().into_iter().zip(&mine.words) {
         pin.cache_put(|c| c.put_storage(safe, slot, *value));
     }
-    let mut rest = reader_answers.get(core.len()..).unwrap_or_default().iter();
-    for a in &accounts {
-        let answers: Vec<Value> = (0..3)
-            .map(|_| match rest.next() {
-                Some(Ok(v)) => Ok(v.clone()),
-                Some(Err(e)) => Err(e.clone()),
-                None => Err(EndpointError::Malformed {
-                    method: "batch".into(),
-                    detail: "too few answers".into(),
-                }),
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|error| ChainError::Endpoint {
-                chain_id,
-                endpoint: pin.reader.label().to_owned(),
-                error,
-            })?;
-        pin.absorb(&Key::Account(*a), &answers)?;
+    for (k, v) in accounts.iter().zip(values) {
+        pin.store(k, v);
     }
     let owners = mine
         .owners

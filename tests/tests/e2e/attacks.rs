@@ -264,12 +264,13 @@ async fn attack(path: &Path) {
 }
 
 /// The numeric gRPC code of a status name as the fixtures write it.
-fn pb_code(name: &str) -> Option<i32> {
+pub fn pb_code(name: &str) -> Option<i32> {
     Some(match name {
         "PERMISSION_DENIED" => Code::PermissionDenied as i32,
         "INVALID_ARGUMENT" => Code::InvalidArgument as i32,
         "FAILED_PRECONDITION" => Code::FailedPrecondition as i32,
         "NOT_FOUND" => Code::NotFound as i32,
+        "UNAVAILABLE" => Code::Unavailable as i32,
         _ => return None,
     })
 }
