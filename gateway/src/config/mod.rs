@@ -285,6 +285,107 @@ mod tests {
         GatewayConfig::load(Some(&file), vars)
     }
 
+    /// A production configuration deciding on `chains` (TOML `[[chains]]` tables) instead of a
+    /// snapshot, its checkpoints outside the data directory.
+    fn live(dir: &Path, chains: &str) -> Result<GatewayConfig, ConfigError> {
+        let file = dir.join("live.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[pipeline]\ndemo = false\npolicy = \"/etc/signgate/policy.toml\"\n\n\
+                 [audit]\ncheckpoint_dir = \"/var/lib/witness\"\ncheckpoint_interval_secs = 60\n\
+                 checkpoint_hook = []\n\n[[sanctions]]\nid = \"ofac-sdn\"\n\
+                 path = \"/var/lib/signgate/sdn.csv\"\nformat = \"sdn_csv\"\n\
+                 category = \"sanctions\"\naction = \"deny\"\nmax_age_hours = 48\n\n{chains}"
+            ),
+        )
+        .unwrap();
+        let data = dir.join("data").to_string_lossy().into_owned();
+        GatewayConfig::load(
+            Some(&file),
+            env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]),
+        )
+    }
+
+    #[test]
+    fn chains_are_read_with_their_defaults_and_refused_when_unsafe_or_inconsistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = "[[chains]]\nchain_id = 1\nname = \"ethereum\"\n\
+                   endpoints = [\"https://a.example/KEY\", \"https://b.example/KEY\"]\n\n\
+                   [[chains]]\nchain_id = 8453\nname = \"base\"\n\
+                   endpoints = [\"https://c.example\"]\nblock = \"finalized\"\n\
+                   min_agreeing = 1\nrequest_timeout_ms = 900\n";
+        let cfg = live(dir.path(), two).unwrap();
+        let PipelineSources::Files {
+            state: StateConfig::Chains(chains),
+            ..
+        } = &cfg.sources
+        else {
+            panic!("{:?}", cfg.sources)
+        };
+        assert_eq!(chains.len(), 2);
+        assert_eq!(chains[0].min_agreeing, 2, "all endpoints by default");
+        assert_eq!(
+            chains[0].block,
+            signgate_chain::BlockChoice::Latest { confirmations: 2 }
+        );
+        assert_eq!(chains[0].endpoints[0].label(), "https://a.example");
+        assert_eq!(chains[1].block, signgate_chain::BlockChoice::Finalized);
+        assert_eq!(chains[1].request_timeout, Duration::from_millis(900));
+
+        for (bad, key) in [
+            ("", "chains"),
+            (
+                "[[chains]]\nchain_id = 1\nname = \"x\"\nendpoints = [\"http://rpc.example\"]\n",
+                "plain http",
+            ),
+            (
+                "[[chains]]\nchain_id = 1\nname = \"x\"\nendpoints = []\n",
+                "chains.endpoints",
+            ),
+            (
+                "[[chains]]\nchain_id = 1\nname = \"x\"\nendpoints = [\"https://a\"]\nmin_agreeing = 2\n",
+                "chains.min_agreeing",
+            ),
+            (
+                "[[chains]]\nchain_id = 1\nname = \"x\"\nendpoints = [\"https://a\"]\n\n\
+                 [[chains]]\nchain_id = 1\nname = \"y\"\nendpoints = [\"https://b\"]\n",
+                "configured twice",
+            ),
+            (
+                "[[chains]]\nchain_id = 1\nname = \"x\"\nendpoints = [\"https://a\"]\nblock = \"pending\"\n",
+                "chains.block",
+            ),
+            (
+                "[[chains]]\nchain_id = 0\nname = \"x\"\nendpoints = [\"https://a\"]\n",
+                "chains.chain_id",
+            ),
+        ] {
+            let err = live(dir.path(), bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{key:?} not in {err}");
+        }
+        // A snapshot and chains together: which one decides would be unclear.
+        let both = format!("{two}\n");
+        let file = dir.path().join("both.toml");
+        let text = std::fs::read_to_string(dir.path().join("live.toml")).unwrap();
+        std::fs::write(
+            &file,
+            text.replace(
+                "demo = false\n",
+                "demo = false\nstate_snapshot = \"/etc/signgate/state.json\"\n",
+            ) + &both,
+        )
+        .unwrap();
+        let data = dir.path().join("data").to_string_lossy().into_owned();
+        let err = GatewayConfig::load(
+            Some(&file),
+            env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("never on both"), "{err}");
+    }
+
     #[test]
     fn production_refuses_checkpoints_only_inside_the_data_directory() {
         let dir = tempfile::tempdir().unwrap();

@@ -800,3 +800,82 @@ async fn every_lie_of_one_provider_in_the_fixtures_is_refused() {
     }
     gw.stop().await;
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signgate_serve_with_a_chains_table_decides_on_the_live_chain() {
+    use signgate_gateway::serve::{ServeArgs, run};
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = dir.path().join("policy.toml");
+    std::fs::write(&policy_path, policy(&w)).unwrap();
+    let list = dir.path().join("sanctions.txt");
+    std::fs::write(&list, setup::DEMO_SANCTIONS).unwrap();
+    let (grpc, metrics) = (free_port(), free_port());
+    let config = dir.path().join("signgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{grpc}\"\n\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n\n\
+             [store]\ndata_dir = \"{data}\"\n\n[pipeline]\ndemo = false\npolicy = \"{policy}\"\n\n\
+             [audit]\ncheckpoint_dir = \"{witness}\"\n\n\
+             [[sanctions]]\nid = \"internal\"\npath = \"{list}\"\nformat = \"plain\"\n\
+             category = \"internal\"\naction = \"deny\"\nmax_age_hours = 48\n\n\
+             [[chains]]\nchain_id = {CHAIN}\nname = \"ganache\"\nendpoints = [\"{url}\"]\n\
+             confirmations = 0\naddressing = \"block_number\"\npoll_interval_ms = 200\n",
+            data = dir.path().join("data").display(),
+            policy = policy_path.display(),
+            witness = dir.path().join("witness").display(),
+            list = list.display(),
+            url = w.node.url(),
+        ),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        run(
+            &ServeArgs {
+                config: Some(config),
+            },
+            Vec::<(String, String)>::new(),
+            async move {
+                let _ = stopped.await;
+            },
+        )
+        .await
+    });
+    let mut c = loop {
+        match GatewayClient::connect(format!("http://127.0.0.1:{grpc}")).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let p = propose(&mut c, w.safe, &transfer(&w, e18(3), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    assert!(p.simulation.as_ref().unwrap().success);
+
+    let scraped = crate::metrics::scrape(format!("127.0.0.1:{metrics}").parse().unwrap()).await;
+    assert!(
+        scraped.contains(&format!(
+            "signgate_chain_usable{{chain_id=\"{CHAIN}\",chain=\"ganache\"}} 1"
+        )),
+        "{scraped}"
+    );
+    assert!(scraped.contains("signgate_chain_endpoint_ok{"), "{scraped}");
+    stop.send(()).unwrap();
+    served.await.unwrap().unwrap();
+}

@@ -30,7 +30,7 @@ async fn get(addr: SocketAddr, path: &str) -> (String, String) {
     (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
 
-async fn scrape(addr: SocketAddr) -> String {
+pub async fn scrape(addr: SocketAddr) -> String {
     let (status, body) = get(addr, "/metrics").await;
     assert!(status.contains(" 200 "), "{status}");
     body
