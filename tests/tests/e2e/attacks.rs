@@ -25,7 +25,7 @@ fn attacks_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/attacks")
 }
 
-fn str_field<'a>(v: &'a Value, key: &str, file: &str) -> &'a str {
+pub fn str_field<'a>(v: &'a Value, key: &str, file: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("{file}: `{key}` must be a string: {v}"))
@@ -45,7 +45,7 @@ fn array<'a>(v: &'a Value, key: &str, file: &str) -> &'a [Value] {
 }
 
 /// The demo policy with the file's edits, each `find` occurring exactly once.
-fn edited_policy(edits: &[Value], file: &str) -> String {
+pub fn edited_policy(edits: &[Value], file: &str) -> String {
     let mut policy = setup::DEMO_POLICY.to_owned();
     for e in edits {
         let find = str_field(e, "find", file);
@@ -60,7 +60,7 @@ fn edited_policy(edits: &[Value], file: &str) -> String {
 }
 
 /// Applies `policy` through `Admin.ApplyPolicy`, signed by the demo admins.
-async fn apply(addr: std::net::SocketAddr, policy: &str) {
+pub async fn apply(addr: std::net::SocketAddr, policy: &str) {
     let hash = PolicyHash::of(policy);
     let signatures = ["dave", "erin"]
         .into_iter()

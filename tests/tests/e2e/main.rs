@@ -18,6 +18,7 @@ mod bad_input;
 mod bybit;
 mod cancel;
 mod chain;
+mod decisions;
 mod demo;
 mod failures;
 mod list_events;
