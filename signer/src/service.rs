@@ -32,8 +32,12 @@ fn sign_blocking(
 ) -> Result<pb::SignResponse, SignError> {
     let now = setup.clock.now();
     let ticket = ticket::verify(&setup.gateway_key, signed, now)?;
+    // A legacy Safe's signature is valid on every chain, so its nonce is recorded for all.
     setup.ledger.record(
-        ticket.context.chain_id,
+        ticket
+            .context
+            .version
+            .signature_chain(ticket.context.chain_id),
         ticket.safe(),
         ticket.nonce(),
         ticket.safe_tx_hash,

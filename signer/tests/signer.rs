@@ -391,3 +391,51 @@ async fn expiry_follows_the_clock_the_signer_is_handed() {
     assert!(err.message().contains("expired"), "{err}");
     running.stop().await;
 }
+
+/// A ticket for `tx` on `chain_id` for a Safe of `version`.
+fn ticket_on(tx: &SafeTx, chain_id: u64, version: SafeVersion) -> pb::ReleaseTicket {
+    let ctx = SafeContext {
+        chain_id,
+        version,
+        ..context()
+    };
+    let mut t = ticket_for(tx, 60);
+    t.chain_id = chain_id;
+    t.safe_version = version.as_str().into();
+    t.safe_tx_hash = format!("{:#x}", safe_tx_hash(&ctx, tx));
+    t
+}
+
+/// Issue 13 item 8: a Safe before 1.3.0 hashes without the chain id, so a signature for one of
+/// its nonces is valid on every chain: the ledger refuses a second transaction for that nonce
+/// on another chain. A 1.4.1 Safe keeps one nonce per chain.
+#[tokio::test]
+async fn a_legacy_safe_gets_one_signature_per_nonce_across_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, _) = signer_files(dir.path());
+    let running = RunningSigner::start(&files).await;
+    let mut client = running.client().await;
+    let legacy = SafeVersion::V1_1_1;
+    client
+        .sign(request(&ticket_on(&tx(5, 1), 1, legacy), &gateway_key()))
+        .await
+        .unwrap();
+    let err = client
+        .sign(request(&ticket_on(&tx(5, 2), 137, legacy), &gateway_key()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("already signed"), "{err}");
+
+    let modern = SafeVersion::V1_4_1;
+    for chain in [10, 8453] {
+        client
+            .sign(request(
+                &ticket_on(&tx(6, chain), chain, modern),
+                &gateway_key(),
+            ))
+            .await
+            .unwrap();
+    }
+    running.stop().await;
+}

@@ -65,6 +65,19 @@ impl SafeVersion {
         matches!(self, Self::V1_3_0 | Self::V1_4_1 | Self::V1_5_0)
     }
 
+    /// The chain a signature over this version's safeTxHash is valid on: `chain_id` itself, or
+    /// 0 for "every chain" when the domain omits the chain id (before 1.3.0). Whatever keeps one
+    /// transaction per nonce (the gateway's nonce reservations, a signer's double-sign ledger)
+    /// must key by this, or one Safe address on two chains gets two transactions signed for
+    /// one nonce, each executable on both chains.
+    pub const fn signature_chain(self, chain_id: u64) -> u64 {
+        if self.domain_has_chain_id() {
+            chain_id
+        } else {
+            0
+        }
+    }
+
     /// Whether the SafeTx typehash names `dataGas` instead of `baseGas` (0.1.0 only).
     pub const fn uses_data_gas_typehash(self) -> bool {
         matches!(self, Self::V0_1_0)

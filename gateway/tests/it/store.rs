@@ -851,3 +851,68 @@ async fn schema_3_refuses_to_start_on_a_view_it_cannot_read() {
         "{err}"
     );
 }
+
+/// Issue 13 item 8: a Safe before 1.3.0 hashes without the chain id, so its signature for one
+/// nonce is valid on every chain where its address exists. Two different transactions for one
+/// nonce of such a Safe on two chains cannot both be released; a 1.3.0+ Safe at one address on
+/// two chains keeps a nonce per chain.
+#[tokio::test]
+async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let on = |chain: u64, tag: u8, version: signgate_simulator::SafeVersion| {
+        let mut p = proposal(9, tag, 1_000, ProposalState::Approved);
+        p.chain_id = chain;
+        p.id = signgate_gateway::store::ProposalId::derive(chain, safe(), p.safe_tx_hash);
+        p.body.version = version;
+        p
+    };
+    let release = |id| Release {
+        id,
+        expected_revision: 1,
+        released_at: UnixMillis(2_000),
+        outflows: vec![],
+        caps: vec![],
+    };
+    let legacy = signgate_simulator::SafeVersion::V1_1_1;
+    let (mainnet, polygon) = (on(1, 0x31, legacy), on(137, 0x32, legacy));
+    for p in [&mainnet, &polygon] {
+        store
+            .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+            .await
+            .unwrap();
+    }
+    let first = store.release(release(mainnet.id.clone())).await.unwrap();
+    assert!(matches!(first, ReleaseOutcome::Released(_)), "{first:?}");
+    let second = store.release(release(polygon.id.clone())).await;
+    assert!(
+        matches!(
+            second,
+            Err(StoreError::NonceTaken { .. })
+                | Err(StoreError::InvalidTransition {
+                    from: ProposalState::Expired,
+                    ..
+                })
+        ),
+        "{second:?}"
+    );
+    let polygon_now = store.get(polygon.id.clone()).await.unwrap().unwrap();
+    assert_eq!(polygon_now.record.state, ProposalState::Expired);
+
+    // A 1.4.1 Safe at the same address on two chains: one nonce per chain.
+    let modern = signgate_simulator::SafeVersion::V1_4_1;
+    let (a, b) = (on(10, 0x41, modern), on(8453, 0x42, modern));
+    for p in [&a, &b] {
+        let mut p = p.clone();
+        p.nonce = U256::from(11);
+        p.body.tx.nonce = U256::from(11);
+        store
+            .insert_proposal(p, decision(Outcome::Approved, 1_000))
+            .await
+            .unwrap();
+    }
+    for p in [&a, &b] {
+        let r = store.release(release(p.id.clone())).await.unwrap();
+        assert!(matches!(r, ReleaseOutcome::Released(_)), "{r:?}");
+    }
+}

@@ -227,6 +227,12 @@ fn insert_events(c: &Connection, rec: &ProposalRecord, r: &Release) -> Result<()
     Ok(())
 }
 
+/// The chain a proposal's nonce is reserved on: its own, or 0 (every chain) for a Safe whose
+/// signatures do not bind the chain (`SafeVersion::signature_chain`).
+fn signature_chain(rec: &ProposalRecord) -> u64 {
+    rec.body.version.signature_chain(rec.chain_id)
+}
+
 /// Velocity check, velocity events, nonce reservation, RELEASED, and EXPIRED for every other
 /// open proposal of the same nonce. The events are written before the reservation on purpose:
 /// a reservation clash after them must roll them back, which the tests check.
@@ -236,7 +242,7 @@ pub(super) fn release_tx(
 ) -> Result<(ReleaseOutcome, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, &r.id)?;
     if rec.state == ProposalState::Released {
-        let existing = reservation_of(tx, rec.chain_id, rec.safe, rec.nonce)?
+        let existing = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce)?
             .filter(|res| res.proposal_id == rec.id)
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("released {} has no reservation", rec.id))
@@ -260,7 +266,7 @@ pub(super) fn release_tx(
          (chain_id, safe, nonce, safe_tx_hash, proposal_id, reserved_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            chain_col(rec.chain_id)?,
+            chain_col(signature_chain(&rec))?,
             hex_col(rec.safe.as_slice()),
             rec.nonce.to_string(),
             hex_col(rec.safe_tx_hash.as_slice()),
@@ -270,7 +276,7 @@ pub(super) fn release_tx(
     );
     if let Err(e) = inserted {
         if is_constraint(&e)
-            && let Some(existing) = reservation_of(tx, rec.chain_id, rec.safe, rec.nonce)?
+            && let Some(existing) = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce)?
         {
             return Err(StoreError::NonceTaken {
                 chain_id: rec.chain_id,
@@ -286,7 +292,7 @@ pub(super) fn release_tx(
     let mut changes = vec![change(&released)];
     let mut stmt = tx.prepare(
         "UPDATE proposals SET state = ?1, revision = revision + 1, updated_at = ?2 \
-         WHERE chain_id = ?3 AND safe = ?4 AND nonce = ?5 AND id <> ?6 \
+         WHERE (chain_id = ?3 OR ?9) AND safe = ?4 AND nonce = ?5 AND id <> ?6 \
          AND state IN (?7, ?8) RETURNING id, revision",
     )?;
     let expired = stmt
@@ -299,7 +305,9 @@ pub(super) fn release_tx(
                 rec.nonce.to_string(),
                 rec.id.as_str(),
                 ProposalState::NeedsApprovals.as_str(),
-                ProposalState::Approved.as_str()
+                ProposalState::Approved.as_str(),
+                // A legacy Safe's release takes its nonce on every chain.
+                signature_chain(&rec) == 0
             ],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
         )?
