@@ -1168,6 +1168,33 @@ mod tests {
     }
 
     #[test]
+    fn address_shaped_words_are_addresses_of_either_alignment_and_never_small_integers() {
+        let listed = Address::from_slice(&[0x09; 20]);
+        let mut right = [0u8; 32];
+        right[12..].copy_from_slice(listed.as_slice());
+        assert_eq!(address_in_word(&right), Some(listed));
+        let mut left = [0u8; 32];
+        left[..20].copy_from_slice(listed.as_slice());
+        assert_eq!(address_in_word(&left), Some(listed));
+        // amounts below 2^96, booleans, offsets, the sentinel: not addresses
+        for small in [
+            U256::ZERO,
+            U256::from(1),
+            U256::from(0x40),
+            U256::from(1u128 << 95),
+        ] {
+            assert_eq!(address_in_word(&small.to_be_bytes()), None, "{small}");
+        }
+        // a full 256-bit value (a hash) is neither shape
+        assert_eq!(address_in_word(&[0xff; 32]), None);
+        // an address with 8 leading zero bytes is below the threshold: documented, unlisted
+        let mut tiny = [0u8; 32];
+        tiny[31] = 1;
+        tiny[24] = 1;
+        assert_eq!(address_in_word(&tiny), None);
+    }
+
+    #[test]
     fn locations_read_as_sentences() {
         let l = Location::LogTopic {
             log_index: 0,

@@ -765,4 +765,92 @@ mod tests {
             })
         );
     }
+
+    fn events(logs: &[(usize, &Log)]) -> Vec<TokenEvent> {
+        logs.iter()
+            .enumerate()
+            .filter_map(|(log_index, (frame, log))| {
+                token_event(log).map(|event| TokenEvent {
+                    token: log.address,
+                    log_index,
+                    frame: *frame,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grants_keep_the_last_allowance_per_spender_and_drop_revocations() {
+        let safe = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+        let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let approval = |owner: Address, spender: Address, value: U256| {
+            log(
+                vec![
+                    IERC20::Approval::SIGNATURE_HASH,
+                    owner.into_word(),
+                    spender.into_word(),
+                ],
+                value.to_be_bytes_vec(),
+            )
+        };
+        let logs = [
+            approval(safe, a, U256::from(100)),
+            approval(safe, a, U256::from(40)),
+            approval(safe, b, U256::MAX),
+            approval(safe, b, U256::ZERO),
+            // someone else's approval is not the Safe's grant
+            approval(a, b, U256::MAX),
+        ];
+        let with_frames: Vec<(usize, &Log)> = logs.iter().map(|l| (3, l)).collect();
+        let g = grants(safe, &with_frames, &events(&with_frames));
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].spender, a);
+        assert_eq!(
+            g[0].kind,
+            GrantKind::Allowance {
+                value: U256::from(40)
+            }
+        );
+        assert_eq!((g[0].log_index, g[0].frame), (1, 3));
+    }
+
+    #[test]
+    fn permit2_and_operator_grants_are_found() {
+        let safe = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+        let (token, spender) = (Address::repeat_byte(0x70), Address::repeat_byte(0xcc));
+        let permit2 = log(
+            vec![
+                IPermit2::Approval::SIGNATURE_HASH,
+                safe.into_word(),
+                token.into_word(),
+                spender.into_word(),
+            ],
+            [
+                U256::from(5).to_be_bytes_vec(),
+                U256::from(9).to_be_bytes_vec(),
+            ]
+            .concat(),
+        );
+        let for_all = log(
+            vec![
+                IERC721::ApprovalForAll::SIGNATURE_HASH,
+                safe.into_word(),
+                spender.into_word(),
+            ],
+            U256::from(1).to_be_bytes_vec(),
+        );
+        let with_frames: Vec<(usize, &Log)> = vec![(1, &permit2), (2, &for_all)];
+        let g = grants(safe, &with_frames, &events(&with_frames));
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert_eq!(g[0].token, token);
+        assert_eq!(g[0].emitter, permit2.address);
+        assert_eq!(
+            g[0].kind,
+            GrantKind::Allowance {
+                value: U256::from(5)
+            }
+        );
+        assert_eq!(g[1].kind, GrantKind::All);
+    }
 }
