@@ -4,11 +4,14 @@
 //! against the source type at a glance, and `policy` never depends on how the simulator
 //! computes anything.
 
-use alloy_primitives::Address;
-use signgate_simulator::decode::{Action, ActionKind, ActionPath, SafeConfigCall, TokenCall};
+use alloy_primitives::{Address, U256};
+use signgate_simulator::decode::{
+    Action, ActionKind, ActionPath, Permit2Call, SafeConfigCall, TokenCall,
+};
 
 use signgate_simulator::report::{
-    CallFrame, CallKind, Outcome, OverrideReason, SafeSlot, SimulationReport, TokenEventKind,
+    CallFrame, CallKind, GrantKind, Outcome, OverrideReason, SafeSlot, SimulationReport,
+    TokenEventKind,
 };
 
 use crate::{
@@ -30,6 +33,18 @@ pub fn action_facts(root: &Action, safe: Address) -> Vec<ActionFact> {
 }
 
 fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<ActionFact>) {
+    let fact = |kind| ActionFact {
+        path: path.clone(),
+        operation: a.operation,
+        to: a.to,
+        value: a.value,
+        kind,
+    };
+    let grant = |token: Address, spender: Address, amount: U256| ActionFactKind::TokenGrant {
+        token,
+        spender,
+        amount,
+    };
     let kind = match &a.kind {
         ActionKind::NativeTransfer => ActionFactKind::NativeTransfer,
         ActionKind::SafeConfig { call } => ActionFactKind::SafeConfig {
@@ -56,18 +71,112 @@ fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<Action
             recipient: *recipient,
             amount: *amount_or_token_id,
         },
+        // ERC-721 and ERC-1155 transfers out of the Safe move assets like any other: the
+        // amount is one token, or the units of the id(s) moved.
+        ActionKind::Token {
+            call:
+                TokenCall::Erc721SafeTransferFrom {
+                    from, recipient, ..
+                },
+        } if *from == safe => ActionFactKind::TokenTransfer {
+            recipient: *recipient,
+            amount: U256::from(1u8),
+        },
+        ActionKind::Token {
+            call:
+                TokenCall::Erc1155SafeTransferFrom {
+                    from,
+                    recipient,
+                    amount,
+                    ..
+                },
+        } if *from == safe => ActionFactKind::TokenTransfer {
+            recipient: *recipient,
+            amount: *amount,
+        },
+        ActionKind::Token {
+            call:
+                TokenCall::Erc1155SafeBatchTransferFrom {
+                    from,
+                    recipient,
+                    amounts,
+                    ..
+                },
+        } if *from == safe => ActionFactKind::TokenTransfer {
+            recipient: *recipient,
+            amount: amounts
+                .iter()
+                .fold(U256::ZERO, |sum, a| sum.saturating_add(*a)),
+        },
+        // Grants are transfers to the spender (see `ActionFactKind::TokenGrant`); a zero amount
+        // or a revocation grants nothing and stays a contract call.
+        ActionKind::Token {
+            call:
+                TokenCall::Approve {
+                    spender,
+                    amount_or_token_id,
+                },
+        } if *spender != Address::ZERO && !amount_or_token_id.is_zero() => {
+            grant(a.to, *spender, *amount_or_token_id)
+        }
+        ActionKind::Token {
+            call: TokenCall::IncreaseAllowance { spender, added },
+        } if !added.is_zero() => grant(a.to, *spender, *added),
+        ActionKind::Token {
+            call:
+                TokenCall::SetApprovalForAll {
+                    operator,
+                    approved: true,
+                },
+        } => grant(a.to, *operator, U256::MAX),
+        ActionKind::Permit2 {
+            call:
+                Permit2Call::Approve {
+                    token,
+                    spender,
+                    amount,
+                    ..
+                },
+        } if !amount.is_zero() => grant(*token, *spender, *amount),
+        ActionKind::Permit2 {
+            call:
+                Permit2Call::Permit {
+                    owner,
+                    spender,
+                    tokens,
+                },
+        } if *owner == safe && !tokens.is_empty() => match tokens.first() {
+            Some((token, amount)) => grant(*token, *spender, *amount),
+            None => ActionFactKind::ContractCall,
+        },
         ActionKind::SafeLibrary { .. } => ActionFactKind::SafeLibrary,
         ActionKind::Token { .. } | ActionKind::Permit2 { .. } | ActionKind::Unknown { .. } => {
             ActionFactKind::ContractCall
         }
     };
-    out.push(ActionFact {
-        path: path.clone(),
-        operation: a.operation,
-        to: a.to,
-        value: a.value,
-        kind,
-    });
+    let mut extra = Vec::new();
+    // A Permit2 `permit` of the Safe's own allowance grants one allowance per token: every
+    // token but the first becomes a fact of its own at the same path.
+    if let ActionKind::Permit2 {
+        call:
+            Permit2Call::Permit {
+                owner,
+                spender,
+                tokens,
+            },
+    } = &a.kind
+        && *owner == safe
+    {
+        for (token, amount) in tokens.iter().skip(1) {
+            extra.push(fact(ActionFactKind::TokenGrant {
+                token: *token,
+                spender: *spender,
+                amount: *amount,
+            }));
+        }
+    }
+    out.push(fact(kind));
+    out.extend(extra);
     if let ActionKind::Batch { actions, .. } = &a.kind {
         for (i, child) in actions.iter().enumerate() {
             push_action(child, path.child(i), safe, out);
@@ -203,6 +312,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
                 asset: Asset::Native,
                 to: t.to,
                 amount,
+                source: None,
             });
             left -= amount;
         }
@@ -211,20 +321,41 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
                 asset: Asset::Native,
                 to: Address::ZERO,
                 amount: left,
+                source: None,
             });
         }
     }
     for e in &report.token_events {
-        if let TokenEventKind::Erc20Transfer { from, to, value } = &e.event
-            && *from == report.safe
+        // ERC-20, ERC-721 and ERC-1155 movements out of the Safe (an NFT counts one unit).
+        let moved = match &e.event {
+            TokenEventKind::Erc20Transfer { from, to, value } => Some((*from, *to, *value)),
+            TokenEventKind::Erc721Transfer { from, to, .. } => Some((*from, *to, U256::from(1u8))),
+            TokenEventKind::Erc1155TransferSingle {
+                from, to, value, ..
+            } => Some((*from, *to, *value)),
+            TokenEventKind::Erc1155TransferBatch {
+                from, to, values, ..
+            } => Some((
+                *from,
+                *to,
+                values
+                    .iter()
+                    .fold(U256::ZERO, |sum, v| sum.saturating_add(*v)),
+            )),
+            _ => None,
+        };
+        if let Some((from, to, amount)) = moved
+            && from == report.safe
         {
             outflows.push(OutflowFact {
                 asset: Asset::Token(e.token),
-                to: *to,
-                amount: *value,
+                to,
+                amount,
+                source: None,
             });
         }
     }
+    outflows.extend(grant_outflows(report));
     // Overrides are facts of the run, not of the transaction: approved hashes stand in for
     // signatures and say nothing the policy decides on; a queued nonce is carried as what the
     // run assumed.
@@ -241,6 +372,52 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         outflows,
         queued_nonce,
     }
+}
+
+/// Every grant the run leaves in place, as an outflow to the spender: whoever holds an
+/// allowance can take the tokens without the owners, so it is judged as the transfer it
+/// permits. An allowance counts up to the Safe's balance after the run (an unlimited one is
+/// the whole balance); an ERC-721 approval is one token; an operator right is the whole
+/// balance. When the token did not answer `balanceOf`, the allowance as stated counts, and an
+/// operator right counts as unlimited (`U256::MAX`), which no bounded tier or limit admits.
+pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
+    report
+        .grants
+        .iter()
+        .map(|g| {
+            let amount = match (&g.kind, g.holder_balance) {
+                (GrantKind::Allowance { value }, Some(balance)) => (*value).min(balance),
+                (GrantKind::Allowance { value }, None) => *value,
+                (GrantKind::Token { .. }, _) => U256::from(1u8),
+                (GrantKind::All, Some(balance)) => balance,
+                (GrantKind::All, None) => U256::MAX,
+            };
+            let what = match &g.kind {
+                GrantKind::Allowance { value } if *value == U256::MAX => {
+                    "unlimited allowance".to_owned()
+                }
+                GrantKind::Allowance { value } => format!("allowance of {value}"),
+                GrantKind::Token { token_id } => format!("approval of token id {token_id}"),
+                GrantKind::All => "operator right over every token".to_owned(),
+            };
+            let path: Vec<String> = report
+                .path_to(g.frame)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            OutflowFact {
+                asset: Asset::Token(g.token),
+                to: g.spender,
+                amount,
+                source: Some(format!(
+                    "simulation: grant ({what}) in log {} of {}, call path {}",
+                    g.log_index,
+                    g.emitter,
+                    path.join("→")
+                )),
+            }
+        })
+        .collect()
 }
 
 /// The screening evidence of a [`ScreeningOutcome`]. `Escalate` lists are treated as deny

@@ -144,6 +144,18 @@ pub enum ActionFactKind {
         /// Amount, in the token's base units.
         amount: U256,
     },
+    /// A grant over the Safe's tokens: ERC-20 or ERC-721 `approve`, `increaseAllowance`,
+    /// `setApprovalForAll`, Permit2 `approve` or `permit`. A grant is a transfer to `spender`:
+    /// the spender can take the tokens whenever it likes, without the owners.
+    TokenGrant {
+        /// The asset's contract (for Permit2, the token, not Permit2).
+        token: Address,
+        /// Who may move the tokens.
+        spender: Address,
+        /// The allowance as the calldata states it; `U256::MAX` for an operator right over
+        /// every token (`setApprovalForAll`). The simulation caps it at the Safe's balance.
+        amount: U256,
+    },
     /// A Safe self-call that changes configuration.
     SafeConfig {
         /// Which part of the configuration the call changes.
@@ -330,6 +342,10 @@ pub struct OutflowFact {
     pub to: Address,
     /// How much, in base units.
     pub amount: U256,
+    /// Where the simulation shows it (`simulation: Approval log 2, a grant by call 0→1→3`), when
+    /// more than "simulation" can be said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The sanctions screen of every address in the transaction and its simulation.

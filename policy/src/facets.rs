@@ -163,6 +163,23 @@ pub fn classify(
                     transfer(Asset::Native, a.to, a.value, location, &mut facets);
                 }
             }
+            // A grant is judged as the transfer it permits, to the spender.
+            ActionFactKind::TokenGrant {
+                token,
+                spender,
+                amount,
+            } => {
+                transfer(
+                    Asset::Token(*token),
+                    *spender,
+                    *amount,
+                    format!("{location} (grant)"),
+                    &mut facets,
+                );
+                if !a.value.is_zero() {
+                    transfer(Asset::Native, a.to, a.value, location, &mut facets);
+                }
+            }
             ActionFactKind::SafeConfig { change } => {
                 if change.is_permission() {
                     facets.push(Facet {
@@ -219,7 +236,7 @@ pub fn classify(
             o.asset,
             o.to,
             o.amount,
-            "simulation".to_owned(),
+            o.source.clone().unwrap_or_else(|| "simulation".to_owned()),
             &mut facets,
         );
     }

@@ -148,6 +148,8 @@ sol! {
         function transferFrom(address from, address to, uint160 amount, address token) external;
         function transferFrom(AllowanceTransferDetails[] transferDetails) external;
         function lockdown(TokenSpenderPair[] approvals) external;
+        event Approval(address indexed owner, address indexed token, address indexed spender, uint160 amount, uint48 expiration);
+        event Permit(address indexed owner, address indexed token, address indexed spender, uint160 amount, uint48 expiration, uint48 nonce);
     }
 
     /// Transaction guards (1.3.0 on) and module guards (1.5.0).

@@ -64,6 +64,120 @@ pub struct SimulationReport {
     pub self_destructed: Vec<SelfDestruct>,
     /// Every address the EVM loaded (accounts, code and storage reads), sorted.
     pub accessed: Vec<Address>,
+    /// Address-shaped words in the input of every call frame (known function or not, failed or
+    /// not) and in the topics and data of every surviving log, so that screening sees a
+    /// recipient that only an unknown function's argument or an event names. See
+    /// [`address_in_word`] for what counts as address-shaped.
+    #[serde(default)]
+    pub embedded_addresses: Vec<EmbeddedAddress>,
+    /// Allowances and operator rights the Safe granted during the run, from the events the
+    /// tokens emitted (whatever call made them), with the Safe's balance of the asset after the
+    /// run when the token answers `balanceOf`.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// The address a 32-byte word holds, when it is address-shaped.
+///
+/// ABI encoding puts an `address` in the low 20 bytes of a word with 12 zero bytes above it,
+/// and a `bytes20` in the high 20 bytes with 12 zero bytes below. A word of either shape is an
+/// address here when its 20 bytes are not tiny: the top 8 of them are not all zero, i.e. the
+/// value is at least 2^96 (right-aligned) or the word at least 2^192 (left-aligned). Small
+/// integers (amounts below 2^96 base units, lengths, offsets, booleans, enum values) and the
+/// precompiles and Safe sentinel are thereby left out; a real account's address has 8 leading
+/// zero bytes with probability 2^-64, and no listed address is that small, so nothing a
+/// screening list can name is lost. Screening is an exact match, so a word that only looks like
+/// an address (an amount between 2^96 and 2^160) costs a lookup, never a false hit.
+///
+/// Only word-aligned words are read (after the 4-byte selector for call input). An address
+/// packed at an arbitrary byte offset (`abi.encodePacked`, a custom encoding) is not found
+/// here; it is found as soon as the contract acts on it (a call to it, a token event naming
+/// it, an event word holding it), not when the contract only stores it.
+pub fn address_in_word(word: &[u8; 32]) -> Option<Address> {
+    let zero = |r: std::ops::Range<usize>| word.get(r).is_some_and(|b| b.iter().all(|x| *x == 0));
+    if zero(0..12) && !zero(12..20) {
+        return word.get(12..32).map(Address::from_slice);
+    }
+    if zero(20..32) && !zero(0..8) {
+        return word.get(0..20).map(Address::from_slice);
+    }
+    None
+}
+
+/// An address-shaped word found inside a call's input or a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbeddedAddress {
+    /// The address the word holds.
+    pub address: Address,
+    /// The frame whose input holds it, or that emitted the log.
+    pub frame: usize,
+    /// Where in that input or log.
+    pub site: EmbeddedSite,
+}
+
+/// Where an embedded address sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum EmbeddedSite {
+    /// Argument word `word` (0 for the first word after the selector) of the frame's input.
+    Input {
+        /// Index of the 32-byte word after the selector.
+        word: usize,
+    },
+    /// Topic `topic` (1 for the first indexed argument) of a surviving log.
+    LogTopic {
+        /// Index of the log among the transaction's surviving logs.
+        log_index: usize,
+        /// The topic number.
+        topic: usize,
+    },
+    /// Data word `word` of a surviving log.
+    LogData {
+        /// Index of the log among the transaction's surviving logs.
+        log_index: usize,
+        /// Index of the 32-byte word in the log's data.
+        word: usize,
+    },
+}
+
+/// An allowance or operator right the Safe granted, as the token's event states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Grant {
+    /// The asset's contract (for Permit2, the token the allowance is over, not Permit2).
+    pub token: Address,
+    /// Who may now move the Safe's tokens.
+    pub spender: Address,
+    /// What was granted.
+    pub kind: GrantKind,
+    /// The contract that emitted the event (the token, or Permit2).
+    pub emitter: Address,
+    /// Index of the event among the transaction's surviving logs (the last one per token and
+    /// spender: the allowance the run leaves in place).
+    pub log_index: usize,
+    /// The frame that emitted the event.
+    pub frame: usize,
+    /// `token.balanceOf(safe)` after the run, when the token answered it.
+    pub holder_balance: Option<U256>,
+}
+
+/// The kinds of grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum GrantKind {
+    /// An ERC-20 (or Permit2) allowance; `U256::MAX` (or Permit2's `uint160` max) is unlimited.
+    Allowance {
+        /// The allowance left in place, in base units.
+        value: U256,
+    },
+    /// ERC-721 `Approval` of one token id.
+    Token {
+        /// The token id.
+        token_id: U256,
+    },
+    /// `ApprovalForAll(true)`: every token of the contract the Safe holds, now and later.
+    All,
 }
 
 /// The state a simulation ran against.
@@ -680,6 +794,30 @@ pub enum Location {
     },
     /// An address the EVM loaded, whatever it did with it.
     Accessed,
+    /// An address-shaped argument word in a call frame's input (any function, known or not).
+    CallInput {
+        /// Index of the frame in [`SimulationReport::calls`].
+        frame: usize,
+        /// The frames from the root to this one.
+        path: Vec<usize>,
+        /// The contract called (whose storage the code ran against).
+        target: Address,
+        /// The input's first four bytes.
+        selector: Option<Selector>,
+        /// Index of the 32-byte word after the selector.
+        word: usize,
+    },
+    /// An address-shaped topic or data word of any surviving log (known event or not).
+    LogWord {
+        /// Index of the log among the transaction's surviving logs.
+        log_index: usize,
+        /// The emitting contract.
+        emitter: Address,
+        /// `true` for a data word, `false` for a topic.
+        data: bool,
+        /// The topic number or data word index.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Location {
@@ -720,6 +858,29 @@ impl fmt::Display for Location {
                 write!(f, "self-destruct beneficiary in call {frame}")
             }
             Self::Accessed => f.write_str("account accessed"),
+            Self::CallInput {
+                frame,
+                path,
+                target,
+                selector,
+                word,
+            } => {
+                let path: Vec<String> = path.iter().map(ToString::to_string).collect();
+                write!(f, "argument word {word} of call {frame} to {target}")?;
+                if let Some(s) = selector {
+                    write!(f, " (selector {s})")?;
+                }
+                write!(f, ", call path {}", path.join("→"))
+            }
+            Self::LogWord {
+                log_index,
+                emitter,
+                data,
+                index,
+            } => {
+                let what = if *data { "data word" } else { "topic" };
+                write!(f, "log {log_index} of {emitter}, {what} {index}")
+            }
         }
     }
 }
@@ -787,6 +948,12 @@ impl SimulationReport {
         }
         path.reverse();
         path
+    }
+
+    /// The contract whose code ran the frame that emitted a log: the frame's target (a
+    /// DELEGATECALL emits as the delegating contract).
+    fn log_emitter(&self, frame: usize) -> Address {
+        self.calls.get(frame).map_or(Address::ZERO, |c| c.target)
     }
 
     /// Every address in the report with where it appears. An address appears once per location;
@@ -941,6 +1108,34 @@ impl SimulationReport {
         for a in &self.accessed {
             push(*a, Location::Accessed);
         }
+        for e in &self.embedded_addresses {
+            let frame = e.frame;
+            let location = match e.site {
+                EmbeddedSite::Input { word } => {
+                    let call = self.calls.get(frame);
+                    Location::CallInput {
+                        frame,
+                        path: self.path_to(frame),
+                        target: call.map_or(Address::ZERO, |c| c.target),
+                        selector: call.and_then(|c| c.selector),
+                        word,
+                    }
+                }
+                EmbeddedSite::LogTopic { log_index, topic } => Location::LogWord {
+                    log_index,
+                    emitter: self.log_emitter(frame),
+                    data: false,
+                    index: topic,
+                },
+                EmbeddedSite::LogData { log_index, word } => Location::LogWord {
+                    log_index,
+                    emitter: self.log_emitter(frame),
+                    data: true,
+                    index: word,
+                },
+            };
+            push(e.address, location);
+        }
         out
     }
 }
@@ -970,6 +1165,33 @@ mod tests {
             }
         );
         assert_eq!(RevertReason::decode(&[]), RevertReason::Empty);
+    }
+
+    #[test]
+    fn address_shaped_words_are_addresses_of_either_alignment_and_never_small_integers() {
+        let listed = Address::from_slice(&[0x09; 20]);
+        let mut right = [0u8; 32];
+        right[12..].copy_from_slice(listed.as_slice());
+        assert_eq!(address_in_word(&right), Some(listed));
+        let mut left = [0u8; 32];
+        left[..20].copy_from_slice(listed.as_slice());
+        assert_eq!(address_in_word(&left), Some(listed));
+        // amounts below 2^96, booleans, offsets, the sentinel: not addresses
+        for small in [
+            U256::ZERO,
+            U256::from(1),
+            U256::from(0x40),
+            U256::from(1u128 << 95),
+        ] {
+            assert_eq!(address_in_word(&small.to_be_bytes()), None, "{small}");
+        }
+        // a full 256-bit value (a hash) is neither shape
+        assert_eq!(address_in_word(&[0xff; 32]), None);
+        // an address with 8 leading zero bytes is below the threshold: documented, unlisted
+        let mut tiny = [0u8; 32];
+        tiny[31] = 1;
+        tiny[24] = 1;
+        assert_eq!(address_in_word(&tiny), None);
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::{
 };
 
 /// What the proposal sends per asset: the larger of what the calldata declares and what the
-/// simulation shows leaving the Safe. `Err` names the overflowing asset.
+/// simulation shows leaving the Safe (grants included, as the simulation caps them at the
+/// Safe's balance; a calldata grant's stated allowance is not a movement by itself). `Err`
+/// names the overflowing asset.
 pub fn proposed_outflows(evidence: &Evidence) -> Result<BTreeMap<Asset, U256>, Asset> {
     let mut calldata: BTreeMap<Asset, U256> = BTreeMap::new();
     let add = |map: &mut BTreeMap<Asset, U256>, asset: Asset, amount: U256| {

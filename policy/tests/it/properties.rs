@@ -138,10 +138,11 @@ proptest! {
                 asset: Asset::Token(Address::repeat_byte(0x42)),
                 to: Address::repeat_byte(0x43),
                 amount: U256::from(1u8),
+                source: None,
             }),
             _ => {
                 for _ in 0..2 {
-                    evidence.simulation.outflows.push(OutflowFact { asset: Asset::Native, to: Address::repeat_byte(0x43), amount: U256::MAX });
+                    evidence.simulation.outflows.push(OutflowFact { asset: Asset::Native, to: Address::repeat_byte(0x43), amount: U256::MAX, source: None });
                 }
             }
         }

@@ -14,7 +14,7 @@
 
 use std::{collections::BTreeSet, path::PathBuf};
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use serde::Deserialize;
 use signgate_policy::{
     Decision, Policy,
@@ -281,5 +281,67 @@ fn swap_owner_report_is_a_permission_change_that_needs_the_security_role() {
         missing_roles(&d),
         BTreeSet::from(["security".to_owned()]),
         "{d}"
+    );
+}
+
+/// A grant left in place by the run is an outflow to its spender: an allowance up to the Safe's
+/// balance after the run (unlimited = the whole balance), an ERC-721 approval one token, an
+/// operator right the whole balance, or unlimited when the token did not say.
+#[test]
+fn grants_in_a_report_are_outflows_to_the_spender_capped_at_the_balance() {
+    use signgate_simulator::report::{Grant, GrantKind};
+    let mut report = fixture("benign-usdc-transfer").report;
+    let token = Address::repeat_byte(0x70);
+    let spender = Address::repeat_byte(0xcc);
+    let grant = |kind, holder_balance| Grant {
+        token,
+        spender,
+        kind,
+        emitter: token,
+        log_index: 0,
+        frame: 1,
+        holder_balance,
+    };
+    let balance = U256::from(1_000u64);
+    report.grants = vec![
+        grant(GrantKind::Allowance { value: U256::MAX }, Some(balance)),
+        grant(
+            GrantKind::Allowance {
+                value: U256::from(10),
+            },
+            Some(balance),
+        ),
+        grant(
+            GrantKind::Token {
+                token_id: U256::from(77),
+            },
+            None,
+        ),
+        grant(GrantKind::All, Some(balance)),
+        grant(GrantKind::All, None),
+    ];
+    let amounts: Vec<U256> = signgate_policy::adapters::grant_outflows(&report)
+        .iter()
+        .inspect(|o| {
+            assert_eq!(o.to, spender);
+            assert!(
+                o.source
+                    .as_deref()
+                    .is_some_and(|s| s.contains("call path 0→1")),
+                "{o:?}"
+            );
+        })
+        .map(|o| o.amount)
+        .collect();
+    assert_eq!(
+        amounts,
+        vec![balance, U256::from(10), U256::from(1), balance, U256::MAX]
+    );
+    let facts = simulation_facts(&report);
+    assert!(
+        facts
+            .outflows
+            .iter()
+            .any(|o| o.to == spender && o.amount == balance)
     );
 }

@@ -20,13 +20,13 @@ use super::{
     source::{BlockInfo, StateError},
 };
 use crate::{
-    abi::{IERC20, IERC721, IERC1155, ISafe},
+    abi::{IERC20, IERC721, IERC1155, IPermit2, ISafe},
     constants::{SENTINEL, slots},
     report::{
-        BalanceChange, CallFrame, CallKind, CreatedContract, EthTransfer, FrameFailure,
-        ImplementationSlot, Outcome, ProxyUpgrade, RevertReason, SafeSlot, SafeStorageChange,
-        SelfDestruct, SignatureMode, SimulationReport, StateOverride, StatePin, StateSourceKind,
-        StorageChange, TokenEvent, TokenEventKind,
+        BalanceChange, CallFrame, CallKind, CreatedContract, EmbeddedAddress, EmbeddedSite,
+        EthTransfer, FrameFailure, Grant, GrantKind, ImplementationSlot, Outcome, ProxyUpgrade,
+        RevertReason, SafeSlot, SafeStorageChange, SelfDestruct, SignatureMode, SimulationReport,
+        StateOverride, StatePin, StateSourceKind, StorageChange, TokenEvent, TokenEventKind,
     },
     version::SafeVersion,
 };
@@ -85,6 +85,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         .collect();
 
     let outcome = outcome(&f, result, &calls, &surviving);
+    let embedded_addresses = embedded_addresses(insp, &surviving);
     let token_events = surviving
         .iter()
         .enumerate()
@@ -96,7 +97,8 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
                 event,
             })
         })
-        .collect();
+        .collect::<Vec<TokenEvent>>();
+    let grants = grants(f.safe, &surviving, &token_events);
 
     let mut safe_storage = Vec::new();
     let mut other_storage = Vec::new();
@@ -229,7 +231,153 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         created,
         self_destructed,
         accessed,
+        embedded_addresses,
+        grants,
     })
+}
+
+/// Address-shaped words of every frame's input (failed frames too: intent shows) and of every
+/// surviving log's topics and data.
+fn embedded_addresses(insp: &EffectsInspector, logs: &[(usize, &Log)]) -> Vec<EmbeddedAddress> {
+    let mut out = Vec::new();
+    for (frame, r) in insp.frames.iter().enumerate() {
+        for (word, address) in &r.input_addresses {
+            out.push(EmbeddedAddress {
+                address: *address,
+                frame,
+                site: EmbeddedSite::Input { word: *word },
+            });
+        }
+    }
+    for (log_index, (frame, log)) in logs.iter().enumerate() {
+        for (topic, t) in log.topics().iter().enumerate().skip(1) {
+            if let Some(address) = crate::report::address_in_word(&t.0) {
+                out.push(EmbeddedAddress {
+                    address,
+                    frame: *frame,
+                    site: EmbeddedSite::LogTopic { log_index, topic },
+                });
+            }
+        }
+        for (word, address) in super::inspector::address_words(&log.data.data) {
+            out.push(EmbeddedAddress {
+                address,
+                frame: *frame,
+                site: EmbeddedSite::LogData { log_index, word },
+            });
+        }
+    }
+    out
+}
+
+/// The grants the Safe leaves in place: ERC-20 and ERC-721 `Approval`, `ApprovalForAll` and
+/// Permit2 `Approval`/`Permit` events whose owner is the Safe, the last event per token and
+/// spender (per token id for ERC-721) winning, revocations removing the grant. The holder's
+/// balance is filled in by the run, which can still call the token.
+fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<Grant> {
+    // key: (token, spender or token id word, kind tag) → grant or revocation
+    let mut last: BTreeMap<(Address, B256, u8), Option<Grant>> = BTreeMap::new();
+    let grant = |token, spender, kind, emitter, log_index, frame| Grant {
+        token,
+        spender,
+        kind,
+        emitter,
+        log_index,
+        frame,
+        holder_balance: None,
+    };
+    for e in events {
+        let (key, g) = match &e.event {
+            TokenEventKind::Erc20Approval {
+                owner,
+                spender,
+                value,
+            } if *owner == safe => (
+                (e.token, spender.into_word(), 0),
+                (!value.is_zero()).then(|| {
+                    grant(
+                        e.token,
+                        *spender,
+                        GrantKind::Allowance { value: *value },
+                        e.token,
+                        e.log_index,
+                        e.frame,
+                    )
+                }),
+            ),
+            TokenEventKind::Erc721Approval {
+                owner,
+                approved,
+                token_id,
+            } if *owner == safe => (
+                (e.token, B256::from(*token_id), 1),
+                (*approved != Address::ZERO).then(|| {
+                    grant(
+                        e.token,
+                        *approved,
+                        GrantKind::Token {
+                            token_id: *token_id,
+                        },
+                        e.token,
+                        e.log_index,
+                        e.frame,
+                    )
+                }),
+            ),
+            TokenEventKind::ApprovalForAll {
+                owner,
+                operator,
+                approved,
+            } if *owner == safe => (
+                (e.token, operator.into_word(), 2),
+                approved.then(|| {
+                    grant(
+                        e.token,
+                        *operator,
+                        GrantKind::All,
+                        e.token,
+                        e.log_index,
+                        e.frame,
+                    )
+                }),
+            ),
+            _ => continue,
+        };
+        last.insert(key, g);
+    }
+    for (log_index, (frame, log)) in logs.iter().enumerate() {
+        let topics = log.topics();
+        let is_permit2 = topics.first().is_some_and(|t| {
+            *t == IPermit2::Approval::SIGNATURE_HASH || *t == IPermit2::Permit::SIGNATURE_HASH
+        });
+        if !is_permit2 || topics.len() != 4 || topic_address(log, 1) != Some(safe) {
+            continue;
+        }
+        let (Some(token), Some(spender), Some(value)) = (
+            topic_address(log, 2),
+            topic_address(log, 3),
+            data_u256(log, 0),
+        ) else {
+            continue;
+        };
+        // Permit2 keeps its own allowance per (owner, token, spender): keyed apart from the
+        // token's own allowance by the emitter.
+        let key = (token, spender.into_word(), 3);
+        let g = (!value.is_zero()).then(|| {
+            grant(
+                token,
+                spender,
+                GrantKind::Allowance { value },
+                log.address,
+                log_index,
+                *frame,
+            )
+        });
+        last.insert(key, g);
+    }
+    let mut out: Vec<Grant> = last.into_values().flatten().collect();
+    out.sort_by_key(|g| g.log_index);
+    out
 }
 
 /// The flat frame list with children, effectiveness and failures filled in.
@@ -616,5 +764,93 @@ mod tests {
                 approved: true
             })
         );
+    }
+
+    fn events(logs: &[(usize, &Log)]) -> Vec<TokenEvent> {
+        logs.iter()
+            .enumerate()
+            .filter_map(|(log_index, (frame, log))| {
+                token_event(log).map(|event| TokenEvent {
+                    token: log.address,
+                    log_index,
+                    frame: *frame,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grants_keep_the_last_allowance_per_spender_and_drop_revocations() {
+        let safe = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+        let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let approval = |owner: Address, spender: Address, value: U256| {
+            log(
+                vec![
+                    IERC20::Approval::SIGNATURE_HASH,
+                    owner.into_word(),
+                    spender.into_word(),
+                ],
+                value.to_be_bytes_vec(),
+            )
+        };
+        let logs = [
+            approval(safe, a, U256::from(100)),
+            approval(safe, a, U256::from(40)),
+            approval(safe, b, U256::MAX),
+            approval(safe, b, U256::ZERO),
+            // someone else's approval is not the Safe's grant
+            approval(a, b, U256::MAX),
+        ];
+        let with_frames: Vec<(usize, &Log)> = logs.iter().map(|l| (3, l)).collect();
+        let g = grants(safe, &with_frames, &events(&with_frames));
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].spender, a);
+        assert_eq!(
+            g[0].kind,
+            GrantKind::Allowance {
+                value: U256::from(40)
+            }
+        );
+        assert_eq!((g[0].log_index, g[0].frame), (1, 3));
+    }
+
+    #[test]
+    fn permit2_and_operator_grants_are_found() {
+        let safe = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
+        let (token, spender) = (Address::repeat_byte(0x70), Address::repeat_byte(0xcc));
+        let permit2 = log(
+            vec![
+                IPermit2::Approval::SIGNATURE_HASH,
+                safe.into_word(),
+                token.into_word(),
+                spender.into_word(),
+            ],
+            [
+                U256::from(5).to_be_bytes_vec(),
+                U256::from(9).to_be_bytes_vec(),
+            ]
+            .concat(),
+        );
+        let for_all = log(
+            vec![
+                IERC721::ApprovalForAll::SIGNATURE_HASH,
+                safe.into_word(),
+                spender.into_word(),
+            ],
+            U256::from(1).to_be_bytes_vec(),
+        );
+        let with_frames: Vec<(usize, &Log)> = vec![(1, &permit2), (2, &for_all)];
+        let g = grants(safe, &with_frames, &events(&with_frames));
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert_eq!(g[0].token, token);
+        assert_eq!(g[0].emitter, permit2.address);
+        assert_eq!(
+            g[0].kind,
+            GrantKind::Allowance {
+                value: U256::from(5)
+            }
+        );
+        assert_eq!(g[1].kind, GrantKind::All);
     }
 }

@@ -45,6 +45,9 @@ pub(crate) struct RawFrame {
     pub(crate) input_len: usize,
     pub(crate) code_hash: Option<B256>,
     pub(crate) end: FrameEnd,
+    /// Address-shaped argument words of the input (word index after the selector, address),
+    /// one per distinct address: the input itself is not kept.
+    pub(crate) input_addresses: Vec<(usize, Address)>,
 }
 
 /// A log with the frame that emitted it.
@@ -100,6 +103,23 @@ impl EffectsInspector {
     }
 }
 
+/// The distinct address-shaped 32-byte words of `bytes` (see
+/// [`crate::report::address_in_word`]), each with the index of its first word.
+pub(crate) fn address_words(bytes: &[u8]) -> Vec<(usize, Address)> {
+    let mut out: Vec<(usize, Address)> = Vec::new();
+    for (i, chunk) in bytes.chunks_exact(32).enumerate() {
+        let Ok(word) = <&[u8; 32]>::try_from(chunk) else {
+            continue;
+        };
+        if let Some(a) = crate::report::address_in_word(word)
+            && !out.iter().any(|(_, seen)| *seen == a)
+        {
+            out.push((i, a));
+        }
+    }
+    out
+}
+
 fn frame_end(result: &InterpreterResult) -> FrameEnd {
     if result.result.is_ok() {
         FrameEnd::Ok
@@ -119,12 +139,15 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for EffectsInspector {
             CallScheme::StaticCall => CallKind::StaticCall,
         };
         let input_len = inputs.input.len();
-        // Borrow, never copy, the input: only the selector is kept.
-        let selector = if input_len >= 4 {
+        // Borrow, never copy, the input: only the selector and address-shaped words are kept.
+        let (selector, input_addresses) = if input_len >= 4 {
             let bytes = inputs.input.as_bytes(ctx);
-            bytes.get(..4).map(Selector::from_slice)
+            (
+                bytes.get(..4).map(Selector::from_slice),
+                bytes.get(4..).map(address_words).unwrap_or_default(),
+            )
         } else {
-            None
+            (None, Vec::new())
         };
         let hash = inputs.known_bytecode.0;
         let code_hash = (hash != KECCAK_EMPTY && hash != B256::ZERO).then_some(hash);
@@ -141,6 +164,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for EffectsInspector {
             input_len,
             code_hash,
             end: FrameEnd::Running,
+            input_addresses,
         });
         if self.past_deadline() {
             return Some(CallOutcome::new_oog(
@@ -176,6 +200,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for EffectsInspector {
             input_len: inputs.init_code().len(),
             code_hash: None,
             end: FrameEnd::Running,
+            input_addresses: Vec::new(),
         });
         if self.past_deadline() {
             return Some(CreateOutcome::new_oog(
@@ -214,6 +239,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for EffectsInspector {
             input_len: 0,
             code_hash: None,
             end: FrameEnd::Ok,
+            input_addresses: Vec::new(),
         });
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use revm::{
-    InspectEvm, MainBuilder, MainContext,
+    ExecuteCommitEvm, ExecuteEvm, InspectEvm, MainBuilder, MainContext,
     context::{Context, TxEnv},
     context_interface::result::{EVMError, ExecutionResult, HaltReason},
     database::CacheDB,
@@ -33,7 +33,7 @@ use super::{
     source::{Deadlined, StateError, StateSource},
 };
 use crate::{
-    abi::ISafe,
+    abi::{IERC20, ISafe},
     constants::{SENTINEL, slots},
     hash::{SafeContext, safe_tx_hash},
     report::{OverrideReason, SignatureMode, SimulationReport, StateOverride},
@@ -328,8 +328,55 @@ pub fn simulate_with<S: StateSource>(
         block,
         kind: state.kind(),
     };
-    diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state).map_err(to_deadline)
+    let mut report = diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state)
+        .map_err(to_deadline)?;
+    if !report.grants.is_empty() {
+        // What a grant puts within the spender's reach: the Safe's balance once the
+        // transaction has run, asked of the token on the post-state.
+        evm.commit(out.state);
+        for g in &mut report.grants {
+            if Instant::now() >= deadline {
+                return Err(SimulationError::DeadlineExceeded { timeout_ms });
+            }
+            g.holder_balance = balance_of(&mut evm, executor, g.token, safe, chain_id);
+        }
+    }
+    Ok(report)
 }
+
+/// `token.balanceOf(holder)` on the EVM's committed state; `None` when the call fails or does
+/// not return one word (an ERC-1155, a contract that is no token).
+fn balance_of<E>(
+    evm: &mut E,
+    caller: Address,
+    token: Address,
+    holder: Address,
+    chain_id: u64,
+) -> Option<U256>
+where
+    E: ExecuteEvm<Tx = TxEnv, ExecutionResult = ExecutionResult<HaltReason>>,
+{
+    let tx = TxEnv::builder()
+        .caller(caller)
+        .kind(TxKind::Call(token))
+        .data(IERC20::balanceOfCall { owner: holder }.abi_encode().into())
+        .value(U256::ZERO)
+        .gas_limit(BALANCE_OF_GAS)
+        .gas_price(0)
+        .chain_id(Some(chain_id))
+        .build()
+        .ok()?;
+    match evm.transact_one(tx).ok()? {
+        ExecutionResult::Success { output, .. } => {
+            let data = output.into_data();
+            (data.len() == 32).then(|| U256::from_be_slice(&data))
+        }
+        _ => None,
+    }
+}
+
+/// Gas for one `balanceOf` read of a grant's token: ample for any real token's view.
+const BALANCE_OF_GAS: u64 = 1_000_000;
 
 fn lift(e: SimulationError, timeout_ms: u64) -> SimulationError {
     match e {

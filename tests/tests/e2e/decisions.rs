@@ -33,6 +33,9 @@ fn placeholders(text: &str) -> String {
         .replace("$PAYEE", &demo::PAYEE.to_string())
         .replace("$SANCTIONED", &demo::SANCTIONED.to_string())
         .replace("$BYBIT_SAFE", &demo::BYBIT_SAFE.to_string())
+        .replace("$BRIDGE", &demo::BRIDGE.to_string())
+        .replace("$RELAY", &demo::RELAY.to_string())
+        .replace("$GRANTER", &demo::GRANTER.to_string())
 }
 
 fn address(v: &Value, file: &str) -> Address {

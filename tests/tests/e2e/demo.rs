@@ -22,6 +22,17 @@ pub const DEMO_TOKEN: Address = address!("0x707070707070707070707070707070707070
 pub const PAYEE: Address = address!("0xC0FFEE254729296a45a3885639AC7E10F9d54979");
 /// Listed on the demo sanctions list (the Ronin bridge exploiter, OFAC SDN, Lazarus Group).
 pub const SANCTIONED: Address = address!("0x098B716B8Aaf21512996dC57EB0615e2383E2f96");
+/// A bridge-style contract: any call (`depositFor(address)`, …) emits `Deposit(address)` with
+/// the recipient it stores in slot 0 (zero in the demo state) as event data, and keeps the
+/// call's value. A recipient named only in its calldata is on the other chain.
+pub const BRIDGE: Address = address!("0xb1d9eb1d9eb1d9eb1d9eb1d9eb1d9eb1d9eb1d9e");
+/// The same bridge code with the sanctioned address stored as its recipient: a call to it
+/// names that address only in the event it emits.
+pub const RELAY: Address = address!("0xb2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1");
+/// A token-like contract whose only function (any selector) grants: it emits
+/// `Approval(msg.sender, <first argument>, type(uint256).max)`. The decoder knows none of its
+/// functions; only the event tells the grant.
+pub const GRANTER: Address = address!("0x6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a");
 /// The Bybit Safe (1.1.1), also in the demo state.
 pub const BYBIT_SAFE: Address = address!("0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4");
 /// The demo Safe's threshold.
@@ -81,6 +92,26 @@ fn token_runtime() -> Bytes {
     hex.parse().unwrap()
 }
 
+/// Runtime of [`BRIDGE`] and [`RELAY`], assembled by hand (no compiler needed to rebuild the
+/// demo): `mstore(0, sload(0)); log1(0, 32, keccak256("Deposit(address)")); stop`.
+fn bridge_runtime() -> Bytes {
+    let mut code = vec![0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x7f];
+    code.extend_from_slice(keccak256("Deposit(address)").as_slice());
+    code.extend_from_slice(&[0x60, 0x20, 0x60, 0x00, 0xa1, 0x00]);
+    code.into()
+}
+
+/// Runtime of [`GRANTER`], assembled by hand: `mstore(0, not(0)); log3(0, 32,
+/// keccak256("Approval(address,address,uint256)"), caller(), calldataload(4)); stop`.
+fn granter_runtime() -> Bytes {
+    let mut code = vec![
+        0x60, 0x00, 0x19, 0x60, 0x00, 0x52, 0x60, 0x04, 0x35, 0x33, 0x7f,
+    ];
+    code.extend_from_slice(keccak256("Approval(address,address,uint256)").as_slice());
+    code.extend_from_slice(&[0x60, 0x20, 0x60, 0x00, 0xa3, 0x00]);
+    code.into()
+}
+
 /// The demo state, built from the real Safe fixtures and the Bybit snapshot.
 pub fn build_state() -> SnapshotFile {
     let bybit: SnapshotFile = serde_json::from_str(include_str!(
@@ -138,6 +169,14 @@ pub fn build_state() -> SnapshotFile {
     s.set_storage(DEMO_SAFE, slots::THRESHOLD, U256::from(THRESHOLD));
     s.set_account(DEMO_TOKEN, U256::ZERO, 1, token_runtime());
     s.set_storage(DEMO_TOKEN, balance_slot(DEMO_SAFE), safe_token_balance());
+    s.set_account(BRIDGE, U256::ZERO, 1, bridge_runtime());
+    s.set_account(RELAY, U256::ZERO, 1, bridge_runtime());
+    s.set_storage(
+        RELAY,
+        U256::ZERO,
+        U256::from_be_slice(SANCTIONED.as_slice()),
+    );
+    s.set_account(GRANTER, U256::ZERO, 1, granter_runtime());
     let mut file = s.to_file();
     let accounts: BTreeMap<_, _> = bybit.accounts.into_iter().collect();
     file.accounts.extend(accounts);
