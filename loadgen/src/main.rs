@@ -1,5 +1,5 @@
-//! `signgate-load`: loads the gateway and the echo floor with the same load and prints both
-//! (with `--live`, also the gateway deciding on a live node).
+//! `signgate-load`: loads the gateway and the echo floor with the same load and prints both.
+//! With `--live`, also the gateway deciding on a live node.
 
 use std::time::Duration;
 
