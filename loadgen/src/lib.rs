@@ -10,7 +10,10 @@
 //! - [`servers`]: the in-process gateway on the embedded demo, and the echo server;
 //! - [`target`]: one interface over both, a call split into prepare and send;
 //! - [`drive`]: saturation (closed loop) and fixed rate (open loop, latency from the timetable);
-//! - [`report`]: histograms, counts, ratios, the table and the JSON.
+//! - [`report`]: histograms, counts, ratios, the table and the JSON;
+//! - [`live`]: `--live`, the gateway deciding on a real node's state (ganache, through a proxy
+//!   that counts round trips and adds latency) beside the snapshot gateway and the echo floor:
+//!   cold and warm latency, saturation, round trips per submission.
 //!
 //! Run it with `cargo run --release -p signgate-loadgen -- --concurrency 8` (see the crate's
 //! README for every option and how to read the output).
@@ -19,6 +22,7 @@
 #![warn(unreachable_pub)]
 
 pub mod drive;
+pub mod live;
 pub mod report;
 pub mod request;
 pub mod servers;
@@ -58,6 +62,10 @@ pub enum LoadError {
     /// The latency histogram refused its bounds or a merge.
     #[error("histogram: {0}")]
     Histogram(String),
+    /// `--live`: the node, the proxy or the contracts on the node could not be set up or driven,
+    /// or the gateway did not pin the block it was meant to.
+    #[error("live chain: {0}")]
+    Chain(String),
 }
 
 /// The load shape.

@@ -1,10 +1,15 @@
 //! `signgate-load`: loads the gateway and the echo floor with the same load and prints both.
+//! With `--live`, also the gateway deciding on a live node.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use signgate_loadgen::{Load, Options, run};
+use signgate_loadgen::{
+    Load, Options, drive,
+    live::{LiveOptions, run_live},
+    run,
+};
 
 /// Measure the signgate gateway's SubmitProposal latency and throughput beside a trivial tonic
 /// echo service (the floor), under the same load, in one run.
@@ -38,6 +43,20 @@ struct Args {
     /// Tokio worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Live chain state: start a ganache node (scripts/test-node-start) with a Safe and a token,
+    /// and measure, in this one run, the snapshot (demo) gateway, the gateway deciding on the
+    /// node through a JSON-RPC proxy at 0 ms and at --rtt-ms added latency, and the echo floor:
+    /// cold and warm latency (--samples each) and saturation throughput (--concurrency), with
+    /// the proxy's round trips per submission.
+    #[arg(long, requires = "concurrency", conflicts_with_all = ["rate", "target"])]
+    live: bool,
+    /// With --live: latency the proxy adds to every HTTP request to the node, in milliseconds,
+    /// for the second live gateway (the first gets 0).
+    #[arg(long, default_value_t = 50, requires = "live")]
+    rtt_ms: u64,
+    /// With --live: cold samples, and as many warm ones, per target.
+    #[arg(long, default_value_t = 30, requires = "live")]
+    samples: usize,
 }
 
 fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
@@ -62,12 +81,37 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
     }
-    let report = rt
+    let rt = rt
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
-        .block_on(run(&opts))
-        .context("the load run failed")?;
+        .context("cannot start the async runtime")?;
+    if args.live {
+        let Load::Saturation(concurrency) = opts.load else {
+            bail!("--live measures saturation: give --concurrency C");
+        };
+        let live = LiveOptions {
+            rtt: Duration::from_millis(args.rtt_ms),
+            samples: args.samples,
+            concurrency,
+            windows: drive::Windows {
+                warmup: opts.warmup,
+                duration: opts.duration,
+            },
+        };
+        let report = rt
+            .block_on(run_live(&live))
+            .context("the live run failed")?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("encoding the report")?
+            );
+        } else {
+            print!("{}", report.table());
+        }
+        return Ok(());
+    }
+    let report = rt.block_on(run(&opts)).context("the load run failed")?;
     if args.json {
         println!(
             "{}",

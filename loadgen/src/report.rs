@@ -75,10 +75,9 @@ impl Tally {
         Ok(())
     }
 
-    /// The report of this tally over a measurement window of `window`.
-    pub fn report(&self, target: String, window: Duration) -> TargetReport {
+    /// Percentiles of the successful calls (all zero when there were none).
+    fn latency(&self) -> Latency {
         let ok = self.latency.len();
-        let errors: u64 = self.errors.values().sum();
         let q = |p: f64| {
             if ok == 0 {
                 0
@@ -86,24 +85,46 @@ impl Tally {
                 self.latency.value_at_quantile(p)
             }
         };
+        Latency {
+            p50: q(0.50),
+            p90: q(0.90),
+            p99: q(0.99),
+            max: if ok == 0 { 0 } else { self.latency.max() },
+            mean: if ok == 0 { 0.0 } else { self.latency.mean() },
+        }
+    }
+
+    fn outcomes(&self) -> BTreeMap<String, u64> {
+        self.outcomes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
+    /// The report of this tally as latency samples (calls sent one at a time; no throughput).
+    pub fn samples(&self) -> SampleReport {
+        let ok = self.latency.len();
+        SampleReport {
+            requests: ok + self.errors.values().sum::<u64>(),
+            ok,
+            errors: self.errors.clone(),
+            outcomes: self.outcomes(),
+            latency_us: self.latency(),
+        }
+    }
+
+    /// The report of this tally over a measurement window of `window`.
+    pub fn report(&self, target: String, window: Duration) -> TargetReport {
+        let ok = self.latency.len();
+        let errors: u64 = self.errors.values().sum();
         TargetReport {
             target,
             requests: ok + errors,
             ok,
             errors: self.errors.clone(),
-            outcomes: self
-                .outcomes
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
+            outcomes: self.outcomes(),
             throughput_rps: ok as f64 / window.as_secs_f64().max(f64::MIN_POSITIVE),
-            latency_us: Latency {
-                p50: q(0.50),
-                p90: q(0.90),
-                p99: q(0.99),
-                max: if ok == 0 { 0 } else { self.latency.max() },
-                mean: if ok == 0 { 0.0 } else { self.latency.mean() },
-            },
+            latency_us: self.latency(),
             missed_deadlines: self.late,
             max_send_lag_us: u64::try_from(self.max_send_lag.as_micros()).unwrap_or(u64::MAX),
         }
@@ -299,4 +320,309 @@ fn counts(map: &BTreeMap<String, u64>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Calls sent one at a time as latency samples (`--live`'s cold and warm submissions).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SampleReport {
+    /// Calls sent, answered or not.
+    pub requests: u64,
+    /// Calls answered without a gRPC error.
+    pub ok: u64,
+    /// Failed calls by gRPC status code (or `ClientTimeout`).
+    pub errors: BTreeMap<String, u64>,
+    /// Successful calls by outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Latency of successful calls.
+    pub latency_us: Latency,
+}
+
+/// The median and range of a count taken once per sample.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Spread {
+    /// Median (the mean of the two middle values for an even number of samples).
+    pub median: f64,
+    /// Smallest.
+    pub min: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl Spread {
+    /// The spread of `values` (all zero when there are none).
+    pub fn of(values: &[u64]) -> Self {
+        let mut v = values.to_vec();
+        v.sort_unstable();
+        let n = v.len();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0) as f64;
+        let median = match n {
+            0 => 0.0,
+            n if n % 2 == 1 => at(n / 2),
+            n => (at(n / 2 - 1) + at(n / 2)) / 2.0,
+        };
+        Self {
+            median,
+            min: v.first().copied().unwrap_or(0),
+            max: v.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// `median (min–max)`, the median without decimals when it is whole.
+    fn show(&self) -> String {
+        let median = if self.median.fract() == 0.0 {
+            format!("{}", self.median)
+        } else {
+            format!("{:.1}", self.median)
+        };
+        format!("{median} ({}–{})", self.min, self.max)
+    }
+}
+
+/// What a live gateway asked of the chain, counted at the JSON-RPC proxy in front of the node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChainFigures {
+    /// Latency the proxy added to every HTTP request, in milliseconds.
+    pub added_latency_ms: u64,
+    /// HTTP requests (round trips) of one cold submission.
+    pub cold_round_trips: Spread,
+    /// JSON-RPC calls of one cold submission (a batch of n counts n).
+    pub cold_calls: Spread,
+    /// HTTP requests of one warm submission.
+    pub warm_round_trips: Spread,
+    /// HTTP requests of one refresh that pinned a new block (off the request path: the
+    /// gateway's follower makes it once per poll interval).
+    pub new_pin_round_trips: Spread,
+    /// HTTP requests during the whole saturation run (warm-up included), on one pin.
+    pub saturation_round_trips: u64,
+    /// The first submission after the gateway started: a pin with no previous pin to guess
+    /// its reads from. Latency in microseconds (0 if it failed).
+    pub first_latency_us: u64,
+    /// HTTP requests of that first submission.
+    pub first_round_trips: u64,
+    /// The JSON-RPC methods of each HTTP request of the last cold submission
+    /// (`method×count`, in order of first appearance).
+    pub cold_requests: Vec<String>,
+    /// The same for the last warm submission.
+    pub warm_requests: Vec<String>,
+}
+
+/// One HTTP request's JSON-RPC methods as `method×count, …`, in order of first appearance.
+pub fn summarize_methods(methods: &[String]) -> String {
+    let mut counted: Vec<(&str, usize)> = Vec::new();
+    for m in methods {
+        match counted.iter_mut().find(|(name, _)| *name == m.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counted.push((m.as_str(), 1)),
+        }
+    }
+    counted
+        .into_iter()
+        .map(|(m, n)| {
+            if n == 1 {
+                m.to_owned()
+            } else {
+                format!("{m}×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One target's figures against the echo floor's.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LiveRatio {
+    /// Cold median / the echo floor's cold median.
+    pub cold_p50: f64,
+    /// Warm median / the echo floor's warm median.
+    pub warm_p50: f64,
+    /// Saturation throughput / the echo floor's.
+    pub throughput: f64,
+}
+
+/// One target of a live run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveTarget {
+    /// `snapshot`, `live 0 ms`, `live N ms` or `echo`.
+    pub name: String,
+    /// Where it listened and what it was.
+    pub target: String,
+    /// First submission after a new block was mined and pinned (snapshot, echo: the first of
+    /// two calls in a row).
+    pub cold: SampleReport,
+    /// The submission right after, on the same pin.
+    pub warm: SampleReport,
+    /// Closed-loop load on one pin.
+    pub saturation: TargetReport,
+    /// Round trips to the chain (live targets only).
+    pub chain: Option<ChainFigures>,
+    /// Against the echo floor.
+    pub ratio: LiveRatio,
+}
+
+/// A `--live` run: the snapshot gateway, the live gateway at two latencies and the echo floor,
+/// side by side.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveReport {
+    /// The node's chain id.
+    pub chain_id: u64,
+    /// The latency added for the second live target, in milliseconds.
+    pub rtt_ms: u64,
+    /// Cold samples, and warm samples, per target.
+    pub samples: usize,
+    /// Saturation: calls in flight.
+    pub concurrency: usize,
+    /// Saturation measurement window, seconds.
+    pub duration_s: f64,
+    /// Saturation warm-up, seconds.
+    pub warmup_s: f64,
+    /// Encoded size of one SubmitProposal request (and of each echo payload), in bytes.
+    pub request_bytes: usize,
+    /// In the order measured; the echo floor last.
+    pub targets: Vec<LiveTarget>,
+}
+
+impl LiveReport {
+    /// Fills in every target's ratios to the echo floor (the target named `echo`).
+    pub fn with_ratios(mut self) -> Self {
+        let echo = self.targets.iter().find(|t| t.name == "echo").map(|e| {
+            (
+                e.cold.latency_us.p50 as f64,
+                e.warm.latency_us.p50 as f64,
+                e.saturation.throughput_rps,
+            )
+        });
+        if let Some((cold, warm, rps)) = echo {
+            for t in &mut self.targets {
+                t.ratio = LiveRatio {
+                    cold_p50: ratio(t.cold.latency_us.p50 as f64, cold),
+                    warm_p50: ratio(t.warm.latency_us.p50 as f64, warm),
+                    throughput: ratio(t.saturation.throughput_rps, rps),
+                };
+            }
+        }
+        self
+    }
+
+    /// The plain table: one column per target.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "live chain state, chain {} (ganache behind a JSON-RPC proxy); {} cold and {} warm \
+             samples one at a time; saturation, concurrency {} (closed loop), {} s measured after \
+             {} s warm-up; {} B requests",
+            self.chain_id,
+            self.samples,
+            self.samples,
+            self.concurrency,
+            self.duration_s,
+            self.warmup_s,
+            self.request_bytes
+        );
+        let _ = writeln!(
+            out,
+            "cold: the first submission after a new block was mined and pinned; warm: the next \
+             one on the same pin (snapshot and echo: two calls in a row)"
+        );
+        let mut row = |name: &str, cells: Vec<String>| {
+            let _ = write!(out, "{name:<28}");
+            for c in cells {
+                let _ = write!(out, " {c:>14}");
+            }
+            let _ = writeln!(out);
+        };
+        let ts = &self.targets;
+        let each = |f: &dyn Fn(&LiveTarget) -> String| ts.iter().map(f).collect::<Vec<_>>();
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+        let chain = |f: &dyn Fn(&ChainFigures) -> String| {
+            each(&|t: &LiveTarget| t.chain.as_ref().map_or_else(|| "-".to_owned(), f))
+        };
+        row("", each(&|t| t.name.clone()));
+        row("cold p50 ms", each(&|t| ms(t.cold.latency_us.p50)));
+        row("cold p90 ms", each(&|t| ms(t.cold.latency_us.p90)));
+        row("warm p50 ms", each(&|t| ms(t.warm.latency_us.p50)));
+        row("warm p90 ms", each(&|t| ms(t.warm.latency_us.p90)));
+        row(
+            "saturation req/s",
+            each(&|t| format!("{:.1}", t.saturation.throughput_rps)),
+        );
+        row(
+            "saturation p50 ms",
+            each(&|t| ms(t.saturation.latency_us.p50)),
+        );
+        row(
+            "saturation p99 ms",
+            each(&|t| ms(t.saturation.latency_us.p99)),
+        );
+        row(
+            "cold p50 / echo",
+            each(&|t| format!("{:.1}", t.ratio.cold_p50)),
+        );
+        row(
+            "warm p50 / echo",
+            each(&|t| format!("{:.1}", t.ratio.warm_p50)),
+        );
+        row(
+            "req/s / echo",
+            each(&|t| format!("{:.3}", t.ratio.throughput)),
+        );
+        row("round trips / cold", chain(&|c| c.cold_round_trips.show()));
+        row("JSON-RPC calls / cold", chain(&|c| c.cold_calls.show()));
+        row("round trips / warm", chain(&|c| c.warm_round_trips.show()));
+        row(
+            "round trips / new pin",
+            chain(&|c| c.new_pin_round_trips.show()),
+        );
+        row(
+            "round trips, saturation",
+            chain(&|c| c.saturation_round_trips.to_string()),
+        );
+        row("first decision ms", chain(&|c| ms(c.first_latency_us)));
+        row(
+            "first decision round trips",
+            chain(&|c| c.first_round_trips.to_string()),
+        );
+        row(
+            "errors",
+            each(&|t| {
+                let n: u64 = [&t.cold.errors, &t.warm.errors, &t.saturation.errors]
+                    .iter()
+                    .flat_map(|m| m.values())
+                    .sum();
+                n.to_string()
+            }),
+        );
+        for t in ts {
+            let mut all = t.cold.outcomes.clone();
+            for (k, v) in t.warm.outcomes.iter().chain(&t.saturation.outcomes) {
+                *all.entry(k.clone()).or_default() += v;
+            }
+            let mut errors = t.cold.errors.clone();
+            for (k, v) in t.warm.errors.iter().chain(&t.saturation.errors) {
+                *errors.entry(k.clone()).or_default() += v;
+            }
+            let _ = writeln!(
+                out,
+                "{}: {}; answers: {}; errors: {}",
+                t.name,
+                t.target,
+                counts(&all),
+                counts(&errors)
+            );
+            if let Some(c) = &t.chain {
+                for (kind, requests) in [("cold", &c.cold_requests), ("warm", &c.warm_requests)] {
+                    let _ = writeln!(
+                        out,
+                        "  last {kind} submission's HTTP requests: {}",
+                        requests
+                            .iter()
+                            .map(|r| format!("[{r}]"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+            }
+        }
+        out
+    }
 }

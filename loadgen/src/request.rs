@@ -1,5 +1,9 @@
 //! The load: real signed `SubmitProposal` requests from the demo initiator, each one distinct.
 //!
+//! They move the demo token out of the demo Safe ([`Wallet::DEMO`], what the embedded demo
+//! decides on), or out of a Safe and token deployed on a live node for `--live`
+//! ([`Submissions::for_wallet`]).
+//!
 //! The gateway derives a proposal's id from (chain, Safe, safeTxHash) and answers a repeated
 //! submission from the store without writing anything, so identical requests would measure a
 //! cheaper path than a real submission. Every request therefore transfers a different amount of
@@ -50,6 +54,26 @@ pub fn demo_initiator() -> Result<SigningKey, LoadError> {
     Ok(SigningKey::from_bytes(&bytes))
 }
 
+/// Where the submissions move tokens from: a Safe on a chain, and the ERC-20 it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wallet {
+    /// The chain the proposals name.
+    pub chain_id: u64,
+    /// The Safe (1.4.1) the tokens leave.
+    pub safe: Address,
+    /// The ERC-20 transferred; its policy asset must be the demo policy's `DEMO`.
+    pub token: Address,
+}
+
+impl Wallet {
+    /// The demo Safe and token of the embedded demo state and policy (chain 1).
+    pub const DEMO: Self = Self {
+        chain_id: 1,
+        safe: DEMO_SAFE,
+        token: DEMO_TOKEN,
+    };
+}
+
 /// Distinct salts: runs started at different nanoseconds mostly differ.
 const SALTS: u64 = 1_000_000;
 /// Requests per run that stay distinct.
@@ -60,32 +84,39 @@ const SEQ_SPAN: u64 = 1_000_000_000;
 pub struct Submissions {
     key: SigningKey,
     salt: u64,
+    wallet: Wallet,
 }
 
 impl Submissions {
     /// Submissions signed by `key`, distinct from those of any other run started at another
     /// nanosecond.
     pub fn new(key: SigningKey) -> Self {
+        Self::for_wallet(key, Wallet::DEMO)
+    }
+
+    /// [`Submissions::new`] moving `wallet`'s token out of `wallet`'s Safe instead of the demo
+    /// Safe's.
+    pub fn for_wallet(key: SigningKey, wallet: Wallet) -> Self {
         let salt = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::from(d.subsec_nanos()) % SALTS);
-        Self { key, salt }
+        Self { key, salt, wallet }
     }
 
     /// Request number `seq`: a transfer of `salt · 10^9 + seq + 1` base units (under 0.002
-    /// DEMO for `seq` below 10^9) of the demo token from the demo Safe to the address-book
+    /// DEMO for `seq` below 10^9) of the wallet's token from its Safe to the address-book
     /// payee, signed now.
     pub fn request(&self, seq: u64) -> pb::SubmitProposalRequest {
         let amount =
             U256::from(self.salt) * U256::from(SEQ_SPAN) + U256::from(seq) + U256::from(1u8);
         let data = IERC20::transferCall { to: PAYEE, amount }.abi_encode();
-        let tx = SafeTx::call(DEMO_TOKEN, U256::ZERO, data.into(), U256::ZERO);
+        let tx = SafeTx::call(self.wallet.token, U256::ZERO, data.into(), U256::ZERO);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let submission = pb::ProposalSubmission {
-            chain_id: 1,
-            safe: DEMO_SAFE.to_checksum(None),
+            chain_id: self.wallet.chain_id,
+            safe: self.wallet.safe.to_checksum(None),
             tx: Some(pb::proposal_submission::Tx::Transaction(safe_tx_to_proto(
                 &tx,
             ))),

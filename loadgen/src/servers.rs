@@ -1,5 +1,6 @@
 //! The two servers a run measures, each on 127.0.0.1:0 in this process: the full gateway on the
-//! embedded demo, and the echo floor.
+//! embedded demo (or, for `--live`, on a configuration with a `[[chains]]` table), and the echo
+//! floor.
 //!
 //! The echo server is built on the gateway's own transport ([`signgate_gateway::transport`]:
 //! plaintext HTTP/2 on loopback, the same call deadline, load shedding, per-connection and
@@ -7,8 +8,9 @@
 //! same message bound, so that what separates the two is the gateway's own work: verification,
 //! decoding, simulation, policy, the SQLite store and the audit log.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
+use signgate_chain::Chains;
 use signgate_gateway::{
     audit::AuditLog,
     config::GatewayConfig,
@@ -83,6 +85,42 @@ fn demo_config(dir: &TempDir) -> Result<GatewayConfig, LoadError> {
 pub async fn start_gateway() -> Result<Running, LoadError> {
     let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
     let cfg = demo_config(&data)?;
+    let (running, _) = start_configured(cfg, data).await?;
+    Ok(running)
+}
+
+/// Starts the full gateway on the configuration file `config` (whose data directory should be
+/// inside `data`, removed when the server is dropped), which must configure live chains; returns
+/// them beside the server.
+///
+/// Every chain is checked once before the first call, as `signgate serve` does, and must be
+/// usable. Unlike `signgate serve`, nothing follows the chains afterwards: the caller moves the
+/// pin itself ([`Chains::refresh_all`], what the follower does every poll interval), so that a
+/// measurement knows which submissions decide on a new block.
+pub async fn start_live_gateway(
+    config: &Path,
+    data: TempDir,
+) -> Result<(Running, Arc<Chains>), LoadError> {
+    let cfg = GatewayConfig::load(Some(config), std::iter::empty())
+        .map_err(|e| LoadError::Server(format!("{}: {e}", config.display())))?;
+    match start_configured(cfg, data).await? {
+        (running, Some(chains)) => Ok((running, chains)),
+        (running, None) => {
+            running.stop().await?;
+            Err(LoadError::Server(format!(
+                "{}: no [[chains]] table, the gateway decides on a snapshot",
+                config.display()
+            )))
+        }
+    }
+}
+
+/// The gateway of `cfg` as `signgate serve` assembles it (see [`start_gateway`]), and its live
+/// chains if it has any.
+async fn start_configured(
+    cfg: GatewayConfig,
+    data: TempDir,
+) -> Result<(Running, Option<Arc<Chains>>), LoadError> {
     let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| server(&e))?;
     let release =
@@ -103,6 +141,21 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
         signgate_gateway::clock::system(),
     )
     .map_err(|e| server(&e))?;
+    let chains = match &pipeline {
+        pipeline::setup::Configured::Snapshot(_) => None,
+        pipeline::setup::Configured::Live(_, chains) => {
+            chains.refresh_all().await;
+            if let Some(h) = chains.health().into_iter().find(|h| !h.usable) {
+                return Err(LoadError::Server(format!(
+                    "chain {} ({}) is not usable: {}",
+                    h.chain_id,
+                    h.name,
+                    h.problem.unwrap_or_default()
+                )));
+            }
+            Some(chains.clone())
+        }
+    };
     let (listener, addr) = loopback().await?;
     let (shutdown, signal) = shutdown_pair();
     let handle = tokio::spawn(async move {
@@ -116,12 +169,13 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
         }
         .map_err(|e| LoadError::Server(e.to_string()))
     });
-    Ok(Running {
+    let running = Running {
         addr,
         shutdown,
         handle,
         _data: Some(data),
-    })
+    };
+    Ok((running, chains))
 }
 
 /// The echo service: returns each request unchanged.

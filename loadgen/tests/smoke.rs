@@ -75,3 +75,56 @@ async fn saturation_run_counts_answers_without_errors() {
     assert_eq!(count(&e.outcomes, "echoed"), e.ok);
     assert_eq!(report.mode.concurrency, Some(2));
 }
+
+/// `--live` on a tiny load: a ganache node (about a second to start), the four targets, every
+/// submission answered with the demo decision, and the proxy's counts where the gateway reads
+/// the chain (a cold submission reads more than a warm one, pinning a block takes a request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_run_measures_four_targets_and_counts_round_trips() {
+    use signgate_loadgen::{
+        drive::Windows,
+        live::{LiveOptions, run_live},
+    };
+    let report = run_live(&LiveOptions {
+        rtt: Duration::from_millis(5),
+        samples: 2,
+        concurrency: 2,
+        windows: Windows {
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(300),
+        },
+    })
+    .await
+    .unwrap();
+    let names: Vec<&str> = report.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["snapshot", "live 0 ms", "live 5 ms", "echo"]);
+    for t in &report.targets {
+        let decision = if t.name == "echo" {
+            "echoed"
+        } else {
+            "needs_approvals"
+        };
+        for (phase, s) in [("cold", &t.cold), ("warm", &t.warm)] {
+            assert_eq!(s.ok, 2, "{} {phase}: {}", t.name, report.table());
+            assert_eq!(count(&s.outcomes, decision), 2, "{} {phase}", t.name);
+        }
+        assert!(t.saturation.ok > 0, "{}", t.name);
+        assert!(t.saturation.errors.is_empty(), "{}", t.name);
+        assert_eq!(count(&t.saturation.outcomes, decision), t.saturation.ok);
+        assert_eq!(t.chain.is_some(), t.name.starts_with("live"), "{}", t.name);
+        if let Some(c) = &t.chain {
+            assert!(c.cold_round_trips.min >= 1, "{}: {c:?}", t.name);
+            assert!(
+                c.cold_calls.min > c.warm_round_trips.max,
+                "{}: {c:?}",
+                t.name
+            );
+            assert!(c.new_pin_round_trips.min >= 1, "{}: {c:?}", t.name);
+            assert!(!c.cold_requests.is_empty(), "{}: {c:?}", t.name);
+        }
+    }
+    assert!(report.table().contains("round trips / cold"));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["targets"][1]["chain"]["added_latency_ms"], 0);
+    assert_eq!(json["targets"][2]["chain"]["added_latency_ms"], 5);
+}

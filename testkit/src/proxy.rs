@@ -164,6 +164,7 @@ impl RpcProxy {
         format!("http://{}", self.addr)
     }
 
+    /// The address the proxy listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -219,14 +220,17 @@ impl ProxyHandle {
             .insert(method.to_owned(), failure);
     }
 
+    /// [`Failure::Hang`] for every request.
     pub fn hang(&self) {
         self.fail(Failure::Hang);
     }
 
+    /// [`Failure::Malformed`] for every request.
     pub fn malformed(&self) {
         self.fail(Failure::Malformed);
     }
 
+    /// [`Failure::Down`] for every request and new connection.
     pub fn down(&self) {
         self.fail(Failure::Down);
     }
@@ -247,6 +251,7 @@ impl ProxyHandle {
         );
     }
 
+    /// Forwards calls of `method` again (undoes [`ProxyHandle::set_error`]).
     pub fn clear_error(&self, method: &str) {
         self.state().errors.remove(method);
     }
@@ -260,6 +265,7 @@ impl ProxyHandle {
         self.state().rewrites.insert(method.to_owned(), Arc::new(f));
     }
 
+    /// Passes results of `method` through untouched again (undoes [`ProxyHandle::rewrite`]).
     pub fn clear_rewrite(&self, method: &str) {
         self.state().rewrites.remove(method);
     }
@@ -281,6 +287,7 @@ impl ProxyHandle {
         s.rewrites.clear();
     }
 
+    /// Everything counted so far.
     pub fn stats(&self) -> Stats {
         self.state().stats.clone()
     }

@@ -64,9 +64,13 @@ sol! {
 /// The canonical addresses of the Safe 1.4.1 contracts [`ChainNode::deploy_safe_stack`] places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SafeStack {
+    /// The Safe 1.4.1 singleton every proxy delegates to.
     pub singleton: Address,
+    /// SafeProxyFactory, which [`ChainNode::create_safe`] calls.
     pub factory: Address,
+    /// MultiSendCallOnly, the batch target the gateway's deployments table allows.
     pub multi_send_call_only: Address,
+    /// CompatibilityFallbackHandler, set as every created Safe's fallback handler.
     pub fallback_handler: Address,
 }
 
@@ -74,7 +78,9 @@ pub struct SafeStack {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SafeArtifact {
+    /// Where the Safe singleton factory deploys it on every chain.
     pub canonical_address: Address,
+    /// The runtime code placed there.
     pub deployed_bytecode: Bytes,
 }
 
@@ -82,16 +88,22 @@ pub struct SafeArtifact {
 /// directory.
 pub fn safe_artifact(name: &str) -> SafeArtifact {
     let text = match name {
-        "Safe" => include_str!("../../../../simulator/fixtures/safe/v1.4.1/Safe.json"),
-        "SafeProxyFactory" => {
-            include_str!("../../../../simulator/fixtures/safe/v1.4.1/SafeProxyFactory.json")
-        }
-        "MultiSendCallOnly" => {
-            include_str!("../../../../simulator/fixtures/safe/v1.4.1/MultiSendCallOnly.json")
-        }
-        "CompatibilityFallbackHandler" => include_str!(
-            "../../../../simulator/fixtures/safe/v1.4.1/CompatibilityFallbackHandler.json"
-        ),
+        "Safe" => include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../simulator/fixtures/safe/v1.4.1/Safe.json"
+        )),
+        "SafeProxyFactory" => include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../simulator/fixtures/safe/v1.4.1/SafeProxyFactory.json"
+        )),
+        "MultiSendCallOnly" => include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../simulator/fixtures/safe/v1.4.1/MultiSendCallOnly.json"
+        )),
+        "CompatibilityFallbackHandler" => include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../simulator/fixtures/safe/v1.4.1/CompatibilityFallbackHandler.json"
+        )),
         other => panic!("no Safe 1.4.1 artifact {other} compiled in"),
     };
     serde_json::from_str(text).unwrap_or_else(|e| panic!("artifact {name}: {e}"))
@@ -110,9 +122,10 @@ pub fn test_contract(name: &str) -> Bytes {
     }
     static FILE: OnceLock<File> = OnceLock::new();
     let file = FILE.get_or_init(|| {
-        serde_json::from_str(include_str!(
-            "../../../../simulator/tests/fixtures/evm/contracts.json"
-        ))
+        serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../simulator/tests/fixtures/evm/contracts.json"
+        )))
         .unwrap()
     });
     file.contracts
@@ -237,6 +250,7 @@ impl ChainNode {
         &self.url
     }
 
+    /// The chain id the node was started with.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
@@ -481,6 +495,7 @@ impl ChainNode {
         receipt
     }
 
+    /// `who`'s balance of the ERC-20 `token` at the latest block.
     pub async fn erc20_balance(&self, token: Address, who: Address) -> U256 {
         let out = self
             .call(token, IERC20::balanceOfCall { owner: who }.abi_encode())
@@ -488,11 +503,13 @@ impl ChainNode {
         IERC20::balanceOfCall::abi_decode_returns(&out).unwrap()
     }
 
+    /// The Safe's next nonce (`nonce()`) at the latest block.
     pub async fn safe_nonce(&self, safe: Address) -> u64 {
         let out = self.call(safe, ISafe::nonceCall {}.abi_encode()).await;
         ISafe::nonceCall::abi_decode_returns(&out).unwrap().to()
     }
 
+    /// The Safe's threshold (`getThreshold()`) at the latest block.
     pub async fn safe_threshold(&self, safe: Address) -> u64 {
         let out = self
             .call(safe, ISafe::getThresholdCall {}.abi_encode())
@@ -502,16 +519,19 @@ impl ChainNode {
             .to()
     }
 
+    /// The Safe's owners (`getOwners()`) at the latest block, in list order.
     pub async fn safe_owners(&self, safe: Address) -> Vec<Address> {
         let out = self.call(safe, ISafe::getOwnersCall {}.abi_encode()).await;
         ISafe::getOwnersCall::abi_decode_returns(&out).unwrap()
     }
 
+    /// `who`'s ETH balance at the latest block.
     pub async fn balance(&self, who: Address) -> U256 {
         let v = self.rpc("eth_getBalance", json!([who, "latest"])).await;
         quantity(&v)
     }
 
+    /// The code at `at` at the latest block (empty for an account without code).
     pub async fn code(&self, at: Address) -> Bytes {
         let v = self.rpc("eth_getCode", json!([at, "latest"])).await;
         serde_json::from_value(v).unwrap()
@@ -544,6 +564,7 @@ impl ChainNode {
         assert_eq!(ok, json!(true), "evm_setAccountBalance");
     }
 
+    /// The latest block's number.
     pub async fn block_number(&self) -> u64 {
         let v = self.rpc("eth_blockNumber", json!([])).await;
         quantity(&v).to()
