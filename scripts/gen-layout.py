@@ -9,6 +9,7 @@ CRATES = [
     ("proto", "signgate-proto", "the `signgate.v1` gRPC API: .proto files, generated tonic/prost code, signed envelopes"),
     ("keys", "signgate-keys", "ed25519 key files: the gateway's keys, operators' keys, public key files"),
     ("simulator", "signgate-simulator", "the one Safe model: hashing, signatures, decoding, EVM simulation"),
+    ("chain", "signgate-chain", "live chain state: endpoints that must agree, the pinned block, batched reads"),
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
     ("audit", "signgate-audit", "the audit log's format and offline verifier, and the `signgate-audit` binary; no gateway needed"),
     ("signer", "signgate-signer", "the reference signer backend: release tickets, double-sign ledger, `Signer` service"),
