@@ -64,6 +64,23 @@ pub struct SimulationReport {
     pub self_destructed: Vec<SelfDestruct>,
     /// Every address the EVM loaded (accounts, code and storage reads), sorted.
     pub accessed: Vec<Address>,
+    /// The gas refund the Safe paid in this run (`handlePayment`), when it paid one. The run's
+    /// `gasUsed` is one possible value; the policy judges the worst case the SafeTx allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundPayment>,
+}
+
+/// The refund `execTransaction` paid, from the `payment` of the Safe's own `ExecutionSuccess`
+/// or `ExecutionFailure` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundPayment {
+    /// The token paid (`gasToken`); the zero address is ETH.
+    pub gas_token: Address,
+    /// Who was paid: `refundReceiver`, or `tx.origin` (the run's executor) when that is zero.
+    pub paid_to: Address,
+    /// The amount, in base units of the gas token.
+    pub amount: U256,
 }
 
 /// The state a simulation ran against.

@@ -24,9 +24,9 @@ use crate::{
     constants::{SENTINEL, slots},
     report::{
         BalanceChange, CallFrame, CallKind, CreatedContract, EthTransfer, FrameFailure,
-        ImplementationSlot, Outcome, ProxyUpgrade, RevertReason, SafeSlot, SafeStorageChange,
-        SelfDestruct, SignatureMode, SimulationReport, StateOverride, StatePin, StateSourceKind,
-        StorageChange, TokenEvent, TokenEventKind,
+        ImplementationSlot, Outcome, ProxyUpgrade, RefundPayment, RevertReason, SafeSlot,
+        SafeStorageChange, SelfDestruct, SignatureMode, SimulationReport, StateOverride, StatePin,
+        StateSourceKind, StorageChange, TokenEvent, TokenEventKind,
     },
     version::SafeVersion,
 };
@@ -64,6 +64,9 @@ pub(crate) struct RunFacts {
     pub(crate) modules: Vec<Address>,
     pub(crate) block: BlockInfo,
     pub(crate) kind: StateSourceKind,
+    /// `gasToken` and `refundReceiver` of the SafeTx, to name the refund the Safe's event reports.
+    pub(crate) gas_token: Address,
+    pub(crate) refund_receiver: Address,
 }
 
 pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
@@ -85,6 +88,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         .collect();
 
     let outcome = outcome(&f, result, &calls, &surviving);
+    let refund = refund_payment(&f, &surviving);
     let token_events = surviving
         .iter()
         .enumerate()
@@ -229,6 +233,35 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         created,
         self_destructed,
         accessed,
+        refund,
+    })
+}
+
+/// The refund the Safe reports paying: the `payment` word (the last data word in every version,
+/// whether or not `txHash` is indexed) of its own `ExecutionSuccess`/`ExecutionFailure`.
+fn refund_payment(f: &RunFacts, logs: &[(usize, &Log)]) -> Option<RefundPayment> {
+    let topics = [
+        ISafe::ExecutionSuccess::SIGNATURE_HASH,
+        ISafe::ExecutionFailure::SIGNATURE_HASH,
+    ];
+    let amount = logs
+        .iter()
+        .rev()
+        .filter(|(_, l)| l.address == f.safe)
+        .find(|(_, l)| l.topics().first().is_some_and(|t| topics.contains(t)))
+        .and_then(|(_, l)| {
+            let data = l.data.data.as_ref();
+            let start = data.len().checked_sub(32)?;
+            data.get(start..).map(U256::from_be_slice)
+        })?;
+    (!amount.is_zero()).then(|| RefundPayment {
+        gas_token: f.gas_token,
+        paid_to: if f.refund_receiver == Address::ZERO {
+            f.executor
+        } else {
+            f.refund_receiver
+        },
+        amount,
     })
 }
 

@@ -1,0 +1,122 @@
+//! What the proposal moves out of the Safe, as a whole: the one place tiers, velocity and the
+//! refund rule get their amounts from.
+//!
+//! Amounts are totals over the proposal, never per call: four 1M transfers in one MultiSend are a
+//! 4M outflow, judged exactly as one 4M transfer would be. Calldata and simulation are both read
+//! and the larger wins per asset (and per destination), so neither a transfer the simulation
+//! hides nor one the decoder does not know gets through smaller. The gas refund is a movement
+//! of its own, at the worst case its SafeTx fields allow, added on top: it never shows in
+//! calldata and the run pays only one instance of it.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, U256};
+use signgate_simulator::{Operation, tx::max_refund};
+
+use crate::{
+    evidence::{ActionFactKind, Evidence},
+    wallets::Asset,
+};
+
+/// The Safe's gas refund, as a movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refund {
+    /// The gas token, or the native coin when `gasToken` is zero.
+    pub asset: Asset,
+    /// `refundReceiver`; `None` when it is zero, and the refund goes to whoever executes the
+    /// transaction (`tx.origin`), a party nobody vouched for.
+    pub receiver: Option<Address>,
+    /// The most it can pay: the larger of the bound from the SafeTx fields and what the
+    /// simulation paid.
+    pub amount: U256,
+}
+
+/// The refund the proposal can pay, when its `gasPrice` is not zero.
+pub fn refund(evidence: &Evidence) -> Option<Refund> {
+    let r = &evidence.proposal.refund;
+    if r.gas_price.is_zero() {
+        return None;
+    }
+    let asset = if r.gas_token == Address::ZERO {
+        Asset::Native
+    } else {
+        Asset::Token(r.gas_token)
+    };
+    let paid = evidence
+        .simulation
+        .refund
+        .as_ref()
+        .filter(|p| p.asset == asset)
+        .map_or(U256::ZERO, |p| p.amount);
+    Some(Refund {
+        asset,
+        receiver: (r.refund_receiver != Address::ZERO).then_some(r.refund_receiver),
+        amount: max_refund(r.safe_tx_gas, r.base_gas, r.gas_price).max(paid),
+    })
+}
+
+/// Where value goes: a named address, or whoever executes the transaction.
+pub type Destination = Option<Address>;
+
+/// The proposal's outflows summed per asset and per (asset, destination). `Err` names the asset
+/// whose sum overflowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Per asset: what the proposal sends of it in all.
+    pub per_asset: BTreeMap<Asset, U256>,
+    /// Per asset and destination.
+    pub per_destination: BTreeMap<(Asset, Destination), U256>,
+}
+
+/// Sums every outflow of the proposal: calldata (native value of every CALL, every token
+/// transfer), simulation (every outflow the run observed) and the refund.
+pub fn totals(evidence: &Evidence) -> Result<Totals, Asset> {
+    type Sums = BTreeMap<(Asset, Destination), U256>;
+    let add = |map: &mut Sums, asset: Asset, to: Destination, amount: U256| {
+        let slot = map.entry((asset, to)).or_insert(U256::ZERO);
+        *slot = slot.checked_add(amount).ok_or(asset)?;
+        Ok::<(), Asset>(())
+    };
+    let mut calldata = Sums::new();
+    for a in &evidence.actions {
+        if a.operation == Operation::Call && !a.value.is_zero() {
+            add(&mut calldata, Asset::Native, Some(a.to), a.value)?;
+        }
+        if let ActionFactKind::TokenTransfer { recipient, amount } = a.kind {
+            add(&mut calldata, Asset::Token(a.to), Some(recipient), amount)?;
+        }
+    }
+    let mut simulated = Sums::new();
+    for o in &evidence.simulation.outflows {
+        add(&mut simulated, o.asset, Some(o.to), o.amount)?;
+    }
+    let sum_by_asset = |map: &Sums| {
+        let mut out: BTreeMap<Asset, U256> = BTreeMap::new();
+        for ((asset, _), amount) in map {
+            let slot = out.entry(*asset).or_insert(U256::ZERO);
+            *slot = slot.checked_add(*amount).ok_or(*asset)?;
+        }
+        Ok::<_, Asset>(out)
+    };
+    let mut per_asset = sum_by_asset(&calldata)?;
+    for (asset, amount) in sum_by_asset(&simulated)? {
+        let slot = per_asset.entry(asset).or_insert(U256::ZERO);
+        *slot = (*slot).max(amount);
+    }
+    let mut per_destination = calldata;
+    for (key, amount) in simulated {
+        let slot = per_destination.entry(key).or_insert(U256::ZERO);
+        *slot = (*slot).max(amount);
+    }
+    if let Some(r) = refund(evidence) {
+        add(&mut per_destination, r.asset, r.receiver, r.amount)?;
+        let slot = per_asset.entry(r.asset).or_insert(U256::ZERO);
+        *slot = slot.checked_add(r.amount).ok_or(r.asset)?;
+    }
+    per_asset.retain(|_, v| !v.is_zero());
+    per_destination.retain(|_, v| !v.is_zero());
+    Ok(Totals {
+        per_asset,
+        per_destination,
+    })
+}
