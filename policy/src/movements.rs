@@ -14,7 +14,7 @@ use alloy_primitives::{Address, U256};
 use signgate_simulator::{Operation, tx::max_refund};
 
 use crate::{
-    evidence::{ActionFactKind, Evidence},
+    evidence::{ActionFactKind, Evidence, RefundPaidFact, RefundSettings},
     wallets::Asset,
 };
 
@@ -33,7 +33,14 @@ pub struct Refund {
 
 /// The refund the proposal can pay, when its `gasPrice` is not zero.
 pub fn refund(evidence: &Evidence) -> Option<Refund> {
-    let r = &evidence.proposal.refund;
+    refund_of(
+        &evidence.proposal.refund,
+        evidence.simulation.refund.as_ref(),
+    )
+}
+
+/// The refund of these SafeTx refund settings, given what a simulation paid (if it ran).
+pub fn refund_of(r: &RefundSettings, paid: Option<&RefundPaidFact>) -> Option<Refund> {
     if r.gas_price.is_zero() {
         return None;
     }
@@ -42,10 +49,7 @@ pub fn refund(evidence: &Evidence) -> Option<Refund> {
     } else {
         Asset::Token(r.gas_token)
     };
-    let paid = evidence
-        .simulation
-        .refund
-        .as_ref()
+    let paid = paid
         .filter(|p| p.asset == asset)
         .map_or(U256::ZERO, |p| p.amount);
     Some(Refund {

@@ -333,6 +333,50 @@ fn action_lines(out: &mut String, depth: usize, a: &pb::DecodedAction) {
     }
 }
 
+/// All ten SafeTx fields, as the signers sign them: the refund fields move value too.
+fn transaction_lines(out: &mut String, t: &pb::SafeTransaction) {
+    let or_zero = |s: &str| {
+        if s.is_empty() {
+            "0".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let operation = match t.operation {
+        0 => "CALL",
+        1 => "DELEGATECALL",
+        _ => "invalid",
+    };
+    let _ = writeln!(
+        out,
+        "transaction:\n  to:             {}\n  value:          {} wei\n  data:           0x{} ({} bytes)\n  operation:      {} ({operation})\n  safeTxGas:      {}\n  baseGas:        {}\n  gasPrice:       {}\n  gasToken:       {}\n  refundReceiver: {}\n  nonce:          {}",
+        t.to,
+        or_zero(&t.value),
+        alloy_primitives::hex::encode(&t.data),
+        t.data.len(),
+        t.operation,
+        or_zero(&t.safe_tx_gas),
+        or_zero(&t.base_gas),
+        or_zero(&t.gas_price),
+        if t.gas_token.is_empty() {
+            "0x0000000000000000000000000000000000000000 (ETH)".to_owned()
+        } else {
+            t.gas_token.clone()
+        },
+        if t.refund_receiver.is_empty() {
+            "0x0000000000000000000000000000000000000000 (tx.origin)".to_owned()
+        } else {
+            t.refund_receiver.clone()
+        },
+        t.nonce
+    );
+    if !or_zero(&t.gas_price).trim_start_matches('0').is_empty() {
+        out.push_str(
+            "  a non-zero gasPrice makes the Safe pay a gas refund: see the asset movements\n",
+        );
+    }
+}
+
 /// A proposal in plain words.
 pub fn render(p: &pb::Proposal) -> String {
     let mut out = String::new();
@@ -349,6 +393,9 @@ pub fn render(p: &pb::Proposal) -> String {
             "domain hash:  {}\nmessage hash: {}\nsafeTxHash:   {}",
             h.domain_hash, h.message_hash, h.safe_tx_hash
         );
+    }
+    if let Some(t) = &p.transaction {
+        transaction_lines(&mut out, t);
     }
     out.push_str("actions:\n");
     for a in &p.actions {
@@ -381,11 +428,15 @@ pub fn render(p: &pb::Proposal) -> String {
             );
         }
         for m in &sim.asset_movements {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "  moves {} {} from {} to {}",
-                m.amount, m.symbol, m.from, m.to
+                "  moves {} {} {} from {} to {}",
+                m.amount, m.asset, m.symbol, m.from, m.to
             );
+            if !m.note.is_empty() {
+                let _ = write!(out, " — {}", m.note);
+            }
+            out.push('\n');
         }
     }
     for hit in &p.screening_hits {
