@@ -124,3 +124,146 @@ pub fn totals(evidence: &Evidence) -> Result<Totals, Asset> {
         per_destination,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test assertions")]
+
+    use alloy_primitives::B256;
+    use signgate_simulator::decode::ActionPath;
+
+    use super::*;
+    use crate::{
+        evidence::{ActionFact, OutflowFact, Proposal, SimulationFacts},
+        time::Timestamp,
+    };
+
+    const TOKEN: Address = Address::repeat_byte(0x70);
+    const A: Address = Address::repeat_byte(0xa);
+    const B: Address = Address::repeat_byte(0xb);
+
+    fn evidence(actions: Vec<ActionFact>, outflows: Vec<OutflowFact>) -> Evidence {
+        Evidence {
+            now: Timestamp(0),
+            proposal: Proposal {
+                id: "p".into(),
+                chain_id: 1,
+                safe: Address::repeat_byte(0x5a),
+                safe_tx_hash: B256::ZERO,
+                initiator: "alice".into(),
+                refund: RefundSettings::default(),
+                via_module: None,
+                intent: None,
+            },
+            actions,
+            simulation: SimulationFacts {
+                outflows,
+                ..SimulationFacts::default()
+            },
+            screening: crate::evidence::Screening::default(),
+            approvals: Vec::new(),
+            velocity: Vec::new(),
+            paid_before: Vec::new(),
+        }
+    }
+
+    fn send(i: usize, to: Address, amount: u64) -> ActionFact {
+        ActionFact {
+            path: ActionPath::default().child(i),
+            operation: Operation::Call,
+            to: TOKEN,
+            value: U256::ZERO,
+            kind: ActionFactKind::TokenTransfer {
+                recipient: to,
+                amount: U256::from(amount),
+            },
+        }
+    }
+
+    fn out(to: Address, amount: u64) -> OutflowFact {
+        OutflowFact {
+            asset: Asset::Token(TOKEN),
+            to,
+            amount: U256::from(amount),
+        }
+    }
+
+    #[test]
+    fn a_split_payment_is_summed_per_asset_and_destination() {
+        let e = evidence(
+            vec![send(0, A, 1), send(1, A, 2), send(2, B, 4)],
+            vec![out(A, 1), out(A, 2), out(B, 4)],
+        );
+        let t = totals(&e).unwrap();
+        assert_eq!(t.per_asset[&Asset::Token(TOKEN)], U256::from(7));
+        assert_eq!(
+            t.per_destination[&(Asset::Token(TOKEN), Some(A))],
+            U256::from(3)
+        );
+        assert_eq!(
+            t.per_destination[&(Asset::Token(TOKEN), Some(B))],
+            U256::from(4)
+        );
+    }
+
+    #[test]
+    fn the_larger_of_calldata_and_simulation_counts_never_both() {
+        // The simulation shows more than the calldata declares (a token with a fee, a hidden
+        // transfer): the simulation wins. Calldata the simulation does not show still counts.
+        let e = evidence(vec![send(0, A, 5)], vec![out(A, 5), out(B, 9)]);
+        let t = totals(&e).unwrap();
+        assert_eq!(t.per_asset[&Asset::Token(TOKEN)], U256::from(14));
+        let e = evidence(vec![send(0, A, 5)], Vec::new());
+        assert_eq!(
+            totals(&e).unwrap().per_asset[&Asset::Token(TOKEN)],
+            U256::from(5)
+        );
+    }
+
+    #[test]
+    fn the_refund_is_its_worst_case_on_top_to_the_executor_when_no_receiver() {
+        let mut e = evidence(vec![send(0, A, 5)], vec![out(A, 5)]);
+        e.proposal.refund = RefundSettings {
+            safe_tx_gas: U256::from(100_000),
+            base_gas: U256::from(999_000_000),
+            gas_price: U256::from(10_000_000_000u64),
+            gas_token: Address::ZERO,
+            refund_receiver: Address::ZERO,
+        };
+        let r = refund(&e).unwrap();
+        let worst = U256::from(100_000 + 40_000 + 999_000_000u64) * U256::from(10_000_000_000u64);
+        assert_eq!(
+            (r.asset, r.receiver, r.amount),
+            (Asset::Native, None, worst)
+        );
+        let t = totals(&e).unwrap();
+        assert_eq!(t.per_asset[&Asset::Native], worst);
+        assert_eq!(t.per_destination[&(Asset::Native, None)], worst);
+
+        // A run that paid more than the bound (it cannot, but the evidence says so) wins.
+        e.simulation.refund = Some(RefundPaidFact {
+            asset: Asset::Native,
+            paid_to: B,
+            amount: worst + U256::from(1),
+        });
+        assert_eq!(refund(&e).unwrap().amount, worst + U256::from(1));
+
+        // In a token, to a named receiver: the token total grows by the refund.
+        e.simulation.refund = None;
+        e.proposal.refund.gas_token = TOKEN;
+        e.proposal.refund.refund_receiver = B;
+        e.proposal.refund.gas_price = U256::from(1);
+        let t = totals(&e).unwrap();
+        let worst = U256::from(100_000 + 40_000 + 999_000_000u64);
+        assert_eq!(t.per_asset[&Asset::Token(TOKEN)], worst + U256::from(5));
+        assert_eq!(t.per_destination[&(Asset::Token(TOKEN), Some(B))], worst);
+
+        // No gasPrice, no refund, whatever baseGas says.
+        e.proposal.refund.gas_price = U256::ZERO;
+        assert_eq!(refund(&e), None);
+        assert_eq!(
+            totals(&e).unwrap().per_asset[&Asset::Token(TOKEN)],
+            U256::from(5)
+        );
+    }
+}
