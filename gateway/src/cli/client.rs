@@ -501,3 +501,39 @@ pub fn render(p: &pb::Proposal) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_shows_all_ten_safe_tx_fields_and_says_a_refund_is_paid() {
+        let t = pb::SafeTransaction {
+            to: "0x7070707070707070707070707070707070707070".into(),
+            value: "0".into(),
+            data: vec![0xa9, 0x05, 0x9c, 0xbb],
+            operation: 0,
+            safe_tx_gas: "100000".into(),
+            base_gas: "999000000".into(),
+            gas_price: "10000000000".into(),
+            gas_token: "0x0000000000000000000000000000000000000000".into(),
+            refund_receiver: String::new(),
+            nonce: "3".into(),
+        };
+        let mut out = String::new();
+        transaction_lines(&mut out, &t);
+        for line in [
+            "to:             0x7070707070707070707070707070707070707070",
+            "data:           0xa9059cbb (4 bytes)",
+            "operation:      0 (CALL)",
+            "safeTxGas:      100000",
+            "baseGas:        999000000",
+            "gasPrice:       10000000000 (the Safe pays a gas refund",
+            "gasToken:       0x0000000000000000000000000000000000000000 (ETH)",
+            "refundReceiver: 0x0000000000000000000000000000000000000000 (whoever executes it)",
+            "nonce:          3",
+        ] {
+            assert!(out.contains(line), "{line} not in\n{out}");
+        }
+    }
+}
