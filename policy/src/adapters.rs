@@ -17,7 +17,7 @@ use signgate_simulator::report::{
 use crate::{
     evidence::{
         ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact, QueuedNonce,
-        SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
+        RefundPaidFact, SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
         SimulationOutcome,
     },
     sanctions::{ListAction, ScreeningOutcome},
@@ -356,6 +356,26 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         }
     }
     outflows.extend(grant_outflows(report));
+    // The refund the run paid is taken out of the outflows (one movement of exactly that amount
+    // to the party paid) and carried on its own: the policy judges it at its worst case.
+    let refund = report.refund.as_ref().map(|r| {
+        let asset = if r.gas_token == Address::ZERO {
+            Asset::Native
+        } else {
+            Asset::Token(r.gas_token)
+        };
+        if let Some(i) = outflows
+            .iter()
+            .rposition(|o| o.asset == asset && o.to == r.paid_to && o.amount == r.amount)
+        {
+            outflows.remove(i);
+        }
+        RefundPaidFact {
+            asset,
+            paid_to: r.paid_to,
+            amount: r.amount,
+        }
+    });
     // Overrides are facts of the run, not of the transaction: approved hashes stand in for
     // signatures and say nothing the policy decides on; a queued nonce is carried as what the
     // run assumed.
@@ -371,6 +391,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         proxy_upgrades,
         outflows,
         queued_nonce,
+        refund,
     }
 }
 

@@ -84,6 +84,17 @@ pub struct VelocityLimit {
     pub limit: HumanAmount,
 }
 
+/// The most one transaction's gas refund may pay from one wallet in one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundCap {
+    /// Wallet name in the policy.
+    pub wallet: String,
+    /// The refund's asset, with its decimals.
+    pub asset: AssetSpec,
+    /// The cap, in human units; the refund's worst case is compared in base units.
+    pub max: HumanAmount,
+}
+
 /// An implementation change the admins declared in advance, pinned to the exact code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredUpgrade {
@@ -135,6 +146,7 @@ pub struct Policy {
     pub(crate) address_book: Vec<AddressBookEntry>,
     pub(crate) tiers: Vec<Tier>,
     pub(crate) velocity: Vec<VelocityLimit>,
+    pub(crate) refund_caps: Vec<RefundCap>,
     pub(crate) delegate_targets: Vec<DelegateTarget>,
     pub(crate) declared_upgrades: Vec<DeclaredUpgrade>,
 }
@@ -352,6 +364,10 @@ impl Policy {
     pub fn velocity(&self) -> &[VelocityLimit] {
         &self.velocity
     }
+    /// Gas refund caps; a refund without one denies.
+    pub fn refund_caps(&self) -> &[RefundCap] {
+        &self.refund_caps
+    }
     /// Trusted DELEGATECALL targets (defaults included).
     pub fn delegate_targets(&self) -> &[DelegateTarget] {
         &self.delegate_targets
@@ -544,6 +560,31 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         });
     }
 
+    let mut refund_caps = Vec::with_capacity(raw.refund_caps.len());
+    for r in &raw.refund_caps {
+        let context = format!("refund cap `{}`/{}", r.wallet, r.asset);
+        let wallet = wallets.iter().find(|w| w.name == r.wallet).ok_or_else(|| {
+            CompileError::UnknownWallet {
+                context: context.clone(),
+                wallet: r.wallet.clone(),
+            }
+        })?;
+        let asset = wallet
+            .asset_by_symbol(&r.asset)
+            .ok_or_else(|| CompileError::UnknownAsset {
+                context: context.clone(),
+                symbol: r.asset.clone(),
+            })?;
+        r.max
+            .to_base_units(asset.decimals)
+            .map_err(|AmountOverflow { .. }| CompileError::Overflow { context })?;
+        refund_caps.push(RefundCap {
+            wallet: r.wallet.clone(),
+            asset: asset.clone(),
+            max: r.max,
+        });
+    }
+
     let mut delegate_targets: Vec<DelegateTarget> = Vec::new();
     if raw.delegatecall.canonical_defaults {
         for d in deployments::all()
@@ -590,6 +631,7 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         address_book,
         tiers,
         velocity,
+        refund_caps,
         delegate_targets,
         declared_upgrades: raw
             .declared_upgrades

@@ -56,6 +56,7 @@ pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> E
 
     rules::initiator::check(policy, wallet, evidence, &mut reasons);
     rules::velocity::check(policy, wallet, evidence, &mut reasons);
+    rules::refund::check(policy, wallet, evidence, &mut reasons);
     rules::intent::check(policy, evidence, &mut reasons);
 
     let (facets, classification) = classify(policy, wallet, evidence);

@@ -67,10 +67,18 @@ pub struct Proposal {
     pub intent: Option<Intent>,
 }
 
-/// `gasPrice`, `gasToken`, `refundReceiver` of the SafeTx.
+/// `safeTxGas`, `baseGas`, `gasPrice`, `gasToken`, `refundReceiver` of the SafeTx: together they
+/// bound the refund the Safe pays (see [`signgate_simulator::tx::max_refund`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundSettings {
+    /// `safeTxGas`: with a non-zero `gasPrice`, the inner call's gas limit, and so the bound on
+    /// the `gasUsed` the refund pays for. Absent from records written before it was carried.
+    #[serde(default)]
+    pub safe_tx_gas: U256,
+    /// `baseGas`: gas the refund pays for on top of `gasUsed`, whatever was used.
+    #[serde(default)]
+    pub base_gas: U256,
     /// `gasPrice`, in base units of the gas token per gas; anything but zero pays a refund.
     #[serde(default)]
     pub gas_price: U256,
@@ -270,6 +278,23 @@ pub struct SimulationFacts {
     /// decision assumed. Absent from records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_nonce: Option<QueuedNonce>,
+    /// The gas refund the run paid, when it paid one. It is not in `outflows`: the refund is
+    /// judged at the worst case its SafeTx fields allow (see [`crate::movements`]), of which
+    /// this is one instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundPaidFact>,
+}
+
+/// The refund a simulation paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPaidFact {
+    /// The asset paid (the gas token, or the native coin).
+    pub asset: Asset,
+    /// Who the run paid: the refund receiver, or the run's stand-in executor.
+    pub paid_to: Address,
+    /// How much, in base units.
+    pub amount: U256,
 }
 
 /// The nonce assumption of a queued transaction's run.

@@ -6,11 +6,14 @@
 //! (a disagreement denies elsewhere). When nothing at all is found, the root call becomes a
 //! `contract_call` facet, so an empty-looking transaction still needs a tier and approvals.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use alloy_primitives::{Address, U256};
 
 use crate::{
     compile::{DelegateTarget, Policy},
     evidence::{ActionFactKind, Evidence},
+    movements::{Destination, refund, totals},
     reasons::Reason,
     tiers::{ActionClass, DestinationStatus},
     time::Timestamp,
@@ -25,8 +28,11 @@ pub struct Facet {
     pub class: ActionClass,
     /// The asset moved, with its decimals, for transfers and value-carrying calls.
     pub asset: Option<AssetSpec>,
-    /// Base units, for transfers and value-carrying calls.
+    /// Base units, for transfers: what the whole proposal sends to this destination.
     pub amount: Option<U256>,
+    /// Base units, for transfers: what the whole proposal sends of this asset, to every
+    /// destination. Tier amount bounds and probationary limits compare this.
+    pub total: Option<U256>,
     /// Where the value goes or the call is made, when there is one.
     pub destination: Option<Address>,
     /// How the policy knows the destination at the decision's `now`.
@@ -46,8 +52,20 @@ impl std::fmt::Display for Facet {
                 asset.symbol
             )?;
         }
-        if let Some(d) = self.destination {
-            write!(f, " to {d}")?;
+        match (self.class, self.destination) {
+            (_, Some(d)) => write!(f, " to {d}")?,
+            (ActionClass::Transfer, None) => f.write_str(" to whoever executes it (tx.origin)")?,
+            _ => {}
+        }
+        if let (Some(total), Some(amount), Some(asset)) = (self.total, self.amount, &self.asset)
+            && total != amount
+        {
+            write!(
+                f,
+                " (the proposal sends {} {} in all)",
+                crate::amount::format_units(total, asset.decimals),
+                asset.symbol
+            )?;
         }
         if let Some(s) = self.destination_status {
             write!(f, " ({} destination)", s.as_str())?;
@@ -101,30 +119,28 @@ pub fn classify(
     let mut facets = Vec::new();
     let mut reasons = Vec::new();
     let now = evidence.now;
-    let mut transfer =
-        |asset: Asset, to: Address, amount: U256, location: String, facets: &mut Vec<Facet>| {
-            match wallet.asset(asset) {
-                Some(spec) => facets.push(Facet {
-                    class: ActionClass::Transfer,
-                    asset: Some(spec.clone()),
-                    amount: Some(amount),
-                    destination: Some(to),
-                    destination_status: Some(destination_status(policy, wallet, to, now)),
-                    location,
-                }),
-                None => reasons.push(Reason::UnknownAsset {
-                    wallet: wallet.name.clone(),
-                    asset,
-                    location,
-                }),
-            }
-        };
+    // Every place an asset leaves for a destination; the amounts come from the proposal's totals.
+    let mut moved: BTreeMap<(Asset, Destination), Vec<String>> = BTreeMap::new();
+    let mut transfer = |asset: Asset, to: Destination, location: String| {
+        if wallet.asset(asset).is_none() {
+            reasons.push(Reason::UnknownAsset {
+                wallet: wallet.name.clone(),
+                asset,
+                location: location.clone(),
+            });
+        }
+        let places = moved.entry((asset, to)).or_default();
+        if !places.contains(&location) {
+            places.push(location);
+        }
+    };
 
     if evidence.proposal.via_module.is_some() {
         facets.push(Facet {
             class: ActionClass::ModuleTransaction,
             asset: None,
             amount: None,
+            total: None,
             destination: evidence.proposal.via_module,
             destination_status: None,
             location: "tx".to_owned(),
@@ -140,6 +156,7 @@ pub fn classify(
                 class: ActionClass::Delegatecall,
                 asset: None,
                 amount: None,
+                total: None,
                 destination: Some(a.to),
                 destination_status: None,
                 location: location.clone(),
@@ -148,36 +165,24 @@ pub fn classify(
         }
         match &a.kind {
             ActionFactKind::Batch => {}
-            ActionFactKind::NativeTransfer => {
-                transfer(Asset::Native, a.to, a.value, location, &mut facets)
-            }
-            ActionFactKind::TokenTransfer { recipient, amount } => {
-                transfer(
-                    Asset::Token(a.to),
-                    *recipient,
-                    *amount,
-                    location.clone(),
-                    &mut facets,
-                );
+            ActionFactKind::NativeTransfer => transfer(Asset::Native, Some(a.to), location),
+            ActionFactKind::TokenTransfer { recipient, .. } => {
+                transfer(Asset::Token(a.to), Some(*recipient), location.clone());
                 if !a.value.is_zero() {
-                    transfer(Asset::Native, a.to, a.value, location, &mut facets);
+                    transfer(Asset::Native, Some(a.to), location);
                 }
             }
             // A grant is judged as the transfer it permits, to the spender.
-            ActionFactKind::TokenGrant {
-                token,
-                spender,
-                amount,
-            } => {
+            // The amount comes from the simulation (capped at the Safe's balance), like
+            // velocity's: the stated allowance alone moves nothing.
+            ActionFactKind::TokenGrant { token, spender, .. } => {
                 transfer(
                     Asset::Token(*token),
-                    *spender,
-                    *amount,
+                    Some(*spender),
                     format!("{location} (grant)"),
-                    &mut facets,
                 );
                 if !a.value.is_zero() {
-                    transfer(Asset::Native, a.to, a.value, location, &mut facets);
+                    transfer(Asset::Native, Some(a.to), location);
                 }
             }
             ActionFactKind::SafeConfig { change } => {
@@ -186,6 +191,7 @@ pub fn classify(
                         class: ActionClass::PermissionChange,
                         asset: None,
                         amount: None,
+                        total: None,
                         destination: None,
                         destination_status: None,
                         location,
@@ -197,12 +203,13 @@ pub fn classify(
                     class: ActionClass::ContractCall,
                     asset: None,
                     amount: None,
+                    total: None,
                     destination: Some(a.to),
                     destination_status: Some(destination_status(policy, wallet, a.to, now)),
                     location: location.clone(),
                 });
                 if !a.value.is_zero() {
-                    transfer(Asset::Native, a.to, a.value, location, &mut facets);
+                    transfer(Asset::Native, Some(a.to), location);
                 }
             }
         }
@@ -214,6 +221,7 @@ pub fn classify(
             class: ActionClass::PermissionChange,
             asset: None,
             amount: None,
+            total: None,
             destination: None,
             destination_status: None,
             location: format!("simulation: Safe {} changed", change.kind.as_str()),
@@ -225,6 +233,7 @@ pub fn classify(
                 class: ActionClass::Delegatecall,
                 asset: None,
                 amount: None,
+                total: None,
                 destination: Some(d.target),
                 destination_status: None,
                 location: format!("simulation: depth {}", d.depth),
@@ -234,11 +243,67 @@ pub fn classify(
     for o in &sim.outflows {
         transfer(
             o.asset,
-            o.to,
-            o.amount,
+            Some(o.to),
             o.source.clone().unwrap_or_else(|| "simulation".to_owned()),
-            &mut facets,
         );
+    }
+    if let Some(r) = refund(evidence) {
+        transfer(
+            r.asset,
+            r.receiver,
+            format!(
+                "gas refund (gasPrice {}, up to {} base units)",
+                evidence.proposal.refund.gas_price, r.amount
+            ),
+        );
+    }
+
+    // One transfer facet per asset and destination, carrying what the whole proposal sends there
+    // and of that asset in all: tiers and probationary limits compare the total, so splitting a
+    // payment into many calls never selects a lower tier than sending it at once.
+    match totals(evidence) {
+        Err(asset) => reasons.push(Reason::ArithmeticOverflow {
+            context: format!("the total outflow of {asset}"),
+        }),
+        Ok(t) => {
+            let keys: BTreeSet<(Asset, Destination)> = moved
+                .keys()
+                .chain(t.per_destination.keys())
+                .copied()
+                .collect();
+            for (asset, to) in keys {
+                let Some(spec) = wallet.asset(asset) else {
+                    if !moved.contains_key(&(asset, to)) {
+                        reasons.push(Reason::UnknownAsset {
+                            wallet: wallet.name.clone(),
+                            asset,
+                            location: "the proposal's outflows".to_owned(),
+                        });
+                    }
+                    continue;
+                };
+                let location = moved
+                    .get(&(asset, to))
+                    .map_or_else(|| "calldata".to_owned(), |l| l.join(", "));
+                facets.push(Facet {
+                    class: ActionClass::Transfer,
+                    asset: Some(spec.clone()),
+                    amount: Some(
+                        t.per_destination
+                            .get(&(asset, to))
+                            .copied()
+                            .unwrap_or(U256::ZERO),
+                    ),
+                    total: t.per_asset.get(&asset).copied(),
+                    destination: to,
+                    // Whoever executes the transaction is nobody the policy knows.
+                    destination_status: Some(to.map_or(DestinationStatus::Unknown, |to| {
+                        destination_status(policy, wallet, to, now)
+                    })),
+                    location,
+                });
+            }
+        }
     }
 
     if facets.is_empty() && reasons.is_empty() {
@@ -247,6 +312,7 @@ pub fn classify(
             class: ActionClass::ContractCall,
             asset: None,
             amount: None,
+            total: None,
             destination: root.map(|a| a.to),
             destination_status: root.map(|a| destination_status(policy, wallet, a.to, now)),
             location: "tx".to_owned(),

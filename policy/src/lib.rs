@@ -7,6 +7,7 @@
 //! - [`admission`]: whether a key's holder may submit, approve or reject at all, before any
 //!   work;
 //! - [`approvals`]: the signed approval message and validity checks;
+//! - [`movements`]: what the whole proposal moves, per asset and destination, refund included;
 //! - [`facets`]: a proposal cut into separately governed facets;
 //! - [`rules`]: the deny rules no quorum overrides; [`quorum`]: segregation of duties,
 //!   probation and role counting;
@@ -30,6 +31,7 @@ pub mod evaluate;
 pub mod evidence;
 pub mod facets;
 pub mod governance;
+pub mod movements;
 pub mod operators;
 pub mod quorum;
 pub mod raw;

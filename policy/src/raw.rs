@@ -51,6 +51,10 @@ pub struct RawPolicy {
     /// `[[velocity]]`: rolling-window caps on what a wallet may send of one asset.
     #[serde(default)]
     pub velocity: Vec<RawVelocity>,
+    /// `[[refund_cap]]`: the gas refunds a wallet may pay, per asset. A SafeTx with a non-zero
+    /// `gasPrice` pays one; without a cap for its wallet and asset it is denied.
+    #[serde(default, rename = "refund_cap")]
+    pub refund_caps: Vec<RawRefundCap>,
     /// `[[declared_upgrades]]`: implementation changes the admins approved in advance, pinned to
     /// address and code hash; any other upgrade is denied.
     #[serde(default)]
@@ -318,6 +322,18 @@ pub struct RawVelocity {
     pub window_hours: u64,
     /// `limit`: the most the wallet may send of the asset in any window, in human units.
     pub limit: HumanAmount,
+}
+
+/// One `[[refund_cap]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefundCap {
+    /// `wallet`: the wallet's name.
+    pub wallet: String,
+    /// `asset`: the symbol of the gas token (or the native coin), as the wallet declares it.
+    pub asset: String,
+    /// `max`: the most one transaction's refund may pay, at its worst case, in human units.
+    pub max: HumanAmount,
 }
 
 /// One `[[declared_upgrades]]` entry.

@@ -87,8 +87,9 @@ pub enum Reason {
         /// The `safeTxHash` the simulation ran, if it reported one.
         simulated: Option<B256>,
     },
-    /// A non-zero `gasPrice` makes the Safe pay a refund to a chosen party: a way to move funds
-    /// that the effects of the call itself do not show.
+    /// A non-zero `gasPrice` makes the Safe pay a refund (`handlePayment`) to the refund
+    /// receiver, or to whoever executes the transaction: a way to move funds that the call itself
+    /// does not show. Denied unless the policy caps refunds of that asset for the wallet.
     HiddenRefund {
         /// The transaction's `gasPrice`, in base units of the gas token per gas.
         gas_price: U256,
@@ -96,6 +97,26 @@ pub enum Reason {
         gas_token: Address,
         /// Who receives the refund (the zero address for `tx.origin`).
         refund_receiver: Address,
+        /// The most the refund can pay, in base units of the gas token:
+        /// `(safeTxGas + call overhead + baseGas) × gasPrice`, or more if the simulation paid
+        /// more. Absent (zero) in records written before it was carried.
+        #[serde(default)]
+        worst_case: U256,
+    },
+    /// The refund can pay more than the policy's `[[refund_cap]]` for the wallet and asset.
+    RefundAboveCap {
+        /// Wallet name in the policy.
+        wallet: String,
+        /// Asset symbol as the wallet declares it.
+        asset: String,
+        /// The asset's decimals, only to show the amounts in human units.
+        decimals: u8,
+        /// Who receives the refund (the zero address for `tx.origin`).
+        refund_receiver: Address,
+        /// The most the refund can pay, in base units.
+        worst_case: U256,
+        /// The cap, in base units.
+        cap: U256,
     },
     /// The simulated effects go beyond what the initiator declared.
     OutsideIntent {
@@ -251,6 +272,15 @@ pub enum IntentDeviation {
         /// The code run by DELEGATECALL.
         target: Address,
     },
+    /// The transaction pays a gas refund; an intent cannot declare one, so it is always outside.
+    UndeclaredRefund {
+        /// The asset of the refund.
+        asset: Asset,
+        /// Who receives it (the zero address for `tx.origin`).
+        refund_receiver: Address,
+        /// The most it can pay, in base units.
+        amount: U256,
+    },
 }
 
 impl fmt::Display for IntentDeviation {
@@ -286,6 +316,15 @@ impl fmt::Display for IntentDeviation {
             Self::UndeclaredDelegatecall { target } => {
                 write!(f, "runs code of {target} by DELEGATECALL")
             }
+            Self::UndeclaredRefund {
+                asset,
+                refund_receiver,
+                amount,
+            } => write!(
+                f,
+                "pays a gas refund of up to {amount} base units of {asset} to {}, which was not declared",
+                receiver(*refund_receiver)
+            ),
         }
     }
 }
@@ -302,6 +341,7 @@ impl Reason {
             Self::SimulationFailed { .. } => "simulation.failed",
             Self::SimulationMismatch { .. } => "simulation.mismatch",
             Self::HiddenRefund { .. } => "refund.hidden_channel",
+            Self::RefundAboveCap { .. } => "refund.above_cap",
             Self::OutsideIntent { .. } => "intent.outside",
             Self::VelocityExceeded { .. } => "velocity.exceeded",
             Self::VelocityTotalMissing { .. } => "velocity.total_missing",
@@ -408,9 +448,30 @@ impl fmt::Display for Reason {
                 gas_price,
                 gas_token,
                 refund_receiver,
+                worst_case,
             } => write!(
                 f,
-                "gasPrice {gas_price} with gas token {gas_token} and refund receiver {refund_receiver} pays a refund to a custom party; set gasPrice to 0"
+                "gasPrice {gas_price} makes the Safe pay a gas refund of up to {worst_case} base units of {} to {}, and the policy allows no refund of that asset for this wallet; set gasPrice to 0",
+                if *gas_token == Address::ZERO {
+                    "the native coin".to_owned()
+                } else {
+                    format!("token {gas_token}")
+                },
+                receiver(*refund_receiver)
+            ),
+            Self::RefundAboveCap {
+                wallet,
+                asset,
+                decimals,
+                refund_receiver,
+                worst_case,
+                cap,
+            } => write!(
+                f,
+                "the gas refund to {} can pay up to {} {asset}, above wallet `{wallet}`'s refund cap of {}; lower gasPrice, safeTxGas or baseGas",
+                receiver(*refund_receiver),
+                format_units(*worst_case, *decimals),
+                format_units(*cap, *decimals)
             ),
             Self::OutsideIntent { intent, deviation } => write!(
                 f,
@@ -499,6 +560,14 @@ impl fmt::Display for Reason {
                 )
             }
         }
+    }
+}
+
+fn receiver(r: Address) -> String {
+    if r == Address::ZERO {
+        "whoever executes the transaction (tx.origin)".to_owned()
+    } else {
+        r.to_string()
     }
 }
 

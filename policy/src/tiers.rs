@@ -106,9 +106,11 @@ pub struct Tier {
     pub classes: Vec<ActionClass>,
     /// Asset symbols the tier covers; `None` matches every asset (and facets moving none).
     pub assets: Option<Vec<String>>,
-    /// Lower bound on a facet's amount, in human units of its asset; compared in base units.
+    /// Lower bound on the proposal's total of a facet's asset, in human units of the asset;
+    /// compared in base units.
     pub min_amount: Option<HumanAmount>,
-    /// Upper bound on a facet's amount, in human units of its asset; compared in base units.
+    /// Upper bound on the proposal's total of a facet's asset, in human units of the asset;
+    /// compared in base units.
     pub max_amount: Option<HumanAmount>,
     /// Destination statuses the tier covers; empty matches every status.
     pub destinations: Vec<DestinationStatus>,
@@ -118,7 +120,8 @@ pub struct Tier {
     pub time_lock: u64,
     /// Seconds an approval counts for after the gateway received it; never zero.
     pub approval_expiry: u64,
-    /// Above this amount (human units), probationary approvals do not count on this tier.
+    /// Above this amount (human units; the proposal's total of the asset), probationary approvals
+    /// do not count on this tier.
     pub probationary_limit: Option<HumanAmount>,
 }
 
@@ -143,7 +146,8 @@ impl Tier {
                 _ => return Ok(false),
             }
         }
-        if let (Some(amount), Some(spec)) = (facet.amount, &facet.asset) {
+        // Bounds compare the proposal's total of the asset, not this facet's share of it.
+        if let (Some(amount), Some(spec)) = (facet.total.or(facet.amount), &facet.asset) {
             if let Some(min) = &self.min_amount
                 && amount < min.to_base_units(spec.decimals)?
             {
@@ -163,7 +167,11 @@ impl Tier {
     pub fn admits_probationary(&self, facet: &Facet) -> Result<bool, AmountOverflow> {
         match facet.class {
             ActionClass::PermissionChange | ActionClass::Delegatecall => Ok(false),
-            _ => match (&self.probationary_limit, facet.amount, &facet.asset) {
+            _ => match (
+                &self.probationary_limit,
+                facet.total.or(facet.amount),
+                &facet.asset,
+            ) {
                 (Some(limit), Some(amount), Some(spec)) => {
                     Ok(amount <= limit.to_base_units(spec.decimals)?)
                 }

@@ -75,6 +75,10 @@ pub struct SimulationReport {
     /// run when the token answers `balanceOf`.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// The gas refund the Safe paid in this run (`handlePayment`), when it paid one. The run's
+    /// `gasUsed` is one possible value; the policy judges the worst case the SafeTx allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundPayment>,
 }
 
 /// The address a 32-byte word holds, when it is address-shaped.
@@ -178,6 +182,19 @@ pub enum GrantKind {
     },
     /// `ApprovalForAll(true)`: every token of the contract the Safe holds, now and later.
     All,
+}
+
+/// The refund `execTransaction` paid, from the `payment` of the Safe's own `ExecutionSuccess`
+/// or `ExecutionFailure` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundPayment {
+    /// The token paid (`gasToken`); the zero address is ETH.
+    pub gas_token: Address,
+    /// Who was paid: `refundReceiver`, or `tx.origin` (the run's executor) when that is zero.
+    pub paid_to: Address,
+    /// The amount, in base units of the gas token.
+    pub amount: U256,
 }
 
 /// The state a simulation ran against.

@@ -102,10 +102,44 @@ impl SafeTx {
         !self.gas_price.is_zero()
     }
 
+    /// The most the Safe's `handlePayment` can pay for this transaction, in base units of the
+    /// gas token; zero when `gasPrice` is zero. See [`max_refund`].
+    pub fn max_refund(&self) -> U256 {
+        max_refund(self.safe_tx_gas, self.base_gas, self.gas_price)
+    }
+
     /// Whether the refund goes to a custom receiver or in a custom token while `gasPrice` is
     /// non-zero: a hidden value-transfer channel no ordinary custody transfer needs.
     pub fn has_hidden_refund_channel(&self) -> bool {
         self.pays_refund()
             && (self.gas_token != Address::ZERO || self.refund_receiver != Address::ZERO)
     }
+}
+
+/// Gas `execTransaction` can count into the refund's `gasUsed` beyond `safeTxGas`.
+///
+/// Every version from 1.0.0 measures `gasUsed` around the one `execute` call, and with a non-zero
+/// `gasPrice` that call forwards exactly `safeTxGas` (1.3.0+: `gasPrice == 0 ? gasleft() - 2500 :
+/// safeTxGas`; before: `safeTxGas == 0 && gasPrice == 0 ? gasleft() : safeTxGas`). What the
+/// caller pays on top of the forwarded gas is the CALL's own charge: a cold target (2,600), an
+/// EIP-7702 delegate's cold code (2,600), a value transfer (9,000), a new account (25,000), and
+/// a few hundred gas of Solidity around it (the calldata is already in memory, the output is
+/// empty, so no memory expansion). 40,000 bounds all of it with room to spare. Refunds of the
+/// inner call (SSTORE clears) do not lower `gasleft()`, so they do not shrink `gasUsed` either.
+pub const REFUND_CALL_OVERHEAD_GAS: u64 = 40_000;
+
+/// The most `handlePayment` can pay: `(gasUsed + baseGas) × gasPrice` with `gasUsed` at most
+/// `safeTxGas +` [`REFUND_CALL_OVERHEAD_GAS`]. In ETH the Safe pays
+/// `min(gasPrice, tx.gasprice)` per gas, and the executor chooses `tx.gasprice`, so the worst
+/// case is `gasPrice`; in a token it always pays `gasPrice`. Zero when `gas_price` is zero (no
+/// refund). Saturates instead of overflowing: the Safe's checked arithmetic would revert there,
+/// and a saturated amount is above any cap.
+pub fn max_refund(safe_tx_gas: U256, base_gas: U256, gas_price: U256) -> U256 {
+    if gas_price.is_zero() {
+        return U256::ZERO;
+    }
+    safe_tx_gas
+        .saturating_add(U256::from(REFUND_CALL_OVERHEAD_GAS))
+        .saturating_add(base_gas)
+        .saturating_mul(gas_price)
 }

@@ -13,12 +13,13 @@ use signgate_policy::{
     Decision, Evaluation, Policy, Reason,
     adapters::simulation_facts,
     approvals::ApprovalCheck,
-    evidence::{SanctionsHit, Screening, SimulationOutcome},
+    evidence::{RefundPaidFact, RefundSettings, SanctionsHit, Screening, SimulationOutcome},
+    movements::refund_of,
     operators::OperatorStatus,
 };
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
-    SafeContext,
+    SafeContext, SafeTx,
     decode::{Action, ActionPath, AddressRole},
     decode_transaction,
     report::{OverrideReason, SignatureMode},
@@ -211,7 +212,49 @@ fn list_version(l: &ListVersion) -> String {
     }
 }
 
-fn simulation(analysis: &RecordedAnalysis, policy: Option<&Policy>) -> pb::SimulationSummary {
+/// The Safe's gas refund as an asset movement, at its worst case (see
+/// [`signgate_policy::movements`]): it never shows in calldata, and the run pays one instance.
+fn refund_movement(
+    tx: &SafeTx,
+    safe: alloy_primitives::Address,
+    paid: Option<&RefundPaidFact>,
+) -> Option<pb::AssetMovement> {
+    let settings = RefundSettings {
+        safe_tx_gas: tx.safe_tx_gas,
+        base_gas: tx.base_gas,
+        gas_price: tx.gas_price,
+        gas_token: tx.gas_token,
+        refund_receiver: tx.refund_receiver,
+    };
+    let r = refund_of(&settings, paid)?;
+    Some(pb::AssetMovement {
+        asset: r.asset.to_string(),
+        symbol: String::new(),
+        from: safe.to_checksum(None),
+        to: r
+            .receiver
+            .map_or_else(|| "tx.origin".to_owned(), |a| a.to_checksum(None)),
+        amount: r.amount.to_string(),
+        token_id: String::new(),
+        note: format!(
+            "gas refund (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {}{})",
+            tx.safe_tx_gas,
+            tx.base_gas,
+            tx.gas_price,
+            if r.receiver.is_none() {
+                "; paid to whoever executes the transaction"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+fn simulation(
+    analysis: &RecordedAnalysis,
+    tx: &SafeTx,
+    policy: Option<&Policy>,
+) -> pb::SimulationSummary {
     let report = match &analysis.simulation {
         Ok(r) => r,
         Err(why) => {
@@ -254,7 +297,9 @@ fn simulation(analysis: &RecordedAnalysis, policy: Option<&Policy>) -> pb::Simul
                 to: o.to.to_checksum(None),
                 amount: o.amount.to_string(),
                 token_id: String::new(),
+                note: String::new(),
             })
+            .chain(refund_movement(tx, report.safe, facts.refund.as_ref()))
             .collect(),
         delegatecalls: facts
             .delegatecalls
@@ -364,7 +409,7 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
             safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
         }),
         actions: vec![action(&d.root, &ActionPath::default(), d.context.safe)],
-        simulation: Some(simulation(recorded, policy)),
+        simulation: Some(simulation(recorded, &body.tx, policy)),
         screening_hits: hits(recorded),
         intent: body.intent.as_ref().map(intent),
         supplied_signatures: body.supplied.iter().map(supplied).collect(),

@@ -333,6 +333,55 @@ fn action_lines(out: &mut String, depth: usize, a: &pb::DecodedAction) {
     }
 }
 
+/// All ten SafeTx fields, as the signers sign them: the refund fields move value too.
+fn transaction_lines(out: &mut String, t: &pb::SafeTransaction) {
+    const ZERO: &str = "0x0000000000000000000000000000000000000000";
+    let or_zero = |s: &str| {
+        if s.is_empty() {
+            "0".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let or_zero_address = |s: &str, meaning: &str| {
+        if s.is_empty() || s == ZERO {
+            format!("{ZERO} ({meaning})")
+        } else {
+            s.to_owned()
+        }
+    };
+    let operation = match t.operation {
+        0 => "CALL",
+        1 => "DELEGATECALL",
+        _ => "invalid",
+    };
+    // The calldata is decoded under `actions`; its first bytes and length identify it here.
+    const SHOWN: usize = 36;
+    let data = match t.data.get(..SHOWN) {
+        Some(head) if t.data.len() > SHOWN => format!("0x{}…", alloy_primitives::hex::encode(head)),
+        _ => format!("0x{}", alloy_primitives::hex::encode(&t.data)),
+    };
+    let gas_price = or_zero(&t.gas_price);
+    let _ = writeln!(
+        out,
+        "transaction:\n  to:             {}\n  value:          {} wei\n  data:           {data} ({} bytes)\n  operation:      {} ({operation})\n  safeTxGas:      {}\n  baseGas:        {}\n  gasPrice:       {gas_price}{}\n  gasToken:       {}\n  refundReceiver: {}\n  nonce:          {}",
+        t.to,
+        or_zero(&t.value),
+        t.data.len(),
+        t.operation,
+        or_zero(&t.safe_tx_gas),
+        or_zero(&t.base_gas),
+        if gas_price.trim_start_matches('0').is_empty() {
+            " (no gas refund)"
+        } else {
+            " (the Safe pays a gas refund: see the asset movements)"
+        },
+        or_zero_address(&t.gas_token, "ETH"),
+        or_zero_address(&t.refund_receiver, "whoever executes it"),
+        t.nonce
+    );
+}
+
 /// A proposal in plain words.
 pub fn render(p: &pb::Proposal) -> String {
     let mut out = String::new();
@@ -349,6 +398,9 @@ pub fn render(p: &pb::Proposal) -> String {
             "domain hash:  {}\nmessage hash: {}\nsafeTxHash:   {}",
             h.domain_hash, h.message_hash, h.safe_tx_hash
         );
+    }
+    if let Some(t) = &p.transaction {
+        transaction_lines(&mut out, t);
     }
     out.push_str("actions:\n");
     for a in &p.actions {
@@ -381,11 +433,15 @@ pub fn render(p: &pb::Proposal) -> String {
             );
         }
         for m in &sim.asset_movements {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "  moves {} {} from {} to {}",
-                m.amount, m.symbol, m.from, m.to
+                "  moves {} {} {} from {} to {}",
+                m.amount, m.asset, m.symbol, m.from, m.to
             );
+            if !m.note.is_empty() {
+                let _ = write!(out, " — {}", m.note);
+            }
+            out.push('\n');
         }
     }
     for hit in &p.screening_hits {
@@ -444,4 +500,40 @@ pub fn render(p: &pb::Proposal) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_shows_all_ten_safe_tx_fields_and_says_a_refund_is_paid() {
+        let t = pb::SafeTransaction {
+            to: "0x7070707070707070707070707070707070707070".into(),
+            value: "0".into(),
+            data: vec![0xa9, 0x05, 0x9c, 0xbb],
+            operation: 0,
+            safe_tx_gas: "100000".into(),
+            base_gas: "999000000".into(),
+            gas_price: "10000000000".into(),
+            gas_token: "0x0000000000000000000000000000000000000000".into(),
+            refund_receiver: String::new(),
+            nonce: "3".into(),
+        };
+        let mut out = String::new();
+        transaction_lines(&mut out, &t);
+        for line in [
+            "to:             0x7070707070707070707070707070707070707070",
+            "data:           0xa9059cbb (4 bytes)",
+            "operation:      0 (CALL)",
+            "safeTxGas:      100000",
+            "baseGas:        999000000",
+            "gasPrice:       10000000000 (the Safe pays a gas refund",
+            "gasToken:       0x0000000000000000000000000000000000000000 (ETH)",
+            "refundReceiver: 0x0000000000000000000000000000000000000000 (whoever executes it)",
+            "nonce:          3",
+        ] {
+            assert!(out.contains(line), "{line} not in\n{out}");
+        }
+    }
 }

@@ -143,6 +143,8 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
             safe_tx_hash: d.hashes.safe_tx_hash,
             initiator: facts.initiator.clone(),
             refund: RefundSettings {
+                safe_tx_gas: d.tx.safe_tx_gas,
+                base_gas: d.tx.base_gas,
                 gas_price: d.tx.gas_price,
                 gas_token: d.tx.gas_token,
                 refund_receiver: d.tx.refund_receiver,

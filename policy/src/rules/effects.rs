@@ -16,7 +16,6 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     simulation(evidence, out);
     upgrades(policy, evidence, out);
     delegatecalls(policy, evidence, out);
-    refund(evidence, out);
 }
 
 /// A deny-action list hit anywhere denies; an unscreened transaction denies.
@@ -136,19 +135,5 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
                 location: format!("simulation depth {} (from {})", d.depth, d.caller),
             });
         }
-    }
-}
-
-/// A refund paid in a custom token or to a custom receiver is a hidden transfer.
-fn refund(evidence: &Evidence, out: &mut Vec<Reason>) {
-    let r = &evidence.proposal.refund;
-    if !r.gas_price.is_zero()
-        && (r.gas_token != Address::ZERO || r.refund_receiver != Address::ZERO)
-    {
-        out.push(Reason::HiddenRefund {
-            gas_price: r.gas_price,
-            gas_token: r.gas_token,
-            refund_receiver: r.refund_receiver,
-        });
     }
 }

@@ -9,6 +9,7 @@ use crate::{
     compile::Policy,
     evidence::{Evidence, SafeChangeKind},
     facets::delegate_target,
+    movements::refund,
     reasons::{IntentDeviation, Reason},
     wallets::Asset,
 };
@@ -86,5 +87,12 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     targets.dedup();
     for target in targets {
         push(IntentDeviation::UndeclaredDelegatecall { target });
+    }
+    if let Some(r) = refund(evidence) {
+        push(IntentDeviation::UndeclaredRefund {
+            asset: r.asset,
+            refund_receiver: r.receiver.unwrap_or(Address::ZERO),
+            amount: r.amount,
+        });
     }
 }

@@ -2,12 +2,14 @@
 //! overridden by any number of approvals.
 //!
 //! - [`effects`]: sanctions, simulation outcome, singleton and proxy upgrades, delegatecall
-//!   allowlist, hidden refunds — the rules that stop Bybit and the sanctioned counterparty;
+//!   allowlist — the rules that stop Bybit and the sanctioned counterparty;
 //! - [`initiator`]: who may propose;
+//! - [`refund`]: the gas refund, denied unless capped for its wallet and asset;
 //! - [`velocity`]: rolling-window limits per wallet and asset;
 //! - [`intent`]: effects outside what the initiator declared.
 
 pub mod effects;
 pub mod initiator;
 pub mod intent;
+pub mod refund;
 pub mod velocity;

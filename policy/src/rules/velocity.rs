@@ -7,40 +7,19 @@ use alloy_primitives::U256;
 
 use crate::{
     compile::Policy,
-    evidence::{ActionFactKind, Evidence},
+    evidence::Evidence,
+    movements::totals,
     reasons::Reason,
     time::HOUR,
     wallets::{Asset, Wallet},
 };
 
-/// What the proposal sends per asset: the larger of what the calldata declares and what the
-/// simulation shows leaving the Safe (grants included, as the simulation caps them at the
-/// Safe's balance; a calldata grant's stated allowance is not a movement by itself). `Err`
-/// names the overflowing asset.
+/// What the proposal sends per asset, in all (see [`crate::movements::totals`]): calldata and
+/// simulation, the larger per asset (grants included as the simulation caps them at the Safe's
+/// balance; a calldata grant's stated allowance is not a movement by itself), plus the
+/// worst-case gas refund. `Err` names the overflowing asset.
 pub fn proposed_outflows(evidence: &Evidence) -> Result<BTreeMap<Asset, U256>, Asset> {
-    let mut calldata: BTreeMap<Asset, U256> = BTreeMap::new();
-    let add = |map: &mut BTreeMap<Asset, U256>, asset: Asset, amount: U256| {
-        let slot = map.entry(asset).or_insert(U256::ZERO);
-        *slot = slot.checked_add(amount).ok_or(asset)?;
-        Ok::<(), Asset>(())
-    };
-    for a in &evidence.actions {
-        if a.operation == signgate_simulator::Operation::Call {
-            add(&mut calldata, Asset::Native, a.value)?;
-        }
-        if let ActionFactKind::TokenTransfer { amount, .. } = a.kind {
-            add(&mut calldata, Asset::Token(a.to), amount)?;
-        }
-    }
-    let mut simulated: BTreeMap<Asset, U256> = BTreeMap::new();
-    for o in &evidence.simulation.outflows {
-        add(&mut simulated, o.asset, o.amount)?;
-    }
-    for (asset, amount) in simulated {
-        let slot = calldata.entry(asset).or_insert(U256::ZERO);
-        *slot = (*slot).max(amount);
-    }
-    Ok(calldata)
+    totals(evidence).map(|t| t.per_asset)
 }
 
 /// Appends a reason for every limit of `wallet` the proposal crosses or cannot be checked

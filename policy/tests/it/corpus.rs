@@ -91,6 +91,7 @@ fn corpus_covers_every_deny_code() {
         "simulation.failed",
         "simulation.mismatch",
         "refund.hidden_channel",
+        "refund.above_cap",
         "intent.outside",
         "velocity.exceeded",
         "velocity.total_missing",

@@ -25,8 +25,9 @@ use crate::{
     report::{
         BalanceChange, CallFrame, CallKind, CreatedContract, EmbeddedAddress, EmbeddedSite,
         EthTransfer, FrameFailure, Grant, GrantKind, ImplementationSlot, Outcome, ProxyUpgrade,
-        RevertReason, SafeSlot, SafeStorageChange, SelfDestruct, SignatureMode, SimulationReport,
-        StateOverride, StatePin, StateSourceKind, StorageChange, TokenEvent, TokenEventKind,
+        RefundPayment, RevertReason, SafeSlot, SafeStorageChange, SelfDestruct, SignatureMode,
+        SimulationReport, StateOverride, StatePin, StateSourceKind, StorageChange, TokenEvent,
+        TokenEventKind,
     },
     version::SafeVersion,
 };
@@ -64,6 +65,9 @@ pub(crate) struct RunFacts {
     pub(crate) modules: Vec<Address>,
     pub(crate) block: BlockInfo,
     pub(crate) kind: StateSourceKind,
+    /// `gasToken` and `refundReceiver` of the SafeTx, to name the refund the Safe's event reports.
+    pub(crate) gas_token: Address,
+    pub(crate) refund_receiver: Address,
 }
 
 pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
@@ -86,6 +90,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
 
     let outcome = outcome(&f, result, &calls, &surviving);
     let embedded_addresses = embedded_addresses(insp, &surviving);
+    let refund = refund_payment(&f, &surviving);
     let token_events = surviving
         .iter()
         .enumerate()
@@ -233,6 +238,35 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         accessed,
         embedded_addresses,
         grants,
+        refund,
+    })
+}
+
+/// The refund the Safe reports paying: the `payment` word (the last data word in every version,
+/// whether or not `txHash` is indexed) of its own `ExecutionSuccess`/`ExecutionFailure`.
+fn refund_payment(f: &RunFacts, logs: &[(usize, &Log)]) -> Option<RefundPayment> {
+    let topics = [
+        ISafe::ExecutionSuccess::SIGNATURE_HASH,
+        ISafe::ExecutionFailure::SIGNATURE_HASH,
+    ];
+    let amount = logs
+        .iter()
+        .rev()
+        .filter(|(_, l)| l.address == f.safe)
+        .find(|(_, l)| l.topics().first().is_some_and(|t| topics.contains(t)))
+        .and_then(|(_, l)| {
+            let data = l.data.data.as_ref();
+            let start = data.len().checked_sub(32)?;
+            data.get(start..).map(U256::from_be_slice)
+        })?;
+    (!amount.is_zero()).then(|| RefundPayment {
+        gas_token: f.gas_token,
+        paid_to: if f.refund_receiver == Address::ZERO {
+            f.executor
+        } else {
+            f.refund_receiver
+        },
+        amount,
     })
 }
 

@@ -9,6 +9,9 @@
 //! passed: owners, threshold, nonce and guard stay real, so a malicious `changeThreshold` or
 //! `setGuard` still shows in the diff, and the guard still runs.
 //!
+//! Refunds: the outer transaction runs at `tx.gasprice = gasPrice`, so an ETH refund moves
+//! (see [`refund_gas_price`]); the Safe's reported payment is in the report's `refund`.
+//!
 //! Nonces: a transaction for the Safe's current nonce runs as is. One queued behind others
 //! (`tx.nonce` above the Safe's nonce) runs with the nonce slot set to `tx.nonce`, listed as an
 //! [`OverrideReason::QueuedNonce`] override: the run assumes the earlier nonces executed, without
@@ -294,7 +297,7 @@ pub fn simulate_with<S: StateSource>(
         .data(calldata)
         .value(U256::ZERO)
         .gas_limit(gas_cap)
-        .gas_price(0)
+        .gas_price(refund_gas_price(tx))
         .chain_id(Some(chain_id))
         .build()
         .map_err(|e| SimulationError::Evm(format!("{e:?}")))?;
@@ -327,6 +330,8 @@ pub fn simulate_with<S: StateSource>(
         modules,
         block,
         kind: state.kind(),
+        gas_token: tx.gas_token,
+        refund_receiver: tx.refund_receiver,
     };
     let mut report = diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state)
         .map_err(to_deadline)?;
@@ -377,6 +382,14 @@ where
 
 /// Gas for one `balanceOf` read of a grant's token: ample for any real token's view.
 const BALANCE_OF_GAS: u64 = 1_000_000;
+
+/// `tx.gasprice` of the run. An ETH refund is `(gasUsed + baseGas) × min(gasPrice, tx.gasprice)`,
+/// and the executor chooses `tx.gasprice`: running at `gasPrice` makes the refund move as it
+/// would at worst, instead of vanishing at a price of zero. Without a refund the price is zero.
+/// (The balance check is disabled, so the executor needs no funds for it.)
+fn refund_gas_price(tx: &SafeTx) -> u128 {
+    u128::try_from(tx.gas_price).unwrap_or(u128::MAX)
+}
 
 fn lift(e: SimulationError, timeout_ms: u64) -> SimulationError {
     match e {

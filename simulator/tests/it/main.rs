@@ -11,6 +11,7 @@ mod evm_lifecycle;
 mod evm_multisend;
 mod evm_nonces;
 mod evm_permissions;
+mod evm_refunds;
 mod evm_report_fixtures;
 mod evm_snapshots;
 mod evm_transfers;
