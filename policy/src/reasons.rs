@@ -97,6 +97,25 @@ pub enum Reason {
         /// Who receives the refund (the zero address for `tx.origin`).
         refund_receiver: Address,
     },
+    /// The transaction changes the configuration (owners, threshold, modules, guards, fallback
+    /// handler, an unclassified slot) of another Safe that this policy does not govern: nobody
+    /// here decides what that Safe may become, so the change is not signed.
+    UngovernedSafeChanged {
+        /// The Safe changed.
+        safe: Address,
+        /// What changes.
+        change: SafeChangeKind,
+        /// How the transaction reaches that Safe (call path in the simulation).
+        location: String,
+    },
+    /// The transaction approves a hash on another Safe (`approveHash`): a signature on that
+    /// Safe's transaction, which anyone may then execute, and which this decision never saw.
+    ForeignHashApproved {
+        /// The Safe the hash is approved on.
+        safe: Address,
+        /// How the transaction reaches that Safe.
+        location: String,
+    },
     /// The simulated effects go beyond what the initiator declared.
     OutsideIntent {
         /// The intent as the initiator declared it, shown back in the denial.
@@ -302,6 +321,8 @@ impl Reason {
             Self::SimulationFailed { .. } => "simulation.failed",
             Self::SimulationMismatch { .. } => "simulation.mismatch",
             Self::HiddenRefund { .. } => "refund.hidden_channel",
+            Self::UngovernedSafeChanged { .. } => "reached_safe.ungoverned_change",
+            Self::ForeignHashApproved { .. } => "reached_safe.hash_approved",
             Self::OutsideIntent { .. } => "intent.outside",
             Self::VelocityExceeded { .. } => "velocity.exceeded",
             Self::VelocityTotalMissing { .. } => "velocity.total_missing",
@@ -411,6 +432,19 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "gasPrice {gas_price} with gas token {gas_token} and refund receiver {refund_receiver} pays a refund to a custom party; set gasPrice to 0"
+            ),
+            Self::UngovernedSafeChanged {
+                safe,
+                change,
+                location,
+            } => write!(
+                f,
+                "{location} changes the {} of Safe {safe}, which this policy does not govern; add that Safe to the policy as a wallet, or make the change on it directly",
+                change.as_str()
+            ),
+            Self::ForeignHashApproved { safe, location } => write!(
+                f,
+                "{location} approves a hash on Safe {safe}: a signature on a transaction of that Safe which anyone may then execute and which was never judged here; execute that transaction with execTransaction from this Safe instead, so it is simulated and judged"
             ),
             Self::OutsideIntent { intent, deviation } => write!(
                 f,

@@ -167,14 +167,20 @@ pub fn decision(
 }
 
 fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb::DecodedAction {
-    let children = match &a.kind {
-        signgate_simulator::decode::ActionKind::Batch { actions, .. } => actions
-            .iter()
-            .enumerate()
-            .map(|(i, c)| action(c, &path.child(i), safe))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let children = a
+        .kind
+        .children()
+        .into_iter()
+        .map(|(step, c)| {
+            // A nested Safe transaction's inner call is that Safe's: its self-calls name it.
+            let owner = if step == ActionPath::NESTED {
+                a.to
+            } else {
+                safe
+            };
+            action(c, &path.child(step), owner)
+        })
+        .collect();
     let words = a.plain_words(Some(safe));
     pb::DecodedAction {
         path: path.to_string(),
