@@ -243,6 +243,9 @@ async fn every_shaped_transaction_in_the_fixtures_gets_its_decision() {
             deny_codes(&p),
             missing(&p)
         );
+        if std::env::var("SIGNGATE_DECISIONS_VERBOSE").is_ok() {
+            eprintln!("{:#?}", p.decision);
+        }
         assert_eq!(
             state(&p),
             proposal_state(str_field(expect, "state", &file), &file),
