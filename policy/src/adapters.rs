@@ -10,7 +10,7 @@ use signgate_simulator::decode::{
 };
 
 use signgate_simulator::report::{
-    CallFrame, CallKind, GrantKind, Outcome, OverrideReason, SafeSlot, SimulationReport,
+    CallFrame, CallKind, Grant, GrantKind, Outcome, OverrideReason, SafeSlot, SimulationReport,
     TokenEventKind,
 };
 
@@ -421,6 +421,7 @@ fn reached_safe_facts(report: &SimulationReport) -> (Vec<ReachedSafeFacts>, Vec<
             r.address
         );
         outflows.extend(holder_outflows(report, r.address, Some(&source)));
+        outflows.extend(grants_as_outflows(report, &r.grants, &source));
         facts.push(ReachedSafeFacts {
             safe: r.address,
             location,
@@ -478,8 +479,17 @@ fn safe_change_fact(
 /// balance. When the token did not answer `balanceOf`, the allowance as stated counts, and an
 /// operator right counts as unlimited (`U256::MAX`), which no bounded tier or limit admits.
 pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
-    report
-        .grants
+    grants_as_outflows(report, &report.grants, "simulation")
+}
+
+/// `grants` as outflows to their spenders (see [`grant_outflows`]); `origin` starts each
+/// source (`simulation`, or which other Safe granted).
+fn grants_as_outflows(
+    report: &SimulationReport,
+    grants: &[Grant],
+    origin: &str,
+) -> Vec<OutflowFact> {
+    grants
         .iter()
         .map(|g| {
             let amount = match (&g.kind, g.holder_balance) {
@@ -507,7 +517,7 @@ pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
                 to: g.spender,
                 amount,
                 source: Some(format!(
-                    "simulation: grant ({what}) in log {} of {}, call path {}",
+                    "{origin}: grant ({what}) in log {} of {}, call path {}",
                     g.log_index,
                     g.emitter,
                     path.join("→")

@@ -103,6 +103,10 @@ pub struct ReachedSafe {
     pub frame: Option<usize>,
     /// Writes to its storage, classified in Safe terms, sorted by slot.
     pub storage: Vec<SafeStorageChange>,
+    /// Allowances and operator rights it granted during the run, found like the proposing
+    /// Safe's (`SimulationReport::grants`), with its balance after the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
 }
 
 /// The address a 32-byte word holds, when it is address-shaped.

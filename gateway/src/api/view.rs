@@ -171,15 +171,8 @@ fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb:
         .kind
         .children()
         .into_iter()
-        .map(|(step, c)| {
-            // A nested Safe transaction's inner call is that Safe's: its self-calls name it.
-            let owner = if step == ActionPath::NESTED {
-                a.to
-            } else {
-                safe
-            };
-            action(c, &path.child(step), owner)
-        })
+        // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
+        .map(|(step, c)| action(c, &path.child(step), safe))
         .collect();
     let words = a.plain_words(Some(safe));
     pb::DecodedAction {

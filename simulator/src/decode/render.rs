@@ -58,9 +58,9 @@ impl Action {
                     child.render(safe, depth + 1, Some(i), out);
                 }
             }
-            // The inner transaction is the other Safe's: its self-calls name that Safe.
+            // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
             ActionKind::SafeTransaction { inner, .. } => {
-                inner.render(Some(self.to), depth + 1, None, out);
+                inner.render(safe, depth + 1, None, out);
             }
             _ => {}
         }

@@ -199,6 +199,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
             singleton,
             frame,
             storage,
+            grants: self::grants(address, &surviving, &token_events),
         });
     }
 
