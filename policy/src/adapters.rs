@@ -10,15 +10,15 @@ use signgate_simulator::decode::{
 };
 
 use signgate_simulator::report::{
-    CallFrame, CallKind, GrantKind, Outcome, OverrideReason, SafeSlot, SimulationReport,
+    CallFrame, CallKind, Grant, GrantKind, Outcome, OverrideReason, SafeSlot, SimulationReport,
     TokenEventKind,
 };
 
 use crate::{
     evidence::{
         ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact, QueuedNonce,
-        RefundPaidFact, SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
-        SimulationOutcome,
+        ReachedSafeFacts, RefundPaidFact, SafeChangeFact, SafeChangeKind, SanctionsHit, Screening,
+        SimulationFacts, SimulationOutcome,
     },
     sanctions::{ListAction, ScreeningOutcome},
     wallets::Asset,
@@ -54,6 +54,9 @@ fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<Action
             change: SafeChangeKind::Other,
         },
         ActionKind::Batch { .. } => ActionFactKind::Batch,
+        // Judged by what it runs: the inner transaction is a fact of its own (below), and the
+        // simulation judges that Safe like the proposing one.
+        ActionKind::SafeTransaction { .. } => ActionFactKind::NestedSafeTransaction { safe: a.to },
         ActionKind::Token {
             call: TokenCall::Transfer { recipient, amount },
         } => ActionFactKind::TokenTransfer {
@@ -150,9 +153,11 @@ fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<Action
             None => ActionFactKind::ContractCall,
         },
         ActionKind::SafeLibrary { .. } => ActionFactKind::SafeLibrary,
-        ActionKind::Token { .. } | ActionKind::Permit2 { .. } | ActionKind::Unknown { .. } => {
-            ActionFactKind::ContractCall
-        }
+        ActionKind::Token { .. }
+        | ActionKind::Permit2 { .. }
+        | ActionKind::ForeignApproveHash { .. }
+        | ActionKind::SignatureCheck { .. }
+        | ActionKind::Unknown { .. } => ActionFactKind::ContractCall,
     };
     let mut extra = Vec::new();
     // A Permit2 `permit` of the Safe's own allowance grants one allowance per token: every
@@ -177,10 +182,15 @@ fn push_action(a: &Action, path: ActionPath, safe: Address, out: &mut Vec<Action
     }
     out.push(fact(kind));
     out.extend(extra);
-    if let ActionKind::Batch { actions, .. } = &a.kind {
-        for (i, child) in actions.iter().enumerate() {
-            push_action(child, path.child(i), safe, out);
-        }
+    for (step, child) in a.kind.children() {
+        // A nested Safe transaction moves that Safe's assets: its `transferFrom(from = it)` is
+        // the transfer out.
+        let holder = if step == ActionPath::NESTED {
+            a.to
+        } else {
+            safe
+        };
+        push_action(child, path.child(step), holder, out);
     }
 }
 
@@ -207,7 +217,8 @@ pub const fn config_kind(call: &SafeConfigCall) -> SafeChangeKind {
 /// Delegatecalls are those that ran code in the Safe's own storage context, minus the proxy's
 /// hop into its pre-state singleton (at depth 1, which every Safe call makes, and again under
 /// any later CALL or STATICCALL into the Safe proxy, such as a `swapOwner` self-call). Outflows are the
-/// Safe's net ETH decrease and every ERC-20 `Transfer` out of the Safe. The new singleton's
+/// Safe's net ETH decrease and every ERC-20 `Transfer` out of the Safe, and the same out of
+/// every other Safe the run reached (see [`ReachedSafeFacts`]). The new singleton's
 /// code hash is taken from a frame that ran it, when one did.
 pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
     let outcome = match &report.outcome {
@@ -254,32 +265,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
     let safe_changes = report
         .safe_storage
         .iter()
-        .map(|c| {
-            let kind = match &c.meaning {
-                SafeSlot::Singleton => SafeChangeKind::Singleton,
-                SafeSlot::Owner { .. } | SafeSlot::OwnerCount => SafeChangeKind::Owners,
-                SafeSlot::Threshold => SafeChangeKind::Threshold,
-                SafeSlot::Nonce => SafeChangeKind::Nonce,
-                SafeSlot::Module { .. } => SafeChangeKind::Modules,
-                SafeSlot::Guard => SafeChangeKind::Guard,
-                SafeSlot::ModuleGuard => SafeChangeKind::ModuleGuard,
-                SafeSlot::FallbackHandler => SafeChangeKind::FallbackHandler,
-                SafeSlot::ApprovedHash { .. } => SafeChangeKind::ApprovedHash,
-                _ => SafeChangeKind::Other,
-            };
-            let new_code_hash = if kind == SafeChangeKind::Singleton {
-                code_hash_of(c.after_address())
-            } else {
-                None
-            };
-            SafeChangeFact {
-                kind,
-                slot: c.slot,
-                before: c.before,
-                after: c.after,
-                new_code_hash,
-            }
-        })
+        .map(|c| safe_change_fact(report, &c.meaning, c.slot, c.before, c.after))
         .collect();
     let proxy_upgrades = report
         .proxy_upgrades
@@ -291,71 +277,10 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
             new_code_hash: code_hash_of(u.after),
         })
         .collect();
-    let mut outflows = Vec::new();
-    for b in report
-        .balance_changes
-        .iter()
-        .filter(|b| b.address == report.safe && b.after < b.before)
-    {
-        // Net ETH out of the Safe; recipients are the value-carrying frames from the Safe.
-        let mut left = b.before - b.after;
-        for t in report
-            .eth_transfers
-            .iter()
-            .filter(|t| t.from == report.safe)
-        {
-            let amount = t.value.min(left);
-            if amount.is_zero() {
-                break;
-            }
-            outflows.push(OutflowFact {
-                asset: Asset::Native,
-                to: t.to,
-                amount,
-                source: None,
-            });
-            left -= amount;
-        }
-        if !left.is_zero() {
-            outflows.push(OutflowFact {
-                asset: Asset::Native,
-                to: Address::ZERO,
-                amount: left,
-                source: None,
-            });
-        }
-    }
-    for e in &report.token_events {
-        // ERC-20, ERC-721 and ERC-1155 movements out of the Safe (an NFT counts one unit).
-        let moved = match &e.event {
-            TokenEventKind::Erc20Transfer { from, to, value } => Some((*from, *to, *value)),
-            TokenEventKind::Erc721Transfer { from, to, .. } => Some((*from, *to, U256::from(1u8))),
-            TokenEventKind::Erc1155TransferSingle {
-                from, to, value, ..
-            } => Some((*from, *to, *value)),
-            TokenEventKind::Erc1155TransferBatch {
-                from, to, values, ..
-            } => Some((
-                *from,
-                *to,
-                values
-                    .iter()
-                    .fold(U256::ZERO, |sum, v| sum.saturating_add(*v)),
-            )),
-            _ => None,
-        };
-        if let Some((from, to, amount)) = moved
-            && from == report.safe
-        {
-            outflows.push(OutflowFact {
-                asset: Asset::Token(e.token),
-                to,
-                amount,
-                source: None,
-            });
-        }
-    }
+    let mut outflows = holder_outflows(report, report.safe, None);
     outflows.extend(grant_outflows(report));
+    let (reached_safes, reached_outflows) = reached_safe_facts(report);
+    outflows.extend(reached_outflows);
     // The refund the run paid is taken out of the outflows (one movement of exactly that amount
     // to the party paid) and carried on its own: the policy judges it at its worst case.
     let refund = report.refund.as_ref().map(|r| {
@@ -392,6 +317,179 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         outflows,
         queued_nonce,
         refund,
+        reached_safes,
+    }
+}
+
+/// The Safe's movements of ETH and tokens out of `holder`: the net ETH decrease (recipients are
+/// the value-carrying frames from `holder`) and every ERC-20, ERC-721 and ERC-1155 transfer
+/// out of it (an NFT counts one unit). `source` names the holder when it is not the proposing
+/// Safe.
+fn holder_outflows(
+    report: &SimulationReport,
+    holder: Address,
+    source: Option<&str>,
+) -> Vec<OutflowFact> {
+    let mut outflows = Vec::new();
+    let source = || source.map(str::to_owned);
+    for b in report
+        .balance_changes
+        .iter()
+        .filter(|b| b.address == holder && b.after < b.before)
+    {
+        let mut left = b.before - b.after;
+        for t in report.eth_transfers.iter().filter(|t| t.from == holder) {
+            let amount = t.value.min(left);
+            if amount.is_zero() {
+                break;
+            }
+            outflows.push(OutflowFact {
+                asset: Asset::Native,
+                to: t.to,
+                amount,
+                source: source(),
+            });
+            left -= amount;
+        }
+        if !left.is_zero() {
+            outflows.push(OutflowFact {
+                asset: Asset::Native,
+                to: Address::ZERO,
+                amount: left,
+                source: source(),
+            });
+        }
+    }
+    for e in &report.token_events {
+        let moved = match &e.event {
+            TokenEventKind::Erc20Transfer { from, to, value } => Some((*from, *to, *value)),
+            TokenEventKind::Erc721Transfer { from, to, .. } => Some((*from, *to, U256::from(1u8))),
+            TokenEventKind::Erc1155TransferSingle {
+                from, to, value, ..
+            } => Some((*from, *to, *value)),
+            TokenEventKind::Erc1155TransferBatch {
+                from, to, values, ..
+            } => Some((
+                *from,
+                *to,
+                values
+                    .iter()
+                    .fold(U256::ZERO, |sum, v| sum.saturating_add(*v)),
+            )),
+            _ => None,
+        };
+        if let Some((from, to, amount)) = moved
+            && from == holder
+        {
+            outflows.push(OutflowFact {
+                asset: Asset::Token(e.token),
+                to,
+                amount,
+                source: source(),
+            });
+        }
+    }
+    outflows
+}
+
+/// The call path of `frame` as the reasons show it (`0→3→4`).
+fn frame_path(report: &SimulationReport, frame: usize) -> String {
+    report
+        .path_to(frame)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("→")
+}
+
+/// Facts of every other Safe the run reached, and the assets it moved, which join the
+/// proposal's outflows: what a Safe the proposing Safe controls pays out is judged as if the
+/// proposing Safe had paid it.
+fn reached_safe_facts(report: &SimulationReport) -> (Vec<ReachedSafeFacts>, Vec<OutflowFact>) {
+    let mut facts = Vec::new();
+    let mut outflows = Vec::new();
+    for r in &report.reached_safes {
+        let location = match r.frame {
+            Some(frame) => format!("call path {} in the simulation", frame_path(report, frame)),
+            None => "the simulation".to_owned(),
+        };
+        // The proxy's hop into its pre-state singleton, whenever the proxy is CALLed.
+        let proxy_hop = |c: &CallFrame| {
+            c.code_address == r.singleton
+                && c.parent.and_then(|p| report.calls.get(p)).is_some_and(|p| {
+                    matches!(p.kind, CallKind::Call | CallKind::StaticCall)
+                        && p.target == r.address
+                        && p.code_address == r.address
+                })
+        };
+        let delegatecalls = report
+            .delegatecalls()
+            .filter(|c| c.target == r.address && !proxy_hop(c))
+            .map(|c| DelegatecallFact {
+                depth: c.depth,
+                caller: c.caller,
+                target: c.code_address,
+                code_hash: c.code_hash,
+            })
+            .collect();
+        let safe_changes = r
+            .storage
+            .iter()
+            .map(|c| safe_change_fact(report, &c.meaning, c.slot, c.before, c.after))
+            .collect();
+        let source = format!(
+            "simulation: out of Safe {} (reached at {location})",
+            r.address
+        );
+        outflows.extend(holder_outflows(report, r.address, Some(&source)));
+        outflows.extend(grants_as_outflows(report, &r.grants, &source));
+        facts.push(ReachedSafeFacts {
+            safe: r.address,
+            location,
+            delegatecalls,
+            safe_changes,
+        });
+    }
+    (facts, outflows)
+}
+
+/// One storage write of a Safe in policy terms; a new singleton's code hash is taken from a
+/// frame that ran it, when one did.
+fn safe_change_fact(
+    report: &SimulationReport,
+    meaning: &SafeSlot,
+    slot: U256,
+    before: alloy_primitives::B256,
+    after: alloy_primitives::B256,
+) -> SafeChangeFact {
+    let kind = match meaning {
+        SafeSlot::Singleton => SafeChangeKind::Singleton,
+        SafeSlot::Owner { .. } | SafeSlot::OwnerCount => SafeChangeKind::Owners,
+        SafeSlot::Threshold => SafeChangeKind::Threshold,
+        SafeSlot::Nonce => SafeChangeKind::Nonce,
+        SafeSlot::Module { .. } => SafeChangeKind::Modules,
+        SafeSlot::Guard => SafeChangeKind::Guard,
+        SafeSlot::ModuleGuard => SafeChangeKind::ModuleGuard,
+        SafeSlot::FallbackHandler => SafeChangeKind::FallbackHandler,
+        SafeSlot::ApprovedHash { .. } => SafeChangeKind::ApprovedHash,
+        _ => SafeChangeKind::Other,
+    };
+    let new_code_hash = if kind == SafeChangeKind::Singleton {
+        let to = Address::from_word(after);
+        report
+            .calls
+            .iter()
+            .find(|c| c.code_address == to)
+            .and_then(|c| c.code_hash)
+    } else {
+        None
+    };
+    SafeChangeFact {
+        kind,
+        slot,
+        before,
+        after,
+        new_code_hash,
     }
 }
 
@@ -402,8 +500,17 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
 /// balance. When the token did not answer `balanceOf`, the allowance as stated counts, and an
 /// operator right counts as unlimited (`U256::MAX`), which no bounded tier or limit admits.
 pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
-    report
-        .grants
+    grants_as_outflows(report, &report.grants, "simulation")
+}
+
+/// `grants` as outflows to their spenders (see [`grant_outflows`]); `origin` starts each
+/// source (`simulation`, or which other Safe granted).
+fn grants_as_outflows(
+    report: &SimulationReport,
+    grants: &[Grant],
+    origin: &str,
+) -> Vec<OutflowFact> {
+    grants
         .iter()
         .map(|g| {
             let amount = match (&g.kind, g.holder_balance) {
@@ -431,7 +538,7 @@ pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
                 to: g.spender,
                 amount,
                 source: Some(format!(
-                    "simulation: grant ({what}) in log {} of {}, call path {}",
+                    "{origin}: grant ({what}) in log {} of {}, call path {}",
                     g.log_index,
                     g.emitter,
                     path.join("→")

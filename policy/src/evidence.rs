@@ -171,6 +171,12 @@ pub enum ActionFactKind {
     },
     /// A MultiSend batch; its entries follow as their own facts.
     Batch,
+    /// `execTransaction` on another Safe. Like a batch it is no facet of its own: the inner
+    /// transaction follows as its own fact, and the simulation judges the other Safe.
+    NestedSafeTransaction {
+        /// The Safe whose transaction is executed.
+        safe: Address,
+    },
     /// A call of a Safe library meant for DELEGATECALL.
     SafeLibrary,
     /// Any other call (including token approvals and unknown selectors).
@@ -283,6 +289,11 @@ pub struct SimulationFacts {
     /// this is one instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<RefundPaidFact>,
+    /// Every other Safe the run reached (one the proposing Safe owns and executes a
+    /// transaction on, approves a hash for, …): its delegatecalls and configuration changes get
+    /// the same rules as the proposing Safe's own. Its asset movements are in `outflows`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached_safes: Vec<ReachedSafeFacts>,
 }
 
 /// The refund a simulation paid.
@@ -295,6 +306,25 @@ pub struct RefundPaidFact {
     pub paid_to: Address,
     /// How much, in base units.
     pub amount: U256,
+}
+
+/// What the run did to and in a Safe other than the proposing one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachedSafeFacts {
+    /// The reached Safe.
+    pub safe: Address,
+    /// How the run reached it, for the reasons: the call path of the first frame that ran its
+    /// code.
+    #[serde(default)]
+    pub location: String,
+    /// DELEGATECALLs that ran code against its storage, minus its proxy's hop into its own
+    /// pre-state singleton.
+    #[serde(default)]
+    pub delegatecalls: Vec<DelegatecallFact>,
+    /// Its storage writes in Safe terms.
+    #[serde(default)]
+    pub safe_changes: Vec<SafeChangeFact>,
 }
 
 /// The nonce assumption of a queued transaction's run.

@@ -164,7 +164,7 @@ pub fn classify(
             continue;
         }
         match &a.kind {
-            ActionFactKind::Batch => {}
+            ActionFactKind::Batch | ActionFactKind::NestedSafeTransaction { .. } => {}
             ActionFactKind::NativeTransfer => transfer(Asset::Native, Some(a.to), location),
             ActionFactKind::TokenTransfer { recipient, .. } => {
                 transfer(Asset::Token(a.to), Some(*recipient), location.clone());
@@ -238,6 +238,40 @@ pub fn classify(
                 destination_status: None,
                 location: format!("simulation: depth {}", d.depth),
             });
+        }
+    }
+    // Another Safe the run reached: its configuration changes and its allowlisted library
+    // calls are governed like the proposing Safe's own (an ungoverned Safe's change also
+    // denies, in `rules::effects`).
+    for r in &sim.reached_safes {
+        for change in r.safe_changes.iter().filter(|c| c.kind.is_permission()) {
+            facets.push(Facet {
+                class: ActionClass::PermissionChange,
+                asset: None,
+                amount: None,
+                total: None,
+                destination: Some(r.safe),
+                destination_status: None,
+                location: format!(
+                    "simulation: {} of Safe {} changed (reached at {})",
+                    change.kind.as_str(),
+                    r.safe,
+                    r.location
+                ),
+            });
+        }
+        for d in &r.delegatecalls {
+            if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
+                facets.push(Facet {
+                    class: ActionClass::Delegatecall,
+                    asset: None,
+                    amount: None,
+                    total: None,
+                    destination: Some(d.target),
+                    destination_status: None,
+                    location: format!("simulation: in Safe {} at depth {}", r.safe, d.depth),
+                });
+            }
         }
     }
     for o in &sim.outflows {

@@ -118,6 +118,25 @@ pub enum Reason {
         /// The cap, in base units.
         cap: U256,
     },
+    /// The transaction changes the configuration (owners, threshold, modules, guards, fallback
+    /// handler, an unclassified slot) of another Safe that this policy does not govern: nobody
+    /// here decides what that Safe may become, so the change is not signed.
+    UngovernedSafeChanged {
+        /// The Safe changed.
+        safe: Address,
+        /// What changes.
+        change: SafeChangeKind,
+        /// How the transaction reaches that Safe (call path in the simulation).
+        location: String,
+    },
+    /// The transaction approves a hash on another Safe (`approveHash`): a signature on that
+    /// Safe's transaction, which anyone may then execute, and which this decision never saw.
+    ForeignHashApproved {
+        /// The Safe the hash is approved on.
+        safe: Address,
+        /// How the transaction reaches that Safe.
+        location: String,
+    },
     /// The simulated effects go beyond what the initiator declared.
     OutsideIntent {
         /// The intent as the initiator declared it, shown back in the denial.
@@ -342,6 +361,8 @@ impl Reason {
             Self::SimulationMismatch { .. } => "simulation.mismatch",
             Self::HiddenRefund { .. } => "refund.hidden_channel",
             Self::RefundAboveCap { .. } => "refund.above_cap",
+            Self::UngovernedSafeChanged { .. } => "reached_safe.ungoverned_change",
+            Self::ForeignHashApproved { .. } => "reached_safe.hash_approved",
             Self::OutsideIntent { .. } => "intent.outside",
             Self::VelocityExceeded { .. } => "velocity.exceeded",
             Self::VelocityTotalMissing { .. } => "velocity.total_missing",
@@ -472,6 +493,19 @@ impl fmt::Display for Reason {
                 receiver(*refund_receiver),
                 format_units(*worst_case, *decimals),
                 format_units(*cap, *decimals)
+            ),
+            Self::UngovernedSafeChanged {
+                safe,
+                change,
+                location,
+            } => write!(
+                f,
+                "{location} changes the {} of Safe {safe}, which this policy does not govern; add that Safe to the policy as a wallet, or make the change on it directly",
+                change.as_str()
+            ),
+            Self::ForeignHashApproved { safe, location } => write!(
+                f,
+                "{location} approves a hash on Safe {safe}: a signature on a transaction of that Safe which anyone may then execute and which was never judged here; execute that transaction with execTransaction from this Safe instead, so it is simulated and judged"
             ),
             Self::OutsideIntent { intent, deviation } => write!(
                 f,

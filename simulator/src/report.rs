@@ -79,6 +79,38 @@ pub struct SimulationReport {
     /// `gasUsed` is one possible value; the policy judges the worst case the SafeTx allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<RefundPayment>,
+    /// Every other Safe whose code ran during the simulation (a Safe the proposing Safe owns and
+    /// executes a transaction on, approves a hash for, …), with its storage writes classified
+    /// like the proposing Safe's own. See [`ReachedSafe`] for how one is recognised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached_safes: Vec<ReachedSafe>,
+}
+
+/// A Safe other than the proposing one that the simulation reached.
+///
+/// An account is a Safe here when Safe singleton code, recognised by code hash (any version,
+/// L1 or L2 flavour, canonical address or a copy), ran in its storage context (a DELEGATECALL
+/// or CALLCODE from it into that code), or when its slot 0 held or now holds the address of such
+/// code. Neither can be dodged by a Safe that acts: a Safe proxy cannot execute, approve or
+/// change anything without running its singleton in its own context, and a copy of the
+/// singleton at another address has the same code hash. A contract running code that is not
+/// Safe code is not a Safe; its writes stay in `other_storage` and a slot-0 change of it is a
+/// proxy upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReachedSafe {
+    /// The Safe proxy.
+    pub address: Address,
+    /// Its singleton (slot 0) in the real pre-state.
+    pub singleton: Address,
+    /// The first frame that ran Safe code for it: where in the call tree it was reached.
+    pub frame: Option<usize>,
+    /// Writes to its storage, classified in Safe terms, sorted by slot.
+    pub storage: Vec<SafeStorageChange>,
+    /// Allowances and operator rights it granted during the run, found like the proposing
+    /// Safe's (`SimulationReport::grants`), with its balance after the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
 }
 
 /// The address a 32-byte word holds, when it is address-shaped.

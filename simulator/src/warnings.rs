@@ -279,6 +279,11 @@ fn walk(action: &Action, path: &ActionPath, in_batch: bool, out: &mut Vec<Warnin
                 walk(child, &path.child(index), true, out);
             }
         }
+        // The inner call runs in the other Safe's context: a DELEGATECALL there is as nested as
+        // one in a batch.
+        ActionKind::SafeTransaction { inner, .. } => {
+            walk(inner, &path.child(ActionPath::NESTED), true, out);
+        }
         _ => {}
     }
 }

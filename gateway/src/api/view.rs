@@ -168,14 +168,13 @@ pub fn decision(
 }
 
 fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb::DecodedAction {
-    let children = match &a.kind {
-        signgate_simulator::decode::ActionKind::Batch { actions, .. } => actions
-            .iter()
-            .enumerate()
-            .map(|(i, c)| action(c, &path.child(i), safe))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let children = a
+        .kind
+        .children()
+        .into_iter()
+        // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
+        .map(|(step, c)| action(c, &path.child(step), safe))
+        .collect();
     let words = a.plain_words(Some(safe));
     pb::DecodedAction {
         path: path.to_string(),

@@ -1,6 +1,6 @@
 //! Rules over what the transaction does, which no quorum can override.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use signgate_simulator::Operation;
 
 use crate::{
@@ -16,6 +16,85 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     simulation(evidence, out);
     upgrades(policy, evidence, out);
     delegatecalls(policy, evidence, out);
+    reached_safes(policy, evidence, out);
+}
+
+/// Every other Safe the run reached gets the proposing Safe's rules: a DELEGATECALL in its
+/// context must hit allowlisted code (by address and code hash), a singleton change must be a
+/// declared upgrade, and an approved hash (a signature on a transaction of that Safe which
+/// anyone may then execute, unseen here) denies. A configuration change of a Safe the policy
+/// does not govern denies; of a governed one it takes the permission-change tier (facets).
+fn reached_safes(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
+    let chain_id = evidence.proposal.chain_id;
+    for r in &evidence.simulation.reached_safes {
+        let mut denied: Vec<Address> = Vec::new();
+        for d in &r.delegatecalls {
+            if !allowlisted(policy, d.target, d.code_hash) && !denied.contains(&d.target) {
+                denied.push(d.target);
+                out.push(Reason::DelegatecallNotAllowlisted {
+                    target: d.target,
+                    code_hash: d.code_hash,
+                    location: format!(
+                        "Safe {} (reached at {}), at simulation depth {} (from {}),",
+                        r.safe, r.location, d.depth, d.caller
+                    ),
+                });
+            }
+        }
+        let governed = policy.wallet_for(chain_id, r.safe).is_some();
+        let mut seen: Vec<SafeChangeKind> = Vec::new();
+        for c in &r.safe_changes {
+            match c.kind {
+                SafeChangeKind::Nonce => {}
+                SafeChangeKind::Singleton => {
+                    let (from, to) = (Address::from_word(c.before), Address::from_word(c.after));
+                    if !declared_upgrade(policy, r.safe, to, c.new_code_hash) {
+                        out.push(Reason::SingletonChanged {
+                            safe: r.safe,
+                            from,
+                            to,
+                            code_hash: c.new_code_hash,
+                        });
+                    }
+                }
+                SafeChangeKind::ApprovedHash if !seen.contains(&c.kind) => {
+                    seen.push(c.kind);
+                    out.push(Reason::ForeignHashApproved {
+                        safe: r.safe,
+                        location: r.location.clone(),
+                    });
+                }
+                SafeChangeKind::ApprovedHash => {}
+                kind if !governed && !seen.contains(&kind) => {
+                    seen.push(kind);
+                    out.push(Reason::UngovernedSafeChanged {
+                        safe: r.safe,
+                        change: kind,
+                        location: r.location.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether `target` with `code_hash` is on the delegatecall allowlist (both must match).
+fn allowlisted(policy: &Policy, target: Address, code_hash: Option<B256>) -> bool {
+    code_hash.is_some_and(|h| {
+        policy
+            .delegate_targets()
+            .iter()
+            .any(|t| t.address == target && t.code_hash == h)
+    })
+}
+
+/// Whether the policy declares the upgrade of `proxy` to `to` with exactly `code_hash`.
+fn declared_upgrade(policy: &Policy, proxy: Address, to: Address, code_hash: Option<B256>) -> bool {
+    policy
+        .declared_upgrades()
+        .iter()
+        .any(|u| u.proxy == proxy && u.implementation == to && code_hash == Some(u.code_hash))
 }
 
 /// A deny-action list hit anywhere denies; an unscreened transaction denies.
@@ -58,11 +137,8 @@ fn simulation(evidence: &Evidence, out: &mut Vec<Reason>) {
 
 /// Singleton and proxy implementation changes deny unless declared with the exact code hash.
 fn upgrades(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
-    let declared = |proxy: Address, to: Address, code_hash: Option<alloy_primitives::B256>| {
-        policy
-            .declared_upgrades()
-            .iter()
-            .any(|u| u.proxy == proxy && u.implementation == to && code_hash == Some(u.code_hash))
+    let declared = |proxy: Address, to: Address, code_hash: Option<B256>| {
+        declared_upgrade(policy, proxy, to, code_hash)
     };
     let safe = evidence.proposal.safe;
     for c in evidence
@@ -121,13 +197,7 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
         }
     }
     for d in &evidence.simulation.delegatecalls {
-        let ok = d.code_hash.is_some_and(|h| {
-            policy
-                .delegate_targets()
-                .iter()
-                .any(|t| t.address == d.target && t.code_hash == h)
-        });
-        if !ok && !denied.contains(&d.target) {
+        if !allowlisted(policy, d.target, d.code_hash) && !denied.contains(&d.target) {
             denied.push(d.target);
             out.push(Reason::DelegatecallNotAllowlisted {
                 target: d.target,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
 
 use crate::{deployments::Deployment, tx::Operation};
@@ -66,11 +66,62 @@ pub enum ActionKind {
         /// The decoded library function and its arguments.
         call: SafeLibraryCall,
     },
+    /// `execTransaction` on another Safe: this Safe executes that Safe's transaction (and, as
+    /// one of its owners calling, signs it: an owner's `v = 1` signature needs no stored
+    /// approval when the owner is `msg.sender`). The inner transaction is decoded as that Safe's.
+    SafeTransaction {
+        /// The inner transaction's gas, refund and signature fields.
+        settings: Box<NestedSafeTx>,
+        /// The inner transaction, its self-calls decoded against the other Safe.
+        inner: Box<Action>,
+    },
+    /// `approveHash` on another Safe: as an owner there, this Safe signs the transaction of that
+    /// Safe with this hash, which anyone may then execute.
+    ForeignApproveHash {
+        /// The hash approved.
+        hash: B256,
+    },
+    /// An EIP-1271 `isValidSignature(bytes32, bytes)` call: asks the target whether it signed
+    /// `hash` (a read; a Safe answers from its owners' signatures or its signed messages).
+    SignatureCheck {
+        /// The hash asked about.
+        hash: B256,
+    },
     /// Anything else: the selector (if the calldata has four bytes) and nothing more.
     Unknown {
         /// The first four bytes of the calldata, when it has four.
         selector: Option<[u8; 4]>,
     },
+}
+
+/// The fields of a nested Safe transaction besides its call (which is the inner [`Action`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NestedSafeTx {
+    /// Gas the inner Safe forwards to its call.
+    pub safe_tx_gas: U256,
+    /// Gas paid for outside the call, for the refund.
+    pub base_gas: U256,
+    /// Refund price per gas; non-zero pays a refund out of the inner Safe.
+    pub gas_price: U256,
+    /// The refund's token (zero for ETH).
+    pub gas_token: Address,
+    /// Who receives the refund (zero for `tx.origin`).
+    pub refund_receiver: Address,
+    /// The signatures passed, as given.
+    pub signatures: Bytes,
+}
+
+impl ActionKind {
+    /// The actions this node runs, each with the step it adds to the path: a batch's entries
+    /// by index, a nested Safe transaction's inner call as [`ActionPath::NESTED`].
+    pub fn children(&self) -> Vec<(usize, &Action)> {
+        match self {
+            Self::Batch { actions, .. } => actions.iter().enumerate().collect(),
+            Self::SafeTransaction { inner, .. } => vec![(ActionPath::NESTED, inner.as_ref())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Configuration self-calls of the Safe.
@@ -383,6 +434,10 @@ impl AddressRole {
 pub struct ActionPath(pub Vec<usize>);
 
 impl ActionPath {
+    /// The path step of a nested Safe transaction's inner call (never a batch index: a batch
+    /// that large cannot be decoded).
+    pub const NESTED: usize = usize::MAX;
+
     /// The path of the `index`-th entry of the batch at `self`.
     pub fn child(&self, index: usize) -> Self {
         let mut steps = self.0.clone();
@@ -397,7 +452,8 @@ impl ActionPath {
 }
 
 impl fmt::Display for ActionPath {
-    /// `tx` for the root, `multiSend[2]` for an entry, `multiSend[2] → multiSend[0]` when nested.
+    /// `tx` for the root, `multiSend[2]` for an entry, `multiSend[2] → multiSend[0]` when nested,
+    /// `execTransaction` for the inner call of another Safe's transaction.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             return f.write_str("tx");
@@ -406,7 +462,11 @@ impl fmt::Display for ActionPath {
             if n > 0 {
                 f.write_str(" → ")?;
             }
-            write!(f, "multiSend[{index}]")?;
+            if *index == Self::NESTED {
+                f.write_str("execTransaction")?;
+            } else {
+                write!(f, "multiSend[{index}]")?;
+            }
         }
         Ok(())
     }

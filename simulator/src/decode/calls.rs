@@ -4,7 +4,7 @@
 //! written here. A selector that matches but whose arguments do not decode is kept as an unknown
 //! call; the warnings pass names it (see [`known_function`]), since its addresses went unscreened.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::{SolCall, SolInterface, abi::AbiDecoderConfig};
 
 use super::action::{
@@ -12,10 +12,10 @@ use super::action::{
 };
 use crate::abi::{
     ICreateCall::ICreateCallCalls, IERC20, IERC20::IERC20Calls, IERC721::IERC721Calls,
-    IERC1155::IERC1155Calls, IPermit2::IPermit2Calls, ISafe::ISafeCalls,
+    IERC1155::IERC1155Calls, IERC1271, IPermit2::IPermit2Calls, ISafe, ISafe::ISafeCalls,
     ISafeMigration::ISafeMigrationCalls, ISignMessageLib::ISignMessageLibCalls,
 };
-use crate::deployments::PERMIT2;
+use crate::{deployments::PERMIT2, tx::Operation};
 
 /// The first four bytes of `data`, if it has them.
 pub fn selector(data: &[u8]) -> Option<[u8; 4]> {
@@ -44,6 +44,11 @@ pub fn known_function(to: Address, sel: [u8; 4]) -> Option<&'static str> {
         Some("ERC-1155")
     } else if to == PERMIT2 && IPermit2Calls::valid_selector(sel) {
         Some("Permit2")
+    } else if sel == ISafe::execTransactionCall::SELECTOR
+        || sel == ISafe::approveHashCall::SELECTOR
+        || sel == IERC1271::isValidSignatureCall::SELECTOR
+    {
+        Some("Safe")
     } else if ISignMessageLibCalls::valid_selector(sel)
         || ICreateCallCalls::valid_selector(sel)
         || ISafeMigrationCalls::valid_selector(sel)
@@ -52,6 +57,68 @@ pub fn known_function(to: Address, sel: [u8; 4]) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A call into another Safe that the decoder shows as such.
+pub(crate) enum NestedSafeCall {
+    /// `execTransaction(...)`, decoded.
+    Exec(Box<NestedExec>),
+    /// `approveHash(hash)`.
+    ApproveHash(B256),
+    /// EIP-1271 `isValidSignature(bytes32, bytes)`.
+    SignatureCheck(B256),
+}
+
+/// The fields of a decoded `execTransaction`.
+pub(crate) struct NestedExec {
+    pub(crate) to: Address,
+    pub(crate) value: U256,
+    pub(crate) data: alloy_primitives::Bytes,
+    pub(crate) operation: Operation,
+    pub(crate) safe_tx_gas: U256,
+    pub(crate) base_gas: U256,
+    pub(crate) gas_price: U256,
+    pub(crate) gas_token: Address,
+    pub(crate) refund_receiver: Address,
+    pub(crate) signatures: alloy_primitives::Bytes,
+}
+
+/// `execTransaction`, `approveHash` or `isValidSignature(bytes32,bytes)` called on another
+/// contract. `execTransaction` and `approveHash` exist only on Safes (their selectors are the
+/// Safe's); whether the target really is a Safe the simulation tells. Arguments that do not
+/// decode (or an operation other than 0 and 1) leave the call unknown, and the warnings name it.
+pub(crate) fn nested_safe_call(data: &[u8]) -> Option<NestedSafeCall> {
+    let sel = selector(data)?;
+    let config = AbiDecoderConfig::new().validate(true);
+    if sel == ISafe::execTransactionCall::SELECTOR {
+        let c = ISafe::execTransactionCall::abi_decode_with_config(data, config).ok()?;
+        let operation = match c.operation {
+            0 => Operation::Call,
+            1 => Operation::DelegateCall,
+            _ => return None,
+        };
+        return Some(NestedSafeCall::Exec(Box::new(NestedExec {
+            to: c.to,
+            value: c.value,
+            data: c.data,
+            operation,
+            safe_tx_gas: c.safeTxGas,
+            base_gas: c.baseGas,
+            gas_price: c.gasPrice,
+            gas_token: c.gasToken,
+            refund_receiver: c.refundReceiver,
+            signatures: c.signatures,
+        })));
+    }
+    if sel == ISafe::approveHashCall::SELECTOR {
+        let c = ISafe::approveHashCall::abi_decode_with_config(data, config).ok()?;
+        return Some(NestedSafeCall::ApproveHash(c.hashToApprove));
+    }
+    if sel == IERC1271::isValidSignatureCall::SELECTOR {
+        let c = IERC1271::isValidSignatureCall::abi_decode_with_config(data, config).ok()?;
+        return Some(NestedSafeCall::SignatureCheck(c.hash));
+    }
+    None
 }
 
 /// A call of the Safe on itself.

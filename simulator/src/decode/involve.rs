@@ -175,6 +175,9 @@ impl ActionKind {
             Self::SafeConfig { call } => call.name(),
             Self::UnknownSelfCall { .. } | Self::Unknown { .. } => "unknown function",
             Self::Batch { .. } => "multiSend",
+            Self::SafeTransaction { .. } => "execTransaction",
+            Self::ForeignApproveHash { .. } => "approveHash",
+            Self::SignatureCheck { .. } => "isValidSignature",
             Self::Token { call } => call.name(),
             Self::Permit2 { call } => call.name(),
             Self::SafeLibrary { call } => call.name(),
@@ -187,6 +190,14 @@ impl ActionKind {
             Self::SafeConfig { call } => call.addresses(),
             Self::Token { call } => call.addresses(),
             Self::Permit2 { call } => call.addresses(),
+            Self::SafeTransaction { settings, .. } => vec![
+                (settings.gas_token, AddressRole::GasToken),
+                (settings.refund_receiver, AddressRole::RefundReceiver),
+            ]
+            .into_iter()
+            .filter(|(a, _)| !a.is_zero())
+            .collect(),
+            Self::ForeignApproveHash { .. } | Self::SignatureCheck { .. } => vec![],
             Self::NativeTransfer
             | Self::UnknownSelfCall { .. }
             | Self::Unknown { .. }
@@ -228,10 +239,9 @@ impl Action {
                     function,
                 }),
         );
-        if let ActionKind::Batch { actions, .. } = &self.kind {
-            for (index, child) in actions.iter().enumerate() {
-                child.collect(&path.child(index), "multiSend", out);
-            }
+        let caller = self.kind.function_name();
+        for (step, child) in self.kind.children() {
+            child.collect(&path.child(step), caller, out);
         }
     }
 }

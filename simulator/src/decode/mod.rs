@@ -15,8 +15,8 @@ mod render;
 mod transaction;
 
 pub use action::{
-    Action, ActionKind, ActionPath, AddressRole, Involvement, Permit2Call, Permit2Transfer,
-    SafeConfigCall, SafeLibraryCall, TokenCall,
+    Action, ActionKind, ActionPath, AddressRole, Involvement, NestedSafeTx, Permit2Call,
+    Permit2Transfer, SafeConfigCall, SafeLibraryCall, TokenCall,
 };
 pub use batch::{BatchEntry, BatchError, ENTRY_HEADER_LEN, encode_batch, parse_batch};
 pub use calls::{known_function, selector};

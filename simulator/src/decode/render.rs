@@ -52,10 +52,17 @@ impl Action {
             out.push_str(" — code runs in the Safe's storage");
         }
         out.push('\n');
-        if let ActionKind::Batch { actions, .. } = &self.kind {
-            for (i, child) in actions.iter().enumerate() {
-                child.render(safe, depth + 1, Some(i), out);
+        match &self.kind {
+            ActionKind::Batch { actions, .. } => {
+                for (i, child) in actions.iter().enumerate() {
+                    child.render(safe, depth + 1, Some(i), out);
+                }
             }
+            // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
+            ActionKind::SafeTransaction { inner, .. } => {
+                inner.render(safe, depth + 1, None, out);
+            }
+            _ => {}
         }
     }
 }
@@ -100,6 +107,26 @@ fn describe(kind: &ActionKind) -> String {
                 actions.len(),
                 if actions.len() == 1 { "" } else { "s" }
             )
+        }
+        ActionKind::SafeTransaction { settings, .. } => {
+            let mut words = format!(
+                "execTransaction: this Safe executes a transaction of that Safe (below), with {} bytes of signatures",
+                settings.signatures.len()
+            );
+            if !settings.gas_price.is_zero() {
+                let _ = write!(
+                    words,
+                    ", paying a refund at gasPrice {} in {} to {}",
+                    settings.gas_price, settings.gas_token, settings.refund_receiver
+                );
+            }
+            words
+        }
+        ActionKind::ForeignApproveHash { hash } => format!(
+            "approveHash {hash}: as an owner of that Safe, sign its transaction with this hash, which anyone may then execute"
+        ),
+        ActionKind::SignatureCheck { hash } => {
+            format!("isValidSignature: ask whether it signed {hash} (EIP-1271, a read)")
         }
         ActionKind::Token { call } => describe_token(call),
         ActionKind::Permit2 { call } => describe_permit2(call),

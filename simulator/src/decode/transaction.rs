@@ -5,7 +5,7 @@ use alloy_sol_types::{SolCall, abi::AbiDecoderConfig};
 use serde::Serialize;
 
 use super::{
-    action::{Action, ActionKind, ActionPath},
+    action::{Action, ActionKind, ActionPath, NestedSafeTx},
     batch::{BatchError, parse_batch},
     calls,
 };
@@ -149,6 +149,8 @@ impl Decoder {
             calls::self_call(data)
         } else if calls::selector(data) == Some(IMultiSend::multiSendCall::SELECTOR) {
             self.batch(operation, to, data, path, executing)?
+        } else if let Some(nested) = calls::nested_safe_call(data) {
+            self.nested(to, nested, path)?
         } else {
             calls::external_call(to, data)
         };
@@ -158,6 +160,52 @@ impl Decoder {
             value,
             data_len: data.len(),
             kind,
+        })
+    }
+
+    /// Another Safe's call: its `execTransaction` inner call decoded as that Safe's own (its
+    /// self-calls are configuration calls of that Safe), or its `approveHash` / EIP-1271 check.
+    fn nested(
+        &mut self,
+        to: Address,
+        call: calls::NestedSafeCall,
+        path: &ActionPath,
+    ) -> Result<ActionKind, DecodeError> {
+        let tx = match call {
+            calls::NestedSafeCall::Exec(tx) => tx,
+            calls::NestedSafeCall::ApproveHash(hash) => {
+                return Ok(ActionKind::ForeignApproveHash { hash });
+            }
+            calls::NestedSafeCall::SignatureCheck(hash) => {
+                return Ok(ActionKind::SignatureCheck { hash });
+            }
+        };
+        if path.depth() >= MAX_BATCH_DEPTH {
+            return Err(DecodeError::BatchTooDeep {
+                path: path.clone(),
+                max: MAX_BATCH_DEPTH,
+            });
+        }
+        let outer = std::mem::replace(&mut self.safe, to);
+        let inner = self.action(
+            tx.operation,
+            tx.to,
+            tx.value,
+            &tx.data,
+            &path.child(ActionPath::NESTED),
+            to,
+        );
+        self.safe = outer;
+        Ok(ActionKind::SafeTransaction {
+            settings: Box::new(NestedSafeTx {
+                safe_tx_gas: tx.safe_tx_gas,
+                base_gas: tx.base_gas,
+                gas_price: tx.gas_price,
+                gas_token: tx.gas_token,
+                refund_receiver: tx.refund_receiver,
+                signatures: tx.signatures,
+            }),
+            inner: Box::new(inner?),
         })
     }
 

@@ -22,12 +22,13 @@ use super::{
 use crate::{
     abi::{IERC20, IERC721, IERC1155, IPermit2, ISafe},
     constants::{SENTINEL, slots},
+    deployments::{self, SafeContract},
     report::{
         BalanceChange, CallFrame, CallKind, CreatedContract, EmbeddedAddress, EmbeddedSite,
         EthTransfer, FrameFailure, Grant, GrantKind, ImplementationSlot, Outcome, ProxyUpgrade,
-        RefundPayment, RevertReason, SafeSlot, SafeStorageChange, SelfDestruct, SignatureMode,
-        SimulationReport, StateOverride, StatePin, StateSourceKind, StorageChange, TokenEvent,
-        TokenEventKind,
+        ReachedSafe, RefundPayment, RevertReason, SafeSlot, SafeStorageChange, SelfDestruct,
+        SignatureMode, SimulationReport, StateOverride, StatePin, StateSourceKind, StorageChange,
+        TokenEvent, TokenEventKind,
     },
     version::SafeVersion,
 };
@@ -105,6 +106,8 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         .collect::<Vec<TokenEvent>>();
     let grants = grants(f.safe, &surviving, &token_events);
 
+    let reached = reached_safe_addresses(src, &f, &calls, state)?;
+    let mut reached_storage: BTreeMap<Address, Vec<SafeStorageChange>> = BTreeMap::new();
     let mut safe_storage = Vec::new();
     let mut other_storage = Vec::new();
     let mut proxy_upgrades = Vec::new();
@@ -137,6 +140,20 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
                 before,
                 after,
             });
+            if reached.contains_key(&address) {
+                // A reached Safe's slot 0 is its singleton: judged as a Safe change, not as a
+                // proxy upgrade.
+                reached_storage
+                    .entry(address)
+                    .or_default()
+                    .push(SafeStorageChange {
+                        slot: *slot,
+                        meaning: SafeSlot::Other,
+                        before,
+                        after,
+                    });
+                continue;
+            }
             if let Some(kind) = implementation_slot(src, state, *slot, before, after)? {
                 proxy_upgrades.push(ProxyUpgrade {
                     proxy: address,
@@ -160,7 +177,35 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
             }
         }
     }
-    classify(&f, &calls, state, &mut safe_storage);
+    let own_candidates: Vec<Address> = f.owners.iter().chain(&f.modules).copied().collect();
+    classify(
+        &own_candidates,
+        &[f.safe_tx_hash],
+        &calls,
+        state,
+        &mut safe_storage,
+    );
+    let mut reached_safes = Vec::with_capacity(reached.len());
+    for (address, (singleton, frame)) in reached {
+        let mut storage = reached_storage.remove(&address).unwrap_or_default();
+        // Hashes it approved in this run: the only approved-hash keys its writes can have.
+        let hashes: Vec<B256> = surviving
+            .iter()
+            .filter(|(_, l)| {
+                l.address == address
+                    && l.topics().first() == Some(&ISafe::ApproveHash::SIGNATURE_HASH)
+            })
+            .filter_map(|(_, l)| l.topics().get(1).copied())
+            .collect();
+        classify(&[], &hashes, &calls, state, &mut storage);
+        reached_safes.push(ReachedSafe {
+            address,
+            singleton,
+            frame,
+            storage,
+            grants: self::grants(address, &surviving, &token_events),
+        });
+    }
 
     let mut eth_transfers = Vec::new();
     let mut created = Vec::new();
@@ -239,6 +284,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         embedded_addresses,
         grants,
         refund,
+        reached_safes,
     })
 }
 
@@ -268,6 +314,80 @@ fn refund_payment(f: &RunFacts, logs: &[(usize, &Log)]) -> Option<RefundPayment>
         },
         amount,
     })
+}
+
+/// The code hashes of every known Safe singleton (all versions, L1 and L2, every flavour).
+fn singleton_code_hashes() -> &'static HashSet<B256> {
+    static HASHES: OnceLock<HashSet<B256>> = OnceLock::new();
+    HASHES.get_or_init(|| {
+        deployments::of(SafeContract::Singleton)
+            .chain(deployments::of(SafeContract::SingletonL2))
+            .filter_map(|d| d.code_hash)
+            .collect()
+    })
+}
+
+fn code_hash_at<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    state: &EvmState,
+    a: Address,
+) -> Result<B256, StateError> {
+    Ok(match state.get(&a) {
+        Some(acc) => acc.info.code_hash,
+        None => src
+            .basic_ref(a)?
+            .map(|i| i.code_hash)
+            .unwrap_or(KECCAK_EMPTY),
+    })
+}
+
+/// The Safes other than the proposing one that the run reached (see [`ReachedSafe`] for the
+/// rule), each with its pre-state singleton and the first frame that ran Safe code for it.
+/// Slot 0 is only read for accounts whose storage was written, so a remote state source is not
+/// asked about every account the run loaded.
+fn reached_safe_addresses<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    f: &RunFacts,
+    calls: &[CallFrame],
+    state: &EvmState,
+) -> Result<BTreeMap<Address, (Address, Option<usize>)>, StateError> {
+    let safe_code = singleton_code_hashes();
+    let mut found: BTreeMap<Address, Option<usize>> = BTreeMap::new();
+    for c in calls {
+        if c.kind.runs_in_caller_context()
+            && c.target != f.safe
+            && c.code_hash.is_some_and(|h| safe_code.contains(&h))
+        {
+            found.entry(c.target).or_insert(Some(c.id));
+        }
+    }
+    for (address, acc) in state {
+        if *address == f.safe || found.contains_key(address) {
+            continue;
+        }
+        if acc.changed_storage_slots().next().is_none() {
+            continue;
+        }
+        let before = B256::from(src.storage_ref(*address, slots::SINGLETON)?);
+        let after = acc
+            .storage
+            .get(&slots::SINGLETON)
+            .map_or(before, |v| B256::from(v.present_value()));
+        for w in [before, after] {
+            if word_is_address(w)
+                && safe_code.contains(&code_hash_at(src, state, Address::from_word(w))?)
+            {
+                found.insert(*address, None);
+                break;
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (address, frame) in found {
+        let singleton = Address::from_word(B256::from(src.storage_ref(address, slots::SINGLETON)?));
+        out.insert(address, (singleton, frame));
+    }
+    Ok(out)
 }
 
 /// Address-shaped words of every frame's input (failed frames too: intent shows) and of every
@@ -535,9 +655,11 @@ fn implementation_slot<D: DatabaseRef<Error = StateError>>(
 }
 
 /// Names each Safe slot. Mapping slots are matched against the keys that could have produced
-/// them: the pre-state owners and modules, the sentinel, and every address seen in the run.
+/// them: `known` (the pre-state owners and modules, when known), the sentinel, every address
+/// seen in the run, and `hashes` for approved hashes.
 fn classify(
-    f: &RunFacts,
+    known: &[Address],
+    hashes: &[B256],
     calls: &[CallFrame],
     state: &EvmState,
     changes: &mut [SafeStorageChange],
@@ -567,8 +689,7 @@ fn classify(
     }
     let mut candidates: HashSet<Address> = HashSet::new();
     candidates.insert(SENTINEL);
-    candidates.extend(f.owners.iter().copied());
-    candidates.extend(f.modules.iter().copied());
+    candidates.extend(known.iter().copied());
     candidates.extend(state.keys().copied());
     for c in calls {
         candidates.extend([c.caller, c.target, c.code_address]);
@@ -584,13 +705,15 @@ fn classify(
     for a in candidates {
         table.insert(slots::owner(a), SafeSlot::Owner { owner: a });
         table.insert(slots::module(a), SafeSlot::Module { module: a });
-        table.insert(
-            slots::approved_hash(a, f.safe_tx_hash),
-            SafeSlot::ApprovedHash {
-                owner: a,
-                hash: f.safe_tx_hash,
-            },
-        );
+        for hash in hashes {
+            table.insert(
+                slots::approved_hash(a, *hash),
+                SafeSlot::ApprovedHash {
+                    owner: a,
+                    hash: *hash,
+                },
+            );
+        }
     }
     for c in changes.iter_mut().filter(|c| c.meaning == SafeSlot::Other) {
         if let Some(m) = table.get(&c.slot) {

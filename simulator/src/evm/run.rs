@@ -335,7 +335,9 @@ pub fn simulate_with<S: StateSource>(
     };
     let mut report = diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state)
         .map_err(to_deadline)?;
-    if !report.grants.is_empty() {
+    let any_grant =
+        !report.grants.is_empty() || report.reached_safes.iter().any(|r| !r.grants.is_empty());
+    if any_grant {
         // What a grant puts within the spender's reach: the Safe's balance once the
         // transaction has run, asked of the token on the post-state.
         evm.commit(out.state);
@@ -344,6 +346,14 @@ pub fn simulate_with<S: StateSource>(
                 return Err(SimulationError::DeadlineExceeded { timeout_ms });
             }
             g.holder_balance = balance_of(&mut evm, executor, g.token, safe, chain_id);
+        }
+        for r in &mut report.reached_safes {
+            for g in &mut r.grants {
+                if Instant::now() >= deadline {
+                    return Err(SimulationError::DeadlineExceeded { timeout_ms });
+                }
+                g.holder_balance = balance_of(&mut evm, executor, g.token, r.address, chain_id);
+            }
         }
     }
     Ok(report)

@@ -13,12 +13,12 @@ use alloy_primitives::{Address, Bytes, U256, address};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use signgate_simulator::{
     Operation,
-    abi::IUpgradeable,
+    abi::{ISafe, IUpgradeable},
     constants::SENTINEL,
     report::{CallKind, ImplementationSlot, Outcome, ProxyUpgrade, SafeSlot},
 };
 
-use crate::support::{Lab, V141, uint, word};
+use crate::support::{Lab, V130, V141, V150, uint, word};
 
 sol! {
     function claimRewards(address guard, address module) external;
@@ -121,4 +121,57 @@ fn contract_created_by_a_delegatecalled_create_call() {
     assert_eq!((c.creator, c.kind), (lab.safe, CallKind::Create));
     assert_eq!(c.address, lab.safe.create(1));
     assert!(r.touched_addresses().iter().any(|t| t.address == c.address));
+}
+
+/// Issue 13 item 1: the Safe executes a transaction of a Safe it owns (threshold 1, the
+/// Safe's `v = 1` signature as `msg.sender`), which DELEGATECALLs SneakyLib. The owned Safe
+/// is reached (its singleton, a non-canonical copy here, is recognised by code hash) and its
+/// writes are classified in Safe terms, not left as anonymous storage or a proxy upgrade.
+#[test]
+fn a_safe_owned_by_the_safe_is_reached_and_its_writes_classified() {
+    for release in [V130, V141, V150] {
+        let mut lab = Lab::new(release, 3, 2);
+        let owned = lab.world.deploy_safe(release, &[lab.safe], 1);
+        let lib = lab.deploy("SneakyLib", Vec::new());
+        let inner: Bytes = claimRewardsCall {
+            guard: Address::ZERO,
+            module: MODULE,
+        }
+        .abi_encode()
+        .into();
+        let mut signatures = lab.safe.into_word().to_vec();
+        signatures.extend([0u8; 32]);
+        signatures.push(1);
+        let data: Bytes = ISafe::execTransactionCall {
+            to: lib,
+            value: U256::ZERO,
+            data: inner,
+            operation: 1,
+            safeTxGas: U256::ZERO,
+            baseGas: U256::ZERO,
+            gasPrice: U256::ZERO,
+            gasToken: Address::ZERO,
+            refundReceiver: Address::ZERO,
+            signatures: signatures.into(),
+        }
+        .abi_encode()
+        .into();
+        let tx = lab.tx(owned, U256::ZERO, data, Operation::Call);
+        let r = lab.simulate(&tx);
+        assert_eq!(r.outcome, Outcome::Success, "{}: {r:#?}", release.dir);
+        assert_eq!(r.reached_safes.len(), 1, "{}: {r:#?}", release.dir);
+        let reached = &r.reached_safes[0];
+        assert_eq!(reached.address, owned);
+        assert!(reached.frame.is_some());
+        let m: Vec<_> = reached.storage.iter().map(|c| c.meaning.clone()).collect();
+        assert!(m.contains(&SafeSlot::Module { module: MODULE }), "{m:#?}");
+        assert!(m.contains(&SafeSlot::Module { module: SENTINEL }), "{m:#?}");
+        assert!(m.contains(&SafeSlot::Nonce), "{m:#?}");
+        assert!(!r.proxy_upgrades.iter().any(|u| u.proxy == owned));
+        // Its DELEGATECALL into SneakyLib is in the report, in its context.
+        assert!(
+            r.delegatecalls()
+                .any(|c| c.target == owned && c.code_address == lib)
+        );
+    }
 }

@@ -26,9 +26,20 @@ fn folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/attacks/decisions")
 }
 
+/// An owner's approval as a Safe signature: `r` = the owner, `s` = 0, `v` = 1. The Safe accepts
+/// it without a stored approval when the owner is the caller of `execTransaction`.
+fn approval_of(owner: Address) -> String {
+    format!("0x{:0>64}{:064}01", hex::encode(owner), 0)
+}
+
 /// The addresses a fixture may name by placeholder.
 fn placeholders(text: &str) -> String {
-    text.replace("$DEMO_SAFE", &demo::DEMO_SAFE.to_string())
+    text.replace("$APPROVAL_OF_DEMO_SAFE", &approval_of(demo::DEMO_SAFE))
+        .replace("$APPROVAL_OF_NESTED_SAFE", &approval_of(demo::NESTED_SAFE))
+        .replace("$NESTED_SAFE", &demo::NESTED_SAFE.to_string())
+        .replace("$INNER_SAFE", &demo::INNER_SAFE.to_string())
+        .replace("$SNEAKY_LIB", &demo::SNEAKY_LIB.to_string())
+        .replace("$DEMO_SAFE", &demo::DEMO_SAFE.to_string())
         .replace("$DEMO_TOKEN", &demo::DEMO_TOKEN.to_string())
         .replace("$PAYEE", &demo::PAYEE.to_string())
         .replace("$SANCTIONED", &demo::SANCTIONED.to_string())
@@ -60,7 +71,8 @@ fn quantity(v: Option<&Value>, file: &str) -> U256 {
     }
 }
 
-/// Calldata: hex, `{"function": "transfer(address,uint256)", "args": [...]}` (ABI-encoded), or
+/// Calldata: hex, `{"function": "transfer(address,uint256)", "args": [...]}` (ABI-encoded; a
+/// `bytes` argument may itself be such an object), or
 /// `{"multisend": [call, ...]}` (a `multiSend(bytes)` call packing each entry).
 fn calldata(v: Option<&Value>, file: &str) -> Bytes {
     match v {
@@ -77,6 +89,8 @@ fn calldata(v: Option<&Value>, file: &str) -> Bytes {
                     let ty: DynSolType = param.ty.parse().unwrap();
                     let text = match arg {
                         Value::String(s) => placeholders(s),
+                        // A `bytes` argument given as calldata (a nested transaction's data).
+                        Value::Object(_) => calldata(Some(arg), file).to_string(),
                         other => other.to_string(),
                     };
                     ty.coerce_str(&text)
@@ -186,6 +200,13 @@ async fn every_shaped_transaction_in_the_fixtures_gets_its_decision() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    // `SIGNGATE_DECISIONS_ONLY=nested-` walks only the files whose name starts so.
+    if let Ok(prefix) = std::env::var("SIGNGATE_DECISIONS_ONLY") {
+        files.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        });
+    }
     assert!(!files.is_empty());
     for path in &files {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -216,6 +237,15 @@ async fn every_shaped_transaction_in_the_fixtures_gets_its_decision() {
             .unwrap_or_else(|e| panic!("{file}: submission refused: {e:?}"))
             .into_inner();
         let expect = &case["expect"];
+        eprintln!(
+            "{file}: {:?} deny {:?} missing {:?}",
+            state(&p),
+            deny_codes(&p),
+            missing(&p)
+        );
+        if std::env::var("SIGNGATE_DECISIONS_VERBOSE").is_ok() {
+            eprintln!("{:#?}", p.decision);
+        }
         assert_eq!(
             state(&p),
             proposal_state(str_field(expect, "state", &file), &file),
@@ -234,6 +264,14 @@ async fn every_shaped_transaction_in_the_fixtures_gets_its_decision() {
         for m in expect["missing"].as_array().cloned().unwrap_or_default() {
             let m = m.as_str().unwrap();
             assert!(need.iter().any(|n| n == m), "{file}: {m} not in {need:?}");
+        }
+        for m in expect["not_missing"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let m = m.as_str().unwrap();
+            assert!(!need.iter().any(|n| n == m), "{file}: {m} in {need:?}");
         }
         gw.stop().await;
     }

@@ -33,6 +33,15 @@ pub const RELAY: Address = address!("0xb2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1"
 /// `Approval(msg.sender, <first argument>, type(uint256).max)`. The decoder knows none of its
 /// functions; only the event tells the grant.
 pub const GRANTER: Address = address!("0x6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a");
+/// A Safe 1.4.1 owned by the demo treasury alone (threshold 1), holding [`NESTED_SAFE_TOKENS`]:
+/// a proposal on the demo treasury can execute its transactions (issue 13 item 1).
+pub const NESTED_SAFE: Address = address!("0x5afeb0b05afeb0b05afeb0b05afeb0b05afeb0b0");
+/// A Safe 1.4.1 owned by [`NESTED_SAFE`] alone (threshold 1): two levels below the treasury.
+pub const INNER_SAFE: Address = address!("0x5afec0c05afec0c05afec0c05afec0c05afec0c0");
+/// The `SneakyLib` test contract (`simulator/tests/fixtures/evm/TestContracts.sol`): when
+/// DELEGATECALLed, `claimRewards(guard, module)` sets the guard and enables a module with raw
+/// SSTOREs. Not on the demo delegatecall allowlist.
+pub const SNEAKY_LIB: Address = address!("0x5eea5eea5eea5eea5eea5eea5eea5eea5eea5eea");
 /// The Bybit Safe (1.1.1), also in the demo state.
 pub const BYBIT_SAFE: Address = address!("0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4");
 /// The demo Safe's threshold.
@@ -52,6 +61,11 @@ pub const OPERATORS: [(&str, u8); 6] = [
 /// Demo token balance of the demo Safe: one million DEMO.
 pub fn safe_token_balance() -> U256 {
     U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// Demo token balance of [`NESTED_SAFE`] and of [`INNER_SAFE`]: one thousand DEMO each.
+pub fn nested_safe_token_balance() -> U256 {
+    U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64))
 }
 
 /// An operator's DEMO ONLY ed25519 key.
@@ -81,15 +95,42 @@ pub fn balance_slot(holder: Address) -> U256 {
     U256::from_be_bytes(keccak256(buf).0)
 }
 
-fn token_runtime() -> Bytes {
+fn test_contract_runtime(name: &str) -> Bytes {
     let file: serde_json::Value = serde_json::from_str(include_str!(
         "../../../simulator/tests/fixtures/evm/contracts.json"
     ))
     .unwrap();
-    let hex = file["contracts"]["Token"]["deployedBytecode"]
+    let hex = file["contracts"][name]["deployedBytecode"]
         .as_str()
         .unwrap();
     hex.parse().unwrap()
+}
+
+fn token_runtime() -> Bytes {
+    test_contract_runtime("Token")
+}
+
+/// Sets up `safe` as a Safe proxy (1.4.1) with the given owners and threshold, no modules.
+fn add_safe(
+    s: &mut Snapshot,
+    safe: Address,
+    singleton: Address,
+    owners: &[Address],
+    threshold: u64,
+) {
+    s.set_account_fixture(safe, U256::ZERO, 1, "v1.4.1/SafeProxy")
+        .unwrap();
+    let word = |a: Address| U256::from_be_slice(a.as_slice());
+    s.set_storage(safe, slots::SINGLETON, word(singleton));
+    s.set_storage(safe, slots::module(SENTINEL), word(SENTINEL));
+    let mut prev = SENTINEL;
+    for o in owners {
+        s.set_storage(safe, slots::owner(prev), word(*o));
+        prev = *o;
+    }
+    s.set_storage(safe, slots::owner(prev), word(SENTINEL));
+    s.set_storage(safe, slots::OWNER_COUNT, U256::from(owners.len()));
+    s.set_storage(safe, slots::THRESHOLD, U256::from(threshold));
 }
 
 /// Runtime of [`BRIDGE`] and [`RELAY`], assembled by hand (no compiler needed to rebuild the
@@ -177,6 +218,17 @@ pub fn build_state() -> SnapshotFile {
         U256::from_be_slice(SANCTIONED.as_slice()),
     );
     s.set_account(GRANTER, U256::ZERO, 1, granter_runtime());
+    add_safe(&mut s, NESTED_SAFE, singleton, &[DEMO_SAFE], 1);
+    add_safe(&mut s, INNER_SAFE, singleton, &[NESTED_SAFE], 1);
+    for held in [NESTED_SAFE, INNER_SAFE] {
+        s.set_storage(DEMO_TOKEN, balance_slot(held), nested_safe_token_balance());
+    }
+    s.set_account(
+        SNEAKY_LIB,
+        U256::ZERO,
+        1,
+        test_contract_runtime("SneakyLib"),
+    );
     let mut file = s.to_file();
     let accounts: BTreeMap<_, _> = bybit.accounts.into_iter().collect();
     file.accounts.extend(accounts);

@@ -879,3 +879,73 @@ async fn signgate_serve_with_a_chains_table_decides_on_the_live_chain() {
     stop.send(()).unwrap();
     served.await.unwrap().unwrap();
 }
+
+/// Issue 13 item 9: code that changes after the decision. A library is allowlisted by address
+/// and code hash; after the approvals its code at that address changes (a metamorphic contract,
+/// an EIP-7702 account re-delegating, a test node's `setCode`: the same effect). The release
+/// simulates again at a fresh pin, where the DELEGATECALL runs the new code: refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refused_at_release() {
+    use alloy_primitives::keccak256;
+    let w = world().await;
+    // The library does nothing (STOP) when the proposal is decided.
+    let library = Address::repeat_byte(0x1b);
+    let benign = "0x00";
+    w.node
+        .rpc("evm_setAccountCode", serde_json::json!([library, benign]))
+        .await;
+    let code_hash = keccak256(alloy_primitives::hex::decode(benign).unwrap());
+    let policy_text = format!(
+        "{}\n[[delegatecall.allow]]\nlabel = \"no-op library\"\naddress = \"{library}\"\n\
+         code_hash = \"{code_hash}\"\n\n[[tier]]\nname = \"libraries\"\nactions = [\"delegatecall\"]\n\
+         approvals = {{ treasury = 2 }}\n",
+        policy(&w)
+    );
+    let chains = Arc::new(Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let s1 = start_signer(dir.path(), w.owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), w.owners[2].clone()).await;
+    let gw = start_provider_with_policy(
+        dir.path(),
+        Options {
+            state: chains,
+            lists: None,
+            signers: vec![s1.url.clone(), s2.url.clone()],
+            simulation_timeout: None,
+            checkpoint_hook: None,
+        },
+        Some(&policy_text),
+    )
+    .await;
+    let mut c = gw.client().await;
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(library, U256::ZERO, Bytes::new(), U256::ZERO)
+    };
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    let p = approved(&mut c, &p).await;
+
+    // Now the library writes the Safe's slot 0 (the Bybit end state).
+    w.node
+        .rpc(
+            "evm_setAccountCode",
+            serde_json::json!([library, SLOT0_WRITER]),
+        )
+        .await;
+    settle().await;
+    let err = refused_release(&mut c, &p).await;
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("delegatecall.not_allowlisted"),
+        "{err:?}"
+    );
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+}

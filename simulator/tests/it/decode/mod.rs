@@ -232,11 +232,9 @@ fn undecodable_arguments_are_unknown_with_a_warning() {
 fn selectors_decoded_only_where_they_apply() {
     let permit2_like = IPermit2::lockdownCall { approvals: vec![] }.abi_encode();
     let balance = IERC20::balanceOfCall { owner: SAFE }.abi_encode();
-    let nested_safe = ISafe::approveHashCall {
-        hashToApprove: B256::ZERO,
-    }
-    .abi_encode();
-    for (to, data) in [(BOB, permit2_like), (TOKEN, balance), (BOB, nested_safe)] {
+    // (`approveHash` on another contract is decoded as another Safe's: see
+    // `calls_into_another_safe_are_decoded_as_such`.)
+    for (to, data) in [(BOB, permit2_like), (TOKEN, balance)] {
         let decoded = decode_transaction(
             &ctx(SafeVersion::V1_3_0),
             &tx(Operation::Call, to, data.into()),
@@ -505,5 +503,98 @@ fn malformed_batches_are_typed_errors() {
     assert!(matches!(
         decode(Operation::DelegateCall, batch, nested),
         Err(DecodeError::BatchTooDeep { .. })
+    ));
+}
+
+#[test]
+fn calls_into_another_safe_are_decoded_as_such() {
+    let other = address!("0x5afeb0b05afeb0b05afeb0b05afeb0b05afeb0b0");
+    let add_owner = ISafe::addOwnerWithThresholdCall {
+        owner: ALICE,
+        _threshold: U256::from(1),
+    }
+    .abi_encode();
+    // The proposing Safe's approval as the caller: r = the Safe, s = 0, v = 1.
+    let mut signatures = vec![0u8; 12];
+    signatures.extend_from_slice(SAFE.as_slice());
+    signatures.extend_from_slice(&[0u8; 32]);
+    signatures.push(1);
+    let exec = |to: Address, data: Vec<u8>, operation: u8| ISafe::execTransactionCall {
+        to,
+        value: U256::ZERO,
+        data: data.into(),
+        operation,
+        safeTxGas: U256::ZERO,
+        baseGas: U256::ZERO,
+        gasPrice: U256::ZERO,
+        gasToken: Address::ZERO,
+        refundReceiver: Address::ZERO,
+        signatures: signatures.clone().into(),
+    };
+    let root = decode(
+        Operation::Call,
+        other,
+        exec(other, add_owner, 0).abi_encode().into(),
+    )
+    .unwrap();
+    let ActionKind::SafeTransaction { inner, settings } = &root.kind else {
+        panic!("{root:?}")
+    };
+    assert_eq!(settings.signatures.len(), 65);
+    // The inner self-call is the other Safe's configuration change, not an unknown call.
+    assert!(
+        matches!(
+            &inner.kind,
+            ActionKind::SafeConfig {
+                call: SafeConfigCall::AddOwnerWithThreshold { owner, .. }
+            } if *owner == ALICE
+        ),
+        "{inner:?}"
+    );
+    let words = root.plain_words(Some(SAFE));
+    assert!(
+        words.contains("executes a transaction of that Safe"),
+        "{words}"
+    );
+    assert!(words.contains("addOwnerWithThreshold"), "{words}");
+    let alice = root
+        .involvements(&ActionPath::default(), "execTransaction")
+        .into_iter()
+        .find(|i| i.address == ALICE)
+        .unwrap();
+    assert_eq!(alice.path.to_string(), "execTransaction");
+
+    // Two levels: the inner transaction is itself another Safe's.
+    let two = decode(
+        Operation::Call,
+        other,
+        exec(TOKEN, exec(BOB, transfer(ALICE, 1), 1).abi_encode(), 0)
+            .abi_encode()
+            .into(),
+    )
+    .unwrap();
+    let ActionKind::SafeTransaction { inner, .. } = &two.kind else {
+        panic!("{two:?}")
+    };
+    let ActionKind::SafeTransaction { inner, .. } = &inner.kind else {
+        panic!("{inner:?}")
+    };
+    assert_eq!(inner.operation, Operation::DelegateCall);
+
+    let approve = ISafe::approveHashCall {
+        hashToApprove: B256::repeat_byte(7),
+    }
+    .abi_encode();
+    assert_eq!(
+        decode(Operation::Call, other, approve.into()).unwrap().kind,
+        ActionKind::ForeignApproveHash {
+            hash: B256::repeat_byte(7)
+        }
+    );
+    // An operation other than CALL or DELEGATECALL is not a transaction the Safe runs.
+    let bad = exec(other, Vec::new(), 2).abi_encode();
+    assert!(matches!(
+        decode(Operation::Call, other, bad.into()).unwrap().kind,
+        ActionKind::Unknown { .. }
     ));
 }
