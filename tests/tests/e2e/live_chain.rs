@@ -929,7 +929,11 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
         "{:?}",
         p.decision
     );
-    let p = approved(&mut c, &p).await;
+    // The delegatecall's tier and the demo's call tier: two treasury and one security approval.
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    let p = approve(&mut c, &p, "dave").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
 
     // Now the library writes the Safe's slot 0 (the Bybit end state).
     w.node
