@@ -10,7 +10,7 @@
 //! `setGuard` still shows in the diff, and the guard still runs.
 //!
 //! Refunds: the outer transaction runs at `tx.gasprice = gasPrice`, so an ETH refund moves
-//! (see [`refund_gas_price`]); the Safe's reported payment is in the report's `refund`.
+//! (see `refund_gas_price`); the Safe's reported payment is in the report's `refund`.
 //!
 //! Nonces: a transaction for the Safe's current nonce runs as is. One queued behind others
 //! (`tx.nonce` above the Safe's nonce) runs with the nonce slot set to `tx.nonce`, listed as an
