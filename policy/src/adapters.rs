@@ -318,6 +318,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         queued_nonce,
         refund,
         reached_safes,
+        delegated_code: report.delegated_code.clone(),
     }
 }
 

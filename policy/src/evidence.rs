@@ -294,6 +294,10 @@ pub struct SimulationFacts {
     /// the same rules as the proposing Safe's own. Its asset movements are in `outflows`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached_safes: Vec<ReachedSafeFacts>,
+    /// Accounts a DELEGATECALL ran whose code is an EIP-7702 delegation designator: code that
+    /// its key can point elsewhere at any moment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_code: Vec<Address>,
 }
 
 /// The refund a simulation paid.

@@ -73,6 +73,12 @@ pub enum Reason {
         /// Where the DELEGATECALL is: a calldata path, or the simulation call depth and caller.
         location: String,
     },
+    /// A DELEGATECALL ran code that can be replaced at any moment (an EIP-7702 delegation
+    /// designator): no allowlisted code hash vouches for what runs when the transaction executes.
+    DelegatecallMutableCode {
+        /// The account whose code is a delegation designator.
+        target: Address,
+    },
     /// The simulation did not succeed: it reverted, did not run, or could not run. A transaction
     /// that is not known to succeed is never signed.
     SimulationFailed {
@@ -357,6 +363,7 @@ impl Reason {
             Self::SingletonChanged { .. } => "upgrade.singleton_changed",
             Self::ImplementationChanged { .. } => "upgrade.implementation_changed",
             Self::DelegatecallNotAllowlisted { .. } => "delegatecall.not_allowlisted",
+            Self::DelegatecallMutableCode { .. } => "delegatecall.mutable_code",
             Self::SimulationFailed { .. } => "simulation.failed",
             Self::SimulationMismatch { .. } => "simulation.mismatch",
             Self::HiddenRefund { .. } => "refund.hidden_channel",
@@ -438,6 +445,10 @@ impl fmt::Display for Reason {
                 f,
                 "{location} DELEGATECALLs {target} (code hash {}), which is not on the delegatecall allowlist by address and code hash; use a CALL, or have the admins allowlist that exact code",
                 opt_hash(code_hash)
+            ),
+            Self::DelegatecallMutableCode { target } => write!(
+                f,
+                "the transaction DELEGATECALLs {target}, whose code is an EIP-7702 delegation: its key can point it at other code at any moment, so no code hash can be allowlisted for it; use a library deployed as a contract"
             ),
             Self::SimulationFailed { outcome } => match outcome {
                 SimulationOutcome::Success => f.write_str("simulation succeeded"),

@@ -64,6 +64,11 @@ pub struct SimulationReport {
     pub self_destructed: Vec<SelfDestruct>,
     /// Every address the EVM loaded (accounts, code and storage reads), sorted.
     pub accessed: Vec<Address>,
+    /// Accounts whose code a DELEGATECALL ran while that code is an EIP-7702 delegation
+    /// designator (`0xef0100 ‖ address`): what runs there is whatever the account delegates to
+    /// next, which its key can change at any time, so no allowlisted code hash stays true.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_code: Vec<Address>,
     /// Address-shaped words in the input of every call frame (known function or not, failed or
     /// not) and in the topics and data of every surviving log, so that screening sees a
     /// recipient that only an unknown function's argument or an event names. See

@@ -196,6 +196,10 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
             });
         }
     }
+    // Code that can be swapped at any moment is never vouched for, allowlisted or not.
+    for target in &evidence.simulation.delegated_code {
+        out.push(Reason::DelegatecallMutableCode { target: *target });
+    }
     for d in &evidence.simulation.delegatecalls {
         if !allowlisted(policy, d.target, d.code_hash) && !denied.contains(&d.target) {
             denied.push(d.target);

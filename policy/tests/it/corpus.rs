@@ -88,6 +88,7 @@ fn corpus_covers_every_deny_code() {
         "upgrade.singleton_changed",
         "upgrade.implementation_changed",
         "delegatecall.not_allowlisted",
+        "delegatecall.mutable_code",
         "simulation.failed",
         "simulation.mismatch",
         "refund.hidden_channel",

@@ -90,6 +90,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         .collect();
 
     let outcome = outcome(&f, result, &calls, &surviving);
+    let delegated_code = delegated_code(src, &calls)?;
     let embedded_addresses = embedded_addresses(insp, &surviving);
     let refund = refund_payment(&f, &surviving);
     let token_events = surviving
@@ -285,6 +286,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         grants,
         refund,
         reached_safes,
+        delegated_code,
     })
 }
 
@@ -1010,4 +1012,28 @@ mod tests {
         );
         assert_eq!(g[1].kind, GrantKind::All);
     }
+}
+
+/// Accounts whose code ran by DELEGATECALL (or CALLCODE) while it is an EIP-7702 delegation
+/// designator, read from the pre-state (every one was loaded by the run, so this reads no new
+/// state).
+fn delegated_code<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    calls: &[CallFrame],
+) -> Result<Vec<Address>, StateError> {
+    let mut out: Vec<Address> = Vec::new();
+    for c in calls.iter().filter(|c| c.kind.runs_in_caller_context()) {
+        if out.contains(&c.code_address) {
+            continue;
+        }
+        let designator = src.basic_ref(c.code_address)?.is_some_and(|info| {
+            info.code
+                .as_ref()
+                .is_some_and(|code| code.original_byte_slice().starts_with(&[0xef, 0x01, 0x00]))
+        });
+        if designator {
+            out.push(c.code_address);
+        }
+    }
+    Ok(out)
 }

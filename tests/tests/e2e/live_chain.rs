@@ -953,3 +953,40 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
     s1.stop().await;
     s2.stop().await;
 }
+
+/// Issue 13 item 9: a DELEGATECALL into an account whose code is an EIP-7702 delegation
+/// designator runs whatever that account delegates to when the transaction executes, which its
+/// key can change at any moment: denied at decision time, allowlisted or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegatecall_into_an_eip7702_delegated_account_is_denied() {
+    let w = world().await;
+    let library = Address::repeat_byte(0x1c);
+    w.node
+        .rpc("evm_setAccountCode", serde_json::json!([library, "0x00"]))
+        .await;
+    // An account delegating (EIP-7702) to that harmless library.
+    let account = Address::repeat_byte(0x7d);
+    let designator = format!("0xef0100{}", alloy_primitives::hex::encode(library));
+    w.node
+        .rpc(
+            "evm_setAccountCode",
+            serde_json::json!([account, designator]),
+        )
+        .await;
+    let chains = Arc::new(Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &w, chains, Vec::new()).await;
+    let mut c = gw.client().await;
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(account, U256::ZERO, Bytes::new(), U256::ZERO)
+    };
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(state(&p), pb::ProposalState::Denied, "{:?}", p.decision);
+    let codes = deny_codes(&p);
+    assert!(
+        codes.iter().any(|c| c == "delegatecall.mutable_code"),
+        "{codes:?}"
+    );
+    gw.stop().await;
+}
