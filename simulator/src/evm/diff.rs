@@ -806,6 +806,30 @@ fn token_event(log: &Log) -> Option<TokenEventKind> {
     None
 }
 
+/// Accounts whose code ran by DELEGATECALL (or CALLCODE) while it is an EIP-7702 delegation
+/// designator, read from the pre-state (every one was loaded by the run, so this reads no new
+/// state).
+fn delegated_code<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    calls: &[CallFrame],
+) -> Result<Vec<Address>, StateError> {
+    let mut out: Vec<Address> = Vec::new();
+    for c in calls.iter().filter(|c| c.kind.runs_in_caller_context()) {
+        if out.contains(&c.code_address) {
+            continue;
+        }
+        let designator = src.basic_ref(c.code_address)?.is_some_and(|info| {
+            info.code
+                .as_ref()
+                .is_some_and(|code| code.original_byte_slice().starts_with(&[0xef, 0x01, 0x00]))
+        });
+        if designator {
+            out.push(c.code_address);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{Bytes, LogData, address};
@@ -1012,28 +1036,4 @@ mod tests {
         );
         assert_eq!(g[1].kind, GrantKind::All);
     }
-}
-
-/// Accounts whose code ran by DELEGATECALL (or CALLCODE) while it is an EIP-7702 delegation
-/// designator, read from the pre-state (every one was loaded by the run, so this reads no new
-/// state).
-fn delegated_code<D: DatabaseRef<Error = StateError>>(
-    src: &D,
-    calls: &[CallFrame],
-) -> Result<Vec<Address>, StateError> {
-    let mut out: Vec<Address> = Vec::new();
-    for c in calls.iter().filter(|c| c.kind.runs_in_caller_context()) {
-        if out.contains(&c.code_address) {
-            continue;
-        }
-        let designator = src.basic_ref(c.code_address)?.is_some_and(|info| {
-            info.code
-                .as_ref()
-                .is_some_and(|code| code.original_byte_slice().starts_with(&[0xef, 0x01, 0x00]))
-        });
-        if designator {
-            out.push(c.code_address);
-        }
-    }
-    Ok(out)
 }
