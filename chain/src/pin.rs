@@ -28,7 +28,7 @@ use revm::{
 use serde_json::{Value, json};
 use signgate_simulator::{
     deployments,
-    evm::{BlockInfo, StateError, StateSource, fixtures},
+    evm::{BlockInfo, StateError, StateSource, account_info, fixtures},
     report::StateSourceKind,
 };
 
@@ -70,7 +70,7 @@ impl Cache {
         }
     }
 
-    pub(crate) fn put_account(&mut self, address: Address, info: AccountInfo) {
+    pub(crate) fn put_account_info(&mut self, address: Address, info: AccountInfo) {
         if let Some(code) = &info.code {
             self.codes.insert(info.code_hash, code.clone());
         }
@@ -276,7 +276,7 @@ impl Pin {
     pub(crate) fn store(&self, key: &Key, value: &Fetched) {
         self.cache_put(|c| match (key, value) {
             (Key::Account(a), Fetched::Account(balance, nonce, code)) => {
-                c.put_account(*a, account(*balance, *nonce, code.clone()));
+                c.put_account_info(*a, account_info(*balance, *nonce, code.clone()));
             }
             (Key::Storage(a, s), Fetched::Word(v)) => c.put_storage(*a, *s, *v),
             (Key::BlockHash(n), Fetched::Hash(h)) => {
@@ -421,7 +421,7 @@ impl Pin {
         .map_err(|_| ChainError::Task)
     }
 
-    fn speculative_account(&self, address: Address) -> AccountInfo {
+    fn speculative_account_info(&self, address: Address) -> AccountInfo {
         if let Some(info) = self
             .hints
             .read()
@@ -438,7 +438,7 @@ impl Pin {
             return info;
         }
         if let Some(code) = canonical_code(address) {
-            return account(U256::ZERO, 1, code);
+            return account_info(U256::ZERO, 1, code);
         }
         AccountInfo::default()
     }
@@ -471,26 +471,6 @@ fn canonical_code(address: Address) -> Option<alloy_primitives::Bytes> {
     names
         .iter()
         .find_map(|n| fixtures::code(&format!("v{}/{n}", d.version)))
-}
-
-pub(crate) fn account(balance: U256, nonce: u64, code: alloy_primitives::Bytes) -> AccountInfo {
-    if code.is_empty() {
-        AccountInfo {
-            balance,
-            nonce,
-            code_hash: KECCAK_EMPTY,
-            ..AccountInfo::default()
-        }
-    } else {
-        let code_hash = keccak256(&code);
-        AccountInfo {
-            balance,
-            nonce,
-            code_hash,
-            code: Some(Bytecode::new_raw(code)),
-            ..AccountInfo::default()
-        }
-    }
 }
 
 /// A value as an endpoint reported it, for comparison and storage.
@@ -632,7 +612,7 @@ impl DatabaseRef for PinView {
             return Ok(Some(info));
         }
         self.miss(Key::Account(address));
-        Ok(Some(self.pin.speculative_account(address)))
+        Ok(Some(self.pin.speculative_account_info(address)))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, StateError> {

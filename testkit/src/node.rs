@@ -167,23 +167,9 @@ pub fn signatures(owners: &[PrivateKeySigner], hash: B256) -> Bytes {
         .into()
 }
 
-/// `execTransaction` calldata for `tx` with `signatures` (what the gateway releases).
-pub fn exec_transaction_calldata(tx: &SafeTx, signatures: Bytes) -> Bytes {
-    ISafe::execTransactionCall {
-        to: tx.to,
-        value: tx.value,
-        data: tx.data.clone(),
-        operation: tx.operation.as_u8(),
-        safeTxGas: tx.safe_tx_gas,
-        baseGas: tx.base_gas,
-        gasPrice: tx.gas_price,
-        gasToken: tx.gas_token,
-        refundReceiver: tx.refund_receiver,
-        signatures,
-    }
-    .abi_encode()
-    .into()
-}
+/// `execTransaction` calldata for `tx` with `signatures` (what the gateway releases): the
+/// simulator's one encoding.
+pub use signgate_simulator::evm::exec_transaction_calldata;
 
 /// A ganache node on 127.0.0.1, started by the project script and killed (by its pid) on drop.
 ///

@@ -26,4 +26,4 @@ pub use run::{
     simulate, simulate_with,
 };
 pub use snapshot::{Snapshot, SnapshotAccount, SnapshotBlock, SnapshotFile};
-pub use source::{BlockInfo, StateError, StateSource};
+pub use source::{BlockInfo, StateError, StateSource, account_info};

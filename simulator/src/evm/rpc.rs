@@ -16,7 +16,7 @@
 use std::{collections::HashMap, future::Future, sync::Mutex, time::Duration};
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use revm::{
     bytecode::Bytecode, database_interface::DatabaseRef, primitives::KECCAK_EMPTY,
@@ -217,25 +217,10 @@ impl DatabaseRef for RpcSource {
                 )
             })?;
         self.count(3)?;
-        let info = if code.is_empty() {
-            AccountInfo {
-                balance,
-                nonce,
-                code_hash: KECCAK_EMPTY,
-                ..AccountInfo::default()
-            }
-        } else {
-            let hash = keccak256(&code);
-            let bytecode = Bytecode::new_raw(code);
-            self.cache()?.codes.insert(hash, bytecode.clone());
-            AccountInfo {
-                balance,
-                nonce,
-                code_hash: hash,
-                code: Some(bytecode),
-                ..AccountInfo::default()
-            }
-        };
+        let info = super::source::account_info(balance, nonce, code);
+        if let Some(code) = &info.code {
+            self.cache()?.codes.insert(info.code_hash, code.clone());
+        }
         // JSON-RPC cannot tell "absent" from "empty"; an empty account is what the EVM sees.
         let info = Some(info);
         self.cache()?.accounts.insert(address, info.clone());

@@ -142,25 +142,10 @@ impl Snapshot {
     /// Sets an account's balance, nonce and code (keeping its storage).
     pub fn set_account(&mut self, address: Address, balance: U256, nonce: u64, code: Bytes) {
         self.fixture_names.remove(&address);
-        let info = if code.is_empty() {
-            AccountInfo {
-                balance,
-                nonce,
-                code_hash: KECCAK_EMPTY,
-                ..AccountInfo::default()
-            }
-        } else {
-            let hash = keccak256(&code);
-            let bytecode = Bytecode::new_raw(code);
-            self.codes.insert(hash, bytecode.clone());
-            AccountInfo {
-                balance,
-                nonce,
-                code_hash: hash,
-                code: Some(bytecode),
-                ..AccountInfo::default()
-            }
-        };
+        let info = super::source::account_info(balance, nonce, code);
+        if let Some(code) = &info.code {
+            self.codes.insert(info.code_hash, code.clone());
+        }
         self.accounts.insert(address, info);
     }
 

@@ -49,6 +49,27 @@ impl Default for BlockInfo {
     }
 }
 
+/// An account as the EVM sees it, from what every source can read: balance, nonce and runtime
+/// code (empty: no code). The code hash is computed here, once for every source.
+pub fn account_info(balance: U256, nonce: u64, code: alloy_primitives::Bytes) -> AccountInfo {
+    if code.is_empty() {
+        AccountInfo {
+            balance,
+            nonce,
+            code_hash: revm::primitives::KECCAK_EMPTY,
+            ..AccountInfo::default()
+        }
+    } else {
+        AccountInfo {
+            balance,
+            nonce,
+            code_hash: alloy_primitives::keccak256(&code),
+            code: Some(Bytecode::new_raw(code)),
+            ..AccountInfo::default()
+        }
+    }
+}
+
 /// Why a source could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
