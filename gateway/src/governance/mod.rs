@@ -256,7 +256,7 @@ pub fn policy_at_start(
     let chain = check_chain(&configured, records.iter().map(|(i, t, p)| (*i, *t, p))).map_err(
         |source| PersistError::Chain {
             genesis: configured_path.to_path_buf(),
-            source,
+            source: Box::new(source),
         },
     )?;
     let untrusted = |check: &'static str, why: String| PersistError::Untrusted {

@@ -128,8 +128,8 @@ pub enum PersistError {
     Chain {
         /// The configured genesis policy file.
         genesis: PathBuf,
-        /// The broken link.
-        source: ChainError,
+        /// The broken link (boxed: it carries the activation error of the link).
+        source: Box<ChainError>,
     },
     /// The audit log records applied policies but no stored policy file matches what it needs.
     #[error("the audit log records policy {hash} as in force, applied before versioned signatures, but {} is missing; restore it from a backup ({RECOVER_LEGACY})", path.display())]
