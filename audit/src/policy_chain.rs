@@ -158,7 +158,7 @@ pub fn check_chain<'a>(
     genesis: &Policy,
     records: impl IntoIterator<Item = (u64, u64, &'a PolicyApplied)>,
 ) -> Result<Chain, ChainError> {
-    let mut chain = Chain {
+    let chain = Chain {
         known: vec![(genesis.clone(), GENESIS_VERSION)],
         head: ChainHead::Known {
             policy: Box::new(genesis.clone()),
@@ -168,6 +168,41 @@ pub fn check_chain<'a>(
         },
         links: 0,
     };
+    extend(chain, records)
+}
+
+/// [`check_chain`] without the genesis policy (an auditor who holds only the export): the
+/// first record that carries its policy text is taken as given (its own signatures cannot be
+/// judged without the policy before it), and every later record is checked as a link. `None`
+/// when no record carries a text. The index of the record taken as given is returned with it.
+pub fn check_chain_from_records<'a>(
+    records: impl IntoIterator<Item = (u64, u64, &'a PolicyApplied)>,
+) -> Result<Option<(u64, Chain)>, ChainError> {
+    let mut records = records.into_iter();
+    for (index, _, record) in records.by_ref() {
+        if record.source.is_none() {
+            continue;
+        }
+        let policy = compile(index, record)?;
+        let chain = Chain {
+            known: vec![(policy.clone(), record.version)],
+            head: ChainHead::Known {
+                policy: Box::new(policy),
+                version: record.version,
+                index: Some(index),
+                record: Some(Box::new(record.clone())),
+            },
+            links: 0,
+        };
+        return extend(chain, records).map(|c| Some((index, c)));
+    }
+    Ok(None)
+}
+
+fn extend<'a>(
+    mut chain: Chain,
+    records: impl IntoIterator<Item = (u64, u64, &'a PolicyApplied)>,
+) -> Result<Chain, ChainError> {
     for (index, at_ms, record) in records {
         if record.migrated {
             let policy = compile(index, record)?;
@@ -198,18 +233,14 @@ pub fn check_chain<'a>(
                 });
             }
         };
+        // The text first: the signatures are about the recorded hash, which must be its text's.
+        let policy = compile(index, record)?;
         let statement = PolicyStatement {
             version: record.version,
             replaces: record
                 .previous
                 .unwrap_or(PolicyHash(alloy_primitives::B256::ZERO)),
             policy: record.policy_hash,
-        };
-        let link = |source| ChainError::Link {
-            index,
-            version: record.version,
-            hash: record.policy_hash,
-            source,
         };
         verify_link(
             InForce {
@@ -220,8 +251,12 @@ pub fn check_chain<'a>(
             &record.admin_signatures,
             Timestamp(at_ms / 1000),
         )
-        .map_err(link)?;
-        let policy = compile(index, record)?;
+        .map_err(|source| ChainError::Link {
+            index,
+            version: record.version,
+            hash: record.policy_hash,
+            source,
+        })?;
         chain.known.push((policy.clone(), record.version));
         chain.head = ChainHead::Known {
             policy: Box::new(policy),

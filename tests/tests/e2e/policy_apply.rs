@@ -474,6 +474,52 @@ async fn v2_then_v3_survive_a_restart_and_old_or_forked_signatures_are_refused()
     .unwrap();
     assert_eq!(chain.links, 2);
     assert_eq!(chain.head.hash(), PolicyHash::of(&v3));
+
+    // The same check is part of the offline verification of the export, from the genesis file.
+    let log = AuditLog::open(&path, audit_key()).unwrap();
+    log.checkpoint().unwrap();
+    drop(log);
+    let reader = AuditReader::open(&path).unwrap();
+    let notes = reader.checkpoints().unwrap();
+    let mut exported = Vec::new();
+    export_jsonl(&reader.leaves().unwrap(), &notes, false, &mut exported).unwrap();
+    let named: Vec<(String, String)> = notes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (format!("checkpoint-{i}"), n))
+        .collect();
+    let genesis = signgate_policy::Policy::compile(v1).unwrap();
+    let v = signgate_audit::verify::verify_export_with_genesis(
+        &exported,
+        &named,
+        &audit_key().verifying_key(),
+        Some(&genesis),
+    );
+    assert!(v.passed(), "{:?}", v.findings);
+    let report = v.report(0);
+    assert!(
+        report.contains(&format!(
+            "policy chain: 2 application(s) verified from genesis {}; ends at version 3 ({})",
+            genesis.hash(),
+            PolicyHash::of(&v3)
+        )),
+        "{report}"
+    );
+    // Against another genesis (the auditor was handed the wrong file) the first link fails.
+    let other = signgate_policy::Policy::compile(&v2).unwrap();
+    let v = signgate_audit::verify::verify_export_with_genesis(
+        &exported,
+        &named,
+        &audit_key().verifying_key(),
+        Some(&other),
+    );
+    assert!(!v.passed());
+    assert!(
+        v.report(0)
+            .contains("FAIL: chain of applied policies: policy_applied record #"),
+        "{}",
+        v.report(0)
+    );
 }
 
 /// What `signgate serve` (and [`start`]) does first with the data directory in `dir`: the
