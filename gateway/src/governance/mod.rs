@@ -300,7 +300,15 @@ pub fn policy_at_start(
         migrate(&dir, audit, &chain.head, &stored, &stored_policy)
             .map_err(|why| untrusted("audit log (migration)", why))??
     } else {
-        // 1. Signatures: enough admins of the policy it names as its predecessor.
+        // 1. Signatures: enough admins of the policy it names as its predecessor. A migrated
+        // file has none to check (they cover the hash alone); the log check alone decides it.
+        if stored.replaces.is_none() && !stored.legacy_signatures {
+            return Err(untrusted(
+                "signatures",
+                "it names no policy it replaces, so no admins' signatures can be checked"
+                    .to_owned(),
+            ));
+        }
         if let Some(statement) = stored.statement() {
             let Some(predecessor) = chain.find(statement.replaces) else {
                 return Err(untrusted(
