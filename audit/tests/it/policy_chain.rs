@@ -2,6 +2,11 @@
 //! name the policy before it, have a higher version and carry enough signatures of the admins
 //! of the policy before it.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation should stop the test loudly"
+)]
+
 use alloy_primitives::B256;
 use signgate_audit::{
     policy_chain::{ChainError, check_chain, check_chain_from_records},
