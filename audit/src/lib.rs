@@ -10,6 +10,7 @@
 //! - [`record`]: the record types (one per event) and their version;
 //! - [`canonical`]: the canonical JSON bytes that are hashed;
 //! - [`merkle`]: RFC 6962 hashing, inclusion and consistency proofs;
+//! - [`policy_chain`]: the chain of applied policies, from genesis, checked link by link;
 //! - [`checkpoint`]: signed checkpoints (C2SP signed notes): format, signing, verification;
 //! - [`export`]: the JSON Lines export file: writing it from record bytes and reading it;
 //! - [`files`]: what an auditor holds, read from disk (checkpoint notes, the public key file);
@@ -28,6 +29,7 @@ pub mod checkpoint;
 pub mod export;
 pub mod files;
 pub mod merkle;
+pub mod policy_chain;
 pub mod record;
 pub mod replay;
 pub mod story;

@@ -389,6 +389,11 @@ pub struct ProposalCancelled {
 }
 
 /// A new policy took effect.
+///
+/// Since versioned signatures, each record carries everything needed to check its link of the
+/// chain of applied policies offline: the version, the predecessor, the admins' signatures over
+/// both and the content hash, and the policy text (whose admins judge the next link). Records
+/// written before carry `version` 0 and no text; they are history, not links.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyApplied {
@@ -402,6 +407,22 @@ pub struct PolicyApplied {
     pub admin_signatures: Vec<AdminSignature>,
     /// Who made the call.
     pub caller: Caller,
+    /// The version it took effect as (the configured genesis policy is version 1); 0 in
+    /// records written before versioned signatures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u64,
+    /// The policy text exactly as signed; absent in records written before versioned
+    /// signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Set on the record that migrated an applied policy stored before versioned signatures:
+    /// its signatures are over the content hash alone, and the chain is checked from it on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migrated: bool,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Whether a list version was taken or refused.

@@ -149,9 +149,15 @@ pub(crate) fn describe(event: &AuditEvent) -> String {
         ),
         AuditEvent::ServerStopped(e) => format!("gateway stopped: {}", e.reason),
         AuditEvent::PolicyApplied(p) => format!(
-            "policy {} ({}) applied, replacing {}, with {} admin signature(s) by key(s) {}; requested by {}",
+            "policy {} ({}) applied as version {}{}, replacing {}, with {} admin signature(s) by key(s) {}; requested by {}",
             p.name,
             p.policy_hash,
+            p.version,
+            if p.migrated {
+                " (migrated from signatures made before versions)"
+            } else {
+                ""
+            },
             short(p.previous),
             p.admin_signatures.len(),
             p.admin_signatures

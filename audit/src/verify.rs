@@ -29,12 +29,14 @@ use std::{
 };
 
 use ed25519_dalek::VerifyingKey;
+use signgate_policy::Policy;
 
 use crate::{
     checkpoint::{Checkpoint, verify_note},
     export::ExportLine,
     merkle::{Hash, Tree, leaf_hash, verify_consistency, verify_inclusion},
-    record::{AuditEvent, AuditRecord},
+    policy_chain::{ChainHead, check_chain, check_chain_from_records},
+    record::{AuditEvent, AuditRecord, PolicyApplied},
 };
 
 /// One problem, with where it is. Positions are 0-based record indices (`#n`); lines are
@@ -129,6 +131,13 @@ pub enum Finding {
     },
     /// No valid checkpoint at all: nothing in the export is signed.
     NoCheckpoint,
+    /// The `policy_applied` records do not form a chain: a policy took effect without enough
+    /// signatures of the admins of the one before it, with a version not above it, or naming
+    /// another predecessor (see [`crate::policy_chain`]).
+    PolicyChain {
+        /// The broken link.
+        error: String,
+    },
 }
 
 impl Finding {
@@ -218,6 +227,7 @@ impl fmt::Display for Finding {
             Self::NoCheckpoint => {
                 f.write_str("no valid checkpoint: nothing in this export is signed")
             }
+            Self::PolicyChain { error } => write!(f, "chain of applied policies: {error}"),
         }
     }
 }
@@ -238,6 +248,9 @@ pub struct Verification {
     /// The most recently signed valid checkpoint (largest time, then size): how fresh the
     /// outside commitment is, which a verdict on the records alone does not say.
     pub newest: Option<Checkpoint>,
+    /// What the chain of applied policies check established, in words (`None`: no policy
+    /// was applied through the gateway).
+    pub policy_chain: Option<String>,
 }
 
 impl Verification {
@@ -275,6 +288,9 @@ impl Verification {
                 "newest checkpoint: signed at {} (Unix seconds, {when}), commits to {} of the {} exported records",
                 newest.time, newest.size, self.records
             );
+        }
+        if let Some(chain) = &self.policy_chain {
+            let _ = writeln!(s, "policy chain: {chain}");
         }
         if let Some((from, to)) = self.uncovered {
             let _ = writeln!(
@@ -323,7 +339,20 @@ struct Entry {
 }
 
 /// Verifies an export (`log` is the whole JSON Lines file) against named checkpoint notes.
+/// The chain of applied policies is checked from its first recorded policy on; see
+/// [`verify_export_with_genesis`] to check its first link too.
 pub fn verify_export(log: &[u8], notes: &[(String, String)], key: &VerifyingKey) -> Verification {
+    verify_export_with_genesis(log, notes, key, None)
+}
+
+/// [`verify_export`], with the chain of applied policies checked from `genesis` (the policy
+/// file the gateway was configured with), so the first application is judged too.
+pub fn verify_export_with_genesis(
+    log: &[u8],
+    notes: &[(String, String)],
+    key: &VerifyingKey,
+    genesis: Option<&Policy>,
+) -> Verification {
     let mut out = Verification::default();
     let entries = read_lines(log, &mut out.findings);
     out.records = entries.len() as u64;
@@ -359,12 +388,69 @@ pub fn verify_export(log: &[u8], notes: &[(String, String)], key: &VerifyingKey)
     check_checkpoints(&cps, &tree, max_index, &mut out);
     check_inclusions(&entries, &cps, &mut out.findings);
     check_releases(&entries, &mut out.findings);
+    check_policy_chain(&entries, genesis, &mut out);
 
     let covered = cps.last().map_or(0, |(_, c)| c.size);
     if max_index > covered {
         out.uncovered = Some((covered, max_index));
     }
     out
+}
+
+/// The `policy_applied` records, in log order, as a chain (from `genesis` when given).
+fn check_policy_chain(entries: &[Entry], genesis: Option<&Policy>, out: &mut Verification) {
+    let mut records: Vec<(u64, u64, &PolicyApplied)> = entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            Some(AuditRecord {
+                index,
+                at_ms,
+                event: AuditEvent::PolicyApplied(p),
+                ..
+            }) => Some((*index, *at_ms, p)),
+            _ => None,
+        })
+        .collect();
+    records.sort_by_key(|(i, _, _)| *i);
+    let checked = match genesis {
+        Some(g) => check_chain(g, records.iter().copied()).map(|c| {
+            Some(format!(
+                "{} application(s) verified from genesis {}; ends at {}",
+                c.links,
+                g.hash(),
+                head_words(&c.head)
+            ))
+        }),
+        None if records.is_empty() => Ok(None),
+        None => check_chain_from_records(records.iter().copied()).map(|c| {
+            Some(match c {
+                Some((first, c)) => format!(
+                    "{} application(s) after record #{first} verified; record #{first} itself is not (pass the genesis policy to check it); ends at {}",
+                    c.links,
+                    head_words(&c.head)
+                ),
+                None => "applied before versioned signatures; not checkable".to_owned(),
+            })
+        }),
+    };
+    match checked {
+        Ok(words) => out.policy_chain = words,
+        Err(e) => out.findings.push(Finding::PolicyChain {
+            error: e.to_string(),
+        }),
+    }
+}
+
+fn head_words(head: &ChainHead) -> String {
+    match head {
+        ChainHead::Known {
+            policy, version, ..
+        } => format!("version {version} ({})", policy.hash()),
+        ChainHead::Legacy { record, .. } => format!(
+            "{} (applied before versioned signatures)",
+            record.policy_hash
+        ),
+    }
 }
 
 fn read_lines(log: &[u8], findings: &mut Vec<Finding>) -> Vec<Entry> {
@@ -630,6 +716,7 @@ mod tests {
             uncovered: Some((9, 12)),
             findings: Vec::new(),
             newest: Some(checkpoint(9, 1_000_000)),
+            policy_chain: None,
         };
         let report = v.report(1_000_000 + 2 * 3_600 + 5 * 60);
         assert!(

@@ -320,13 +320,33 @@ fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
     .unwrap();
     let p = policy.to_str().unwrap();
     let sigs = format!("{p}.sigs.json");
+    let genesis = dir.path().join("genesis.toml");
+    std::fs::write(&genesis, &demo).unwrap();
     let dave = demo_key(dir.path(), "dave");
     let erin = demo_key(dir.path(), "erin");
+    // The first signature states the succession: version 2, replacing the configured policy.
     let (code, out, err) = offline(
         dir.path(),
         &["policy", "sign", p, "--key", dave.to_str().unwrap()],
     );
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(err.contains("--version N"), "{err}");
+    let (code, out, err) = offline(
+        dir.path(),
+        &[
+            "policy",
+            "sign",
+            p,
+            "--key",
+            dave.to_str().unwrap(),
+            "--version",
+            "2",
+            "--replaces",
+            genesis.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("as version 2 replacing 0x"), "{out}");
     let apply = ["admin", "apply-policy", "--policy", p, "--signature", &sigs];
     let (code, out, err) = run(&server, &apply);
     assert_ne!(code, Some(0), "{out}{err}");
@@ -343,7 +363,7 @@ fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
     assert_eq!(code, Some(0), "{out}{err}");
     let (code, out, err) = run(&server, &apply);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("is in force"), "{out}");
+    assert!(out.contains("version 2 is in force"), "{out}");
     assert!(
         out.contains("operator mallory: status active → offboarded"),
         "{out}"

@@ -16,8 +16,9 @@ use signgate_audit::{
     export::{UnreadableLine, records_from_export},
     files::{FileError, read_export, read_notes, read_public_key},
     story::{events, story},
-    verify::{Verification, verify_export},
+    verify::{Verification, verify_export_with_genesis},
 };
+use signgate_policy::Policy;
 
 /// Verify a signgate audit export offline.
 #[derive(Debug, Parser)]
@@ -54,6 +55,11 @@ struct Inputs {
     /// The gateway's audit public key (64 hex digits: `<data_dir>/audit.key.pub`).
     #[arg(long)]
     public_key: PathBuf,
+    /// The genesis policy: the policy file the gateway was first started with
+    /// (`pipeline.policy`). With it the chain of applied policies is checked from its first
+    /// link; without it, from the first recorded policy on.
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
 }
 
 /// Why the tool could not give a verdict or a story.
@@ -65,6 +71,8 @@ enum CliError {
     Unreadable(#[from] UnreadableLine),
     #[error("no record mentions proposal {0}")]
     NoSuchProposal(String),
+    #[error("cannot read the genesis policy {0}: {1}")]
+    Genesis(PathBuf, String),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +94,17 @@ fn verified(inputs: &Inputs) -> Result<(Vec<u8>, Verification), CliError> {
     let log = read_export(&inputs.log)?;
     let key = read_public_key(&inputs.public_key)?;
     let notes = read_notes(&inputs.checkpoints)?;
-    let verification = verify_export(&log, &notes, &key);
+    let genesis = inputs
+        .genesis
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| Policy::compile(&text).map_err(|e| e.to_string()))
+                .map_err(|e| CliError::Genesis(path.clone(), e))
+        })
+        .transpose()?;
+    let verification = verify_export_with_genesis(&log, &notes, &key, genesis.as_ref());
     Ok((log, verification))
 }
 

@@ -6,6 +6,7 @@
 mod cli;
 mod memory;
 mod merkle;
+mod policy_chain;
 mod realistic;
 mod replay;
 mod tamper;

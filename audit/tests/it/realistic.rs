@@ -19,10 +19,10 @@ use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use ed25519_dalek::SigningKey;
 use signgate_audit::{AuditEvent, record::*};
 use signgate_policy::{
-    Evidence, Policy,
+    Evidence, Policy, PolicyHash,
     cases::{Case, SignatureMode},
     evaluate,
-    governance::sign_policy,
+    governance::{PolicyStatement, sign_policy},
 };
 
 /// A log the fixture appends to.
@@ -167,15 +167,23 @@ pub fn run_server(log: &mut impl Sink, checkpoint_every: u64, cases: usize) -> V
         policy_hash: Some(policy.hash()),
         config_sha256: Some(B256::repeat_byte(0xcc)),
     }));
+    let statement = PolicyStatement {
+        version: 2,
+        replaces: PolicyHash(B256::ZERO),
+        policy: policy.hash(),
+    };
     log.append(AuditEvent::PolicyApplied(PolicyApplied {
         policy_hash: policy.hash(),
         name: policy.name().to_owned(),
         previous: None,
         admin_signatures: vec![
-            sign_policy(&SigningKey::from_bytes(&[9; 32]), policy.hash()),
-            sign_policy(&SigningKey::from_bytes(&[10; 32]), policy.hash()),
+            sign_policy(&SigningKey::from_bytes(&[9; 32]), &statement),
+            sign_policy(&SigningKey::from_bytes(&[10; 32]), &statement),
         ],
         caller: caller(),
+        version: statement.version,
+        source: Some(source.clone()),
+        migrated: false,
     }));
     log.append(AuditEvent::SanctionsList(SanctionsListChange {
         list: "ofac-sdn".to_owned(),

@@ -9,10 +9,14 @@ use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use signgate_policy::governance::AdminSignature;
+use signgate_policy::PolicyHash;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 
-use super::{connection::Connection, out::Stdout};
+use super::{
+    connection::Connection,
+    out::Stdout,
+    policy::{SignatureFile, load_signature_file},
+};
 
 /// Arguments of `signgate admin`.
 #[derive(Debug, Args)]
@@ -55,34 +59,43 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Every signature of every file, deduplicated by key and signature.
-fn read_signatures(files: &[PathBuf]) -> anyhow::Result<Vec<pb::PolicySignature>> {
-    let mut all: Vec<AdminSignature> = Vec::new();
+/// The statement all the files sign and every signature, deduplicated.
+fn read_signatures(files: &[PathBuf]) -> anyhow::Result<(SignatureFile, Vec<pb::PolicySignature>)> {
+    let mut merged: Option<SignatureFile> = None;
     for f in files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let sigs: Vec<AdminSignature> = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a signature file written by `signgate policy sign`",
-                f.display()
-            )
-        })?;
-        for s in sigs {
-            if !all.contains(&s) {
-                all.push(s);
+        let file = load_signature_file(f)?;
+        match &mut merged {
+            None => merged = Some(file),
+            Some(m) => {
+                if m.statement() != file.statement() {
+                    bail!(
+                        "{} signs policy {} as version {} replacing {}, unlike the other signature files; all must sign the same statement",
+                        f.display(),
+                        file.policy,
+                        file.version,
+                        file.replaces
+                    );
+                }
+                for s in file.signatures {
+                    if !m.signatures.contains(&s) {
+                        m.signatures.push(s);
+                    }
+                }
             }
         }
     }
-    if all.is_empty() {
+    let Some(merged) = merged.filter(|m| !m.signatures.is_empty()) else {
         bail!("the signature files hold no signature; run `signgate policy sign` first");
-    }
-    Ok(all
-        .into_iter()
+    };
+    let sigs = merged
+        .signatures
+        .iter()
         .map(|s| pb::PolicySignature {
             public_key: s.public_key.to_vec(),
             signature: s.signature.to_vec(),
         })
-        .collect())
+        .collect();
+    Ok((merged, sigs))
 }
 
 /// The operators in words, one block each.
@@ -146,9 +159,22 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             AdminCommand::ApplyPolicy { policy, signatures } => {
                 let text = std::fs::read(&policy)
                     .with_context(|| format!("cannot read {}", policy.display()))?;
+                let (statement, signatures) = read_signatures(&signatures)?;
+                let hash = std::str::from_utf8(&text)
+                    .map(PolicyHash::of)
+                    .with_context(|| format!("{} is not UTF-8 text", policy.display()))?;
+                if statement.policy != hash {
+                    bail!(
+                        "the signatures are for policy {}, not {} ({hash}); sign this file",
+                        statement.policy,
+                        policy.display(),
+                    );
+                }
                 let req = pb::ApplyPolicyRequest {
                     policy: text,
-                    signatures: read_signatures(&signatures)?,
+                    signatures,
+                    version: statement.version,
+                    replaces_policy_hash: statement.replaces.to_string(),
                 };
                 let r = c
                     .apply_policy(req)
@@ -158,8 +184,8 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 let mut out = Stdout::lock();
                 writeln!(
                     out,
-                    "policy {} is in force (it replaced {})",
-                    r.policy_hash, r.previous_policy_hash
+                    "policy {} version {} is in force (it replaced {})",
+                    r.policy_hash, r.version, r.previous_policy_hash
                 )?;
                 for change in r.changes {
                     writeln!(out, "  - {change}")?;

@@ -22,7 +22,7 @@ use signgate_audit::{
     files::{read_export, read_notes, read_public_key},
     replay::replay,
     story::{events, story},
-    verify::verify_export,
+    verify::verify_export_with_genesis,
 };
 
 use super::out::Stdout;
@@ -63,6 +63,11 @@ pub struct VerifyArgs {
     /// The gateway's audit public key (64 hex digits, the `.pub` file).
     #[arg(long)]
     pub public_key: PathBuf,
+    /// The genesis policy: the policy file the gateway was first started with
+    /// (`pipeline.policy`). With it the chain of applied policies is checked from its first
+    /// link; without it, from the first recorded policy on.
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
 }
 
 /// Arguments of `signgate audit export`.
@@ -129,7 +134,17 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let log = read_export(&a.log)?;
     let key = read_public_key(&a.public_key)?;
     let notes = read_notes(&a.checkpoints)?;
-    let v = verify_export(&log, &notes, &key);
+    let genesis = a
+        .genesis
+        .as_ref()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            signgate_policy::Policy::compile(&text)
+                .with_context(|| format!("the genesis policy {} does not compile", path.display()))
+        })
+        .transpose()?;
+    let v = verify_export_with_genesis(&log, &notes, &key, genesis.as_ref());
     write!(Stdout::lock(), "{}", v.report(unix_now()))?;
     Ok(if v.passed() {
         ExitCode::SUCCESS

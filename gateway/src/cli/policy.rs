@@ -3,7 +3,10 @@
 //! `check` compiles a policy file and prints what it compiled to (and, given signatures,
 //! whether enough admins signed this exact content hash); `test` runs example proposals
 //! (case files) against it, a dry run before asking admins to sign; `sign` adds one admin's
-//! signature over the content hash to the policy's signature file. All decisions come from
+//! signature to the policy's signature file. Admins sign a statement, not just the text: "this
+//! policy, as version N, replacing the policy with content hash H". The signature file says so
+//! at its top, so every admin sees what they sign and the gateway refuses a replay of an older
+//! version or a policy signed for another predecessor. All decisions come from
 //! `signgate_policy`; this module only reads files, reads the clock and prints.
 
 use std::{
@@ -19,9 +22,12 @@ use alloy_primitives::FixedBytes;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use signgate_policy::{
-    Policy,
+    Policy, PolicyHash,
     cases::{Case, SignatureMode, render},
-    governance::{AdminSignature, activate, sign_policy, signing_key, tally_signatures},
+    governance::{
+        AdminSignature, InForce, PolicyStatement, activate, sign_policy, signing_key,
+        tally_signatures,
+    },
     time::{HOUR, Timestamp},
 };
 
@@ -45,7 +51,8 @@ pub enum PolicyCommand {
         /// Admin signatures (JSON); defaults to FILE.sigs.json when that exists.
         #[arg(long, value_name = "FILE")]
         signatures: Option<PathBuf>,
-        /// The policy in force, whose admins must have signed (first policy: omit).
+        /// The policy in force, whose admins must have signed and which the signatures must
+        /// name as replaced (first policy: omit). The version is checked by the gateway.
         #[arg(long, value_name = "FILE")]
         current: Option<PathBuf>,
     },
@@ -61,13 +68,22 @@ pub enum PolicyCommand {
         #[arg(long)]
         test_keys: bool,
     },
-    /// Add an admin's ed25519 signature over the policy's content hash.
+    /// Add an admin's ed25519 signature over (version, replaced policy, content hash).
     Sign {
         /// The policy file (TOML); it must compile.
         file: PathBuf,
         /// File holding the admin's 32-byte secret key as hex.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The version the policy takes effect as: above the one in force (the configured
+        /// genesis policy is version 1; `signgate admin health` shows the one in force).
+        /// Required for the first signature; later ones take it from the signature file.
+        #[arg(long)]
+        version: Option<u64>,
+        /// The policy it replaces, which must be the one in force: its content hash (0x…) or
+        /// its policy file. Required for the first signature, like `--version`.
+        #[arg(long, value_name = "HASH|FILE")]
+        replaces: Option<String>,
         /// Signature file to add to; defaults to FILE.sigs.json.
         #[arg(long, value_name = "FILE")]
         signatures: Option<PathBuf>,
@@ -90,8 +106,10 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         PolicyCommand::Sign {
             file,
             key,
+            version,
+            replaces,
             signatures,
-        } => sign(&file, &key, signatures),
+        } => sign(&file, &key, version, replaces.as_deref(), signatures),
     }
 }
 
@@ -124,12 +142,54 @@ fn now() -> anyhow::Result<Timestamp> {
     Ok(Timestamp(secs))
 }
 
-fn load_signatures(path: &Path) -> anyhow::Result<Vec<AdminSignature>> {
-    if !path.exists() {
-        return Ok(Vec::new());
+/// What `signgate policy sign` writes and `signgate admin apply-policy` sends: the statement
+/// the admins signed, then their signatures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignatureFile {
+    /// The content hash of the signed policy file.
+    pub(crate) policy: PolicyHash,
+    /// The version it takes effect as.
+    pub(crate) version: u64,
+    /// The content hash of the policy it replaces.
+    pub(crate) replaces: PolicyHash,
+    /// The admins' signatures over the three.
+    pub(crate) signatures: Vec<AdminSignature>,
+}
+
+impl SignatureFile {
+    pub(crate) fn statement(&self) -> PolicyStatement {
+        PolicyStatement {
+            version: self.version,
+            replaces: self.replaces,
+            policy: self.policy,
+        }
     }
-    serde_json::from_str(&read(path)?)
-        .with_context(|| format!("{} is not a signature file", path.display()))
+}
+
+/// Reads a signature file; a bare list (written before versions) is refused with what to do.
+pub(crate) fn load_signature_file(path: &Path) -> anyhow::Result<SignatureFile> {
+    let text = read(path)?;
+    if serde_json::from_str::<Vec<AdminSignature>>(&text).is_ok() {
+        bail!(
+            "{} holds signatures made before versions (over the content hash alone), which the gateway no longer accepts; sign again with `signgate policy sign FILE --key KEY --version N --replaces HASH`",
+            path.display()
+        );
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a signature file written by `signgate policy sign`",
+            path.display()
+        )
+    })
+}
+
+/// A content hash given as 0x… or as the policy file that has it.
+fn policy_hash(arg: &str) -> anyhow::Result<PolicyHash> {
+    if let Ok(h) = alloy_primitives::B256::from_str(arg) {
+        return Ok(PolicyHash(h));
+    }
+    Ok(compile(Path::new(arg))?.1.hash())
 }
 
 fn check(
@@ -149,28 +209,54 @@ fn check(
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let sigs = load_signatures(&sig_path)?;
+    let file = load_signature_file(&sig_path)?;
+    if file.policy != policy.hash() {
+        writeln!(
+            out,
+            "\nrefused: {} was signed for policy {}, not this file's {}",
+            sig_path.display(),
+            file.policy,
+            policy.hash()
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(
+        out,
+        "\nsigned as version {}, replacing {}",
+        file.version, file.replaces
+    )?;
     let current = current.map(compile).transpose()?.map(|(_, p)| p);
     let now = now()?;
-    match activate(&source, &sigs, current.as_ref(), now) {
+    // The version in force is the gateway's to check; 0 here lets any version through.
+    let in_force = current
+        .as_ref()
+        .map(|policy| InForce { policy, version: 0 });
+    match activate(
+        &source,
+        file.version,
+        file.replaces,
+        &file.signatures,
+        in_force,
+        now,
+    ) {
         Ok(_) => {
             let tally = tally_signatures(
                 current.as_ref().unwrap_or(&policy),
-                policy.hash(),
-                &sigs,
+                &file.statement(),
+                &file.signatures,
                 now,
             );
             let names: Vec<String> = tally.signers.iter().map(ToString::to_string).collect();
             writeln!(
                 out,
-                "\nsigned by {} admin(s) ({}): the policy may take effect",
+                "signed by {} admin(s) ({}): the policy may take effect",
                 names.len(),
                 names.join(", ")
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            writeln!(out, "\nrefused: {e}")?;
+            writeln!(out, "refused: {e}")?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -318,35 +404,69 @@ fn test(file: &Path, cases: &[PathBuf], test_keys: bool) -> anyhow::Result<ExitC
     })
 }
 
-fn sign(file: &Path, key: &Path, signatures: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn sign(
+    file: &Path,
+    key: &Path,
+    version: Option<u64>,
+    replaces: Option<&str>,
+    signatures: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let (_, policy) = compile(file)?;
     let text = read(key)?;
     let seed = FixedBytes::<32>::from_str(text.trim())
         .context("the key file must hold a 32-byte secret key as hex")?;
-    let signature = sign_policy(&signing_key(&seed.0), policy.hash());
+    let replaces = replaces.map(policy_hash).transpose()?;
     let sig_path = signatures.unwrap_or_else(|| default_signatures(file));
-    let mut all = load_signatures(&sig_path)?;
-    if all
-        .iter()
-        .any(|s| s.public_key == signature.public_key && s.signature == signature.signature)
-    {
+    let mut sigs = if sig_path.exists() {
+        let existing = load_signature_file(&sig_path)?;
+        let differs = existing.policy != policy.hash()
+            || version.is_some_and(|v| v != existing.version)
+            || replaces.is_some_and(|r| r != existing.replaces);
+        if differs {
+            bail!(
+                "{} holds signatures for policy {} as version {} replacing {}; this signature would be for another statement (remove the file to start over)",
+                sig_path.display(),
+                existing.policy,
+                existing.version,
+                existing.replaces
+            );
+        }
+        existing
+    } else {
+        let (Some(version), Some(replaces)) = (version, replaces) else {
+            bail!(
+                "the first signature of a policy needs --version N (above the version in force; the configured genesis policy is version 1) and --replaces HASH|FILE (the policy in force)"
+            );
+        };
+        SignatureFile {
+            policy: policy.hash(),
+            version,
+            replaces,
+            signatures: Vec::new(),
+        }
+    };
+    let signature = sign_policy(&signing_key(&seed.0), &sigs.statement());
+    if sigs.signatures.contains(&signature) {
         bail!(
             "{} already holds this key's signature over {}",
             sig_path.display(),
             policy.hash()
         );
     }
-    all.retain(|s| s.public_key != signature.public_key);
+    sigs.signatures
+        .retain(|s| s.public_key != signature.public_key);
     let public_key = signature.public_key;
-    all.push(signature);
-    let json = serde_json::to_string_pretty(&all).context("cannot encode signatures")?;
+    sigs.signatures.push(signature);
+    let json = serde_json::to_string_pretty(&sigs).context("cannot encode signatures")?;
     fs::write(&sig_path, json).with_context(|| format!("cannot write {}", sig_path.display()))?;
     let mut out = Stdout::lock();
     writeln!(
         out,
-        "signed {} with {public_key}; {} signature(s) in {}",
+        "signed {} as version {} replacing {} with {public_key}; {} signature(s) in {}",
         policy.hash(),
-        all.len(),
+        sigs.version,
+        sigs.replaces,
+        sigs.signatures.len(),
         sig_path.display()
     )?;
     Ok(ExitCode::SUCCESS)

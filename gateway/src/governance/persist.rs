@@ -6,6 +6,11 @@
 //! that finds a `pending.json` promotes it only if the audit log holds its `policy_applied`
 //! record (a crash between the two steps) and deletes it otherwise (the records never made it).
 //! So no policy the log does not record can ever be picked up by a restart.
+//!
+//! The file alone is never trusted: anyone who can write the data directory can write it. At
+//! start (`super::policy_at_start`) its signatures must be those of the admins of the policy it
+//! replaces, and it must be the policy the audit log's chain of `policy_applied` records ends
+//! at, checked link by link from the configured genesis policy.
 
 use std::{
     fs::{self, File},
@@ -13,12 +18,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use signgate_audit::{AuditEvent, AuditRecord};
+use signgate_audit::{AuditEvent, AuditRecord, policy_chain::ChainError, record::PolicyApplied};
 use signgate_policy::{
     CompileError, Policy, PolicyHash,
-    governance::{AdminSignature, admin_message},
+    governance::{AdminSignature, PolicyStatement},
 };
 
 use crate::audit::AuditReader;
@@ -38,7 +42,36 @@ pub struct PersistedPolicy {
     pub source: String,
     /// The admin signatures that let it take effect.
     pub signatures: Vec<AdminSignature>,
+    /// The version it took effect as; 0 in files written before versioned signatures.
+    #[serde(default)]
+    pub version: u64,
+    /// The content hash of the policy it replaced; absent in files written before versioned
+    /// signatures.
+    #[serde(default)]
+    pub replaces: Option<PolicyHash>,
+    /// The signatures are over the content hash alone (made before versions): the file was
+    /// migrated once, against the audit log's record, and is trusted only as that record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_signatures: bool,
 }
+
+impl PersistedPolicy {
+    /// What the admins signed, for a file written with versioned signatures.
+    pub fn statement(&self) -> Option<PolicyStatement> {
+        (self.version != 0 && !self.legacy_signatures)
+            .then_some(())
+            .and(self.replaces)
+            .map(|replaces| PolicyStatement {
+                version: self.version,
+                replaces,
+                policy: self.policy_hash,
+            })
+    }
+}
+
+/// Where the recovery advice points: moving the file aside makes the gateway start under the
+/// policy the audit log's chain ends at, from which the intended one can be re-applied.
+const RECOVER: &str = "to recover, move the file aside (the gateway then starts under the policy the audit log's chain of applied policies ends at, or the configured genesis policy if none was applied) and re-apply the intended policy through `signgate admin apply-policy` with signatures of the admins of the policy it replaces";
 
 /// Why the persisted policy cannot be used; the gateway does not start over one.
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +108,40 @@ pub enum PersistError {
         /// Which of text, hash and signatures disagree.
         why: String,
     },
-    /// The audit log could not be read to decide about a pending application.
-    #[error("reading the audit log for a pending policy: {0}")]
+    /// The audit log could not be read or written to decide about the stored policy.
+    #[error("reading the audit log for the applied policy: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// The stored policy verifies on its own but is not the governed policy in force: `check`
+    /// names which test failed (signatures of the predecessor's admins, or the audit log).
+    #[error("{} is not accepted as the policy in force: the {check} check failed: {why}; the gateway does not start over it; {RECOVER}", path.display())]
+    Untrusted {
+        /// The applied-policy file.
+        path: PathBuf,
+        /// The check that failed.
+        check: &'static str,
+        /// What it found.
+        why: String,
+    },
+    /// The audit log's chain of applied policies does not verify from the configured genesis
+    /// policy: the configured file was changed, or the log was.
+    #[error("the audit log's chain of applied policies does not verify from the configured genesis policy {}: {source}; `pipeline.policy` must stay the policy this data directory was first started with (restore it), and a log whose chain breaks cannot say which policy is in force", genesis.display())]
+    Chain {
+        /// The configured genesis policy file.
+        genesis: PathBuf,
+        /// The broken link (boxed: it carries the activation error of the link).
+        source: Box<ChainError>,
+    },
+    /// The audit log records applied policies but no stored policy file matches what it needs.
+    #[error("the audit log records policy {hash} as in force, applied before versioned signatures, but {} is missing; restore it from a backup ({RECOVER_LEGACY})", path.display())]
+    MissingLegacy {
+        /// The applied-policy file.
+        path: PathBuf,
+        /// The policy the log names.
+        hash: PolicyHash,
+    },
 }
+
+const RECOVER_LEGACY: &str = "its text is not in the log, so the gateway cannot rebuild it";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
     move |source| PersistError::Io {
@@ -139,13 +202,25 @@ fn read(path: &Path) -> Result<Option<PersistedPolicy>, PersistError> {
         })
 }
 
+/// Every `policy_applied` record of the log at `audit`, with its index and time, in order.
+pub fn applied_records(audit: &Path) -> Result<Vec<(u64, u64, PolicyApplied)>, PersistError> {
+    let reader = AuditReader::open(audit)?;
+    Ok(reader
+        .leaves()?
+        .iter()
+        .filter_map(|leaf| AuditRecord::from_bytes(leaf).ok())
+        .filter_map(|r| match r.event {
+            AuditEvent::PolicyApplied(p) => Some((r.index, r.at_ms, p)),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Whether the audit log at `audit` holds a `policy_applied` record of `hash`.
 fn recorded(audit: &Path, hash: PolicyHash) -> Result<bool, PersistError> {
-    let reader = AuditReader::open(audit)?;
-    Ok(reader.leaves()?.iter().any(|leaf| {
-        AuditRecord::from_bytes(leaf)
-            .is_ok_and(|r| matches!(r.event, AuditEvent::PolicyApplied(p) if p.policy_hash == hash))
-    }))
+    Ok(applied_records(audit)?
+        .iter()
+        .any(|(_, _, p)| p.policy_hash == hash))
 }
 
 /// Settles a `pending.json` left by a crash: promoted if the log at `audit` recorded it,
@@ -170,8 +245,16 @@ pub fn recover_pending(dir: &Path, audit: &Path) -> Result<(), PersistError> {
     }
 }
 
-/// The applied policy in `dir`, compiled, if any. Its hash must match its text and every
-/// signature must verify over that hash: a file edited on disk stops the start.
+/// Writes `policy` as `dir/active.json` directly (stage and promote): for a file rebuilt or
+/// migrated at start from what the audit log already records.
+pub fn rewrite_active(dir: &Path, policy: &PersistedPolicy) -> Result<(), PersistError> {
+    stage(dir, policy)?;
+    promote(dir)
+}
+
+/// The applied policy in `dir`, compiled, if any. Its hash must match its text (a file edited
+/// on disk stops the start); whether it may be in force is decided by the caller against the
+/// audit log's chain.
 pub fn load_active(dir: &Path) -> Result<Option<(Policy, PersistedPolicy)>, PersistError> {
     let path = dir.join(ACTIVE);
     let Some(stored) = read(&path)? else {
@@ -195,20 +278,6 @@ pub fn load_active(dir: &Path) -> Result<Option<(Policy, PersistedPolicy)>, Pers
     if stored.signatures.is_empty() {
         return Err(tampered("it holds no admin signature".to_owned()));
     }
-    let message = admin_message(policy.hash());
-    for s in &stored.signatures {
-        let valid = VerifyingKey::from_bytes(&s.public_key.0).is_ok_and(|k| {
-            k.verify_strict(&message, &Signature::from_bytes(&s.signature.0))
-                .is_ok()
-        });
-        if !valid {
-            return Err(tampered(format!(
-                "the signature by {} does not verify over {}",
-                s.public_key,
-                policy.hash()
-            )));
-        }
-    }
     Ok(Some((policy, stored)))
 }
 
@@ -222,10 +291,18 @@ mod tests {
 
     fn persisted() -> PersistedPolicy {
         let hash = PolicyHash::of(SOURCE);
+        let statement = PolicyStatement {
+            version: 2,
+            replaces: hash,
+            policy: hash,
+        };
         PersistedPolicy {
             policy_hash: hash,
             source: SOURCE.to_owned(),
-            signatures: vec![sign_policy(&signing_key(&[0xd0; 32]), hash)],
+            signatures: vec![sign_policy(&signing_key(&[0xd0; 32]), &statement)],
+            version: 2,
+            replaces: Some(hash),
+            legacy_signatures: false,
         }
     }
 
@@ -241,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn an_edited_policy_file_stops_the_start() {
+    fn a_policy_file_edited_on_disk_stops_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let mut p = persisted();
         p.source = p.source.replace("signgate-demo", "signgate-edited");
@@ -251,12 +328,6 @@ mod tests {
             load_active(dir.path()),
             Err(PersistError::Tampered { .. })
         ));
-        let mut p = persisted();
-        p.signatures[0].signature.0[0] ^= 1;
-        stage(dir.path(), &p).unwrap();
-        promote(dir.path()).unwrap();
-        let err = load_active(dir.path()).unwrap_err();
-        assert!(err.to_string().contains("does not verify"), "{err}");
         fs::write(dir.path().join(ACTIVE), "{").unwrap();
         assert!(matches!(
             load_active(dir.path()),

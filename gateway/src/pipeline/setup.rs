@@ -199,7 +199,7 @@ pub fn governed_policy(
     configured: &Path,
     audit: Arc<AuditLog>,
 ) -> Result<GovernedPolicy, SetupError> {
-    let policy = policy_at_start(data_dir, audit.path(), load_policy(configured)?, configured)?;
+    let policy = policy_at_start(data_dir, &audit, load_policy(configured)?, configured)?;
     Ok(GovernedPolicy::new(policy, policy_dir(data_dir), audit))
 }
 

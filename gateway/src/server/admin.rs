@@ -8,9 +8,11 @@
 
 use std::{sync::Arc, time::SystemTime};
 
-use alloy_primitives::FixedBytes;
+use std::str::FromStr as _;
+
+use alloy_primitives::{B256, FixedBytes};
 use signgate_policy::{
-    Policy,
+    Policy, PolicyHash,
     governance::AdminSignature,
     operators::{Operator, OperatorStatus},
     sanctions::{ListId, ListSlot},
@@ -82,7 +84,7 @@ fn admin_signatures(sigs: &[pb::PolicySignature]) -> Result<Vec<AdminSignature>,
     if sigs.is_empty() {
         return Err(GatewayError::invalid(
             "signatures",
-            "required: signatures of policy admins over the policy's content hash",
+            "required: signatures of policy admins over the policy's version, predecessor and content hash",
         ));
     }
     sigs.iter()
@@ -247,10 +249,27 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             return Err(GatewayError::invalid("policy", "required: the policy TOML").into());
         }
         let signatures = admin_signatures(&req.signatures)?;
+        if req.version == 0 {
+            return Err(GatewayError::invalid(
+                "version",
+                "required: the version the admins signed, above the version in force",
+            )
+            .into());
+        }
+        let replaces = B256::from_str(req.replaces_policy_hash.trim())
+            .map(PolicyHash)
+            .map_err(|_| {
+                GatewayError::invalid(
+                    "replaces_policy_hash",
+                    "required: the 0x-prefixed content hash of the policy in force, as the admins signed it",
+                )
+            })?;
         let applied = g
             .policy
             .apply(
                 &req.policy,
+                req.version,
+                replaces,
                 signatures,
                 crate::pipeline::records::caller(&caller),
                 seconds(self.clock.now()),
@@ -261,6 +280,7 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             policy_hash: applied.policy.hash().to_string(),
             changes: applied.changes,
             previous_policy_hash: applied.previous.to_string(),
+            version: applied.version,
         }))
     }
 
@@ -305,10 +325,15 @@ impl<S: ProposalStore> Admin for AdminService<S> {
         let mut components = vec![store];
         if let Some(g) = &self.governance {
             let policy = g.policy.load();
+            let version = g.policy.version().await;
             components.push(pb::ComponentHealth {
                 name: "policy".into(),
                 status: pb::ComponentStatus::Ok.into(),
-                detail: format!("{} {} in force", policy.name(), policy.hash()),
+                detail: format!(
+                    "{} {} in force as version {version}",
+                    policy.name(),
+                    policy.hash()
+                ),
                 last_ok: Some(convert::timestamp(self.clock.now())),
             });
         }

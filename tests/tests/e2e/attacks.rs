@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::U256;
 use serde_json::Value;
 use signgate_gateway::pipeline::setup;
-use signgate_policy::{PolicyHash, governance::sign_policy};
+use signgate_policy::{
+    PolicyHash,
+    governance::{PolicyStatement, sign_policy},
+};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use tonic::{Code, transport::Channel};
 
@@ -59,13 +62,18 @@ pub fn edited_policy(edits: &[Value], file: &str) -> String {
     policy
 }
 
-/// Applies `policy` through `Admin.ApplyPolicy`, signed by the demo admins.
+/// Applies `policy` through `Admin.ApplyPolicy`, signed by the demo admins as version 2
+/// replacing the demo policy: the first application on a gateway started under it.
 pub async fn apply(addr: std::net::SocketAddr, policy: &str) {
-    let hash = PolicyHash::of(policy);
+    let statement = PolicyStatement {
+        version: 2,
+        replaces: PolicyHash::of(setup::DEMO_POLICY),
+        policy: PolicyHash::of(policy),
+    };
     let signatures = ["dave", "erin"]
         .into_iter()
         .map(|admin| {
-            let s = sign_policy(&demo::operator(admin), hash);
+            let s = sign_policy(&demo::operator(admin), &statement);
             pb::PolicySignature {
                 public_key: s.public_key.to_vec(),
                 signature: s.signature.to_vec(),
@@ -78,6 +86,8 @@ pub async fn apply(addr: std::net::SocketAddr, policy: &str) {
         .apply_policy(pb::ApplyPolicyRequest {
             policy: policy.as_bytes().to_vec(),
             signatures,
+            version: statement.version,
+            replaces_policy_hash: statement.replaces.to_string(),
         })
         .await
         .unwrap();

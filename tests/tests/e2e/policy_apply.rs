@@ -2,6 +2,10 @@
 //! effect only with enough signatures of the admins in force, changes decisions from the next
 //! call on, survives a restart, and every step (start, lists, policy, operators, stop) is in an
 //! audit log that verifies.
+//!
+//! Issue 14 holes 1 and 2: admins sign (version, replaced policy, content hash), so an old
+//! policy cannot come back with its old signatures, and a policy file written into the data
+//! directory is trusted at start only as the end of the audit log's chain of applied policies.
 
 use alloy_primitives::U256;
 use ed25519_dalek::SigningKey;
@@ -12,7 +16,10 @@ use signgate_gateway::{
     audit::{AuditLog, AuditReader},
     pipeline::setup,
 };
-use signgate_policy::{PolicyHash, governance::sign_policy};
+use signgate_policy::{
+    PolicyHash,
+    governance::{PolicyStatement, sign_policy},
+};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 use tonic::{Code, transport::Channel};
 
@@ -40,19 +47,43 @@ fn stricter_policy() -> String {
     strict
 }
 
-fn signature(key: &SigningKey, hash: PolicyHash) -> pb::PolicySignature {
-    let s = sign_policy(key, hash);
+/// "`source` as `version`, replacing `replaces`".
+fn statement(source: &str, version: u64, replaces: PolicyHash) -> PolicyStatement {
+    PolicyStatement {
+        version,
+        replaces,
+        policy: PolicyHash::of(source),
+    }
+}
+
+fn signature(key: &SigningKey, statement: &PolicyStatement) -> pb::PolicySignature {
+    let s = sign_policy(key, statement);
     pb::PolicySignature {
         public_key: s.public_key.to_vec(),
         signature: s.signature.to_vec(),
     }
 }
 
-fn request(source: &str, signatures: Vec<pb::PolicySignature>) -> pb::ApplyPolicyRequest {
+/// `source` with `signatures`, applied as the version and predecessor of `statement`.
+fn request(
+    source: &str,
+    statement: &PolicyStatement,
+    signatures: Vec<pb::PolicySignature>,
+) -> pb::ApplyPolicyRequest {
     pb::ApplyPolicyRequest {
         policy: source.as_bytes().to_vec(),
         signatures,
+        version: statement.version,
+        replaces_policy_hash: statement.replaces.to_string(),
     }
+}
+
+/// Signed by both demo admins.
+fn both(statement: &PolicyStatement) -> Vec<pb::PolicySignature> {
+    ["dave", "erin"]
+        .iter()
+        .map(|a| signature(&demo::operator(a), statement))
+        .collect()
 }
 
 async fn admin(addr: std::net::SocketAddr) -> AdminClient<Channel> {
@@ -123,11 +154,12 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
 
     let strict = stricter_policy();
     let hash = PolicyHash::of(&strict);
+    let st = statement(&strict, 2, PolicyHash::of(setup::DEMO_POLICY));
     let (dave, erin) = (demo::operator("dave"), demo::operator("erin"));
 
     // One signature short: refused with the count, nothing changes.
     let err = a
-        .apply_policy(request(&strict, vec![signature(&dave, hash)]))
+        .apply_policy(request(&strict, &st, vec![signature(&dave, &st)]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
@@ -139,35 +171,39 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
     );
 
     // Erin signed another version, Bob is no admin: each rejected signature is named.
-    let other = PolicyHash::of(setup::DEMO_POLICY);
+    let other = statement(setup::DEMO_POLICY, 2, PolicyHash::of(setup::DEMO_POLICY));
     let err = a
         .apply_policy(request(
             &strict,
+            &st,
             vec![
-                signature(&dave, hash),
-                signature(&erin, other),
-                signature(&demo::operator("bob"), hash),
+                signature(&dave, &st),
+                signature(&erin, &other),
+                signature(&demo::operator("bob"), &st),
             ],
         ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let m = err.message();
-    assert!(m.contains("does not verify over this content hash"), "{m}");
+    assert!(
+        m.contains("does not verify over this version, predecessor and content hash"),
+        "{m}"
+    );
     assert!(m.contains("is not a key of a policy admin"), "{m}");
 
     // A forged signature (right key, bytes flipped) does not count either.
-    let mut forged = signature(&erin, hash);
+    let mut forged = signature(&erin, &st);
     forged.signature[0] ^= 1;
     let err = a
-        .apply_policy(request(&strict, vec![signature(&dave, hash), forged]))
+        .apply_policy(request(&strict, &st, vec![signature(&dave, &st), forged]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 
     // A policy that does not compile is named as such.
     let err = a
-        .apply_policy(request("name = ", vec![signature(&dave, hash)]))
+        .apply_policy(request("name = ", &st, vec![signature(&dave, &st)]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
@@ -180,14 +216,12 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
 
     // Both admins: in force from the next call on.
     let applied = a
-        .apply_policy(request(
-            &strict,
-            vec![signature(&dave, hash), signature(&erin, hash)],
-        ))
+        .apply_policy(request(&strict, &st, both(&st)))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(applied.policy_hash, hash.to_string());
+    assert_eq!(applied.version, 2);
     assert_eq!(
         applied.previous_policy_hash,
         PolicyHash::of(setup::DEMO_POLICY).to_string()
@@ -215,10 +249,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
 
     // Applying it again changes nothing.
     let err = a
-        .apply_policy(request(
-            &strict,
-            vec![signature(&dave, hash), signature(&erin, hash)],
-        ))
+        .apply_policy(request(&strict, &st, both(&st)))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
@@ -275,6 +306,8 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
     assert_eq!(applied.policy_hash, hash);
     assert_eq!(applied.previous, Some(PolicyHash::of(setup::DEMO_POLICY)));
     assert_eq!(applied.admin_signatures.len(), 2);
+    assert_eq!(applied.version, 2);
+    assert_eq!(applied.source.as_deref(), Some(strict.as_str()));
     assert_eq!(applied.caller.identity, "loopback");
     assert!(records.iter().any(|r| matches!(
         &r.event,
@@ -310,4 +343,265 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
     assert!(v.passed(), "{:?}", v.findings);
     assert_eq!(v.records, records.len() as u64);
     assert_eq!(v.verified_size, records.len() as u64);
+}
+
+/// The health detail of the policy component: name, hash and version in force.
+async fn policy_health(a: &mut AdminClient<Channel>) -> String {
+    a.get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .components
+        .into_iter()
+        .find(|c| c.name == "policy")
+        .unwrap()
+        .detail
+}
+
+/// v1 (the configured genesis) → v2 (Mallory offboarded) → v3: both take effect and survive a
+/// restart; v2's signatures cannot bring v2 back (its version is not above 3; relabelled as v4
+/// they do not verify), and a properly signed v4 naming v2 as its predecessor is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_then_v3_survive_a_restart_and_old_or_forked_signatures_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut a = admin(gw.addr).await;
+    let v1 = setup::DEMO_POLICY;
+    let v2 = stricter_policy();
+    let v3 = v2.replace("name = \"signgate-demo\"", "name = \"signgate-demo-v3\"");
+    let s2 = statement(&v2, 2, PolicyHash::of(v1));
+    let s3 = statement(&v3, 3, PolicyHash::of(&v2));
+    let r = a
+        .apply_policy(request(&v2, &s2, both(&s2)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.version, 2);
+    let r = a
+        .apply_policy(request(&v3, &s3, both(&s3)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (r.version, r.previous_policy_hash),
+        (3, s2.policy.to_string())
+    );
+    assert!(policy_health(&mut a).await.contains("as version 3"));
+    drop(a);
+    gw.stop().await;
+
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut a = admin(gw.addr).await;
+    let health = policy_health(&mut a).await;
+    assert!(
+        health.starts_with("signgate-demo-v3 ") && health.ends_with("as version 3"),
+        "{health}"
+    );
+    let ops = a
+        .list_operators(pb::ListOperatorsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .operators;
+    assert_eq!(operator(&ops, "mallory").status, "offboarded");
+
+    // v2 again, exactly as it was signed: its version is not above the one in force.
+    let err = a
+        .apply_policy(request(&v2, &s2, both(&s2)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message()
+            .contains("version 2 is not above version 3 in force"),
+        "{}",
+        err.message()
+    );
+    // v1 brought back as "version 4 replacing v3" with signatures made for another statement.
+    let replay = statement(v1, 4, PolicyHash::of(&v3));
+    let err = a
+        .apply_policy(request(v1, &replay, both(&s2)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message()
+            .contains("0 valid admin signature(s), 2 required"),
+        "{}",
+        err.message()
+    );
+    // Properly signed by both admins, but for a chain where v2 was never replaced.
+    let fork = statement(v1, 4, PolicyHash::of(&v2));
+    let err = a
+        .apply_policy(request(v1, &fork, both(&fork)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains(&format!(
+            "the signatures replace policy {}, but policy {} is in force",
+            PolicyHash::of(&v2),
+            PolicyHash::of(&v3)
+        )),
+        "{}",
+        err.message()
+    );
+    // Nothing changed.
+    assert!(policy_health(&mut a).await.contains("as version 3"));
+    drop(a);
+    gw.stop().await;
+
+    // The chain verifies from the configured genesis policy, offline, from the records alone.
+    let path = setup::audit_path(&config(dir.path(), &[]));
+    let records: Vec<AuditRecord> = AuditReader::open(&path)
+        .unwrap()
+        .leaves()
+        .unwrap()
+        .iter()
+        .map(|l| AuditRecord::from_bytes(l).unwrap())
+        .collect();
+    let applied: Vec<_> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            AuditEvent::PolicyApplied(p) => Some((r.index, r.at_ms, p)),
+            _ => None,
+        })
+        .collect();
+    let chain = signgate_audit::policy_chain::check_chain(
+        &signgate_policy::Policy::compile(v1).unwrap(),
+        applied,
+    )
+    .unwrap();
+    assert_eq!(chain.links, 2);
+    assert_eq!(chain.head.hash(), PolicyHash::of(&v3));
+
+    // The same check is part of the offline verification of the export, from the genesis file.
+    let log = AuditLog::open(&path, audit_key()).unwrap();
+    log.checkpoint().unwrap();
+    drop(log);
+    let reader = AuditReader::open(&path).unwrap();
+    let notes = reader.checkpoints().unwrap();
+    let mut exported = Vec::new();
+    export_jsonl(&reader.leaves().unwrap(), &notes, false, &mut exported).unwrap();
+    let named: Vec<(String, String)> = notes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (format!("checkpoint-{i}"), n))
+        .collect();
+    let genesis = signgate_policy::Policy::compile(v1).unwrap();
+    let v = signgate_audit::verify::verify_export_with_genesis(
+        &exported,
+        &named,
+        &audit_key().verifying_key(),
+        Some(&genesis),
+    );
+    assert!(v.passed(), "{:?}", v.findings);
+    let report = v.report(0);
+    assert!(
+        report.contains(&format!(
+            "policy chain: 2 application(s) verified from genesis {}; ends at version 3 ({})",
+            genesis.hash(),
+            PolicyHash::of(&v3)
+        )),
+        "{report}"
+    );
+    // Against another genesis (the auditor was handed the wrong file) the first link fails.
+    let other = signgate_policy::Policy::compile(&v2).unwrap();
+    let v = signgate_audit::verify::verify_export_with_genesis(
+        &exported,
+        &named,
+        &audit_key().verifying_key(),
+        Some(&other),
+    );
+    assert!(!v.passed());
+    assert!(
+        v.report(0)
+            .contains("FAIL: chain of applied policies: policy_applied record #"),
+        "{}",
+        v.report(0)
+    );
+}
+
+/// What `signgate serve` (and [`start`]) does first with the data directory in `dir`: the
+/// policy to start under, or why the start is refused.
+fn policy_at_restart(dir: &std::path::Path) -> Result<(), String> {
+    let cfg = config(dir, &[]);
+    let files = setup::write_demo(&cfg.data_dir).unwrap();
+    let audit = std::sync::Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
+    setup::governed_policy(&cfg.data_dir, &files.policy, audit)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Someone who can write the data directory writes a policy where one treasury approval
+/// suffices, signs it with a throwaway key and restarts: the start is refused, naming the
+/// check and the way back; with the file moved aside the gateway starts under the genesis
+/// policy, and the lax policy never decided anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_policy_file_in_the_data_directory_refuses_the_start() {
+    use signgate_gateway::governance::{PersistedPolicy, persist::ACTIVE, policy_dir};
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    gw.stop().await;
+
+    let lax = setup::DEMO_POLICY.replace(
+        "approvals = { treasury = 2 }\napproval_expiry_hours = 72",
+        "approvals = { treasury = 1 }\napproval_expiry_hours = 72",
+    );
+    assert_ne!(lax, setup::DEMO_POLICY);
+    let throwaway = SigningKey::from_bytes(&[0x66; 32]);
+    let st = statement(&lax, 2, PolicyHash::of(setup::DEMO_POLICY));
+    let forged = PersistedPolicy {
+        policy_hash: st.policy,
+        source: lax.clone(),
+        signatures: vec![sign_policy(&throwaway, &st)],
+        version: 2,
+        replaces: Some(st.replaces),
+        legacy_signatures: false,
+    };
+    let pdir = policy_dir(&config(dir.path(), &[]).data_dir);
+    std::fs::create_dir_all(&pdir).unwrap();
+    let active = pdir.join(ACTIVE);
+    std::fs::write(&active, serde_json::to_vec(&forged).unwrap()).unwrap();
+    let err = policy_at_restart(dir.path()).unwrap_err();
+    assert!(err.contains("the signatures check failed"), "{err}");
+    assert!(err.contains("is not a key of a policy admin"), "{err}");
+    assert!(err.contains("signgate admin apply-policy"), "{err}");
+
+    // The same file signed by both real admins, but never applied: the audit log check.
+    let signed = PersistedPolicy {
+        signatures: ["dave", "erin"]
+            .iter()
+            .map(|a| sign_policy(&demo::operator(a), &st))
+            .collect(),
+        ..forged
+    };
+    std::fs::write(&active, serde_json::to_vec(&signed).unwrap()).unwrap();
+    let err = policy_at_restart(dir.path()).unwrap_err();
+    assert!(err.contains("the audit log check failed"), "{err}");
+    assert!(err.contains("no policy was applied"), "{err}");
+
+    // A file in the form written before versioned signatures, self-signed: not the log's.
+    let legacy = serde_json::json!({
+        "policy_hash": st.policy,
+        "source": lax,
+        "signatures": [],
+    });
+    std::fs::write(&active, legacy.to_string()).unwrap();
+    assert!(policy_at_restart(dir.path()).is_err());
+
+    // Moved aside: the gateway starts under the genesis policy; two approvals still needed.
+    std::fs::remove_file(&active).unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let mut a = admin(gw.addr).await;
+    let health = policy_health(&mut a).await;
+    assert!(
+        health.contains(&format!(
+            "{} in force as version 1",
+            PolicyHash::of(setup::DEMO_POLICY)
+        )),
+        "{health}"
+    );
+    drop(a);
+    gw.stop().await;
 }
