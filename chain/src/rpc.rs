@@ -113,63 +113,7 @@ impl EndpointClient {
         let text = tokio::time::timeout(self.timeout, self.post(&body))
             .await
             .map_err(|_| EndpointError::Timeout { timeout_ms })??;
-        let answer: Value =
-            serde_json::from_slice(&text).map_err(|e| EndpointError::Malformed {
-                method: "batch".into(),
-                detail: format!("not JSON: {e}"),
-            })?;
-        let answers = match answer {
-            Value::Array(a) => a,
-            single @ Value::Object(_) => vec![single],
-            _ => {
-                return Err(EndpointError::Malformed {
-                    method: "batch".into(),
-                    detail: "neither an object nor an array".into(),
-                });
-            }
-        };
-        let mut out: Vec<Option<Result<Value, EndpointError>>> = vec![None; calls.len()];
-        for a in answers {
-            let Some(id) = a.get("id").and_then(Value::as_u64) else {
-                // A batch-level error (e.g. "batch not supported") carries no id.
-                if let Some(err) = a.get("error") {
-                    return Err(rpc_error("batch", err));
-                }
-                return Err(EndpointError::Malformed {
-                    method: "batch".into(),
-                    detail: "an answer without a numeric id".into(),
-                });
-            };
-            let Some((slot, call)) = usize::try_from(id)
-                .ok()
-                .and_then(|i| out.get_mut(i).zip(calls.get(i)))
-            else {
-                return Err(EndpointError::Malformed {
-                    method: "batch".into(),
-                    detail: format!("an answer with unknown id {id}"),
-                });
-            };
-            *slot = Some(match (a.get("result"), a.get("error")) {
-                (_, Some(err)) if !err.is_null() => Err(rpc_error(call.method, err)),
-                (Some(result), _) => Ok(result.clone()),
-                _ => Err(EndpointError::Malformed {
-                    method: call.method.into(),
-                    detail: "neither result nor error".into(),
-                }),
-            });
-        }
-        Ok(out
-            .into_iter()
-            .zip(calls)
-            .map(|(a, c)| {
-                a.unwrap_or_else(|| {
-                    Err(EndpointError::Malformed {
-                        method: c.method.into(),
-                        detail: "no answer in the batch".into(),
-                    })
-                })
-            })
-            .collect())
+        parse_batch_answer(calls, &text)
     }
 
     async fn post(&self, body: &Value) -> Result<Vec<u8>, EndpointError> {
@@ -213,6 +157,72 @@ impl EndpointClient {
     }
 }
 
+/// Parses the answer to a batch of `calls`: a JSON array (or one object, for a single call) of
+/// JSON-RPC responses matched to the calls by id, never by position. The outer error is the
+/// envelope's (not JSON, an unknown or missing id, a batch-level error); an inner one is a
+/// call's own (its JSON-RPC error, or no answer for it). Pure, so it is fuzzed as it runs.
+pub fn parse_batch_answer(
+    calls: &[Call],
+    text: &[u8],
+) -> Result<Vec<Result<Value, EndpointError>>, EndpointError> {
+    let answer: Value = serde_json::from_slice(text).map_err(|e| EndpointError::Malformed {
+        method: "batch".into(),
+        detail: format!("not JSON: {e}"),
+    })?;
+    let answers = match answer {
+        Value::Array(a) => a,
+        single @ Value::Object(_) => vec![single],
+        _ => {
+            return Err(EndpointError::Malformed {
+                method: "batch".into(),
+                detail: "neither an object nor an array".into(),
+            });
+        }
+    };
+    let mut out: Vec<Option<Result<Value, EndpointError>>> = vec![None; calls.len()];
+    for a in answers {
+        let Some(id) = a.get("id").and_then(Value::as_u64) else {
+            // A batch-level error (e.g. "batch not supported") carries no id.
+            if let Some(err) = a.get("error") {
+                return Err(rpc_error("batch", err));
+            }
+            return Err(EndpointError::Malformed {
+                method: "batch".into(),
+                detail: "an answer without a numeric id".into(),
+            });
+        };
+        let Some((slot, call)) = usize::try_from(id)
+            .ok()
+            .and_then(|i| out.get_mut(i).zip(calls.get(i)))
+        else {
+            return Err(EndpointError::Malformed {
+                method: "batch".into(),
+                detail: format!("an answer with unknown id {id}"),
+            });
+        };
+        *slot = Some(match (a.get("result"), a.get("error")) {
+            (_, Some(err)) if !err.is_null() => Err(rpc_error(call.method, err)),
+            (Some(result), _) => Ok(result.clone()),
+            _ => Err(EndpointError::Malformed {
+                method: call.method.into(),
+                detail: "neither result nor error".into(),
+            }),
+        });
+    }
+    Ok(out
+        .into_iter()
+        .zip(calls)
+        .map(|(a, c)| {
+            a.unwrap_or_else(|| {
+                Err(EndpointError::Malformed {
+                    method: c.method.into(),
+                    detail: "no answer in the batch".into(),
+                })
+            })
+        })
+        .collect())
+}
+
 /// reqwest's error in words without its URL (it may hold an API key): the kind of failure and
 /// the underlying cause.
 fn without_url(e: &reqwest::Error) -> String {
@@ -246,7 +256,7 @@ fn rpc_error(method: &str, err: &Value) -> EndpointError {
 }
 
 /// Strict readers of JSON-RPC values: a value of the wrong shape is an error naming the method.
-pub(crate) mod read {
+pub mod read {
     use super::*;
 
     fn bad(method: &str, what: &str, v: &Value) -> EndpointError {
@@ -258,7 +268,7 @@ pub(crate) mod read {
     }
 
     /// A hex quantity that fits 256 bits.
-    pub(crate) fn u256(method: &str, v: &Value) -> Result<U256, EndpointError> {
+    pub fn u256(method: &str, v: &Value) -> Result<U256, EndpointError> {
         v.as_str()
             .filter(|s| s.starts_with("0x") && s.len() <= 66 && s.len() > 2)
             .and_then(|s| U256::from_str_radix(&s[2..], 16).ok())
@@ -266,7 +276,7 @@ pub(crate) mod read {
     }
 
     /// A hex quantity that fits 64 bits.
-    pub(crate) fn u64(method: &str, v: &Value) -> Result<u64, EndpointError> {
+    pub fn u64(method: &str, v: &Value) -> Result<u64, EndpointError> {
         u256(method, v)
             .ok()
             .and_then(|n| u64::try_from(n).ok())
@@ -274,21 +284,21 @@ pub(crate) mod read {
     }
 
     /// Hex data.
-    pub(crate) fn bytes(method: &str, v: &Value) -> Result<Bytes, EndpointError> {
+    pub fn bytes(method: &str, v: &Value) -> Result<Bytes, EndpointError> {
         v.as_str()
             .and_then(|s| Bytes::from_str(s).ok())
             .ok_or_else(|| bad(method, "hex data", v))
     }
 
     /// A 32-byte hash.
-    pub(crate) fn b256(method: &str, v: &Value) -> Result<B256, EndpointError> {
+    pub fn b256(method: &str, v: &Value) -> Result<B256, EndpointError> {
         v.as_str()
             .and_then(|s| B256::from_str(s).ok())
             .ok_or_else(|| bad(method, "a 32-byte hash", v))
     }
 
     /// A storage word (`eth_getStorageAt` answers 32 bytes; some nodes answer a quantity).
-    pub(crate) fn word(method: &str, v: &Value) -> Result<U256, EndpointError> {
+    pub fn word(method: &str, v: &Value) -> Result<U256, EndpointError> {
         let s = v.as_str().ok_or_else(|| bad(method, "a storage word", v))?;
         if s == "0x" {
             // Some nodes (ganache) answer an empty slot with no digits at all.
@@ -302,11 +312,7 @@ pub(crate) mod read {
     }
 
     /// A field of a JSON object.
-    pub(crate) fn field<'a>(
-        method: &str,
-        v: &'a Value,
-        name: &str,
-    ) -> Result<&'a Value, EndpointError> {
+    pub fn field<'a>(method: &str, v: &'a Value, name: &str) -> Result<&'a Value, EndpointError> {
         v.get(name)
             .ok_or_else(|| bad(method, &format!("an object with `{name}`"), v))
     }
