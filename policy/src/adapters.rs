@@ -240,28 +240,7 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
             .find(|c| c.code_address == address)
             .and_then(|c| c.code_hash)
     };
-    // The proxy's own hop into its pre-state singleton: the top-level one (depth 1) and the
-    // same hop whenever the Safe is called again during the transaction (a self-call such as
-    // `swapOwner`, or a guard reading the Safe), i.e. a frame running the proxy's code.
-    let proxy_hop = |c: &CallFrame| {
-        c.code_address == report.singleton
-            && (c.depth <= 1
-                || c.parent.and_then(|p| report.calls.get(p)).is_some_and(|p| {
-                    matches!(p.kind, CallKind::Call | CallKind::StaticCall)
-                        && p.target == report.safe
-                        && p.code_address == report.safe
-                }))
-    };
-    let delegatecalls = report
-        .safe_context_delegatecalls()
-        .filter(|c| !proxy_hop(c))
-        .map(|c| DelegatecallFact {
-            depth: c.depth,
-            caller: c.caller,
-            target: c.code_address,
-            code_hash: c.code_hash,
-        })
-        .collect();
+    let delegatecalls = delegatecalls_in(report, report.safe, report.singleton, true);
     let safe_changes = report
         .safe_storage
         .iter()
@@ -403,6 +382,38 @@ fn frame_path(report: &SimulationReport, frame: usize) -> String {
         .join("→")
 }
 
+/// The DELEGATECALLs that ran code against `safe`'s storage, less the proxy's own hop into its
+/// pre-state `singleton` whenever the proxy is CALLed (a self-call such as `swapOwner`, a guard
+/// reading the Safe: a frame running the proxy's code) and, for the proposing Safe
+/// (`top_level`), the hop of the transaction itself at depth 1. One rule for the proposing Safe
+/// and every Safe it reaches.
+fn delegatecalls_in(
+    report: &SimulationReport,
+    safe: Address,
+    singleton: Address,
+    top_level: bool,
+) -> Vec<DelegatecallFact> {
+    let proxy_hop = |c: &CallFrame| {
+        c.code_address == singleton
+            && ((top_level && c.depth <= 1)
+                || c.parent.and_then(|p| report.calls.get(p)).is_some_and(|p| {
+                    matches!(p.kind, CallKind::Call | CallKind::StaticCall)
+                        && p.target == safe
+                        && p.code_address == safe
+                }))
+    };
+    report
+        .delegatecalls()
+        .filter(|c| c.target == safe && !proxy_hop(c))
+        .map(|c| DelegatecallFact {
+            depth: c.depth,
+            caller: c.caller,
+            target: c.code_address,
+            code_hash: c.code_hash,
+        })
+        .collect()
+}
+
 /// Facts of every other Safe the run reached, and the assets it moved, which join the
 /// proposal's outflows: what a Safe the proposing Safe controls pays out is judged as if the
 /// proposing Safe had paid it.
@@ -414,25 +425,7 @@ fn reached_safe_facts(report: &SimulationReport) -> (Vec<ReachedSafeFacts>, Vec<
             Some(frame) => format!("call path {} in the simulation", frame_path(report, frame)),
             None => "the simulation".to_owned(),
         };
-        // The proxy's hop into its pre-state singleton, whenever the proxy is CALLed.
-        let proxy_hop = |c: &CallFrame| {
-            c.code_address == r.singleton
-                && c.parent.and_then(|p| report.calls.get(p)).is_some_and(|p| {
-                    matches!(p.kind, CallKind::Call | CallKind::StaticCall)
-                        && p.target == r.address
-                        && p.code_address == r.address
-                })
-        };
-        let delegatecalls = report
-            .delegatecalls()
-            .filter(|c| c.target == r.address && !proxy_hop(c))
-            .map(|c| DelegatecallFact {
-                depth: c.depth,
-                caller: c.caller,
-                target: c.code_address,
-                code_hash: c.code_hash,
-            })
-            .collect();
+        let delegatecalls = delegatecalls_in(report, r.address, r.singleton, false);
         let safe_changes = r
             .storage
             .iter()
