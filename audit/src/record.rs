@@ -13,7 +13,7 @@
 //! The proposal and decision records carry the policy [`Evidence`] the decision was made
 //! from, so `signgate audit replay` can re-run `evaluate` under another policy.
 
-use alloy_primitives::{Address, B256, FixedBytes, U256};
+use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use signgate_policy::{
@@ -386,6 +386,26 @@ pub struct ProposalCancelled {
     pub reason: String,
     /// Who cancelled it.
     pub caller: Caller,
+    /// The operator's signed `CancelStatement` (records written before cancels were signed
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<SignedCancel>,
+}
+
+/// An operator's signed withdrawal of a proposal, kept whole so an auditor can check the
+/// signature offline: `signature` is ed25519 by `public_key` over the `signgate.v1` envelope
+/// message for context `signgate.v1.CancelStatement` and `payload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedCancel {
+    /// The operator the key belongs to under the policy in force.
+    pub operator: String,
+    /// The operator's ed25519 key.
+    pub public_key: FixedBytes<32>,
+    /// The encoded `CancelStatement`, byte for byte.
+    pub payload: Bytes,
+    /// The operator's signature over it.
+    pub signature: FixedBytes<64>,
 }
 
 /// A new policy took effect.

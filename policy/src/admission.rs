@@ -31,7 +31,7 @@ use alloy_primitives::{Address, FixedBytes};
 
 use crate::{
     compile::Policy,
-    operators::{OperatorId, OperatorStatus, Probation},
+    operators::{OperatorId, OperatorStatus, Probation, Role},
     rules::initiator::{self, Bar},
     time::Timestamp,
 };
@@ -45,6 +45,8 @@ pub enum Act {
     Approve,
     /// Reject a proposal.
     Reject,
+    /// Withdraw an open proposal.
+    Cancel,
 }
 
 impl fmt::Display for Act {
@@ -53,6 +55,7 @@ impl fmt::Display for Act {
             Self::Submit => "submit",
             Self::Approve => "approve",
             Self::Reject => "reject",
+            Self::Cancel => "cancel",
         })
     }
 }
@@ -103,6 +106,16 @@ pub enum Refusal {
         /// Which probation, and until when.
         probation: Probation,
     },
+    /// The key's holder neither initiated the proposal nor holds a role the policy lets
+    /// cancel others' proposals.
+    MayNotCancel {
+        /// The holder.
+        operator: OperatorId,
+        /// The proposal's initiator.
+        initiator: OperatorId,
+        /// The roles `[cancellation]` names.
+        roles: Vec<Role>,
+    },
 }
 
 impl Refusal {
@@ -114,6 +127,7 @@ impl Refusal {
             Self::OperatorInactive { .. } => "admission.operator_inactive",
             Self::NotOnWallet { .. } => "admission.not_on_wallet",
             Self::Probationary { .. } => "admission.probationary",
+            Self::MayNotCancel { .. } => "admission.may_not_cancel",
         }
     }
 }
@@ -135,7 +149,7 @@ impl fmt::Display for Refusal {
             ),
             Self::OperatorInactive { operator, status } => write!(
                 f,
-                "operator {operator} is {status}; only active operators submit, approve or reject"
+                "operator {operator} is {status}; only active operators submit, approve, reject or cancel"
             ),
             Self::NotOnWallet {
                 operator,
@@ -154,6 +168,26 @@ impl fmt::Display for Refusal {
                 f,
                 "operator {operator} is on probation ({probation}) and may not initiate on {tag} wallet `{wallet}`; a non-probationary operator of the wallet must submit it"
             ),
+            Self::MayNotCancel {
+                operator,
+                initiator,
+                roles,
+            } if roles.is_empty() => write!(
+                f,
+                "operator {operator} did not initiate this proposal and the policy lets only its initiator ({initiator}) cancel it; ask {initiator}, or reject it instead"
+            ),
+            Self::MayNotCancel {
+                operator,
+                initiator,
+                roles,
+            } => {
+                let roles: Vec<&str> = roles.iter().map(|r| r.0.as_str()).collect();
+                write!(
+                    f,
+                    "operator {operator} did not initiate this proposal and holds none of the roles that may cancel others' proposals ({}); ask its initiator ({initiator}) or a holder of one of those roles, or reject it instead",
+                    roles.join(", ")
+                )
+            }
         }
     }
 }
@@ -217,6 +251,33 @@ pub fn admit(
     }
 }
 
+/// Whether `operator` (already admitted to [`Act::Cancel`] on the proposal's Safe) may
+/// withdraw a proposal `initiator` made: their own always, others' only with a role
+/// `[cancellation] roles` names.
+pub fn may_cancel(
+    policy: &Policy,
+    operator: &OperatorId,
+    initiator: &OperatorId,
+) -> Result<(), Refusal> {
+    if operator == initiator {
+        return Ok(());
+    }
+    let holds = policy
+        .operators
+        .iter()
+        .find(|o| &o.id == operator)
+        .is_some_and(|o| o.roles.iter().any(|r| policy.cancel_roles.contains(r)));
+    if holds {
+        Ok(())
+    } else {
+        Err(Refusal::MayNotCancel {
+            operator: operator.clone(),
+            initiator: initiator.clone(),
+            roles: policy.cancel_roles.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::address;
@@ -252,6 +313,10 @@ mod tests {
     /// alice may do everything; revoked holds only a revoked key; suspended is suspended;
     /// outsider is assigned to the other wallet only; newbie started recently.
     fn policy() -> Policy {
+        Policy::compile(&policy_source()).unwrap()
+    }
+
+    fn policy_source() -> String {
         let mut src = String::from(
             r#"name = "admission"
 [governance]
@@ -299,7 +364,7 @@ approvals = { treasury = 2 }
             "started_at = \"2015-01-01\"\nwallets = [\"sandbox\"]",
         );
         src += &operator("newbie", 5, "started_at = \"2024-12-01\"");
-        Policy::compile(&src).unwrap()
+        src
     }
 
     fn now() -> Timestamp {
@@ -312,7 +377,7 @@ approvals = { treasury = 2 }
 
     #[test]
     fn an_active_assigned_seasoned_operator_is_admitted_for_every_act() {
-        for act in [Act::Submit, Act::Approve, Act::Reject] {
+        for act in [Act::Submit, Act::Approve, Act::Reject, Act::Cancel] {
             assert_eq!(admit_on(1, act, SAFE), Ok(OperatorId::from("alice")));
         }
     }
@@ -326,7 +391,7 @@ approvals = { treasury = 2 }
 
     #[test]
     fn a_revoked_key_is_refused_even_when_its_holder_has_another_key() {
-        for act in [Act::Submit, Act::Approve, Act::Reject] {
+        for act in [Act::Submit, Act::Approve, Act::Reject, Act::Cancel] {
             let r = admit_on(2, act, SAFE).unwrap_err();
             assert_eq!(r.code(), "admission.key_revoked", "{act}");
             let m = r.to_string();
@@ -351,7 +416,7 @@ approvals = { treasury = 2 }
 
     #[test]
     fn an_inactive_operator_is_refused_for_every_act_and_any_safe() {
-        for act in [Act::Submit, Act::Approve, Act::Reject] {
+        for act in [Act::Submit, Act::Approve, Act::Reject, Act::Cancel] {
             for safe in [SAFE, UNGOVERNED] {
                 let r = admit_on(3, act, safe).unwrap_err();
                 assert_eq!(r.code(), "admission.operator_inactive");
@@ -362,7 +427,7 @@ approvals = { treasury = 2 }
 
     #[test]
     fn an_operator_not_on_the_wallet_is_refused_there_only() {
-        for act in [Act::Submit, Act::Approve, Act::Reject] {
+        for act in [Act::Submit, Act::Approve, Act::Reject, Act::Cancel] {
             let r = admit_on(4, act, SAFE).unwrap_err();
             assert_eq!(r.code(), "admission.not_on_wallet");
             assert!(r.to_string().contains("wallet `treasury`"), "{r}");
@@ -391,6 +456,41 @@ approvals = { treasury = 2 }
             admit_on(5, Act::Submit, OTHER_SAFE),
             Ok(OperatorId::from("newbie"))
         );
+    }
+
+    #[test]
+    fn only_the_initiator_cancels_unless_the_policy_names_a_role() {
+        let p = policy();
+        let alice = OperatorId::from("alice");
+        let newbie = OperatorId::from("newbie");
+        assert_eq!(may_cancel(&p, &alice, &alice), Ok(()));
+        let r = may_cancel(&p, &newbie, &alice).unwrap_err();
+        assert_eq!(r.code(), "admission.may_not_cancel");
+        assert!(r.to_string().contains("only its initiator (alice)"), "{r}");
+
+        // With `[cancellation] roles`, a holder of the role cancels others' proposals; the
+        // holder of another role still may not.
+        let mut src = policy_source();
+        src = src.replace(
+            "[[wallet]]\nname = \"treasury\"",
+            "[cancellation]\nroles = [\"security\"]\n[[wallet]]\nname = \"treasury\"",
+        );
+        src = src.replace(
+            "id = \"newbie\"\nname = \"newbie\"\nroles = [\"treasury\"]",
+            "id = \"newbie\"\nname = \"newbie\"\nroles = [\"security\"]",
+        );
+        let p = Policy::compile(&src).unwrap();
+        assert_eq!(may_cancel(&p, &newbie, &alice), Ok(()));
+        let r = may_cancel(&p, &alice, &newbie).unwrap_err();
+        assert!(r.to_string().contains("(security)"), "{r}");
+
+        // A role nobody holds is a typo, refused at load.
+        let typo = policy_source().replace(
+            "[[wallet]]\nname = \"treasury\"",
+            "[cancellation]\nroles = [\"securty\"]\n[[wallet]]\nname = \"treasury\"",
+        );
+        let e = Policy::compile(&typo).unwrap_err();
+        assert!(e.to_string().contains("`securty`"), "{e}");
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub struct Policy {
     pub(crate) governance: Governance,
     pub(crate) probation: ProbationRules,
     pub(crate) permission_role: Role,
+    pub(crate) cancel_roles: Vec<Role>,
     pub(crate) cooling_off: u64,
     pub(crate) wallets: Vec<Wallet>,
     pub(crate) operators: Vec<Operator>,
@@ -271,6 +272,13 @@ pub enum CompileError {
     UnheldRole {
         /// The tier's name.
         tier: String,
+        /// The role.
+        role: String,
+    },
+    /// `[cancellation] roles` names a role no operator holds: a typo that would leave nobody
+    /// able to stop a suspicious proposal but its initiator.
+    #[error("[cancellation] roles names `{role}`, which no operator holds")]
+    UnheldCancelRole {
         /// The role.
         role: String,
     },
@@ -523,6 +531,14 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         .iter()
         .flat_map(|w| w.assets.iter().map(|a| a.symbol.as_str()))
         .collect();
+    let mut cancel_roles = Vec::with_capacity(raw.cancellation.roles.len());
+    for r in &raw.cancellation.roles {
+        let role = Role(r.clone());
+        if !held.contains(&role) {
+            return Err(CompileError::UnheldCancelRole { role: role.0 });
+        }
+        cancel_roles.push(role);
+    }
     let mut tiers = Vec::with_capacity(raw.tiers.len());
     for t in &raw.tiers {
         tiers.push(compile_tier(t, &held, &symbols, &permission_role)?);
@@ -622,6 +638,7 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
             new_keys_probationary: raw.probation.new_keys_probationary,
         },
         permission_role,
+        cancel_roles,
         cooling_off: raw
             .address_book_settings
             .cooling_off_hours

@@ -27,6 +27,9 @@ pub struct RawPolicy {
     /// threshold, modules or guards. Absent: `security`.
     #[serde(default)]
     pub permission_changes: RawPermissionChanges,
+    /// `[cancellation]`: who besides a proposal's initiator may withdraw it.
+    #[serde(default)]
+    pub cancellation: RawCancellation,
     /// `[address_book_settings]`: how long a new address-book entry waits before it counts as
     /// known. Absent: 72 hours.
     #[serde(default)]
@@ -100,6 +103,17 @@ impl Default for RawProbation {
             new_keys_probationary: true,
         }
     }
+}
+
+/// `[cancellation]`. A cancel is an operator's signed statement: the proposal's initiator may
+/// always withdraw their own proposal; operators holding one of `roles` may withdraw any open
+/// proposal of a wallet they are assigned to (a security team stopping a suspicious one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCancellation {
+    /// Roles whose holders may cancel proposals they did not initiate. Default: none.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `[permission_changes]`.

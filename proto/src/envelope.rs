@@ -13,6 +13,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 pub const SUBMISSION_CONTEXT: &str = "signgate.v1.ProposalSubmission";
 /// Context of `ApprovalStatement` envelopes.
 pub const APPROVAL_CONTEXT: &str = "signgate.v1.ApprovalStatement";
+/// Context of `CancelStatement` envelopes.
+pub const CANCEL_CONTEXT: &str = "signgate.v1.CancelStatement";
 /// Context of release tickets.
 pub const TICKET_CONTEXT: &str = "signgate.v1.ReleaseTicket";
 /// Context of policy documents.

@@ -12,7 +12,7 @@ use std::{str::FromStr, time::Duration};
 
 use prost::Message;
 use signgate_proto::{
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    envelope::{self, APPROVAL_CONTEXT, CANCEL_CONTEXT, SUBMISSION_CONTEXT},
     v1 as pb,
 };
 use signgate_simulator::SafeVersion;
@@ -182,14 +182,29 @@ pub fn approval(
     Ok(Statement { signed, says: s })
 }
 
-/// Parses a `Cancel` request.
-pub fn cancel(req: &pb::CancelRequest) -> Result<CancelRequest, GatewayError> {
-    let id = convert::proposal_id("id", &req.id)?;
-    bounded("reason", &req.reason)?;
-    Ok(CancelRequest {
-        id,
-        reason: req.reason.clone(),
-    })
+/// Verifies and parses the statement of a `Cancel` call.
+pub fn cancel(
+    req: &pb::CancelRequest,
+    limits: &Limits,
+    now: UnixMillis,
+) -> Result<CancelRequest, GatewayError> {
+    const FIELD: &str = "cancellation";
+    if req.cancellation.is_none() {
+        return Err(GatewayError::invalid(
+            FIELD,
+            "required: a cancel is an operator's signed CancelStatement bound to the proposal's \
+             chain, Safe and safeTxHash (`signgate cancel ID --key FILE`)",
+        ));
+    }
+    let signed = open_envelope(FIELD, req.cancellation.as_ref(), CANCEL_CONTEXT)?;
+    let says = statement::parse_cancel(&format!("{FIELD}.payload"), &signed.payload)?;
+    fresh(
+        &format!("{FIELD}.payload.issued_at"),
+        says.binding.issued_at,
+        now,
+        limits.max_request_age,
+    )?;
+    Ok(CancelRequest { signed, says })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use clap::Args;
 use ed25519_dalek::SigningKey;
 use prost::Message as _;
 use signgate_proto::{
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    envelope::{self, APPROVAL_CONTEXT, CANCEL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
@@ -88,6 +88,26 @@ pub struct ApproveArgs {
     /// A note kept with your approval in the audit log.
     #[arg(long, default_value = "")]
     pub comment: String,
+}
+
+/// `signgate cancel`: an operator's signed withdrawal of an open proposal.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The gateway and the TLS files.
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Your ed25519 operator key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The proposal id.
+    pub proposal: String,
+    /// The safeTxHash of the proposal you mean to withdraw; the command refuses to sign a
+    /// cancellation for any other hash.
+    #[arg(long)]
+    pub safe_tx_hash: B256,
+    /// Why, kept with the proposal and in the audit log.
+    #[arg(long, default_value = "")]
+    pub reason: String,
 }
 
 /// `signgate status`: one proposal, or the proposals of a Safe.
@@ -226,6 +246,43 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
             _ => client.approve(pb::ApproveRequest { approval: Some(sealed) }).await,
         };
         reply.map_err(|s| args.connection.refused(&s)).map(tonic::Response::into_inner)
+    })?;
+    write!(Stdout::lock(), "{}", render(&proposal))?;
+    Ok(exit_for(&proposal))
+}
+
+/// Runs `signgate cancel`.
+pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
+    let key =
+        read_ed25519(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let proposal = runtime()?.block_on(async {
+        let mut client = connect(&args.connection).await?;
+        let current = client
+            .get_proposal(pb::GetProposalRequest { id: args.proposal.clone() })
+            .await
+            .map_err(|s| args.connection.refused(&s))?
+            .into_inner();
+        let gateway_hash = current.hashes.as_ref().map(|h| h.safe_tx_hash.clone()).unwrap_or_default();
+        if gateway_hash.parse::<B256>().ok() != Some(args.safe_tx_hash) {
+            bail!(
+                "the proposal's safeTxHash is {gateway_hash}, not the {} you named: nothing was signed",
+                args.safe_tx_hash
+            );
+        }
+        let statement = pb::CancelStatement {
+            proposal_id: current.id.clone(),
+            chain_id: current.chain_id,
+            safe: current.safe.clone(),
+            safe_tx_hash: gateway_hash,
+            issued_at: now(),
+            reason: args.reason.clone(),
+        };
+        let sealed = seal(CANCEL_CONTEXT, statement.encode_to_vec(), &key);
+        client
+            .cancel(pb::CancelRequest { cancellation: Some(sealed) })
+            .await
+            .map_err(|s| args.connection.refused(&s))
+            .map(tonic::Response::into_inner)
     })?;
     write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))

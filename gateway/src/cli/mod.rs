@@ -50,6 +50,9 @@ pub enum Command {
     Approve(client::ApproveArgs),
     /// Reject a proposal; a rejection ends it.
     Reject(client::ApproveArgs),
+    /// Withdraw an open proposal (yours, or any with a role the policy's `[cancellation]`
+    /// names); the transaction can then be proposed again as a new proposal.
+    Cancel(client::CancelArgs),
     /// Show one proposal in plain words, or list a Safe's proposals.
     Status(client::StatusArgs),
     /// Ask the signer backends to sign an approved proposal; prints the execTransaction calldata.
@@ -77,6 +80,7 @@ impl Cli {
             Command::Reject(args) => {
                 client::approve(&args, signgate_proto::v1::ApprovalKind::Reject)
             }
+            Command::Cancel(args) => client::cancel(&args),
             Command::Status(args) => client::status(&args),
             Command::Release(args) => client::release(&args),
             Command::Admin(args) => admin::run(args),

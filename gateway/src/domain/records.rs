@@ -21,11 +21,21 @@ pub struct ProposalId(String);
 impl ProposalId {
     /// `p-` followed by 24 hex digits of SHA-256 over the chain id, Safe and safeTxHash.
     pub fn derive(chain_id: u64, safe: Address, safe_tx_hash: B256) -> Self {
+        Self::derive_nth(chain_id, safe, safe_tx_hash, 0)
+    }
+
+    /// The id of the `n`-th proposal of one transaction: a cancelled proposal's transaction
+    /// proposed again becomes proposal `n + 1`, with an id of its own, so nothing signed for
+    /// the cancelled one (approvals name the id) carries over. `n = 0` is [`Self::derive`].
+    pub fn derive_nth(chain_id: u64, safe: Address, safe_tx_hash: B256, n: u32) -> Self {
         let mut h = Sha256::new();
         h.update(b"signgate.proposal-id\0");
         h.update(chain_id.to_be_bytes());
         h.update(safe.as_slice());
         h.update(safe_tx_hash.as_slice());
+        if n > 0 {
+            h.update(n.to_be_bytes());
+        }
         let digest = h.finalize();
         let short: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         Self(format!("p-{short}"))

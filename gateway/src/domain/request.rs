@@ -6,7 +6,10 @@ use ed25519_dalek::VerifyingKey;
 use signgate_simulator::{SafeTx, SafeVersion};
 
 use super::records::{ApprovalRecord, ProposalId, ProposalRecord, UnixMillis};
-use super::{DeclaredIntent, statement::StatementFields};
+use super::{
+    DeclaredIntent,
+    statement::{CancelFields, StatementFields},
+};
 use crate::error::GatewayError;
 
 /// A signed request exactly as received: the key, the payload bytes it signed and the
@@ -72,29 +75,11 @@ impl Statement {
         field: &str,
         proposal: &ProposalRecord,
     ) -> Result<(), GatewayError> {
-        let f = |name: &str| format!("{field}.payload.{name}");
-        if self.says.chain_id != proposal.chain_id {
-            return Err(GatewayError::invalid(
-                f("chain_id"),
-                "does not match the proposal",
-            ));
-        }
-        if self.says.safe != proposal.safe {
-            return Err(GatewayError::invalid(
-                f("safe"),
-                "does not match the proposal",
-            ));
-        }
-        if self.says.safe_tx_hash != proposal.safe_tx_hash {
-            return Err(GatewayError::invalid(
-                f("safe_tx_hash"),
-                format!(
-                    "the statement approves {:#x}, but proposal {} is {:#x}",
-                    self.says.safe_tx_hash, proposal.id, proposal.safe_tx_hash
-                ),
-            ));
-        }
-        Ok(())
+        check_binding(
+            field,
+            (self.says.chain_id, self.says.safe, self.says.safe_tx_hash),
+            proposal,
+        )
     }
 
     /// The store record, with `operator` as the pipeline resolved it.
@@ -111,11 +96,61 @@ impl Statement {
     }
 }
 
-/// A request to cancel an open proposal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An operator's signed withdrawal of one open proposal: the signed bytes and what they say.
+#[derive(Debug, Clone)]
 pub struct CancelRequest {
-    /// The proposal.
-    pub id: ProposalId,
-    /// Why, in the caller's words (bounded by the api layer).
-    pub reason: String,
+    /// The signed statement as received.
+    pub signed: SignedBytes,
+    /// What it says, parsed from `signed.payload` by
+    /// [`statement::parse_cancel`](super::statement::parse_cancel).
+    pub says: CancelFields,
+}
+
+impl CancelRequest {
+    /// The proposal it withdraws.
+    pub fn id(&self) -> &ProposalId {
+        &self.says.binding.proposal_id
+    }
+
+    /// Refuses a cancellation made for another chain, Safe or transaction than `proposal`.
+    pub fn check_binding(
+        &self,
+        field: &str,
+        proposal: &ProposalRecord,
+    ) -> Result<(), GatewayError> {
+        let b = &self.says.binding;
+        check_binding(field, (b.chain_id, b.safe, b.safe_tx_hash), proposal)
+    }
+}
+
+/// Refuses a statement whose (chain, Safe, safeTxHash) is not `proposal`'s: whatever proposal
+/// id it names, a statement only ever acts on the exact transaction it was signed for.
+fn check_binding(
+    field: &str,
+    (chain_id, safe, safe_tx_hash): (u64, Address, B256),
+    proposal: &ProposalRecord,
+) -> Result<(), GatewayError> {
+    let f = |name: &str| format!("{field}.payload.{name}");
+    if chain_id != proposal.chain_id {
+        return Err(GatewayError::invalid(
+            f("chain_id"),
+            "does not match the proposal",
+        ));
+    }
+    if safe != proposal.safe {
+        return Err(GatewayError::invalid(
+            f("safe"),
+            "does not match the proposal",
+        ));
+    }
+    if safe_tx_hash != proposal.safe_tx_hash {
+        return Err(GatewayError::invalid(
+            f("safe_tx_hash"),
+            format!(
+                "the statement names {safe_tx_hash:#x}, but proposal {} is {:#x}",
+                proposal.id, proposal.safe_tx_hash
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -259,6 +259,17 @@ pub fn policy_at_start(
             source: Box::new(source),
         },
     )?;
+    if records.is_empty()
+        && let Some((index, recorded)) = persist::first_started_policy(audit.path())?
+        && recorded != configured.hash()
+    {
+        return Err(PersistError::GenesisChanged {
+            genesis: configured_path.to_path_buf(),
+            configured: configured.hash(),
+            recorded,
+            index,
+        });
+    }
     let untrusted = |check: &'static str, why: String| PersistError::Untrusted {
         path: path.clone(),
         check,

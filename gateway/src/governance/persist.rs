@@ -131,6 +131,19 @@ pub enum PersistError {
         /// The broken link (boxed: it carries the activation error of the link).
         source: Box<ChainError>,
     },
+    /// No policy was ever applied, and the configured genesis policy is not the one the
+    /// gateway first started under: the file was edited, which is not a governed change.
+    #[error("the configured genesis policy {} (hash {configured}) is not the policy this data directory was first started under ({recorded}, audit record #{index}); a new policy takes effect only through `signgate admin apply-policy` with the admins' signatures, so restore the file (the audit log holds the first start's policy hash)", genesis.display())]
+    GenesisChanged {
+        /// The configured genesis policy file.
+        genesis: PathBuf,
+        /// Its hash now.
+        configured: PolicyHash,
+        /// The hash the first start recorded.
+        recorded: PolicyHash,
+        /// The `server_started` record that pinned it.
+        index: u64,
+    },
     /// The audit log records applied policies but no stored policy file matches what it needs.
     #[error("the audit log records policy {hash} as in force, applied before versioned signatures, but {} is missing; restore it from a backup ({RECOVER_LEGACY})", path.display())]
     MissingLegacy {
@@ -214,6 +227,22 @@ pub fn applied_records(audit: &Path) -> Result<Vec<(u64, u64, PolicyApplied)>, P
             _ => None,
         })
         .collect())
+}
+
+/// The policy the gateway first started under, as the first `server_started` record that
+/// names one says: (its position, the policy's hash). Before any policy is applied this pins
+/// the genesis policy, so an edit of the configured file is refused like any other change
+/// that did not go through `Admin.ApplyPolicy`.
+pub fn first_started_policy(audit: &Path) -> Result<Option<(u64, PolicyHash)>, PersistError> {
+    let reader = AuditReader::open(audit)?;
+    Ok(reader
+        .leaves()?
+        .iter()
+        .filter_map(|leaf| AuditRecord::from_bytes(leaf).ok())
+        .find_map(|r| match r.event {
+            AuditEvent::ServerStarted(s) => s.policy_hash.map(|h| (r.index, h)),
+            _ => None,
+        }))
 }
 
 /// Whether the audit log at `audit` holds a `policy_applied` record of `hash`.

@@ -1,22 +1,50 @@
-//! `Cancel`: an open proposal closed for good, recorded in the audit log before the store
-//! changes, like every other state change.
+//! `Cancel`: an operator's signed withdrawal of an open proposal, bound to its chain, Safe and
+//! safeTxHash like an approval, allowed by the policy (the initiator, or a holder of a role
+//! `[cancellation]` names), and recorded in the audit log with the signed statement before the
+//! store changes, like every other state change. A cancelled transaction can be proposed again:
+//! the next submission of it becomes a new proposal ([`super::submit`]).
 
-use super::Pipeline;
+use signgate_policy::{
+    admission::{Act, may_cancel},
+    operators::OperatorId,
+};
+
+use super::{Pipeline, submit::admitted};
 use crate::{
+    call_span,
     domain::{Caller, CancelRequest},
     error::GatewayError,
     pipeline::records,
     store::{ProposalStore, StoredProposal},
 };
 
-/// Cancels `request.id` if it is still open.
+/// Cancels the proposal `request` names if it is still open and its signer may cancel it.
 pub(super) async fn cancel<S: ProposalStore, T>(
     p: &Pipeline<S, T>,
     caller: &Caller,
     request: CancelRequest,
 ) -> Result<StoredProposal, GatewayError> {
-    let stored = p.load(&request.id).await?;
+    let received = p.clock.now();
+    let policy = p.policy.load();
+    let b = &request.says.binding;
+    // Who signed it first, before the store is read: an unknown or revoked key, an inactive
+    // operator or one not on the wallet learns nothing about the proposal.
+    let operator = admitted(
+        &policy,
+        &request.signed.public_key,
+        Act::Cancel,
+        (b.chain_id, b.safe),
+        received,
+        "cancellation.public_key",
+    )?;
+    let stored = p.load(request.id()).await?;
     let record = &stored.record;
+    call_span::record_hash(&record.safe_tx_hash);
+    request.check_binding("cancellation", record)?;
+    may_cancel(&policy, &operator, &OperatorId(record.initiator.clone())).map_err(|refusal| {
+        tracing::info!(code = refusal.code(), %refusal, "cancel refused");
+        GatewayError::PermissionDenied(format!("cancellation.public_key: {refusal}"))
+    })?;
     if record.state.is_terminal() {
         return Err(GatewayError::FailedPrecondition(format!(
             "proposal {} is {} and cannot be cancelled",
@@ -24,13 +52,17 @@ pub(super) async fn cancel<S: ProposalStore, T>(
             record.state.as_str()
         )));
     }
-    let now = p.clock.now();
     p.record_then_store(
-        vec![records::cancelled(record, &request.reason, caller)],
+        vec![records::cancelled(record, &request, &operator.0, caller)],
         p.store
-            .cancel(request.id.clone(), request.reason.clone(), now),
+            .cancel(record.id.clone(), request.says.reason.clone(), received),
     )
     .await?;
-    tracing::info!(proposal_id = %record.id, caller = caller.identity(), "proposal cancelled");
-    p.load(&request.id).await
+    tracing::info!(
+        proposal_id = %record.id,
+        operator = %operator,
+        caller = caller.identity(),
+        "proposal cancelled"
+    );
+    p.load(request.id()).await
 }

@@ -15,13 +15,14 @@ use signgate_audit::{
     record::{
         ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
         ProposalCancelled, ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
+        SignedCancel,
     },
 };
 use signgate_policy::{Evaluation, Evidence, PolicyHash, evidence::Verdict, time::Timestamp};
 
 use crate::{
     audit::AuditLog,
-    domain::{Caller, SignedBytes},
+    domain::{Caller, CancelRequest, SignedBytes},
     error::GatewayError,
     metrics::Metrics,
     pipeline::analysis::Analysis,
@@ -78,12 +79,23 @@ pub(crate) fn caller(c: &Caller) -> AuditCaller {
 }
 
 /// A cancellation, before it is stored.
-pub(crate) fn cancelled(record: &ProposalRecord, reason: &str, by: &Caller) -> AuditEvent {
+pub(crate) fn cancelled(
+    record: &ProposalRecord,
+    request: &CancelRequest,
+    operator: &str,
+    by: &Caller,
+) -> AuditEvent {
     AuditEvent::ProposalCancelled(ProposalCancelled {
         proposal_id: record.id.to_string(),
         safe_tx_hash: record.safe_tx_hash,
-        reason: reason.to_owned(),
+        reason: request.says.reason.clone(),
         caller: caller(by),
+        statement: Some(SignedCancel {
+            operator: operator.to_owned(),
+            public_key: FixedBytes(request.signed.public_key.to_bytes()),
+            payload: request.signed.payload.clone().into(),
+            signature: FixedBytes(request.signed.signature),
+        }),
     })
 }
 

@@ -20,7 +20,7 @@ use crate::{
     call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
-    store::{NewProposal, ProposalId, ProposalStore, StoredProposal, UnixMillis},
+    store::{NewProposal, ProposalId, ProposalState, ProposalStore, StoredProposal, UnixMillis},
 };
 
 /// Admission of the key that signed a request, before any work on it: the operator holding
@@ -47,6 +47,40 @@ pub(super) fn admitted(
         tracing::info!(code = refusal.code(), %refusal, "request refused at admission");
         GatewayError::PermissionDenied(format!("{field}: {refusal}"))
     })
+}
+
+/// How many times one transaction may be proposed and cancelled before it is refused: a bound
+/// on the ids tried per submission.
+const MAX_PROPOSALS_PER_TX: u32 = 64;
+
+/// What a submission of one transaction finds in the store.
+enum Proposal {
+    /// A proposal of it that is not cancelled: the submission answers with it.
+    Open(Box<StoredProposal>),
+    /// None, or only cancelled ones: the submission becomes a new proposal with this id.
+    New(ProposalId),
+}
+
+/// The proposal of (chain, Safe, safeTxHash) a submission names: the first of its ids
+/// ([`ProposalId::derive_nth`]) that is either unused or holds a proposal not cancelled.
+async fn open_proposal_of<S: ProposalStore, T>(
+    p: &Pipeline<S, T>,
+    chain_id: u64,
+    safe: Address,
+    hash: B256,
+) -> Result<Proposal, GatewayError> {
+    for n in 0..MAX_PROPOSALS_PER_TX {
+        let id = ProposalId::derive_nth(chain_id, safe, hash, n);
+        match p.store.get(id.clone()).await? {
+            None => return Ok(Proposal::New(id)),
+            Some(existing) if existing.record.state == ProposalState::Cancelled => {}
+            Some(existing) => return Ok(Proposal::Open(Box::new(existing))),
+        }
+    }
+    Err(GatewayError::FailedPrecondition(format!(
+        "transaction {hash:#x} was proposed and cancelled {MAX_PROPOSALS_PER_TX} times; \
+         change it (a new nonce) to propose it again"
+    )))
 }
 
 /// The Safe transaction of a submission: the ten fields, or the one transaction of a Safe
@@ -123,14 +157,17 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     };
     let decoded = analysis::decode(&ctx, &tx, "submission.payload.transaction.data")?;
     let hash = decoded.hashes.safe_tx_hash;
-    let id = ProposalId::derive(s.chain_id, s.safe, hash);
-    call_span::record_proposal(&id, &hash);
     check_expected(s.expected_safe_tx_hash, hash)?;
     // A resubmission of a known transaction answers with the proposal as it stands, without
     // simulating it again.
-    if let Some(existing) = p.store.get(id.clone()).await? {
-        return Ok(existing);
-    }
+    let id = match open_proposal_of(p, s.chain_id, s.safe, hash).await? {
+        Proposal::Open(existing) => {
+            call_span::record_proposal(&existing.record.id, &hash);
+            return Ok(*existing);
+        }
+        Proposal::New(id) => id,
+    };
+    call_span::record_proposal(&id, &hash);
     // Supplied owner signatures are checked before the simulation: a blob the Safe would
     // accept as it is runs unmodified.
     let supplied = if s.signatures.is_empty() {

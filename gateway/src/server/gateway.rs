@@ -258,11 +258,9 @@ impl<S: ProposalStore, P: DecisionPipeline> Gateway for GatewayService<S, P> {
         req: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Proposal>, Status> {
         let caller = caller(&req)?;
-        let request = requests::cancel(req.get_ref())?;
-        call_span::record_id(&request.id);
-        // Read first: an unknown proposal or a store that cannot answer is said before the
-        // pipeline is asked, and the call's span carries the transaction's hash.
-        self.stored(request.id.clone()).await?;
+        let now = self.pipeline.clock().now();
+        let request = requests::cancel(req.get_ref(), &self.limits, now)?;
+        call_span::record_id(request.id());
         let stored = self.pipeline.cancel(caller, request).await?;
         Ok(Response::new(self.render(&stored)?))
     }

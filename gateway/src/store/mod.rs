@@ -115,7 +115,8 @@ pub enum Inserted {
 /// Futures are `Send` so handlers can await them on the multi-threaded runtime.
 pub trait ProposalStore: Send + Sync + 'static {
     /// Stores a new proposal and its first decision, or returns the existing one with the same
-    /// id (a resubmission) without writing.
+    /// id, or the open (not cancelled) one of the same chain, Safe and safeTxHash (a
+    /// resubmission), without writing. At most one proposal per transaction is not cancelled.
     fn insert_proposal(
         &self,
         proposal: NewProposal,

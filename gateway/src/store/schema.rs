@@ -30,6 +30,10 @@ pub struct Migration {
     pub version: i64,
     /// Statements separated by `;`.
     pub sql: &'static str,
+    /// Whether the statements rebuild a table other tables reference, which SQLite allows only
+    /// with foreign key enforcement off for the migration (its documented table-rebuild
+    /// procedure); the references are checked again before it commits.
+    pub rebuilds_referenced_table: bool,
 }
 
 impl Migration {
@@ -49,6 +53,7 @@ pub const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
+        rebuilds_referenced_table: false,
         sql: "
 CREATE TABLE proposals (
     id TEXT PRIMARY KEY,
@@ -132,6 +137,7 @@ CREATE TABLE address_book (
     // denies more, never less.
     Migration {
         version: 2,
+        rebuilds_referenced_table: false,
         sql: "
 CREATE TABLE velocity_events (
     chain_id BIGINT NOT NULL,
@@ -163,9 +169,47 @@ DROP TABLE velocity_totals
     // hold in the same transaction that applies this version (`sqlite::upgrade`).
     Migration {
         version: 3,
+        rebuilds_referenced_table: false,
         sql: "
 ALTER TABLE proposals ADD COLUMN body TEXT;
 ALTER TABLE decisions ADD COLUMN body TEXT
+",
+    },
+    // A cancelled transaction can be proposed again, as a new proposal with an id of its own:
+    // one transaction may have several proposals, of which at most one is not cancelled. The
+    // table-level UNIQUE of version 1 becomes a partial unique index (SQLite cannot drop a
+    // constraint, so the table is rebuilt; rows and ids are copied unchanged).
+    Migration {
+        version: 4,
+        rebuilds_referenced_table: true,
+        sql: "
+CREATE TABLE proposals_v4 (
+    id TEXT PRIMARY KEY,
+    chain_id BIGINT NOT NULL,
+    safe TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    safe_tx_hash TEXT NOT NULL,
+    initiator TEXT NOT NULL,
+    state TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    cancel_reason TEXT,
+    view {bytes} NOT NULL,
+    body TEXT
+);
+INSERT INTO proposals_v4 (id, chain_id, safe, nonce, safe_tx_hash, initiator, state, revision,
+    created_at, updated_at, cancel_reason, view, body)
+SELECT id, chain_id, safe, nonce, safe_tx_hash, initiator, state, revision,
+    created_at, updated_at, cancel_reason, view, body
+FROM proposals;
+DROP TABLE proposals;
+ALTER TABLE proposals_v4 RENAME TO proposals;
+CREATE INDEX proposals_by_created ON proposals (created_at, id);
+CREATE INDEX proposals_by_safe ON proposals (chain_id, safe, created_at);
+CREATE INDEX proposals_by_nonce ON proposals (chain_id, safe, nonce);
+CREATE UNIQUE INDEX proposals_one_open_per_tx ON proposals (chain_id, safe, safe_tx_hash)
+    WHERE state <> 'cancelled'
 ",
     },
 ];

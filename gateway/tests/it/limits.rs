@@ -135,12 +135,6 @@ async fn a_failing_store_is_unavailable_and_leaks_nothing() {
         gw.get_proposal(pb::GetProposalRequest { id: "p-1".into() })
             .await
             .unwrap_err(),
-        gw.cancel(pb::CancelRequest {
-            id: "p-1".into(),
-            reason: String::new(),
-        })
-        .await
-        .unwrap_err(),
         gw.list_proposals(pb::ListProposalsRequest::default())
             .await
             .unwrap_err(),

@@ -12,7 +12,7 @@ use signgate_gateway::{
         StoredProposal,
     },
 };
-use signgate_proto::envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT};
+use signgate_proto::envelope::{self, APPROVAL_CONTEXT, CANCEL_CONTEXT, SUBMISSION_CONTEXT};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -223,10 +223,7 @@ async fn watch_streams_changes_until_terminal_and_cancel_is_final() {
     );
 
     let cancelled = gw
-        .cancel(pb::CancelRequest {
-            id: seeded.id.to_string(),
-            reason: "duplicate".into(),
-        })
+        .cancel(cancel_request(&seeded, "duplicate"))
         .await
         .unwrap()
         .into_inner();
@@ -243,13 +240,7 @@ async fn watch_streams_changes_until_terminal_and_cancel_is_final() {
         "the stream ends at a terminal state"
     );
 
-    let err = gw
-        .cancel(pb::CancelRequest {
-            id: seeded.id.to_string(),
-            reason: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let err = gw.cancel(cancel_request(&seeded, "")).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     server.stop().await;
 }
@@ -397,7 +388,7 @@ impl DecisionPipeline for EchoPipeline {
         }
     }
     async fn cancel(&self, _: Caller, c: CancelRequest) -> Result<StoredProposal, GatewayError> {
-        Err(GatewayError::NotFound(format!("proposal {}", c.id)))
+        Err(GatewayError::NotFound(format!("proposal {}", c.id())))
     }
     async fn request_signatures(
         &self,
@@ -449,6 +440,21 @@ fn submission() -> pb::ProposalSubmission {
         issued_at: now_ts(),
         request_id: "r-3".into(),
         ..Default::default()
+    }
+}
+
+/// A cancellation of `p`, signed with [`sealed`]'s key.
+fn cancel_request(p: &signgate_gateway::store::ProposalRecord, reason: &str) -> pb::CancelRequest {
+    let statement = pb::CancelStatement {
+        proposal_id: p.id.to_string(),
+        chain_id: p.chain_id,
+        safe: format!("{:#x}", p.safe),
+        safe_tx_hash: format!("{:#x}", p.safe_tx_hash),
+        issued_at: now_ts(),
+        reason: reason.into(),
+    };
+    pb::CancelRequest {
+        cancellation: Some(sealed(CANCEL_CONTEXT, statement.encode_to_vec())),
     }
 }
 
@@ -546,14 +552,15 @@ impl DecisionPipeline for StoreCancels {
         Err(GatewayError::Unimplemented("not in this test"))
     }
     async fn cancel(&self, _: Caller, c: CancelRequest) -> Result<StoredProposal, GatewayError> {
+        let id = c.id().clone();
         self.0
             .cancel(
-                c.id.clone(),
-                c.reason,
+                id.clone(),
+                c.says.reason,
                 signgate_gateway::store::UnixMillis(2_000),
             )
             .await?;
-        Ok(self.0.get(c.id).await?.unwrap())
+        Ok(self.0.get(id).await?.unwrap())
     }
     async fn request_signatures(&self, _: Caller, _: ProposalId) -> Result<Released, GatewayError> {
         Err(GatewayError::Unimplemented("not in this test"))

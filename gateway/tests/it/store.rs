@@ -570,6 +570,59 @@ async fn stale_revisions_and_terminal_states_are_refused() {
     ));
 }
 
+/// One transaction, several proposals: a cancelled one does not hold its transaction, the
+/// next proposal of it gets its own id; while one is open, another id for the same
+/// transaction finds it instead of storing a second.
+#[tokio::test]
+async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("s.db")).await.unwrap();
+    let first = proposal(3, 0x33, 1_000, ProposalState::NeedsApprovals);
+    let mut second = first.clone();
+    second.id = signgate_gateway::store::ProposalId::derive_nth(
+        first.chain_id,
+        first.safe,
+        first.safe_tx_hash,
+        1,
+    );
+    assert_ne!(second.id, first.id);
+    store
+        .insert_proposal(first.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .await
+        .unwrap();
+    // Open: the second id finds the first.
+    let Inserted::Existing(found) = store
+        .insert_proposal(second.clone(), decision(Outcome::NeedsApprovals, 1_100))
+        .await
+        .unwrap()
+    else {
+        panic!("a second open proposal of one transaction was stored");
+    };
+    assert_eq!(found.id, first.id);
+    store
+        .cancel(first.id.clone(), "typo".into(), UnixMillis(1_200))
+        .await
+        .unwrap();
+    let Inserted::Created(created) = store
+        .insert_proposal(second.clone(), decision(Outcome::NeedsApprovals, 1_300))
+        .await
+        .unwrap()
+    else {
+        panic!("the cancelled proposal kept its transaction");
+    };
+    assert_eq!(created.id, second.id);
+    assert_eq!(
+        store
+            .get(first.id.clone())
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .state,
+        ProposalState::Cancelled
+    );
+}
+
 #[tokio::test]
 async fn listing_filters_and_pages_newest_first() {
     let dir = tempfile::tempdir().unwrap();

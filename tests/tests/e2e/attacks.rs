@@ -19,8 +19,8 @@ use tonic::{Code, transport::Channel};
 use crate::{
     demo,
     support::{
-        Options, approve_request, audit_kinds, start, state, statement, submission, submit_request,
-        token_transfer,
+        Options, approve_request, audit_kinds, cancel_request, start, state, statement, submission,
+        submit_request, token_transfer,
     },
 };
 
@@ -128,6 +128,13 @@ async fn run(
                     .map(tonic::Response::into_inner)
             }
         }
+        "cancel" => {
+            let p = last.unwrap_or_else(|| panic!("{file}: `cancel` needs a `submit` before it"));
+            let by = str_field(step, "by", file);
+            c.cancel(cancel_request(p, by, "withdrawn"))
+                .await
+                .map(tonic::Response::into_inner)
+        }
         other => panic!("{file}: unknown act `{other}`"),
     }
 }
@@ -160,10 +167,10 @@ async fn succeed(
                 "{file}: step {step}"
             );
         }
-        if step["act"] == "submit" {
-            expected.submitted += 1;
-        } else {
-            expected.approvals += 1;
+        match step["act"].as_str() {
+            Some("submit") => expected.submitted += 1,
+            Some("cancel") => {}
+            _ => expected.approvals += 1,
         }
         *last = Some(p);
     }

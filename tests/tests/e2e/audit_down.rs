@@ -149,10 +149,7 @@ async fn no_state_change_is_stored_without_its_record() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "reject: {err:?}");
     let err = c
-        .cancel(pb::CancelRequest {
-            id: p.id.clone(),
-            reason: "test".into(),
-        })
+        .cancel(crate::support::cancel_request(&p, "alice", "test"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "cancel: {err:?}");

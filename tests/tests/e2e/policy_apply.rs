@@ -533,6 +533,45 @@ fn policy_at_restart(dir: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Before any policy is applied, the configured genesis file is pinned by the first start's
+/// `server_started` record: someone who edits it (one treasury approval suffices) and restarts
+/// is refused, told how to change a policy; put back, the gateway starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_genesis_policy_refuses_the_start_before_any_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    gw.stop().await;
+
+    let lax = setup::DEMO_POLICY.replace(
+        "approvals = { treasury = 2 }\napproval_expiry_hours = 72",
+        "approvals = { treasury = 1 }\napproval_expiry_hours = 72",
+    );
+    assert_ne!(lax, setup::DEMO_POLICY);
+    let cfg = config(dir.path(), &[]);
+    let files = setup::write_demo(&cfg.data_dir).unwrap();
+    let open = || {
+        let audit =
+            std::sync::Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
+        setup::governed_policy(&cfg.data_dir, &files.policy, audit)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    std::fs::write(&files.policy, &lax).unwrap();
+    let err = open().unwrap_err();
+    assert!(
+        err.contains("is not the policy this data directory was first started under"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&PolicyHash::of(setup::DEMO_POLICY).to_string()),
+        "{err}"
+    );
+    assert!(err.contains("signgate admin apply-policy"), "{err}");
+
+    std::fs::write(&files.policy, setup::DEMO_POLICY).unwrap();
+    open().expect("the genesis policy restored starts");
+}
+
 /// Someone who can write the data directory writes a policy where one treasury approval
 /// suffices, signs it with a throwaway key and restarts: the start is refused, naming the
 /// check and the way back; with the file moved aside the gateway starts under the genesis

@@ -22,7 +22,7 @@ use signgate_gateway::{
     store::SqliteStore,
 };
 use signgate_proto::{
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
+    envelope::{self, APPROVAL_CONTEXT, CANCEL_CONTEXT, SUBMISSION_CONTEXT},
     prost_types::Timestamp,
     v1::{self as pb, gateway_client::GatewayClient},
 };
@@ -47,6 +47,14 @@ pub fn audit_key() -> SigningKey {
 
 /// The kinds of every record in the audit log of the gateway that ran in `dir`, in order.
 pub fn audit_kinds(dir: &Path) -> Vec<String> {
+    audit_events(dir)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The event of every record of the gateway's audit log in `dir`, in order.
+pub fn audit_events(dir: &Path) -> Vec<serde_json::Value> {
     let cfg = config(dir, &[]);
     let reader = AuditReader::open(&setup::audit_path(&cfg)).unwrap();
     reader
@@ -54,8 +62,8 @@ pub fn audit_kinds(dir: &Path) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|leaf| {
-            let v: serde_json::Value = serde_json::from_slice(leaf).unwrap();
-            v["event"]["type"].as_str().unwrap_or_default().to_owned()
+            let mut v: serde_json::Value = serde_json::from_slice(leaf).unwrap();
+            v["event"].take()
         })
         .collect()
 }
@@ -299,6 +307,25 @@ pub fn statement(p: &pb::Proposal, kind: pb::ApprovalKind) -> pb::ApprovalStatem
 pub fn approve_request(statement: &pb::ApprovalStatement, key: &SigningKey) -> pb::ApproveRequest {
     pb::ApproveRequest {
         approval: Some(seal(APPROVAL_CONTEXT, statement.encode_to_vec(), key)),
+    }
+}
+
+/// A cancellation of `p` signed by `operator`'s demo key.
+pub fn cancel_request(p: &pb::Proposal, operator: &str, reason: &str) -> pb::CancelRequest {
+    let statement = pb::CancelStatement {
+        proposal_id: p.id.clone(),
+        chain_id: p.chain_id,
+        safe: p.safe.clone(),
+        safe_tx_hash: p.hashes.as_ref().unwrap().safe_tx_hash.clone(),
+        issued_at: now_ts(),
+        reason: reason.into(),
+    };
+    pb::CancelRequest {
+        cancellation: Some(seal(
+            CANCEL_CONTEXT,
+            statement.encode_to_vec(),
+            &demo::operator(operator),
+        )),
     }
 }
 

@@ -38,7 +38,7 @@ use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
     Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
-    schema::{BOOTSTRAP, Dialect, MIGRATIONS, TYPED_RECORDS},
+    schema::{BOOTSTRAP, Dialect, MIGRATIONS, Migration, TYPED_RECORDS},
 };
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -183,6 +183,22 @@ impl SqliteStore {
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(BOOTSTRAP)?;
     for m in MIGRATIONS {
+        if m.rebuilds_referenced_table {
+            // Outside any transaction, as SQLite requires; back on below, whatever happens.
+            conn.pragma_update(None, "foreign_keys", "OFF")?;
+        }
+        let applied = apply(conn, m);
+        if m.rebuilds_referenced_table {
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+        }
+        applied?;
+    }
+    Ok(())
+}
+
+/// Applies `m` in one transaction unless `schema_migrations` says it was.
+fn apply(conn: &mut Connection, m: &Migration) -> Result<(), StoreError> {
+    {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let applied: bool = tx
             .query_row(
@@ -196,6 +212,17 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             tx.execute_batch(&m.render(Dialect::Sqlite))?;
             if m.version == TYPED_RECORDS {
                 upgrade::typed_records(&tx)?;
+            }
+            if m.rebuilds_referenced_table {
+                let dangling: Option<String> = tx
+                    .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                    .optional()?;
+                if let Some(table) = dangling {
+                    return Err(StoreError::Corrupt(format!(
+                        "migration {}: rows of {table} reference proposals that do not exist",
+                        m.version
+                    )));
+                }
             }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
@@ -217,7 +244,8 @@ impl ProposalStore for SqliteStore {
             let existing_id: Option<String> = tx
                 .query_row(
                     "SELECT id FROM proposals WHERE id = ?1 \
-                     OR (chain_id = ?2 AND safe = ?3 AND safe_tx_hash = ?4)",
+                     OR (chain_id = ?2 AND safe = ?3 AND safe_tx_hash = ?4 \
+                         AND state <> 'cancelled')",
                     params![
                         p.id.as_str(),
                         chain_col(p.chain_id)?,
