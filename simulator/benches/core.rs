@@ -61,6 +61,23 @@ fn case(tx: SafeTx) -> Case {
     }
 }
 
+/// The case's three signatures as libsecp256k1 recoverable signatures over its safeTxHash.
+fn bare_recoveries(
+    case: &Case,
+) -> Vec<(secp256k1::Message, secp256k1::ecdsa::RecoverableSignature)> {
+    let hash = safe_tx_hashes(&case.ctx, &case.tx).safe_tx_hash;
+    case.signatures
+        .chunks(65)
+        .map(|part| {
+            let (compact, v) = part.split_at(64);
+            let id =
+                secp256k1::ecdsa::RecoveryId::try_from(i32::from(v.first().unwrap() - 27)).unwrap();
+            let sig = secp256k1::ecdsa::RecoverableSignature::from_compact(compact, id).unwrap();
+            (secp256k1::Message::from_digest(hash.0), sig)
+        })
+        .collect()
+}
+
 /// Hash, decode and check: the full static pipeline, returning whether the blob is accepted.
 fn pipeline(case: &Case) -> bool {
     let decoded = decode_transaction(&case.ctx, &case.tx).unwrap();
@@ -86,6 +103,21 @@ fn bench(c: &mut Criterion) {
     assert!(pipeline(&transfer));
     c.bench_function("transfer_3_signatures", |b| {
         b.iter(|| pipeline(black_box(&transfer)))
+    });
+    // The floor the issue measures the pipeline against, in the same run: three bare
+    // libsecp256k1 recoveries of the same signatures, no hashing of the transaction, no
+    // decoding, no checks.
+    let bare = bare_recoveries(&transfer);
+    c.bench_function("libsecp256k1_3_recoveries", |b| {
+        b.iter(|| {
+            for (digest, sig) in &bare {
+                black_box(
+                    secp256k1::SECP256K1
+                        .recover_ecdsa(*digest, black_box(sig))
+                        .unwrap(),
+                );
+            }
+        })
     });
 
     let token = address!("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");

@@ -14,7 +14,7 @@
 mod check;
 mod pack;
 
-use alloy_primitives::{Address, B256, Signature, U256};
+use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
 pub use check::{
@@ -256,9 +256,31 @@ pub fn ecrecover(digest: B256, v: u8, r: B256, s: B256) -> Option<Address> {
     if !in_range(r) || !in_range(s) {
         return None;
     }
-    Signature::new(r, s, parity)
-        .recover_address_from_prehash(&digest)
-        .ok()
+    recover_libsecp256k1(digest, parity, r, s)
+}
+
+/// The recovery itself, in libsecp256k1: the public key whose signature `(r, s, parity)` is
+/// over `digest`, as an address (the last 20 bytes of the keccak of the uncompressed key).
+fn recover_libsecp256k1(digest: B256, parity: bool, r: U256, s: U256) -> Option<Address> {
+    use secp256k1::{
+        Message, SECP256K1,
+        ecdsa::{RecoverableSignature, RecoveryId},
+    };
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&r.to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&s.to_be_bytes::<32>());
+    let id = if parity {
+        RecoveryId::One
+    } else {
+        RecoveryId::Zero
+    };
+    let signature = RecoverableSignature::from_compact(&compact, id).ok()?;
+    let key = SECP256K1
+        .recover_ecdsa(Message::from_digest(digest.0), &signature)
+        .ok()?;
+    let uncompressed = key.serialize_uncompressed();
+    let hash = alloy_primitives::keccak256(uncompressed.get(1..)?);
+    Some(Address::from_slice(hash.get(12..)?))
 }
 
 #[cfg(test)]
@@ -288,6 +310,49 @@ mod tests {
             ecrecover(B256::ZERO, 27, B256::repeat_byte(0xff), one),
             None
         );
+    }
+
+    /// libsecp256k1 and k256 (the pure-Rust curve alloy signs with) agree on every signature:
+    /// valid ones of many keys and digests, low and high `s`, both parities, and garbage.
+    #[test]
+    fn libsecp256k1_recovers_what_k256_recovers() {
+        use alloy_primitives::{Signature, keccak256};
+        use alloy_signer::SignerSync;
+        use alloy_signer_local::PrivateKeySigner;
+        for i in 1..=64u8 {
+            let key = PrivateKeySigner::from_bytes(&keccak256([i])).unwrap();
+            let digest = keccak256([i, 0xd1]);
+            let sig = key.sign_hash_sync(&digest).unwrap();
+            let v = 27 + u8::from(sig.v());
+            let (r, s) = (B256::from(sig.r()), B256::from(sig.s()));
+            assert_eq!(ecrecover(digest, v, r, s), Some(key.address()), "key {i}");
+            // High s with the other parity: the same signer to the precompile.
+            let high = B256::from(SECP256K1_N - sig.s());
+            let k = Signature::new(sig.r(), SECP256K1_N - sig.s(), !sig.v())
+                .recover_address_from_prehash(&digest)
+                .ok();
+            assert_eq!(ecrecover(digest, 55 - v, r, high), k, "high s, key {i}");
+            assert_eq!(k, Some(key.address()));
+            // Another digest or parity: both recover the same (wrong) signer, or both fail.
+            for (d, parity) in [(keccak256([i, 1]), sig.v()), (digest, !sig.v())] {
+                let k = Signature::new(sig.r(), sig.s(), parity)
+                    .recover_address_from_prehash(&d)
+                    .ok();
+                assert_eq!(ecrecover(d, 27 + u8::from(parity), r, s), k, "key {i}");
+            }
+            // Arbitrary words as r and s.
+            let (gr, gs) = (keccak256([i, 2]), keccak256([i, 3]));
+            let k = Signature::new(U256::from_be_bytes(gr.0), U256::from_be_bytes(gs.0), false)
+                .recover_address_from_prehash(&digest)
+                .ok();
+            let in_range =
+                U256::from_be_bytes(gr.0) < SECP256K1_N && U256::from_be_bytes(gs.0) < SECP256K1_N;
+            if in_range {
+                assert_eq!(ecrecover(digest, 27, gr, gs), k, "garbage {i}");
+            } else {
+                assert_eq!(ecrecover(digest, 27, gr, gs), None, "garbage {i}");
+            }
+        }
     }
 
     #[test]
