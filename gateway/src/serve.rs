@@ -134,15 +134,27 @@ pub async fn run(
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"
     );
+    let audit_path = crate::pipeline::setup::audit_path(&cfg);
+    let legacy = crate::pipeline::setup::legacy_audit_path(&cfg);
+    if crate::audit::merge_legacy(&audit_path, &legacy)
+        .map_err(crate::pipeline::SetupError::from)?
+    {
+        tracing::warn!(
+            from = %legacy.display(),
+            into = %audit_path.display(),
+            "the audit log kept in a file of its own was merged into the store's database (renamed *.merged)"
+        );
+    }
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
     let audit_key = signgate_keys::load_or_create_ed25519(&cfg.audit_key)?;
-    let audit_path = crate::pipeline::setup::audit_path(&cfg);
     let clock = crate::clock::system();
     let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
         .map_err(crate::pipeline::SetupError::from)?
         .with_clock(clock.clone());
     tracing::info!(audit_log = %audit_path.display(), "audit log open");
     let audit = Arc::new(audit);
+    // Every change the store makes commits its audit records in the same transaction.
+    store.record_into(audit.clone())?;
     // Signed checkpoints (`[audit]`, and once more at shutdown) into a drop directory that an
     // auditor's collector copies out of the operator's reach, and to the hook if configured.
     tracing::info!(

@@ -382,7 +382,7 @@ fn admins_list_operators_and_apply_a_signed_policy_through_the_real_binary() {
     // The gateway's own events, in words.
     let (code, out, err) = offline(
         dir.path(),
-        &["audit", "show", "--db", "signgate-data/audit.sqlite3"],
+        &["audit", "show", "--db", "signgate-data/signgate.sqlite3"],
     );
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("started under policy"), "{out}");
@@ -593,7 +593,7 @@ fn every_printing_command_exits_quietly_when_its_reader_goes_away() {
         env!("CARGO_MANIFEST_DIR"),
         "/../policy/tests/fixtures/cases/approved-production-usdc.toml"
     );
-    let db = "signgate-data/audit.sqlite3";
+    let db = "signgate-data/signgate.sqlite3";
     let inspect = [
         "inspect",
         "--tx-service",

@@ -132,12 +132,14 @@ async fn start_configured(
             .await
             .map_err(|e| server(&e))?,
     );
-    let audit = AuditLog::open(&setup::audit_path(&cfg), audit_key).map_err(|e| server(&e))?;
+    let audit =
+        Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key).map_err(|e| server(&e))?);
+    store.record_into(audit.clone()).map_err(|e| server(&e))?;
     let pipeline = pipeline::from_config(
         &cfg,
         store.clone(),
         release,
-        Arc::new(audit),
+        audit,
         signgate_gateway::clock::system(),
     )
     .map_err(|e| server(&e))?;

@@ -1,10 +1,14 @@
-//! The live, durable audit log: SQLite in a file of its own, `synchronous=FULL`.
+//! The live, durable audit log: SQLite tables beside the proposal store's, `synchronous=FULL`.
 //!
 //! Why SQLite rather than a hand-rolled append-only file: a commit either lands whole or not
 //! at all (no torn tail to repair after a crash), WAL with `synchronous=FULL` fsyncs the log
-//! on every commit, and the database already ships in the binary for the proposal store. The
-//! audit log still lives in its **own file**, so a store migration, vacuum or restore can
-//! never touch it, and triggers refuse `UPDATE` and `DELETE` on its tables.
+//! on every commit, and the database already ships in the binary for the proposal store.
+//!
+//! The log lives in the **same database file as the store**, so a state change and the records
+//! of it commit in one transaction with one flush ([`AuditLog::writer`], used by the store):
+//! they land together or not at all, and a submission costs one fsync, not three. Triggers
+//! refuse `UPDATE` and `DELETE` on the log's tables, so no store migration can rewrite it. A log
+//! kept in a file of its own by earlier versions is merged in once ([`merge_legacy`]).
 //!
 //! # The contract the gateway relies on
 //! [`AuditLog::append`] returns only after the record is committed and fsynced. If it returns
@@ -72,6 +76,9 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
+/// How long a write waits for the store's transaction on the same file to finish.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The append-only log the gateway writes.
 #[derive(Debug)]
 pub struct AuditLog {
@@ -132,6 +139,7 @@ impl AuditLog {
             .map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         if let Some(max) = options.max_bytes {
             let page: i64 = conn
@@ -186,49 +194,30 @@ impl AuditLog {
     /// durable or none is. For changes that are several records at once (a policy and the
     /// operator changes it makes), so a crash can never leave half of one recorded.
     pub fn append_all(&self, events: Vec<AuditEvent>) -> Result<Vec<LeafIndex>, AuditError> {
-        let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
-        if inner.poisoned {
-            return Err(AuditError::Poisoned);
-        }
-        let first = inner.frontier.size();
-        let at_ms = self.now_ms();
-        let mut rows = Vec::with_capacity(events.len());
-        for (offset, event) in (0u64..).zip(events) {
-            let index = first.saturating_add(offset);
-            let record = AuditRecord {
-                v: RECORD_VERSION,
-                index,
-                at_ms,
-                event,
-            };
-            let bytes = record.to_bytes()?;
-            let leaf = leaf_hash(&bytes);
-            rows.push((index, to_i64(index)?, bytes, leaf));
-        }
+        let mut writer = self.writer()?;
+        let rows = writer.rows(events)?;
         let written = (|| -> Result<(), rusqlite::Error> {
-            let tx = inner.conn.transaction()?;
-            for (_, idx, bytes, leaf) in &rows {
-                tx.execute(
-                    "INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)",
-                    params![idx, bytes, leaf.as_slice()],
-                )?;
-            }
+            let tx = writer.inner.conn.transaction()?;
+            insert(&tx, &rows)?;
             tx.commit()
         })();
         if let Err(e) = written {
-            inner.poisoned = true;
-            return Err(AuditError::Store {
-                path: self.path.clone(),
-                source: e,
-            });
+            writer.poison();
+            return Err(self.store(e));
         }
-        Ok(rows
-            .into_iter()
-            .map(|(index, _, _, leaf)| {
-                inner.frontier.push(leaf);
-                LeafIndex(index)
-            })
-            .collect())
+        Ok(writer.committed(Staged { rows }))
+    }
+
+    /// The exclusive right to append, for a writer that records events inside its own
+    /// transaction on the same database file (the store: a change and its records commit
+    /// together). Take it **before** beginning that transaction, so every writer of the file
+    /// waits in one order (this lock, then SQLite's) and none can deadlock.
+    pub fn writer(&self) -> Result<AuditWriter<'_>, AuditError> {
+        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        if inner.poisoned {
+            return Err(AuditError::Poisoned);
+        }
+        Ok(AuditWriter { log: self, inner })
     }
 
     /// Number of records and the current root.
@@ -286,6 +275,153 @@ impl AuditLog {
             source,
         }
     }
+}
+
+/// The right to append the next records, held from staging them to the commit of the
+/// transaction they were staged in ([`AuditLog::writer`]).
+pub struct AuditWriter<'a> {
+    log: &'a AuditLog,
+    inner: std::sync::MutexGuard<'a, Inner>,
+}
+
+impl std::fmt::Debug for AuditWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditWriter")
+            .field("next", &self.inner.frontier.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records written inside a transaction that has not committed yet: the tree grows by them only
+/// once it has ([`AuditWriter::committed`]).
+#[derive(Debug)]
+pub struct Staged {
+    rows: Vec<Row>,
+}
+
+/// One record as stored: position, canonical bytes and leaf hash.
+#[derive(Debug)]
+struct Row {
+    index: u64,
+    bytes: Vec<u8>,
+    leaf: Hash,
+}
+
+impl AuditWriter<'_> {
+    /// Writes `events` as the next records through `conn`, which must be inside a transaction
+    /// on the log's database: they become part of the log if and only if it commits, after
+    /// which the caller must call [`committed`](Self::committed).
+    pub fn stage(
+        &mut self,
+        conn: &Connection,
+        events: Vec<AuditEvent>,
+    ) -> Result<Staged, AuditError> {
+        let rows = self.rows(events)?;
+        insert(conn, &rows).map_err(|e| self.log.store(e))?;
+        Ok(Staged { rows })
+    }
+
+    /// The staged records' transaction committed: the tree grows by them.
+    pub fn committed(mut self, staged: Staged) -> Vec<LeafIndex> {
+        staged
+            .rows
+            .into_iter()
+            .map(|row| {
+                self.inner.frontier.push(row.leaf);
+                LeafIndex(row.index)
+            })
+            .collect()
+    }
+
+    /// The commit of a transaction holding staged records failed: whether they landed is
+    /// unknown, so the log refuses every later write until it is reopened and re-verified.
+    pub fn poison(mut self) {
+        self.inner.poisoned = true;
+    }
+
+    /// The records `events` become at the end of the log, dated now.
+    fn rows(&self, events: Vec<AuditEvent>) -> Result<Vec<Row>, AuditError> {
+        let first = self.inner.frontier.size();
+        let at_ms = self.log.now_ms();
+        let mut rows = Vec::with_capacity(events.len());
+        for (offset, event) in (0u64..).zip(events) {
+            let index = first.saturating_add(offset);
+            let bytes = AuditRecord {
+                v: RECORD_VERSION,
+                index,
+                at_ms,
+                event,
+            }
+            .to_bytes()?;
+            to_i64(index)?;
+            let leaf = leaf_hash(&bytes);
+            rows.push(Row { index, bytes, leaf });
+        }
+        Ok(rows)
+    }
+}
+
+fn insert(conn: &Connection, rows: &[Row]) -> Result<(), rusqlite::Error> {
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES (?1, ?2, ?3)")?;
+    for row in rows {
+        let idx = i64::try_from(row.index).unwrap_or(i64::MAX);
+        stmt.execute(params![idx, row.bytes, row.leaf.as_slice()])?;
+    }
+    Ok(())
+}
+
+/// Merges a log kept in a file of its own (`legacy`, as versions before the single database
+/// wrote it) into the database at `path`, once: its records, checkpoints and key binding are
+/// copied unchanged in one transaction, then the old file is renamed `<name>.merged` so it is
+/// never merged twice. Refused if the database already holds records: two logs cannot become
+/// one without breaking the tree. [`AuditLog::open`] then re-verifies every record.
+pub fn merge_legacy(path: &Path, legacy: &Path) -> Result<bool, AuditError> {
+    if !legacy.exists() {
+        return Ok(false);
+    }
+    let db = |e: rusqlite::Error| AuditError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut conn = Connection::open(path).map_err(db)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    conn.execute_batch(SCHEMA).map_err(db)?;
+    conn.execute("ATTACH DATABASE ?1 AS legacy", [legacy.to_string_lossy()])
+        .map_err(db)?;
+    let merged = (|| -> Result<(), AuditError> {
+        let tx = conn.transaction().map_err(db)?;
+        let present: i64 = tx
+            .query_row("SELECT count(*) FROM main.audit_leaves", [], |r| r.get(0))
+            .map_err(db)?;
+        if present > 0 {
+            return Err(AuditError::Corrupt {
+                index: 0,
+                why: format!(
+                    "{} holds audit records and so does the separate log {}; keep one of them",
+                    path.display(),
+                    legacy.display()
+                ),
+            });
+        }
+        tx.execute_batch(
+            "INSERT OR REPLACE INTO main.audit_meta SELECT k, v FROM legacy.audit_meta;
+             INSERT INTO main.audit_leaves SELECT idx, data, leaf_hash FROM legacy.audit_leaves;
+             INSERT INTO main.audit_checkpoints SELECT size, root, time, note
+                 FROM legacy.audit_checkpoints;",
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    })();
+    conn.execute("DETACH DATABASE legacy", []).map_err(db)?;
+    merged?;
+    let mut done = legacy.as_os_str().to_owned();
+    done.push(".merged");
+    std::fs::rename(legacy, &done).map_err(|source| AuditError::Merged {
+        legacy: legacy.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
 }
 
 enum KeyCheck {

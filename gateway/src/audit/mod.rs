@@ -32,7 +32,9 @@ use std::path::PathBuf;
 
 use signgate_audit::{canonical::CanonicalError, checkpoint::CheckpointError};
 
-pub use log::{AuditLog, AuditOptions, AuditReader, SignedCheckpoint};
+pub use log::{
+    AuditLog, AuditOptions, AuditReader, AuditWriter, SignedCheckpoint, Staged, merge_legacy,
+};
 
 /// Why the audit log could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,15 @@ pub enum AuditError {
     /// A checkpoint note could not be built, signed or read back.
     #[error("audit checkpoint: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// A log merged from its old file of its own could not have that file renamed aside.
+    #[error("audit log {legacy} was merged, but could not be renamed aside: {source}")]
+    Merged {
+        /// The old log file.
+        legacy: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A checkpoint note could not be written to the checkpoint directory, or the hook could
     /// not be run or exited non-zero.
     #[error("audit export to {target} failed: {source}")]

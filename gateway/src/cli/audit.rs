@@ -73,7 +73,7 @@ pub struct VerifyArgs {
 /// Arguments of `signgate audit export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The gateway's audit log database.
+    /// The gateway's database, which holds the audit log (`<data_dir>/signgate.sqlite3`).
     #[arg(long)]
     pub db: PathBuf,
     /// Where to write the JSON Lines (`-` for stdout).
@@ -93,7 +93,7 @@ pub struct Source {
     /// An exported log (JSON Lines).
     #[arg(long, conflicts_with = "db", required_unless_present = "db")]
     pub log: Option<PathBuf>,
-    /// The gateway's audit log database.
+    /// The gateway's database, which holds the audit log (`<data_dir>/signgate.sqlite3`).
     #[arg(long)]
     pub db: Option<PathBuf>,
 }

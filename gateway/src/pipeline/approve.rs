@@ -135,24 +135,33 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         )
         .await?;
         let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
-        // The statement as received and the decision it leads to are recorded before either is
-        // stored: an approval can never count toward a release without its record in the log.
-        let mut events = Vec::with_capacity(2);
-        if attempt == 1 {
-            events.push(records::approval(
+        // The statement as received and the decision it leads to are recorded in the same
+        // transaction that stores them: an approval can never count toward a release without
+        // its record in the log, and a lost race (retried below) leaves neither.
+        let events = vec![
+            records::approval(
                 r,
                 &record,
                 super::evidence::approval_expiry(v.says.issued_at),
                 super::evidence::seconds(received),
                 caller,
                 v.signed.signature,
-            ));
-        }
-        events.push(records::decision(trigger, &evaluation, &ev));
-        let change =
-            p.store
-                .add_approval(r.id.clone(), r.revision, record.clone(), decision, state);
-        match p.record_then_store(events, change).await {
+            ),
+            records::decision(trigger, &evaluation, &ev),
+        ];
+        let committed = p
+            .commit(events, |audit| {
+                p.store.add_approval(
+                    audit,
+                    r.id.clone(),
+                    r.revision,
+                    record.clone(),
+                    decision,
+                    state,
+                )
+            })
+            .await;
+        match committed {
             Ok(updated) => {
                 tracing::info!(
                     proposal_id = %updated.id,
@@ -165,8 +174,8 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                 return p.load(&updated.id).await;
             }
             Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {
-                // Another approval landed first: count again with it included (the decision
-                // just recorded was not stored; the next record supersedes it).
+                // Another approval landed first: count again with it included (nothing of this
+                // attempt was written, records included).
                 stored = p.load(&v.says.proposal_id).await?;
             }
             Err(e) => return Err(e),

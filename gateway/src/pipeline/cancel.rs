@@ -1,7 +1,7 @@
 //! `Cancel`: an operator's signed withdrawal of an open proposal, bound to its chain, Safe and
 //! safeTxHash like an approval, allowed by the policy (the initiator, or a holder of a role
-//! `[cancellation]` names), and recorded in the audit log with the signed statement before the
-//! store changes, like every other state change. A cancelled transaction can be proposed again:
+//! `[cancellation]` names), and recorded in the audit log with the signed statement in the
+//! same transaction as the store change, like every other state change. A cancelled transaction can be proposed again:
 //! the next submission of it becomes a new proposal ([`super::submit`]).
 
 use signgate_policy::{
@@ -52,10 +52,16 @@ pub(super) async fn cancel<S: ProposalStore, T>(
             record.state.as_str()
         )));
     }
-    p.record_then_store(
+    p.commit(
         vec![records::cancelled(record, &request, &operator.0, caller)],
-        p.store
-            .cancel(record.id.clone(), request.says.reason.clone(), received),
+        |audit| {
+            p.store.cancel(
+                audit,
+                record.id.clone(),
+                request.says.reason.clone(),
+                received,
+            )
+        },
     )
     .await?;
     tracing::info!(

@@ -1,14 +1,15 @@
-//! The one path of every state change: its audit records are appended durably, then the store
-//! changes. Submissions, approvals, rejections, cancellations, releases (the nonce reserved,
-//! the velocity events written, other proposals for that nonce expired, all in one store
-//! transaction) and refused releases all go through [`Pipeline::record_then_store`]. A proposal
-//! can therefore never exist, gather an approval, lose its cancellation or be released without
-//! its record in the log — if the log cannot be written the store is never touched and the
-//! caller gets `UNAVAILABLE`.
+//! The one path of every state change: the store changes and its audit records are written in
+//! one database transaction ([`ProposalStore`](crate::store::ProposalStore): the log lives in
+//! the store's database), so they are durable together, with one flush, or not at all.
+//! Submissions, approvals, rejections, cancellations, releases (the nonce reserved, the
+//! velocity events written, other proposals for that nonce expired) and refused releases all go
+//! through [`Pipeline::commit`]. A proposal can therefore never exist, gather an approval, lose
+//! its cancellation or be released without its record in the log — if the records cannot be
+//! written nothing is stored and the caller gets `UNAVAILABLE`.
 //!
-//! The converse is accepted: a record whose store change then fails (a lost race, a full disk)
-//! stays in the log, followed by whatever did happen. The log says what the gateway was about
-//! to do and why; the store says what took effect.
+//! A change the store refuses (a lost race, a nonce already taken) leaves no record either: the
+//! log says what took effect and, for refusals the pipeline decides itself (a release over a
+//! velocity limit), why it did not.
 
 use std::future::Future;
 
@@ -18,13 +19,24 @@ use super::{Pipeline, records};
 use crate::{error::GatewayError, store::StoreError};
 
 impl<S, T> Pipeline<S, T> {
-    /// Appends `events` (in one durable write), then runs `change` on the store.
-    pub(super) async fn record_then_store<R>(
+    /// Counts the decisions among `events`, then runs `change` with them: the store writes the
+    /// records in the same transaction as the change.
+    pub(super) async fn commit<R, Fut>(
         &self,
         events: Vec<AuditEvent>,
-        change: impl Future<Output = Result<R, StoreError>>,
-    ) -> Result<R, GatewayError> {
-        records::append(&self.audit, &self.metrics, events).await?;
-        Ok(change.await?)
+        change: impl FnOnce(Vec<AuditEvent>) -> Fut,
+    ) -> Result<R, GatewayError>
+    where
+        Fut: Future<Output = Result<R, StoreError>>,
+    {
+        records::count(&self.metrics, &events);
+        match change(events).await {
+            Ok(value) => Ok(value),
+            Err(e @ StoreError::Unrecorded(_)) => {
+                self.metrics.audit_append_failed();
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -39,11 +39,7 @@ pub(crate) async fn append(
     metrics: &Metrics,
     events: Vec<AuditEvent>,
 ) -> Result<(), GatewayError> {
-    for event in &events {
-        if let AuditEvent::DecisionMade(d) = event {
-            metrics.decision(d.trigger, &d.decision);
-        }
-    }
+    count(metrics, &events);
     let log = log.clone();
     let kind: Vec<&'static str> = events.iter().map(AuditEvent::kind).collect();
     let span = tracing::Span::current();
@@ -66,6 +62,16 @@ pub(crate) async fn append(
             Err(GatewayError::Unavailable(
                 "the audit log could not record this; nothing was released".to_owned(),
             ))
+        }
+    }
+}
+
+/// Counts the decisions among `events` in `metrics`: every decision the pipeline makes is
+/// recorded, through [`append`] or a store change, with its trigger.
+pub(crate) fn count(metrics: &Metrics, events: &[AuditEvent]) {
+    for event in events {
+        if let AuditEvent::DecisionMade(d) = event {
+            metrics.decision(d.trigger, &d.decision);
         }
     }
 }

@@ -98,16 +98,18 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
     }
     let (outflows, caps) = velocity::release_caps(&policy, &ev)?;
     let outcome = p
-        .record_then_store(
-            vec![decided],
-            p.store.release(Release {
-                id: record.id.clone(),
-                expected_revision: record.revision,
-                released_at: decided_at,
-                outflows,
-                caps,
-            }),
-        )
+        .commit(vec![decided], |audit| {
+            p.store.release(
+                audit,
+                Release {
+                    id: record.id.clone(),
+                    expected_revision: record.revision,
+                    released_at: decided_at,
+                    outflows,
+                    caps,
+                },
+            )
+        })
         .await?;
     let reservation = match outcome {
         ReleaseOutcome::Released(reservation) => reservation,
@@ -323,10 +325,13 @@ async fn refuse<S: ProposalStore, T>(
     decided: AuditEvent,
 ) -> GatewayError {
     let (decision, state) = super::stored_decision(evaluation, &analysis.lists, decided_at);
-    let change = p
-        .store
-        .record_decision(record.id.clone(), record.revision, decision, state);
-    if let Err(e) = p.record_then_store(vec![decided], change).await {
+    let committed = p
+        .commit(vec![decided], |audit| {
+            p.store
+                .record_decision(audit, record.id.clone(), record.revision, decision, state)
+        })
+        .await;
+    if let Err(e) = committed {
         return e;
     }
     GatewayError::FailedPrecondition(format!(

@@ -362,8 +362,15 @@ pub fn witness(cfg: &GatewayConfig, audit: Arc<AuditLog>) -> Result<Witness, Set
     Ok(Witness::new(audit, checkpoint_sink(cfg))?)
 }
 
-/// The audit log file inside the data directory.
+/// The database the audit log lives in: the store's own, so a change and its records commit
+/// in one transaction.
 pub fn audit_path(cfg: &GatewayConfig) -> PathBuf {
+    cfg.store_path()
+}
+
+/// Where versions before the single database kept the audit log, in a file of its own; merged
+/// into [`audit_path`] at the first start that finds it.
+pub fn legacy_audit_path(cfg: &GatewayConfig) -> PathBuf {
     cfg.data_dir.join("audit.sqlite3")
 }
 

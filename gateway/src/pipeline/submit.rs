@@ -233,14 +233,16 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
         },
     };
-    // Recorded before it is stored: a proposal can never exist (and gather approvals) without
-    // its submission and first decision in the log. A submission racing an identical one may
-    // be recorded twice; the store keeps one.
+    // Recorded with it, in one transaction: a proposal can never exist (and gather approvals)
+    // without its submission and first decision in the log. A submission racing an identical
+    // one may be recorded twice; the store keeps one proposal.
     let events = vec![
         records::submitted(&proposal, &s.signed, &analysis, &evaluation, &ev, caller),
         records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
     ];
-    p.record_then_store(events, p.store.insert_proposal(proposal, decision))
-        .await?;
+    p.commit(events, |audit| {
+        p.store.insert_proposal(audit, proposal, decision)
+    })
+    .await?;
     p.load(&id).await
 }

@@ -19,6 +19,7 @@ pub mod sqlite;
 use std::future::Future;
 
 use alloy_primitives::{Address, B256, U256};
+use signgate_audit::AuditEvent;
 use tokio::sync::broadcast;
 
 pub use crate::domain::records::*;
@@ -94,6 +95,10 @@ pub enum StoreError {
     /// A stored row could not be decoded; the database was changed outside signgate.
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+    /// The audit records of the change could not be written, so neither they nor the change
+    /// were stored. The details are for logs; clients see `UNAVAILABLE`.
+    #[error("audit log could not record the change: {0}")]
+    Unrecorded(String),
     /// The database failed (I/O, full disk, lock timeout, closed worker). The details are for
     /// logs; clients see `UNAVAILABLE`.
     #[error("store unavailable: {0}")]
@@ -112,6 +117,13 @@ pub enum Inserted {
 /// Durable proposal state. Implementations must make each method atomic and durable before it
 /// returns `Ok`, and must enforce the nonce uniqueness themselves (not only in the caller).
 ///
+/// Every method that changes state takes the `audit` records of the change and commits them in
+/// the **same transaction** as the change: both are durable or neither is, with one flush. A
+/// method that returns `Ok` without changing anything ([`Inserted::Existing`],
+/// [`ReleaseOutcome::OverLimit`]) still commits its records (what was attempted and why it did
+/// not happen); an `Err` writes neither. Records that cannot be written are
+/// [`StoreError::Unrecorded`].
+///
 /// Futures are `Send` so handlers can await them on the multi-threaded runtime.
 pub trait ProposalStore: Send + Sync + 'static {
     /// Stores a new proposal and its first decision, or returns the existing one with the same
@@ -119,6 +131,7 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// resubmission), without writing. At most one proposal per transaction is not cancelled.
     fn insert_proposal(
         &self,
+        audit: Vec<AuditEvent>,
         proposal: NewProposal,
         decision: NewDecision,
     ) -> impl Future<Output = Result<Inserted, StoreError>> + Send;
@@ -141,6 +154,7 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// the proposal is still at `expected_revision` and not terminal.
     fn add_approval(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         expected_revision: u64,
         approval: ApprovalRecord,
@@ -151,6 +165,7 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// Records a re-evaluation (policy change, time lock passed, approval lapsed).
     fn record_decision(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         expected_revision: u64,
         decision: NewDecision,
@@ -160,6 +175,7 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// Cancels a proposal that is not terminal.
     fn cancel(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         reason: String,
         now: UnixMillis,
@@ -174,6 +190,7 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// returns its reservation unchanged, without checking or adding anything.
     fn release(
         &self,
+        audit: Vec<AuditEvent>,
         release: Release,
     ) -> impl Future<Output = Result<ReleaseOutcome, StoreError>> + Send;
 
@@ -227,6 +244,12 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::OutOfRange { .. } => Self::invalid("chain_id", e.to_string()),
             e @ StoreError::Corrupt(_) => Self::Internal(e.to_string()),
             e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+            StoreError::Unrecorded(detail) => {
+                tracing::error!(error = %detail, "audit append failed; refusing the request");
+                Self::Unavailable(
+                    "the audit log could not record this; nothing was released".to_owned(),
+                )
+            }
         }
     }
 }

@@ -241,3 +241,48 @@ async fn checkpoints_reach_the_drop_directory_and_the_hook() {
     };
     assert!(failing.deliver(&log.checkpoint().unwrap()).is_err());
 }
+
+/// A log kept in a file of its own (before the single database) is merged into the store's
+/// database once, records and checkpoints unchanged and re-verified, the old file renamed; a
+/// database that already holds records refuses a second log.
+#[test]
+fn a_separate_log_is_merged_into_the_store_database_once() {
+    use signgate_gateway::audit::merge_legacy;
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("audit.sqlite3");
+    let db = dir.path().join("signgate.sqlite3");
+    let (head, checkpoint) = {
+        let log = AuditLog::open(&legacy, audit_key()).unwrap();
+        for i in 0..5 {
+            log.append(event(i)).unwrap();
+        }
+        let cp = log.checkpoint().unwrap();
+        log.append(event(5)).unwrap();
+        (log.head().unwrap(), cp)
+    };
+    assert!(merge_legacy(&db, &legacy).unwrap());
+    assert!(!legacy.exists(), "the old file is renamed aside");
+    assert!(dir.path().join("audit.sqlite3.merged").exists());
+    assert!(!merge_legacy(&db, &legacy).unwrap(), "merged once only");
+    let log = AuditLog::open(&db, audit_key()).unwrap();
+    assert_eq!(log.head().unwrap(), head);
+    assert_eq!(log.append(event(6)).unwrap().0, 6);
+    let (exported, notes) = export(&db, false);
+    assert!(notes.iter().any(|(_, n)| *n == checkpoint.note));
+    let v = verify_export(&exported, &notes, &audit_key().verifying_key());
+    assert!(v.passed(), "{:?}", v.findings);
+    assert_eq!(v.records, 7);
+    // The key binding came along: another key is refused.
+    drop(log);
+    let err = AuditLog::open(&db, SigningKey::from_bytes(&[1; 32])).unwrap_err();
+    assert!(matches!(err, AuditError::WrongKey { .. }), "{err}");
+
+    // A second separate log cannot join a database that has records of its own.
+    AuditLog::open(&legacy, audit_key())
+        .unwrap()
+        .append(event(0))
+        .unwrap();
+    let err = merge_legacy(&db, &legacy).unwrap_err();
+    assert!(err.to_string().contains("keep one of them"), "{err}");
+    assert!(legacy.exists(), "a refused merge leaves the file");
+}

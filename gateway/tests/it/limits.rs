@@ -53,6 +53,7 @@ impl StubStore {
 impl ProposalStore for StubStore {
     async fn insert_proposal(
         &self,
+        _: Vec<signgate_audit::AuditEvent>,
         _: NewProposal,
         _: NewDecision,
     ) -> Result<Inserted, StoreError> {
@@ -66,6 +67,7 @@ impl ProposalStore for StubStore {
     }
     async fn add_approval(
         &self,
+        _: Vec<signgate_audit::AuditEvent>,
         _: ProposalId,
         _: u64,
         _: ApprovalRecord,
@@ -76,6 +78,7 @@ impl ProposalStore for StubStore {
     }
     async fn record_decision(
         &self,
+        _: Vec<signgate_audit::AuditEvent>,
         _: ProposalId,
         _: u64,
         _: NewDecision,
@@ -85,13 +88,18 @@ impl ProposalStore for StubStore {
     }
     async fn cancel(
         &self,
+        _: Vec<signgate_audit::AuditEvent>,
         _: ProposalId,
         _: String,
         _: UnixMillis,
     ) -> Result<ProposalRecord, StoreError> {
         self.fail().await
     }
-    async fn release(&self, _: Release) -> Result<ReleaseOutcome, StoreError> {
+    async fn release(
+        &self,
+        _: Vec<signgate_audit::AuditEvent>,
+        _: Release,
+    ) -> Result<ReleaseOutcome, StoreError> {
         self.fail().await
     }
     async fn reservation(

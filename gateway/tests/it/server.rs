@@ -555,6 +555,7 @@ impl DecisionPipeline for StoreCancels {
         let id = c.id().clone();
         self.0
             .cancel(
+                vec![],
                 id.clone(),
                 c.says.reason,
                 signgate_gateway::store::UnixMillis(2_000),

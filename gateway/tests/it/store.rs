@@ -52,7 +52,7 @@ async fn round_trip_and_resubmission_is_idempotent() {
     let store = open(&dir).await;
     let p = proposal(7, 0xaa, 1_000, ProposalState::NeedsApprovals);
     let created = store
-        .insert_proposal(p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
         .await
         .unwrap();
     let Inserted::Created(rec) = created else {
@@ -63,7 +63,7 @@ async fn round_trip_and_resubmission_is_idempotent() {
     assert_eq!(rec.body, p.body);
 
     let again = store
-        .insert_proposal(p.clone(), decision(Outcome::Denied, 2_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::Denied, 2_000))
         .await
         .unwrap();
     assert_eq!(again, Inserted::Existing(rec.clone()));
@@ -86,11 +86,12 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
     {
         let store = open(&dir).await;
         store
-            .insert_proposal(p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+            .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
             .await
             .unwrap();
         store
             .add_approval(
+                vec![],
                 p.id.clone(),
                 1,
                 approval(1, 1_100),
@@ -100,13 +101,16 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
             .await
             .unwrap();
         store
-            .release(Release {
-                id: p.id.clone(),
-                expected_revision: 2,
-                released_at: UnixMillis(1_200),
-                outflows: vec![eth(5)],
-                caps: vec![],
-            })
+            .release(
+                vec![],
+                Release {
+                    id: p.id.clone(),
+                    expected_revision: 2,
+                    released_at: UnixMillis(1_200),
+                    outflows: vec![eth(5)],
+                    caps: vec![],
+                },
+            )
             .await
             .unwrap();
         store
@@ -152,7 +156,7 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
     for tag in 1..=N {
         let p = proposal(42, tag, 1_000 + i64::from(tag), ProposalState::Approved);
         store
-            .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+            .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
             .await
             .unwrap();
         ids.push(p.id);
@@ -177,7 +181,7 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
                     outflows: vec![],
                     caps: vec![],
                 };
-                s.release(release).await
+                s.release(vec![], release).await
             })
         })
         .collect();
@@ -238,35 +242,41 @@ async fn failed_release_rolls_back_its_velocity_update() {
     let b = proposal(9, 0xb2, 1_001, ProposalState::Approved);
     for p in [&a, &b] {
         store
-            .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+            .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
             .await
             .unwrap();
     }
     store
-        .release(Release {
-            id: a.id.clone(),
-            expected_revision: 1,
-            released_at: UnixMillis(2_000),
-            outflows: vec![eth(10)],
-            caps: vec![],
-        })
+        .release(
+            vec![],
+            Release {
+                id: a.id.clone(),
+                expected_revision: 1,
+                released_at: UnixMillis(2_000),
+                outflows: vec![eth(10)],
+                caps: vec![],
+            },
+        )
         .await
         .unwrap();
     // b was expired by a's release; force the race where b's check passed first by releasing a
     // third proposal created after the reservation existed.
     let c = proposal(9, 0xc3, 3_000, ProposalState::Approved);
     store
-        .insert_proposal(c.clone(), decision(Outcome::Approved, 3_000))
+        .insert_proposal(vec![], c.clone(), decision(Outcome::Approved, 3_000))
         .await
         .unwrap();
     let err = store
-        .release(Release {
-            id: c.id.clone(),
-            expected_revision: 1,
-            released_at: UnixMillis(3_100),
-            outflows: vec![eth(1_000)],
-            caps: vec![],
-        })
+        .release(
+            vec![],
+            Release {
+                id: c.id.clone(),
+                expected_revision: 1,
+                released_at: UnixMillis(3_100),
+                outflows: vec![eth(1_000)],
+                caps: vec![],
+            },
+        )
         .await
         .unwrap_err();
     match err {
@@ -290,13 +300,16 @@ async fn failed_release_rolls_back_its_velocity_update() {
     assert_eq!(b_now.state, ProposalState::Expired);
     // Releasing the winner again is idempotent.
     let again = store
-        .release(Release {
-            id: a.id.clone(),
-            expected_revision: 2,
-            released_at: UnixMillis(9_000),
-            outflows: vec![eth(10)],
-            caps: vec![],
-        })
+        .release(
+            vec![],
+            Release {
+                id: a.id.clone(),
+                expected_revision: 2,
+                released_at: UnixMillis(9_000),
+                outflows: vec![eth(10)],
+                caps: vec![],
+            },
+        )
         .await
         .unwrap();
     let ReleaseOutcome::Released(again) = again else {
@@ -321,7 +334,7 @@ fn cap(window_ms: i64, max: u64) -> VelocityCap {
 async fn approved(store: &SqliteStore, nonce: u64, tag: u8) -> signgate_gateway::store::ProposalId {
     let p = proposal(nonce, tag, 1_000 + i64::from(tag), ProposalState::Approved);
     store
-        .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
         .await
         .unwrap();
     p.id
@@ -345,7 +358,7 @@ async fn rolling_windows_count_events_strictly_inside_them() {
         outflows: vec![eth(amount)],
         caps: vec![cap(DAY, 100)],
     };
-    let out = store.release(release(&a, T, 60)).await.unwrap();
+    let out = store.release(vec![], release(&a, T, 60)).await.unwrap();
     assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
 
     let spent =
@@ -371,7 +384,10 @@ async fn rolling_windows_count_events_strictly_inside_them() {
     );
 
     // 1 ms before a's event leaves the window: 60 + 50 > 100.
-    let out = store.release(release(&b, T + DAY - 1, 50)).await.unwrap();
+    let out = store
+        .release(vec![], release(&b, T + DAY - 1, 50))
+        .await
+        .unwrap();
     let ReleaseOutcome::OverLimit(over) = out else {
         panic!("60 + 50 crosses 100 inside the window: {out:?}")
     };
@@ -393,10 +409,16 @@ async fn rolling_windows_count_events_strictly_inside_them() {
     );
 
     // Exactly one window later a's event no longer counts.
-    let out = store.release(release(&b, T + DAY, 50)).await.unwrap();
+    let out = store
+        .release(vec![], release(&b, T + DAY, 50))
+        .await
+        .unwrap();
     assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
     // Reaching the cap exactly is allowed: 50 + 50 = 100.
-    let out = store.release(release(&c, T + DAY, 50)).await.unwrap();
+    let out = store
+        .release(vec![], release(&c, T + DAY, 50))
+        .await
+        .unwrap();
     assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
     assert_eq!(spent(T).await.unwrap(), U256::from(100));
 }
@@ -430,7 +452,7 @@ async fn concurrent_releases_of_different_nonces_never_cross_a_cap() {
                 outflows: vec![eth(10)],
                 caps: vec![cap(3_600_000, 45)],
             };
-            tokio::spawn(async move { s.release(release).await })
+            tokio::spawn(async move { s.release(vec![], release).await })
         })
         .collect();
     let (mut released, mut refused) = (0, 0);
@@ -470,11 +492,12 @@ async fn failed_approval_rolls_back_its_decision() {
     let store = open(&dir).await;
     let p = proposal(3, 0x33, 1_000, ProposalState::NeedsApprovals);
     store
-        .insert_proposal(p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
         .await
         .unwrap();
     let rec = store
         .add_approval(
+            vec![],
             p.id.clone(),
             1,
             approval(7, 1_100),
@@ -485,6 +508,7 @@ async fn failed_approval_rolls_back_its_decision() {
         .unwrap();
     let err = store
         .add_approval(
+            vec![],
             p.id.clone(),
             rec.revision,
             approval(7, 1_200),
@@ -511,11 +535,12 @@ async fn stale_revisions_and_terminal_states_are_refused() {
     let store = open(&dir).await;
     let p = proposal(4, 0x44, 1_000, ProposalState::NeedsApprovals);
     store
-        .insert_proposal(p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
         .await
         .unwrap();
     let err = store
         .add_approval(
+            vec![],
             p.id.clone(),
             5,
             approval(1, 1_100),
@@ -536,13 +561,16 @@ async fn stale_revisions_and_terminal_states_are_refused() {
         "{err}"
     );
     let err = store
-        .release(Release {
-            id: p.id.clone(),
-            expected_revision: 1,
-            released_at: UnixMillis(1),
-            outflows: vec![],
-            caps: vec![],
-        })
+        .release(
+            vec![],
+            Release {
+                id: p.id.clone(),
+                expected_revision: 1,
+                released_at: UnixMillis(1),
+                outflows: vec![],
+                caps: vec![],
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -553,19 +581,26 @@ async fn stale_revisions_and_terminal_states_are_refused() {
         }
     ));
     let cancelled = store
-        .cancel(p.id.clone(), "wrong amount".into(), UnixMillis(1_500))
+        .cancel(
+            vec![],
+            p.id.clone(),
+            "wrong amount".into(),
+            UnixMillis(1_500),
+        )
         .await
         .unwrap();
     assert_eq!(cancelled.state, ProposalState::Cancelled);
     assert_eq!(cancelled.cancel_reason.as_deref(), Some("wrong amount"));
     let err = store
-        .cancel(p.id.clone(), "again".into(), UnixMillis(1_600))
+        .cancel(vec![], p.id.clone(), "again".into(), UnixMillis(1_600))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidTransition { .. }));
     let missing = signgate_gateway::store::ProposalId::new("p-missing");
     assert!(matches!(
-        store.cancel(missing, String::new(), UnixMillis(0)).await,
+        store
+            .cancel(vec![], missing, String::new(), UnixMillis(0))
+            .await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -587,12 +622,20 @@ async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id() {
     );
     assert_ne!(second.id, first.id);
     store
-        .insert_proposal(first.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .insert_proposal(
+            vec![],
+            first.clone(),
+            decision(Outcome::NeedsApprovals, 1_000),
+        )
         .await
         .unwrap();
     // Open: the second id finds the first.
     let Inserted::Existing(found) = store
-        .insert_proposal(second.clone(), decision(Outcome::NeedsApprovals, 1_100))
+        .insert_proposal(
+            vec![],
+            second.clone(),
+            decision(Outcome::NeedsApprovals, 1_100),
+        )
         .await
         .unwrap()
     else {
@@ -600,11 +643,15 @@ async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id() {
     };
     assert_eq!(found.id, first.id);
     store
-        .cancel(first.id.clone(), "typo".into(), UnixMillis(1_200))
+        .cancel(vec![], first.id.clone(), "typo".into(), UnixMillis(1_200))
         .await
         .unwrap();
     let Inserted::Created(created) = store
-        .insert_proposal(second.clone(), decision(Outcome::NeedsApprovals, 1_300))
+        .insert_proposal(
+            vec![],
+            second.clone(),
+            decision(Outcome::NeedsApprovals, 1_300),
+        )
         .await
         .unwrap()
     else {
@@ -635,7 +682,7 @@ async fn listing_filters_and_pages_newest_first() {
         };
         let p = proposal(u64::from(tag), tag, 1_000 * i64::from(tag), state);
         store
-            .insert_proposal(p, decision(Outcome::NeedsApprovals, 0))
+            .insert_proposal(vec![], p, decision(Outcome::NeedsApprovals, 0))
             .await
             .unwrap();
     }
@@ -696,11 +743,11 @@ async fn changes_are_announced_after_commit() {
     let mut rx = store.subscribe();
     let p = proposal(8, 0x88, 1_000, ProposalState::NeedsApprovals);
     store
-        .insert_proposal(p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
         .await
         .unwrap();
     store
-        .cancel(p.id.clone(), "x".into(), UnixMillis(2_000))
+        .cancel(vec![], p.id.clone(), "x".into(), UnixMillis(2_000))
         .await
         .unwrap();
     let first = rx.recv().await.unwrap();
@@ -931,13 +978,16 @@ async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
     let (mainnet, polygon) = (on(1, 0x31, legacy), on(137, 0x32, legacy));
     for p in [&mainnet, &polygon] {
         store
-            .insert_proposal(p.clone(), decision(Outcome::Approved, 1_000))
+            .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
             .await
             .unwrap();
     }
-    let first = store.release(release(mainnet.id.clone())).await.unwrap();
+    let first = store
+        .release(vec![], release(mainnet.id.clone()))
+        .await
+        .unwrap();
     assert!(matches!(first, ReleaseOutcome::Released(_)), "{first:?}");
-    let second = store.release(release(polygon.id.clone())).await;
+    let second = store.release(vec![], release(polygon.id.clone())).await;
     assert!(
         matches!(
             second,
@@ -960,12 +1010,102 @@ async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
         p.nonce = U256::from(11);
         p.body.tx.nonce = U256::from(11);
         store
-            .insert_proposal(p, decision(Outcome::Approved, 1_000))
+            .insert_proposal(vec![], p, decision(Outcome::Approved, 1_000))
             .await
             .unwrap();
     }
     for p in [&a, &b] {
-        let r = store.release(release(p.id.clone())).await.unwrap();
+        let r = store.release(vec![], release(p.id.clone())).await.unwrap();
         assert!(matches!(r, ReleaseOutcome::Released(_)), "{r:?}");
     }
+}
+
+/// A change and its audit records commit in one transaction: both or neither. A change the
+/// store refuses leaves no record; a store with no log attached stores nothing that comes with
+/// records; only the log of the store's own database can be attached.
+#[tokio::test]
+async fn a_change_and_its_records_commit_together_or_not_at_all() {
+    use signgate_audit::{AuditEvent, record::ServerStopped};
+    use signgate_gateway::audit::AuditLog;
+    let event = |why: &str| {
+        vec![AuditEvent::ServerStopped(ServerStopped {
+            reason: why.to_owned(),
+        })]
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signgate.sqlite3");
+    let store = SqliteStore::open(&path).await.unwrap();
+
+    // No log attached: refused, nothing stored.
+    let p = proposal(4, 0x44, 1_000, ProposalState::NeedsApprovals);
+    let err = store
+        .insert_proposal(
+            event("unattached"),
+            p.clone(),
+            decision(Outcome::NeedsApprovals, 1_000),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unrecorded(_)), "{err}");
+    assert!(store.get(p.id.clone()).await.unwrap().is_none());
+
+    let elsewhere = AuditLog::open(
+        &dir.path().join("other.sqlite3"),
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+    );
+    assert!(store.record_into(Arc::new(elsewhere.unwrap())).is_err());
+    let log =
+        Arc::new(AuditLog::open(&path, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap());
+    store.record_into(log.clone()).unwrap();
+
+    store
+        .insert_proposal(
+            event("submitted"),
+            p.clone(),
+            decision(Outcome::NeedsApprovals, 1_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.head().unwrap().0, 1);
+    // A stale revision: the change is refused and its records with it.
+    let err = store
+        .add_approval(
+            event("approval"),
+            p.id.clone(),
+            7,
+            approval(1, 1_100),
+            decision(Outcome::NeedsApprovals, 1_100),
+            ProposalState::NeedsApprovals,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StaleRevision { .. }), "{err}");
+    assert_eq!(log.head().unwrap().0, 1, "a refused change left a record");
+    store
+        .add_approval(
+            event("approval"),
+            p.id.clone(),
+            1,
+            approval(1, 1_100),
+            decision(Outcome::NeedsApprovals, 1_100),
+            ProposalState::NeedsApprovals,
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.head().unwrap().0, 2);
+    // The log's own appends and the store's interleave on one tree.
+    log.append(event("between").remove(0)).unwrap();
+    store
+        .cancel(
+            event("cancelled"),
+            p.id.clone(),
+            "x".into(),
+            UnixMillis(1_200),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.head().unwrap().0, 4);
+    drop(log);
+    let reopened = AuditLog::open(&path, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap();
+    assert_eq!(reopened.head().unwrap().0, 4, "every record re-verifies");
 }

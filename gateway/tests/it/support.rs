@@ -122,7 +122,7 @@ pub async fn seed<S: ProposalStore>(store: &S, p: NewProposal) -> ProposalRecord
         decided_at: p.created_at,
         detail: DecisionDetail::Legacy(decision.encode_to_vec()),
     };
-    match store.insert_proposal(p, d).await.unwrap() {
+    match store.insert_proposal(vec![], p, d).await.unwrap() {
         Inserted::Created(r) => r,
         Inserted::Existing(_) => panic!("seeded twice"),
     }

@@ -21,7 +21,7 @@ impl Immutable {
     /// not a failed write.
     fn audit_log(dir: &std::path::Path) -> Self {
         let cfg = config(dir, &[]);
-        let base = cfg.data_dir.join("audit.sqlite3");
+        let base = signgate_gateway::pipeline::setup::audit_path(&cfg);
         Self::set(
             ["", "-wal"]
                 .iter()

@@ -203,6 +203,7 @@ pub async fn start_provider_with_policy<T: StateProvider>(
     )
     .unwrap();
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
+    store.record_into(audit.clone()).unwrap();
     let witness = setup::witness(&cfg, audit.clone()).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),

@@ -11,7 +11,7 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -19,6 +19,7 @@ use alloy_primitives::{Address, U256};
 use rusqlite::{
     Connection, OptionalExtension, Transaction, TransactionBehavior, params, types::Value,
 };
+use signgate_audit::AuditEvent;
 use tokio::sync::broadcast;
 
 mod ops;
@@ -34,6 +35,8 @@ use self::{
         PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, json_col, load_required, parse_address,
     },
 };
+use crate::audit::AuditLog;
+
 use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
@@ -57,6 +60,8 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     changes: broadcast::Sender<ProposalChange>,
+    /// The audit log in the same file, whose records each change commits with it.
+    audit: OnceLock<Arc<AuditLog>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -111,8 +116,26 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 conn: Mutex::new(conn),
                 changes,
+                audit: OnceLock::new(),
             }),
         })
+    }
+
+    /// Makes every change commit its audit records into `log`, which must be the log of this
+    /// very database file (one transaction, one flush). Without it, a change that comes with
+    /// records is refused ([`StoreError::Unrecorded`]): nothing is ever stored unrecorded.
+    pub fn record_into(&self, log: Arc<AuditLog>) -> Result<(), StoreError> {
+        if log.path() != self.inner.path {
+            return Err(unavailable(format!(
+                "the audit log {} is not in the store's database {}",
+                log.path().display(),
+                self.inner.path.display()
+            )));
+        }
+        self.inner
+            .audit
+            .set(log)
+            .map_err(|_| unavailable("the store already records into an audit log"))
     }
 
     /// The database file.
@@ -151,9 +174,13 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
-    /// Runs `f` in one `IMMEDIATE` transaction, commits, then announces the changes it reports.
-    /// If `f` fails the transaction is dropped, which rolls every statement back.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` in one `IMMEDIATE` transaction together with the audit records `audit`,
+    /// commits both at once, then announces the changes `f` reports. If `f` or the records fail,
+    /// the transaction is dropped, which rolls every statement back, records included.
+    ///
+    /// Lock order, the same for every writer of the file: the audit log's writer lock (only
+    /// when there are records), then the connection, then SQLite's write lock.
+    async fn write<T, F>(&self, audit: Vec<AuditEvent>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<ProposalChange>), StoreError>
@@ -161,14 +188,45 @@ impl SqliteStore {
             + 'static,
     {
         let inner = self.inner.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut writer = if audit.is_empty() {
+                None
+            } else {
+                let log = inner.audit.get().ok_or_else(|| {
+                    StoreError::Unrecorded(
+                        "no audit log is attached to the store; nothing is stored unrecorded"
+                            .to_owned(),
+                    )
+                })?;
+                Some(
+                    log.writer()
+                        .map_err(|e| StoreError::Unrecorded(e.to_string()))?,
+                )
+            };
             let mut conn = inner
                 .conn
                 .lock()
                 .map_err(|_| unavailable("store lock poisoned"))?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let staged = match writer.as_mut() {
+                Some(w) => Some(
+                    w.stage(&tx, audit)
+                        .map_err(|e| StoreError::Unrecorded(e.to_string()))?,
+                ),
+                None => None,
+            };
             let (value, changes) = f(&tx)?;
-            tx.commit()?;
+            if let Err(e) = tx.commit() {
+                if let Some(w) = writer {
+                    w.poison();
+                }
+                return Err(StoreError::Unrecorded(e.to_string()));
+            }
+            if let (Some(w), Some(staged)) = (writer, staged) {
+                w.committed(staged);
+            }
             for change in changes {
                 // No subscriber is fine: nobody is watching.
                 let _ = inner.changes.send(change);
@@ -237,10 +295,11 @@ fn apply(conn: &mut Connection, m: &Migration) -> Result<(), StoreError> {
 impl ProposalStore for SqliteStore {
     async fn insert_proposal(
         &self,
+        audit: Vec<AuditEvent>,
         p: NewProposal,
         decision: NewDecision,
     ) -> Result<Inserted, StoreError> {
-        self.write(move |tx| {
+        self.write(audit, move |tx| {
             let existing_id: Option<String> = tx
                 .query_row(
                     "SELECT id FROM proposals WHERE id = ?1 \
@@ -303,13 +362,14 @@ impl ProposalStore for SqliteStore {
 
     async fn add_approval(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         expected_revision: u64,
         approval: ApprovalRecord,
         decision: NewDecision,
         new_state: ProposalState,
     ) -> Result<ProposalRecord, StoreError> {
-        self.write(move |tx| {
+        self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "approved")?;
             insert_decision(tx, &id, &decision)?;
@@ -345,12 +405,13 @@ impl ProposalStore for SqliteStore {
 
     async fn record_decision(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         expected_revision: u64,
         decision: NewDecision,
         new_state: ProposalState,
     ) -> Result<ProposalRecord, StoreError> {
-        self.write(move |tx| {
+        self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "re-decided")?;
             insert_decision(tx, &id, &decision)?;
@@ -363,11 +424,12 @@ impl ProposalStore for SqliteStore {
 
     async fn cancel(
         &self,
+        audit: Vec<AuditEvent>,
         id: ProposalId,
         reason: String,
         now: UnixMillis,
     ) -> Result<ProposalRecord, StoreError> {
-        self.write(move |tx| {
+        self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, rec.revision, "cancelled")?;
             let updated = set_state(tx, &rec, ProposalState::Cancelled, now, Some(&reason))?;
@@ -377,8 +439,12 @@ impl ProposalStore for SqliteStore {
         .await
     }
 
-    async fn release(&self, release: Release) -> Result<ReleaseOutcome, StoreError> {
-        self.write(move |tx| release_tx(tx, &release)).await
+    async fn release(
+        &self,
+        audit: Vec<AuditEvent>,
+        release: Release,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        self.write(audit, move |tx| release_tx(tx, &release)).await
     }
 
     async fn reservation(
@@ -403,7 +469,7 @@ impl ProposalStore for SqliteStore {
     }
 
     async fn upsert_address(&self, e: AddressEntry) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write(Vec::new(), move |tx| {
             tx.execute(
                 "INSERT INTO address_book (chain_id, address, label, category, added_by, added_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (chain_id, address) DO UPDATE SET \
