@@ -217,7 +217,11 @@ impl AuditLog {
         if inner.poisoned {
             return Err(AuditError::Poisoned);
         }
-        Ok(AuditWriter { log: self, inner })
+        Ok(AuditWriter {
+            log: self,
+            inner,
+            pending: 0,
+        })
     }
 
     /// Number of records and the current root.
@@ -282,6 +286,9 @@ impl AuditLog {
 pub struct AuditWriter<'a> {
     log: &'a AuditLog,
     inner: std::sync::MutexGuard<'a, Inner>,
+    /// Records staged and not yet committed: several changes batched into one transaction
+    /// stage one after the other.
+    pending: u64,
 }
 
 impl std::fmt::Debug for AuditWriter<'_> {
@@ -318,14 +325,26 @@ impl AuditWriter<'_> {
     ) -> Result<Staged, AuditError> {
         let rows = self.rows(events)?;
         insert(conn, &rows).map_err(|e| self.log.store(e))?;
+        self.pending = self.pending.saturating_add(rows.len() as u64);
         Ok(Staged { rows })
     }
 
+    /// The last records staged were rolled back (to a savepoint before them): the next ones
+    /// take their positions.
+    pub fn unstage(&mut self, staged: Staged) {
+        self.pending = self.pending.saturating_sub(staged.rows.len() as u64);
+    }
+
     /// The staged records' transaction committed: the tree grows by them.
-    pub fn committed(mut self, staged: Staged) -> Vec<LeafIndex> {
+    pub fn committed(self, staged: Staged) -> Vec<LeafIndex> {
+        self.committed_all(vec![staged])
+    }
+
+    /// The transaction of every batch in `staged` (in the order they were staged) committed.
+    pub fn committed_all(mut self, staged: Vec<Staged>) -> Vec<LeafIndex> {
         staged
-            .rows
             .into_iter()
+            .flat_map(|s| s.rows)
             .map(|row| {
                 self.inner.frontier.push(row.leaf);
                 LeafIndex(row.index)
@@ -341,7 +360,7 @@ impl AuditWriter<'_> {
 
     /// The records `events` become at the end of the log, dated now.
     fn rows(&self, events: Vec<AuditEvent>) -> Result<Vec<Row>, AuditError> {
-        let first = self.inner.frontier.size();
+        let first = self.inner.frontier.size().saturating_add(self.pending);
         let at_ms = self.log.now_ms();
         let mut rows = Vec::with_capacity(events.len());
         for (offset, event) in (0u64..).zip(events) {

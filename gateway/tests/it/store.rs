@@ -1109,3 +1109,75 @@ async fn a_change_and_its_records_commit_together_or_not_at_all() {
     let reopened = AuditLog::open(&path, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap();
     assert_eq!(reopened.head().unwrap().0, 4, "every record re-verifies");
 }
+
+/// Group commit: many changes at once share transactions, each in a savepoint of its own: the
+/// refused ones (a stale revision) leave nothing, records included, and every accepted one is
+/// stored with exactly its records, in a log that re-verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back() {
+    use signgate_audit::{AuditEvent, record::ServerStopped};
+    use signgate_gateway::audit::AuditLog;
+    let event = |why: String| vec![AuditEvent::ServerStopped(ServerStopped { reason: why })];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signgate.sqlite3");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let log = Arc::new(AuditLog::open(&path, key.clone()).unwrap());
+    store.record_into(log.clone()).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let p = proposal(u64::from(i), i, 1_000, ProposalState::NeedsApprovals);
+            store
+                .insert_proposal(
+                    event(format!("submitted {i}")),
+                    p.clone(),
+                    decision(Outcome::NeedsApprovals, 1_000),
+                )
+                .await
+                .unwrap();
+            // Every other one approves at a stale revision: refused, no record.
+            let revision = if i % 2 == 0 { 1 } else { 9 };
+            store
+                .add_approval(
+                    event(format!("approval {i}")),
+                    p.id.clone(),
+                    revision,
+                    approval(1, 1_100),
+                    decision(Outcome::NeedsApprovals, 1_100),
+                    ProposalState::NeedsApprovals,
+                )
+                .await
+                .is_ok()
+        }));
+    }
+    let mut accepted = 0u64;
+    for t in tasks {
+        if t.await.unwrap() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 32);
+    assert_eq!(log.head().unwrap().0, 64 + accepted);
+    drop(log);
+    let reopened = AuditLog::open(&path, key).unwrap();
+    assert_eq!(
+        reopened.head().unwrap().0,
+        96,
+        "every record re-verifies in order"
+    );
+    let reasons: Vec<String> = signgate_gateway::audit::AuditReader::open(&path)
+        .unwrap()
+        .leaves()
+        .unwrap()
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| !r.contains("approval 1\"") && !r.contains("approval 3\"")),
+        "a refused change left its record"
+    );
+}

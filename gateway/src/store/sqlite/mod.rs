@@ -16,15 +16,14 @@ use std::{
 };
 
 use alloy_primitives::{Address, U256};
-use rusqlite::{
-    Connection, OptionalExtension, Transaction, TransactionBehavior, params, types::Value,
-};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types::Value};
 use signgate_audit::AuditEvent;
 use tokio::sync::broadcast;
 
 mod ops;
 mod rows;
 mod upgrade;
+mod writer;
 
 use self::{
     ops::{
@@ -58,10 +57,13 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// The one connection: reads lock it; the writer thread locks it for each batch.
+    conn: Arc<Mutex<Connection>>,
     changes: broadcast::Sender<ProposalChange>,
     /// The audit log in the same file, whose records each change commits with it.
-    audit: OnceLock<Arc<AuditLog>>,
+    audit: Arc<OnceLock<Arc<AuditLog>>>,
+    /// The writer thread's queue ([`writer`]: group commit).
+    jobs: std::sync::mpsc::Sender<Box<dyn writer::Job>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -111,12 +113,21 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         let (changes, _) = broadcast::channel(CHANGE_FEED);
+        let conn = Arc::new(Mutex::new(conn));
+        let audit = Arc::new(OnceLock::new());
+        let jobs = writer::spawn(writer::Shared {
+            conn: conn.clone(),
+            changes: changes.clone(),
+            audit: audit.clone(),
+        })
+        .map_err(|e| unavailable(format!("starting the store's writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                conn: Mutex::new(conn),
+                conn,
                 changes,
-                audit: OnceLock::new(),
+                audit,
+                jobs,
             }),
         })
     }
@@ -174,67 +185,24 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
-    /// Runs `f` in one `IMMEDIATE` transaction together with the audit records `audit`,
-    /// commits both at once, then announces the changes `f` reports. If `f` or the records fail,
-    /// the transaction is dropped, which rolls every statement back, records included.
-    ///
-    /// Lock order, the same for every writer of the file: the audit log's writer lock (only
-    /// when there are records), then the connection, then SQLite's write lock.
+    /// Runs `f` with the audit records `audit` in the writer thread's next transaction
+    /// ([`writer`]: group commit), each change in a savepoint of its own, and returns its value
+    /// once that transaction has committed. If `f` or the records fail, the change's savepoint
+    /// rolls back, records included, and the caller gets the error; the others of the batch
+    /// are not affected.
     async fn write<T, F>(&self, audit: Vec<AuditEvent>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<(T, Vec<ProposalChange>), StoreError>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut writer = if audit.is_empty() {
-                None
-            } else {
-                let log = inner.audit.get().ok_or_else(|| {
-                    StoreError::Unrecorded(
-                        "no audit log is attached to the store; nothing is stored unrecorded"
-                            .to_owned(),
-                    )
-                })?;
-                Some(
-                    log.writer()
-                        .map_err(|e| StoreError::Unrecorded(e.to_string()))?,
-                )
-            };
-            let mut conn = inner
-                .conn
-                .lock()
-                .map_err(|_| unavailable("store lock poisoned"))?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let staged = match writer.as_mut() {
-                Some(w) => Some(
-                    w.stage(&tx, audit)
-                        .map_err(|e| StoreError::Unrecorded(e.to_string()))?,
-                ),
-                None => None,
-            };
-            let (value, changes) = f(&tx)?;
-            if let Err(e) = tx.commit() {
-                if let Some(w) = writer {
-                    w.poison();
-                }
-                return Err(StoreError::Unrecorded(e.to_string()));
-            }
-            if let (Some(w), Some(staged)) = (writer, staged) {
-                w.committed(staged);
-            }
-            for change in changes {
-                // No subscriber is fine: nobody is watching.
-                let _ = inner.changes.send(change);
-            }
-            Ok(value)
-        })
-        .await
-        .map_err(unavailable)?
+        let (job, reply) = writer::Typed::new(audit, f);
+        self.inner
+            .jobs
+            .send(Box::new(job))
+            .map_err(|_| unavailable("the store's writer thread stopped"))?;
+        reply
+            .await
+            .map_err(|_| unavailable("the store's writer thread stopped"))?
     }
 }
 

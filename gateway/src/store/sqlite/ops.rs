@@ -3,9 +3,7 @@
 //! one.
 
 use alloy_primitives::{Address, U256};
-use rusqlite::{
-    Connection, OptionalExtension, Transaction, params, params_from_iter, types::Value,
-};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 
 use super::rows::{
     PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, json_col, load,
@@ -237,7 +235,7 @@ fn signature_chain(rec: &ProposalRecord) -> u64 {
 /// open proposal of the same nonce. The events are written before the reservation on purpose:
 /// a reservation clash after them must roll them back, which the tests check.
 pub(super) fn release_tx(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     r: &Release,
 ) -> Result<(ReleaseOutcome, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, &r.id)?;

@@ -1,0 +1,226 @@
+//! Group commit: one thread writes, and every change that is ready when it starts a transaction
+//! joins it. Each change runs in a savepoint of its own (a refused change rolls back alone, its
+//! audit records with it) and all of them, with their records, reach disk with one commit, so
+//! under load the number of flushes grows with the number of batches, not of calls. No caller
+//! hears back before the commit that holds its change: nothing is acknowledged before it is
+//! durable.
+
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+
+use rusqlite::{Connection, TransactionBehavior};
+use signgate_audit::AuditEvent;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::{
+    audit::{AuditLog, AuditWriter, Staged},
+    store::{ProposalChange, StoreError},
+};
+
+/// Most changes one transaction takes; a longer queue waits for the next.
+const MAX_BATCH: usize = 256;
+
+/// One change waiting for the writer, its value type erased.
+pub(super) trait Job: Send {
+    /// The audit records to commit with the change (taken once).
+    fn take_audit(&mut self) -> Vec<AuditEvent>;
+    /// Runs the change inside its savepoint; what it changed, for the watchers.
+    fn run(&mut self, c: &Connection) -> Result<Vec<ProposalChange>, StoreError>;
+    /// Tells the caller: its value once the transaction committed, or why not.
+    fn finish(self: Box<Self>, outcome: Result<(), StoreError>);
+}
+
+/// A change whose closure returns `T` to a waiting caller.
+pub(super) struct Typed<T, F> {
+    audit: Vec<AuditEvent>,
+    f: Option<F>,
+    value: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Typed<T, F> {
+    /// The job and the receiver its caller awaits.
+    pub(super) fn new(
+        audit: Vec<AuditEvent>,
+        f: F,
+    ) -> (Self, oneshot::Receiver<Result<T, StoreError>>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Self {
+                audit,
+                f: Some(f),
+                value: None,
+                reply,
+            },
+            rx,
+        )
+    }
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send,
+{
+    fn take_audit(&mut self) -> Vec<AuditEvent> {
+        std::mem::take(&mut self.audit)
+    }
+
+    fn run(&mut self, c: &Connection) -> Result<Vec<ProposalChange>, StoreError> {
+        let f = self
+            .f
+            .take()
+            .ok_or_else(|| StoreError::Unavailable("a store change ran twice".to_owned()))?;
+        let (value, changes) = f(c)?;
+        self.value = Some(value);
+        Ok(changes)
+    }
+
+    fn finish(self: Box<Self>, outcome: Result<(), StoreError>) {
+        let Self { value, reply, .. } = *self;
+        let result = outcome.and_then(|()| {
+            value.ok_or_else(|| StoreError::Unavailable("a store change never ran".to_owned()))
+        });
+        // A caller that gave up (a cancelled call) no longer listens; the change stands.
+        let _ = reply.send(result);
+    }
+}
+
+/// What the writer thread shares with the store.
+pub(super) struct Shared {
+    pub(super) conn: Arc<Mutex<Connection>>,
+    pub(super) changes: broadcast::Sender<ProposalChange>,
+    pub(super) audit: Arc<OnceLock<Arc<AuditLog>>>,
+}
+
+/// Starts the writer thread; it ends when every sender is dropped.
+pub(super) fn spawn(shared: Shared) -> std::io::Result<mpsc::Sender<Box<dyn Job>>> {
+    let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+    std::thread::Builder::new()
+        .name("signgate-store-writer".to_owned())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                commit(&shared, batch);
+            }
+        })?;
+    Ok(tx)
+}
+
+/// Runs every job of `batch` in one transaction, each in a savepoint, and commits once.
+fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
+    let log = shared.audit.get();
+    // The log's writer lock first (the lock order of every writer of the file), then the
+    // connection, then SQLite's write lock.
+    let mut writer: Option<AuditWriter<'_>> = None;
+    let mut no_writer: Option<String> = None;
+    match log {
+        Some(log) => match log.writer() {
+            Ok(w) => writer = Some(w),
+            Err(e) => no_writer = Some(e.to_string()),
+        },
+        None => {
+            no_writer = Some(
+                "no audit log is attached to the store; nothing is stored unrecorded".to_owned(),
+            );
+        }
+    }
+    let Ok(mut conn) = shared.conn.lock() else {
+        for job in batch {
+            job.finish(Err(StoreError::Unavailable(
+                "store lock poisoned".to_owned(),
+            )));
+        }
+        return;
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            for job in batch {
+                job.finish(Err(StoreError::Unavailable(e.to_string())));
+            }
+            return;
+        }
+    };
+    let mut done: Vec<(Box<dyn Job>, Vec<ProposalChange>)> = Vec::with_capacity(batch.len());
+    let mut staged_all: Vec<Staged> = Vec::new();
+    for mut job in batch {
+        let audit = job.take_audit();
+        let sp = match tx.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => {
+                job.finish(Err(StoreError::Unavailable(e.to_string())));
+                continue;
+            }
+        };
+        let staged = if audit.is_empty() {
+            None
+        } else {
+            match (writer.as_mut(), &no_writer) {
+                (Some(w), _) => match w.stage(&sp, audit) {
+                    Ok(staged) => Some(staged),
+                    Err(e) => {
+                        drop(sp);
+                        job.finish(Err(StoreError::Unrecorded(e.to_string())));
+                        continue;
+                    }
+                },
+                (None, why) => {
+                    drop(sp);
+                    let why = why.clone().unwrap_or_default();
+                    job.finish(Err(StoreError::Unrecorded(why)));
+                    continue;
+                }
+            }
+        };
+        let ran = job.run(&sp);
+        let ran = ran.and_then(|changes| {
+            sp.commit()
+                .map(|()| changes)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        });
+        match ran {
+            Ok(changes) => {
+                staged_all.extend(staged);
+                done.push((job, changes));
+            }
+            Err(e) => {
+                // The savepoint rolled back (on drop), records included: the next job's
+                // records take their positions.
+                if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
+                    w.unstage(s);
+                }
+                job.finish(Err(e));
+            }
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            if let Some(w) = writer {
+                w.committed_all(staged_all);
+            }
+            for (job, changes) in done {
+                for change in changes {
+                    // No subscriber is fine: nobody is watching.
+                    let _ = shared.changes.send(change);
+                }
+                job.finish(Ok(()));
+            }
+        }
+        Err(e) => {
+            if let Some(w) = writer
+                && !staged_all.is_empty()
+            {
+                w.poison();
+            }
+            for (job, _) in done {
+                job.finish(Err(StoreError::Unrecorded(e.to_string())));
+            }
+        }
+    }
+}
