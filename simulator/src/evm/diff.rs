@@ -119,7 +119,9 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
 
     let reached = reached_safe_addresses(src, &f, &calls, state)?;
     let mutable_code = mutable_code(src, &f, insp, &calls, &reached, state)?;
-    let inner_safe_txs = inner_safe_txs(insp, &calls, &surviving);
+    let inner_safe_txs = inner_safe_txs(insp, &calls, &surviving, |a| {
+        a == f.safe || reached.contains_key(&a)
+    });
     let mut reached_storage: BTreeMap<Address, Vec<SafeStorageChange>> = BTreeMap::new();
     let mut safe_storage = Vec::new();
     let mut other_storage = Vec::new();
@@ -304,13 +306,15 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
     })
 }
 
-/// Every successful `execTransaction` CALL other than the outer one, with its refund fields and
-/// the payment its Safe reported (the last word of the Safe's `ExecutionSuccess`/`Failure`
-/// emitted inside that call).
+/// Every successful `execTransaction` CALL into a Safe (`is_safe`: the proposing Safe or a
+/// reached one; another contract with that selector pays no Safe refund) other than the outer
+/// one, with its refund fields and the payment its Safe reported (the last word of the Safe's
+/// `ExecutionSuccess`/`Failure` emitted inside that call).
 fn inner_safe_txs(
     insp: &EffectsInspector,
     calls: &[CallFrame],
     logs: &[(usize, &Log)],
+    is_safe: impl Fn(Address) -> bool,
 ) -> Vec<InnerSafeTx> {
     let topics = [
         ISafe::ExecutionSuccess::SIGNATURE_HASH,
@@ -336,7 +340,7 @@ fn inner_safe_txs(
         let Some(CallFact::SafeTx(t)) = &r.call_fact else {
             continue;
         };
-        if !calls.get(id).is_some_and(|c| c.effective) {
+        if !calls.get(id).is_some_and(|c| c.effective) || !is_safe(r.target) {
             continue;
         }
         let paid = logs
