@@ -2,7 +2,8 @@
 //! `(gasUsed + baseGas) × gasPrice` of the gas token to the refund receiver, or to whoever
 //! executes the transaction. It counts as a transfer everywhere else (see
 //! [`crate::movements`]); this rule adds that no refund passes without an explicit
-//! `[[refund_cap]]` for its wallet and asset, and none above it.
+//! `[[refund_cap]]` for its wallet and asset, and none above it. That holds for the proposal's
+//! own refund and for every inner `execTransaction` the simulation reaches, at any depth.
 
 use alloy_primitives::Address;
 
