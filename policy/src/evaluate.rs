@@ -183,7 +183,10 @@ pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> E
             }
         }
         release_after = release_after.max(t.release_after);
-        expires_at = expires_at.min(t.expires_at);
+        // A tier asking no approvals counts none, and its tally's expiry (now) says nothing.
+        if !other_req.approvals.is_empty() {
+            expires_at = expires_at.min(t.expires_at);
+        }
     }
     let decision = Decision::from_findings(reasons, missing, release_after, expires_at);
     Evaluation {
