@@ -380,7 +380,8 @@ pub struct Grant {
     pub spender: Address,
     /// What was granted.
     pub kind: GrantKind,
-    /// The contract that emitted the event (the token, or Permit2).
+    /// The contract that emitted the event, or that the granting call went to (the token, or
+    /// Permit2).
     pub emitter: Address,
     /// Index of the event among the transaction's surviving logs (the last one per token and
     /// spender: the allowance the run leaves in place); `None` when no event told it and the

@@ -843,7 +843,7 @@ fn grants(
                 token: c.token,
                 spender: c.spender,
                 kind,
-                emitter: c.token,
+                emitter: c.via,
                 log_index: None,
                 frame: *frame,
                 holder_balance: None,

@@ -75,6 +75,8 @@ pub(crate) struct CallGrant {
     pub(crate) token: Address,
     /// Who may move them.
     pub(crate) spender: Address,
+    /// The contract called: the token, or Permit2.
+    pub(crate) via: Address,
     /// What the call does to the right.
     pub(crate) how: GrantCall,
 }
@@ -134,6 +136,7 @@ fn call_fact(caller: Address, target: Address, input: &[u8]) -> Option<CallFact>
             holder: caller,
             token,
             spender,
+            via: target,
             how,
         }]))
     };
@@ -174,6 +177,7 @@ fn call_fact(caller: Address, target: Address, input: &[u8]) -> Option<CallFact>
                     holder: owner,
                     token,
                     spender,
+                    via: target,
                     how: GrantCall::Permit2(amount),
                 })
                 .collect(),

@@ -18,8 +18,9 @@ use alloy_primitives::{Address, Bytes, U256, address, keccak256};
 use alloy_sol_types::SolCall;
 use signgate_simulator::{
     Operation,
-    abi::{IERC20, ISafe},
+    abi::{IERC20, IERC721, IPermit2, ISafe},
     constants::slots,
+    deployments::PERMIT2,
     report::{GrantKind, MutableWhy, Outcome, ProxySlot, SimulationReport},
 };
 
@@ -310,6 +311,40 @@ fn a_grant_without_an_event_is_read_from_the_granting_call_at_any_depth() {
         }
     );
     assert!(r.calls[r.grants[0].frame].depth >= 2);
+    // Permit2's `approve` at its canonical address, with nothing there to emit an event (and
+    // setApprovalForAll on the silent token): both read from the call's input.
+    let permit2: Bytes = IPermit2::approveCall {
+        token: SILENT,
+        spender: SPENDER,
+        amount: alloy_primitives::aliases::U160::MAX,
+        expiration: alloy_primitives::aliases::U48::from(1u8),
+    }
+    .abi_encode()
+    .into();
+    let for_all: Bytes = IERC721::setApprovalForAllCall {
+        operator: other,
+        approved: true,
+    }
+    .abi_encode()
+    .into();
+    let data = multisend(&[
+        (Operation::Call, PERMIT2, U256::ZERO, permit2),
+        (Operation::Call, SILENT, U256::ZERO, for_all),
+    ]);
+    let tx = lab.tx(ms, U256::ZERO, data, Operation::DelegateCall);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(r.grants.len(), 2, "{:#?}", r.grants);
+    assert!(r.grants.iter().any(|g| g.token == SILENT
+        && g.spender == SPENDER
+        && g.emitter == PERMIT2
+        && g.log_index.is_none()
+        && matches!(g.kind, GrantKind::Allowance { .. })));
+    assert!(
+        r.grants
+            .iter()
+            .any(|g| g.spender == other && g.kind == GrantKind::All)
+    );
     // A token that emits its Approval: one grant, the event's.
     let tx = lab.tx(
         lab.token,
