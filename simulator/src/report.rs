@@ -143,10 +143,13 @@ pub enum MutableWhy {
     /// The frame's code address was chosen at run time: its 20 bytes are neither in the signed
     /// transaction (the outer `execTransaction` input) nor in the code of the frame that made
     /// the call, so they came from state (a storage slot, another contract's answer), which can
-    /// change. A delegatecall target written in the transaction (MultiSend's entries, the
-    /// SafeTx's `to`) or compiled into the calling code is fixed by the signature or the
-    /// allowlisted code hash; a Safe proxy's hop into its own singleton is the Safe's
-    /// singleton, judged by its own rules.
+    /// change; or they are, but a storage word the run read also holds them, so the code may
+    /// as well have read them there (an address written into the transaction as a decoy does
+    /// not vouch for a target read from state). A delegatecall target written in the
+    /// transaction (MultiSend's entries, the SafeTx's `to`) or compiled into the calling code,
+    /// and held in no storage the run read, is fixed by the signature or the allowlisted code
+    /// hash; a Safe proxy's hop into its own singleton is the Safe's singleton, judged by its
+    /// own rules.
     ChosenAtRunTime {
         /// The frame that made the DELEGATECALL or CALLCODE.
         by_frame: usize,
@@ -155,6 +158,10 @@ pub enum MutableWhy {
         /// A storage word the run read that holds the address (a named proxy slot first), when
         /// one does: where the choice came from.
         held_in: Option<StorageWord>,
+        /// Whether the address is also written in the signed transaction or the calling code
+        /// (then `held_in` is what makes it a run-time choice).
+        #[serde(default)]
+        written: bool,
     },
 }
 
@@ -231,10 +238,16 @@ impl fmt::Display for MutableWhy {
                 by_frame,
                 by_code,
                 held_in,
+                written,
             } => {
                 write!(
                     f,
-                    "the code of {by_code} (call {by_frame}) chose it at run time: the address is neither in the signed transaction nor in that code"
+                    "the code of {by_code} (call {by_frame}) chose it at run time: {}",
+                    if *written {
+                        "the address is written in the transaction or that code, but also held in state the run read"
+                    } else {
+                        "the address is neither in the signed transaction nor in that code"
+                    }
                 )?;
                 if let Some(w) = held_in {
                     match w.name {

@@ -494,7 +494,9 @@ fn mutable_code<D: DatabaseRef<Error = StateError>>(
                     .windows(20)
                     .any(|w| w == c.code_address.as_slice())
             });
-        if !in_tx && !in_code {
+        let written = in_tx || in_code;
+        let held = held_in(state, c.code_address);
+        if !written || held.is_some() {
             out.push(MutableCode {
                 safe: c.target,
                 frame: c.id,
@@ -502,7 +504,8 @@ fn mutable_code<D: DatabaseRef<Error = StateError>>(
                 why: MutableWhy::ChosenAtRunTime {
                     by_frame: parent.id,
                     by_code: parent.code_address,
-                    held_in: held_in(state, c.code_address),
+                    held_in: held,
+                    written,
                 },
             });
         }

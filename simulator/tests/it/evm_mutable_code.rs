@@ -149,6 +149,24 @@ fn a_beacon_library_runs_code_chosen_at_run_time_and_says_where_it_came_from() {
 }
 
 #[test]
+fn a_beacon_answer_written_into_the_transaction_as_a_decoy_is_still_chosen_at_run_time() {
+    let mut lab = lab();
+    // The implementation's address as an unused argument: in the signed transaction, but the
+    // library reads it from the beacon, whose slot holds it.
+    let mut data = vec![0xde, 0xad, 0xbe, 0xef];
+    data.extend_from_slice(NOOP.into_word().as_slice());
+    let tx = lab.tx(BEACON_LIB, U256::ZERO, data.into(), Operation::DelegateCall);
+    let r = lab.simulate(&tx);
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert!(
+        r.mutable_code.iter().any(|m| m.code == NOOP
+            && matches!(&m.why, MutableWhy::ChosenAtRunTime { written: true, held_in: Some(w), .. } if w.address == BEACON)),
+        "{:#?}",
+        r.mutable_code
+    );
+}
+
+#[test]
 fn a_callcode_to_a_beacon_answer_is_chosen_at_run_time_too() {
     let mut lab = lab();
     let r = delegatecall(&mut lab, CALLCODE_LIB);
