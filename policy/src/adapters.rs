@@ -16,9 +16,10 @@ use signgate_simulator::report::{
 
 use crate::{
     evidence::{
-        ActionFact, ActionFactKind, DelegatecallFact, OutflowFact, ProxyUpgradeFact, QueuedNonce,
-        ReachedSafeFacts, RefundPaidFact, SafeChangeFact, SafeChangeKind, SanctionsHit, Screening,
-        SimulationFacts, SimulationOutcome,
+        ActionFact, ActionFactKind, DelegatecallFact, InnerRefundFact, MutableCodeFact,
+        OutflowFact, ProxyUpgradeFact, QueuedNonce, ReachedSafeFacts, RefundPaidFact,
+        RefundSettings, SafeChangeFact, SafeChangeKind, SanctionsHit, Screening, SimulationFacts,
+        SimulationOutcome,
     },
     sanctions::{ListAction, ScreeningOutcome},
     wallets::Asset,
@@ -280,6 +281,8 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
             amount: r.amount,
         }
     });
+    let inner_refunds = inner_refund_facts(report, &mut outflows);
+    let mutable_code = mutable_code_facts(report);
     // Overrides are facts of the run, not of the transaction: approved hashes stand in for
     // signatures and say nothing the policy decides on; a queued nonce is carried as what the
     // run assumed.
@@ -298,7 +301,74 @@ pub fn simulation_facts(report: &SimulationReport) -> SimulationFacts {
         refund,
         reached_safes,
         delegated_code: report.delegated_code.clone(),
+        mutable_code,
+        inner_refunds,
     }
+}
+
+/// The mutable code the run found (see [`signgate_simulator::report::MutableWhy`]), with the
+/// frame's call path.
+fn mutable_code_facts(report: &SimulationReport) -> Vec<MutableCodeFact> {
+    report
+        .mutable_code
+        .iter()
+        .map(|m| MutableCodeFact {
+            target: m.code,
+            safe: m.safe,
+            location: format!(
+                "simulation call {}, call path {}",
+                m.frame,
+                frame_path(report, m.frame)
+            ),
+            why: m.why.to_string(),
+        })
+        .collect()
+}
+
+/// The inner `execTransaction`s that pay a refund; the refunds they paid in the run are taken
+/// out of `outflows` (one movement of exactly that amount to the party paid), as the outer
+/// refund is: the policy judges each at its worst case.
+fn inner_refund_facts(
+    report: &SimulationReport,
+    outflows: &mut Vec<OutflowFact>,
+) -> Vec<InnerRefundFact> {
+    let mut out = Vec::new();
+    for t in report
+        .inner_safe_txs
+        .iter()
+        .filter(|t| !t.gas_price.is_zero())
+    {
+        if let Some(paid) = t.paid {
+            let asset = if t.gas_token == Address::ZERO {
+                Asset::Native
+            } else {
+                Asset::Token(t.gas_token)
+            };
+            let paid_to = if t.refund_receiver == Address::ZERO {
+                report.executor
+            } else {
+                t.refund_receiver
+            };
+            if let Some(i) = outflows.iter().rposition(|o| {
+                o.asset == asset && o.to == paid_to && o.amount == paid && o.from == Some(t.safe)
+            }) {
+                outflows.remove(i);
+            }
+        }
+        out.push(InnerRefundFact {
+            safe: t.safe,
+            location: format!("call path {}", frame_path(report, t.frame)),
+            settings: RefundSettings {
+                safe_tx_gas: t.safe_tx_gas,
+                base_gas: t.base_gas,
+                gas_price: t.gas_price,
+                gas_token: t.gas_token,
+                refund_receiver: t.refund_receiver,
+            },
+            paid: t.paid,
+        });
+    }
+    out
 }
 
 /// The Safe's movements of ETH and tokens out of `holder`: the net ETH decrease (recipients are
@@ -312,6 +382,7 @@ fn holder_outflows(
 ) -> Vec<OutflowFact> {
     let mut outflows = Vec::new();
     let source = || source.map(str::to_owned);
+    let other_safe = (holder != report.safe).then_some(holder);
     for b in report
         .balance_changes
         .iter()
@@ -328,6 +399,7 @@ fn holder_outflows(
                 to: t.to,
                 amount,
                 source: source(),
+                from: other_safe,
             });
             left -= amount;
         }
@@ -337,6 +409,7 @@ fn holder_outflows(
                 to: Address::ZERO,
                 amount: left,
                 source: source(),
+                from: other_safe,
             });
         }
     }
@@ -366,6 +439,7 @@ fn holder_outflows(
                 to,
                 amount,
                 source: source(),
+                from: other_safe,
             });
         }
     }
@@ -436,7 +510,12 @@ fn reached_safe_facts(report: &SimulationReport) -> (Vec<ReachedSafeFacts>, Vec<
             r.address
         );
         outflows.extend(holder_outflows(report, r.address, Some(&source)));
-        outflows.extend(grants_as_outflows(report, &r.grants, &source));
+        outflows.extend(grants_as_outflows(
+            report,
+            &r.grants,
+            &source,
+            Some(r.address),
+        ));
         facts.push(ReachedSafeFacts {
             safe: r.address,
             location,
@@ -494,7 +573,7 @@ fn safe_change_fact(
 /// balance. When the token did not answer `balanceOf`, the allowance as stated counts, and an
 /// operator right counts as unlimited (`U256::MAX`), which no bounded tier or limit admits.
 pub fn grant_outflows(report: &SimulationReport) -> Vec<OutflowFact> {
-    grants_as_outflows(report, &report.grants, "simulation")
+    grants_as_outflows(report, &report.grants, "simulation", None)
 }
 
 /// `grants` as outflows to their spenders (see [`grant_outflows`]); `origin` starts each
@@ -503,6 +582,7 @@ fn grants_as_outflows(
     report: &SimulationReport,
     grants: &[Grant],
     origin: &str,
+    from: Option<Address>,
 ) -> Vec<OutflowFact> {
     grants
         .iter()
@@ -527,16 +607,22 @@ fn grants_as_outflows(
                 .iter()
                 .map(ToString::to_string)
                 .collect();
+            let told = match g.log_index {
+                Some(log) => format!("in log {log} of {}", g.emitter),
+                None => format!(
+                    "stated by the call to {} (the token emitted no event for it)",
+                    g.emitter
+                ),
+            };
             OutflowFact {
                 asset: Asset::Token(g.token),
                 to: g.spender,
                 amount,
                 source: Some(format!(
-                    "{origin}: grant ({what}) in log {} of {}, call path {}",
-                    g.log_index,
-                    g.emitter,
+                    "{origin}: grant ({what}) {told}, call path {}",
                     path.join("→")
                 )),
+                from,
             }
         })
         .collect()

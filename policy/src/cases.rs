@@ -108,6 +108,10 @@ pub struct CaseVelocity {
     pub window_hours: u64,
     /// Already spent in the window, in base units.
     pub spent: alloy_primitives::U256,
+    /// The Safe the total is for, when not the proposal's (a governed Safe the proposal
+    /// reaches).
+    #[serde(default)]
+    pub safe: Option<Address>,
 }
 
 /// An approval to sign.
@@ -285,7 +289,7 @@ impl Case {
                 .velocity
                 .iter()
                 .map(|v| VelocityTotal {
-                    safe: wallet.safe,
+                    safe: v.safe.unwrap_or(wallet.safe),
                     asset: v.asset,
                     window_hours: v.window_hours,
                     spent: v.spent,

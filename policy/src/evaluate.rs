@@ -9,13 +9,35 @@ use crate::{
     approvals::{SignatureChecks, check_validity},
     compile::Policy,
     decision::{Decision, Evaluation},
-    evidence::Evidence,
-    facets::classify,
+    evidence::{Evidence, ReachedSafeFacts},
+    facets::{classify, classify_reached},
     quorum::tally,
     reasons::Reason,
     rules,
     tiers::{DestinationStatus, Requirement},
+    wallets::Wallet,
 };
+
+/// Every Safe the run reached that the policy governs under a wallet other than `wallet`, with
+/// its facts, in report order.
+fn reached_wallets<'a>(
+    policy: &'a Policy,
+    wallet: &Wallet,
+    evidence: &'a Evidence,
+) -> Vec<(&'a Wallet, &'a ReachedSafeFacts)> {
+    let chain_id = evidence.proposal.chain_id;
+    evidence
+        .simulation
+        .reached_safes
+        .iter()
+        .filter_map(|r| {
+            policy
+                .wallet_for(chain_id, r.safe)
+                .filter(|w| w.name != wallet.name)
+                .map(|w| (w, r))
+        })
+        .collect()
+}
 
 /// Decides `evidence` under `policy`, verifying every approval signature.
 pub fn evaluate(policy: &Policy, evidence: &Evidence) -> Decision {
@@ -95,7 +117,78 @@ pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> E
 
     let t = tally(policy, wallet, evidence, &facets, &req, &mut checks);
     reasons.extend(t.rejections);
-    let decision = Decision::from_findings(reasons, t.missing, t.release_after, t.expires_at);
+    let (mut missing, mut release_after, mut expires_at) =
+        (t.missing, t.release_after, t.expires_at);
+
+    // A reached Safe the policy governs under another wallet is judged under that wallet too:
+    // its tiers, its velocity limits, its operators. The same approvals count for both; each
+    // wallet's quorum must be met.
+    for (other, r) in reached_wallets(policy, wallet, evidence) {
+        rules::velocity::check_reached(policy, other, evidence, &mut reasons);
+        let (facets, classification) = classify_reached(policy, other, evidence, r);
+        reasons.extend(classification);
+        if facets.is_empty() {
+            continue;
+        }
+        let mut other_req = Requirement::empty();
+        for facet in &facets {
+            let mut matched = false;
+            for tier in policy.tiers() {
+                match tier
+                    .matches(other, facet)
+                    .and_then(|m| Ok((m, tier.admits_probationary(facet)?)))
+                {
+                    Ok((true, admits)) => {
+                        matched = true;
+                        other_req.add(tier, admits);
+                        req.add(tier, admits);
+                    }
+                    Ok((false, _)) => {}
+                    Err(_) => reasons.push(Reason::ArithmeticOverflow {
+                        context: format!("tier `{}` for {facet}", tier.name),
+                    }),
+                }
+            }
+            if !matched {
+                reasons.push(Reason::NoTier {
+                    wallet: other.name.clone(),
+                    facet: facet.to_string(),
+                    cooling_off_until: None,
+                });
+            }
+        }
+        // Counted on a copy: the record keeps how each approval counted for the proposing
+        // wallet; an approval that does not count here only leaves this wallet's quorum short.
+        let mut other_checks = checks.clone();
+        let t = tally(
+            policy,
+            other,
+            evidence,
+            &facets,
+            &other_req,
+            &mut other_checks,
+        );
+        for rejection in t.rejections {
+            if !reasons.contains(&rejection) {
+                reasons.push(rejection);
+            }
+        }
+        // One entry per role: the larger shortfall of the two wallets' quorums.
+        for m in t.missing {
+            let short = |x: &crate::reasons::MissingApprovals| x.need.saturating_sub(x.have);
+            match missing.iter_mut().find(|x| x.role == m.role) {
+                Some(x) if short(x) >= short(&m) => {}
+                Some(x) => *x = m,
+                None => missing.push(m),
+            }
+        }
+        release_after = release_after.max(t.release_after);
+        // A tier asking no approvals counts none, and its tally's expiry (now) says nothing.
+        if !other_req.approvals.is_empty() {
+            expires_at = expires_at.min(t.expires_at);
+        }
+    }
+    let decision = Decision::from_findings(reasons, missing, release_after, expires_at);
     Evaluation {
         decision,
         policy: policy.hash(),

@@ -294,10 +294,48 @@ pub struct SimulationFacts {
     /// the same rules as the proposing Safe's own. Its asset movements are in `outflows`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached_safes: Vec<ReachedSafeFacts>,
-    /// Accounts a DELEGATECALL ran whose code is an EIP-7702 delegation designator: code that
-    /// its key can point elsewhere at any moment.
+    /// Accounts a DELEGATECALL ran whose code is an EIP-7702 delegation designator, as records
+    /// written before `mutable_code` carried them; each is judged as mutable code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegated_code: Vec<Address>,
+    /// Code run by DELEGATECALL or CALLCODE whose behaviour can change after the decision (an
+    /// EIP-7702 delegation, a proxy, a target read from state), in any Safe's storage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutable_code: Vec<MutableCodeFact>,
+    /// Every `execTransaction` of another Safe (or again of this one) the run executed with a
+    /// non-zero `gasPrice`: each pays a refund on chain that the run, at the outer
+    /// transaction's gas price, may not show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inner_refunds: Vec<InnerRefundFact>,
+}
+
+/// Code whose behaviour can change after the decision, where it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutableCodeFact {
+    /// The account whose code ran.
+    pub target: Address,
+    /// The Safe (or other account) whose storage it ran against.
+    pub safe: Address,
+    /// The frame and its call path in the simulation.
+    pub location: String,
+    /// Why it can change, in plain words (with the slot or frame that shows it).
+    pub why: String,
+}
+
+/// The refund settings of an inner `execTransaction`, and which Safe pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InnerRefundFact {
+    /// The Safe whose `execTransaction` ran; it pays the refund.
+    pub safe: Address,
+    /// The call path of the `execTransaction` in the simulation.
+    pub location: String,
+    /// Its refund fields.
+    pub settings: RefundSettings,
+    /// What the run paid, when it paid (in the gas token).
+    #[serde(default)]
+    pub paid: Option<U256>,
 }
 
 /// The refund a simulation paid.
@@ -405,6 +443,10 @@ pub struct OutflowFact {
     /// more than "simulation" can be said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The Safe it left when that is not the proposing Safe (a reached Safe); absent for the
+    /// proposing Safe's own outflows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Address>,
 }
 
 /// The sanctions screen of every address in the transaction and its simulation.

@@ -12,8 +12,8 @@ use alloy_primitives::{Address, U256};
 
 use crate::{
     compile::{DelegateTarget, Policy},
-    evidence::{ActionFactKind, Evidence},
-    movements::{Destination, refund, totals},
+    evidence::{ActionFactKind, Evidence, ReachedSafeFacts},
+    movements::{Destination, refunds, totals},
     reasons::Reason,
     tiers::{ActionClass, DestinationStatus},
     time::Timestamp,
@@ -281,13 +281,19 @@ pub fn classify(
             o.source.clone().unwrap_or_else(|| "simulation".to_owned()),
         );
     }
-    if let Some(r) = refund(evidence) {
+    for r in refunds(evidence) {
+        let payer = r.paid_by.as_ref().map_or_else(String::new, |p| {
+            format!(
+                " paid by Safe {} (execTransaction at {})",
+                p.safe, p.location
+            )
+        });
         transfer(
             r.asset,
             r.receiver,
             format!(
-                "gas refund (gasPrice {}, up to {} base units)",
-                evidence.proposal.refund.gas_price, r.amount
+                "gas refund{payer} (gasPrice {}, up to {} base units)",
+                r.settings.gas_price, r.amount
             ),
         );
     }
@@ -350,6 +356,128 @@ pub fn classify(
             destination: root.map(|a| a.to),
             destination_status: root.map(|a| destination_status(policy, wallet, a.to, now)),
             location: "tx".to_owned(),
+        });
+    }
+    (facets, reasons)
+}
+
+/// Facets of what the proposal does to and in `r`, a Safe it reaches that the policy governs as
+/// `wallet`: judged under that wallet's own tiers, as if the Safe had done it by a proposal of
+/// its own. Its configuration changes, its allowlisted (non-batch) library calls, and what leaves
+/// it (outflows and grants in the simulation, refunds it pays), summed per asset and
+/// destination; the reasons classification itself had to deny (an asset its wallet does not
+/// declare).
+pub fn classify_reached(
+    policy: &Policy,
+    wallet: &Wallet,
+    evidence: &Evidence,
+    r: &ReachedSafeFacts,
+) -> (Vec<Facet>, Vec<Reason>) {
+    let mut facets = Vec::new();
+    let mut reasons = Vec::new();
+    let now = evidence.now;
+    let within = format!("in Safe {} (reached at {})", r.safe, r.location);
+    for change in r.safe_changes.iter().filter(|c| c.kind.is_permission()) {
+        facets.push(Facet {
+            class: ActionClass::PermissionChange,
+            asset: None,
+            amount: None,
+            total: None,
+            destination: Some(r.safe),
+            destination_status: None,
+            location: format!("simulation: {} changed {within}", change.kind.as_str()),
+        });
+    }
+    for d in &r.delegatecalls {
+        if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
+            facets.push(Facet {
+                class: ActionClass::Delegatecall,
+                asset: None,
+                amount: None,
+                total: None,
+                destination: Some(d.target),
+                destination_status: None,
+                location: format!("simulation: depth {} {within}", d.depth),
+            });
+        }
+    }
+    let mut per_destination: BTreeMap<(Asset, Destination), U256> = BTreeMap::new();
+    let mut places: BTreeMap<(Asset, Destination), Vec<String>> = BTreeMap::new();
+    let mut overflow = None;
+    let mut add = |asset: Asset, to: Destination, amount: U256, place: String| {
+        let slot = per_destination.entry((asset, to)).or_insert(U256::ZERO);
+        match slot.checked_add(amount) {
+            Some(sum) => *slot = sum,
+            None => overflow = Some(asset),
+        }
+        let p = places.entry((asset, to)).or_default();
+        if !p.contains(&place) {
+            p.push(place);
+        }
+    };
+    for o in evidence
+        .simulation
+        .outflows
+        .iter()
+        .filter(|o| o.from == Some(r.safe))
+    {
+        add(
+            o.asset,
+            Some(o.to),
+            o.amount,
+            o.source.clone().unwrap_or_else(|| "simulation".to_owned()),
+        );
+    }
+    for refund in refunds(evidence)
+        .into_iter()
+        .filter(|x| x.paid_by.as_ref().is_some_and(|p| p.safe == r.safe))
+    {
+        add(
+            refund.asset,
+            refund.receiver,
+            refund.amount,
+            format!(
+                "gas refund of Safe {} (gasPrice {}, up to {} base units)",
+                r.safe, refund.settings.gas_price, refund.amount
+            ),
+        );
+    }
+    if let Some(asset) = overflow {
+        reasons.push(Reason::ArithmeticOverflow {
+            context: format!("the total outflow of {asset} from Safe {}", r.safe),
+        });
+        return (facets, reasons);
+    }
+    let mut per_asset: BTreeMap<Asset, U256> = BTreeMap::new();
+    for ((asset, _), amount) in &per_destination {
+        let slot = per_asset.entry(*asset).or_insert(U256::ZERO);
+        *slot = slot.saturating_add(*amount);
+    }
+    for ((asset, to), amount) in per_destination {
+        let location = places
+            .get(&(asset, to))
+            .map_or_else(|| "simulation".to_owned(), |l| l.join(", "));
+        let Some(spec) = wallet.asset(asset) else {
+            reasons.push(Reason::UnknownAsset {
+                wallet: wallet.name.clone(),
+                asset,
+                location,
+            });
+            continue;
+        };
+        if amount.is_zero() {
+            continue;
+        }
+        facets.push(Facet {
+            class: ActionClass::Transfer,
+            asset: Some(spec.clone()),
+            amount: Some(amount),
+            total: per_asset.get(&asset).copied(),
+            destination: to,
+            destination_status: Some(to.map_or(DestinationStatus::Unknown, |to| {
+                destination_status(policy, wallet, to, now)
+            })),
+            location,
         });
     }
     (facets, reasons)

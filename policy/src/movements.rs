@@ -15,11 +15,12 @@ use signgate_simulator::{Operation, tx::max_refund};
 
 use crate::{
     evidence::{ActionFactKind, Evidence, RefundPaidFact, RefundSettings},
+    reasons::RefundPayer,
     wallets::Asset,
 };
 
-/// The Safe's gas refund, as a movement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A gas refund, as a movement.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     /// The gas token, or the native coin when `gasToken` is zero.
     pub asset: Asset,
@@ -29,6 +30,38 @@ pub struct Refund {
     /// The most it can pay: the larger of the bound from the SafeTx fields and what the
     /// simulation paid.
     pub amount: U256,
+    /// The SafeTx refund fields it comes from.
+    pub settings: RefundSettings,
+    /// The Safe that pays it when that is not the proposing Safe: an inner `execTransaction`.
+    pub paid_by: Option<RefundPayer>,
+}
+
+/// Every refund the proposal can pay: its own (when its `gasPrice` is not zero) and that of
+/// every inner `execTransaction` the simulation ran with a non-zero `gasPrice`, at any depth.
+/// An inner Safe pays its refund on chain at the executor's gas price, which the simulation
+/// cannot know, so each is judged at its worst case like the outer one.
+pub fn refunds(evidence: &Evidence) -> Vec<Refund> {
+    let mut out: Vec<Refund> = refund(evidence).into_iter().collect();
+    for inner in &evidence.simulation.inner_refunds {
+        let s = &inner.settings;
+        let paid = inner.paid.map(|amount| RefundPaidFact {
+            asset: if s.gas_token == Address::ZERO {
+                Asset::Native
+            } else {
+                Asset::Token(s.gas_token)
+            },
+            paid_to: s.refund_receiver,
+            amount,
+        });
+        if let Some(mut r) = refund_of(s, paid.as_ref()) {
+            r.paid_by = Some(RefundPayer {
+                safe: inner.safe,
+                location: inner.location.clone(),
+            });
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// The refund the proposal can pay, when its `gasPrice` is not zero.
@@ -56,6 +89,8 @@ pub fn refund_of(r: &RefundSettings, paid: Option<&RefundPaidFact>) -> Option<Re
         asset,
         receiver: (r.refund_receiver != Address::ZERO).then_some(r.refund_receiver),
         amount: max_refund(r.safe_tx_gas, r.base_gas, r.gas_price).max(paid),
+        settings: r.clone(),
+        paid_by: None,
     })
 }
 
@@ -73,7 +108,7 @@ pub struct Totals {
 }
 
 /// Sums every outflow of the proposal: calldata (native value of every CALL, every token
-/// transfer), simulation (every outflow the run observed) and the refund.
+/// transfer), simulation (every outflow the run observed) and every refund (see [`refunds`]).
 pub fn totals(evidence: &Evidence) -> Result<Totals, Asset> {
     type Sums = BTreeMap<(Asset, Destination), U256>;
     let add = |map: &mut Sums, asset: Asset, to: Destination, amount: U256| {
@@ -112,7 +147,7 @@ pub fn totals(evidence: &Evidence) -> Result<Totals, Asset> {
         let slot = per_destination.entry(key).or_insert(U256::ZERO);
         *slot = (*slot).max(amount);
     }
-    if let Some(r) = refund(evidence) {
+    for r in refunds(evidence) {
         add(&mut per_destination, r.asset, r.receiver, r.amount)?;
         let slot = per_asset.entry(r.asset).or_insert(U256::ZERO);
         *slot = slot.checked_add(r.amount).ok_or(r.asset)?;
@@ -186,6 +221,7 @@ mod tests {
             to,
             amount: U256::from(amount),
             source: None,
+            from: None,
         }
     }
 
@@ -237,6 +273,7 @@ mod tests {
             (r.asset, r.receiver, r.amount),
             (Asset::Native, None, worst)
         );
+        assert_eq!(r.paid_by, None);
         let t = totals(&e).unwrap();
         assert_eq!(t.per_asset[&Asset::Native], worst);
         assert_eq!(t.per_destination[&(Asset::Native, None)], worst);
@@ -258,6 +295,41 @@ mod tests {
         let worst = U256::from(100_000 + 40_000 + 999_000_000u64);
         assert_eq!(t.per_asset[&Asset::Token(TOKEN)], worst + U256::from(5));
         assert_eq!(t.per_destination[&(Asset::Token(TOKEN), Some(B))], worst);
+
+        // An inner execTransaction's refund is a refund of its own, on top, paid by that Safe.
+        let inner = RefundSettings {
+            safe_tx_gas: U256::from(60_000),
+            base_gas: U256::ZERO,
+            gas_price: U256::from(2),
+            gas_token: TOKEN,
+            refund_receiver: A,
+        };
+        e.simulation
+            .inner_refunds
+            .push(crate::evidence::InnerRefundFact {
+                safe: B,
+                location: "call path 0→1→2".into(),
+                settings: inner,
+                paid: Some(U256::from(3)),
+            });
+        let all = refunds(&e);
+        assert_eq!(all.len(), 2);
+        let inner_worst = U256::from((60_000 + 40_000) * 2u64);
+        assert_eq!(all[1].amount, inner_worst);
+        assert_eq!(all[1].paid_by.as_ref().map(|p| p.safe), Some(B));
+        let t = totals(&e).unwrap();
+        assert_eq!(
+            t.per_asset[&Asset::Token(TOKEN)],
+            worst + U256::from(5) + inner_worst
+        );
+        assert_eq!(
+            t.per_destination[&(Asset::Token(TOKEN), Some(A))],
+            U256::from(5) + inner_worst
+        );
+        // A zero inner gasPrice pays nothing.
+        e.simulation.inner_refunds[0].settings.gas_price = U256::ZERO;
+        assert_eq!(refunds(&e).len(), 1);
+        e.simulation.inner_refunds.clear();
 
         // No gasPrice, no refund, whatever baseGas says.
         e.proposal.refund.gas_price = U256::ZERO;

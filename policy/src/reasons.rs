@@ -73,11 +73,24 @@ pub enum Reason {
         /// Where the DELEGATECALL is: a calldata path, or the simulation call depth and caller.
         location: String,
     },
-    /// A DELEGATECALL ran code that can be replaced at any moment (an EIP-7702 delegation
-    /// designator): no allowlisted code hash vouches for what runs when the transaction executes.
+    /// A DELEGATECALL (or CALLCODE) ran code whose behaviour can change between the decision
+    /// and the execution: an EIP-7702 delegation, a proxy (EIP-1967 implementation, beacon or
+    /// admin slot, EIP-1822 logic slot), or code that delegates to an address it reads from
+    /// state. No allowlisted code hash vouches for what runs when the transaction executes, so
+    /// it denies allowlisted or not.
     DelegatecallMutableCode {
-        /// The account whose code is a delegation designator.
+        /// The account whose code ran.
         target: Address,
+        /// The Safe whose storage it ran against, when the simulation said (absent in records
+        /// written before it was carried).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        safe: Option<Address>,
+        /// Where in the simulation: the frame and its call path.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        location: String,
+        /// Why what runs there can change, in plain words.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        why: String,
     },
     /// The simulation did not succeed: it reverted, did not run, or could not run. A transaction
     /// that is not known to succeed is never signed.
@@ -108,6 +121,10 @@ pub enum Reason {
         /// more. Absent (zero) in records written before it was carried.
         #[serde(default)]
         worst_case: U256,
+        /// The Safe that pays it when it is not the proposing Safe: another Safe whose
+        /// `execTransaction` the transaction runs (and where), absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paid_by: Option<RefundPayer>,
     },
     /// The refund can pay more than the policy's `[[refund_cap]]` for the wallet and asset.
     RefundAboveCap {
@@ -123,6 +140,9 @@ pub enum Reason {
         worst_case: U256,
         /// The cap, in base units.
         cap: U256,
+        /// The Safe that pays it when it is not the proposing Safe, absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paid_by: Option<RefundPayer>,
     },
     /// The transaction changes the configuration (owners, threshold, modules, guards, fallback
     /// handler, an unclassified slot) of another Safe that this policy does not govern: nobody
@@ -354,6 +374,15 @@ impl fmt::Display for IntentDeviation {
     }
 }
 
+/// The Safe paying a refund of an inner `execTransaction`, and where the transaction runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundPayer {
+    /// The Safe whose `execTransaction` pays the refund.
+    pub safe: Address,
+    /// The call path of that `execTransaction` in the simulation.
+    pub location: String,
+}
+
 impl Reason {
     /// The stable code of this reason.
     pub const fn code(&self) -> &'static str {
@@ -446,10 +475,30 @@ impl fmt::Display for Reason {
                 "{location} DELEGATECALLs {target} (code hash {}), which is not on the delegatecall allowlist by address and code hash; use a CALL, or have the admins allowlist that exact code",
                 opt_hash(code_hash)
             ),
-            Self::DelegatecallMutableCode { target } => write!(
-                f,
-                "the transaction DELEGATECALLs {target}, whose code is an EIP-7702 delegation: its key can point it at other code at any moment, so no code hash can be allowlisted for it; use a library deployed as a contract"
-            ),
+            Self::DelegatecallMutableCode {
+                target,
+                safe,
+                location,
+                why,
+            } => {
+                f.write_str("the transaction DELEGATECALLs ")?;
+                write!(f, "{target}")?;
+                if let Some(safe) = safe {
+                    write!(f, " in the storage of Safe {safe}")?;
+                }
+                if !location.is_empty() {
+                    write!(f, " ({location})")?;
+                }
+                let why = if why.is_empty() {
+                    "its code is an EIP-7702 delegation, which its key can point at other code at any moment"
+                } else {
+                    why
+                };
+                write!(
+                    f,
+                    ": {why}. What runs when the transaction executes can differ from what was simulated, so no allowlisted code hash vouches for it; use a library whose code alone fixes what it runs (no proxy, no beacon, no delegation, no target read from state)"
+                )
+            }
             Self::SimulationFailed { outcome } => match outcome {
                 SimulationOutcome::Success => f.write_str("simulation succeeded"),
                 SimulationOutcome::Reverted { reason } => {
@@ -481,15 +530,28 @@ impl fmt::Display for Reason {
                 gas_token,
                 refund_receiver,
                 worst_case,
+                paid_by,
             } => write!(
                 f,
-                "gasPrice {gas_price} makes the Safe pay a gas refund of up to {worst_case} base units of {} to {}, and the policy allows no refund of that asset for this wallet; set gasPrice to 0",
+                "gasPrice {gas_price}{} makes {} pay a gas refund of up to {worst_case} base units of {} to {}, and the policy allows no refund of that asset for this wallet; set {} to 0",
+                paid_by.as_ref().map_or_else(String::new, |p| format!(
+                    " of the inner transaction at {}",
+                    p.location
+                )),
+                paid_by
+                    .as_ref()
+                    .map_or_else(|| "the Safe".to_owned(), |p| format!("Safe {}", p.safe)),
                 if *gas_token == Address::ZERO {
                     "the native coin".to_owned()
                 } else {
                     format!("token {gas_token}")
                 },
-                receiver(*refund_receiver)
+                receiver(*refund_receiver),
+                if paid_by.is_some() {
+                    "the inner transaction's gasPrice"
+                } else {
+                    "gasPrice"
+                }
             ),
             Self::RefundAboveCap {
                 wallet,
@@ -498,9 +560,14 @@ impl fmt::Display for Reason {
                 refund_receiver,
                 worst_case,
                 cap,
+                paid_by,
             } => write!(
                 f,
-                "the gas refund to {} can pay up to {} {asset}, above wallet `{wallet}`'s refund cap of {}; lower gasPrice, safeTxGas or baseGas",
+                "the gas refund {}to {} can pay up to {} {asset}, above wallet `{wallet}`'s refund cap of {}; lower gasPrice, safeTxGas or baseGas",
+                paid_by.as_ref().map_or_else(String::new, |p| format!(
+                    "paid by Safe {} (its execTransaction at {}) ",
+                    p.safe, p.location
+                )),
                 receiver(*refund_receiver),
                 format_units(*worst_case, *decimals),
                 format_units(*cap, *decimals)

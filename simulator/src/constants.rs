@@ -86,6 +86,17 @@ pub mod slots {
         U256::from_be_bytes(keccak256("eip1967.proxy.admin").0) - U256::from(1)
     }
 
+    /// EIP-1967 beacon slot: `keccak256("eip1967.proxy.beacon") - 1`; a beacon proxy asks the
+    /// contract stored here for its implementation.
+    pub fn eip1967_beacon() -> U256 {
+        U256::from_be_bytes(keccak256("eip1967.proxy.beacon").0) - U256::from(1)
+    }
+
+    /// EIP-1822 (UUPS) logic slot: `keccak256("PROXIABLE")`.
+    pub fn eip1822_proxiable() -> U256 {
+        keccak256("PROXIABLE").into()
+    }
+
     /// Slot of `mapping[key]` for a mapping at `base`: `keccak256(abi.encode(key, base))`.
     pub fn mapping_slot(key: B256, base: U256) -> U256 {
         let mut buf = [0u8; 64];
@@ -155,6 +166,18 @@ mod tests {
         assert_eq!(
             word(slots::eip1967_implementation()),
             b256!("0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc")
+        );
+        assert_eq!(
+            word(slots::eip1967_admin()),
+            b256!("0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103")
+        );
+        assert_eq!(
+            word(slots::eip1967_beacon()),
+            b256!("0xa3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50")
+        );
+        assert_eq!(
+            word(slots::eip1822_proxiable()),
+            b256!("0xc5f16f0fcc639fa48a6947836d9850f504798523bf8c9a3a87d5876cf622bcf7")
         );
         assert_eq!(
             word(slots::owner(SENTINEL)),

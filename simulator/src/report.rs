@@ -64,11 +64,21 @@ pub struct SimulationReport {
     pub self_destructed: Vec<SelfDestruct>,
     /// Every address the EVM loaded (accounts, code and storage reads), sorted.
     pub accessed: Vec<Address>,
-    /// Accounts whose code a DELEGATECALL ran while that code is an EIP-7702 delegation
-    /// designator (`0xef0100 ‖ address`): what runs there is whatever the account delegates to
-    /// next, which its key can change at any time, so no allowlisted code hash stays true.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Read from reports stored before [`SimulationReport::mutable_code`] existed (accounts a
+    /// DELEGATECALL ran whose code is an EIP-7702 delegation designator); never written: the
+    /// same fact is now a [`MutableWhy::Delegation`] entry of `mutable_code`.
+    #[serde(default, skip_serializing)]
     pub delegated_code: Vec<Address>,
+    /// Code that ran in a Safe's storage (by DELEGATECALL or CALLCODE, in the proposing Safe or
+    /// a reached one) and that can be other code when the transaction executes, whatever its
+    /// code hash is now: see [`MutableWhy`] for the three ways. One entry per frame and reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutable_code: Vec<MutableCode>,
+    /// Every `execTransaction` the run executed besides the outer one (a Safe the proposing
+    /// Safe owns, at any depth), with its refund fields: its gas refund is paid on chain at the
+    /// executor's gas price, which the run does not know, so the policy judges its worst case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inner_safe_txs: Vec<InnerSafeTx>,
     /// Address-shaped words in the input of every call frame (known function or not, failed or
     /// not) and in the topics and data of every surviving log, so that screening sees a
     /// recipient that only an unknown function's argument or an event names. See
@@ -76,8 +86,10 @@ pub struct SimulationReport {
     #[serde(default)]
     pub embedded_addresses: Vec<EmbeddedAddress>,
     /// Allowances and operator rights the Safe granted during the run, from the events the
-    /// tokens emitted (whatever call made them), with the Safe's balance of the asset after the
-    /// run when the token answers `balanceOf`.
+    /// tokens emitted (whatever call made them) and from the input of every successful granting
+    /// call it made at any depth (`approve`, `increaseAllowance`, `setApprovalForAll`, Permit2
+    /// `approve` and `permit`), event or not, the larger winning; with the Safe's balance of the
+    /// asset after the run when the token answers `balanceOf`.
     #[serde(default)]
     pub grants: Vec<Grant>,
     /// The gas refund the Safe paid in this run (`handlePayment`), when it paid one. The run's
@@ -89,6 +101,194 @@ pub struct SimulationReport {
     /// like the proposing Safe's own. See [`ReachedSafe`] for how one is recognised.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached_safes: Vec<ReachedSafe>,
+}
+
+/// Code run in a Safe's storage whose behaviour is not fixed by its code hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MutableCode {
+    /// The Safe whose storage the code ran against.
+    pub safe: Address,
+    /// The DELEGATECALL or CALLCODE frame that ran it.
+    pub frame: usize,
+    /// The account whose code ran.
+    pub code: Address,
+    /// Why what runs there can change.
+    pub why: MutableWhy,
+}
+
+/// Why code run in a Safe's storage can change after the decision.
+///
+/// A code hash vouches for bytes, not for what they do next. Code that delegates its behaviour
+/// to state (a slot, another contract's answer) or to its own key is as good as unvetted: the
+/// state can be changed between the decision and the execution by whoever controls it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum MutableWhy {
+    /// The code is an EIP-7702 delegation designator (`0xef0100 ‖ delegate`): it runs whatever
+    /// the account delegates to at execution, which its key can change at any moment.
+    Delegation {
+        /// The account it delegates to now.
+        delegate: Address,
+    },
+    /// The code's own account holds a proxy slot (EIP-1967 implementation, beacon or admin, or
+    /// the EIP-1822 logic slot) in the pre-state: it is a proxy, whose logic its admin or
+    /// beacon can point elsewhere.
+    ProxySlot {
+        /// Which slot.
+        slot: ProxySlot,
+        /// What it holds.
+        value: B256,
+    },
+    /// The frame's code address was chosen at run time: its 20 bytes are neither in the signed
+    /// transaction (the outer `execTransaction` input) nor in the code of the frame that made
+    /// the call, so they came from state (a storage slot, another contract's answer), which can
+    /// change; or they are, but a storage word the run read also holds them, so the code may
+    /// as well have read them there (an address written into the transaction as a decoy does
+    /// not vouch for a target read from state). A delegatecall target written in the
+    /// transaction (MultiSend's entries, the SafeTx's `to`) or compiled into the calling code,
+    /// and held in no storage the run read, is fixed by the signature or the allowlisted code
+    /// hash; a Safe proxy's hop into its own singleton is the Safe's singleton, judged by its
+    /// own rules.
+    ChosenAtRunTime {
+        /// The frame that made the DELEGATECALL or CALLCODE.
+        by_frame: usize,
+        /// The code that made it.
+        by_code: Address,
+        /// A storage word the run read that holds the address (a named proxy slot first), when
+        /// one does: where the choice came from.
+        held_in: Option<StorageWord>,
+        /// Whether the address is also written in the signed transaction or the calling code
+        /// (then `held_in` is what makes it a run-time choice).
+        #[serde(default)]
+        written: bool,
+    },
+}
+
+/// A storage word of some account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageWord {
+    /// The account.
+    pub address: Address,
+    /// The slot.
+    pub slot: U256,
+    /// The slot's standard name, when it is a proxy slot.
+    pub name: Option<ProxySlot>,
+}
+
+/// The standard slots a proxy keeps its logic, beacon or admin in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxySlot {
+    /// `keccak256("eip1967.proxy.implementation") - 1`.
+    Eip1967Implementation,
+    /// `keccak256("eip1967.proxy.beacon") - 1`.
+    Eip1967Beacon,
+    /// `keccak256("eip1967.proxy.admin") - 1`.
+    Eip1967Admin,
+    /// `keccak256("PROXIABLE")` (EIP-1822, UUPS).
+    Eip1822Proxiable,
+}
+
+impl ProxySlot {
+    /// Every proxy slot, in the order they are looked at.
+    pub const ALL: [Self; 4] = [
+        Self::Eip1967Implementation,
+        Self::Eip1967Beacon,
+        Self::Eip1967Admin,
+        Self::Eip1822Proxiable,
+    ];
+
+    /// The slot number.
+    pub fn slot(self) -> U256 {
+        use crate::constants::slots;
+        match self {
+            Self::Eip1967Implementation => slots::eip1967_implementation(),
+            Self::Eip1967Beacon => slots::eip1967_beacon(),
+            Self::Eip1967Admin => slots::eip1967_admin(),
+            Self::Eip1822Proxiable => slots::eip1822_proxiable(),
+        }
+    }
+
+    /// The name an operator reads.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Eip1967Implementation => "EIP-1967 implementation slot",
+            Self::Eip1967Beacon => "EIP-1967 beacon slot",
+            Self::Eip1967Admin => "EIP-1967 admin slot",
+            Self::Eip1822Proxiable => "EIP-1822 (UUPS) logic slot",
+        }
+    }
+}
+
+impl fmt::Display for MutableWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Delegation { delegate } => write!(
+                f,
+                "its code is an EIP-7702 delegation (now to {delegate}), which its key can point at other code at any moment"
+            ),
+            Self::ProxySlot { slot, value } => write!(
+                f,
+                "it is a proxy: its {} holds {value}, so its admin or beacon can swap the logic",
+                slot.as_str()
+            ),
+            Self::ChosenAtRunTime {
+                by_frame,
+                by_code,
+                held_in,
+                written,
+            } => {
+                write!(
+                    f,
+                    "the code of {by_code} (call {by_frame}) chose it at run time: {}",
+                    if *written {
+                        "the address is written in the transaction or that code, but also held in state the run read"
+                    } else {
+                        "the address is neither in the signed transaction nor in that code"
+                    }
+                )?;
+                if let Some(w) = held_in {
+                    match w.name {
+                        Some(name) => write!(
+                            f,
+                            "; it is read from the {} of {}",
+                            name.as_str(),
+                            w.address
+                        )?,
+                        None => write!(f, "; it is read from slot {:#x} of {}", w.slot, w.address)?,
+                    }
+                }
+                f.write_str(", and whoever can change that state can change what runs")
+            }
+        }
+    }
+}
+
+/// An `execTransaction` the run executed on a Safe besides the outer one, with the fields that
+/// decide its gas refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InnerSafeTx {
+    /// The Safe whose `execTransaction` ran (the call's target).
+    pub safe: Address,
+    /// The frame of the call.
+    pub frame: usize,
+    /// `safeTxGas`.
+    pub safe_tx_gas: U256,
+    /// `baseGas`.
+    pub base_gas: U256,
+    /// `gasPrice`: anything but zero pays a refund.
+    pub gas_price: U256,
+    /// `gasToken`; zero is ETH.
+    pub gas_token: Address,
+    /// `refundReceiver`; zero is `tx.origin`, whoever executes the outer transaction.
+    pub refund_receiver: Address,
+    /// The refund the Safe reported paying in this run (its `ExecutionSuccess`/`Failure`
+    /// `payment`), when the call succeeded and paid one. An ETH refund pays
+    /// `min(gasPrice, tx.gasprice)`, and the run's `tx.gasprice` is the outer transaction's.
+    pub paid: Option<U256>,
 }
 
 /// A Safe other than the proposing one that the simulation reached.
@@ -182,7 +382,8 @@ pub enum EmbeddedSite {
     },
 }
 
-/// An allowance or operator right the Safe granted, as the token's event states it.
+/// An allowance or operator right the Safe granted, as the token's event states it or, when the
+/// token emits none, as the granting call's input states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Grant {
@@ -192,12 +393,14 @@ pub struct Grant {
     pub spender: Address,
     /// What was granted.
     pub kind: GrantKind,
-    /// The contract that emitted the event (the token, or Permit2).
+    /// The contract that emitted the event, or that the granting call went to (the token, or
+    /// Permit2).
     pub emitter: Address,
     /// Index of the event among the transaction's surviving logs (the last one per token and
-    /// spender: the allowance the run leaves in place).
-    pub log_index: usize,
-    /// The frame that emitted the event.
+    /// spender: the allowance the run leaves in place); `None` when no event told it and the
+    /// grant was read from the granting call's input (a token that grants silently).
+    pub log_index: Option<usize>,
+    /// The frame that emitted the event, or that made the granting call.
     pub frame: usize,
     /// `token.balanceOf(safe)` after the run, when the token answered it.
     pub holder_balance: Option<U256>,

@@ -249,6 +249,29 @@ fn refund_movement(
     })
 }
 
+/// The refund of an inner `execTransaction` (another Safe's transaction the proposal runs), at
+/// its worst case: it is paid on chain at the executor's gas price, which the run cannot know.
+fn inner_refund_movement(
+    inner: &signgate_policy::evidence::InnerRefundFact,
+) -> Option<pb::AssetMovement> {
+    let s = &inner.settings;
+    let r = refund_of(s, None)?;
+    Some(pb::AssetMovement {
+        asset: r.asset.to_string(),
+        symbol: String::new(),
+        from: inner.safe.to_checksum(None),
+        to: r
+            .receiver
+            .map_or_else(|| "tx.origin".to_owned(), |a| a.to_checksum(None)),
+        amount: r.amount.to_string(),
+        token_id: String::new(),
+        note: format!(
+            "gas refund of the inner execTransaction at {} (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {})",
+            inner.location, s.safe_tx_gas, s.base_gas, s.gas_price
+        ),
+    })
+}
+
 fn simulation(
     analysis: &RecordedAnalysis,
     tx: &SafeTx,
@@ -292,13 +315,14 @@ fn simulation(
             .map(|o| pb::AssetMovement {
                 asset: o.asset.to_string(),
                 symbol: String::new(),
-                from: report.safe.to_checksum(None),
+                from: o.from.unwrap_or(report.safe).to_checksum(None),
                 to: o.to.to_checksum(None),
                 amount: o.amount.to_string(),
                 token_id: String::new(),
                 note: String::new(),
             })
             .chain(refund_movement(tx, report.safe, facts.refund.as_ref()))
+            .chain(facts.inner_refunds.iter().filter_map(inner_refund_movement))
             .collect(),
         delegatecalls: facts
             .delegatecalls

@@ -425,7 +425,16 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
         analysis.decoded.context.chain_id,
         analysis.decoded.context.safe,
     );
-    let velocity = velocity::totals(p.store.as_ref(), policy, chain_id, safe, decided_at).await?;
+    let mut velocity =
+        velocity::totals(p.store.as_ref(), policy, chain_id, safe, decided_at).await?;
+    // A governed Safe the transaction reaches is held to its own wallet's limits too.
+    if let Ok(report) = &analysis.simulation {
+        for r in report.reached_safes.iter().filter(|r| r.address != safe) {
+            velocity.extend(
+                velocity::totals(p.store.as_ref(), policy, chain_id, r.address, decided_at).await?,
+            );
+        }
+    }
     let (ev, evaluation) = assess_at(
         policy, analysis, id, initiator, declared, approvals, velocity, decided_at,
     );

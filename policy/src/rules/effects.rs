@@ -79,6 +79,41 @@ fn reached_safes(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     }
 }
 
+/// Code whose behaviour can change between the decision and the execution is never vouched
+/// for, allowlisted or not: a code hash pins bytes, and these bytes defer to state (a proxy
+/// slot, a beacon, a target read at run time) or to a key (an EIP-7702 delegation). One reason
+/// per code and why, in whichever Safe it ran (the proposing Safe or one it reaches). The
+/// release re-simulates at its own pin, so this rule, and the allowlist's code hashes, are
+/// checked again against the state of that moment.
+fn mutable_code(evidence: &Evidence, out: &mut Vec<Reason>) {
+    let sim = &evidence.simulation;
+    let mut seen: Vec<(Address, Address, &str)> = Vec::new();
+    for m in &sim.mutable_code {
+        let key = (m.safe, m.target, m.why.as_str());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        out.push(Reason::DelegatecallMutableCode {
+            target: m.target,
+            safe: Some(m.safe),
+            location: m.location.clone(),
+            why: m.why.clone(),
+        });
+    }
+    // Records written before `mutable_code`: EIP-7702 delegations.
+    for target in &sim.delegated_code {
+        if !sim.mutable_code.iter().any(|m| m.target == *target) {
+            out.push(Reason::DelegatecallMutableCode {
+                target: *target,
+                safe: None,
+                location: String::new(),
+                why: String::new(),
+            });
+        }
+    }
+}
+
 /// Whether `target` with `code_hash` is on the delegatecall allowlist (both must match).
 fn allowlisted(policy: &Policy, target: Address, code_hash: Option<B256>) -> bool {
     code_hash.is_some_and(|h| {
@@ -196,10 +231,7 @@ fn delegatecalls(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
             });
         }
     }
-    // Code that can be swapped at any moment is never vouched for, allowlisted or not.
-    for target in &evidence.simulation.delegated_code {
-        out.push(Reason::DelegatecallMutableCode { target: *target });
-    }
+    mutable_code(evidence, out);
     for d in &evidence.simulation.delegatecalls {
         if !allowlisted(policy, d.target, d.code_hash) && !denied.contains(&d.target) {
             denied.push(d.target);

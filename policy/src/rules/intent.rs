@@ -9,7 +9,7 @@ use crate::{
     compile::Policy,
     evidence::{Evidence, SafeChangeKind},
     facets::delegate_target,
-    movements::refund,
+    movements::refunds,
     reasons::{IntentDeviation, Reason},
     wallets::Asset,
 };
@@ -88,7 +88,7 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
     for target in targets {
         push(IntentDeviation::UndeclaredDelegatecall { target });
     }
-    if let Some(r) = refund(evidence) {
+    for r in refunds(evidence) {
         push(IntentDeviation::UndeclaredRefund {
             asset: r.asset,
             refund_receiver: r.receiver.unwrap_or(Address::ZERO),

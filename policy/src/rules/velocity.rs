@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use alloy_primitives::U256;
+use alloy_primitives::{Address, U256};
 
 use crate::{
     compile::Policy,
     evidence::Evidence,
-    movements::totals,
+    movements::{refunds, totals},
     reasons::Reason,
     time::HOUR,
     wallets::{Asset, Wallet},
@@ -34,6 +34,58 @@ pub fn check(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Ve
             return;
         }
     };
+    check_amounts(policy, wallet, &proposed, evidence, out);
+}
+
+/// What leaves `safe`, a Safe the proposal reaches, per asset: its outflows in the simulation
+/// and the worst case of every refund it pays. `Err` names the overflowing asset.
+pub fn reached_outflows(
+    evidence: &Evidence,
+    safe: Address,
+) -> Result<BTreeMap<Asset, U256>, Asset> {
+    let mut out: BTreeMap<Asset, U256> = BTreeMap::new();
+    let mut add = |asset: Asset, amount: U256| {
+        let slot = out.entry(asset).or_insert(U256::ZERO);
+        *slot = slot.checked_add(amount).ok_or(asset)?;
+        Ok::<(), Asset>(())
+    };
+    for o in evidence
+        .simulation
+        .outflows
+        .iter()
+        .filter(|o| o.from == Some(safe))
+    {
+        add(o.asset, o.amount)?;
+    }
+    for r in refunds(evidence)
+        .iter()
+        .filter(|r| r.paid_by.as_ref().is_some_and(|p| p.safe == safe))
+    {
+        add(r.asset, r.amount)?;
+    }
+    Ok(out)
+}
+
+/// A Safe the proposal reaches that the policy governs as `wallet` is held to that wallet's
+/// limits too, for what leaves it (see [`reached_outflows`]), against that Safe's own totals.
+pub fn check_reached(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Vec<Reason>) {
+    match reached_outflows(evidence, wallet.safe) {
+        Ok(proposed) => check_amounts(policy, wallet, &proposed, evidence, out),
+        Err(asset) => out.push(Reason::ArithmeticOverflow {
+            context: format!("the total outflow of {asset} from Safe {}", wallet.safe),
+        }),
+    }
+}
+
+/// The limits of `wallet` against `proposed` (per asset) and the totals the gateway supplied
+/// for `wallet.safe`.
+fn check_amounts(
+    policy: &Policy,
+    wallet: &Wallet,
+    proposed: &BTreeMap<Asset, U256>,
+    evidence: &Evidence,
+    out: &mut Vec<Reason>,
+) {
     for limit in policy.velocity().iter().filter(|l| l.wallet == wallet.name) {
         let amount = proposed
             .get(&limit.asset.asset)

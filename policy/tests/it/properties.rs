@@ -139,10 +139,11 @@ proptest! {
                 to: Address::repeat_byte(0x43),
                 amount: U256::from(1u8),
                 source: None,
+                from: None,
             }),
             _ => {
                 for _ in 0..2 {
-                    evidence.simulation.outflows.push(OutflowFact { asset: Asset::Native, to: Address::repeat_byte(0x43), amount: U256::MAX, source: None });
+                    evidence.simulation.outflows.push(OutflowFact { asset: Asset::Native, to: Address::repeat_byte(0x43), amount: U256::MAX, source: None, from: None });
                 }
             }
         }

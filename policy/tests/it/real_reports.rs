@@ -298,7 +298,7 @@ fn grants_in_a_report_are_outflows_to_the_spender_capped_at_the_balance() {
         spender,
         kind,
         emitter: token,
-        log_index: 0,
+        log_index: Some(0),
         frame: 1,
         holder_balance,
     };

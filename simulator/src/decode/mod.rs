@@ -19,6 +19,8 @@ pub use action::{
     Permit2Transfer, SafeConfigCall, SafeLibraryCall, TokenCall,
 };
 pub use batch::{BatchEntry, BatchError, ENTRY_HEADER_LEN, encode_batch, parse_batch};
+#[cfg(feature = "evm")]
+pub(crate) use calls::{NestedSafeCall, external_call, nested_safe_call};
 pub use calls::{known_function, selector};
 pub use render::format_eth;
 pub use transaction::{DecodeError, DecodedTransaction, decode_calldata, decode_transaction};

@@ -16,7 +16,7 @@ use revm::{
 };
 
 use super::{
-    inspector::{EffectsInspector, FrameEnd},
+    inspector::{CallFact, CallGrant, EffectsInspector, FrameEnd, GrantCall},
     source::{BlockInfo, StateError},
 };
 use crate::{
@@ -25,10 +25,10 @@ use crate::{
     deployments::{self, SafeContract},
     report::{
         BalanceChange, CallFrame, CallKind, CreatedContract, EmbeddedAddress, EmbeddedSite,
-        EthTransfer, FrameFailure, Grant, GrantKind, ImplementationSlot, Outcome, ProxyUpgrade,
-        ReachedSafe, RefundPayment, RevertReason, SafeSlot, SafeStorageChange, SelfDestruct,
-        SignatureMode, SimulationReport, StateOverride, StatePin, StateSourceKind, StorageChange,
-        TokenEvent, TokenEventKind,
+        EthTransfer, FrameFailure, Grant, GrantKind, ImplementationSlot, InnerSafeTx, MutableCode,
+        MutableWhy, Outcome, ProxySlot, ProxyUpgrade, ReachedSafe, RefundPayment, RevertReason,
+        SafeSlot, SafeStorageChange, SelfDestruct, SignatureMode, SimulationReport, StateOverride,
+        StatePin, StateSourceKind, StorageChange, StorageWord, TokenEvent, TokenEventKind,
     },
     version::SafeVersion,
 };
@@ -90,7 +90,6 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         .collect();
 
     let outcome = outcome(&f, result, &calls, &surviving);
-    let delegated_code = delegated_code(src, &calls)?;
     let embedded_addresses = embedded_addresses(insp, &surviving);
     let refund = refund_payment(&f, &surviving);
     let token_events = surviving
@@ -105,9 +104,24 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
             })
         })
         .collect::<Vec<TokenEvent>>();
-    let grants = grants(f.safe, &surviving, &token_events);
+    let call_grants: Vec<(usize, &CallGrant)> = insp
+        .frames
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| effective(*id))
+        .filter_map(|(id, r)| match &r.call_fact {
+            Some(CallFact::Grants(g)) => Some(g.iter().map(move |g| (id, g))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let grants = grants(f.safe, &surviving, &token_events, &call_grants);
 
     let reached = reached_safe_addresses(src, &f, &calls, state)?;
+    let mutable_code = mutable_code(src, &f, insp, &calls, &reached, state)?;
+    let inner_safe_txs = inner_safe_txs(insp, &calls, &surviving, |a| {
+        a == f.safe || reached.contains_key(&a)
+    });
     let mut reached_storage: BTreeMap<Address, Vec<SafeStorageChange>> = BTreeMap::new();
     let mut safe_storage = Vec::new();
     let mut other_storage = Vec::new();
@@ -204,7 +218,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
             singleton,
             frame,
             storage,
-            grants: self::grants(address, &surviving, &token_events),
+            grants: self::grants(address, &surviving, &token_events, &call_grants),
         });
     }
 
@@ -286,8 +300,253 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         grants,
         refund,
         reached_safes,
-        delegated_code,
+        delegated_code: Vec::new(),
+        mutable_code,
+        inner_safe_txs,
     })
+}
+
+/// Every successful `execTransaction` CALL into a Safe (`is_safe`: the proposing Safe or a
+/// reached one; another contract with that selector pays no Safe refund) other than the outer
+/// one, with its refund fields and the payment its Safe reported (the last word of the Safe's
+/// `ExecutionSuccess`/`Failure` emitted inside that call).
+fn inner_safe_txs(
+    insp: &EffectsInspector,
+    calls: &[CallFrame],
+    logs: &[(usize, &Log)],
+    is_safe: impl Fn(Address) -> bool,
+) -> Vec<InnerSafeTx> {
+    let topics = [
+        ISafe::ExecutionSuccess::SIGNATURE_HASH,
+        ISafe::ExecutionFailure::SIGNATURE_HASH,
+    ];
+    let within = |frame: usize, ancestor: usize| {
+        let mut cur = Some(frame);
+        let mut steps = 0;
+        while let Some(id) = cur {
+            if id == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > calls.len() {
+                return false;
+            }
+            cur = calls.get(id).and_then(|c| c.parent);
+        }
+        false
+    };
+    let mut out = Vec::new();
+    for (id, r) in insp.frames.iter().enumerate().skip(1) {
+        let Some(CallFact::SafeTx(t)) = &r.call_fact else {
+            continue;
+        };
+        if !calls.get(id).is_some_and(|c| c.effective) || !is_safe(r.target) {
+            continue;
+        }
+        let paid = logs
+            .iter()
+            .rev()
+            .filter(|(frame, l)| l.address == r.target && within(*frame, id))
+            .find(|(_, l)| l.topics().first().is_some_and(|t| topics.contains(t)))
+            .and_then(|(_, l)| {
+                let data = l.data.data.as_ref();
+                let start = data.len().checked_sub(32)?;
+                data.get(start..).map(U256::from_be_slice)
+            })
+            .filter(|a| !a.is_zero());
+        out.push(InnerSafeTx {
+            safe: r.target,
+            frame: id,
+            safe_tx_gas: t.safe_tx_gas,
+            base_gas: t.base_gas,
+            gas_price: t.gas_price,
+            gas_token: t.gas_token,
+            refund_receiver: t.refund_receiver,
+            paid,
+        });
+    }
+    out
+}
+
+/// The runtime code at `a` as the run left it (a contract created in the run included).
+fn code_at<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    state: &EvmState,
+    a: Address,
+) -> Result<Option<revm::bytecode::Bytecode>, StateError> {
+    if let Some(code) = state.get(&a).and_then(|acc| acc.info.code.clone()) {
+        return Ok(Some(code));
+    }
+    let Some(info) = src.basic_ref(a)? else {
+        return Ok(None);
+    };
+    if let Some(code) = info.code {
+        return Ok(Some(code));
+    }
+    if info.code_hash == KECCAK_EMPTY || info.code_hash == B256::ZERO {
+        return Ok(None);
+    }
+    src.code_by_hash_ref(info.code_hash).map(Some)
+}
+
+/// Code run in a Safe's storage that can be other code when the transaction executes (see
+/// [`MutableWhy`]). Every DELEGATECALL and CALLCODE frame is looked at, except a Safe proxy's
+/// hop into its own singleton (the code a CALL into the proxy runs: slot 0, judged as the
+/// Safe's singleton). An EIP-7702 designator is found in any context; the other two reasons in
+/// the storage of the proposing Safe and of every reached Safe, where the code acts as the Safe.
+fn mutable_code<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    f: &RunFacts,
+    insp: &EffectsInspector,
+    calls: &[CallFrame],
+    reached: &BTreeMap<Address, (Address, Option<usize>)>,
+    state: &EvmState,
+) -> Result<Vec<MutableCode>, StateError> {
+    // Each Safe with the singletons its proxy may hop into (before and after the run).
+    let mut safes: BTreeMap<Address, Vec<Address>> = BTreeMap::new();
+    safes.insert(f.safe, vec![f.singleton]);
+    for (a, (singleton, _)) in reached {
+        safes.insert(*a, vec![*singleton]);
+    }
+    for (a, singletons) in &mut safes {
+        if let Some(v) = state
+            .get(a)
+            .and_then(|acc| acc.storage.get(&slots::SINGLETON))
+        {
+            singletons.push(Address::from_word(B256::from(v.present_value())));
+        }
+    }
+    let proxy_hop = |c: &CallFrame| {
+        safes
+            .get(&c.target)
+            .is_some_and(|s| s.contains(&c.code_address))
+            && c.parent.and_then(|p| calls.get(p)).is_some_and(|p| {
+                matches!(p.kind, CallKind::Call | CallKind::StaticCall)
+                    && p.target == c.target
+                    && p.code_address == c.target
+            })
+    };
+    let mut out: Vec<MutableCode> = Vec::new();
+    let mut proxies_read: HashMap<Address, Option<(ProxySlot, B256)>> = HashMap::new();
+    let mut designators: HashMap<Address, Option<Address>> = HashMap::new();
+    for c in calls.iter().filter(|c| c.kind.runs_in_caller_context()) {
+        if proxy_hop(c) {
+            continue;
+        }
+        let delegate = match designators.get(&c.code_address) {
+            Some(d) => *d,
+            None => {
+                let d = src.basic_ref(c.code_address)?.and_then(|info| {
+                    let code = info.code?;
+                    let bytes = code.original_byte_slice();
+                    (bytes.len() == 23 && bytes.starts_with(&[0xef, 0x01, 0x00]))
+                        .then(|| bytes.get(3..).map(Address::from_slice))
+                        .flatten()
+                });
+                designators.insert(c.code_address, d);
+                d
+            }
+        };
+        if let Some(delegate) = delegate {
+            out.push(MutableCode {
+                safe: c.target,
+                frame: c.id,
+                code: c.code_address,
+                why: MutableWhy::Delegation { delegate },
+            });
+        }
+        if !safes.contains_key(&c.target) {
+            continue;
+        }
+        let proxy = match proxies_read.get(&c.code_address) {
+            Some(p) => *p,
+            None => {
+                let mut found = None;
+                for slot in ProxySlot::ALL {
+                    let value = src.storage_ref(c.code_address, slot.slot())?;
+                    if !value.is_zero() {
+                        found = Some((slot, B256::from(value)));
+                        break;
+                    }
+                }
+                proxies_read.insert(c.code_address, found);
+                found
+            }
+        };
+        if let Some((slot, value)) = proxy {
+            out.push(MutableCode {
+                safe: c.target,
+                frame: c.id,
+                code: c.code_address,
+                why: MutableWhy::ProxySlot { slot, value },
+            });
+        }
+        let Some(parent) = c.parent.and_then(|p| calls.get(p)) else {
+            continue;
+        };
+        // The zero address is in every run of zero bytes: never "written" anywhere, it is what
+        // an unset slot reads as.
+        let named = c.code_address != Address::ZERO;
+        let in_tx = named && insp.frames.get(c.id).is_some_and(|r| r.code_in_tx);
+        let in_code = named
+            && code_at(src, state, parent.code_address)?.is_some_and(|code| {
+                code.original_byte_slice()
+                    .windows(20)
+                    .any(|w| w == c.code_address.as_slice())
+            });
+        let written = in_tx || in_code;
+        let held = held_in(state, c.code_address);
+        if !written || held.is_some() {
+            out.push(MutableCode {
+                safe: c.target,
+                frame: c.id,
+                code: c.code_address,
+                why: MutableWhy::ChosenAtRunTime {
+                    by_frame: parent.id,
+                    by_code: parent.code_address,
+                    held_in: held,
+                    written,
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A storage word the run loaded that holds `a` (before or after the run): a named proxy slot
+/// first, then any slot, lowest address and slot first. The zero address is only looked for in
+/// proxy slots (zero is every unset slot).
+fn held_in(state: &EvmState, a: Address) -> Option<StorageWord> {
+    let word = U256::from_be_slice(a.as_slice());
+    let accounts: BTreeMap<&Address, _> = state.iter().collect();
+    let holds =
+        |v: &revm::state::EvmStorageSlot| v.original_value() == word || v.present_value() == word;
+    for (address, acc) in &accounts {
+        for name in ProxySlot::ALL {
+            if acc.storage.get(&name.slot()).is_some_and(holds) {
+                return Some(StorageWord {
+                    address: **address,
+                    slot: name.slot(),
+                    name: Some(name),
+                });
+            }
+        }
+    }
+    if a == Address::ZERO {
+        return None;
+    }
+    for (address, acc) in &accounts {
+        let mut slots: Vec<_> = acc.storage.iter().filter(|(_, v)| holds(v)).collect();
+        slots.sort_by_key(|(k, _)| **k);
+        if let Some((slot, _)) = slots.first() {
+            return Some(StorageWord {
+                address: **address,
+                slot: **slot,
+                name: None,
+            });
+        }
+    }
+    None
 }
 
 /// The refund the Safe reports paying: the `payment` word (the last data word in every version,
@@ -430,7 +689,12 @@ fn embedded_addresses(insp: &EffectsInspector, logs: &[(usize, &Log)]) -> Vec<Em
 /// Permit2 `Approval`/`Permit` events whose owner is the Safe, the last event per token and
 /// spender (per token id for ERC-721) winning, revocations removing the grant. The holder's
 /// balance is filled in by the run, which can still call the token.
-fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<Grant> {
+fn grants(
+    safe: Address,
+    logs: &[(usize, &Log)],
+    events: &[TokenEvent],
+    calls: &[(usize, &CallGrant)],
+) -> Vec<Grant> {
     // key: (token, spender or token id word, kind tag) → grant or revocation
     let mut last: BTreeMap<(Address, B256, u8), Option<Grant>> = BTreeMap::new();
     let grant = |token, spender, kind, emitter, log_index, frame| Grant {
@@ -456,7 +720,7 @@ fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<G
                         *spender,
                         GrantKind::Allowance { value: *value },
                         e.token,
-                        e.log_index,
+                        Some(e.log_index),
                         e.frame,
                     )
                 }),
@@ -475,7 +739,7 @@ fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<G
                             token_id: *token_id,
                         },
                         e.token,
-                        e.log_index,
+                        Some(e.log_index),
                         e.frame,
                     )
                 }),
@@ -492,7 +756,7 @@ fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<G
                         *operator,
                         GrantKind::All,
                         e.token,
-                        e.log_index,
+                        Some(e.log_index),
                         e.frame,
                     )
                 }),
@@ -525,15 +789,96 @@ fn grants(safe: Address, logs: &[(usize, &Log)], events: &[TokenEvent]) -> Vec<G
                 spender,
                 GrantKind::Allowance { value },
                 log.address,
-                log_index,
+                Some(log_index),
                 *frame,
             )
         });
         last.insert(key, g);
     }
+    // The same from the granting calls' input, in call order: what the Safe asked for, whether
+    // or not the token said anything. Keyed like the events (Permit2 apart).
+    let mut stated: BTreeMap<(Address, B256, u8), Option<Grant>> = BTreeMap::new();
+    for (frame, c) in calls.iter().filter(|(_, c)| c.holder == safe) {
+        let (key, kind) = match c.how {
+            GrantCall::Set(value) => {
+                // An ERC-721 `approve` (same selector) that the token's own event in this very
+                // call tells as one token id is that event's grant, not an allowance.
+                let nft = events.iter().any(|e| {
+                    e.frame == *frame
+                        && matches!(e.event, TokenEventKind::Erc721Approval { approved, token_id, .. }
+                            if approved == c.spender && token_id == value)
+                });
+                if nft {
+                    continue;
+                }
+                (
+                    (c.token, c.spender.into_word(), 0),
+                    (!value.is_zero()).then_some(GrantKind::Allowance { value }),
+                )
+            }
+            GrantCall::Add(added) => {
+                let key = (c.token, c.spender.into_word(), 0);
+                let before = match stated.get(&key) {
+                    Some(Some(Grant {
+                        kind: GrantKind::Allowance { value },
+                        ..
+                    })) => *value,
+                    _ => U256::ZERO,
+                };
+                let value = before.saturating_add(added);
+                (
+                    key,
+                    (!value.is_zero()).then_some(GrantKind::Allowance { value }),
+                )
+            }
+            GrantCall::All(approved) => (
+                (c.token, c.spender.into_word(), 2),
+                approved.then_some(GrantKind::All),
+            ),
+            GrantCall::Permit2(value) => (
+                (c.token, c.spender.into_word(), 3),
+                (!value.is_zero()).then_some(GrantKind::Allowance { value }),
+            ),
+        };
+        stated.insert(
+            key,
+            kind.map(|kind| Grant {
+                token: c.token,
+                spender: c.spender,
+                kind,
+                emitter: c.via,
+                log_index: None,
+                frame: *frame,
+                holder_balance: None,
+            }),
+        );
+    }
+    // Whichever of event and input grants more stands: a token that lies in its event (or
+    // stays silent) does not shrink what the Safe asked for, and an event granting more than
+    // asked is what the token did.
+    for (key, from_call) in stated {
+        let Some(from_call) = from_call else { continue };
+        let slot = last.entry(key).or_insert(None);
+        let replace = match slot {
+            None => true,
+            Some(g) => grant_size(&from_call.kind) > grant_size(&g.kind),
+        };
+        if replace {
+            *slot = Some(from_call);
+        }
+    }
     let mut out: Vec<Grant> = last.into_values().flatten().collect();
-    out.sort_by_key(|g| g.log_index);
+    out.sort_by_key(|g| (g.log_index.unwrap_or(usize::MAX), g.frame));
     out
+}
+
+/// How much a grant puts within reach, to compare an event's grant with a call's.
+fn grant_size(kind: &GrantKind) -> U256 {
+    match kind {
+        GrantKind::Allowance { value } => *value,
+        GrantKind::Token { .. } => U256::from(1u8),
+        GrantKind::All => U256::MAX,
+    }
 }
 
 /// The flat frame list with children, effectiveness and failures filled in.
@@ -806,30 +1151,6 @@ fn token_event(log: &Log) -> Option<TokenEventKind> {
     None
 }
 
-/// Accounts whose code ran by DELEGATECALL (or CALLCODE) while it is an EIP-7702 delegation
-/// designator, read from the pre-state (every one was loaded by the run, so this reads no new
-/// state).
-fn delegated_code<D: DatabaseRef<Error = StateError>>(
-    src: &D,
-    calls: &[CallFrame],
-) -> Result<Vec<Address>, StateError> {
-    let mut out: Vec<Address> = Vec::new();
-    for c in calls.iter().filter(|c| c.kind.runs_in_caller_context()) {
-        if out.contains(&c.code_address) {
-            continue;
-        }
-        let designator = src.basic_ref(c.code_address)?.is_some_and(|info| {
-            info.code
-                .as_ref()
-                .is_some_and(|code| code.original_byte_slice().starts_with(&[0xef, 0x01, 0x00]))
-        });
-        if designator {
-            out.push(c.code_address);
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{Bytes, LogData, address};
@@ -986,7 +1307,7 @@ mod tests {
             approval(a, b, U256::MAX),
         ];
         let with_frames: Vec<(usize, &Log)> = logs.iter().map(|l| (3, l)).collect();
-        let g = grants(safe, &with_frames, &events(&with_frames));
+        let g = grants(safe, &with_frames, &events(&with_frames), &[]);
         assert_eq!(g.len(), 1, "{g:?}");
         assert_eq!(g[0].spender, a);
         assert_eq!(
@@ -995,7 +1316,7 @@ mod tests {
                 value: U256::from(40)
             }
         );
-        assert_eq!((g[0].log_index, g[0].frame), (1, 3));
+        assert_eq!((g[0].log_index, g[0].frame), (Some(1), 3));
     }
 
     #[test]
@@ -1024,7 +1345,7 @@ mod tests {
             U256::from(1).to_be_bytes_vec(),
         );
         let with_frames: Vec<(usize, &Log)> = vec![(1, &permit2), (2, &for_all)];
-        let g = grants(safe, &with_frames, &events(&with_frames));
+        let g = grants(safe, &with_frames, &events(&with_frames), &[]);
         assert_eq!(g.len(), 2, "{g:?}");
         assert_eq!(g[0].token, token);
         assert_eq!(g[0].emitter, permit2.address);

@@ -9,6 +9,7 @@ mod evm_failures;
 mod evm_fork;
 mod evm_lifecycle;
 mod evm_multisend;
+mod evm_mutable_code;
 mod evm_nonces;
 mod evm_permissions;
 mod evm_refunds;

@@ -47,6 +47,28 @@ fn placeholders(text: &str) -> String {
         .replace("$BRIDGE", &demo::BRIDGE.to_string())
         .replace("$RELAY", &demo::RELAY.to_string())
         .replace("$GRANTER", &demo::GRANTER.to_string())
+        .replace(
+            "$NOOP_LIB_CODE_HASH",
+            &demo::code_hash(demo::NOOP_LIB).to_string(),
+        )
+        .replace(
+            "$FIXED_LIB_CODE_HASH",
+            &demo::code_hash(demo::FIXED_LIB).to_string(),
+        )
+        .replace(
+            "$BEACON_LIB_CODE_HASH",
+            &demo::code_hash(demo::BEACON_LIB).to_string(),
+        )
+        .replace(
+            "$PROXY_LIB_CODE_HASH",
+            &demo::code_hash(demo::PROXY_LIB).to_string(),
+        )
+        .replace("$NOOP_LIB", &demo::NOOP_LIB.to_string())
+        .replace("$FIXED_LIB", &demo::FIXED_LIB.to_string())
+        .replace("$BEACON_LIB", &demo::BEACON_LIB.to_string())
+        .replace("$BEACON", &demo::BEACON.to_string())
+        .replace("$PROXY_LIB", &demo::PROXY_LIB.to_string())
+        .replace("$SILENT_TOKEN", &demo::SILENT_TOKEN.to_string())
 }
 
 fn address(v: &Value, file: &str) -> Address {
@@ -217,7 +239,8 @@ async fn every_shaped_transaction_in_the_fixtures_gets_its_decision() {
         let gw = start(dir.path(), Options::demo()).await;
         let edits = case["policy_edits"].as_array().cloned().unwrap_or_default();
         if !edits.is_empty() {
-            apply(gw.addr, &edited_policy(&edits, &file)).await;
+            // Edits may name the demo's contracts and their code hashes by placeholder.
+            apply(gw.addr, &placeholders(&edited_policy(&edits, &file))).await;
         }
         let mut c = gw.client().await;
         let safe = case

@@ -33,6 +33,25 @@ pub const RELAY: Address = address!("0xb2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1a7b2e1"
 /// `Approval(msg.sender, <first argument>, type(uint256).max)`. The decoder knows none of its
 /// functions; only the event tells the grant.
 pub const GRANTER: Address = address!("0x6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a");
+/// A do-nothing library (`STOP`): the implementation the mutable-code contracts below point at
+/// in the demo state, harmless when the decision is made.
+pub const NOOP_LIB: Address = address!("0x0000000000000000000000000000000000c0de00");
+/// A library that DELEGATECALLs [`NOOP_LIB`], an address written in its own code: what it runs
+/// is fixed by its code hash (the benign control of issue 13 item 9).
+pub const FIXED_LIB: Address = address!("0x0000000000000000000000000000000000c0de01");
+/// A beacon: `implementation()` (any call) returns its slot 0, which holds [`NOOP_LIB`].
+pub const BEACON: Address = address!("0x0000000000000000000000000000000000c0de02");
+/// A beacon-proxy-style library: asks [`BEACON`] (written in its code) for the implementation
+/// and DELEGATECALLs the answer. Its code hash never changes; what it runs is whatever the
+/// beacon's owner sets next.
+pub const BEACON_LIB: Address = address!("0x0000000000000000000000000000000000c0de03");
+/// An EIP-1967 proxy: DELEGATECALLs the address in the EIP-1967 implementation slot of the
+/// storage it runs against; its own slot holds [`NOOP_LIB`].
+pub const PROXY_LIB: Address = address!("0x0000000000000000000000000000000000c0de04");
+/// A token that grants without a trace: every call returns one word (one million tokens, 18
+/// decimals: its `balanceOf` answer) and emits no event, so an `approve` on it shows no
+/// `Approval` (issue 13 item 4).
+pub const SILENT_TOKEN: Address = address!("0x5115115115115115115115115115115115115115");
 /// A Safe 1.4.1 owned by the demo treasury alone (threshold 1), holding [`NESTED_SAFE_TOKENS`]:
 /// a proposal on the demo treasury can execute its transactions (issue 13 item 1).
 pub const NESTED_SAFE: Address = address!("0x5afeb0b05afeb0b05afeb0b05afeb0b05afeb0b0");
@@ -153,6 +172,85 @@ fn granter_runtime() -> Bytes {
     code.into()
 }
 
+/// `PUSH32 word`.
+fn push32(word: &[u8; 32]) -> Vec<u8> {
+    let mut code = vec![0x7f];
+    code.extend_from_slice(word);
+    code
+}
+
+/// `PUSH20 address`.
+fn push20(a: Address) -> Vec<u8> {
+    let mut code = vec![0x73];
+    code.extend_from_slice(a.as_slice());
+    code
+}
+
+/// Runtime that DELEGATECALLs the address `target` leaves on the stack with the whole
+/// calldata (copied to memory 0x100, so `target` may use memory 0..32), then stops whatever it
+/// returned: `calldatacopy(0x100, 0, calldatasize); pop(delegatecall(gas, <target>, 0x100,
+/// calldatasize, 0, 0)); stop`. Assembled by hand, no compiler needed to rebuild the demo.
+fn delegating_runtime(target: &[u8]) -> Bytes {
+    let mut code = vec![
+        0x36, 0x60, 0x00, 0x61, 0x01, 0x00, 0x37, // calldatacopy(0x100, 0, calldatasize)
+        0x60, 0x00, 0x60, 0x00, 0x36, 0x61, 0x01,
+        0x00, // retSize, retOffset, argsSize, argsOffset
+    ];
+    code.extend_from_slice(target);
+    code.extend_from_slice(&[0x5a, 0xf4, 0x50, 0x00]); // gas, delegatecall, pop, stop
+    code.into()
+}
+
+/// The target of [`BEACON_LIB`]: `staticcall(gas, BEACON, 0, 4, 0, 32); mload(0)` with
+/// `implementation()`'s selector in memory.
+fn beacon_answer() -> Vec<u8> {
+    let mut code = vec![0x63];
+    code.extend_from_slice(&keccak256("implementation()")[..4]);
+    code.extend_from_slice(&[0x60, 0xe0, 0x1b, 0x60, 0x00, 0x52]); // shl 224, mstore(0)
+    code.extend_from_slice(&[0x60, 0x20, 0x60, 0x00, 0x60, 0x04, 0x60, 0x00]);
+    code.extend(push20(BEACON));
+    code.extend_from_slice(&[0x5a, 0xfa, 0x50, 0x60, 0x00, 0x51]); // staticcall, pop, mload(0)
+    code
+}
+
+/// Runtime of [`BEACON`]: `mstore(0, sload(0)); return(0, 32)`.
+fn beacon_runtime() -> Bytes {
+    vec![
+        0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3,
+    ]
+    .into()
+}
+
+/// Runtime of [`SILENT_TOKEN`]: `mstore(0, 10^24); return(0, 32)`.
+fn silent_token_runtime() -> Bytes {
+    let million = U256::from(10u64).pow(U256::from(24u64));
+    let mut code = push32(&million.to_be_bytes::<32>());
+    code.extend_from_slice(&[0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]);
+    code.into()
+}
+
+/// The runtime code of each mutable-code demo contract, by address.
+pub fn mutable_code_contracts() -> Vec<(Address, Bytes)> {
+    let mut sload_impl = push32(&slots::eip1967_implementation().to_be_bytes::<32>());
+    sload_impl.push(0x54);
+    vec![
+        (NOOP_LIB, vec![0x00].into()),
+        (FIXED_LIB, delegating_runtime(&push20(NOOP_LIB))),
+        (BEACON, beacon_runtime()),
+        (BEACON_LIB, delegating_runtime(&beacon_answer())),
+        (PROXY_LIB, delegating_runtime(&sload_impl)),
+    ]
+}
+
+/// `keccak256` of the runtime code at `at` in the demo state, for allowlist entries.
+pub fn code_hash(at: Address) -> B256 {
+    mutable_code_contracts()
+        .into_iter()
+        .find(|(a, _)| *a == at)
+        .map(|(_, code)| keccak256(&code))
+        .unwrap_or_else(|| panic!("{at} is not a demo library"))
+}
+
 /// The demo state, built from the real Safe fixtures and the Bybit snapshot.
 pub fn build_state() -> SnapshotFile {
     let bybit: SnapshotFile = serde_json::from_str(include_str!(
@@ -229,6 +327,13 @@ pub fn build_state() -> SnapshotFile {
         1,
         test_contract_runtime("SneakyLib"),
     );
+    for (at, code) in mutable_code_contracts() {
+        s.set_account(at, U256::ZERO, 1, code);
+    }
+    let noop = U256::from_be_slice(NOOP_LIB.as_slice());
+    s.set_storage(BEACON, U256::ZERO, noop);
+    s.set_storage(PROXY_LIB, slots::eip1967_implementation(), noop);
+    s.set_account(SILENT_TOKEN, U256::ZERO, 1, silent_token_runtime());
     let mut file = s.to_file();
     let accounts: BTreeMap<_, _> = bybit.accounts.into_iter().collect();
     file.accounts.extend(accounts);

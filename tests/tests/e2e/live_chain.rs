@@ -954,6 +954,80 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
     s2.stop().await;
 }
 
+/// Issue 13 item 9, at release: the general mutable-code rule runs again on the state of that
+/// moment. A library allowlisted by address and code hash is approved; after the approvals its
+/// account gets an EIP-1967 implementation slot (its admin made it a proxy: same code hash,
+/// logic now elsewhere). The release re-simulates at a fresh pin and refuses it as mutable
+/// code, naming the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlisted_library_that_became_a_proxy_after_the_approvals_is_refused_at_release() {
+    use alloy_primitives::keccak256;
+    let w = world().await;
+    let library = Address::repeat_byte(0x1e);
+    let benign = "0x00";
+    w.node
+        .rpc("evm_setAccountCode", serde_json::json!([library, benign]))
+        .await;
+    let code_hash = keccak256(alloy_primitives::hex::decode(benign).unwrap());
+    let policy_text = format!(
+        "{}\n[[delegatecall.allow]]\nlabel = \"no-op library\"\naddress = \"{library}\"\n\
+         code_hash = \"{code_hash}\"\n\n[[tier]]\nname = \"libraries\"\nactions = [\"delegatecall\"]\n\
+         approvals = {{ treasury = 2 }}\n",
+        policy(&w)
+    );
+    let chains = Arc::new(Chains::new(vec![settings(&[w.node.url().to_owned()])]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let s1 = start_signer(dir.path(), w.owners[0].clone()).await;
+    let s2 = start_signer(dir.path(), w.owners[2].clone()).await;
+    let gw = start_provider_with_policy(
+        dir.path(),
+        Options {
+            state: chains,
+            lists: None,
+            signers: vec![s1.url.clone(), s2.url.clone()],
+            simulation_timeout: None,
+            checkpoint_hook: None,
+        },
+        Some(&policy_text),
+    )
+    .await;
+    let mut c = gw.client().await;
+    let tx = SafeTx {
+        operation: Operation::DelegateCall,
+        ..SafeTx::call(library, U256::ZERO, Bytes::new(), U256::ZERO)
+    };
+    let p = propose(&mut c, w.safe, &tx).await.unwrap();
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    let p = approve(&mut c, &p, "dave").await;
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{:?}", p.decision);
+
+    // Its account now holds an EIP-1967 implementation: a proxy, whatever its code hash.
+    w.node
+        .set_storage(
+            library,
+            signgate_simulator::constants::slots::eip1967_implementation(),
+            U256::from_be_slice(Address::repeat_byte(0x1f).as_slice()),
+        )
+        .await;
+    settle().await;
+    let err = refused_release(&mut c, &p).await;
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("delegatecall.mutable_code"),
+        "{err:?}"
+    );
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+}
+
 /// Issue 13 item 9: a DELEGATECALL into an account whose code is an EIP-7702 delegation
 /// designator runs whatever that account delegates to when the transaction executes, which its
 /// key can change at any moment: denied at decision time, allowlisted or not.
