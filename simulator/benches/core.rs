@@ -2,7 +2,8 @@
 //! calldata, recover and check the owners' signatures.
 //!
 //! (a) a plain ETH transfer with three ECDSA signatures; (b) a 50-action MultiSendCallOnly batch of
-//! ERC-20 transfers with the same three signatures.
+//! ERC-20 transfers with the same three signatures; and, in the same run, the floors: three bare
+//! recoveries with libsecp256k1 (what signgate uses) and with k256 (what it used before).
 
 #![expect(
     clippy::unwrap_used,
@@ -107,6 +108,22 @@ fn bench(c: &mut Criterion) {
     // The floor the issue measures the pipeline against, in the same run: three bare
     // libsecp256k1 recoveries of the same signatures, no hashing of the transaction, no
     // decoding, no checks.
+    // The pure-Rust curve the recovery used before (k256, through alloy), same signatures.
+    let k256: Vec<(B256, alloy_primitives::Signature)> = transfer
+        .signatures
+        .chunks(65)
+        .map(|part| {
+            let hash = safe_tx_hashes(&transfer.ctx, &transfer.tx).safe_tx_hash;
+            (hash, alloy_primitives::Signature::from_raw(part).unwrap())
+        })
+        .collect();
+    c.bench_function("k256_3_recoveries", |b| {
+        b.iter(|| {
+            for (digest, sig) in &k256 {
+                black_box(sig.recover_address_from_prehash(black_box(digest)).unwrap());
+            }
+        })
+    });
     let bare = bare_recoveries(&transfer);
     c.bench_function("libsecp256k1_3_recoveries", |b| {
         b.iter(|| {
