@@ -211,8 +211,35 @@ pub struct RawSanctionsList {
     /// The list's short name (`ofac-sdn`), used in deny reasons and audit records; 1–64 characters
     /// of `a-z 0-9 - _ .`.
     pub id: String,
-    /// The list file.
+    /// The list file. With `url`: where the last good copy is kept (empty: `<data_dir>/lists/<id>`).
+    #[serde(default)]
     pub path: String,
+    /// The publisher's `https` URL: the gateway fetches the list itself every
+    /// `poll_interval_secs`. Empty: the file at `path` is read (something else writes it).
+    #[serde(default)]
+    pub url: String,
+    /// With `url`: an `https` URL of the publisher's SHA-256 of the list; a copy that does not
+    /// match is refused. Empty: no checksum.
+    #[serde(default)]
+    pub checksum_url: String,
+    /// With `url`: seconds between two polls (conditional requests: an unchanged list costs a
+    /// `304`).
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+    /// With `url`: the largest list accepted, in MiB; a larger body is refused while it
+    /// downloads.
+    #[serde(default = "default_max_mib")]
+    pub max_mib: u64,
+    /// With `url`: seconds to establish the connection (TCP and TLS).
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// With `url`: seconds one whole fetch (redirects and body included) may take.
+    #[serde(default = "default_fetch_timeout_secs")]
+    pub fetch_timeout_secs: u64,
+    /// With `url`: a PEM file of the only certificate authorities trusted for this list's URLs
+    /// (a private mirror). Empty: the operating system's roots.
+    #[serde(default)]
+    pub tls_roots: String,
     /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml`.
     pub format: String,
     #[serde(default = "default_category")]
@@ -225,6 +252,19 @@ pub struct RawSanctionsList {
     /// How long a loaded copy may be used, in hours; older than this, screening cannot answer and
     /// every proposal is denied. Zero is refused.
     pub max_age_hours: u64,
+}
+
+fn default_poll_interval_secs() -> u64 {
+    300
+}
+fn default_max_mib() -> u64 {
+    512
+}
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+fn default_fetch_timeout_secs() -> u64 {
+    300
 }
 
 fn default_category() -> String {

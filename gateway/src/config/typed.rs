@@ -83,8 +83,10 @@ pub enum StateConfig {
 pub struct SanctionsListConfig {
     /// Its validated spec (id, format, category, action, maximum age).
     pub spec: signgate_policy::sanctions::ListSpec,
-    /// The list file.
+    /// The list file; for a fetched list, its last good copy.
     pub path: PathBuf,
+    /// Where the gateway fetches the list from; `None`: something else writes `path`.
+    pub remote: Option<crate::lists::RemoteSource>,
 }
 
 impl GatewayConfig {
@@ -350,7 +352,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
-        let sources = pipeline_sources(&raw)?;
+        let sources = pipeline_sources(&raw, &data_dir)?;
         let audit = audit_settings(&raw.audit, &data_dir)?;
         if matches!(sources, PipelineSources::Files { .. })
             && audit.checkpoint_hook.is_none()
@@ -439,7 +441,65 @@ fn audit_settings(
     })
 }
 
-fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, ConfigError> {
+/// An `https` URL of `[[sanctions]]`, or the error naming `key`.
+fn https_url(key: &'static str, text: &str) -> Result<reqwest::Url, ConfigError> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| ConfigError::invalid(key, format!("{text:?}: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{text:?}: must be https (a list is fetched over TLS only)"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The fetch settings of a list with a `url`; `None` without one.
+fn remote_config(
+    l: &super::RawSanctionsList,
+) -> Result<Option<crate::lists::RemoteSource>, ConfigError> {
+    if l.url.is_empty() {
+        if !l.checksum_url.is_empty() || !l.tls_roots.is_empty() {
+            return Err(ConfigError::invalid(
+                "sanctions.url",
+                "checksum_url and tls_roots apply to a fetched list; set url too",
+            ));
+        }
+        return Ok(None);
+    }
+    let positive = |key: &'static str, v: u64| {
+        if v == 0 {
+            Err(ConfigError::invalid(key, "must be greater than zero"))
+        } else {
+            Ok(v)
+        }
+    };
+    Ok(Some(crate::lists::RemoteSource {
+        url: https_url("sanctions.url", &l.url)?,
+        checksum_url: (!l.checksum_url.is_empty())
+            .then(|| https_url("sanctions.checksum_url", &l.checksum_url))
+            .transpose()?,
+        poll_interval: Duration::from_secs(positive(
+            "sanctions.poll_interval_secs",
+            l.poll_interval_secs,
+        )?),
+        max_bytes: positive("sanctions.max_mib", l.max_mib)?.saturating_mul(1024 * 1024),
+        connect_timeout: Duration::from_secs(positive(
+            "sanctions.connect_timeout_secs",
+            l.connect_timeout_secs,
+        )?),
+        timeout: Duration::from_secs(positive(
+            "sanctions.fetch_timeout_secs",
+            l.fetch_timeout_secs,
+        )?),
+        tls_roots: (!l.tls_roots.is_empty()).then(|| PathBuf::from(&l.tls_roots)),
+    }))
+}
+
+fn list_config(
+    l: &super::RawSanctionsList,
+    data_dir: &std::path::Path,
+) -> Result<SanctionsListConfig, ConfigError> {
     use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
     let format = match l.format.as_str() {
         "plain" => ListFormat::Plain,
@@ -474,22 +534,48 @@ fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, Confi
             ));
         }
     };
-    if l.path.is_empty() {
+    let remote = remote_config(l)?;
+    if format == ListFormat::SdnCsv && remote.is_some() {
+        // The CSV pair is two files; a fetched list is one.
+        return Err(ConfigError::invalid(
+            "sanctions.url",
+            "a fetched list is one file: use sdn_advanced_xml (OFAC's primary format) or \
+             plain; fetch the sdn.csv pair with an external fetcher",
+        ));
+    }
+    if l.path.is_empty() && remote.is_none() {
         return Err(ConfigError::invalid(
             "sanctions.path",
-            "must name the list file",
+            "must name the list file (or set url to have the gateway fetch it)",
         ));
     }
     let max_age = Duration::from_secs(l.max_age_hours.saturating_mul(3600));
-    let spec = ListSpec::new(&l.id, l.path.clone(), category, action, format, max_age)
+    let source = match &remote {
+        Some(r) => shown_url(&r.url),
+        None => l.path.clone(),
+    };
+    let spec = ListSpec::new(&l.id, source, category, action, format, max_age)
         .map_err(|e| ConfigError::invalid("sanctions", e.to_string()))?;
-    Ok(SanctionsListConfig {
-        spec,
-        path: PathBuf::from(&l.path),
-    })
+    let path = if l.path.is_empty() {
+        data_dir.join("lists").join(spec.id.as_str())
+    } else {
+        PathBuf::from(&l.path)
+    };
+    Ok(SanctionsListConfig { spec, path, remote })
 }
 
-fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
+/// A URL as reasons and health show it: without query (signed URLs carry credentials there).
+fn shown_url(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+fn pipeline_sources(
+    raw: &RawConfig,
+    data_dir: &std::path::Path,
+) -> Result<PipelineSources, ConfigError> {
     let p = &raw.pipeline;
     if p.demo {
         return Ok(PipelineSources::Demo);
@@ -507,7 +593,7 @@ fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
     let lists = raw
         .sanctions
         .iter()
-        .map(list_config)
+        .map(|l| list_config(l, data_dir))
         .collect::<Result<Vec<_>, _>>()?;
     if lists.is_empty() {
         return Err(ConfigError::invalid(

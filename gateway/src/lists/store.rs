@@ -13,7 +13,7 @@
 //! used; the previous one stays), a `refused` record names the reason and the version kept.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::SystemTime,
 };
@@ -24,8 +24,8 @@ use signgate_audit::{
     record::{ListOutcome, SanctionsListChange},
 };
 use signgate_policy::sanctions::{
-    ListDiff, ListId, ListLoadError, ListSpecError, ParseLimits, SanctionsSnapshot, Sha256Digest,
-    UpdateOutcome,
+    ListDiff, ListId, ListLoadError, ListSpecError, LoadedList, ParseLimits, SanctionsSnapshot,
+    Sha256Digest, UpdateOutcome,
 };
 use tokio::sync::watch;
 
@@ -63,6 +63,20 @@ pub enum ListEvent {
     },
 }
 
+/// What the gateway knows about one list's source besides the copy in force: for health and
+/// `signgate admin lists`.
+#[derive(Debug, Clone, Default)]
+pub struct ListStatus {
+    /// When the source was last asked (fetched lists only).
+    pub last_check: Option<SystemTime>,
+    /// What that check gave: `not modified (304)`, `new version`, `refused: …`, `failed: …`.
+    pub last_result: Option<String>,
+    /// When a new version was last swapped in.
+    pub last_change: Option<SystemTime>,
+    /// The address-level diff of that change.
+    pub last_diff: Option<ListDiff>,
+}
+
 /// Holds the current snapshot of every configured list.
 #[derive(Debug)]
 pub struct ListStore {
@@ -72,6 +86,7 @@ pub struct ListStore {
     reload_lock: Mutex<()>,
     generation: watch::Sender<u64>,
     audit: Option<Arc<AuditLog>>,
+    status: Mutex<HashMap<ListId, ListStatus>>,
 }
 
 impl ListStore {
@@ -94,6 +109,7 @@ impl ListStore {
             reload_lock: Mutex::new(()),
             generation: watch::channel(0).0,
             audit: None,
+            status: Mutex::new(HashMap::new()),
         })
     }
 
@@ -149,28 +165,102 @@ impl ListStore {
         ids.iter().filter_map(|id| self.reload(id, now)).collect()
     }
 
-    /// Reloads one list; `None` if no list has this id. Blocking.
+    /// Reloads one list from its file (a fetched list: its last good copy); `None` if no list
+    /// has this id. Blocking.
     pub fn reload(&self, id: &ListId, now: SystemTime) -> Option<ListEvent> {
         let source = self.sources.iter().find(|s| &s.spec.id == id)?;
         // Held across the parse too, so an older parse can never overwrite a newer one.
-        let _guard = self
-            .reload_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.lock();
         let loaded = load_source(source, now, &self.limits);
+        Some(self.offer_locked(id, loaded, now))
+    }
+
+    /// Offers a verified (or refused) copy of list `id`, obtained elsewhere (the fetcher):
+    /// recorded in the audit log and swapped in, or refused, exactly as a reload. Blocking.
+    pub fn offer(&self, id: &ListId, loaded: Result<LoadedList, ListLoadError>) -> ListEvent {
+        let _guard = self.lock();
+        self.offer_locked(id, loaded, SystemTime::now())
+    }
+
+    /// Records a failed attempt to obtain list `id` (a fetch that timed out, a redirect to
+    /// plain HTTP …): the copy in force stays and the refusal is in the audit log. Blocking.
+    pub fn refuse(&self, id: &ListId, error: ListLoadError) -> ListEvent {
+        self.offer(id, Err(error))
+    }
+
+    /// The source confirmed the version of list `id` in force current at `at` (an HTTP 304,
+    /// or the same content again): its age restarts there. Not a new version: nothing is
+    /// recorded and the generation does not change. `false` when the list has no copy in
+    /// force (a confirmation cannot make an unavailable list usable).
+    pub fn confirm(&self, id: &ListId, at: SystemTime) -> bool {
+        let _guard = self.lock();
+        match self.current.load().with_confirmed(id, at) {
+            Some(next) => {
+                self.current.store(Arc::new(next));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Notes the result of a check of list `id`'s source, for health and `admin lists`.
+    pub fn note_check(&self, id: &ListId, at: SystemTime, result: String) {
+        let mut status = self.status_lock();
+        let entry = status.entry(id.clone()).or_default();
+        entry.last_check = Some(at);
+        entry.last_result = Some(result);
+    }
+
+    /// What is known about each configured list's source, in configuration order.
+    pub fn status(&self) -> Vec<(ListId, ListStatus)> {
+        let status = self.status_lock();
+        self.sources
+            .iter()
+            .map(|s| {
+                let id = s.spec.id.clone();
+                let st = status.get(&id).cloned().unwrap_or_default();
+                (id, st)
+            })
+            .collect()
+    }
+
+    /// The parse limits every copy is read within.
+    pub fn limits(&self) -> &ParseLimits {
+        &self.limits
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn status_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ListId, ListStatus>> {
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The one path of every copy, loaded or refused, with the reload lock held.
+    fn offer_locked(
+        &self,
+        id: &ListId,
+        loaded: Result<LoadedList, ListLoadError>,
+        now: SystemTime,
+    ) -> ListEvent {
         let current = self.current.load_full();
         let kept = current.list(id).map(|l| l.sha256());
-        let event = match current.apply_update(loaded) {
+        match current.apply_update(loaded) {
             UpdateOutcome::Accepted { snapshot, diff } => {
                 let findings = snapshot.list(id).map_or(0, |l| l.findings().len());
                 if !self.record(AuditEvent::SanctionsList(SanctionsListChange::loaded(
                     &diff,
                 ))) {
                     tracing::error!(list = %id, sha256 = %diff.new_sha256, "sanctions list version not used: the audit log could not record it");
-                    return Some(ListEvent::Unrecorded {
+                    return ListEvent::Unrecorded {
                         list: id.clone(),
                         kept,
-                    });
+                    };
                 }
                 self.current.store(Arc::new(snapshot));
                 self.generation.send_modify(|g| *g = g.wrapping_add(1));
@@ -182,6 +272,12 @@ impl ListStore {
                     findings,
                     "sanctions list loaded"
                 );
+                {
+                    let mut status = self.status_lock();
+                    let entry = status.entry(id.clone()).or_default();
+                    entry.last_change = Some(now);
+                    entry.last_diff = Some(diff.clone());
+                }
                 ListEvent::Accepted { diff, findings }
             }
             UpdateOutcome::Rejected { error } => {
@@ -205,8 +301,7 @@ impl ListStore {
                 }));
                 ListEvent::Rejected { error, kept }
             }
-        };
-        Some(event)
+        }
     }
 
     /// Appends `event` to the audit log, if the store has one; `false` if it could not.
@@ -253,6 +348,7 @@ mod tests {
             path: dir.join(format!("{id}.txt")),
             comments_path: None,
             checksum_path: None,
+            remote: None,
         }
     }
 

@@ -261,7 +261,18 @@ pub async fn analyse_decoded<P: PinnedState>(
         simulation.as_ref().ok(),
         clock.system_time(),
     );
-    let lists = snapshot
+    let lists = list_versions(&snapshot);
+    Ok(Analysis {
+        decoded,
+        simulation,
+        screening,
+        lists,
+    })
+}
+
+/// The version of every list in `snapshot`, as decisions record them.
+pub fn list_versions(snapshot: &SanctionsSnapshot) -> Vec<ListVersion> {
+    snapshot
         .slots()
         .iter()
         .map(|s| match s {
@@ -274,11 +285,5 @@ pub async fn analyse_decoded<P: PinnedState>(
                 sha256: None,
             },
         })
-        .collect();
-    Ok(Analysis {
-        decoded,
-        simulation,
-        screening,
-        lists,
-    })
+        .collect()
 }

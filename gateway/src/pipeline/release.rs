@@ -97,6 +97,15 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
         }
     }
     let (outflows, caps) = velocity::release_caps(&policy, &ev)?;
+    // The release is screened against the newest lists: a version swapped in while this
+    // evaluation ran (the simulation takes time) sends the caller back to request again,
+    // which screens against it; the re-screen of proposals in flight denies a listed one.
+    if super::analysis::list_versions(&p.lists.snapshot()) != analysis.lists {
+        return Err(GatewayError::Aborted(format!(
+            "proposal {id}: a sanctions list changed version during the release; nothing was \
+             signed; request signatures again"
+        )));
+    }
     let outcome = p
         .record_then_store(
             vec![decided],

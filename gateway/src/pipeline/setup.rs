@@ -142,7 +142,11 @@ pub fn write_demo(data_dir: &Path) -> Result<SourceFiles, SetupError> {
     Ok(SourceFiles {
         state: StateConfig::Snapshot(state_snapshot),
         policy,
-        lists: vec![SanctionsListConfig { spec, path: list }],
+        lists: vec![SanctionsListConfig {
+            spec,
+            path: list,
+            remote: None,
+        }],
     })
 }
 
@@ -218,6 +222,7 @@ pub fn load_lists(
             path: l.path.clone(),
             comments_path: None,
             checksum_path: None,
+            remote: l.remote.clone(),
         })
         .collect();
     let (store, events) =

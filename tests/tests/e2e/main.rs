@@ -22,6 +22,7 @@ mod decisions;
 mod demo;
 mod failures;
 mod list_events;
+mod list_fetch;
 mod live_chain;
 mod logs;
 mod metrics;
