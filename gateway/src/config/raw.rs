@@ -242,6 +242,10 @@ pub struct RawSanctionsList {
     pub tls_roots: String,
     /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml`.
     pub format: String,
+    /// Whose list it is (`US-OFAC`, `UN`, `EU`, `UK-OFSI`, `internal` …), shown with every hit
+    /// and reason: `ofac-sdn (US-OFAC)`. Empty: the list id alone.
+    #[serde(default)]
+    pub jurisdiction: String,
     #[serde(default = "default_category")]
     /// What kind of list it is: `sanctions` (the default), `law_enforcement` or `internal`.
     pub category: String,

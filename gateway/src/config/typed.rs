@@ -554,8 +554,13 @@ fn list_config(
         Some(r) => shown_url(&r.url),
         None => l.path.clone(),
     };
-    let spec = ListSpec::new(&l.id, source, category, action, format, max_age)
+    let mut spec = ListSpec::new(&l.id, source, category, action, format, max_age)
         .map_err(|e| ConfigError::invalid("sanctions", e.to_string()))?;
+    if !l.jurisdiction.is_empty() {
+        let jurisdiction = signgate_policy::sanctions::Jurisdiction::new(&l.jurisdiction)
+            .map_err(|e| ConfigError::invalid("sanctions.jurisdiction", e.to_string()))?;
+        spec = spec.with_jurisdiction(jurisdiction);
+    }
     let path = if l.path.is_empty() {
         data_dir.join("lists").join(spec.id.as_str())
     } else {

@@ -410,7 +410,10 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
                 }
             };
             let detail = format!(
-                "{detail}; source {}{}",
+                "{detail}; jurisdiction {}; source {}{}",
+                spec.jurisdiction
+                    .as_ref()
+                    .map_or("not configured", |j| j.as_str()),
                 spec.source,
                 source_words(
                     statuses

@@ -222,6 +222,9 @@ pub enum ListSpecError {
     /// List ids appear in reasons and audit records; they are short and plain.
     #[error("list id {0:?} must be 1-64 characters of a-z, 0-9, '-', '_' or '.'")]
     InvalidId(String),
+    /// Jurisdictions appear in reasons; they are short and plain.
+    #[error("jurisdiction {0:?} must be 1-32 characters of A-Z, a-z, 0-9, '-', '_' or '.'")]
+    InvalidJurisdiction(String),
     /// A list without a maximum age could never be stale, so it would never fail closed.
     #[error("list {0}: max age must be greater than zero")]
     ZeroMaxAge(String),

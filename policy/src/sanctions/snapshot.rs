@@ -163,6 +163,7 @@ impl LoadedList {
         let party = self.content.catalog.party(row.party);
         SanctionsMatch {
             list: self.spec.id.clone(),
+            jurisdiction: self.spec.jurisdiction.clone(),
             category: self.spec.category,
             action: self.spec.action,
             uid: party.and_then(|p| p.uid.clone()),
@@ -232,6 +233,8 @@ impl ListSlot {
 pub struct SanctionsMatch {
     /// The list the address is on.
     pub list: ListId,
+    /// Whose list it is, when configured.
+    pub jurisdiction: Option<super::Jurisdiction>,
     /// What kind of list it is.
     pub category: ListCategory,
     /// What a match on this list does to a transaction (deny or review).

@@ -21,7 +21,7 @@ use signgate_audit::{
 use signgate_gateway::{
     audit::AuditReader, config::SanctionsListConfig, lists::RemoteSource, pipeline::setup,
 };
-use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
+use signgate_policy::sanctions::{Jurisdiction, ListAction, ListCategory, ListFormat, ListSpec};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
 use signgate_testkit::list_server::{ListServer, Mode};
 use tonic::transport::Channel;
@@ -79,7 +79,8 @@ fn fetched_list(dir: &Path, server: &ListServer, f: &Fetch) -> SanctionsListConf
             ListFormat::SdnAdvancedXml,
             f.max_age,
         )
-        .unwrap(),
+        .unwrap()
+        .with_jurisdiction(Jurisdiction::new("US-OFAC").unwrap()),
         path: dir.join("data/lists/ofac-sdn"),
         remote: Some(RemoteSource {
             url: url.parse().unwrap(),
@@ -275,7 +276,12 @@ async fn a_new_publication_is_enforced_within_one_poll_on_new_and_in_flight_prop
         pushed.decision
     );
     let reason = listed_reason(&pushed);
-    assert!(evidence(&reason, "list").contains("ofac-sdn"), "{reason:?}");
+    // The jurisdiction is in the reason.
+    assert_eq!(
+        evidence(&reason, "list"),
+        "ofac-sdn (US-OFAC)",
+        "{reason:?}"
+    );
     assert!(!evidence(&reason, "entry").is_empty(), "{reason:?}");
     assert!(
         evidence(&reason, "location").contains("recipient"),
@@ -346,6 +352,15 @@ async fn a_new_publication_is_enforced_within_one_poll_on_new_and_in_flight_prop
     .await;
     assert_eq!(state(&after), pb::ProposalState::Denied);
     listed_reason(&after);
+    // The screening hits recorded at submission name the jurisdiction too.
+    assert!(
+        after
+            .screening_hits
+            .iter()
+            .any(|h| h.list == "ofac-sdn (US-OFAC)"),
+        "{:?}",
+        after.screening_hits
+    );
     let delisted = submit(
         &mut c,
         demo::DEMO_SAFE,
@@ -375,6 +390,7 @@ async fn a_new_publication_is_enforced_within_one_poll_on_new_and_in_flight_prop
         .find(|c| c.name == "sanctions:ofac-sdn")
         .unwrap();
     assert!(list.detail.contains("version 2025-11-19"), "{list:?}");
+    assert!(list.detail.contains("jurisdiction US-OFAC"), "{list:?}");
     assert!(list.detail.contains(&server.url("/list")), "{list:?}");
     assert!(list.detail.contains("last change"), "{list:?}");
     assert!(list.detail.contains("-90"), "{list:?}");
