@@ -91,6 +91,16 @@ pub fn load_source(
             .map_err(|e| unreadable(spec, &source.path, &e))?;
         modified.min(now)
     };
+    if source.remote.is_some() && !source.path.exists() {
+        return Err(ListLoadError::Unreadable {
+            list: spec.id.clone(),
+            message: format!(
+                "no copy fetched yet from {} (kept in {}); waiting for the first fetch",
+                spec.source,
+                source.path.display()
+            ),
+        });
+    }
     let primary = open(spec, &source.path)?;
     let input = match &source.comments_path {
         Some(comments) => ListInput::SdnCsv {

@@ -85,6 +85,9 @@ pub struct ListStore {
     current: ArcSwap<SanctionsSnapshot>,
     reload_lock: Mutex<()>,
     generation: watch::Sender<u64>,
+    /// Bumped when a swapped-in version adds addresses: only then can a proposal in flight
+    /// become newly listed (a removal cannot create a match).
+    designations: watch::Sender<u64>,
     audit: Option<Arc<AuditLog>>,
     status: Mutex<HashMap<ListId, ListStatus>>,
 }
@@ -108,6 +111,7 @@ impl ListStore {
             current: ArcSwap::from_pointee(initial),
             reload_lock: Mutex::new(()),
             generation: watch::channel(0).0,
+            designations: watch::channel(0).0,
             audit: None,
             status: Mutex::new(HashMap::new()),
         })
@@ -156,6 +160,12 @@ impl ListStore {
     /// A receiver that changes whenever a new snapshot is swapped in.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
+    }
+
+    /// A receiver that changes whenever a swapped-in version adds addresses to a list (a
+    /// designation, or a list's first load): what the re-screen of proposals in flight follows.
+    pub fn subscribe_designations(&self) -> watch::Receiver<u64> {
+        self.designations.subscribe()
     }
 
     /// Reloads every list (an admin request, or start-up). Blocking: file reads and parsing;
@@ -264,6 +274,9 @@ impl ListStore {
                 }
                 self.current.store(Arc::new(snapshot));
                 self.generation.send_modify(|g| *g = g.wrapping_add(1));
+                if !diff.added.is_empty() {
+                    self.designations.send_modify(|g| *g = g.wrapping_add(1));
+                }
                 tracing::info!(
                     list = %id,
                     sha256 = %diff.new_sha256,

@@ -2,7 +2,7 @@
 //!
 //! A proposal is screened when it is submitted, approved and released; an address designated
 //! in between would otherwise only be caught if the release happens to come. So every time a
-//! list version is swapped in, every proposal not yet released (NeedsApprovals, Approved) is
+//! list version that adds addresses is swapped in, every proposal not yet released (NeedsApprovals, Approved) is
 //! evaluated again at once, exactly as an approval would evaluate it (same analysis, same
 //! approvals, the new snapshot). A proposal the new version denies by a listed address is
 //! turned Denied: the decision is recorded in the audit log (trigger `list_update`) before the
@@ -127,13 +127,15 @@ impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
     }
 }
 
-/// Runs [`Pipeline::rescreen_in_flight`] every time the pipeline's lists change version, until
-/// `stopped`. Changes arriving during a re-screen are folded into one more pass.
+/// Runs [`Pipeline::rescreen_in_flight`] every time a list version adding addresses is swapped
+/// in, until `stopped` (a version that only removes addresses cannot list anything in flight;
+/// the delisting takes effect at the next evaluation). Changes arriving during a re-screen are
+/// folded into one more pass.
 pub async fn follow_list_changes<S: ProposalStore, T: StateProvider>(
     pipeline: Arc<Pipeline<S, T>>,
     stopped: CancellationToken,
 ) {
-    let mut generation = pipeline.lists.subscribe();
+    let mut generation = pipeline.lists.subscribe_designations();
     generation.borrow_and_update();
     loop {
         tokio::select! {

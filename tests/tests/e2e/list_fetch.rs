@@ -138,8 +138,13 @@ fn list_changes(dir: &Path) -> Vec<SanctionsListChange> {
 }
 
 /// Waits until `check` holds, or fails the test after 20 s.
-async fn until<F: FnMut() -> bool>(what: &str, mut check: F) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+async fn until<F: FnMut() -> bool>(what: &str, check: F) {
+    until_within(what, Duration::from_secs(20), check).await;
+}
+
+/// Waits until `check` holds, or fails the test after `limit`.
+async fn until_within<F: FnMut() -> bool>(what: &str, limit: Duration, mut check: F) {
+    let deadline = Instant::now() + limit;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -638,4 +643,76 @@ async fn a_restart_without_network_starts_from_the_last_good_copy_with_its_true_
     );
     drop((c, admin));
     gw.stop().await;
+}
+
+/// Issue 16, "Measure": the full `SDN_ADVANCED.XML` of 2025-11-19 (121 MB) published over an
+/// in-force excerpt of the same day: time from publication to the new version swapped in
+/// (at most one poll interval, the download over loopback TLS, the parse and verification, the
+/// audit record and the swap), beside the parse alone on the same bytes. Ignored by default (it
+/// parses 121 MB twice); run with
+/// `cargo test -p signgate-e2e --test e2e list_fetch::measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: parses the full 121 MB SDN_ADVANCED.XML twice"]
+async fn measure_full_sdn_advanced_fetch_parse_swap() {
+    use std::io::Read as _;
+    let compressed: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policy/tests/fixtures/sanctions/sdn_advanced_2025-11-19.xml.bz2"
+    ));
+    let mut full = Vec::new();
+    bzip2::read::BzDecoder::new(compressed)
+        .read_to_end(&mut full)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ListServer::start(dir.path(), LATER.to_vec()).await;
+    let gw = start_fetching(
+        dir.path(),
+        &server,
+        &Fetch {
+            max_bytes: 512 * 1024 * 1024,
+            timeout: Duration::from_secs(600),
+            ..Fetch::default()
+        },
+    )
+    .await;
+    loaded(dir.path(), 1).await;
+    let published = Instant::now();
+    server.publish(full.clone());
+    until_within("the full list swapped in", Duration::from_secs(900), || {
+        list_changes(dir.path())
+            .iter()
+            .filter(|c| c.outcome == ListOutcome::Loaded)
+            .count()
+            >= 2
+    })
+    .await;
+    let swapped = published.elapsed();
+    let mut c = gw.client().await;
+    let p = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(LAZARUS, U256::from(1u64), 0),
+        "alice",
+    )
+    .await;
+    listed_reason(&p);
+    drop(c);
+    gw.stop().await;
+
+    let started = Instant::now();
+    let parsed = signgate_policy::sanctions::parse_sdn_advanced(
+        &full[..],
+        &signgate_policy::sanctions::ParseLimits::default(),
+    )
+    .unwrap();
+    let parse = started.elapsed();
+    eprintln!(
+        "full SDN_ADVANCED.XML ({} bytes, {} EVM records): publication -> swapped in {} ms \
+         (poll interval {} ms); parse alone {} ms",
+        full.len(),
+        parsed.evm_records().count(),
+        swapped.as_millis(),
+        POLL.as_millis(),
+        parse.as_millis()
+    );
 }
