@@ -19,8 +19,8 @@ pub use raw::{
     RawSigner, RawStore, RawTls,
 };
 pub use typed::{
-    AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, SanctionsListConfig,
-    SignerEndpoint, StateConfig, TlsFiles, Transport,
+    AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, RemoteSource,
+    SanctionsListConfig, SignerEndpoint, StateConfig, TlsFiles, Transport,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.

@@ -86,7 +86,28 @@ pub struct SanctionsListConfig {
     /// The list file; for a fetched list, its last good copy.
     pub path: PathBuf,
     /// Where the gateway fetches the list from; `None`: something else writes `path`.
-    pub remote: Option<crate::lists::RemoteSource>,
+    pub remote: Option<RemoteSource>,
+}
+
+/// Where and how the gateway fetches a list itself (a `[[sanctions]]` list with a `url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSource {
+    /// The list's URL (`https` only).
+    pub url: reqwest::Url,
+    /// A URL serving the publisher's SHA-256 of the list (bare hex, `sha256sum` or OpenSSL
+    /// output); when set, a copy whose digest differs is refused.
+    pub checksum_url: Option<reqwest::Url>,
+    /// Time between two polls.
+    pub poll_interval: Duration,
+    /// Largest body accepted, in bytes; a larger one is refused while it streams.
+    pub max_bytes: u64,
+    /// Deadline of the TCP and TLS connection.
+    pub connect_timeout: Duration,
+    /// Deadline of one whole fetch (connection, redirects, body).
+    pub timeout: Duration,
+    /// A PEM file of the only roots trusted for this list's URLs (a private mirror, tests);
+    /// `None`: the platform's roots.
+    pub tls_roots: Option<PathBuf>,
 }
 
 impl GatewayConfig {
@@ -455,9 +476,7 @@ fn https_url(key: &'static str, text: &str) -> Result<reqwest::Url, ConfigError>
 }
 
 /// The fetch settings of a list with a `url`; `None` without one.
-fn remote_config(
-    l: &super::RawSanctionsList,
-) -> Result<Option<crate::lists::RemoteSource>, ConfigError> {
+fn remote_config(l: &super::RawSanctionsList) -> Result<Option<RemoteSource>, ConfigError> {
     if l.url.is_empty() {
         if !l.checksum_url.is_empty() || !l.tls_roots.is_empty() {
             return Err(ConfigError::invalid(
@@ -474,7 +493,7 @@ fn remote_config(
             Ok(v)
         }
     };
-    Ok(Some(crate::lists::RemoteSource {
+    Ok(Some(RemoteSource {
         url: https_url("sanctions.url", &l.url)?,
         checksum_url: (!l.checksum_url.is_empty())
             .then(|| https_url("sanctions.checksum_url", &l.checksum_url))

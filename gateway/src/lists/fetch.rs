@@ -36,32 +36,12 @@ use tokio::{io::AsyncWriteExt, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{ListEvent, ListStore};
+use crate::config::RemoteSource;
 
 /// Redirects followed at most, each to `https`.
 const MAX_REDIRECTS: usize = 5;
 /// Largest published checksum file read.
 const MAX_CHECKSUM_BYTES: u64 = 64 * 1024;
-
-/// Where and how a list is fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteSource {
-    /// The list's URL (`https` only).
-    pub url: Url,
-    /// A URL serving the publisher's SHA-256 of the list (bare hex, `sha256sum` or OpenSSL
-    /// output); when set, a copy whose digest differs is refused.
-    pub checksum_url: Option<Url>,
-    /// Time between two polls.
-    pub poll_interval: Duration,
-    /// Largest body accepted, in bytes; a larger one is refused while it streams.
-    pub max_bytes: u64,
-    /// Deadline of the TCP and TLS connection.
-    pub connect_timeout: Duration,
-    /// Deadline of one whole fetch (connection, redirects, body).
-    pub timeout: Duration,
-    /// A PEM file of the only roots trusted for this list's URLs (a private mirror, tests);
-    /// `None`: the platform's roots.
-    pub tls_roots: Option<PathBuf>,
-}
 
 /// Why a fetch produced no copy. The copy in force stays.
 #[derive(Debug, thiserror::Error)]

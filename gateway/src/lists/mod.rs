@@ -18,7 +18,7 @@ mod source;
 mod store;
 mod watch;
 
-pub use fetch::{FetchError, ListFetchers, RemoteSource, spawn_fetchers};
+pub use fetch::{FetchError, ListFetchers, spawn_fetchers};
 pub use source::{ListSource, load_source};
 pub use store::{ListEvent, ListStatus, ListStore};
 pub use watch::{ListWatcher, WatchConfig, spawn_watcher};

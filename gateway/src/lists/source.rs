@@ -7,7 +7,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use super::fetch::{CopyMeta, RemoteSource};
+use super::fetch::CopyMeta;
+use crate::config::RemoteSource;
 use signgate_policy::sanctions::{
     ListInput, ListLoadError, ListSpec, LoadedList, ParseLimits, load_list,
     parse_published_checksum,

@@ -19,7 +19,9 @@ use signgate_audit::{
     record::{DecisionMade, DecisionTrigger, ListOutcome, SanctionsListChange},
 };
 use signgate_gateway::{
-    audit::AuditReader, config::SanctionsListConfig, lists::RemoteSource, pipeline::setup,
+    audit::AuditReader,
+    config::{RemoteSource, SanctionsListConfig},
+    pipeline::setup,
 };
 use signgate_policy::sanctions::{Jurisdiction, ListAction, ListCategory, ListFormat, ListSpec};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient, gateway_client::GatewayClient};
