@@ -20,5 +20,5 @@ mod watch;
 
 pub use fetch::{FetchError, ListFetchers, spawn_fetchers};
 pub use source::{ListSource, load_source};
-pub use store::{ListEvent, ListStatus, ListStore};
+pub use store::{ListEvent, ListStatus, ListStore, SwapHold};
 pub use watch::{ListWatcher, WatchConfig, spawn_watcher};

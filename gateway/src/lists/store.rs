@@ -14,8 +14,11 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
-    time::SystemTime,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -90,6 +93,25 @@ pub struct ListStore {
     designations: watch::Sender<u64>,
     audit: Option<Arc<AuditLog>>,
     status: Mutex<HashMap<ListId, ListStatus>>,
+    /// Releases inside their check-the-lists-then-reserve-the-nonce step ([`SwapHold`]).
+    releasing: AtomicUsize,
+    /// A new version waits to be swapped in; new holds wait for it.
+    swapping: AtomicBool,
+}
+
+/// While held, no list version is swapped in: a release compares the versions it screened
+/// against with the ones in force and reserves its nonce under one hold, so no version can
+/// arrive between the check and the reservation. A swap waits for the holds in progress (a
+/// store transaction each); a hold waits for a swap that has begun.
+#[derive(Debug)]
+pub struct SwapHold<'a> {
+    store: &'a ListStore,
+}
+
+impl Drop for SwapHold<'_> {
+    fn drop(&mut self) {
+        self.store.releasing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ListStore {
@@ -114,6 +136,8 @@ impl ListStore {
             designations: watch::channel(0).0,
             audit: None,
             status: Mutex::new(HashMap::new()),
+            releasing: AtomicUsize::new(0),
+            swapping: AtomicBool::new(false),
         })
     }
 
@@ -234,6 +258,32 @@ impl ListStore {
             .collect()
     }
 
+    /// Holds off list swaps until the returned hold is dropped (see [`SwapHold`]).
+    pub async fn hold_swaps(&self) -> SwapHold<'_> {
+        loop {
+            if !self.swapping.load(Ordering::SeqCst) {
+                self.releasing.fetch_add(1, Ordering::SeqCst);
+                // Either this sees the swapper's flag, or the swapper sees this hold.
+                if !self.swapping.load(Ordering::SeqCst) {
+                    return SwapHold { store: self };
+                }
+                self.releasing.fetch_sub(1, Ordering::SeqCst);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Swaps `next` in once no release holds swaps off. Blocking (called with the reload lock
+    /// held, from blocking threads or at start).
+    fn swap_in(&self, next: SanctionsSnapshot) {
+        self.swapping.store(true, Ordering::SeqCst);
+        while self.releasing.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.current.store(Arc::new(next));
+        self.swapping.store(false, Ordering::SeqCst);
+    }
+
     /// The parse limits every copy is read within.
     pub fn limits(&self) -> &ParseLimits {
         &self.limits
@@ -272,7 +322,7 @@ impl ListStore {
                         kept,
                     };
                 }
-                self.current.store(Arc::new(snapshot));
+                self.swap_in(snapshot);
                 self.generation.send_modify(|g| *g = g.wrapping_add(1));
                 if !diff.added.is_empty() {
                     self.designations.send_modify(|g| *g = g.wrapping_add(1));
@@ -506,6 +556,39 @@ mod tests {
         ));
         assert!(store.snapshot().is_listed(&address(A)));
         assert!(!store.snapshot().is_listed(&address(B)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_version_is_swapped_in_while_a_release_holds_swaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("internal.txt");
+        std::fs::write(&path, format!("{A}\n")).unwrap();
+        let (store, _) = ListStore::load_at_start(
+            vec![source(dir.path(), "internal")],
+            ParseLimits::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let store = Arc::new(store);
+        std::fs::write(&path, format!("{B}\n")).unwrap();
+        let hold = store.hold_swaps().await;
+        let reloading = {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || {
+                store.reload(&ListId::new("internal").unwrap(), SystemTime::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!reloading.is_finished());
+        assert!(store.snapshot().is_listed(&address(A)));
+        drop(hold);
+        assert!(matches!(
+            reloading.await.unwrap(),
+            Some(ListEvent::Accepted { .. })
+        ));
+        assert!(store.snapshot().is_listed(&address(B)));
+        // And a hold taken after the swap goes through at once.
+        drop(store.hold_swaps().await);
     }
 
     #[test]
