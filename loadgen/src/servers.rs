@@ -116,6 +116,7 @@ pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> 
         state: files.state,
         policy: files.policy,
         lists: files.lists,
+        oracles: files.oracles,
     };
     cfg.audit.checkpoint_dir = data.path().join("witness");
     let (running, _) = start_configured(cfg, data).await?;

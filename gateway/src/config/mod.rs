@@ -19,8 +19,9 @@ pub use raw::{
     RawSigner, RawStore, RawTls,
 };
 pub use typed::{
-    AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, RemoteSource,
-    SanctionsListConfig, SignerEndpoint, StateConfig, TlsFiles, Transport,
+    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,
+    PipelineSources, RemoteSource, SanctionsListConfig, SignerEndpoint, StateConfig, TlsFiles,
+    Transport,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.
@@ -354,6 +355,46 @@ mod tests {
             ),
         ] {
             let err = fetched(dir.path(), &bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_oracle_is_configured_by_kind_with_the_mainnet_contract_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let oracle = "[[sanctions]]\nid = \"chainalysis\"\nkind = \"chainalysis_oracle\"\n\
+                      rpc_url = \"https://eth.example/KEY\"\njurisdiction = \"US-OFAC\"\n";
+        let cfg = fetched(dir.path(), &format!("{OFAC_FETCHED}\n{oracle}")).unwrap();
+        let PipelineSources::Files { lists, oracles, .. } = &cfg.sources else {
+            panic!("not a production configuration")
+        };
+        assert_eq!(lists.len(), 1);
+        assert_eq!(oracles.len(), 1);
+        assert_eq!(oracles[0].contract, CHAINALYSIS_ORACLE);
+        assert_eq!(oracles[0].timeout, Duration::from_millis(3000));
+        assert_eq!(oracles[0].max_batch, 100);
+        for (bad, key) in [
+            (format!("{oracle}format = \"plain\"\n"), "sanctions.format"),
+            (
+                format!("{oracle}max_age_hours = 1\n"),
+                "sanctions.max_age_hours",
+            ),
+            (
+                oracle.replace("https://eth.example/KEY", "http://eth.example"),
+                "sanctions.rpc_url",
+            ),
+            (
+                format!("{oracle}contract = \"0x12\"\n"),
+                "sanctions.contract",
+            ),
+            (
+                oracle.replace("chainalysis_oracle", "oracle"),
+                "sanctions.kind",
+            ),
+        ] {
+            let err = fetched(dir.path(), &format!("{OFAC_FETCHED}\n{bad}"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{bad}: {err}");
         }
     }

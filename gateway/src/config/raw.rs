@@ -211,6 +211,26 @@ pub struct RawSanctionsList {
     /// The list's short name (`ofac-sdn`), used in deny reasons and audit records; 1–64 characters
     /// of `a-z 0-9 - _ .`.
     pub id: String,
+    /// `list` (the default): a list file, read from `path` or fetched from `url`.
+    /// `chainalysis_oracle`: no file; every address a proposal touches is checked with
+    /// `isSanctioned(address)` on the sanctions oracle contract through `rpc_url`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// With `chainalysis_oracle`: the JSON-RPC endpoint asked (`https://`, or `http://` to a
+    /// loopback address).
+    #[serde(default)]
+    pub rpc_url: String,
+    /// With `chainalysis_oracle`: the oracle contract. Empty: Chainalysis's on Ethereum mainnet,
+    /// `0x40C57923924B5c5c5455c48D93317139ADDaC8fb`.
+    #[serde(default)]
+    pub contract: String,
+    /// With `chainalysis_oracle`: milliseconds one batch of `isSanctioned` calls may take; slower
+    /// is "cannot screen" (every proposal denied).
+    #[serde(default = "default_oracle_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// With `chainalysis_oracle`: most addresses asked in one JSON-RPC batch.
+    #[serde(default = "default_oracle_batch")]
+    pub max_batch: u64,
     /// The list file. With `url`: where the last good copy is kept (empty: `<data_dir>/lists/<id>`).
     #[serde(default)]
     pub path: String,
@@ -240,7 +260,8 @@ pub struct RawSanctionsList {
     /// (a private mirror). Empty: the operating system's roots.
     #[serde(default)]
     pub tls_roots: String,
-    /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml`.
+    /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml` (not for an oracle).
+    #[serde(default)]
     pub format: String,
     /// Whose list it is (`US-OFAC`, `UN`, `EU`, `UK-OFSI`, `internal` …), shown with every hit
     /// and reason: `ofac-sdn (US-OFAC)`. Empty: the list id alone.
@@ -254,10 +275,20 @@ pub struct RawSanctionsList {
     /// tier) or `flag` (record the hit only).
     pub action: String,
     /// How long a loaded copy may be used, in hours; older than this, screening cannot answer and
-    /// every proposal is denied. Zero is refused.
+    /// every proposal is denied. Zero is refused (not for an oracle: it answers live).
+    #[serde(default)]
     pub max_age_hours: u64,
 }
 
+fn default_kind() -> String {
+    "list".to_owned()
+}
+fn default_oracle_timeout_ms() -> u64 {
+    3_000
+}
+fn default_oracle_batch() -> u64 {
+    100
+}
 fn default_poll_interval_secs() -> u64 {
     300
 }

@@ -66,7 +66,33 @@ pub enum PipelineSources {
         policy: PathBuf,
         /// At least one sanctions list.
         lists: Vec<SanctionsListConfig>,
+        /// On-chain screens asked beside the lists (`kind = "chainalysis_oracle"`).
+        oracles: Vec<OracleConfig>,
     },
+}
+
+/// Chainalysis's sanctions oracle on Ethereum mainnet.
+pub const CHAINALYSIS_ORACLE: alloy_primitives::Address =
+    alloy_primitives::address!("0x40C57923924B5c5c5455c48D93317139ADDaC8fb");
+
+/// A `[[sanctions]]` table of `kind = "chainalysis_oracle"`, validated: every address a
+/// proposal touches is checked with `isSanctioned(address)` on `contract` through `endpoint`.
+#[derive(Debug, Clone)]
+pub struct OracleConfig {
+    /// The screen's id, as hits and reasons name it.
+    pub id: signgate_policy::sanctions::ListId,
+    /// Whose designations the oracle reflects, shown with its hits.
+    pub jurisdiction: Option<signgate_policy::sanctions::Jurisdiction>,
+    /// What a hit asks policy to do.
+    pub action: signgate_policy::sanctions::ListAction,
+    /// The JSON-RPC endpoint asked.
+    pub endpoint: signgate_chain::EndpointUrl,
+    /// The oracle contract.
+    pub contract: alloy_primitives::Address,
+    /// Deadline of one batch of calls; a miss is "cannot screen".
+    pub timeout: Duration,
+    /// Most addresses asked in one batch.
+    pub max_batch: usize,
 }
 
 /// Where decisions read chain state.
@@ -519,7 +545,7 @@ fn list_config(
     l: &super::RawSanctionsList,
     data_dir: &std::path::Path,
 ) -> Result<SanctionsListConfig, ConfigError> {
-    use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
+    use signgate_policy::sanctions::{ListCategory, ListFormat, ListSpec};
     let format = match l.format.as_str() {
         "plain" => ListFormat::Plain,
         "sdn_csv" => ListFormat::SdnCsv,
@@ -542,17 +568,7 @@ fn list_config(
             ));
         }
     };
-    let action = match l.action.as_str() {
-        "deny" => ListAction::Deny,
-        "escalate" => ListAction::Escalate,
-        "flag" => ListAction::Flag,
-        other => {
-            return Err(ConfigError::invalid(
-                "sanctions.action",
-                format!("{other:?}: use deny, escalate or flag"),
-            ));
-        }
-    };
+    let action = list_action(&l.action)?;
     let remote = remote_config(l)?;
     if format == ListFormat::SdnCsv && remote.is_some() {
         // The CSV pair is two files; a fetched list is one.
@@ -614,11 +630,20 @@ fn pipeline_sources(
             Ok(PathBuf::from(v))
         }
     };
-    let lists = raw
-        .sanctions
-        .iter()
-        .map(|l| list_config(l, data_dir))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut lists = Vec::new();
+    let mut oracles = Vec::new();
+    for l in &raw.sanctions {
+        match l.kind.as_str() {
+            "list" => lists.push(list_config(l, data_dir)?),
+            "chainalysis_oracle" => oracles.push(oracle_config(l)?),
+            other => {
+                return Err(ConfigError::invalid(
+                    "sanctions.kind",
+                    format!("{other:?}: use list or chainalysis_oracle"),
+                ));
+            }
+        }
+    }
     if lists.is_empty() {
         return Err(ConfigError::invalid(
             "sanctions",
@@ -648,7 +673,71 @@ fn pipeline_sources(
         state,
         policy: needed("pipeline.policy", &p.policy)?,
         lists,
+        oracles,
     })
+}
+
+/// A `[[sanctions]]` table of `kind = "chainalysis_oracle"`.
+fn oracle_config(l: &super::RawSanctionsList) -> Result<OracleConfig, ConfigError> {
+    use signgate_policy::sanctions::{Jurisdiction, ListId};
+    for (key, set) in [
+        ("sanctions.path", !l.path.is_empty()),
+        ("sanctions.url", !l.url.is_empty()),
+        ("sanctions.format", !l.format.is_empty()),
+        ("sanctions.max_age_hours", l.max_age_hours != 0),
+    ] {
+        if set {
+            return Err(ConfigError::invalid(
+                key,
+                "does not apply to kind = \"chainalysis_oracle\" (it answers live; a timeout or \
+                 an error is \"cannot screen\")",
+            ));
+        }
+    }
+    let id = ListId::new(&l.id).map_err(|e| ConfigError::invalid("sanctions.id", e.to_string()))?;
+    let endpoint = signgate_chain::EndpointUrl::parse(&l.rpc_url)
+        .map_err(|e| ConfigError::invalid("sanctions.rpc_url", e.to_string()))?;
+    let contract = if l.contract.is_empty() {
+        CHAINALYSIS_ORACLE
+    } else {
+        l.contract.parse().map_err(|_| {
+            ConfigError::invalid(
+                "sanctions.contract",
+                format!("{:?} is not an address", l.contract),
+            )
+        })?
+    };
+    if l.request_timeout_ms == 0 || l.max_batch == 0 {
+        return Err(ConfigError::invalid(
+            "sanctions.request_timeout_ms",
+            "request_timeout_ms and max_batch must be greater than zero",
+        ));
+    }
+    Ok(OracleConfig {
+        id,
+        jurisdiction: (!l.jurisdiction.is_empty())
+            .then(|| Jurisdiction::new(&l.jurisdiction))
+            .transpose()
+            .map_err(|e| ConfigError::invalid("sanctions.jurisdiction", e.to_string()))?,
+        action: list_action(&l.action)?,
+        endpoint,
+        contract,
+        timeout: Duration::from_millis(l.request_timeout_ms),
+        max_batch: usize::try_from(l.max_batch).unwrap_or(usize::MAX),
+    })
+}
+
+fn list_action(text: &str) -> Result<signgate_policy::sanctions::ListAction, ConfigError> {
+    use signgate_policy::sanctions::ListAction;
+    match text {
+        "deny" => Ok(ListAction::Deny),
+        "escalate" => Ok(ListAction::Escalate),
+        "flag" => Ok(ListAction::Flag),
+        other => Err(ConfigError::invalid(
+            "sanctions.action",
+            format!("{other:?}: use deny, escalate or flag"),
+        )),
+    }
 }
 
 /// Every `[[chains]]` table, validated.

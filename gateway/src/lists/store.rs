@@ -32,7 +32,7 @@ use signgate_policy::sanctions::{
 };
 use tokio::sync::watch;
 
-use super::{ListSource, load_source};
+use super::{ListSource, Oracle, load_source};
 use crate::audit::AuditLog;
 
 /// What one load or reload of one list did; each is an audit record.
@@ -97,6 +97,8 @@ pub struct ListStore {
     releasing: AtomicUsize,
     /// A new version waits to be swapped in; new holds wait for it.
     swapping: AtomicBool,
+    /// On-chain screens asked live beside the lists.
+    oracles: Vec<Arc<Oracle>>,
 }
 
 /// While held, no list version is swapped in: a release compares the versions it screened
@@ -138,7 +140,20 @@ impl ListStore {
             status: Mutex::new(HashMap::new()),
             releasing: AtomicUsize::new(0),
             swapping: AtomicBool::new(false),
+            oracles: Vec::new(),
         })
+    }
+
+    /// Asks `oracles` beside the lists at every screening.
+    #[must_use]
+    pub fn with_oracles(mut self, oracles: Vec<Oracle>) -> Self {
+        self.oracles = oracles.into_iter().map(Arc::new).collect();
+        self
+    }
+
+    /// The on-chain screens asked beside the lists.
+    pub fn oracles(&self) -> &[Arc<Oracle>] {
+        &self.oracles
     }
 
     /// Records every later load and reload in `audit`.

@@ -281,6 +281,7 @@ impl<S, T> Pipeline<S, T> {
             timeout: self.limits.simulation_timeout,
             metrics: &self.metrics,
             clock: self.clock.clone(),
+            oracles: self.lists.oracles(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod live_chain;
 mod logs;
 mod metrics;
 mod nonce;
+mod oracle;
 mod policy_apply;
 mod release;
 mod restart;

@@ -15,7 +15,7 @@ use signgate_chain::{SnapshotProvider, StateProvider};
 use signgate_gateway::{
     audit::{AuditLog, AuditReader},
     clock,
-    config::{GatewayConfig, SanctionsListConfig},
+    config::{GatewayConfig, OracleConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
     serve::serve_with,
@@ -169,6 +169,35 @@ pub async fn start_provider<T: StateProvider>(dir: &Path, opts: Options<T>) -> R
     start_provider_with_policy(dir, opts, None).await
 }
 
+/// [`start`] with `oracles` asked beside the lists (the demo lists, unless `opts` replaces them).
+pub async fn start_with_oracles(
+    dir: &Path,
+    opts: Options<Snapshot>,
+    oracles: Vec<OracleConfig>,
+) -> Running {
+    let Options {
+        state,
+        lists,
+        signers,
+        simulation_timeout,
+        checkpoint_hook,
+    } = opts;
+    start_inner(
+        dir,
+        Options {
+            state: SnapshotProvider::new(state),
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        },
+        None,
+        false,
+        oracles,
+    )
+    .await
+}
+
 /// [`start`] with the list tasks `signgate serve` runs: lists with a `url` fetched from their
 /// publisher, file lists watched, and proposals in flight re-screened on every version change;
 /// deciding under `policy` (TOML) instead of the demo policy when given.
@@ -195,6 +224,7 @@ pub async fn start_following_lists(
         },
         policy,
         true,
+        Vec::new(),
     )
     .await
 }
@@ -205,7 +235,7 @@ pub async fn start_provider_with_policy<T: StateProvider>(
     opts: Options<T>,
     policy: Option<&str>,
 ) -> Running {
-    start_inner(dir, opts, policy, false).await
+    start_inner(dir, opts, policy, false, Vec::new()).await
 }
 
 async fn start_inner<T: StateProvider>(
@@ -213,6 +243,7 @@ async fn start_inner<T: StateProvider>(
     opts: Options<T>,
     policy: Option<&str>,
     follow_lists: bool,
+    oracles: Vec<OracleConfig>,
 ) -> Running {
     let signers: Vec<(&str, &str)> = Vec::new();
     let mut cfg = config(dir, &signers);
@@ -241,7 +272,8 @@ async fn start_inner<T: StateProvider>(
         Some(audit.clone()),
         std::time::SystemTime::now(),
     )
-    .unwrap();
+    .unwrap()
+    .with_oracles(setup::oracles(&oracles).unwrap());
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
     let witness = setup::witness(&cfg, audit.clone()).unwrap();
     let pipeline = Pipeline::new(
