@@ -7,7 +7,10 @@
 //! that is not one 32-byte boolean (an address without the contract answers `0x`) is "cannot
 //! screen", which denies — exactly like a stale list.
 
-use std::time::Duration;
+use std::{
+    sync::Mutex,
+    time::{Duration, SystemTime},
+};
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, sol};
@@ -57,6 +60,8 @@ pub enum OracleError {
 pub struct Oracle {
     config: OracleConfig,
     client: EndpointClient,
+    /// When it was last asked and, if it could not answer, why: for health.
+    last: Mutex<Option<(SystemTime, Option<String>)>>,
 }
 
 impl Oracle {
@@ -64,12 +69,29 @@ impl Oracle {
     pub fn new(config: OracleConfig) -> Result<Self, EndpointError> {
         let client =
             EndpointClient::new(config.endpoint.clone(), config.timeout, MAX_RESPONSE_BYTES)?;
-        Ok(Self { config, client })
+        Ok(Self {
+            config,
+            client,
+            last: Mutex::new(None),
+        })
     }
 
     /// Its configuration.
     pub fn config(&self) -> &OracleConfig {
         &self.config
+    }
+
+    /// When it was last asked, and why it could not answer then (`None`: it answered).
+    pub fn last_answer(&self) -> Option<(SystemTime, Option<String>)> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The endpoint's label (scheme, host, port; never the path, which may hold a key).
+    pub fn endpoint_label(&self) -> &str {
+        self.client.label()
     }
 
     /// How hits name it: `chainalysis (US-OFAC)`, or the id alone.
@@ -99,12 +121,20 @@ impl Oracle {
                 .unwrap_or(u32::MAX)
                 .max(1),
         );
-        match tokio::time::timeout(overall.max(Duration::from_millis(1)), all).await {
+        let result = match tokio::time::timeout(overall.max(Duration::from_millis(1)), all).await {
             Ok(result) => result,
             Err(_) => Err(self.endpoint_error(EndpointError::Timeout {
                 timeout_ms: u64::try_from(overall.as_millis()).unwrap_or(u64::MAX),
             })),
-        }
+        };
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((
+            SystemTime::now(),
+            result.as_ref().err().map(ToString::to_string),
+        ));
+        result
     }
 
     fn endpoint_error(&self, source: EndpointError) -> OracleError {

@@ -342,6 +342,7 @@ impl<S: ProposalStore> Admin for AdminService<S> {
         }
         if let Some(lists) = &self.lists {
             components.extend(list_health(lists, self.clock.system_time()));
+            components.extend(oracle_health(lists, self.clock.system_time()));
         }
         if let Some(chains) = &self.chains {
             components.extend(chains.read().iter().map(chain_health));
@@ -425,6 +426,52 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
             );
             pb::ComponentHealth {
                 name,
+                status: status.into(),
+                detail,
+                last_ok,
+            }
+        })
+        .collect()
+}
+
+/// One component per sanctions oracle: asked live at every decision, so its health is its last
+/// answer (an oracle that could not answer then denied that proposal, "cannot screen").
+fn oracle_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
+    lists
+        .oracles()
+        .iter()
+        .map(|oracle| {
+            let config = oracle.config();
+            let asked = format!(
+                "isSanctioned at {} through {}, {} ms per batch",
+                config.contract,
+                oracle.endpoint_label(),
+                config.timeout.as_millis()
+            );
+            let ago = |t: SystemTime| now.duration_since(t).map_or(0, |d| d.as_secs());
+            let (status, detail, last_ok) = match oracle.last_answer() {
+                None => (
+                    pb::ComponentStatus::Ok,
+                    format!("not asked yet; {asked}"),
+                    None,
+                ),
+                Some((at, None)) => (
+                    pb::ComponentStatus::Ok,
+                    format!("answered {} s ago; {asked}", ago(at)),
+                    unix_millis(at).map(convert::timestamp),
+                ),
+                Some((at, Some(error))) => (
+                    pb::ComponentStatus::Failing,
+                    format!(
+                        "could not answer {} s ago ({error}): proposals are denied (cannot \
+                         screen) until it answers; {asked}",
+                        ago(at)
+                    ),
+                    None,
+                ),
+            };
+            pb::ComponentHealth {
+                name: format!("sanctions-oracle:{}", oracle.display_name()),
                 status: status.into(),
                 detail,
                 last_ok,

@@ -118,6 +118,30 @@ async fn the_oracle_denies_a_sanctioned_address_and_a_timeout_cannot_screen() {
         "{:?}",
         p.decision
     );
-    drop(c);
+    // Health says the oracle could not answer, and why.
+    let mut admin =
+        signgate_proto::v1::admin_client::AdminClient::connect(format!("http://{}", gw.addr))
+            .await
+            .unwrap();
+    let health = admin
+        .get_health_details(pb::GetHealthDetailsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let component = health
+        .components
+        .iter()
+        .find(|c| c.name == "sanctions-oracle:chainalysis (US-OFAC)")
+        .unwrap_or_else(|| panic!("{health:?}"));
+    assert_eq!(
+        component.status(),
+        pb::ComponentStatus::Failing,
+        "{component:?}"
+    );
+    assert!(
+        component.detail.contains("could not answer"),
+        "{component:?}"
+    );
+    drop((c, admin));
     gw.stop().await;
 }
