@@ -16,7 +16,7 @@ CRATES = [
     ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, live audit log, client to the signers"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
     ("loadgen", "signgate-loadgen", "the `signgate-load` binary: gateway load beside a tonic echo floor"),
-    ("testkit", "signgate-testkit", "test and benchmark support: a ganache node with the real Safe stack, a JSON-RPC proxy"),
+    ("testkit", "signgate-testkit", "test and benchmark support: a ganache node with the real Safe stack, a JSON-RPC proxy, an HTTPS list publisher"),
 ]
 
 files = subprocess.run(["git", "ls-files", "*.rs"], capture_output=True, text=True,

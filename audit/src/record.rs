@@ -260,6 +260,9 @@ pub enum DecisionTrigger {
     Release,
     /// The proposal was cancelled.
     Cancel,
+    /// A sanctions list changed version while the proposal was not yet released: re-screened
+    /// against the new version at once.
+    ListUpdate,
 }
 
 /// The policy decided; `evidence` is exactly what `evaluate` read.

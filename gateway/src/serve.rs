@@ -235,6 +235,26 @@ async fn serve_pipeline<T: StateProvider>(
         let metrics = pipeline.metrics().unwrap_or_default();
         serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
     }
+    let pipeline = Arc::new(pipeline);
+    spawn_list_tasks(&pipeline, &tasks, stopped.clone());
+    let served = serve_with(listener, cfg, store, pipeline, shutdown).await;
+    // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
+    stop_on_error.disarm();
+    stopped.cancel();
+    tasks.close();
+    tasks.wait().await;
+    served
+}
+
+/// The background work that keeps a pipeline's sanctions lists current and applies every new
+/// version to what is in flight, as tasks of `tasks` until `stopped`: the file watcher (lists
+/// written by something else), the fetchers (lists with a `url`) and the re-screen of every
+/// proposal not yet released on each version change.
+pub fn spawn_list_tasks<S: ProposalStore, T: StateProvider>(
+    pipeline: &Arc<Pipeline<S, T>>,
+    tasks: &TaskTracker,
+    stopped: CancellationToken,
+) {
     // Reload lists when their files change; without it they go stale and every proposal is
     // denied ("cannot screen"), which is safe but noisy.
     match crate::lists::spawn_watcher(
@@ -250,13 +270,19 @@ async fn serve_pipeline<T: StateProvider>(
         }
         Err(e) => tracing::error!(error = %e, "sanctions list watcher did not start"),
     }
-    let served = serve_with(listener, cfg, store, Arc::new(pipeline), shutdown).await;
-    // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
-    stop_on_error.disarm();
-    stopped.cancel();
-    tasks.close();
-    tasks.wait().await;
-    served
+    // Lists with a `url` are fetched from their publisher by the gateway itself.
+    let fetchers = crate::lists::spawn_fetchers(pipeline.lists().clone());
+    {
+        let stopped = stopped.clone();
+        tasks.spawn(async move {
+            stopped.cancelled().await;
+            fetchers.shutdown().await;
+        });
+    }
+    tasks.spawn(crate::pipeline::rescreen::follow_list_changes(
+        Arc::clone(pipeline),
+        stopped,
+    ));
 }
 
 /// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until

@@ -88,6 +88,12 @@ pub struct Options {
     pub warmup: Duration,
     /// A running `signgate serve` (plaintext loopback, demo policy) instead of starting one.
     pub target: Option<String>,
+    /// An `SDN_ADVANCED.XML` file screened against beside the demo list by the in-process
+    /// gateway (issue 16: a realistic list to reload).
+    pub reload_list: Option<std::path::PathBuf>,
+    /// With `reload_list`: reload every list (`Admin.ReloadSanctionsLists`) once, in the middle
+    /// of the measurement window.
+    pub reload_midway: bool,
 }
 
 /// Runs the load against the gateway, then against the echo floor, and reports both.
@@ -106,9 +112,10 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
     let submissions = request::Submissions::new(request::demo_initiator()?);
     let request_bytes = submissions.request(0).encoded_len();
 
-    let own_gateway = match &opts.target {
-        Some(_) => None,
-        None => Some(servers::start_gateway().await?),
+    let own_gateway = match (&opts.target, &opts.reload_list) {
+        (Some(_), _) => None,
+        (None, Some(list)) => Some(servers::start_gateway_with_list(list).await?),
+        (None, None) => Some(servers::start_gateway().await?),
     };
     let gateway_addr = match (&opts.target, &own_gateway) {
         (Some(addr), _) => addr.clone(),
@@ -121,7 +128,21 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
         "in-process, embedded demo"
     };
     let gateway = target::Target::gateway(&gateway_addr, submissions).await?;
+    let reload = opts.reload_midway.then(|| {
+        let at = windows.warmup + windows.duration / 2;
+        tokio::spawn(servers::reload_lists_after(gateway_addr.clone(), at))
+    });
     let gateway_tally = apply(&gateway, opts.load, windows).await;
+    if let Some(reload) = reload {
+        match reload.await {
+            Ok(Ok(took)) => eprintln!(
+                "lists reloaded midway through the window in {} ms",
+                took.as_millis()
+            ),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(LoadError::Server(format!("the reload task failed: {e}"))),
+        }
+    }
     if let Some(running) = own_gateway {
         running.stop().await?;
     }

@@ -37,6 +37,14 @@ struct Args {
     /// URL. Without it the gateway is started in this process on the embedded demo.
     #[arg(long)]
     target: Option<String>,
+    /// Screen against this `SDN_ADVANCED.XML` file too (in-process gateway only), so that
+    /// `--reload-midway` reloads a real list.
+    #[arg(long, conflicts_with_all = ["target", "live"])]
+    reload_list: Option<std::path::PathBuf>,
+    /// With --reload-list: reload every sanctions list once, in the middle of the measurement
+    /// window (Admin.ReloadSanctionsLists); run without it for the comparison.
+    #[arg(long, requires = "reload_list")]
+    reload_midway: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -76,6 +84,8 @@ fn main() -> anyhow::Result<()> {
         duration: seconds("duration", args.duration)?,
         warmup: seconds("warmup", args.warmup)?,
         target: args.target,
+        reload_list: args.reload_list,
+        reload_midway: args.reload_midway,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {

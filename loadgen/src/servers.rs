@@ -89,6 +89,67 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
     Ok(running)
 }
 
+/// [`start_gateway`] with `list` (an `SDN_ADVANCED.XML` file) screened against beside the demo
+/// list, so that a reload has a real list to parse. The demo policy and state are used as files
+/// (not demo mode), with the checkpoints outside the data directory as production requires.
+pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> {
+    use signgate_gateway::config::{PipelineSources, SanctionsListConfig};
+    use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
+    let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
+    let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
+    let mut cfg = demo_config(&data)?;
+    let mut files = setup::write_demo(&cfg.data_dir).map_err(|e| server(&e))?;
+    files.lists.push(SanctionsListConfig {
+        spec: ListSpec::new(
+            "reloaded-sdn",
+            list.display().to_string(),
+            ListCategory::Sanctions,
+            ListAction::Deny,
+            ListFormat::SdnAdvancedXml,
+            std::time::Duration::from_secs(365 * 24 * 3600),
+        )
+        .map_err(|e| server(&e))?,
+        path: list.to_path_buf(),
+        remote: None,
+    });
+    cfg.sources = PipelineSources::Files {
+        state: files.state,
+        policy: files.policy,
+        lists: files.lists,
+        oracles: files.oracles,
+    };
+    cfg.audit.checkpoint_dir = data.path().join("witness");
+    let (running, _) = start_configured(cfg, data).await?;
+    Ok(running)
+}
+
+/// Calls `Admin.ReloadSanctionsLists` on the gateway at `addr` after `delay`; how long the
+/// reload took. A list the reload refused is an error (the measurement would be of nothing).
+pub async fn reload_lists_after(
+    addr: String,
+    delay: std::time::Duration,
+) -> Result<std::time::Duration, LoadError> {
+    use signgate_proto::v1::{ReloadSanctionsListsRequest, admin_client::AdminClient};
+    tokio::time::sleep(delay).await;
+    let mut admin = AdminClient::connect(format!("http://{addr}"))
+        .await
+        .map_err(|e| LoadError::Server(format!("admin connection: {e}")))?;
+    let started = std::time::Instant::now();
+    let answer = admin
+        .reload_sanctions_lists(ReloadSanctionsListsRequest::default())
+        .await
+        .map_err(|e| LoadError::Server(format!("ReloadSanctionsLists: {e}")))?
+        .into_inner();
+    let took = started.elapsed();
+    if let Some(refused) = answer.lists.iter().find(|l| !l.error.is_empty()) {
+        return Err(LoadError::Server(format!(
+            "list {} was not reloaded: {}",
+            refused.id, refused.error
+        )));
+    }
+    Ok(took)
+}
+
 /// Starts the full gateway on the configuration file `config` (whose data directory should be
 /// inside `data`, removed when the server is dropped), which must configure live chains; returns
 /// them beside the server.

@@ -26,6 +26,8 @@ async fn fixed_rate_run_counts_every_request_and_decision() {
         duration: Duration::from_secs(2),
         warmup: Duration::ZERO,
         target: None,
+        reload_list: None,
+        reload_midway: false,
     })
     .await
     .unwrap();
@@ -63,6 +65,8 @@ async fn saturation_run_counts_answers_without_errors() {
         duration: Duration::from_millis(700),
         warmup: Duration::from_millis(300),
         target: None,
+        reload_list: None,
+        reload_midway: false,
     })
     .await
     .unwrap();
@@ -127,4 +131,27 @@ async fn live_run_measures_four_targets_and_counts_round_trips() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["targets"][1]["chain"]["added_latency_ms"], 0);
     assert_eq!(json["targets"][2]["chain"]["added_latency_ms"], 5);
+}
+
+/// A real OFAC list beside the demo list, reloaded midway through the window: every call still
+/// answered, none denied (the demo payee is on neither list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_reloaded_midway_leaves_every_call_answered() {
+    let list = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../policy/tests/fixtures/sanctions/sdn_advanced_2025-11-19_excerpt_uids_27307_42498_43377_56360.xml",
+    );
+    let report = run(&Options {
+        load: Load::Saturation(2),
+        duration: Duration::from_millis(1000),
+        warmup: Duration::from_millis(200),
+        target: None,
+        reload_list: Some(list),
+        reload_midway: true,
+    })
+    .await
+    .unwrap();
+    let g = &report.gateway;
+    assert!(g.ok > 0, "{}", report.table());
+    assert!(g.errors.is_empty(), "gateway errors: {:?}", g.errors);
+    assert_eq!(count(&g.outcomes, "needs_approvals"), g.ok);
 }

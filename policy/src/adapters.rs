@@ -645,7 +645,12 @@ pub fn screening(outcome: &ScreeningOutcome) -> Screening {
                 .flat_map(|h| {
                     h.matches.iter().map(move |m| SanctionsHit {
                         address: h.address,
-                        list: m.list.to_string(),
+                        // The jurisdiction travels with the list's name into every hit and
+                        // reason: `ofac-sdn (US-OFAC)`.
+                        list: match &m.jurisdiction {
+                            Some(j) => format!("{} ({j})", m.list),
+                            None => m.list.to_string(),
+                        },
                         entry: [m.uid.as_deref(), m.name.as_deref()]
                             .into_iter()
                             .flatten()

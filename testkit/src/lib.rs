@@ -2,7 +2,8 @@
 //! with the real Safe 1.4.1 stack at its canonical addresses ([`node::ChainNode`]), and a
 //! JSON-RPC proxy in front of it that counts round trips and injects faults
 //! ([`proxy::RpcProxy`]). The end-to-end tests (`tests/`) and the load generator's live mode
-//! (`loadgen/`) both use it, so it is a library of its own rather than a test module.
+//! (`loadgen/`) both use it, so it is a library of its own rather than a test module. It also
+//! holds an HTTPS sanctions list publisher with faults ([`list_server::ListServer`]).
 //!
 //! Why a real node and not a snapshot: the gateway reads state over JSON-RPC, so its tests need
 //! the wire (batches, keep-alive, timeouts, odd answers) as well as the EVM. Why ganache: it is
@@ -33,6 +34,7 @@
     reason = "test support: a broken node or proxy stops the test at the cause (see the crate docs)"
 )]
 
+pub mod list_server;
 pub mod node;
 pub mod proxy;
 

@@ -19,8 +19,9 @@ pub use raw::{
     RawSigner, RawStore, RawTls,
 };
 pub use typed::{
-    AccessLists, AuditSettings, GatewayConfig, Limits, PipelineSources, SanctionsListConfig,
-    SignerEndpoint, StateConfig, TlsFiles, Transport,
+    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,
+    PipelineSources, RemoteSource, SanctionsListConfig, SignerEndpoint, StateConfig, TlsFiles,
+    Transport,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.
@@ -283,6 +284,119 @@ mod tests {
         let mut vars = env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]);
         vars.extend(env(extra));
         GatewayConfig::load(Some(&file), vars)
+    }
+
+    /// The README's block for OFAC's SDN_ADVANCED.XML, fetched by the gateway.
+    const OFAC_FETCHED: &str = "[[sanctions]]\nid = \"ofac-sdn\"\n\
+        url = \"https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/SDN_ADVANCED.XML\"\n\
+        format = \"sdn_advanced_xml\"\njurisdiction = \"US-OFAC\"\nmax_age_hours = 48\n";
+
+    fn fetched(dir: &Path, list: &str) -> Result<GatewayConfig, ConfigError> {
+        let file = dir.join("fetched.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[pipeline]\ndemo = false\nstate_snapshot = \"/etc/signgate/state.json\"\n\
+                 policy = \"/etc/signgate/policy.toml\"\n\n[audit]\n\
+                 checkpoint_dir = \"/var/lib/witness\"\ncheckpoint_interval_secs = 60\n\
+                 checkpoint_hook = []\n\n{list}"
+            ),
+        )
+        .unwrap();
+        let data = dir.join("data").to_string_lossy().into_owned();
+        GatewayConfig::load(
+            Some(&file),
+            env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]),
+        )
+    }
+
+    #[test]
+    fn a_list_with_a_url_is_fetched_its_copy_kept_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = fetched(dir.path(), OFAC_FETCHED).unwrap();
+        let PipelineSources::Files { lists, .. } = &cfg.sources else {
+            panic!("not a production configuration")
+        };
+        let list = &lists[0];
+        let remote = list.remote.as_ref().unwrap();
+        assert_eq!(
+            remote.url.host_str(),
+            Some("sanctionslistservice.ofac.treas.gov")
+        );
+        assert_eq!(remote.poll_interval, Duration::from_secs(300));
+        assert_eq!(remote.max_bytes, 512 * 1024 * 1024);
+        assert_eq!(remote.connect_timeout, Duration::from_secs(10));
+        assert_eq!(remote.timeout, Duration::from_secs(300));
+        assert_eq!(remote.checksum_url, None);
+        assert_eq!(list.path, dir.path().join("data/lists/ofac-sdn"));
+        assert_eq!(
+            list.spec.jurisdiction.as_ref().map(|j| j.as_str()),
+            Some("US-OFAC")
+        );
+        assert!(list.spec.source.starts_with("https://sanctionslistservice"));
+
+        for (bad, key) in [
+            (OFAC_FETCHED.replace("https://", "http://"), "sanctions.url"),
+            (
+                OFAC_FETCHED.replace("sdn_advanced_xml", "sdn_csv"),
+                "sanctions.url",
+            ),
+            (
+                format!("{OFAC_FETCHED}poll_interval_secs = 0\n"),
+                "sanctions.poll_interval_secs",
+            ),
+            (
+                OFAC_FETCHED.replace("US-OFAC", "US OFAC"),
+                "sanctions.jurisdiction",
+            ),
+            (
+                OFAC_FETCHED.replace("url = ", "checksum_url = "),
+                "sanctions.url",
+            ),
+        ] {
+            let err = fetched(dir.path(), &bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_oracle_is_configured_by_kind_with_the_mainnet_contract_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let oracle = "[[sanctions]]\nid = \"chainalysis\"\nkind = \"chainalysis_oracle\"\n\
+                      rpc_url = \"https://eth.example/KEY\"\njurisdiction = \"US-OFAC\"\n";
+        let cfg = fetched(dir.path(), &format!("{OFAC_FETCHED}\n{oracle}")).unwrap();
+        let PipelineSources::Files { lists, oracles, .. } = &cfg.sources else {
+            panic!("not a production configuration")
+        };
+        assert_eq!(lists.len(), 1);
+        assert_eq!(oracles.len(), 1);
+        assert_eq!(oracles[0].contract, CHAINALYSIS_ORACLE);
+        assert_eq!(oracles[0].timeout, Duration::from_millis(3000));
+        assert_eq!(oracles[0].max_batch, 100);
+        for (bad, key) in [
+            (format!("{oracle}format = \"plain\"\n"), "sanctions.format"),
+            (
+                format!("{oracle}max_age_hours = 1\n"),
+                "sanctions.max_age_hours",
+            ),
+            (
+                oracle.replace("https://eth.example/KEY", "http://eth.example"),
+                "sanctions.rpc_url",
+            ),
+            (
+                format!("{oracle}contract = \"0x12\"\n"),
+                "sanctions.contract",
+            ),
+            (
+                oracle.replace("chainalysis_oracle", "oracle"),
+                "sanctions.kind",
+            ),
+        ] {
+            let err = fetched(dir.path(), &format!("{OFAC_FETCHED}\n{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
     }
 
     /// A production configuration deciding on `chains` (TOML `[[chains]]` tables) instead of a

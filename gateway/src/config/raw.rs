@@ -211,10 +211,62 @@ pub struct RawSanctionsList {
     /// The list's short name (`ofac-sdn`), used in deny reasons and audit records; 1–64 characters
     /// of `a-z 0-9 - _ .`.
     pub id: String,
-    /// The list file.
+    /// `list` (the default): a list file, read from `path` or fetched from `url`.
+    /// `chainalysis_oracle`: no file; every address a proposal touches is checked with
+    /// `isSanctioned(address)` on the sanctions oracle contract through `rpc_url`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// With `chainalysis_oracle`: the JSON-RPC endpoint asked (`https://`, or `http://` to a
+    /// loopback address).
+    #[serde(default)]
+    pub rpc_url: String,
+    /// With `chainalysis_oracle`: the oracle contract. Empty: Chainalysis's on Ethereum mainnet,
+    /// `0x40C57923924B5c5c5455c48D93317139ADDaC8fb`.
+    #[serde(default)]
+    pub contract: String,
+    /// With `chainalysis_oracle`: milliseconds one batch of `isSanctioned` calls may take; slower
+    /// is "cannot screen" (every proposal denied).
+    #[serde(default = "default_oracle_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// With `chainalysis_oracle`: most addresses asked in one JSON-RPC batch.
+    #[serde(default = "default_oracle_batch")]
+    pub max_batch: u64,
+    /// The list file. With `url`: where the last good copy is kept (empty: `<data_dir>/lists/<id>`).
+    #[serde(default)]
     pub path: String,
-    /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml`.
+    /// The publisher's `https` URL: the gateway fetches the list itself every
+    /// `poll_interval_secs`. Empty: the file at `path` is read (something else writes it).
+    #[serde(default)]
+    pub url: String,
+    /// With `url`: an `https` URL of the publisher's SHA-256 of the list; a copy that does not
+    /// match is refused. Empty: no checksum.
+    #[serde(default)]
+    pub checksum_url: String,
+    /// With `url`: seconds between two polls (conditional requests: an unchanged list costs a
+    /// `304`).
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+    /// With `url`: the largest list accepted, in MiB; a larger body is refused while it
+    /// downloads.
+    #[serde(default = "default_max_mib")]
+    pub max_mib: u64,
+    /// With `url`: seconds to establish the connection (TCP and TLS).
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// With `url`: seconds one whole fetch (redirects and body included) may take.
+    #[serde(default = "default_fetch_timeout_secs")]
+    pub fetch_timeout_secs: u64,
+    /// With `url`: a PEM file of the only certificate authorities trusted for this list's URLs
+    /// (a private mirror). Empty: the operating system's roots.
+    #[serde(default)]
+    pub tls_roots: String,
+    /// Which parser reads the file: `plain`, `sdn_csv` or `sdn_advanced_xml` (not for an oracle).
+    #[serde(default)]
     pub format: String,
+    /// Whose list it is (`US-OFAC`, `UN`, `EU`, `UK-OFSI`, `internal` …), shown with every hit
+    /// and reason: `ofac-sdn (US-OFAC)`. Empty: the list id alone.
+    #[serde(default)]
+    pub jurisdiction: String,
     #[serde(default = "default_category")]
     /// What kind of list it is: `sanctions` (the default), `law_enforcement` or `internal`.
     pub category: String,
@@ -223,8 +275,31 @@ pub struct RawSanctionsList {
     /// tier) or `flag` (record the hit only).
     pub action: String,
     /// How long a loaded copy may be used, in hours; older than this, screening cannot answer and
-    /// every proposal is denied. Zero is refused.
+    /// every proposal is denied. Zero is refused (not for an oracle: it answers live).
+    #[serde(default)]
     pub max_age_hours: u64,
+}
+
+fn default_kind() -> String {
+    "list".to_owned()
+}
+fn default_oracle_timeout_ms() -> u64 {
+    3_000
+}
+fn default_oracle_batch() -> u64 {
+    100
+}
+fn default_poll_interval_secs() -> u64 {
+    300
+}
+fn default_max_mib() -> u64 {
+    512
+}
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+fn default_fetch_timeout_secs() -> u64 {
+    300
 }
 
 fn default_category() -> String {

@@ -66,7 +66,33 @@ pub enum PipelineSources {
         policy: PathBuf,
         /// At least one sanctions list.
         lists: Vec<SanctionsListConfig>,
+        /// On-chain screens asked beside the lists (`kind = "chainalysis_oracle"`).
+        oracles: Vec<OracleConfig>,
     },
+}
+
+/// Chainalysis's sanctions oracle on Ethereum mainnet.
+pub const CHAINALYSIS_ORACLE: alloy_primitives::Address =
+    alloy_primitives::address!("0x40C57923924B5c5c5455c48D93317139ADDaC8fb");
+
+/// A `[[sanctions]]` table of `kind = "chainalysis_oracle"`, validated: every address a
+/// proposal touches is checked with `isSanctioned(address)` on `contract` through `endpoint`.
+#[derive(Debug, Clone)]
+pub struct OracleConfig {
+    /// The screen's id, as hits and reasons name it.
+    pub id: signgate_policy::sanctions::ListId,
+    /// Whose designations the oracle reflects, shown with its hits.
+    pub jurisdiction: Option<signgate_policy::sanctions::Jurisdiction>,
+    /// What a hit asks policy to do.
+    pub action: signgate_policy::sanctions::ListAction,
+    /// The JSON-RPC endpoint asked.
+    pub endpoint: signgate_chain::EndpointUrl,
+    /// The oracle contract.
+    pub contract: alloy_primitives::Address,
+    /// Deadline of one batch of calls; a miss is "cannot screen".
+    pub timeout: Duration,
+    /// Most addresses asked in one batch.
+    pub max_batch: usize,
 }
 
 /// Where decisions read chain state.
@@ -83,8 +109,31 @@ pub enum StateConfig {
 pub struct SanctionsListConfig {
     /// Its validated spec (id, format, category, action, maximum age).
     pub spec: signgate_policy::sanctions::ListSpec,
-    /// The list file.
+    /// The list file; for a fetched list, its last good copy.
     pub path: PathBuf,
+    /// Where the gateway fetches the list from; `None`: something else writes `path`.
+    pub remote: Option<RemoteSource>,
+}
+
+/// Where and how the gateway fetches a list itself (a `[[sanctions]]` list with a `url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSource {
+    /// The list's URL (`https` only).
+    pub url: reqwest::Url,
+    /// A URL serving the publisher's SHA-256 of the list (bare hex, `sha256sum` or OpenSSL
+    /// output); when set, a copy whose digest differs is refused.
+    pub checksum_url: Option<reqwest::Url>,
+    /// Time between two polls.
+    pub poll_interval: Duration,
+    /// Largest body accepted, in bytes; a larger one is refused while it streams.
+    pub max_bytes: u64,
+    /// Deadline of the TCP and TLS connection.
+    pub connect_timeout: Duration,
+    /// Deadline of one whole fetch (connection, redirects, body).
+    pub timeout: Duration,
+    /// A PEM file of the only roots trusted for this list's URLs (a private mirror, tests);
+    /// `None`: the platform's roots.
+    pub tls_roots: Option<PathBuf>,
 }
 
 impl GatewayConfig {
@@ -350,7 +399,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
-        let sources = pipeline_sources(&raw)?;
+        let sources = pipeline_sources(&raw, &data_dir)?;
         let audit = audit_settings(&raw.audit, &data_dir)?;
         if matches!(sources, PipelineSources::Files { .. })
             && audit.checkpoint_hook.is_none()
@@ -439,8 +488,64 @@ fn audit_settings(
     })
 }
 
-fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, ConfigError> {
-    use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
+/// An `https` URL of `[[sanctions]]`, or the error naming `key`.
+fn https_url(key: &'static str, text: &str) -> Result<reqwest::Url, ConfigError> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| ConfigError::invalid(key, format!("{text:?}: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{text:?}: must be https (a list is fetched over TLS only)"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The fetch settings of a list with a `url`; `None` without one.
+fn remote_config(l: &super::RawSanctionsList) -> Result<Option<RemoteSource>, ConfigError> {
+    if l.url.is_empty() {
+        if !l.checksum_url.is_empty() || !l.tls_roots.is_empty() {
+            return Err(ConfigError::invalid(
+                "sanctions.url",
+                "checksum_url and tls_roots apply to a fetched list; set url too",
+            ));
+        }
+        return Ok(None);
+    }
+    let positive = |key: &'static str, v: u64| {
+        if v == 0 {
+            Err(ConfigError::invalid(key, "must be greater than zero"))
+        } else {
+            Ok(v)
+        }
+    };
+    Ok(Some(RemoteSource {
+        url: https_url("sanctions.url", &l.url)?,
+        checksum_url: (!l.checksum_url.is_empty())
+            .then(|| https_url("sanctions.checksum_url", &l.checksum_url))
+            .transpose()?,
+        poll_interval: Duration::from_secs(positive(
+            "sanctions.poll_interval_secs",
+            l.poll_interval_secs,
+        )?),
+        max_bytes: positive("sanctions.max_mib", l.max_mib)?.saturating_mul(1024 * 1024),
+        connect_timeout: Duration::from_secs(positive(
+            "sanctions.connect_timeout_secs",
+            l.connect_timeout_secs,
+        )?),
+        timeout: Duration::from_secs(positive(
+            "sanctions.fetch_timeout_secs",
+            l.fetch_timeout_secs,
+        )?),
+        tls_roots: (!l.tls_roots.is_empty()).then(|| PathBuf::from(&l.tls_roots)),
+    }))
+}
+
+fn list_config(
+    l: &super::RawSanctionsList,
+    data_dir: &std::path::Path,
+) -> Result<SanctionsListConfig, ConfigError> {
+    use signgate_policy::sanctions::{ListCategory, ListFormat, ListSpec};
     let format = match l.format.as_str() {
         "plain" => ListFormat::Plain,
         "sdn_csv" => ListFormat::SdnCsv,
@@ -463,33 +568,54 @@ fn list_config(l: &super::RawSanctionsList) -> Result<SanctionsListConfig, Confi
             ));
         }
     };
-    let action = match l.action.as_str() {
-        "deny" => ListAction::Deny,
-        "escalate" => ListAction::Escalate,
-        "flag" => ListAction::Flag,
-        other => {
-            return Err(ConfigError::invalid(
-                "sanctions.action",
-                format!("{other:?}: use deny, escalate or flag"),
-            ));
-        }
-    };
-    if l.path.is_empty() {
+    let action = list_action(&l.action)?;
+    let remote = remote_config(l)?;
+    if format == ListFormat::SdnCsv && remote.is_some() {
+        // The CSV pair is two files; a fetched list is one.
+        return Err(ConfigError::invalid(
+            "sanctions.url",
+            "a fetched list is one file: use sdn_advanced_xml (OFAC's primary format) or \
+             plain; fetch the sdn.csv pair with an external fetcher",
+        ));
+    }
+    if l.path.is_empty() && remote.is_none() {
         return Err(ConfigError::invalid(
             "sanctions.path",
-            "must name the list file",
+            "must name the list file (or set url to have the gateway fetch it)",
         ));
     }
     let max_age = Duration::from_secs(l.max_age_hours.saturating_mul(3600));
-    let spec = ListSpec::new(&l.id, l.path.clone(), category, action, format, max_age)
+    let source = match &remote {
+        Some(r) => shown_url(&r.url),
+        None => l.path.clone(),
+    };
+    let mut spec = ListSpec::new(&l.id, source, category, action, format, max_age)
         .map_err(|e| ConfigError::invalid("sanctions", e.to_string()))?;
-    Ok(SanctionsListConfig {
-        spec,
-        path: PathBuf::from(&l.path),
-    })
+    if !l.jurisdiction.is_empty() {
+        let jurisdiction = signgate_policy::sanctions::Jurisdiction::new(&l.jurisdiction)
+            .map_err(|e| ConfigError::invalid("sanctions.jurisdiction", e.to_string()))?;
+        spec = spec.with_jurisdiction(jurisdiction);
+    }
+    let path = if l.path.is_empty() {
+        data_dir.join("lists").join(spec.id.as_str())
+    } else {
+        PathBuf::from(&l.path)
+    };
+    Ok(SanctionsListConfig { spec, path, remote })
 }
 
-fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
+/// A URL as reasons and health show it: without query (signed URLs carry credentials there).
+fn shown_url(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+fn pipeline_sources(
+    raw: &RawConfig,
+    data_dir: &std::path::Path,
+) -> Result<PipelineSources, ConfigError> {
     let p = &raw.pipeline;
     if p.demo {
         return Ok(PipelineSources::Demo);
@@ -504,11 +630,20 @@ fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
             Ok(PathBuf::from(v))
         }
     };
-    let lists = raw
-        .sanctions
-        .iter()
-        .map(list_config)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut lists = Vec::new();
+    let mut oracles = Vec::new();
+    for l in &raw.sanctions {
+        match l.kind.as_str() {
+            "list" => lists.push(list_config(l, data_dir)?),
+            "chainalysis_oracle" => oracles.push(oracle_config(l)?),
+            other => {
+                return Err(ConfigError::invalid(
+                    "sanctions.kind",
+                    format!("{other:?}: use list or chainalysis_oracle"),
+                ));
+            }
+        }
+    }
     if lists.is_empty() {
         return Err(ConfigError::invalid(
             "sanctions",
@@ -538,7 +673,71 @@ fn pipeline_sources(raw: &RawConfig) -> Result<PipelineSources, ConfigError> {
         state,
         policy: needed("pipeline.policy", &p.policy)?,
         lists,
+        oracles,
     })
+}
+
+/// A `[[sanctions]]` table of `kind = "chainalysis_oracle"`.
+fn oracle_config(l: &super::RawSanctionsList) -> Result<OracleConfig, ConfigError> {
+    use signgate_policy::sanctions::{Jurisdiction, ListId};
+    for (key, set) in [
+        ("sanctions.path", !l.path.is_empty()),
+        ("sanctions.url", !l.url.is_empty()),
+        ("sanctions.format", !l.format.is_empty()),
+        ("sanctions.max_age_hours", l.max_age_hours != 0),
+    ] {
+        if set {
+            return Err(ConfigError::invalid(
+                key,
+                "does not apply to kind = \"chainalysis_oracle\" (it answers live; a timeout or \
+                 an error is \"cannot screen\")",
+            ));
+        }
+    }
+    let id = ListId::new(&l.id).map_err(|e| ConfigError::invalid("sanctions.id", e.to_string()))?;
+    let endpoint = signgate_chain::EndpointUrl::parse(&l.rpc_url)
+        .map_err(|e| ConfigError::invalid("sanctions.rpc_url", e.to_string()))?;
+    let contract = if l.contract.is_empty() {
+        CHAINALYSIS_ORACLE
+    } else {
+        l.contract.parse().map_err(|_| {
+            ConfigError::invalid(
+                "sanctions.contract",
+                format!("{:?} is not an address", l.contract),
+            )
+        })?
+    };
+    if l.request_timeout_ms == 0 || l.max_batch == 0 {
+        return Err(ConfigError::invalid(
+            "sanctions.request_timeout_ms",
+            "request_timeout_ms and max_batch must be greater than zero",
+        ));
+    }
+    Ok(OracleConfig {
+        id,
+        jurisdiction: (!l.jurisdiction.is_empty())
+            .then(|| Jurisdiction::new(&l.jurisdiction))
+            .transpose()
+            .map_err(|e| ConfigError::invalid("sanctions.jurisdiction", e.to_string()))?,
+        action: list_action(&l.action)?,
+        endpoint,
+        contract,
+        timeout: Duration::from_millis(l.request_timeout_ms),
+        max_batch: usize::try_from(l.max_batch).unwrap_or(usize::MAX),
+    })
+}
+
+fn list_action(text: &str) -> Result<signgate_policy::sanctions::ListAction, ConfigError> {
+    use signgate_policy::sanctions::ListAction;
+    match text {
+        "deny" => Ok(ListAction::Deny),
+        "escalate" => Ok(ListAction::Escalate),
+        "flag" => Ok(ListAction::Flag),
+        other => Err(ConfigError::invalid(
+            "sanctions.action",
+            format!("{other:?}: use deny, escalate or flag"),
+        )),
+    }
 }
 
 /// Every `[[chains]]` table, validated.

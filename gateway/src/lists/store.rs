@@ -13,9 +13,12 @@
 //! used; the previous one stays), a `refused` record names the reason and the version kept.
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
-    time::SystemTime,
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -24,12 +27,12 @@ use signgate_audit::{
     record::{ListOutcome, SanctionsListChange},
 };
 use signgate_policy::sanctions::{
-    ListDiff, ListId, ListLoadError, ListSpecError, ParseLimits, SanctionsSnapshot, Sha256Digest,
-    UpdateOutcome,
+    ListDiff, ListId, ListLoadError, ListSpecError, LoadedList, ParseLimits, SanctionsSnapshot,
+    Sha256Digest, UpdateOutcome,
 };
 use tokio::sync::watch;
 
-use super::{ListSource, load_source};
+use super::{ListSource, Oracle, load_source};
 use crate::audit::AuditLog;
 
 /// What one load or reload of one list did; each is an audit record.
@@ -63,6 +66,20 @@ pub enum ListEvent {
     },
 }
 
+/// What the gateway knows about one list's source besides the copy in force: for health and
+/// `signgate admin lists`.
+#[derive(Debug, Clone, Default)]
+pub struct ListStatus {
+    /// When the source was last asked (fetched lists only).
+    pub last_check: Option<SystemTime>,
+    /// What that check gave: `not modified (304)`, `new version`, `refused: …`, `failed: …`.
+    pub last_result: Option<String>,
+    /// When a new version was last swapped in.
+    pub last_change: Option<SystemTime>,
+    /// The address-level diff of that change.
+    pub last_diff: Option<ListDiff>,
+}
+
 /// Holds the current snapshot of every configured list.
 #[derive(Debug)]
 pub struct ListStore {
@@ -71,7 +88,32 @@ pub struct ListStore {
     current: ArcSwap<SanctionsSnapshot>,
     reload_lock: Mutex<()>,
     generation: watch::Sender<u64>,
+    /// Bumped when a swapped-in version adds addresses: only then can a proposal in flight
+    /// become newly listed (a removal cannot create a match).
+    designations: watch::Sender<u64>,
     audit: Option<Arc<AuditLog>>,
+    status: Mutex<HashMap<ListId, ListStatus>>,
+    /// Releases inside their check-the-lists-then-reserve-the-nonce step ([`SwapHold`]).
+    releasing: AtomicUsize,
+    /// A new version waits to be swapped in; new holds wait for it.
+    swapping: AtomicBool,
+    /// On-chain screens asked live beside the lists.
+    oracles: Vec<Arc<Oracle>>,
+}
+
+/// While held, no list version is swapped in: a release compares the versions it screened
+/// against with the ones in force and reserves its nonce under one hold, so no version can
+/// arrive between the check and the reservation. A swap waits for the holds in progress (a
+/// store transaction each); a hold waits for a swap that has begun.
+#[derive(Debug)]
+pub struct SwapHold<'a> {
+    store: &'a ListStore,
+}
+
+impl Drop for SwapHold<'_> {
+    fn drop(&mut self) {
+        self.store.releasing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ListStore {
@@ -93,8 +135,25 @@ impl ListStore {
             current: ArcSwap::from_pointee(initial),
             reload_lock: Mutex::new(()),
             generation: watch::channel(0).0,
+            designations: watch::channel(0).0,
             audit: None,
+            status: Mutex::new(HashMap::new()),
+            releasing: AtomicUsize::new(0),
+            swapping: AtomicBool::new(false),
+            oracles: Vec::new(),
         })
+    }
+
+    /// Asks `oracles` beside the lists at every screening.
+    #[must_use]
+    pub fn with_oracles(mut self, oracles: Vec<Oracle>) -> Self {
+        self.oracles = oracles.into_iter().map(Arc::new).collect();
+        self
+    }
+
+    /// The on-chain screens asked beside the lists.
+    pub fn oracles(&self) -> &[Arc<Oracle>] {
+        &self.oracles
     }
 
     /// Records every later load and reload in `audit`.
@@ -142,6 +201,12 @@ impl ListStore {
         self.generation.subscribe()
     }
 
+    /// A receiver that changes whenever a swapped-in version adds addresses to a list (a
+    /// designation, or a list's first load): what the re-screen of proposals in flight follows.
+    pub fn subscribe_designations(&self) -> watch::Receiver<u64> {
+        self.designations.subscribe()
+    }
+
     /// Reloads every list (an admin request, or start-up). Blocking: file reads and parsing;
     /// call from a blocking thread in async code.
     pub fn reload_all(&self, now: SystemTime) -> Vec<ListEvent> {
@@ -149,31 +214,134 @@ impl ListStore {
         ids.iter().filter_map(|id| self.reload(id, now)).collect()
     }
 
-    /// Reloads one list; `None` if no list has this id. Blocking.
+    /// Reloads one list from its file (a fetched list: its last good copy); `None` if no list
+    /// has this id. Blocking.
     pub fn reload(&self, id: &ListId, now: SystemTime) -> Option<ListEvent> {
         let source = self.sources.iter().find(|s| &s.spec.id == id)?;
         // Held across the parse too, so an older parse can never overwrite a newer one.
-        let _guard = self
-            .reload_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.lock();
         let loaded = load_source(source, now, &self.limits);
+        Some(self.offer_locked(id, loaded, now))
+    }
+
+    /// Offers a verified (or refused) copy of list `id`, obtained elsewhere (the fetcher):
+    /// recorded in the audit log and swapped in, or refused, exactly as a reload. Blocking.
+    pub fn offer(&self, id: &ListId, loaded: Result<LoadedList, ListLoadError>) -> ListEvent {
+        let _guard = self.lock();
+        self.offer_locked(id, loaded, SystemTime::now())
+    }
+
+    /// Records a failed attempt to obtain list `id` (a fetch that timed out, a redirect to
+    /// plain HTTP …): the copy in force stays and the refusal is in the audit log. Blocking.
+    pub fn refuse(&self, id: &ListId, error: ListLoadError) -> ListEvent {
+        self.offer(id, Err(error))
+    }
+
+    /// The source confirmed the version of list `id` in force current at `at` (an HTTP 304,
+    /// or the same content again): its age restarts there. Not a new version: nothing is
+    /// recorded and the generation does not change. `false` when the list has no copy in
+    /// force (a confirmation cannot make an unavailable list usable).
+    pub fn confirm(&self, id: &ListId, at: SystemTime) -> bool {
+        let _guard = self.lock();
+        match self.current.load().with_confirmed(id, at) {
+            Some(next) => {
+                self.current.store(Arc::new(next));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Notes the result of a check of list `id`'s source, for health and `admin lists`.
+    pub fn note_check(&self, id: &ListId, at: SystemTime, result: String) {
+        let mut status = self.status_lock();
+        let entry = status.entry(id.clone()).or_default();
+        entry.last_check = Some(at);
+        entry.last_result = Some(result);
+    }
+
+    /// What is known about each configured list's source, in configuration order.
+    pub fn status(&self) -> Vec<(ListId, ListStatus)> {
+        let status = self.status_lock();
+        self.sources
+            .iter()
+            .map(|s| {
+                let id = s.spec.id.clone();
+                let st = status.get(&id).cloned().unwrap_or_default();
+                (id, st)
+            })
+            .collect()
+    }
+
+    /// Holds off list swaps until the returned hold is dropped (see [`SwapHold`]).
+    pub async fn hold_swaps(&self) -> SwapHold<'_> {
+        loop {
+            if !self.swapping.load(Ordering::SeqCst) {
+                self.releasing.fetch_add(1, Ordering::SeqCst);
+                // Either this sees the swapper's flag, or the swapper sees this hold.
+                if !self.swapping.load(Ordering::SeqCst) {
+                    return SwapHold { store: self };
+                }
+                self.releasing.fetch_sub(1, Ordering::SeqCst);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Swaps `next` in once no release holds swaps off. Blocking (called with the reload lock
+    /// held, from blocking threads or at start).
+    fn swap_in(&self, next: SanctionsSnapshot) {
+        self.swapping.store(true, Ordering::SeqCst);
+        while self.releasing.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.current.store(Arc::new(next));
+        self.swapping.store(false, Ordering::SeqCst);
+    }
+
+    /// The parse limits every copy is read within.
+    pub fn limits(&self) -> &ParseLimits {
+        &self.limits
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn status_lock(&self) -> std::sync::MutexGuard<'_, HashMap<ListId, ListStatus>> {
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The one path of every copy, loaded or refused, with the reload lock held.
+    fn offer_locked(
+        &self,
+        id: &ListId,
+        loaded: Result<LoadedList, ListLoadError>,
+        now: SystemTime,
+    ) -> ListEvent {
         let current = self.current.load_full();
         let kept = current.list(id).map(|l| l.sha256());
-        let event = match current.apply_update(loaded) {
+        match current.apply_update(loaded) {
             UpdateOutcome::Accepted { snapshot, diff } => {
                 let findings = snapshot.list(id).map_or(0, |l| l.findings().len());
                 if !self.record(AuditEvent::SanctionsList(SanctionsListChange::loaded(
                     &diff,
                 ))) {
                     tracing::error!(list = %id, sha256 = %diff.new_sha256, "sanctions list version not used: the audit log could not record it");
-                    return Some(ListEvent::Unrecorded {
+                    return ListEvent::Unrecorded {
                         list: id.clone(),
                         kept,
-                    });
+                    };
                 }
-                self.current.store(Arc::new(snapshot));
+                self.swap_in(snapshot);
                 self.generation.send_modify(|g| *g = g.wrapping_add(1));
+                if !diff.added.is_empty() {
+                    self.designations.send_modify(|g| *g = g.wrapping_add(1));
+                }
                 tracing::info!(
                     list = %id,
                     sha256 = %diff.new_sha256,
@@ -182,6 +350,12 @@ impl ListStore {
                     findings,
                     "sanctions list loaded"
                 );
+                {
+                    let mut status = self.status_lock();
+                    let entry = status.entry(id.clone()).or_default();
+                    entry.last_change = Some(now);
+                    entry.last_diff = Some(diff.clone());
+                }
                 ListEvent::Accepted { diff, findings }
             }
             UpdateOutcome::Rejected { error } => {
@@ -205,8 +379,7 @@ impl ListStore {
                 }));
                 ListEvent::Rejected { error, kept }
             }
-        };
-        Some(event)
+        }
     }
 
     /// Appends `event` to the audit log, if the store has one; `false` if it could not.
@@ -253,6 +426,7 @@ mod tests {
             path: dir.join(format!("{id}.txt")),
             comments_path: None,
             checksum_path: None,
+            remote: None,
         }
     }
 
@@ -397,6 +571,39 @@ mod tests {
         ));
         assert!(store.snapshot().is_listed(&address(A)));
         assert!(!store.snapshot().is_listed(&address(B)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_version_is_swapped_in_while_a_release_holds_swaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("internal.txt");
+        std::fs::write(&path, format!("{A}\n")).unwrap();
+        let (store, _) = ListStore::load_at_start(
+            vec![source(dir.path(), "internal")],
+            ParseLimits::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let store = Arc::new(store);
+        std::fs::write(&path, format!("{B}\n")).unwrap();
+        let hold = store.hold_swaps().await;
+        let reloading = {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || {
+                store.reload(&ListId::new("internal").unwrap(), SystemTime::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!reloading.is_finished());
+        assert!(store.snapshot().is_listed(&address(A)));
+        drop(hold);
+        assert!(matches!(
+            reloading.await.unwrap(),
+            Some(ListEvent::Accepted { .. })
+        ));
+        assert!(store.snapshot().is_listed(&address(B)));
+        // And a hold taken after the swap goes through at once.
+        drop(store.hold_swaps().await);
     }
 
     #[test]

@@ -170,6 +170,7 @@ mod tests {
             path: path.clone(),
             comments_path: None,
             checksum_path: None,
+            remote: None,
         };
         let audit = Arc::new(
             crate::audit::AuditLog::open(

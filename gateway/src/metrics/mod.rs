@@ -240,6 +240,7 @@ pub const fn trigger_label(trigger: DecisionTrigger) -> &'static str {
         DecisionTrigger::Rejection => "rejection",
         DecisionTrigger::Release => "release",
         DecisionTrigger::Cancel => "cancel",
+        DecisionTrigger::ListUpdate => "list_update",
     }
 }
 

@@ -16,8 +16,10 @@ use alloy_primitives::Address;
 use signgate_chain::{PinnedState, SafeFacts};
 use signgate_policy::{
     adapters,
-    evidence::Screening,
-    sanctions::{ListSlot, SanctionsSnapshot, screen, simulation_subjects},
+    evidence::{SanctionsHit, Screening},
+    sanctions::{
+        ListAction, ListSlot, SanctionsSnapshot, ScreeningSubject, screen, simulation_subjects,
+    },
 };
 use signgate_simulator::{
     SafeContext, SafeTx, SafeVersion,
@@ -31,6 +33,7 @@ use crate::{
     clock::SharedClock,
     domain::{ListVersion, RecordedAnalysis, SimulationFailure},
     error::GatewayError,
+    lists::Oracle,
     metrics::{Metrics, SimulationOutcome},
 };
 
@@ -153,6 +156,54 @@ pub fn screen_at(
     adapters::screening(&screen(snapshot, &involvements, &touched, now))
 }
 
+/// Adds the oracles' answers to the lists' screening: every decoded and simulated address is
+/// asked; a sanctioned one is a hit named after the oracle, with where it occurs. An oracle that
+/// cannot answer makes the whole screening "cannot screen" (denied), like a stale list. When the
+/// lists already cannot screen, the oracles are not asked (the proposal is denied anyway).
+pub async fn ask_oracles(
+    oracles: &[Arc<Oracle>],
+    screening: Screening,
+    decoded: &DecodedTransaction,
+    simulation: Option<&SimulationReport>,
+) -> Screening {
+    let mut hits = match screening {
+        Screening::Screened { hits } if !oracles.is_empty() => hits,
+        other => return other,
+    };
+    let subjects: Vec<ScreeningSubject> = decoded
+        .involvements()
+        .iter()
+        .map(ScreeningSubject::from)
+        .chain(simulation.map(simulation_subjects).unwrap_or_default())
+        .collect();
+    let addresses: Vec<Address> = subjects.iter().map(|s| s.address).collect();
+    for oracle in oracles {
+        let listed = match oracle.sanctioned(&addresses).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(%error, "sanctions oracle did not answer; cannot screen");
+                return Screening::CannotScreen {
+                    reason: error.to_string(),
+                };
+            }
+        };
+        let config = oracle.config();
+        hits.extend(
+            subjects
+                .iter()
+                .filter(|s| listed.contains(&s.address))
+                .map(|s| SanctionsHit {
+                    address: s.address,
+                    list: oracle.display_name(),
+                    entry: format!("isSanctioned = true at {}", config.contract),
+                    location: s.location.to_string(),
+                    deny: config.action >= ListAction::Escalate,
+                }),
+        );
+    }
+    Screening::Screened { hits }
+}
+
 /// The Safe's own state at `pinned` (on live chains: from every endpoint, compared), within
 /// `timeout`. The accounts `tx` certainly reads are fetched in the same round trip, so the
 /// simulation's first round already has them.
@@ -219,6 +270,8 @@ pub struct Runner<'a, P> {
     pub metrics: &'a Metrics,
     /// The clock list freshness is judged by.
     pub clock: SharedClock,
+    /// On-chain screens asked beside the lists, live, at every evaluation.
+    pub oracles: &'a [Arc<Oracle>],
 }
 
 /// Decodes, simulates and screens `tx` for `ctx`. `signatures`: a blob the Safe would accept
@@ -251,6 +304,7 @@ pub async fn analyse_decoded<P: PinnedState>(
         timeout,
         metrics,
         clock,
+        oracles,
     } = runner;
     let started = Instant::now();
     let (simulation, outcome) = simulate(state, ctx, tx, signatures, timeout).await?;
@@ -261,7 +315,19 @@ pub async fn analyse_decoded<P: PinnedState>(
         simulation.as_ref().ok(),
         clock.system_time(),
     );
-    let lists = snapshot
+    let screening = ask_oracles(oracles, screening, &decoded, simulation.as_ref().ok()).await;
+    let lists = list_versions(&snapshot);
+    Ok(Analysis {
+        decoded,
+        simulation,
+        screening,
+        lists,
+    })
+}
+
+/// The version of every list in `snapshot`, as decisions record them.
+pub fn list_versions(snapshot: &SanctionsSnapshot) -> Vec<ListVersion> {
+    snapshot
         .slots()
         .iter()
         .map(|s| match s {
@@ -274,11 +340,5 @@ pub async fn analyse_decoded<P: PinnedState>(
                 sha256: None,
             },
         })
-        .collect();
-    Ok(Analysis {
-        decoded,
-        simulation,
-        screening,
-        lists,
-    })
+        .collect()
 }

@@ -12,6 +12,7 @@
 //! - `submit`, `approve`, `cancel`: the calls that change a proposal (`supplied`: owner
 //!   signatures sent with a submission, checked and reported); `release`: nonce reservation,
 //!   the release ticket and the signer backends;
+//! - [`rescreen`]: every proposal not yet released evaluated again when a list changes version;
 //! - [`velocity`]: rolling-window totals read for the evidence, and the caps the store enforces
 //!   inside the release transaction;
 //! - [`setup`]: building a pipeline from the configuration (demo assets included).
@@ -28,6 +29,7 @@ mod commit;
 pub mod evidence;
 pub(crate) mod records;
 mod release;
+pub mod rescreen;
 pub mod setup;
 mod submit;
 mod supplied;
@@ -279,6 +281,7 @@ impl<S, T> Pipeline<S, T> {
             timeout: self.limits.simulation_timeout,
             metrics: &self.metrics,
             clock: self.clock.clone(),
+            oracles: self.lists.oracles(),
         }
     }
 }

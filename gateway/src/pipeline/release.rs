@@ -97,6 +97,18 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
         }
     }
     let (outflows, caps) = velocity::release_caps(&policy, &ev)?;
+    // The release is screened against the newest lists, in the same step that reserves the
+    // nonce: no version is swapped in between this check and the reservation (the hold), and
+    // a version swapped in while the evaluation ran (the simulation takes time) sends the
+    // caller back to request again, which screens against it; the re-screen of proposals in
+    // flight denies a listed one meanwhile.
+    let hold = p.lists.hold_swaps().await;
+    if super::analysis::list_versions(&p.lists.snapshot()) != analysis.lists {
+        return Err(GatewayError::Aborted(format!(
+            "proposal {id}: a sanctions list changed version during the release; nothing was \
+             signed; request signatures again"
+        )));
+    }
     let outcome = p
         .commit(vec![decided], |audit| {
             p.store.release(
@@ -110,7 +122,9 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
                 },
             )
         })
-        .await?;
+        .await;
+    drop(hold);
+    let outcome = outcome?;
     let reservation = match outcome {
         ReleaseOutcome::Released(reservation) => reservation,
         ReleaseOutcome::OverLimit(over) => {

@@ -28,9 +28,11 @@ use crate::{
         export::{CheckpointSink, Witness},
     },
     clock::SharedClock,
-    config::{GatewayConfig, PipelineSources, SanctionsListConfig, StateConfig, Transport},
+    config::{
+        GatewayConfig, OracleConfig, PipelineSources, SanctionsListConfig, StateConfig, Transport,
+    },
     governance::{GovernedPolicy, PersistError, policy_at_start, policy_dir},
-    lists::{ListEvent, ListSource, ListStore},
+    lists::{ListEvent, ListSource, ListStore, Oracle},
     signer_backends::ClientTls,
     store::ProposalStore,
 };
@@ -92,6 +94,14 @@ pub enum SetupError {
         /// The configured checkpoint directory.
         checkpoint_dir: PathBuf,
     },
+    /// An oracle's endpoint client could not be built.
+    #[error("sanctions oracle {id}: {source}")]
+    Oracle {
+        /// The oracle's id.
+        id: String,
+        /// Why its client could not be built.
+        source: EndpointError,
+    },
     /// A chain's endpoint client could not be built.
     #[error("chains: {0}")]
     Chains(#[from] EndpointError),
@@ -117,6 +127,8 @@ pub struct SourceFiles {
     pub policy: PathBuf,
     /// Every sanctions list screened against, with its spec.
     pub lists: Vec<SanctionsListConfig>,
+    /// The on-chain screens asked beside the lists.
+    pub oracles: Vec<OracleConfig>,
 }
 
 /// Writes the demo assets to `<data_dir>/demo/` and names them as sources.
@@ -142,7 +154,12 @@ pub fn write_demo(data_dir: &Path) -> Result<SourceFiles, SetupError> {
     Ok(SourceFiles {
         state: StateConfig::Snapshot(state_snapshot),
         policy,
-        lists: vec![SanctionsListConfig { spec, path: list }],
+        lists: vec![SanctionsListConfig {
+            spec,
+            path: list,
+            remote: None,
+        }],
+        oracles: Vec::new(),
     })
 }
 
@@ -165,10 +182,12 @@ pub fn resolve(cfg: &GatewayConfig) -> Result<SourceFiles, SetupError> {
             state,
             policy,
             lists,
+            oracles,
         } => Ok(SourceFiles {
             state: state.clone(),
             policy: policy.clone(),
             lists: lists.clone(),
+            oracles: oracles.clone(),
         }),
     }
 }
@@ -218,6 +237,7 @@ pub fn load_lists(
             path: l.path.clone(),
             comments_path: None,
             checksum_path: None,
+            remote: l.remote.clone(),
         })
         .collect();
     let (store, events) =
@@ -228,6 +248,19 @@ pub fn load_lists(
         }
     }
     Ok(store)
+}
+
+/// The clients of the configured oracles.
+pub fn oracles(configs: &[OracleConfig]) -> Result<Vec<Oracle>, SetupError> {
+    configs
+        .iter()
+        .map(|c| {
+            Oracle::new(c.clone()).map_err(|source| SetupError::Oracle {
+                id: c.id.to_string(),
+                source,
+            })
+        })
+        .collect()
 }
 
 /// The pipeline `signgate serve` runs, over the state the configuration names.
@@ -300,7 +333,8 @@ fn with_state<S: ProposalStore, T: StateProvider>(
     state: Arc<T>,
 ) -> Result<Pipeline<S, T>, SetupError> {
     let policy = governed_policy(&cfg.data_dir, &files.policy, audit.clone())?;
-    let lists = load_lists(&files.lists, Some(audit.clone()), clock.system_time())?;
+    let lists = load_lists(&files.lists, Some(audit.clone()), clock.system_time())?
+        .with_oracles(oracles(&files.oracles)?);
     let tls = match &cfg.transport {
         Transport::MutualTls(tls) => Some(ClientTls::from_files(tls).map_err(io(&tls.cert))?),
         Transport::PlaintextLoopback => None,
@@ -386,6 +420,7 @@ mod tests {
             state: StateConfig::Snapshot(dir.join("state.json")),
             policy: dir.join("policy.toml"),
             lists: Vec::new(),
+            oracles: Vec::new(),
         };
         cfg
     }

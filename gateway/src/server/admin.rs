@@ -342,6 +342,7 @@ impl<S: ProposalStore> Admin for AdminService<S> {
         }
         if let Some(lists) = &self.lists {
             components.extend(list_health(lists, self.clock.system_time()));
+            components.extend(oracle_health(lists, self.clock.system_time()));
         }
         if let Some(chains) = &self.chains {
             components.extend(chains.read().iter().map(chain_health));
@@ -362,6 +363,7 @@ const LIST_AGE_WARNING: f64 = 0.8;
 /// One component per configured sanctions list: usable and fresh, nearly stale, or unusable.
 fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
     let snapshot = lists.snapshot();
+    let statuses = lists.status();
     snapshot
         .slots()
         .iter()
@@ -392,9 +394,12 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
                             (
                                 status,
                                 format!(
-                                    "{} address{}, sha256 {}, loaded {} s ago of at most {} s",
+                                    "{} address{}, version {}, sha256 {}, confirmed current {} s \
+                                     ago of at most {} s",
                                     list.address_count(),
                                     if list.address_count() == 1 { "" } else { "es" },
+                                    list.issue_date()
+                                        .map_or_else(|| "undated".to_owned(), |d| d.to_string()),
                                     list.sha256(),
                                     age.as_secs(),
                                     spec.max_age.as_secs()
@@ -405,6 +410,20 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
                     }
                 }
             };
+            let detail = format!(
+                "{detail}; jurisdiction {}; source {}{}",
+                spec.jurisdiction
+                    .as_ref()
+                    .map_or("not configured", |j| j.as_str()),
+                spec.source,
+                source_words(
+                    statuses
+                        .iter()
+                        .find(|(id, _)| id == &spec.id)
+                        .map(|(_, s)| s),
+                    now
+                )
+            );
             pb::ComponentHealth {
                 name,
                 status: status.into(),
@@ -413,6 +432,89 @@ fn list_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
             }
         })
         .collect()
+}
+
+/// One component per sanctions oracle: asked live at every decision, so its health is its last
+/// answer (an oracle that could not answer then denied that proposal, "cannot screen").
+fn oracle_health(lists: &ListStore, now: SystemTime) -> Vec<pb::ComponentHealth> {
+    lists
+        .oracles()
+        .iter()
+        .map(|oracle| {
+            let config = oracle.config();
+            let asked = format!(
+                "isSanctioned at {} through {}, {} ms per batch",
+                config.contract,
+                oracle.endpoint_label(),
+                config.timeout.as_millis()
+            );
+            let ago = |t: SystemTime| now.duration_since(t).map_or(0, |d| d.as_secs());
+            let (status, detail, last_ok) = match oracle.last_answer() {
+                None => (
+                    pb::ComponentStatus::Ok,
+                    format!("not asked yet; {asked}"),
+                    None,
+                ),
+                Some((at, None)) => (
+                    pb::ComponentStatus::Ok,
+                    format!("answered {} s ago; {asked}", ago(at)),
+                    unix_millis(at).map(convert::timestamp),
+                ),
+                Some((at, Some(error))) => (
+                    pb::ComponentStatus::Failing,
+                    format!(
+                        "could not answer {} s ago ({error}): proposals are denied (cannot \
+                         screen) until it answers; {asked}",
+                        ago(at)
+                    ),
+                    None,
+                ),
+            };
+            pb::ComponentHealth {
+                name: format!("sanctions-oracle:{}", oracle.display_name()),
+                status: status.into(),
+                detail,
+                last_ok,
+            }
+        })
+        .collect()
+}
+
+/// The last check and the last change of a list's source, in words, for health.
+fn source_words(status: Option<&crate::lists::ListStatus>, now: SystemTime) -> String {
+    let Some(status) = status else {
+        return String::new();
+    };
+    let ago = |t: SystemTime| {
+        now.duration_since(t).map_or_else(
+            |_| "just now".to_owned(),
+            |d| format!("{} s ago", d.as_secs()),
+        )
+    };
+    let mut out = String::new();
+    if let (Some(at), Some(result)) = (status.last_check, &status.last_result) {
+        out.push_str(&format!("; last check {}: {result}", ago(at)));
+    }
+    if let Some(at) = status.last_change {
+        out.push_str(&format!("; last change {}", ago(at)));
+        if let Some(diff) = &status.last_diff {
+            let shown = |v: &[alloy_primitives::Address]| {
+                let mut words: Vec<String> = v.iter().take(5).map(ToString::to_string).collect();
+                if v.len() > 5 {
+                    words.push(format!("… {} more", v.len() - 5));
+                }
+                words.join(" ")
+            };
+            out.push_str(&format!(
+                " (+{} [{}], -{} [{}])",
+                diff.added.len(),
+                shown(&diff.added),
+                diff.removed.len(),
+                shown(&diff.removed)
+            ));
+        }
+    }
+    out
 }
 
 /// One component per live chain: usable (with its pin and endpoints) or why not.

@@ -5,7 +5,7 @@
 
 use thiserror::Error;
 
-use super::{ListId, Sha256Digest};
+use super::{IssueDate, ListId, Sha256Digest};
 
 /// Why a list file could not be parsed.
 #[derive(Debug, Error)]
@@ -129,6 +129,14 @@ pub enum ListParseError {
         /// 1-based line number of the first data after the marker.
         line: u64,
     },
+    /// A plain list's `# published:` comment that is not a `YYYY-MM-DD` date.
+    #[error("line {line}: published date {text:?} is not YYYY-MM-DD")]
+    InvalidPublishedDate {
+        /// 1-based line number.
+        line: u64,
+        /// The date as written.
+        text: String,
+    },
     /// A plain list line that is not an EVM address.
     #[error("line {line}: {text:?} is not an EVM address (0x + 40 hex digits)")]
     InvalidAddress {
@@ -170,6 +178,20 @@ pub enum ListLoadError {
         /// The checksum as published.
         text: String,
     },
+    /// The publisher's issue date of the offered copy is earlier than that of the copy in
+    /// force: an old file replayed or a stale mirror. Refused; the newer copy stays.
+    #[error(
+        "list {list}: the offered copy is dated {offered}, older than the {in_force} copy in \
+         force; refused (no rollback)"
+    )]
+    Rollback {
+        /// The list the update was for.
+        list: ListId,
+        /// The issue date of the copy in force.
+        in_force: IssueDate,
+        /// The issue date of the refused copy.
+        offered: IssueDate,
+    },
     /// The source could not be read at all (missing file, permission).
     #[error("list {list}: {message}")]
     Unreadable {
@@ -187,6 +209,7 @@ impl ListLoadError {
             Self::Parse { list, .. }
             | Self::ChecksumMismatch { list, .. }
             | Self::InvalidPublishedChecksum { list, .. }
+            | Self::Rollback { list, .. }
             | Self::Unreadable { list, .. } => list,
         }
     }
@@ -199,6 +222,9 @@ pub enum ListSpecError {
     /// List ids appear in reasons and audit records; they are short and plain.
     #[error("list id {0:?} must be 1-64 characters of a-z, 0-9, '-', '_' or '.'")]
     InvalidId(String),
+    /// Jurisdictions appear in reasons; they are short and plain.
+    #[error("jurisdiction {0:?} must be 1-32 characters of A-Z, a-z, 0-9, '-', '_' or '.'")]
+    InvalidJurisdiction(String),
     /// A list without a maximum age could never be stale, so it would never fail closed.
     #[error("list {0}: max age must be greater than zero")]
     ZeroMaxAge(String),

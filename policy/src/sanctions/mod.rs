@@ -34,8 +34,8 @@ pub use address::{ChecksumStatus, parse_evm_address};
 pub use error::{ListLoadError, ListParseError, ListSpecError};
 pub use input::ParseLimits;
 pub use model::{
-    EvmRecordView, IssueDate, ListAction, ListCategory, ListFormat, ListId, ListSpec, OtherRecord,
-    ParseFinding, ParsedList, Party, Sha256Digest,
+    EvmRecordView, IssueDate, Jurisdiction, ListAction, ListCategory, ListFormat, ListId, ListSpec,
+    OtherRecord, ParseFinding, ParsedList, Party, Sha256Digest,
 };
 pub use plain::parse_plain_list;
 pub use screen::{

@@ -41,6 +41,40 @@ impl fmt::Display for ListId {
     }
 }
 
+/// The legal order a list belongs to (`US-OFAC`, `UN`, `EU`, `UK-OFSI`, `internal` …), shown
+/// with every hit and reason so that a reviewer sees whose designation it is when several lists
+/// of different publishers are in force.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Jurisdiction(String);
+
+impl Jurisdiction {
+    /// Accepts 1–32 characters of `A-Z a-z 0-9 - _ .`.
+    pub fn new(text: &str) -> Result<Self, ListSpecError> {
+        let ok = !text.is_empty()
+            && text.len() <= 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ListSpecError::InvalidJurisdiction(text.to_owned()))
+        }
+    }
+
+    /// The jurisdiction as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Jurisdiction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Who stands behind a list; reasons must not call an FBI advisory or a team's own list "OFAC".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,6 +127,8 @@ pub struct ListSpec {
     /// How long a verified copy may be used, counted from when it was loaded. Beyond that,
     /// screening answers "cannot screen".
     pub max_age: Duration,
+    /// Whose list it is; `None`: not configured (hits then name the list id alone).
+    pub jurisdiction: Option<Jurisdiction>,
 }
 
 impl ListSpec {
@@ -116,7 +152,15 @@ impl ListSpec {
             action,
             format,
             max_age,
+            jurisdiction: None,
         })
+    }
+
+    /// The same spec, naming the list's jurisdiction.
+    #[must_use]
+    pub fn with_jurisdiction(mut self, jurisdiction: Jurisdiction) -> Self {
+        self.jurisdiction = Some(jurisdiction);
+        self
     }
 }
 

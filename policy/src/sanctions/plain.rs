@@ -7,16 +7,48 @@
 //! export with a garbled line is refused as a whole rather than loaded with a silent gap.
 //! A list with no address is refused too — an empty file is indistinguishable from a failed
 //! download.
+//!
+//! A comment line `# published: YYYY-MM-DD` is the publisher's issue date (the list's
+//! version, compared to refuse rollbacks); a list without one has no version of its own.
 
 use std::{collections::HashMap, io::Read};
 
 use super::{
-    ListFormat, ListParseError, ParseLimits, ParsedList, Party,
+    IssueDate, ListFormat, ListParseError, ParseLimits, ParsedList, Party,
     address::parse_evm_address,
     csv::CsvReader,
     input::Input,
     model::{Catalog, EvmRecord, NO_LABEL, ParseFinding},
 };
+
+/// The date of a `published: YYYY-MM-DD` comment; other comments are `None`. A `published:`
+/// comment that is not a calendar date is refused: a version that cannot be read cannot be
+/// compared.
+fn published_date(comment: &str, line: u64) -> Result<Option<IssueDate>, ListParseError> {
+    let comment = comment.trim();
+    let Some((key, value)) = comment.split_once(':') else {
+        return Ok(None);
+    };
+    if !key.trim().eq_ignore_ascii_case("published") {
+        return Ok(None);
+    }
+    let value = value.trim();
+    let mut parts = value.splitn(3, '-');
+    let date = match (parts.next(), parts.next(), parts.next()) {
+        (Some(y), Some(m), Some(d)) if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            match (y.parse(), m.parse(), d.parse()) {
+                (Ok(y), Ok(m), Ok(d)) => IssueDate::new(y, m, d),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    date.map(Some)
+        .ok_or_else(|| ListParseError::InvalidPublishedDate {
+            line,
+            text: value.chars().take(40).collect(),
+        })
+}
 
 /// Parses a plain list from `reader` within `limits`.
 pub fn parse_plain_list<R: Read>(
@@ -30,12 +62,19 @@ pub fn parse_plain_list<R: Read>(
     let mut evm = Vec::new();
     let mut findings = Vec::new();
     let mut first = true;
+    let mut issue_date = None;
     while let Some(record) = csv.next_record()? {
         let mut fields = record.fields.into_iter();
         let raw = fields.next().unwrap_or_default();
         let address_text = raw.trim().trim_start_matches('\u{feff}').trim();
         let is_first = std::mem::replace(&mut first, false);
-        if address_text.is_empty() || address_text.starts_with('#') {
+        if let Some(comment) = address_text.strip_prefix('#') {
+            if let Some(date) = published_date(comment, record.line)? {
+                issue_date = Some(date);
+            }
+            continue;
+        }
+        if address_text.is_empty() {
             continue;
         }
         if is_first && address_text.eq_ignore_ascii_case("address") {
@@ -96,7 +135,7 @@ pub fn parse_plain_list<R: Read>(
     Ok(ParsedList {
         format: ListFormat::Plain,
         sha256,
-        issue_date: None,
+        issue_date,
         catalog,
         evm,
         other: Vec::new(),
@@ -125,6 +164,23 @@ mod tests {
             Some("LAZARUS GROUP")
         );
         assert_eq!(records[1].party.unwrap().name, None);
+    }
+
+    #[test]
+    fn a_published_comment_is_the_issue_date() {
+        let list =
+            parse("# published: 2025-11-19\n0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n").unwrap();
+        assert_eq!(list.issue_date(), IssueDate::new(2025, 11, 19));
+        assert_eq!(
+            parse("0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n")
+                .unwrap()
+                .issue_date(),
+            None
+        );
+        assert!(matches!(
+            parse("# published: yesterday\n0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n"),
+            Err(ListParseError::InvalidPublishedDate { line: 1, .. })
+        ));
     }
 
     #[test]

@@ -24,12 +24,21 @@ use super::{
 };
 
 /// One verified, parsed list with its provenance.
-#[derive(Debug)]
+///
+/// The parsed content sits behind an `Arc`, so that re-stamping a list its source confirmed
+/// current again ([`LoadedList::confirmed_at`], an HTTP 304) costs no copy of its index.
+#[derive(Debug, Clone)]
 pub struct LoadedList {
     spec: ListSpec,
+    loaded_at: SystemTime,
+    content: Arc<Content>,
+}
+
+/// What a parse produced, shared by every stamp of the same version.
+#[derive(Debug)]
+struct Content {
     sha256: Sha256Digest,
     issue_date: Option<IssueDate>,
-    loaded_at: SystemTime,
     catalog: Catalog,
     index: AddressIndex,
     other: Vec<OtherRecord>,
@@ -37,8 +46,9 @@ pub struct LoadedList {
 }
 
 impl LoadedList {
-    /// Indexes a parsed list. `loaded_at` is when the verified copy was obtained; freshness is
-    /// measured from it, not from the publisher's issue date (OFAC may not publish for days).
+    /// Indexes a parsed list. `loaded_at` is when the source last confirmed this copy current
+    /// (a file written, a download verified, an HTTP 304); freshness is measured from it, not
+    /// from the publisher's issue date (OFAC may not publish for days).
     pub fn new(spec: ListSpec, parsed: ParsedList, loaded_at: SystemTime) -> Self {
         let rows = parsed
             .evm
@@ -52,13 +62,27 @@ impl LoadedList {
             .collect();
         Self {
             spec,
-            sha256: parsed.sha256,
-            issue_date: parsed.issue_date,
             loaded_at,
-            catalog: parsed.catalog,
-            index: AddressIndex::build(rows),
-            other: parsed.other,
-            findings: parsed.findings,
+            content: Arc::new(Content {
+                sha256: parsed.sha256,
+                issue_date: parsed.issue_date,
+                catalog: parsed.catalog,
+                index: AddressIndex::build(rows),
+                other: parsed.other,
+                findings: parsed.findings,
+            }),
+        }
+    }
+
+    /// The same version, confirmed current by its source at `at` (its age restarts there).
+    /// A confirmation older than the current stamp changes nothing: age never goes backwards
+    /// through a late answer.
+    #[must_use]
+    pub fn confirmed_at(&self, at: SystemTime) -> Self {
+        Self {
+            spec: self.spec.clone(),
+            loaded_at: self.loaded_at.max(at),
+            content: Arc::clone(&self.content),
         }
     }
 
@@ -69,13 +93,14 @@ impl LoadedList {
 
     /// SHA-256 of the content as parsed.
     pub fn sha256(&self) -> Sha256Digest {
-        self.sha256
+        self.content.sha256
     }
 
-    /// The issue date the publisher wrote into the list, when the format carries one. Shown in
-    /// reports only; freshness is measured from `loaded_at`.
+    /// The issue date the publisher wrote into the list, when the format carries one: the
+    /// list's version. A copy with an earlier date than the one in force is refused (no
+    /// rollback); freshness is measured from `loaded_at`.
     pub fn issue_date(&self) -> Option<IssueDate> {
-        self.issue_date
+        self.content.issue_date
     }
 
     /// When the verified copy was obtained; its age is measured from here.
@@ -85,27 +110,27 @@ impl LoadedList {
 
     /// EVM records after de-duplication: one per (address, label, party).
     pub fn entry_count(&self) -> usize {
-        self.index.len()
+        self.content.index.len()
     }
 
     /// Distinct EVM addresses.
     pub fn address_count(&self) -> usize {
-        self.index.addresses().count()
+        self.content.index.addresses().count()
     }
 
     /// Distinct EVM addresses, ascending.
     pub fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
-        self.index.addresses()
+        self.content.index.addresses()
     }
 
     /// Non-EVM digital currency values (kept for reports; not used for Safe screening).
     pub fn other_records(&self) -> &[OtherRecord] {
-        &self.other
+        &self.content.other
     }
 
     /// What the parse reported (invalid checksums, cut remarks …).
     pub fn findings(&self) -> &[ParseFinding] {
-        &self.findings
+        &self.content.findings
     }
 
     /// Whether the list is older than its maximum age at `now`. A `loaded_at` in the future
@@ -126,7 +151,7 @@ impl LoadedList {
 
     /// Rows for `address`; allocation-free.
     pub(crate) fn rows(&self, address: &Address) -> &[Row] {
-        self.index.lookup(address)
+        self.content.index.lookup(address)
     }
 
     /// True when `address` is on this list.
@@ -135,18 +160,19 @@ impl LoadedList {
     }
 
     fn to_match(&self, address: &Address, row: &Row, snapshot: Sha256Digest) -> SanctionsMatch {
-        let party = self.catalog.party(row.party);
+        let party = self.content.catalog.party(row.party);
         SanctionsMatch {
             list: self.spec.id.clone(),
+            jurisdiction: self.spec.jurisdiction.clone(),
             category: self.spec.category,
             action: self.spec.action,
             uid: party.and_then(|p| p.uid.clone()),
             name: party.and_then(|p| p.name.clone()),
             programs: party.map(|p| p.programs.clone()).unwrap_or_default(),
-            label: self.catalog.label(row.label).map(str::to_owned),
+            label: self.content.catalog.label(row.label).map(str::to_owned),
             listed_as: spell(address, row.checksum),
             checksum: row.checksum,
-            list_sha256: self.sha256,
+            list_sha256: self.content.sha256,
             snapshot_id: snapshot,
         }
     }
@@ -154,7 +180,8 @@ impl LoadedList {
     /// Approximate heap bytes of the list (index, catalog, other records).
     pub fn heap_bytes(&self) -> usize {
         let strings = |s: &String| s.capacity();
-        let parties: usize = self
+        let content = &self.content;
+        let parties: usize = content
             .catalog
             .parties
             .iter()
@@ -165,11 +192,11 @@ impl LoadedList {
                     + p.programs.capacity() * std::mem::size_of::<String>()
             })
             .sum();
-        self.index.heap_bytes()
+        content.index.heap_bytes()
             + parties
-            + self.catalog.parties.capacity() * std::mem::size_of::<super::Party>()
-            + self.catalog.labels.iter().map(strings).sum::<usize>()
-            + self
+            + content.catalog.parties.capacity() * std::mem::size_of::<super::Party>()
+            + content.catalog.labels.iter().map(strings).sum::<usize>()
+            + content
                 .other
                 .iter()
                 .map(|o| o.label.capacity() + o.value.capacity())
@@ -206,6 +233,8 @@ impl ListSlot {
 pub struct SanctionsMatch {
     /// The list the address is on.
     pub list: ListId,
+    /// Whose list it is, when configured.
+    pub jurisdiction: Option<super::Jurisdiction>,
     /// What kind of list it is.
     pub category: ListCategory,
     /// What a match on this list does to a transaction (deny or review).
@@ -300,8 +329,8 @@ impl ListDiff {
         }
         Self {
             list: new.spec.id.clone(),
-            previous_sha256: previous.map(|p| p.sha256),
-            new_sha256: new.sha256,
+            previous_sha256: previous.map(LoadedList::sha256),
+            new_sha256: new.sha256(),
             added,
             removed,
         }
@@ -324,7 +353,7 @@ impl SanctionsSnapshot {
             hasher.update(slot.spec().id.as_str().as_bytes());
             hasher.update([0]);
             match slot {
-                ListSlot::Loaded(list) => hasher.update(list.sha256.0),
+                ListSlot::Loaded(list) => hasher.update(list.sha256().0),
                 ListSlot::Unavailable { .. } => hasher.update(b"unavailable"),
             }
         }
@@ -416,6 +445,25 @@ impl SanctionsSnapshot {
             None => slots.push(ListSlot::Loaded(list)),
         }
         (Self::new(slots), diff)
+    }
+
+    /// A new snapshot where list `id` is the same version, confirmed current by its source at
+    /// `at` (an HTTP 304, or a download identical to the copy in force). `None` when the list
+    /// is not loaded: a confirmation cannot make an unavailable list usable.
+    pub fn with_confirmed(&self, id: &ListId, at: SystemTime) -> Option<Self> {
+        let mut found = false;
+        let slots = self
+            .slots
+            .iter()
+            .map(|slot| match slot {
+                ListSlot::Loaded(list) if &list.spec.id == id => {
+                    found = true;
+                    ListSlot::Loaded(Arc::new(list.confirmed_at(at)))
+                }
+                other => other.clone(),
+            })
+            .collect();
+        found.then(|| Self::new(slots))
     }
 
     /// Records why a list that has never loaded is still unavailable. A loaded list is left

@@ -111,9 +111,26 @@ pub enum UpdateOutcome {
 
 impl SanctionsSnapshot {
     /// Applies a load result: an error changes nothing, a verified list yields a new snapshot.
+    ///
+    /// A list whose publisher's issue date is earlier than that of the copy in force is
+    /// refused ([`ListLoadError::Rollback`]): an old file replayed, a mirror serving a stale
+    /// copy or a cache gone back would otherwise silently re-list or de-list addresses. The
+    /// same date with other content is accepted (OFAC has published twice in one day).
     pub fn apply_update(&self, update: Result<LoadedList, ListLoadError>) -> UpdateOutcome {
         match update {
             Ok(list) => {
+                if let Some(in_force) = self.list(&list.spec().id).and_then(|l| l.issue_date())
+                    && let Some(offered) = list.issue_date()
+                    && offered < in_force
+                {
+                    return UpdateOutcome::Rejected {
+                        error: ListLoadError::Rollback {
+                            list: list.spec().id.clone(),
+                            in_force,
+                            offered,
+                        },
+                    };
+                }
                 let (snapshot, diff) = self.with_list(list);
                 UpdateOutcome::Accepted { snapshot, diff }
             }
@@ -139,6 +156,75 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_older_publication_is_refused_and_the_same_day_accepted() {
+        let xml = |date: (u16, u8, u8), address: &str| {
+            format!(
+                "{address}\n# published: {:04}-{:02}-{:02}\n",
+                date.0, date.1, date.2
+            )
+        };
+        let load = |text: String| {
+            load_list(
+                &spec(),
+                ListInput::Single(text.as_bytes()),
+                None,
+                SystemTime::UNIX_EPOCH,
+                &ParseLimits::default(),
+            )
+        };
+        let a = "0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c";
+        let b = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96";
+        let empty = SanctionsSnapshot::unavailable([spec()], "not loaded");
+        let UpdateOutcome::Accepted { snapshot, .. } =
+            empty.apply_update(load(xml((2025, 11, 19), a)))
+        else {
+            panic!("first load refused")
+        };
+        let refused = snapshot.apply_update(load(xml((2025, 3, 4), b)));
+        let UpdateOutcome::Rejected {
+            error: ListLoadError::Rollback {
+                in_force, offered, ..
+            },
+        } = refused
+        else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(
+            (in_force.to_string(), offered.to_string()),
+            ("2025-11-19".to_owned(), "2025-03-04".to_owned())
+        );
+        assert!(matches!(
+            snapshot.apply_update(load(xml((2025, 11, 19), b))),
+            UpdateOutcome::Accepted { .. }
+        ));
+    }
+
+    #[test]
+    fn a_confirmation_restamps_without_changing_the_version() {
+        let text = b"0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n";
+        let list = load_list(
+            &spec(),
+            ListInput::Single(&text[..]),
+            None,
+            SystemTime::UNIX_EPOCH,
+            &ParseLimits::default(),
+        )
+        .unwrap();
+        let (snapshot, _) = SanctionsSnapshot::unavailable([spec()], "x").with_list(list);
+        let late = SystemTime::UNIX_EPOCH + Duration::from_secs(120);
+        assert!(!snapshot.problems(late).is_empty(), "stale before");
+        let id = spec().id;
+        let confirmed = snapshot.with_confirmed(&id, late).unwrap();
+        assert!(confirmed.problems(late).is_empty());
+        assert_eq!(confirmed.id(), snapshot.id());
+        // An earlier confirmation does not move the stamp back.
+        let again = confirmed
+            .with_confirmed(&id, SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert!(again.problems(late).is_empty());
     }
 
     #[test]

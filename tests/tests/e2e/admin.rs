@@ -32,6 +32,7 @@ async fn an_admin_reload_lists_a_destination_and_the_next_proposal_to_it_is_deni
     opts.lists = Some(vec![SanctionsListConfig {
         spec,
         path: list.clone(),
+        remote: None,
     }]);
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;
@@ -159,6 +160,7 @@ async fn health_details_show_each_list_the_audit_log_and_the_policy() {
         )
         .unwrap(),
         path: path.to_path_buf(),
+        remote: None,
     };
     let mut opts = Options::demo();
     opts.lists = Some(vec![list("fresh-list", &fresh), list("stale-list", &stale)]);
@@ -187,7 +189,10 @@ async fn health_details_show_each_list_the_audit_log_and_the_policy() {
     assert!(audit.detail.contains("records"), "{audit:?}");
     let ok = component("sanctions:fresh-list");
     assert_eq!(ok.status(), pb::ComponentStatus::Ok, "{ok:?}");
-    assert!(ok.detail.starts_with("1 address, sha256 "), "{ok:?}");
+    assert!(
+        ok.detail.starts_with("1 address, version undated, sha256 "),
+        "{ok:?}"
+    );
     let failing = component("sanctions:stale-list");
     assert_eq!(
         failing.status(),

@@ -151,7 +151,11 @@ async fn a_stale_list_denies_and_releases_nothing() {
     )
     .unwrap();
     let mut opts = Options::demo();
-    opts.lists = Some(vec![SanctionsListConfig { spec, path: list }]);
+    opts.lists = Some(vec![SanctionsListConfig {
+        spec,
+        path: list,
+        remote: None,
+    }]);
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;
 

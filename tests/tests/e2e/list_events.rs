@@ -50,6 +50,7 @@ async fn loads_reloads_and_refusals_of_a_list_are_recorded_with_their_diff() {
     opts.lists = Some(vec![SanctionsListConfig {
         spec,
         path: list.clone(),
+        remote: None,
     }]);
     let gw = start(dir.path(), opts).await;
     let mut a = AdminClient::connect(format!("http://{}", gw.addr))

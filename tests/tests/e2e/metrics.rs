@@ -247,6 +247,7 @@ async fn a_stale_list_shows_as_unusable() {
         )
         .unwrap(),
         path: fresh.path.clone(),
+        remote: None,
     });
     let mut opts = Options::demo();
     opts.lists = Some(lists);

@@ -15,7 +15,7 @@ use signgate_chain::{SnapshotProvider, StateProvider};
 use signgate_gateway::{
     audit::{AuditLog, AuditReader},
     clock,
-    config::{GatewayConfig, SanctionsListConfig},
+    config::{GatewayConfig, OracleConfig, SanctionsListConfig},
     lists::ListStore,
     pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
     serve::serve_with,
@@ -31,6 +31,7 @@ use signgate_simulator::{
     evm::{Snapshot, StateSource},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::transport::Channel;
 
 use crate::demo;
@@ -120,6 +121,9 @@ pub struct Running {
     handle: JoinHandle<Result<(), signgate_gateway::serve::ServeError>>,
     stop_metrics: oneshot::Sender<()>,
     metrics_handle: JoinHandle<()>,
+    /// The list tasks (fetchers, watcher, re-screen) of a gateway started by
+    /// [`start_following_lists`].
+    list_tasks: Option<(TaskTracker, CancellationToken)>,
 }
 
 impl Running {
@@ -134,6 +138,11 @@ impl Running {
         self.handle.await.unwrap().unwrap();
         self.stop_metrics.send(()).unwrap();
         self.metrics_handle.await.unwrap();
+        if let Some((tasks, stopped)) = self.list_tasks {
+            stopped.cancel();
+            tasks.close();
+            tasks.wait().await;
+        }
     }
 }
 
@@ -168,11 +177,81 @@ pub async fn start_provider<T: StateProvider>(dir: &Path, opts: Options<T>) -> R
     start_provider_with_policy(dir, opts, None).await
 }
 
+/// [`start`] with `oracles` asked beside the lists (the demo lists, unless `opts` replaces them).
+pub async fn start_with_oracles(
+    dir: &Path,
+    opts: Options<Snapshot>,
+    oracles: Vec<OracleConfig>,
+) -> Running {
+    let Options {
+        state,
+        lists,
+        signers,
+        simulation_timeout,
+        checkpoint_hook,
+    } = opts;
+    start_inner(
+        dir,
+        Options {
+            state: SnapshotProvider::new(state),
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        },
+        None,
+        false,
+        oracles,
+    )
+    .await
+}
+
+/// [`start`] with the list tasks `signgate serve` runs: lists with a `url` fetched from their
+/// publisher, file lists watched, and proposals in flight re-screened on every version change;
+/// deciding under `policy` (TOML) instead of the demo policy when given.
+pub async fn start_following_lists(
+    dir: &Path,
+    opts: Options<Snapshot>,
+    policy: Option<&str>,
+) -> Running {
+    let Options {
+        state,
+        lists,
+        signers,
+        simulation_timeout,
+        checkpoint_hook,
+    } = opts;
+    start_inner(
+        dir,
+        Options {
+            state: SnapshotProvider::new(state),
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        },
+        policy,
+        true,
+        Vec::new(),
+    )
+    .await
+}
+
 /// [`start_provider`] deciding under `policy` (TOML) instead of the demo policy.
 pub async fn start_provider_with_policy<T: StateProvider>(
     dir: &Path,
     opts: Options<T>,
     policy: Option<&str>,
+) -> Running {
+    start_inner(dir, opts, policy, false, Vec::new()).await
+}
+
+async fn start_inner<T: StateProvider>(
+    dir: &Path,
+    opts: Options<T>,
+    policy: Option<&str>,
+    follow_lists: bool,
+    oracles: Vec<OracleConfig>,
 ) -> Running {
     let signers: Vec<(&str, &str)> = Vec::new();
     let mut cfg = config(dir, &signers);
@@ -201,7 +280,8 @@ pub async fn start_provider_with_policy<T: StateProvider>(
         Some(audit.clone()),
         std::time::SystemTime::now(),
     )
-    .unwrap();
+    .unwrap()
+    .with_oracles(setup::oracles(&oracles).unwrap());
     let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
     store.record_into(audit.clone()).unwrap();
     let witness = setup::witness(&cfg, audit.clone()).unwrap();
@@ -231,18 +311,19 @@ pub async fn start_provider_with_policy<T: StateProvider>(
             let _ = metrics_stopped.await;
         },
     ));
+    let pipeline = Arc::new(pipeline);
+    let list_tasks = follow_lists.then(|| {
+        let tasks = TaskTracker::new();
+        let stopped = CancellationToken::new();
+        signgate_gateway::serve::spawn_list_tasks(&pipeline, &tasks, stopped.clone());
+        (tasks, stopped)
+    });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (shutdown, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve_with(
-        listener,
-        cfg,
-        store,
-        Arc::new(pipeline),
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let handle = tokio::spawn(serve_with(listener, cfg, store, pipeline, async move {
+        let _ = rx.await;
+    }));
     Running {
         addr,
         metrics,
@@ -251,6 +332,7 @@ pub async fn start_provider_with_policy<T: StateProvider>(
         handle,
         stop_metrics,
         metrics_handle,
+        list_tasks,
     }
 }
 
