@@ -297,6 +297,8 @@ pub struct StoredProposal {
 /// window sums exactly the releases inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VelocityOutflow {
+    /// The Safe it leaves: the proposing Safe, or a governed Safe the transaction reaches.
+    pub safe: Address,
     /// `native` or a token's checksummed address.
     pub asset: String,
     /// What is sent, in the asset's base units (wei for `native`).
@@ -304,10 +306,14 @@ pub struct VelocityOutflow {
 }
 
 /// One velocity limit, checked by the store inside the release transaction: the released
-/// events of `asset` after `released_at - window_ms`, plus this proposal's outflow of it, must
-/// not exceed `max`.
+/// events of `asset` leaving `safe` after `released_at - window_ms`, plus this proposal's outflow
+/// of it from `safe`, must not exceed `max`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VelocityCap {
+    /// The Safe whose window it limits: the proposing Safe's wallet's limits, and those of
+    /// every governed Safe the transaction reaches, are all checked in the one release
+    /// transaction.
+    pub safe: Address,
     /// As in [`VelocityOutflow::asset`].
     pub asset: String,
     /// Length of the rolling window in milliseconds.

@@ -299,7 +299,7 @@ async fn over_limit<S: ProposalStore, T>(
     decided_at: UnixMillis,
 ) -> GatewayError {
     let record = &stored.record;
-    let velocity = velocity::refused_totals(policy, record.chain_id, record.safe, over)
+    let velocity = velocity::refused_totals(policy, &released_ev, over)
         .unwrap_or_else(|| released_ev.velocity.clone());
     let (ev, mut evaluation) = super::assess_at(
         policy,

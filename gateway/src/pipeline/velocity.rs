@@ -11,8 +11,11 @@
 
 use alloy_primitives::U256;
 use signgate_policy::{
-    Evidence, Policy, Reason, compile::VelocityLimit, evidence::VelocityTotal,
-    rules::velocity::proposed_outflows, time::HOUR,
+    Evidence, Policy, Reason,
+    compile::VelocityLimit,
+    evidence::VelocityTotal,
+    rules::velocity::{proposed_outflows, reached_outflows},
+    time::HOUR,
 };
 
 use crate::{
@@ -73,34 +76,76 @@ fn total(limit: &VelocityLimit, safe: alloy_primitives::Address, spent: U256) ->
     }
 }
 
-/// What a release hands the store: the proposal's outflow of each limited asset (once per
-/// asset, however many windows limit it) and every cap of the wallet. A cap whose limit does
-/// not fit in base units is zero, so nothing passes it (the policy already denies it).
+/// Every limit a release is checked against, in one order that caps, a refusal's totals and
+/// its reason all walk: the proposing Safe's wallet's limits, then those of each governed Safe
+/// the transaction reaches (what leaves a reached Safe counts in its own windows too).
+fn release_limits<'p>(
+    policy: &'p Policy,
+    evidence: &Evidence,
+) -> Vec<(alloy_primitives::Address, &'p VelocityLimit)> {
+    let p = &evidence.proposal;
+    let mut safes = vec![p.safe];
+    for r in &evidence.simulation.reached_safes {
+        if !safes.contains(&r.safe) {
+            safes.push(r.safe);
+        }
+    }
+    safes
+        .into_iter()
+        .flat_map(|safe| wallet_limits(policy, p.chain_id, safe).map(move |l| (safe, l)))
+        .collect()
+}
+
+/// What leaves `safe` per asset: the proposal's totals for the proposing Safe, the reached
+/// Safe's own outflows and refunds for a reached one. `Err` names an overflowing asset.
+fn outflows_from(
+    evidence: &Evidence,
+    safe: alloy_primitives::Address,
+) -> Result<std::collections::BTreeMap<signgate_policy::wallets::Asset, U256>, GatewayError> {
+    let found = if safe == evidence.proposal.safe {
+        proposed_outflows(evidence)
+    } else {
+        reached_outflows(evidence, safe)
+    };
+    found.map_err(|asset| {
+        GatewayError::Internal(format!(
+            "the outflow of {asset} from {safe} overflows; nothing released"
+        ))
+    })
+}
+
+/// What a release hands the store: for the proposing Safe and every governed Safe it reaches,
+/// the outflow of each limited asset (once per Safe and asset, however many windows limit it)
+/// and every cap of that Safe's wallet. A cap whose limit does not fit in base units is zero,
+/// so nothing passes it (the policy already denies it).
 pub fn release_caps(
     policy: &Policy,
     evidence: &Evidence,
 ) -> Result<(Vec<VelocityOutflow>, Vec<VelocityCap>), GatewayError> {
-    let p = &evidence.proposal;
-    let outflows = proposed_outflows(evidence).map_err(|asset| {
-        GatewayError::Internal(format!(
-            "the outflow of {asset} overflows; nothing released"
-        ))
-    })?;
-    let mut out = Vec::new();
+    let mut out: Vec<VelocityOutflow> = Vec::new();
     let mut caps = Vec::new();
-    for limit in wallet_limits(policy, p.chain_id, p.safe) {
+    let mut flows = std::collections::BTreeMap::new();
+    for (safe, limit) in release_limits(policy, evidence) {
+        let from_safe = match flows.entry(safe) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(outflows_from(evidence, safe)?)
+            }
+        };
         let asset = asset_key(limit);
-        let amount = outflows
+        let amount = from_safe
             .get(&limit.asset.asset)
             .copied()
             .unwrap_or(U256::ZERO);
-        if !amount.is_zero() && !out.iter().any(|o: &VelocityOutflow| o.asset == asset) {
+        if !amount.is_zero() && !out.iter().any(|o| o.asset == asset && o.safe == safe) {
             out.push(VelocityOutflow {
+                safe,
                 asset: asset.clone(),
                 amount,
             });
         }
         caps.push(VelocityCap {
+            safe,
             asset,
             window_ms: window_ms(limit),
             max: limit
@@ -114,19 +159,18 @@ pub fn release_caps(
 
 /// The totals a store refusal saw, as evidence for re-deciding the proposal. `None` when the
 /// refusal does not line up with the policy's limits (it always does for caps built by
-/// [`release_caps`] from the same policy).
+/// [`release_caps`] from the same policy and evidence).
 pub fn refused_totals(
     policy: &Policy,
-    chain_id: u64,
-    safe: alloy_primitives::Address,
+    evidence: &Evidence,
     over: &OverLimit,
 ) -> Option<Vec<VelocityTotal>> {
-    let limits: Vec<_> = wallet_limits(policy, chain_id, safe).collect();
+    let limits = release_limits(policy, evidence);
     (limits.len() == over.spent.len()).then(|| {
         limits
             .iter()
             .zip(&over.spent)
-            .map(|(limit, spent)| total(limit, safe, *spent))
+            .map(|((safe, limit), spent)| total(limit, *safe, *spent))
             .collect()
     })
 }
@@ -135,9 +179,10 @@ pub fn refused_totals(
 /// from the refusal: used only if re-deciding on the refusal's totals did not deny (the store's
 /// refusal stands either way). `None` if the refusal names no limit of this policy.
 pub fn crossed_reason(policy: &Policy, evidence: &Evidence, over: &OverLimit) -> Option<Reason> {
-    let p = &evidence.proposal;
-    let limit = wallet_limits(policy, p.chain_id, p.safe).nth(over.crossed)?;
-    let proposed = proposed_outflows(evidence)
+    let (safe, limit) = release_limits(policy, evidence)
+        .into_iter()
+        .nth(over.crossed)?;
+    let proposed = outflows_from(evidence, safe)
         .ok()
         .and_then(|o| o.get(&limit.asset.asset).copied())
         .unwrap_or(U256::MAX);

@@ -212,6 +212,29 @@ CREATE UNIQUE INDEX proposals_one_open_per_tx ON proposals (chain_id, safe, safe
     WHERE state <> 'cancelled'
 ",
     },
+    // A release counts what leaves every governed Safe it reaches in that Safe's own windows:
+    // one proposal may hold one event per (Safe, asset), no longer one per asset. The table is
+    // rebuilt for the wider unique key (no table references it).
+    Migration {
+        version: 5,
+        rebuilds_referenced_table: false,
+        sql: "
+CREATE TABLE velocity_events_v5 (
+    chain_id BIGINT NOT NULL,
+    safe TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    released_at BIGINT NOT NULL,
+    proposal_id TEXT REFERENCES proposals (id),
+    UNIQUE (proposal_id, safe, asset)
+);
+INSERT INTO velocity_events_v5 (chain_id, safe, asset, amount, released_at, proposal_id)
+SELECT chain_id, safe, asset, amount, released_at, proposal_id FROM velocity_events;
+DROP TABLE velocity_events;
+ALTER TABLE velocity_events_v5 RENAME TO velocity_events;
+CREATE INDEX velocity_events_by_window ON velocity_events (chain_id, safe, asset, released_at)
+",
+    },
 ];
 
 /// The version whose rows the store converts itself after applying it: rows written before

@@ -25,6 +25,7 @@ fn approval(key: u8, at: i64) -> ApprovalRecord {
 
 fn eth(n: u64) -> VelocityOutflow {
     VelocityOutflow {
+        safe: safe(),
         asset: "native".into(),
         amount: U256::from(n),
     }
@@ -325,6 +326,7 @@ async fn failed_release_rolls_back_its_velocity_update() {
 
 fn cap(window_ms: i64, max: u64) -> VelocityCap {
     VelocityCap {
+        safe: safe(),
         asset: "native".into(),
         window_ms,
         max: U256::from(max),

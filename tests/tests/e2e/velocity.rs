@@ -185,3 +185,97 @@ async fn concurrent_releases_for_different_nonces_never_cross_the_limit() {
         "re-decided on the store's totals: {spent}"
     );
 }
+
+/// Issue 13, item 1: what leaves a governed Safe through another Safe's released proposals
+/// counts in that Safe's own rolling window. The vault (the nested Safe, governed with a limit
+/// of 100 DEMO a day) sends 60 DEMO through a treasury proposal that executes its transaction;
+/// once released, a second 60 through the treasury is over the vault's own limit — denied,
+/// though the treasury's 500,000 is far away and the vault released nothing itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_leaves_a_reached_safe_counts_in_its_own_window() {
+    use alloy_primitives::Bytes;
+    use signgate_simulator::{SafeTx, evm::exec_transaction_calldata};
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, [s1, s2]) = start_with_signers(dir.path(), [0, 1]).await;
+    let vault = demo::NESTED_SAFE.to_string();
+    let edits = serde_json::json!([
+        {
+            "find": "[[wallet]]\nname = \"bybit-cold\"",
+            "replace": format!("[[wallet]]\nname = \"demo-vault\"\nchain_id = 1\nsafe = \"{vault}\"\ntags = [\"vault\"]\nassets.DEMO = {{ token = \"0x7070707070707070707070707070707070707070\", decimals = 18 }}\n\n[[wallet]]\nname = \"bybit-cold\"")
+        },
+        {
+            "find": "[[tier]]\nname = \"calls\"",
+            "replace": "[[tier]]\nname = \"vault-transfers\"\nwallet_tags = [\"vault\"]\nactions = [\"transfer\"]\napprovals = { treasury = 2 }\n\n[[tier]]\nname = \"calls\""
+        },
+        {
+            "find": "limit = \"500000\"",
+            "replace": "limit = \"500000\"\n\n[[velocity]]\nwallet = \"demo-vault\"\nasset = \"DEMO\"\nwindow_hours = 24\nlimit = \"100\""
+        }
+    ]);
+    let policy = crate::attacks::edited_policy(edits.as_array().unwrap(), "velocity.rs");
+    crate::attacks::apply(gw.addr, &policy).await;
+    let mut c = gw.client().await;
+
+    // The treasury executes the vault's transfer, signed by the treasury's approved hash (it
+    // is the vault's owner, so `msg.sender` approves).
+    let through_vault = |amount: U256, nonce: u64| {
+        let inner = token_transfer(demo::PAYEE, amount, 0);
+        let mut approved = vec![0u8; 12];
+        approved.extend_from_slice(demo::DEMO_SAFE.as_slice());
+        approved.extend_from_slice(&[0u8; 32]);
+        approved.push(1);
+        SafeTx::call(
+            demo::NESTED_SAFE,
+            U256::ZERO,
+            exec_transaction_calldata(&inner, Bytes::from(approved)),
+            U256::from(nonce),
+        )
+    };
+    let first = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &through_vault(demo_tokens(60), 0),
+        "alice",
+    )
+    .await;
+    let first = approve(&mut c, &first, "bob").await;
+    let first = approve(&mut c, &first, "carol").await;
+    assert_eq!(
+        state(&first),
+        pb::ProposalState::Approved,
+        "{:?}",
+        first.decision
+    );
+    c.request_signatures(pb::RequestSignaturesRequest {
+        id: first.id.clone(),
+    })
+    .await
+    .unwrap();
+
+    let second = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &through_vault(demo_tokens(60), 1),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        state(&second),
+        pb::ProposalState::Denied,
+        "{:?}",
+        second.decision
+    );
+    let denial = format!("{:?}", second.decision);
+    assert!(
+        deny_codes(&second).iter().any(|c| c == "velocity.exceeded"),
+        "{denial}"
+    );
+    assert!(
+        denial.contains("demo-vault"),
+        "the vault's own limit: {denial}"
+    );
+    drop(c);
+    gw.stop().await;
+    s1.stop().await;
+    s2.stop().await;
+}

@@ -184,13 +184,17 @@ fn check_caps(
         let held = velocity_spent(
             c,
             rec.chain_id,
-            rec.safe,
+            cap.safe,
             &cap.asset,
             cap.since(r.released_at),
         )?;
         spent.push(held);
         let mut amount = U256::ZERO;
-        for o in r.outflows.iter().filter(|o| o.asset == cap.asset) {
+        for o in r
+            .outflows
+            .iter()
+            .filter(|o| o.asset == cap.asset && o.safe == cap.safe)
+        {
             amount = amount.saturating_add(o.amount);
         }
         if amount.is_zero() {
@@ -205,7 +209,8 @@ fn check_caps(
     Ok(crossed.map(|crossed| OverLimit { spent, crossed }))
 }
 
-/// Stores the release's outflows as events dated at its release.
+/// Stores the release's outflows as events dated at its release, each in the window of the
+/// Safe it leaves.
 fn insert_events(c: &Connection, rec: &ProposalRecord, r: &Release) -> Result<(), StoreError> {
     for o in r.outflows.iter().filter(|o| !o.amount.is_zero()) {
         c.execute(
@@ -214,7 +219,7 @@ fn insert_events(c: &Connection, rec: &ProposalRecord, r: &Release) -> Result<()
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 chain_col(rec.chain_id)?,
-                hex_col(rec.safe.as_slice()),
+                hex_col(o.safe.as_slice()),
                 o.asset,
                 o.amount.to_string(),
                 r.released_at.0,
