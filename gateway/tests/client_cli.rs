@@ -272,6 +272,31 @@ fn operators_propose_and_approve_through_the_real_binary() {
 
     let (_, out, _) = run(&server, &["status"]);
     assert!(out.contains(&id) && out.contains("Approved"), "{out}");
+
+    // Withdrawn by its initiator with a signed cancel; bob, who did not initiate it and holds
+    // no cancelling role, is refused first.
+    let cancel = |key: &Path| {
+        run(
+            &server,
+            &[
+                "cancel",
+                "--key",
+                key.to_str().unwrap(),
+                &id,
+                "--safe-tx-hash",
+                &hash,
+                "--reason",
+                "paid another way",
+            ],
+        )
+    };
+    let (code, _, err) = cancel(&bob);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ask its initiator (alice)"), "{err}");
+    let (code, out, err) = cancel(&alice);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (_, out, _) = run(&server, &["status", &id]);
+    assert!(out.contains("Cancelled") || out.contains("CANCELLED"), "{out}");
 }
 
 /// `signgate` without a gateway connection (policy tools, audit).

@@ -211,24 +211,45 @@ pub fn propose(args: &ProposeArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_for(&proposal))
 }
 
+/// The proposal `id` as the gateway holds it, and its safeTxHash, refused unless that is the
+/// hash the operator checked on their own device: nothing is signed for any other transaction.
+async fn checked(
+    client: &mut GatewayClient<Channel>,
+    connection: &Connection,
+    id: &str,
+    expected: B256,
+) -> anyhow::Result<(pb::Proposal, String)> {
+    let current = client
+        .get_proposal(pb::GetProposalRequest { id: id.to_owned() })
+        .await
+        .map_err(|s| connection.refused(&s))?
+        .into_inner();
+    let gateway_hash = current
+        .hashes
+        .as_ref()
+        .map(|h| h.safe_tx_hash.clone())
+        .unwrap_or_default();
+    if gateway_hash.parse::<B256>().ok() != Some(expected) {
+        bail!(
+            "the proposal's safeTxHash is {gateway_hash}, not the {expected} you checked: nothing was signed"
+        );
+    }
+    Ok((current, gateway_hash))
+}
+
 /// Runs `signgate approve` (or `reject` when `kind` says so).
 pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<ExitCode> {
     let key =
         read_ed25519(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
     let proposal = runtime()?.block_on(async {
         let mut client = connect(&args.connection).await?;
-        let current = client
-            .get_proposal(pb::GetProposalRequest { id: args.proposal.clone() })
-            .await
-            .map_err(|s| args.connection.refused(&s))?
-            .into_inner();
-        let gateway_hash = current.hashes.as_ref().map(|h| h.safe_tx_hash.clone()).unwrap_or_default();
-        if gateway_hash.parse::<B256>().ok() != Some(args.safe_tx_hash) {
-            bail!(
-                "the proposal's safeTxHash is {gateway_hash}, not the {} you checked: nothing was signed",
-                args.safe_tx_hash
-            );
-        }
+        let (current, gateway_hash) = checked(
+            &mut client,
+            &args.connection,
+            &args.proposal,
+            args.safe_tx_hash,
+        )
+        .await?;
         let statement = pb::ApprovalStatement {
             proposal_id: current.id.clone(),
             chain_id: current.chain_id,
@@ -240,12 +261,24 @@ pub fn approve(args: &ApproveArgs, kind: pb::ApprovalKind) -> anyhow::Result<Exi
         };
         let sealed = seal(APPROVAL_CONTEXT, statement.encode_to_vec(), &key);
         let reply = match kind {
-            pb::ApprovalKind::Reject => client
-                .reject(pb::RejectRequest { rejection: Some(sealed) })
-                .await,
-            _ => client.approve(pb::ApproveRequest { approval: Some(sealed) }).await,
+            pb::ApprovalKind::Reject => {
+                client
+                    .reject(pb::RejectRequest {
+                        rejection: Some(sealed),
+                    })
+                    .await
+            }
+            _ => {
+                client
+                    .approve(pb::ApproveRequest {
+                        approval: Some(sealed),
+                    })
+                    .await
+            }
         };
-        reply.map_err(|s| args.connection.refused(&s)).map(tonic::Response::into_inner)
+        reply
+            .map_err(|s| args.connection.refused(&s))
+            .map(tonic::Response::into_inner)
     })?;
     write!(Stdout::lock(), "{}", render(&proposal))?;
     Ok(exit_for(&proposal))
@@ -257,18 +290,13 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
         read_ed25519(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
     let proposal = runtime()?.block_on(async {
         let mut client = connect(&args.connection).await?;
-        let current = client
-            .get_proposal(pb::GetProposalRequest { id: args.proposal.clone() })
-            .await
-            .map_err(|s| args.connection.refused(&s))?
-            .into_inner();
-        let gateway_hash = current.hashes.as_ref().map(|h| h.safe_tx_hash.clone()).unwrap_or_default();
-        if gateway_hash.parse::<B256>().ok() != Some(args.safe_tx_hash) {
-            bail!(
-                "the proposal's safeTxHash is {gateway_hash}, not the {} you named: nothing was signed",
-                args.safe_tx_hash
-            );
-        }
+        let (current, gateway_hash) = checked(
+            &mut client,
+            &args.connection,
+            &args.proposal,
+            args.safe_tx_hash,
+        )
+        .await?;
         let statement = pb::CancelStatement {
             proposal_id: current.id.clone(),
             chain_id: current.chain_id,
@@ -279,7 +307,9 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
         };
         let sealed = seal(CANCEL_CONTEXT, statement.encode_to_vec(), &key);
         client
-            .cancel(pb::CancelRequest { cancellation: Some(sealed) })
+            .cancel(pb::CancelRequest {
+                cancellation: Some(sealed),
+            })
             .await
             .map_err(|s| args.connection.refused(&s))
             .map(tonic::Response::into_inner)
