@@ -160,6 +160,40 @@ fn acknowledged_writes_survive_sigkill_under_load() {
     run(Plan::suite());
 }
 
+/// A first start killed at any moment — creating its keys, writing the demo assets, opening
+/// the store and the log, loading the lists, signing its first checkpoint — leaves a directory
+/// the next start serves from.
+#[test]
+fn a_first_start_killed_at_any_moment_leaves_a_startable_directory() {
+    let seed = seed();
+    println!("first-start kills (replay with SIGNGATE_KILL_SEED={seed})");
+    let mut rng = Rng(seed);
+    // How long a first start takes here, to spread the kills over it.
+    let probe = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let mut gw = Gateway::spawn(probe.path());
+    gw.wait_ready().unwrap();
+    let first_start = u64::try_from(t.elapsed().as_millis()).unwrap();
+    gw.terminate();
+    for round in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gw = Gateway::spawn(dir.path());
+        let at = rng.range((0, first_start + 20));
+        std::thread::sleep(Duration::from_millis(at));
+        gw.sigkill();
+        let mut again = Gateway::spawn(dir.path());
+        if let Err(e) = again.wait_ready() {
+            panic!(
+                "round {round}: killed {at} ms into its first start, the directory no longer \
+                 starts: {e}\n{}",
+                again.tail()
+            );
+        }
+        again.terminate();
+        verify_offline(dir.path(), round);
+    }
+}
+
 /// `scripts/kill-soak CYCLES`.
 #[test]
 #[ignore = "soak: run by scripts/kill-soak (SIGNGATE_KILL_CYCLES, default 1000)"]
@@ -547,6 +581,14 @@ fn run(plan: Plan) {
             }
         }
         if cycle % plan.verify_every == 0 || cycle == plan.cycles {
+            let recent = &start_times[start_times.len().saturating_sub(5)..];
+            println!(
+                "cycle {cycle} after {:.0}s: {} proposals and {} approvals acknowledged; \
+                 the last starts took {recent:?} ms",
+                started.elapsed().as_secs_f64(),
+                ledger.proposals.len(),
+                ledger.approvals.len()
+            );
             full_check(&rt, dir.path(), &last, &mut ledger, &mut start_times, cycle);
             last = Acked::default();
         }
