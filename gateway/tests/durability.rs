@@ -92,6 +92,10 @@ struct Plan {
     /// The full offline check (graceful stop, export, verify, one-to-one) every this many
     /// cycles; it always runs after the last.
     verify_every: u32,
+    /// A fresh data directory every this many cycles: a restart re-verifies the whole log, so
+    /// its time grows with the log (about 0.1 ms per record in a debug build), and a soak on
+    /// one directory would spend its time re-hashing rather than being killed.
+    cycles_per_dir: u32,
     seed: u64,
 }
 
@@ -104,6 +108,7 @@ impl Plan {
             load_ms: (60, 400),
             kill_at_start_every: 7,
             verify_every: u32::MAX,
+            cycles_per_dir: u32::MAX,
             seed: seed(),
         }
     }
@@ -118,9 +123,10 @@ impl Plan {
         Self {
             cycles: env("SIGNGATE_KILL_CYCLES", 1000),
             clients: 4,
-            load_ms: (40, 900),
+            load_ms: (30, 600),
             kill_at_start_every: 7,
             verify_every: env("SIGNGATE_KILL_VERIFY_EVERY", 100),
+            cycles_per_dir: env("SIGNGATE_KILL_CYCLES_PER_DIR", 200),
             seed: seed(),
         }
     }
@@ -509,7 +515,23 @@ async fn client(
     }
 }
 
+/// Runs `plan.cycles` kill cycles, in a fresh data directory every `plan.cycles_per_dir`.
 fn run(plan: Plan) {
+    let mut left = plan.cycles;
+    let mut segment = 0u64;
+    while left > 0 {
+        let cycles = left.min(plan.cycles_per_dir);
+        run_in_one_directory(Plan {
+            cycles,
+            seed: plan.seed.wrapping_add(segment),
+            ..plan
+        });
+        left -= cycles;
+        segment += 1;
+    }
+}
+
+fn run_in_one_directory(plan: Plan) {
     println!(
         "kill test: {plan:?} (replay with SIGNGATE_KILL_SEED={})",
         plan.seed
