@@ -126,7 +126,7 @@ impl Plan {
             load_ms: (30, 600),
             kill_at_start_every: 7,
             verify_every: env("SIGNGATE_KILL_VERIFY_EVERY", 100),
-            cycles_per_dir: env("SIGNGATE_KILL_CYCLES_PER_DIR", 200),
+            cycles_per_dir: env("SIGNGATE_KILL_CYCLES_PER_DIR", 100),
             seed: seed(),
         }
     }
