@@ -73,8 +73,13 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), KeyError>
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
+    // A temporary name of this attempt's own: a file left behind by an attempt killed before
+    // its link (a crash during the first start) must not make every later attempt fail, and
+    // two attempts at once must not write into one file. The link below is what is exclusive.
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(KeyError::Entropy)?;
     let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(".{}.tmp", hex::encode(nonce)));
     let tmp = PathBuf::from(tmp_name);
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
@@ -194,12 +199,24 @@ pub fn read_ed25519_public(path: &Path) -> Result<VerifyingKey, KeyError> {
 
 /// Reads the key at `path`, creating it first if the file does not exist (the gateway's own
 /// keys on first start).
+///
+/// A key whose public half is missing (a start killed between writing the two files) gets it
+/// written now: the public file is what signers and auditors are given.
 pub fn load_or_create_ed25519(path: &Path) -> Result<SigningKey, KeyError> {
-    if path.exists() {
-        read_ed25519(path)
-    } else {
-        create_ed25519(path)
+    if !path.exists() {
+        return create_ed25519(path);
     }
+    let key = read_ed25519(path)?;
+    let public = public_path(path);
+    if !public.exists() {
+        let text = format!("{}\n", hex::encode(key.verifying_key().as_bytes()));
+        match write_new(&public, text.as_bytes(), false) {
+            // Written meanwhile by another start: the same key's public half.
+            Ok(()) | Err(KeyError::Exists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -227,6 +244,33 @@ mod tests {
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// A first start killed while creating its keys leaves a temporary file, or a secret
+    /// without its public half; the next start must create or complete them, not refuse.
+    #[test]
+    fn a_creation_cut_off_by_a_crash_does_not_block_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.key");
+        // Killed after the temporary file was created, before the link.
+        fs::write(dir.path().join("audit.key.tmp"), "half").unwrap();
+        let key = load_or_create_ed25519(&path).unwrap();
+        assert_eq!(read_ed25519(&path).unwrap().to_bytes(), key.to_bytes());
+        // Killed after the secret was linked, before its public half was written.
+        fs::remove_file(public_path(&path)).unwrap();
+        let again = load_or_create_ed25519(&path).unwrap();
+        assert_eq!(again.to_bytes(), key.to_bytes());
+        assert_eq!(
+            read_ed25519_public(&public_path(&path)).unwrap(),
+            key.verifying_key()
+        );
+        // No temporary file of a successful creation is left behind.
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp") && n != "audit.key.tmp")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

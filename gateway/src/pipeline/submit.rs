@@ -235,7 +235,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     };
     // Recorded with it, in one transaction: a proposal can never exist (and gather approvals)
     // without its submission and first decision in the log. A submission racing an identical
-    // one may be recorded twice; the store keeps one proposal.
+    // one that committed first is answered with that proposal, and its own records roll back
+    // with its insert: one submission on record per stored proposal.
     let events = vec![
         records::submitted(&proposal, &s.signed, &analysis, &evaluation, &ev, caller),
         records::decision(DecisionTrigger::Submitted, &evaluation, &ev),

@@ -110,7 +110,8 @@ pub enum StoreError {
 pub enum Inserted {
     /// A new proposal was stored with its first decision.
     Created(ProposalRecord),
-    /// A proposal with the same id already existed; nothing was written.
+    /// A proposal with the same id already existed; nothing was written, audit records
+    /// included.
     Existing(ProposalRecord),
 }
 
@@ -118,10 +119,12 @@ pub enum Inserted {
 /// returns `Ok`, and must enforce the nonce uniqueness themselves (not only in the caller).
 ///
 /// Every method that changes state takes the `audit` records of the change and commits them in
-/// the **same transaction** as the change: both are durable or neither is, with one flush. A
-/// method that returns `Ok` without changing anything ([`Inserted::Existing`],
-/// [`ReleaseOutcome::OverLimit`]) still commits its records (what was attempted and why it did
-/// not happen); an `Err` writes neither. Records that cannot be written are
+/// the **same transaction** as the change: both are durable or neither is, with one flush. The
+/// log is one to one with the store's history: a refusal the caller records on purpose
+/// ([`ReleaseOutcome::OverLimit`], whose records say why the release did not happen) commits
+/// its records; an [`Inserted::Existing`] answer (an identical submission stored first) writes
+/// nothing, its records included, since they would record a submission and a first decision
+/// the store does not hold; an `Err` writes neither. Records that cannot be written are
 /// [`StoreError::Unrecorded`].
 ///
 /// Futures are `Send` so handlers can await them on the multi-threaded runtime.

@@ -1069,6 +1069,22 @@ async fn a_change_and_its_records_commit_together_or_not_at_all() {
         .await
         .unwrap();
     assert_eq!(log.head().unwrap().0, 1);
+    // The same submission again (a client's retry racing its first try): answered with the
+    // stored proposal, and nothing recorded, so the log keeps one submission per proposal.
+    let again = store
+        .insert_proposal(
+            event("submitted again"),
+            p.clone(),
+            decision(Outcome::Denied, 1_050),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, Inserted::Existing(_)), "{again:?}");
+    assert_eq!(
+        log.head().unwrap().0,
+        1,
+        "an identical submission stored nothing but left a record"
+    );
     // A stale revision: the change is refused and its records with it.
     let err = store
         .add_approval(

@@ -195,7 +195,23 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send + 'static,
     {
-        let (job, reply) = writer::Typed::new(audit, f);
+        self.write_if(audit, f, |_| true).await
+    }
+
+    /// [`write`](Self::write) for a change that may turn out not to take effect: when
+    /// `effective` says so of `f`'s value, the change and its audit records roll back and the
+    /// caller gets the value all the same.
+    async fn write_if<T, F>(
+        &self,
+        audit: Vec<AuditEvent>,
+        f: F,
+        effective: fn(&T) -> bool,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send + 'static,
+    {
+        let (job, reply) = writer::Typed::new(audit, f, effective);
         self.inner
             .jobs
             .send(Box::new(job))
@@ -267,49 +283,56 @@ impl ProposalStore for SqliteStore {
         p: NewProposal,
         decision: NewDecision,
     ) -> Result<Inserted, StoreError> {
-        self.write(audit, move |tx| {
-            let existing_id: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM proposals WHERE id = ?1 \
+        // An identical submission that committed first is the answer, and the records of this
+        // one roll back: the log holds one submission per stored proposal.
+        let created = |i: &Inserted| matches!(i, Inserted::Created(_));
+        self.write_if(
+            audit,
+            move |tx| {
+                let existing_id: Option<String> = tx
+                    .query_row(
+                        "SELECT id FROM proposals WHERE id = ?1 \
                      OR (chain_id = ?2 AND safe = ?3 AND safe_tx_hash = ?4 \
                          AND state <> 'cancelled')",
+                        params![
+                            p.id.as_str(),
+                            chain_col(p.chain_id)?,
+                            hex_col(p.safe.as_slice()),
+                            hex_col(p.safe_tx_hash.as_slice())
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = existing_id {
+                    return Ok((
+                        Inserted::Existing(load_required(tx, &ProposalId::new(id))?),
+                        vec![],
+                    ));
+                }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO proposals ({PROPOSAL_COLUMNS}, view) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9, x'')"
+                    ),
                     params![
                         p.id.as_str(),
                         chain_col(p.chain_id)?,
                         hex_col(p.safe.as_slice()),
-                        hex_col(p.safe_tx_hash.as_slice())
+                        p.nonce.to_string(),
+                        hex_col(p.safe_tx_hash.as_slice()),
+                        p.initiator,
+                        p.state.as_str(),
+                        p.created_at.0,
+                        json_col("proposal body", &p.body)?
                     ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(id) = existing_id {
-                return Ok((
-                    Inserted::Existing(load_required(tx, &ProposalId::new(id))?),
-                    vec![],
-                ));
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO proposals ({PROPOSAL_COLUMNS}, view) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9, x'')"
-                ),
-                params![
-                    p.id.as_str(),
-                    chain_col(p.chain_id)?,
-                    hex_col(p.safe.as_slice()),
-                    p.nonce.to_string(),
-                    hex_col(p.safe_tx_hash.as_slice()),
-                    p.initiator,
-                    p.state.as_str(),
-                    p.created_at.0,
-                    json_col("proposal body", &p.body)?
-                ],
-            )?;
-            insert_decision(tx, &p.id, &decision)?;
-            let rec = load_required(tx, &p.id)?;
-            let changes = vec![change(&rec)];
-            Ok((Inserted::Created(rec), changes))
-        })
+                )?;
+                insert_decision(tx, &p.id, &decision)?;
+                let rec = load_required(tx, &p.id)?;
+                let changes = vec![change(&rec)];
+                Ok((Inserted::Created(rec), changes))
+            },
+            created,
+        )
         .await
     }
 

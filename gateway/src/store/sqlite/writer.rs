@@ -25,6 +25,10 @@ pub(super) trait Job: Send {
     fn take_audit(&mut self) -> Vec<AuditEvent>;
     /// Runs the change inside its savepoint; what it changed, for the watchers.
     fn run(&mut self, c: &Connection) -> Result<Vec<ProposalChange>, StoreError>;
+    /// Whether the change that ran took effect. One that did not (an identical submission
+    /// committed first, and the store answers with it) rolls back, its records with it: the
+    /// log records what took effect, one to one with the store.
+    fn took_effect(&self) -> bool;
     /// Tells the caller: its value once the transaction committed, or why not.
     fn finish(self: Box<Self>, outcome: Result<(), StoreError>);
 }
@@ -34,14 +38,18 @@ pub(super) struct Typed<T, F> {
     audit: Vec<AuditEvent>,
     f: Option<F>,
     value: Option<T>,
+    /// Whether a value means the change took effect ([`Job::took_effect`]).
+    effective: fn(&T) -> bool,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 impl<T, F> Typed<T, F> {
-    /// The job and the receiver its caller awaits.
+    /// The job and the receiver its caller awaits; `effective` tells from the closure's value
+    /// whether the change took effect.
     pub(super) fn new(
         audit: Vec<AuditEvent>,
         f: F,
+        effective: fn(&T) -> bool,
     ) -> (Self, oneshot::Receiver<Result<T, StoreError>>) {
         let (reply, rx) = oneshot::channel();
         (
@@ -49,6 +57,7 @@ impl<T, F> Typed<T, F> {
                 audit,
                 f: Some(f),
                 value: None,
+                effective,
                 reply,
             },
             rx,
@@ -73,6 +82,10 @@ where
         let (value, changes) = f(c)?;
         self.value = Some(value);
         Ok(changes)
+    }
+
+    fn took_effect(&self) -> bool {
+        self.value.as_ref().is_some_and(self.effective)
     }
 
     fn finish(self: Box<Self>, outcome: Result<(), StoreError>) {
@@ -179,6 +192,19 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
             }
         };
         let ran = job.run(&sp);
+        let ran = match ran {
+            Ok(changes) if !job.took_effect() => {
+                // Nothing changed: the savepoint rolls back (on drop), records included, and
+                // the caller still gets its answer once the batch has committed.
+                drop(sp);
+                if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
+                    w.unstage(s);
+                }
+                done.push((job, changes));
+                continue;
+            }
+            ran => ran,
+        };
         let ran = ran.and_then(|changes| {
             sp.commit()
                 .map(|()| changes)
