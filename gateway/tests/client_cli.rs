@@ -296,7 +296,10 @@ fn operators_propose_and_approve_through_the_real_binary() {
     let (code, out, err) = cancel(&alice);
     assert_eq!(code, Some(0), "{out}{err}");
     let (_, out, _) = run(&server, &["status", &id]);
-    assert!(out.contains("Cancelled") || out.contains("CANCELLED"), "{out}");
+    assert!(
+        out.contains("Cancelled") || out.contains("CANCELLED"),
+        "{out}"
+    );
 }
 
 /// `signgate` without a gateway connection (policy tools, audit).
