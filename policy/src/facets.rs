@@ -12,7 +12,7 @@ use alloy_primitives::{Address, U256};
 
 use crate::{
     compile::{DelegateTarget, Policy},
-    evidence::{ActionFactKind, Evidence, ReachedSafeFacts},
+    evidence::{ActionFactKind, DelegatecallFact, Evidence, ReachedSafeFacts, SafeChangeFact},
     movements::{Destination, refunds, totals},
     reasons::Reason,
     tiers::{ActionClass, DestinationStatus},
@@ -216,63 +216,24 @@ pub fn classify(
     }
 
     let sim = &evidence.simulation;
-    for change in sim.safe_changes.iter().filter(|c| c.kind.is_permission()) {
-        facets.push(Facet {
-            class: ActionClass::PermissionChange,
-            asset: None,
-            amount: None,
-            total: None,
-            destination: None,
-            destination_status: None,
-            location: format!("simulation: Safe {} changed", change.kind.as_str()),
-        });
-    }
-    for d in &sim.delegatecalls {
-        if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
-            facets.push(Facet {
-                class: ActionClass::Delegatecall,
-                asset: None,
-                amount: None,
-                total: None,
-                destination: Some(d.target),
-                destination_status: None,
-                location: format!("simulation: depth {}", d.depth),
-            });
-        }
-    }
+    configuration_facets(
+        policy,
+        None,
+        &sim.safe_changes,
+        &sim.delegatecalls,
+        &mut facets,
+    );
     // Another Safe the run reached: its configuration changes and its allowlisted library
     // calls are governed like the proposing Safe's own (an ungoverned Safe's change also
     // denies, in `rules::effects`).
     for r in &sim.reached_safes {
-        for change in r.safe_changes.iter().filter(|c| c.kind.is_permission()) {
-            facets.push(Facet {
-                class: ActionClass::PermissionChange,
-                asset: None,
-                amount: None,
-                total: None,
-                destination: Some(r.safe),
-                destination_status: None,
-                location: format!(
-                    "simulation: {} of Safe {} changed (reached at {})",
-                    change.kind.as_str(),
-                    r.safe,
-                    r.location
-                ),
-            });
-        }
-        for d in &r.delegatecalls {
-            if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
-                facets.push(Facet {
-                    class: ActionClass::Delegatecall,
-                    asset: None,
-                    amount: None,
-                    total: None,
-                    destination: Some(d.target),
-                    destination_status: None,
-                    location: format!("simulation: in Safe {} at depth {}", r.safe, d.depth),
-                });
-            }
-        }
+        configuration_facets(
+            policy,
+            Some(r),
+            &r.safe_changes,
+            &r.delegatecalls,
+            &mut facets,
+        );
     }
     for o in &sim.outflows {
         transfer(
@@ -361,6 +322,45 @@ pub fn classify(
     (facets, reasons)
 }
 
+/// The facets of one Safe's own configuration: its permission changes and its calls into
+/// allowlisted (non-batch) libraries. The proposing Safe's (`reached` is `None`) and every
+/// Safe the run reached are governed by this one function, so the two can never drift.
+fn configuration_facets(
+    policy: &Policy,
+    reached: Option<&ReachedSafeFacts>,
+    changes: &[SafeChangeFact],
+    delegatecalls: &[DelegatecallFact],
+    facets: &mut Vec<Facet>,
+) {
+    let within = reached.map_or_else(String::new, |r| {
+        format!(" in Safe {} (reached at {})", r.safe, r.location)
+    });
+    for change in changes.iter().filter(|c| c.kind.is_permission()) {
+        facets.push(Facet {
+            class: ActionClass::PermissionChange,
+            asset: None,
+            amount: None,
+            total: None,
+            destination: reached.map(|r| r.safe),
+            destination_status: None,
+            location: format!("simulation: Safe {} changed{within}", change.kind.as_str()),
+        });
+    }
+    for d in delegatecalls {
+        if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
+            facets.push(Facet {
+                class: ActionClass::Delegatecall,
+                asset: None,
+                amount: None,
+                total: None,
+                destination: Some(d.target),
+                destination_status: None,
+                location: format!("simulation: depth {}{within}", d.depth),
+            });
+        }
+    }
+}
+
 /// Facets of what the proposal does to and in `r`, a Safe it reaches that the policy governs as
 /// `wallet`: judged under that wallet's own tiers, as if the Safe had done it by a proposal of
 /// its own. Its configuration changes, its allowlisted (non-batch) library calls, and what leaves
@@ -376,31 +376,13 @@ pub fn classify_reached(
     let mut facets = Vec::new();
     let mut reasons = Vec::new();
     let now = evidence.now;
-    let within = format!("in Safe {} (reached at {})", r.safe, r.location);
-    for change in r.safe_changes.iter().filter(|c| c.kind.is_permission()) {
-        facets.push(Facet {
-            class: ActionClass::PermissionChange,
-            asset: None,
-            amount: None,
-            total: None,
-            destination: Some(r.safe),
-            destination_status: None,
-            location: format!("simulation: {} changed {within}", change.kind.as_str()),
-        });
-    }
-    for d in &r.delegatecalls {
-        if delegate_target(policy, d.target).is_some_and(|t| !t.batch) {
-            facets.push(Facet {
-                class: ActionClass::Delegatecall,
-                asset: None,
-                amount: None,
-                total: None,
-                destination: Some(d.target),
-                destination_status: None,
-                location: format!("simulation: depth {} {within}", d.depth),
-            });
-        }
-    }
+    configuration_facets(
+        policy,
+        Some(r),
+        &r.safe_changes,
+        &r.delegatecalls,
+        &mut facets,
+    );
     let mut per_destination: BTreeMap<(Asset, Destination), U256> = BTreeMap::new();
     let mut places: BTreeMap<(Asset, Destination), Vec<String>> = BTreeMap::new();
     let mut overflow = None;

@@ -252,7 +252,10 @@ pub fn policy_at_start(
     let dir = policy_dir(data_dir);
     let path = dir.join(persist::ACTIVE);
     persist::recover_pending(&dir, audit.path())?;
-    let records = persist::applied_records(audit.path())?;
+    let persist::GovernanceRecords {
+        applied: records,
+        first_started,
+    } = persist::governance_records(audit.path())?;
     let chain = check_chain(&configured, records.iter().map(|(i, t, p)| (*i, *t, p))).map_err(
         |source| PersistError::Chain {
             genesis: configured_path.to_path_buf(),
@@ -260,7 +263,7 @@ pub fn policy_at_start(
         },
     )?;
     if records.is_empty()
-        && let Some((index, recorded)) = persist::first_started_policy(audit.path())?
+        && let Some((index, recorded)) = first_started
         && recorded != configured.hash()
     {
         return Err(PersistError::GenesisChanged {

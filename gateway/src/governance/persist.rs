@@ -215,34 +215,42 @@ fn read(path: &Path) -> Result<Option<PersistedPolicy>, PersistError> {
         })
 }
 
-/// Every `policy_applied` record of the log at `audit`, with its index and time, in order.
-pub fn applied_records(audit: &Path) -> Result<Vec<(u64, u64, PolicyApplied)>, PersistError> {
-    let reader = AuditReader::open(audit)?;
-    Ok(reader
-        .leaves()?
-        .iter()
-        .filter_map(|leaf| AuditRecord::from_bytes(leaf).ok())
-        .filter_map(|r| match r.event {
-            AuditEvent::PolicyApplied(p) => Some((r.index, r.at_ms, p)),
-            _ => None,
-        })
-        .collect())
+/// What the audit log says about governance, read in one pass: every `policy_applied` record
+/// (position, time in ms, record), and the policy the first `server_started` record that names
+/// one started under (position, hash). Before any policy is applied the latter pins the genesis
+/// policy, so an edit of the configured file is refused like any other change that did not go
+/// through `Admin.ApplyPolicy`.
+#[derive(Debug, Default)]
+pub struct GovernanceRecords {
+    /// Every `policy_applied` record, in order.
+    pub applied: Vec<(u64, u64, PolicyApplied)>,
+    /// The first start's policy, if any start named one.
+    pub first_started: Option<(u64, PolicyHash)>,
 }
 
-/// The policy the gateway first started under, as the first `server_started` record that
-/// names one says: (its position, the policy's hash). Before any policy is applied this pins
-/// the genesis policy, so an edit of the configured file is refused like any other change
-/// that did not go through `Admin.ApplyPolicy`.
-pub fn first_started_policy(audit: &Path) -> Result<Option<(u64, PolicyHash)>, PersistError> {
+/// Reads [`GovernanceRecords`] from the log at `audit`.
+pub fn governance_records(audit: &Path) -> Result<GovernanceRecords, PersistError> {
     let reader = AuditReader::open(audit)?;
-    Ok(reader
+    let mut out = GovernanceRecords::default();
+    for r in reader
         .leaves()?
         .iter()
         .filter_map(|leaf| AuditRecord::from_bytes(leaf).ok())
-        .find_map(|r| match r.event {
-            AuditEvent::ServerStarted(s) => s.policy_hash.map(|h| (r.index, h)),
-            _ => None,
-        }))
+    {
+        match r.event {
+            AuditEvent::PolicyApplied(p) => out.applied.push((r.index, r.at_ms, p)),
+            AuditEvent::ServerStarted(s) if out.first_started.is_none() => {
+                out.first_started = s.policy_hash.map(|h| (r.index, h));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Every `policy_applied` record of the log at `audit`, in order.
+pub fn applied_records(audit: &Path) -> Result<Vec<(u64, u64, PolicyApplied)>, PersistError> {
+    Ok(governance_records(audit)?.applied)
 }
 
 /// Whether the audit log at `audit` holds a `policy_applied` record of `hash`.

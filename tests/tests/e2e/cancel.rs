@@ -138,11 +138,8 @@ async fn security_cancels_any_proposal_and_the_transaction_can_be_proposed_again
     assert_eq!(approved_once.approvals.len(), 1);
 
     // dave holds `security`, which the demo policy's [cancellation] names.
-    let cancelled = c
-        .cancel(cancel_request(&first, "dave", "suspicious payee"))
-        .await
-        .unwrap()
-        .into_inner();
+    let dave_cancel = cancel_request(&first, "dave", "suspicious payee");
+    let cancelled = c.cancel(dave_cancel.clone()).await.unwrap().into_inner();
     assert_eq!(state(&cancelled), pb::ProposalState::Cancelled);
 
     // The same transaction again: a new proposal, its own id, no approvals carried over.
@@ -168,6 +165,18 @@ async fn security_cancels_any_proposal_and_the_transaction_can_be_proposed_again
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    // Dave's signed cancel, replayed byte for byte, names the cancelled proposal: it cannot
+    // withdraw the new one.
+    let err = c.cancel(dave_cancel).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    let still = c
+        .get_proposal(pb::GetProposalRequest {
+            id: again.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&still), pb::ProposalState::NeedsApprovals);
     // The old proposal is still there, cancelled, for the record.
     let old = c
         .get_proposal(pb::GetProposalRequest {

@@ -99,6 +99,26 @@ pub fn demo_state() -> Snapshot {
     Snapshot::from_json(setup::DEMO_STATE).unwrap()
 }
 
+impl<T: StateSource + Send + Sync + 'static> Options<T> {
+    /// The same options with the state source served for every chain.
+    fn served(self) -> Options<SnapshotProvider<T>> {
+        let Self {
+            state,
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        } = self;
+        Options {
+            state: SnapshotProvider::new(state),
+            lists,
+            signers,
+            simulation_timeout,
+            checkpoint_hook,
+        }
+    }
+}
+
 impl Options<Snapshot> {
     pub fn demo() -> Self {
         Self {
@@ -152,24 +172,7 @@ pub async fn start<T: StateSource + Send + Sync + 'static>(
     dir: &Path,
     opts: Options<T>,
 ) -> Running {
-    let Options {
-        state,
-        lists,
-        signers,
-        simulation_timeout,
-        checkpoint_hook,
-    } = opts;
-    start_provider(
-        dir,
-        Options {
-            state: SnapshotProvider::new(state),
-            lists,
-            signers,
-            simulation_timeout,
-            checkpoint_hook,
-        },
-    )
-    .await
+    start_provider(dir, opts.served()).await
 }
 
 /// [`start`] with any state provider (live chains included).
@@ -183,27 +186,7 @@ pub async fn start_with_oracles(
     opts: Options<Snapshot>,
     oracles: Vec<OracleConfig>,
 ) -> Running {
-    let Options {
-        state,
-        lists,
-        signers,
-        simulation_timeout,
-        checkpoint_hook,
-    } = opts;
-    start_inner(
-        dir,
-        Options {
-            state: SnapshotProvider::new(state),
-            lists,
-            signers,
-            simulation_timeout,
-            checkpoint_hook,
-        },
-        None,
-        false,
-        oracles,
-    )
-    .await
+    start_inner(dir, opts.served(), None, false, oracles).await
 }
 
 /// [`start`] with the list tasks `signgate serve` runs: lists with a `url` fetched from their
@@ -214,27 +197,7 @@ pub async fn start_following_lists(
     opts: Options<Snapshot>,
     policy: Option<&str>,
 ) -> Running {
-    let Options {
-        state,
-        lists,
-        signers,
-        simulation_timeout,
-        checkpoint_hook,
-    } = opts;
-    start_inner(
-        dir,
-        Options {
-            state: SnapshotProvider::new(state),
-            lists,
-            signers,
-            simulation_timeout,
-            checkpoint_hook,
-        },
-        policy,
-        true,
-        Vec::new(),
-    )
-    .await
+    start_inner(dir, opts.served(), policy, true, Vec::new()).await
 }
 
 /// [`start_provider`] deciding under `policy` (TOML) instead of the demo policy.
