@@ -3,7 +3,9 @@
 //! JSON-RPC proxy in front of it that counts round trips and injects faults
 //! ([`proxy::RpcProxy`]). The end-to-end tests (`tests/`) and the load generator's live mode
 //! (`loadgen/`) both use it, so it is a library of its own rather than a test module. It also
-//! holds an HTTPS sanctions list publisher with faults ([`list_server::ListServer`]).
+//! holds an HTTPS sanctions list publisher with faults ([`list_server::ListServer`]), and
+//! PostgreSQL for the tests of several replicas on one database: a fresh database per test on
+//! the shared server, or a private server a test may stop and start ([`postgres`]).
 //!
 //! Why a real node and not a snapshot: the gateway reads state over JSON-RPC, so its tests need
 //! the wire (batches, keep-alive, timeouts, odd answers) as well as the EVM. Why ganache: it is
@@ -36,6 +38,7 @@
 
 pub mod list_server;
 pub mod node;
+pub mod postgres;
 pub mod proxy;
 
 pub use node::ChainNode;
