@@ -337,6 +337,36 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// The frontier as bytes, for a log whose writers share it through a database (several
+    /// gateway replicas on one PostgreSQL): the size (8 bytes, big-endian), then each subtree's
+    /// height (4 bytes, big-endian) and root, largest first.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.stack.len() * 36);
+        out.extend_from_slice(&self.size.to_be_bytes());
+        for (height, root) in &self.stack {
+            out.extend_from_slice(&height.to_be_bytes());
+            out.extend_from_slice(root.as_slice());
+        }
+        out
+    }
+
+    /// Reads [`to_bytes`](Self::to_bytes), refusing anything that is not the frontier of a tree
+    /// of its stated size (heights that are not those of the size's binary expansion, in order).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (size, mut rest) = bytes.split_first_chunk::<8>()?;
+        let size = u64::from_be_bytes(*size);
+        let mut stack = Vec::new();
+        while !rest.is_empty() {
+            let (height, tail) = rest.split_first_chunk::<4>()?;
+            let (root, tail) = tail.split_first_chunk::<32>()?;
+            stack.push((u32::from_be_bytes(*height), *root));
+            rest = tail;
+        }
+        let expected: Vec<u32> = (0..64u32).rev().filter(|h| size >> h & 1 == 1).collect();
+        let heights: Vec<u32> = stack.iter().map(|(h, _)| *h).collect();
+        (heights == expected).then_some(Self { size, stack })
+    }
+
     /// The RFC 6962 root of everything appended: fold the subtrees from the right.
     pub fn root(&self) -> Hash {
         let mut iter = self.stack.iter().rev();
@@ -347,5 +377,32 @@ impl Frontier {
             acc = node_hash(left, &acc);
         }
         acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frontier_round_trips_through_bytes_and_refuses_a_wrong_shape() {
+        let mut f = Frontier::default();
+        for i in 0u8..40 {
+            let back = Frontier::from_bytes(&f.to_bytes()).map(|b| (b.size(), b.root()));
+            assert_eq!(back, Some((f.size(), f.root())), "size {}", f.size());
+            f.push(leaf_hash(&[i]));
+        }
+        let bytes = f.to_bytes();
+        // A size that does not match the subtrees, a truncated hash, trailing bytes.
+        let mut wrong_size = bytes.clone();
+        if let Some(b) = wrong_size.get_mut(7) {
+            *b ^= 1;
+        }
+        assert!(Frontier::from_bytes(&wrong_size).is_none());
+        assert!(Frontier::from_bytes(bytes.get(..bytes.len() - 1).unwrap_or_default()).is_none());
+        let mut longer = bytes;
+        longer.push(0);
+        assert!(Frontier::from_bytes(&longer).is_none());
+        assert!(Frontier::from_bytes(&[]).is_none());
     }
 }

@@ -353,6 +353,18 @@ pub fn verify_export_with_genesis(
     key: &VerifyingKey,
     genesis: Option<&Policy>,
 ) -> Verification {
+    verify_export_by_any(log, notes, std::slice::from_ref(key), genesis)
+}
+
+/// [`verify_export_with_genesis`] for a log several gateway replicas share, each signing its
+/// checkpoints with its own key: a checkpoint counts if any of `keys` signed it, and every
+/// checkpoint, whoever signed it, must be consistent with the records and with all others.
+pub fn verify_export_by_any(
+    log: &[u8],
+    notes: &[(String, String)],
+    keys: &[VerifyingKey],
+    genesis: Option<&Policy>,
+) -> Verification {
     let mut out = Verification::default();
     let entries = read_lines(log, &mut out.findings);
     out.records = entries.len() as u64;
@@ -375,7 +387,7 @@ pub fn verify_export_with_genesis(
         .map_or(0, |i| i.saturating_add(1));
     let tree = Tree::new(prefix);
 
-    let cps = read_checkpoints(notes, key, &mut out.findings);
+    let cps = read_checkpoints(notes, keys, &mut out.findings);
     out.checkpoints = cps.len();
     out.newest = cps
         .iter()
@@ -552,16 +564,24 @@ fn check_positions(entries: &[Entry], findings: &mut Vec<Finding>) {
 
 fn read_checkpoints(
     notes: &[(String, String)],
-    key: &VerifyingKey,
+    keys: &[VerifyingKey],
     findings: &mut Vec<Finding>,
 ) -> Vec<(String, Checkpoint)> {
     let mut cps = Vec::new();
     for (name, note) in notes {
-        match verify_note(note, key) {
-            Ok(c) => cps.push((name.clone(), c)),
-            Err(e) => findings.push(Finding::BadCheckpoint {
+        let mut first_error = None;
+        let verified = keys.iter().find_map(|key| match verify_note(note, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                None
+            }
+        });
+        match (verified, first_error) {
+            (Some(c), _) => cps.push((name.clone(), c)),
+            (None, e) => findings.push(Finding::BadCheckpoint {
                 name: name.clone(),
-                error: e.to_string(),
+                error: e.map_or_else(|| "no key to verify it with".to_owned(), |e| e.to_string()),
             }),
         }
     }

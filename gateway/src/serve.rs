@@ -22,8 +22,8 @@ use crate::pipeline::{DecisionPipeline, Pipeline, PipelinePending, setup::Config
 use signgate_chain::StateProvider;
 
 use crate::{
-    config::{GatewayConfig, TlsFiles, Transport},
-    store::{ProposalStore, SqliteStore, StoreError},
+    config::{GatewayConfig, StoreBackend, TlsFiles, Transport},
+    store::{ProposalStore, SqliteStore, StoreError, postgres::PgStore},
 };
 
 /// `signgate serve`: run the gateway.
@@ -134,27 +134,109 @@ pub async fn run(
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"
     );
-    let audit_path = crate::pipeline::setup::audit_path(&cfg);
-    let legacy = crate::pipeline::setup::legacy_audit_path(&cfg);
-    if crate::audit::merge_legacy(&audit_path, &legacy)
-        .map_err(crate::pipeline::SetupError::from)?
-    {
-        tracing::warn!(
-            from = %legacy.display(),
-            into = %audit_path.display(),
-            "the audit log kept in a file of its own was merged into the store's database (renamed *.merged)"
-        );
-    }
-    let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
     let audit_key = signgate_keys::load_or_create_ed25519(&cfg.audit_key)?;
     let clock = crate::clock::system();
-    let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
-        .map_err(crate::pipeline::SetupError::from)?
-        .with_clock(clock.clone());
-    tracing::info!(audit_log = %audit_path.display(), "audit log open");
-    let audit = Arc::new(audit);
-    // Every change the store makes commits its audit records in the same transaction.
-    store.record_into(audit.clone())?;
+    match cfg.store.clone() {
+        StoreBackend::Sqlite => {
+            let audit_path = crate::pipeline::setup::audit_path(&cfg);
+            let legacy = crate::pipeline::setup::legacy_audit_path(&cfg);
+            if crate::audit::merge_legacy(&audit_path, &legacy)
+                .map_err(crate::pipeline::SetupError::from)?
+            {
+                tracing::warn!(
+                    from = %legacy.display(),
+                    into = %audit_path.display(),
+                    "the audit log kept in a file of its own was merged into the store's database (renamed *.merged)"
+                );
+            }
+            let store = Arc::new(SqliteStore::open(cfg.store_path()).await?);
+            let audit = crate::audit::AuditLog::open(&audit_path, audit_key)
+                .map_err(crate::pipeline::SetupError::from)?
+                .with_clock(clock.clone());
+            tracing::info!(audit_log = %audit_path.display(), "audit log open");
+            let audit = Arc::new(audit);
+            // Every change the store makes commits its audit records in the same transaction.
+            store.record_into(audit.clone())?;
+            run_with(cfg, store, audit, release, clock, None, shutdown).await
+        }
+        StoreBackend::Postgres(settings) => {
+            let store = Arc::new(PgStore::connect(&settings).await?);
+            let audit = crate::audit::AuditLog::open_postgres(
+                store.pool(),
+                store.location().to_owned(),
+                audit_key,
+                clock.clone(),
+            )
+            .await
+            .map_err(crate::pipeline::SetupError::from)?;
+            tracing::info!(
+                database = store.location(),
+                "store and audit log in PostgreSQL, shared with every replica of this database"
+            );
+            let audit = Arc::new(audit);
+            store.record_into(audit.clone())?;
+            let follow = PolicyFollower {
+                store: store.clone(),
+            };
+            run_with(cfg, store, audit, release, clock, Some(follow), shutdown).await
+        }
+    }
+}
+
+/// What a replica on a shared database runs beside its server: the follower of the policy put
+/// in force through other replicas.
+struct PolicyFollower {
+    store: Arc<PgStore>,
+}
+
+impl PolicyFollower {
+    /// Until `stopped`: whenever the shared log grows (and at least every second), compares
+    /// the policy recorded as in force with this replica's and adopts the recorded one
+    /// ([`crate::governance::GovernedPolicy::catch_up`]). Meanwhile the store refuses every
+    /// decision made under the older policy, so none is ever committed under it.
+    async fn run(
+        self,
+        governance: crate::pipeline::Governance,
+        genesis: signgate_policy::Policy,
+        stopped: CancellationToken,
+    ) {
+        let mut grew = self.store.log_grew();
+        loop {
+            tokio::select! {
+                () = stopped.cancelled() => return,
+                _ = grew.changed() => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let recorded = match self.store.policy_in_force().await {
+                Ok(Some((_, hash))) => hash,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the policy in force from the database");
+                    continue;
+                }
+            };
+            if recorded == governance.policy.load().hash().to_string() {
+                continue;
+            }
+            if let Err(e) = governance.policy.catch_up(&genesis).await {
+                tracing::error!(error = %e, recorded, "the policy recorded as in force cannot be adopted; this replica's decisions are refused until it can");
+            }
+            // At most a few reads a second under load, whatever the log's pace.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The rest of [`run`] for either store.
+async fn run_with<S: ProposalStore>(
+    cfg: GatewayConfig,
+    store: Arc<S>,
+    audit: Arc<crate::audit::AuditLog>,
+    release: ed25519_dalek::SigningKey,
+    clock: crate::clock::SharedClock,
+    follow: Option<PolicyFollower>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     // Signed checkpoints (`[audit]`, and once more at shutdown) into a drop directory that an
     // auditor's collector copies out of the operator's reach, and to the hook if configured.
     tracing::info!(
@@ -177,7 +259,23 @@ pub async fn run(
         stopped,
         stop_on_error: stop_background_on_error,
     };
-    match crate::pipeline::from_config(&cfg, store.clone(), release, audit, clock)? {
+    let configured = crate::pipeline::from_config(&cfg, store.clone(), release, audit, clock)?;
+    if let Some(follow) = follow {
+        let governance = match &configured {
+            Configured::Snapshot(p) => p.governance(),
+            Configured::Live(p, _) => p.governance(),
+        };
+        let files = crate::pipeline::setup::resolve(&cfg)?;
+        let genesis = crate::pipeline::setup::load_policy(&files.policy)?;
+        if let Some(governance) = governance {
+            background.tasks.spawn(follow.run(
+                governance,
+                genesis,
+                background.stopped.clone(),
+            ));
+        }
+    }
+    match configured {
         Configured::Snapshot(pipeline) => {
             serve_pipeline(cfg, store, pipeline, background, shutdown).await
         }
@@ -213,10 +311,10 @@ struct Background {
 }
 
 /// The rest of [`run`], for either kind of state.
-async fn serve_pipeline<T: StateProvider>(
+async fn serve_pipeline<S: ProposalStore, T: StateProvider>(
     cfg: GatewayConfig,
-    store: Arc<SqliteStore>,
-    pipeline: Pipeline<SqliteStore, T>,
+    store: Arc<S>,
+    pipeline: Pipeline<S, T>,
     background: Background,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {

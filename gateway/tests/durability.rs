@@ -34,49 +34,30 @@
     reason = "test code: a failed expectation should stop loudly"
 )]
 
+mod common;
+
+use common::{
+    APPROVERS, BIN, Gateway, approve_request, hash_of,
+    submit_request,
+};
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
-    io::{BufRead as _, BufReader, Read},
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use alloy_primitives::{Address, Bytes, U256, address};
-use ed25519_dalek::SigningKey;
-use prost::Message as _;
 use signgate_audit::{AuditEvent, AuditRecord, export::records_from_export};
-use signgate_gateway::{
-    domain::wire::safe_tx_to_proto,
-    store::{ListFilter, ProposalStore as _, SqliteStore},
-};
-use signgate_proto::{
-    envelope::{self, APPROVAL_CONTEXT, SUBMISSION_CONTEXT},
-    prost_types::Timestamp,
-    v1::{self as pb, gateway_client::GatewayClient},
-};
-use signgate_simulator::SafeTx;
+use signgate_gateway::store::{ListFilter, ProposalStore as _, SqliteStore};
+use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 use tonic::transport::Channel;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signgate");
-/// The demo Safe and token, and an address-book payee of the demo policy: a small DEMO transfer
-/// to it needs two treasury approvals.
-const DEMO_SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
-const DEMO_TOKEN: Address = address!("0x7070707070707070707070707070707070707070");
-const PAYEE: Address = address!("0xC0FFEE254729296a45a3885639AC7E10F9d54979");
-/// The two treasury operators who approve (DEMO ONLY seeds, gateway/config/demo/keys/).
-const APPROVERS: [(&str, u8); 2] = [("bob", 0xb0), ("carol", 0xc0)];
-/// The initiator.
-const ALICE: u8 = 0xa1;
 /// One submission in this many is sent twice at once.
 const RACE_EVERY: u64 = 5;
-/// Longest a start may take before the test calls it refused.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest one call may take before the test calls the gateway hung.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -177,17 +158,17 @@ fn a_first_start_killed_at_any_moment_leaves_a_startable_directory() {
     // How long a first start takes here, to spread the kills over it.
     let probe = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let mut gw = Gateway::spawn(probe.path());
+    let mut gw = spawn(probe.path());
     gw.wait_ready().unwrap();
     let first_start = u64::try_from(t.elapsed().as_millis()).unwrap();
     gw.terminate();
     for round in 0..12 {
         let dir = tempfile::tempdir().unwrap();
-        let mut gw = Gateway::spawn(dir.path());
+        let mut gw = spawn(dir.path());
         let at = rng.range((0, first_start + 20));
         std::thread::sleep(Duration::from_millis(at));
         gw.sigkill();
-        let mut again = Gateway::spawn(dir.path());
+        let mut again = spawn(dir.path());
         if let Err(e) = again.wait_ready() {
             panic!(
                 "round {round}: killed {at} ms into its first start, the directory no longer \
@@ -207,193 +188,22 @@ fn kill_soak() {
     run(Plan::soak());
 }
 
-/// A `signgate serve` child and the tail of what it printed.
-struct Gateway {
-    child: Child,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    ready: mpsc::Receiver<String>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Gateway {
-    /// Starts `signgate serve` on the demo configuration with its data in `dir/data`.
-    fn spawn(dir: &Path) -> Self {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SIGNGATE_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .args(["--log-level", "warn,signgate_gateway::serve=info", "serve"])
-            .current_dir(dir)
-            .env("SIGNGATE_STORE__DATA_DIR", data_dir(dir))
-            .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
-            .env("SIGNGATE_METRICS__LISTEN", "")
-            // A checkpoint at every start and every second: kills land in them too.
-            .env("SIGNGATE_AUDIT__CHECKPOINT_INTERVAL_SECS", "1")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
-        let (tx, ready) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        drain(out, tail.clone(), Some(tx));
-        drain(err, tail.clone(), None);
-        Self { child, tail, ready }
-    }
-
-    /// Waits for `serving`; the address it listens on, or why it never got there.
-    fn wait_ready(&mut self) -> Result<String, String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match self.ready.recv_timeout(Duration::from_millis(50)) {
-                Ok(addr) => return Ok(addr),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = self.child.wait().unwrap();
-                    // The output threads may still be copying the last lines.
-                    std::thread::sleep(Duration::from_millis(100));
-                    return Err(format!("exited with {status} before serving"));
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                if let Ok(addr) = self.ready.try_recv() {
-                    return Ok(addr);
-                }
-                return Err(format!("exited with {status} before serving"));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("not serving after {START_TIMEOUT:?}"));
-            }
-        }
-    }
-
-    /// SIGKILL: no drain, no stop record, no last checkpoint.
-    fn sigkill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM and a clean exit (calls drained, stop recorded, last checkpoint written).
-    fn terminate(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "graceful stop: {status}\n{}", self.tail());
-    }
-
-    fn tail(&self) -> String {
-        let lines = self.tail.lock().unwrap();
-        lines.iter().cloned().collect::<Vec<_>>().join("\n")
-    }
-}
-
-/// Copies `from` line by line into `tail` (the last 40 lines), and sends the listen address
-/// of the `serving` line to `ready`. Never blocks the gateway on a full pipe.
-fn drain(
-    from: impl Read + Send + 'static,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    ready: Option<mpsc::Sender<String>>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = &ready
-                && line.contains("serving")
-                && let Some(rest) = line.split("local=").nth(1)
-            {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(addr.to_owned());
-            }
-            let mut t = tail.lock().unwrap();
-            if t.len() == 40 {
-                t.pop_front();
-            }
-            t.push_back(line);
-        }
-    });
+/// The demo gateway on `dir/data`, checkpointing every second: kills land in checkpoints too.
+fn spawn(dir: &Path) -> Gateway {
+    Gateway::spawn(
+        dir,
+        &[
+            (
+                "SIGNGATE_STORE__DATA_DIR",
+                data_dir(dir).display().to_string(),
+            ),
+            ("SIGNGATE_AUDIT__CHECKPOINT_INTERVAL_SECS", "1".to_owned()),
+        ],
+    )
 }
 
 fn data_dir(dir: &Path) -> PathBuf {
     dir.join("data")
-}
-
-fn now_ts() -> Option<Timestamp> {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    Some(Timestamp {
-        seconds: i64::try_from(d.as_secs()).unwrap(),
-        nanos: 0,
-    })
-}
-
-/// A DEMO transfer of `amount` base units to the payee: distinct amounts, distinct proposals.
-fn transfer(amount: u64) -> SafeTx {
-    let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
-    data.extend_from_slice(&[0u8; 12]);
-    data.extend_from_slice(PAYEE.as_slice());
-    data.extend_from_slice(&U256::from(amount).to_be_bytes::<32>());
-    SafeTx::call(DEMO_TOKEN, U256::ZERO, Bytes::from(data), U256::ZERO)
-}
-
-fn submit_request(amount: u64) -> pb::SubmitProposalRequest {
-    let payload = pb::ProposalSubmission {
-        chain_id: 1,
-        safe: DEMO_SAFE.to_checksum(None),
-        tx: Some(pb::proposal_submission::Tx::Transaction(safe_tx_to_proto(
-            &transfer(amount),
-        ))),
-        issued_at: now_ts(),
-        request_id: format!("kill-{amount}"),
-        ..Default::default()
-    };
-    pb::SubmitProposalRequest {
-        submission: Some(envelope::seal(
-            &SigningKey::from_bytes(&[ALICE; 32]),
-            SUBMISSION_CONTEXT,
-            payload.encode_to_vec(),
-        )),
-    }
-}
-
-fn approve_request(id: &str, safe_tx_hash: &str, seed: u8) -> pb::ApproveRequest {
-    let statement = pb::ApprovalStatement {
-        proposal_id: id.to_owned(),
-        chain_id: 1,
-        safe: DEMO_SAFE.to_checksum(None),
-        safe_tx_hash: safe_tx_hash.to_owned(),
-        kind: pb::ApprovalKind::Approve.into(),
-        issued_at: now_ts(),
-        comment: "kill test".into(),
-    };
-    pb::ApproveRequest {
-        approval: Some(envelope::seal(
-            &SigningKey::from_bytes(&[seed; 32]),
-            APPROVAL_CONTEXT,
-            statement.encode_to_vec(),
-        )),
-    }
-}
-
-fn hash_of(p: &pb::Proposal) -> String {
-    p.hashes
-        .as_ref()
-        .map(|h| h.safe_tx_hash.clone())
-        .unwrap_or_default()
 }
 
 /// What the clients were told, over the whole run.
@@ -453,8 +263,8 @@ async fn client(
             // send it: one proposal, and one submission on record.
             let mut twin = c.clone();
             let (a, b) = tokio::join!(
-                tokio::time::timeout(CALL_TIMEOUT, c.submit_proposal(submit_request(amount))),
-                tokio::time::timeout(CALL_TIMEOUT, twin.submit_proposal(submit_request(amount))),
+                tokio::time::timeout(CALL_TIMEOUT, c.submit_proposal(submit_request(amount, 0))),
+                tokio::time::timeout(CALL_TIMEOUT, twin.submit_proposal(submit_request(amount, 0))),
             );
             if let (Ok(Ok(a)), Ok(Ok(b))) = (&a, &b)
                 && a.get_ref().id != b.get_ref().id
@@ -472,7 +282,7 @@ async fn client(
                 (Err(e), _) | (_, Err(e)) => Err(e),
             }
         } else {
-            tokio::time::timeout(CALL_TIMEOUT, c.submit_proposal(submit_request(amount))).await
+            tokio::time::timeout(CALL_TIMEOUT, c.submit_proposal(submit_request(amount, 0))).await
         };
         let p = match answer {
             Ok(Ok(p)) => p.into_inner(),
@@ -560,7 +370,7 @@ fn run_in_one_directory(plan: Plan) {
             // This cycle's kill comes during the next start instead: the lists loading, the log
             // re-verifying and the first checkpoint. The start after it must come up.
             gw.sigkill();
-            let mut early = Gateway::spawn(dir.path());
+            let mut early = spawn(dir.path());
             ledger.spawns += 1;
             let t = start_times.iter().max().copied().unwrap_or(300);
             std::thread::sleep(Duration::from_millis(rng.range((0, t.max(1)))));
@@ -641,7 +451,7 @@ fn start(
     cycle: u32,
 ) -> (Gateway, String) {
     let t = Instant::now();
-    let mut gw = Gateway::spawn(dir);
+    let mut gw = spawn(dir);
     ledger.spawns += 1;
     let addr = gw.wait_ready().unwrap_or_else(|e| {
         panic!(
@@ -706,7 +516,7 @@ async fn check_present(
         .as_secs();
     for amount in std::mem::take(&mut ledger.doubtful_submissions) {
         let p = c
-            .submit_proposal(submit_request(amount))
+            .submit_proposal(submit_request(amount, 0))
             .await
             .map_err(|s| format!("the retry of in-doubt submission {amount} was refused: {s}"))?
             .into_inner();

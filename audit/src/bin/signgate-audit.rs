@@ -16,7 +16,7 @@ use signgate_audit::{
     export::{UnreadableLine, records_from_export},
     files::{FileError, read_export, read_notes, read_public_key},
     story::{events, story},
-    verify::{Verification, verify_export_with_genesis},
+    verify::{Verification, verify_export_by_any},
 };
 use signgate_policy::Policy;
 
@@ -52,9 +52,10 @@ struct Inputs {
     /// Checkpoint notes: files, or directories whose `*.note` files are read. Repeatable.
     #[arg(long = "checkpoints", required = true)]
     checkpoints: Vec<PathBuf>,
-    /// The gateway's audit public key (64 hex digits: `<data_dir>/audit.key.pub`).
-    #[arg(long)]
-    public_key: PathBuf,
+    /// The gateway's audit public key (64 hex digits: `<data_dir>/audit.key.pub`). Repeat it
+    /// for a log several replicas share: a checkpoint signed by any of them counts.
+    #[arg(long, required = true)]
+    public_key: Vec<PathBuf>,
     /// The genesis policy: the policy file the gateway was first started with
     /// (`pipeline.policy`). With it the chain of applied policies is checked from its first
     /// link; without it, from the first recorded policy on.
@@ -92,7 +93,11 @@ fn main() -> ExitCode {
 
 fn verified(inputs: &Inputs) -> Result<(Vec<u8>, Verification), CliError> {
     let log = read_export(&inputs.log)?;
-    let key = read_public_key(&inputs.public_key)?;
+    let keys = inputs
+        .public_key
+        .iter()
+        .map(|p| read_public_key(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let notes = read_notes(&inputs.checkpoints)?;
     let genesis = inputs
         .genesis
@@ -104,7 +109,7 @@ fn verified(inputs: &Inputs) -> Result<(Vec<u8>, Verification), CliError> {
                 .map_err(|e| CliError::Genesis(path.clone(), e))
         })
         .transpose()?;
-    let verification = verify_export_with_genesis(&log, &notes, &key, genesis.as_ref());
+    let verification = verify_export_by_any(&log, &notes, &keys, genesis.as_ref());
     Ok((log, verification))
 }
 

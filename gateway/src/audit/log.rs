@@ -32,7 +32,7 @@ use signgate_audit::{
     record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
 };
 
-use super::AuditError;
+use super::{AuditError, postgres::PgLog};
 use crate::clock::{self, SharedClock};
 
 const SCHEMA: &str = "
@@ -82,13 +82,21 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The append-only log the gateway writes.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
     key: SigningKey,
     origin: String,
-    inner: Mutex<Inner>,
+    backend: Backend,
     /// What dates records and checkpoints: the system clock unless [`AuditLog::with_clock`]
     /// hands in the gateway's own.
     clock: SharedClock,
+}
+
+/// Where the records live.
+#[derive(Debug)]
+enum Backend {
+    /// Tables in the embedded store's SQLite file, one writer process.
+    Sqlite { path: PathBuf, inner: Mutex<Inner> },
+    /// Tables in the PostgreSQL database every replica shares ([`super::postgres`]).
+    Postgres(PgLog),
 }
 
 #[derive(Debug)]
@@ -107,7 +115,7 @@ impl AuditLog {
     }
 
     /// Now, in milliseconds since the epoch (an instant before it is the epoch).
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.clock.now().0).unwrap_or(0)
     }
 
@@ -159,16 +167,63 @@ impl AuditLog {
         })?;
         let frontier = rebuild(&conn, path)?;
         Ok(Self {
-            path: path.to_path_buf(),
             origin: origin_for(&public),
             key: audit_key,
-            inner: Mutex::new(Inner {
-                conn,
-                frontier,
-                poisoned: false,
-            }),
+            backend: Backend::Sqlite {
+                path: path.to_path_buf(),
+                inner: Mutex::new(Inner {
+                    conn,
+                    frontier,
+                    poisoned: false,
+                }),
+            },
             clock: clock::system(),
         })
+    }
+
+    /// Opens the log every replica of one PostgreSQL database shares (creating its tables
+    /// under an advisory lock), registers `audit_key` as one of its signers and re-hashes
+    /// every stored record. `location` names the database in messages (no credentials). Its
+    /// blocking methods must then be called from a blocking-pool thread or a worker of a
+    /// multi-threaded runtime.
+    pub async fn open_postgres(
+        pool: deadpool_postgres::Pool,
+        location: String,
+        audit_key: SigningKey,
+        clock: SharedClock,
+    ) -> Result<Self, AuditError> {
+        let public = audit_key.verifying_key();
+        let pg = PgLog {
+            pool,
+            runtime: tokio::runtime::Handle::current(),
+            location,
+        };
+        let now = u64::try_from(clock.now().0).unwrap_or(0);
+        pg.open(&public, now).await?;
+        Ok(Self {
+            origin: origin_for(&public),
+            key: audit_key,
+            backend: Backend::Postgres(pg),
+            clock,
+        })
+    }
+
+    /// The PostgreSQL log, for the store that appends inside its own transactions.
+    pub fn postgres(&self) -> Option<&PgLog> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
+    /// A read-only view of the same log (`signgate audit export`, the policy chain at start).
+    pub fn reader(&self) -> Result<AuditReader, AuditError> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => AuditReader::open(path),
+            Backend::Postgres(pg) => Ok(AuditReader {
+                source: ReaderSource::Postgres(pg.clone()),
+            }),
+        }
     }
 
     /// The public key auditors verify checkpoints with.
@@ -176,9 +231,20 @@ impl AuditLog {
         self.key.verifying_key()
     }
 
-    /// Where the log lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite file the log lives in; `None` for a log in PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Where the log lives, for messages: its file, or its database without credentials.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => path.display().to_string(),
+            Backend::Postgres(pg) => pg.location.clone(),
+        }
     }
 
     /// Records `event` durably and returns its position. See the module docs for what the
@@ -194,6 +260,9 @@ impl AuditLog {
     /// durable or none is. For changes that are several records at once (a policy and the
     /// operator changes it makes), so a crash can never leave half of one recorded.
     pub fn append_all(&self, events: Vec<AuditEvent>) -> Result<Vec<LeafIndex>, AuditError> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.block(pg.append_all(events, self.now_ms()));
+        }
         let mut writer = self.writer()?;
         let rows = writer.rows(events)?;
         let written = (|| -> Result<(), rusqlite::Error> {
@@ -213,7 +282,13 @@ impl AuditLog {
     /// together). Take it **before** beginning that transaction, so every writer of the file
     /// waits in one order (this lock, then SQLite's) and none can deadlock.
     pub fn writer(&self) -> Result<AuditWriter<'_>, AuditError> {
-        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        let Backend::Sqlite { inner, .. } = &self.backend else {
+            return Err(AuditError::Database(
+                "a log in PostgreSQL is appended to inside each store transaction, not through a writer"
+                    .to_owned(),
+            ));
+        };
+        let inner = inner.lock().map_err(|_| AuditError::Poisoned)?;
         if inner.poisoned {
             return Err(AuditError::Poisoned);
         }
@@ -226,14 +301,22 @@ impl AuditLog {
 
     /// Number of records and the current root.
     pub fn head(&self) -> Result<(u64, Hash), AuditError> {
-        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        let inner = match &self.backend {
+            Backend::Sqlite { inner, .. } => inner,
+            Backend::Postgres(pg) => return pg.block(pg.head()),
+        };
+        let inner = inner.lock().map_err(|_| AuditError::Poisoned)?;
         Ok((inner.frontier.size(), inner.frontier.root()))
     }
 
     /// Signs and stores a checkpoint of the current tree; returns the stored one when the
     /// tree has not grown since the last checkpoint.
     pub fn checkpoint(&self) -> Result<SignedCheckpoint, AuditError> {
-        let inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
+        let inner = match &self.backend {
+            Backend::Sqlite { inner, .. } => inner,
+            Backend::Postgres(pg) => return pg.block(self.checkpoint_postgres(pg)),
+        };
+        let inner = inner.lock().map_err(|_| AuditError::Poisoned)?;
         if inner.poisoned {
             return Err(AuditError::Poisoned);
         }
@@ -273,9 +356,30 @@ impl AuditLog {
         Ok(SignedCheckpoint { checkpoint, note })
     }
 
+    /// [`checkpoint`](Self::checkpoint) of the shared log: this replica signs the tree as
+    /// committed (by any replica) and stores its note beside the others' of the same size.
+    async fn checkpoint_postgres(&self, pg: &PgLog) -> Result<SignedCheckpoint, AuditError> {
+        let (size, root) = pg.head().await?;
+        let public = self.key.verifying_key();
+        if let Some(note) = pg.checkpoint_note(size, &public).await? {
+            let (checkpoint, _) = parse_note(&note)?;
+            return Ok(SignedCheckpoint { checkpoint, note });
+        }
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            time: self.now_ms() / 1000,
+        };
+        let note = checkpoint.sign(&self.key);
+        pg.store_checkpoint(size, &public, &root, checkpoint.time, &note)
+            .await?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
     fn store(&self, source: rusqlite::Error) -> AuditError {
         AuditError::Store {
-            path: self.path.clone(),
+            path: self.path().map(Path::to_path_buf).unwrap_or_default(),
             source,
         }
     }
@@ -551,8 +655,13 @@ fn to_i64(n: u64) -> Result<i64, AuditError> {
 /// and cannot write.
 #[derive(Debug)]
 pub struct AuditReader {
-    conn: Connection,
-    path: PathBuf,
+    source: ReaderSource,
+}
+
+#[derive(Debug)]
+enum ReaderSource {
+    Sqlite { conn: Connection, path: PathBuf },
+    Postgres(PgLog),
 }
 
 impl AuditReader {
@@ -566,39 +675,45 @@ impl AuditReader {
                 }
             })?;
         Ok(Self {
-            conn,
-            path: path.to_path_buf(),
+            source: ReaderSource::Sqlite {
+                conn,
+                path: path.to_path_buf(),
+            },
         })
     }
 
-    fn db(&self, source: rusqlite::Error) -> AuditError {
+    fn db(path: &Path, source: rusqlite::Error) -> AuditError {
         AuditError::Store {
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         }
     }
 
     /// Every record's bytes, in order.
     pub fn leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
-        let mut stmt = self
-            .conn
+        let (conn, path) = match &self.source {
+            ReaderSource::Sqlite { conn, path } => (conn, path),
+            ReaderSource::Postgres(pg) => return pg.block(pg.leaves()),
+        };
+        let db = |e| Self::db(path, e);
+        let mut stmt = conn
             .prepare("SELECT data FROM audit_leaves ORDER BY idx")
-            .map_err(|e| self.db(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(|e| self.db(e))?;
-        rows.map(|r| r.map_err(|e| self.db(e))).collect()
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| r.map_err(db)).collect()
     }
 
     /// Every stored checkpoint note, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
-        let mut stmt = self
-            .conn
+        let (conn, path) = match &self.source {
+            ReaderSource::Sqlite { conn, path } => (conn, path),
+            ReaderSource::Postgres(pg) => return pg.block(pg.checkpoints()),
+        };
+        let db = |e| Self::db(path, e);
+        let mut stmt = conn
             .prepare("SELECT note FROM audit_checkpoints ORDER BY size")
-            .map_err(|e| self.db(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.db(e))?;
-        rows.map(|r| r.map_err(|e| self.db(e))).collect()
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        rows.map(|r| r.map_err(db)).collect()
     }
 }

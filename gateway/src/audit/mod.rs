@@ -27,6 +27,7 @@
 
 pub mod export;
 pub mod log;
+pub mod postgres;
 
 use std::path::PathBuf;
 
@@ -71,6 +72,10 @@ pub enum AuditError {
     /// refused until the gateway restarts and reopens it.
     #[error("audit log refuses writes after an earlier write failed; restart the gateway")]
     Poisoned,
+    /// The PostgreSQL database of a shared log failed (unreachable, a failover, a statement
+    /// timeout). Nothing was appended; the caller answers `UNAVAILABLE`.
+    #[error("audit log database: {0}")]
+    Database(String),
     /// An event has no canonical encoding, so it was not recorded.
     #[error("audit record cannot be encoded: {0}")]
     Encode(#[from] CanonicalError),

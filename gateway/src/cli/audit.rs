@@ -22,7 +22,7 @@ use signgate_audit::{
     files::{read_export, read_notes, read_public_key},
     replay::replay,
     story::{events, story},
-    verify::verify_export_with_genesis,
+    verify::verify_export_by_any,
 };
 
 use super::out::Stdout;
@@ -60,9 +60,10 @@ pub struct VerifyArgs {
     /// Checkpoint notes: files, or directories whose `*.note` files are read. Repeatable.
     #[arg(long = "checkpoints", required = true)]
     pub checkpoints: Vec<PathBuf>,
-    /// The gateway's audit public key (64 hex digits, the `.pub` file).
-    #[arg(long)]
-    pub public_key: PathBuf,
+    /// The gateway's audit public key (64 hex digits, the `.pub` file). Repeat it for a log
+    /// several replicas share: a checkpoint signed by any of them counts.
+    #[arg(long, required = true)]
+    pub public_key: Vec<PathBuf>,
     /// The genesis policy: the policy file the gateway was first started with
     /// (`pipeline.policy`). With it the chain of applied policies is checked from its first
     /// link; without it, from the first recorded policy on.
@@ -74,8 +75,12 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The gateway's database, which holds the audit log (`<data_dir>/signgate.sqlite3`).
-    #[arg(long)]
-    pub db: PathBuf,
+    #[arg(long, required_unless_present = "postgres", conflicts_with = "postgres")]
+    pub db: Option<PathBuf>,
+    /// The PostgreSQL database several replicas share, as a libpq URL
+    /// (`postgres://user@host:5432/signgate`), instead of `--db`.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Where to write the JSON Lines (`-` for stdout).
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
@@ -132,7 +137,11 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 
 fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let log = read_export(&a.log)?;
-    let key = read_public_key(&a.public_key)?;
+    let keys = a
+        .public_key
+        .iter()
+        .map(|p| read_public_key(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let notes = read_notes(&a.checkpoints)?;
     let genesis = a
         .genesis
@@ -144,7 +153,7 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("the genesis policy {} does not compile", path.display()))
         })
         .transpose()?;
-    let v = verify_export_with_genesis(&log, &notes, &key, genesis.as_ref());
+    let v = verify_export_by_any(&log, &notes, &keys, genesis.as_ref());
     write!(Stdout::lock(), "{}", v.report(unix_now()))?;
     Ok(if v.passed() {
         ExitCode::SUCCESS
@@ -154,9 +163,14 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let reader = AuditReader::open(&a.db)?;
-    let leaves = reader.leaves()?;
-    let notes = reader.checkpoints()?;
+    let (leaves, notes) = match (&a.db, &a.postgres) {
+        (Some(db), _) => {
+            let reader = AuditReader::open(db)?;
+            (reader.leaves()?, reader.checkpoints()?)
+        }
+        (None, Some(url)) => crate::audit::postgres::export(url)?,
+        (None, None) => bail!("give --db FILE or --postgres URL"),
+    };
     let mut buf = Vec::new();
     export_jsonl(&leaves, &notes, a.proofs, &mut buf)?;
     if a.out == Path::new("-") {
@@ -166,9 +180,17 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &a.checkpoints_dir {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut taken = std::collections::BTreeSet::new();
         for note in &notes {
             let (cp, _) = parse_note(note)?;
-            let path = dir.join(note_file_name(cp.size));
+            // Replicas sharing a log each sign the same sizes: one file per signature.
+            let mut name = note_file_name(cp.size);
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = note_file_name(cp.size).replace(".note", &format!(".{n}.note"));
+            }
+            let path = dir.join(name);
             fs::write(&path, note).with_context(|| format!("writing {}", path.display()))?;
         }
     }

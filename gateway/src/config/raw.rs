@@ -47,6 +47,8 @@ pub struct RawAudit {
     /// checkpoint's failure is logged and retried at the next. Empty: no hook (refused with
     /// `pipeline.demo = false` when `checkpoint_dir` is inside the data directory).
     pub checkpoint_hook: Vec<String>,
+    /// Audit public keys (hex) of every replica sharing the log.
+    pub replica_keys: Vec<String>,
 }
 
 /// `[server]`: listener and limits.
@@ -113,6 +115,22 @@ pub struct RawStore {
     /// Directory of the SQLite store and, by default, the gateway's keys and checkpoints. Must not
     /// be empty.
     pub data_dir: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// `[store.postgres]`.
+    pub postgres: RawPostgres,
+}
+
+/// `[store.postgres]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgres {
+    /// libpq URL of the database; required with `backend = "postgres"`.
+    pub url: String,
+    /// Connections per replica; at least 1.
+    pub pool_size: usize,
+    /// Statement, lock and connection timeout in milliseconds; at least 1.
+    pub statement_timeout_ms: u64,
 }
 
 /// `[keys]`.

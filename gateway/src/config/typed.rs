@@ -25,6 +25,8 @@ pub struct GatewayConfig {
     pub access: AccessLists,
     /// Directory of the SQLite store and default key files.
     pub data_dir: PathBuf,
+    /// Where the shared state and the audit log live.
+    pub store: StoreBackend,
     /// ed25519 key signing audit checkpoints.
     pub audit_key: PathBuf,
     /// ed25519 key signing release tickets.
@@ -42,6 +44,35 @@ pub struct GatewayConfig {
     pub effective_sha256: alloy_primitives::B256,
 }
 
+/// `[store] backend`, validated.
+#[derive(Debug, Clone)]
+pub enum StoreBackend {
+    /// One gateway, a SQLite file in the data directory.
+    Sqlite,
+    /// Several replicas on one PostgreSQL database.
+    Postgres(PostgresSettings),
+}
+
+/// `[store.postgres]`, validated.
+#[derive(Clone)]
+pub struct PostgresSettings {
+    /// libpq URL (may hold a password: never logged).
+    pub url: String,
+    /// Connections per replica.
+    pub pool_size: usize,
+    /// Longest a statement runs or waits for a lock, and a call for a connection.
+    pub statement_timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("pool_size", &self.pool_size)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `[audit]`, validated.
 #[derive(Debug, Clone)]
 pub struct AuditSettings {
@@ -51,6 +82,8 @@ pub struct AuditSettings {
     pub checkpoint_interval: Duration,
     /// Program and arguments receiving each note on stdin; `None`: no hook.
     pub checkpoint_hook: Option<Vec<String>>,
+    /// Audit public keys of every replica sharing the log (`replica_keys`).
+    pub replica_keys: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 /// Where the pipeline's state, policy and lists come from.
@@ -372,6 +405,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             ));
         }
         let data_dir = PathBuf::from(&raw.store.data_dir);
+        let store = store_backend(&raw.store)?;
         let audit_key = path_or(&raw.keys.audit_key, data_dir.join("audit.key"));
         let release_key = path_or(&raw.keys.release_key, data_dir.join("release.key"));
         if raw.keys.ticket_ttl_secs == 0 {
@@ -435,6 +469,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             transport,
             access,
             data_dir,
+            store,
             audit_key,
             release_key,
             ticket_ttl,
@@ -481,11 +516,61 @@ fn audit_settings(
         }
         argv => Some(argv.to_vec()),
     };
+    let replica_keys = raw
+        .replica_keys
+        .iter()
+        .map(|k| {
+            let bytes: [u8; 32] = hex::decode(k.trim().trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    ConfigError::invalid("audit.replica_keys", format!("{k:?} is not 64 hex digits"))
+                })?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
+                ConfigError::invalid("audit.replica_keys", format!("{k} is not an ed25519 public key"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(AuditSettings {
         checkpoint_dir: path_or(&raw.checkpoint_dir, data_dir.join("checkpoints")),
         checkpoint_interval: Duration::from_secs(raw.checkpoint_interval_secs),
         checkpoint_hook,
+        replica_keys,
     })
+}
+
+/// `[store] backend` and `[store.postgres]`.
+fn store_backend(raw: &super::raw::RawStore) -> Result<StoreBackend, ConfigError> {
+    match raw.backend.as_str() {
+        "sqlite" => Ok(StoreBackend::Sqlite),
+        "postgres" => {
+            let pg = &raw.postgres;
+            if pg.url.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "store.postgres.url",
+                    "must name the database with backend = \"postgres\" (postgres://user@host:port/db)",
+                ));
+            }
+            if pg.pool_size == 0 {
+                return Err(ConfigError::invalid("store.postgres.pool_size", "must be at least 1"));
+            }
+            if pg.statement_timeout_ms == 0 {
+                return Err(ConfigError::invalid(
+                    "store.postgres.statement_timeout_ms",
+                    "must be at least 1",
+                ));
+            }
+            Ok(StoreBackend::Postgres(PostgresSettings {
+                url: pg.url.clone(),
+                pool_size: pg.pool_size,
+                statement_timeout: Duration::from_millis(pg.statement_timeout_ms),
+            }))
+        }
+        other => Err(ConfigError::invalid(
+            "store.backend",
+            format!("{other:?} is neither \"sqlite\" (one gateway) nor \"postgres\" (several replicas)"),
+        )),
+    }
 }
 
 /// An `https` URL of `[[sanctions]]`, or the error naming `key`.

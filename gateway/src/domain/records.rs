@@ -337,6 +337,11 @@ pub struct Release {
     pub id: ProposalId,
     /// The revision the caller's checks saw.
     pub expected_revision: u64,
+    /// The policy the release was decided under; a store shared by replicas refuses the
+    /// release if another policy was put in force since ([`StoreError::PolicySuperseded`]).
+    ///
+    /// [`StoreError::PolicySuperseded`]: crate::store::StoreError::PolicySuperseded
+    pub policy_hash: String,
     /// When the release happens, from the gateway's clock; stamped on the reservation and on
     /// every stored outflow, and the end of every velocity window checked.
     pub released_at: UnixMillis,

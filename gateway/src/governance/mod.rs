@@ -249,13 +249,16 @@ pub fn policy_at_start(
     configured: Policy,
     configured_path: &Path,
 ) -> Result<AtStart, PersistError> {
+    if audit.path().is_none() {
+        return shared_policy_at_start(audit, configured, configured_path);
+    }
     let dir = policy_dir(data_dir);
     let path = dir.join(persist::ACTIVE);
-    persist::recover_pending(&dir, audit.path())?;
+    persist::recover_pending(&dir, audit)?;
     let persist::GovernanceRecords {
         applied: records,
         first_started,
-    } = persist::governance_records(audit.path())?;
+    } = persist::governance_records(audit)?;
     let chain = check_chain(&configured, records.iter().map(|(i, t, p)| (*i, *t, p))).map_err(
         |source| PersistError::Chain {
             genesis: configured_path.to_path_buf(),
@@ -378,7 +381,7 @@ pub fn policy_at_start(
                         "it holds version {} ({}), but the latest policy_applied record of the audit log {} is {}",
                         stored.version,
                         stored.policy_hash,
-                        audit.path().display(),
+                        audit.location(),
                         describe_head(head)
                     ),
                 ));
@@ -396,6 +399,93 @@ pub fn policy_at_start(
          an edit of the configured file is not a governed change"
     );
     Ok(at)
+}
+
+/// [`policy_at_start`] for a log several replicas share (PostgreSQL): the policy in force is
+/// where the log's chain of `policy_applied` records, checked link by link from the configured
+/// genesis policy, ends. No file in a replica's data directory takes part: another replica may
+/// have applied a newer policy since this one last ran.
+fn shared_policy_at_start(
+    audit: &AuditLog,
+    configured: Policy,
+    configured_path: &Path,
+) -> Result<AtStart, PersistError> {
+    let persist::GovernanceRecords {
+        applied: records,
+        first_started,
+    } = persist::governance_records(audit)?;
+    if let Some((index, recorded)) = first_started
+        && recorded != configured.hash()
+        && records.is_empty()
+    {
+        return Err(PersistError::GenesisChanged {
+            genesis: configured_path.to_path_buf(),
+            configured: configured.hash(),
+            recorded,
+            index,
+        });
+    }
+    let chain = check_chain(&configured, records.iter().map(|(i, t, p)| (*i, *t, p))).map_err(
+        |source| PersistError::Chain {
+            genesis: configured_path.to_path_buf(),
+            source: Box::new(source),
+        },
+    )?;
+    match chain.head {
+        ChainHead::Known {
+            policy, version, ..
+        } => Ok(AtStart {
+            policy: *policy,
+            version,
+        }),
+        ChainHead::Legacy { record, .. } => Err(PersistError::MissingLegacy {
+            path: configured_path.to_path_buf(),
+            hash: record.policy_hash,
+        }),
+    }
+}
+
+impl GovernedPolicy {
+    /// Adopts a policy another replica put in force: reads the shared log's chain of applied
+    /// policies, checks every link from `genesis` (each signed by enough admins of the policy
+    /// before it) and swaps in its end if it is newer than the version in force here. Returns
+    /// the version adopted, if any. A chain that does not check is an error and changes
+    /// nothing: the store then keeps refusing this replica's decisions (the recorded policy is
+    /// not the one it holds), which fails closed.
+    pub async fn catch_up(&self, genesis: &Policy) -> Result<Option<u64>, ApplyError> {
+        let mut in_force = self.applying.lock().await;
+        let audit = self.audit.clone();
+        let records = tokio::task::spawn_blocking(move || persist::governance_records(&audit))
+            .await
+            .map_err(|e| ApplyError::Task(e.to_string()))?
+            .map_err(|e| ApplyError::Task(e.to_string()))?;
+        let chain = check_chain(genesis, records.applied.iter().map(|(i, t, p)| (*i, *t, p)))
+            .map_err(|e| ApplyError::Task(format!("the shared log's policy chain: {e}")))?;
+        let ChainHead::Known {
+            policy, version, ..
+        } = chain.head
+        else {
+            return Err(ApplyError::Task(
+                "the shared log's policy chain ends at a policy applied before versioned signatures"
+                    .to_owned(),
+            ));
+        };
+        let current = self.load();
+        if version <= *in_force || policy.hash() == current.hash() {
+            return Ok(None);
+        }
+        let policy: Arc<Policy> = Arc::from(policy);
+        self.current.store(policy.clone());
+        *in_force = version;
+        tracing::warn!(
+            policy = policy.name(),
+            policy_hash = %policy.hash(),
+            version,
+            previous = %current.hash(),
+            "a policy applied through another replica is now in force here"
+        );
+        Ok(Some(version))
+    }
 }
 
 fn now() -> Timestamp {
@@ -491,7 +581,7 @@ fn migrate(
         }
     };
     let legacy_links = u64::try_from(
-        persist::applied_records(audit.path())
+        persist::applied_records(audit)
             .map_err(|e| e.to_string())?
             .iter()
             .filter(|(_, _, p)| p.version == 0)
@@ -828,7 +918,7 @@ mod tests {
         // Again: the migrated form is accepted as the migrated record, not migrated twice.
         let at = policy_at_start(dir.path(), &audit, demo(), Path::new("c.toml")).unwrap();
         assert_eq!(at.version, 2);
-        let migrations = persist::applied_records(audit.path())
+        let migrations = persist::applied_records(audit)
             .unwrap()
             .iter()
             .filter(|(_, _, p)| p.migrated)

@@ -25,7 +25,7 @@ use signgate_policy::{
     governance::{AdminSignature, PolicyStatement},
 };
 
-use crate::audit::AuditReader;
+use crate::audit::AuditLog;
 
 /// The file name of the policy in force.
 pub const ACTIVE: &str = "active.json";
@@ -228,9 +228,9 @@ pub struct GovernanceRecords {
     pub first_started: Option<(u64, PolicyHash)>,
 }
 
-/// Reads [`GovernanceRecords`] from the log at `audit`.
-pub fn governance_records(audit: &Path) -> Result<GovernanceRecords, PersistError> {
-    let reader = AuditReader::open(audit)?;
+/// Reads [`GovernanceRecords`] from `audit`.
+pub fn governance_records(audit: &AuditLog) -> Result<GovernanceRecords, PersistError> {
+    let reader = audit.reader()?;
     let mut out = GovernanceRecords::default();
     for r in reader
         .leaves()?
@@ -249,12 +249,12 @@ pub fn governance_records(audit: &Path) -> Result<GovernanceRecords, PersistErro
 }
 
 /// Every `policy_applied` record of the log at `audit`, in order.
-pub fn applied_records(audit: &Path) -> Result<Vec<(u64, u64, PolicyApplied)>, PersistError> {
+pub fn applied_records(audit: &AuditLog) -> Result<Vec<(u64, u64, PolicyApplied)>, PersistError> {
     Ok(governance_records(audit)?.applied)
 }
 
 /// Whether the audit log at `audit` holds a `policy_applied` record of `hash`.
-fn recorded(audit: &Path, hash: PolicyHash) -> Result<bool, PersistError> {
+fn recorded(audit: &AuditLog, hash: PolicyHash) -> Result<bool, PersistError> {
     Ok(applied_records(audit)?
         .iter()
         .any(|(_, _, p)| p.policy_hash == hash))
@@ -262,7 +262,7 @@ fn recorded(audit: &Path, hash: PolicyHash) -> Result<bool, PersistError> {
 
 /// Settles a `pending.json` left by a crash: promoted if the log at `audit` recorded it,
 /// deleted otherwise. Run at start, before [`load_active`].
-pub fn recover_pending(dir: &Path, audit: &Path) -> Result<(), PersistError> {
+pub fn recover_pending(dir: &Path, audit: &AuditLog) -> Result<(), PersistError> {
     let pending = dir.join(PENDING);
     let Some(staged) = read(&pending)? else {
         return Ok(());

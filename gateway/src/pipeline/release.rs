@@ -116,6 +116,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
                 Release {
                     id: record.id.clone(),
                     expected_revision: record.revision,
+                    policy_hash: evaluation.policy.to_string(),
                     released_at: decided_at,
                     outflows,
                     caps,

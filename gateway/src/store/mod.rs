@@ -13,6 +13,8 @@
 //! [`StoreError::Unavailable`], which the server turns into `UNAVAILABLE` and never into a
 //! release.
 
+mod columns;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
@@ -83,6 +85,22 @@ pub enum StoreError {
         /// The operator's ed25519 public key; each key approves or rejects a proposal once.
         public_key: [u8; 32],
     },
+    /// Another policy was put in force (through another replica) after this change was
+    /// decided; nothing was written. The replica adopts the new policy and the caller retries.
+    #[error(
+        "the policy in force changed to {in_force} while this was decided under {decided_under}; \
+         nothing was written, retry"
+    )]
+    PolicySuperseded {
+        /// The policy the change was decided under.
+        decided_under: String,
+        /// The policy recorded as in force; `none` if no start recorded one yet.
+        in_force: String,
+    },
+    /// The change lost a race to a concurrent transaction (of this replica or another) more
+    /// often than the store re-runs it; nothing was written, retry.
+    #[error("a concurrent change won; nothing was written, retry: {0}")]
+    Conflict(String),
     /// A page token this store did not issue.
     #[error("page token is not valid")]
     BadPageToken,
@@ -247,6 +265,8 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::OutOfRange { .. } => Self::invalid("chain_id", e.to_string()),
             e @ StoreError::Corrupt(_) => Self::Internal(e.to_string()),
             e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+            e @ StoreError::PolicySuperseded { .. } => Self::Unavailable(e.to_string()),
+            e @ StoreError::Conflict(_) => Self::Aborted(e.to_string()),
             StoreError::Unrecorded(detail) => {
                 tracing::error!(error = %detail, "audit append failed; refusing the request");
                 Self::Unavailable(

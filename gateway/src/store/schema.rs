@@ -34,12 +34,20 @@ pub struct Migration {
     /// with foreign key enforcement off for the migration (its documented table-rebuild
     /// procedure); the references are checked again before it commits.
     pub rebuilds_referenced_table: bool,
+    /// PostgreSQL's own statements where the portable ones cannot serve it (PostgreSQL drops
+    /// a constraint in place, where SQLite must rebuild the table, which PostgreSQL refuses while
+    /// other tables reference it).
+    pub postgres: Option<&'static str>,
 }
 
 impl Migration {
     /// The statements for `dialect`.
     pub fn render(&self, dialect: Dialect) -> String {
-        self.sql.replace("{bytes}", dialect.bytes_type())
+        let sql = match (dialect, self.postgres) {
+            (Dialect::Postgres, Some(own)) => own,
+            _ => self.sql,
+        };
+        sql.replace("{bytes}", dialect.bytes_type())
     }
 }
 
@@ -54,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         rebuilds_referenced_table: false,
+        postgres: None,
         sql: "
 CREATE TABLE proposals (
     id TEXT PRIMARY KEY,
@@ -138,6 +147,7 @@ CREATE TABLE address_book (
     Migration {
         version: 2,
         rebuilds_referenced_table: false,
+        postgres: None,
         sql: "
 CREATE TABLE velocity_events (
     chain_id BIGINT NOT NULL,
@@ -170,6 +180,7 @@ DROP TABLE velocity_totals
     Migration {
         version: 3,
         rebuilds_referenced_table: false,
+        postgres: None,
         sql: "
 ALTER TABLE proposals ADD COLUMN body TEXT;
 ALTER TABLE decisions ADD COLUMN body TEXT
@@ -182,6 +193,13 @@ ALTER TABLE decisions ADD COLUMN body TEXT
     Migration {
         version: 4,
         rebuilds_referenced_table: true,
+        postgres: Some(
+            "
+ALTER TABLE proposals DROP CONSTRAINT proposals_chain_id_safe_safe_tx_hash_key;
+CREATE UNIQUE INDEX proposals_one_open_per_tx ON proposals (chain_id, safe, safe_tx_hash)
+    WHERE state <> 'cancelled'
+",
+        ),
         sql: "
 CREATE TABLE proposals_v4 (
     id TEXT PRIMARY KEY,
@@ -218,6 +236,7 @@ CREATE UNIQUE INDEX proposals_one_open_per_tx ON proposals (chain_id, safe, safe
     Migration {
         version: 5,
         rebuilds_referenced_table: false,
+        postgres: None,
         sql: "
 CREATE TABLE velocity_events_v5 (
     chain_id BIGINT NOT NULL,

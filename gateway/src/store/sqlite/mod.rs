@@ -136,10 +136,10 @@ impl SqliteStore {
     /// very database file (one transaction, one flush). Without it, a change that comes with
     /// records is refused ([`StoreError::Unrecorded`]): nothing is ever stored unrecorded.
     pub fn record_into(&self, log: Arc<AuditLog>) -> Result<(), StoreError> {
-        if log.path() != self.inner.path {
+        if log.path() != Some(self.inner.path.as_path()) {
             return Err(unavailable(format!(
                 "the audit log {} is not in the store's database {}",
-                log.path().display(),
+                log.location(),
                 self.inner.path.display()
             )));
         }

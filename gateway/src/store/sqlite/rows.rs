@@ -2,9 +2,6 @@
 //! as canonical decimal text, times as Unix milliseconds. A row that does not decode is a typed
 //! [`StoreError::Corrupt`], never a panic.
 
-use std::str::FromStr;
-
-use alloy_primitives::{Address, B256, U256};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 
 use crate::store::{ProposalId, ProposalRecord, StoreError, UnixMillis};
@@ -13,57 +10,10 @@ use crate::store::{ProposalId, ProposalRecord, StoreError, UnixMillis};
 pub(super) const PROPOSAL_COLUMNS: &str = "id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
                                 revision, created_at, updated_at, cancel_reason, body";
 
-pub(super) fn chain_col(chain_id: u64) -> Result<i64, StoreError> {
-    i64::try_from(chain_id).map_err(|_| StoreError::OutOfRange { column: "chain_id" })
-}
-
-pub(super) fn hex_col(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
-pub(super) fn parse_u64(what: &str, v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| corrupt(what, &v.to_string()))
-}
-
-pub(super) fn parse_address(v: &str) -> Result<Address, StoreError> {
-    Address::from_str(v).map_err(|_| corrupt("address", v))
-}
-
-pub(super) fn parse_b256(v: &str) -> Result<B256, StoreError> {
-    B256::from_str(v).map_err(|_| corrupt("hash", v))
-}
-
-pub(super) fn parse_u256(v: &str) -> Result<U256, StoreError> {
-    U256::from_str_radix(v, 10).map_err(|_| corrupt("decimal", v))
-}
-
-pub(super) fn parse_key(v: &str) -> Result<[u8; 32], StoreError> {
-    let raw = hex::decode(v.trim_start_matches("0x")).map_err(|_| corrupt("public key", v))?;
-    raw.try_into().map_err(|_| corrupt("public key", v))
-}
-
-/// A typed record kept as JSON; a missing or unreadable one is corrupt.
-pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
-    what: &str,
-    v: Option<&str>,
-) -> Result<T, StoreError> {
-    let text = v.ok_or_else(|| StoreError::Corrupt(format!("{what} missing")))?;
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-/// A typed record as stored.
-pub(super) fn json_col<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v)
-        .map_err(|e| StoreError::Corrupt(format!("{what} not serialisable: {e}")))
-}
-
-pub(super) fn parse_enum<T: FromStr<Err = String>>(v: &str) -> Result<T, StoreError> {
-    v.parse().map_err(StoreError::Corrupt)
-}
+pub(super) use crate::store::columns::{
+    chain_col, hex_col, json_col, parse_address, parse_b256, parse_enum, parse_json,
+    parse_key, parse_u64, parse_u256,
+};
 
 /// Columns as SQLite returns them, converted to a record afterwards so a bad row is a typed
 /// error instead of a panic.

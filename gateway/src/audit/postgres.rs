@@ -1,0 +1,406 @@
+//! The audit log in PostgreSQL, shared by every gateway replica of one database.
+//!
+//! Each replica appends inside the transaction of the state change it records (the store's,
+//! [`stage`]), so the two commit together or not at all. Positions are serialised by the one
+//! row of `audit_head`, locked `FOR UPDATE` by the appending transaction and holding the size
+//! and the Merkle frontier ([`Frontier::to_bytes`]): whichever replica appends next continues
+//! the tree exactly where the last commit, by any replica, left it, and a transaction that rolls
+//! back leaves the head as it was. The leaf hashes are stored beside the records, so a replica
+//! (or an auditor) re-hashes and compares without trusting the head.
+//!
+//! Checkpoints are signed by the replica that writes them, keyed by (size, signer): every
+//! replica's audit key signs the same tree, and `signgate audit verify` accepts the keys the
+//! configuration lists. Triggers refuse `UPDATE` and `DELETE` on records and checkpoints.
+//!
+//! The policy in force is kept in the same transaction as the record that puts it in force
+//! (`policy_in_force`, written when a `server_started` names the first policy or a
+//! `policy_applied` names the next), so the store can check each decision against it.
+
+use deadpool_postgres::Pool;
+use tokio_postgres::GenericClient;
+use ed25519_dalek::VerifyingKey;
+use signgate_audit::{
+    merkle::{Frontier, Hash, leaf_hash},
+    record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
+};
+
+use signgate_policy::governance::GENESIS_VERSION;
+
+use super::AuditError;
+
+/// The advisory lock key under which the schema is created (several replicas starting at
+/// once would otherwise race on `CREATE TABLE IF NOT EXISTS`). The store's migrations take the
+/// same key.
+pub const SCHEMA_LOCK: i64 = 0x5349_474e_0001;
+
+/// The log's tables, created once under [`SCHEMA_LOCK`].
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_keys (
+    public_key BYTEA PRIMARY KEY,
+    first_seen_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_leaves (
+    idx BIGINT PRIMARY KEY,
+    data BYTEA NOT NULL,
+    leaf_hash BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL,
+    frontier BYTEA NOT NULL
+);
+INSERT INTO audit_head (id, size, frontier)
+    VALUES (1, 0, '\\x0000000000000000') ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size BIGINT NOT NULL,
+    signer BYTEA NOT NULL,
+    root BYTEA NOT NULL,
+    time BIGINT NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (size, signer)
+);
+CREATE TABLE IF NOT EXISTS policy_in_force (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL,
+    policy_hash TEXT NOT NULL,
+    record BIGINT NOT NULL
+);
+CREATE OR REPLACE FUNCTION signgate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_leaves_append_only') THEN
+        CREATE TRIGGER audit_leaves_append_only BEFORE UPDATE OR DELETE ON audit_leaves
+            FOR EACH ROW EXECUTE FUNCTION signgate_append_only();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_checkpoints_append_only') THEN
+        CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION signgate_append_only();
+    END IF;
+END $$;
+";
+
+/// The PostgreSQL side of an [`AuditLog`](super::AuditLog): its pool and the runtime its
+/// blocking callers wait on.
+#[derive(Clone)]
+pub struct PgLog {
+    pub(super) pool: Pool,
+    pub(super) runtime: tokio::runtime::Handle,
+    /// Where, for messages: the database without credentials.
+    pub(super) location: String,
+}
+
+impl std::fmt::Debug for PgLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLog")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database error as the log reports it.
+pub(super) fn db(e: impl std::fmt::Display) -> AuditError {
+    AuditError::Database(e.to_string())
+}
+
+fn to_i64(n: u64) -> Result<i64, AuditError> {
+    i64::try_from(n).map_err(|_| AuditError::Corrupt {
+        index: n,
+        why: "position exceeds PostgreSQL's BIGINT".to_owned(),
+    })
+}
+
+impl PgLog {
+    /// Runs `f` to completion from synchronous code (the log's callers are blocking-pool
+    /// threads, or the runtime's own workers at start): the multi-threaded runtime lends the
+    /// thread to it.
+    pub(super) fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        tokio::task::block_in_place(|| self.runtime.block_on(f))
+    }
+
+    /// Creates the tables if needed, registers `key` as one of the log's signers, and
+    /// re-hashes every stored record against its stored hash and the head, so a log edited in
+    /// the database is refused at start rather than extended.
+    pub(super) async fn open(&self, key: &VerifyingKey, now_ms: u64) -> Result<(), AuditError> {
+        let mut client = self.pool.get().await.map_err(db)?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .await
+            .map_err(db)?;
+        tx.batch_execute(SCHEMA).await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO audit_keys (public_key, first_seen_ms) VALUES ($1, $2) \
+             ON CONFLICT (public_key) DO NOTHING",
+            &[&key.as_bytes().as_slice(), &to_i64(now_ms)?],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.verify(&**client).await
+    }
+
+    /// Re-hashes every record, checks the positions run 0, 1, 2, … and that the head's
+    /// frontier is the tree of those records.
+    async fn verify(&self, c: &impl GenericClient) -> Result<(), AuditError> {
+        let head = head(c, false).await?;
+        let rows = c
+            .query("SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx", &[])
+            .await
+            .map_err(db)?;
+        let mut frontier = Frontier::default();
+        for row in rows {
+            let idx: i64 = row.try_get(0).map_err(db)?;
+            let data: Vec<u8> = row.try_get(1).map_err(db)?;
+            let stored: Vec<u8> = row.try_get(2).map_err(db)?;
+            let expected = frontier.size();
+            if u64::try_from(idx).ok() != Some(expected) {
+                return Err(AuditError::Corrupt {
+                    index: expected,
+                    why: format!("record {expected} is missing (next stored is {idx})"),
+                });
+            }
+            let leaf = leaf_hash(&data);
+            if leaf.as_slice() != stored.as_slice() {
+                return Err(AuditError::Corrupt {
+                    index: expected,
+                    why: "record bytes do not match their stored hash".to_owned(),
+                });
+            }
+            frontier.push(leaf);
+        }
+        if frontier.size() != head.size() || frontier.root() != head.root() {
+            return Err(AuditError::Corrupt {
+                index: frontier.size(),
+                why: format!(
+                    "the head says {} records, the records make {}",
+                    head.size(),
+                    frontier.size()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Number of records and the current root, as committed.
+    pub(super) async fn head(&self) -> Result<(u64, Hash), AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        let f = head(&**client, false).await?;
+        Ok((f.size(), f.root()))
+    }
+
+    /// The stored checkpoint of `size` signed by `signer`, if any.
+    pub(super) async fn checkpoint_note(
+        &self,
+        size: u64,
+        signer: &VerifyingKey,
+    ) -> Result<Option<String>, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        let row = client
+            .query_opt(
+                "SELECT note FROM audit_checkpoints WHERE size = $1 AND signer = $2",
+                &[&to_i64(size)?, &signer.as_bytes().as_slice()],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| r.try_get(0).map_err(db)).transpose()
+    }
+
+    /// Stores a signed checkpoint (a replica racing to sign the same size keeps the first).
+    pub(super) async fn store_checkpoint(
+        &self,
+        size: u64,
+        signer: &VerifyingKey,
+        root: &Hash,
+        time: u64,
+        note: &str,
+    ) -> Result<(), AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        client
+            .execute(
+                "INSERT INTO audit_checkpoints (size, signer, root, time, note) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size, signer) DO NOTHING",
+                &[
+                    &to_i64(size)?,
+                    &signer.as_bytes().as_slice(),
+                    &root.as_slice(),
+                    &to_i64(time)?,
+                    &note,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Every record's bytes, in order.
+    pub(super) async fn leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        client
+            .query("SELECT data FROM audit_leaves ORDER BY idx", &[])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(db))
+            .collect()
+    }
+
+    /// Every stored checkpoint note, by size then signer.
+    pub(super) async fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        client
+            .query(
+                "SELECT note FROM audit_checkpoints ORDER BY size, signer",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(db))
+            .collect()
+    }
+
+    /// Appends `events` in a transaction of their own.
+    pub(super) async fn append_all(
+        &self,
+        events: Vec<AuditEvent>,
+        at_ms: u64,
+    ) -> Result<Vec<LeafIndex>, AuditError> {
+        let mut client = self.pool.get().await.map_err(db)?;
+        let tx = client.transaction().await.map_err(db)?;
+        let written = stage(&tx, events, at_ms).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(written)
+    }
+}
+
+/// The head's frontier; `lock` takes the row `FOR UPDATE` (the appending transaction's turn).
+async fn head(c: &impl GenericClient, lock: bool) -> Result<Frontier, AuditError> {
+    let sql = if lock {
+        "SELECT frontier FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT frontier FROM audit_head WHERE id = 1"
+    };
+    let row = c.query_one(sql, &[]).await.map_err(db)?;
+    let bytes: Vec<u8> = row.try_get(0).map_err(db)?;
+    Frontier::from_bytes(&bytes).ok_or_else(|| AuditError::Corrupt {
+        index: 0,
+        why: "the log's head is not a Merkle frontier".to_owned(),
+    })
+}
+
+/// Writes `events` as the next records, dated `at_ms`, inside the caller's transaction `tx`:
+/// they are part of the log if and only if it commits. Holds the head row until then, so the
+/// appends of every replica are serialised and each continues the tree the last one committed.
+pub async fn stage(
+    tx: &deadpool_postgres::Transaction<'_>,
+    events: Vec<AuditEvent>,
+    at_ms: u64,
+) -> Result<Vec<LeafIndex>, AuditError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut frontier = head(&**tx, true).await?;
+    let insert = tx
+        .prepare_cached("INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES ($1, $2, $3)")
+        .await
+        .map_err(db)?;
+    let mut written = Vec::with_capacity(events.len());
+    for event in events {
+        let index = frontier.size();
+        let in_force = policy_put_in_force(&event);
+        let bytes = AuditRecord {
+            v: RECORD_VERSION,
+            index,
+            at_ms,
+            event,
+        }
+        .to_bytes()?;
+        let leaf = leaf_hash(&bytes);
+        tx.execute(&insert, &[&to_i64(index)?, &bytes, &leaf.as_slice()])
+            .await
+            .map_err(db)?;
+        if let Some((version, hash, first_only)) = in_force {
+            let sql = if first_only {
+                "INSERT INTO policy_in_force (id, version, policy_hash, record) \
+                 VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING"
+            } else {
+                "INSERT INTO policy_in_force (id, version, policy_hash, record) \
+                 VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE \
+                 SET version = $1, policy_hash = $2, record = $3"
+            };
+            tx.execute(sql, &[&to_i64(version)?, &hash, &to_i64(index)?])
+                .await
+                .map_err(db)?;
+        }
+        frontier.push(leaf);
+        written.push(LeafIndex(index));
+    }
+    tx.execute(
+        "UPDATE audit_head SET size = $1, frontier = $2 WHERE id = 1",
+        &[&to_i64(frontier.size())?, &frontier.to_bytes()],
+    )
+    .await
+    .map_err(db)?;
+    // Replicas follow the policy in force and the log's growth through this channel.
+    tx.execute("SELECT pg_notify('signgate_audit', $1)", &[&frontier.size().to_string()])
+        .await
+        .map_err(db)?;
+    Ok(written)
+}
+
+/// The (version, policy hash, only if none yet) a record puts in force: the first
+/// `server_started` names the genesis policy (version 1); a `policy_applied` the next.
+fn policy_put_in_force(event: &AuditEvent) -> Option<(u64, String, bool)> {
+    match event {
+        AuditEvent::ServerStarted(s) => s
+            .policy_hash
+            .map(|h| (GENESIS_VERSION, h.to_string(), true)),
+        AuditEvent::PolicyApplied(p) => Some((p.version, p.policy_hash.to_string(), false)),
+        _ => None,
+    }
+}
+
+/// Reads every record and checkpoint note of the log in the database at `url`, in one
+/// snapshot, for `signgate audit export` (no key, no write). Runs a runtime of its own: the
+/// CLI calls it from plain synchronous code.
+pub fn export(url: &str) -> Result<(Vec<Vec<u8>>, Vec<String>), AuditError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(db)?;
+    runtime.block_on(async {
+        let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(db)?;
+        let driver = tokio::spawn(connection);
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        let leaves = tx
+            .query("SELECT data FROM audit_leaves ORDER BY idx", &[])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(db))
+            .collect::<Result<Vec<Vec<u8>>, _>>()?;
+        let notes = tx
+            .query(
+                "SELECT note FROM audit_checkpoints ORDER BY size, signer",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(db))
+            .collect::<Result<Vec<String>, _>>()?;
+        tx.commit().await.map_err(db)?;
+        drop(client);
+        let _ = driver.await;
+        Ok((leaves, notes))
+    })
+}

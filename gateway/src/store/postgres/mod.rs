@@ -1,0 +1,582 @@
+//! The shared store: one PostgreSQL database behind several gateway replicas, any of which can
+//! serve any call (`[store] backend = "postgres"`).
+//!
+//! tokio-postgres with deadpool's pool: the native async driver of the rust-postgres project
+//! and the pool most tokio services use with it. Each change is one `READ COMMITTED`
+//! transaction that also appends the change's audit records to the shared log
+//! ([`crate::audit::postgres::stage`]): both commit or neither does. What keeps replicas from
+//! double-releasing is what Web3Signer does for slashing protection: a per-(chain, Safe)
+//! advisory lock inside the transaction that checks and reserves, and the unique constraint
+//! as backstop ([`ops`] lists every lock and its order). A transaction that loses a race
+//! (a unique violation, a deadlock, a serialisation failure) is re-run from the start with
+//! jitter, so it re-reads what won and answers as the embedded store would; it never becomes
+//! a release by itself.
+//!
+//! Every change is announced with `NOTIFY` in its transaction, so `WatchProposal` on one
+//! replica sees changes committed by another ([`feed`]).
+//!
+//! PostgreSQL unreachable, a failover or a statement timeout is
+//! [`StoreError::Unavailable`] (the caller answers `UNAVAILABLE`); nothing half-written
+//! survives, since nothing commits outside one transaction, and the pool reconnects by itself.
+
+mod feed;
+mod ops;
+
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use alloy_primitives::{Address, U256};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use signgate_audit::AuditEvent;
+use tokio::sync::{broadcast, watch};
+use tokio_postgres::{NoTls, error::SqlState};
+
+use super::{
+    AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
+    Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
+    Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
+    schema::{BOOTSTRAP, Dialect, MIGRATIONS},
+};
+use crate::audit::{AuditLog, postgres::SCHEMA_LOCK};
+
+/// Capacity of the change feed; a slower watcher sees `Lagged` and re-reads.
+const CHANGE_FEED: usize = 1024;
+
+/// How often a transaction that lost a race is re-run before the caller hears `ABORTED`.
+const MAX_ATTEMPTS: u32 = 12;
+
+pub use crate::config::PostgresSettings as PgSettings;
+
+/// The PostgreSQL implementation of [`ProposalStore`]. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    location: String,
+    changes: broadcast::Sender<ProposalChange>,
+    /// The log size as last announced by any replica (the policy follower wakes on it).
+    log_size: watch::Receiver<u64>,
+    /// Tells this replica's own announcements from the others'.
+    origin: u64,
+    audit: OnceLock<Arc<AuditLog>>,
+    _feed: feed::Listener,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.inner.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database error as the store reports it: a lost race is a [`StoreError::Conflict`] (the
+/// transaction is re-run), anything else [`StoreError::Unavailable`].
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    let lost_race = e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::UNIQUE_VIOLATION
+    });
+    if lost_race {
+        return StoreError::Conflict(e.to_string());
+    }
+    if e.code() == Some(&SqlState::QUERY_CANCELED) {
+        return StoreError::Unavailable(format!("the database statement timed out: {e}"));
+    }
+    StoreError::Unavailable(format!("database: {e}"))
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {e}"))
+}
+
+fn audit_error(e: crate::audit::AuditError) -> StoreError {
+    StoreError::Unrecorded(e.to_string())
+}
+
+/// `host:port/db` of `config`, without credentials.
+fn location(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgresql://{host}:{port}/{}",
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+/// One change to run in a transaction.
+enum Op {
+    Insert(NewProposal, NewDecision),
+    Approve {
+        id: ProposalId,
+        expected_revision: u64,
+        approval: ApprovalRecord,
+        decision: NewDecision,
+        new_state: ProposalState,
+    },
+    Decide {
+        id: ProposalId,
+        expected_revision: u64,
+        decision: NewDecision,
+        new_state: ProposalState,
+    },
+    Cancel {
+        id: ProposalId,
+        reason: String,
+        now: UnixMillis,
+    },
+    Release(Release),
+    Address(AddressEntry),
+}
+
+impl Op {
+    /// The policy the change was decided under, which must still be in force at commit.
+    fn policy(&self) -> Option<&str> {
+        match self {
+            Self::Insert(_, d) | Self::Approve { decision: d, .. } | Self::Decide { decision: d, .. } => {
+                Some(&d.policy_hash)
+            }
+            Self::Release(r) => Some(&r.policy_hash),
+            Self::Cancel { .. } | Self::Address(_) => None,
+        }
+    }
+}
+
+/// What a change returned.
+enum Done {
+    Inserted(Inserted),
+    Record(ProposalRecord),
+    Released(ReleaseOutcome),
+    Unit,
+}
+
+impl Done {
+    /// Whether it changed anything (an identical submission stored first did not).
+    fn took_effect(&self) -> bool {
+        !matches!(self, Self::Inserted(Inserted::Existing(_)))
+    }
+}
+
+fn unexpected() -> StoreError {
+    StoreError::Unavailable("the store answered a change with the wrong kind of result".to_owned())
+}
+
+impl PgStore {
+    /// Connects to the database of `settings`, applies pending migrations (under an advisory
+    /// lock, so replicas starting together apply each once) and starts the change feed.
+    pub async fn connect(settings: &PgSettings) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(&settings.url)
+            .map_err(|e| StoreError::Unavailable(format!("store.postgres.url: {e}")))?;
+        let timeout_ms = settings.statement_timeout.as_millis();
+        config
+            .application_name("signgate")
+            .connect_timeout(settings.statement_timeout)
+            .options(format!(
+                "-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} \
+                 -c idle_in_transaction_session_timeout={timeout_ms}"
+            ));
+        let location = location(&config);
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.statement_timeout))
+            .create_timeout(Some(settings.statement_timeout))
+            .recycle_timeout(Some(settings.statement_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building the connection pool: {e}")))?;
+        migrate(&pool).await?;
+        let (changes, _) = broadcast::channel(CHANGE_FEED);
+        let mut origin = [0u8; 8];
+        getrandom::fill(&mut origin)
+            .map_err(|e| StoreError::Unavailable(format!("random origin: {e}")))?;
+        let origin = u64::from_be_bytes(origin);
+        let (size_tx, log_size) = watch::channel(0);
+        let listener = feed::Listener::spawn(config, changes.clone(), size_tx, origin);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                location,
+                changes,
+                log_size,
+                origin,
+                audit: OnceLock::new(),
+                _feed: listener,
+            }),
+        })
+    }
+
+    /// The pool, shared with the audit log of the same database.
+    pub fn pool(&self) -> Pool {
+        self.inner.pool.clone()
+    }
+
+    /// The database, for messages (no credentials).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    /// Makes every change append its records to `log`, which must be the log of this database.
+    pub fn record_into(&self, log: Arc<AuditLog>) -> Result<(), StoreError> {
+        if log.postgres().is_none() {
+            return Err(StoreError::Unavailable(format!(
+                "the audit log {} is not in the store's database {}",
+                log.location(),
+                self.inner.location
+            )));
+        }
+        self.inner
+            .audit
+            .set(log)
+            .map_err(|_| StoreError::Unavailable("the store already records into an audit log".to_owned()))
+    }
+
+    /// Wakes whenever any replica appends to the audit log (its new size).
+    pub fn log_grew(&self) -> watch::Receiver<u64> {
+        self.inner.log_size.clone()
+    }
+
+    /// The policy recorded as in force: its version and hash.
+    pub async fn policy_in_force(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let client = self.inner.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_opt(
+                "SELECT version, policy_hash FROM policy_in_force WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        row.map(|r| {
+            let version: i64 = r.try_get(0).map_err(pg_error)?;
+            let hash: String = r.try_get(1).map_err(pg_error)?;
+            Ok((u64::try_from(version).unwrap_or(0), hash))
+        })
+        .transpose()
+    }
+
+    /// Runs `op` and commits it with `audit`, re-running it from the start when it lost a
+    /// race to another transaction.
+    async fn write(&self, audit: Vec<AuditEvent>, op: Op) -> Result<Done, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt(&audit, &op).await {
+                Err(StoreError::Conflict(why)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, why, "store transaction lost a race; re-running it");
+                    tokio::time::sleep(jitter(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(&self, audit: &[AuditEvent], op: &Op) -> Result<Done, StoreError> {
+        let log = if audit.is_empty() {
+            None
+        } else {
+            Some(self.inner.audit.get().ok_or_else(|| {
+                StoreError::Unrecorded(
+                    "no audit log is attached to the store; nothing is stored unrecorded"
+                        .to_owned(),
+                )
+            })?)
+        };
+        let mut client = self.inner.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let (done, changes) = match op {
+            Op::Insert(p, d) => match ops::existing(&tx, p).await? {
+                Some(existing) => (Done::Inserted(Inserted::Existing(existing)), Vec::new()),
+                None => {
+                    let (rec, changes) = ops::insert(&tx, p, d).await?;
+                    (Done::Inserted(Inserted::Created(rec)), changes)
+                }
+            },
+            Op::Approve {
+                id,
+                expected_revision,
+                approval,
+                decision,
+                new_state,
+            } => {
+                let (rec, changes) =
+                    ops::approve(&tx, id, *expected_revision, approval, decision, *new_state)
+                        .await?;
+                (Done::Record(rec), changes)
+            }
+            Op::Decide {
+                id,
+                expected_revision,
+                decision,
+                new_state,
+            } => {
+                let (rec, changes) =
+                    ops::decide(&tx, id, *expected_revision, decision, *new_state).await?;
+                (Done::Record(rec), changes)
+            }
+            Op::Cancel { id, reason, now } => {
+                let (rec, changes) = ops::cancel(&tx, id, reason, *now).await?;
+                (Done::Record(rec), changes)
+            }
+            Op::Release(r) => {
+                // The Safes' locks come before any row lock (the order of every transaction).
+                let rec = ops::load(&*tx, &r.id, false)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound { id: r.id.clone() })?;
+                ops::lock_safes(&tx, &rec, r).await?;
+                let (outcome, changes) = ops::release(&tx, r).await?;
+                (Done::Released(outcome), changes)
+            }
+            Op::Address(e) => {
+                tx.execute(
+                    "INSERT INTO address_book (chain_id, address, label, category, added_by, added_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chain_id, address) DO UPDATE SET \
+                     label = excluded.label, category = excluded.category, \
+                     added_by = excluded.added_by, added_at = excluded.added_at",
+                    &[
+                        &super::columns::chain_col(e.chain_id)?,
+                        &super::columns::hex_col(e.address.as_slice()),
+                        &e.label,
+                        &e.category,
+                        &e.added_by,
+                        &e.added_at.0,
+                    ],
+                )
+                .await
+                .map_err(pg_error)?;
+                (Done::Unit, Vec::new())
+            }
+        };
+        if !done.took_effect() {
+            // Nothing of this call is written, its records included.
+            tx.rollback().await.map_err(pg_error)?;
+            return Ok(done);
+        }
+        if let Some(policy) = op.policy() {
+            ops::check_policy(&tx, policy).await?;
+        }
+        if let Some(log) = log {
+            crate::audit::postgres::stage(&tx, audit.to_vec(), log.now_ms())
+                .await
+                .map_err(|e| match e {
+                    crate::audit::AuditError::Database(_) => StoreError::Unavailable(e.to_string()),
+                    e => audit_error(e),
+                })?;
+        }
+        for c in &changes {
+            tx.execute(
+                "SELECT pg_notify('signgate_changes', $1)",
+                &[&feed::payload(self.inner.origin, c)],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)?;
+        for c in changes {
+            // This replica's watchers hear at once; the others through the feed.
+            let _ = self.inner.changes.send(c);
+        }
+        Ok(done)
+    }
+
+    /// A client for a read of one statement.
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.inner.pool.get().await.map_err(pool_error)
+    }
+}
+
+/// A pause before re-running a transaction: random, growing with the attempt (at most ~50 ms).
+fn jitter(attempt: u32) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let spread = u64::from(u16::from_be_bytes(b)) % (u64::from(attempt.min(10)) * 5 + 1);
+    Duration::from_millis(1 + spread)
+}
+
+/// Applies every pending migration, one transaction each, under [`SCHEMA_LOCK`].
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client.transaction().await.map_err(pg_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await
+        .map_err(pg_error)?;
+    tx.batch_execute(BOOTSTRAP).await.map_err(pg_error)?;
+    for m in MIGRATIONS {
+        let applied = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&m.version],
+            )
+            .await
+            .map_err(pg_error)?
+            .is_some();
+        if !applied {
+            tx.batch_execute(&m.render(Dialect::Postgres))
+                .await
+                .map_err(pg_error)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)",
+                &[&m.version],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+    }
+    tx.commit().await.map_err(pg_error)
+}
+
+impl ProposalStore for PgStore {
+    async fn insert_proposal(
+        &self,
+        audit: Vec<AuditEvent>,
+        proposal: NewProposal,
+        decision: NewDecision,
+    ) -> Result<Inserted, StoreError> {
+        match self.write(audit, Op::Insert(proposal, decision)).await? {
+            Done::Inserted(i) => Ok(i),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot for the whole read: a proposal, its decision and approvals agree.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_error)?;
+        let out = ops::get(&tx, &id).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(out)
+    }
+
+    async fn list(
+        &self,
+        filter: ListFilter,
+        limit: u32,
+        after: Option<PageToken>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.max(1);
+        ops::list(&**self.client().await?, &filter, limit, after.as_ref()).await
+    }
+
+    async fn add_approval(
+        &self,
+        audit: Vec<AuditEvent>,
+        id: ProposalId,
+        expected_revision: u64,
+        approval: ApprovalRecord,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> Result<ProposalRecord, StoreError> {
+        let op = Op::Approve {
+            id,
+            expected_revision,
+            approval,
+            decision,
+            new_state,
+        };
+        match self.write(audit, op).await? {
+            Done::Record(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn record_decision(
+        &self,
+        audit: Vec<AuditEvent>,
+        id: ProposalId,
+        expected_revision: u64,
+        decision: NewDecision,
+        new_state: ProposalState,
+    ) -> Result<ProposalRecord, StoreError> {
+        let op = Op::Decide {
+            id,
+            expected_revision,
+            decision,
+            new_state,
+        };
+        match self.write(audit, op).await? {
+            Done::Record(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        audit: Vec<AuditEvent>,
+        id: ProposalId,
+        reason: String,
+        now: UnixMillis,
+    ) -> Result<ProposalRecord, StoreError> {
+        match self.write(audit, Op::Cancel { id, reason, now }).await? {
+            Done::Record(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn release(
+        &self,
+        audit: Vec<AuditEvent>,
+        release: Release,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        match self.write(audit, Op::Release(release)).await? {
+            Done::Released(o) => Ok(o),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn reservation(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        nonce: U256,
+    ) -> Result<Option<NonceReservation>, StoreError> {
+        ops::reservation_of(&**self.client().await?, chain_id, safe, nonce).await
+    }
+
+    async fn velocity_spent(
+        &self,
+        chain_id: u64,
+        safe: Address,
+        asset: String,
+        since: UnixMillis,
+    ) -> Result<U256, StoreError> {
+        ops::velocity_spent(&**self.client().await?, chain_id, safe, &asset, since).await
+    }
+
+    async fn upsert_address(&self, entry: AddressEntry) -> Result<(), StoreError> {
+        self.write(Vec::new(), Op::Address(entry)).await.map(|_| ())
+    }
+
+    async fn address_book(&self, chain_id: u64) -> Result<Vec<AddressEntry>, StoreError> {
+        ops::address_book(&**self.client().await?, chain_id).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {
+        self.inner.changes.subscribe()
+    }
+}
