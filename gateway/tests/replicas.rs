@@ -34,7 +34,7 @@ const SUITE_ROUNDS: u32 = 1000;
 /// Replicas of one database, each with a data directory of its own (its audit key) and one
 /// release key they share (signer backends trust one gateway key).
 struct Replicas {
-    _db: TestDatabase,
+    _db: Option<TestDatabase>,
     url: String,
     dir: tempfile::TempDir,
     gateways: Vec<Gateway>,
@@ -45,6 +45,11 @@ impl Replicas {
     fn start(n: usize) -> Self {
         let db = TestDatabase::create("signgate_replicas");
         let url = db.url();
+        Self::start_on(n, Some(db), url)
+    }
+
+    /// `n` replicas on the database at `url` (kept alive by `db` when the test created it).
+    fn start_on(n: usize, db: Option<TestDatabase>, url: String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut out = Self {
             _db: db,
@@ -79,6 +84,11 @@ impl Replicas {
             ("SIGNGATE_STORE__BACKEND", "postgres".to_owned()),
             ("SIGNGATE_STORE__POSTGRES__URL", self.url.clone()),
             ("SIGNGATE_STORE__POSTGRES__POOL_SIZE", "8".to_owned()),
+            // A database that stops answering is noticed within a second.
+            (
+                "SIGNGATE_STORE__POSTGRES__STATEMENT_TIMEOUT_MS",
+                "1000".to_owned(),
+            ),
             (
                 "SIGNGATE_KEYS__RELEASE_KEY",
                 self.dir.path().join("release.key").display().to_string(),
@@ -325,4 +335,167 @@ fn exactly_one_release_per_nonce_when_replicas_race() {
     }
     assert_eq!(tickets.len(), rounds as usize, "one released proposal per round");
     eprintln!("race: {rounds} rounds, replica 0 won {} and replica 1 won {}", wins[0], wins[1]);
+}
+
+/// Runs `call` again while it answers `UNAVAILABLE` (a replica that has not adopted the policy
+/// just applied elsewhere refuses to decide under the old one), for at most five seconds.
+async fn until_available<T, F, Fut>(mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match call().await {
+            Ok(r) => return r.into_inner(),
+            Err(s) if s.code() == Code::Unavailable && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(s) => panic!("{s:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_policy_applied_through_one_replica_governs_the_next_decision_on_every_replica() {
+    use signgate_gateway::pipeline::setup::DEMO_POLICY;
+    use signgate_policy::{
+        PolicyHash,
+        governance::{PolicyStatement, sign_policy},
+    };
+    let mut r = Replicas::start(3);
+    let rt = runtime();
+    rt.block_on(async {
+        // Three treasury approvals instead of two.
+        let strict = DEMO_POLICY.replace(
+            "approvals = { treasury = 2 }\napproval_expiry_hours = 72",
+            "approvals = { treasury = 3 }\napproval_expiry_hours = 72",
+        );
+        assert_ne!(strict, DEMO_POLICY);
+        let statement = PolicyStatement {
+            version: 2,
+            replaces: PolicyHash::of(DEMO_POLICY),
+            policy: PolicyHash::of(&strict),
+        };
+        let signatures = [0xd0u8, 0xee] // dave and erin, the demo's policy admins
+            .iter()
+            .map(|seed| {
+                let s = sign_policy(&ed25519_dalek::SigningKey::from_bytes(&[*seed; 32]), &statement);
+                pb::PolicySignature {
+                    public_key: s.public_key.to_vec(),
+                    signature: s.signature.to_vec(),
+                }
+            })
+            .collect();
+        let mut admin = signgate_proto::v1::admin_client::AdminClient::connect(format!(
+            "http://{}",
+            r.addrs[0]
+        ))
+        .await
+        .unwrap();
+        let applied = admin
+            .apply_policy(pb::ApplyPolicyRequest {
+                policy: strict.as_bytes().to_vec(),
+                signatures,
+                version: 2,
+                replaces_policy_hash: statement.replaces.to_string(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(applied.policy_hash, statement.policy.to_string());
+        // The very next decision on each of the other replicas is made under it: a transfer
+        // with bob's and carol's approvals still needs a third.
+        for (i, amount) in [(1usize, 7_001u64), (2, 7_002)] {
+            let c = r.client(i).await;
+            let p = until_available(|| {
+                let mut c = c.clone();
+                async move { c.submit_proposal(submit_request(amount, 0)).await }
+            })
+            .await;
+            let hash = hash_of(&p);
+            let mut last = p;
+            for (_, seed) in APPROVERS {
+                let id = last.id.clone();
+                last = until_available(|| {
+                    let (mut c, request) = (c.clone(), approve_request(&id, &hash, seed));
+                    async move { c.approve(request).await }
+                })
+                .await;
+            }
+            assert_eq!(
+                state(&last),
+                pb::ProposalState::NeedsApprovals,
+                "replica {i} decided under the old policy: {last:?}"
+            );
+            let decided_under = last.decision.as_ref().map(|d| d.policy_hash.clone());
+            assert_eq!(decided_under, Some(statement.policy.to_string()), "replica {i}");
+        }
+    });
+    r.stop_and_verify();
+}
+
+#[test]
+fn with_the_database_down_every_call_is_unavailable_and_service_resumes_by_itself() {
+    use signgate_testkit::postgres::PrivateCluster;
+    let cluster = PrivateCluster::start();
+    cluster.create_database("signgate");
+    let mut r = Replicas::start_on(2, None, cluster.url("signgate"));
+    let rt = runtime();
+    rt.block_on(async {
+        let (mut a, mut b) = (r.client(0).await, r.client(1).await);
+        let p = a
+            .submit_proposal(submit_request(5_000, 0))
+            .await
+            .unwrap()
+            .into_inner();
+        let hash = hash_of(&p);
+        b.approve(approve_request(&p.id, &hash, APPROVERS[0].1))
+            .await
+            .unwrap();
+
+        cluster.stop();
+        for c in [&mut a, &mut b] {
+            let submit = c.submit_proposal(submit_request(5_001, 0)).await.unwrap_err();
+            assert_eq!(submit.code(), Code::Unavailable, "{submit:?}");
+            let approve = c
+                .approve(approve_request(&p.id, &hash, APPROVERS[1].1))
+                .await
+                .unwrap_err();
+            assert_eq!(approve.code(), Code::Unavailable, "{approve:?}");
+            let read = c
+                .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+                .await
+                .unwrap_err();
+            assert_eq!(read.code(), Code::Unavailable, "{read:?}");
+            let release = c
+                .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+                .await
+                .unwrap_err();
+            assert_eq!(release.code(), Code::Unavailable, "{release:?}");
+        }
+
+        // Back, without restarting the replicas: the approval that was refused goes through,
+        // and the release happens once.
+        cluster.start_again();
+        let approved = until_available(|| {
+            let (mut c, request) = (b.clone(), approve_request(&p.id, &hash, APPROVERS[1].1));
+            async move { c.approve(request).await }
+        })
+        .await;
+        assert_eq!(state(&approved), pb::ProposalState::Approved);
+        let released = a
+            .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+            .await;
+        assert!(may_have_reserved(&released), "{released:?}");
+        assert_eq!(state(&get(&mut b, &p.id).await), pb::ProposalState::Released);
+        // Nothing was written while the database was down: one proposal, two approvals.
+        let listed = a
+            .list_proposals(pb::ListProposalsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.proposals.len(), 1, "{listed:?}");
+    });
+    r.stop_and_verify();
 }
