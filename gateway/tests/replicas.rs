@@ -499,3 +499,77 @@ fn with_the_database_down_every_call_is_unavailable_and_service_resumes_by_itsel
     });
     r.stop_and_verify();
 }
+
+#[test]
+fn releases_through_different_replicas_never_together_cross_a_velocity_limit() {
+    use alloy_primitives::U256;
+    // The demo treasury may send 500,000 DEMO a day; six approved transfers of 100,000 DEMO
+    // (queued at nonces 0 to 5) are released all at once, three through each replica.
+    let whole = U256::from(10u64).pow(U256::from(18u64));
+    let amount = U256::from(100_000u64) * whole;
+    let mut r = Replicas::start(2);
+    let rt = runtime();
+    let released = rt.block_on(async {
+        let (mut a, mut b) = (r.client(0).await, r.client(1).await);
+        let mut ids = Vec::new();
+        for nonce in 0..6u64 {
+            let p = a
+                .submit_proposal(common::submit_units(amount, nonce))
+                .await
+                .unwrap()
+                .into_inner();
+            let hash = hash_of(&p);
+            let mut last = p;
+            for (client, (_, seed)) in [&mut a, &mut b].into_iter().zip(APPROVERS) {
+                last = client
+                    .approve(approve_request(&last.id, &hash, seed))
+                    .await
+                    .unwrap()
+                    .into_inner();
+            }
+            assert_eq!(state(&last), pb::ProposalState::Approved, "{last:?}");
+            ids.push(last.id);
+        }
+        let calls = ids.iter().enumerate().map(|(i, id)| {
+            let mut c = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            async move {
+                c.request_signatures(pb::RequestSignaturesRequest { id })
+                    .await
+            }
+        });
+        let results = futures_join_all(calls).await;
+        let mut released = 0;
+        for (id, result) in ids.iter().zip(&results) {
+            match state(&get(&mut a, id).await) {
+                pb::ProposalState::Released => released += 1,
+                other => {
+                    let refusal = result.as_ref().unwrap_err();
+                    assert_ne!(refusal.code(), Code::Ok);
+                    assert!(
+                        refusal.message().contains("velocity") || refusal.message().contains("limit"),
+                        "{id} is {other:?}: {refusal:?}"
+                    );
+                }
+            }
+        }
+        released
+    });
+    assert_eq!(released, 5, "exactly the limit's worth is released");
+    r.stop_and_verify();
+}
+
+/// Runs every future of `calls` at once and waits for all of them, in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    calls: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send,
+{
+    let handles: Vec<_> = calls.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -175,20 +175,30 @@ pub fn now_ts() -> Option<Timestamp> {
 /// A DEMO transfer of `amount` base units to the payee at Safe nonce `nonce`: distinct
 /// amounts, distinct proposals.
 pub fn transfer(amount: u64, nonce: u64) -> SafeTx {
+    transfer_units(U256::from(amount), nonce)
+}
+
+/// [`transfer`] of an amount that may exceed `u64` (whole DEMO have 18 decimals).
+pub fn transfer_units(amount: U256, nonce: u64) -> SafeTx {
     let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
     data.extend_from_slice(&[0u8; 12]);
     data.extend_from_slice(PAYEE.as_slice());
-    data.extend_from_slice(&U256::from(amount).to_be_bytes::<32>());
+    data.extend_from_slice(&amount.to_be_bytes::<32>());
     SafeTx::call(DEMO_TOKEN, U256::ZERO, Bytes::from(data), U256::from(nonce))
 }
 
 /// Alice's signed submission of [`transfer`].
 pub fn submit_request(amount: u64, nonce: u64) -> pb::SubmitProposalRequest {
+    submit_units(U256::from(amount), nonce)
+}
+
+/// [`submit_request`] of [`transfer_units`].
+pub fn submit_units(amount: U256, nonce: u64) -> pb::SubmitProposalRequest {
     let payload = pb::ProposalSubmission {
         chain_id: 1,
         safe: DEMO_SAFE.to_checksum(None),
         tx: Some(pb::proposal_submission::Tx::Transaction(safe_tx_to_proto(
-            &transfer(amount, nonce),
+            &transfer_units(amount, nonce),
         ))),
         issued_at: now_ts(),
         request_id: format!("test-{amount}-{nonce}"),
