@@ -268,11 +268,9 @@ async fn run_with<S: ProposalStore>(
         let files = crate::pipeline::setup::resolve(&cfg)?;
         let genesis = crate::pipeline::setup::load_policy(&files.policy)?;
         if let Some(governance) = governance {
-            background.tasks.spawn(follow.run(
-                governance,
-                genesis,
-                background.stopped.clone(),
-            ));
+            background
+                .tasks
+                .spawn(follow.run(governance, genesis, background.stopped.clone()));
         }
     }
     match configured {

@@ -36,10 +36,7 @@
 
 mod common;
 
-use common::{
-    APPROVERS, BIN, Gateway, approve_request, hash_of,
-    submit_request,
-};
+use common::{APPROVERS, BIN, Gateway, approve_request, hash_of, submit_request};
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -264,7 +261,10 @@ async fn client(
             let mut twin = c.clone();
             let (a, b) = tokio::join!(
                 tokio::time::timeout(CALL_TIMEOUT, c.submit_proposal(submit_request(amount, 0))),
-                tokio::time::timeout(CALL_TIMEOUT, twin.submit_proposal(submit_request(amount, 0))),
+                tokio::time::timeout(
+                    CALL_TIMEOUT,
+                    twin.submit_proposal(submit_request(amount, 0))
+                ),
             );
             if let (Ok(Ok(a)), Ok(Ok(b))) = (&a, &b)
                 && a.get_ref().id != b.get_ref().id

@@ -239,7 +239,9 @@ fn any_replica_serves_any_call_and_watchers_see_every_replica() {
         let seen = tokio::spawn(async move {
             let mut states = Vec::new();
             while let Ok(Some(event)) =
-                tokio::time::timeout(Duration::from_secs(20), watch.message()).await.unwrap()
+                tokio::time::timeout(Duration::from_secs(20), watch.message())
+                    .await
+                    .unwrap()
             {
                 if let Some(p) = event.proposal {
                     states.push((p.revision, state(&p)));
@@ -261,7 +263,10 @@ fn any_replica_serves_any_call_and_watchers_see_every_replica() {
             .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
             .await;
         assert!(may_have_reserved(&released), "{released:?}");
-        assert_eq!(state(&get(&mut a, &p.id).await), pb::ProposalState::Released);
+        assert_eq!(
+            state(&get(&mut a, &p.id).await),
+            pb::ProposalState::Released
+        );
         let states = seen.await.unwrap();
         let last = states.last().copied();
         assert_eq!(
@@ -270,7 +275,9 @@ fn any_replica_serves_any_call_and_watchers_see_every_replica() {
             "the watcher on replica 2 saw {states:?}"
         );
         assert!(
-            states.iter().any(|(_, s)| *s == pb::ProposalState::Approved),
+            states
+                .iter()
+                .any(|(_, s)| *s == pb::ProposalState::Approved),
             "the watcher on replica 2 saw {states:?}"
         );
         // Revisions only grow.
@@ -281,7 +288,10 @@ fn any_replica_serves_any_call_and_watchers_see_every_replica() {
         .iter()
         .filter(|r| matches!(r.event, AuditEvent::ServerStarted(_)))
         .count();
-    assert_eq!(started, 3, "one server_started per replica in the shared log");
+    assert_eq!(
+        started, 3,
+        "one server_started per replica in the shared log"
+    );
 }
 
 #[test]
@@ -311,10 +321,15 @@ fn exactly_one_release_per_nonce_when_replicas_race() {
             let (won, loser, loser_result, winner_result) = match (s1, s2) {
                 (pb::ProposalState::Released, pb::ProposalState::Expired) => (0, &p2, r2, r1),
                 (pb::ProposalState::Expired, pb::ProposalState::Released) => (1, &p1, r1, r2),
-                other => panic!("round {round}: not exactly one released: {other:?}\n{r1:?}\n{r2:?}"),
+                other => {
+                    panic!("round {round}: not exactly one released: {other:?}\n{r1:?}\n{r2:?}")
+                }
             };
             wins[won] += 1;
-            assert!(may_have_reserved(&winner_result), "round {round}: {winner_result:?}");
+            assert!(
+                may_have_reserved(&winner_result),
+                "round {round}: {winner_result:?}"
+            );
             let refusal = loser_result.unwrap_err();
             assert_eq!(
                 refusal.code(),
@@ -333,8 +348,15 @@ fn exactly_one_release_per_nonce_when_replicas_race() {
             *tickets.entry(t.proposal_id.clone()).or_insert(0u32) += 1;
         }
     }
-    assert_eq!(tickets.len(), rounds as usize, "one released proposal per round");
-    eprintln!("race: {rounds} rounds, replica 0 won {} and replica 1 won {}", wins[0], wins[1]);
+    assert_eq!(
+        tickets.len(),
+        rounds as usize,
+        "one released proposal per round"
+    );
+    eprintln!(
+        "race: {rounds} rounds, replica 0 won {} and replica 1 won {}",
+        wins[0], wins[1]
+    );
 }
 
 /// Runs `call` again while it answers `UNAVAILABLE` (a replica that has not adopted the policy
@@ -380,7 +402,10 @@ fn a_policy_applied_through_one_replica_governs_the_next_decision_on_every_repli
         let signatures = [0xd0u8, 0xee] // dave and erin, the demo's policy admins
             .iter()
             .map(|seed| {
-                let s = sign_policy(&ed25519_dalek::SigningKey::from_bytes(&[*seed; 32]), &statement);
+                let s = sign_policy(
+                    &ed25519_dalek::SigningKey::from_bytes(&[*seed; 32]),
+                    &statement,
+                );
                 pb::PolicySignature {
                     public_key: s.public_key.to_vec(),
                     signature: s.signature.to_vec(),
@@ -429,7 +454,11 @@ fn a_policy_applied_through_one_replica_governs_the_next_decision_on_every_repli
                 "replica {i} decided under the old policy: {last:?}"
             );
             let decided_under = last.decision.as_ref().map(|d| d.policy_hash.clone());
-            assert_eq!(decided_under, Some(statement.policy.to_string()), "replica {i}");
+            assert_eq!(
+                decided_under,
+                Some(statement.policy.to_string()),
+                "replica {i}"
+            );
         }
     });
     r.stop_and_verify();
@@ -456,7 +485,10 @@ fn with_the_database_down_every_call_is_unavailable_and_service_resumes_by_itsel
 
         cluster.stop();
         for c in [&mut a, &mut b] {
-            let submit = c.submit_proposal(submit_request(5_001, 0)).await.unwrap_err();
+            let submit = c
+                .submit_proposal(submit_request(5_001, 0))
+                .await
+                .unwrap_err();
             assert_eq!(submit.code(), Code::Unavailable, "{submit:?}");
             let approve = c
                 .approve(approve_request(&p.id, &hash, APPROVERS[1].1))
@@ -488,7 +520,10 @@ fn with_the_database_down_every_call_is_unavailable_and_service_resumes_by_itsel
             .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
             .await;
         assert!(may_have_reserved(&released), "{released:?}");
-        assert_eq!(state(&get(&mut b, &p.id).await), pb::ProposalState::Released);
+        assert_eq!(
+            state(&get(&mut b, &p.id).await),
+            pb::ProposalState::Released
+        );
         // Nothing was written while the database was down: one proposal, two approvals.
         let listed = a
             .list_proposals(pb::ListProposalsRequest::default())
@@ -547,7 +582,8 @@ fn releases_through_different_replicas_never_together_cross_a_velocity_limit() {
                     let refusal = result.as_ref().unwrap_err();
                     assert_ne!(refusal.code(), Code::Ok);
                     assert!(
-                        refusal.message().contains("velocity") || refusal.message().contains("limit"),
+                        refusal.message().contains("velocity")
+                            || refusal.message().contains("limit"),
                         "{id} is {other:?}: {refusal:?}"
                     );
                 }

@@ -17,12 +17,12 @@
 //! `policy_applied` names the next), so the store can check each decision against it.
 
 use deadpool_postgres::Pool;
-use tokio_postgres::GenericClient;
 use ed25519_dalek::VerifyingKey;
 use signgate_audit::{
     merkle::{Frontier, Hash, leaf_hash},
     record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
 };
+use tokio_postgres::GenericClient;
 
 use signgate_policy::governance::GENESIS_VERSION;
 
@@ -145,7 +145,10 @@ impl PgLog {
     async fn verify(&self, c: &impl GenericClient) -> Result<(), AuditError> {
         let head = head(c, false).await?;
         let rows = c
-            .query("SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx", &[])
+            .query(
+                "SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx",
+                &[],
+            )
             .await
             .map_err(db)?;
         let mut frontier = Frontier::default();
@@ -343,9 +346,12 @@ pub async fn stage(
     .await
     .map_err(db)?;
     // Replicas follow the policy in force and the log's growth through this channel.
-    tx.execute("SELECT pg_notify('signgate_audit', $1)", &[&frontier.size().to_string()])
-        .await
-        .map_err(db)?;
+    tx.execute(
+        "SELECT pg_notify('signgate_audit', $1)",
+        &[&frontier.size().to_string()],
+    )
+    .await
+    .map_err(db)?;
     Ok(written)
 }
 

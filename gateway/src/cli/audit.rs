@@ -75,7 +75,11 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The gateway's database, which holds the audit log (`<data_dir>/signgate.sqlite3`).
-    #[arg(long, required_unless_present = "postgres", conflicts_with = "postgres")]
+    #[arg(
+        long,
+        required_unless_present = "postgres",
+        conflicts_with = "postgres"
+    )]
     pub db: Option<PathBuf>,
     /// The PostgreSQL database several replicas share, as a libpq URL
     /// (`postgres://user@host:5432/signgate`), instead of `--db`.

@@ -15,8 +15,8 @@ use config::{Config, Environment, File, FileFormat};
 
 pub use client_name::ClientName;
 pub use raw::{
-    RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawPostgres,
-    RawSanctionsList, RawServer, RawSigner, RawStore, RawTls,
+    RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawPostgres, RawSanctionsList,
+    RawServer, RawSigner, RawStore, RawTls,
 };
 pub use typed::{
     AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,

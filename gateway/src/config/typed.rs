@@ -524,10 +524,16 @@ fn audit_settings(
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| {
-                    ConfigError::invalid("audit.replica_keys", format!("{k:?} is not 64 hex digits"))
+                    ConfigError::invalid(
+                        "audit.replica_keys",
+                        format!("{k:?} is not 64 hex digits"),
+                    )
                 })?;
             ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
-                ConfigError::invalid("audit.replica_keys", format!("{k} is not an ed25519 public key"))
+                ConfigError::invalid(
+                    "audit.replica_keys",
+                    format!("{k} is not an ed25519 public key"),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -552,7 +558,10 @@ fn store_backend(raw: &super::raw::RawStore) -> Result<StoreBackend, ConfigError
                 ));
             }
             if pg.pool_size == 0 {
-                return Err(ConfigError::invalid("store.postgres.pool_size", "must be at least 1"));
+                return Err(ConfigError::invalid(
+                    "store.postgres.pool_size",
+                    "must be at least 1",
+                ));
             }
             if pg.statement_timeout_ms == 0 {
                 return Err(ConfigError::invalid(
@@ -568,7 +577,9 @@ fn store_backend(raw: &super::raw::RawStore) -> Result<StoreBackend, ConfigError
         }
         other => Err(ConfigError::invalid(
             "store.backend",
-            format!("{other:?} is neither \"sqlite\" (one gateway) nor \"postgres\" (several replicas)"),
+            format!(
+                "{other:?} is neither \"sqlite\" (one gateway) nor \"postgres\" (several replicas)"
+            ),
         )),
     }
 }

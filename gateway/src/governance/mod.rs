@@ -918,7 +918,7 @@ mod tests {
         // Again: the migrated form is accepted as the migrated record, not migrated twice.
         let at = policy_at_start(dir.path(), &audit, demo(), Path::new("c.toml")).unwrap();
         assert_eq!(at.version, 2);
-        let migrations = persist::applied_records(audit)
+        let migrations = persist::applied_records(&audit)
             .unwrap()
             .iter()
             .filter(|(_, _, p)| p.migrated)

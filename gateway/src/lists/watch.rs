@@ -214,7 +214,7 @@ mod tests {
         watcher.shutdown().await;
 
         // The start's load and the watcher's reload are both in the audit log, with the diff.
-        let reader = crate::audit::AuditReader::open(audit.path()).unwrap();
+        let reader = audit.reader().unwrap();
         let changes: Vec<_> = reader
             .leaves()
             .unwrap()

@@ -60,4 +60,3 @@ pub(crate) fn json_col<T: serde::Serialize>(what: &str, v: &T) -> Result<String,
 pub(crate) fn parse_enum<T: FromStr<Err = String>>(v: &str) -> Result<T, StoreError> {
     v.parse().map_err(StoreError::Corrupt)
 }
-

@@ -162,7 +162,6 @@ pub fn drain(
     });
 }
 
-
 /// Now, for `issued_at`.
 pub fn now_ts() -> Option<Timestamp> {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -240,4 +239,3 @@ pub fn hash_of(p: &pb::Proposal) -> String {
         .map(|h| h.safe_tx_hash.clone())
         .unwrap_or_default()
 }
-

@@ -121,7 +121,7 @@ fn location(config: &tokio_postgres::Config) -> String {
 
 /// One change to run in a transaction.
 enum Op {
-    Insert(NewProposal, NewDecision),
+    Insert(Box<NewProposal>, NewDecision),
     Approve {
         id: ProposalId,
         expected_revision: u64,
@@ -148,9 +148,9 @@ impl Op {
     /// The policy the change was decided under, which must still be in force at commit.
     fn policy(&self) -> Option<&str> {
         match self {
-            Self::Insert(_, d) | Self::Approve { decision: d, .. } | Self::Decide { decision: d, .. } => {
-                Some(&d.policy_hash)
-            }
+            Self::Insert(_, d)
+            | Self::Approve { decision: d, .. }
+            | Self::Decide { decision: d, .. } => Some(&d.policy_hash),
             Self::Release(r) => Some(&r.policy_hash),
             Self::Cancel { .. } | Self::Address(_) => None,
         }
@@ -246,10 +246,9 @@ impl PgStore {
                 self.inner.location
             )));
         }
-        self.inner
-            .audit
-            .set(log)
-            .map_err(|_| StoreError::Unavailable("the store already records into an audit log".to_owned()))
+        self.inner.audit.set(log).map_err(|_| {
+            StoreError::Unavailable("the store already records into an audit log".to_owned())
+        })
     }
 
     /// Wakes whenever any replica appends to the audit log (its new size).
@@ -452,7 +451,7 @@ impl ProposalStore for PgStore {
         proposal: NewProposal,
         decision: NewDecision,
     ) -> Result<Inserted, StoreError> {
-        match self.write(audit, Op::Insert(proposal, decision)).await? {
+        match self.write(audit, Op::Insert(Box::new(proposal), decision)).await? {
             Done::Inserted(i) => Ok(i),
             _ => Err(unexpected()),
         }

@@ -111,7 +111,10 @@ fn check_open(
 
 /// Refuses a change decided under another policy than the one recorded as in force, holding
 /// that row shared until commit so no application lands between this check and the commit.
-pub(super) async fn check_policy(tx: &Transaction<'_>, decided_under: &str) -> Result<(), StoreError> {
+pub(super) async fn check_policy(
+    tx: &Transaction<'_>,
+    decided_under: &str,
+) -> Result<(), StoreError> {
     let row = tx
         .query_opt(
             "SELECT policy_hash FROM policy_in_force WHERE id = 1 FOR SHARE",
@@ -413,9 +416,7 @@ pub(super) async fn velocity_spent(
     let mut total = U256::ZERO;
     for r in rows {
         let amount: String = r.try_get(0).map_err(pg_error)?;
-        total = total
-            .checked_add(parse_u256(&amount)?)
-            .unwrap_or(U256::MAX);
+        total = total.checked_add(parse_u256(&amount)?).unwrap_or(U256::MAX);
     }
     Ok(total)
 }
@@ -580,7 +581,12 @@ pub(super) async fn list(
         sql.push_str(&frag.replace('?', &format!("${}", args.len())));
     };
     if let Some(chain_id) = filter.chain_id {
-        next(&mut sql, " AND chain_id = ?", Arg::Int(chain_col(chain_id)?), &mut args);
+        next(
+            &mut sql,
+            " AND chain_id = ?",
+            Arg::Int(chain_col(chain_id)?),
+            &mut args,
+        );
     }
     if let Some(safe) = filter.safe {
         next(
@@ -608,7 +614,12 @@ pub(super) async fn list(
         let (ts, id) = token.parse().ok_or(StoreError::BadPageToken)?;
         next(&mut sql, " AND (created_at < ?", Arg::Int(ts.0), &mut args);
         next(&mut sql, " OR (created_at = ?", Arg::Int(ts.0), &mut args);
-        next(&mut sql, " AND id < ?))", Arg::Text(id.to_string()), &mut args);
+        next(
+            &mut sql,
+            " AND id < ?))",
+            Arg::Text(id.to_string()),
+            &mut args,
+        );
     }
     next(
         &mut sql,
@@ -634,10 +645,7 @@ pub(super) async fn list(
     } else {
         None
     };
-    Ok(Page {
-        proposals,
-        next,
-    })
+    Ok(Page { proposals, next })
 }
 
 /// A proposal with its latest decision and approvals, read in one snapshot.

@@ -11,8 +11,8 @@ pub(super) const PROPOSAL_COLUMNS: &str = "id, chain_id, safe, nonce, safe_tx_ha
                                 revision, created_at, updated_at, cancel_reason, body";
 
 pub(super) use crate::store::columns::{
-    chain_col, hex_col, json_col, parse_address, parse_b256, parse_enum, parse_json,
-    parse_key, parse_u64, parse_u256,
+    chain_col, hex_col, json_col, parse_address, parse_b256, parse_enum, parse_json, parse_key,
+    parse_u64, parse_u256,
 };
 
 /// Columns as SQLite returns them, converted to a record afterwards so a bad row is a typed
