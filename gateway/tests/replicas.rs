@@ -24,6 +24,12 @@ use std::{process::Command, time::Duration};
 
 use common::{APPROVERS, BIN, Gateway, approve_request, hash_of, submit_request};
 use signgate_audit::{AuditEvent, export::records_from_export};
+use signgate_gateway::pipeline::setup::DEMO_POLICY;
+use signgate_policy::{
+    PolicyHash,
+    governance::{PolicyStatement, sign_policy},
+};
+use signgate_proto::v1::admin_client::AdminClient;
 use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 use signgate_testkit::postgres::TestDatabase;
 use tonic::{Code, transport::Channel};
@@ -108,6 +114,12 @@ impl Replicas {
             .wait_ready()
             .unwrap_or_else(|e| panic!("replica {i}: {e}\n{}", self.gateways[i].tail()));
         self.addrs[i] = addr;
+    }
+
+    async fn admin(&self, i: usize) -> AdminClient<Channel> {
+        AdminClient::connect(format!("http://{}", self.addrs[i]))
+            .await
+            .unwrap()
     }
 
     async fn client(&self, i: usize) -> GatewayClient<Channel> {
@@ -380,11 +392,6 @@ where
 
 #[test]
 fn a_policy_applied_through_one_replica_governs_the_next_decision_on_every_replica() {
-    use signgate_gateway::pipeline::setup::DEMO_POLICY;
-    use signgate_policy::{
-        PolicyHash,
-        governance::{PolicyStatement, sign_policy},
-    };
     let mut r = Replicas::start(3);
     let rt = runtime();
     rt.block_on(async {
@@ -399,32 +406,9 @@ fn a_policy_applied_through_one_replica_governs_the_next_decision_on_every_repli
             replaces: PolicyHash::of(DEMO_POLICY),
             policy: PolicyHash::of(&strict),
         };
-        let signatures = [0xd0u8, 0xee] // dave and erin, the demo's policy admins
-            .iter()
-            .map(|seed| {
-                let s = sign_policy(
-                    &ed25519_dalek::SigningKey::from_bytes(&[*seed; 32]),
-                    &statement,
-                );
-                pb::PolicySignature {
-                    public_key: s.public_key.to_vec(),
-                    signature: s.signature.to_vec(),
-                }
-            })
-            .collect();
-        let mut admin = signgate_proto::v1::admin_client::AdminClient::connect(format!(
-            "http://{}",
-            r.addrs[0]
-        ))
-        .await
-        .unwrap();
+        let mut admin = r.admin(0).await;
         let applied = admin
-            .apply_policy(pb::ApplyPolicyRequest {
-                policy: strict.as_bytes().to_vec(),
-                signatures,
-                version: 2,
-                replaces_policy_hash: statement.replaces.to_string(),
-            })
+            .apply_policy(apply_request(&strict, 2, DEMO_POLICY))
             .await
             .unwrap()
             .into_inner();
@@ -608,4 +592,74 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+/// `source` as `version`, replacing `replaces`, signed by both demo policy admins (dave, erin).
+fn apply_request(source: &str, version: u64, replaces: &str) -> pb::ApplyPolicyRequest {
+    let statement = PolicyStatement {
+        version,
+        replaces: PolicyHash::of(replaces),
+        policy: PolicyHash::of(source),
+    };
+    let signatures = [0xd0u8, 0xee]
+        .iter()
+        .map(|seed| {
+            let s = sign_policy(
+                &ed25519_dalek::SigningKey::from_bytes(&[*seed; 32]),
+                &statement,
+            );
+            pb::PolicySignature {
+                public_key: s.public_key.to_vec(),
+                signature: s.signature.to_vec(),
+            }
+        })
+        .collect();
+    pb::ApplyPolicyRequest {
+        policy: source.as_bytes().to_vec(),
+        signatures,
+        version,
+        replaces_policy_hash: statement.replaces.to_string(),
+    }
+}
+
+#[test]
+fn two_replicas_applying_different_successors_at_once_cannot_fork_the_chain() {
+    let mut r = Replicas::start(2);
+    let rt = runtime();
+    rt.block_on(async {
+        let three = DEMO_POLICY.replace(
+            "approvals = { treasury = 2 }\napproval_expiry_hours = 72",
+            "approvals = { treasury = 3 }\napproval_expiry_hours = 72",
+        );
+        let expiry =
+            DEMO_POLICY.replace("approval_expiry_hours = 72", "approval_expiry_hours = 24");
+        assert!(three != DEMO_POLICY && expiry != DEMO_POLICY);
+        let (mut a, mut b) = (r.admin(0).await, r.admin(1).await);
+        let (ra, rb) = tokio::join!(
+            a.apply_policy(apply_request(&three, 2, DEMO_POLICY)),
+            b.apply_policy(apply_request(&expiry, 2, DEMO_POLICY)),
+        );
+        let (won, lost) = match (&ra, &rb) {
+            (Ok(_), Err(e)) => (&three, e),
+            (Err(e), Ok(_)) => (&expiry, e),
+            other => panic!("both or neither applied: {other:?}"),
+        };
+        assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
+        // Both replicas end up deciding under the one that won.
+        for i in 0..2 {
+            let c = r.client(i).await;
+            let p = until_available(|| {
+                let mut c = c.clone();
+                async move { c.submit_proposal(submit_request(9_000 + i as u64, 0)).await }
+            })
+            .await;
+            assert_eq!(
+                p.decision.as_ref().map(|d| d.policy_hash.clone()),
+                Some(PolicyHash::of(won).to_string()),
+                "replica {i}"
+            );
+        }
+    });
+    // The chain verifies offline: one version 2, no fork.
+    r.stop_and_verify();
 }

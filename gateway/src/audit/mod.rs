@@ -76,6 +76,19 @@ pub enum AuditError {
     /// timeout). Nothing was appended; the caller answers `UNAVAILABLE`.
     #[error("audit log database: {0}")]
     Database(String),
+    /// A policy application replaces a policy that is no longer in force: another replica put
+    /// a different one in force meanwhile. Nothing was recorded; apply again as the successor
+    /// of the one in force.
+    #[error(
+        "the policy being applied replaces {replaces}, but {in_force} was put in force meanwhile \
+         (through another replica); nothing was applied"
+    )]
+    PolicyRaced {
+        /// The predecessor the application names.
+        replaces: String,
+        /// The policy recorded as in force.
+        in_force: String,
+    },
     /// An event has no canonical encoding, so it was not recorded.
     #[error("audit record cannot be encoded: {0}")]
     Encode(#[from] CanonicalError),

@@ -303,6 +303,31 @@ pub async fn stage(
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    // A policy application locks the policy in force first (every transaction takes that row
+    // before the head) and must replace exactly it: two replicas applying different successors
+    // at once cannot both land, which would fork the chain every replica checks.
+    for event in &events {
+        if let AuditEvent::PolicyApplied(p) = event
+            && let Some(previous) = p.previous
+        {
+            let row = tx
+                .query_opt(
+                    "SELECT policy_hash FROM policy_in_force WHERE id = 1 FOR UPDATE",
+                    &[],
+                )
+                .await
+                .map_err(db)?;
+            let in_force: Option<String> = row.map(|r| r.try_get(0)).transpose().map_err(db)?;
+            if let Some(in_force) = in_force
+                && in_force != previous.to_string()
+            {
+                return Err(AuditError::PolicyRaced {
+                    replaces: previous.to_string(),
+                    in_force,
+                });
+            }
+        }
+    }
     let mut frontier = head(&**tx, true).await?;
     let insert = tx
         .prepare_cached("INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES ($1, $2, $3)")

@@ -634,6 +634,9 @@ impl From<ApplyError> for crate::error::GatewayError {
                 ActivationError::VersionNotAbove { .. } | ActivationError::WrongPredecessor { .. },
             ) => Self::FailedPrecondition(format!("policy refused, nothing changed: {e}")),
             e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
+            e @ ApplyError::Audit(AuditError::PolicyRaced { .. }) => {
+                Self::FailedPrecondition(e.to_string())
+            }
             e @ (ApplyError::Persist(_) | ApplyError::Audit(_)) => Self::Unavailable(format!(
                 "{e}; the policy was not applied and the previous one stays in force"
             )),

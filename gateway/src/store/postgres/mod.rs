@@ -451,7 +451,10 @@ impl ProposalStore for PgStore {
         proposal: NewProposal,
         decision: NewDecision,
     ) -> Result<Inserted, StoreError> {
-        match self.write(audit, Op::Insert(Box::new(proposal), decision)).await? {
+        match self
+            .write(audit, Op::Insert(Box::new(proposal), decision))
+            .await?
+        {
             Done::Inserted(i) => Ok(i),
             _ => Err(unexpected()),
         }
