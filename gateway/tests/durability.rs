@@ -48,8 +48,8 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use signgate_audit::{AuditEvent, AuditRecord, export::records_from_export};
-use signgate_gateway::store::{ListFilter, ProposalStore as _, SqliteStore};
+use signgate_audit::{AuditRecord, export::records_from_export};
+use signgate_gateway::store::SqliteStore;
 use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 use tonic::transport::Channel;
 
@@ -553,7 +553,22 @@ fn full_check(
     gw.terminate();
     verify_offline(dir, cycle);
     let records = exported_records(dir);
-    one_to_one(rt, dir, &records, ledger, cycle);
+    let store = rt.block_on(async {
+        SqliteStore::open(data_dir(dir).join("signgate.sqlite3"))
+            .await
+            .unwrap()
+    });
+    common::history::one_to_one(
+        rt,
+        &store,
+        &records,
+        &common::history::Acknowledged {
+            proposals: &ledger.proposals,
+            approvals: &ledger.approvals,
+            starts: (ledger.ready_starts, ledger.spawns),
+        },
+        &format!("cycle {cycle}"),
+    );
 }
 
 /// `signgate audit export` and `signgate audit verify`, as an auditor would run them.
@@ -597,130 +612,3 @@ fn exported_records(dir: &Path) -> Vec<AuditRecord> {
     records_from_export(&bytes).unwrap()
 }
 
-/// The audit records and the store describe one history, and every acknowledged call is in it.
-fn one_to_one(
-    rt: &tokio::runtime::Runtime,
-    dir: &Path,
-    records: &[AuditRecord],
-    ledger: &Ledger,
-    cycle: u32,
-) {
-    // What the log says happened, per proposal.
-    let mut submitted: BTreeMap<String, u64> = BTreeMap::new();
-    let mut decided: BTreeMap<String, u64> = BTreeMap::new();
-    let mut approved: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut starts = 0u32;
-    for r in records {
-        match &r.event {
-            AuditEvent::ProposalSubmitted(e) => {
-                *submitted.entry(e.proposal_id.clone()).or_default() += 1
-            }
-            AuditEvent::DecisionMade(e) => *decided.entry(e.proposal_id.clone()).or_default() += 1,
-            AuditEvent::ApprovalReceived(e) => {
-                *approved
-                    .entry((e.proposal_id.clone(), hex::encode(e.public_key)))
-                    .or_default() += 1;
-            }
-            AuditEvent::ServerStarted(_) => starts += 1,
-            AuditEvent::ServerStopped(_) | AuditEvent::SanctionsList(_) => {}
-            other => panic!("cycle {cycle}: unexpected record {}", other.kind()),
-        }
-    }
-    assert!(
-        starts >= ledger.ready_starts && starts <= ledger.spawns,
-        "cycle {cycle}: {starts} server_started records for {} starts that served of {}",
-        ledger.ready_starts,
-        ledger.spawns
-    );
-
-    // What the store holds, read through the library with the gateway stopped.
-    let stored = rt.block_on(async {
-        let store = SqliteStore::open(data_dir(dir).join("signgate.sqlite3"))
-            .await
-            .unwrap();
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.list(ListFilter::default(), 100, after).await.unwrap();
-            for p in page.proposals {
-                all.push(store.get(p.id.clone()).await.unwrap().unwrap());
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-        all
-    });
-    let mut store_submitted: BTreeMap<String, u64> = BTreeMap::new();
-    let mut store_decided: BTreeMap<String, u64> = BTreeMap::new();
-    let mut store_approved: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut store_hashes: BTreeMap<String, String> = BTreeMap::new();
-    let mut store_ops: BTreeSet<(String, String)> = BTreeSet::new();
-    for p in &stored {
-        let id = p.record.id.as_str().to_owned();
-        store_submitted.insert(id.clone(), 1);
-        store_decided.insert(id.clone(), p.decision.as_ref().map_or(0, |d| d.seq));
-        store_hashes.insert(id.clone(), format!("{:#x}", p.record.safe_tx_hash));
-        for a in &p.approvals {
-            store_approved.insert((id.clone(), hex::encode(a.public_key)), 1);
-            store_ops.insert((id.clone(), a.operator.clone()));
-        }
-    }
-    for (what, differences) in [
-        (
-            "proposal_submitted",
-            only_differences(&submitted, &store_submitted),
-        ),
-        ("decision_made", only_differences(&decided, &store_decided)),
-    ] {
-        assert!(
-            differences.is_empty(),
-            "cycle {cycle}: {what} records and the store's history disagree \
-             (proposal, records, stored): {differences:?}"
-        );
-    }
-    let differences = only_differences(&approved, &store_approved);
-    assert!(
-        differences.is_empty(),
-        "cycle {cycle}: approval_received records and the stored approvals disagree \
-         ((proposal, key), records, stored): {differences:?}"
-    );
-    for (id, hash) in &ledger.proposals {
-        assert_eq!(
-            store_hashes.get(id),
-            Some(hash),
-            "cycle {cycle}: acknowledged proposal {id} is not stored as acknowledged"
-        );
-    }
-    for a in &ledger.approvals {
-        assert!(
-            store_ops.contains(a),
-            "cycle {cycle}: acknowledged approval {a:?} is not stored"
-        );
-    }
-    println!(
-        "cycle {cycle}: the log verifies; {} records; {} stored proposals, {} approvals, one to one",
-        records.len(),
-        stored.len(),
-        store_approved.len()
-    );
-}
-
-/// The keys whose counts differ between two tallies (log count, store count).
-fn only_differences<K: Ord + Clone>(
-    log: &BTreeMap<K, u64>,
-    store: &BTreeMap<K, u64>,
-) -> Vec<(K, u64, u64)> {
-    log.keys()
-        .chain(store.keys())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .filter_map(|k| {
-            let a = log.get(k).copied().unwrap_or_default();
-            let b = store.get(k).copied().unwrap_or_default();
-            (a != b).then(|| (k.clone(), a, b))
-        })
-        .take(10)
-        .collect()
-}

@@ -137,11 +137,21 @@ impl PgLog {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.verify(&**client).await
+        // One snapshot: other replicas keep appending while this one reads.
+        let snapshot = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        self.verify(&*snapshot).await?;
+        snapshot.commit().await.map_err(db)
     }
 
     /// Re-hashes every record, checks the positions run 0, 1, 2, … and that the head's
-    /// frontier is the tree of those records.
+    /// frontier is the tree of those records. `c` must read one snapshot (a repeatable-read
+    /// transaction): the head and the records must be of the same moment.
     async fn verify(&self, c: &impl GenericClient) -> Result<(), AuditError> {
         let head = head(c, false).await?;
         let rows = c

@@ -8,6 +8,9 @@
     reason = "test support: each test binary uses part of it, and a failure should stop loudly"
 )]
 
+pub mod history;
+pub mod replicas;
+
 use std::{
     collections::VecDeque,
     io::{BufRead as _, BufReader, Read},
