@@ -237,9 +237,11 @@ impl PgStore {
         &self.inner.location
     }
 
-    /// Makes every change append its records to `log`, which must be the log of this database.
+    /// Makes every change append its records to `log`, which must be the log of this database
+    /// (opened with this store's [`location`](Self::location)): the records are staged in the
+    /// store's own transaction, so a log of another database would read a tree it never grew.
     pub fn record_into(&self, log: Arc<AuditLog>) -> Result<(), StoreError> {
-        if log.postgres().is_none() {
+        if log.postgres().is_none() || log.location() != self.inner.location {
             return Err(StoreError::Unavailable(format!(
                 "the audit log {} is not in the store's database {}",
                 log.location(),
