@@ -1355,3 +1355,68 @@ async fn concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back<B
         "a refused change left its record"
     );
 }
+
+/// A policy put in force through the log while changes with records commit under it: none of
+/// them fails. On PostgreSQL an application holds the log's head, then writes the policy in
+/// force; a change that checked the policy in force before taking the head waited on it in a
+/// cycle, and the deadlock failed one side (the change as `Unavailable`, or the application).
+on_both_backends!(backend: a_policy_applied_while_changes_commit_neither_fails);
+async fn a_policy_applied_while_changes_commit_neither_fails<B: Backend>(backend: B) {
+    use signgate_audit::{
+        AuditEvent,
+        record::{Caller, PolicyApplied, ServerStopped},
+    };
+    use signgate_policy::PolicyHash;
+    const ROUNDS: u64 = 24;
+    let hash = PolicyHash(alloy_primitives::B256::repeat_byte(0x99));
+    let applied = move |version: u64| {
+        AuditEvent::PolicyApplied(PolicyApplied {
+            policy_hash: hash,
+            name: "test".into(),
+            previous: Some(hash),
+            admin_signatures: vec![],
+            caller: Caller {
+                identity: "test".into(),
+                token: None,
+            },
+            version,
+            source: None,
+            migrated: false,
+        })
+    };
+    let store = backend.open().await;
+    let log = Arc::new(backend.log(&store, 5).await);
+    B::attach(&store, log.clone()).unwrap();
+    log.append(applied(2)).unwrap();
+    let under = |at: i64| {
+        let mut d = decision(Outcome::NeedsApprovals, at);
+        d.policy_hash = hash.to_string();
+        d
+    };
+    let applying = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || {
+            for v in 0..ROUNDS {
+                log.append(applied(3 + v)).unwrap();
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..ROUNDS {
+        let store = store.clone();
+        let d = under(1_000);
+        tasks.push(tokio::spawn(async move {
+            let tag = u8::try_from(i + 1).unwrap();
+            let p = proposal(i, tag, 1_000, ProposalState::NeedsApprovals);
+            let record = vec![AuditEvent::ServerStopped(ServerStopped {
+                reason: format!("submitted {i}"),
+            })];
+            store.insert_proposal(record, p, d).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    applying.await.unwrap();
+    assert_eq!(log.head().unwrap().0, 1 + 2 * ROUNDS);
+}

@@ -374,6 +374,15 @@ impl PgStore {
             tx.rollback().await.map_err(pg_error)?;
             return Ok(done);
         }
+        if log.is_some() {
+            // The log's head before the policy in force, the order a policy application takes
+            // them in (it appends under the head, then puts its policy in force): the other way
+            // round, this change and an application wait on each other in a cycle and one of
+            // them fails with a deadlock.
+            tx.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+                .await
+                .map_err(pg_error)?;
+        }
         if let Some(policy) = op.policy() {
             ops::check_policy(&tx, policy).await?;
         }
