@@ -1416,3 +1416,43 @@ async fn a_policy_applied_while_changes_commit_neither_fails<B: Backend>(backend
     applying.await.unwrap();
     assert_eq!(log.head().unwrap().0, 1 + 2 * ROUNDS);
 }
+
+/// The same submission through two handles at once (a client's retries reaching two replicas),
+/// and another id for the same transaction among them: one proposal is stored, every other call
+/// is answered with it.
+on_both_backends!(backend: concurrent_submissions_of_one_transaction_store_one_proposal);
+async fn concurrent_submissions_of_one_transaction_store_one_proposal<B: Backend>(backend: B) {
+    let (store, other) = (backend.open().await, backend.open().await);
+    let p = proposal(5, 0x55, 1_000, ProposalState::NeedsApprovals);
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let mut p = p.clone();
+        if i % 4 == 3 {
+            p.id = ProposalId::derive_nth(p.chain_id, p.safe, p.safe_tx_hash, 1);
+        }
+        let d = decision(Outcome::NeedsApprovals, 1_000);
+        if i % 2 == 0 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert_proposal(vec![], p, d).await
+            }));
+        } else {
+            let s = other.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert_proposal(vec![], p, d).await
+            }));
+        }
+    }
+    let mut created = Vec::new();
+    let mut found = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Inserted::Created(r) => created.push(r),
+            Inserted::Existing(r) => found.push(r),
+        }
+    }
+    assert_eq!(created.len(), 1, "one proposal per transaction");
+    assert!(found.iter().all(|r| *r == created[0]), "{found:?}");
+    let all = store.list(ListFilter::default(), 100, None).await.unwrap();
+    assert_eq!(all.proposals, created);
+}
