@@ -1,9 +1,9 @@
 //! The store suite, run against both backends: the SQLite store on a real file in a temporary
 //! directory and the PostgreSQL store on a fresh database of the shared server. Each rule is
 //! one generic body; [`on_both_backends!`] makes a `sqlite` and a `postgres` test of it
-//! (`store::<rule>::sqlite`, `store::<rule>::postgres`). The tests at the end of the file that
-//! are not generic are about SQLite itself (pragmas, upgrades of old SQLite files, an
-//! unwritable path) and run on it alone.
+//! (`store::<rule>::sqlite`, `store::<rule>::postgres`). The few plain `#[tokio::test]`s are
+//! about one backend itself and say so: SQLite's pragmas, upgrades of old SQLite files and an
+//! unwritable path; PostgreSQL's policy in force shared by replicas.
 
 use std::{
     path::PathBuf,
@@ -1417,10 +1417,10 @@ async fn a_policy_applied_while_changes_commit_neither_fails<B: Backend>(backend
     assert_eq!(log.head().unwrap().0, 1 + 2 * ROUNDS);
 }
 
+on_both_backends!(backend: concurrent_submissions_of_one_transaction_store_one_proposal);
 /// The same submission through two handles at once (a client's retries reaching two replicas),
 /// and another id for the same transaction among them: one proposal is stored, every other call
 /// is answered with it.
-on_both_backends!(backend: concurrent_submissions_of_one_transaction_store_one_proposal);
 async fn concurrent_submissions_of_one_transaction_store_one_proposal<B: Backend>(backend: B) {
     let (store, other) = (backend.open().await, backend.open().await);
     let p = proposal(5, 0x55, 1_000, ProposalState::NeedsApprovals);
@@ -1455,4 +1455,144 @@ async fn concurrent_submissions_of_one_transaction_store_one_proposal<B: Backend
     assert!(found.iter().all(|r| *r == created[0]), "{found:?}");
     let all = store.list(ListFilter::default(), 100, None).await.unwrap();
     assert_eq!(all.proposals, created);
+}
+
+on_both_backends!(store: a_re_evaluation_needs_the_current_revision);
+/// A re-evaluation is stored with its decision at the revision it was made against, and refused
+/// at a stale one or on a terminal proposal.
+async fn a_re_evaluation_needs_the_current_revision<S: ProposalStore>(store: S) {
+    let p = proposal(6, 0x66, 1_000, ProposalState::NeedsApprovals);
+    store
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .await
+        .unwrap();
+    let rec = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            decision(Outcome::Approved, 1_500),
+            ProposalState::Approved,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rec.state, rec.revision, rec.updated_at),
+        (ProposalState::Approved, 2, UnixMillis(1_500))
+    );
+    let stored = store.get(p.id.clone()).await.unwrap().unwrap();
+    assert_eq!(stored.record, rec);
+    let d = stored.decision.unwrap();
+    assert_eq!((d.seq, d.outcome), (2, Outcome::Approved));
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            decision(Outcome::Denied, 1_600),
+            ProposalState::Denied,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::StaleRevision {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    store
+        .cancel(vec![], p.id.clone(), "x".into(), UnixMillis(1_700))
+        .await
+        .unwrap();
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            3,
+            decision(Outcome::Approved, 1_800),
+            ProposalState::Approved,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+    let d = store.get(p.id.clone()).await.unwrap().unwrap().decision;
+    assert_eq!(
+        d.unwrap().seq,
+        2,
+        "refused re-evaluations stored no decision"
+    );
+}
+
+/// PostgreSQL only (replicas share one policy in force; the embedded store has one process and
+/// no such row): a change decided under another policy than the one in force is refused and
+/// writes nothing, a release included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_refuses_a_change_decided_under_a_superseded_policy() {
+    let backend = Postgres::new();
+    let store = backend.open().await;
+    let stale = |outcome, at| {
+        let mut d = decision(outcome, at);
+        d.policy_hash = "0xsuperseded".into();
+        d
+    };
+    let p = proposal(8, 0x88, 1_000, ProposalState::Approved);
+    let err = store
+        .insert_proposal(vec![], p.clone(), stale(Outcome::Approved, 1_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::PolicySuperseded { in_force, .. } if *in_force == policy()),
+        "{err}"
+    );
+    assert!(store.get(p.id.clone()).await.unwrap().is_none());
+    store
+        .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
+        .await
+        .unwrap();
+    let release = Release {
+        id: p.id.clone(),
+        expected_revision: 1,
+        released_at: UnixMillis(2_000),
+        outflows: vec![eth(3)],
+        caps: vec![],
+        policy_hash: "0xsuperseded".into(),
+    };
+    let err = store.release(vec![], release).await.unwrap_err();
+    assert!(matches!(err, StoreError::PolicySuperseded { .. }), "{err}");
+    assert_eq!(
+        store
+            .reservation(CHAIN, safe(), U256::from(8))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            stale(Outcome::Denied, 2_100),
+            ProposalState::Denied,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PolicySuperseded { .. }), "{err}");
+    let now = store.get(p.id.clone()).await.unwrap().unwrap();
+    assert_eq!(
+        (now.record.state, now.record.revision),
+        (ProposalState::Approved, 1)
+    );
+    assert_eq!(now.decision.unwrap().seq, 1);
 }
