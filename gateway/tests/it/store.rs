@@ -1,6 +1,15 @@
-//! The SQLite store on a real file in a temporary directory.
+//! The store suite, run against both backends: the SQLite store on a real file in a temporary
+//! directory and the PostgreSQL store on a fresh database of the shared server. Each rule is
+//! one generic body; [`on_both_backends!`] makes a `sqlite` and a `postgres` test of it
+//! (`store::<rule>::sqlite`, `store::<rule>::postgres`). The few plain `#[tokio::test]`s are
+//! about one backend itself and say so: SQLite's pragmas, upgrades of old SQLite files and an
+//! unwritable path; PostgreSQL's policy in force shared by replicas.
 
-use std::sync::Arc;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use alloy_primitives::{Address, U256};
 use signgate_gateway::store::{
@@ -9,7 +18,178 @@ use signgate_gateway::store::{
     VelocityOutflow,
 };
 
+use signgate_gateway::{
+    audit::AuditLog,
+    config::PostgresSettings,
+    store::{ProposalId, postgres::PgStore},
+};
+use signgate_testkit::postgres::TestDatabase;
+
 use crate::fixtures::{CHAIN, decision, proposal, safe};
+
+/// Where a test's store keeps its data. Opening a backend again is a restart, or a second
+/// replica while the first is still open: SQLite, the same file; PostgreSQL, a new pool on the
+/// same database.
+trait Backend: Send + Sync + 'static {
+    type Store: ProposalStore + Clone;
+
+    /// A store on this backend's data, with no audit log attached.
+    async fn open(&self) -> Self::Store;
+
+    /// The audit log of `store`'s own database, opened (and so re-verified) anew with the
+    /// audit key `[key; 32]`.
+    async fn log(&self, store: &Self::Store, key: u8) -> AuditLog;
+
+    /// A log in another database than the store's, which the store must refuse.
+    async fn foreign_log(&self) -> AuditLog;
+
+    /// Makes every change of `store` append its records to `log`.
+    fn attach(store: &Self::Store, log: Arc<AuditLog>) -> Result<(), StoreError>;
+}
+
+/// A SQLite file in a temporary directory.
+struct Sqlite(tempfile::TempDir);
+
+impl Sqlite {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.path().join("data").join("signgate.sqlite3")
+    }
+}
+
+impl Backend for Sqlite {
+    type Store = SqliteStore;
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(self.path()).await.unwrap()
+    }
+
+    async fn log(&self, _: &SqliteStore, key: u8) -> AuditLog {
+        AuditLog::open(
+            &self.path(),
+            ed25519_dalek::SigningKey::from_bytes(&[key; 32]),
+        )
+        .unwrap()
+    }
+
+    async fn foreign_log(&self) -> AuditLog {
+        let other = self.0.path().join("other.sqlite3");
+        AuditLog::open(&other, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap()
+    }
+
+    fn attach(store: &SqliteStore, log: Arc<AuditLog>) -> Result<(), StoreError> {
+        store.record_into(log)
+    }
+}
+
+/// A fresh database on the shared PostgreSQL server, dropped with the backend.
+struct Postgres {
+    db: TestDatabase,
+    /// Databases of [`Backend::foreign_log`], dropped last.
+    others: Mutex<Vec<TestDatabase>>,
+}
+
+impl Postgres {
+    fn new() -> Self {
+        Self {
+            db: TestDatabase::create("signgate_store"),
+            others: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn connect(url: String) -> PgStore {
+        PgStore::connect(&PostgresSettings {
+            url,
+            pool_size: 8,
+            statement_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap()
+    }
+}
+
+impl Backend for Postgres {
+    type Store = PgStore;
+
+    async fn open(&self) -> PgStore {
+        let store = Self::connect(self.db.url()).await;
+        // Opening the log creates its tables, `policy_in_force` among them; every change that
+        // carries a decision is refused unless it names the fixtures' policy.
+        drop(self.log(&store, 7).await);
+        store
+            .pool()
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "INSERT INTO policy_in_force (id, version, policy_hash, record) \
+                 VALUES (1, 1, $1, 0) ON CONFLICT (id) DO NOTHING",
+                &[&policy()],
+            )
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn log(&self, store: &PgStore, key: u8) -> AuditLog {
+        AuditLog::open_postgres(
+            store.pool(),
+            store.location().to_owned(),
+            ed25519_dalek::SigningKey::from_bytes(&[key; 32]),
+            signgate_gateway::clock::system(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn foreign_log(&self) -> AuditLog {
+        let other = TestDatabase::create("signgate_store_other");
+        let store = Self::connect(other.url()).await;
+        let log = self.log(&store, 5).await;
+        self.others.lock().unwrap().push(other);
+        log
+    }
+
+    fn attach(store: &PgStore, log: Arc<AuditLog>) -> Result<(), StoreError> {
+        store.record_into(log)
+    }
+}
+
+/// Two tests of the generic `$rule`, `$rule::sqlite` and `$rule::postgres`, on the
+/// multi-threaded runtime (the PostgreSQL audit log's blocking calls need it). `store` rules
+/// take a freshly opened store; `backend` rules take the [`Backend`] and open it themselves
+/// (to restart, or to open a second handle).
+macro_rules! on_both_backends {
+    (store: $rule:ident) => {
+        on_both_backends!(@tests $rule, |b| super::Backend::open(&b).await);
+    };
+    (backend: $rule:ident) => {
+        on_both_backends!(@tests $rule, |b| b);
+    };
+    (@tests $rule:ident, |$b:ident| $arg:expr) => {
+        mod $rule {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $b = super::Sqlite::new();
+                super::$rule($arg).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let $b = super::Postgres::new();
+                super::$rule($arg).await;
+            }
+        }
+    };
+}
+
+/// The policy the fixtures' decisions are made under.
+fn policy() -> String {
+    decision(Outcome::Approved, 0).policy_hash
+}
 
 fn approval(key: u8, at: i64) -> ApprovalRecord {
     ApprovalRecord {
@@ -31,26 +211,18 @@ fn eth(n: u64) -> VelocityOutflow {
     }
 }
 
-async fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(dir.path().join("data").join("signgate.sqlite3"))
-        .await
-        .unwrap()
-}
-
+/// SQLite only: pragmas.
 #[tokio::test]
 async fn durability_pragmas_are_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    let store = Sqlite::new().open().await;
     assert_eq!(store.pragma("journal_mode").await.unwrap(), "wal");
     // 2 = FULL: the WAL is synced on every commit.
     assert_eq!(store.pragma("synchronous").await.unwrap(), "2");
     assert_eq!(store.pragma("foreign_keys").await.unwrap(), "1");
 }
 
-#[tokio::test]
-async fn round_trip_and_resubmission_is_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+on_both_backends!(store: round_trip_and_resubmission_is_idempotent);
+async fn round_trip_and_resubmission_is_idempotent<S: ProposalStore>(store: S) {
     let p = proposal(7, 0xaa, 1_000, ProposalState::NeedsApprovals);
     let created = store
         .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
@@ -80,12 +252,11 @@ async fn round_trip_and_resubmission_is_idempotent() {
     assert!(stored.approvals.is_empty());
 }
 
-#[tokio::test]
-async fn restart_keeps_proposals_approvals_and_reservations() {
-    let dir = tempfile::tempdir().unwrap();
+on_both_backends!(backend: restart_keeps_proposals_approvals_and_reservations);
+async fn restart_keeps_proposals_approvals_and_reservations<B: Backend>(backend: B) {
     let p = proposal(1, 0x11, 1_000, ProposalState::NeedsApprovals);
     {
-        let store = open(&dir).await;
+        let store = backend.open().await;
         store
             .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
             .await
@@ -110,6 +281,7 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
                     released_at: UnixMillis(1_200),
                     outflows: vec![eth(5)],
                     caps: vec![],
+                    policy_hash: policy(),
                 },
             )
             .await
@@ -126,7 +298,7 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
             .await
             .unwrap();
     }
-    let store = open(&dir).await;
+    let store = backend.open().await;
     let stored = store.get(p.id.clone()).await.unwrap().unwrap();
     assert_eq!(stored.record.state, ProposalState::Released);
     assert_eq!(stored.record.revision, 3);
@@ -146,13 +318,12 @@ async fn restart_keeps_proposals_approvals_and_reservations() {
     assert_eq!(store.address_book(CHAIN).await.unwrap().len(), 1);
 }
 
+on_both_backends!(backend: concurrent_releases_of_one_nonce_have_exactly_one_winner);
 /// N different transactions for one (chain, Safe, nonce) released at once: exactly one wins,
 /// the others see `NonceTaken` naming the winner and end up EXPIRED.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
+async fn concurrent_releases_of_one_nonce_have_exactly_one_winner<B: Backend>(backend: B) {
     const N: u8 = 16;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir).await);
+    let store = Arc::new(backend.open().await);
     let mut ids = Vec::new();
     for tag in 1..=N {
         let p = proposal(42, tag, 1_000 + i64::from(tag), ProposalState::Approved);
@@ -162,8 +333,9 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
             .unwrap();
         ids.push(p.id);
     }
-    // A second store handle on the same file races through SQLite's own locking as well.
-    let other = Arc::new(open(&dir).await);
+    // A second store handle on the same data (a second replica) races through the database's
+    // own locking as well.
+    let other = Arc::new(backend.open().await);
     let tasks: Vec<_> = ids
         .iter()
         .enumerate()
@@ -181,6 +353,7 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
                     released_at: UnixMillis(2_000),
                     outflows: vec![],
                     caps: vec![],
+                    policy_hash: policy(),
                 };
                 s.release(vec![], release).await
             })
@@ -234,11 +407,9 @@ async fn concurrent_releases_of_one_nonce_have_exactly_one_winner() {
     assert_eq!(expired.proposals.len(), usize::from(N) - 1);
 }
 
+on_both_backends!(store: failed_release_rolls_back_its_velocity_update);
 /// A release whose nonce insert fails after its velocity update leaves neither behind.
-#[tokio::test]
-async fn failed_release_rolls_back_its_velocity_update() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn failed_release_rolls_back_its_velocity_update<S: ProposalStore>(store: S) {
     let a = proposal(9, 0xa1, 1_000, ProposalState::Approved);
     let b = proposal(9, 0xb2, 1_001, ProposalState::Approved);
     for p in [&a, &b] {
@@ -256,6 +427,7 @@ async fn failed_release_rolls_back_its_velocity_update() {
                 released_at: UnixMillis(2_000),
                 outflows: vec![eth(10)],
                 caps: vec![],
+                policy_hash: policy(),
             },
         )
         .await
@@ -276,6 +448,7 @@ async fn failed_release_rolls_back_its_velocity_update() {
                 released_at: UnixMillis(3_100),
                 outflows: vec![eth(1_000)],
                 caps: vec![],
+                policy_hash: policy(),
             },
         )
         .await
@@ -309,6 +482,7 @@ async fn failed_release_rolls_back_its_velocity_update() {
                 released_at: UnixMillis(9_000),
                 outflows: vec![eth(10)],
                 caps: vec![],
+                policy_hash: policy(),
             },
         )
         .await
@@ -333,7 +507,7 @@ fn cap(window_ms: i64, max: u64) -> VelocityCap {
     }
 }
 
-async fn approved(store: &SqliteStore, nonce: u64, tag: u8) -> signgate_gateway::store::ProposalId {
+async fn approved<S: ProposalStore>(store: &S, nonce: u64, tag: u8) -> ProposalId {
     let p = proposal(nonce, tag, 1_000 + i64::from(tag), ProposalState::Approved);
     store
         .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
@@ -342,14 +516,12 @@ async fn approved(store: &SqliteStore, nonce: u64, tag: u8) -> signgate_gateway:
     p.id
 }
 
+on_both_backends!(store: rolling_windows_count_events_strictly_inside_them);
 /// Windows roll: an event counts while it is younger than the window and stops counting the
 /// moment it is exactly one window old; a release that would cross the cap writes nothing.
-#[tokio::test]
-async fn rolling_windows_count_events_strictly_inside_them() {
+async fn rolling_windows_count_events_strictly_inside_them<S: ProposalStore>(store: S) {
     const T: i64 = 1_700_000_000_000;
     const DAY: i64 = 86_400_000;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
     let a = approved(&store, 1, 0xa1).await;
     let b = approved(&store, 2, 0xb2).await;
     let c = approved(&store, 3, 0xc3).await;
@@ -359,6 +531,7 @@ async fn rolling_windows_count_events_strictly_inside_them() {
         released_at: UnixMillis(at),
         outflows: vec![eth(amount)],
         caps: vec![cap(DAY, 100)],
+        policy_hash: policy(),
     };
     let out = store.release(vec![], release(&a, T, 60)).await.unwrap();
     assert!(matches!(out, ReleaseOutcome::Released(_)), "{out:?}");
@@ -425,19 +598,19 @@ async fn rolling_windows_count_events_strictly_inside_them() {
     assert_eq!(spent(T).await.unwrap(), U256::from(100));
 }
 
+on_both_backends!(backend: concurrent_releases_of_different_nonces_never_cross_a_cap);
 /// N releases of different nonces race; each amount fits the cap alone, together they exceed
 /// it. Exactly the releases that fit go through, and the window never holds more than the cap.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_releases_of_different_nonces_never_cross_a_cap() {
+async fn concurrent_releases_of_different_nonces_never_cross_a_cap<B: Backend>(backend: B) {
     const N: u8 = 12;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir).await);
+    let store = Arc::new(backend.open().await);
     let mut ids = Vec::new();
     for tag in 1..=N {
-        ids.push(approved(&store, u64::from(tag), tag).await);
+        ids.push(approved(&*store, u64::from(tag), tag).await);
     }
-    // A second handle on the same file races through SQLite's own locking as well.
-    let other = Arc::new(open(&dir).await);
+    // A second handle on the same data (a second replica) races through the database's own
+    // locking as well.
+    let other = Arc::new(backend.open().await);
     let tasks: Vec<_> = ids
         .iter()
         .enumerate()
@@ -453,6 +626,7 @@ async fn concurrent_releases_of_different_nonces_never_cross_a_cap() {
                 released_at: UnixMillis(5_000),
                 outflows: vec![eth(10)],
                 caps: vec![cap(3_600_000, 45)],
+                policy_hash: policy(),
             };
             tokio::spawn(async move { s.release(vec![], release).await })
         })
@@ -487,11 +661,9 @@ async fn concurrent_releases_of_different_nonces_never_cross_a_cap() {
     assert_eq!(page.proposals.len(), 4);
 }
 
+on_both_backends!(store: failed_approval_rolls_back_its_decision);
 /// A duplicate approval fails after its decision row was written; the decision must vanish.
-#[tokio::test]
-async fn failed_approval_rolls_back_its_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn failed_approval_rolls_back_its_decision<S: ProposalStore>(store: S) {
     let p = proposal(3, 0x33, 1_000, ProposalState::NeedsApprovals);
     store
         .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
@@ -531,10 +703,8 @@ async fn failed_approval_rolls_back_its_decision() {
     assert_eq!(stored.approvals.len(), 1);
 }
 
-#[tokio::test]
-async fn stale_revisions_and_terminal_states_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+on_both_backends!(store: stale_revisions_and_terminal_states_are_refused);
+async fn stale_revisions_and_terminal_states_are_refused<S: ProposalStore>(store: S) {
     let p = proposal(4, 0x44, 1_000, ProposalState::NeedsApprovals);
     store
         .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
@@ -571,6 +741,7 @@ async fn stale_revisions_and_terminal_states_are_refused() {
                 released_at: UnixMillis(1),
                 outflows: vec![],
                 caps: vec![],
+                policy_hash: policy(),
             },
         )
         .await
@@ -598,7 +769,7 @@ async fn stale_revisions_and_terminal_states_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidTransition { .. }));
-    let missing = signgate_gateway::store::ProposalId::new("p-missing");
+    let missing = ProposalId::new("p-missing");
     assert!(matches!(
         store
             .cancel(vec![], missing, String::new(), UnixMillis(0))
@@ -607,21 +778,14 @@ async fn stale_revisions_and_terminal_states_are_refused() {
     ));
 }
 
+on_both_backends!(store: a_cancelled_transaction_can_be_proposed_again_under_a_new_id);
 /// One transaction, several proposals: a cancelled one does not hold its transaction, the
 /// next proposal of it gets its own id; while one is open, another id for the same
 /// transaction finds it instead of storing a second.
-#[tokio::test]
-async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("s.db")).await.unwrap();
+async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id<S: ProposalStore>(store: S) {
     let first = proposal(3, 0x33, 1_000, ProposalState::NeedsApprovals);
     let mut second = first.clone();
-    second.id = signgate_gateway::store::ProposalId::derive_nth(
-        first.chain_id,
-        first.safe,
-        first.safe_tx_hash,
-        1,
-    );
+    second.id = ProposalId::derive_nth(first.chain_id, first.safe, first.safe_tx_hash, 1);
     assert_ne!(second.id, first.id);
     store
         .insert_proposal(
@@ -672,10 +836,8 @@ async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id() {
     );
 }
 
-#[tokio::test]
-async fn listing_filters_and_pages_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+on_both_backends!(store: listing_filters_and_pages_newest_first);
+async fn listing_filters_and_pages_newest_first<S: ProposalStore>(store: S) {
     for tag in 1..=5u8 {
         let state = if tag % 2 == 0 {
             ProposalState::Denied
@@ -738,10 +900,8 @@ async fn listing_filters_and_pages_newest_first() {
     ));
 }
 
-#[tokio::test]
-async fn changes_are_announced_after_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+on_both_backends!(store: changes_are_announced_after_commit);
+async fn changes_are_announced_after_commit<S: ProposalStore>(store: S) {
     let mut rx = store.subscribe();
     let p = proposal(8, 0x88, 1_000, ProposalState::NeedsApprovals);
     store
@@ -764,6 +924,7 @@ async fn changes_are_announced_after_commit() {
     );
 }
 
+/// SQLite only: a file path.
 #[tokio::test]
 async fn an_unwritable_location_fails_to_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -775,7 +936,7 @@ async fn an_unwritable_location_fails_to_open() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
 }
 
-/// A version-1 database's grid totals are carried into events dated no earlier than any
+/// SQLite only (an upgrade of a SQLite file): a version-1 database's grid totals are carried into events dated no earlier than any
 /// release they hold could have happened (the Safe's latest reservation in their window), so
 /// the upgrade never forgets an amount that still counts.
 #[tokio::test]
@@ -870,6 +1031,7 @@ fn legacy_view(nonce: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// SQLite only: an upgrade of a SQLite file.
 #[tokio::test]
 async fn schema_3_turns_stored_views_into_typed_records() {
     use signgate_gateway::domain::{DecisionDetail, IntentAsset, ProposalAnalysis};
@@ -898,11 +1060,7 @@ async fn schema_3_turns_stored_views_into_typed_records() {
         .unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    let stored = store
-        .get(signgate_gateway::store::ProposalId::new("p-7"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = store.get(ProposalId::new("p-7")).await.unwrap().unwrap();
     let body = &stored.record.body;
     assert_eq!(body.version, SafeVersion::V1_3_0);
     assert_eq!(body.tx.to, Address::repeat_byte(0x77));
@@ -925,14 +1083,11 @@ async fn schema_3_turns_stored_views_into_typed_records() {
     drop(store);
     // Opening again finds nothing left to convert and the same record.
     let again = SqliteStore::open(&path).await.unwrap();
-    let reread = again
-        .get(signgate_gateway::store::ProposalId::new("p-7"))
-        .await
-        .unwrap()
-        .unwrap();
+    let reread = again.get(ProposalId::new("p-7")).await.unwrap().unwrap();
     assert_eq!(&reread.record.body, body);
 }
 
+/// SQLite only: an upgrade of a SQLite file.
 #[tokio::test]
 async fn schema_3_refuses_to_start_on_a_view_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -954,18 +1109,16 @@ async fn schema_3_refuses_to_start_on_a_view_it_cannot_read() {
     );
 }
 
+on_both_backends!(store: a_legacy_safe_has_one_release_per_nonce_across_chains);
 /// Issue 13 item 8: a Safe before 1.3.0 hashes without the chain id, so its signature for one
 /// nonce is valid on every chain where its address exists. Two different transactions for one
 /// nonce of such a Safe on two chains cannot both be released; a 1.3.0+ Safe at one address on
 /// two chains keeps a nonce per chain.
-#[tokio::test]
-async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+async fn a_legacy_safe_has_one_release_per_nonce_across_chains<S: ProposalStore>(store: S) {
     let on = |chain: u64, tag: u8, version: signgate_simulator::SafeVersion| {
         let mut p = proposal(9, tag, 1_000, ProposalState::Approved);
         p.chain_id = chain;
-        p.id = signgate_gateway::store::ProposalId::derive(chain, safe(), p.safe_tx_hash);
+        p.id = ProposalId::derive(chain, safe(), p.safe_tx_hash);
         p.body.version = version;
         p
     };
@@ -975,6 +1128,7 @@ async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
         released_at: UnixMillis(2_000),
         outflows: vec![],
         caps: vec![],
+        policy_hash: policy(),
     };
     let legacy = signgate_simulator::SafeVersion::V1_1_1;
     let (mainnet, polygon) = (on(1, 0x31, legacy), on(137, 0x32, legacy));
@@ -1022,21 +1176,18 @@ async fn a_legacy_safe_has_one_release_per_nonce_across_chains() {
     }
 }
 
+on_both_backends!(backend: a_change_and_its_records_commit_together_or_not_at_all);
 /// A change and its audit records commit in one transaction: both or neither. A change the
 /// store refuses leaves no record; a store with no log attached stores nothing that comes with
 /// records; only the log of the store's own database can be attached.
-#[tokio::test]
-async fn a_change_and_its_records_commit_together_or_not_at_all() {
+async fn a_change_and_its_records_commit_together_or_not_at_all<B: Backend>(backend: B) {
     use signgate_audit::{AuditEvent, record::ServerStopped};
-    use signgate_gateway::audit::AuditLog;
     let event = |why: &str| {
         vec![AuditEvent::ServerStopped(ServerStopped {
             reason: why.to_owned(),
         })]
     };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("signgate.sqlite3");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = backend.open().await;
 
     // No log attached: refused, nothing stored.
     let p = proposal(4, 0x44, 1_000, ProposalState::NeedsApprovals);
@@ -1051,14 +1202,10 @@ async fn a_change_and_its_records_commit_together_or_not_at_all() {
     assert!(matches!(err, StoreError::Unrecorded(_)), "{err}");
     assert!(store.get(p.id.clone()).await.unwrap().is_none());
 
-    let elsewhere = AuditLog::open(
-        &dir.path().join("other.sqlite3"),
-        ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
-    );
-    assert!(store.record_into(Arc::new(elsewhere.unwrap())).is_err());
-    let log =
-        Arc::new(AuditLog::open(&path, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap());
-    store.record_into(log.clone()).unwrap();
+    let elsewhere = backend.foreign_log().await;
+    assert!(B::attach(&store, Arc::new(elsewhere)).is_err());
+    let log = Arc::new(backend.log(&store, 5).await);
+    B::attach(&store, log.clone()).unwrap();
 
     store
         .insert_proposal(
@@ -1124,24 +1271,23 @@ async fn a_change_and_its_records_commit_together_or_not_at_all() {
         .unwrap();
     assert_eq!(log.head().unwrap().0, 4);
     drop(log);
-    let reopened = AuditLog::open(&path, ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap();
+    let reopened = backend.log(&store, 5).await;
     assert_eq!(reopened.head().unwrap().0, 4, "every record re-verifies");
 }
 
-/// Group commit: many changes at once share transactions, each in a savepoint of its own: the
-/// refused ones (a stale revision) leave nothing, records included, and every accepted one is
-/// stored with exactly its records, in a log that re-verifies.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back() {
+on_both_backends!(backend: concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back);
+/// Many changes at once (SQLite: group commit, transactions shared, each change in a savepoint
+/// of its own; PostgreSQL: a transaction each, serialised on the log's head): the refused ones
+/// (a stale revision) leave nothing, records included, and every accepted one is stored with
+/// exactly its records, in a log that re-verifies.
+async fn concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back<B: Backend>(
+    backend: B,
+) {
     use signgate_audit::{AuditEvent, record::ServerStopped};
-    use signgate_gateway::audit::AuditLog;
     let event = |why: String| vec![AuditEvent::ServerStopped(ServerStopped { reason: why })];
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("signgate.sqlite3");
-    let store = SqliteStore::open(&path).await.unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
-    let log = Arc::new(AuditLog::open(&path, key.clone()).unwrap());
-    store.record_into(log.clone()).unwrap();
+    let store = backend.open().await;
+    let log = Arc::new(backend.log(&store, 6).await);
+    B::attach(&store, log.clone()).unwrap();
     let mut tasks = Vec::new();
     for i in 0..64u8 {
         let store = store.clone();
@@ -1179,23 +1325,274 @@ async fn concurrent_changes_commit_together_and_a_refused_one_alone_rolls_back()
     assert_eq!(accepted, 32);
     assert_eq!(log.head().unwrap().0, 64 + accepted);
     drop(log);
-    let reopened = AuditLog::open(&path, key).unwrap();
+    let reopened = backend.log(&store, 6).await;
     assert_eq!(
         reopened.head().unwrap().0,
         96,
         "every record re-verifies in order"
     );
-    let reasons: Vec<String> = signgate_gateway::audit::AuditReader::open(&path)
+    let reasons: Vec<String> = reopened
+        .reader()
         .unwrap()
         .leaves()
         .unwrap()
         .iter()
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .collect();
-    assert!(
-        reasons
+    for i in 0..64u8 {
+        let approvals = reasons
             .iter()
-            .all(|r| !r.contains("approval 1\"") && !r.contains("approval 3\"")),
-        "a refused change left its record"
+            .filter(|r| r.contains(&format!("\"approval {i}\"")))
+            .count();
+        if i % 2 == 0 {
+            assert_eq!(approvals, 1, "accepted approval {i} has one record");
+        } else {
+            assert_eq!(approvals, 0, "refused approval {i} left its record");
+        }
+    }
+}
+
+on_both_backends!(backend: a_policy_applied_while_changes_commit_neither_fails);
+/// A policy put in force through the log while changes with records commit under it: none of
+/// them fails. On PostgreSQL an application holds the log's head, then writes the policy in
+/// force; a change that checked the policy in force before taking the head waited on it in a
+/// cycle, and the deadlock failed one side (the change as `Unavailable`, or the application).
+async fn a_policy_applied_while_changes_commit_neither_fails<B: Backend>(backend: B) {
+    use signgate_audit::{
+        AuditEvent,
+        record::{Caller, PolicyApplied, ServerStopped},
+    };
+    use signgate_policy::PolicyHash;
+    const ROUNDS: u64 = 24;
+    let hash = PolicyHash(alloy_primitives::B256::repeat_byte(0x99));
+    let applied = move |version: u64| {
+        AuditEvent::PolicyApplied(PolicyApplied {
+            policy_hash: hash,
+            name: "test".into(),
+            previous: Some(hash),
+            admin_signatures: vec![],
+            caller: Caller {
+                identity: "test".into(),
+                token: None,
+            },
+            version,
+            source: None,
+            migrated: false,
+        })
+    };
+    let store = backend.open().await;
+    let log = Arc::new(backend.log(&store, 5).await);
+    B::attach(&store, log.clone()).unwrap();
+    log.append(applied(2)).unwrap();
+    let under = |at: i64| {
+        let mut d = decision(Outcome::NeedsApprovals, at);
+        d.policy_hash = hash.to_string();
+        d
+    };
+    let applying = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || {
+            for v in 0..ROUNDS {
+                log.append(applied(3 + v)).unwrap();
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..ROUNDS {
+        let store = store.clone();
+        let d = under(1_000);
+        tasks.push(tokio::spawn(async move {
+            let tag = u8::try_from(i + 1).unwrap();
+            let p = proposal(i, tag, 1_000, ProposalState::NeedsApprovals);
+            let record = vec![AuditEvent::ServerStopped(ServerStopped {
+                reason: format!("submitted {i}"),
+            })];
+            store.insert_proposal(record, p, d).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    applying.await.unwrap();
+    assert_eq!(log.head().unwrap().0, 1 + 2 * ROUNDS);
+}
+
+on_both_backends!(backend: concurrent_submissions_of_one_transaction_store_one_proposal);
+/// The same submission through two handles at once (a client's retries reaching two replicas),
+/// and another id for the same transaction among them: one proposal is stored, every other call
+/// is answered with it.
+async fn concurrent_submissions_of_one_transaction_store_one_proposal<B: Backend>(backend: B) {
+    let (store, other) = (backend.open().await, backend.open().await);
+    let p = proposal(5, 0x55, 1_000, ProposalState::NeedsApprovals);
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let mut p = p.clone();
+        if i % 4 == 3 {
+            p.id = ProposalId::derive_nth(p.chain_id, p.safe, p.safe_tx_hash, 1);
+        }
+        let d = decision(Outcome::NeedsApprovals, 1_000);
+        if i % 2 == 0 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert_proposal(vec![], p, d).await
+            }));
+        } else {
+            let s = other.clone();
+            tasks.push(tokio::spawn(async move {
+                s.insert_proposal(vec![], p, d).await
+            }));
+        }
+    }
+    let mut created = Vec::new();
+    let mut found = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Inserted::Created(r) => created.push(r),
+            Inserted::Existing(r) => found.push(r),
+        }
+    }
+    assert_eq!(created.len(), 1, "one proposal per transaction");
+    assert!(found.iter().all(|r| *r == created[0]), "{found:?}");
+    let all = store.list(ListFilter::default(), 100, None).await.unwrap();
+    assert_eq!(all.proposals, created);
+}
+
+on_both_backends!(store: a_re_evaluation_needs_the_current_revision);
+/// A re-evaluation is stored with its decision at the revision it was made against, and refused
+/// at a stale one or on a terminal proposal.
+async fn a_re_evaluation_needs_the_current_revision<S: ProposalStore>(store: S) {
+    let p = proposal(6, 0x66, 1_000, ProposalState::NeedsApprovals);
+    store
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .await
+        .unwrap();
+    let rec = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            decision(Outcome::Approved, 1_500),
+            ProposalState::Approved,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rec.state, rec.revision, rec.updated_at),
+        (ProposalState::Approved, 2, UnixMillis(1_500))
     );
+    let stored = store.get(p.id.clone()).await.unwrap().unwrap();
+    assert_eq!(stored.record, rec);
+    let d = stored.decision.unwrap();
+    assert_eq!((d.seq, d.outcome), (2, Outcome::Approved));
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            decision(Outcome::Denied, 1_600),
+            ProposalState::Denied,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::StaleRevision {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    store
+        .cancel(vec![], p.id.clone(), "x".into(), UnixMillis(1_700))
+        .await
+        .unwrap();
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            3,
+            decision(Outcome::Approved, 1_800),
+            ProposalState::Approved,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+    let d = store.get(p.id.clone()).await.unwrap().unwrap().decision;
+    assert_eq!(
+        d.unwrap().seq,
+        2,
+        "refused re-evaluations stored no decision"
+    );
+}
+
+/// PostgreSQL only (replicas share one policy in force; the embedded store has one process and
+/// no such row): a change decided under another policy than the one in force is refused and
+/// writes nothing, a release included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_refuses_a_change_decided_under_a_superseded_policy() {
+    let backend = Postgres::new();
+    let store = backend.open().await;
+    let stale = |outcome, at| {
+        let mut d = decision(outcome, at);
+        d.policy_hash = "0xsuperseded".into();
+        d
+    };
+    let p = proposal(8, 0x88, 1_000, ProposalState::Approved);
+    let err = store
+        .insert_proposal(vec![], p.clone(), stale(Outcome::Approved, 1_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::PolicySuperseded { in_force, .. } if *in_force == policy()),
+        "{err}"
+    );
+    assert!(store.get(p.id.clone()).await.unwrap().is_none());
+    store
+        .insert_proposal(vec![], p.clone(), decision(Outcome::Approved, 1_000))
+        .await
+        .unwrap();
+    let release = Release {
+        id: p.id.clone(),
+        expected_revision: 1,
+        released_at: UnixMillis(2_000),
+        outflows: vec![eth(3)],
+        caps: vec![],
+        policy_hash: "0xsuperseded".into(),
+    };
+    let err = store.release(vec![], release).await.unwrap_err();
+    assert!(matches!(err, StoreError::PolicySuperseded { .. }), "{err}");
+    assert_eq!(
+        store
+            .reservation(CHAIN, safe(), U256::from(8))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .velocity_spent(CHAIN, safe(), "native".into(), UnixMillis(0))
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+    let err = store
+        .record_decision(
+            vec![],
+            p.id.clone(),
+            1,
+            stale(Outcome::Denied, 2_100),
+            ProposalState::Denied,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PolicySuperseded { .. }), "{err}");
+    let now = store.get(p.id.clone()).await.unwrap().unwrap();
+    assert_eq!(
+        (now.record.state, now.record.revision),
+        (ProposalState::Approved, 1)
+    );
+    assert_eq!(now.decision.unwrap().seq, 1);
 }

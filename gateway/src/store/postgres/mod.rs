@@ -237,9 +237,11 @@ impl PgStore {
         &self.inner.location
     }
 
-    /// Makes every change append its records to `log`, which must be the log of this database.
+    /// Makes every change append its records to `log`, which must be the log of this database
+    /// (opened with this store's [`location`](Self::location)): the records are staged in the
+    /// store's own transaction, so a log of another database would read a tree it never grew.
     pub fn record_into(&self, log: Arc<AuditLog>) -> Result<(), StoreError> {
-        if log.postgres().is_none() {
+        if log.postgres().is_none() || log.location() != self.inner.location {
             return Err(StoreError::Unavailable(format!(
                 "the audit log {} is not in the store's database {}",
                 log.location(),
@@ -370,6 +372,15 @@ impl PgStore {
             // Nothing of this call is written, its records included.
             tx.rollback().await.map_err(pg_error)?;
             return Ok(done);
+        }
+        if log.is_some() {
+            // The log's head before the policy in force, the order a policy application takes
+            // them in (it appends under the head, then puts its policy in force): the other way
+            // round, this change and an application wait on each other in a cycle and one of
+            // them fails with a deadlock.
+            tx.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+                .await
+                .map_err(pg_error)?;
         }
         if let Some(policy) = op.policy() {
             ops::check_policy(&tx, policy).await?;

@@ -5,8 +5,11 @@
 //! |---|---|---|
 //! | `pg_advisory_xact_lock` per (chain, Safe) | release, before any row | the velocity windows and nonce reservations of that Safe |
 //! | the proposal's row, `FOR UPDATE` | every change of a proposal | its revision check |
-//! | `policy_in_force`, `FOR SHARE` | every change carrying a decision | that no policy was put in force since it was decided |
-//! | `audit_head`, `FOR UPDATE` (last) | every change with records | the log's positions |
+//! | `audit_head`, `FOR UPDATE` | every change with records | the log's positions |
+//! | `policy_in_force`, `FOR SHARE` (last) | every change carrying a decision | that no policy was put in force since it was decided |
+//!
+//! The log's head comes before the policy in force because a policy application (an append
+//! outside the store) takes them in that order: it holds the head, then writes the policy.
 //!
 //! Every transaction takes them in this order, so two replicas never wait on each other in a
 //! cycle; the unique constraints back the checks up.
