@@ -611,4 +611,3 @@ fn exported_records(dir: &Path) -> Vec<AuditRecord> {
     let bytes = std::fs::read(dir.join("export.jsonl")).unwrap();
     records_from_export(&bytes).unwrap()
 }
-

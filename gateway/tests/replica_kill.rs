@@ -134,7 +134,8 @@ async fn client(
         // Two consecutive submissions share a nonce: their releases race.
         let (amount, nonce) = (50_000 + n, n / 2);
         let mut pick = || rng.below(n_replicas) as usize;
-        let Some(p) = call!(&addrs, pick(), |c| c.submit_proposal(submit_request(amount, nonce)))
+        let Some(p) = call!(&addrs, pick(), |c| c
+            .submit_proposal(submit_request(amount, nonce)))
         else {
             ledger.lock().unwrap().failed += 1;
             continue;

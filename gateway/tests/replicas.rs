@@ -24,9 +24,7 @@ use std::time::Duration;
 
 use common::{
     APPROVERS, approve_request, hash_of,
-    replicas::{
-        Replicas, approved, get, may_have_reserved, runtime, state, until_available,
-    },
+    replicas::{Replicas, approved, get, may_have_reserved, runtime, state, until_available},
     submit_request,
 };
 use signgate_audit::AuditEvent;

@@ -703,6 +703,16 @@ impl AuditReader {
         rows.map(|r| r.map_err(db)).collect()
     }
 
+    /// At least every record the policy in force is derived from (`policy_applied` and the
+    /// first `server_started`), in order: the whole log for a SQLite file, only those for a
+    /// log in PostgreSQL.
+    pub fn governance_leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        match &self.source {
+            ReaderSource::Postgres(pg) => pg.block(pg.governance_leaves()),
+            ReaderSource::Sqlite { .. } => self.leaves(),
+        }
+    }
+
     /// Every stored checkpoint note, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
         let (conn, path) = match &self.source {

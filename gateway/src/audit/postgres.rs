@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS audit_keys (
 CREATE TABLE IF NOT EXISTS audit_leaves (
     idx BIGINT PRIMARY KEY,
     data BYTEA NOT NULL,
-    leaf_hash BYTEA NOT NULL
+    leaf_hash BYTEA NOT NULL,
+    kind TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_leaves_by_kind ON audit_leaves (kind, idx);
 CREATE TABLE IF NOT EXISTS audit_head (
     id SMALLINT PRIMARY KEY CHECK (id = 1),
     size BIGINT NOT NULL,
@@ -99,9 +101,47 @@ impl std::fmt::Debug for PgLog {
     }
 }
 
-/// A database error as the log reports it.
-pub(super) fn db(e: impl std::fmt::Display) -> AuditError {
-    AuditError::Database(e.to_string())
+/// A database error as the log reports it, with the server's own message and code (the
+/// driver's `Display` says only "db error").
+pub(super) fn db(e: impl Into<DbFailure>) -> AuditError {
+    AuditError::Database(e.into().0)
+}
+
+/// The words of a database failure.
+#[derive(Debug)]
+pub struct DbFailure(String);
+
+impl From<tokio_postgres::Error> for DbFailure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self(describe(&e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DbFailure {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self(match &e {
+            deadpool_postgres::PoolError::Backend(b) => describe(b),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl From<std::io::Error> for DbFailure {
+    fn from(e: std::io::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// A driver error in words: the server's message and SQLSTATE when the server answered,
+/// otherwise the driver's own description and cause.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({}): {}", d.severity(), d.code().code(), d.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 fn to_i64(n: u64) -> Result<i64, AuditError> {
@@ -143,6 +183,11 @@ impl PgLog {
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
+            .await
+            .map_err(db)?;
+        // Starting is not a call: reading a long log may take longer than a statement may.
+        snapshot
+            .batch_execute("SET LOCAL statement_timeout = 0")
             .await
             .map_err(db)?;
         self.verify(&*snapshot).await?;
@@ -258,6 +303,27 @@ impl PgLog {
             .collect()
     }
 
+    /// The records the policy in force is derived from, in order: every `policy_applied` and
+    /// the first `server_started` (which pins the genesis policy). Read by their kind, not by
+    /// scanning the log, so a replica's start and its policy follower cost what the policy
+    /// history costs, not what the log does.
+    pub(super) async fn governance_leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        client
+            .query(
+                "(SELECT idx, data FROM audit_leaves WHERE kind = 'server_started' \
+                  ORDER BY idx LIMIT 1) \
+                 UNION ALL (SELECT idx, data FROM audit_leaves WHERE kind = 'policy_applied') \
+                 ORDER BY idx",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(1).map_err(db))
+            .collect()
+    }
+
     /// Every stored checkpoint note, by size then signer.
     pub(super) async fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
         let client = self.pool.get().await.map_err(db)?;
@@ -313,9 +379,11 @@ pub async fn stage(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // A policy application locks the policy in force first (every transaction takes that row
-    // before the head) and must replace exactly it: two replicas applying different successors
-    // at once cannot both land, which would fork the chain every replica checks.
+    let mut frontier = head(&**tx, true).await?;
+    // A policy application must replace exactly the policy in force (read under the head's
+    // lock, which every writer takes first, and then locked itself): two replicas applying
+    // different successors at once cannot both land, which would fork the chain every replica
+    // checks.
     for event in &events {
         if let AuditEvent::PolicyApplied(p) = event
             && let Some(previous) = p.previous
@@ -338,15 +406,18 @@ pub async fn stage(
             }
         }
     }
-    let mut frontier = head(&**tx, true).await?;
+
     let insert = tx
-        .prepare_cached("INSERT INTO audit_leaves (idx, data, leaf_hash) VALUES ($1, $2, $3)")
+        .prepare_cached(
+            "INSERT INTO audit_leaves (idx, data, leaf_hash, kind) VALUES ($1, $2, $3, $4)",
+        )
         .await
         .map_err(db)?;
     let mut written = Vec::with_capacity(events.len());
     for event in events {
         let index = frontier.size();
         let in_force = policy_put_in_force(&event);
+        let kind = event.kind();
         let bytes = AuditRecord {
             v: RECORD_VERSION,
             index,
@@ -355,7 +426,7 @@ pub async fn stage(
         }
         .to_bytes()?;
         let leaf = leaf_hash(&bytes);
-        tx.execute(&insert, &[&to_i64(index)?, &bytes, &leaf.as_slice()])
+        tx.execute(&insert, &[&to_i64(index)?, &bytes, &leaf.as_slice(), &kind])
             .await
             .map_err(db)?;
         if let Some((version, hash, first_only)) = in_force {

@@ -233,7 +233,7 @@ pub fn governance_records(audit: &AuditLog) -> Result<GovernanceRecords, Persist
     let reader = audit.reader()?;
     let mut out = GovernanceRecords::default();
     for r in reader
-        .leaves()?
+        .governance_leaves()?
         .iter()
         .filter_map(|leaf| AuditRecord::from_bytes(leaf).ok())
     {

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use signgate_audit::{AuditEvent, AuditRecord};
-use signgate_gateway::store::{ListFilter, ProposalStore};
+use signgate_audit::{AuditEvent, AuditRecord, record::DecisionTrigger};
+use signgate_gateway::store::{ListFilter, ProposalState, ProposalStore};
 
 /// What the clients were told: acknowledged proposals (id → safeTxHash) and approvals
 /// (id, operator), and the starts that reached `serving` and every start attempted.
@@ -29,11 +29,19 @@ pub fn one_to_one<S: ProposalStore>(
     let mut submitted: BTreeMap<String, u64> = BTreeMap::new();
     let mut decided: BTreeMap<String, u64> = BTreeMap::new();
     let mut approved: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut released: BTreeSet<String> = BTreeSet::new();
     let mut starts = 0u32;
     for r in records {
         match &r.event {
             AuditEvent::ProposalSubmitted(e) => {
                 *submitted.entry(e.proposal_id.clone()).or_default() += 1
+            }
+            // A release that went through is stored as its reservation, not as a decision row:
+            // its approving decision is tallied apart, against the released proposals.
+            AuditEvent::DecisionMade(e)
+                if e.trigger == DecisionTrigger::Release && e.outcome == "approved" =>
+            {
+                released.insert(e.proposal_id.clone());
             }
             AuditEvent::DecisionMade(e) => *decided.entry(e.proposal_id.clone()).or_default() += 1,
             AuditEvent::ApprovalReceived(e) => {
@@ -107,6 +115,19 @@ pub fn one_to_one<S: ProposalStore>(
         differences.is_empty(),
         "{cycle}: approval_received records and the stored approvals disagree \
          ((proposal, key), records, stored): {differences:?}"
+    );
+    let store_released: BTreeSet<String> = stored
+        .iter()
+        .filter(|p| p.record.state == ProposalState::Released)
+        .map(|p| p.record.id.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        released
+            .symmetric_difference(&store_released)
+            .take(10)
+            .collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "{cycle}: approving release decisions and the released proposals disagree"
     );
     for (id, hash) in ledger.proposals {
         assert_eq!(

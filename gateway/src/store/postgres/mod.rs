@@ -85,17 +85,22 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
             || *c == SqlState::T_R_DEADLOCK_DETECTED
             || *c == SqlState::UNIQUE_VIOLATION
     });
+    let words = crate::audit::postgres::describe(&e);
     if lost_race {
-        return StoreError::Conflict(e.to_string());
+        return StoreError::Conflict(words);
     }
     if e.code() == Some(&SqlState::QUERY_CANCELED) {
-        return StoreError::Unavailable(format!("the database statement timed out: {e}"));
+        return StoreError::Unavailable(format!("the database statement timed out: {words}"));
     }
-    StoreError::Unavailable(format!("database: {e}"))
+    StoreError::Unavailable(format!("database: {words}"))
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Unavailable(format!("no database connection: {e}"))
+    let words = match &e {
+        deadpool_postgres::PoolError::Backend(b) => crate::audit::postgres::describe(b),
+        other => other.to_string(),
+    };
+    StoreError::Unavailable(format!("no database connection: {words}"))
 }
 
 fn audit_error(e: crate::audit::AuditError) -> StoreError {
