@@ -1365,11 +1365,13 @@ async fn a_policy_applied_while_changes_commit_neither_fails<B: Backend>(backend
     use signgate_policy::PolicyHash;
     const ROUNDS: u64 = 24;
     let hash = PolicyHash(alloy_primitives::B256::repeat_byte(0x99));
+    // Each application replaces the policy in force: the first one the fixtures' policy
+    // (named by no hash: unchecked), every later one the one before it.
     let applied = move |version: u64| {
         AuditEvent::PolicyApplied(PolicyApplied {
             policy_hash: hash,
             name: "test".into(),
-            previous: Some(hash),
+            previous: (version > 2).then_some(hash),
             admin_signatures: vec![],
             caller: Caller {
                 identity: "test".into(),
