@@ -9,21 +9,17 @@ use signgate_audit::{
     AuditEvent, AuditRecord,
     record::{ListOutcome, SanctionsListChange},
 };
-use signgate_gateway::{audit::AuditReader, config::SanctionsListConfig, pipeline::setup};
+use signgate_gateway::config::SanctionsListConfig;
 use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 
 use crate::{
     demo,
-    support::{Options, config, start},
+    support::{Options, start},
 };
 
 fn list_records(dir: &std::path::Path) -> Vec<SanctionsListChange> {
-    let path = setup::audit_path(&config(dir, &[]));
-    AuditReader::open(&path)
-        .unwrap()
-        .leaves()
-        .unwrap()
+    crate::support::audit_leaves(dir)
         .iter()
         .filter_map(|l| match AuditRecord::from_bytes(l).unwrap().event {
             AuditEvent::SanctionsList(c) => Some(c),

@@ -19,7 +19,6 @@ use signgate_audit::{
     record::{DecisionMade, DecisionTrigger, ListOutcome, SanctionsListChange},
 };
 use signgate_gateway::{
-    audit::AuditReader,
     config::{RemoteSource, SanctionsListConfig},
     pipeline::setup,
 };
@@ -31,7 +30,7 @@ use tonic::transport::Channel;
 use crate::{
     demo,
     support::{
-        Options, Running, approve, config, deny_codes, deny_reasons, start_following_lists, state,
+        Options, Running, approve, deny_codes, deny_reasons, start_following_lists, state,
         submit, token_transfer,
     },
 };
@@ -119,11 +118,7 @@ async fn start_fetching(dir: &Path, server: &ListServer, f: &Fetch) -> Running {
 }
 
 fn records(dir: &Path) -> Vec<AuditEvent> {
-    let path = setup::audit_path(&config(dir, &[]));
-    AuditReader::open(&path)
-        .unwrap()
-        .leaves()
-        .unwrap()
+    crate::support::audit_leaves(dir)
         .iter()
         .map(|l| AuditRecord::from_bytes(l).unwrap().event)
         .collect()

@@ -13,7 +13,7 @@ use signgate_audit::{
     AuditEvent, AuditRecord, export::export_jsonl, record::OperatorChange, verify::verify_export,
 };
 use signgate_gateway::{
-    audit::{AuditLog, AuditReader},
+    audit::AuditLog,
     pipeline::setup,
 };
 use signgate_policy::{
@@ -275,11 +275,7 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
     gw.stop().await;
 
     // Every event is in the log, and the log verifies.
-    let path = setup::audit_path(&config(dir.path(), &[]));
-    let records: Vec<AuditRecord> = AuditReader::open(&path)
-        .unwrap()
-        .leaves()
-        .unwrap()
+    let records: Vec<AuditRecord> = crate::support::audit_leaves(dir.path())
         .iter()
         .map(|l| AuditRecord::from_bytes(l).unwrap())
         .collect();
@@ -327,13 +323,9 @@ async fn a_policy_signed_by_enough_admins_takes_effect_and_survives_a_restart() 
         [Some(PolicyHash::of(setup::DEMO_POLICY)), Some(hash)]
     );
 
-    let log = AuditLog::open(&path, audit_key()).unwrap();
-    log.checkpoint().unwrap();
-    drop(log);
-    let reader = AuditReader::open(&path).unwrap();
-    let notes = reader.checkpoints().unwrap();
+    let (leaves, notes) = crate::support::audit_export(dir.path()).await;
     let mut exported = Vec::new();
-    export_jsonl(&reader.leaves().unwrap(), &notes, true, &mut exported).unwrap();
+    export_jsonl(&leaves, &notes, true, &mut exported).unwrap();
     let named: Vec<(String, String)> = notes
         .into_iter()
         .enumerate()
@@ -452,11 +444,7 @@ async fn v2_then_v3_survive_a_restart_and_old_or_forked_signatures_are_refused()
     gw.stop().await;
 
     // The chain verifies from the configured genesis policy, offline, from the records alone.
-    let path = setup::audit_path(&config(dir.path(), &[]));
-    let records: Vec<AuditRecord> = AuditReader::open(&path)
-        .unwrap()
-        .leaves()
-        .unwrap()
+    let records: Vec<AuditRecord> = crate::support::audit_leaves(dir.path())
         .iter()
         .map(|l| AuditRecord::from_bytes(l).unwrap())
         .collect();
@@ -476,13 +464,9 @@ async fn v2_then_v3_survive_a_restart_and_old_or_forked_signatures_are_refused()
     assert_eq!(chain.head.hash(), PolicyHash::of(&v3));
 
     // The same check is part of the offline verification of the export, from the genesis file.
-    let log = AuditLog::open(&path, audit_key()).unwrap();
-    log.checkpoint().unwrap();
-    drop(log);
-    let reader = AuditReader::open(&path).unwrap();
-    let notes = reader.checkpoints().unwrap();
+    let (leaves, notes) = crate::support::audit_export(dir.path()).await;
     let mut exported = Vec::new();
-    export_jsonl(&reader.leaves().unwrap(), &notes, false, &mut exported).unwrap();
+    export_jsonl(&leaves, &notes, false, &mut exported).unwrap();
     let named: Vec<(String, String)> = notes
         .into_iter()
         .enumerate()
@@ -549,10 +533,9 @@ async fn an_edited_genesis_policy_refuses_the_start_before_any_apply() {
     assert_ne!(lax, setup::DEMO_POLICY);
     let cfg = config(dir.path(), &[]);
     let files = setup::write_demo(&cfg.data_dir).unwrap();
+    let audit = crate::support::open_log(dir.path()).await;
     let open = || {
-        let audit =
-            std::sync::Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
-        setup::governed_policy(&cfg.data_dir, &files.policy, audit)
+        setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone())
             .map(drop)
             .map_err(|e| e.to_string())
     };

@@ -15,11 +15,11 @@ use signgate_chain::{SnapshotProvider, StateProvider};
 use signgate_gateway::{
     audit::{AuditLog, AuditReader},
     clock,
-    config::{GatewayConfig, OracleConfig, SanctionsListConfig},
+    config::{GatewayConfig, OracleConfig, PostgresSettings, SanctionsListConfig},
     lists::ListStore,
     pipeline::{DecisionPipeline as _, Pipeline, Release, setup},
     serve::serve_with,
-    store::SqliteStore,
+    store::{ProposalStore, SqliteStore, postgres::PgStore},
 };
 use signgate_proto::{
     envelope::{self, APPROVAL_CONTEXT, CANCEL_CONTEXT, SUBMISSION_CONTEXT},
@@ -56,17 +56,74 @@ pub fn audit_kinds(dir: &Path) -> Vec<String> {
 
 /// The event of every record of the gateway's audit log in `dir`, in order.
 pub fn audit_events(dir: &Path) -> Vec<serde_json::Value> {
-    let cfg = config(dir, &[]);
-    let reader = AuditReader::open(&setup::audit_path(&cfg)).unwrap();
-    reader
-        .leaves()
-        .unwrap()
+    audit_leaves(dir)
         .iter()
         .map(|leaf| {
             let mut v: serde_json::Value = serde_json::from_slice(leaf).unwrap();
             v["event"].take()
         })
         .collect()
+}
+
+/// Every record of the audit log of the gateway that ran in `dir`, in order, as stored: from
+/// its SQLite file, or from its PostgreSQL database.
+pub fn audit_leaves(dir: &Path) -> Vec<Vec<u8>> {
+    if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
+        // The export runs a runtime of its own: not on a thread of the test's.
+        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url))
+            .join()
+            .unwrap()
+            .unwrap()
+            .0;
+    }
+    let cfg = config(dir, &[]);
+    AuditReader::open(&setup::audit_path(&cfg))
+        .unwrap()
+        .leaves()
+        .unwrap()
+}
+
+/// The audit log of the gateway that ran in `dir` (stopped), opened with the test audit key.
+pub async fn open_log(dir: &Path) -> Arc<AuditLog> {
+    if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
+        let store = PgStore::connect(&PostgresSettings {
+            url,
+            pool_size: 2,
+            statement_timeout: std::time::Duration::from_secs(10),
+        })
+        .await
+        .unwrap();
+        return Arc::new(
+            AuditLog::open_postgres(
+                store.pool(),
+                store.location().to_owned(),
+                audit_key(),
+                clock::system(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    Arc::new(AuditLog::open(&setup::audit_path(&config(dir, &[])), audit_key()).unwrap())
+}
+
+/// Signs a checkpoint of the log of the gateway that ran in `dir` (stopped) with the test audit
+/// key and returns every record and checkpoint note, as `signgate audit export` reads them.
+pub async fn audit_export(dir: &Path) -> (Vec<Vec<u8>>, Vec<String>) {
+    if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
+        let log = open_log(dir).await;
+        let _ = tokio::task::spawn_blocking(move || log.checkpoint().unwrap()).await;
+        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url))
+            .join()
+            .unwrap()
+            .unwrap();
+    }
+    let path = setup::audit_path(&config(dir, &[]));
+    let log = AuditLog::open(&path, audit_key()).unwrap();
+    log.checkpoint().unwrap();
+    drop(log);
+    let reader = AuditReader::open(&path).unwrap();
+    (reader.leaves().unwrap(), reader.checkpoints().unwrap())
 }
 
 /// The embedded default configuration with data in `dir` and `env` overrides.
@@ -228,14 +285,92 @@ async fn start_inner<T: StateProvider>(
     if let Some(t) = opts.simulation_timeout {
         cfg.limits.simulation_timeout = t;
     }
-    cfg.audit.checkpoint_hook = opts.checkpoint_hook;
+    cfg.audit.checkpoint_hook = opts.checkpoint_hook.clone();
     let mut files = setup::write_demo(&cfg.data_dir).unwrap();
     if let Some(text) = policy {
         let path = dir.join("policy.toml");
         std::fs::write(&path, text).unwrap();
         files.policy = path;
     }
-    let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
+    match Backend::from_env() {
+        Backend::Sqlite => {
+            let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
+            let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
+            store.record_into(audit.clone()).unwrap();
+            assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
+        }
+        Backend::Postgres => {
+            let url = postgres_url(dir);
+            let store = Arc::new(
+                PgStore::connect(&PostgresSettings {
+                    url,
+                    pool_size: 8,
+                    statement_timeout: std::time::Duration::from_secs(10),
+                })
+                .await
+                .unwrap(),
+            );
+            let audit = Arc::new(
+                AuditLog::open_postgres(
+                    store.pool(),
+                    store.location().to_owned(),
+                    audit_key(),
+                    clock::system(),
+                )
+                .await
+                .unwrap(),
+            );
+            store.record_into(audit.clone()).unwrap();
+            assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
+        }
+    }
+}
+
+/// Which store the end-to-end gateways run on: `SIGNGATE_E2E_STORE=postgres` runs them on a
+/// fresh PostgreSQL database per test directory (`scripts/test` runs the suite both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_env() -> Self {
+        match std::env::var("SIGNGATE_E2E_STORE").as_deref() {
+            Ok("postgres") => Self::Postgres,
+            _ => Self::Sqlite,
+        }
+    }
+}
+
+/// The database of the gateway in `dir`: created at its first start and named in
+/// `dir/postgres.url`, so a restart on the same directory finds the same state. The databases
+/// outlive the test process (a restart needs them after the first gateway is gone);
+/// `scripts/test` drops those of earlier runs before it starts the suite.
+fn postgres_url(dir: &Path) -> String {
+    let file = dir.join("postgres.url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let db = signgate_testkit::postgres::TestDatabase::create("signgate_e2e");
+    let url = db.url();
+    std::mem::forget(db);
+    std::fs::write(&file, &url).unwrap();
+    url
+}
+
+/// The rest of [`start_inner`], for either store.
+#[allow(clippy::too_many_arguments, reason = "the pieces of one assembly")]
+async fn assemble<S: ProposalStore, T: StateProvider>(
+    dir: &Path,
+    cfg: GatewayConfig,
+    files: setup::SourceFiles,
+    opts: Options<T>,
+    store: Arc<S>,
+    audit: Arc<AuditLog>,
+    follow_lists: bool,
+    oracles: Vec<OracleConfig>,
+) -> Running {
     // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
     let policy = setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone()).unwrap();
     let lists: ListStore = setup::load_lists(
@@ -245,8 +380,6 @@ async fn start_inner<T: StateProvider>(
     )
     .unwrap()
     .with_oracles(setup::oracles(&oracles).unwrap());
-    let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
-    store.record_into(audit.clone()).unwrap();
     let witness = setup::witness(&cfg, audit.clone()).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),

@@ -3,13 +3,12 @@
 //! proposals for different (queued) nonces are released at the same moment.
 
 use alloy_primitives::U256;
-use signgate_gateway::{audit::AuditReader, pipeline::setup};
 use signgate_proto::v1 as pb;
 use tonic::Code;
 
 use crate::{
     demo,
-    support::{approve, config, deny_codes, start_with_signers, state, submit, token_transfer},
+    support::{approve, deny_codes, start_with_signers, state, submit, token_transfer},
 };
 
 fn demo_tokens(n: u64) -> U256 {
@@ -155,10 +154,7 @@ async fn concurrent_releases_for_different_nonces_never_cross_the_limit() {
     s2.stop().await;
 
     // The audit log holds the release-time denial with its reason and the totals it saw.
-    let reader = AuditReader::open(&setup::audit_path(&config(dir.path(), &[]))).unwrap();
-    let denial = reader
-        .leaves()
-        .unwrap()
+    let denial = crate::support::audit_leaves(dir.path())
         .iter()
         .map(|leaf| serde_json::from_slice::<serde_json::Value>(leaf).unwrap())
         .find(|v| {
