@@ -129,7 +129,10 @@ pub async fn run(
     let release = signgate_keys::load_or_create_ed25519(&cfg.release_key)?;
     tracing::info!(
         data_dir = %cfg.data_dir.display(),
-        store = %cfg.store_path().display(),
+        store = %match &cfg.store {
+            StoreBackend::Sqlite => cfg.store_path().display().to_string(),
+            StoreBackend::Postgres(_) => "postgres (store.postgres.url)".to_owned(),
+        },
         release_key = %signgate_keys::public_path(&cfg.release_key).display(),
         release_public_key = %hex::encode(release.verifying_key().as_bytes()),
         "gateway state; give the release public key to every signer backend"

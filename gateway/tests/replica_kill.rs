@@ -257,6 +257,7 @@ fn run(cycles: u32) {
             url: url.clone(),
             pool_size: 2,
             statement_timeout: Duration::from_secs(10),
+            ca: None,
         };
         let store = PgStore::connect(&settings).await.unwrap();
         let client = store.pool().get().await.unwrap();
@@ -289,6 +290,7 @@ fn run(cycles: u32) {
             url,
             pool_size: 2,
             statement_timeout: Duration::from_secs(10),
+            ca: None,
         })
         .await
         .unwrap()

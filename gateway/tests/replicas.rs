@@ -454,3 +454,69 @@ fn two_replicas_applying_different_successors_at_once_cannot_fork_the_chain() {
     // The chain verifies offline: one version 2, no fork.
     r.stop_and_verify();
 }
+
+#[test]
+fn a_replica_reaches_its_database_over_tls_with_the_configured_ca() {
+    use signgate_testkit::postgres::{PrivateCluster, psql};
+    let (cluster, ca) = PrivateCluster::start_with_tls();
+    cluster.create_database("signgate");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("db-ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let url = format!("postgres://postgres@localhost:{}/signgate", cluster.port());
+    let env = |data: &str, ca: &std::path::Path| {
+        [
+            (
+                "SIGNGATE_STORE__DATA_DIR",
+                dir.path().join(data).display().to_string(),
+            ),
+            ("SIGNGATE_STORE__BACKEND", "postgres".to_owned()),
+            ("SIGNGATE_STORE__POSTGRES__URL", url.clone()),
+            ("SIGNGATE_STORE__POSTGRES__CA", ca.display().to_string()),
+        ]
+    };
+    let mut gw = common::Gateway::spawn(dir.path(), &env("a", &ca_file));
+    let addr = gw
+        .wait_ready()
+        .unwrap_or_else(|e| panic!("{e}\n{}", gw.tail()));
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c =
+            signgate_proto::v1::gateway_client::GatewayClient::connect(format!("http://{addr}"))
+                .await
+                .unwrap();
+        let p = c
+            .submit_proposal(submit_request(3_000, 0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(state(&p), pb::ProposalState::NeedsApprovals);
+    });
+    // Every connection of the gateway is encrypted.
+    let plain = psql(
+        &cluster.url("signgate"),
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+         WHERE a.application_name = 'signgate' AND NOT s.ssl",
+    );
+    let encrypted = psql(
+        &cluster.url("signgate"),
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+         WHERE a.application_name = 'signgate' AND s.ssl",
+    );
+    assert_eq!(plain, "0");
+    assert_ne!(encrypted, "0");
+    gw.terminate();
+
+    // A CA that did not issue the server's certificate: the replica does not start.
+    let (_other, other_ca) = PrivateCluster::start_with_tls();
+    let wrong = dir.path().join("wrong-ca.pem");
+    std::fs::write(&wrong, other_ca).unwrap();
+    let mut refused = common::Gateway::spawn(dir.path(), &env("b", &wrong));
+    let err = refused.wait_ready().unwrap_err();
+    assert!(err.contains("exited"), "{err}");
+    assert!(
+        refused.tail().to_lowercase().contains("certificate"),
+        "{}",
+        refused.tail()
+    );
+}

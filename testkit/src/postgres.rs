@@ -190,6 +190,57 @@ impl PrivateCluster {
         cluster
     }
 
+    /// [`start`](Self::start) with TLS on: the server presents a certificate for `localhost`
+    /// and 127.0.0.1 from a throwaway CA, whose certificate (PEM) is returned. Plaintext
+    /// connections are still accepted, so a test can check which one a client used
+    /// (`pg_stat_ssl`).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start), or when the files cannot be written.
+    pub fn start_with_tls() -> (PrivateCluster, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "signgate test PostgreSQL CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf_params.subject_alt_names = vec![
+            SanType::DnsName("localhost".try_into().unwrap()),
+            SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
+        ];
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        let cluster = Self::start();
+        let data = cluster.data_dir();
+        for (name, body) in [
+            ("server.crt", leaf.pem()),
+            ("server.key", leaf_key.serialize_pem()),
+        ] {
+            let path = data.join(name);
+            fs::write(&path, body).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+            if cluster.as_postgres {
+                check(
+                    "chown",
+                    Command::new("chown").arg("postgres:").arg(&path).output(),
+                );
+            }
+        }
+        fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .and_then(|mut f| f.write_all(b"ssl = on\n"))
+            .unwrap_or_else(|e| panic!("configuring {}: {e}", data.display()));
+        cluster.stop();
+        cluster.start_again();
+        (cluster, ca_cert.pem())
+    }
+
     /// `postgres://postgres@127.0.0.1:<port>/<db>`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

@@ -131,6 +131,8 @@ pub struct RawPostgres {
     pub pool_size: usize,
     /// Statement, lock and connection timeout in milliseconds; at least 1.
     pub statement_timeout_ms: u64,
+    /// PEM CA of the database's certificate; empty: no TLS.
+    pub ca: String,
 }
 
 /// `[keys]`.

@@ -62,6 +62,9 @@ pub struct PostgresSettings {
     pub pool_size: usize,
     /// Longest a statement runs or waits for a lock, and a call for a connection.
     pub statement_timeout: Duration,
+    /// The CA (PEM file) the server's certificate must chain to: TLS with the server's name
+    /// checked. `None`: plaintext.
+    pub ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PostgresSettings {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for PostgresSettings {
         f.debug_struct("PostgresSettings")
             .field("pool_size", &self.pool_size)
             .field("statement_timeout", &self.statement_timeout)
+            .field("ca", &self.ca)
             .finish_non_exhaustive()
     }
 }
@@ -573,6 +577,7 @@ fn store_backend(raw: &super::raw::RawStore) -> Result<StoreBackend, ConfigError
                 url: pg.url.clone(),
                 pool_size: pg.pool_size,
                 statement_timeout: Duration::from_millis(pg.statement_timeout_ms),
+                ca: (!pg.ca.trim().is_empty()).then(|| PathBuf::from(&pg.ca)),
             }))
         }
         other => Err(ConfigError::invalid(

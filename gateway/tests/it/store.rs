@@ -105,6 +105,7 @@ impl Postgres {
             url,
             pool_size: 8,
             statement_timeout: Duration::from_secs(5),
+            ca: None,
         })
         .await
         .unwrap()

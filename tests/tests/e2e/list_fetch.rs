@@ -30,8 +30,8 @@ use tonic::transport::Channel;
 use crate::{
     demo,
     support::{
-        Options, Running, approve, deny_codes, deny_reasons, start_following_lists, state,
-        submit, token_transfer,
+        Options, Running, approve, deny_codes, deny_reasons, start_following_lists, state, submit,
+        token_transfer,
     },
 };
 

@@ -12,10 +12,7 @@ use ed25519_dalek::SigningKey;
 use signgate_audit::{
     AuditEvent, AuditRecord, export::export_jsonl, record::OperatorChange, verify::verify_export,
 };
-use signgate_gateway::{
-    audit::AuditLog,
-    pipeline::setup,
-};
+use signgate_gateway::{audit::AuditLog, pipeline::setup};
 use signgate_policy::{
     PolicyHash,
     governance::{PolicyStatement, sign_policy},

@@ -90,6 +90,7 @@ pub async fn open_log(dir: &Path) -> Arc<AuditLog> {
             url,
             pool_size: 2,
             statement_timeout: std::time::Duration::from_secs(10),
+            ca: None,
         })
         .await
         .unwrap();
@@ -306,6 +307,7 @@ async fn start_inner<T: StateProvider>(
                     url,
                     pool_size: 8,
                     statement_timeout: std::time::Duration::from_secs(10),
+                    ca: None,
                 })
                 .await
                 .unwrap(),

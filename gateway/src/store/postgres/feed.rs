@@ -7,8 +7,9 @@
 use std::{future::poll_fn, time::Duration};
 
 use tokio::sync::{broadcast, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, NoTls, Socket, tls::MakeTlsConnect};
 
+use super::Connector;
 use crate::store::{ProposalChange, ProposalId};
 
 /// The announcement of `c` by the replica `origin`: `<origin> <revision> <state> <id>`.
@@ -48,13 +49,20 @@ impl Listener {
     /// and every log size to `log_size`.
     pub(super) fn spawn(
         config: tokio_postgres::Config,
+        tls: Connector,
         changes: broadcast::Sender<ProposalChange>,
         log_size: watch::Sender<u64>,
         origin: u64,
     ) -> Self {
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = listen(&config, &changes, &log_size, origin).await {
+                let listened = match &tls {
+                    Connector::Plain => listen(&config, NoTls, &changes, &log_size, origin).await,
+                    Connector::Tls(t) => {
+                        listen(&config, t.clone(), &changes, &log_size, origin).await
+                    }
+                };
+                if let Err(e) = listened {
                     tracing::warn!(error = %e, "change feed from the database lost; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -64,13 +72,18 @@ impl Listener {
     }
 }
 
-async fn listen(
+async fn listen<T>(
     config: &tokio_postgres::Config,
+    tls: T,
     changes: &broadcast::Sender<ProposalChange>,
     log_size: &watch::Sender<u64>,
     origin: u64,
-) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+) -> Result<(), tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut connection) = config.connect(tls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {

@@ -124,6 +124,42 @@ fn location(config: &tokio_postgres::Config) -> String {
     )
 }
 
+/// How connections to the database are made.
+#[derive(Clone)]
+pub(crate) enum Connector {
+    /// Plaintext (no `[store.postgres] ca`).
+    Plain,
+    /// TLS with rustls, the server's certificate checked against the configured CA and its
+    /// name against the URL's host.
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+/// A TLS connector trusting only the CA certificates in the PEM file `ca`.
+fn rustls_connector(
+    ca: &std::path::Path,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    let bad =
+        |why: String| StoreError::Unavailable(format!("store.postgres.ca {}: {why}", ca.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(e.to_string()))? {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".to_owned()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// One change to run in a transaction.
 enum Op {
     Insert(Box<NewProposal>, NewDecision),
@@ -196,13 +232,20 @@ impl PgStore {
                  -c idle_in_transaction_session_timeout={timeout_ms}"
             ));
         let location = location(&config);
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let tls = match &settings.ca {
+            None => Connector::Plain,
+            Some(ca) => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Connector::Tls(rustls_connector(ca)?)
+            }
+        };
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Connector::Plain => Manager::from_config(config.clone(), NoTls, manager_config()),
+            Connector::Tls(t) => Manager::from_config(config.clone(), t.clone(), manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -218,7 +261,7 @@ impl PgStore {
             .map_err(|e| StoreError::Unavailable(format!("random origin: {e}")))?;
         let origin = u64::from_be_bytes(origin);
         let (size_tx, log_size) = watch::channel(0);
-        let listener = feed::Listener::spawn(config, changes.clone(), size_tx, origin);
+        let listener = feed::Listener::spawn(config, tls, changes.clone(), size_tx, origin);
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
