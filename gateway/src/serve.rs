@@ -176,6 +176,9 @@ pub async fn run(
                 database = store.location(),
                 "store and audit log in PostgreSQL, shared with every replica of this database"
             );
+            audit
+                .check_signers(&cfg.audit.replica_keys)
+                .map_err(crate::pipeline::SetupError::from)?;
             let audit = Arc::new(audit);
             store.record_into(audit.clone())?;
             let follow = PolicyFollower {

@@ -506,6 +506,19 @@ fn a_replica_reaches_its_database_over_tls_with_the_configured_ca() {
     assert_eq!(plain, "0");
     assert_ne!(encrypted, "0");
     gw.terminate();
+    // An auditor exports over TLS too.
+    let export = std::process::Command::new(common::BIN)
+        .args(["audit", "export", "--postgres", &url, "--postgres-ca"])
+        .arg(&ca_file)
+        .arg("--out")
+        .arg(dir.path().join("log.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
 
     // A CA that did not issue the server's certificate: the replica does not start.
     let (_other, other_ca) = PrivateCluster::start_with_tls();
@@ -518,5 +531,41 @@ fn a_replica_reaches_its_database_over_tls_with_the_configured_ca() {
         refused.tail().to_lowercase().contains("certificate"),
         "{}",
         refused.tail()
+    );
+}
+
+#[test]
+fn a_replica_whose_audit_key_is_not_listed_does_not_start() {
+    let mut r = Replicas::start(2);
+    let key = |i: usize| {
+        std::fs::read_to_string(r.data_dir(i).join("audit.key.pub"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (a, b) = (key(0), key(1));
+    // Both listed: a third start of replica 1 serves.
+    let listed = format!("{a},{b}");
+    r.gateways[1].terminate();
+    r.spawn_with(1, &[("SIGNGATE_AUDIT__REPLICA_KEYS", listed)]);
+    r.ready(1);
+    // Replica 1 left out: it refuses to start, naming its key.
+    r.gateways[1].terminate();
+    r.spawn_with(1, &[("SIGNGATE_AUDIT__REPLICA_KEYS", a.clone())]);
+    let err = r.gateways[1].wait_ready().unwrap_err();
+    assert!(err.contains("exited"), "{err}");
+    let tail = r.gateways[1].tail();
+    assert!(
+        tail.contains("not listed in audit.replica_keys") && tail.contains(&b),
+        "{tail}"
+    );
+    // Replica 0 listing only itself: replica 1's key has opened the log, so it refuses too.
+    r.gateways[0].terminate();
+    r.spawn_with(0, &[("SIGNGATE_AUDIT__REPLICA_KEYS", a)]);
+    assert!(r.gateways[0].wait_ready().is_err());
+    assert!(
+        r.gateways[0].tail().contains(&b),
+        "{}",
+        r.gateways[0].tail()
     );
 }

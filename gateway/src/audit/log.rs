@@ -208,6 +208,34 @@ impl AuditLog {
         })
     }
 
+    /// Checks the keys that have written this log against `listed` (`[audit] replica_keys`):
+    /// this replica's key must be listed, and so must every key any replica ever opened a
+    /// shared log with, or an auditor given the list would not accept that replica's
+    /// checkpoints (and an unlisted replica may be a rogue one). An empty list checks nothing
+    /// (one gateway).
+    pub fn check_signers(&self, listed: &[VerifyingKey]) -> Result<(), AuditError> {
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let own = self.key.verifying_key();
+        let mut signers = vec![own.as_bytes().to_vec()];
+        if let Backend::Postgres(pg) = &self.backend {
+            signers.extend(pg.block(pg.signers())?);
+        }
+        for key in signers {
+            if !listed
+                .iter()
+                .any(|l| l.as_bytes().as_slice() == key.as_slice())
+            {
+                return Err(AuditError::UnlistedSigner {
+                    key: hex::encode(&key),
+                    own: key.as_slice() == own.as_bytes().as_slice(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The PostgreSQL log, for the store that appends inside its own transactions.
     pub fn postgres(&self) -> Option<&PgLog> {
         match &self.backend {

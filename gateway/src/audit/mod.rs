@@ -89,6 +89,18 @@ pub enum AuditError {
         /// The policy recorded as in force.
         in_force: String,
     },
+    /// `[audit] replica_keys` does not list an audit key that writes (or wrote) this log.
+    #[error(
+        "audit key {key} {} not listed in audit.replica_keys; list every replica's audit public \
+         key (auditors verify checkpoints against that list)",
+        if *own { "of this replica is" } else { "has opened this shared log but is" }
+    )]
+    UnlistedSigner {
+        /// The key, hex.
+        key: String,
+        /// Whether it is this replica's own.
+        own: bool,
+    },
     /// An event has no canonical encoding, so it was not recorded.
     #[error("audit record cannot be encoded: {0}")]
     Encode(#[from] CanonicalError),

@@ -240,6 +240,21 @@ impl PgLog {
         Ok(())
     }
 
+    /// Every audit key that has opened this log (each replica's), in the order they first did.
+    pub(super) async fn signers(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        client
+            .query(
+                "SELECT public_key FROM audit_keys ORDER BY first_seen_ms, public_key",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(db))
+            .collect()
+    }
+
     /// Number of records and the current root, as committed.
     pub(super) async fn head(&self) -> Result<(u64, Hash), AuditError> {
         let client = self.pool.get().await.map_err(db)?;
@@ -473,19 +488,58 @@ fn policy_put_in_force(event: &AuditEvent) -> Option<(u64, String, bool)> {
     }
 }
 
+/// A TLS connector trusting only the CA certificates in the PEM file `ca`.
+pub fn tls_connector(
+    ca: &std::path::Path,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, AuditError> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    let bad =
+        |why: String| AuditError::Database(format!("store.postgres.ca {}: {why}", ca.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(e.to_string()))? {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".to_owned()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// Reads every record and checkpoint note of the log in the database at `url`, in one
 /// snapshot, for `signgate audit export` (no key, no write). Runs a runtime of its own: the
 /// CLI calls it from plain synchronous code.
-pub fn export(url: &str) -> Result<(Vec<Vec<u8>>, Vec<String>), AuditError> {
+/// With `ca`, over TLS as the gateway connects (`[store.postgres] ca`).
+pub fn export(
+    url: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<(Vec<Vec<u8>>, Vec<String>), AuditError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(db)?;
     runtime.block_on(async {
-        let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(db)?;
-        let driver = tokio::spawn(connection);
+        let mut config: tokio_postgres::Config = url.parse().map_err(db)?;
+        let (mut client, driver) = match ca {
+            None => {
+                let (client, connection) =
+                    config.connect(tokio_postgres::NoTls).await.map_err(db)?;
+                (client, tokio::spawn(async move { connection.await }))
+            }
+            Some(ca) => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let (client, connection) = config.connect(tls_connector(ca)?).await.map_err(db)?;
+                (client, tokio::spawn(async move { connection.await }))
+            }
+        };
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)

@@ -85,6 +85,10 @@ pub struct ExportArgs {
     /// (`postgres://user@host:5432/signgate`), instead of `--db`.
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// With `--postgres`: connect over TLS, the server's certificate checked against this CA
+    /// (PEM), as the gateway does with `[store.postgres] ca`.
+    #[arg(long, value_name = "FILE", requires = "postgres")]
+    pub postgres_ca: Option<PathBuf>,
     /// Where to write the JSON Lines (`-` for stdout).
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
@@ -172,7 +176,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
             let reader = AuditReader::open(db)?;
             (reader.leaves()?, reader.checkpoints()?)
         }
-        (None, Some(url)) => crate::audit::postgres::export(url)?,
+        (None, Some(url)) => crate::audit::postgres::export(url, a.postgres_ca.as_deref())?,
         (None, None) => bail!("give --db FILE or --postgres URL"),
     };
     let mut buf = Vec::new();

@@ -88,6 +88,7 @@ pub fn load_raw(
                 .with_list_parse_key("tls.gateway_clients")
                 .with_list_parse_key("tls.admin_clients")
                 .with_list_parse_key("audit.checkpoint_hook")
+                .with_list_parse_key("audit.replica_keys")
                 .try_parsing(true)
                 .source(Some(vars)),
         )

@@ -55,7 +55,12 @@ impl Replicas {
     }
 
     pub fn spawn(&mut self, i: usize) {
-        let env = [
+        self.spawn_with(i, &[]);
+    }
+
+    /// [`spawn`](Self::spawn) with `extra` variables.
+    pub fn spawn_with(&mut self, i: usize, extra: &[(&str, String)]) {
+        let mut env = vec![
             (
                 "SIGNGATE_STORE__DATA_DIR",
                 self.data_dir(i).display().to_string(),
@@ -73,6 +78,7 @@ impl Replicas {
                 self.dir.path().join("release.key").display().to_string(),
             ),
         ];
+        env.extend(extra.iter().cloned());
         let gw = Gateway::spawn(self.dir.path(), &env);
         if i < self.gateways.len() {
             self.gateways[i] = gw;

@@ -70,7 +70,7 @@ pub fn audit_events(dir: &Path) -> Vec<serde_json::Value> {
 pub fn audit_leaves(dir: &Path) -> Vec<Vec<u8>> {
     if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
         // The export runs a runtime of its own: not on a thread of the test's.
-        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url))
+        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url, None))
             .join()
             .unwrap()
             .unwrap()
@@ -114,7 +114,7 @@ pub async fn audit_export(dir: &Path) -> (Vec<Vec<u8>>, Vec<String>) {
     if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
         let log = open_log(dir).await;
         let _ = tokio::task::spawn_blocking(move || log.checkpoint().unwrap()).await;
-        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url))
+        return std::thread::spawn(move || signgate_gateway::audit::postgres::export(&url, None))
             .join()
             .unwrap()
             .unwrap();

@@ -134,32 +134,6 @@ pub(crate) enum Connector {
     Tls(tokio_postgres_rustls::MakeRustlsConnect),
 }
 
-/// A TLS connector trusting only the CA certificates in the PEM file `ca`.
-fn rustls_connector(
-    ca: &std::path::Path,
-) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
-    let bad =
-        |why: String| StoreError::Unavailable(format!("store.postgres.ca {}: {why}", ca.display()));
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(e.to_string()))? {
-        roots
-            .add(cert.map_err(|e| bad(e.to_string()))?)
-            .map_err(|e| bad(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(bad("holds no certificate".to_owned()));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| bad(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
 /// One change to run in a transaction.
 enum Op {
     Insert(Box<NewProposal>, NewDecision),
@@ -236,7 +210,10 @@ impl PgStore {
             None => Connector::Plain,
             Some(ca) => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Require);
-                Connector::Tls(rustls_connector(ca)?)
+                Connector::Tls(
+                    crate::audit::postgres::tls_connector(ca)
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                )
             }
         };
         let manager_config = || ManagerConfig {
