@@ -532,12 +532,12 @@ pub fn export(
             None => {
                 let (client, connection) =
                     config.connect(tokio_postgres::NoTls).await.map_err(db)?;
-                (client, tokio::spawn(async move { connection.await }))
+                (client, tokio::spawn(connection))
             }
             Some(ca) => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Require);
                 let (client, connection) = config.connect(tls_connector(ca)?).await.map_err(db)?;
-                (client, tokio::spawn(async move { connection.await }))
+                (client, tokio::spawn(connection))
             }
         };
         let tx = client
