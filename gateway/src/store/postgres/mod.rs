@@ -7,13 +7,13 @@
 //! ([`crate::audit::postgres::stage`]): both commit or neither does. What keeps replicas from
 //! double-releasing is what Web3Signer does for slashing protection: a per-(chain, Safe)
 //! advisory lock inside the transaction that checks and reserves, and the unique constraint
-//! as backstop ([`ops`] lists every lock and its order). A transaction that loses a race
+//! as backstop (`ops.rs` lists every lock and its order). A transaction that loses a race
 //! (a unique violation, a deadlock, a serialisation failure) is re-run from the start with
 //! jitter, so it re-reads what won and answers as the embedded store would; it never becomes
 //! a release by itself.
 //!
 //! Every change is announced with `NOTIFY` in its transaction, so `WatchProposal` on one
-//! replica sees changes committed by another ([`feed`]).
+//! replica sees changes committed by another (`feed.rs`).
 //!
 //! PostgreSQL unreachable, a failover or a statement timeout is
 //! [`StoreError::Unavailable`] (the caller answers `UNAVAILABLE`); nothing half-written
