@@ -38,6 +38,7 @@
 
 pub mod list_server;
 pub mod node;
+pub mod pki;
 pub mod postgres;
 pub mod proxy;
 

@@ -19,7 +19,6 @@ use std::{
     },
 };
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -90,21 +89,11 @@ impl ListServer {
     /// Starts the server publishing `body`; the CA certificate is written to `dir/ca.pem`.
     pub async fn start(dir: &Path, body: Vec<u8>) -> Self {
         signgate_simulator::evm::install_crypto_provider();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "signgate test list publisher CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let mut leaf_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        leaf_params.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into().unwrap()),
-            SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
-        ];
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        let crate::pki::LocalhostCertificate {
+            ca: ca_cert,
+            cert: leaf,
+            key: leaf_key,
+        } = crate::pki::localhost_certificate("signgate test list publisher CA");
         let ca_file = dir.join("ca.pem");
         std::fs::write(&ca_file, ca_cert.pem()).unwrap();
 

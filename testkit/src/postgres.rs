@@ -198,22 +198,11 @@ impl PrivateCluster {
     /// # Panics
     /// As [`start`](Self::start), or when the files cannot be written.
     pub fn start_with_tls() -> (PrivateCluster, String) {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "signgate test PostgreSQL CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let mut leaf_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        leaf_params.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into().unwrap()),
-            SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
-        ];
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        let crate::pki::LocalhostCertificate {
+            ca: ca_cert,
+            cert: leaf,
+            key: leaf_key,
+        } = crate::pki::localhost_certificate("signgate test PostgreSQL CA");
         let cluster = Self::start();
         let data = cluster.data_dir();
         for (name, body) in [

@@ -646,21 +646,7 @@ fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
         let idx: i64 = row.get(0).map_err(db)?;
         let data: Vec<u8> = row.get(1).map_err(db)?;
         let stored: Vec<u8> = row.get(2).map_err(db)?;
-        let expected = frontier.size();
-        if u64::try_from(idx).ok() != Some(expected) {
-            return Err(AuditError::Corrupt {
-                index: expected,
-                why: format!("record {expected} is missing (next stored is {idx})"),
-            });
-        }
-        let leaf = leaf_hash(&data);
-        if leaf.as_slice() != stored.as_slice() {
-            return Err(AuditError::Corrupt {
-                index: expected,
-                why: "record bytes do not match their stored hash".to_owned(),
-            });
-        }
-        frontier.push(leaf);
+        push_verified(&mut frontier, idx, &data, &stored)?;
         check(&frontier, &mut checkpoints)?;
     }
     if let Some((size, _)) = checkpoints.last() {
@@ -670,6 +656,33 @@ fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
         });
     }
     Ok(frontier)
+}
+
+/// Appends the record stored at `idx` with bytes `data` and leaf hash `stored` to `frontier`,
+/// if it is the next position and its bytes hash to what was stored: how a log is re-verified
+/// when it is opened, in either database.
+pub(super) fn push_verified(
+    frontier: &mut Frontier,
+    idx: i64,
+    data: &[u8],
+    stored: &[u8],
+) -> Result<(), AuditError> {
+    let expected = frontier.size();
+    if u64::try_from(idx).ok() != Some(expected) {
+        return Err(AuditError::Corrupt {
+            index: expected,
+            why: format!("record {expected} is missing (next stored is {idx})"),
+        });
+    }
+    let leaf = leaf_hash(data);
+    if leaf.as_slice() != stored {
+        return Err(AuditError::Corrupt {
+            index: expected,
+            why: "record bytes do not match their stored hash".to_owned(),
+        });
+    }
+    frontier.push(leaf);
+    Ok(())
 }
 
 fn to_i64(n: u64) -> Result<i64, AuditError> {

@@ -111,6 +111,12 @@ pub(super) fn db(e: impl Into<DbFailure>) -> AuditError {
 #[derive(Debug)]
 pub struct DbFailure(String);
 
+impl std::fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl From<tokio_postgres::Error> for DbFailure {
     fn from(e: tokio_postgres::Error) -> Self {
         Self(describe(&e))
@@ -178,19 +184,13 @@ impl PgLog {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         // One snapshot: other replicas keep appending while this one reads.
-        let snapshot = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
+        let snapshot = snapshot(&mut client).await.map_err(db)?;
         // Starting is not a call: reading a long log may take longer than a statement may.
         snapshot
             .batch_execute("SET LOCAL statement_timeout = 0")
             .await
             .map_err(db)?;
-        self.verify(&*snapshot).await?;
+        self.verify(&snapshot).await?;
         snapshot.commit().await.map_err(db)
     }
 
@@ -211,21 +211,7 @@ impl PgLog {
             let idx: i64 = row.try_get(0).map_err(db)?;
             let data: Vec<u8> = row.try_get(1).map_err(db)?;
             let stored: Vec<u8> = row.try_get(2).map_err(db)?;
-            let expected = frontier.size();
-            if u64::try_from(idx).ok() != Some(expected) {
-                return Err(AuditError::Corrupt {
-                    index: expected,
-                    why: format!("record {expected} is missing (next stored is {idx})"),
-                });
-            }
-            let leaf = leaf_hash(&data);
-            if leaf.as_slice() != stored.as_slice() {
-                return Err(AuditError::Corrupt {
-                    index: expected,
-                    why: "record bytes do not match their stored hash".to_owned(),
-                });
-            }
-            frontier.push(leaf);
+            super::log::push_verified(&mut frontier, idx, &data, &stored)?;
         }
         if frontier.size() != head.size() || frontier.root() != head.root() {
             return Err(AuditError::Corrupt {
@@ -240,19 +226,25 @@ impl PgLog {
         Ok(())
     }
 
-    /// Every audit key that has opened this log (each replica's), in the order they first did.
-    pub(super) async fn signers(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+    /// The first column of every row `sql` returns, in order.
+    async fn column<T>(&self, sql: &str) -> Result<Vec<T>, AuditError>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
         let client = self.pool.get().await.map_err(db)?;
         client
-            .query(
-                "SELECT public_key FROM audit_keys ORDER BY first_seen_ms, public_key",
-                &[],
-            )
+            .query(sql, &[])
             .await
             .map_err(db)?
             .iter()
             .map(|r| r.try_get(0).map_err(db))
             .collect()
+    }
+
+    /// Every audit key that has opened this log (each replica's), in the order they first did.
+    pub(super) async fn signers(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        self.column("SELECT public_key FROM audit_keys ORDER BY first_seen_ms, public_key")
+            .await
     }
 
     /// Number of records and the current root, as committed.
@@ -308,14 +300,8 @@ impl PgLog {
 
     /// Every record's bytes, in order.
     pub(super) async fn leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
-        let client = self.pool.get().await.map_err(db)?;
-        client
-            .query("SELECT data FROM audit_leaves ORDER BY idx", &[])
+        self.column("SELECT data FROM audit_leaves ORDER BY idx")
             .await
-            .map_err(db)?
-            .iter()
-            .map(|r| r.try_get(0).map_err(db))
-            .collect()
     }
 
     /// The records the policy in force is derived from, in order: every `policy_applied` and
@@ -323,35 +309,20 @@ impl PgLog {
     /// scanning the log, so a replica's start and its policy follower cost what the policy
     /// history costs, not what the log does.
     pub(super) async fn governance_leaves(&self) -> Result<Vec<Vec<u8>>, AuditError> {
-        let client = self.pool.get().await.map_err(db)?;
-        client
-            .query(
-                "(SELECT idx, data FROM audit_leaves WHERE kind = 'server_started' \
-                  ORDER BY idx LIMIT 1) \
-                 UNION ALL (SELECT idx, data FROM audit_leaves WHERE kind = 'policy_applied') \
-                 ORDER BY idx",
-                &[],
-            )
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| r.try_get(1).map_err(db))
-            .collect()
+        self.column(
+            "SELECT data FROM ( \
+               (SELECT idx, data FROM audit_leaves WHERE kind = 'server_started' \
+                ORDER BY idx LIMIT 1) \
+               UNION ALL (SELECT idx, data FROM audit_leaves WHERE kind = 'policy_applied') \
+             ) governance ORDER BY idx",
+        )
+        .await
     }
 
     /// Every stored checkpoint note, by size then signer.
     pub(super) async fn checkpoints(&self) -> Result<Vec<String>, AuditError> {
-        let client = self.pool.get().await.map_err(db)?;
-        client
-            .query(
-                "SELECT note FROM audit_checkpoints ORDER BY size, signer",
-                &[],
-            )
+        self.column("SELECT note FROM audit_checkpoints ORDER BY size, signer")
             .await
-            .map_err(db)?
-            .iter()
-            .map(|r| r.try_get(0).map_err(db))
-            .collect()
     }
 
     /// Appends `events` in a transaction of their own.
@@ -366,6 +337,19 @@ impl PgLog {
         tx.commit().await.map_err(db)?;
         Ok(written)
     }
+}
+
+/// A read-only transaction that reads one snapshot throughout (`REPEATABLE READ`): what several
+/// statements read agrees even while other replicas write.
+pub async fn snapshot(
+    client: &mut tokio_postgres::Client,
+) -> Result<tokio_postgres::Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
 }
 
 /// The head's frontier; `lock` takes the row `FOR UPDATE` (the appending transaction's turn).
@@ -540,13 +524,7 @@ pub fn export(
                 (client, tokio::spawn(connection))
             }
         };
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
+        let tx = snapshot(&mut client).await.map_err(db)?;
         let leaves = tx
             .query("SELECT data FROM audit_leaves ORDER BY idx", &[])
             .await

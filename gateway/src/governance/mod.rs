@@ -191,14 +191,12 @@ impl GovernedPolicy {
             .await
             .map_err(|e| ApplyError::Task(e.to_string()))??;
         let policy = Arc::new(policy);
-        self.current.store(policy.clone());
-        *in_force = version;
-        tracing::warn!(
-            policy = policy.name(),
-            policy_hash = %policy.hash(),
+        self.swap_in(
+            &policy,
             version,
-            previous = %current.hash(),
-            "a new policy is in force"
+            &mut in_force,
+            &current,
+            "a new policy is in force",
         );
         Ok(Applied {
             policy,
@@ -475,16 +473,35 @@ impl GovernedPolicy {
             return Ok(None);
         }
         let policy: Arc<Policy> = Arc::from(policy);
+        self.swap_in(
+            &policy,
+            version,
+            &mut in_force,
+            &current,
+            "a policy applied through another replica is now in force here",
+        );
+        Ok(Some(version))
+    }
+
+    /// Puts `policy` in force as `version` (the caller holds the application lock, whose
+    /// guarded value is `in_force`), replacing `previous`, and says so in the log.
+    fn swap_in(
+        &self,
+        policy: &Arc<Policy>,
+        version: u64,
+        in_force: &mut u64,
+        previous: &Policy,
+        message: &'static str,
+    ) {
         self.current.store(policy.clone());
         *in_force = version;
         tracing::warn!(
             policy = policy.name(),
             policy_hash = %policy.hash(),
             version,
-            previous = %current.hash(),
-            "a policy applied through another replica is now in force here"
+            previous = %previous.hash(),
+            "{message}"
         );
-        Ok(Some(version))
     }
 }
 

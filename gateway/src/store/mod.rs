@@ -15,6 +15,7 @@
 
 mod columns;
 pub mod postgres;
+mod rules;
 pub mod schema;
 pub mod sqlite;
 

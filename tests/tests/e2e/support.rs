@@ -83,27 +83,32 @@ pub fn audit_leaves(dir: &Path) -> Vec<Vec<u8>> {
         .unwrap()
 }
 
+/// The store and audit log in the PostgreSQL database at `url`, the log opened with the test
+/// audit key.
+async fn postgres_store_and_log(url: String) -> (Arc<PgStore>, Arc<AuditLog>) {
+    let store = PgStore::connect(&PostgresSettings {
+        url,
+        pool_size: 8,
+        statement_timeout: std::time::Duration::from_secs(10),
+        ca: None,
+    })
+    .await
+    .unwrap();
+    let audit = AuditLog::open_postgres(
+        store.pool(),
+        store.location().to_owned(),
+        audit_key(),
+        clock::system(),
+    )
+    .await
+    .unwrap();
+    (Arc::new(store), Arc::new(audit))
+}
+
 /// The audit log of the gateway that ran in `dir` (stopped), opened with the test audit key.
 pub async fn open_log(dir: &Path) -> Arc<AuditLog> {
     if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
-        let store = PgStore::connect(&PostgresSettings {
-            url,
-            pool_size: 2,
-            statement_timeout: std::time::Duration::from_secs(10),
-            ca: None,
-        })
-        .await
-        .unwrap();
-        return Arc::new(
-            AuditLog::open_postgres(
-                store.pool(),
-                store.location().to_owned(),
-                audit_key(),
-                clock::system(),
-            )
-            .await
-            .unwrap(),
-        );
+        return postgres_store_and_log(url).await.1;
     }
     Arc::new(AuditLog::open(&setup::audit_path(&config(dir, &[])), audit_key()).unwrap())
 }
@@ -301,27 +306,7 @@ async fn start_inner<T: StateProvider>(
             assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
         }
         Backend::Postgres => {
-            let url = postgres_url(dir);
-            let store = Arc::new(
-                PgStore::connect(&PostgresSettings {
-                    url,
-                    pool_size: 8,
-                    statement_timeout: std::time::Duration::from_secs(10),
-                    ca: None,
-                })
-                .await
-                .unwrap(),
-            );
-            let audit = Arc::new(
-                AuditLog::open_postgres(
-                    store.pool(),
-                    store.location().to_owned(),
-                    audit_key(),
-                    clock::system(),
-                )
-                .await
-                .unwrap(),
-            );
+            let (store, audit) = postgres_store_and_log(postgres_url(dir)).await;
             store.record_into(audit.clone()).unwrap();
             assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
         }

@@ -96,10 +96,7 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    let words = match &e {
-        deadpool_postgres::PoolError::Backend(b) => crate::audit::postgres::describe(b),
-        other => other.to_string(),
-    };
+    let words = crate::audit::postgres::DbFailure::from(e);
     StoreError::Unavailable(format!("no database connection: {words}"))
 }
 
@@ -499,11 +496,7 @@ impl ProposalStore for PgStore {
     async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
         let mut client = self.client().await?;
         // One snapshot for the whole read: a proposal, its decision and approvals agree.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
+        let tx = crate::audit::postgres::snapshot(&mut client)
             .await
             .map_err(pg_error)?;
         let out = ops::get(&tx, &id).await?;

@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Row, Transaction, types::ToSql};
 
 use crate::store::{
-    ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NewProposal, NonceReservation,
-    OverLimit, Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, Release,
-    ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
+    ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NewProposal, NonceReservation, Page,
+    PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, ReleaseOutcome,
+    StoreError, StoredProposal, UnixMillis,
     columns::{
         chain_col, hex_col, json_col, parse_address, parse_b256, parse_enum, parse_json, parse_key,
         parse_u64, parse_u256,
@@ -29,6 +29,10 @@ use crate::store::{
 };
 
 use super::pg_error;
+use crate::store::rules::{
+    advanced, change, check_open, over_limit, page, released_already, revision_col,
+    same_reservation, signature_chain,
+};
 
 /// The proposal columns, in the order [`record`] reads them.
 const PROPOSAL_COLUMNS: &str = "id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
@@ -81,37 +85,6 @@ async fn load_required(
         .ok_or_else(|| StoreError::NotFound { id: id.clone() })
 }
 
-/// The change announcement for an updated record.
-fn change(rec: &ProposalRecord) -> ProposalChange {
-    ProposalChange {
-        id: rec.id.clone(),
-        revision: rec.revision,
-        state: rec.state,
-    }
-}
-
-fn check_open(
-    rec: &ProposalRecord,
-    expected_revision: u64,
-    action: &'static str,
-) -> Result<(), StoreError> {
-    if rec.state.is_terminal() {
-        return Err(StoreError::InvalidTransition {
-            id: rec.id.clone(),
-            from: rec.state,
-            action,
-        });
-    }
-    if rec.revision != expected_revision {
-        return Err(StoreError::StaleRevision {
-            id: rec.id.clone(),
-            expected: expected_revision,
-            actual: rec.revision,
-        });
-    }
-    Ok(())
-}
-
 /// Refuses a change decided under another policy than the one recorded as in force, holding
 /// that row shared until commit so no application lands between this check and the commit.
 pub(super) async fn check_policy(
@@ -143,15 +116,13 @@ async fn set_state(
     now: UnixMillis,
     cancel_reason: Option<&str>,
 ) -> Result<ProposalRecord, StoreError> {
-    let revision = rec.revision.saturating_add(1);
-    let rev_col =
-        i64::try_from(revision).map_err(|_| StoreError::OutOfRange { column: "revision" })?;
+    let next = advanced(rec, state, now, cancel_reason);
     tx.execute(
         "UPDATE proposals SET state = $1, revision = $2, updated_at = $3, \
          cancel_reason = COALESCE($4, cancel_reason) WHERE id = $5",
         &[
             &state.as_str(),
-            &rev_col,
+            &revision_col(&next)?,
             &now.0,
             &cancel_reason,
             &rec.id.as_str(),
@@ -159,15 +130,7 @@ async fn set_state(
     )
     .await
     .map_err(pg_error)?;
-    Ok(ProposalRecord {
-        state,
-        revision,
-        updated_at: now,
-        cancel_reason: cancel_reason
-            .map(str::to_owned)
-            .or_else(|| rec.cancel_reason.clone()),
-        ..rec.clone()
-    })
+    Ok(next)
 }
 
 async fn insert_decision(
@@ -356,12 +319,6 @@ pub(super) async fn lock_safes(
     Ok(())
 }
 
-/// The chain a proposal's nonce is reserved on: its own, or 0 (every chain) for a Safe whose
-/// signatures do not bind the chain.
-fn signature_chain(rec: &ProposalRecord) -> u64 {
-    rec.body.version.signature_chain(rec.chain_id)
-}
-
 pub(super) async fn reservation_of(
     c: &impl tokio_postgres::GenericClient,
     chain_id: u64,
@@ -432,23 +389,10 @@ pub(super) async fn release(
     r: &Release,
 ) -> Result<(ReleaseOutcome, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, &r.id).await?;
-    if rec.state == ProposalState::Released {
-        let existing = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce)
-            .await?
-            .filter(|res| res.proposal_id == rec.id)
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("released {} has no reservation", rec.id))
-            })?;
-        return Ok((ReleaseOutcome::Released(existing), Vec::new()));
+    if released_already(&rec, r)? {
+        let reservation = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce).await?;
+        return Ok((same_reservation(&rec, reservation)?, Vec::new()));
     }
-    if rec.state != ProposalState::Approved {
-        return Err(StoreError::InvalidTransition {
-            id: rec.id,
-            from: rec.state,
-            action: "released",
-        });
-    }
-    check_open(&rec, r.expected_revision, "released")?;
     if let Some(existing) = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce).await? {
         return Err(StoreError::NonceTaken {
             chain_id: rec.chain_id,
@@ -459,35 +403,20 @@ pub(super) async fn release(
         });
     }
     let mut spent = Vec::with_capacity(r.caps.len());
-    let mut crossed = None;
-    for (i, cap) in r.caps.iter().enumerate() {
-        let held = velocity_spent(
-            tx,
-            rec.chain_id,
-            cap.safe,
-            &cap.asset,
-            cap.since(r.released_at),
-        )
-        .await?;
-        spent.push(held);
-        let amount = r
-            .outflows
-            .iter()
-            .filter(|o| o.asset == cap.asset && o.safe == cap.safe)
-            .fold(U256::ZERO, |a, o| a.saturating_add(o.amount));
-        if amount.is_zero() {
-            continue;
-        }
-        let over = held.checked_add(amount).is_none_or(|sum| sum > cap.max);
-        if over && crossed.is_none() {
-            crossed = Some(i);
-        }
+    for cap in &r.caps {
+        spent.push(
+            velocity_spent(
+                tx,
+                rec.chain_id,
+                cap.safe,
+                &cap.asset,
+                cap.since(r.released_at),
+            )
+            .await?,
+        );
     }
-    if let Some(crossed) = crossed {
-        return Ok((
-            ReleaseOutcome::OverLimit(OverLimit { spent, crossed }),
-            Vec::new(),
-        ));
+    if let Some(over) = over_limit(r, spent) {
+        return Ok((ReleaseOutcome::OverLimit(over), Vec::new()));
     }
     for o in r.outflows.iter().filter(|o| !o.amount.is_zero()) {
         tx.execute(
@@ -638,17 +567,8 @@ pub(super) async fn list(
         })
         .collect();
     let rows = c.query(&sql, &params).await.map_err(pg_error)?;
-    let mut proposals = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-    let more = proposals.len() > limit as usize;
-    proposals.truncate(limit as usize);
-    let next = if more {
-        proposals
-            .last()
-            .map(|last| PageToken::after(last.created_at, &last.id))
-    } else {
-        None
-    };
-    Ok(Page { proposals, next })
+    let proposals = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    Ok(page(proposals, limit))
 }
 
 /// A proposal with its latest decision and approvals, read in one snapshot.

@@ -9,34 +9,16 @@ use super::rows::{
     PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, json_col, load,
     load_required, parse_b256, parse_enum, parse_json, parse_key, parse_u64, parse_u256,
 };
+pub(super) use crate::store::rules::{change, check_open};
 use crate::store::{
     ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, OverLimit, Page,
     PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, ReleaseOutcome,
     StoreError, StoredProposal, UnixMillis,
+    rules::{
+        advanced, over_limit, page, released_already, revision_col, same_reservation,
+        signature_chain,
+    },
 };
-
-/// Checks that `rec` may still change and is at the revision the caller evaluated.
-pub(super) fn check_open(
-    rec: &ProposalRecord,
-    expected_revision: u64,
-    action: &'static str,
-) -> Result<(), StoreError> {
-    if rec.state.is_terminal() {
-        return Err(StoreError::InvalidTransition {
-            id: rec.id.clone(),
-            from: rec.state,
-            action,
-        });
-    }
-    if rec.revision != expected_revision {
-        return Err(StoreError::StaleRevision {
-            id: rec.id.clone(),
-            expected: expected_revision,
-            actual: rec.revision,
-        });
-    }
-    Ok(())
-}
 
 /// Moves a proposal to `state`, bumps its revision and returns the updated record.
 pub(super) fn set_state(
@@ -46,38 +28,19 @@ pub(super) fn set_state(
     now: UnixMillis,
     cancel_reason: Option<&str>,
 ) -> Result<ProposalRecord, StoreError> {
-    let revision = rec.revision.saturating_add(1);
-    let rev_col =
-        i64::try_from(revision).map_err(|_| StoreError::OutOfRange { column: "revision" })?;
+    let next = advanced(rec, state, now, cancel_reason);
     c.execute(
         "UPDATE proposals SET state = ?1, revision = ?2, updated_at = ?3, \
          cancel_reason = COALESCE(?4, cancel_reason) WHERE id = ?5",
         params![
             state.as_str(),
-            rev_col,
+            revision_col(&next)?,
             now.0,
             cancel_reason,
             rec.id.as_str()
         ],
     )?;
-    Ok(ProposalRecord {
-        state,
-        revision,
-        updated_at: now,
-        cancel_reason: cancel_reason
-            .map(str::to_owned)
-            .or_else(|| rec.cancel_reason.clone()),
-        ..rec.clone()
-    })
-}
-
-/// The change announcement for an updated record.
-pub(super) fn change(rec: &ProposalRecord) -> ProposalChange {
-    ProposalChange {
-        id: rec.id.clone(),
-        revision: rec.revision,
-        state: rec.state,
-    }
+    Ok(next)
 }
 
 /// Appends a decision with the next sequence number of its proposal.
@@ -178,35 +141,20 @@ fn check_caps(
     rec: &ProposalRecord,
     r: &Release,
 ) -> Result<Option<OverLimit>, StoreError> {
-    let mut spent = Vec::with_capacity(r.caps.len());
-    let mut crossed = None;
-    for (i, cap) in r.caps.iter().enumerate() {
-        let held = velocity_spent(
-            c,
-            rec.chain_id,
-            cap.safe,
-            &cap.asset,
-            cap.since(r.released_at),
-        )?;
-        spent.push(held);
-        let mut amount = U256::ZERO;
-        for o in r
-            .outflows
-            .iter()
-            .filter(|o| o.asset == cap.asset && o.safe == cap.safe)
-        {
-            amount = amount.saturating_add(o.amount);
-        }
-        if amount.is_zero() {
-            continue;
-        }
-        // An overflowing sum is over the limit: fail closed.
-        let over = held.checked_add(amount).is_none_or(|sum| sum > cap.max);
-        if over && crossed.is_none() {
-            crossed = Some(i);
-        }
-    }
-    Ok(crossed.map(|crossed| OverLimit { spent, crossed }))
+    let spent = r
+        .caps
+        .iter()
+        .map(|cap| {
+            velocity_spent(
+                c,
+                rec.chain_id,
+                cap.safe,
+                &cap.asset,
+                cap.since(r.released_at),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(over_limit(r, spent))
 }
 
 /// Stores the release's outflows as events dated at its release, each in the window of the
@@ -230,12 +178,6 @@ fn insert_events(c: &Connection, rec: &ProposalRecord, r: &Release) -> Result<()
     Ok(())
 }
 
-/// The chain a proposal's nonce is reserved on: its own, or 0 (every chain) for a Safe whose
-/// signatures do not bind the chain (`SafeVersion::signature_chain`).
-fn signature_chain(rec: &ProposalRecord) -> u64 {
-    rec.body.version.signature_chain(rec.chain_id)
-}
-
 /// Velocity check, velocity events, nonce reservation, RELEASED, and EXPIRED for every other
 /// open proposal of the same nonce. The events are written before the reservation on purpose:
 /// a reservation clash after them must roll them back, which the tests check.
@@ -244,22 +186,10 @@ pub(super) fn release_tx(
     r: &Release,
 ) -> Result<(ReleaseOutcome, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, &r.id)?;
-    if rec.state == ProposalState::Released {
-        let existing = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce)?
-            .filter(|res| res.proposal_id == rec.id)
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("released {} has no reservation", rec.id))
-            })?;
-        return Ok((ReleaseOutcome::Released(existing), Vec::new()));
+    if released_already(&rec, r)? {
+        let reservation = reservation_of(tx, signature_chain(&rec), rec.safe, rec.nonce)?;
+        return Ok((same_reservation(&rec, reservation)?, Vec::new()));
     }
-    if rec.state != ProposalState::Approved {
-        return Err(StoreError::InvalidTransition {
-            id: rec.id,
-            from: rec.state,
-            action: "released",
-        });
-    }
-    check_open(&rec, r.expected_revision, "released")?;
     if let Some(over) = check_caps(tx, &rec, r)? {
         return Ok((ReleaseOutcome::OverLimit(over), Vec::new()));
     }
@@ -381,23 +311,14 @@ pub(super) fn list_tx(
     sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
     args.push(Value::Integer(i64::from(limit).saturating_add(1)));
     let mut stmt = c.prepare(&sql)?;
-    let mut proposals = stmt
+    let proposals = stmt
         .query_map(params_from_iter(args), ProposalRow::read)?
         .map(|row| {
             row.map_err(StoreError::from)
                 .and_then(ProposalRow::into_record)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let more = proposals.len() > limit as usize;
-    proposals.truncate(limit as usize);
-    let next = if more {
-        proposals
-            .last()
-            .map(|last| PageToken::after(last.created_at, &last.id))
-    } else {
-        None
-    };
-    Ok(Page { proposals, next })
+    Ok(page(proposals, limit))
 }
 
 /// A proposal with its latest decision and approvals.
