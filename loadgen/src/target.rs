@@ -181,3 +181,32 @@ impl Target {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Submissions, demo_initiator};
+
+    #[tokio::test]
+    async fn calls_go_round_robin_and_stay_distinct_across_replicas() {
+        let lazy = |port: u16| {
+            GatewayClient::new(
+                Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect_lazy(),
+            )
+        };
+        let target = Target::Gateway {
+            clients: vec![lazy(1), lazy(2), lazy(3)].into(),
+            submissions: Arc::new(Submissions::new(demo_initiator().unwrap())),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for seq in 0..9 {
+            let Prepared::Gateway(req, replica) = target.prepare(seq) else {
+                panic!("a gateway target prepared something else");
+            };
+            assert_eq!(replica, (seq % 3) as usize);
+            assert!(seen.insert(req.submission.unwrap().payload), "seq {seq} repeated");
+        }
+    }
+}
