@@ -3,8 +3,8 @@
 //!
 //! Each PostgreSQL configuration gets a fresh database on the server at the base URL (created
 //! and dropped here with `psql`, like the test kit's `TestDatabase`), replicas started as
-//! [`servers::start_replicas`] does (the first alone, so the schema is created once; each with
-//! a data directory of its own and one shared release key), and the calls of the run spread
+//! [`servers::start_replicas`] does (one after the other, so the schema is created once; each
+//! with a data directory of its own and one shared release key), and the calls of the run spread
 //! round robin over them, each replica over a connection of its own. The submissions come from
 //! one builder and one sequence number per target, so every one is distinct whichever replica
 //! gets it.
