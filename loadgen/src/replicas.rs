@@ -35,7 +35,18 @@ pub struct Database {
 
 fn psql(url: &str, sql: &str) -> Result<String, LoadError> {
     let out = Command::new("psql")
-        .args(["-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-tA", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-w",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tA",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .env("PGCONNECT_TIMEOUT", "10")
         .stdin(Stdio::null())
         .output()

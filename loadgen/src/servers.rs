@@ -364,7 +364,10 @@ impl Starting {
                     Err(e) => LoadError::Server(format!("the replica for {addr}: {e}")),
                 });
             }
-            if tokio::net::TcpStream::connect(self.running.addr).await.is_ok() {
+            if tokio::net::TcpStream::connect(self.running.addr)
+                .await
+                .is_ok()
+            {
                 return Ok(self.running);
             }
             if std::time::Instant::now() >= deadline {
@@ -389,7 +392,10 @@ async fn spawn_replica(url: &str, dir: &TempDir, i: usize) -> Result<Starting, L
     let env = [
         (
             "SIGNGATE_STORE__DATA_DIR",
-            dir.path().join(format!("replica-{i}")).display().to_string(),
+            dir.path()
+                .join(format!("replica-{i}"))
+                .display()
+                .to_string(),
         ),
         ("SIGNGATE_STORE__BACKEND", "postgres".to_owned()),
         ("SIGNGATE_STORE__POSTGRES__URL", url.to_owned()),

@@ -206,7 +206,10 @@ mod tests {
                 panic!("a gateway target prepared something else");
             };
             assert_eq!(replica, (seq % 3) as usize);
-            assert!(seen.insert(req.submission.unwrap().payload), "seq {seq} repeated");
+            assert!(
+                seen.insert(req.submission.unwrap().payload),
+                "seq {seq} repeated"
+            );
         }
     }
 }
