@@ -13,7 +13,9 @@
 //! - [`report`]: histograms, counts, ratios, the table and the JSON;
 //! - [`live`]: `--live`, the gateway deciding on a real node's state (ganache, through a proxy
 //!   that counts round trips and adds latency) beside the snapshot gateway and the echo floor:
-//!   cold and warm latency, saturation, round trips per submission.
+//!   cold and warm latency, saturation, round trips per submission;
+//! - [`replicas`]: `--replicas-on URL`, the echo floor, the gateway on SQLite and one, two and
+//!   three replicas on PostgreSQL in one run, with the database's transactions per submission.
 //!
 //! Run it with `cargo run --release -p signgate-loadgen -- --concurrency 8` (see the crate's
 //! README for every option and how to read the output).
@@ -23,6 +25,7 @@
 
 pub mod drive;
 pub mod live;
+pub mod replicas;
 pub mod report;
 pub mod request;
 pub mod servers;
@@ -171,7 +174,7 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
     ))
 }
 
-async fn apply(
+pub(crate) async fn apply(
     target: &target::Target,
     load: Load,
     w: drive::Windows,

@@ -8,7 +8,7 @@ use clap::Parser;
 use signgate_loadgen::{
     Load, Options, drive,
     live::{LiveOptions, run_live},
-    run,
+    replicas, run,
 };
 
 /// Measure the signgate gateway's SubmitProposal latency and throughput beside a trivial tonic
@@ -62,6 +62,13 @@ struct Args {
     /// for the second live gateway (the first gets 0).
     #[arg(long, default_value_t = 50, requires = "live")]
     rtt_ms: u64,
+    /// Several replicas on PostgreSQL (issue 15): measure, in this one run, the echo floor, the
+    /// in-process gateway on SQLite, and 1, 2 and 3 in-process replicas on PostgreSQL, each
+    /// configuration on a fresh database created on the server at this base URL (no database
+    /// name, e.g. postgres://postgres@127.0.0.1:5432; dropped afterwards), the calls spread
+    /// round robin over the replicas.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["target", "live", "reload_list"])]
+    replicas_on: Option<String>,
     /// With --live: cold samples, and as many warm ones, per target.
     #[arg(long, default_value_t = 30, requires = "live")]
     samples: usize,
@@ -111,6 +118,20 @@ fn main() -> anyhow::Result<()> {
         let report = rt
             .block_on(run_live(&live))
             .context("the live run failed")?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("encoding the report")?
+            );
+        } else {
+            print!("{}", report.table());
+        }
+        return Ok(());
+    }
+    if let Some(base) = &args.replicas_on {
+        let report = rt
+            .block_on(replicas::run_replicas(&opts, base))
+            .context("the replicas run failed")?;
         if args.json {
             println!(
                 "{}",

@@ -626,3 +626,165 @@ impl LiveReport {
         out
     }
 }
+
+/// What the database did for one PostgreSQL configuration, from the moment its replicas were
+/// ready until after they stopped (warm-up included), in `pg_stat_database`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DbFigures {
+    /// Proposals stored (one per successful submission, warm-up included).
+    pub proposals: u64,
+    /// Transactions committed.
+    pub xact_commit: u64,
+    /// Transactions rolled back.
+    pub xact_rollback: u64,
+    /// Committed transactions per stored proposal.
+    pub commits_per_submission: f64,
+    /// Rolled-back transactions per stored proposal.
+    pub rollbacks_per_submission: f64,
+}
+
+impl DbFigures {
+    /// The figures, with the per-submission quotients.
+    pub fn new(proposals: u64, xact_commit: u64, xact_rollback: u64) -> Self {
+        Self {
+            proposals,
+            xact_commit,
+            xact_rollback,
+            commits_per_submission: ratio(xact_commit as f64, proposals as f64),
+            rollbacks_per_submission: ratio(xact_rollback as f64, proposals as f64),
+        }
+    }
+}
+
+/// One target of a `--replicas-on` run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MatrixRow {
+    /// `echo floor`, `SQLite, 1 gateway` or `PostgreSQL, n replicas`.
+    pub name: String,
+    /// Its figures.
+    pub figures: TargetReport,
+    /// Against the echo floor (the first row).
+    pub ratio: Ratio,
+    /// PostgreSQL configurations: the database's transactions.
+    pub database: Option<DbFigures>,
+}
+
+impl MatrixRow {
+    /// A row; its ratios are filled in by [`MatrixReport::new`].
+    pub fn new(name: &str, figures: TargetReport, database: Option<DbFigures>) -> Self {
+        Self {
+            name: name.to_owned(),
+            figures,
+            ratio: Ratio {
+                p50: 0.0,
+                p99: 0.0,
+                throughput: 0.0,
+            },
+            database,
+        }
+    }
+}
+
+/// A `--replicas-on` run: every target under the same load, one row each, the echo floor first.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MatrixReport {
+    /// The load.
+    pub mode: ModeReport,
+    /// Encoded size of one SubmitProposal request, and of each echo payload, in bytes.
+    pub request_bytes: usize,
+    /// In the order measured.
+    pub rows: Vec<MatrixRow>,
+}
+
+impl MatrixReport {
+    /// The report, every row's ratios taken against the first row (the echo floor).
+    pub fn new(mode: ModeReport, request_bytes: usize, mut rows: Vec<MatrixRow>) -> Self {
+        if let Some(floor) = rows.first().map(|r| r.figures.clone()) {
+            for r in &mut rows {
+                let f = &r.figures;
+                r.ratio = Ratio {
+                    p50: ratio(f.latency_us.p50 as f64, floor.latency_us.p50 as f64),
+                    p99: ratio(f.latency_us.p99 as f64, floor.latency_us.p99 as f64),
+                    throughput: ratio(f.throughput_rps, floor.throughput_rps),
+                };
+            }
+        }
+        Self {
+            mode,
+            request_bytes,
+            rows,
+        }
+    }
+
+    /// The plain table: one row per target.
+    pub fn table(&self) -> String {
+        let m = &self.mode;
+        let load = match (m.rate, m.concurrency) {
+            (Some(r), _) => format!("fixed rate {r} req/s (open loop)"),
+            (_, Some(c)) => format!("saturation, concurrency {c} (closed loop)"),
+            _ => "unknown load".to_owned(),
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{load}, {} s measured after {} s warm-up, {} B requests",
+            m.duration_s, m.warmup_s, self.request_bytes
+        );
+        let _ = writeln!(
+            out,
+            "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7} {:>11}",
+            "target",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "req/s /e",
+            "p50 /e",
+            "p99 /e",
+            "errors",
+            "xact/subm"
+        );
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+        for r in &self.rows {
+            let f = &r.figures;
+            let errors: u64 = f.errors.values().sum();
+            let xact = r.database.as_ref().map_or_else(
+                || "-".to_owned(),
+                |d| {
+                    format!(
+                        "{:.2}+{:.2}",
+                        d.commits_per_submission, d.rollbacks_per_submission
+                    )
+                },
+            );
+            let _ = writeln!(
+                out,
+                "{:<24} {:>10.1} {:>9} {:>9} {:>9.3} {:>8.1} {:>9.1} {:>7} {:>11}",
+                r.name,
+                f.throughput_rps,
+                ms(f.latency_us.p50),
+                ms(f.latency_us.p99),
+                r.ratio.throughput,
+                r.ratio.p50,
+                r.ratio.p99,
+                errors,
+                xact
+            );
+        }
+        let _ = writeln!(
+            out,
+            "/e: against the echo floor; xact/subm: PostgreSQL transactions committed+rolled \
+             back per stored proposal (pg_stat_database, warm-up included)"
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "{}: {}; answers: {}; errors: {}",
+                r.name,
+                r.figures.target,
+                counts(&r.figures.outcomes),
+                counts(&r.figures.errors)
+            );
+        }
+        out
+    }
+}

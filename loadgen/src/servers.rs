@@ -277,3 +277,149 @@ pub async fn start_echo() -> Result<Running, LoadError> {
         _data: None,
     })
 }
+
+/// Several gateway replicas on one PostgreSQL database, each run in this process by
+/// [`signgate_gateway::serve::run`] (what `signgate serve` runs, so with its policy follower,
+/// checkpoint exporter and list watcher), each with a data directory of its own (its audit key)
+/// and all with one release key (signer backends trust one gateway key). Metrics are off.
+#[derive(Debug)]
+pub struct ReplicaGroup {
+    /// One per replica, in start order.
+    pub replicas: Vec<Running>,
+    /// The replicas' data directories and the shared release key, removed on drop.
+    _dir: TempDir,
+}
+
+impl ReplicaGroup {
+    /// Where each replica listens.
+    pub fn addrs(&self) -> Vec<String> {
+        self.replicas.iter().map(|r| r.addr.to_string()).collect()
+    }
+
+    /// Stops every replica (the calls in flight drain) and returns the first error.
+    pub async fn stop(self) -> Result<(), LoadError> {
+        let mut first = Ok(());
+        for r in self.replicas {
+            let stopped = r.stop().await;
+            if first.is_ok() {
+                first = stopped;
+            }
+        }
+        first
+    }
+}
+
+/// How often a replica is started before its start failure is the run's.
+const REPLICA_START_ATTEMPTS: usize = 3;
+
+/// Starts `n` replicas on the database at `url`, one after the other, each once the one before
+/// listens (the first creates the schema and the release key).
+///
+/// A replica whose start fails is started again (up to [`REPLICA_START_ATTEMPTS`] times, each
+/// failure printed on stderr): a replica verifying the shared audit log at start reads the
+/// log's head and its records in two statements without one snapshot, so an append by a
+/// running replica in between makes it refuse the log as damaged (seen with two replicas
+/// started together; a gateway issue, not the load generator's).
+pub async fn start_replicas(url: &str, n: usize) -> Result<ReplicaGroup, LoadError> {
+    let dir = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
+    let mut replicas = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut attempt = 1;
+        loop {
+            match spawn_replica(url, &dir, i).await?.ready().await {
+                Ok(running) => {
+                    replicas.push(running);
+                    break;
+                }
+                Err(e) if attempt < REPLICA_START_ATTEMPTS => {
+                    eprintln!("replica {i} did not start ({e}); starting it again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(ReplicaGroup {
+        replicas,
+        _dir: dir,
+    })
+}
+
+/// A replica started but maybe not yet listening.
+struct Starting {
+    running: Running,
+}
+
+impl Starting {
+    /// Waits until the replica accepts connections (it binds only once its store, audit log and
+    /// pipeline are set up), or fails with its error if it stopped.
+    async fn ready(self) -> Result<Running, LoadError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if self.running.handle.is_finished() {
+                let addr = self.running.addr;
+                return Err(match self.running.handle.await {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => LoadError::Server(format!("the replica for {addr} stopped")),
+                    Err(e) => LoadError::Server(format!("the replica for {addr}: {e}")),
+                });
+            }
+            if tokio::net::TcpStream::connect(self.running.addr)
+                .await
+                .is_ok()
+            {
+                return Ok(self.running);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(LoadError::Server(format!(
+                    "the replica for {} did not listen within 60 s",
+                    self.running.addr
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn spawn_replica(url: &str, dir: &TempDir, i: usize) -> Result<Starting, LoadError> {
+    // A free port, released for the replica to bind (`serve::run` binds `server.listen`
+    // itself).
+    let addr = {
+        let (listener, addr) = loopback().await?;
+        drop(listener);
+        addr
+    };
+    let env = [
+        (
+            "SIGNGATE_STORE__DATA_DIR",
+            dir.path()
+                .join(format!("replica-{i}"))
+                .display()
+                .to_string(),
+        ),
+        ("SIGNGATE_STORE__BACKEND", "postgres".to_owned()),
+        ("SIGNGATE_STORE__POSTGRES__URL", url.to_owned()),
+        (
+            "SIGNGATE_KEYS__RELEASE_KEY",
+            dir.path().join("release.key").display().to_string(),
+        ),
+        ("SIGNGATE_SERVER__LISTEN", addr.to_string()),
+        ("SIGNGATE_METRICS__LISTEN", String::new()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let (shutdown, signal) = shutdown_pair();
+    let handle = tokio::spawn(async move {
+        let args = signgate_gateway::serve::ServeArgs { config: None };
+        signgate_gateway::serve::run(&args, env, signal)
+            .await
+            .map_err(|e| LoadError::Server(format!("replica {i}: {e}")))
+    });
+    Ok(Starting {
+        running: Running {
+            addr,
+            shutdown,
+            handle,
+            _data: None,
+        },
+    })
+}

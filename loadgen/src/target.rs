@@ -62,19 +62,21 @@ pub type Failure = String;
 /// A request ready to send.
 #[derive(Debug)]
 pub enum Prepared {
-    /// A signed submission.
-    Gateway(pb::SubmitProposalRequest),
+    /// A signed submission, and the index of the replica (connection) it goes to.
+    Gateway(pb::SubmitProposalRequest, usize),
     /// An echo payload.
     Echo(EchoMessage),
 }
 
-/// One server under load, reached over one HTTP/2 connection that every call shares.
+/// One server under load, reached over one HTTP/2 connection that every call shares (or
+/// several gateway replicas, one connection each, called in turn).
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// The gateway, sent distinct signed submissions.
+    /// The gateway, sent distinct signed submissions: one replica, or several replicas of one
+    /// database, call `seq` going to replica `seq mod n`.
     Gateway {
-        /// The connection.
-        client: GatewayClient<Channel>,
+        /// One connection per replica.
+        clients: Arc<[GatewayClient<Channel>]>,
         /// The request builder (shared: the dispatcher clones the target for every call).
         submissions: Arc<Submissions>,
     },
@@ -104,8 +106,22 @@ async fn channel(addr: &str) -> Result<Channel, LoadError> {
 impl Target {
     /// Connects to the gateway at `addr` (`host:port` or a URL).
     pub async fn gateway(addr: &str, submissions: Submissions) -> Result<Self, LoadError> {
+        Self::replicas(&[addr.to_owned()], submissions).await
+    }
+
+    /// Connects to each replica in `addrs` over a connection of its own; the calls go round
+    /// robin over them, every one built from `submissions` with the one sequence number of the
+    /// run (so each is distinct across the replicas too).
+    pub async fn replicas(addrs: &[String], submissions: Submissions) -> Result<Self, LoadError> {
+        if addrs.is_empty() {
+            return Err(LoadError::Options("no gateway replica to load".to_owned()));
+        }
+        let mut clients = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            clients.push(GatewayClient::new(channel(addr).await?));
+        }
         Ok(Self::Gateway {
-            client: GatewayClient::new(channel(addr).await?),
+            clients: clients.into(),
             submissions: Arc::new(submissions),
         })
     }
@@ -118,10 +134,17 @@ impl Target {
         })
     }
 
-    /// Builds request number `seq`.
+    /// Builds request number `seq` (for the gateway: addressed to replica `seq mod n`).
     pub fn prepare(&self, seq: u64) -> Prepared {
         match self {
-            Self::Gateway { submissions, .. } => Prepared::Gateway(submissions.request(seq)),
+            Self::Gateway {
+                submissions,
+                clients,
+            } => {
+                let n = clients.len().max(1) as u64;
+                let replica = usize::try_from(seq % n).unwrap_or(0);
+                Prepared::Gateway(submissions.request(seq), replica)
+            }
             Self::Echo { payload, .. } => Prepared::Echo(EchoMessage {
                 payload: payload.clone(),
             }),
@@ -133,11 +156,16 @@ impl Target {
     pub async fn send(&self, request: Prepared) -> Result<Outcome, Failure> {
         let call = async {
             match (self, request) {
-                (Self::Gateway { client, .. }, Prepared::Gateway(req)) => client
-                    .clone()
-                    .submit_proposal(req)
-                    .await
-                    .map(|r| Outcome::of(r.get_ref())),
+                (Self::Gateway { clients, .. }, Prepared::Gateway(req, replica)) => {
+                    let Some(client) = clients.get(replica) else {
+                        return Err(tonic::Status::internal("no such replica"));
+                    };
+                    client
+                        .clone()
+                        .submit_proposal(req)
+                        .await
+                        .map(|r| Outcome::of(r.get_ref()))
+                }
                 (Self::Echo { client, .. }, Prepared::Echo(req)) => {
                     client.clone().echo(req).await.map(|_| Outcome::Echoed)
                 }
@@ -150,6 +178,38 @@ impl Target {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(status)) => Err(format!("{:?}", status.code())),
             Err(_) => Err("ClientTimeout".to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Submissions, demo_initiator};
+
+    #[tokio::test]
+    async fn calls_go_round_robin_and_stay_distinct_across_replicas() {
+        let lazy = |port: u16| {
+            GatewayClient::new(
+                Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect_lazy(),
+            )
+        };
+        let target = Target::Gateway {
+            clients: vec![lazy(1), lazy(2), lazy(3)].into(),
+            submissions: Arc::new(Submissions::new(demo_initiator().unwrap())),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for seq in 0..9 {
+            let Prepared::Gateway(req, replica) = target.prepare(seq) else {
+                panic!("a gateway target prepared something else");
+            };
+            assert_eq!(replica, (seq % 3) as usize);
+            assert!(
+                seen.insert(req.submission.unwrap().payload),
+                "seq {seq} repeated"
+            );
         }
     }
 }

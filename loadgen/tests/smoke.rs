@@ -155,3 +155,48 @@ async fn a_list_reloaded_midway_leaves_every_call_answered() {
     assert!(g.errors.is_empty(), "gateway errors: {:?}", g.errors);
     assert_eq!(count(&g.outcomes, "needs_approvals"), g.ok);
 }
+
+/// `--replicas-on`: five rows (the echo floor first), every gateway call answered with the demo
+/// decision, and each PostgreSQL configuration's database busy with the stored proposals.
+/// Needs the shared PostgreSQL server (`scripts/postgres-up`; `SIGNGATE_TEST_PG_URL_BASE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_run_measures_sqlite_and_one_to_three_replicas() {
+    let base = std::env::var(signgate_testkit::postgres::URL_BASE_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| signgate_testkit::postgres::DEFAULT_URL_BASE.to_owned());
+    let opts = Options {
+        load: Load::Saturation(3),
+        duration: Duration::from_millis(600),
+        warmup: Duration::from_millis(200),
+        target: None,
+        reload_list: None,
+        reload_midway: false,
+    };
+    let report = signgate_loadgen::replicas::run_replicas(&opts, &base)
+        .await
+        .unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "echo floor",
+            "SQLite, 1 gateway",
+            "PostgreSQL, 1 replica",
+            "PostgreSQL, 2 replicas",
+            "PostgreSQL, 3 replicas"
+        ]
+    );
+    for r in &report.rows[1..] {
+        let f = &r.figures;
+        assert!(f.ok > 0, "{}", report.table());
+        assert!(f.errors.is_empty(), "{}: {:?}", r.name, f.errors);
+        assert_eq!(count(&f.outcomes, "needs_approvals"), f.ok, "{}", r.name);
+    }
+    for r in &report.rows[2..] {
+        let db = r.database.as_ref().unwrap();
+        assert!(db.proposals >= r.figures.ok, "{}", report.table());
+        assert!(db.commits_per_submission >= 1.0, "{}", report.table());
+    }
+    assert_eq!(report.rows[0].ratio.throughput, 1.0);
+}
