@@ -196,7 +196,8 @@ struct PolicyFollower {
 }
 
 impl PolicyFollower {
-    /// Until `stopped`: whenever the shared log grows (and at least every second), compares
+    /// Until `stopped`: whenever a replica records a policy put in force (and every two seconds,
+    /// in case an announcement was missed), compares
     /// the policy recorded as in force with this replica's and adopts the recorded one
     /// ([`crate::governance::GovernedPolicy::catch_up`]). Meanwhile the store refuses every
     /// decision made under the older policy, so none is ever committed under it.
@@ -206,12 +207,12 @@ impl PolicyFollower {
         genesis: signgate_policy::Policy,
         stopped: CancellationToken,
     ) {
-        let mut grew = self.store.log_grew();
+        let mut moved = self.store.policy_moved();
         loop {
             tokio::select! {
                 () = stopped.cancelled() => return,
-                _ = grew.changed() => {}
-                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = moved.changed() => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             }
             let recorded = match self.store.policy_in_force().await {
                 Ok(Some((_, hash))) => hash,
@@ -226,9 +227,9 @@ impl PolicyFollower {
             }
             if let Err(e) = governance.policy.catch_up(&genesis).await {
                 tracing::error!(error = %e, recorded, "the policy recorded as in force cannot be adopted; this replica's decisions are refused until it can");
+                // Not again at once: the database is read at most a few times a second.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
-            // At most a few reads a second under load, whatever the log's pace.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
 }

@@ -413,6 +413,7 @@ pub async fn stage(
         .await
         .map_err(db)?;
     let mut written = Vec::with_capacity(events.len());
+    let mut moved_policy = None;
     for event in events {
         let index = frontier.size();
         let in_force = policy_put_in_force(&event);
@@ -429,6 +430,7 @@ pub async fn stage(
             .await
             .map_err(db)?;
         if let Some((version, hash, first_only)) = in_force {
+            moved_policy = Some(index);
             let sql = if first_only {
                 "INSERT INTO policy_in_force (id, version, policy_hash, record) \
                  VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING"
@@ -450,13 +452,13 @@ pub async fn stage(
     )
     .await
     .map_err(db)?;
-    // Replicas follow the policy in force and the log's growth through this channel.
-    tx.execute(
-        "SELECT pg_notify('signgate_audit', $1)",
-        &[&frontier.size().to_string()],
-    )
-    .await
-    .map_err(db)?;
+    // Replicas adopt a policy put in force through another as soon as this commits (they also
+    // poll, in case an announcement is missed while their listening connection is down).
+    if let Some(index) = moved_policy {
+        tx.execute("SELECT pg_notify('signgate_policy', $1)", &[&index.to_string()])
+            .await
+            .map_err(db)?;
+    }
     Ok(written)
 }
 

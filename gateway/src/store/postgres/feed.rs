@@ -1,6 +1,6 @@
 //! Changes committed by other replicas, heard through `LISTEN`: every change transaction
 //! `NOTIFY`s `signgate_changes` with the proposal, its revision and state (delivered only if
-//! it commits), and every audit append `signgate_audit` with the log's new size. One
+//! it commits), and every record that puts a policy in force `signgate_policy` with its position. One
 //! connection of its own listens and reconnects after a failure; a watcher that missed
 //! announcements while it was down re-reads when it next hears one (its revision tells it).
 
@@ -46,20 +46,20 @@ impl Drop for Listener {
 
 impl Listener {
     /// Listens on the database of `config`, forwarding other replicas' changes to `changes`
-    /// and every log size to `log_size`.
+    /// and the position of every record that put a policy in force to `policy`.
     pub(super) fn spawn(
         config: tokio_postgres::Config,
         tls: Connector,
         changes: broadcast::Sender<ProposalChange>,
-        log_size: watch::Sender<u64>,
+        policy: watch::Sender<u64>,
         origin: u64,
     ) -> Self {
         let task = tokio::spawn(async move {
             loop {
                 let listened = match &tls {
-                    Connector::Plain => listen(&config, NoTls, &changes, &log_size, origin).await,
+                    Connector::Plain => listen(&config, NoTls, &changes, &policy, origin).await,
                     Connector::Tls(t) => {
-                        listen(&config, t.clone(), &changes, &log_size, origin).await
+                        listen(&config, t.clone(), &changes, &policy, origin).await
                     }
                 };
                 if let Err(e) = listened {
@@ -76,7 +76,7 @@ async fn listen<T>(
     config: &tokio_postgres::Config,
     tls: T,
     changes: &broadcast::Sender<ProposalChange>,
-    log_size: &watch::Sender<u64>,
+    policy: &watch::Sender<u64>,
     origin: u64,
 ) -> Result<(), tokio_postgres::Error>
 where
@@ -103,7 +103,7 @@ where
         Ok(())
     });
     client
-        .batch_execute("LISTEN signgate_changes; LISTEN signgate_audit")
+        .batch_execute("LISTEN signgate_changes; LISTEN signgate_policy")
         .await?;
     tracing::debug!("listening for changes committed by other replicas");
     while let Some((channel, payload)) = rx.recv().await {
@@ -115,9 +115,9 @@ where
                 Some(_) => {}
                 None => tracing::warn!(payload, "unreadable change announcement ignored"),
             },
-            "signgate_audit" => {
-                if let Ok(size) = payload.parse::<u64>() {
-                    log_size.send_replace(size);
+            "signgate_policy" => {
+                if let Ok(index) = payload.parse::<u64>() {
+                    policy.send_replace(index);
                 }
             }
             _ => {}

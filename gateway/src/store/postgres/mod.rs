@@ -61,8 +61,9 @@ struct Inner {
     pool: Pool,
     location: String,
     changes: broadcast::Sender<ProposalChange>,
-    /// The log size as last announced by any replica (the policy follower wakes on it).
-    log_size: watch::Receiver<u64>,
+    /// The position of the last record that put a policy in force, as announced by any
+    /// replica (the policy follower wakes on it).
+    policy_moved: watch::Receiver<u64>,
     /// Tells this replica's own announcements from the others'.
     origin: u64,
     audit: OnceLock<Arc<AuditLog>>,
@@ -234,14 +235,14 @@ impl PgStore {
         getrandom::fill(&mut origin)
             .map_err(|e| StoreError::Unavailable(format!("random origin: {e}")))?;
         let origin = u64::from_be_bytes(origin);
-        let (size_tx, log_size) = watch::channel(0);
-        let listener = feed::Listener::spawn(config, tls, changes.clone(), size_tx, origin);
+        let (moved_tx, policy_moved) = watch::channel(0);
+        let listener = feed::Listener::spawn(config, tls, changes.clone(), moved_tx, origin);
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 location,
                 changes,
-                log_size,
+                policy_moved,
                 origin,
                 audit: OnceLock::new(),
                 _feed: listener,
@@ -275,9 +276,9 @@ impl PgStore {
         })
     }
 
-    /// Wakes whenever any replica appends to the audit log (its new size).
-    pub fn log_grew(&self) -> watch::Receiver<u64> {
-        self.inner.log_size.clone()
+    /// Wakes whenever any replica records a policy put in force (the record's position).
+    pub fn policy_moved(&self) -> watch::Receiver<u64> {
+        self.inner.policy_moved.clone()
     }
 
     /// The policy recorded as in force: its version and hash.
