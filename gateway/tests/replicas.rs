@@ -33,8 +33,8 @@ use signgate_policy::{
     PolicyHash,
     governance::{PolicyStatement, sign_policy},
 };
-use signgate_proto::v1 as pb;
-use tonic::Code;
+use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
+use tonic::{Code, transport::Channel};
 
 /// Race rounds in the test suite.
 const SUITE_ROUNDS: u32 = 1000;
@@ -116,6 +116,52 @@ fn any_replica_serves_any_call_and_watchers_see_every_replica() {
     );
 }
 
+/// The rounds `rounds` of the race: for each, two transactions for the round's nonce, both
+/// approved, released at the same moment through the two replicas of `clients`; exactly one is
+/// released and the other refused. How many each replica won.
+async fn race_rounds(
+    clients: [GatewayClient<Channel>; 2],
+    rounds: impl Iterator<Item = u32>,
+) -> [u32; 2] {
+    let [mut a, mut b] = clients;
+    let (mut a2, mut b2) = (a.clone(), b.clone());
+    let mut wins = [0u32; 2];
+    for round in rounds {
+        let nonce = u64::from(round);
+        let amount = 10_000 + 2 * nonce;
+        let p1 = approved(&mut a, [&mut b, &mut a2], amount, nonce).await;
+        let p2 = approved(&mut b, [&mut a, &mut b2], amount + 1, nonce).await;
+        let (r1, r2) = tokio::join!(
+            a.request_signatures(pb::RequestSignaturesRequest { id: p1.id.clone() }),
+            b.request_signatures(pb::RequestSignaturesRequest { id: p2.id.clone() }),
+        );
+        let (s1, s2) = (
+            state(&get(&mut a, &p1.id).await),
+            state(&get(&mut b, &p2.id).await),
+        );
+        let (won, loser, loser_result, winner_result) = match (s1, s2) {
+            (pb::ProposalState::Released, pb::ProposalState::Expired) => (0, &p2, r2, r1),
+            (pb::ProposalState::Expired, pb::ProposalState::Released) => (1, &p1, r1, r2),
+            other => {
+                panic!("round {round}: not exactly one released: {other:?}\n{r1:?}\n{r2:?}")
+            }
+        };
+        wins[won] += 1;
+        assert!(
+            may_have_reserved(&winner_result),
+            "round {round}: {winner_result:?}"
+        );
+        let refusal = loser_result.unwrap_err();
+        assert_eq!(
+            refusal.code(),
+            Code::FailedPrecondition,
+            "round {round}, {}: {refusal:?}",
+            loser.id
+        );
+    }
+    wins
+}
+
 #[test]
 fn exactly_one_release_per_nonce_when_replicas_race() {
     let rounds = std::env::var("SIGNGATE_RACE_ROUNDS")
@@ -123,42 +169,22 @@ fn exactly_one_release_per_nonce_when_replicas_race() {
         .map_or(SUITE_ROUNDS, |v| v.parse().unwrap());
     let mut r = Replicas::start(2);
     let rt = runtime();
+    // Several streams of rounds at once (each its own nonces): the rounds race each other too.
+    let streams = 4u32;
     let wins = rt.block_on(async {
-        let (mut a, mut b) = (r.client(0).await, r.client(1).await);
-        let (mut a2, mut b2) = (r.client(0).await, r.client(1).await);
+        let mut handles = Vec::new();
+        for stream in 0..streams {
+            let (a, b) = (r.client(0).await, r.client(1).await);
+            handles.push(tokio::spawn(race_rounds(
+                [a, b],
+                (stream..rounds).step_by(streams as usize),
+            )));
+        }
         let mut wins = [0u32; 2];
-        for round in 0..rounds {
-            let nonce = u64::from(round);
-            let amount = 10_000 + 2 * nonce;
-            let p1 = approved(&mut a, [&mut b, &mut a2], amount, nonce).await;
-            let p2 = approved(&mut b, [&mut a, &mut b2], amount + 1, nonce).await;
-            let (r1, r2) = tokio::join!(
-                a.request_signatures(pb::RequestSignaturesRequest { id: p1.id.clone() }),
-                b.request_signatures(pb::RequestSignaturesRequest { id: p2.id.clone() }),
-            );
-            let (s1, s2) = (
-                state(&get(&mut a, &p1.id).await),
-                state(&get(&mut b, &p2.id).await),
-            );
-            let (won, loser, loser_result, winner_result) = match (s1, s2) {
-                (pb::ProposalState::Released, pb::ProposalState::Expired) => (0, &p2, r2, r1),
-                (pb::ProposalState::Expired, pb::ProposalState::Released) => (1, &p1, r1, r2),
-                other => {
-                    panic!("round {round}: not exactly one released: {other:?}\n{r1:?}\n{r2:?}")
-                }
-            };
-            wins[won] += 1;
-            assert!(
-                may_have_reserved(&winner_result),
-                "round {round}: {winner_result:?}"
-            );
-            let refusal = loser_result.unwrap_err();
-            assert_eq!(
-                refusal.code(),
-                Code::FailedPrecondition,
-                "round {round}, {}: {refusal:?}",
-                loser.id
-            );
+        for h in handles {
+            let w = h.await.unwrap();
+            wins[0] += w[0];
+            wins[1] += w[1];
         }
         wins
     });

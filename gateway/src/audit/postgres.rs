@@ -455,9 +455,12 @@ pub async fn stage(
     // Replicas adopt a policy put in force through another as soon as this commits (they also
     // poll, in case an announcement is missed while their listening connection is down).
     if let Some(index) = moved_policy {
-        tx.execute("SELECT pg_notify('signgate_policy', $1)", &[&index.to_string()])
-            .await
-            .map_err(db)?;
+        tx.execute(
+            "SELECT pg_notify('signgate_policy', $1)",
+            &[&index.to_string()],
+        )
+        .await
+        .map_err(db)?;
     }
     Ok(written)
 }
