@@ -156,18 +156,8 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
     let echo_tally = apply(&echo, opts.load, windows).await;
     echo_server.stop().await?;
 
-    let (rate, concurrency, kind) = match opts.load {
-        Load::FixedRate(r) => (Some(r), None, "fixed_rate"),
-        Load::Saturation(c) => (None, Some(c), "saturation"),
-    };
     Ok(Report::new(
-        report::ModeReport {
-            kind,
-            rate,
-            concurrency,
-            duration_s: opts.duration.as_secs_f64(),
-            warmup_s: opts.warmup.as_secs_f64(),
-        },
+        report::ModeReport::of(opts),
         request_bytes,
         gateway_tally?.report(format!("{gateway_addr} ({where_gateway})"), opts.duration),
         echo_tally?.report(format!("{echo_addr} (in-process)"), opts.duration),

@@ -13,15 +13,12 @@
 //! (`pg_stat_database`) from the moment the replicas are ready to after they stopped, divided
 //! by the proposals stored (warm-up included): the transactions one submission costs.
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message as _;
 
 use crate::{
-    Load, LoadError, Options, apply, drive,
+    LoadError, Options, apply, drive,
     report::{self, DbFigures, MatrixReport, MatrixRow},
     request, servers, target,
 };
@@ -34,22 +31,7 @@ pub struct Database {
 }
 
 fn psql(url: &str, sql: &str) -> Result<String, LoadError> {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-w",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-tA",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdin(Stdio::null())
-        .output()
+    let out = signgate_testkit::postgres::psql_output(url, sql)
         .map_err(|e| LoadError::Server(format!("running psql: {e}")))?;
     if !out.status.success() {
         return Err(LoadError::Server(format!(
@@ -189,18 +171,8 @@ pub async fn run_replicas(opts: &Options, base: &str) -> Result<MatrixReport, Lo
         ));
     }
 
-    let (rate, concurrency, kind) = match opts.load {
-        Load::FixedRate(r) => (Some(r), None, "fixed_rate"),
-        Load::Saturation(c) => (None, Some(c), "saturation"),
-    };
     Ok(MatrixReport::new(
-        report::ModeReport {
-            kind,
-            rate,
-            concurrency,
-            duration_s: opts.duration.as_secs_f64(),
-            warmup_s: opts.warmup.as_secs_f64(),
-        },
+        report::ModeReport::of(opts),
         request_bytes,
         rows,
     ))

@@ -200,6 +200,36 @@ pub struct ModeReport {
     pub warmup_s: f64,
 }
 
+impl ModeReport {
+    /// The load `opts` applies.
+    pub fn of(opts: &crate::Options) -> Self {
+        let (rate, concurrency, kind) = match opts.load {
+            crate::Load::FixedRate(r) => (Some(r), None, "fixed_rate"),
+            crate::Load::Saturation(c) => (None, Some(c), "saturation"),
+        };
+        Self {
+            kind,
+            rate,
+            concurrency,
+            duration_s: opts.duration.as_secs_f64(),
+            warmup_s: opts.warmup.as_secs_f64(),
+        }
+    }
+
+    /// The first line of a table: the load, the window and the request size.
+    fn heading(&self, request_bytes: usize) -> String {
+        let load = match (self.rate, self.concurrency) {
+            (Some(r), _) => format!("fixed rate {r} req/s (open loop)"),
+            (_, Some(c)) => format!("saturation, concurrency {c} (closed loop)"),
+            _ => "unknown load".to_owned(),
+        };
+        format!(
+            "{load}, {} s measured after {} s warm-up, {request_bytes} B requests",
+            self.duration_s, self.warmup_s
+        )
+    }
+}
+
 /// One run: both targets under the same load, side by side.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
@@ -239,18 +269,8 @@ impl Report {
 
     /// The plain table: one column per target and one for gateway/echo.
     pub fn table(&self) -> String {
-        let m = &self.mode;
-        let load = match (m.rate, m.concurrency) {
-            (Some(r), _) => format!("fixed rate {r} req/s (open loop)"),
-            (_, Some(c)) => format!("saturation, concurrency {c} (closed loop)"),
-            _ => "unknown load".to_owned(),
-        };
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{load}, {} s measured after {} s warm-up, {} B requests",
-            m.duration_s, m.warmup_s, self.request_bytes
-        );
+        let _ = writeln!(out, "{}", self.mode.heading(self.request_bytes));
         let (g, e) = (&self.gateway, &self.echo);
         let mut row = |name: &str, gv: String, ev: String, r: String| {
             let _ = writeln!(out, "{name:<18} {gv:>14} {ev:>14} {r:>14}");
@@ -291,7 +311,7 @@ impl Report {
             format!("{:.1}", self.ratio.p99),
         );
         row("max ms", ms(gl.max), ms(el.max), String::new());
-        if m.rate.is_some() {
+        if self.mode.rate.is_some() {
             row(
                 "missed deadlines",
                 g.missed_deadlines.to_string(),
@@ -718,18 +738,8 @@ impl MatrixReport {
 
     /// The plain table: one row per target.
     pub fn table(&self) -> String {
-        let m = &self.mode;
-        let load = match (m.rate, m.concurrency) {
-            (Some(r), _) => format!("fixed rate {r} req/s (open loop)"),
-            (_, Some(c)) => format!("saturation, concurrency {c} (closed loop)"),
-            _ => "unknown load".to_owned(),
-        };
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{load}, {} s measured after {} s warm-up, {} B requests",
-            m.duration_s, m.warmup_s, self.request_bytes
-        );
+        let _ = writeln!(out, "{}", self.mode.heading(self.request_bytes));
         let _ = writeln!(
             out,
             "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7} {:>11}",

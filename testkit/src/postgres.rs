@@ -398,7 +398,10 @@ pub fn is_ready(url: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn psql_output(url: &str, sql: &str) -> std::io::Result<Output> {
+/// `psql` running `sql` against `url` (no `.psqlrc`, no password prompt, stop at the first
+/// error, unaligned tuples only, a 10 s connect timeout): its output, for callers that handle
+/// a failure themselves.
+pub fn psql_output(url: &str, sql: &str) -> std::io::Result<Output> {
     Command::new("psql")
         .args([
             "-X",
