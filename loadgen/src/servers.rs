@@ -315,7 +315,7 @@ const REPLICA_START_ATTEMPTS: usize = 3;
 /// Starts `n` replicas on the database at `url`, one after the other, each once the one before
 /// listens (the first creates the schema and the release key).
 ///
-/// A replica whose start fails is started again (up to [`REPLICA_START_ATTEMPTS`] times, each
+/// A replica whose start fails is started again (up to `REPLICA_START_ATTEMPTS` times, each
 /// failure printed on stderr): a replica verifying the shared audit log at start reads the
 /// log's head and its records in two statements without one snapshot, so an append by a
 /// running replica in between makes it refuse the log as damaged (seen with two replicas
