@@ -118,38 +118,28 @@ fn main() -> anyhow::Result<()> {
         let report = rt
             .block_on(run_live(&live))
             .context("the live run failed")?;
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).context("encoding the report")?
-            );
-        } else {
-            print!("{}", report.table());
-        }
-        return Ok(());
+        return print_report(&report, report.table(), args.json);
     }
     if let Some(base) = &args.replicas_on {
         let report = rt
             .block_on(replicas::run_replicas(&opts, base))
             .context("the replicas run failed")?;
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).context("encoding the report")?
-            );
-        } else {
-            print!("{}", report.table());
-        }
-        return Ok(());
+        return print_report(&report, report.table(), args.json);
     }
     let report = rt.block_on(run(&opts)).context("the load run failed")?;
-    if args.json {
+    print_report(&report, report.table(), args.json)?;
+    Ok(())
+}
+
+/// Prints a run's report: as JSON with `--json`, otherwise its `table`.
+fn print_report(report: &impl serde::Serialize, table: String, json: bool) -> anyhow::Result<()> {
+    if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).context("encoding the report")?
+            serde_json::to_string_pretty(report).context("encoding the report")?
         );
     } else {
-        print!("{}", report.table());
+        print!("{table}");
     }
     Ok(())
 }

@@ -309,35 +309,14 @@ impl ReplicaGroup {
     }
 }
 
-/// How often a replica is started before its start failure is the run's.
-const REPLICA_START_ATTEMPTS: usize = 3;
-
 /// Starts `n` replicas on the database at `url`, one after the other, each once the one before
-/// listens (the first creates the schema and the release key).
-///
-/// A replica whose start fails is started again (up to `REPLICA_START_ATTEMPTS` times, each
-/// failure printed on stderr): a replica verifying the shared audit log at start reads the
-/// log's head and its records in two statements without one snapshot, so an append by a
-/// running replica in between makes it refuse the log as damaged (seen with two replicas
-/// started together; a gateway issue, not the load generator's).
+/// listens (the first creates the schema and the release key). A replica that does not start
+/// fails the run: a start refused while others write is a gateway bug, not noise to retry.
 pub async fn start_replicas(url: &str, n: usize) -> Result<ReplicaGroup, LoadError> {
     let dir = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
     let mut replicas = Vec::with_capacity(n);
     for i in 0..n {
-        let mut attempt = 1;
-        loop {
-            match spawn_replica(url, &dir, i).await?.ready().await {
-                Ok(running) => {
-                    replicas.push(running);
-                    break;
-                }
-                Err(e) if attempt < REPLICA_START_ATTEMPTS => {
-                    eprintln!("replica {i} did not start ({e}); starting it again");
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        replicas.push(spawn_replica(url, &dir, i).await?.ready().await?);
     }
     Ok(ReplicaGroup {
         replicas,

@@ -60,6 +60,7 @@ pub(super) async fn cancel<S: ProposalStore, T>(
                 record.id.clone(),
                 request.says.reason.clone(),
                 received,
+                policy.hash().to_string(),
             )
         },
     )

@@ -194,13 +194,16 @@ pub trait ProposalStore: Send + Sync + 'static {
         new_state: ProposalState,
     ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
 
-    /// Cancels a proposal that is not terminal.
+    /// Cancels a proposal that is not terminal. `decided_under` is the policy whose
+    /// `[cancellation]` rule allowed it: a store shared by replicas refuses the cancellation
+    /// if another policy was put in force since, as it refuses any other decision.
     fn cancel(
         &self,
         audit: Vec<AuditEvent>,
         id: ProposalId,
         reason: String,
         now: UnixMillis,
+        decided_under: String,
     ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
 
     /// Releases an APPROVED proposal: checks every velocity cap against the released events

@@ -92,6 +92,7 @@ impl ProposalStore for StubStore {
         _: ProposalId,
         _: String,
         _: UnixMillis,
+        _: String,
     ) -> Result<ProposalRecord, StoreError> {
         self.fail().await
     }

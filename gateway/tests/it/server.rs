@@ -559,6 +559,7 @@ impl DecisionPipeline for StoreCancels {
                 id.clone(),
                 c.says.reason,
                 signgate_gateway::store::UnixMillis(2_000),
+                "0xpolicy".to_owned(),
             )
             .await?;
         Ok(self.0.get(id).await?.unwrap())

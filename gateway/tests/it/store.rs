@@ -760,20 +760,27 @@ async fn stale_revisions_and_terminal_states_are_refused<S: ProposalStore>(store
             p.id.clone(),
             "wrong amount".into(),
             UnixMillis(1_500),
+            policy(),
         )
         .await
         .unwrap();
     assert_eq!(cancelled.state, ProposalState::Cancelled);
     assert_eq!(cancelled.cancel_reason.as_deref(), Some("wrong amount"));
     let err = store
-        .cancel(vec![], p.id.clone(), "again".into(), UnixMillis(1_600))
+        .cancel(
+            vec![],
+            p.id.clone(),
+            "again".into(),
+            UnixMillis(1_600),
+            policy(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidTransition { .. }));
     let missing = ProposalId::new("p-missing");
     assert!(matches!(
         store
-            .cancel(vec![], missing, String::new(), UnixMillis(0))
+            .cancel(vec![], missing, String::new(), UnixMillis(0), policy())
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -810,7 +817,13 @@ async fn a_cancelled_transaction_can_be_proposed_again_under_a_new_id<S: Proposa
     };
     assert_eq!(found.id, first.id);
     store
-        .cancel(vec![], first.id.clone(), "typo".into(), UnixMillis(1_200))
+        .cancel(
+            vec![],
+            first.id.clone(),
+            "typo".into(),
+            UnixMillis(1_200),
+            policy(),
+        )
         .await
         .unwrap();
     let Inserted::Created(created) = store
@@ -910,7 +923,13 @@ async fn changes_are_announced_after_commit<S: ProposalStore>(store: S) {
         .await
         .unwrap();
     store
-        .cancel(vec![], p.id.clone(), "x".into(), UnixMillis(2_000))
+        .cancel(
+            vec![],
+            p.id.clone(),
+            "x".into(),
+            UnixMillis(2_000),
+            policy(),
+        )
         .await
         .unwrap();
     let first = rx.recv().await.unwrap();
@@ -1267,6 +1286,7 @@ async fn a_change_and_its_records_commit_together_or_not_at_all<B: Backend>(back
             p.id.clone(),
             "x".into(),
             UnixMillis(1_200),
+            policy(),
         )
         .await
         .unwrap();
@@ -1509,7 +1529,13 @@ async fn a_re_evaluation_needs_the_current_revision<S: ProposalStore>(store: S) 
         "{err}"
     );
     store
-        .cancel(vec![], p.id.clone(), "x".into(), UnixMillis(1_700))
+        .cancel(
+            vec![],
+            p.id.clone(),
+            "x".into(),
+            UnixMillis(1_700),
+            policy(),
+        )
         .await
         .unwrap();
     let err = store
@@ -1588,6 +1614,18 @@ async fn postgres_refuses_a_change_decided_under_a_superseded_policy() {
             1,
             stale(Outcome::Denied, 2_100),
             ProposalState::Denied,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PolicySuperseded { .. }), "{err}");
+    // A cancellation allowed by a lagging replica's older `[cancellation]` rule: refused too.
+    let err = store
+        .cancel(
+            vec![],
+            p.id.clone(),
+            "by a role the policy in force took away".into(),
+            UnixMillis(2_200),
+            "0xsuperseded".into(),
         )
         .await
         .unwrap_err();

@@ -152,6 +152,7 @@ enum Op {
         id: ProposalId,
         reason: String,
         now: UnixMillis,
+        decided_under: String,
     },
     Release(Release),
     Address(AddressEntry),
@@ -165,7 +166,8 @@ impl Op {
             | Self::Approve { decision: d, .. }
             | Self::Decide { decision: d, .. } => Some(&d.policy_hash),
             Self::Release(r) => Some(&r.policy_hash),
-            Self::Cancel { .. } | Self::Address(_) => None,
+            Self::Cancel { decided_under, .. } => Some(decided_under),
+            Self::Address(_) => None,
         }
     }
 }
@@ -358,7 +360,9 @@ impl PgStore {
                     ops::decide(&tx, id, *expected_revision, decision, *new_state).await?;
                 (Done::Record(rec), changes)
             }
-            Op::Cancel { id, reason, now } => {
+            Op::Cancel {
+                id, reason, now, ..
+            } => {
                 let (rec, changes) = ops::cancel(&tx, id, reason, *now).await?;
                 (Done::Record(rec), changes)
             }
@@ -396,18 +400,11 @@ impl PgStore {
             tx.rollback().await.map_err(pg_error)?;
             return Ok(done);
         }
-        if log.is_some() {
-            // The log's head before the policy in force, the order a policy application takes
-            // them in (it appends under the head, then puts its policy in force): the other way
-            // round, this change and an application wait on each other in a cycle and one of
-            // them fails with a deadlock.
-            tx.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE", &[])
-                .await
-                .map_err(pg_error)?;
-        }
-        if let Some(policy) = op.policy() {
-            ops::check_policy(&tx, policy).await?;
-        }
+        // The records first: staging locks the log's head, and the head comes before the policy
+        // in force, the order a policy application takes them in (it appends under the head,
+        // then puts its policy in force); the other way round, this change and an application
+        // wait on each other in a cycle and one of them fails with a deadlock. A refused
+        // policy check below rolls the records back with the rest.
         if let Some(log) = log {
             crate::audit::postgres::stage(&tx, audit.to_vec(), log.now_ms())
                 .await
@@ -415,6 +412,9 @@ impl PgStore {
                     crate::audit::AuditError::Database(_) => StoreError::Unavailable(e.to_string()),
                     e => audit_error(e),
                 })?;
+        }
+        if let Some(policy) = op.policy() {
+            ops::check_policy(&tx, policy).await?;
         }
         for c in &changes {
             tx.execute(
@@ -563,8 +563,15 @@ impl ProposalStore for PgStore {
         id: ProposalId,
         reason: String,
         now: UnixMillis,
+        decided_under: String,
     ) -> Result<ProposalRecord, StoreError> {
-        match self.write(audit, Op::Cancel { id, reason, now }).await? {
+        let op = Op::Cancel {
+            id,
+            reason,
+            now,
+            decided_under,
+        };
+        match self.write(audit, op).await? {
             Done::Record(r) => Ok(r),
             _ => Err(unexpected()),
         }

@@ -419,6 +419,8 @@ impl ProposalStore for SqliteStore {
         id: ProposalId,
         reason: String,
         now: UnixMillis,
+        // One process holds one policy in force, swapped only by itself.
+        _decided_under: String,
     ) -> Result<ProposalRecord, StoreError> {
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
