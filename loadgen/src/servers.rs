@@ -110,6 +110,7 @@ pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> 
         )
         .map_err(|e| server(&e))?,
         path: list.to_path_buf(),
+        comments_path: None,
         remote: None,
     });
     cfg.sources = PipelineSources::Files {

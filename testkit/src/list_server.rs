@@ -8,7 +8,8 @@
 //!
 //! Paths: `/list` (the list; `ETag` and `Last-Modified`, `304` to a matching `If-None-Match`),
 //! `/list.sha256` (the published checksum), `/redirect` (a `302` to `/list`, or wherever
-//! [`Mode::RedirectTo`] says).
+//! [`Mode::RedirectTo`] says), and any further document published at its own path
+//! ([`ListServer::publish_document`]).
 
 use std::{
     net::SocketAddr,
@@ -49,6 +50,9 @@ struct Published {
     last_modified: String,
     checksum: String,
     mode: Mode,
+    /// Further documents by path (the CSV pair's `sdn_comments.csv`), each with its `ETag`,
+    /// always served normally.
+    documents: std::collections::HashMap<String, (Vec<u8>, String)>,
 }
 
 /// Counters of what was asked.
@@ -58,6 +62,8 @@ pub struct Counters {
     pub full: AtomicUsize,
     /// Requests for `/list` answered `304`.
     pub not_modified: AtomicUsize,
+    /// Requests for a further document answered with its body.
+    pub documents: AtomicUsize,
 }
 
 /// A running list server; dropped, it stops accepting.
@@ -116,6 +122,7 @@ impl ListServer {
             etag: "\"v1\"".to_owned(),
             last_modified: "Wed, 19 Nov 2025 12:00:00 GMT".to_owned(),
             mode: Mode::Serve,
+            documents: std::collections::HashMap::new(),
         }));
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(accept_loop(
@@ -147,6 +154,18 @@ impl ListServer {
         p.body = body;
         p.etag = format!("\"v{v}\"");
         p.last_modified = "Thu, 20 Nov 2025 12:00:00 GMT".to_owned();
+    }
+
+    /// Publishes `body` at `path` beside the list (a new `ETag` each time): the CSV pair's
+    /// comments file. It answers `304` to a matching `If-None-Match` and counts in
+    /// [`Counters::documents`].
+    pub fn publish_document(&self, path: &str, body: Vec<u8>) {
+        let v = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        self.published
+            .lock()
+            .unwrap()
+            .documents
+            .insert(path.to_owned(), (body, format!("\"d{v}\"")));
     }
 
     /// Publishes `body` under a checksum that does not match it.
@@ -243,6 +262,15 @@ fn head(status: &str, headers: &[(&str, &str)], len: usize) -> Vec<u8> {
 
 fn answer(p: &Published, path: &str, if_none_match: Option<&str>, counters: &Counters) -> Answer {
     let redirect = |to: &str| Answer::Bytes(head("302 Found", &[("Location", to)], 0));
+    if let Some((body, etag)) = p.documents.get(path) {
+        if if_none_match == Some(etag.as_str()) {
+            return Answer::Bytes(head("304 Not Modified", &[("ETag", etag)], 0));
+        }
+        counters.documents.fetch_add(1, Ordering::SeqCst);
+        let mut out = head("200 OK", &[("ETag", etag)], body.len());
+        out.extend_from_slice(body);
+        return Answer::Bytes(out);
+    }
     match (path, &p.mode) {
         ("/list.sha256", _) => {
             let body = format!("{}  list\n", p.checksum);

@@ -340,7 +340,11 @@ mod tests {
             (OFAC_FETCHED.replace("https://", "http://"), "sanctions.url"),
             (
                 OFAC_FETCHED.replace("sdn_advanced_xml", "sdn_csv"),
-                "sanctions.url",
+                "sanctions.comments_url",
+            ),
+            (
+                format!("{OFAC_FETCHED}comments_url = \"https://example.org/c.csv\"\n"),
+                "sanctions.comments_url",
             ),
             (
                 format!("{OFAC_FETCHED}poll_interval_secs = 0\n"),
@@ -358,6 +362,55 @@ mod tests {
             let err = fetched(dir.path(), &bad).unwrap_err().to_string();
             assert!(err.contains(key), "{bad}: {err}");
         }
+    }
+
+    /// Every `[[sanctions]]` block of the README loads as written: a newcomer copies one.
+    #[test]
+    fn the_readme_list_blocks_load_and_the_csv_pair_is_fetched_as_one_list() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next())
+            .filter(|block| block.contains("[[sanctions]]"))
+            .collect();
+        assert!(blocks.len() >= 2, "{blocks:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let first = blocks.first().copied().unwrap_or_default();
+        for block in &blocks {
+            // An oracle screens beside a list, never alone.
+            let config = if block.contains("chainalysis_oracle") {
+                format!("{first}\n{block}")
+            } else {
+                (*block).to_owned()
+            };
+            fetched(dir.path(), &config).unwrap_or_else(|e| panic!("{block}: {e}"));
+        }
+        let csv = blocks
+            .iter()
+            .find(|b| b.contains("sdn_csv"))
+            .expect("the README shows the CSV pair");
+        let cfg = fetched(dir.path(), csv).unwrap();
+        let PipelineSources::Files { lists, .. } = &cfg.sources else {
+            panic!("not a production configuration")
+        };
+        let list = &lists[0];
+        let remote = list.remote.as_ref().unwrap();
+        assert!(
+            remote
+                .comments_url
+                .as_ref()
+                .is_some_and(|u| u.path().ends_with("SDN_COMMENTS.CSV")),
+            "{remote:?}"
+        );
+        assert_eq!(
+            list.comments_path.as_deref(),
+            Some(
+                dir.path()
+                    .join("data/lists/ofac-sdn-csv.comments")
+                    .as_path()
+            )
+        );
     }
 
     #[test]

@@ -258,6 +258,15 @@ pub struct RawSanctionsList {
     /// `poll_interval_secs`. Empty: the file at `path` is read (something else writes it).
     #[serde(default)]
     pub url: String,
+    /// Format `sdn_csv` only: OFAC's `sdn_comments.csv`, where Remarks cut at 1,000 characters
+    /// in `sdn.csv` continue (addresses can straddle the cut). With `url`: where its last good
+    /// copy is kept (empty: `<path>.comments`). Without: the file something else writes.
+    #[serde(default)]
+    pub comments_path: String,
+    /// Format `sdn_csv` with `url` only: the `https` URL of `sdn_comments.csv`, fetched with
+    /// `sdn.csv` as one list (either file changing is a new version).
+    #[serde(default)]
+    pub comments_url: String,
     /// With `url`: an `https` URL of the publisher's SHA-256 of the list; a copy that does not
     /// match is refused. Empty: no checksum.
     #[serde(default)]

@@ -148,6 +148,8 @@ pub struct SanctionsListConfig {
     pub spec: signgate_policy::sanctions::ListSpec,
     /// The list file; for a fetched list, its last good copy.
     pub path: PathBuf,
+    /// Format `sdn_csv`: the `sdn_comments.csv` file (for a fetched pair, its last good copy).
+    pub comments_path: Option<PathBuf>,
     /// Where the gateway fetches the list from; `None`: something else writes `path`.
     pub remote: Option<RemoteSource>,
 }
@@ -157,6 +159,8 @@ pub struct SanctionsListConfig {
 pub struct RemoteSource {
     /// The list's URL (`https` only).
     pub url: reqwest::Url,
+    /// Format `sdn_csv`: the URL of `sdn_comments.csv`, fetched with the list as one version.
+    pub comments_url: Option<reqwest::Url>,
     /// A URL serving the publisher's SHA-256 of the list (bare hex, `sha256sum` or OpenSSL
     /// output); when set, a copy whose digest differs is refused.
     pub checksum_url: Option<reqwest::Url>,
@@ -605,10 +609,10 @@ fn https_url(key: &'static str, text: &str) -> Result<reqwest::Url, ConfigError>
 /// The fetch settings of a list with a `url`; `None` without one.
 fn remote_config(l: &super::RawSanctionsList) -> Result<Option<RemoteSource>, ConfigError> {
     if l.url.is_empty() {
-        if !l.checksum_url.is_empty() || !l.tls_roots.is_empty() {
+        if !l.checksum_url.is_empty() || !l.tls_roots.is_empty() || !l.comments_url.is_empty() {
             return Err(ConfigError::invalid(
                 "sanctions.url",
-                "checksum_url and tls_roots apply to a fetched list; set url too",
+                "checksum_url, comments_url and tls_roots apply to a fetched list; set url too",
             ));
         }
         return Ok(None);
@@ -622,6 +626,9 @@ fn remote_config(l: &super::RawSanctionsList) -> Result<Option<RemoteSource>, Co
     };
     Ok(Some(RemoteSource {
         url: https_url("sanctions.url", &l.url)?,
+        comments_url: (!l.comments_url.is_empty())
+            .then(|| https_url("sanctions.comments_url", &l.comments_url))
+            .transpose()?,
         checksum_url: (!l.checksum_url.is_empty())
             .then(|| https_url("sanctions.checksum_url", &l.checksum_url))
             .transpose()?,
@@ -671,12 +678,22 @@ fn list_config(
     };
     let action = list_action(&l.action)?;
     let remote = remote_config(l)?;
-    if format == ListFormat::SdnCsv && remote.is_some() {
-        // The CSV pair is two files; a fetched list is one.
+    let pair = !l.comments_path.is_empty() || !l.comments_url.is_empty();
+    if pair && format != ListFormat::SdnCsv {
         return Err(ConfigError::invalid(
-            "sanctions.url",
-            "a fetched list is one file: use sdn_advanced_xml (OFAC's primary format) or \
-             plain; fetch the sdn.csv pair with an external fetcher",
+            "sanctions.comments_url",
+            "comments_path and comments_url belong to format = \"sdn_csv\" (OFAC's \
+             sdn_comments.csv)",
+        ));
+    }
+    if format == ListFormat::SdnCsv && remote.is_some() && l.comments_url.is_empty() {
+        // Remarks cut at 1,000 characters continue in sdn_comments.csv: without it an address
+        // straddling the cut is missed.
+        return Err(ConfigError::invalid(
+            "sanctions.comments_url",
+            "a fetched sdn_csv list needs its sdn_comments.csv too (OFAC: \
+             https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/SDN_COMMENTS.CSV), \
+             or use sdn_advanced_xml, OFAC's primary format",
         ));
     }
     if l.path.is_empty() && remote.is_none() {
@@ -702,7 +719,21 @@ fn list_config(
     } else {
         PathBuf::from(&l.path)
     };
-    Ok(SanctionsListConfig { spec, path, remote })
+    let comments_path = match (l.comments_path.is_empty(), &remote) {
+        (false, _) => Some(PathBuf::from(&l.comments_path)),
+        (true, Some(r)) if r.comments_url.is_some() => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".comments");
+            Some(PathBuf::from(name))
+        }
+        (true, _) => None,
+    };
+    Ok(SanctionsListConfig {
+        spec,
+        path,
+        comments_path,
+        remote,
+    })
 }
 
 /// A URL as reasons and health show it: without query (signed URLs carry credentials there).

@@ -18,6 +18,14 @@
 //!   stays and keeps ageing; the refusal is recorded in the audit log (once per distinct reason,
 //!   so a publisher down for a day does not write a record every poll) and `max_age` eventually
 //!   fails closed.
+//!
+//! The legacy CSV pair (`sdn.csv` with `sdn_comments.csv`, where Remarks cut at 1,000
+//! characters continue) is one list from two URLs: each file is asked conditionally with its
+//! own validators, both `304` confirm the copy in force, and either file changing makes a new
+//! version, verified from the new file and the kept copy of the other.
+//!
+//! `Admin.ReloadSanctionsLists` asks a fetcher to poll at once ([`ListStore::poll_now`]) and is
+//! answered when that poll is done; the schedule restarts from it.
 
 use std::{
     io::BufReader,
@@ -35,7 +43,7 @@ use signgate_policy::sanctions::{
 use tokio::{io::AsyncWriteExt, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{ListEvent, ListStore};
+use super::{ListEvent, ListStore, Polled, store::PollRequest};
 use crate::config::RemoteSource;
 
 /// Redirects followed at most, each to `https`.
@@ -110,6 +118,15 @@ pub enum FetchError {
 #[error("{0}")]
 struct RedirectRefused(String);
 
+/// The validators a copy was served with, sent back in the next conditional request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Validators {
+    /// The `ETag`.
+    pub etag: Option<String>,
+    /// The `Last-Modified` date.
+    pub last_modified: Option<String>,
+}
+
 /// What is kept next to the last good copy, `<copy>.meta.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CopyMeta {
@@ -117,6 +134,9 @@ pub(crate) struct CopyMeta {
     pub etag: Option<String>,
     /// The `Last-Modified` it was served with.
     pub last_modified: Option<String>,
+    /// For the legacy CSV pair: the validators of `sdn_comments.csv`, kept beside its copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Validators>,
     /// When the source last confirmed it current (a 200 with it, or a 304), Unix milliseconds.
     pub confirmed_at_ms: u64,
     /// SHA-256 of the copy, so metadata never vouches for another file.
@@ -152,6 +172,20 @@ impl CopyMeta {
     pub(crate) fn confirmed_at(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.confirmed_at_ms)
     }
+
+    fn validators(&self) -> Validators {
+        Validators {
+            etag: self.etag.clone(),
+            last_modified: self.last_modified.clone(),
+        }
+    }
+}
+
+/// `<copy>.download`: where a body streams before it is verified.
+fn download_path(copy: &Path) -> PathBuf {
+    let mut name = copy.as_os_str().to_owned();
+    name.push(".download");
+    PathBuf::from(name)
 }
 
 fn millis(t: SystemTime) -> u64 {
@@ -239,17 +273,13 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// What one poll brought.
+/// What one conditional GET brought.
 #[derive(Debug)]
 enum Fetched {
     /// 304: the copy in force is current.
     NotModified,
     /// A body, written to the temporary file, with the validators it came with.
-    Body {
-        etag: Option<String>,
-        last_modified: Option<String>,
-        published: Option<String>,
-    },
+    Body(Validators),
 }
 
 fn header_text(headers: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -259,20 +289,21 @@ fn header_text(headers: &header::HeaderMap, name: header::HeaderName) -> Option<
         .map(str::to_owned)
 }
 
-/// One conditional GET of `remote.url`, the body streamed to `tmp` within `max_bytes`.
+/// One conditional GET of `url`, the body streamed to `tmp` within `max_bytes`. `validators`
+/// are those of the copy in force; without them the whole body is asked for.
 async fn get(
     client: &reqwest::Client,
-    remote: &RemoteSource,
-    validators: Option<&CopyMeta>,
+    url: &Url,
+    max_bytes: u64,
+    validators: Option<&Validators>,
     tmp: &Path,
 ) -> Result<Fetched, FetchError> {
-    let url = &remote.url;
     let mut request = client.get(url.clone());
-    if let Some(meta) = validators {
-        if let Some(etag) = &meta.etag {
+    if let Some(v) = validators {
+        if let Some(etag) = &v.etag {
             request = request.header(header::IF_NONE_MATCH, etag);
         }
-        if let Some(date) = &meta.last_modified {
+        if let Some(date) = &v.last_modified {
             request = request.header(header::IF_MODIFIED_SINCE, date);
         }
     }
@@ -289,16 +320,15 @@ async fn get(
     }
     let too_large = || FetchError::TooLarge {
         url: shown(url),
-        limit: remote.max_bytes,
+        limit: max_bytes,
     };
-    if response
-        .content_length()
-        .is_some_and(|n| n > remote.max_bytes)
-    {
+    if response.content_length().is_some_and(|n| n > max_bytes) {
         return Err(too_large());
     }
-    let etag = header_text(response.headers(), header::ETAG);
-    let last_modified = header_text(response.headers(), header::LAST_MODIFIED);
+    let served = Validators {
+        etag: header_text(response.headers(), header::ETAG),
+        last_modified: header_text(response.headers(), header::LAST_MODIFIED),
+    };
     let io = |source| FetchError::Io {
         path: tmp.display().to_string(),
         source,
@@ -307,21 +337,13 @@ async fn get(
     let mut written: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(|e| classify(url, &e))? {
         written = written.saturating_add(chunk.len() as u64);
-        if written > remote.max_bytes {
+        if written > max_bytes {
             return Err(too_large());
         }
         file.write_all(&chunk).await.map_err(io)?;
     }
     file.sync_all().await.map_err(io)?;
-    let published = match &remote.checksum_url {
-        Some(sums) => Some(checksum(client, sums).await?),
-        None => None,
-    };
-    Ok(Fetched::Body {
-        etag,
-        last_modified,
-        published,
-    })
+    Ok(Fetched::Body(served))
 }
 
 /// The publisher's checksum file, as text (parsed with the list's spec by the caller).
@@ -369,6 +391,9 @@ struct Poller {
     store: Arc<ListStore>,
     spec: ListSpec,
     copy: PathBuf,
+    /// For the legacy CSV pair fetched from two URLs: where the last good `sdn_comments.csv`
+    /// is kept.
+    comments_copy: Option<PathBuf>,
     remote: RemoteSource,
     /// The last failure recorded in the audit log, so a repeated one is only logged (a
     /// publisher down for a day, a mirror serving the same stale copy every poll).
@@ -402,8 +427,9 @@ impl Poller {
     }
 
     /// One poll: fetch, verify, offer; the result noted for health, a failure recorded in the
-    /// audit log unless it is the same as the last one recorded.
-    async fn poll(&mut self, client: &reqwest::Client) {
+    /// audit log unless it is the same as the last one recorded. Returns what it did, for an
+    /// operator who asked for it.
+    async fn poll(&mut self, client: &reqwest::Client) -> Polled {
         let outcome = self.fetch_and_offer(client).await;
         let id = self.spec.id.clone();
         let now = SystemTime::now();
@@ -419,24 +445,31 @@ impl Poller {
             }
             PollOutcome::Failed(error) => format!("failed: {error}"),
         };
-        self.store.note_check(&id, now, result);
+        self.store.note_check(&id, now, result.clone());
         match outcome {
             PollOutcome::Failed(error) => {
                 let reason = error.to_string();
                 tracing::warn!(list = %id, error = %reason, "sanctions list fetch failed; the copy in force stays");
                 if self.last_recorded_failure.as_deref() != Some(reason.as_str()) {
                     let _ = blocking(&self.store, move |s| s.refuse(&id, error)).await;
-                    self.last_recorded_failure = Some(reason);
+                    self.last_recorded_failure = Some(reason.clone());
                 }
+                Polled::Failed(reason)
             }
-            PollOutcome::Offered(ListEvent::Rejected { error, .. }) => {
-                self.last_recorded_failure = Some(error.to_string());
+            PollOutcome::Offered(event) => {
+                self.last_recorded_failure = match &event {
+                    ListEvent::Rejected { error, .. } => Some(error.to_string()),
+                    _ => None,
+                };
+                Polled::Offered(event)
             }
             PollOutcome::RefusedAgain => {
                 tracing::warn!(list = %id, "the source serves the copy refused before; the copy in force stays");
+                Polled::Failed(result)
             }
-            PollOutcome::Confirmed | PollOutcome::Offered(_) => {
+            PollOutcome::Confirmed => {
                 self.last_recorded_failure = None;
+                Polled::Confirmed
             }
         }
     }
@@ -448,41 +481,82 @@ impl Poller {
         // one on disk (or there is none), ask for the whole list.
         let meta = CopyMeta::read(&self.copy)
             .filter(|m| in_force.is_some_and(|sha| m.sha256 == sha.to_string()));
-        let mut tmp_name = self.copy.as_os_str().to_owned();
-        tmp_name.push(".download");
-        let tmp = PathBuf::from(tmp_name);
-        let fetched = match get(client, &self.remote, meta.as_ref(), &tmp).await {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return PollOutcome::Failed(self.unreadable(error.to_string()));
-            }
-        };
-        let now = SystemTime::now();
-        let (etag, last_modified, published) = match fetched {
-            Fetched::NotModified => {
-                let confirm_id = id.clone();
-                if blocking(&self.store, move |s| s.confirm(&confirm_id, now)).await == Some(true)
-                    && let Some(mut meta) = meta
-                {
-                    meta.confirmed_at_ms = millis(now);
-                    self.keep_meta(&meta);
+        // The list, then (the CSV pair) its comments file: each asked conditionally, each a
+        // 304 or a body in its own `.download` file.
+        let mut parts = vec![Part {
+            url: self.remote.url.clone(),
+            copy: self.copy.clone(),
+            validators: meta.as_ref().map(CopyMeta::validators),
+            fetched: Fetched::NotModified,
+        }];
+        if let (Some(url), Some(copy)) = (&self.remote.comments_url, &self.comments_copy) {
+            parts.push(Part {
+                url: url.clone(),
+                copy: copy.clone(),
+                validators: meta.as_ref().and_then(|m| m.comments.clone()),
+                fetched: Fetched::NotModified,
+            });
+        }
+        for i in 0..parts.len() {
+            let Some(part) = parts.get(i) else { break };
+            let fetched = get(
+                client,
+                &part.url,
+                self.remote.max_bytes,
+                part.validators.as_ref(),
+                &download_path(&part.copy),
+            )
+            .await;
+            match fetched {
+                Ok(fetched) => {
+                    if let Some(part) = parts.get_mut(i) {
+                        part.fetched = fetched;
+                    }
                 }
-                return PollOutcome::Confirmed;
+                Err(error) => {
+                    discard(&parts).await;
+                    return PollOutcome::Failed(self.unreadable(error.to_string()));
+                }
             }
-            Fetched::Body {
-                etag,
-                last_modified,
-                published,
-            } => (etag, last_modified, published),
+        }
+        let now = SystemTime::now();
+        if parts
+            .iter()
+            .all(|p| matches!(p.fetched, Fetched::NotModified))
+        {
+            let confirm_id = id.clone();
+            if blocking(&self.store, move |s| s.confirm(&confirm_id, now)).await == Some(true)
+                && let Some(mut meta) = meta
+            {
+                meta.confirmed_at_ms = millis(now);
+                self.keep_meta(&meta);
+            }
+            return PollOutcome::Confirmed;
+        }
+        let published = match &self.remote.checksum_url {
+            Some(url) => match checksum(client, url).await {
+                Ok(text) => Some(text),
+                Err(error) => {
+                    discard(&parts).await;
+                    return PollOutcome::Failed(self.unreadable(error.to_string()));
+                }
+            },
+            None => None,
         };
+        // A part the source did not change is read from the copy in force.
+        let files: Vec<PathBuf> = parts
+            .iter()
+            .map(|p| match p.fetched {
+                Fetched::NotModified => p.copy.clone(),
+                Fetched::Body(_) => download_path(&p.copy),
+            })
+            .collect();
         // Parse and verify off the runtime (the full SDN_ADVANCED.XML is 120 MB).
         let verified = {
             let spec = self.spec.clone();
-            let tmp = tmp.clone();
             let limits = *self.store.limits();
             tokio::task::spawn_blocking(move || {
-                verify_download(&spec, &tmp, published.as_deref(), now, &limits)
+                verify_download(&spec, &files, published.as_deref(), now, &limits)
             })
             .await
             .unwrap_or_else(|e| Err(self.unreadable(format!("verification task: {e}"))))
@@ -490,60 +564,92 @@ impl Poller {
         let list = match verified {
             Ok(list) => list,
             Err(error) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
+                discard(&parts).await;
                 return PollOutcome::Failed(error);
             }
         };
         let sha = list.sha256();
-        let meta = CopyMeta {
-            etag,
-            last_modified,
+        let served = |part: Option<&Part>, kept: Option<Validators>| match part.map(|p| &p.fetched)
+        {
+            Some(Fetched::Body(v)) => Some(v.clone()),
+            _ => kept,
+        };
+        let main =
+            served(parts.first(), meta.as_ref().map(CopyMeta::validators)).unwrap_or_default();
+        let next_meta = CopyMeta {
+            etag: main.etag,
+            last_modified: main.last_modified,
+            comments: served(parts.get(1), meta.as_ref().and_then(|m| m.comments.clone())),
             confirmed_at_ms: millis(now),
             sha256: sha.to_string(),
         };
         if in_force == Some(sha) {
             // The same content again (a server without validators): a confirmation.
-            let _ = tokio::fs::remove_file(&tmp).await;
+            discard(&parts).await;
             let confirm_id = id.clone();
             let _ = blocking(&self.store, move |s| s.confirm(&confirm_id, now)).await;
-            self.keep_meta(&meta);
+            self.keep_meta(&next_meta);
             return PollOutcome::Confirmed;
         }
         if self.last_refused == Some(sha) {
-            let _ = tokio::fs::remove_file(&tmp).await;
+            discard(&parts).await;
             return PollOutcome::RefusedAgain;
         }
         let offer_id = id.clone();
         let Some(event) = blocking(&self.store, move |s| s.offer(&offer_id, Ok(list))).await else {
-            let _ = tokio::fs::remove_file(&tmp).await;
+            discard(&parts).await;
             return PollOutcome::Failed(self.unreadable("the store task failed".to_owned()));
         };
         match &event {
             ListEvent::Accepted { .. } => {
                 self.last_refused = None;
                 // Only an accepted copy replaces the one on disk, then its metadata.
-                if let Err(e) = tokio::fs::rename(&tmp, &self.copy).await {
-                    tracing::error!(list = %id, error = %e, "accepted list copy not kept on disk; a restart without network would start without it");
-                } else {
-                    self.keep_meta(&meta);
+                let mut kept = true;
+                for part in &parts {
+                    if matches!(part.fetched, Fetched::Body(_))
+                        && let Err(e) =
+                            tokio::fs::rename(download_path(&part.copy), &part.copy).await
+                    {
+                        kept = false;
+                        tracing::error!(list = %id, error = %e, copy = %part.copy.display(), "accepted list copy not kept on disk; a restart without network would start without it");
+                    }
+                }
+                if kept {
+                    self.keep_meta(&next_meta);
                 }
             }
             ListEvent::Rejected { .. } => {
                 self.last_refused = Some(sha);
-                let _ = tokio::fs::remove_file(&tmp).await;
+                discard(&parts).await;
             }
-            ListEvent::Unrecorded { .. } => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-            }
+            ListEvent::Unrecorded { .. } => discard(&parts).await,
         }
         PollOutcome::Offered(event)
     }
 }
 
-/// Parses and verifies a downloaded copy (checksum first parsed, then the content). Blocking.
+/// One file of a fetched list: the list itself, or the CSV pair's comments file.
+#[derive(Debug)]
+struct Part {
+    url: Url,
+    copy: PathBuf,
+    /// Those of the copy in force, sent with the conditional request.
+    validators: Option<Validators>,
+    fetched: Fetched,
+}
+
+/// Removes the downloads of a poll whose copy is not kept.
+async fn discard(parts: &[Part]) {
+    for part in parts {
+        let _ = tokio::fs::remove_file(download_path(&part.copy)).await;
+    }
+}
+
+/// Parses and verifies a downloaded copy: the list file, and for the CSV pair its comments
+/// file (the published checksum first parsed, then the content). Blocking.
 fn verify_download(
     spec: &ListSpec,
-    tmp: &Path,
+    files: &[PathBuf],
     published: Option<&str>,
     now: SystemTime,
     limits: &ParseLimits,
@@ -551,17 +657,28 @@ fn verify_download(
     let published = published
         .map(|text| parse_published_checksum(spec, text))
         .transpose()?;
-    let file = std::fs::File::open(tmp).map_err(|e| ListLoadError::Unreadable {
-        list: spec.id.clone(),
-        message: format!("{}: {e}", tmp.display()),
-    })?;
-    load_list(
-        spec,
-        ListInput::Single(BufReader::new(file)),
-        published,
-        now,
-        limits,
-    )
+    let open = |path: &PathBuf| {
+        std::fs::File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| ListLoadError::Unreadable {
+                list: spec.id.clone(),
+                message: format!("{}: {e}", path.display()),
+            })
+    };
+    let input = match files {
+        [list] => ListInput::Single(open(list)?),
+        [sdn, comments] => ListInput::SdnCsv {
+            sdn: open(sdn)?,
+            comments: Some(open(comments)?),
+        },
+        _ => {
+            return Err(ListLoadError::Unreadable {
+                list: spec.id.clone(),
+                message: format!("{} files for one list", files.len()),
+            });
+        }
+    };
+    load_list(spec, input, published, now, limits)
 }
 
 /// The running fetchers; [`ListFetchers::shutdown`] stops them.
@@ -615,22 +732,32 @@ pub fn spawn_fetchers(store: Arc<ListStore>) -> ListFetchers {
             store: Arc::clone(&store),
             spec: source.spec.clone(),
             copy: source.path.clone(),
+            comments_copy: source.comments_path.clone(),
             remote: remote.clone(),
             last_recorded_failure: None,
             last_refused: None,
         };
+        let (requests, mut asked) = tokio::sync::mpsc::channel::<PollRequest>(16);
+        store.register_poller(id, requests);
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(remote.poll_interval);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::select! {
+                // A poll on schedule, or one an operator asked for (answered when done; the
+                // schedule restarts from it).
+                let answer = tokio::select! {
                     () = stop.cancelled() => break,
-                    _ = interval.tick() => {}
-                }
-                tokio::select! {
+                    _ = interval.tick() => None,
+                    Some(answer) = asked.recv() => Some(answer),
+                };
+                let polled = tokio::select! {
                     () = stop.cancelled() => break,
-                    () = poller.poll(&client) => {}
+                    polled = poller.poll(&client) => polled,
+                };
+                if let Some(answer) = answer {
+                    interval.reset();
+                    let _ = answer.send(polled);
                 }
             }
         }));

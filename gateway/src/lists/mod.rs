@@ -24,5 +24,5 @@ mod watch;
 pub use fetch::{FetchError, ListFetchers, spawn_fetchers};
 pub use oracle::{Oracle, OracleError};
 pub use source::{ListSource, load_source};
-pub use store::{ListEvent, ListStatus, ListStore, SwapHold};
+pub use store::{ListEvent, ListStatus, ListStore, Polled, SwapHold};
 pub use watch::{ListWatcher, WatchConfig, spawn_watcher};

@@ -41,9 +41,9 @@ impl ListSource {
     /// changes only through the fetcher, which offers it to the store itself).
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         std::iter::once(self.path.as_path())
-            .filter(|_| self.remote.is_none())
             .chain(self.comments_path.as_deref())
             .chain(self.checksum_path.as_deref())
+            .filter(|_| self.remote.is_none())
     }
 }
 
@@ -87,10 +87,15 @@ pub fn load_source(
     let loaded_at = if source.remote.is_some() {
         UNIX_EPOCH
     } else {
-        let modified = std::fs::metadata(&source.path)
-            .and_then(|m| m.modified())
-            .map_err(|e| unreadable(spec, &source.path, &e))?;
-        modified.min(now)
+        // The pair is as fresh as the older of its two files.
+        let mut written = now;
+        for path in std::iter::once(&source.path).chain(&source.comments_path) {
+            let modified = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .map_err(|e| unreadable(spec, path, &e))?;
+            written = written.min(modified);
+        }
+        written
     };
     if source.remote.is_some() && !source.path.exists() {
         return Err(ListLoadError::Unreadable {

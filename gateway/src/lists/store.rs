@@ -30,7 +30,7 @@ use signgate_policy::sanctions::{
     ListDiff, ListId, ListLoadError, ListSpecError, LoadedList, ParseLimits, SanctionsSnapshot,
     Sha256Digest, UpdateOutcome,
 };
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ListSource, Oracle, load_source};
 use crate::audit::AuditLog;
@@ -66,6 +66,23 @@ pub enum ListEvent {
     },
 }
 
+/// What one poll of a fetched list's source did, answered to whoever asked for it
+/// ([`ListStore::poll_now`], `Admin.ReloadSanctionsLists`).
+#[derive(Debug)]
+pub enum Polled {
+    /// The source confirmed the copy in force current (a `304`, or the same bytes again): its
+    /// age restarts; not a new version.
+    Confirmed,
+    /// A copy was offered to the store: swapped in, refused or unrecorded, as the event says.
+    Offered(ListEvent),
+    /// The fetch or its verification failed, or the source served the copy refused before;
+    /// the copy in force stays. Why, in words.
+    Failed(String),
+}
+
+/// A request to a list's fetcher to poll its source now, answered when the poll is done.
+pub(crate) type PollRequest = oneshot::Sender<Polled>;
+
 /// What the gateway knows about one list's source besides the copy in force: for health and
 /// `signgate admin lists`.
 #[derive(Debug, Clone, Default)]
@@ -99,6 +116,8 @@ pub struct ListStore {
     swapping: AtomicBool,
     /// On-chain screens asked live beside the lists.
     oracles: Vec<Arc<Oracle>>,
+    /// The fetcher of each fetched list, taking "poll now" requests.
+    pollers: Mutex<HashMap<ListId, mpsc::Sender<PollRequest>>>,
 }
 
 /// While held, no list version is swapped in: a release compares the versions it screened
@@ -141,6 +160,7 @@ impl ListStore {
             releasing: AtomicUsize::new(0),
             swapping: AtomicBool::new(false),
             oracles: Vec::new(),
+            pollers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -250,6 +270,29 @@ impl ListStore {
             }
             None => false,
         }
+    }
+
+    /// Registers the fetcher of list `id`, which polls its source when [`Self::poll_now`] asks.
+    pub(crate) fn register_poller(&self, id: ListId, requests: mpsc::Sender<PollRequest>) {
+        self.pollers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, requests);
+    }
+
+    /// Asks the fetcher of list `id` to poll its publisher now (`Admin.ReloadSanctionsLists`):
+    /// the answer comes when that poll is done. `None` when the list is not fetched (a file
+    /// list is reloaded with [`Self::reload`]) or its fetcher is not running.
+    pub async fn poll_now(&self, id: &ListId) -> Option<oneshot::Receiver<Polled>> {
+        let requests = self
+            .pollers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)?
+            .clone();
+        let (answer, answered) = oneshot::channel();
+        requests.send(answer).await.ok()?;
+        Some(answered)
     }
 
     /// Notes the result of a check of list `id`'s source, for health and `admin lists`.

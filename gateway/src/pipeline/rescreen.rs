@@ -15,6 +15,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::{StreamExt as _, stream};
+
 use signgate_audit::record::DecisionTrigger;
 use signgate_chain::StateProvider;
 use signgate_policy::{Decision, Reason, operators::OperatorId};
@@ -30,6 +32,8 @@ use crate::{
 const PAGE: u32 = 200;
 /// Attempts per proposal when a concurrent change moves its revision.
 const MAX_ATTEMPTS: usize = 3;
+/// Proposals re-screened at once.
+const CONCURRENCY: usize = 8;
 
 /// What one re-screen did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,23 +57,38 @@ impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
         let mut after: Option<PageToken> = None;
         loop {
             let page = self.store.list(filter.clone(), PAGE, after.take()).await?;
-            for record in &page.proposals {
+            // Several at once: each waits mostly on the chain (a pin, state reads) and on its
+            // commit, so a list change reaches every proposal in flight sooner.
+            let each: Vec<_> = page
+                .proposals
+                .iter()
+                .map(|record| self.rescreen_named(record.id.clone()))
+                .collect();
+            let mut outcomes = stream::iter(each).buffer_unordered(CONCURRENCY);
+            while let Some((id, outcome)) = outcomes.next().await {
                 report.checked += 1;
-                match self.rescreen_one(&record.id).await {
-                    Ok(true) => report.denied.push(record.id.clone()),
+                match outcome {
+                    Ok(true) => report.denied.push(id),
                     Ok(false) => {}
                     Err(error) => {
                         report.failed += 1;
-                        tracing::warn!(proposal_id = %record.id, %error, "re-screen after a list change failed; the next approval or release screens it");
+                        tracing::warn!(proposal_id = %id, %error, "re-screen after a list change failed; the next approval or release screens it");
                     }
                 }
             }
+            drop(outcomes);
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
         Ok(report)
+    }
+
+    /// [`Self::rescreen_one`] with the proposal's id beside its outcome.
+    async fn rescreen_named(&self, id: ProposalId) -> (ProposalId, Result<bool, GatewayError>) {
+        let outcome = self.rescreen_one(&id).await;
+        (id, outcome)
     }
 
     /// Evaluates one proposal again; `true` when a listing turned it Denied.

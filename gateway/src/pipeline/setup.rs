@@ -157,6 +157,7 @@ pub fn write_demo(data_dir: &Path) -> Result<SourceFiles, SetupError> {
         lists: vec![SanctionsListConfig {
             spec,
             path: list,
+            comments_path: None,
             remote: None,
         }],
         oracles: Vec::new(),
@@ -235,11 +236,20 @@ pub fn load_lists(
         .map(|l| ListSource {
             spec: l.spec.clone(),
             path: l.path.clone(),
-            comments_path: None,
+            comments_path: l.comments_path.clone(),
             checksum_path: None,
             remote: l.remote.clone(),
         })
         .collect();
+    for l in lists.iter().filter(|l| l.remote.is_none()) {
+        tracing::warn!(
+            list = %l.spec.id,
+            path = %l.path.display(),
+            "sanctions list read from a file: its age is the file's modification time, which \
+             whoever writes the file decides; set url to have the gateway fetch it from the \
+             publisher"
+        );
+    }
     let (store, events) =
         ListStore::load_at_start_recorded(sources, ParseLimits::default(), now, audit)?;
     for e in &events {

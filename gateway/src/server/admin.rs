@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status};
 use crate::metrics::chains::ChainsHealth;
 use crate::{api::convert, clock::SharedClock, error::GatewayError, pipeline::Governance};
 use crate::{
-    lists::{ListEvent, ListStore},
+    lists::{ListEvent, ListStore, Polled},
     pipeline::evidence::seconds,
     store::{ProposalId, ProposalStore, UnixMillis},
 };
@@ -152,14 +152,10 @@ fn kept_words(kept: Option<signgate_policy::sanctions::Sha256Digest>) -> String 
 }
 
 /// One list's state after a reload attempt: what is in force, and why an update was refused.
-fn list_status(
-    lists: &ListStore,
-    id: &ListId,
-    event: Option<ListEvent>,
-) -> pb::SanctionsListStatus {
-    let snapshot = lists.snapshot();
-    let in_force = snapshot.list(id);
-    let (error, added, removed) = match event {
+/// What a reload did to one list, in the response's terms: an error (empty: none) and the
+/// address-level diff.
+fn event_outcome(event: Option<ListEvent>) -> (String, u64, u64) {
+    match event {
         None => ("no list has this id".to_owned(), 0, 0),
         Some(ListEvent::Accepted { diff, .. }) => (
             String::new(),
@@ -177,7 +173,25 @@ fn list_status(
             0,
             0,
         ),
-    };
+    }
+}
+
+/// What an operator-requested poll of a fetched list did, in the response's terms.
+fn polled_outcome(polled: Polled) -> (String, u64, u64) {
+    match polled {
+        Polled::Confirmed => (String::new(), 0, 0),
+        Polled::Offered(event) => event_outcome(Some(event)),
+        Polled::Failed(why) => (format!("{why}; the copy in force stays"), 0, 0),
+    }
+}
+
+fn list_status(
+    lists: &ListStore,
+    id: &ListId,
+    (error, added, removed): (String, u64, u64),
+) -> pb::SanctionsListStatus {
+    let snapshot = lists.snapshot();
+    let in_force = snapshot.list(id);
     pb::SanctionsListStatus {
         id: id.to_string(),
         version: in_force
@@ -218,21 +232,49 @@ impl<S: ProposalStore> Admin for AdminService<S> {
                 })
                 .collect::<Result<_, _>>()?
         };
+        let order = ids.clone();
+        // A fetched list is polled at its publisher now (answered when that poll is done); a
+        // file list is read again from its file.
+        let mut polls = Vec::new();
+        let mut files = Vec::new();
+        for id in ids {
+            match lists.poll_now(&id).await {
+                Some(answered) => polls.push((id, answered)),
+                None => files.push(id),
+            }
+        }
         // Parsing a list is file I/O and CPU work: off the async workers.
         let now = self.clock.system_time();
-        let statuses = tokio::task::spawn_blocking(move || {
-            ids.iter()
+        let read = Arc::clone(&lists);
+        let mut statuses = tokio::task::spawn_blocking(move || {
+            files
+                .iter()
                 .map(|id| {
-                    let event = lists.reload(id, now);
+                    let event = read.reload(id, now);
                     if let Some(ListEvent::Accepted { diff, .. }) = &event {
                         tracing::info!(list = %id, added = diff.added.len(), removed = diff.removed.len(), "sanctions list reloaded on admin request");
                     }
-                    list_status(&lists, id, event)
+                    (id.clone(), list_status(&read, id, event_outcome(event)))
                 })
                 .collect::<Vec<_>>()
         })
         .await
         .map_err(|e| GatewayError::Internal(format!("list reload task failed: {e}")))?;
+        for (id, answered) in polls {
+            let outcome = match answered.await {
+                Ok(polled) => polled_outcome(polled),
+                Err(_) => (
+                    "the list's fetcher stopped before it answered; the copy in force stays"
+                        .to_owned(),
+                    0,
+                    0,
+                ),
+            };
+            statuses.push((id.clone(), list_status(&lists, &id, outcome)));
+        }
+        // In the order asked (configuration order when none was named).
+        statuses.sort_by_key(|(id, _)| order.iter().position(|o| o == id));
+        let statuses = statuses.into_iter().map(|(_, status)| status).collect();
         Ok(Response::new(pb::ReloadSanctionsListsResponse {
             lists: statuses,
         }))

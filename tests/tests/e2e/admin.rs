@@ -32,6 +32,7 @@ async fn an_admin_reload_lists_a_destination_and_the_next_proposal_to_it_is_deni
     opts.lists = Some(vec![SanctionsListConfig {
         spec,
         path: list.clone(),
+        comments_path: None,
         remote: None,
     }]);
     let gw = start(dir.path(), opts).await;
@@ -160,6 +161,7 @@ async fn health_details_show_each_list_the_audit_log_and_the_policy() {
         )
         .unwrap(),
         path: path.to_path_buf(),
+        comments_path: None,
         remote: None,
     };
     let mut opts = Options::demo();

@@ -154,6 +154,7 @@ async fn a_stale_list_denies_and_releases_nothing() {
     opts.lists = Some(vec![SanctionsListConfig {
         spec,
         path: list,
+        comments_path: None,
         remote: None,
     }]);
     let gw = start(dir.path(), opts).await;

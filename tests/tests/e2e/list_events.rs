@@ -46,6 +46,7 @@ async fn loads_reloads_and_refusals_of_a_list_are_recorded_with_their_diff() {
     opts.lists = Some(vec![SanctionsListConfig {
         spec,
         path: list.clone(),
+        comments_path: None,
         remote: None,
     }]);
     let gw = start(dir.path(), opts).await;

@@ -47,6 +47,18 @@ const LATER: &[u8] = include_bytes!(concat!(
 const LAZARUS: Address = address!("0x098B716B8Aaf21512996dC57EB0615e2383E2f96");
 /// One of Tornado Cash's addresses (UID 39796): listed 2025-03-04, delisted 2025-03-21.
 const TORNADO: Address = address!("0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1");
+/// The legacy CSV pair: 55 real `sdn.csv` rows (2024-05-03) and a real `sdn_comments.csv`.
+const SDN_CSV: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../policy/tests/fixtures/sanctions/sdn_csv_2024-05-03_rows_with_digital_currency.csv"
+));
+const SDN_COMMENTS_CSV: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../policy/tests/fixtures/sanctions/sdn_comments_csv_watchman_testdata_a8dfe52.csv"
+));
+/// A Tornado Cash address that straddles `sdn.csv`'s 1,000-character Remarks cut: listed only
+/// when `sdn_comments.csv` is read with it.
+const STRADDLING: Address = address!("0x4736dCf1b7A3d580672CcE6E7c65cd5cc9cFBa9D");
 /// The poll interval of these tests (the default is five minutes).
 const POLL: Duration = Duration::from_millis(200);
 
@@ -56,6 +68,9 @@ struct Fetch {
     checksum: bool,
     max_bytes: u64,
     timeout: Duration,
+    poll: Duration,
+    /// The legacy CSV pair: `sdn.csv` at `/list`, `sdn_comments.csv` at `/comments`.
+    csv_pair: bool,
 }
 
 impl Default for Fetch {
@@ -65,6 +80,8 @@ impl Default for Fetch {
             checksum: false,
             max_bytes: 16 * 1024 * 1024,
             timeout: Duration::from_secs(2),
+            poll: POLL,
+            csv_pair: false,
         }
     }
 }
@@ -77,18 +94,24 @@ fn fetched_list(dir: &Path, server: &ListServer, f: &Fetch) -> SanctionsListConf
             url.clone(),
             ListCategory::Sanctions,
             ListAction::Deny,
-            ListFormat::SdnAdvancedXml,
+            if f.csv_pair {
+                ListFormat::SdnCsv
+            } else {
+                ListFormat::SdnAdvancedXml
+            },
             f.max_age,
         )
         .unwrap()
         .with_jurisdiction(Jurisdiction::new("US-OFAC").unwrap()),
         path: dir.join("data/lists/ofac-sdn"),
+        comments_path: f.csv_pair.then(|| dir.join("data/lists/ofac-sdn.comments")),
         remote: Some(RemoteSource {
             url: url.parse().unwrap(),
+            comments_url: f.csv_pair.then(|| server.url("/comments").parse().unwrap()),
             checksum_url: f
                 .checksum
                 .then(|| server.url("/list.sha256").parse().unwrap()),
-            poll_interval: POLL,
+            poll_interval: f.poll,
             max_bytes: f.max_bytes,
             connect_timeout: Duration::from_secs(2),
             timeout: f.timeout,
@@ -103,7 +126,11 @@ fn fetched_list(dir: &Path, server: &ListServer, f: &Fetch) -> SanctionsListConf
 /// the lists.
 fn policy() -> String {
     let mut policy = setup::DEMO_POLICY.to_owned();
-    for (address, label) in [(LAZARUS, "counterparty A"), (TORNADO, "counterparty B")] {
+    for (address, label) in [
+        (LAZARUS, "counterparty A"),
+        (TORNADO, "counterparty B"),
+        (STRADDLING, "counterparty C"),
+    ] {
         policy.push_str(&format!(
             "\n[[address_book]]\naddress = \"{address}\"\nlabel = \"{label}\"\nadded_by = \"dave\"\nadded_at = \"2024-06-01\"\n"
         ));
@@ -485,6 +512,199 @@ async fn not_modified_keeps_a_list_fresh_a_publisher_down_past_max_age_denies_an
             resumed = Some(p);
         }
     }
+    drop(c);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reload_polls_the_publisher_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ListServer::start(dir.path(), EARLIER.to_vec()).await;
+    // No scheduled poll during the test: only the first one, at start, and those asked for.
+    let f = Fetch {
+        poll: Duration::from_secs(3600),
+        ..Fetch::default()
+    };
+    let gw = start_fetching(dir.path(), &server, &f).await;
+    let mut c = gw.client().await;
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+    loaded(dir.path(), 1).await;
+    let before = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(LAZARUS, U256::from(5u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(state(&before), pb::ProposalState::NeedsApprovals);
+
+    // OFAC publishes; the schedule would not look for an hour. An operator asks: the answer
+    // comes after the publisher was asked, with the diff of the version it brought.
+    server.publish(LATER.to_vec());
+    let reloaded = admin
+        .reload_sanctions_lists(pb::ReloadSanctionsListsRequest { list_ids: vec![] })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = reloaded
+        .lists
+        .iter()
+        .find(|l| l.id == "ofac-sdn")
+        .unwrap_or_else(|| panic!("{reloaded:?}"));
+    assert_eq!(status.error, "", "{status:?}");
+    assert!(status.added > 0 && status.removed > 0, "{status:?}");
+    assert_eq!(status.version, "2025-11-19", "{status:?}");
+    assert_eq!(
+        server
+            .counters
+            .full
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    loaded(dir.path(), 2).await;
+
+    // The proposal in flight is re-screened against it; a new one is denied outright.
+    let mut denied = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while denied.is_none() {
+        assert!(Instant::now() < deadline, "not re-screened");
+        let p = get(&mut c, &before.id).await;
+        if state(&p) == pb::ProposalState::Denied {
+            denied = Some(p);
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(
+        evidence(&listed_reason(&denied.unwrap()), "list"),
+        "ofac-sdn (US-OFAC)"
+    );
+    let p = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(LAZARUS, U256::from(6u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(state(&p), pb::ProposalState::Denied);
+
+    // Asked again with nothing new: a 304 confirms the copy in force; no new version.
+    let again = admin
+        .reload_sanctions_lists(pb::ReloadSanctionsListsRequest {
+            list_ids: vec!["ofac-sdn".to_owned()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.lists.len(), 1);
+    let status = again.lists.first().unwrap();
+    assert_eq!(
+        (status.error.as_str(), status.added, status.removed),
+        ("", 0, 0)
+    );
+    assert!(
+        server
+            .counters
+            .not_modified
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    assert_eq!(
+        list_changes(dir.path())
+            .iter()
+            .filter(|c| c.outcome == ListOutcome::Loaded)
+            .count(),
+        2
+    );
+
+    // The publisher down: the reload says why and the copy in force stays.
+    server.set_mode(Mode::Down);
+    let down = admin
+        .reload_sanctions_lists(pb::ReloadSanctionsListsRequest { list_ids: vec![] })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = down.lists.first().unwrap();
+    assert!(
+        status.error.contains("the copy in force stays") && status.version == "2025-11-19",
+        "{status:?}"
+    );
+    drop((c, admin));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_csv_pair_is_fetched_as_one_list_and_either_file_changing_is_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ListServer::start(dir.path(), SDN_CSV.to_vec()).await;
+    // First an empty comments file: the address cut at the Remarks limit is not listed.
+    server.publish_document("/comments", Vec::new());
+    let f = Fetch {
+        csv_pair: true,
+        ..Fetch::default()
+    };
+    let gw = start_fetching(dir.path(), &server, &f).await;
+    let mut c = gw.client().await;
+    loaded(dir.path(), 1).await;
+    let in_flight = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(STRADDLING, U256::from(7u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        state(&in_flight),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        in_flight.decision
+    );
+    // Lazarus is in sdn.csv itself.
+    let p = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(LAZARUS, U256::from(8u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(state(&p), pb::ProposalState::Denied);
+
+    // Only the comments file changes: sdn.csv answers 304, the pair is a new version that
+    // lists the straddling address, and the proposal in flight is denied by the re-screen.
+    server.publish_document("/comments", SDN_COMMENTS_CSV.to_vec());
+    let change = loaded(dir.path(), 2).await;
+    assert!(change.added.contains(&STRADDLING), "{change:?}");
+    assert_eq!(
+        server
+            .counters
+            .full
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "sdn.csv fetched once, then only confirmed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = get(&mut c, &in_flight.id).await;
+        if state(&p) == pb::ProposalState::Denied {
+            assert_eq!(evidence(&listed_reason(&p), "list"), "ofac-sdn (US-OFAC)");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not re-screened: {:?}",
+            p.decision
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Both copies and their validators are kept for a restart without network.
+    assert_eq!(
+        std::fs::read(dir.path().join("data/lists/ofac-sdn.comments")).unwrap(),
+        SDN_COMMENTS_CSV
+    );
+    let meta = std::fs::read_to_string(dir.path().join("data/lists/ofac-sdn.meta.json")).unwrap();
+    assert!(meta.contains("comments"), "{meta}");
     drop(c);
     gw.stop().await;
 }

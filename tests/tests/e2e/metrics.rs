@@ -247,6 +247,7 @@ async fn a_stale_list_shows_as_unusable() {
         )
         .unwrap(),
         path: fresh.path.clone(),
+        comments_path: None,
         remote: None,
     });
     let mut opts = Options::demo();

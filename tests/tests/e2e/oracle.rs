@@ -1,15 +1,20 @@
-//! Issue 16: the on-chain screen. A contract with the Chainalysis oracle's interface
-//! (`isSanctioned(address) returns (bool)`) is put on the local ganache node by the test, at the
-//! mainnet oracle's address; the gateway asks it about every address a proposal touches, through
-//! a JSON-RPC proxy that can hang.
+//! Issue 16: the on-chain screen. The test deploys a contract with the Chainalysis oracle's
+//! interface (`SanctionsOracle` in the simulator's `TestContracts.sol`: the owner adds and removes
+//! addresses, anyone asks `isSanctioned(address)`) on the local ganache node with an ordinary
+//! transaction; the gateway asks it about every address a proposal touches, through a JSON-RPC
+//! proxy that can hang.
 
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
-use signgate_gateway::config::{CHAINALYSIS_ORACLE, OracleConfig};
+use alloy_sol_types::{SolCall, sol};
+use signgate_gateway::config::OracleConfig;
 use signgate_policy::sanctions::{Jurisdiction, ListAction, ListId};
 use signgate_proto::v1 as pb;
-use signgate_testkit::{node::ChainNode, proxy::RpcProxy};
+use signgate_testkit::{
+    node::{ChainNode, DEPLOYER, test_contract},
+    proxy::RpcProxy,
+};
 
 use crate::{
     demo,
@@ -18,24 +23,24 @@ use crate::{
     },
 };
 
-/// Runtime code of the test oracle: `isSanctioned(addr)` answers the storage word at slot
-/// `addr` (1: sanctioned), whatever the selector.
-///
-/// `PUSH1 4  CALLDATALOAD  SLOAD  PUSH1 0  MSTORE  PUSH1 32  PUSH1 0  RETURN`
-const ORACLE_CODE: &str = "0x6004355460005260206000f3";
+sol! {
+    /// The test oracle's owner functions (the gateway itself only calls `isSanctioned`).
+    function addToSanctionsList(address[] newSanctions) external;
+    function removeFromSanctionsList(address[] removeSanctions) external;
+}
 
-fn slot(a: Address) -> U256 {
-    U256::from_be_slice(a.as_slice())
+/// Deploys the test oracle from [`DEPLOYER`], its owner.
+async fn deploy_oracle(node: &ChainNode) -> Address {
+    let receipt = node
+        .send(DEPLOYER, None, test_contract("SanctionsOracle"), U256::ZERO)
+        .await;
+    serde_json::from_value(receipt["contractAddress"].clone()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_oracle_denies_a_sanctioned_address_and_a_timeout_cannot_screen() {
     let node = tokio::task::spawn_blocking(ChainNode::start).await.unwrap();
-    node.rpc(
-        "evm_setAccountCode",
-        serde_json::json!([CHAINALYSIS_ORACLE, ORACLE_CODE]),
-    )
-    .await;
+    let contract = deploy_oracle(&node).await;
     let proxy = RpcProxy::start(node.url());
     let dir = tempfile::tempdir().unwrap();
     let oracle = OracleConfig {
@@ -43,7 +48,7 @@ async fn the_oracle_denies_a_sanctioned_address_and_a_timeout_cannot_screen() {
         jurisdiction: Some(Jurisdiction::new("US-OFAC").unwrap()),
         action: ListAction::Deny,
         endpoint: signgate_chain::EndpointUrl::parse(&proxy.url()).unwrap(),
-        contract: CHAINALYSIS_ORACLE,
+        contract,
         timeout: Duration::from_millis(500),
         max_batch: 2,
     };
@@ -71,8 +76,16 @@ async fn the_oracle_denies_a_sanctioned_address_and_a_timeout_cannot_screen() {
 
     // The oracle now says the payee is sanctioned: denied, the oracle named with its
     // jurisdiction, the address where it occurs.
-    node.set_storage(CHAINALYSIS_ORACLE, slot(demo::PAYEE), U256::from(1u8))
-        .await;
+    let add = addToSanctionsListCall {
+        newSanctions: vec![demo::PAYEE],
+    };
+    node.send(
+        DEPLOYER,
+        Some(contract),
+        add.abi_encode().into(),
+        U256::ZERO,
+    )
+    .await;
     let p = submit(
         &mut c,
         demo::DEMO_SAFE,
@@ -103,12 +116,37 @@ async fn the_oracle_denies_a_sanctioned_address_and_a_timeout_cannot_screen() {
         p.screening_hits
     );
 
+    // The owner removes the payee (a delisting): the oracle no longer denies it.
+    let remove = removeFromSanctionsListCall {
+        removeSanctions: vec![demo::PAYEE],
+    };
+    node.send(
+        DEPLOYER,
+        Some(contract),
+        remove.abi_encode().into(),
+        U256::ZERO,
+    )
+    .await;
+    let p = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(demo::PAYEE, U256::from(3u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        state(&p),
+        pb::ProposalState::NeedsApprovals,
+        "{:?}",
+        p.decision
+    );
+
     // The oracle's endpoint stops answering: cannot screen, denied.
     proxy.hang();
     let p = submit(
         &mut c,
         demo::DEMO_SAFE,
-        &token_transfer(demo::PAYEE, U256::from(3u64), 0),
+        &token_transfer(demo::PAYEE, U256::from(4u64), 0),
         "alice",
     )
     .await;
