@@ -69,16 +69,36 @@ pub fn load_raw(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<RawConfig, ConfigError> {
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    merge(builder, env)
+}
+
+/// [`load_raw`] with the operator's file given as its text: the same layers and the same
+/// checks, without reading a file (the configuration fuzz target, tests).
+pub fn load_raw_text(
+    text: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<RawConfig, ConfigError> {
+    let builder = Config::builder()
+        .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+        .add_source(File::from_str(text, FileFormat::Toml));
+    merge(builder, env)
+}
+
+/// The environment layer over `builder`'s files, deserialised with unknown keys refused.
+fn merge(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<RawConfig, ConfigError> {
     let vars: config::Map<String, String> = env
         .into_iter()
         .filter(|(k, _)| {
             k.starts_with(&format!("{ENV_PREFIX}_")) && !k.starts_with(CLIENT_ENV_PREFIX)
         })
         .collect();
-    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-    if let Some(path) = file {
-        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
-    }
     let merged = builder
         .add_source(
             Environment::with_prefix(ENV_PREFIX)
@@ -103,6 +123,14 @@ impl GatewayConfig {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         Self::try_from(load_raw(file, env)?)
+    }
+
+    /// [`Self::load`] with the operator's file given as its text.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Self::try_from(load_raw_text(text, env)?)
     }
 
     /// The embedded default alone, validated; what `signgate serve` runs with no file and no
@@ -362,6 +390,23 @@ mod tests {
             let err = fetched(dir.path(), &bad).unwrap_err().to_string();
             assert!(err.contains(key), "{bad}: {err}");
         }
+    }
+
+    /// The fuzz target's entry point is the file loader without the file.
+    #[test]
+    fn a_configuration_from_text_is_the_same_as_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let from_file = fetched(dir.path(), OFAC_FETCHED).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("fetched.toml")).unwrap();
+        let data = dir.path().join("data").to_string_lossy().into_owned();
+        let vars = env(&[("SIGNGATE_STORE__DATA_DIR", data.as_str())]);
+        let from_text = GatewayConfig::from_toml(&text, vars).unwrap();
+        assert_eq!(from_text.effective_sha256, from_file.effective_sha256);
+        assert_eq!(from_text.data_dir, from_file.data_dir);
+        let err = GatewayConfig::from_toml("[server]\nlisten = \"0.0.0.0:1\"\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
     }
 
     /// Every `[[sanctions]]` block of the README loads as written: a newcomer copies one.
