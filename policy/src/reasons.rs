@@ -700,6 +700,13 @@ pub struct MissingApprovals {
     pub probationary_admitted: bool,
     /// Approvals from holders of this role that did not count, and why.
     pub not_counted: Vec<(OperatorId, NotCounted)>,
+    /// Holders of this role whose approval, given now, would count and bring the quorum closer:
+    /// found by counting again with that approval added ([`crate::evaluate::assess`]), so the
+    /// initiator, a probationary operator where probation forbids it, an operator already
+    /// counted and a holder of revoked keys only are never named. Empty in decisions recorded
+    /// before it existed.
+    #[serde(default)]
+    pub eligible: Vec<OperatorId>,
 }
 
 impl MissingApprovals {

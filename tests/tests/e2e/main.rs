@@ -20,6 +20,7 @@ mod cancel;
 mod chain;
 mod decisions;
 mod demo;
+mod eligible;
 mod failures;
 mod list_events;
 mod list_fetch;
