@@ -7,6 +7,8 @@
 //! Reasons go out as data: the stable code, the sentence an operator reads, and every typed
 //! field of the reason as key/value evidence, so a client can act on them without parsing text.
 
+use std::sync::Arc;
+
 use alloy_primitives::U256;
 use prost::Message;
 use signgate_policy::{
@@ -23,7 +25,7 @@ use signgate_simulator::{
     SafeContext, SafeTx,
     decode::{Action, ActionPath, AddressRole},
     decode_transaction,
-    render::{AssetBook, AssetLabel, CodeName, DisplayWarning, SafeChangeWords},
+    render::{AssetBook, AssetLabel, CodeName, Descriptors, DisplayWarning, SafeChangeWords},
     report::{GrantKind, OverrideReason, SafeStorageChange, SignatureMode, SimulationReport},
 };
 
@@ -568,7 +570,9 @@ fn asset_book(
     safe: alloy_primitives::Address,
 ) -> AssetBook {
     AssetBook::new(
-        policy.map(|p| p.named_assets(chain_id, safe)).unwrap_or_default(),
+        policy
+            .map(|p| p.named_assets(chain_id, safe))
+            .unwrap_or_default(),
         recorded
             .simulation
             .as_ref()
@@ -588,7 +592,11 @@ fn display_warning(w: &DisplayWarning) -> pb::Reason {
 
 /// The analysed part of a proposal: the transaction decoded again, the simulation and screening
 /// as recorded at submission. A proposal stored before typed records shows its stored view.
-fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal, GatewayError> {
+fn analysed(
+    r: &ProposalRecord,
+    policy: Option<&Policy>,
+    descriptors: &Arc<Descriptors>,
+) -> Result<pb::Proposal, GatewayError> {
     let body = &r.body;
     let recorded = match &body.analysis {
         ProposalAnalysis::Recorded(a) => a,
@@ -608,7 +616,10 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
             r.id
         ))
     })?;
-    let book = asset_book(policy, recorded, r.chain_id, r.safe);
+    let book = asset_book(policy, recorded, r.chain_id, r.safe)
+        .with_clear_signing(r.chain_id, descriptors.clone());
+    let mut warnings = book.warnings();
+    warnings.extend(d.root.display_warnings(&book));
     Ok(pb::Proposal {
         safe_version: body.version.to_string(),
         transaction: Some(convert::safe_tx_to_proto(&d.tx)),
@@ -617,9 +628,14 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
             message_hash: format!("{:#x}", d.hashes.struct_hash),
             safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
         }),
-        actions: vec![action(&d.root, &ActionPath::default(), d.context.safe, &book)],
+        actions: vec![action(
+            &d.root,
+            &ActionPath::default(),
+            d.context.safe,
+            &book,
+        )],
         simulation: Some(simulation(recorded, &body.tx, policy, &book)),
-        display_warnings: book.warnings().iter().map(display_warning).collect(),
+        display_warnings: warnings.iter().map(display_warning).collect(),
         screening_hits: hits(recorded),
         intent: body.intent.as_ref().map(intent),
         supplied_signatures: body.supplied.iter().map(supplied).collect(),
@@ -660,14 +676,11 @@ fn approval_view(a: &ApprovalRecord, decision: Option<&pb::Decision>) -> pb::App
 pub fn proposal(
     stored: &StoredProposal,
     policy: Option<&Policy>,
+    descriptors: &Arc<Descriptors>,
 ) -> Result<pb::Proposal, GatewayError> {
     let r = &stored.record;
-    let mut view = analysed(r, policy)?;
-    let decision = stored
-        .decision
-        .as_ref()
-        .map(stored_decision)
-        .transpose()?;
+    let mut view = analysed(r, policy, descriptors)?;
+    let decision = stored.decision.as_ref().map(stored_decision).transpose()?;
     view.id = r.id.to_string();
     view.state = convert::state_to_proto(r.state).into();
     view.revision = r.revision;

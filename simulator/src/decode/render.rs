@@ -224,10 +224,7 @@ fn describe_config(call: &SafeConfigCall) -> String {
 fn describe_token(call: &TokenCall, token: Address, book: &AssetBook) -> String {
     match call {
         TokenCall::Transfer { recipient, amount } => {
-            format!(
-                "transfer {} to {recipient}",
-                book.amount(token, *amount)
-            )
+            format!("transfer {} to {recipient}", book.amount(token, *amount))
         }
         TokenCall::TransferFrom {
             from,
@@ -303,10 +300,7 @@ fn describe_permit2(call: &Permit2Call, book: &AssetBook) -> String {
             spender,
             tokens,
         } => {
-            let list: Vec<String> = tokens
-                .iter()
-                .map(|(t, a)| book.amount(*t, *a))
-                .collect();
+            let list: Vec<String> = tokens.iter().map(|(t, a)| book.amount(*t, *a)).collect();
             format!(
                 "Permit2 permit(owner {owner}, spender {spender}, {})",
                 list.join(", ")

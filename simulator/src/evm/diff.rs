@@ -602,7 +602,10 @@ fn code_hashes_of_code_slots<D: DatabaseRef<Error = StateError>>(
     for c in changes.iter_mut() {
         if matches!(
             c.meaning,
-            SafeSlot::Singleton | SafeSlot::Guard | SafeSlot::ModuleGuard | SafeSlot::FallbackHandler
+            SafeSlot::Singleton
+                | SafeSlot::Guard
+                | SafeSlot::ModuleGuard
+                | SafeSlot::FallbackHandler
         ) {
             c.new_code_hash = Some(code_hash_at(src, state, c.after_address())?);
         }

@@ -422,7 +422,12 @@ where
     let mut tokens: BTreeSet<Address> = BTreeSet::new();
     tokens.extend(report.token_events.iter().map(|e| e.token));
     tokens.extend(report.grants.iter().map(|g| g.token));
-    tokens.extend(report.reached_safes.iter().flat_map(|r| r.grants.iter().map(|g| g.token)));
+    tokens.extend(
+        report
+            .reached_safes
+            .iter()
+            .flat_map(|r| r.grants.iter().map(|g| g.token)),
+    );
     tokens.extend(
         report
             .calls
@@ -438,20 +443,34 @@ where
         if Instant::now() >= deadline {
             return None;
         }
-        let decimals = view_call(evm, caller, token, IERC20Metadata::decimalsCall {}.abi_encode(), chain_id)
-            .and_then(|d| IERC20Metadata::decimalsCall::abi_decode_returns(&d).ok())
-            .filter(|d| *d <= 77);
-        let symbol = view_call(evm, caller, token, IERC20Metadata::symbolCall {}.abi_encode(), chain_id)
-            .and_then(|d| {
-                if d.len() == 32 {
-                    // bytes32 symbols (MKR and other early tokens)
-                    let end = d.iter().position(|b| *b == 0).unwrap_or(d.len());
-                    d.get(..end).and_then(|b| std::str::from_utf8(b).ok()).map(str::to_owned)
-                } else {
-                    IERC20Metadata::symbolCall::abi_decode_returns(&d).ok()
-                }
-            })
-            .and_then(|s| TokenMetadata::clean_symbol(&s));
+        let decimals = view_call(
+            evm,
+            caller,
+            token,
+            IERC20Metadata::decimalsCall {}.abi_encode(),
+            chain_id,
+        )
+        .and_then(|d| IERC20Metadata::decimalsCall::abi_decode_returns(&d).ok())
+        .filter(|d| *d <= 77);
+        let symbol = view_call(
+            evm,
+            caller,
+            token,
+            IERC20Metadata::symbolCall {}.abi_encode(),
+            chain_id,
+        )
+        .and_then(|d| {
+            if d.len() == 32 {
+                // bytes32 symbols (MKR and other early tokens)
+                let end = d.iter().position(|b| *b == 0).unwrap_or(d.len());
+                d.get(..end)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .map(str::to_owned)
+            } else {
+                IERC20Metadata::symbolCall::abi_decode_returns(&d).ok()
+            }
+        })
+        .and_then(|s| TokenMetadata::clean_symbol(&s));
         out.push(TokenMetadata {
             token,
             decimals,

@@ -6,7 +6,6 @@ use std::fmt;
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
-
 use crate::{
     constants::SENTINEL,
     deployments::{self, Deployment, SafeContract},
@@ -397,7 +396,13 @@ impl fmt::Display for SafeChangeWords {
                 after,
                 code_hash,
             } => {
-                write!(f, "{} {} → {}", hook.as_str(), or_none(*before), or_none(*after))?;
+                write!(
+                    f,
+                    "{} {} → {}",
+                    hook.as_str(),
+                    or_none(*before),
+                    or_none(*after)
+                )?;
                 if *after != Address::ZERO {
                     write!(f, " ({})", hash_words(*code_hash))?;
                 }
@@ -417,10 +422,7 @@ impl fmt::Display for SafeChangeWords {
                 slot,
                 before,
                 after,
-            } => write!(
-                f,
-                "UNNAMED Safe storage slot {slot:#x}: {before} → {after}"
-            ),
+            } => write!(f, "UNNAMED Safe storage slot {slot:#x}: {before} → {after}"),
         }
     }
 }

@@ -195,14 +195,11 @@ fn parameter_of(path: &str) -> String {
 }
 
 /// A `$.metadata.constants.x` or `$.metadata.enums.x` reference, resolved.
-fn resolve<'a>(
-    v: &'a serde_json::Value,
-    meta: &'a RawMetadata,
-) -> Option<&'a serde_json::Value> {
+fn resolve<'a>(v: &'a serde_json::Value, meta: &'a RawMetadata) -> Option<&'a serde_json::Value> {
     match v.as_str() {
-        Some(s) if s.starts_with("$.metadata.constants.") => {
-            meta.constants.get(s.trim_start_matches("$.metadata.constants."))
-        }
+        Some(s) if s.starts_with("$.metadata.constants.") => meta
+            .constants
+            .get(s.trim_start_matches("$.metadata.constants.")),
         Some(s) if s.starts_with("$.metadata.enums.") => {
             meta.enums.get(s.trim_start_matches("$.metadata.enums."))
         }
@@ -223,7 +220,12 @@ impl Descriptor {
         let deployments: Vec<(u64, Address)> = raw
             .context
             .contract
-            .map(|c| c.deployments.iter().map(|d| (d.chain_id, d.address)).collect())
+            .map(|c| {
+                c.deployments
+                    .iter()
+                    .map(|d| (d.chain_id, d.address))
+                    .collect()
+            })
             .unwrap_or_default();
         if deployments.is_empty() {
             return Err(DescriptorError::NoDeployments);
@@ -387,7 +389,11 @@ impl Descriptors {
         book: &AssetBook,
     ) -> ClearSign {
         for d in self.all.iter().filter(|d| d.covers(chain_id, contract)) {
-            let Some(f) = d.formats.iter().find(|f| f.function.selector().0 == selector) else {
+            let Some(f) = d
+                .formats
+                .iter()
+                .find(|f| f.function.selector().0 == selector)
+            else {
                 continue;
             };
             return match words(d, f, contract, arguments, book) {
@@ -410,12 +416,20 @@ fn value_words(v: &DynSolValue) -> String {
         DynSolValue::Int(i, _) => i.to_string(),
         DynSolValue::Bool(b) => b.to_string(),
         DynSolValue::FixedBytes(w, size) => {
-            format!("0x{}", alloy_primitives::hex::encode(w.get(..*size).unwrap_or_default()))
+            format!(
+                "0x{}",
+                alloy_primitives::hex::encode(w.get(..*size).unwrap_or_default())
+            )
         }
-        DynSolValue::Bytes(b) => format!("0x{} ({} bytes)", alloy_primitives::hex::encode(b), b.len()),
+        DynSolValue::Bytes(b) => {
+            format!("0x{} ({} bytes)", alloy_primitives::hex::encode(b), b.len())
+        }
         DynSolValue::String(s) => format!("{:?}", text(s)),
         DynSolValue::Array(items) | DynSolValue::FixedArray(items) | DynSolValue::Tuple(items) => {
-            format!("[{}]", items.iter().map(value_words).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(value_words).collect::<Vec<_>>().join(", ")
+            )
         }
         other => format!("{other:?}"),
     }
@@ -434,17 +448,34 @@ fn words(
         .abi_decode_input(arguments)
         .map_err(|_| format!("the calldata does not decode as {sig}"))?;
     if f.function.abi_encode_input_raw(&values).ok().as_deref() != Some(arguments) {
-        return Err(format!("the calldata is not the canonical encoding of {sig}"));
+        return Err(format!(
+            "the calldata is not the canonical encoding of {sig}"
+        ));
     }
     let names: Vec<&str> = f.function.inputs.iter().map(|p| p.name.as_str()).collect();
-    let arg = |name: &str| names.iter().position(|n| *n == name).and_then(|i| values.get(i));
+    let arg = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| values.get(i))
+    };
     let mut parts = Vec::new();
     for field in &f.fields {
         let Some(v) = arg(&field.parameter) else {
-            return Err(format!("it shows `{}`, which {sig} does not have", field.parameter));
+            return Err(format!(
+                "it shows `{}`, which {sig} does not have",
+                field.parameter
+            ));
         };
         let shown = match (&field.format, v) {
-            (FieldFormat::TokenAmount { token, threshold, message }, DynSolValue::Uint(amount, _)) => {
+            (
+                FieldFormat::TokenAmount {
+                    token,
+                    threshold,
+                    message,
+                },
+                DynSolValue::Uint(amount, _),
+            ) => {
                 let token = match token {
                     Some(TokenRef::Constant(a)) => Some(*a),
                     Some(TokenRef::Parameter(p)) => match arg(p) {
@@ -455,15 +486,19 @@ fn words(
                 };
                 let token = token.unwrap_or(contract);
                 match (threshold, message) {
-                    (Some(t), Some(m)) if amount >= t => format!("{m} ({})", book.amount(token, *amount)),
+                    (Some(t), Some(m)) if amount >= t => {
+                        format!("{m} ({})", book.amount(token, *amount))
+                    }
                     _ => book.amount(token, *amount),
                 }
             }
             (FieldFormat::NativeAmount, DynSolValue::Uint(amount, _)) => book.native(*amount),
-            (FieldFormat::Enum(names), DynSolValue::Uint(n, _)) => match names.get(&n.to_string()) {
-                Some(w) => format!("{w} ({n})"),
-                None => format!("{n} (not a value the descriptor names)"),
-            },
+            (FieldFormat::Enum(names), DynSolValue::Uint(n, _)) => {
+                match names.get(&n.to_string()) {
+                    Some(w) => format!("{w} ({n})"),
+                    None => format!("{n} (not a value the descriptor names)"),
+                }
+            }
             (FieldFormat::Raw, v) => value_words(v),
             (_, v) => {
                 return Err(format!(
@@ -481,6 +516,14 @@ fn words(
             parts.push(format!("{name} {}", value_words(v)));
         }
     }
-    let by = d.owner.as_deref().map_or_else(String::new, |o| format!(" [{o}]"));
-    Ok(format!("{}{by}: {} (as described by {})", f.intent, parts.join(", "), d.name))
+    let by = d
+        .owner
+        .as_deref()
+        .map_or_else(String::new, |o| format!(" [{o}]"));
+    Ok(format!(
+        "{}{by}: {} (as described by {})",
+        f.intent,
+        parts.join(", "),
+        d.name
+    ))
 }

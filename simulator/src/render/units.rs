@@ -285,7 +285,8 @@ impl AssetBook {
                 decimals,
                 genuine,
             } => {
-                let genuine = genuine.map_or_else(|| "the native coin".to_owned(), |g| g.to_string());
+                let genuine =
+                    genuine.map_or_else(|| "the native coin".to_owned(), |g| g.to_string());
                 let qty = match decimals {
                     Some(d) => qty(d),
                     None if unlimited => qty(0),

@@ -13,8 +13,8 @@ use tonic::transport::Channel;
 use crate::{
     demo,
     support::{
-        Options, approve_request, start, start_provider_with_policy, statement, submit_request,
-        submission, token_transfer,
+        Options, approve_request, start, start_provider_with_policy, statement, submission,
+        submit_request, token_transfer,
     },
 };
 
@@ -65,18 +65,26 @@ async fn walk(
         // Every key the operator holds, revoked ones included: listed means one of them counts.
         let mut after = p.clone();
         for k in 0..op.keys.len() {
-            let req = approve_request(&statement(&p, pb::ApprovalKind::Approve), &keys(&op.id.0, k));
+            let req = approve_request(
+                &statement(&p, pb::ApprovalKind::Approve),
+                &keys(&op.id.0, k),
+            );
             if let Ok(reply) = c.approve(req).await {
                 after = reply.into_inner();
             }
         }
         let now_counts = counted(&after) > before;
         assert_eq!(
-            was_listed, now_counts,
+            was_listed,
+            now_counts,
             "operator {} was {}listed as eligible, and their approval {}: {:?} then {:?}",
             op.id,
             if was_listed { "" } else { "not " },
-            if now_counts { "counts" } else { "does not count" },
+            if now_counts {
+                "counts"
+            } else {
+                "does not count"
+            },
             p.decision,
             after.approvals
         );
@@ -132,12 +140,7 @@ async fn the_standard_policy_lists_exactly_the_operators_whose_approval_counts()
         );
     let policy = Policy::compile(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gw = start_provider_with_policy(
-        dir.path(),
-        Options::demo().served(),
-        Some(&text),
-    )
-    .await;
+    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), Some(&text)).await;
     let mut c = gw.client().await;
     let keys = |id: &str, k: usize| test_signing_key(&format!("{id}#{k}"));
     let initiator = test_signing_key("alice#0");

@@ -38,3 +38,4 @@ mod signatures;
 mod support;
 mod velocity;
 mod witness;
+mod words;
