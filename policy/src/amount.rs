@@ -92,7 +92,10 @@ impl FromStr for HumanAmount {
 
 impl fmt::Display for HumanAmount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_units(self.mantissa, self.scale))
+        f.write_str(&signgate_simulator::render::format_units_plain(
+            self.mantissa,
+            self.scale,
+        ))
     }
 }
 

@@ -432,6 +432,7 @@ where
         report
             .calls
             .iter()
+            .filter(|c| !c.kind.runs_in_caller_context())
             .filter(|c| c.selector.is_some_and(|s| token_selectors.contains(&s.0)))
             .map(|c| c.target),
     );

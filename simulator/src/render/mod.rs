@@ -13,4 +13,6 @@ pub mod units;
 
 pub use changes::{CodeName, Hook, SafeChangeWords};
 pub use clear_sign::{ClearSign, Descriptor, DescriptorError, Descriptors};
-pub use units::{AssetBook, AssetLabel, DisplayWarning, PolicyAsset, format_units};
+pub use units::{
+    AssetBook, AssetLabel, DisplayWarning, PolicyAsset, format_units, format_units_plain,
+};

@@ -17,6 +17,16 @@ use crate::report::TokenMetadata;
 /// `amount` base units at `decimals` decimals, with thousands separators and trailing zeros
 /// trimmed: `1000000000000000000000` at 18 is `1,000`; `1500000` at 6 is `1.5`.
 pub fn format_units(amount: U256, decimals: u8) -> String {
+    let plain = format_units_plain(amount, decimals);
+    match plain.split_once('.') {
+        Some((int, frac)) => format!("{}.{frac}", group_thousands(int)),
+        None => group_thousands(&plain),
+    }
+}
+
+/// [`format_units`] without separators (`1000.5`): the machine-readable form, as policy files
+/// write amounts.
+pub fn format_units_plain(amount: U256, decimals: u8) -> String {
     let digits = amount.to_string();
     let d = usize::from(decimals);
     let padded = if digits.len() <= d {
@@ -26,9 +36,8 @@ pub fn format_units(amount: U256, decimals: u8) -> String {
     };
     let (int, frac) = padded.split_at(padded.len() - d);
     let frac = frac.trim_end_matches('0');
-    let int = group_thousands(int);
     if frac.is_empty() {
-        int
+        int.to_owned()
     } else {
         format!("{int}.{frac}")
     }
@@ -181,13 +190,20 @@ fn skeleton(symbol: &str) -> String {
 
 /// Every asset's symbol and decimals for one proposal: the policy's table first, then what the
 /// tokens said at the simulated state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AssetBook {
     policy: Vec<PolicyAsset>,
     read: Vec<TokenMetadata>,
     native_symbol: String,
     /// Clear-signing descriptors and the chain they are looked up on.
     clear_signing: Option<(u64, Arc<Descriptors>)>,
+}
+
+impl Default for AssetBook {
+    /// A book that knows no asset but the native coin (`ETH`, 18 decimals).
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new())
+    }
 }
 
 impl AssetBook {
