@@ -30,9 +30,18 @@ fn missing(p: &pb::Proposal) -> Vec<(String, u32, Vec<String>)> {
     }
 }
 
-/// Approvals that count, across groups (an approved proposal: every slot filled).
-fn counted(p: &pb::Proposal) -> usize {
-    p.approvals.iter().filter(|a| a.counted).count()
+/// Approvals still missing across every short group; none once approved. (An approval marked
+/// `counted` may fill no slot: a holder of no required role.)
+fn shortfall(p: &pb::Proposal) -> u32 {
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::NeedsApprovals(n)) => n
+            .missing
+            .iter()
+            .map(|m| m.need.saturating_sub(m.have))
+            .sum(),
+        Some(pb::decision::Outcome::Approved(_)) => 0,
+        other => panic!("needs approvals or approved expected, got {other:?}"),
+    }
 }
 
 fn listed(p: &pb::Proposal, operator: &str) -> bool {
@@ -61,23 +70,25 @@ async fn walk(
             .unwrap()
             .into_inner();
         let was_listed = listed(&p, &op.id.0);
-        let before = counted(&p);
+        let before = shortfall(&p);
         // Every key the operator holds, revoked ones included: listed means one of them counts.
         let mut after = p.clone();
+        let mut refused = Vec::new();
         for k in 0..op.keys.len() {
             let req = approve_request(
                 &statement(&p, pb::ApprovalKind::Approve),
                 &keys(&op.id.0, k),
             );
-            if let Ok(reply) = c.approve(req).await {
-                after = reply.into_inner();
+            match c.approve(req).await {
+                Ok(reply) => after = reply.into_inner(),
+                Err(status) => refused.push(status.message().to_owned()),
             }
         }
-        let now_counts = counted(&after) > before;
+        let now_counts = shortfall(&after) < before;
         assert_eq!(
             was_listed,
             now_counts,
-            "operator {} was {}listed as eligible, and their approval {}: {:?} then {:?}",
+            "operator {} was {}listed as eligible, and their approval {} (refused: {refused:?}): {:?} then {:?}",
             op.id,
             if was_listed { "" } else { "not " },
             if now_counts {

@@ -29,7 +29,7 @@ const FAKE_DEMO: Address = address!("0x0000000000000000000000000000000000fa4e18"
 /// Aave v3's Pool on Ethereum, which the bundled ERC-7730 descriptor covers.
 const AAVE_POOL: Address = address!("0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2");
 /// An owner or module the cases add.
-const NEWCOMER: Address = address!("0x00000000000000000000000000000000000A11CE");
+const NEWCOMER: Address = address!("0x00000000000000000000000000000000000A11cE");
 
 /// Runtime code of a token with metadata: `decimals()` answers storage slot 0x10, `symbol()`
 /// answers slot 0x11 as a `bytes32` (as early tokens do), and every other call is
@@ -254,13 +254,13 @@ fn the_golden_files_say_what_the_issue_asks() {
     assert!(bybit.contains("nonce 71 → 72"), "{bybit}");
     let swap = read("owner-swap");
     assert!(
-        swap.contains("owner added: 0x00000000000000000000000000000000000A11CE"),
+        swap.contains("owner added: 0x00000000000000000000000000000000000A11cE"),
         "{swap}"
     );
     assert!(swap.contains("owner removed:"), "{swap}");
     assert!(
         read("module-enable")
-            .contains("MODULE ENABLED: 0x00000000000000000000000000000000000A11CE")
+            .contains("MODULE ENABLED: 0x00000000000000000000000000000000000A11cE")
     );
     let fake = read("token-impersonating-a-policy-asset");
     assert!(fake.contains("FAKE DEMO"), "{fake}");
