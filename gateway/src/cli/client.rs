@@ -540,13 +540,16 @@ pub fn render(p: &pb::Proposal) -> String {
         Some(pb::decision::Outcome::NeedsApprovals(n)) => {
             out.push_str("decision: needs approvals\n");
             for m in &n.missing {
+                // The gateway names only operators whose approval would count now.
+                let eligible = if m.eligible_operators.is_empty() {
+                    "nobody whose approval would count now".to_owned()
+                } else {
+                    m.eligible_operators.join(", ")
+                };
                 let _ = writeln!(
                     out,
-                    "  {}: {} of {} (eligible: {})",
-                    m.group,
-                    m.have,
-                    m.need,
-                    m.eligible_operators.join(", ")
+                    "  {}: {} of {} (eligible: {eligible})",
+                    m.group, m.have, m.need
                 );
             }
             for r in &n.reasons {
