@@ -239,6 +239,13 @@ fn describe_token(call: &TokenCall, token: Address, book: &AssetBook) -> String 
         TokenCall::Approve {
             spender,
             amount_or_token_id,
+        } if *amount_or_token_id == U256::MAX => format!(
+            "approve: allow {spender} to spend {} of this Safe",
+            book.amount(token, *amount_or_token_id)
+        ),
+        TokenCall::Approve {
+            spender,
+            amount_or_token_id,
         } => {
             format!(
                 "approve: allow {spender} to spend {} of this Safe (or NFT id {amount_or_token_id})",

@@ -436,3 +436,86 @@ fn link(a: Address) -> String {
         a.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::address;
+
+    use super::*;
+
+    fn change(meaning: SafeSlot, before: B256, after: B256) -> SafeStorageChange {
+        SafeStorageChange {
+            slot: U256::ZERO,
+            meaning,
+            before,
+            after,
+            new_code_hash: None,
+        }
+    }
+
+    #[test]
+    fn owner_and_module_writes_are_named_adds_removes_and_links() {
+        let a = address!("0x00000000000000000000000000000000000A11cE");
+        let added = change(
+            SafeSlot::Owner { owner: a },
+            B256::ZERO,
+            SENTINEL.into_word(),
+        );
+        assert_eq!(
+            SafeChangeWords::of(&added),
+            SafeChangeWords::OwnerAdded { owner: a }
+        );
+        let removed = change(
+            SafeSlot::Owner { owner: a },
+            SENTINEL.into_word(),
+            B256::ZERO,
+        );
+        assert_eq!(
+            SafeChangeWords::of(&removed),
+            SafeChangeWords::OwnerRemoved { owner: a }
+        );
+        let head = change(
+            SafeSlot::Module { module: SENTINEL },
+            SENTINEL.into_word(),
+            a.into_word(),
+        );
+        assert!(
+            SafeChangeWords::of(&head)
+                .to_string()
+                .starts_with("module list: after the list head")
+        );
+        let raw = change(SafeSlot::Other, B256::ZERO, B256::with_last_byte(1));
+        assert_eq!(SafeChangeWords::of(&raw).kind(), "STORAGE");
+    }
+
+    #[test]
+    fn a_singleton_is_named_by_version_or_as_unknown_code() {
+        let canonical = deployments::of(SafeContract::Singleton)
+            .find(|d| d.code_hash.is_some())
+            .unwrap();
+        assert!(matches!(
+            CodeName::of_singleton(canonical.address, canonical.code_hash),
+            CodeName::Safe {
+                canonical_address: true,
+                ..
+            }
+        ));
+        // Safe code at another address is named, but not as the canonical deployment.
+        assert!(matches!(
+            CodeName::of_singleton(Address::repeat_byte(9), canonical.code_hash),
+            CodeName::Safe {
+                canonical_address: false,
+                ..
+            }
+        ));
+        // A canonical address holding other code is not that Safe.
+        assert_eq!(
+            CodeName::of_singleton(canonical.address, Some(B256::repeat_byte(1))),
+            CodeName::Unknown
+        );
+        assert_eq!(
+            CodeName::of_singleton(Address::repeat_byte(9), Some(KECCAK256_EMPTY)),
+            CodeName::NoCode
+        );
+    }
+}

@@ -527,3 +527,107 @@ fn words(
         d.name
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::address;
+
+    use super::*;
+
+    const POOL: Address = address!("0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2");
+
+    fn supply(amount: U256) -> Vec<u8> {
+        let f = Function::parse(
+            "supply(address asset, uint256 amount, address onBehalfOf, uint16 referralCode)",
+        )
+        .unwrap();
+        f.abi_encode_input_raw(&[
+            DynSolValue::Address(Address::repeat_byte(0x70)),
+            DynSolValue::Uint(amount, 256),
+            DynSolValue::Address(Address::repeat_byte(0x5a)),
+            DynSolValue::Uint(U256::from(7u8), 16),
+        ])
+        .unwrap()
+    }
+
+    fn selector() -> [u8; 4] {
+        Function::parse("supply(address,uint256,address,uint16)")
+            .unwrap()
+            .selector()
+            .0
+    }
+
+    #[test]
+    fn the_bundled_aave_descriptor_shows_a_supply_and_keeps_unexcluded_arguments() {
+        let d = Descriptors::bundled().unwrap();
+        let book = AssetBook::default();
+        let ClearSign::Words(w) = d.describe(1, POOL, selector(), &supply(U256::from(5u8)), &book)
+        else {
+            panic!("the bundled descriptor covers Aave v3 supply")
+        };
+        assert!(
+            w.starts_with("Supply [Aave]: Amount to supply 5 base units"),
+            "{w}"
+        );
+        // `asset` is neither shown nor excluded: still shown; `referralCode` is excluded.
+        assert!(
+            w.contains("asset 0x7070707070707070707070707070707070707070"),
+            "{w}"
+        );
+        assert!(!w.contains("referralCode"), "{w}");
+        // Another chain, or another contract: not covered.
+        assert_eq!(
+            d.describe(5, POOL, selector(), &supply(U256::from(5u8)), &book),
+            ClearSign::None
+        );
+    }
+
+    #[test]
+    fn a_descriptor_that_disagrees_with_the_call_is_ignored_with_a_warning() {
+        let d = Descriptors::bundled().unwrap();
+        let book = AssetBook::default();
+        let mut trailing = supply(U256::from(5u8));
+        trailing.push(0xff);
+        assert!(matches!(
+            d.describe(1, POOL, selector(), &trailing, &book),
+            ClearSign::Ignored(DisplayWarning::DescriptorIgnored { .. })
+        ));
+        // A descriptor showing a field its function does not have.
+        let bad = br#"{"context":{"contract":{"deployments":[{"chainId":1,"address":"0x0000000000000000000000000000000000000001"}]}},
+            "display":{"formats":{"supply(address asset, uint256 amount, address onBehalfOf, uint16 referralCode)":
+            {"intent":"Supply","fields":[{"path":"recipient","label":"To","format":"addressName"}]}}}}"#;
+        let mut one = Descriptors::default();
+        one.add(Descriptor::parse("bad.json", bad).unwrap());
+        let got = one.describe(
+            1,
+            Address::with_last_byte(1),
+            selector(),
+            &supply(U256::ZERO),
+            &book,
+        );
+        let ClearSign::Ignored(w) = got else {
+            panic!("{got:?}")
+        };
+        assert!(w.to_string().contains("does not have"), "{w}");
+    }
+
+    #[test]
+    fn descriptors_are_bounded_and_need_named_parameters() {
+        let big = vec![b' '; MAX_DESCRIPTOR_BYTES + 1];
+        assert!(matches!(
+            Descriptor::parse("big.json", &big),
+            Err(DescriptorError::TooLarge { .. })
+        ));
+        let unnamed = br#"{"context":{"contract":{"deployments":[{"chainId":1,"address":"0x0000000000000000000000000000000000000001"}]}},
+            "display":{"formats":{"wrap(uint256)":{"intent":"Wrap","fields":[]}}}}"#;
+        assert!(matches!(
+            Descriptor::parse("unnamed.json", unnamed),
+            Err(DescriptorError::BadSignature { .. })
+        ));
+        let eip712 = br#"{"context":{"eip712":{}},"display":{"formats":{}}}"#;
+        assert!(matches!(
+            Descriptor::parse("eip712.json", eip712),
+            Err(DescriptorError::NoDeployments)
+        ));
+    }
+}
