@@ -83,3 +83,27 @@ pub fn load(dir: Option<&Path>) -> Result<Descriptors, DescriptorsError> {
     }
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"{"context":{"contract":{"deployments":[{"chainId":1,"address":"0x0000000000000000000000000000000000000001"}]}},
+        "metadata":{"owner":"Example"},
+        "display":{"formats":{"deposit(uint256 amount)":{"intent":"Deposit","fields":[{"path":"amount","label":"Amount","format":"amount"}]}}}}"#;
+
+    #[test]
+    fn the_configured_folder_adds_descriptors_and_a_bad_file_stops_the_start() {
+        let bundled = load(None).unwrap().len();
+        assert!(bundled >= 1, "the bundled set is never empty");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("example.json"), ONE).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a descriptor").unwrap();
+        assert_eq!(load(Some(dir.path())).unwrap().len(), bundled + 1);
+        std::fs::write(dir.path().join("broken.json"), "{").unwrap();
+        assert!(matches!(
+            load(Some(dir.path())),
+            Err(DescriptorsError::Invalid { .. })
+        ));
+    }
+}
