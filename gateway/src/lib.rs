@@ -9,6 +9,7 @@ pub mod call_span;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod descriptors;
 pub mod domain;
 pub mod error;
 pub mod governance;

@@ -62,6 +62,9 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The clear-signing descriptors could not be loaded.
+    #[error(transparent)]
+    Descriptors(#[from] crate::descriptors::DescriptorsError),
     /// The decision pipeline (policy, state snapshot, lists) could not be built.
     #[error("decision pipeline: {0}")]
     Pipeline(#[from] crate::pipeline::SetupError),
@@ -485,11 +488,13 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         lifecycle::record_start(g, &cfg).await?;
     }
     let clock = pipeline.clock();
+    let descriptors = Arc::new(crate::descriptors::load(cfg.descriptors_dir.as_deref())?);
     let gateway = GatewayServer::new(GatewayService::new(
         store.clone(),
         pipeline,
         limits.clone(),
         stopping.clone(),
+        descriptors,
     ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);

@@ -92,7 +92,10 @@ impl FromStr for HumanAmount {
 
 impl fmt::Display for HumanAmount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_units(self.mantissa, self.scale))
+        f.write_str(&signgate_simulator::render::format_units_plain(
+            self.mantissa,
+            self.scale,
+        ))
     }
 }
 
@@ -109,27 +112,10 @@ impl<'de> Deserialize<'de> for HumanAmount {
     }
 }
 
-/// `amount` base units printed with `decimals` decimals, trailing zeros trimmed
-/// (`1500000` at 6 → `1.5`).
-pub fn format_units(amount: U256, decimals: u8) -> String {
-    let digits = amount.to_string();
-    let d = usize::from(decimals);
-    if d == 0 {
-        return digits;
-    }
-    let padded = if digits.len() <= d {
-        format!("{}{digits}", "0".repeat(d + 1 - digits.len()))
-    } else {
-        digits
-    };
-    let (int, frac) = padded.split_at(padded.len() - d);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        int.to_owned()
-    } else {
-        format!("{int}.{frac}")
-    }
-}
+/// `amount` base units printed with `decimals` decimals, thousands separated, trailing zeros
+/// trimmed (`1500000` at 6 → `1.5`): the simulator's one formatting, so reasons and the
+/// rendered proposal write amounts alike.
+pub use signgate_simulator::render::format_units;
 
 #[cfg(test)]
 mod tests {

@@ -127,6 +127,14 @@ impl SignatureChecks {
         Self(results)
     }
 
+    /// These checks and one more approval, appended last, taken as verified: a hypothetical
+    /// approval the policy made itself (see [`crate::evaluate::assess`]).
+    pub(crate) fn with_one_more(&self) -> Self {
+        let mut results = self.0.clone();
+        results.push(true);
+        Self(results)
+    }
+
     fn is_valid(&self, index: usize) -> bool {
         self.0.get(index).copied().unwrap_or(false)
     }

@@ -203,7 +203,7 @@ mod tests {
         fn any_reason_denies(n in 1u8..5, missing in any::<bool>()) {
             let reasons: Vec<Reason> = (0..n).map(reason).collect();
             let m = if missing {
-                vec![MissingApprovals { role: crate::operators::Role("x".into()), need: 1, have: 0, probationary_admitted: true, not_counted: vec![] }]
+                vec![MissingApprovals { role: crate::operators::Role("x".into()), need: 1, have: 0, probationary_admitted: true, not_counted: vec![], eligible: vec![] }]
             } else {
                 vec![]
             };

@@ -5,14 +5,16 @@
 //! otherwise the proposal is approved for a window bounded by the time lock and the earliest
 //! approval expiry.
 
+use alloy_primitives::FixedBytes;
+
 use crate::{
     approvals::{SignatureChecks, check_validity},
     compile::Policy,
     decision::{Decision, Evaluation},
-    evidence::{Evidence, ReachedSafeFacts},
+    evidence::{Evidence, ReachedSafeFacts, SignedApproval, Verdict},
     facets::{classify, classify_reached},
     quorum::tally,
-    reasons::Reason,
+    reasons::{MissingApprovals, Reason},
     rules,
     tiers::{DestinationStatus, Requirement},
     wallets::Wallet,
@@ -54,8 +56,85 @@ pub fn evaluate_with(policy: &Policy, evidence: &Evidence, sigs: &SignatureCheck
     assess(policy, evidence, sigs).decision
 }
 
-/// The decision with its audit trail: tiers applied and the fate of every approval.
+/// The decision with its audit trail: tiers applied and the fate of every approval. A
+/// decision waiting for approvals names, per role, whom to ask: every holder of the role whose
+/// approval given now would count, found by deciding again with that approval added — the same
+/// counting, never a second opinion on who may approve.
 pub fn assess(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> Evaluation {
+    let mut evaluation = assess_once(policy, evidence, sigs);
+    if let Decision::NeedsApprovals { missing } = &mut evaluation.decision {
+        name_eligible(policy, evidence, sigs, missing);
+    }
+    evaluation
+}
+
+/// The approvals still missing, counted as their shortfall.
+fn shortfall(decision: &Decision) -> Option<u64> {
+    match decision {
+        Decision::NeedsApprovals { missing } => Some(
+            missing
+                .iter()
+                .map(|m| u64::from(m.need.saturating_sub(m.have)))
+                .sum(),
+        ),
+        Decision::Approved { .. } => Some(0),
+        Decision::Deny { .. } => None,
+    }
+}
+
+/// Fills each missing role's `eligible`: a holder of the role is named when one of their keys
+/// not revoked now, approving now, lowers the shortfall. Hypothetical approvals are bound to
+/// this proposal and taken as verified; everything else (initiator, probation, duplicates,
+/// wallets, address-book segregation, expiry) is judged by the counting itself.
+fn name_eligible(
+    policy: &Policy,
+    evidence: &Evidence,
+    sigs: &SignatureChecks,
+    missing: &mut [MissingApprovals],
+) {
+    let Some(before) = shortfall(&Decision::NeedsApprovals {
+        missing: missing.to_vec(),
+    }) else {
+        return;
+    };
+    let now = evidence.now;
+    let p = &evidence.proposal;
+    let mut trial = evidence.clone();
+    let trial_sigs = sigs.with_one_more();
+    let mut helps = |key: FixedBytes<32>| -> bool {
+        let hypothetical = SignedApproval {
+            verdict: Verdict::Approve,
+            chain_id: p.chain_id,
+            safe: p.safe,
+            safe_tx_hash: p.safe_tx_hash,
+            proposal_id: p.id.clone(),
+            expires_at: now.plus(crate::time::DAY),
+            public_key: key,
+            signature: FixedBytes::ZERO,
+            received_at: now,
+        };
+        trial.approvals.truncate(evidence.approvals.len());
+        trial.approvals.push(hypothetical);
+        shortfall(&assess_once(policy, &trial, &trial_sigs).decision)
+            .is_some_and(|after| after < before)
+    };
+    for m in missing.iter_mut() {
+        m.eligible = policy
+            .operators()
+            .iter()
+            .filter(|o| o.has_role(&m.role))
+            .filter(|o| {
+                o.keys
+                    .iter()
+                    .filter(|k| !k.is_revoked(now))
+                    .any(|k| helps(k.public_key))
+            })
+            .map(|o| o.id.clone())
+            .collect();
+    }
+}
+
+fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> Evaluation {
     let mut reasons: Vec<Reason> = Vec::new();
     rules::effects::check(policy, evidence, &mut reasons);
     let mut checks = check_validity(policy, evidence, sigs);

@@ -207,6 +207,7 @@ pub fn tally(
                 have,
                 probationary_admitted: req.admits_probationary && restricted_tag.is_none(),
                 not_counted,
+                eligible: Vec::new(),
             });
         }
     }

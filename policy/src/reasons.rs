@@ -125,6 +125,10 @@ pub enum Reason {
         /// `execTransaction` the transaction runs (and where), absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         paid_by: Option<RefundPayer>,
+        /// The gas token's symbol and decimals as the paying wallet declares them, only to show
+        /// the amount in units people count; absent when undeclared (and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        units: Option<(String, u8)>,
     },
     /// The refund can pay more than the policy's `[[refund_cap]]` for the wallet and asset.
     RefundAboveCap {
@@ -531,9 +535,10 @@ impl fmt::Display for Reason {
                 refund_receiver,
                 worst_case,
                 paid_by,
+                units,
             } => write!(
                 f,
-                "gasPrice {gas_price}{} makes {} pay a gas refund of up to {worst_case} base units of {} to {}, and the policy allows no refund of that asset for this wallet; set {} to 0",
+                "gasPrice {gas_price}{} makes {} pay a gas refund of up to {} to {}, and the policy allows no refund of that asset for this wallet; set {} to 0",
                 paid_by.as_ref().map_or_else(String::new, |p| format!(
                     " of the inner transaction at {}",
                     p.location
@@ -541,10 +546,14 @@ impl fmt::Display for Reason {
                 paid_by
                     .as_ref()
                     .map_or_else(|| "the Safe".to_owned(), |p| format!("Safe {}", p.safe)),
-                if *gas_token == Address::ZERO {
-                    "the native coin".to_owned()
-                } else {
-                    format!("token {gas_token}")
+                match units {
+                    Some((symbol, decimals)) => {
+                        format!("{} {symbol}", format_units(*worst_case, *decimals))
+                    }
+                    None if *gas_token == Address::ZERO => {
+                        format!("{worst_case} base units of the native coin")
+                    }
+                    None => format!("{worst_case} base units of token {gas_token}"),
                 },
                 receiver(*refund_receiver),
                 if paid_by.is_some() {
@@ -700,6 +709,13 @@ pub struct MissingApprovals {
     pub probationary_admitted: bool,
     /// Approvals from holders of this role that did not count, and why.
     pub not_counted: Vec<(OperatorId, NotCounted)>,
+    /// Holders of this role whose approval, given now, would count and bring the quorum closer:
+    /// found by counting again with that approval added ([`crate::evaluate::assess`]), so the
+    /// initiator, a probationary operator where probation forbids it, an operator already
+    /// counted and a holder of revoked keys only are never named. Empty in decisions recorded
+    /// before it existed.
+    #[serde(default)]
+    pub eligible: Vec<OperatorId>,
 }
 
 impl MissingApprovals {

@@ -97,3 +97,36 @@ impl Wallet {
         self.assets.iter().find(|a| a.symbol == symbol)
     }
 }
+
+impl crate::compile::Policy {
+    /// The assets whose symbols and decimals this policy vouches for on `chain_id`, the wallet
+    /// of `safe` first, each token once: what amounts are shown in (see
+    /// [`signgate_simulator::render::AssetBook`]).
+    pub fn named_assets(
+        &self,
+        chain_id: u64,
+        safe: Address,
+    ) -> Vec<signgate_simulator::render::PolicyAsset> {
+        let mut wallets: Vec<&Wallet> = self
+            .wallets()
+            .iter()
+            .filter(|w| w.chain_id == chain_id)
+            .collect();
+        wallets.sort_by_key(|w| w.safe != safe);
+        let mut out: Vec<signgate_simulator::render::PolicyAsset> = Vec::new();
+        for spec in wallets.iter().flat_map(|w| &w.assets) {
+            let token = match spec.asset {
+                Asset::Native => None,
+                Asset::Token(t) => Some(t),
+            };
+            if !out.iter().any(|a| a.token == token) {
+                out.push(signgate_simulator::render::PolicyAsset {
+                    token,
+                    symbol: spec.symbol.clone(),
+                    decimals: spec.decimals,
+                });
+            }
+        }
+        out
+    }
+}

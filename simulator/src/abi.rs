@@ -115,6 +115,14 @@ sol! {
         event Approval(address indexed owner, address indexed spender, uint256 value);
     }
 
+    /// ERC-20's optional metadata, read only to show amounts in units people count (never to
+    /// decide): `decimals()` and `symbol()`.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IERC20Metadata {
+        function decimals() external view returns (uint8);
+        function symbol() external view returns (string);
+    }
+
     /// ERC-721 transfers and operator approval. `transferFrom` and `approve` share their
     /// selectors with ERC-20; the decoder reports them once, as token calls that may be either.
     #[derive(Debug, PartialEq, Eq)]

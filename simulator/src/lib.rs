@@ -14,6 +14,8 @@
 //! - [`tx_service`]: Safe Transaction Service JSON import, its hints checked, never trusted;
 //! - `evm` (feature `evm`): revm execution of `execTransaction`, the effects inspector and the
 //!   state sources (snapshot, JSON-RPC fork);
+//! - [`render`]: the words an approver reads — amounts in units people count, Safe changes
+//!   named — shared by the CLI and the API;
 //! - [`report`]: the EVM-independent [`SimulationReport`](report::SimulationReport) of what a
 //!   simulated transaction really changes.
 
@@ -28,6 +30,7 @@ pub mod deployments;
 pub mod evm;
 pub mod hash;
 pub mod limits;
+pub mod render;
 pub mod report;
 pub mod signature;
 pub mod tx;

@@ -101,6 +101,50 @@ pub struct SimulationReport {
     /// like the proposing Safe's own. See [`ReachedSafe`] for how one is recognised.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached_safes: Vec<ReachedSafe>,
+    /// What each token the run touched says about itself (`decimals()`, `symbol()`) in the
+    /// state simulated against, before the transaction: only to show amounts in units people
+    /// count when the policy's asset table does not know the token. Never used to decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenMetadata>,
+}
+
+/// A token's own answer to `decimals()` and `symbol()`; either is `None` when the call fails
+/// or answers something else. The symbol is the token's claim, not its identity: it is kept to
+/// [`TokenMetadata::MAX_SYMBOL_CHARS`] characters with control and bidirectional-override
+/// characters removed, and a symbol a policy asset uses at another address is an impersonation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenMetadata {
+    /// The token contract.
+    pub token: Address,
+    /// `decimals()`, when it answered a number up to 77.
+    pub decimals: Option<u8>,
+    /// `symbol()` (an ABI string, or a `bytes32` as older tokens return), cleaned.
+    pub symbol: Option<String>,
+}
+
+impl TokenMetadata {
+    /// The longest symbol kept, in characters.
+    pub const MAX_SYMBOL_CHARS: usize = 32;
+
+    /// `raw` as a symbol someone can read safely: control, zero-width and bidirectional
+    /// formatting characters removed, at most [`Self::MAX_SYMBOL_CHARS`] characters; `None`
+    /// when nothing is left.
+    pub fn clean_symbol(raw: &str) -> Option<String> {
+        let s: String = raw
+            .chars()
+            .filter(|c| {
+                !c.is_control()
+                    && !matches!(
+                        *c,
+                        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+                    )
+            })
+            .take(Self::MAX_SYMBOL_CHARS)
+            .collect();
+        let s = s.trim().to_owned();
+        (!s.is_empty()).then_some(s)
+    }
 }
 
 /// Code run in a Safe's storage whose behaviour is not fixed by its code hash.
@@ -771,6 +815,11 @@ pub struct SafeStorageChange {
     pub before: B256,
     /// The value after execution.
     pub after: B256,
+    /// For a slot holding code the Safe runs or calls (singleton, guard, module guard, fallback
+    /// handler): `keccak256` of the code at the new address in the state simulated against
+    /// (the empty-code hash when there is none). `None` for other slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_code_hash: Option<B256>,
 }
 
 impl SafeStorageChange {

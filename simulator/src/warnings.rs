@@ -246,6 +246,7 @@ fn walk(action: &Action, path: &ActionPath, in_batch: bool, out: &mut Vec<Warnin
         }
         ActionKind::Unknown {
             selector: Some(selector),
+            ..
         } => {
             if let Some(interface) = known_function(action.to, *selector) {
                 out.push(Warning::UndecodableArguments {

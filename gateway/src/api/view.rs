@@ -1,11 +1,13 @@
 //! What the API shows, rendered at the edge from the stored domain records: a proposal as a
 //! `pb::Proposal` (its transaction decoded again — decoding is pure — with the simulation and
 //! screening kept from submission) and each stored evaluation as a `pb::Decision`. The policy
-//! in force is read at render time for what it alone knows (who can still approve, which
-//! delegatecall targets are allowlisted).
+//! in force is read at render time for what it alone knows (which delegatecall targets are
+//! allowlisted, the asset table); whom to ask is the decision's own (the counting named them).
 //!
 //! Reasons go out as data: the stable code, the sentence an operator reads, and every typed
 //! field of the reason as key/value evidence, so a client can act on them without parsing text.
+
+use std::sync::Arc;
 
 use alloy_primitives::U256;
 use prost::Message;
@@ -13,16 +15,18 @@ use signgate_policy::{
     Decision, Evaluation, Policy, Reason,
     adapters::simulation_facts,
     approvals::ApprovalCheck,
-    evidence::{RefundPaidFact, RefundSettings, SanctionsHit, Screening, SimulationOutcome},
+    evidence::{
+        OutflowFact, RefundPaidFact, RefundSettings, SanctionsHit, Screening, SimulationOutcome,
+    },
     movements::refund_of,
-    operators::OperatorStatus,
 };
 use signgate_proto::v1 as pb;
 use signgate_simulator::{
     SafeContext, SafeTx,
     decode::{Action, ActionPath, AddressRole},
     decode_transaction,
-    report::{OverrideReason, SignatureMode},
+    render::{AssetBook, AssetLabel, CodeName, Descriptors, DisplayWarning, SafeChangeWords},
+    report::{GrantKind, OverrideReason, SafeStorageChange, SignatureMode, SimulationReport},
 };
 
 use super::convert;
@@ -87,37 +91,8 @@ fn approval_count(c: &ApprovalCheck) -> pb::ApprovalCount {
     }
 }
 
-/// Active holders of `role` other than the initiator and those whose approval already counts:
-/// whom to ask next.
-fn eligible(
-    policy: &Policy,
-    role: &signgate_policy::operators::Role,
-    initiator: &str,
-    e: &Evaluation,
-) -> Vec<String> {
-    policy
-        .operators()
-        .iter()
-        .filter(|o| {
-            o.has_role(role)
-                && o.status == OperatorStatus::Active
-                && o.id.0 != initiator
-                && !e.approvals.iter().any(|a| {
-                    a.not_counted.is_none() && a.operator.as_ref().is_some_and(|id| *id == o.id)
-                })
-        })
-        .map(|o| o.id.to_string())
-        .collect()
-}
-
-/// One evaluation on the wire; `initiator` is left out of whom to ask.
-pub fn decision(
-    e: &Evaluation,
-    lists: &[ListVersion],
-    decided_at: UnixMillis,
-    policy: Option<&Policy>,
-    initiator: &str,
-) -> pb::Decision {
+/// One evaluation on the wire.
+pub fn decision(e: &Evaluation, lists: &[ListVersion], decided_at: UnixMillis) -> pb::Decision {
     use pb::decision::Outcome as O;
     let outcome = match &e.decision {
         Decision::Deny { reasons } => O::Denied(pb::Denied {
@@ -130,9 +105,8 @@ pub fn decision(
                     group: m.role.to_string(),
                     have: m.have,
                     need: m.need,
-                    eligible_operators: policy
-                        .map(|p| eligible(p, &m.role, initiator, e))
-                        .unwrap_or_default(),
+                    // Whom the counting itself found would count if they approved now.
+                    eligible_operators: m.eligible.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
             reasons: missing
@@ -167,15 +141,20 @@ pub fn decision(
     }
 }
 
-fn action(a: &Action, path: &ActionPath, safe: alloy_primitives::Address) -> pb::DecodedAction {
+fn action(
+    a: &Action,
+    path: &ActionPath,
+    safe: alloy_primitives::Address,
+    book: &AssetBook,
+) -> pb::DecodedAction {
     let children = a
         .kind
         .children()
         .into_iter()
         // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
-        .map(|(step, c)| action(c, &path.child(step), safe))
+        .map(|(step, c)| action(c, &path.child(step), safe, book))
         .collect();
-    let words = a.plain_words(Some(safe));
+    let words = a.words(Some(safe), book);
     pb::DecodedAction {
         path: path.to_string(),
         // The first line describes this node; children carry their own.
@@ -217,6 +196,7 @@ fn refund_movement(
     tx: &SafeTx,
     safe: alloy_primitives::Address,
     paid: Option<&RefundPaidFact>,
+    book: &AssetBook,
 ) -> Option<pb::AssetMovement> {
     let settings = RefundSettings {
         safe_tx_gas: tx.safe_tx_gas,
@@ -226,56 +206,234 @@ fn refund_movement(
         refund_receiver: tx.refund_receiver,
     };
     let r = refund_of(&settings, paid)?;
-    Some(pb::AssetMovement {
-        asset: r.asset.to_string(),
-        symbol: String::new(),
-        from: safe.to_checksum(None),
-        to: r
-            .receiver
+    let note = format!(
+        "gas refund (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {} per gas{})",
+        tx.safe_tx_gas,
+        tx.base_gas,
+        book.asset_amount(token_of(r.asset), tx.gas_price),
+        if r.receiver.is_none() {
+            "; paid to whoever executes the transaction"
+        } else {
+            ""
+        }
+    );
+    Some(movement(
+        book,
+        r.asset,
+        safe,
+        r.receiver
             .map_or_else(|| "tx.origin".to_owned(), |a| a.to_checksum(None)),
-        amount: r.amount.to_string(),
-        token_id: String::new(),
-        note: format!(
-            "gas refund (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {}{})",
-            tx.safe_tx_gas,
-            tx.base_gas,
-            tx.gas_price,
-            if r.receiver.is_none() {
-                "; paid to whoever executes the transaction"
-            } else {
-                ""
+        r.amount,
+        note,
+    ))
+}
+
+/// The token of an asset (`None`: the native coin).
+fn token_of(asset: signgate_policy::wallets::Asset) -> Option<alloy_primitives::Address> {
+    match asset {
+        signgate_policy::wallets::Asset::Native => None,
+        signgate_policy::wallets::Asset::Token(t) => Some(t),
+    }
+}
+
+/// One movement on the wire: base units in `amount`, the words in `description`.
+fn movement(
+    book: &AssetBook,
+    asset: signgate_policy::wallets::Asset,
+    from: alloy_primitives::Address,
+    to: String,
+    amount: U256,
+    note: String,
+) -> pb::AssetMovement {
+    let token = token_of(asset);
+    let decimals = match token {
+        None => Some(18),
+        Some(t) => match book.label(t) {
+            AssetLabel::Policy { decimals, .. } | AssetLabel::TokenSays { decimals, .. } => {
+                Some(u32::from(decimals))
             }
-        ),
-    })
+            AssetLabel::Impersonates { decimals, .. } => decimals.map(u32::from),
+            AssetLabel::Unknown => None,
+        },
+    };
+    let mut description = format!(
+        "moves {} from {} to {to}",
+        book.asset_amount(token, amount),
+        from.to_checksum(None)
+    );
+    if !note.is_empty() {
+        description.push_str(" — ");
+        description.push_str(&note);
+    }
+    pb::AssetMovement {
+        asset: asset.to_string(),
+        symbol: token.map_or_else(|| "ETH".to_owned(), |t| book.symbol(t)),
+        from: from.to_checksum(None),
+        to,
+        amount: amount.to_string(),
+        token_id: String::new(),
+        note,
+        description,
+        decimals,
+    }
 }
 
 /// The refund of an inner `execTransaction` (another Safe's transaction the proposal runs), at
 /// its worst case: it is paid on chain at the executor's gas price, which the run cannot know.
 fn inner_refund_movement(
     inner: &signgate_policy::evidence::InnerRefundFact,
+    book: &AssetBook,
 ) -> Option<pb::AssetMovement> {
     let s = &inner.settings;
     let r = refund_of(s, None)?;
-    Some(pb::AssetMovement {
-        asset: r.asset.to_string(),
-        symbol: String::new(),
-        from: inner.safe.to_checksum(None),
-        to: r
-            .receiver
+    let note = format!(
+        "gas refund of the inner execTransaction at {} (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {} per gas)",
+        inner.location,
+        s.safe_tx_gas,
+        s.base_gas,
+        book.asset_amount(token_of(r.asset), s.gas_price)
+    );
+    Some(movement(
+        book,
+        r.asset,
+        inner.safe,
+        r.receiver
             .map_or_else(|| "tx.origin".to_owned(), |a| a.to_checksum(None)),
-        amount: r.amount.to_string(),
-        token_id: String::new(),
-        note: format!(
-            "gas refund of the inner execTransaction at {} (worst case: (safeTxGas {} + call overhead + baseGas {}) × gasPrice {})",
-            inner.location, s.safe_tx_gas, s.base_gas, s.gas_price
+        r.amount,
+        note,
+    ))
+}
+
+/// A grant's words, for the movement that stands for it: whom, how much, and what is within
+/// reach.
+fn grant_note(report: &SimulationReport, o: &OutflowFact, book: &AssetBook) -> String {
+    let signgate_policy::wallets::Asset::Token(token) = o.asset else {
+        return String::new();
+    };
+    let Some(g) = report
+        .grants
+        .iter()
+        .chain(report.reached_safes.iter().flat_map(|r| &r.grants))
+        .find(|g| g.token == token && g.spender == o.to)
+    else {
+        return String::new();
+    };
+    let granted = match &g.kind {
+        GrantKind::Allowance { value } => format!(
+            "grant: {} may spend {}",
+            g.spender,
+            book.amount(token, *value)
         ),
-    })
+        GrantKind::Token { token_id } => {
+            format!("grant: {} may take NFT id {token_id}", g.spender)
+        }
+        GrantKind::All => format!(
+            "grant: {} may take EVERY token of this contract the Safe holds",
+            g.spender
+        ),
+    };
+    match g.holder_balance {
+        Some(b) => format!(
+            "{granted}; within reach now: the Safe's balance after the run, {}",
+            book.amount(token, b)
+        ),
+        None => granted,
+    }
+}
+
+/// A Safe storage write on the wire: its kind, words and typed fields.
+fn safe_change(c: &SafeStorageChange) -> pb::SafeChange {
+    let words = SafeChangeWords::of(c);
+    let addr = |a: alloy_primitives::Address| a.to_checksum(None);
+    let mut v = pb::SafeChange {
+        kind: words.kind().to_owned(),
+        description: words.to_string(),
+        ..Default::default()
+    };
+    match &words {
+        SafeChangeWords::Nonce { before, after }
+        | SafeChangeWords::Threshold { before, after }
+        | SafeChangeWords::OwnerCount { before, after } => {
+            v.before = before.to_string();
+            v.after = after.to_string();
+        }
+        SafeChangeWords::Singleton {
+            from,
+            from_code,
+            to,
+            to_code,
+            code_hash,
+        } => {
+            v.before = addr(*from);
+            v.after = addr(*to);
+            v.before_code = from_code.to_string();
+            v.after_code = to_code.to_string();
+            v.code_hash = code_hash.map(|h| format!("{h:#x}")).unwrap_or_default();
+            if let CodeName::Safe { version, .. } = to_code {
+                v.after_version = version.to_string();
+            }
+        }
+        SafeChangeWords::OwnerAdded { owner } | SafeChangeWords::OwnerRemoved { owner } => {
+            v.subject = addr(*owner);
+        }
+        SafeChangeWords::ModuleEnabled { module } | SafeChangeWords::ModuleDisabled { module } => {
+            v.subject = addr(*module);
+        }
+        SafeChangeWords::OwnerListLink {
+            entry,
+            before,
+            after,
+        }
+        | SafeChangeWords::ModuleListLink {
+            entry,
+            before,
+            after,
+        } => {
+            v.subject = addr(*entry);
+            v.before = addr(*before);
+            v.after = addr(*after);
+        }
+        SafeChangeWords::Hook {
+            before,
+            after,
+            code_hash,
+            ..
+        } => {
+            v.before = addr(*before);
+            v.after = addr(*after);
+            v.code_hash = code_hash.map(|h| format!("{h:#x}")).unwrap_or_default();
+        }
+        SafeChangeWords::ApprovedHash {
+            owner,
+            hash,
+            approved,
+        } => {
+            v.subject = addr(*owner);
+            v.before = String::new();
+            v.after = if *approved {
+                format!("{hash:#x}")
+            } else {
+                String::new()
+            };
+        }
+        SafeChangeWords::Storage {
+            slot,
+            before,
+            after,
+        } => {
+            v.slot = format!("{slot:#x}");
+            v.before = format!("{before:#x}");
+            v.after = format!("{after:#x}");
+        }
+    }
+    v
 }
 
 fn simulation(
     analysis: &RecordedAnalysis,
     tx: &SafeTx,
     policy: Option<&Policy>,
+    book: &AssetBook,
 ) -> pb::SimulationSummary {
     let report = match &analysis.simulation {
         Ok(r) => r,
@@ -299,30 +457,32 @@ fn simulation(
         success: matches!(facts.outcome, SimulationOutcome::Success),
         error,
         gas_used: report.gas_used,
-        safe_changes: facts
-            .safe_changes
-            .iter()
-            .map(|c| pb::SafeChange {
-                kind: c.kind.as_str().to_owned(),
-                description: format!("{} (slot {:#x})", c.kind.as_str(), c.slot),
-                before: format!("{:#x}", c.before),
-                after: format!("{:#x}", c.after),
-            })
-            .collect(),
+        safe_changes: report.safe_storage.iter().map(safe_change).collect(),
         asset_movements: facts
             .outflows
             .iter()
-            .map(|o| pb::AssetMovement {
-                asset: o.asset.to_string(),
-                symbol: String::new(),
-                from: o.from.unwrap_or(report.safe).to_checksum(None),
-                to: o.to.to_checksum(None),
-                amount: o.amount.to_string(),
-                token_id: String::new(),
-                note: String::new(),
+            .map(|o| {
+                movement(
+                    book,
+                    o.asset,
+                    o.from.unwrap_or(report.safe),
+                    o.to.to_checksum(None),
+                    o.amount,
+                    grant_note(report, o, book),
+                )
             })
-            .chain(refund_movement(tx, report.safe, facts.refund.as_ref()))
-            .chain(facts.inner_refunds.iter().filter_map(inner_refund_movement))
+            .chain(refund_movement(
+                tx,
+                report.safe,
+                facts.refund.as_ref(),
+                book,
+            ))
+            .chain(
+                facts
+                    .inner_refunds
+                    .iter()
+                    .filter_map(|r| inner_refund_movement(r, book)),
+            )
             .collect(),
         delegatecalls: facts
             .delegatecalls
@@ -401,9 +561,42 @@ fn supplied(s: &SuppliedSignature) -> pb::SuppliedSignature {
     }
 }
 
+/// Symbols and decimals for one proposal: the policy's asset table (`None`: no policy, none),
+/// then what the tokens said of themselves in the recorded simulation.
+fn asset_book(
+    policy: Option<&Policy>,
+    recorded: &RecordedAnalysis,
+    chain_id: u64,
+    safe: alloy_primitives::Address,
+) -> AssetBook {
+    AssetBook::new(
+        policy
+            .map(|p| p.named_assets(chain_id, safe))
+            .unwrap_or_default(),
+        recorded
+            .simulation
+            .as_ref()
+            .map(|r| r.tokens.clone())
+            .unwrap_or_default(),
+    )
+}
+
+/// A display warning on the wire: its code, its words and its typed fields.
+fn display_warning(w: &DisplayWarning) -> pb::Reason {
+    pb::Reason {
+        code: w.code().to_owned(),
+        message: w.to_string(),
+        evidence: fields(w, "warning"),
+    }
+}
+
 /// The analysed part of a proposal: the transaction decoded again, the simulation and screening
 /// as recorded at submission. A proposal stored before typed records shows its stored view.
-fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal, GatewayError> {
+fn analysed(
+    r: &ProposalRecord,
+    policy: Option<&Policy>,
+    descriptors: &Arc<Descriptors>,
+) -> Result<pb::Proposal, GatewayError> {
     let body = &r.body;
     let recorded = match &body.analysis {
         ProposalAnalysis::Recorded(a) => a,
@@ -423,6 +616,10 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
             r.id
         ))
     })?;
+    let book = asset_book(policy, recorded, r.chain_id, r.safe)
+        .with_clear_signing(r.chain_id, descriptors.clone());
+    let mut warnings = book.warnings();
+    warnings.extend(d.root.display_warnings(&book));
     Ok(pb::Proposal {
         safe_version: body.version.to_string(),
         transaction: Some(convert::safe_tx_to_proto(&d.tx)),
@@ -431,8 +628,14 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
             message_hash: format!("{:#x}", d.hashes.struct_hash),
             safe_tx_hash: format!("{:#x}", d.hashes.safe_tx_hash),
         }),
-        actions: vec![action(&d.root, &ActionPath::default(), d.context.safe)],
-        simulation: Some(simulation(recorded, &body.tx, policy)),
+        actions: vec![action(
+            &d.root,
+            &ActionPath::default(),
+            d.context.safe,
+            &book,
+        )],
+        simulation: Some(simulation(recorded, &body.tx, policy, &book)),
+        display_warnings: warnings.iter().map(display_warning).collect(),
         screening_hits: hits(recorded),
         intent: body.intent.as_ref().map(intent),
         supplied_signatures: body.supplied.iter().map(supplied).collect(),
@@ -440,20 +643,10 @@ fn analysed(r: &ProposalRecord, policy: Option<&Policy>) -> Result<pb::Proposal,
     })
 }
 
-/// A stored decision on the wire; `initiator` is left out of whom to ask.
-pub fn stored_decision(
-    d: &DecisionRecord,
-    policy: Option<&Policy>,
-    initiator: &str,
-) -> Result<pb::Decision, GatewayError> {
+/// A stored decision on the wire.
+pub fn stored_decision(d: &DecisionRecord) -> Result<pb::Decision, GatewayError> {
     match &d.detail {
-        DecisionDetail::Evaluated(e) => Ok(decision(
-            &e.evaluation,
-            &e.lists,
-            d.decided_at,
-            policy,
-            initiator,
-        )),
+        DecisionDetail::Evaluated(e) => Ok(decision(&e.evaluation, &e.lists, d.decided_at)),
         DecisionDetail::Legacy(bytes) => pb::Decision::decode(bytes.as_slice())
             .map_err(|e| GatewayError::Internal(format!("stored decision {}: {e}", d.seq))),
     }
@@ -479,18 +672,15 @@ fn approval_view(a: &ApprovalRecord, decision: Option<&pb::Decision>) -> pb::App
 
 /// The full view of a stored proposal: its analysis, the current state, the latest decision
 /// and the approvals (counted as that decision counted them). `policy`: the policy in force,
-/// for whom to ask next and which delegatecall targets are allowlisted (`None`: nobody, none).
+/// for which delegatecall targets are allowlisted and the asset table (`None`: none).
 pub fn proposal(
     stored: &StoredProposal,
     policy: Option<&Policy>,
+    descriptors: &Arc<Descriptors>,
 ) -> Result<pb::Proposal, GatewayError> {
     let r = &stored.record;
-    let mut view = analysed(r, policy)?;
-    let decision = stored
-        .decision
-        .as_ref()
-        .map(|d| stored_decision(d, policy, &r.initiator))
-        .transpose()?;
+    let mut view = analysed(r, policy, descriptors)?;
+    let decision = stored.decision.as_ref().map(stored_decision).transpose()?;
     view.id = r.id.to_string();
     view.state = convert::state_to_proto(r.state).into();
     view.revision = r.revision;

@@ -500,12 +500,9 @@ pub fn render(p: &pb::Proposal) -> String {
             format!("FAILS: {}", sim.error)
         };
         let _ = writeln!(out, "simulation: {verdict} ({} gas)", sim.gas_used);
+        // The words are the gateway's (one rendering for the CLI, the API and the console).
         for c in &sim.safe_changes {
-            let _ = writeln!(
-                out,
-                "  Safe change: {} ({} → {})",
-                c.description, c.before, c.after
-            );
+            let _ = writeln!(out, "  Safe change: {}", c.description);
         }
         for d in &sim.delegatecalls {
             let allow = if d.allowlisted {
@@ -520,16 +517,11 @@ pub fn render(p: &pb::Proposal) -> String {
             );
         }
         for m in &sim.asset_movements {
-            let _ = write!(
-                out,
-                "  moves {} {} {} from {} to {}",
-                m.amount, m.asset, m.symbol, m.from, m.to
-            );
-            if !m.note.is_empty() {
-                let _ = write!(out, " — {}", m.note);
-            }
-            out.push('\n');
+            let _ = writeln!(out, "  {}", m.description);
         }
+    }
+    for w in &p.display_warnings {
+        let _ = writeln!(out, "WARNING: {}", w.message);
     }
     for hit in &p.screening_hits {
         let _ = writeln!(
@@ -548,13 +540,16 @@ pub fn render(p: &pb::Proposal) -> String {
         Some(pb::decision::Outcome::NeedsApprovals(n)) => {
             out.push_str("decision: needs approvals\n");
             for m in &n.missing {
+                // The gateway names only operators whose approval would count now.
+                let eligible = if m.eligible_operators.is_empty() {
+                    "nobody whose approval would count now".to_owned()
+                } else {
+                    m.eligible_operators.join(", ")
+                };
                 let _ = writeln!(
                     out,
-                    "  {}: {} of {} (eligible: {})",
-                    m.group,
-                    m.have,
-                    m.need,
-                    m.eligible_operators.join(", ")
+                    "  {}: {} of {} (eligible: {eligible})",
+                    m.group, m.have, m.need
                 );
             }
             for r in &n.reasons {

@@ -31,6 +31,19 @@ pub struct RawConfig {
     pub chains: Vec<RawChain>,
     /// `[audit]`.
     pub audit: RawAudit,
+    /// `[display]`.
+    #[serde(default)]
+    pub display: RawDisplay,
+}
+
+/// `[display]`: how proposals are shown to approvers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDisplay {
+    /// A folder of ERC-7730 clear-signing descriptors (`*.json`) read at start, beside the
+    /// bundled ones. Empty: only the bundled ones.
+    #[serde(default)]
+    pub descriptors_dir: String,
 }
 
 /// `[audit]`: where signed checkpoints of the audit log go.

@@ -39,6 +39,9 @@ pub struct GatewayConfig {
     pub sources: PipelineSources,
     /// Where signed audit checkpoints go.
     pub audit: AuditSettings,
+    /// `[display] descriptors_dir`: more ERC-7730 descriptors to read at start (`None`: only
+    /// the bundled ones).
+    pub descriptors_dir: Option<PathBuf>,
     /// SHA-256 of the effective configuration (every layer merged, as canonical JSON), so the
     /// audit log's `server_started` record shows when the configuration changed.
     pub effective_sha256: alloy_primitives::B256,
@@ -483,6 +486,8 @@ impl TryFrom<RawConfig> for GatewayConfig {
             ticket_ttl,
             signers,
             audit,
+            descriptors_dir: (!raw.display.descriptors_dir.trim().is_empty())
+                .then(|| PathBuf::from(raw.display.descriptors_dir.trim())),
             effective_sha256,
         })
     }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use signgate_proto::v1::{self as pb, gateway_server::Gateway};
+use signgate_simulator::render::Descriptors;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -34,27 +35,32 @@ pub struct GatewayService<S, P> {
     /// Cancelled when the server shuts down, ending every watch stream so graceful shutdown
     /// does not wait for them.
     stopping: CancellationToken,
+    /// Clear-signing descriptors: calls of known protocols in their words.
+    descriptors: Arc<Descriptors>,
 }
 
 impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
-    /// A service reading `store` and changing proposals through `pipeline`.
+    /// A service reading `store` and changing proposals through `pipeline`, showing calls of
+    /// the protocols `descriptors` cover in their words.
     pub fn new(
         store: Arc<S>,
         pipeline: Arc<P>,
         limits: Limits,
         stopping: CancellationToken,
+        descriptors: Arc<Descriptors>,
     ) -> Self {
         Self {
             store,
             pipeline,
             limits,
             stopping,
+            descriptors,
         }
     }
 
     /// A stored proposal as the API shows it, under the policy in force.
     fn render(&self, stored: &StoredProposal) -> Result<pb::Proposal, GatewayError> {
-        view::proposal(stored, self.pipeline.policy().as_deref())
+        view::proposal(stored, self.pipeline.policy().as_deref(), &self.descriptors)
     }
 
     /// A stored proposal, or NOT_FOUND; the call's span gets its safeTxHash.
@@ -321,8 +327,10 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
         .map_err(|_| Status::cancelled("client went away"))?;
         if !terminal {
             let pipeline = self.pipeline.clone();
-            let render =
-                move |stored: &StoredProposal| view::proposal(stored, pipeline.policy().as_deref());
+            let descriptors = self.descriptors.clone();
+            let render = move |stored: &StoredProposal| {
+                view::proposal(stored, pipeline.policy().as_deref(), &descriptors)
+            };
             // The stream outlives the call; its lines keep the call's tags.
             tokio::spawn(
                 watch_loop(

@@ -34,6 +34,9 @@ pub fn check(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Ve
                 refund_receiver: settings.refund_receiver,
                 worst_case: r.amount,
                 paid_by: r.paid_by.clone(),
+                units: payer_wallet
+                    .asset(r.asset)
+                    .map(|a| (a.symbol.clone(), a.decimals)),
             });
             continue;
         };

@@ -91,6 +91,10 @@ pub enum ActionKind {
     Unknown {
         /// The first four bytes of the calldata, when it has four.
         selector: Option<[u8; 4]>,
+        /// The calldata after the selector (within the decoder's bounds): kept only so a
+        /// clear-signing descriptor can show the call; nothing decides on it.
+        #[serde(default, skip_serializing_if = "<[u8]>::is_empty")]
+        arguments: alloy_primitives::Bytes,
     },
 }
 

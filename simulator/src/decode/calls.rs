@@ -182,8 +182,9 @@ pub(crate) fn external_call(to: Address, data: &[u8]) -> ActionKind {
                 .map(|call| ActionKind::Permit2 { call })
         })
         .or_else(|| library(data).map(|call| ActionKind::SafeLibrary { call }))
-        .unwrap_or(ActionKind::Unknown {
+        .unwrap_or_else(|| ActionKind::Unknown {
             selector: selector(data),
+            arguments: data.get(4..).map(|a| a.to_vec().into()).unwrap_or_default(),
         })
 }
 

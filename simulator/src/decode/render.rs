@@ -11,28 +11,40 @@ use super::{
     action::{Action, ActionKind, Permit2Call, SafeConfigCall, SafeLibraryCall, TokenCall},
     transaction::DecodedTransaction,
 };
-use crate::{deployments, tx::Operation};
+use crate::{
+    deployments,
+    render::{AssetBook, ClearSign, DisplayWarning, format_units},
+    tx::Operation,
+};
 
-/// An amount of wei as exact ETH: `30000 ETH`, `0.5 ETH`, `1 wei` stays `0.000000000000000001 ETH`.
+/// An amount of wei as exact ETH: `30,000 ETH`, `0.5 ETH`, `1 wei` stays
+/// `0.000000000000000001 ETH`.
 pub fn format_eth(wei: U256) -> String {
-    let unit = U256::from(1_000_000_000_000_000_000u64);
-    let (whole, frac) = wei.div_rem(unit);
-    if frac.is_zero() {
-        return format!("{whole} ETH");
-    }
-    let frac = format!("{frac:0>18}");
-    format!("{whole}.{} ETH", frac.trim_end_matches('0'))
+    format!("{} ETH", format_units(wei, 18))
 }
 
 impl Action {
     /// This node and its children as indented lines; `safe` names self-calls "this Safe".
+    /// Token amounts are in base units ("decimals unknown"): see [`Self::words`].
     pub fn plain_words(&self, safe: Option<Address>) -> String {
+        self.words(safe, &AssetBook::default())
+    }
+
+    /// This node and its children as indented lines, token amounts in the units `book` knows.
+    pub fn words(&self, safe: Option<Address>, book: &AssetBook) -> String {
         let mut out = String::new();
-        self.render(safe, 0, None, &mut out);
+        self.render(safe, book, 0, None, &mut out);
         out
     }
 
-    fn render(&self, safe: Option<Address>, depth: usize, index: Option<usize>, out: &mut String) {
+    fn render(
+        &self,
+        safe: Option<Address>,
+        book: &AssetBook,
+        depth: usize,
+        index: Option<usize>,
+        out: &mut String,
+    ) {
         let indent = "  ".repeat(depth);
         let _ = write!(out, "{indent}");
         if let Some(index) = index {
@@ -43,10 +55,10 @@ impl Action {
             "{} {}: {}",
             self.operation.as_str(),
             target_label(self.to, safe),
-            describe(&self.kind)
+            describe(&self.kind, self.to, book)
         );
         if !self.value.is_zero() {
-            let _ = write!(out, ", sending {}", format_eth(self.value));
+            let _ = write!(out, ", sending {}", book.native(self.value));
         }
         if self.operation == Operation::DelegateCall {
             out.push_str(" — code runs in the Safe's storage");
@@ -55,15 +67,35 @@ impl Action {
         match &self.kind {
             ActionKind::Batch { actions, .. } => {
                 for (i, child) in actions.iter().enumerate() {
-                    child.render(safe, depth + 1, Some(i), out);
+                    child.render(safe, book, depth + 1, Some(i), out);
                 }
             }
             // "this Safe" stays the proposing Safe; the other Safe's self-calls show its address.
             ActionKind::SafeTransaction { inner, .. } => {
-                inner.render(safe, depth + 1, None, out);
+                inner.render(safe, book, depth + 1, None, out);
             }
             _ => {}
         }
+    }
+}
+
+impl Action {
+    /// Warnings about how this node and its children are shown: clear-signing descriptors
+    /// ignored because they disagree with the call.
+    pub fn display_warnings(&self, book: &AssetBook) -> Vec<DisplayWarning> {
+        let mut out = Vec::new();
+        if let ActionKind::Unknown {
+            selector: Some(selector),
+            arguments,
+        } = &self.kind
+            && let ClearSign::Ignored(w) = book.clear_sign(self.to, *selector, arguments)
+        {
+            out.push(w);
+        }
+        for (_, child) in self.kind.children() {
+            out.extend(child.display_warnings(book));
+        }
+        out
     }
 }
 
@@ -83,11 +115,21 @@ fn target_label(to: Address, safe: Option<Address>) -> String {
     }
 }
 
-fn describe(kind: &ActionKind) -> String {
+fn describe(kind: &ActionKind, to: Address, book: &AssetBook) -> String {
     match kind {
         ActionKind::NativeTransfer => "plain ETH transfer, no calldata".to_owned(),
         ActionKind::SafeConfig { call } => describe_config(call),
-        ActionKind::UnknownSelfCall { selector } | ActionKind::Unknown { selector } => {
+        ActionKind::Unknown {
+            selector: Some(selector),
+            arguments,
+        } => match book.clear_sign(to, *selector, arguments) {
+            ClearSign::Words(w) => w,
+            ClearSign::None | ClearSign::Ignored(_) => format!(
+                "unknown function 0x{}",
+                alloy_primitives::hex::encode(selector)
+            ),
+        },
+        ActionKind::UnknownSelfCall { selector } | ActionKind::Unknown { selector, .. } => {
             match selector {
                 Some(s) => format!("unknown function 0x{}", alloy_primitives::hex::encode(s)),
                 None => "calldata too short to name a function".to_owned(),
@@ -114,10 +156,12 @@ fn describe(kind: &ActionKind) -> String {
                 settings.signatures.len()
             );
             if !settings.gas_price.is_zero() {
+                let token = (settings.gas_token != Address::ZERO).then_some(settings.gas_token);
                 let _ = write!(
                     words,
-                    ", paying a refund at gasPrice {} in {} to {}",
-                    settings.gas_price, settings.gas_token, settings.refund_receiver
+                    ", paying a refund at gasPrice {} per gas to {}",
+                    book.asset_amount(token, settings.gas_price),
+                    settings.refund_receiver
                 );
             }
             words
@@ -128,8 +172,8 @@ fn describe(kind: &ActionKind) -> String {
         ActionKind::SignatureCheck { hash } => {
             format!("isValidSignature: ask whether it signed {hash} (EIP-1271, a read)")
         }
-        ActionKind::Token { call } => describe_token(call),
-        ActionKind::Permit2 { call } => describe_permit2(call),
+        ActionKind::Token { call } => describe_token(call, to, book),
+        ActionKind::Permit2 { call } => describe_permit2(call, book),
         ActionKind::SafeLibrary { call } => describe_library(call),
     }
 }
@@ -177,10 +221,10 @@ fn describe_config(call: &SafeConfigCall) -> String {
     }
 }
 
-fn describe_token(call: &TokenCall) -> String {
+fn describe_token(call: &TokenCall, token: Address, book: &AssetBook) -> String {
     match call {
         TokenCall::Transfer { recipient, amount } => {
-            format!("transfer(to {recipient}, amount {amount})")
+            format!("transfer {} to {recipient}", book.amount(token, *amount))
         }
         TokenCall::TransferFrom {
             from,
@@ -188,17 +232,31 @@ fn describe_token(call: &TokenCall) -> String {
             amount_or_token_id,
         } => {
             format!(
-                "transferFrom(from {from}, to {recipient}, amount or token id {amount_or_token_id})"
+                "transferFrom: move {} (or NFT id {amount_or_token_id}) from {from} to {recipient}",
+                book.amount(token, *amount_or_token_id)
             )
         }
         TokenCall::Approve {
             spender,
             amount_or_token_id,
+        } if *amount_or_token_id == U256::MAX => format!(
+            "approve: allow {spender} to spend {} of this Safe",
+            book.amount(token, *amount_or_token_id)
+        ),
+        TokenCall::Approve {
+            spender,
+            amount_or_token_id,
         } => {
-            format!("approve(spender {spender}, amount or token id {amount_or_token_id})")
+            format!(
+                "approve: allow {spender} to spend {} of this Safe (or NFT id {amount_or_token_id})",
+                book.amount(token, *amount_or_token_id)
+            )
         }
         TokenCall::IncreaseAllowance { spender, added } => {
-            format!("increaseAllowance(spender {spender}, by {added})")
+            format!(
+                "increaseAllowance: allow {spender} to spend {} more of this Safe",
+                book.amount(token, *added)
+            )
         }
         TokenCall::Erc721SafeTransferFrom {
             from,
@@ -233,7 +291,7 @@ fn describe_token(call: &TokenCall) -> String {
     }
 }
 
-fn describe_permit2(call: &Permit2Call) -> String {
+fn describe_permit2(call: &Permit2Call, book: &AssetBook) -> String {
     match call {
         Permit2Call::Approve {
             token,
@@ -241,14 +299,15 @@ fn describe_permit2(call: &Permit2Call) -> String {
             amount,
             expiration,
         } => format!(
-            "Permit2 approve(token {token}, spender {spender}, amount {amount}, expires {expiration})"
+            "Permit2 approve: allow {spender} to spend {} of this Safe, expires {expiration}",
+            book.amount(*token, *amount)
         ),
         Permit2Call::Permit {
             owner,
             spender,
             tokens,
         } => {
-            let list: Vec<String> = tokens.iter().map(|(t, a)| format!("{a} of {t}")).collect();
+            let list: Vec<String> = tokens.iter().map(|(t, a)| book.amount(*t, *a)).collect();
             format!(
                 "Permit2 permit(owner {owner}, spender {spender}, {})",
                 list.join(", ")
@@ -259,8 +318,10 @@ fn describe_permit2(call: &Permit2Call) -> String {
                 .iter()
                 .map(|t| {
                     format!(
-                        "{} of {} from {} to {}",
-                        t.amount, t.token, t.from, t.recipient
+                        "{} from {} to {}",
+                        book.amount(t.token, t.amount),
+                        t.from,
+                        t.recipient
                     )
                 })
                 .collect();

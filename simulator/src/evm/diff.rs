@@ -146,6 +146,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
                     meaning: SafeSlot::Other,
                     before,
                     after,
+                    new_code_hash: None,
                 });
                 continue;
             }
@@ -166,6 +167,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
                         meaning: SafeSlot::Other,
                         before,
                         after,
+                        new_code_hash: None,
                     });
                 continue;
             }
@@ -200,6 +202,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         state,
         &mut safe_storage,
     );
+    code_hashes_of_code_slots(src, state, &mut safe_storage)?;
     let mut reached_safes = Vec::with_capacity(reached.len());
     for (address, (singleton, frame)) in reached {
         let mut storage = reached_storage.remove(&address).unwrap_or_default();
@@ -213,6 +216,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
             .filter_map(|(_, l)| l.topics().get(1).copied())
             .collect();
         classify(&[], &hashes, &calls, state, &mut storage);
+        code_hashes_of_code_slots(src, state, &mut storage)?;
         reached_safes.push(ReachedSafe {
             address,
             singleton,
@@ -293,6 +297,7 @@ pub(crate) fn build_report<D: DatabaseRef<Error = StateError>>(
         eth_transfers,
         balance_changes,
         token_events,
+        tokens: Vec::new(),
         created,
         self_destructed,
         accessed,
@@ -586,6 +591,26 @@ fn singleton_code_hashes() -> &'static HashSet<B256> {
             .filter_map(|d| d.code_hash)
             .collect()
     })
+}
+
+/// Fills `new_code_hash` of every write to a slot that holds code the Safe runs or calls.
+fn code_hashes_of_code_slots<D: DatabaseRef<Error = StateError>>(
+    src: &D,
+    state: &EvmState,
+    changes: &mut [SafeStorageChange],
+) -> Result<(), StateError> {
+    for c in changes.iter_mut() {
+        if matches!(
+            c.meaning,
+            SafeSlot::Singleton
+                | SafeSlot::Guard
+                | SafeSlot::ModuleGuard
+                | SafeSlot::FallbackHandler
+        ) {
+            c.new_code_hash = Some(code_hash_at(src, state, c.after_address())?);
+        }
+    }
+    Ok(())
 }
 
 fn code_hash_at<D: DatabaseRef<Error = StateError>>(

@@ -36,10 +36,10 @@ use super::{
     source::{Deadlined, StateError, StateSource},
 };
 use crate::{
-    abi::{IERC20, ISafe},
+    abi::{IERC20, IERC20Metadata, ISafe},
     constants::{SENTINEL, slots},
     hash::{SafeContext, safe_tx_hash},
-    report::{OverrideReason, SignatureMode, SimulationReport, StateOverride},
+    report::{OverrideReason, SignatureMode, SimulationReport, StateOverride, TokenMetadata},
     tx::SafeTx,
     version::SafeVersion,
 };
@@ -335,6 +335,11 @@ pub fn simulate_with<S: StateSource>(
     };
     let mut report = diff::build_report(&src, facts, &evm.inspector, &out.result, &out.state)
         .map_err(to_deadline)?;
+    // Token metadata on the pre-state (nothing is committed yet): the transaction cannot
+    // rename or rescale a token for its own display. The journal is cleared after the reads.
+    report.tokens = token_metadata(&mut evm, executor, &report, tx, chain_id, deadline)
+        .ok_or(SimulationError::DeadlineExceeded { timeout_ms })?;
+    let _ = evm.finalize();
     let any_grant =
         !report.grants.is_empty() || report.reached_safes.iter().any(|r| !r.grants.is_empty());
     if any_grant {
@@ -389,6 +394,122 @@ where
         _ => None,
     }
 }
+
+/// The most tokens whose metadata one run reads.
+const MAX_TOKENS: usize = 32;
+
+/// `decimals()` and `symbol()` of every token the run touched (ERC-20 events, grants, token
+/// calls at any depth, the refund's gas token), in address order; `None` when the deadline
+/// passes.
+fn token_metadata<E>(
+    evm: &mut E,
+    caller: Address,
+    report: &SimulationReport,
+    tx: &SafeTx,
+    chain_id: u64,
+    deadline: Instant,
+) -> Option<Vec<TokenMetadata>>
+where
+    E: ExecuteEvm<Tx = TxEnv, ExecutionResult = ExecutionResult<HaltReason>>,
+{
+    use std::collections::BTreeSet;
+    let token_selectors = [
+        IERC20::transferCall::SELECTOR,
+        IERC20::transferFromCall::SELECTOR,
+        IERC20::approveCall::SELECTOR,
+        IERC20::increaseAllowanceCall::SELECTOR,
+    ];
+    let mut tokens: BTreeSet<Address> = BTreeSet::new();
+    tokens.extend(report.token_events.iter().map(|e| e.token));
+    tokens.extend(report.grants.iter().map(|g| g.token));
+    tokens.extend(
+        report
+            .reached_safes
+            .iter()
+            .flat_map(|r| r.grants.iter().map(|g| g.token)),
+    );
+    tokens.extend(
+        report
+            .calls
+            .iter()
+            .filter(|c| !c.kind.runs_in_caller_context())
+            .filter(|c| c.selector.is_some_and(|s| token_selectors.contains(&s.0)))
+            .map(|c| c.target),
+    );
+    tokens.extend(report.refund.iter().map(|r| r.gas_token));
+    tokens.insert(tx.gas_token);
+    tokens.remove(&Address::ZERO);
+    let mut out = Vec::new();
+    for token in tokens.into_iter().take(MAX_TOKENS) {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        let decimals = view_call(
+            evm,
+            caller,
+            token,
+            IERC20Metadata::decimalsCall {}.abi_encode(),
+            chain_id,
+        )
+        .and_then(|d| IERC20Metadata::decimalsCall::abi_decode_returns(&d).ok())
+        .filter(|d| *d <= 77);
+        let symbol = view_call(
+            evm,
+            caller,
+            token,
+            IERC20Metadata::symbolCall {}.abi_encode(),
+            chain_id,
+        )
+        .and_then(|d| {
+            if d.len() == 32 {
+                // bytes32 symbols (MKR and other early tokens)
+                let end = d.iter().position(|b| *b == 0).unwrap_or(d.len());
+                d.get(..end)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .map(str::to_owned)
+            } else {
+                IERC20Metadata::symbolCall::abi_decode_returns(&d).ok()
+            }
+        })
+        .and_then(|s| TokenMetadata::clean_symbol(&s));
+        out.push(TokenMetadata {
+            token,
+            decimals,
+            symbol,
+        });
+    }
+    Some(out)
+}
+
+/// One read-only call's return data; `None` when it fails.
+fn view_call<E>(
+    evm: &mut E,
+    caller: Address,
+    to: Address,
+    data: Vec<u8>,
+    chain_id: u64,
+) -> Option<Bytes>
+where
+    E: ExecuteEvm<Tx = TxEnv, ExecutionResult = ExecutionResult<HaltReason>>,
+{
+    let tx = TxEnv::builder()
+        .caller(caller)
+        .kind(TxKind::Call(to))
+        .data(data.into())
+        .value(U256::ZERO)
+        .gas_limit(METADATA_GAS)
+        .gas_price(0)
+        .chain_id(Some(chain_id))
+        .build()
+        .ok()?;
+    match evm.transact_one(tx).ok()? {
+        ExecutionResult::Success { output, .. } => Some(output.into_data()),
+        _ => None,
+    }
+}
+
+/// Gas for one `decimals()` or `symbol()` read.
+const METADATA_GAS: u64 = 200_000;
 
 /// Gas for one `balanceOf` read of a grant's token: ample for any real token's view.
 const BALANCE_OF_GAS: u64 = 1_000_000;

@@ -134,8 +134,9 @@ fn bybit_malicious_hash_signatures_and_decoding() {
     let words = decoded.to_string();
     assert!(
         words.contains(
-            "DELEGATECALL 0x96221423681A6d52E184D440a8eFCEbB105C7242: transfer(to \
-         0xbDd077f651EBe7f7b3cE16fe5F2b025BE2969516, amount 0) — code runs in the Safe's storage"
+            "DELEGATECALL 0x96221423681A6d52E184D440a8eFCEbB105C7242: transfer 0 base units of \
+             token 0x96221423681A6d52E184D440a8eFCEbB105C7242 (decimals unknown) to \
+             0xbDd077f651EBe7f7b3cE16fe5F2b025BE2969516 — code runs in the Safe's storage"
         ),
         "{words}"
     );

@@ -55,8 +55,13 @@ async fn the_bybit_replay_is_denied_and_cannot_be_signed() {
         "the reason names the new singleton: {singleton:?}"
     );
     let sim = p.simulation.as_ref().unwrap();
+    // Typed, in words (issue 20): the old singleton is Safe 1.1.1, the new one is not Safe code.
     assert!(
-        sim.safe_changes.iter().any(|c| c.kind == "singleton"),
+        sim.safe_changes.iter().any(|c| c.kind == "SINGLETON"
+            && c.before_code == "Safe 1.1.1"
+            && c.after_version.is_empty()
+            && c.after
+                .eq_ignore_ascii_case(fixture["backdoor"].as_str().unwrap())),
         "{sim:?}"
     );
     assert!(!sim.delegatecalls.is_empty());

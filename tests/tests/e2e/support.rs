@@ -164,7 +164,7 @@ pub fn demo_state() -> Snapshot {
 
 impl<T: StateSource + Send + Sync + 'static> Options<T> {
     /// The same options with the state source served for every chain.
-    fn served(self) -> Options<SnapshotProvider<T>> {
+    pub fn served(self) -> Options<SnapshotProvider<T>> {
         let Self {
             state,
             lists,

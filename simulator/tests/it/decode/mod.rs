@@ -215,7 +215,10 @@ fn undecodable_arguments_are_unknown_with_a_warning() {
     .unwrap();
     assert!(matches!(
         decoded.root.kind,
-        ActionKind::Unknown { selector: Some(_) }
+        ActionKind::Unknown {
+            selector: Some(_),
+            ..
+        }
     ));
     assert!(matches!(
         decoded.warnings.as_slice(),
@@ -242,7 +245,10 @@ fn selectors_decoded_only_where_they_apply() {
         .unwrap();
         assert!(matches!(
             decoded.root.kind,
-            ActionKind::Unknown { selector: Some(_) }
+            ActionKind::Unknown {
+                selector: Some(_),
+                ..
+            }
         ));
         assert!(decoded.warnings.is_empty(), "{:?}", decoded.warnings);
     }

@@ -160,6 +160,7 @@ impl Node {
             },
             Node::Opaque { .. } => ActionKind::Unknown {
                 selector: Some(OPAQUE_SELECTOR),
+                arguments: data.get(4..).unwrap_or_default().to_vec().into(),
             },
             Node::Batch { entries, .. } => ActionKind::Batch {
                 deployment: deployments::lookup(batch_address()).copied(),
