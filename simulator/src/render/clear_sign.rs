@@ -346,10 +346,20 @@ pub struct Descriptors {
 }
 
 /// The descriptors bundled with signgate (see `simulator/fixtures/erc7730/PROVENANCE.md`).
-const BUNDLED: &[(&str, &str)] = &[(
-    "aave/calldata-lpv3.json",
-    include_str!("../../fixtures/erc7730/aave/calldata-lpv3.json"),
-)];
+const BUNDLED: &[(&str, &str)] = &[
+    (
+        "aave/calldata-pool-v3.json",
+        include_str!("../../fixtures/erc7730/aave/calldata-pool-v3.json"),
+    ),
+    (
+        "lido/calldata-steth.json",
+        include_str!("../../fixtures/erc7730/lido/calldata-steth.json"),
+    ),
+    (
+        "weth/calldata-weth9.json",
+        include_str!("../../fixtures/erc7730/weth/calldata-weth9.json"),
+    ),
+];
 
 impl Descriptors {
     /// The bundled descriptors for major Ethereum protocols.
@@ -566,7 +576,7 @@ mod tests {
             panic!("the bundled descriptor covers Aave v3 supply")
         };
         assert!(
-            w.starts_with("Supply [Aave]: Amount to supply 5 base units"),
+            w.starts_with("Lend to Aave [Aave]: Lends 5 base units"),
             "{w}"
         );
         // `asset` is neither shown nor excluded: still shown; `referralCode` is excluded.
