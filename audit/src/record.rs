@@ -57,6 +57,24 @@ impl AuditRecord {
         to_canonical(self)
     }
 
+    /// The canonical bytes of the record of `event` at `index`, dated `at_ms`: exactly
+    /// [`to_bytes`](Self::to_bytes) of that record, from the event's bytes encoded beforehand.
+    /// Canonical JSON writes an object's keys in byte order (`at_ms`, `event`, `index`, `v`)
+    /// and a nested value as it is written alone, so the event's bytes go in unchanged.
+    pub fn bytes_of(index: u64, at_ms: u64, event: &EncodedEvent) -> Vec<u8> {
+        let mut out = Vec::with_capacity(event.bytes.len().saturating_add(64));
+        out.extend_from_slice(b"{\"at_ms\":");
+        out.extend_from_slice(at_ms.to_string().as_bytes());
+        out.extend_from_slice(b",\"event\":");
+        out.extend_from_slice(&event.bytes);
+        out.extend_from_slice(b",\"index\":");
+        out.extend_from_slice(index.to_string().as_bytes());
+        out.extend_from_slice(b",\"v\":");
+        out.extend_from_slice(RECORD_VERSION.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
+
     /// Parses a record from its canonical bytes; refuses any other version or encoding.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CanonicalError> {
         Self::check_version(parse_canonical(bytes)?)
@@ -97,6 +115,29 @@ impl AuditRecord {
             AuditEvent::ProposalCancelled(e) => Some(&e.proposal_id),
             _ => None,
         }
+    }
+}
+
+/// An event in canonical bytes, encoded before its position in the log is known, so that
+/// the writer that gives it one only splices it in ([`AuditRecord::bytes_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    kind: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl EncodedEvent {
+    /// Encodes `event`.
+    pub fn new(event: &AuditEvent) -> Result<Self, CanonicalError> {
+        Ok(Self {
+            kind: event.kind(),
+            bytes: to_canonical(event)?,
+        })
+    }
+
+    /// The event's kind ([`AuditEvent::kind`]).
+    pub fn kind(&self) -> &'static str {
+        self.kind
     }
 }
 

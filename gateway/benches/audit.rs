@@ -1,5 +1,6 @@
-//! Audit log bench: durable append throughput of the live SQLite log (offline verification is
-//! benched in the audit crate, `audit/benches/verify.rs`).
+//! Audit log bench: durable append throughput of the live SQLite log, and what opening it costs
+//! at start (issue 17: from the newest checkpoint, against re-hashing every record). Offline
+//! verification is benched in the audit crate, `audit/benches/verify.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -53,5 +54,43 @@ fn append(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append);
+/// Opening a log of 8,000 records (as the gateway does at every start): with a checkpoint at
+/// its end (verified from it: signature, stored tree, no tail), with one 100 records before
+/// its end (a tail of 100 re-hashed), and without any (every record re-hashed).
+fn open(c: &mut Criterion) {
+    const RECORDS: u64 = 8_000;
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let build = |checkpoint_at: Option<u64>| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let log = AuditLog::open(&path, key.clone()).unwrap();
+        for start in (0..RECORDS).step_by(100) {
+            if checkpoint_at == Some(start) {
+                log.checkpoint().unwrap();
+            }
+            log.append_all((start..start + 100).map(approval).collect())
+                .unwrap();
+        }
+        if checkpoint_at == Some(RECORDS) {
+            log.checkpoint().unwrap();
+        }
+        (dir, path)
+    };
+    let mut g = c.benchmark_group("audit_open_8000");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    for (name, at) in [
+        ("checkpoint_at_end", Some(RECORDS)),
+        ("checkpoint_100_before_end", Some(RECORDS - 100)),
+        ("no_checkpoint", None),
+    ] {
+        let (_dir, path) = build(at);
+        g.bench_function(name, |b| {
+            b.iter(|| AuditLog::open(&path, key.clone()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, append, open);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use signgate_audit::{
     checkpoint::{Checkpoint, origin_for},
     export::export_jsonl,
     merkle::{Frontier, leaf_hash},
-    record::RECORD_VERSION,
+    record::{EncodedEvent, RECORD_VERSION},
 };
 
 use super::realistic::Sink;
@@ -66,6 +66,9 @@ impl MemoryLog {
 impl Sink for MemoryLog {
     fn append(&mut self, event: AuditEvent) {
         let index = self.leaves.len() as u64;
+        // The live log's way (issue 17): the event encoded first, spliced into its record once
+        // its position is known. It must give exactly the record's canonical bytes.
+        let encoded = EncodedEvent::new(&event).unwrap();
         let bytes = AuditRecord {
             v: RECORD_VERSION,
             index,
@@ -74,6 +77,11 @@ impl Sink for MemoryLog {
         }
         .to_bytes()
         .unwrap();
+        assert_eq!(
+            AuditRecord::bytes_of(index, T0_MS + index, &encoded),
+            bytes,
+            "a spliced record differs from its canonical encoding"
+        );
         self.frontier.push(leaf_hash(&bytes));
         self.leaves.push(bytes);
     }

@@ -27,9 +27,9 @@ use std::{
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use signgate_audit::{
-    checkpoint::{Checkpoint, origin_for, parse_note},
+    checkpoint::{Checkpoint, origin_for, parse_note, verify_note},
     merkle::{Frontier, Hash, leaf_hash},
-    record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
+    record::{AuditEvent, AuditRecord, EncodedEvent, LeafIndex, RECORD_VERSION},
 };
 
 use super::{AuditError, postgres::PgLog};
@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     time INTEGER NOT NULL,
     note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_frontiers (
+    size INTEGER PRIMARY KEY,
+    frontier BLOB NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS audit_leaves_no_update BEFORE UPDATE ON audit_leaves
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_leaves_no_delete BEFORE DELETE ON audit_leaves
@@ -55,6 +59,10 @@ CREATE TRIGGER IF NOT EXISTS audit_leaves_no_delete BEFORE DELETE ON audit_leave
 CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_frontiers_no_update BEFORE UPDATE ON audit_frontiers
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_frontiers_no_delete BEFORE DELETE ON audit_frontiers
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
 
@@ -120,7 +128,8 @@ impl AuditLog {
     }
 
     /// Opens (or creates) the log at `path`, checks it was written under `audit_key`,
-    /// re-hashes every stored record and proves it can write. Fails if any of that fails:
+    /// verifies it from its newest signed checkpoint ([`rebuild`]: the checkpoint's signature,
+    /// the tree stored with it, and every record after it re-hashed) and proves it can write. Fails if any of that fails:
     /// the gateway must not start without a writable, intact log.
     pub fn open(path: &Path, audit_key: SigningKey) -> Result<Self, AuditError> {
         Self::open_with(path, audit_key, AuditOptions::default())
@@ -165,7 +174,7 @@ impl AuditLog {
                 path: path.to_path_buf(),
             },
         })?;
-        let frontier = rebuild(&conn, path)?;
+        let frontier = rebuild(&conn, path, &public)?;
         Ok(Self {
             origin: origin_for(&public),
             key: audit_key,
@@ -291,8 +300,9 @@ impl AuditLog {
         if let Backend::Postgres(pg) = &self.backend {
             return pg.block(pg.append_all(events, self.now_ms()));
         }
+        let encoded = encode(&events)?;
         let mut writer = self.writer()?;
-        let rows = writer.rows(events)?;
+        let rows = writer.rows(&encoded)?;
         let written = (|| -> Result<(), rusqlite::Error> {
             let tx = writer.inner.conn.transaction()?;
             insert(&tx, &rows)?;
@@ -358,8 +368,18 @@ impl AuditLog {
             )
             .optional()
             .map_err(|e| self.store(e))?;
+        let frontier = inner.frontier.to_bytes();
         if let Some(note) = existing {
             let (checkpoint, _) = parse_note(&note)?;
+            // A checkpoint signed before frontiers were kept gets its tree now, so the next
+            // start verifies from it.
+            inner
+                .conn
+                .execute(
+                    "INSERT OR IGNORE INTO audit_frontiers (size, frontier) VALUES (?1, ?2)",
+                    params![to_i64(size)?, frontier],
+                )
+                .map_err(|e| self.store(e))?;
             return Ok(SignedCheckpoint { checkpoint, note });
         }
         let checkpoint = Checkpoint {
@@ -369,25 +389,30 @@ impl AuditLog {
             time: self.now_ms() / 1000,
         };
         let note = checkpoint.sign(&self.key);
-        inner
-            .conn
-            .execute(
+        let (size_col, time_col) = (to_i64(size)?, to_i64(checkpoint.time)?);
+        // The note and the tree it signs in one transaction: a start verifies from the newest
+        // checkpoint that has both.
+        let stored = (|| -> Result<(), rusqlite::Error> {
+            let tx = inner.conn.unchecked_transaction()?;
+            tx.execute(
                 "INSERT INTO audit_checkpoints (size, root, time, note) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    to_i64(size)?,
-                    checkpoint.root.as_slice(),
-                    to_i64(checkpoint.time)?,
-                    note
-                ],
-            )
-            .map_err(|e| self.store(e))?;
+                params![size_col, checkpoint.root.as_slice(), time_col, note],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO audit_frontiers (size, frontier) VALUES (?1, ?2)",
+                params![size_col, frontier],
+            )?;
+            tx.commit()
+        })();
+        stored.map_err(|e| self.store(e))?;
         Ok(SignedCheckpoint { checkpoint, note })
     }
 
     /// [`checkpoint`](Self::checkpoint) of the shared log: this replica signs the tree as
     /// committed (by any replica) and stores its note beside the others' of the same size.
     async fn checkpoint_postgres(&self, pg: &PgLog) -> Result<SignedCheckpoint, AuditError> {
-        let (size, root) = pg.head().await?;
+        let tree = pg.frontier().await?;
+        let (size, root) = (tree.size(), tree.root());
         let public = self.key.verifying_key();
         if let Some(note) = pg.checkpoint_note(size, &public).await? {
             let (checkpoint, _) = parse_note(&note)?;
@@ -400,7 +425,7 @@ impl AuditLog {
             time: self.now_ms() / 1000,
         };
         let note = checkpoint.sign(&self.key);
-        pg.store_checkpoint(size, &public, &root, checkpoint.time, &note)
+        pg.store_checkpoint(&tree, &public, checkpoint.time, &note)
             .await?;
         Ok(SignedCheckpoint { checkpoint, note })
     }
@@ -447,13 +472,15 @@ struct Row {
 }
 
 impl AuditWriter<'_> {
-    /// Writes `events` as the next records through `conn`, which must be inside a transaction
-    /// on the log's database: they become part of the log if and only if it commits, after
-    /// which the caller must call [`committed`](Self::committed).
+    /// Writes `events` (encoded beforehand by [`encode`]) as the next records through `conn`,
+    /// which must be inside a transaction on the log's database: they become part of the log if
+    /// and only if it commits, after which the caller must call [`committed`](Self::committed).
+    /// All that is left to do under the writer's lock is to give them positions, splice them
+    /// into records ([`AuditRecord::bytes_of`]), hash and insert them.
     pub fn stage(
         &mut self,
         conn: &Connection,
-        events: Vec<AuditEvent>,
+        events: &[EncodedEvent],
     ) -> Result<Staged, AuditError> {
         let rows = self.rows(events)?;
         insert(conn, &rows).map_err(|e| self.log.store(e))?;
@@ -491,25 +518,28 @@ impl AuditWriter<'_> {
     }
 
     /// The records `events` become at the end of the log, dated now.
-    fn rows(&self, events: Vec<AuditEvent>) -> Result<Vec<Row>, AuditError> {
+    fn rows(&self, events: &[EncodedEvent]) -> Result<Vec<Row>, AuditError> {
         let first = self.inner.frontier.size().saturating_add(self.pending);
         let at_ms = self.log.now_ms();
         let mut rows = Vec::with_capacity(events.len());
         for (offset, event) in (0u64..).zip(events) {
             let index = first.saturating_add(offset);
-            let bytes = AuditRecord {
-                v: RECORD_VERSION,
-                index,
-                at_ms,
-                event,
-            }
-            .to_bytes()?;
+            let bytes = AuditRecord::bytes_of(index, at_ms, event);
             to_i64(index)?;
             let leaf = leaf_hash(&bytes);
             rows.push(Row { index, bytes, leaf });
         }
         Ok(rows)
     }
+}
+
+/// `events` in canonical bytes, ready to be given positions: encoded by the caller, outside the
+/// writer's lock, so concurrent changes encode their records in parallel.
+pub fn encode(events: &[AuditEvent]) -> Result<Vec<EncodedEvent>, AuditError> {
+    events
+        .iter()
+        .map(|e| EncodedEvent::new(e).map_err(AuditError::from))
+        .collect()
 }
 
 fn insert(conn: &Connection, rows: &[Row]) -> Result<(), rusqlite::Error> {
@@ -601,27 +631,36 @@ fn check_key(conn: &Connection, public: &VerifyingKey) -> Result<(), KeyCheck> {
     }
 }
 
-/// Re-hashes every stored record in order and checks the stored checkpoints against the
-/// recomputed roots, so a log edited on disk is refused at start rather than extended.
-fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
+/// Verifies the stored log and returns its tree, so a log edited on disk is refused at start
+/// rather than extended. It starts from the newest checkpoint stored with its tree
+/// ([`verified_start`]: signed by `key`, of that size and root, its last record present), or
+/// from the empty tree when there is none; every record after that point is re-hashed in order
+/// and every later checkpoint checked against the recomputed roots. The records a verified
+/// checkpoint covers are vouched for by its signature and not re-hashed here: an edit among
+/// them is what offline verification (`signgate audit verify`, every record against every
+/// checkpoint) finds, while a start costs the tail since the last checkpoint, not the log.
+fn rebuild(conn: &Connection, path: &Path, key: &VerifyingKey) -> Result<Frontier, AuditError> {
     let db = |e: rusqlite::Error| AuditError::Store {
         path: path.to_path_buf(),
         source: e,
     };
+    let mut frontier = verified_start(conn, path, key)?;
+    let from = to_i64(frontier.size())?;
     let mut checkpoints: Vec<(u64, Vec<u8>)> = Vec::new();
     {
         let mut stmt = conn
-            .prepare("SELECT size, root FROM audit_checkpoints ORDER BY size DESC")
+            .prepare("SELECT size, root FROM audit_checkpoints WHERE size >= ?1 ORDER BY size DESC")
             .map_err(db)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .query_map([from], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
             .map_err(db)?;
         for row in rows {
             let (size, root) = row.map_err(db)?;
             checkpoints.push((u64::try_from(size).unwrap_or(u64::MAX), root));
         }
     }
-    let mut frontier = Frontier::default();
     let check = |f: &Frontier, cps: &mut Vec<(u64, Vec<u8>)>| -> Result<(), AuditError> {
         while let Some((size, root)) = cps.last() {
             if *size != f.size() {
@@ -638,9 +677,9 @@ fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
         Ok(())
     };
     let mut stmt = conn
-        .prepare("SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx")
+        .prepare("SELECT idx, data, leaf_hash FROM audit_leaves WHERE idx >= ?1 ORDER BY idx")
         .map_err(db)?;
-    let mut rows = stmt.query([]).map_err(db)?;
+    let mut rows = stmt.query([from]).map_err(db)?;
     check(&frontier, &mut checkpoints)?;
     while let Some(row) = rows.next().map_err(db)? {
         let idx: i64 = row.get(0).map_err(db)?;
@@ -654,6 +693,86 @@ fn rebuild(conn: &Connection, path: &Path) -> Result<Frontier, AuditError> {
             index: frontier.size(),
             why: format!("a checkpoint of size {size} exists but the log has fewer records"),
         });
+    }
+    Ok(frontier)
+}
+
+/// The tree a start verifies from: that of the newest checkpoint stored with its tree, once its
+/// note carries a valid signature by `key` over exactly that size and root, the stored tree is
+/// of that size and hashes to that root, and the last record it covers is present and hashes
+/// to its stored hash. The empty tree when no checkpoint has a stored tree (a log from before
+/// trees were kept, or one never checkpointed): then every record is re-hashed.
+fn verified_start(
+    conn: &Connection,
+    path: &Path,
+    key: &VerifyingKey,
+) -> Result<Frontier, AuditError> {
+    let db = |e: rusqlite::Error| AuditError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let newest = conn
+        .query_row(
+            "SELECT c.size, c.root, c.note, f.frontier FROM audit_checkpoints c \
+             JOIN audit_frontiers f ON f.size = c.size ORDER BY c.size DESC LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db)?;
+    let Some((size, root, note, tree)) = newest else {
+        return Ok(Frontier::default());
+    };
+    let size = u64::try_from(size).unwrap_or(u64::MAX);
+    let corrupt = |index: u64, why: String| AuditError::Corrupt { index, why };
+    let signed = verify_note(&note, key).map_err(|e| {
+        corrupt(
+            size,
+            format!("the stored checkpoint of size {size} does not verify: {e}"),
+        )
+    })?;
+    let frontier = Frontier::from_bytes(&tree)
+        .filter(|f| f.size() == size && signed.size == size)
+        .filter(|f| f.root() == signed.root && root.as_slice() == signed.root.as_slice())
+        .ok_or_else(|| {
+            corrupt(
+                size,
+                format!(
+                    "the stored checkpoint of size {size} does not match the tree stored with it"
+                ),
+            )
+        })?;
+    if let Some(last) = size.checked_sub(1) {
+        let record = conn
+            .query_row(
+                "SELECT data, leaf_hash FROM audit_leaves WHERE idx = ?1",
+                [to_i64(last)?],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        match record {
+            Some((data, stored)) if leaf_hash(&data).as_slice() == stored.as_slice() => {}
+            Some(_) => {
+                return Err(corrupt(
+                    last,
+                    "record bytes do not match their stored hash".to_owned(),
+                ));
+            }
+            None => {
+                return Err(corrupt(
+                    last,
+                    format!("record {last}, covered by the checkpoint of size {size}, is missing"),
+                ));
+            }
+        }
     }
     Ok(frontier)
 }

@@ -19,6 +19,7 @@
 use deadpool_postgres::Pool;
 use ed25519_dalek::VerifyingKey;
 use signgate_audit::{
+    checkpoint::verify_note,
     merkle::{Frontier, Hash, leaf_hash},
     record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
 };
@@ -61,6 +62,10 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     note TEXT NOT NULL,
     PRIMARY KEY (size, signer)
 );
+CREATE TABLE IF NOT EXISTS audit_frontiers (
+    size BIGINT PRIMARY KEY,
+    frontier BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS policy_in_force (
     id SMALLINT PRIMARY KEY CHECK (id = 1),
     version BIGINT NOT NULL,
@@ -78,6 +83,10 @@ DO $$ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_checkpoints_append_only') THEN
         CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION signgate_append_only();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_frontiers_append_only') THEN
+        CREATE TRIGGER audit_frontiers_append_only BEFORE UPDATE OR DELETE ON audit_frontiers
             FOR EACH ROW EXECUTE FUNCTION signgate_append_only();
     END IF;
 END $$;
@@ -165,9 +174,9 @@ impl PgLog {
         tokio::task::block_in_place(|| self.runtime.block_on(f))
     }
 
-    /// Creates the tables if needed, registers `key` as one of the log's signers, and
-    /// re-hashes every stored record against its stored hash and the head, so a log edited in
-    /// the database is refused at start rather than extended.
+    /// Creates the tables if needed, registers `key` as one of the log's signers, and verifies
+    /// the log from this replica's newest checkpoint ([`verify`](Self::verify)), so a log edited
+    /// in the database is refused at start rather than extended.
     pub(super) async fn open(&self, key: &VerifyingKey, now_ms: u64) -> Result<(), AuditError> {
         let mut client = self.pool.get().await.map_err(db)?;
         let tx = client.transaction().await.map_err(db)?;
@@ -190,23 +199,29 @@ impl PgLog {
             .batch_execute("SET LOCAL statement_timeout = 0")
             .await
             .map_err(db)?;
-        self.verify(&snapshot).await?;
+        self.verify(&snapshot, key).await?;
         snapshot.commit().await.map_err(db)
     }
 
-    /// Re-hashes every record, checks the positions run 0, 1, 2, … and that the head's
-    /// frontier is the tree of those records. `c` must read one snapshot (a repeatable-read
-    /// transaction): the head and the records must be of the same moment.
-    async fn verify(&self, c: &impl GenericClient) -> Result<(), AuditError> {
+    /// Re-hashes every record after the newest checkpoint `key` signed that was stored with its
+    /// tree (all of them when there is none), checks the positions run on from there and that
+    /// the head's frontier is the tree they make. The checkpoint must verify under `key` with
+    /// the size and root of the tree stored beside it, and its last record must be present
+    /// and hash to its stored hash; the records it covers are vouched for by its signature and
+    /// re-hashed only offline (`signgate audit verify`). Only this replica's own checkpoints
+    /// are trusted here: a key written into the database cannot vouch for an edited prefix.
+    /// `c` must read one snapshot (a repeatable-read transaction): the head, the checkpoint and
+    /// the records must be of the same moment.
+    async fn verify(&self, c: &impl GenericClient, key: &VerifyingKey) -> Result<(), AuditError> {
         let head = head(c, false).await?;
+        let mut frontier = verified_start(c, key).await?;
         let rows = c
             .query(
-                "SELECT idx, data, leaf_hash FROM audit_leaves ORDER BY idx",
-                &[],
+                "SELECT idx, data, leaf_hash FROM audit_leaves WHERE idx >= $1 ORDER BY idx",
+                &[&to_i64(frontier.size())?],
             )
             .await
             .map_err(db)?;
-        let mut frontier = Frontier::default();
         for row in rows {
             let idx: i64 = row.try_get(0).map_err(db)?;
             let data: Vec<u8> = row.try_get(1).map_err(db)?;
@@ -249,9 +264,14 @@ impl PgLog {
 
     /// Number of records and the current root, as committed.
     pub(super) async fn head(&self) -> Result<(u64, Hash), AuditError> {
-        let client = self.pool.get().await.map_err(db)?;
-        let f = head(&**client, false).await?;
+        let f = self.frontier().await?;
         Ok((f.size(), f.root()))
+    }
+
+    /// The tree as committed (what a checkpoint of its size stores beside its note).
+    pub(super) async fn frontier(&self) -> Result<Frontier, AuditError> {
+        let client = self.pool.get().await.map_err(db)?;
+        head(&**client, false).await
     }
 
     /// The stored checkpoint of `size` signed by `signer`, if any.
@@ -271,31 +291,41 @@ impl PgLog {
         row.map(|r| r.try_get(0).map_err(db)).transpose()
     }
 
-    /// Stores a signed checkpoint (a replica racing to sign the same size keeps the first).
+    /// Stores a signed checkpoint of `tree` (a replica racing to sign the same size keeps the
+    /// first), and the tree beside it, in one transaction: a start verifies from the newest
+    /// checkpoint stored with its tree.
     pub(super) async fn store_checkpoint(
         &self,
-        size: u64,
+        tree: &Frontier,
         signer: &VerifyingKey,
-        root: &Hash,
         time: u64,
         note: &str,
     ) -> Result<(), AuditError> {
-        let client = self.pool.get().await.map_err(db)?;
-        client
-            .execute(
-                "INSERT INTO audit_checkpoints (size, signer, root, time, note) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size, signer) DO NOTHING",
-                &[
-                    &to_i64(size)?,
-                    &signer.as_bytes().as_slice(),
-                    &root.as_slice(),
-                    &to_i64(time)?,
-                    &note,
-                ],
-            )
-            .await
-            .map_err(db)?;
-        Ok(())
+        let size = to_i64(tree.size())?;
+        let root = tree.root();
+        let mut client = self.pool.get().await.map_err(db)?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO audit_checkpoints (size, signer, root, time, note) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size, signer) DO NOTHING",
+            &[
+                &size,
+                &signer.as_bytes().as_slice(),
+                &root.as_slice(),
+                &to_i64(time)?,
+                &note,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO audit_frontiers (size, frontier) VALUES ($1, $2) \
+             ON CONFLICT (size) DO NOTHING",
+            &[&size, &tree.to_bytes()],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
     }
 
     /// Every record's bytes, in order.
@@ -350,6 +380,84 @@ pub async fn snapshot(
         .read_only(true)
         .start()
         .await
+}
+
+/// The tree a start verifies from: that of the newest checkpoint signed by `key` and stored with
+/// its tree, once the note verifies under `key` over exactly that size and root, the stored tree
+/// is of that size and hashes to that root, and the last record it covers is present and hashes
+/// to its stored hash. The empty tree when there is none.
+async fn verified_start(
+    c: &impl GenericClient,
+    key: &VerifyingKey,
+) -> Result<Frontier, AuditError> {
+    let newest = c
+        .query_opt(
+            "SELECT c.size, c.root, c.note, f.frontier FROM audit_checkpoints c \
+             JOIN audit_frontiers f ON f.size = c.size WHERE c.signer = $1 \
+             ORDER BY c.size DESC LIMIT 1",
+            &[&key.as_bytes().as_slice()],
+        )
+        .await
+        .map_err(db)?;
+    let Some(row) = newest else {
+        return Ok(Frontier::default());
+    };
+    let size: i64 = row.try_get(0).map_err(db)?;
+    let root: Vec<u8> = row.try_get(1).map_err(db)?;
+    let note: String = row.try_get(2).map_err(db)?;
+    let tree: Vec<u8> = row.try_get(3).map_err(db)?;
+    let size = u64::try_from(size).unwrap_or(u64::MAX);
+    let corrupt = |index: u64, why: String| AuditError::Corrupt { index, why };
+    let signed = verify_note(&note, key).map_err(|e| {
+        corrupt(
+            size,
+            format!("the stored checkpoint of size {size} does not verify: {e}"),
+        )
+    })?;
+    let frontier = Frontier::from_bytes(&tree)
+        .filter(|f| f.size() == size && signed.size == size)
+        .filter(|f| f.root() == signed.root && root.as_slice() == signed.root.as_slice())
+        .ok_or_else(|| {
+            corrupt(
+                size,
+                format!(
+                    "the stored checkpoint of size {size} does not match the tree stored with it"
+                ),
+            )
+        })?;
+    if let Some(last) = size.checked_sub(1) {
+        let record = c
+            .query_opt(
+                "SELECT data, leaf_hash FROM audit_leaves WHERE idx = $1",
+                &[&to_i64(last)?],
+            )
+            .await
+            .map_err(db)?;
+        let record = record
+            .map(|r| {
+                Ok::<_, AuditError>((
+                    r.try_get::<_, Vec<u8>>(0).map_err(db)?,
+                    r.try_get::<_, Vec<u8>>(1).map_err(db)?,
+                ))
+            })
+            .transpose()?;
+        match record {
+            Some((data, stored)) if leaf_hash(&data).as_slice() == stored.as_slice() => {}
+            Some(_) => {
+                return Err(corrupt(
+                    last,
+                    "record bytes do not match their stored hash".to_owned(),
+                ));
+            }
+            None => {
+                return Err(corrupt(
+                    last,
+                    format!("record {last}, covered by the checkpoint of size {size}, is missing"),
+                ));
+            }
+        }
+    }
+    Ok(frontier)
 }
 
 /// The head's frontier; `lock` takes the row `FOR UPDATE` (the appending transaction's turn).

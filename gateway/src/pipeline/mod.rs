@@ -27,7 +27,7 @@ mod approve;
 mod cancel;
 mod commit;
 pub mod evidence;
-pub(crate) mod records;
+pub mod records;
 mod release;
 pub mod rescreen;
 pub mod setup;
@@ -386,7 +386,7 @@ pub fn outcome(d: &Decision) -> (Outcome, ProposalState) {
 
 /// How `evaluation` is stored: the decision row (outcome, policy, instant, the evaluation with
 /// the list versions it screened against) and the state it puts the proposal in.
-pub(super) fn stored_decision(
+pub fn stored_decision(
     evaluation: &signgate_policy::Evaluation,
     lists: &[ListVersion],
     decided_at: UnixMillis,

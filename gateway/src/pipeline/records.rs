@@ -68,7 +68,7 @@ pub(crate) async fn append(
 
 /// Counts the decisions among `events` in `metrics`: every decision the pipeline makes is
 /// recorded, through [`append`] or a store change, with its trigger.
-pub(crate) fn count(metrics: &Metrics, events: &[AuditEvent]) {
+pub fn count(metrics: &Metrics, events: &[AuditEvent]) {
     for event in events {
         if let AuditEvent::DecisionMade(d) = event {
             metrics.decision(d.trigger, &d.decision);
@@ -77,7 +77,7 @@ pub(crate) fn count(metrics: &Metrics, events: &[AuditEvent]) {
 }
 
 /// The caller as the log names it (never a credential).
-pub(crate) fn caller(c: &Caller) -> AuditCaller {
+pub fn caller(c: &Caller) -> AuditCaller {
     AuditCaller {
         identity: c.identity().to_owned(),
         token: None,
@@ -85,7 +85,7 @@ pub(crate) fn caller(c: &Caller) -> AuditCaller {
 }
 
 /// A cancellation, before it is stored.
-pub(crate) fn cancelled(
+pub fn cancelled(
     record: &ProposalRecord,
     request: &CancelRequest,
     operator: &str,
@@ -106,7 +106,7 @@ pub(crate) fn cancelled(
 }
 
 /// One evaluation and exactly the evidence it read.
-pub(crate) fn decision(
+pub fn decision(
     trigger: DecisionTrigger,
     evaluation: &Evaluation,
     evidence: &Evidence,
@@ -120,7 +120,7 @@ pub(crate) fn decision(
 }
 
 /// An operator's statement as received (`expires_at` as the evidence carried it).
-pub(crate) fn approval(
+pub fn approval(
     record: &ProposalRecord,
     a: &ApprovalRecord,
     expires_at: Timestamp,
@@ -149,7 +149,7 @@ fn sha256(bytes: &[u8]) -> B256 {
 }
 
 /// A release ticket about to be sent (its hash only: the ticket is a bearer authorisation).
-pub(crate) fn ticket(
+pub fn ticket(
     record: &ProposalRecord,
     policy: PolicyHash,
     expires_at: Timestamp,
@@ -170,7 +170,7 @@ pub(crate) fn ticket(
 }
 
 /// The packed signatures handed back to the caller.
-pub(crate) fn signatures(
+pub fn signatures(
     record: &ProposalRecord,
     owners: Vec<Address>,
     packed: &[u8],
@@ -187,7 +187,7 @@ pub(crate) fn signatures(
 
 /// The submission as the initiator signed it, with what the gateway made of it: the actions in
 /// words, the simulation report's hash, the lists and the evidence of the first evaluation.
-pub(crate) fn submitted(
+pub fn submitted(
     record: &NewProposal,
     signed: &SignedBytes,
     analysis: &Analysis,

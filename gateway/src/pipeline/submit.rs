@@ -20,7 +20,10 @@ use crate::{
     call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
-    store::{NewProposal, ProposalId, ProposalState, ProposalStore, StoredProposal, UnixMillis},
+    store::{
+        DecisionRecord, Inserted, NewProposal, ProposalId, ProposalState, ProposalStore,
+        StoredProposal, UnixMillis,
+    },
 };
 
 /// Admission of the key that signed a request, before any work on it: the operator holding
@@ -241,9 +244,26 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
         records::submitted(&proposal, &s.signed, &analysis, &evaluation, &ev, caller),
         records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
     ];
-    p.commit(events, |audit| {
-        p.store.insert_proposal(audit, proposal, decision)
-    })
-    .await?;
-    p.load(&id).await
+    // What a read of the new proposal would return, kept rather than read back: its record
+    // comes from the insert, its one decision and no approvals from here.
+    let first = DecisionRecord {
+        seq: 1,
+        outcome: decision.outcome,
+        policy_hash: decision.policy_hash.clone(),
+        decided_at: decision.decided_at,
+        detail: decision.detail.clone(),
+    };
+    let inserted = p
+        .commit(events, |audit| {
+            p.store.insert_proposal(audit, proposal, decision)
+        })
+        .await?;
+    match inserted {
+        Inserted::Created(record) => Ok(StoredProposal {
+            record,
+            decision: Some(first),
+            approvals: Vec::new(),
+        }),
+        Inserted::Existing(_) => p.load(&id).await,
+    }
 }

@@ -6,9 +6,28 @@
 use alloy_primitives::U256;
 
 use super::{
-    NonceReservation, OverLimit, Page, PageToken, ProposalChange, ProposalRecord, ProposalState,
-    Release, ReleaseOutcome, StoreError, UnixMillis,
+    NewProposal, NonceReservation, OverLimit, Page, PageToken, ProposalChange, ProposalRecord,
+    ProposalState, Release, ReleaseOutcome, StoreError, UnixMillis,
 };
+
+/// The record a new proposal is stored as (revision 1, created and updated at its creation,
+/// not cancelled): what reading the inserted row back returns, without reading it back.
+pub(super) fn created(p: NewProposal) -> ProposalRecord {
+    ProposalRecord {
+        id: p.id,
+        chain_id: p.chain_id,
+        safe: p.safe,
+        nonce: p.nonce,
+        safe_tx_hash: p.safe_tx_hash,
+        initiator: p.initiator,
+        state: p.state,
+        revision: 1,
+        created_at: p.created_at,
+        updated_at: p.created_at,
+        cancel_reason: None,
+        body: p.body,
+    }
+}
 
 /// Checks that `rec` may still change and is at the revision the caller evaluated.
 pub(super) fn check_open(

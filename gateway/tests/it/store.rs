@@ -19,7 +19,7 @@ use signgate_gateway::store::{
 };
 
 use signgate_gateway::{
-    audit::AuditLog,
+    audit::{AuditError, AuditLog},
     config::PostgresSettings,
     store::{ProposalId, postgres::PgStore},
 };
@@ -38,7 +38,20 @@ trait Backend: Send + Sync + 'static {
 
     /// The audit log of `store`'s own database, opened (and so re-verified) anew with the
     /// audit key `[key; 32]`.
-    async fn log(&self, store: &Self::Store, key: u8) -> AuditLog;
+    async fn log(&self, store: &Self::Store, key: u8) -> AuditLog {
+        self.try_log(store, key).await.unwrap()
+    }
+
+    /// [`Backend::log`], or why the log refused to open.
+    async fn try_log(&self, store: &Self::Store, key: u8) -> Result<AuditLog, AuditError>;
+
+    /// Runs `sql` on `store`'s database with the log's append-only triggers out of the way:
+    /// what someone with access to the database files can do.
+    async fn tamper(&self, store: &Self::Store, sql: &str);
+
+    /// An SQL expression of the `data` column with `from` replaced by `to` in its text: a
+    /// record edited so that it is still canonical JSON.
+    fn rewritten(from: &str, to: &str) -> String;
 
     /// A log in another database than the store's, which the store must refuse.
     async fn foreign_log(&self) -> AuditLog;
@@ -67,12 +80,24 @@ impl Backend for Sqlite {
         SqliteStore::open(self.path()).await.unwrap()
     }
 
-    async fn log(&self, _: &SqliteStore, key: u8) -> AuditLog {
+    async fn try_log(&self, _: &SqliteStore, key: u8) -> Result<AuditLog, AuditError> {
         AuditLog::open(
             &self.path(),
             ed25519_dalek::SigningKey::from_bytes(&[key; 32]),
         )
-        .unwrap()
+    }
+
+    fn rewritten(from: &str, to: &str) -> String {
+        format!("CAST(replace(CAST(data AS TEXT), '{from}', '{to}') AS BLOB)")
+    }
+
+    async fn tamper(&self, _: &SqliteStore, sql: &str) {
+        let conn = rusqlite::Connection::open(self.path()).unwrap();
+        conn.execute_batch(&format!(
+            "DROP TRIGGER IF EXISTS audit_leaves_no_update; \
+             DROP TRIGGER IF EXISTS audit_frontiers_no_update; {sql}"
+        ))
+        .unwrap();
     }
 
     async fn foreign_log(&self) -> AuditLog {
@@ -135,7 +160,7 @@ impl Backend for Postgres {
         store
     }
 
-    async fn log(&self, store: &PgStore, key: u8) -> AuditLog {
+    async fn try_log(&self, store: &PgStore, key: u8) -> Result<AuditLog, AuditError> {
         AuditLog::open_postgres(
             store.pool(),
             store.location().to_owned(),
@@ -143,7 +168,26 @@ impl Backend for Postgres {
             signgate_gateway::clock::system(),
         )
         .await
-        .unwrap()
+    }
+
+    fn rewritten(from: &str, to: &str) -> String {
+        format!("convert_to(replace(convert_from(data, 'UTF8'), '{from}', '{to}'), 'UTF8')")
+    }
+
+    async fn tamper(&self, store: &PgStore, sql: &str) {
+        store
+            .pool()
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(&format!(
+                "ALTER TABLE audit_leaves DISABLE TRIGGER USER; \
+                 ALTER TABLE audit_frontiers DISABLE TRIGGER USER; {sql}; \
+                 ALTER TABLE audit_leaves ENABLE TRIGGER USER; \
+                 ALTER TABLE audit_frontiers ENABLE TRIGGER USER;"
+            ))
+            .await
+            .unwrap();
     }
 
     async fn foreign_log(&self) -> AuditLog {
@@ -1636,4 +1680,103 @@ async fn postgres_refuses_a_change_decided_under_a_superseded_policy() {
         (ProposalState::Approved, 1)
     );
     assert_eq!(now.decision.unwrap().seq, 1);
+}
+
+on_both_backends!(backend: a_start_verifies_the_tail_after_the_newest_checkpoint_and_offline_verification_every_record);
+/// Issue 17: a start verifies the log from its newest signed checkpoint (its signature, the
+/// tree stored with it, the records after it), not by re-hashing every record. A record edited
+/// after that checkpoint is refused at start; one edited before it is what the offline verifier
+/// (`signgate audit verify`: every record against every checkpoint) catches; a tree stored with
+/// the checkpoint that does not match it is refused at start.
+async fn a_start_verifies_the_tail_after_the_newest_checkpoint_and_offline_verification_every_record<
+    B: Backend,
+>(
+    backend: B,
+) {
+    use signgate_audit::{
+        AuditEvent, export::export_jsonl, record::ServerStopped, verify::verify_export,
+    };
+    let event = |i: u64| {
+        AuditEvent::ServerStopped(ServerStopped {
+            reason: format!("record {i}"),
+        })
+    };
+    let offline = |log: &AuditLog| {
+        let reader = log.reader().unwrap();
+        let (leaves, notes) = (reader.leaves().unwrap(), reader.checkpoints().unwrap());
+        let mut export = Vec::new();
+        export_jsonl(&leaves, &notes, false, &mut export).unwrap();
+        let named: Vec<(String, String)> = notes
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (format!("checkpoint-{i}"), n))
+            .collect();
+        verify_export(&export, &named, &log.public_key())
+    };
+    let store = backend.open().await;
+    let log = backend.log(&store, 5).await;
+    let base = log.head().unwrap().0;
+    for i in 0..6 {
+        log.append(event(i)).unwrap();
+    }
+    let checkpoint = log.checkpoint().unwrap();
+    assert_eq!(checkpoint.checkpoint.size, base + 6);
+    for i in 6..9 {
+        log.append(event(i)).unwrap();
+    }
+    let head = log.head().unwrap();
+    assert!(offline(&log).passed());
+    drop(log);
+
+    // Before the checkpoint: the start trusts the signed checkpoint; the offline verifier,
+    // re-hashing every record, does not.
+    let before = base + 2;
+    backend
+        .tamper(
+            &store,
+            &format!(
+                "UPDATE audit_leaves SET data = {} WHERE idx = {before}",
+                B::rewritten("record ", "recorD ")
+            ),
+        )
+        .await;
+    let reopened = backend.log(&store, 5).await;
+    assert_eq!(reopened.head().unwrap(), head);
+    let verdict = offline(&reopened);
+    assert!(
+        !verdict.passed(),
+        "an edited record before the checkpoint went unnoticed offline"
+    );
+    drop(reopened);
+
+    // After it: refused at start, at that record.
+    let after = base + 7;
+    backend
+        .tamper(
+            &store,
+            &format!("UPDATE audit_leaves SET data = substr(data, 2) WHERE idx = {after}"),
+        )
+        .await;
+    let err = backend.try_log(&store, 5).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::Corrupt { index, .. } if index == after),
+        "{err}"
+    );
+
+    // The tree stored with the checkpoint, cut short: refused at start.
+    let size = checkpoint.checkpoint.size;
+    backend
+        .tamper(
+            &store,
+            &format!(
+                "UPDATE audit_frontiers SET frontier = substr(frontier, 1, length(frontier) - 1) \
+                 WHERE size = {size}"
+            ),
+        )
+        .await;
+    let err = backend.try_log(&store, 5).await.unwrap_err();
+    assert!(
+        matches!(err, AuditError::Corrupt { index, .. } if index == size),
+        "{err}"
+    );
 }

@@ -30,7 +30,7 @@ use crate::store::{
 
 use super::pg_error;
 use crate::store::rules::{
-    advanced, change, check_open, over_limit, page, released_already, revision_col,
+    advanced, change, check_open, created, over_limit, page, released_already, revision_col,
     same_reservation, signature_chain,
 };
 
@@ -206,7 +206,7 @@ pub(super) async fn insert(
     .await
     .map_err(pg_error)?;
     insert_decision(tx, &p.id, decision).await?;
-    let rec = load_required(tx, &p.id).await?;
+    let rec = created(p.clone());
     let changes = vec![change(&rec)];
     Ok((rec, changes))
 }

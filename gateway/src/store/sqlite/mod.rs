@@ -4,9 +4,11 @@
 //! rusqlite with the bundled SQLite was chosen over sqlx: it is the maintained standard for
 //! embedded SQLite, gives direct control of pragmas and `BEGIN IMMEDIATE`, and builds without a
 //! system library. One connection behind a mutex serialises every write, like Lighthouse's
-//! slashing database; calls run on tokio's blocking pool so the async runtime never waits on
-//! disk. Every write is one `IMMEDIATE` transaction: checks and writes happen under the write
-//! lock, and the unique constraints back them up.
+//! slashing database; reads take connections of their own, each read one snapshot, so in WAL
+//! mode they never wait for a write's commit. Calls run off the async runtime's workers (reads
+//! on tokio's blocking pool, writes on the writer thread) so the runtime never waits on disk.
+//! Every write is one `IMMEDIATE` transaction: checks and writes happen under the write lock,
+//! and the unique constraints back them up.
 
 use std::{
     fmt,
@@ -27,11 +29,11 @@ mod writer;
 
 use self::{
     ops::{
-        change, check_open, get_tx, insert_decision, list_tx, release_tx, reservation_of,
-        set_state, velocity_spent,
+        change, check_open, created, decision_detail, get_tx, insert_decision, list_tx, release_tx,
+        reservation_of, set_state, velocity_spent,
     },
     rows::{
-        PROPOSAL_COLUMNS, chain_col, hex_col, is_constraint, json_col, load_required, parse_address,
+        chain_col, hex_col, is_constraint, json_col, load_required, parse_address, proposal_columns,
     },
 };
 use crate::audit::AuditLog;
@@ -57,8 +59,13 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    /// The one connection: reads lock it; the writer thread locks it for each batch.
+    /// The writer's connection: the writer thread locks it for each batch (and
+    /// [`SqliteStore::pragma`] to read its settings).
     conn: Arc<Mutex<Connection>>,
+    /// Idle read connections, one taken per read and put back after it. In WAL mode a read on
+    /// a connection of its own sees the last commit and never waits for the writer's batch,
+    /// its `fsync` included (on the writer's connection every read queued behind it).
+    readers: Mutex<Vec<Connection>>,
     changes: broadcast::Sender<ProposalChange>,
     /// The audit log in the same file, whose records each change commits with it.
     audit: Arc<OnceLock<Arc<AuditLog>>>,
@@ -125,6 +132,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 conn,
+                readers: Mutex::new(Vec::new()),
                 changes,
                 audit,
                 jobs,
@@ -154,10 +162,16 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Reads a pragma's current value, for checks and diagnostics.
+    /// Reads a pragma's current value on the writer's connection (the one whose settings make
+    /// commits durable), for checks and diagnostics.
     pub async fn pragma(&self, name: &'static str) -> Result<String, StoreError> {
-        self.read(move |c| {
-            Ok(c.query_row(&format!("PRAGMA {name}"), [], |r| {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .conn
+                .lock()
+                .map_err(|_| unavailable("store lock poisoned"))?;
+            Ok(conn.query_row(&format!("PRAGMA {name}"), [], |r| {
                 r.get::<_, Value>(0).map(|v| match v {
                     Value::Integer(i) => i.to_string(),
                     Value::Text(t) => t,
@@ -166,6 +180,7 @@ impl SqliteStore {
             })?)
         })
         .await
+        .map_err(unavailable)?
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -174,15 +189,9 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = inner
-                .conn
-                .lock()
-                .map_err(|_| unavailable("store lock poisoned"))?;
-            f(&conn)
-        })
-        .await
-        .map_err(unavailable)?
+        tokio::task::spawn_blocking(move || inner.read(f))
+            .await
+            .map_err(unavailable)?
     }
 
     /// Runs `f` with the audit records `audit` in the writer thread's next transaction
@@ -211,6 +220,10 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send + 'static,
     {
+        // Encoded here, on the caller's thread, so that concurrent changes encode in parallel
+        // and the writer only gives the bytes positions.
+        let audit =
+            crate::audit::log::encode(&audit).map_err(|e| StoreError::Unrecorded(e.to_string()))?;
         let (job, reply) = writer::Typed::new(audit, f, effective);
         self.inner
             .jobs
@@ -220,6 +233,52 @@ impl SqliteStore {
             .await
             .map_err(|_| unavailable("the store's writer thread stopped"))?
     }
+}
+
+/// Idle read connections kept for reuse; more readers at once open more and close the extra.
+const IDLE_READERS: usize = 8;
+
+impl Inner {
+    /// Runs `f` on an idle read connection (opening one if none is idle) and keeps it for the
+    /// next read.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self
+            .readers
+            .lock()
+            .map_err(|_| unavailable("store lock poisoned"))?
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        // One snapshot for the whole read: a proposal, its decision and its approvals of the
+        // same commit.
+        let out = conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)
+            .and_then(|tx| {
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            });
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// A connection that only reads (`query_only`): it sees the last commit of the writer's.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -285,15 +344,20 @@ impl ProposalStore for SqliteStore {
     ) -> Result<Inserted, StoreError> {
         // An identical submission that committed first is the answer, and the records of this
         // one roll back: the log holds one submission per stored proposal.
-        let created = |i: &Inserted| matches!(i, Inserted::Created(_));
+        let took_effect = |i: &Inserted| matches!(i, Inserted::Created(_));
+        // Serialised here, in parallel with other calls, not on the writer thread.
+        let body = json_col("proposal body", &p.body)?;
+        let detail = decision_detail(&decision)?;
         self.write_if(
             audit,
             move |tx| {
                 let existing_id: Option<String> = tx
-                    .query_row(
+                    .prepare_cached(
                         "SELECT id FROM proposals WHERE id = ?1 \
                      OR (chain_id = ?2 AND safe = ?3 AND safe_tx_hash = ?4 \
                          AND state <> 'cancelled')",
+                    )?
+                    .query_row(
                         params![
                             p.id.as_str(),
                             chain_col(p.chain_id)?,
@@ -309,35 +373,36 @@ impl ProposalStore for SqliteStore {
                         vec![],
                     ));
                 }
-                tx.execute(
-                    &format!(
-                        "INSERT INTO proposals ({PROPOSAL_COLUMNS}, view) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9, x'')"
-                    ),
-                    params![
-                        p.id.as_str(),
-                        chain_col(p.chain_id)?,
-                        hex_col(p.safe.as_slice()),
-                        p.nonce.to_string(),
-                        hex_col(p.safe_tx_hash.as_slice()),
-                        p.initiator,
-                        p.state.as_str(),
-                        p.created_at.0,
-                        json_col("proposal body", &p.body)?
-                    ],
-                )?;
-                insert_decision(tx, &p.id, &decision)?;
-                let rec = load_required(tx, &p.id)?;
+                tx.prepare_cached(concat!(
+                    "INSERT INTO proposals (",
+                    proposal_columns!(),
+                    ", view) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, NULL, ?9, x'')"
+                ))?
+                .execute(params![
+                    p.id.as_str(),
+                    chain_col(p.chain_id)?,
+                    hex_col(p.safe.as_slice()),
+                    p.nonce.to_string(),
+                    hex_col(p.safe_tx_hash.as_slice()),
+                    p.initiator,
+                    p.state.as_str(),
+                    p.created_at.0,
+                    body
+                ])?;
+                insert_decision(tx, &p.id, &decision, &detail)?;
+                let rec = created(p);
                 let changes = vec![change(&rec)];
                 Ok((Inserted::Created(rec), changes))
             },
-            created,
+            took_effect,
         )
         .await
     }
 
     async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
-        self.read(move |c| get_tx(c, &id)).await
+        // A point read by key on a connection no writer holds: tens of microseconds, less than
+        // a trip to the blocking pool and back would cost.
+        self.inner.read(|c| get_tx(c, &id))
     }
 
     async fn list(
@@ -360,14 +425,17 @@ impl ProposalStore for SqliteStore {
         decision: NewDecision,
         new_state: ProposalState,
     ) -> Result<ProposalRecord, StoreError> {
+        let detail = decision_detail(&decision)?;
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "approved")?;
-            insert_decision(tx, &id, &decision)?;
-            let inserted = tx.execute(
-                "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, \
+            insert_decision(tx, &id, &decision, &detail)?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, \
                  signature, comment, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                )?
+                .execute(params![
                     id.as_str(),
                     hex::encode(approval.public_key),
                     approval.operator,
@@ -376,8 +444,7 @@ impl ProposalStore for SqliteStore {
                     approval.signature,
                     approval.comment,
                     approval.received_at.0
-                ],
-            );
+                ]);
             match inserted {
                 Err(e) if is_constraint(&e) => {
                     return Err(StoreError::DuplicateApproval {
@@ -402,10 +469,11 @@ impl ProposalStore for SqliteStore {
         decision: NewDecision,
         new_state: ProposalState,
     ) -> Result<ProposalRecord, StoreError> {
+        let detail = decision_detail(&decision)?;
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "re-decided")?;
-            insert_decision(tx, &id, &decision)?;
+            insert_decision(tx, &id, &decision, &detail)?;
             let updated = set_state(tx, &rec, new_state, decision.decided_at, None)?;
             let changes = vec![change(&updated)];
             Ok((updated, changes))
@@ -446,8 +514,9 @@ impl ProposalStore for SqliteStore {
         safe: Address,
         nonce: U256,
     ) -> Result<Option<NonceReservation>, StoreError> {
-        self.read(move |c| reservation_of(c, chain_id, safe, nonce))
-            .await
+        // A point read, like `get`.
+        self.inner
+            .read(|c| reservation_of(c, chain_id, safe, nonce))
     }
 
     async fn velocity_spent(
@@ -457,8 +526,9 @@ impl ProposalStore for SqliteStore {
         asset: String,
         since: UnixMillis,
     ) -> Result<U256, StoreError> {
-        self.read(move |c| velocity_spent(c, chain_id, safe, &asset, since))
-            .await
+        // An indexed range of one Safe's releases in one window, like `get`.
+        self.inner
+            .read(|c| velocity_spent(c, chain_id, safe, &asset, since))
     }
 
     async fn upsert_address(&self, e: AddressEntry) -> Result<(), StoreError> {

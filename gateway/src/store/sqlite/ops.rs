@@ -9,7 +9,7 @@ use super::rows::{
     PROPOSAL_COLUMNS, ProposalRow, chain_col, hex_col, is_constraint, json_col, load,
     load_required, parse_b256, parse_enum, parse_json, parse_key, parse_u64, parse_u256,
 };
-pub(super) use crate::store::rules::{change, check_open};
+pub(super) use crate::store::rules::{change, check_open, created};
 use crate::store::{
     ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NonceReservation, OverLimit, Page,
     PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, Release, ReleaseOutcome,
@@ -29,38 +29,46 @@ pub(super) fn set_state(
     cancel_reason: Option<&str>,
 ) -> Result<ProposalRecord, StoreError> {
     let next = advanced(rec, state, now, cancel_reason);
-    c.execute(
+    c.prepare_cached(
         "UPDATE proposals SET state = ?1, revision = ?2, updated_at = ?3, \
          cancel_reason = COALESCE(?4, cancel_reason) WHERE id = ?5",
-        params![
-            state.as_str(),
-            revision_col(&next)?,
-            now.0,
-            cancel_reason,
-            rec.id.as_str()
-        ],
-    )?;
+    )?
+    .execute(params![
+        state.as_str(),
+        revision_col(&next)?,
+        now.0,
+        cancel_reason,
+        rec.id.as_str()
+    ])?;
     Ok(next)
 }
 
-/// Appends a decision with the next sequence number of its proposal.
+/// A decision's detail column, serialised by the caller before its change is queued, so the
+/// writer thread does not spend its time on JSON.
+pub(super) fn decision_detail(d: &NewDecision) -> Result<String, StoreError> {
+    json_col("decision detail", &d.detail)
+}
+
+/// Appends a decision with the next sequence number of its proposal; `detail` is
+/// [`decision_detail`] of it.
 pub(super) fn insert_decision(
     c: &Connection,
     id: &ProposalId,
     d: &NewDecision,
+    detail: &str,
 ) -> Result<(), StoreError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail, body) \
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM decisions WHERE proposal_id = ?1), \
          ?2, ?3, ?4, x'', ?5)",
-        params![
-            id.as_str(),
-            d.outcome.as_str(),
-            d.policy_hash,
-            d.decided_at.0,
-            json_col("decision detail", &d.detail)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        id.as_str(),
+        d.outcome.as_str(),
+        d.policy_hash,
+        d.decided_at.0,
+        detail
+    ])?;
     Ok(())
 }
 
@@ -72,9 +80,11 @@ pub(super) fn reservation_of(
     nonce: U256,
 ) -> Result<Option<NonceReservation>, StoreError> {
     let row = c
-        .query_row(
+        .prepare_cached(
             "SELECT safe_tx_hash, proposal_id, reserved_at FROM nonce_reservations \
              WHERE chain_id = ?1 AND safe = ?2 AND nonce = ?3",
+        )?
+        .query_row(
             params![
                 chain_col(chain_id)?,
                 hex_col(safe.as_slice()),
@@ -330,20 +340,19 @@ pub(super) fn get_tx(
         return Ok(None);
     };
     let decision = c
-        .query_row(
+        .prepare_cached(
             "SELECT seq, outcome, policy_hash, decided_at, body FROM decisions \
              WHERE proposal_id = ?1 ORDER BY seq DESC LIMIT 1",
-            [id.as_str()],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
+        )?
+        .query_row([id.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
         .optional()?
         .map(|(seq, outcome, policy_hash, at, detail)| {
             Ok::<_, StoreError>(DecisionRecord {
@@ -355,7 +364,7 @@ pub(super) fn get_tx(
             })
         })
         .transpose()?;
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(
         "SELECT operator, public_key, kind, payload, signature, comment, received_at \
          FROM approvals WHERE proposal_id = ?1 ORDER BY received_at, public_key",
     )?;

@@ -6,9 +6,18 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 
 use crate::store::{ProposalId, ProposalRecord, StoreError, UnixMillis};
 
-/// The proposal columns, in the order [`ProposalRow::read`] expects.
-pub(super) const PROPOSAL_COLUMNS: &str = "id, chain_id, safe, nonce, safe_tx_hash, initiator, state, \
-                                revision, created_at, updated_at, cancel_reason, body";
+/// The proposal columns, in the order [`ProposalRow::read`] expects (a macro, so statements
+/// that name them are literals, prepared once per connection and cached).
+macro_rules! proposal_columns {
+    () => {
+        "id, chain_id, safe, nonce, safe_tx_hash, initiator, state, revision, created_at, \
+         updated_at, cancel_reason, body"
+    };
+}
+pub(super) use proposal_columns;
+
+/// [`proposal_columns!`] as a value, for statements assembled at run time.
+pub(super) const PROPOSAL_COLUMNS: &str = proposal_columns!();
 
 pub(super) use crate::store::columns::{
     chain_col, hex_col, json_col, parse_address, parse_b256, parse_enum, parse_json, parse_key,
@@ -69,11 +78,12 @@ impl ProposalRow {
 }
 
 pub(super) fn load(c: &Connection, id: &ProposalId) -> Result<Option<ProposalRecord>, StoreError> {
-    c.query_row(
-        &format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = ?1"),
-        [id.as_str()],
-        ProposalRow::read,
-    )
+    c.prepare_cached(concat!(
+        "SELECT ",
+        proposal_columns!(),
+        " FROM proposals WHERE id = ?1"
+    ))?
+    .query_row([id.as_str()], ProposalRow::read)
     .optional()?
     .map(ProposalRow::into_record)
     .transpose()

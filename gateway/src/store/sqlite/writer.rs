@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use rusqlite::{Connection, TransactionBehavior};
-use signgate_audit::AuditEvent;
+use signgate_audit::record::EncodedEvent;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::{
@@ -21,8 +21,8 @@ const MAX_BATCH: usize = 256;
 
 /// One change waiting for the writer, its value type erased.
 pub(super) trait Job: Send {
-    /// The audit records to commit with the change (taken once).
-    fn take_audit(&mut self) -> Vec<AuditEvent>;
+    /// The audit records to commit with the change, encoded by the caller (taken once).
+    fn take_audit(&mut self) -> Vec<EncodedEvent>;
     /// Runs the change inside its savepoint; what it changed, for the watchers.
     fn run(&mut self, c: &Connection) -> Result<Vec<ProposalChange>, StoreError>;
     /// Whether the change that ran took effect. One that did not (an identical submission
@@ -35,7 +35,7 @@ pub(super) trait Job: Send {
 
 /// A change whose closure returns `T` to a waiting caller.
 pub(super) struct Typed<T, F> {
-    audit: Vec<AuditEvent>,
+    audit: Vec<EncodedEvent>,
     f: Option<F>,
     value: Option<T>,
     /// Whether a value means the change took effect ([`Job::took_effect`]).
@@ -47,7 +47,7 @@ impl<T, F> Typed<T, F> {
     /// The job and the receiver its caller awaits; `effective` tells from the closure's value
     /// whether the change took effect.
     pub(super) fn new(
-        audit: Vec<AuditEvent>,
+        audit: Vec<EncodedEvent>,
         f: F,
         effective: fn(&T) -> bool,
     ) -> (Self, oneshot::Receiver<Result<T, StoreError>>) {
@@ -70,7 +70,7 @@ where
     T: Send,
     F: FnOnce(&Connection) -> Result<(T, Vec<ProposalChange>), StoreError> + Send,
 {
-    fn take_audit(&mut self) -> Vec<AuditEvent> {
+    fn take_audit(&mut self) -> Vec<EncodedEvent> {
         std::mem::take(&mut self.audit)
     }
 
@@ -175,7 +175,7 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
             None
         } else {
             match (writer.as_mut(), &no_writer) {
-                (Some(w), _) => match w.stage(&sp, audit) {
+                (Some(w), _) => match w.stage(&sp, &audit) {
                     Ok(staged) => Some(staged),
                     Err(e) => {
                         drop(sp);
