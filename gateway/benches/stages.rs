@@ -69,6 +69,7 @@ use signgate_simulator::{
     SafeContext, SafeTx,
     abi::IERC20,
     evm::{SimulationOptions, Snapshot, simulate_with},
+    render::Descriptors,
 };
 
 const DEMO_SAFE: Address = address!("0x5afe5afe5afe5afe5afe5afe5afe5afe5afe5afe");
@@ -419,8 +420,9 @@ fn store_stages(c: &mut Criterion) {
         b.iter(|| rt.block_on(store.get(id.clone())).unwrap().unwrap())
     });
     let stored = rt.block_on(store.get(id.clone())).unwrap().unwrap();
+    let descriptors = Arc::new(Descriptors::bundled().unwrap());
     g.bench_function("render", |b| {
-        b.iter(|| view::proposal(&stored, Some(demo.policy.as_ref())).unwrap())
+        b.iter(|| view::proposal(&stored, Some(demo.policy.as_ref()), &descriptors).unwrap())
     });
     g.finish();
 
@@ -500,6 +502,7 @@ fn submit_in_process(c: &mut Criterion) {
     else {
         panic!("the demo decides on a snapshot");
     };
+    let descriptors = Arc::new(Descriptors::bundled().unwrap());
     let mut g = c.benchmark_group("submission");
     g.measurement_time(Duration::from_secs(8));
     g.bench_function("submit_in_process", |b| {
@@ -510,7 +513,7 @@ fn submit_in_process(c: &mut Criterion) {
                     let s = requests::submission(&req, &demo.cfg.limits, clock::system().now())
                         .unwrap();
                     let stored = p.submit(Caller::Loopback, s).await.unwrap();
-                    view::proposal(&stored, p.policy().as_deref()).unwrap()
+                    view::proposal(&stored, p.policy().as_deref(), &descriptors).unwrap()
                 })
             },
             BatchSize::SmallInput,

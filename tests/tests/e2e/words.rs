@@ -265,7 +265,7 @@ fn the_golden_files_say_what_the_issue_asks() {
     let fake = read("token-impersonating-a-policy-asset");
     assert!(fake.contains("FAKE DEMO"), "{fake}");
     assert!(fake.contains("WARNING: token"), "{fake}");
-    assert!(read("erc7730-aave-supply").contains("Supply [Aave]: Amount to supply 1,000 DEMO"));
+    assert!(read("erc7730-aave-supply").contains("Lend to Aave [Aave]: Lends 1,000 DEMO"));
     let ignored = read("erc7730-descriptor-disagrees");
     assert!(ignored.contains("unknown function 0x617ba037"), "{ignored}");
     assert!(
