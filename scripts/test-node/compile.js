@@ -1,4 +1,4 @@
-// Compiles simulator/tests/fixtures/evm/TestContracts.sol with solc-js (npm `solc`, pinned in
+// Compiles simulator/tests/fixtures/evm/TestContracts.sol and SanctionsOracle.sol with solc-js (npm `solc`, pinned in
 // package.json) and writes contracts.json beside it: per contract its creation and runtime code.
 // Run: scripts/test-node/compile (installs the npm packages first).
 'use strict';
@@ -7,10 +7,14 @@ const path = require('path');
 const solc = require('solc');
 
 const dir = path.join(__dirname, '..', '..', 'simulator', 'tests', 'fixtures', 'evm');
-const source = fs.readFileSync(path.join(dir, 'TestContracts.sol'), 'utf8');
+// Each file is a source of its own: a contract's metadata (and so its bytecode) hashes only the
+// sources it uses, so adding a file changes no other file's contracts.
+const files = ['TestContracts.sol', 'SanctionsOracle.sol'];
 const input = {
   language: 'Solidity',
-  sources: { 'TestContracts.sol': { content: source } },
+  sources: Object.fromEntries(
+    files.map((f) => [f, { content: fs.readFileSync(path.join(dir, f), 'utf8') }]),
+  ),
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: 'shanghai',
@@ -24,11 +28,13 @@ if (errors.length) {
   process.exit(1);
 }
 const result = { compiler: `solc ${solc.version()}`, settings: input.settings, contracts: {} };
-for (const [name, c] of Object.entries(out.contracts['TestContracts.sol'])) {
-  result.contracts[name] = {
-    bytecode: '0x' + c.evm.bytecode.object,
-    deployedBytecode: '0x' + c.evm.deployedBytecode.object,
-  };
+for (const file of files) {
+  for (const [name, c] of Object.entries(out.contracts[file])) {
+    result.contracts[name] = {
+      bytecode: '0x' + c.evm.bytecode.object,
+      deployedBytecode: '0x' + c.evm.deployedBytecode.object,
+    };
+  }
 }
 fs.writeFileSync(path.join(dir, 'contracts.json'), JSON.stringify(result, null, 1) + '\n');
 console.log(`wrote ${Object.keys(result.contracts).length} contracts with ${result.compiler}`);
