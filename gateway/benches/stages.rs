@@ -266,6 +266,7 @@ impl Demo {
                 &evaluation,
                 &ev,
                 &Caller::Loopback,
+                &self.policy,
             ),
             records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
         ];

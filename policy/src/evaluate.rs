@@ -158,7 +158,7 @@ fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> 
     rules::initiator::check(policy, wallet, evidence, &mut reasons);
     rules::velocity::check(policy, wallet, evidence, &mut reasons);
     rules::refund::check(policy, wallet, evidence, &mut reasons);
-    rules::intent::check(policy, evidence, &mut reasons);
+    rules::intent::check(policy, wallet, evidence, &mut reasons);
 
     let (facets, classification) = classify(policy, wallet, evidence);
     reasons.extend(classification);

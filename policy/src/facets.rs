@@ -253,8 +253,9 @@ pub fn classify(
             r.asset,
             r.receiver,
             format!(
-                "gas refund{payer} (gasPrice {}, up to {} base units)",
-                r.settings.gas_price, r.amount
+                "gas refund{payer} (gasPrice {}, up to {})",
+                r.settings.gas_price,
+                refund_words(wallet, r.asset, r.amount)
             ),
         );
     }
@@ -361,6 +362,18 @@ fn configuration_facets(
     }
 }
 
+/// The most a refund can pay, in the wallet's units of its asset when it declares them.
+fn refund_words(wallet: &Wallet, asset: Asset, amount: U256) -> String {
+    match wallet.asset(asset) {
+        Some(spec) => format!(
+            "{} {}",
+            crate::amount::format_units(amount, spec.decimals),
+            spec.symbol
+        ),
+        None => format!("{amount} base units"),
+    }
+}
+
 /// Facets of what the proposal does to and in `r`, a Safe it reaches that the policy governs as
 /// `wallet`: judged under that wallet's own tiers, as if the Safe had done it by a proposal of
 /// its own. Its configuration changes, its allowlisted (non-batch) library calls, and what leaves
@@ -419,8 +432,10 @@ pub fn classify_reached(
             refund.receiver,
             refund.amount,
             format!(
-                "gas refund of Safe {} (gasPrice {}, up to {} base units)",
-                r.safe, refund.settings.gas_price, refund.amount
+                "gas refund of Safe {} (gasPrice {}, up to {})",
+                r.safe,
+                refund.settings.gas_price,
+                refund_words(wallet, refund.asset, refund.amount)
             ),
         );
     }

@@ -284,6 +284,10 @@ pub enum IntentDeviation {
         to: Address,
         /// Amount sent, in base units.
         amount: U256,
+        /// The asset's symbol and decimals as the wallet declares them, only to show the amount
+        /// in units people count; absent when undeclared (and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        units: Option<(String, u8)>,
     },
     /// An asset leaves to a declared destination, but more than declared.
     ExcessOutflow {
@@ -295,6 +299,10 @@ pub enum IntentDeviation {
         declared: U256,
         /// Amount sent in the simulation, in base units.
         actual: U256,
+        /// The asset's symbol and decimals as the wallet declares them, only to show the amount
+        /// in units people count; absent when undeclared (and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        units: Option<(String, u8)>,
     },
     /// A transfer the intent declares does not happen in the simulation.
     MissingTransfer {
@@ -304,6 +312,10 @@ pub enum IntentDeviation {
         to: Address,
         /// The declared amount, in base units.
         amount: U256,
+        /// The asset's symbol and decimals as the wallet declares them, only to show the amount
+        /// in units people count; absent when undeclared (and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        units: Option<(String, u8)>,
     },
     /// The transaction changes the Safe's configuration or storage (owners, threshold, modules,
     /// guards, fallback handler, nonce, ...) and the intent does not declare it.
@@ -329,33 +341,49 @@ pub enum IntentDeviation {
         refund_receiver: Address,
         /// The most it can pay, in base units.
         amount: U256,
+        /// The asset's symbol and decimals as the wallet declares them, only to show the amount
+        /// in units people count; absent when undeclared (and in older records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        units: Option<(String, u8)>,
     },
 }
 
 impl fmt::Display for IntentDeviation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UndeclaredOutflow { asset, to, amount } => {
-                write!(
-                    f,
-                    "sends {amount} base units of {asset} to {to}, which was not declared"
-                )
+            Self::UndeclaredOutflow {
+                asset,
+                to,
+                amount,
+                units,
+            } => {
+                let amount = amount_of(*amount, *asset, units.as_ref());
+                write!(f, "sends {amount} to {to}, which was not declared")
             }
             Self::ExcessOutflow {
                 asset,
                 to,
                 declared,
                 actual,
+                units,
             } => {
+                let actual = amount_of(*actual, *asset, units.as_ref());
+                let declared = amount_of(*declared, *asset, units.as_ref());
                 write!(
                     f,
-                    "sends {actual} base units of {asset} to {to}, more than the declared {declared}"
+                    "sends {actual} to {to}, more than the declared {declared}"
                 )
             }
-            Self::MissingTransfer { asset, to, amount } => {
+            Self::MissingTransfer {
+                asset,
+                to,
+                amount,
+                units,
+            } => {
+                let amount = amount_of(*amount, *asset, units.as_ref());
                 write!(
                     f,
-                    "the declared transfer of {amount} base units of {asset} to {to} does not happen"
+                    "the declared transfer of {amount} to {to} does not happen"
                 )
             }
             Self::UndeclaredSafeChange { kind } => {
@@ -369,12 +397,23 @@ impl fmt::Display for IntentDeviation {
                 asset,
                 refund_receiver,
                 amount,
+                units,
             } => write!(
                 f,
-                "pays a gas refund of up to {amount} base units of {asset} to {}, which was not declared",
+                "pays a gas refund of up to {} to {}, which was not declared",
+                amount_of(*amount, *asset, units.as_ref()),
                 receiver(*refund_receiver)
             ),
         }
+    }
+}
+
+/// An amount as an approver reads it: `1,000 DEMO` when the asset's units are known, otherwise
+/// its base units and the asset, said to be base units.
+fn amount_of(amount: U256, asset: Asset, units: Option<&(String, u8)>) -> String {
+    match units {
+        Some((symbol, decimals)) => format!("{} {symbol}", format_units(amount, *decimals)),
+        None => format!("{amount} base units of {asset}"),
     }
 }
 

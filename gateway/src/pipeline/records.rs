@@ -18,7 +18,10 @@ use signgate_audit::{
         SignedCancel,
     },
 };
-use signgate_policy::{Evaluation, Evidence, PolicyHash, evidence::Verdict, time::Timestamp};
+use signgate_policy::{
+    Evaluation, Evidence, Policy, PolicyHash, evidence::Verdict, time::Timestamp,
+};
+use signgate_simulator::render::AssetBook;
 
 use crate::{
     audit::AuditLog,
@@ -194,7 +197,18 @@ pub fn submitted(
     evaluation: &Evaluation,
     evidence: &Evidence,
     by: &Caller,
+    policy: &Policy,
 ) -> AuditEvent {
+    // The actions in the words an approver reads: amounts in the policy's units of its assets,
+    // else in those the tokens gave of themselves in the simulation.
+    let book = AssetBook::new(
+        policy.named_assets(record.chain_id, record.safe),
+        analysis
+            .simulation
+            .as_ref()
+            .map(|r| r.tokens.clone())
+            .unwrap_or_default(),
+    );
     let simulation_sha256 = match &analysis.simulation {
         Ok(report) => to_canonical(report).map_or(B256::ZERO, |b| sha256(&b)),
         Err(why) => sha256(why.to_string().as_bytes()),
@@ -220,7 +234,7 @@ pub fn submitted(
         summary: analysis
             .decoded
             .root
-            .plain_words(Some(record.safe))
+            .words(Some(record.safe), &book)
             .lines()
             .map(str::to_owned)
             .collect(),

@@ -241,7 +241,15 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     // one that committed first is answered with that proposal, and its own records roll back
     // with its insert: one submission on record per stored proposal.
     let events = vec![
-        records::submitted(&proposal, &s.signed, &analysis, &evaluation, &ev, caller),
+        records::submitted(
+            &proposal,
+            &s.signed,
+            &analysis,
+            &evaluation,
+            &ev,
+            caller,
+            &policy,
+        ),
         records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
     ];
     // What a read of the new proposal would return, kept rather than read back: its record

@@ -11,11 +11,12 @@ use crate::{
     facets::delegate_target,
     movements::refunds,
     reasons::{IntentDeviation, Reason},
-    wallets::Asset,
+    wallets::{Asset, Wallet},
 };
 
 /// Appends a reason per deviation when the proposal carries an intent.
-pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
+pub fn check(policy: &Policy, wallet: &Wallet, evidence: &Evidence, out: &mut Vec<Reason>) {
+    let units = |asset: Asset| wallet.asset(asset).map(|a| (a.symbol.clone(), a.decimals));
     let Some(intent) = &evidence.proposal.intent else {
         return;
     };
@@ -43,12 +44,14 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
                 asset: *asset,
                 to: *to,
                 amount: *amount,
+                units: units(*asset),
             }),
             Some(d) if amount > d => push(IntentDeviation::ExcessOutflow {
                 asset: *asset,
                 to: *to,
                 declared: *d,
                 actual: *amount,
+                units: units(*asset),
             }),
             Some(_) => {}
         }
@@ -59,6 +62,7 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
                 asset: *asset,
                 to: *to,
                 amount: *amount,
+                units: units(*asset),
             });
         }
     }
@@ -93,6 +97,7 @@ pub fn check(policy: &Policy, evidence: &Evidence, out: &mut Vec<Reason>) {
             asset: r.asset,
             refund_receiver: r.receiver.unwrap_or(Address::ZERO),
             amount: r.amount,
+            units: units(r.asset),
         });
     }
 }
