@@ -730,26 +730,14 @@ fn verified_start(
     let Some((size, root, note, tree)) = newest else {
         return Ok(Frontier::default());
     };
-    let size = u64::try_from(size).unwrap_or(u64::MAX);
-    let corrupt = |index: u64, why: String| AuditError::Corrupt { index, why };
-    let signed = verify_note(&note, key).map_err(|e| {
-        corrupt(
-            size,
-            format!("the stored checkpoint of size {size} does not verify: {e}"),
-        )
-    })?;
-    let frontier = Frontier::from_bytes(&tree)
-        .filter(|f| f.size() == size && signed.size == size)
-        .filter(|f| f.root() == signed.root && root.as_slice() == signed.root.as_slice())
-        .ok_or_else(|| {
-            corrupt(
-                size,
-                format!(
-                    "the stored checkpoint of size {size} does not match the tree stored with it"
-                ),
-            )
-        })?;
-    if let Some(last) = size.checked_sub(1) {
+    let checkpoint = StoredCheckpoint {
+        size: u64::try_from(size).unwrap_or(u64::MAX),
+        root,
+        note,
+        tree,
+    };
+    let frontier = checkpoint.trusted_frontier(key)?;
+    if let Some(last) = checkpoint.size.checked_sub(1) {
         let record = conn
             .query_row(
                 "SELECT data, leaf_hash FROM audit_leaves WHERE idx = ?1",
@@ -758,23 +746,65 @@ fn verified_start(
             )
             .optional()
             .map_err(db)?;
-        match record {
-            Some((data, stored)) if leaf_hash(&data).as_slice() == stored.as_slice() => {}
-            Some(_) => {
-                return Err(corrupt(
-                    last,
-                    "record bytes do not match their stored hash".to_owned(),
-                ));
-            }
-            None => {
-                return Err(corrupt(
-                    last,
-                    format!("record {last}, covered by the checkpoint of size {size}, is missing"),
-                ));
-            }
-        }
+        checkpoint.check_last_covered(record)?;
     }
     Ok(frontier)
+}
+
+/// The newest checkpoint stored with its tree, as either database holds it: what a start
+/// verifies from.
+pub(super) struct StoredCheckpoint {
+    /// The log size the checkpoint commits to.
+    pub size: u64,
+    /// The root stored beside the note.
+    pub root: Vec<u8>,
+    /// The signed note.
+    pub note: String,
+    /// The Merkle frontier stored with it (`Frontier::to_bytes`).
+    pub tree: Vec<u8>,
+}
+
+impl StoredCheckpoint {
+    /// The stored tree, once the note verifies under `key` over exactly this size and root and
+    /// the tree is of that size and hashes to that root.
+    pub(super) fn trusted_frontier(&self, key: &VerifyingKey) -> Result<Frontier, AuditError> {
+        let size = self.size;
+        let corrupt = |why: String| AuditError::Corrupt { index: size, why };
+        let signed = verify_note(&self.note, key).map_err(|e| {
+            corrupt(format!(
+                "the stored checkpoint of size {size} does not verify: {e}"
+            ))
+        })?;
+        Frontier::from_bytes(&self.tree)
+            .filter(|f| f.size() == size && signed.size == size)
+            .filter(|f| f.root() == signed.root && self.root.as_slice() == signed.root.as_slice())
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "the stored checkpoint of size {size} does not match the tree stored with it"
+                ))
+            })
+    }
+
+    /// The last record the checkpoint covers (its bytes and stored leaf hash, `None`: missing)
+    /// is present and hashes to what was stored.
+    pub(super) fn check_last_covered(
+        &self,
+        record: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), AuditError> {
+        let size = self.size;
+        let last = size.saturating_sub(1);
+        match record {
+            Some((data, stored)) if leaf_hash(&data).as_slice() == stored.as_slice() => Ok(()),
+            Some(_) => Err(AuditError::Corrupt {
+                index: last,
+                why: "record bytes do not match their stored hash".to_owned(),
+            }),
+            None => Err(AuditError::Corrupt {
+                index: last,
+                why: format!("record {last}, covered by the checkpoint of size {size}, is missing"),
+            }),
+        }
+    }
 }
 
 /// Appends the record stored at `idx` with bytes `data` and leaf hash `stored` to `frontier`,

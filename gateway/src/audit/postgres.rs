@@ -19,7 +19,6 @@
 use deadpool_postgres::Pool;
 use ed25519_dalek::VerifyingKey;
 use signgate_audit::{
-    checkpoint::verify_note,
     merkle::{Frontier, Hash, leaf_hash},
     record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
 };
@@ -27,7 +26,7 @@ use tokio_postgres::GenericClient;
 
 use signgate_policy::governance::GENESIS_VERSION;
 
-use super::AuditError;
+use super::{AuditError, log::StoredCheckpoint};
 
 /// The advisory lock key under which the schema is created (several replicas starting at
 /// once would otherwise race on `CREATE TABLE IF NOT EXISTS`). The store's migrations take the
@@ -403,29 +402,14 @@ async fn verified_start(
         return Ok(Frontier::default());
     };
     let size: i64 = row.try_get(0).map_err(db)?;
-    let root: Vec<u8> = row.try_get(1).map_err(db)?;
-    let note: String = row.try_get(2).map_err(db)?;
-    let tree: Vec<u8> = row.try_get(3).map_err(db)?;
-    let size = u64::try_from(size).unwrap_or(u64::MAX);
-    let corrupt = |index: u64, why: String| AuditError::Corrupt { index, why };
-    let signed = verify_note(&note, key).map_err(|e| {
-        corrupt(
-            size,
-            format!("the stored checkpoint of size {size} does not verify: {e}"),
-        )
-    })?;
-    let frontier = Frontier::from_bytes(&tree)
-        .filter(|f| f.size() == size && signed.size == size)
-        .filter(|f| f.root() == signed.root && root.as_slice() == signed.root.as_slice())
-        .ok_or_else(|| {
-            corrupt(
-                size,
-                format!(
-                    "the stored checkpoint of size {size} does not match the tree stored with it"
-                ),
-            )
-        })?;
-    if let Some(last) = size.checked_sub(1) {
+    let checkpoint = StoredCheckpoint {
+        size: u64::try_from(size).unwrap_or(u64::MAX),
+        root: row.try_get(1).map_err(db)?,
+        note: row.try_get(2).map_err(db)?,
+        tree: row.try_get(3).map_err(db)?,
+    };
+    let frontier = checkpoint.trusted_frontier(key)?;
+    if let Some(last) = checkpoint.size.checked_sub(1) {
         let record = c
             .query_opt(
                 "SELECT data, leaf_hash FROM audit_leaves WHERE idx = $1",
@@ -441,21 +425,7 @@ async fn verified_start(
                 ))
             })
             .transpose()?;
-        match record {
-            Some((data, stored)) if leaf_hash(&data).as_slice() == stored.as_slice() => {}
-            Some(_) => {
-                return Err(corrupt(
-                    last,
-                    "record bytes do not match their stored hash".to_owned(),
-                ));
-            }
-            None => {
-                return Err(corrupt(
-                    last,
-                    format!("record {last}, covered by the checkpoint of size {size}, is missing"),
-                ));
-            }
-        }
+        checkpoint.check_last_covered(record)?;
     }
     Ok(frontier)
 }
