@@ -1,6 +1,6 @@
 //! ERC-7730 clear-signing descriptors at start: the bundled ones and every `*.json` of the
 //! configured folder (`[display] descriptors_dir`), parsed once into the
-//! [`Descriptors`](signgate_simulator::render::Descriptors) the API's words use.
+//! [`Descriptors`] the API's words use.
 
 use std::path::{Path, PathBuf};
 

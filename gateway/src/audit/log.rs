@@ -128,9 +128,9 @@ impl AuditLog {
     }
 
     /// Opens (or creates) the log at `path`, checks it was written under `audit_key`,
-    /// verifies it from its newest signed checkpoint ([`rebuild`]: the checkpoint's signature,
-    /// the tree stored with it, and every record after it re-hashed) and proves it can write. Fails if any of that fails:
-    /// the gateway must not start without a writable, intact log.
+    /// verifies it from its newest signed checkpoint (the checkpoint's signature, the tree
+    /// stored with it, and every record after it re-hashed) and proves it can write. Fails if
+    /// any of that fails: the gateway must not start without a writable, intact log.
     pub fn open(path: &Path, audit_key: SigningKey) -> Result<Self, AuditError> {
         Self::open_with(path, audit_key, AuditOptions::default())
     }

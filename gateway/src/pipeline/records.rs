@@ -70,7 +70,7 @@ pub(crate) async fn append(
 }
 
 /// Counts the decisions among `events` in `metrics`: every decision the pipeline makes is
-/// recorded, through [`append`] or a store change, with its trigger.
+/// recorded, through `append` or a store change, with its trigger.
 pub fn count(metrics: &Metrics, events: &[AuditEvent]) {
     for event in events {
         if let AuditEvent::DecisionMade(d) = event {
