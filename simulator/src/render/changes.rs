@@ -350,19 +350,7 @@ impl fmt::Display for SafeChangeWords {
                 entry,
                 before,
                 after,
-            } => {
-                let entry = if *entry == SENTINEL {
-                    "the list head".to_owned()
-                } else {
-                    entry.to_string()
-                };
-                write!(
-                    f,
-                    "owner list: after {entry} comes {} (was {})",
-                    link(*after),
-                    link(*before)
-                )
-            }
+            } => list_link(f, "owner", *entry, *before, *after),
             Self::OwnerCount { before, after } => write!(f, "owner count {before} → {after}"),
             Self::Threshold { before, after } => write!(
                 f,
@@ -377,19 +365,7 @@ impl fmt::Display for SafeChangeWords {
                 entry,
                 before,
                 after,
-            } => {
-                let entry = if *entry == SENTINEL {
-                    "the list head".to_owned()
-                } else {
-                    entry.to_string()
-                };
-                write!(
-                    f,
-                    "module list: after {entry} comes {} (was {})",
-                    link(*after),
-                    link(*before)
-                )
-            }
+            } => list_link(f, "module", *entry, *before, *after),
             Self::Hook {
                 hook,
                 before,
@@ -425,6 +401,27 @@ impl fmt::Display for SafeChangeWords {
             } => write!(f, "UNNAMED Safe storage slot {slot:#x}: {before} → {after}"),
         }
     }
+}
+
+/// One link of the Safe's owner or module list in words: which entry now points where.
+fn list_link(
+    f: &mut fmt::Formatter<'_>,
+    list: &str,
+    entry: Address,
+    before: Address,
+    after: Address,
+) -> fmt::Result {
+    let entry = if entry == SENTINEL {
+        "the list head".to_owned()
+    } else {
+        entry.to_string()
+    };
+    write!(
+        f,
+        "{list} list: after {entry} comes {} (was {})",
+        link(after),
+        link(before)
+    )
 }
 
 fn link(a: Address) -> String {
