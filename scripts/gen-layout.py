@@ -37,7 +37,7 @@ for folder, name, job in CRATES:
         out.append(f"- `{path}` — {first}")
     tests = sorted({"/".join(f.split("/")[:3]) for f in files
                     if f.startswith(folder + "/tests/") or f.startswith(folder + "/benches/")
-                    or f.startswith(folder + "/fuzz/fuzz_targets/")})
+                    or f.startswith("fuzz/fuzz_targets/" + folder + "/")})
     if tests:
         out.append("- tests, benches, fuzz: " + ", ".join(f"`{t}`" for t in tests))
     out.append("")

@@ -50,23 +50,23 @@ const RECIPIENT: Address = address!("0x00000000000000000000000000000000000beef1"
 const VERSIONS: [(SafeVersion, &str, &str); 4] = [
     (
         SafeVersion::V1_1_1,
-        include_str!("../../fixtures/safe/v1.1.1/GnosisSafe.json"),
-        include_str!("../../fixtures/safe/v1.1.1/Proxy.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.1.1/GnosisSafe.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.1.1/Proxy.json"),
     ),
     (
         SafeVersion::V1_3_0,
-        include_str!("../../fixtures/safe/v1.3.0/GnosisSafe.json"),
-        include_str!("../../fixtures/safe/v1.3.0/GnosisSafeProxy.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.3.0/GnosisSafe.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.3.0/GnosisSafeProxy.json"),
     ),
     (
         SafeVersion::V1_4_1,
-        include_str!("../../fixtures/safe/v1.4.1/Safe.json"),
-        include_str!("../../fixtures/safe/v1.4.1/SafeProxy.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.4.1/Safe.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.4.1/SafeProxy.json"),
     ),
     (
         SafeVersion::V1_5_0,
-        include_str!("../../fixtures/safe/v1.5.0/Safe.json"),
-        include_str!("../../fixtures/safe/v1.5.0/SafeProxy.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.5.0/Safe.json"),
+        include_str!("../../../simulator/fixtures/safe/v1.5.0/SafeProxy.json"),
     ),
 ];
 
