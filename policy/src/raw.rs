@@ -380,6 +380,11 @@ pub struct RawOffHours {
     /// `min_history_days`). Default true.
     #[serde(default = "yes")]
     pub learned: bool,
+    /// `grace_minutes`: a call this close to the declared span still counts as in hours —
+    /// people start early and finish late; the rule is after the 3 a.m. call. Default 60; at
+    /// most 720.
+    #[serde(default = "default_grace_minutes")]
+    pub grace_minutes: u32,
 }
 
 impl Default for RawOffHours {
@@ -388,6 +393,7 @@ impl Default for RawOffHours {
             enabled: true,
             action: RawAction::Alert,
             learned: true,
+            grace_minutes: default_grace_minutes(),
         }
     }
 }
@@ -645,6 +651,9 @@ const fn default_window_days() -> u32 {
 }
 const fn default_min_history_days() -> u32 {
     14
+}
+const fn default_grace_minutes() -> u32 {
+    60
 }
 const fn default_recon_factor() -> u32 {
     5

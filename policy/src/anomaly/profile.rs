@@ -63,15 +63,33 @@ pub struct Refusal {
     pub kind: RefusalKind,
 }
 
-/// The hour of the week of `at`, in UTC, Monday 00:00–00:59 = 0. UTC rather than a local zone
-/// because a profile has no zone of its own; the learned-hours rule allows the neighbouring
-/// hours, which absorbs a daylight-saving shift.
+/// The hour of the week of `at`, in UTC, Monday 00:00–00:59 = 0.
 pub fn hour_of_week(at: Timestamp) -> u8 {
     let secs = at.as_secs();
     // 1970-01-01 was a Thursday: Monday-based weekday 3.
     let weekday = (secs / DAY + 3) % 7;
     let hour = (secs % DAY) / HOUR;
     u8::try_from(weekday * 24 + hour).unwrap_or(0)
+}
+
+/// The hour of the week of `at` on `subject`'s wall clock: in the zone of their declared
+/// working hours when they declare some, so that a daylight-saving switch does not move their
+/// habits by an hour; in UTC otherwise (the learned-hours rule allows the neighbouring hours,
+/// which absorbs the shift). Changing an operator's zone re-bases what the profile learns from
+/// then on; hours learned before keep their old base until the window rolls past them.
+pub fn local_hour_of_week(at: Timestamp, subject: &Subject, settings: &Settings) -> u8 {
+    let local = match subject {
+        Subject::Operator(id) => settings.working_hours.get(id).and_then(|wh| wh.local(at)),
+        Subject::Certificate(_) => None,
+    };
+    local.map_or_else(
+        || hour_of_week(at),
+        |t| {
+            t.weekday
+                .saturating_mul(24)
+                .saturating_add(u8::try_from(t.minute / 60).unwrap_or(0))
+        },
+    )
 }
 
 /// An operator's (or a client's) learned behaviour.
@@ -159,7 +177,7 @@ impl Profile {
                 }
                 touch(
                     &mut self.hours,
-                    hour_of_week(e.at),
+                    local_hour_of_week(e.at, &self.subject, settings),
                     e.at,
                     usize::from(HOURS_PER_WEEK),
                 );
@@ -217,10 +235,10 @@ impl Profile {
             .count()
     }
 
-    /// Whether an allowed call in the window before `at` came in `at`'s hour of the week or
-    /// either neighbouring hour.
+    /// Whether an allowed call in the window before `at` came in `at`'s hour of the week (see
+    /// [`local_hour_of_week`]) or either neighbouring hour.
     pub fn knows_hour(&self, at: Timestamp, settings: &Settings) -> bool {
-        let h = u16::from(hour_of_week(at));
+        let h = u16::from(local_hour_of_week(at, &self.subject, settings));
         let week = u16::from(HOURS_PER_WEEK);
         let near = [(h + week - 1) % week, h, (h + 1) % week];
         let horizon = horizon(at, settings);

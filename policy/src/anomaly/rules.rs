@@ -109,6 +109,8 @@ pub struct OutsideDeclared {
     pub hours: DeclaredHours,
     /// The call's time on the operator's wall clock.
     pub local: LocalTime,
+    /// The grace around the declared span, minutes; the call was outside that too.
+    pub grace_minutes: u16,
 }
 
 /// What each rule saw: typed evidence, one variant per rule.
@@ -119,8 +121,9 @@ pub enum Anomaly {
     OffHours {
         /// Outside the declared working hours.
         outside_declared: Option<OutsideDeclared>,
-        /// Outside every hour of the week (UTC, ±1 hour) seen in the window: the UTC hour of the
-        /// week of the call (Monday 00h = 0), when the learned check fired.
+        /// Outside every hour of the week (±1 hour) seen in the window: the hour of the week of
+        /// the call (Monday 00h = 0; local to the declared zone if any, else UTC), when the
+        /// learned check fired.
         outside_learned: Option<u8>,
     },
     /// `anomaly.new_device`.
@@ -230,7 +233,11 @@ impl fmt::Display for Anomaly {
             } => {
                 f.write_str("outside working hours:")?;
                 if let Some(d) = outside_declared {
-                    write!(f, " {} local time, declared hours are {}", d.local, d.hours)?;
+                    write!(
+                        f,
+                        " {} local time, declared hours are {} (with {} minutes' grace)",
+                        d.local, d.hours, d.grace_minutes
+                    )?;
                 }
                 if outside_declared.is_some() && outside_learned.is_some() {
                     f.write_str(";")?;
@@ -238,7 +245,7 @@ impl fmt::Display for Anomaly {
                 if let Some(h) = outside_learned {
                     write!(
                         f,
-                        " no call in the profile within an hour of this one (UTC hour {h} of the week)"
+                        " no call in the last weeks within an hour of this one (hour {h} of the week)"
                     )?;
                 }
                 f.write_str("; confirm with the operator by a channel other than this session")
@@ -357,12 +364,17 @@ impl fmt::Display for Alert {
         }
         write!(
             f,
-            " {} at {}: {}; {}",
+            " {} at {}: {}; ",
             self.call.verb(),
             self.at,
-            self.anomaly,
-            self.action
-        )
+            self.anomaly
+        )?;
+        if self.call.is_action() || self.action == Action::Alert {
+            write!(f, "{}", self.action)
+        } else {
+            // A read or an admin call has no proposal for the action to act on.
+            f.write_str("recorded for review (the rule's action applies to proposal calls)")
+        }
     }
 }
 
@@ -483,13 +495,15 @@ fn off_hours(profile: &Profile, e: &Observation, s: &Settings, history: bool) ->
         .and_then(|op| s.working_hours.get(op))
         .and_then(|wh| {
             let local = wh.local(e.at)?;
-            (!wh.contains(local)).then(|| OutsideDeclared {
+            let grace_minutes = s.off_hours.grace_minutes;
+            (!wh.contains_with_grace(local, grace_minutes)).then(|| OutsideDeclared {
                 hours: wh.declared(),
                 local,
+                grace_minutes,
             })
         });
     let outside_learned = (s.off_hours.learned && history && !profile.knows_hour(e.at, s))
-        .then(|| super::profile::hour_of_week(e.at));
+        .then(|| super::profile::local_hour_of_week(e.at, profile.subject(), s));
     (outside_declared.is_some() || outside_learned.is_some()).then_some(Anomaly::OffHours {
         outside_declared,
         outside_learned,

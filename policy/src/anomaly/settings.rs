@@ -23,6 +23,8 @@ pub const MAX_WINDOW_DAYS: u32 = 366;
 /// The largest count threshold (`max_approvals`, `count`) the settings accept; profiles keep
 /// at most [`super::profile::MAX_RECENT`] recent approvals and refusals, which is more.
 pub const MAX_COUNT: u32 = 1_000;
+/// The widest grace around declared working hours: half a day.
+pub const MAX_GRACE_MINUTES: u32 = 720;
 /// The longest counting window (`minutes`) of the burst and refusal rules: one day.
 pub const MAX_MINUTES: u32 = 1_440;
 
@@ -91,6 +93,8 @@ pub struct OffHours {
     pub rule: Rule,
     /// Also judge by the hours of the week seen in the profile.
     pub learned: bool,
+    /// Minutes either side of the declared span that still count as in hours.
+    pub grace_minutes: u16,
 }
 
 /// `anomaly.reconnaissance`: reads in one UTC day above `max(factor × median, floor)`.
@@ -228,7 +232,16 @@ impl WorkingHours {
 
     /// Whether a local time falls in these hours.
     pub const fn contains(&self, t: LocalTime) -> bool {
-        self.days.contains(t.weekday) && self.from <= t.minute && t.minute < self.to
+        self.contains_with_grace(t, 0)
+    }
+
+    /// Whether a local time falls in these hours widened by `grace` minutes on either side
+    /// (within the same local day: the grace does not carry a call past midnight into a working
+    /// day).
+    pub const fn contains_with_grace(&self, t: LocalTime, grace: u16) -> bool {
+        self.days.contains(t.weekday)
+            && self.from.saturating_sub(grace) <= t.minute
+            && t.minute < self.to.saturating_add(grace)
     }
 
     /// Compiles `working_hours` of operator `operator`.
@@ -370,6 +383,7 @@ impl Settings {
             off_hours: OffHours {
                 rule: Rule::off(),
                 learned: false,
+                grace_minutes: 60,
             },
             new_device: Rule::off(),
             new_network: Rule::off(),
@@ -436,6 +450,13 @@ impl Settings {
         let off_hours = OffHours {
             rule: compile_rule("off_hours", o.enabled, &o.action, &holds_role)?,
             learned: o.learned,
+            grace_minutes: u16::try_from(bounded(
+                "anomaly.off_hours.grace_minutes",
+                o.grace_minutes,
+                0,
+                MAX_GRACE_MINUTES,
+            )?)
+            .unwrap_or(0),
         };
         let r = &raw.reconnaissance;
         let reconnaissance = Reconnaissance {
