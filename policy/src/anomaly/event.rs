@@ -103,7 +103,7 @@ impl fmt::Display for WalletId {
 pub enum ReadCall {
     /// `GetProposal`.
     Get,
-    /// `ListProposals` (and `ListOperators` when an operator calls it).
+    /// `ListProposals`.
     List,
     /// `WatchProposal`.
     Watch,

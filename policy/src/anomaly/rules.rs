@@ -543,3 +543,101 @@ fn new_things(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        anomaly::{
+            event::{IdentityClass, ReadCall},
+            settings::Settings,
+        },
+        time::DAY,
+    };
+
+    fn on() -> Settings {
+        Settings {
+            enabled: true,
+            off_hours: super::super::settings::OffHours {
+                rule: Rule {
+                    enabled: true,
+                    action: Action::Alert,
+                },
+                learned: true,
+                grace_minutes: 0,
+            },
+            new_device: Rule {
+                enabled: true,
+                action: Action::Alert,
+            },
+            ..Settings::off()
+        }
+    }
+
+    fn read(who: &str, at: u64, cert: u8) -> Observation {
+        Observation {
+            at: Timestamp(at),
+            operator: Some(who.into()),
+            key: None,
+            client_cert: Some(CertFingerprint([cert; 32].into())),
+            network: None,
+            identity: IdentityClass::Operator,
+            call: CallKind::Read(ReadCall::List),
+            wallet: None,
+            outcome: Outcome::Allowed,
+            approval: None,
+            probation: None,
+        }
+    }
+
+    /// Alice, 20 weekdays-or-not of calls at 10:00Z from device 1.
+    fn alice(s: &Settings) -> Profile {
+        let mut p = Profile::new(Subject::Operator("alice".into()));
+        for day in 0..20 {
+            p.observe(&read("alice", day * DAY + 10 * 3_600, 1), s);
+        }
+        p
+    }
+
+    #[test]
+    fn every_code_is_unique_and_under_the_anomaly_prefix() {
+        let mut codes: Vec<&str> = AnomalyRule::ALL.iter().map(|r| r.code()).collect();
+        assert!(codes.iter().all(|c| c.starts_with("anomaly.")));
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), AnomalyRule::ALL.len());
+    }
+
+    #[test]
+    fn settings_off_raise_nothing() {
+        let s = on();
+        let p = alice(&s);
+        let odd = read("alice", 20 * DAY + 3 * 3_600, 9);
+        assert_eq!(evaluate(&p, &odd, &s).len(), 2);
+        assert_eq!(evaluate(&p, &odd, &Settings::off()), vec![]);
+    }
+
+    #[test]
+    fn someone_elses_profile_is_no_history() {
+        let s = on();
+        let p = alice(&s);
+        // Bob at Alice's usual hour from a device she never used: judged against nothing.
+        let bob = read("bob", 20 * DAY + 10 * 3_600, 9);
+        assert_eq!(evaluate(&p, &bob, &s), vec![]);
+        // Alice herself on that device: new.
+        let mut e = bob.clone();
+        e.operator = Some("alice".into());
+        let alerts = evaluate(&p, &e, &s);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule(), AnomalyRule::NewDevice);
+    }
+
+    #[test]
+    fn a_disabled_rule_stays_silent() {
+        let mut s = on();
+        let p = alice(&s);
+        s.new_device.enabled = false;
+        let e = read("alice", 20 * DAY + 10 * 3_600, 9);
+        assert_eq!(evaluate(&p, &e, &s), vec![]);
+    }
+}
