@@ -1,7 +1,7 @@
 //! What a call's alerts do to the decision on its proposal, as data the gateway applies:
 //! extra approvals to require, a hold, and whether the call's approval counts.
 //!
-//! Kept apart from [`crate::evaluate`] on purpose: the quorum and deny rules stay exactly as
+//! Kept apart from [`crate::evaluate()`] on purpose: the quorum and deny rules stay exactly as
 //! they are, and the gateway adds these effects where it assembles the decision, naming the
 //! alerts in the reasons it shows approvers.
 

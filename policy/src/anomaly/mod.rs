@@ -15,6 +15,15 @@
 //! The gateway's loop for each call: `alerts = evaluate(&profile, &call, settings)`, then
 //! `profile.observe(&call, settings)`, then record the alerts and apply
 //! [`AlertEffects::of`]`(&alerts)` to the proposal's decision. No clock and no I/O here.
+//!
+//! Choices worth knowing:
+//! - probation arrives on the observation ([`Observation::probation`], filled by
+//!   [`ProbationFacts::from_policy`]) rather than being looked up here, so the rules stay a
+//!   function of (profile, call, settings) and the gateway decides which key signed;
+//! - "out of scope" is per operator and per wallet: the policy gives wallets no team, so a
+//!   team's usual scope is the union of its members' and is not judged separately;
+//! - the source network is whatever address the gateway hands in; which forwarded addresses
+//!   to trust is the gateway's call.
 
 pub mod effects;
 pub mod event;

@@ -7,6 +7,9 @@
 //! (bursts, refusals, reconnaissance) fire on the call that crosses their threshold, so a
 //! flood makes one alert per crossing rather than one per call — except approval bursts,
 //! which flag every approval past the limit because a `not_counted` action must reach each one.
+//! A new device or network alerts once its first allowed call teaches the profile; refused
+//! calls teach nothing, so each refused call from an unknown device alerts again (the
+//! refusals rule and the gateway's notification side are where a flood is summarised).
 
 use std::fmt;
 
