@@ -13,6 +13,7 @@ use signgate_simulator::deployments;
 
 use crate::{
     amount::{AmountOverflow, HumanAmount, MAX_DECIMALS},
+    anomaly::{Settings as AnomalySettings, WorkingHours},
     operators::{Operator, OperatorId, OperatorKey, OperatorStatus, Role},
     raw::{RawPolicy, RawTier},
     tiers::{ActionClass, DestinationStatus, Tier},
@@ -150,6 +151,7 @@ pub struct Policy {
     pub(crate) refund_caps: Vec<RefundCap>,
     pub(crate) delegate_targets: Vec<DelegateTarget>,
     pub(crate) declared_upgrades: Vec<DeclaredUpgrade>,
+    pub(crate) anomaly: AnomalySettings,
 }
 
 /// Why a policy file was refused.
@@ -312,6 +314,84 @@ pub enum CompileError {
         /// The number of distinct admins.
         admins: usize,
     },
+    /// An operator's `working_hours` names a time zone the bundled IANA database does not
+    /// know.
+    #[error(
+        "operator `{operator}` declares working hours in unknown time zone `{zone}` (an IANA name such as Europe/Berlin)"
+    )]
+    UnknownTimeZone {
+        /// The operator's id.
+        operator: String,
+        /// The zone as written.
+        zone: String,
+    },
+    /// An operator's `working_hours.days` names something that is not a day.
+    #[error(
+        "operator `{operator}` declares working day `{word}` (mon, tue, wed, thu, fri, sat, sun)"
+    )]
+    UnknownWorkDay {
+        /// The operator's id.
+        operator: String,
+        /// The word as written.
+        word: String,
+    },
+    /// An operator's `working_hours` has no day, so every call would be off hours.
+    #[error("operator `{operator}` declares working hours on no day")]
+    NoWorkDays {
+        /// The operator's id.
+        operator: String,
+    },
+    /// A `from` or `to` of working hours is not a local `HH:MM` between 00:00 and 24:00.
+    #[error(
+        "operator `{operator}` declares working hours at `{value}` (expected HH:MM, 00:00 to 24:00)"
+    )]
+    BadTimeOfDay {
+        /// The operator's id.
+        operator: String,
+        /// The value as written.
+        value: String,
+    },
+    /// Working hours whose `from` is not before `to` cover no time (spans across midnight are
+    /// not supported).
+    #[error(
+        "operator `{operator}` declares working hours from {from} to {to}; `from` must be before `to`"
+    )]
+    EmptyWorkingHours {
+        /// The operator's id.
+        operator: String,
+        /// `from` as written.
+        from: String,
+        /// `to` as written.
+        to: String,
+    },
+    /// An `[anomaly]` number is out of its bounds (a zero threshold would alert on everything
+    /// or nothing).
+    #[error("{setting} is {value}; it must be {bounds}")]
+    AnomalyValue {
+        /// The setting's path in the file.
+        setting: String,
+        /// The value as written.
+        value: u64,
+        /// What it may be.
+        bounds: String,
+    },
+    /// An anomaly rule's `extra_approval` names a role no operator holds, so the proposal could
+    /// never pass.
+    #[error("{rule} asks for an extra approval from role `{role}`, which no operator holds")]
+    AnomalyUnheldRole {
+        /// The rule's path in the file.
+        rule: String,
+        /// The role.
+        role: String,
+    },
+    /// `[anomaly.repeated_refusals] kinds` names an unknown kind.
+    #[error(
+        "anomaly.repeated_refusals names refusal kind `{word}` (forged_signature, stale_signature, unknown_key, permission_denied, wrong_hash_approval, denied_sanctions, denied_delegatecall, other)"
+    )]
+    UnknownRefusalKind {
+        /// The word as written.
+        word: String,
+    },
     /// An amount does not fit in 256 bits once in base units.
     #[error("amount in {context} does not fit in 256 bits")]
     Overflow {
@@ -384,6 +464,10 @@ impl Policy {
     pub fn declared_upgrades(&self) -> &[DeclaredUpgrade] {
         &self.declared_upgrades
     }
+    /// The anomaly rules' settings ([`AnomalySettings::off`] without an `[anomaly]` table).
+    pub const fn anomaly(&self) -> &AnomalySettings {
+        &self.anomaly
+    }
 
     /// The wallet governing `safe` on `chain_id`.
     pub fn wallet_for(&self, chain_id: u64, safe: Address) -> Option<&Wallet> {
@@ -418,6 +502,7 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
     };
 
     let mut operators = Vec::with_capacity(raw.operators.len());
+    let mut working_hours = BTreeMap::new();
     let mut seen_keys = BTreeSet::new();
     for o in &raw.operators {
         if operators.iter().any(|x: &Operator| x.id.0 == o.id) {
@@ -466,6 +551,9 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
                 enrolled_at: k.enrolled_at,
                 revoked_at: k.revoked_at,
             });
+        }
+        if let Some(wh) = &o.working_hours {
+            working_hours.insert(OperatorId(o.id.clone()), WorkingHours::compile(&o.id, wh)?);
         }
         operators.push(Operator {
             id: OperatorId(o.id.clone()),
@@ -543,6 +631,9 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
     for t in &raw.tiers {
         tiers.push(compile_tier(t, &held, &symbols, &permission_role)?);
     }
+
+    let anomaly =
+        AnomalySettings::compile(raw.anomaly.as_ref(), working_hours, |r| held.contains(r))?;
 
     let mut velocity = Vec::with_capacity(raw.velocity.len());
     for v in &raw.velocity {
@@ -660,6 +751,7 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
                 reason: u.reason.clone(),
             })
             .collect(),
+        anomaly,
     })
 }
 

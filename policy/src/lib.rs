@@ -15,7 +15,9 @@
 //! - [`evaluate`](mod@evaluate): the pure function tying it together;
 //! - [`cases`]: the case-file format shared by the test corpus and `signgate policy test`;
 //! - [`amount`], [`time`]: checked decimal amounts and UTC instants;
-//! - [`sanctions`]: sanctions list parsers, immutable snapshots and address screening.
+//! - [`sanctions`]: sanctions list parsers, immutable snapshots and address screening;
+//! - [`anomaly`]: operator behaviour profiles and the pure anomaly rules over one observed
+//!   call (`[anomaly]`), with what their alerts do to a decision.
 
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
@@ -23,6 +25,7 @@
 pub mod adapters;
 pub mod admission;
 pub mod amount;
+pub mod anomaly;
 pub mod approvals;
 pub mod cases;
 pub mod compile;

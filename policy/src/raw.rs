@@ -62,6 +62,10 @@ pub struct RawPolicy {
     /// address and code hash; any other upgrade is denied.
     #[serde(default)]
     pub declared_upgrades: Vec<RawDeclaredUpgrade>,
+    /// `[anomaly]`: alerts on anomalous operator behaviour and what they do to a decision.
+    /// Absent: no rule runs (declared working hours are still checked for shape).
+    #[serde(default)]
+    pub anomaly: Option<RawAnomaly>,
 }
 
 /// `[governance]`: who may change the policy.
@@ -251,6 +255,266 @@ pub struct RawOperator {
     /// `[[operator.keys]]`: the operator's ed25519 approval keys.
     #[serde(default)]
     pub keys: Vec<RawKey>,
+    /// `working_hours`: when the operator works, in their time zone; calls outside it raise
+    /// `anomaly.off_hours` when `[anomaly]` is present. Absent: only the hours seen in the
+    /// operator's history count.
+    #[serde(default)]
+    pub working_hours: Option<RawWorkingHours>,
+}
+
+/// `working_hours = { zone = "Europe/Berlin", days = ["mon", "tue"], from = "08:00", to =
+/// "19:00" }` on an operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkingHours {
+    /// `zone`: an IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
+    pub zone: String,
+    /// `days`: working days, three-letter English names (`mon` … `sun`); at least one.
+    pub days: Vec<String>,
+    /// `from`: start of the working day, local `HH:MM`.
+    pub from: String,
+    /// `to`: end of the working day, local `HH:MM` (`24:00` for midnight), after `from`.
+    pub to: String,
+}
+
+/// `[anomaly]`: the anomaly rules. Each rule's table is optional; present or not, a rule runs
+/// with its defaults unless it says `enabled = false`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnomaly {
+    /// `window_days`: how far back an operator's profile remembers. Default 30, at most 366.
+    #[serde(default = "default_window_days")]
+    pub window_days: u32,
+    /// `min_history_days`: active days a profile needs before the learned rules (learned hours,
+    /// new device, new network, new wallet, reconnaissance) judge by it. Default 14; at most
+    /// `window_days`.
+    #[serde(default = "default_min_history_days")]
+    pub min_history_days: u32,
+    /// `[anomaly.off_hours]`.
+    #[serde(default)]
+    pub off_hours: RawOffHours,
+    /// `[anomaly.new_device]`: a client certificate not seen in the window.
+    #[serde(default)]
+    pub new_device: RawRule,
+    /// `[anomaly.new_network]`: a /24 or /48 not seen in the window.
+    #[serde(default)]
+    pub new_network: RawRule,
+    /// `[anomaly.out_of_scope_wallet]`: a wallet the operator has not acted on in the window.
+    #[serde(default)]
+    pub out_of_scope_wallet: RawRule,
+    /// `[anomaly.gateway_identity_admin]`: a gateway (service) client calling the Admin API.
+    #[serde(default)]
+    pub gateway_identity_admin: RawRule,
+    /// `[anomaly.probationary_restricted]`: a probationary operator acting on a restricted
+    /// wallet.
+    #[serde(default)]
+    pub probationary_restricted: RawRule,
+    /// `[anomaly.reconnaissance]`.
+    #[serde(default)]
+    pub reconnaissance: RawReconnaissance,
+    /// `[anomaly.approval_burst]`.
+    #[serde(default)]
+    pub approval_burst: RawApprovalBurst,
+    /// `[anomaly.rubber_stamp]`.
+    #[serde(default)]
+    pub rubber_stamp: RawRubberStamp,
+    /// `[anomaly.repeated_refusals]`.
+    #[serde(default)]
+    pub repeated_refusals: RawRepeatedRefusals,
+}
+
+/// What a rule's alert does to the decision: `"alert"`, `"not_counted"`, `{ extra_approval =
+/// { role = "security" } }` or `{ hold = { hours = 24 } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawAction {
+    /// Record and notify only (the default).
+    #[default]
+    Alert,
+    /// The proposal needs one more approval from `role`.
+    ExtraApproval {
+        /// A role some operator holds.
+        role: String,
+    },
+    /// The proposal waits `hours` more before release.
+    Hold {
+        /// More than 0.
+        hours: u64,
+    },
+    /// The anomalous approval does not count.
+    NotCounted,
+}
+
+/// A rule with no threshold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+}
+
+impl Default for RawRule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+        }
+    }
+}
+
+/// `[anomaly.off_hours]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOffHours {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+    /// `learned`: also alert outside the hours of the week seen in the profile (once it has
+    /// `min_history_days`). Default true.
+    #[serde(default = "yes")]
+    pub learned: bool,
+    /// `grace_minutes`: a call this close to the declared span still counts as in hours —
+    /// people start early and finish late; the rule is after the 3 a.m. call. Default 60; at
+    /// most 720.
+    #[serde(default = "default_grace_minutes")]
+    pub grace_minutes: u32,
+}
+
+impl Default for RawOffHours {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+            learned: true,
+            grace_minutes: default_grace_minutes(),
+        }
+    }
+}
+
+/// `[anomaly.reconnaissance]`: reads in one UTC day above `max(factor × median, floor)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconnaissance {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+    /// `factor`: multiple of the median daily reads. Default 5; more than 0.
+    #[serde(default = "default_recon_factor")]
+    pub factor: u32,
+    /// `floor`: reads a day that never alert, whatever the median. Default 200; more than 0.
+    #[serde(default = "default_recon_floor")]
+    pub floor: u32,
+}
+
+impl Default for RawReconnaissance {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+            factor: default_recon_factor(),
+            floor: default_recon_floor(),
+        }
+    }
+}
+
+/// `[anomaly.approval_burst]`: more than `max_approvals` approvals within `minutes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprovalBurst {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+    /// `max_approvals`: default 5; 1 to 1000.
+    #[serde(default = "default_burst_max")]
+    pub max_approvals: u32,
+    /// `minutes`: default 10; 1 to 1440.
+    #[serde(default = "default_burst_minutes")]
+    pub minutes: u32,
+}
+
+impl Default for RawApprovalBurst {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+            max_approvals: default_burst_max(),
+            minutes: default_burst_minutes(),
+        }
+    }
+}
+
+/// `[anomaly.rubber_stamp]`: an approval of a large transfer within `seconds` of its
+/// submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRubberStamp {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+    /// `seconds`: default 60; more than 0.
+    #[serde(default = "default_rubber_stamp_seconds")]
+    pub seconds: u32,
+}
+
+impl Default for RawRubberStamp {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+            seconds: default_rubber_stamp_seconds(),
+        }
+    }
+}
+
+/// `[anomaly.repeated_refusals]`: `count` refusals of the listed `kinds` within `minutes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepeatedRefusals {
+    /// `enabled`: default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `action`: default `"alert"`.
+    #[serde(default)]
+    pub action: RawAction,
+    /// `count`: default 3; 1 to 1000.
+    #[serde(default = "default_refusal_count")]
+    pub count: u32,
+    /// `minutes`: default 15; 1 to 1440.
+    #[serde(default = "default_refusal_minutes")]
+    pub minutes: u32,
+    /// `kinds`: forged_signature, stale_signature, unknown_key, permission_denied,
+    /// wrong_hash_approval, denied_sanctions, denied_delegatecall, other. Default: the forged,
+    /// stale, wrong-hash, sanctions and delegatecall ones.
+    #[serde(default = "default_refusal_kinds")]
+    pub kinds: Vec<String>,
+}
+
+impl Default for RawRepeatedRefusals {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: RawAction::Alert,
+            count: default_refusal_count(),
+            minutes: default_refusal_minutes(),
+            kinds: default_refusal_kinds(),
+        }
+    }
 }
 
 /// One `[[operator.keys]]` entry.
@@ -381,6 +645,47 @@ const fn default_expiry_hours() -> u64 {
 }
 fn default_status() -> String {
     "active".to_owned()
+}
+const fn default_window_days() -> u32 {
+    30
+}
+const fn default_min_history_days() -> u32 {
+    14
+}
+const fn default_grace_minutes() -> u32 {
+    60
+}
+const fn default_recon_factor() -> u32 {
+    5
+}
+const fn default_recon_floor() -> u32 {
+    200
+}
+const fn default_burst_max() -> u32 {
+    5
+}
+const fn default_burst_minutes() -> u32 {
+    10
+}
+const fn default_rubber_stamp_seconds() -> u32 {
+    60
+}
+const fn default_refusal_count() -> u32 {
+    3
+}
+const fn default_refusal_minutes() -> u32 {
+    15
+}
+fn default_refusal_kinds() -> Vec<String> {
+    [
+        "forged_signature",
+        "stale_signature",
+        "wrong_hash_approval",
+        "denied_sanctions",
+        "denied_delegatecall",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 const fn one() -> u32 {
     1

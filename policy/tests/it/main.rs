@@ -1,6 +1,7 @@
 //! Integration tests of signgate-policy: one binary, one module per area.
 
 mod adapters;
+mod anomaly;
 mod corpus;
 mod governance;
 mod keys;
