@@ -20,7 +20,7 @@ use deadpool_postgres::Pool;
 use ed25519_dalek::VerifyingKey;
 use signgate_audit::{
     merkle::{Frontier, Hash, leaf_hash},
-    record::{AuditEvent, AuditRecord, LeafIndex, RECORD_VERSION},
+    record::{AuditEvent, AuditRecord, EncodedEvent, LeafIndex},
 };
 use tokio_postgres::GenericClient;
 
@@ -198,7 +198,7 @@ impl PgLog {
             .batch_execute("SET LOCAL statement_timeout = 0")
             .await
             .map_err(db)?;
-        self.verify(&snapshot, key).await?;
+        self.verify(&*snapshot, key).await?;
         snapshot.commit().await.map_err(db)
     }
 
@@ -361,8 +361,9 @@ impl PgLog {
         at_ms: u64,
     ) -> Result<Vec<LeafIndex>, AuditError> {
         let mut client = self.pool.get().await.map_err(db)?;
+        let encoded = super::log::encode(&events)?;
         let tx = client.transaction().await.map_err(db)?;
-        let written = stage(&tx, events, at_ms).await?;
+        let written = stage(&tx, &events, &encoded, at_ms).await?;
         tx.commit().await.map_err(db)?;
         Ok(written)
     }
@@ -371,8 +372,8 @@ impl PgLog {
 /// A read-only transaction that reads one snapshot throughout (`REPEATABLE READ`): what several
 /// statements read agrees even while other replicas write.
 pub async fn snapshot(
-    client: &mut tokio_postgres::Client,
-) -> Result<tokio_postgres::Transaction<'_>, tokio_postgres::Error> {
+    client: &mut deadpool_postgres::ClientWrapper,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
     client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -437,7 +438,11 @@ async fn head(c: &impl GenericClient, lock: bool) -> Result<Frontier, AuditError
     } else {
         "SELECT frontier FROM audit_head WHERE id = 1"
     };
-    let row = c.query_one(sql, &[]).await.map_err(db)?;
+    frontier_of(&c.query_one(sql, &[]).await.map_err(db)?)
+}
+
+/// The frontier in the head's row.
+fn frontier_of(row: &tokio_postgres::Row) -> Result<Frontier, AuditError> {
     let bytes: Vec<u8> = row.try_get(0).map_err(db)?;
     Frontier::from_bytes(&bytes).ok_or_else(|| AuditError::Corrupt {
         index: 0,
@@ -448,20 +453,41 @@ async fn head(c: &impl GenericClient, lock: bool) -> Result<Frontier, AuditError
 /// Writes `events` as the next records, dated `at_ms`, inside the caller's transaction `tx`:
 /// they are part of the log if and only if it commits. Holds the head row until then, so the
 /// appends of every replica are serialised and each continues the tree the last one committed.
+///
+/// `encoded` is `events` in canonical bytes ([`super::log::encode`]), one for one, encoded by
+/// the caller before its transaction: under the head's lock only positions are spliced in
+/// ([`AuditRecord::bytes_of`]), so every replica waits for the lock as briefly as it can.
 pub async fn stage(
     tx: &deadpool_postgres::Transaction<'_>,
-    events: Vec<AuditEvent>,
+    events: &[AuditEvent],
+    encoded: &[EncodedEvent],
     at_ms: u64,
 ) -> Result<Vec<LeafIndex>, AuditError> {
+    if events.len() != encoded.len() {
+        return Err(AuditError::Corrupt {
+            index: 0,
+            why: format!(
+                "{} events staged with {} encodings",
+                events.len(),
+                encoded.len()
+            ),
+        });
+    }
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut frontier = head(&**tx, true).await?;
+    // Through the connection's statement cache, as every statement of this append: it runs on
+    // every change, under the head's lock, where a round trip to parse costs every replica.
+    let lock = tx
+        .prepare_cached("SELECT frontier FROM audit_head WHERE id = 1 FOR UPDATE")
+        .await
+        .map_err(db)?;
+    let mut frontier = frontier_of(&tx.query_one(&lock, &[]).await.map_err(db)?)?;
     // A policy application must replace exactly the policy in force (read under the head's
     // lock, which every writer takes first, and then locked itself): two replicas applying
     // different successors at once cannot both land, which would fork the chain every replica
     // checks.
-    for event in &events {
+    for event in events {
         if let AuditEvent::PolicyApplied(p) = event
             && let Some(previous) = p.previous
         {
@@ -492,17 +518,11 @@ pub async fn stage(
         .map_err(db)?;
     let mut written = Vec::with_capacity(events.len());
     let mut moved_policy = None;
-    for event in events {
+    for (event, encoded) in events.iter().zip(encoded) {
         let index = frontier.size();
-        let in_force = policy_put_in_force(&event);
-        let kind = event.kind();
-        let bytes = AuditRecord {
-            v: RECORD_VERSION,
-            index,
-            at_ms,
-            event,
-        }
-        .to_bytes()?;
+        let in_force = policy_put_in_force(event);
+        let kind = encoded.kind();
+        let bytes = AuditRecord::bytes_of(index, at_ms, encoded);
         let leaf = leaf_hash(&bytes);
         tx.execute(&insert, &[&to_i64(index)?, &bytes, &leaf.as_slice(), &kind])
             .await
@@ -524,12 +544,13 @@ pub async fn stage(
         frontier.push(leaf);
         written.push(LeafIndex(index));
     }
-    tx.execute(
-        "UPDATE audit_head SET size = $1, frontier = $2 WHERE id = 1",
-        &[&to_i64(frontier.size())?, &frontier.to_bytes()],
-    )
-    .await
-    .map_err(db)?;
+    let update = tx
+        .prepare_cached("UPDATE audit_head SET size = $1, frontier = $2 WHERE id = 1")
+        .await
+        .map_err(db)?;
+    tx.execute(&update, &[&to_i64(frontier.size())?, &frontier.to_bytes()])
+        .await
+        .map_err(db)?;
     // Replicas adopt a policy put in force through another as soon as this commits (they also
     // poll, in case an announcement is missed while their listening connection is down).
     if let Some(index) = moved_policy {
@@ -595,16 +616,28 @@ pub fn export(
         .map_err(db)?;
     runtime.block_on(async {
         let mut config: tokio_postgres::Config = url.parse().map_err(db)?;
-        let (mut client, driver) = match ca {
+        // The pool's client type, so the snapshot is taken as the gateway's reads take it; the
+        // wrapper owns the connection task and ends it when dropped, after the commit.
+        let mut client = match ca {
             None => {
                 let (client, connection) =
                     config.connect(tokio_postgres::NoTls).await.map_err(db)?;
-                (client, tokio::spawn(connection))
+                deadpool_postgres::ClientWrapper::new(
+                    client,
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    }),
+                )
             }
             Some(ca) => {
                 config.ssl_mode(tokio_postgres::config::SslMode::Require);
                 let (client, connection) = config.connect(tls_connector(ca)?).await.map_err(db)?;
-                (client, tokio::spawn(connection))
+                deadpool_postgres::ClientWrapper::new(
+                    client,
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    }),
+                )
             }
         };
         let tx = snapshot(&mut client).await.map_err(db)?;
@@ -627,7 +660,6 @@ pub fn export(
             .collect::<Result<Vec<String>, _>>()?;
         tx.commit().await.map_err(db)?;
         drop(client);
-        let _ = driver.await;
         Ok((leaves, notes))
     })
 }

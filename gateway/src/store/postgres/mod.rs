@@ -19,6 +19,7 @@
 //! [`StoreError::Unavailable`] (the caller answers `UNAVAILABLE`); nothing half-written
 //! survives, since nothing commits outside one transaction, and the pool reconnects by itself.
 
+mod cached;
 mod feed;
 mod ops;
 
@@ -31,7 +32,7 @@ use std::{
 
 use alloy_primitives::{Address, U256};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use signgate_audit::AuditEvent;
+use signgate_audit::{AuditEvent, record::EncodedEvent};
 use tokio::sync::{broadcast, watch};
 use tokio_postgres::{NoTls, error::SqlState};
 
@@ -304,10 +305,12 @@ impl PgStore {
     /// Runs `op` and commits it with `audit`, re-running it from the start when it lost a
     /// race to another transaction.
     async fn write(&self, audit: Vec<AuditEvent>, op: Op) -> Result<Done, StoreError> {
+        // Encoded once, before any transaction: a retry and the head's lock reuse the bytes.
+        let encoded = crate::audit::log::encode(&audit).map_err(audit_error)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(&audit, &op).await {
+            match self.attempt(&audit, &encoded, &op).await {
                 Err(StoreError::Conflict(why)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, why, "store transaction lost a race; re-running it");
                     tokio::time::sleep(jitter(attempt)).await;
@@ -317,7 +320,12 @@ impl PgStore {
         }
     }
 
-    async fn attempt(&self, audit: &[AuditEvent], op: &Op) -> Result<Done, StoreError> {
+    async fn attempt(
+        &self,
+        audit: &[AuditEvent],
+        encoded: &[EncodedEvent],
+        op: &Op,
+    ) -> Result<Done, StoreError> {
         let log = if audit.is_empty() {
             None
         } else {
@@ -368,7 +376,7 @@ impl PgStore {
             }
             Op::Release(r) => {
                 // The Safes' locks come before any row lock (the order of every transaction).
-                let rec = ops::load(&*tx, &r.id, false)
+                let rec = ops::load(&tx, &r.id, false)
                     .await?
                     .ok_or_else(|| StoreError::NotFound { id: r.id.clone() })?;
                 ops::lock_safes(&tx, &rec, r).await?;
@@ -406,7 +414,7 @@ impl PgStore {
         // wait on each other in a cycle and one of them fails with a deadlock. A refused
         // policy check below rolls the records back with the rest.
         if let Some(log) = log {
-            crate::audit::postgres::stage(&tx, audit.to_vec(), log.now_ms())
+            crate::audit::postgres::stage(&tx, audit, encoded, log.now_ms())
                 .await
                 .map_err(|e| match e {
                     crate::audit::AuditError::Database(_) => StoreError::Unavailable(e.to_string()),
@@ -417,7 +425,8 @@ impl PgStore {
             ops::check_policy(&tx, policy).await?;
         }
         for c in &changes {
-            tx.execute(
+            cached::execute(
+                &tx,
                 "SELECT pg_notify('signgate_changes', $1)",
                 &[&feed::payload(self.inner.origin, c)],
             )
@@ -512,7 +521,7 @@ impl ProposalStore for PgStore {
         after: Option<PageToken>,
     ) -> Result<Page, StoreError> {
         let limit = limit.max(1);
-        ops::list(&**self.client().await?, &filter, limit, after.as_ref()).await
+        ops::list(&self.client().await?, &filter, limit, after.as_ref()).await
     }
 
     async fn add_approval(
@@ -594,7 +603,7 @@ impl ProposalStore for PgStore {
         safe: Address,
         nonce: U256,
     ) -> Result<Option<NonceReservation>, StoreError> {
-        ops::reservation_of(&**self.client().await?, chain_id, safe, nonce).await
+        ops::reservation_of(&self.client().await?, chain_id, safe, nonce).await
     }
 
     async fn velocity_spent(
@@ -604,7 +613,7 @@ impl ProposalStore for PgStore {
         asset: String,
         since: UnixMillis,
     ) -> Result<U256, StoreError> {
-        ops::velocity_spent(&**self.client().await?, chain_id, safe, &asset, since).await
+        ops::velocity_spent(&self.client().await?, chain_id, safe, &asset, since).await
     }
 
     async fn upsert_address(&self, entry: AddressEntry) -> Result<(), StoreError> {
@@ -612,7 +621,7 @@ impl ProposalStore for PgStore {
     }
 
     async fn address_book(&self, chain_id: u64) -> Result<Vec<AddressEntry>, StoreError> {
-        ops::address_book(&**self.client().await?, chain_id).await
+        ops::address_book(&self.client().await?, chain_id).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {

@@ -15,8 +15,9 @@
 //! cycle; the unique constraints back the checks up.
 
 use alloy_primitives::{Address, U256};
+use deadpool_postgres::{GenericClient, Transaction};
 use sha2::{Digest, Sha256};
-use tokio_postgres::{Row, Transaction, types::ToSql};
+use tokio_postgres::{Row, types::ToSql};
 
 use crate::store::{
     ApprovalRecord, DecisionRecord, ListFilter, NewDecision, NewProposal, NonceReservation, Page,
@@ -28,7 +29,7 @@ use crate::store::{
     },
 };
 
-use super::pg_error;
+use super::{cached, pg_error};
 use crate::store::rules::{
     advanced, change, check_open, created, over_limit, page, released_already, revision_col,
     same_reservation, signature_chain,
@@ -60,7 +61,7 @@ fn record(r: &Row) -> Result<ProposalRecord, StoreError> {
 
 /// A proposal; `lock` takes its row for the rest of the transaction.
 pub(super) async fn load(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl GenericClient,
     id: &ProposalId,
     lock: bool,
 ) -> Result<Option<ProposalRecord>, StoreError> {
@@ -68,7 +69,7 @@ pub(super) async fn load(
         "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    c.query_opt(&sql, &[&id.as_str()])
+    cached::query_opt(c, &sql, &[&id.as_str()])
         .await
         .map_err(pg_error)?
         .as_ref()
@@ -91,13 +92,13 @@ pub(super) async fn check_policy(
     tx: &Transaction<'_>,
     decided_under: &str,
 ) -> Result<(), StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT policy_hash FROM policy_in_force WHERE id = 1 FOR SHARE",
-            &[],
-        )
-        .await
-        .map_err(pg_error)?;
+    let row = cached::query_opt(
+        tx,
+        "SELECT policy_hash FROM policy_in_force WHERE id = 1 FOR SHARE",
+        &[],
+    )
+    .await
+    .map_err(pg_error)?;
     let in_force: Option<String> = row.map(|r| r.try_get(0)).transpose().map_err(pg_error)?;
     match in_force {
         Some(h) if h == decided_under => Ok(()),
@@ -117,7 +118,8 @@ async fn set_state(
     cancel_reason: Option<&str>,
 ) -> Result<ProposalRecord, StoreError> {
     let next = advanced(rec, state, now, cancel_reason);
-    tx.execute(
+    cached::execute(
+        tx,
         "UPDATE proposals SET state = $1, revision = $2, updated_at = $3, \
          cancel_reason = COALESCE($4, cancel_reason) WHERE id = $5",
         &[
@@ -139,7 +141,8 @@ async fn insert_decision(
     d: &NewDecision,
 ) -> Result<(), StoreError> {
     let body = json_col("decision detail", &d.detail)?;
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO decisions (proposal_id, seq, outcome, policy_hash, decided_at, detail, body) \
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM decisions WHERE proposal_id = $1), \
          $2, $3, $4, ''::bytea, $5)",
@@ -161,22 +164,22 @@ pub(super) async fn existing(
     tx: &Transaction<'_>,
     p: &NewProposal,
 ) -> Result<Option<ProposalRecord>, StoreError> {
-    let row = tx
-        .query_opt(
-            &format!(
-                "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = $1 \
+    let row = cached::query_opt(
+        tx,
+        &format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = $1 \
                  OR (chain_id = $2 AND safe = $3 AND safe_tx_hash = $4 AND state <> 'cancelled') \
                  LIMIT 1"
-            ),
-            &[
-                &p.id.as_str(),
-                &chain_col(p.chain_id)?,
-                &hex_col(p.safe.as_slice()),
-                &hex_col(p.safe_tx_hash.as_slice()),
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
+        ),
+        &[
+            &p.id.as_str(),
+            &chain_col(p.chain_id)?,
+            &hex_col(p.safe.as_slice()),
+            &hex_col(p.safe_tx_hash.as_slice()),
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     row.as_ref().map(record).transpose()
 }
 
@@ -186,7 +189,8 @@ pub(super) async fn insert(
     decision: &NewDecision,
 ) -> Result<(ProposalRecord, Vec<ProposalChange>), StoreError> {
     let body = json_col("proposal body", &p.body)?;
-    tx.execute(
+    cached::execute(
+        tx,
         &format!(
             "INSERT INTO proposals ({PROPOSAL_COLUMNS}, view) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, NULL, $9, ''::bytea)"
@@ -221,13 +225,13 @@ pub(super) async fn approve(
 ) -> Result<(ProposalRecord, Vec<ProposalChange>), StoreError> {
     let rec = load_required(tx, id).await?;
     check_open(&rec, expected_revision, "approved")?;
-    let taken = tx
-        .query_opt(
-            "SELECT 1 FROM approvals WHERE proposal_id = $1 AND public_key = $2",
-            &[&id.as_str(), &hex::encode(approval.public_key)],
-        )
-        .await
-        .map_err(pg_error)?;
+    let taken = cached::query_opt(
+        tx,
+        "SELECT 1 FROM approvals WHERE proposal_id = $1 AND public_key = $2",
+        &[&id.as_str(), &hex::encode(approval.public_key)],
+    )
+    .await
+    .map_err(pg_error)?;
     if taken.is_some() {
         return Err(StoreError::DuplicateApproval {
             id: id.clone(),
@@ -235,7 +239,8 @@ pub(super) async fn approve(
         });
     }
     insert_decision(tx, id, decision).await?;
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, signature, \
          comment, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
@@ -312,7 +317,7 @@ pub(super) async fn lock_safes(
     keys.sort_unstable();
     keys.dedup();
     for key in keys {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+        cached::execute(tx, "SELECT pg_advisory_xact_lock($1)", &[&key])
             .await
             .map_err(pg_error)?;
     }
@@ -320,23 +325,23 @@ pub(super) async fn lock_safes(
 }
 
 pub(super) async fn reservation_of(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl GenericClient,
     chain_id: u64,
     safe: Address,
     nonce: U256,
 ) -> Result<Option<NonceReservation>, StoreError> {
-    let row = c
-        .query_opt(
-            "SELECT safe_tx_hash, proposal_id, reserved_at FROM nonce_reservations \
+    let row = cached::query_opt(
+        c,
+        "SELECT safe_tx_hash, proposal_id, reserved_at FROM nonce_reservations \
              WHERE chain_id = $1 AND safe = $2 AND nonce = $3",
-            &[
-                &chain_col(chain_id)?,
-                &hex_col(safe.as_slice()),
-                &nonce.to_string(),
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[
+            &chain_col(chain_id)?,
+            &hex_col(safe.as_slice()),
+            &nonce.to_string(),
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     row.map(|r| {
         let hash: String = r.try_get(0).map_err(pg_error)?;
         let proposal: String = r.try_get(1).map_err(pg_error)?;
@@ -354,25 +359,25 @@ pub(super) async fn reservation_of(
 }
 
 pub(super) async fn velocity_spent(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl GenericClient,
     chain_id: u64,
     safe: Address,
     asset: &str,
     since: UnixMillis,
 ) -> Result<U256, StoreError> {
-    let rows = c
-        .query(
-            "SELECT amount FROM velocity_events \
+    let rows = cached::query(
+        c,
+        "SELECT amount FROM velocity_events \
              WHERE chain_id = $1 AND safe = $2 AND asset = $3 AND released_at > $4",
-            &[
-                &chain_col(chain_id)?,
-                &hex_col(safe.as_slice()),
-                &asset,
-                &since.0,
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[
+            &chain_col(chain_id)?,
+            &hex_col(safe.as_slice()),
+            &asset,
+            &since.0,
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     let mut total = U256::ZERO;
     for r in rows {
         let amount: String = r.try_get(0).map_err(pg_error)?;
@@ -419,7 +424,8 @@ pub(super) async fn release(
         return Ok((ReleaseOutcome::OverLimit(over), Vec::new()));
     }
     for o in r.outflows.iter().filter(|o| !o.amount.is_zero()) {
-        tx.execute(
+        cached::execute(
+            tx,
             "INSERT INTO velocity_events (chain_id, safe, asset, amount, released_at, proposal_id) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -436,7 +442,8 @@ pub(super) async fn release(
     }
     // The primary key backs the check above up: a clash fails the transaction (unique
     // violation), which the caller maps to the reservation that won.
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO nonce_reservations \
          (chain_id, safe, nonce, safe_tx_hash, proposal_id, reserved_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -454,25 +461,25 @@ pub(super) async fn release(
     let released = set_state(tx, &rec, ProposalState::Released, r.released_at, None).await?;
     let mut changes = vec![change(&released)];
     let legacy = signature_chain(&rec) == 0;
-    let expired = tx
-        .query(
-            "UPDATE proposals SET state = $1, revision = revision + 1, updated_at = $2 \
+    let expired = cached::query(
+        tx,
+        "UPDATE proposals SET state = $1, revision = revision + 1, updated_at = $2 \
              WHERE (chain_id = $3 OR $9) AND safe = $4 AND nonce = $5 AND id <> $6 \
              AND state IN ($7, $8) RETURNING id, revision",
-            &[
-                &ProposalState::Expired.as_str(),
-                &r.released_at.0,
-                &chain_col(rec.chain_id)?,
-                &hex_col(rec.safe.as_slice()),
-                &rec.nonce.to_string(),
-                &rec.id.as_str(),
-                &ProposalState::NeedsApprovals.as_str(),
-                &ProposalState::Approved.as_str(),
-                &legacy,
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[
+            &ProposalState::Expired.as_str(),
+            &r.released_at.0,
+            &chain_col(rec.chain_id)?,
+            &hex_col(rec.safe.as_slice()),
+            &rec.nonce.to_string(),
+            &rec.id.as_str(),
+            &ProposalState::NeedsApprovals.as_str(),
+            &ProposalState::Approved.as_str(),
+            &legacy,
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     for row in expired {
         let id: String = row.try_get(0).map_err(pg_error)?;
         let revision: i64 = row.try_get(1).map_err(pg_error)?;
@@ -497,7 +504,7 @@ pub(super) async fn release(
 
 /// One page newest first, keyset pagination on (created_at, id).
 pub(super) async fn list(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl GenericClient,
     filter: &ListFilter,
     limit: u32,
     after: Option<&PageToken>,
@@ -566,7 +573,7 @@ pub(super) async fn list(
             Arg::Text(t) => t as &(dyn ToSql + Sync),
         })
         .collect();
-    let rows = c.query(&sql, &params).await.map_err(pg_error)?;
+    let rows = cached::query(c, &sql, &params).await.map_err(pg_error)?;
     let proposals = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
     Ok(page(proposals, limit))
 }
@@ -579,52 +586,52 @@ pub(super) async fn get(
     let Some(record) = load(tx, id, false).await? else {
         return Ok(None);
     };
-    let decision = tx
-        .query_opt(
-            "SELECT seq, outcome, policy_hash, decided_at, body FROM decisions \
+    let decision = cached::query_opt(
+        tx,
+        "SELECT seq, outcome, policy_hash, decided_at, body FROM decisions \
              WHERE proposal_id = $1 ORDER BY seq DESC LIMIT 1",
-            &[&id.as_str()],
-        )
-        .await
-        .map_err(pg_error)?
-        .map(|r| {
-            let seq: i64 = r.try_get(0).map_err(pg_error)?;
-            let outcome: String = r.try_get(1).map_err(pg_error)?;
-            let policy_hash: String = r.try_get(2).map_err(pg_error)?;
-            let at: i64 = r.try_get(3).map_err(pg_error)?;
-            let detail: Option<String> = r.try_get(4).map_err(pg_error)?;
-            Ok::<_, StoreError>(DecisionRecord {
-                seq: parse_u64("seq", seq)?,
-                outcome: parse_enum(&outcome)?,
-                policy_hash,
-                decided_at: UnixMillis(at),
-                detail: parse_json("decision detail", detail.as_deref())?,
-            })
+        &[&id.as_str()],
+    )
+    .await
+    .map_err(pg_error)?
+    .map(|r| {
+        let seq: i64 = r.try_get(0).map_err(pg_error)?;
+        let outcome: String = r.try_get(1).map_err(pg_error)?;
+        let policy_hash: String = r.try_get(2).map_err(pg_error)?;
+        let at: i64 = r.try_get(3).map_err(pg_error)?;
+        let detail: Option<String> = r.try_get(4).map_err(pg_error)?;
+        Ok::<_, StoreError>(DecisionRecord {
+            seq: parse_u64("seq", seq)?,
+            outcome: parse_enum(&outcome)?,
+            policy_hash,
+            decided_at: UnixMillis(at),
+            detail: parse_json("decision detail", detail.as_deref())?,
         })
-        .transpose()?;
-    let approvals = tx
-        .query(
-            "SELECT operator, public_key, kind, payload, signature, comment, received_at \
+    })
+    .transpose()?;
+    let approvals = cached::query(
+        tx,
+        "SELECT operator, public_key, kind, payload, signature, comment, received_at \
              FROM approvals WHERE proposal_id = $1 ORDER BY received_at, public_key",
-            &[&id.as_str()],
-        )
-        .await
-        .map_err(pg_error)?
-        .iter()
-        .map(|r| {
-            let key: String = r.try_get(1).map_err(pg_error)?;
-            let kind: String = r.try_get(2).map_err(pg_error)?;
-            Ok(ApprovalRecord {
-                operator: r.try_get(0).map_err(pg_error)?,
-                public_key: parse_key(&key)?,
-                kind: parse_enum(&kind)?,
-                payload: r.try_get(3).map_err(pg_error)?,
-                signature: r.try_get(4).map_err(pg_error)?,
-                comment: r.try_get(5).map_err(pg_error)?,
-                received_at: UnixMillis(r.try_get(6).map_err(pg_error)?),
-            })
+        &[&id.as_str()],
+    )
+    .await
+    .map_err(pg_error)?
+    .iter()
+    .map(|r| {
+        let key: String = r.try_get(1).map_err(pg_error)?;
+        let kind: String = r.try_get(2).map_err(pg_error)?;
+        Ok(ApprovalRecord {
+            operator: r.try_get(0).map_err(pg_error)?,
+            public_key: parse_key(&key)?,
+            kind: parse_enum(&kind)?,
+            payload: r.try_get(3).map_err(pg_error)?,
+            signature: r.try_get(4).map_err(pg_error)?,
+            comment: r.try_get(5).map_err(pg_error)?,
+            received_at: UnixMillis(r.try_get(6).map_err(pg_error)?),
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Some(StoredProposal {
         record,
         decision,
@@ -634,10 +641,11 @@ pub(super) async fn get(
 
 /// The address book of one chain, by address.
 pub(super) async fn address_book(
-    c: &impl tokio_postgres::GenericClient,
+    c: &impl GenericClient,
     chain_id: u64,
 ) -> Result<Vec<crate::store::AddressEntry>, StoreError> {
-    c.query(
+    cached::query(
+        c,
         "SELECT address, label, category, added_by, added_at FROM address_book \
          WHERE chain_id = $1 ORDER BY address",
         &[&chain_col(chain_id)?],
