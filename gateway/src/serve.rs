@@ -8,7 +8,7 @@
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{
     service::interceptor::InterceptedService,
@@ -16,6 +16,7 @@ use tonic::{
 };
 use tower::Layer as _;
 
+use crate::anomaly::observer::{self, Observer};
 use crate::server::{AdminService, Authorizer, GatewayService, Permission, lifecycle, observe};
 
 use crate::pipeline::{DecisionPipeline, Pipeline, PipelinePending, setup::Configured};
@@ -482,7 +483,22 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
 
     let lists = pipeline.sanctions_lists();
     let chains = pipeline.chains();
-    let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
+    let metrics = pipeline.metrics().unwrap_or_default();
+    // The anomaly rules: every call observed by the layer, judged by one worker that ends once
+    // the server (and with it every observer) is gone, after writing the last call's records.
+    let (observer, observed_calls) =
+        Observer::new(pipeline.clock(), pipeline.clone(), metrics.clone());
+    let alerts = broadcast::channel(observer::ALERT_BUFFER).0;
+    let anomaly_worker = tokio::spawn(observer::run(
+        store.clone(),
+        observed_calls,
+        pipeline.clone(),
+        pipeline.clock(),
+        metrics.clone(),
+        alerts.clone(),
+    ));
+    let observed = observe::ObserveLayer::new(metrics).with_observer(observer);
+    let trusted_proxies: Arc<[std::net::IpAddr]> = cfg.trusted_proxies.clone().into();
     let governance = pipeline.governance();
     if let Some(g) = &governance {
         lifecycle::record_start(g, &cfg).await?;
@@ -533,11 +549,11 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         // Span and latency outside the interceptor: refused calls are logged and timed too.
         .add_service(observed.layer(InterceptedService::new(
             gateway,
-            authorizer.require(Permission::Gateway),
+            authorizer.require(Permission::Gateway, trusted_proxies.clone()),
         )))
         .add_service(observed.layer(InterceptedService::new(
             admin,
-            authorizer.require(Permission::Admin),
+            authorizer.require(Permission::Admin, trusted_proxies),
         )));
 
     tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
@@ -551,6 +567,11 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     router
         .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
+    // Every observer went with the router: the worker drains what was queued and ends.
+    drop(alerts);
+    if anomaly_worker.await.is_err() {
+        tracing::error!("the anomaly worker panicked; calls queued for it were not judged");
+    }
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;
     }

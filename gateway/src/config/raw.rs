@@ -89,6 +89,10 @@ pub struct RawServer {
     /// How long a signed submission or approval stays valid after its `issued_at`, in seconds;
     /// bounds the replay window.
     pub max_request_age_secs: u64,
+    /// Proxies (exact IP addresses) whose `x-forwarded-for` header names the client's address
+    /// for the anomaly rules; from any other peer the header is ignored. Default none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.

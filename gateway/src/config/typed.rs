@@ -45,6 +45,9 @@ pub struct GatewayConfig {
     /// SHA-256 of the effective configuration (every layer merged, as canonical JSON), so the
     /// audit log's `server_started` record shows when the configuration changed.
     pub effective_sha256: alloy_primitives::B256,
+    /// `[server] trusted_proxies`: the only peers whose `x-forwarded-for` is believed when the
+    /// anomaly rules place a call's source network (empty: the TCP peer always).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `[store] backend`, validated.
@@ -378,6 +381,18 @@ impl TryFrom<RawConfig> for GatewayConfig {
                 "must be smaller than server.max_message_bytes",
             ));
         }
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    ConfigError::invalid(
+                        "server.trusted_proxies",
+                        format!("`{p}` is not an IP address (one address per entry, no ranges)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
         if s.max_request_age_secs == 0 {
             return Err(ConfigError::invalid(
                 "server.max_request_age_secs",
@@ -489,6 +504,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             descriptors_dir: (!raw.display.descriptors_dir.trim().is_empty())
                 .then(|| PathBuf::from(raw.display.descriptors_dir.trim())),
             effective_sha256,
+            trusted_proxies,
         })
     }
 }

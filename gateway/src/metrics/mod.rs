@@ -75,6 +75,8 @@ pub struct Metrics {
     simulation_failures: Family<[Label; 1], Counter>,
     releases: Family<[Label; 1], Counter>,
     audit_append_failures: Counter,
+    anomaly_alerts: Family<[Label; 1], Counter>,
+    anomaly_lost: Family<[Label; 1], Counter>,
 }
 
 impl Default for Metrics {
@@ -148,6 +150,19 @@ impl Metrics {
             "Audit records that could not be written; each request concerned was refused",
             audit_append_failures.clone(),
         );
+        let anomaly_alerts = Family::<[Label; 1], Counter>::default();
+        registry.register(
+            "anomaly_alerts",
+            "Alerts of the anomaly rules, by rule code (anomaly.off_hours, anomaly.new_device, …)",
+            anomaly_alerts.clone(),
+        );
+        let anomaly_lost = Family::<[Label; 1], Counter>::default();
+        registry.register(
+            "anomaly_observations_lost",
+            "Calls the anomaly rules did not judge, by why (queue_full: the observation queue \
+             was full; unrecorded: the profile and its audit records could not be written)",
+            anomaly_lost.clone(),
+        );
         let start = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         #[expect(
             clippy::cast_precision_loss,
@@ -180,6 +195,8 @@ impl Metrics {
             simulation_failures,
             releases,
             audit_append_failures,
+            anomaly_alerts,
+            anomaly_lost,
         }
     }
 
@@ -222,6 +239,17 @@ impl Metrics {
     /// Counts one audit record that could not be written.
     pub fn audit_append_failed(&self) {
         self.audit_append_failures.inc();
+    }
+
+    /// Counts one anomaly alert by its rule's stable code.
+    pub fn anomaly_alert(&self, code: &'static str) {
+        self.anomaly_alerts.get_or_create(&[("rule", code)]).inc();
+    }
+
+    /// Counts one call the anomaly rules could not judge (`why`: `queue_full` or
+    /// `unrecorded`); each is also logged.
+    pub fn anomaly_lost(&self, why: &'static str) {
+        self.anomaly_lost.get_or_create(&[("why", why)]).inc();
     }
 
     /// The registry as OpenMetrics text.
