@@ -489,6 +489,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     let (observer, observed_calls) =
         Observer::new(pipeline.clock(), pipeline.clone(), metrics.clone());
     let alerts = broadcast::channel(observer::ALERT_BUFFER).0;
+    let serving_ended = CancellationToken::new();
     let anomaly_worker = tokio::spawn(observer::run(
         store.clone(),
         observed_calls,
@@ -496,6 +497,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         pipeline.clock(),
         metrics.clone(),
         alerts.clone(),
+        serving_ended.clone(),
     ));
     let observed = observe::ObserveLayer::new(metrics).with_observer(observer);
     let trusted_proxies: Arc<[std::net::IpAddr]> = cfg.trusted_proxies.clone().into();
@@ -567,7 +569,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     router
         .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
-    // Every observer went with the router: the worker drains what was queued and ends.
+    // No call is served any more: the worker judges what was queued and ends.
+    serving_ended.cancel();
     drop(alerts);
     if anomaly_worker.await.is_err() {
         tracing::error!("the anomaly worker panicked; calls queued for it were not judged");

@@ -25,6 +25,7 @@ use signgate_policy::{
     time::Timestamp,
 };
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
 use super::{PolicySource, call::Facts};
@@ -179,8 +180,9 @@ impl Observer {
     }
 }
 
-/// The worker: judges and learns every queued call in order until every [`Observer`] is gone
-/// (the server stopped), then returns, so the caller can await the last call's records.
+/// The worker: judges and learns every queued call in order. Once `ended` is cancelled (the
+/// server stopped serving) it takes no more calls, judges those already queued and returns, so
+/// the caller can await the last call's records.
 pub async fn run<S: ProposalStore>(
     store: Arc<S>,
     mut queue: mpsc::Receiver<Observation>,
@@ -188,8 +190,21 @@ pub async fn run<S: ProposalStore>(
     clock: SharedClock,
     metrics: Arc<Metrics>,
     alerts: broadcast::Sender<Alert>,
+    ended: CancellationToken,
 ) {
-    while let Some(o) = queue.recv().await {
+    let mut closed = false;
+    loop {
+        let next = tokio::select! {
+            o = queue.recv() => o,
+            () = ended.cancelled(), if !closed => {
+                queue.close();
+                closed = true;
+                continue;
+            }
+        };
+        let Some(o) = next else {
+            return;
+        };
         let (Some(p), Some(profiles)) = (policy.current(), store.profile_store()) else {
             continue;
         };

@@ -1,0 +1,173 @@
+//! Issue 18: anomalous operator behaviour, end to end through gRPC. Calls are observed by the
+//! gateway, judged against each operator's profile, and the alerts land in the audit log with
+//! the operator, the evidence and the rule; the profiles the store keeps equal the ones rebuilt
+//! from the audit log alone (SQLite, and PostgreSQL with `SIGNGATE_E2E_STORE=postgres`).
+
+use std::path::Path;
+
+use alloy_primitives::U256;
+use serde_json::Value;
+use signgate_audit::{export::export_jsonl, verify::verify_export};
+use signgate_gateway::{
+    anomaly::rebuild,
+    config::PostgresSettings,
+    pipeline::setup,
+    store::{ProposalStore as _, SqliteStore, postgres::PgStore},
+};
+use signgate_policy::{Policy, anomaly::Profile};
+use signgate_proto::v1 as pb;
+use tonic::Code;
+
+use crate::{
+    demo,
+    support::{
+        Options, approve, approve_request, audit_events, audit_export, audit_key, audit_leaves,
+        config, start_provider_with_policy, statement, submit, token_transfer,
+    },
+};
+
+/// The demo policy with the anomaly rules on: every rule alerts, and three forged signatures
+/// within a quarter of an hour are a pattern.
+fn policy_with_anomaly() -> String {
+    format!(
+        "{}\n[anomaly]\n\n[anomaly.repeated_refusals]\ncount = 3\nminutes = 15\n\
+         kinds = [\"forged_signature\", \"stale_signature\"]\n",
+        setup::DEMO_POLICY
+    )
+}
+
+/// The profiles the store of the stopped gateway in `dir` holds.
+async fn stored_profiles(dir: &Path) -> Vec<Profile> {
+    if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
+        let store = PgStore::connect(&PostgresSettings {
+            url,
+            pool_size: 2,
+            statement_timeout: std::time::Duration::from_secs(10),
+            ca: None,
+        })
+        .await
+        .unwrap();
+        return store.profile_store().unwrap().profiles().await.unwrap();
+    }
+    let store = SqliteStore::open(config(dir, &[]).store_path())
+        .await
+        .unwrap();
+    store.profile_store().unwrap().profiles().await.unwrap()
+}
+
+fn anomalies(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|e| e["type"] == "anomaly").collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_approvals_and_a_probationary_approval_raise_alerts_naming_operator_rule_and_evidence()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy_with_anomaly();
+    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), Some(&text)).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    // Mallory is probationary and the demo treasury is a production wallet.
+    let p = approve(&mut c, &p, "mallory").await;
+    // Bob's key, but not Bob's signature: three times.
+    for _ in 0..3 {
+        let mut req = approve_request(
+            &statement(&p, pb::ApprovalKind::Approve),
+            &demo::operator("bob"),
+        );
+        let env = req.approval.as_mut().unwrap();
+        env.signature[0] ^= 0xff;
+        let refused = c.approve(req).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    }
+    // A read over plaintext loopback names neither a key nor a certificate: it has no subject
+    // and is not judged (under mutual TLS the certificate is its subject).
+    c.get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap();
+    gw.stop().await;
+
+    let events = audit_events(dir.path());
+    let observed = events
+        .iter()
+        .filter(|e| e["type"] == "call_observed")
+        .count();
+    assert_eq!(observed, 5, "submit, approve, three forged approvals");
+    let alerts = anomalies(&events);
+    let refusals = alerts
+        .iter()
+        .find(|a| a["anomaly"]["rule"] == "repeated_refusals")
+        .unwrap_or_else(|| panic!("a repeated_refusals alert: {alerts:#?}"));
+    assert_eq!(refusals["subject"]["operator"], "bob");
+    assert_eq!(refusals["anomaly"]["refusals"], 3);
+    assert_eq!(refusals["anomaly"]["last"], "forged_signature");
+    assert_eq!(refusals["call"], "approve");
+    let probation = alerts
+        .iter()
+        .find(|a| a["anomaly"]["rule"] == "probationary_restricted")
+        .unwrap_or_else(|| panic!("a probationary_restricted alert: {alerts:#?}"));
+    assert_eq!(probation["subject"]["operator"], "mallory");
+    assert_eq!(probation["anomaly"]["tag"], "production");
+    // Nothing else: without 14 days of history the learned rules stay quiet.
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+
+    // The log with its new records still verifies offline.
+    let (leaves, notes) = audit_export(dir.path()).await;
+    let mut exported = Vec::new();
+    export_jsonl(&leaves, &notes, true, &mut exported).unwrap();
+    let named: Vec<(String, String)> = notes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (format!("checkpoint-{i}"), n))
+        .collect();
+    let v = verify_export(&exported, &named, &audit_key().verifying_key());
+    assert!(v.passed(), "{:?}", v.findings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_rebuilt_from_the_audit_log_equal_the_stored_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy_with_anomaly();
+    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), Some(&text)).await;
+    let mut c = gw.client().await;
+    for nonce in 0..3 {
+        let tx = token_transfer(demo::PAYEE, U256::from(1_000u64 + nonce), nonce);
+        let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+        let p = approve(&mut c, &p, "bob").await;
+        let p = approve(&mut c, &p, "carol").await;
+        c.get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+            .await
+            .unwrap();
+    }
+    gw.stop().await;
+
+    let stored = stored_profiles(dir.path()).await;
+    let subjects: Vec<String> = stored.iter().map(|p| p.subject().to_string()).collect();
+    assert_eq!(
+        subjects,
+        ["operator `alice`", "operator `bob`", "operator `carol`"]
+    );
+    let policy = Policy::compile(&text).unwrap();
+    let rebuilt = rebuild::profiles(&audit_leaves(dir.path()), policy.anomaly()).unwrap();
+    assert_eq!(rebuilt, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_anomaly_table_nothing_is_observed_or_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), None).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    approve(&mut c, &p, "bob").await;
+    gw.stop().await;
+    let events = audit_events(dir.path());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] != "call_observed" && e["type"] != "anomaly")
+    );
+    assert!(stored_profiles(dir.path()).await.is_empty());
+}
