@@ -520,7 +520,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         AdminService::new(store, clock)
             .with_lists(lists)
             .with_governance(governance.clone())
-            .with_chains(chains),
+            .with_chains(chains)
+            .with_alerts(alerts.clone(), stopping.clone()),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);

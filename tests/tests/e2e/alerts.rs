@@ -15,7 +15,7 @@ use signgate_gateway::{
     store::{ProposalStore as _, SqliteStore, postgres::PgStore},
 };
 use signgate_policy::{Policy, anomaly::Profile};
-use signgate_proto::v1 as pb;
+use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 use tonic::Code;
 
 use crate::{
@@ -170,4 +170,47 @@ async fn without_an_anomaly_table_nothing_is_observed_or_stored() {
             .all(|e| e["type"] != "call_observed" && e["type"] != "anomaly")
     );
     assert!(stored_profiles(dir.path()).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_alerts_streams_each_alert_once_it_is_recorded_and_the_counter_names_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy_with_anomaly();
+    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), Some(&text)).await;
+    let mut admin = AdminClient::connect(format!("http://{}", gw.addr))
+        .await
+        .unwrap();
+    let mut alerts = admin
+        .watch_alerts(pb::WatchAlertsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    for _ in 0..3 {
+        let mut req = approve_request(
+            &statement(&p, pb::ApprovalKind::Approve),
+            &demo::operator("carol"),
+        );
+        req.approval.as_mut().unwrap().signature[0] ^= 0xff;
+        c.approve(req).await.unwrap_err();
+    }
+    let a = alerts.message().await.unwrap().expect("an alert");
+    assert_eq!(a.rule, "anomaly.repeated_refusals");
+    assert_eq!(a.operator, "carol");
+    assert_eq!(a.call, "approve");
+    assert_eq!(a.action, "alert");
+    let refusals = a.evidence.iter().find(|e| e.key == "refusals").unwrap();
+    assert_eq!(refusals.value, "3");
+    assert!(a.message.contains("carol"), "{}", a.message);
+
+    let text = crate::metrics::scrape(gw.metrics).await;
+    assert!(
+        text.contains("signgate_anomaly_alerts_total{rule=\"anomaly.repeated_refusals\"} 1"),
+        "{text}"
+    );
+    gw.stop().await;
+    // The stream ends with the server.
+    assert!(alerts.message().await.map_or(true, |m| m.is_none()));
 }
