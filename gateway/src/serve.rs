@@ -16,7 +16,10 @@ use tonic::{
 };
 use tower::Layer as _;
 
-use crate::anomaly::observer::{self, Observer};
+use crate::anomaly::{
+    observer::{self, Observer},
+    webhook,
+};
 use crate::server::{AdminService, Authorizer, GatewayService, Permission, lifecycle, observe};
 
 use crate::pipeline::{DecisionPipeline, Pipeline, PipelinePending, setup::Configured};
@@ -69,6 +72,9 @@ pub enum ServeError {
     /// The decision pipeline (policy, state snapshot, lists) could not be built.
     #[error("decision pipeline: {0}")]
     Pipeline(#[from] crate::pipeline::SetupError),
+    /// `[alerts.webhook]` could not be set up.
+    #[error(transparent)]
+    Webhook(#[from] crate::anomaly::webhook::WebhookError),
     /// The store could not be opened; the gateway does not start without it.
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
@@ -490,13 +496,24 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         Observer::new(pipeline.clock(), pipeline.clone(), metrics.clone());
     let alerts = broadcast::channel(observer::ALERT_BUFFER).0;
     let serving_ended = CancellationToken::new();
+    let webhook_ended = CancellationToken::new();
+    let _stop_webhook_on_error = webhook_ended.clone().drop_guard();
+    let webhook = cfg
+        .webhook
+        .as_ref()
+        .map(|w| webhook::start(w, metrics.clone(), pipeline.clock(), webhook_ended.clone()))
+        .transpose()?;
+    let (webhook, webhook_task) = webhook.unzip();
     let anomaly_worker = tokio::spawn(observer::run(
         store.clone(),
         observed_calls,
         pipeline.clone(),
         pipeline.clock(),
         metrics.clone(),
-        alerts.clone(),
+        observer::AlertSinks {
+            watchers: alerts.clone(),
+            webhook,
+        },
         serving_ended.clone(),
     ));
     let observed = observe::ObserveLayer::new(metrics).with_observer(observer);
@@ -575,6 +592,13 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     drop(alerts);
     if anomaly_worker.await.is_err() {
         tracing::error!("the anomaly worker panicked; calls queued for it were not judged");
+    }
+    // Then the webhook: one last attempt at what it still holds.
+    webhook_ended.cancel();
+    if let Some(task) = webhook_task
+        && task.await.is_err()
+    {
+        tracing::error!("the webhook sender panicked; alerts queued for it were not delivered");
     }
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;

@@ -5,7 +5,8 @@
 //!   refusal kind) in a task-local slot the [`crate::server::observe`] layer opens;
 //! - [`observer`]: the finished call into an [`Observation`](signgate_policy::anomaly::Observation),
 //!   queued without waiting, and the worker that evaluates, learns and records it;
-//! - [`rebuild`]: profiles rebuilt from the audit log alone.
+//! - [`rebuild`]: profiles rebuilt from the audit log alone;
+//! - [`webhook`]: `[alerts.webhook]`, signed JSON from a bounded queue with retries.
 //!
 //! Nothing here runs unless the policy in force has an `[anomaly]` table: without it no call
 //! is observed, no profile is written and the audit log holds exactly what it held before.
@@ -13,6 +14,7 @@
 pub mod call;
 pub mod observer;
 pub mod rebuild;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
-use super::{PolicySource, call::Facts};
+use super::{PolicySource, call::Facts, webhook::WebhookQueue};
 use crate::{
     clock::SharedClock,
     domain::records::UnixMillis,
@@ -189,7 +189,7 @@ pub async fn run<S: ProposalStore>(
     policy: Arc<dyn PolicySource>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
-    alerts: broadcast::Sender<Alert>,
+    sinks: AlertSinks,
     ended: CancellationToken,
 ) {
     let mut closed = false;
@@ -211,9 +211,7 @@ pub async fn run<S: ProposalStore>(
         match judge(profiles, &p, &o, clock.now()).await {
             Ok(raised) => {
                 for a in raised {
-                    metrics.anomaly_alert(a.code());
-                    tracing::warn!(rule = a.code(), subject = ?a.subject, alert = %a, "anomaly");
-                    let _no_watchers = alerts.send(a);
+                    sinks.publish(&metrics, a);
                 }
             }
             Err(e) => {
@@ -222,6 +220,27 @@ pub async fn run<S: ProposalStore>(
                     "anomaly: the profile and its audit records could not be written; this call was not judged");
             }
         }
+    }
+}
+
+/// Where a recorded alert goes besides the audit log: the counter by rule, a warn line,
+/// `Admin.WatchAlerts` watchers and the webhook's queue. Nothing here waits.
+#[derive(Debug, Clone)]
+pub struct AlertSinks {
+    /// `Admin.WatchAlerts` watchers.
+    pub watchers: broadcast::Sender<Alert>,
+    /// `[alerts.webhook]`, when configured.
+    pub webhook: Option<WebhookQueue>,
+}
+
+impl AlertSinks {
+    fn publish(&self, metrics: &Metrics, a: Alert) {
+        metrics.anomaly_alert(a.code());
+        tracing::warn!(rule = a.code(), subject = ?a.subject, alert = %a, "anomaly");
+        if let Some(w) = &self.webhook {
+            w.offer(&a);
+        }
+        let _no_watchers = self.watchers.send(a);
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Metrics {
     audit_append_failures: Counter,
     anomaly_alerts: Family<[Label; 1], Counter>,
     anomaly_lost: Family<[Label; 1], Counter>,
+    webhook_backlog: Gauge,
+    webhook_dropped: Counter,
+    webhook_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -163,6 +166,25 @@ impl Metrics {
              was full; unrecorded: the profile and its audit records could not be written)",
             anomaly_lost.clone(),
         );
+        let webhook_backlog = Gauge::default();
+        registry.register(
+            "anomaly_webhook_backlog",
+            "Alerts waiting for delivery to [alerts.webhook]",
+            webhook_backlog.clone(),
+        );
+        let webhook_dropped = Counter::default();
+        registry.register(
+            "anomaly_webhook_dropped",
+            "Alerts never delivered to [alerts.webhook] (queue full, or undelivered at shutdown); \
+             each is logged and stays in the audit log",
+            webhook_dropped.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "anomaly_webhook_failures",
+            "Failed delivery attempts to [alerts.webhook] (each is retried)",
+            webhook_failures.clone(),
+        );
         let start = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         #[expect(
             clippy::cast_precision_loss,
@@ -197,6 +219,9 @@ impl Metrics {
             audit_append_failures,
             anomaly_alerts,
             anomaly_lost,
+            webhook_backlog,
+            webhook_dropped,
+            webhook_failures,
         }
     }
 
@@ -250,6 +275,21 @@ impl Metrics {
     /// `unrecorded`); each is also logged.
     pub fn anomaly_lost(&self, why: &'static str) {
         self.anomaly_lost.get_or_create(&[("why", why)]).inc();
+    }
+
+    /// Sets the webhook's backlog.
+    pub fn anomaly_webhook_backlog(&self, alerts: i64) {
+        self.webhook_backlog.set(alerts);
+    }
+
+    /// Counts an alert the webhook will never receive.
+    pub fn anomaly_webhook_dropped(&self) {
+        self.webhook_dropped.inc();
+    }
+
+    /// Counts a failed webhook delivery attempt.
+    pub fn anomaly_webhook_failed(&self) {
+        self.webhook_failures.inc();
     }
 
     /// The registry as OpenMetrics text.

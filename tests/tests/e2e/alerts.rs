@@ -3,19 +3,32 @@
 //! the operator, the evidence and the rule; the profiles the store keeps equal the ones rebuilt
 //! from the audit log alone (SQLite, and PostgreSQL with `SIGNGATE_E2E_STORE=postgres`).
 
-use std::path::Path;
+use std::{
+    num::NonZeroUsize,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::U256;
 use serde_json::Value;
 use signgate_audit::{export::export_jsonl, verify::verify_export};
 use signgate_gateway::{
-    anomaly::rebuild,
-    config::PostgresSettings,
+    anomaly::{rebuild, webhook},
+    config::{PostgresSettings, WebhookSettings},
     pipeline::setup,
     store::{ProposalStore as _, SqliteStore, postgres::PgStore},
 };
 use signgate_policy::{Policy, anomaly::Profile};
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpListener,
+    sync::mpsc,
+};
 use tonic::Code;
 
 use crate::{
@@ -213,4 +226,152 @@ async fn watch_alerts_streams_each_alert_once_it_is_recorded_and_the_counter_nam
     gw.stop().await;
     // The stream ends with the server.
     assert!(alerts.message().await.map_or(true, |m| m.is_none()));
+}
+
+/// A webhook receiver on 127.0.0.1: answers 503 while `down`, else records each body (after
+/// checking its signature) and answers 200.
+struct Receiver {
+    url: String,
+    down: Arc<AtomicBool>,
+    received: mpsc::UnboundedReceiver<Value>,
+    attempts: Arc<AtomicUsize>,
+}
+
+async fn receiver(secret: &'static [u8]) -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let down = Arc::new(AtomicBool::new(true));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let (tx, received) = mpsc::unbounded_channel();
+    let (d, n) = (down.clone(), attempts.clone());
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let (d, n, tx) = (d.clone(), n.clone(), tx.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head, body) = loop {
+                    let read = conn.read(&mut chunk).await.unwrap();
+                    if read == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..read]);
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        while buf.len() < end + 4 + len {
+                            let read = conn.read(&mut chunk).await.unwrap();
+                            buf.extend_from_slice(&chunk[..read]);
+                        }
+                        break (head, buf[end + 4..end + 4 + len].to_vec());
+                    }
+                };
+                n.fetch_add(1, Ordering::SeqCst);
+                let status = if d.load(Ordering::SeqCst) {
+                    "503 Service Unavailable"
+                } else {
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                            .unwrap()
+                            .trim()
+                            .to_owned()
+                    };
+                    let ts: u64 = header(webhook::TIMESTAMP_HEADER).parse().unwrap();
+                    assert_eq!(
+                        header(webhook::SIGNATURE_HEADER),
+                        webhook::signature(secret, ts, &body)
+                    );
+                    tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
+                    "200 OK"
+                };
+                let answer =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = conn.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    Receiver {
+        url,
+        down,
+        received,
+        attempts,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_was_down_receives_every_alert_once_back_and_decisions_do_not_wait_for_it() {
+    const SECRET: &[u8] = b"webhook test secret";
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("webhook.secret");
+    std::fs::write(&secret_file, [SECRET, b"\n"].concat()).unwrap();
+    let mut rx = receiver(SECRET).await;
+    let mut opts = Options::demo();
+    opts.webhook = Some(WebhookSettings {
+        url: rx.url.parse().unwrap(),
+        secret_file,
+        timeout: Duration::from_secs(5),
+        queue_limit: NonZeroUsize::new(100).unwrap(),
+    });
+    let text = policy_with_anomaly();
+    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let mut c = gw.client().await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+
+    // While the receiver is down: a probationary approval and four forged ones (one alert of
+    // repeated refusals, at the third within the window).
+    let started = Instant::now();
+    let p = approve(&mut c, &p, "mallory").await;
+    let approval_took = started.elapsed();
+    for _ in 0..4 {
+        let mut req = approve_request(
+            &statement(&p, pb::ApprovalKind::Approve),
+            &demo::operator("bob"),
+        );
+        req.approval.as_mut().unwrap().signature[0] ^= 0xff;
+        c.approve(req).await.unwrap_err();
+    }
+    // The receiver has been refusing: wait for a failed attempt to be sure it was tried.
+    while rx.attempts.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    // A decision made while the webhook fails is as quick as any: nothing waits for it.
+    assert!(
+        approval_took < Duration::from_secs(2),
+        "an approval took {approval_took:?}"
+    );
+    let scraped = crate::metrics::scrape(gw.metrics).await;
+    assert!(
+        scraped.contains("signgate_anomaly_webhook_failures_total"),
+        "{scraped}"
+    );
+
+    rx.down.store(false, Ordering::SeqCst);
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let body = tokio::time::timeout(Duration::from_secs(30), rx.received.recv())
+            .await
+            .expect("every alert arrives once the receiver is back")
+            .unwrap();
+        got.push(body);
+    }
+    let codes: Vec<&str> = got.iter().map(|b| b["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "anomaly.probationary_restricted",
+            "anomaly.repeated_refusals"
+        ],
+        "in order, each once"
+    );
+    assert_eq!(got[1]["alert"]["subject"]["operator"], "bob");
+    assert_eq!(got[1]["alert"]["anomaly"]["refusals"], 3);
+    gw.stop().await;
+    // Nothing more arrived: each alert was delivered once.
+    assert!(rx.received.try_recv().is_err());
 }

@@ -112,6 +112,7 @@ async fn gateway(
             signers,
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
         },
         Some(&policy(w)),
     )
@@ -913,6 +914,7 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
             signers: vec![s1.url.clone(), s2.url.clone()],
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
         },
         Some(&policy_text),
     )
@@ -987,6 +989,7 @@ async fn an_allowlisted_library_that_became_a_proxy_after_the_approvals_is_refus
             signers: vec![s1.url.clone(), s2.url.clone()],
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
         },
         Some(&policy_text),
     )

@@ -155,6 +155,8 @@ pub struct Options<T> {
     /// `[audit] checkpoint_hook`: the program every release's checkpoint is handed to (`None`:
     /// the drop directory alone is the witness).
     pub checkpoint_hook: Option<Vec<String>>,
+    /// `[alerts.webhook]`.
+    pub webhook: Option<signgate_gateway::config::WebhookSettings>,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -171,6 +173,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             signers,
             simulation_timeout,
             checkpoint_hook,
+            webhook,
         } = self;
         Options {
             state: SnapshotProvider::new(state),
@@ -178,6 +181,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             signers,
             simulation_timeout,
             checkpoint_hook,
+            webhook,
         }
     }
 }
@@ -190,6 +194,7 @@ impl Options<Snapshot> {
             signers: Vec::new(),
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
         }
     }
 }
@@ -292,6 +297,7 @@ async fn start_inner<T: StateProvider>(
         cfg.limits.simulation_timeout = t;
     }
     cfg.audit.checkpoint_hook = opts.checkpoint_hook.clone();
+    cfg.webhook = opts.webhook.clone();
     let mut files = setup::write_demo(&cfg.data_dir).unwrap();
     if let Some(text) = policy {
         let path = dir.join("policy.toml");
