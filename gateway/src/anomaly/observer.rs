@@ -19,8 +19,8 @@ use signgate_audit::AuditEvent;
 use signgate_policy::{
     Policy,
     anomaly::{
-        AdminCall, Alert, CallKind, IdentityClass, Observation, Outcome, ProbationFacts, Profile,
-        ReadCall, RefusalKind, SourceNetwork, evaluate,
+        Action, AdminCall, Alert, CallKind, IdentityClass, Observation, Outcome, ProbationFacts,
+        Profile, ReadCall, RefusalKind, SourceNetwork, evaluate,
     },
     time::Timestamp,
 };
@@ -237,6 +237,11 @@ impl AlertSinks {
     fn publish(&self, metrics: &Metrics, a: Alert) {
         metrics.anomaly_alert(a.code());
         tracing::warn!(rule = a.code(), subject = ?a.subject, alert = %a, "anomaly");
+        if a.action != Action::Alert {
+            // Said loudly rather than silently ignored: the policy asked for more than an alert.
+            tracing::error!(rule = a.code(), action = %a.action,
+                "anomaly: this rule's action does not change decisions yet; it was only recorded");
+        }
         if let Some(w) = &self.webhook {
             w.offer(&a);
         }
