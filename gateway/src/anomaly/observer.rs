@@ -294,3 +294,69 @@ pub async fn judge(
     }
     Err(JudgeError::Contended(MAX_ATTEMPTS))
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::FixedBytes;
+    use signgate_policy::anomaly::KeyId;
+
+    use super::*;
+
+    fn demo_policy() -> Policy {
+        Policy::compile(crate::pipeline::setup::DEMO_POLICY).unwrap()
+    }
+
+    fn facts(key: Option<[u8; 32]>, refusal: Option<RefusalKind>) -> Facts {
+        Facts {
+            at: Some(UnixMillis(1_800_000_000_500)),
+            key: key.map(|k| KeyId(FixedBytes(k))),
+            refusal,
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn the_outcome_is_the_recorded_refusal_else_what_the_status_says() {
+        let policy = demo_policy();
+        let approve = CallKind::Approve;
+        let o = observation(&policy, approve, &facts(None, None), Code::Ok);
+        assert_eq!(o.outcome, Outcome::Allowed);
+        assert_eq!(o.at, Timestamp(1_800_000_000));
+        let o = observation(&policy, approve, &facts(None, None), Code::PermissionDenied);
+        assert_eq!(o.outcome, Outcome::Refused(RefusalKind::PermissionDenied));
+        // A key nobody holds, refused: an unknown key, whatever the status.
+        let o = observation(
+            &policy,
+            approve,
+            &facts(Some([9; 32]), None),
+            Code::Unauthenticated,
+        );
+        assert_eq!(o.outcome, Outcome::Refused(RefusalKind::UnknownKey));
+        assert_eq!(o.operator, None);
+        // What the refusing code recorded wins (a denied submission answers OK).
+        let denied = facts(None, Some(RefusalKind::DeniedSanctions));
+        let o = observation(&policy, CallKind::Submit, &denied, Code::Ok);
+        assert_eq!(o.outcome, Outcome::Refused(RefusalKind::DeniedSanctions));
+        let o = observation(&policy, approve, &facts(None, None), Code::InvalidArgument);
+        assert_eq!(o.outcome, Outcome::Refused(RefusalKind::Other));
+    }
+
+    #[test]
+    fn every_method_of_the_api_is_a_call_the_rules_know() {
+        // Read from the descriptor set the server serves, so a new method cannot be missed.
+        let set = <prost_types::FileDescriptorSet as prost::Message>::decode(
+            signgate_proto::v1::FILE_DESCRIPTOR_SET,
+        )
+        .unwrap();
+        for file in &set.file {
+            for service in &file.service {
+                if matches!(service.name(), "Gateway" | "Admin") {
+                    for method in &service.method {
+                        assert!(call_kind(method.name()).is_some(), "{}", method.name());
+                    }
+                }
+            }
+        }
+        assert_eq!(call_kind("Check"), None);
+    }
+}

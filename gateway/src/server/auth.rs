@@ -497,4 +497,36 @@ mod tests {
         assert!(matches!(refusal, CertificateRefusal::Unreadable(_)));
         assert_eq!(Status::from(refusal).code(), tonic::Code::Unauthenticated);
     }
+
+    fn from_peer(peer: &str, forwarded: Option<&str>) -> Request<()> {
+        let mut req = Request::new(());
+        req.extensions_mut()
+            .insert(tonic::transport::server::TcpConnectInfo {
+                local_addr: None,
+                remote_addr: Some(peer.parse().unwrap()),
+            });
+        if let Some(f) = forwarded {
+            req.metadata_mut()
+                .insert("x-forwarded-for", f.parse().unwrap());
+        }
+        req
+    }
+
+    #[test]
+    fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let header = Some("198.51.100.1, 203.0.113.7");
+        // From the proxy: the last entry, the address the proxy itself saw.
+        let req = from_peer("10.0.0.5:4000", header);
+        assert_eq!(client_address(&req, &[proxy]), Some(client));
+        // From anyone else, or with no proxy configured: the peer.
+        let req = from_peer("10.0.0.6:4000", header);
+        assert_eq!(client_address(&req, &[proxy]), "10.0.0.6".parse().ok());
+        let req = from_peer("10.0.0.5:4000", header);
+        assert_eq!(client_address(&req, &[]), Some(proxy));
+        // A header that does not parse leaves the peer.
+        let req = from_peer("10.0.0.5:4000", Some("unknown"));
+        assert_eq!(client_address(&req, &[proxy]), Some(proxy));
+    }
 }

@@ -23,13 +23,17 @@ use signgate_gateway::{
     store::{ProposalStore as _, SqliteStore, postgres::PgStore},
 };
 use signgate_policy::{Policy, anomaly::Profile};
+use signgate_proto::v1::gateway_client::GatewayClient;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::TcpListener,
     sync::mpsc,
 };
-use tonic::Code;
+use tonic::{
+    Code,
+    transport::{Certificate, Channel, ClientTlsConfig, Identity},
+};
 
 use crate::{
     demo,
@@ -374,4 +378,100 @@ async fn a_webhook_that_was_down_receives_every_alert_once_back_and_decisions_do
     gw.stop().await;
     // Nothing more arrived: each alert was delivered once.
     assert!(rx.received.try_recv().is_err());
+}
+
+#[path = "../../../gateway/tests/pki/mod.rs"]
+mod pki;
+
+/// A channel to the gateway on `port` presenting `identity` under the test CA.
+async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> Channel {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name("localhost")
+        .identity(Identity::from_pem(&identity.0, &identity.1));
+    Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_calling_admin_alerts()
+{
+    signgate_simulator::evm::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new("signgate e2e ca");
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut opts = Options::demo();
+    opts.env = [
+        ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false".to_owned()),
+        ("SIGNGATE_TLS__CERT", write("server.pem", &server_cert)),
+        ("SIGNGATE_TLS__KEY", write("server.key", &server_key)),
+        ("SIGNGATE_TLS__CLIENT_CA", write("ca.pem", &pki.ca_pem)),
+        (
+            "SIGNGATE_TLS__GATEWAY_CLIENTS",
+            "ops.signgate.test".to_owned(),
+        ),
+        (
+            "SIGNGATE_TLS__ADMIN_CLIENTS",
+            "admin.signgate.test".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let text = policy_with_anomaly();
+    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let ops = pki.client("ops.signgate.test");
+    let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await;
+    let mut c = GatewayClient::new(channel.clone());
+    let mut admin = AdminClient::new(channel);
+
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    c.get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+        .await
+        .unwrap();
+    let refused = admin
+        .list_operators(pb::ListOperatorsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    gw.stop().await;
+
+    let events = audit_events(dir.path());
+    let observed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "call_observed")
+        .collect();
+    assert_eq!(observed.len(), 3, "{observed:#?}");
+    // The same device on every call: the SHA-256 of the certificate the handshake verified.
+    let fingerprint = observed[0]["client_cert"].as_str().unwrap().to_owned();
+    assert_eq!(fingerprint.len(), 66, "{fingerprint}");
+    assert!(
+        observed
+            .iter()
+            .all(|o| o["client_cert"] == fingerprint.as_str())
+    );
+    assert_eq!(observed[0]["operator"], "alice");
+    assert_eq!(observed[0]["network"]["v4"], serde_json::json!([127, 0, 0]));
+    // A read names no key: the certificate is its subject.
+    assert_eq!(observed[1]["call"]["read"], "get");
+    assert!(observed[1]["operator"].is_null());
+    assert_eq!(observed[2]["identity"], "gateway_client");
+    assert_eq!(observed[2]["outcome"]["refused"], "permission_denied");
+
+    let alerts = anomalies(&events);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["anomaly"]["rule"], "gateway_identity_admin");
+    assert_eq!(alerts[0]["anomaly"]["call"], "list_operators");
+    assert_eq!(alerts[0]["subject"]["certificate"], fingerprint.as_str());
 }

@@ -113,6 +113,7 @@ async fn gateway(
             simulation_timeout: None,
             checkpoint_hook: None,
             webhook: None,
+            env: Vec::new(),
         },
         Some(&policy(w)),
     )
@@ -915,6 +916,7 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
             simulation_timeout: None,
             checkpoint_hook: None,
             webhook: None,
+            env: Vec::new(),
         },
         Some(&policy_text),
     )
@@ -990,6 +992,7 @@ async fn an_allowlisted_library_that_became_a_proxy_after_the_approvals_is_refus
             simulation_timeout: None,
             checkpoint_hook: None,
             webhook: None,
+            env: Vec::new(),
         },
         Some(&policy_text),
     )

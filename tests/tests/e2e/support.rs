@@ -157,6 +157,8 @@ pub struct Options<T> {
     pub checkpoint_hook: Option<Vec<String>>,
     /// `[alerts.webhook]`.
     pub webhook: Option<signgate_gateway::config::WebhookSettings>,
+    /// `SIGNGATE_*` configuration overrides (mutual TLS, for one).
+    pub env: Vec<(String, String)>,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -174,6 +176,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             simulation_timeout,
             checkpoint_hook,
             webhook,
+            env,
         } = self;
         Options {
             state: SnapshotProvider::new(state),
@@ -182,6 +185,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             simulation_timeout,
             checkpoint_hook,
             webhook,
+            env,
         }
     }
 }
@@ -195,6 +199,7 @@ impl Options<Snapshot> {
             simulation_timeout: None,
             checkpoint_hook: None,
             webhook: None,
+            env: Vec::new(),
         }
     }
 }
@@ -284,8 +289,12 @@ async fn start_inner<T: StateProvider>(
     follow_lists: bool,
     oracles: Vec<OracleConfig>,
 ) -> Running {
-    let signers: Vec<(&str, &str)> = Vec::new();
-    let mut cfg = config(dir, &signers);
+    let env: Vec<(&str, &str)> = opts
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut cfg = config(dir, &env);
     cfg.signers = opts
         .signers
         .iter()
