@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alloy_primitives::U256;
@@ -22,7 +22,15 @@ use signgate_gateway::{
     pipeline::setup,
     store::{ProposalStore as _, SqliteStore, postgres::PgStore},
 };
-use signgate_policy::{Policy, anomaly::Profile};
+use signgate_policy::{
+    Policy,
+    anomaly::{
+        CallKind, CertFingerprint, IdentityClass, Observation, Outcome, Profile, SourceNetwork,
+        Subject, WalletId,
+    },
+    operators::OperatorId,
+    time::Timestamp as PolicyTime,
+};
 use signgate_proto::v1::gateway_client::GatewayClient;
 use signgate_proto::v1::{self as pb, admin_client::AdminClient};
 use tokio::{
@@ -398,6 +406,33 @@ async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> Chann
         .unwrap()
 }
 
+/// The configuration of a gateway under mutual TLS with the test PKI: `ops.signgate.test` may
+/// use the Gateway service, `admin.signgate.test` both.
+fn mtls_env(
+    write: &dyn Fn(&str, &str) -> String,
+    pki: &pki::Pki,
+    server_cert: &str,
+    server_key: &str,
+) -> Vec<(String, String)> {
+    [
+        ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false".to_owned()),
+        ("SIGNGATE_TLS__CERT", write("server.pem", server_cert)),
+        ("SIGNGATE_TLS__KEY", write("server.key", server_key)),
+        ("SIGNGATE_TLS__CLIENT_CA", write("ca.pem", &pki.ca_pem)),
+        (
+            "SIGNGATE_TLS__GATEWAY_CLIENTS",
+            "ops.signgate.test".to_owned(),
+        ),
+        (
+            "SIGNGATE_TLS__ADMIN_CLIENTS",
+            "admin.signgate.test".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_calling_admin_alerts()
 {
@@ -411,23 +446,7 @@ async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_cal
         p.to_string_lossy().into_owned()
     };
     let mut opts = Options::demo();
-    opts.env = [
-        ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false".to_owned()),
-        ("SIGNGATE_TLS__CERT", write("server.pem", &server_cert)),
-        ("SIGNGATE_TLS__KEY", write("server.key", &server_key)),
-        ("SIGNGATE_TLS__CLIENT_CA", write("ca.pem", &pki.ca_pem)),
-        (
-            "SIGNGATE_TLS__GATEWAY_CLIENTS",
-            "ops.signgate.test".to_owned(),
-        ),
-        (
-            "SIGNGATE_TLS__ADMIN_CLIENTS",
-            "admin.signgate.test".to_owned(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
     let text = policy_with_anomaly();
     let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
     let ops = pki.client("ops.signgate.test");
@@ -474,4 +493,113 @@ async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_cal
     assert_eq!(alerts[0]["anomaly"]["rule"], "gateway_identity_admin");
     assert_eq!(alerts[0]["anomaly"]["call"], "list_operators");
     assert_eq!(alerts[0]["subject"]["certificate"], fingerprint.as_str());
+}
+
+/// Twenty days of `alice` submitting to the demo treasury every hour from one laptop (`device`)
+/// on the loopback network, ending an hour ago: a settled profile, written to the store of the
+/// gateway that will run in `dir` before it starts.
+async fn seed_alice(dir: &Path, policy: &Policy, device: CertFingerprint) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let history: Vec<Observation> = (1..=20 * 24)
+        .rev()
+        .map(|hours_ago| Observation {
+            at: PolicyTime(now - hours_ago * 3600),
+            operator: Some(OperatorId("alice".into())),
+            key: None,
+            client_cert: Some(device),
+            network: Some(SourceNetwork::of("127.0.0.1".parse().unwrap())),
+            identity: IdentityClass::Operator,
+            call: CallKind::Submit,
+            wallet: Some(WalletId {
+                chain_id: 1,
+                safe: demo::DEMO_SAFE,
+            }),
+            outcome: Outcome::Allowed,
+            approval: None,
+            probation: None,
+        })
+        .collect();
+    let profile = Profile::rebuild(
+        Subject::Operator(OperatorId("alice".into())),
+        &history,
+        policy.anomaly(),
+    );
+    let at = signgate_gateway::store::UnixMillis(0);
+    match crate::support::Backend::from_env() {
+        crate::support::Backend::Postgres => {
+            let store = PgStore::connect(&PostgresSettings {
+                url: crate::support::postgres_url(dir),
+                pool_size: 2,
+                statement_timeout: Duration::from_secs(10),
+                ca: None,
+            })
+            .await
+            .unwrap();
+            let saved = store.profile_store().unwrap();
+            assert!(
+                saved
+                    .save_profile(Vec::new(), &profile, None, at)
+                    .await
+                    .unwrap()
+            );
+        }
+        crate::support::Backend::Sqlite => {
+            let path = config(dir, &[]).store_path();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let store = SqliteStore::open(path).await.unwrap();
+            let saved = store.profile_store().unwrap();
+            assert!(
+                saved
+                    .save_profile(Vec::new(), &profile, None, at)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settled_operator_on_a_new_client_certificate_raises_new_device_with_its_fingerprint() {
+    signgate_simulator::evm::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy_with_anomaly();
+    let policy = Policy::compile(&text).unwrap();
+    let laptop = CertFingerprint(alloy_primitives::B256::repeat_byte(0x1a));
+    seed_alice(dir.path(), &policy, laptop).await;
+
+    let pki = pki::Pki::new("signgate e2e ca");
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut opts = Options::demo();
+    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
+    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let other_laptop = pki.client("ops.signgate.test");
+    let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &other_laptop).await;
+    let mut c = GatewayClient::new(channel);
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    gw.stop().await;
+
+    let events = audit_events(dir.path());
+    let alerts = anomalies(&events);
+    assert_eq!(alerts.len(), 1, "only the device is new: {alerts:#?}");
+    let a = alerts[0];
+    assert_eq!(a["anomaly"]["rule"], "new_device");
+    assert_eq!(a["subject"]["operator"], "alice");
+    assert_eq!(a["call"], "submit");
+    assert_eq!(a["anomaly"]["known"], 1);
+    assert_eq!(a["anomaly"]["window_days"], 30);
+    let observed = events
+        .iter()
+        .find(|e| e["type"] == "call_observed")
+        .unwrap();
+    assert_eq!(a["anomaly"]["fingerprint"], observed["client_cert"]);
+    assert_ne!(a["anomaly"]["fingerprint"], laptop.to_string().as_str());
 }

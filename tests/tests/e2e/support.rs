@@ -349,7 +349,7 @@ impl Backend {
 /// `dir/postgres.url`, so a restart on the same directory finds the same state. The databases
 /// outlive the test process (a restart needs them after the first gateway is gone);
 /// `scripts/test` drops those of earlier runs before it starts the suite.
-fn postgres_url(dir: &Path) -> String {
+pub fn postgres_url(dir: &Path) -> String {
     let file = dir.join("postgres.url");
     if let Ok(url) = std::fs::read_to_string(&file) {
         return url;
