@@ -67,3 +67,46 @@ pub fn alert(alert: &Alert) -> pb::AnomalyAlert {
         message: alert.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use signgate_policy::{
+        anomaly::{Anomaly, RefusalKind},
+        operators::OperatorId,
+        time::Timestamp,
+    };
+
+    use super::*;
+
+    #[test]
+    fn an_alert_shows_its_rule_subject_evidence_and_action() {
+        let a = Alert {
+            subject: Some(Subject::Operator(OperatorId("bob".into()))),
+            at: Timestamp(1_800_000_000),
+            call: CallKind::Approve,
+            anomaly: Anomaly::RepeatedRefusals {
+                refusals: 3,
+                minutes: 15,
+                last: RefusalKind::ForgedSignature,
+            },
+            action: Action::Hold { hours: 4 },
+        };
+        let v = alert(&a);
+        assert_eq!(v.rule, "anomaly.repeated_refusals");
+        assert_eq!((v.operator.as_str(), v.call.as_str()), ("bob", "approve"));
+        assert_eq!(v.action, "hold");
+        assert_eq!(v.at.map(|t| t.seconds), Some(1_800_000_000));
+        let evidence: Vec<(&str, &str)> = v
+            .evidence
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect();
+        assert!(evidence.contains(&("refusals", "3")), "{evidence:?}");
+        assert!(
+            evidence.contains(&("last", "forged_signature")),
+            "{evidence:?}"
+        );
+        assert!(!evidence.iter().any(|(k, _)| *k == "rule"));
+        assert_eq!(v.message, a.to_string());
+    }
+}
