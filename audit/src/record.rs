@@ -17,8 +17,12 @@ use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use signgate_policy::{
-    Decision, Evidence, PolicyHash, evidence::Verdict, governance::AdminSignature,
-    sanctions::ListDiff, time::Timestamp,
+    Decision, Evidence, PolicyHash,
+    anomaly::{Alert, Observation},
+    evidence::Verdict,
+    governance::AdminSignature,
+    sanctions::ListDiff,
+    time::Timestamp,
 };
 
 use crate::canonical::{CanonicalError, parse_canonical, to_canonical};
@@ -168,6 +172,12 @@ pub enum AuditEvent {
     SanctionsList(SanctionsListChange),
     /// An operator was added, changed or removed by a policy.
     OperatorChanged(OperatorChanged),
+    /// One call the anomaly rules observed (issue 18): who, from where, when, what and how it
+    /// ended. Recorded with the profile change it causes, so profiles can be rebuilt from the
+    /// log alone ([`signgate_policy::anomaly::Profile::rebuild`]).
+    CallObserved(Box<Observation>),
+    /// An anomaly rule fired on a call: the operator, the evidence, the rule and its action.
+    Anomaly(Box<Alert>),
 }
 
 impl AuditEvent {
@@ -185,6 +195,8 @@ impl AuditEvent {
             Self::PolicyApplied(_) => "policy_applied",
             Self::SanctionsList(_) => "sanctions_list",
             Self::OperatorChanged(_) => "operator_changed",
+            Self::CallObserved(_) => "call_observed",
+            Self::Anomaly(_) => "anomaly",
         }
     }
 }

@@ -191,6 +191,14 @@ pub(crate) fn describe(event: &AuditEvent) -> String {
             short(o.policy_hash),
             o.detail
         ),
+        AuditEvent::CallObserved(o) => format!(
+            "call observed: {} by {} ({:?})",
+            o.call.verb(),
+            o.subject()
+                .map_or_else(|| "an unidentified caller".to_owned(), |s| s.to_string()),
+            o.outcome
+        ),
+        AuditEvent::Anomaly(a) => format!("anomaly: {a}"),
         other => other.kind().replace('_', " "),
     }
 }

@@ -3,6 +3,7 @@
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
+pub mod anomaly;
 pub mod api;
 pub mod audit;
 pub mod call_span;

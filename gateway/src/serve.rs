@@ -8,7 +8,7 @@
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use signgate_proto::v1::{self as pb, admin_server::AdminServer, gateway_server::GatewayServer};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{
     service::interceptor::InterceptedService,
@@ -16,6 +16,10 @@ use tonic::{
 };
 use tower::Layer as _;
 
+use crate::anomaly::{
+    observer::{self, Observer},
+    webhook,
+};
 use crate::server::{AdminService, Authorizer, GatewayService, Permission, lifecycle, observe};
 
 use crate::pipeline::{DecisionPipeline, Pipeline, PipelinePending, setup::Configured};
@@ -68,6 +72,9 @@ pub enum ServeError {
     /// The decision pipeline (policy, state snapshot, lists) could not be built.
     #[error("decision pipeline: {0}")]
     Pipeline(#[from] crate::pipeline::SetupError),
+    /// `[alerts.webhook]` could not be set up.
+    #[error(transparent)]
+    Webhook(#[from] crate::anomaly::webhook::WebhookError),
     /// The store could not be opened; the gateway does not start without it.
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
@@ -482,7 +489,35 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
 
     let lists = pipeline.sanctions_lists();
     let chains = pipeline.chains();
-    let observed = observe::ObserveLayer::new(pipeline.metrics().unwrap_or_default());
+    let metrics = pipeline.metrics().unwrap_or_default();
+    // The anomaly rules: every call observed by the layer, judged by one worker that ends once
+    // the server (and with it every observer) is gone, after writing the last call's records.
+    let (observer, observed_calls) =
+        Observer::new(pipeline.clock(), pipeline.clone(), metrics.clone());
+    let alerts = broadcast::channel(observer::ALERT_BUFFER).0;
+    let serving_ended = CancellationToken::new();
+    let webhook_ended = CancellationToken::new();
+    let _stop_webhook_on_error = webhook_ended.clone().drop_guard();
+    let webhook = cfg
+        .webhook
+        .as_ref()
+        .map(|w| webhook::start(w, metrics.clone(), pipeline.clock(), webhook_ended.clone()))
+        .transpose()?;
+    let (webhook, webhook_task) = webhook.unzip();
+    let anomaly_worker = tokio::spawn(observer::run(
+        store.clone(),
+        observed_calls,
+        pipeline.clone(),
+        pipeline.clock(),
+        metrics.clone(),
+        observer::AlertSinks {
+            watchers: alerts.clone(),
+            webhook,
+        },
+        serving_ended.clone(),
+    ));
+    let observed = observe::ObserveLayer::new(metrics).with_observer(observer);
+    let trusted_proxies: Arc<[std::net::IpAddr]> = cfg.trusted_proxies.clone().into();
     let governance = pipeline.governance();
     if let Some(g) = &governance {
         lifecycle::record_start(g, &cfg).await?;
@@ -502,7 +537,8 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         AdminService::new(store, clock)
             .with_lists(lists)
             .with_governance(governance.clone())
-            .with_chains(chains),
+            .with_chains(chains)
+            .with_alerts(alerts.clone(), stopping.clone()),
     )
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
@@ -533,11 +569,11 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         // Span and latency outside the interceptor: refused calls are logged and timed too.
         .add_service(observed.layer(InterceptedService::new(
             gateway,
-            authorizer.require(Permission::Gateway),
+            authorizer.require(Permission::Gateway, trusted_proxies.clone()),
         )))
         .add_service(observed.layer(InterceptedService::new(
             admin,
-            authorizer.require(Permission::Admin),
+            authorizer.require(Permission::Admin, trusted_proxies),
         )));
 
     tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
@@ -551,6 +587,19 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     router
         .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
+    // No call is served any more: the worker judges what was queued and ends.
+    serving_ended.cancel();
+    drop(alerts);
+    if anomaly_worker.await.is_err() {
+        tracing::error!("the anomaly worker panicked; calls queued for it were not judged");
+    }
+    // Then the webhook: one last attempt at what it still holds.
+    webhook_ended.cancel();
+    if let Some(task) = webhook_task
+        && task.await.is_err()
+    {
+        tracing::error!("the webhook sender panicked; alerts queued for it were not delivered");
+    }
     if let Some(g) = &governance {
         lifecycle::record_stop(g).await;
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`requests`]: signed submissions and statements, verified (envelope signature, shape,
 //!   freshness) and parsed into [`domain`](crate::domain) requests;
+//! - [`alert`]: anomaly alerts rendered for `Admin.WatchAlerts`;
 //! - [`convert`]: values both ways (transactions, states, listing entries);
 //! - [`view`]: stored proposals and decisions rendered as API messages;
 //! - [`status`]: [`GatewayError`](crate::error::GatewayError) → `tonic::Status`.
@@ -10,6 +11,7 @@
 //! The tonic services in [`server`](crate::server) call only this module and the pipeline; the
 //! pipeline never calls this module.
 
+pub mod alert;
 pub mod convert;
 pub mod requests;
 pub mod status;

@@ -17,8 +17,11 @@ use signgate_proto::{
 };
 use signgate_simulator::SafeVersion;
 
+use signgate_policy::anomaly::RefusalKind;
+
 use super::convert;
 use crate::{
+    anomaly,
     config::Limits,
     domain::{CancelRequest, SignedBytes, Statement, Submission, TxSource, statement},
     error::GatewayError,
@@ -35,6 +38,11 @@ fn fresh(
     max_age: Duration,
 ) -> Result<(), GatewayError> {
     let skew = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    let stale =
+        issued_at.0 < now.0.saturating_sub(skew) || issued_at.0 > now.0.saturating_add(skew);
+    if stale {
+        anomaly::call::record_refusal(RefusalKind::StaleSignature);
+    }
     if issued_at.0 < now.0.saturating_sub(skew) {
         return Err(GatewayError::invalid(
             field,
@@ -56,10 +64,19 @@ fn open_envelope(
     context: &str,
 ) -> Result<SignedBytes, GatewayError> {
     let env = env.ok_or_else(|| GatewayError::invalid(field, "required"))?;
+    // The key the request names, whether or not the signature holds: a forged request is
+    // attributed to the key it claims, which is whose profile it concerns.
+    anomaly::call::record_key(&env.public_key);
+    let forged = |e: GatewayError| {
+        anomaly::call::record_refusal(RefusalKind::ForgedSignature);
+        e
+    };
     let key = envelope::verifying_key(&env.public_key)
-        .map_err(|e| GatewayError::invalid(format!("{field}.public_key"), e.to_string()))?;
+        .map_err(|e| GatewayError::invalid(format!("{field}.public_key"), e.to_string()))
+        .map_err(forged)?;
     envelope::verify(&key, context, &env.payload, &env.signature)
-        .map_err(|e| GatewayError::invalid(format!("{field}.signature"), e.to_string()))?;
+        .map_err(|e| GatewayError::invalid(format!("{field}.signature"), e.to_string()))
+        .map_err(forged)?;
     let signature = <[u8; 64]>::try_from(env.signature.as_slice())
         .map_err(|_| GatewayError::invalid(format!("{field}.signature"), "not 64 bytes"))?;
     Ok(SignedBytes {

@@ -1,5 +1,5 @@
-//! `signgate admin apply-policy | operators | reload-lists | health`: the gateway's `Admin`
-//! service for the people who run it.
+//! `signgate admin apply-policy | operators | reload-lists | health | alerts`: the gateway's
+//! `Admin` service for the people who run it.
 //!
 //! `apply-policy` sends a policy file exactly as the admins signed it with the signature files
 //! `signgate policy sign` wrote; the gateway decides (enough admins of the policy in force) and
@@ -50,6 +50,9 @@ pub enum AdminCommand {
     },
     /// Health of the gateway's components.
     Health,
+    /// Follow the anomaly alerts the gateway raises from now on, one line each, until
+    /// interrupted (or the gateway stops).
+    Alerts,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -96,6 +99,16 @@ fn read_signatures(files: &[PathBuf]) -> anyhow::Result<(SignatureFile, Vec<pb::
         })
         .collect();
     Ok((merged, sigs))
+}
+
+/// One alert on one line: the rule, who, the action, then the alert in words.
+pub fn render_alert(a: &pb::AnomalyAlert) -> String {
+    let who = if a.operator.is_empty() {
+        format!("certificate {}", a.client_certificate)
+    } else {
+        format!("operator {}", a.operator)
+    };
+    format!("{} {who} ({}): {}", a.rule, a.action, a.message)
 }
 
 /// The operators in words, one block each.
@@ -226,6 +239,19 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     ExitCode::SUCCESS
                 })
+            }
+            AdminCommand::Alerts => {
+                let mut stream = c
+                    .watch_alerts(pb::WatchAlertsRequest {})
+                    .await
+                    .map_err(|s| conn.refused(&s))?
+                    .into_inner();
+                while let Some(a) = stream.message().await.map_err(|s| conn.refused(&s))? {
+                    let mut out = Stdout::lock();
+                    writeln!(out, "{}", render_alert(&a))?;
+                    out.flush()?;
+                }
+                Ok(ExitCode::SUCCESS)
             }
             AdminCommand::Health => {
                 let h = c

@@ -15,13 +15,13 @@ use config::{Config, Environment, File, FileFormat};
 
 pub use client_name::ClientName;
 pub use raw::{
-    RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawPostgres, RawSanctionsList,
-    RawServer, RawSigner, RawStore, RawTls,
+    RawAlerts, RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawPostgres,
+    RawSanctionsList, RawServer, RawSigner, RawStore, RawTls, RawWebhook,
 };
 pub use typed::{
     AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,
     PipelineSources, PostgresSettings, RemoteSource, SanctionsListConfig, SignerEndpoint,
-    StateConfig, StoreBackend, TlsFiles, Transport,
+    StateConfig, StoreBackend, TlsFiles, Transport, WebhookSettings,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.

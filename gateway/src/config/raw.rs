@@ -34,6 +34,44 @@ pub struct RawConfig {
     /// `[display]`.
     #[serde(default)]
     pub display: RawDisplay,
+    /// `[alerts]`: where anomaly alerts go besides the audit log, the metrics, the log and
+    /// `Admin.WatchAlerts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<RawAlerts>,
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// `[alerts.webhook]`: an HTTP endpoint that receives every alert as signed JSON.
+    #[serde(default)]
+    pub webhook: Option<RawWebhook>,
+}
+
+/// `[alerts.webhook]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// `http://` or `https://` URL each alert is POSTed to.
+    pub url: String,
+    /// File holding the HMAC-SHA256 key the body is signed with (its bytes, trailing newline
+    /// removed).
+    pub secret_file: String,
+    /// Deadline of one delivery attempt, in milliseconds.
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Alerts waiting for delivery at most; beyond it the newest is dropped, logged and counted.
+    #[serde(default = "default_webhook_queue_limit")]
+    pub queue_limit: u64,
+}
+
+const fn default_webhook_timeout_ms() -> u64 {
+    5_000
+}
+
+const fn default_webhook_queue_limit() -> u64 {
+    10_000
 }
 
 /// `[display]`: how proposals are shown to approvers.
@@ -89,6 +127,10 @@ pub struct RawServer {
     /// How long a signed submission or approval stays valid after its `issued_at`, in seconds;
     /// bounds the replay window.
     pub max_request_age_secs: u64,
+    /// Proxies (exact IP addresses) whose `x-forwarded-for` header names the client's address
+    /// for the anomaly rules; from any other peer the header is ignored. Default none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.

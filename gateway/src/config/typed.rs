@@ -45,6 +45,24 @@ pub struct GatewayConfig {
     /// SHA-256 of the effective configuration (every layer merged, as canonical JSON), so the
     /// audit log's `server_started` record shows when the configuration changed.
     pub effective_sha256: alloy_primitives::B256,
+    /// `[server] trusted_proxies`: the only peers whose `x-forwarded-for` is believed when the
+    /// anomaly rules place a call's source network (empty: the TCP peer always).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `[alerts.webhook]`, if configured.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// `[alerts.webhook]`, validated.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Where alerts are POSTed.
+    pub url: reqwest::Url,
+    /// The HMAC key's file, read when the server starts (a missing key stops the start).
+    pub secret_file: PathBuf,
+    /// Deadline of one delivery attempt.
+    pub timeout: Duration,
+    /// Alerts waiting for delivery at most.
+    pub queue_limit: NonZeroUsize,
 }
 
 /// `[store] backend`, validated.
@@ -378,6 +396,46 @@ impl TryFrom<RawConfig> for GatewayConfig {
                 "must be smaller than server.max_message_bytes",
             ));
         }
+        let webhook = raw
+            .alerts
+            .as_ref()
+            .and_then(|a| a.webhook.as_ref())
+            .map(|w| -> Result<WebhookSettings, ConfigError> {
+                let url: reqwest::Url = w.url.parse().map_err(|e| {
+                    ConfigError::invalid("alerts.webhook.url", format!("not a URL: {e}"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(ConfigError::invalid(
+                        "alerts.webhook.url",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                if w.secret_file.trim().is_empty() {
+                    return Err(ConfigError::invalid(
+                        "alerts.webhook.secret_file",
+                        "required: the file with the key the alerts are signed with",
+                    ));
+                }
+                Ok(WebhookSettings {
+                    url,
+                    secret_file: PathBuf::from(w.secret_file.trim()),
+                    timeout: millis("alerts.webhook.timeout_ms", w.timeout_ms)?,
+                    queue_limit: non_zero_usize("alerts.webhook.queue_limit", w.queue_limit)?,
+                })
+            })
+            .transpose()?;
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    ConfigError::invalid(
+                        "server.trusted_proxies",
+                        format!("`{p}` is not an IP address (one address per entry, no ranges)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
         if s.max_request_age_secs == 0 {
             return Err(ConfigError::invalid(
                 "server.max_request_age_secs",
@@ -489,6 +547,8 @@ impl TryFrom<RawConfig> for GatewayConfig {
             descriptors_dir: (!raw.display.descriptors_dir.trim().is_empty())
                 .then(|| PathBuf::from(raw.display.descriptors_dir.trim())),
             effective_sha256,
+            trusted_proxies,
+            webhook,
         })
     }
 }

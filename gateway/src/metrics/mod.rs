@@ -75,6 +75,11 @@ pub struct Metrics {
     simulation_failures: Family<[Label; 1], Counter>,
     releases: Family<[Label; 1], Counter>,
     audit_append_failures: Counter,
+    anomaly_alerts: Family<[Label; 1], Counter>,
+    anomaly_lost: Family<[Label; 1], Counter>,
+    webhook_backlog: Gauge,
+    webhook_dropped: Counter,
+    webhook_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -148,6 +153,38 @@ impl Metrics {
             "Audit records that could not be written; each request concerned was refused",
             audit_append_failures.clone(),
         );
+        let anomaly_alerts = Family::<[Label; 1], Counter>::default();
+        registry.register(
+            "anomaly_alerts",
+            "Alerts of the anomaly rules, by rule code (anomaly.off_hours, anomaly.new_device, …)",
+            anomaly_alerts.clone(),
+        );
+        let anomaly_lost = Family::<[Label; 1], Counter>::default();
+        registry.register(
+            "anomaly_observations_lost",
+            "Calls the anomaly rules did not judge, by why (queue_full: the observation queue \
+             was full; unrecorded: the profile and its audit records could not be written)",
+            anomaly_lost.clone(),
+        );
+        let webhook_backlog = Gauge::default();
+        registry.register(
+            "anomaly_webhook_backlog",
+            "Alerts waiting for delivery to [alerts.webhook]",
+            webhook_backlog.clone(),
+        );
+        let webhook_dropped = Counter::default();
+        registry.register(
+            "anomaly_webhook_dropped",
+            "Alerts never delivered to [alerts.webhook] (queue full, or undelivered at shutdown); \
+             each is logged and stays in the audit log",
+            webhook_dropped.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "anomaly_webhook_failures",
+            "Failed delivery attempts to [alerts.webhook] (each is retried)",
+            webhook_failures.clone(),
+        );
         let start = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         #[expect(
             clippy::cast_precision_loss,
@@ -180,6 +217,11 @@ impl Metrics {
             simulation_failures,
             releases,
             audit_append_failures,
+            anomaly_alerts,
+            anomaly_lost,
+            webhook_backlog,
+            webhook_dropped,
+            webhook_failures,
         }
     }
 
@@ -222,6 +264,32 @@ impl Metrics {
     /// Counts one audit record that could not be written.
     pub fn audit_append_failed(&self) {
         self.audit_append_failures.inc();
+    }
+
+    /// Counts one anomaly alert by its rule's stable code.
+    pub fn anomaly_alert(&self, code: &'static str) {
+        self.anomaly_alerts.get_or_create(&[("rule", code)]).inc();
+    }
+
+    /// Counts one call the anomaly rules could not judge (`why`: `queue_full` or
+    /// `unrecorded`); each is also logged.
+    pub fn anomaly_lost(&self, why: &'static str) {
+        self.anomaly_lost.get_or_create(&[("why", why)]).inc();
+    }
+
+    /// Sets the webhook's backlog.
+    pub fn anomaly_webhook_backlog(&self, alerts: i64) {
+        self.webhook_backlog.set(alerts);
+    }
+
+    /// Counts an alert the webhook will never receive.
+    pub fn anomaly_webhook_dropped(&self) {
+        self.webhook_dropped.inc();
+    }
+
+    /// Counts a failed webhook delivery attempt.
+    pub fn anomaly_webhook_failed(&self) {
+        self.webhook_failures.inc();
     }
 
     /// The registry as OpenMetrics text.

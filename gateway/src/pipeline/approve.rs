@@ -8,12 +8,17 @@
 
 use signgate_audit::record::DecisionTrigger;
 use signgate_chain::StateProvider;
-use signgate_policy::{admission::Act, operators::OperatorId};
+use signgate_policy::{
+    Policy,
+    admission::Act,
+    anomaly::{ApprovalContext, RefusalKind},
+    operators::OperatorId,
+};
 use signgate_simulator::SafeContext;
 
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::admitted};
 use crate::{
-    call_span,
+    anomaly, call_span,
     domain::{Caller, Statement},
     error::GatewayError,
     store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
@@ -79,6 +84,17 @@ pub(super) async fn reanalyse<S, T: StateProvider>(
     Ok(analysis)
 }
 
+/// Whether a proposal counts as a large transfer for the anomaly rules (a quick approval of one
+/// looks like rubber-stamping): some tier that applied to it has a `min_amount`, i.e. the
+/// policy singles out proposals of its size. A proposal that only matched tiers without a lower
+/// bound is not large, whatever it moves.
+fn large_transfer(policy: &Policy, applied: &[String]) -> bool {
+    policy
+        .tiers()
+        .iter()
+        .any(|t| t.min_amount.is_some() && applied.contains(&t.name))
+}
+
 /// `Approve` or `Reject`, as the statement says.
 pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
@@ -92,6 +108,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         ApprovalKind::Reject => ("rejection", Act::Reject),
     };
     call_span::record_id(&v.says.proposal_id);
+    anomaly::call::record_wallet(v.says.chain_id, v.says.safe);
     // Admission first, on the chain and Safe the statement is signed for (the binding check
     // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
     // inactive operator or one not on the wallet is refused before the store is read.
@@ -105,6 +122,9 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     )?;
     let mut stored = p.load(&v.says.proposal_id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
+    if v.says.safe_tx_hash != stored.record.safe_tx_hash {
+        anomaly::call::record_refusal(RefusalKind::WrongHashApproval);
+    }
     v.check_binding(field, &stored.record)?;
     if stored.record.state.is_terminal() {
         return Err(GatewayError::FailedPrecondition(format!(
@@ -134,6 +154,10 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             &approvals,
         )
         .await?;
+        anomaly::call::record_approval(ApprovalContext {
+            submitted_at: super::evidence::seconds(r.created_at),
+            large_transfer: large_transfer(&policy, &evaluation.tiers),
+        });
         let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
         // The statement as received and the decision it leads to are recorded in the same
         // transaction that stores them: an approval can never count toward a release without

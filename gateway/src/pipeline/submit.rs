@@ -11,13 +11,14 @@ use signgate_audit::record::DecisionTrigger;
 use signgate_chain::StateProvider;
 use signgate_policy::{
     admission::{Act, admit},
+    anomaly::RefusalKind,
     operators::OperatorId,
 };
 use signgate_simulator::{SafeContext, SafeTx, safe_tx_hashes, tx_service};
 
 use super::{Pipeline, analysis, records};
 use crate::{
-    call_span,
+    anomaly, call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
     store::{
@@ -123,6 +124,31 @@ fn check_expected(expected: Option<B256>, computed: B256) -> Result<(), GatewayE
     }
 }
 
+/// The refusal kind the anomaly rules count for a denied submission: sanctions first, then a
+/// DELEGATECALL the policy does not allow; `None` for any other decision (a submission denied
+/// for another reason is a policy outcome, not an attempt the rules count).
+fn denied_for(decision: &signgate_policy::Decision) -> Option<RefusalKind> {
+    use signgate_policy::{Decision, Reason};
+    let Decision::Deny { reasons } = decision else {
+        return None;
+    };
+    if reasons
+        .iter()
+        .any(|r| matches!(r, Reason::SanctionedAddress { .. }))
+    {
+        Some(RefusalKind::DeniedSanctions)
+    } else if reasons.iter().any(|r| {
+        matches!(
+            r,
+            Reason::DelegatecallNotAllowlisted { .. } | Reason::DelegatecallMutableCode { .. }
+        )
+    }) {
+        Some(RefusalKind::DeniedDelegatecall)
+    } else {
+        None
+    }
+}
+
 /// `SubmitProposal`.
 pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
@@ -131,6 +157,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
 ) -> Result<StoredProposal, GatewayError> {
     let received = p.clock.now();
     let policy = p.policy.load();
+    anomaly::call::record_wallet(s.chain_id, s.safe);
     // Who submits is settled before anything else: a submitter the policy does not let
     // initiate is refused here and stores nothing, so they cannot claim the proposal id
     // (derived from chain, Safe and safeTxHash) of a transaction a colleague may submit.
@@ -211,6 +238,9 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     )
     .await?;
     let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
+    if let Some(kind) = denied_for(&evaluation.decision) {
+        anomaly::call::record_refusal(kind);
+    }
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,

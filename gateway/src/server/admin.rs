@@ -19,7 +19,11 @@ use signgate_policy::{
     time::Timestamp,
 };
 
+use signgate_policy::anomaly::Alert;
 use signgate_proto::v1::{self as pb, admin_server::Admin};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::metrics::chains::ChainsHealth;
@@ -39,6 +43,9 @@ pub struct AdminService<S> {
     chains: Option<ChainsHealth>,
     clock: SharedClock,
     started_at: UnixMillis,
+    /// The anomaly alerts `WatchAlerts` streams, and the token that ends the streams when the
+    /// server stops.
+    alerts: Option<(broadcast::Sender<Alert>, CancellationToken)>,
 }
 
 impl<S: ProposalStore> AdminService<S> {
@@ -51,7 +58,18 @@ impl<S: ProposalStore> AdminService<S> {
             chains: None,
             started_at: clock.now(),
             clock,
+            alerts: None,
         }
+    }
+
+    /// The alerts `WatchAlerts` streams until `stopping` is cancelled.
+    pub fn with_alerts(
+        mut self,
+        alerts: broadcast::Sender<Alert>,
+        stopping: CancellationToken,
+    ) -> Self {
+        self.alerts = Some((alerts, stopping));
+        self
     }
 
     /// The live chains whose health `GetHealthDetails` reports.
@@ -324,6 +342,21 @@ impl<S: ProposalStore> Admin for AdminService<S> {
             previous_policy_hash: applied.previous.to_string(),
             version: applied.version,
         }))
+    }
+
+    type WatchAlertsStream = ReceiverStream<Result<pb::AnomalyAlert, Status>>;
+
+    async fn watch_alerts(
+        &self,
+        _req: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let (alerts, stopping) = self.alerts.as_ref().ok_or(GatewayError::Unimplemented(
+            "this gateway runs without the anomaly rules' worker",
+        ))?;
+        Ok(Response::new(super::alerts::watch(
+            alerts.subscribe(),
+            stopping.clone(),
+        )))
     }
 
     async fn list_operators(

@@ -15,13 +15,18 @@
 //! Runs as a tonic interceptor on each service, so an unpermitted call is refused before its
 //! body is decoded.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, net::IpAddr, sync::Arc};
+
+use signgate_policy::anomaly::IdentityClass;
 
 use rustls_pki_types::CertificateDer;
 use tonic::{Request, Status};
 use x509_parser::{certificate::X509Certificate, extensions::GeneralName, prelude::FromDer};
 
-use crate::config::{AccessLists, ClientName};
+use crate::{
+    anomaly,
+    config::{AccessLists, ClientName},
+};
 
 /// What a caller may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +58,49 @@ pub enum Authorizer {
 }
 
 impl Authorizer {
-    /// An interceptor that admits callers with `permission` and records who they are.
+    /// An interceptor that admits callers with `permission` and records who they are. It also
+    /// hands the anomaly rules the transport's facts, refused or not ([`anomaly::call`]): the
+    /// client certificate's fingerprint, its identity class, and the client's address — the
+    /// TCP peer, or the `x-forwarded-for` address when the peer is one of `trusted_proxies`.
     pub fn require(
         &self,
         permission: Permission,
+        trusted_proxies: Arc<[IpAddr]>,
     ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static
     {
         let this = self.clone();
         move |mut req: Request<()>| {
+            this.record_transport(&req, permission, &trusted_proxies);
             let caller = this.authorize(&req, permission)?;
             req.extensions_mut().insert(caller);
             Ok(req)
+        }
+    }
+
+    /// The transport's facts of one call, for the anomaly rules. The identity class is
+    /// `admin_client` for a certificate listed for Admin (or any loopback call to Admin) and
+    /// `gateway_client` otherwise, so a service identity trying Admin calls shows as one.
+    fn record_transport<T>(&self, req: &Request<T>, permission: Permission, trusted: &[IpAddr]) {
+        let peer = client_address(req, trusted);
+        match self {
+            Self::Loopback => {
+                let class = match permission {
+                    Permission::Admin => IdentityClass::AdminClient,
+                    Permission::Gateway => IdentityClass::GatewayClient,
+                };
+                anomaly::call::record_transport(class, None, peer);
+            }
+            Self::Certificates(access) => {
+                let certs = req.peer_certs();
+                let leaf = certs.as_ref().and_then(|c| c.first());
+                let class = match leaf {
+                    Some(l) if certificate_caller(l, access, Permission::Admin).is_ok() => {
+                        IdentityClass::AdminClient
+                    }
+                    _ => IdentityClass::GatewayClient,
+                };
+                anomaly::call::record_transport(class, leaf.map(AsRef::as_ref), peer);
+            }
         }
     }
 
@@ -86,6 +123,23 @@ impl Authorizer {
             }
         }
     }
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy and names the client
+/// in `x-forwarded-for`, whose last entry (the address the trusted proxy itself saw) is taken.
+/// A header that does not parse leaves the peer's own address.
+fn client_address<T>(req: &Request<T>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.remote_addr()?.ip();
+    if !trusted.contains(&peer.to_canonical()) && !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .metadata()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse::<IpAddr>().ok());
+    Some(forwarded.unwrap_or(peer))
 }
 
 /// Why a client certificate, whose chain the handshake has already verified, is refused.
@@ -442,5 +496,37 @@ mod tests {
         .unwrap_err();
         assert!(matches!(refusal, CertificateRefusal::Unreadable(_)));
         assert_eq!(Status::from(refusal).code(), tonic::Code::Unauthenticated);
+    }
+
+    fn from_peer(peer: &str, forwarded: Option<&str>) -> Request<()> {
+        let mut req = Request::new(());
+        req.extensions_mut()
+            .insert(tonic::transport::server::TcpConnectInfo {
+                local_addr: None,
+                remote_addr: Some(peer.parse().unwrap()),
+            });
+        if let Some(f) = forwarded {
+            req.metadata_mut()
+                .insert("x-forwarded-for", f.parse().unwrap());
+        }
+        req
+    }
+
+    #[test]
+    fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let header = Some("198.51.100.1, 203.0.113.7");
+        // From the proxy: the last entry, the address the proxy itself saw.
+        let req = from_peer("10.0.0.5:4000", header);
+        assert_eq!(client_address(&req, &[proxy]), Some(client));
+        // From anyone else, or with no proxy configured: the peer.
+        let req = from_peer("10.0.0.6:4000", header);
+        assert_eq!(client_address(&req, &[proxy]), "10.0.0.6".parse().ok());
+        let req = from_peer("10.0.0.5:4000", header);
+        assert_eq!(client_address(&req, &[]), Some(proxy));
+        // A header that does not parse leaves the peer.
+        let req = from_peer("10.0.0.5:4000", Some("unknown"));
+        assert_eq!(client_address(&req, &[proxy]), Some(proxy));
     }
 }

@@ -5,10 +5,12 @@
 //! - [`auth`]: client certificate identity → permission, as an interceptor per service;
 //! - [`gateway`], [`admin`]: the service implementations (parse with [`crate::api`], act
 //!   through the [`DecisionPipeline`](crate::pipeline::DecisionPipeline), render with [`crate::api::view`]);
+//! - [`alerts`]: the `Admin.WatchAlerts` stream of anomaly alerts;
 //! - [`observe`]: the layer that runs every Gateway and Admin call in its span and times it;
 //! - [`lifecycle`]: the server's own start and stop records in the audit log.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 
 pub mod gateway;

@@ -24,6 +24,13 @@
 //! Requests refused by the transport before reaching the service (load shedding, the
 //! concurrency limits) are not timed here.
 //!
+//! # What the anomaly rules are told
+//!
+//! With an [`Observer`] ([`ObserveLayer::with_observer`]), each call runs inside a
+//! [`CallFacts`] slot that the interceptor and the handlers fill, and when the call's code is
+//! known (the moment it is timed, above) its facts and code go to the observer: one place sees
+//! every call's outcome, refused calls included.
+//!
 //! The `method` label comes from a closed set, the methods of the `signgate.v1` services: the
 //! path is the client's to choose, and an unknown one is labelled `unknown` so no request can
 //! grow the number of series.
@@ -51,8 +58,11 @@ use tonic::{
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use crate::call_span;
-use crate::metrics::Metrics;
+use crate::{
+    anomaly::{call::CallFacts, observer::Observer},
+    call_span,
+    metrics::Metrics,
+};
 
 /// The `method` label of an unknown path.
 const UNKNOWN_METHOD: &str = "unknown";
@@ -96,12 +106,23 @@ fn grpc_status(headers: &HeaderMap) -> Option<Code> {
 #[derive(Debug, Clone)]
 pub struct ObserveLayer {
     metrics: Arc<Metrics>,
+    observer: Option<Observer>,
 }
 
 impl ObserveLayer {
     /// Records latencies into `metrics` (the pipeline's registry, so one endpoint serves all).
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+        Self {
+            metrics,
+            observer: None,
+        }
+    }
+
+    /// Also hands every finished call to `observer` (the anomaly rules).
+    #[must_use]
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 }
 
@@ -112,6 +133,7 @@ impl<S> Layer<S> for ObserveLayer {
         Observed {
             inner,
             metrics: self.metrics.clone(),
+            observer: self.observer.clone(),
         }
     }
 }
@@ -121,6 +143,7 @@ impl<S> Layer<S> for ObserveLayer {
 pub struct Observed<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    observer: Option<Observer>,
 }
 
 /// Routed under the wrapped service's name.
@@ -147,31 +170,38 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = method_of(request.uri().path());
         let span = call_span::new(method);
+        let facts = self
+            .observer
+            .as_ref()
+            .map(|o| CallFacts::new(o.now()))
+            .unwrap_or_default();
         let mut timer = CallTimer {
             metrics: self.metrics.clone(),
             method,
             started: Instant::now(),
             recorded: false,
+            observed: self.observer.clone().map(|o| (o, facts.clone())),
         };
-        // The interceptor runs in `call` itself: its lines belong to the call too.
-        let answer = span.in_scope(|| self.inner.call(request));
+        // The interceptor runs in `call` itself: its lines and facts belong to the call too.
+        let answer = span.in_scope(|| facts.clone().sync_scope(|| self.inner.call(request)));
         Box::pin(
-            async move {
-                let response = answer.await?;
-                let (parts, body) = response.into_parts();
-                if let Some(code) = grpc_status(&parts.headers) {
-                    // Trailers-only: an error (or an empty answer) with its status in the
-                    // headers; the body carries nothing more to wait for.
-                    timer.record(code);
-                    return Ok(http::Response::from_parts(parts, Body::new(body)));
-                }
-                let body = Body::new(TimedBody {
-                    inner: body,
-                    timer: Some(timer),
-                });
-                Ok(http::Response::from_parts(parts, body))
-            }
-            .instrument(span),
+            facts
+                .scope(async move {
+                    let response = answer.await?;
+                    let (parts, body) = response.into_parts();
+                    if let Some(code) = grpc_status(&parts.headers) {
+                        // Trailers-only: an error (or an empty answer) with its status in the
+                        // headers; the body carries nothing more to wait for.
+                        timer.record(code);
+                        return Ok(http::Response::from_parts(parts, Body::new(body)));
+                    }
+                    let body = Body::new(TimedBody {
+                        inner: body,
+                        timer: Some(timer),
+                    });
+                    Ok(http::Response::from_parts(parts, body))
+                })
+                .instrument(span),
         )
     }
 }
@@ -184,6 +214,8 @@ struct CallTimer {
     method: &'static str,
     started: Instant,
     recorded: bool,
+    /// Where the call's facts and code go once known, for the anomaly rules.
+    observed: Option<(Observer, CallFacts)>,
 }
 
 impl CallTimer {
@@ -192,6 +224,9 @@ impl CallTimer {
             self.recorded = true;
             self.metrics
                 .grpc_call(self.method, code, self.started.elapsed());
+            if let Some((observer, facts)) = self.observed.take() {
+                observer.finished(self.method, &facts.snapshot(), code);
+            }
         }
     }
 }

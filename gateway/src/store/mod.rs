@@ -15,6 +15,7 @@
 
 mod columns;
 pub mod postgres;
+pub mod profiles;
 mod rules;
 pub mod schema;
 pub mod sqlite;
@@ -253,6 +254,12 @@ pub trait ProposalStore: Send + Sync + 'static {
 
     /// Committed changes, for `WatchProposal`. A lagging receiver should re-read.
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange>;
+
+    /// The anomaly profiles kept in this store's database, if it keeps them; `None` turns the
+    /// anomaly rules off for a gateway on this store.
+    fn profile_store(&self) -> Option<&dyn profiles::ProfileStore> {
+        None
+    }
 }
 
 impl From<StoreError> for GatewayError {

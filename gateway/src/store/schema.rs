@@ -254,6 +254,21 @@ ALTER TABLE velocity_events_v5 RENAME TO velocity_events;
 CREATE INDEX velocity_events_by_window ON velocity_events (chain_id, safe, asset, released_at)
 ",
     },
+    // Anomaly profiles (issue 18): one row per subject, its profile as JSON, and a revision
+    // that every write checks and increments (see `store::profiles`).
+    Migration {
+        version: 6,
+        rebuilds_referenced_table: false,
+        postgres: None,
+        sql: "
+CREATE TABLE anomaly_profiles (
+    subject TEXT PRIMARY KEY,
+    revision BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+)
+",
+    },
 ];
 
 /// The version whose rows the store converts itself after applying it: rows written before

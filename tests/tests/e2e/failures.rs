@@ -82,6 +82,8 @@ async fn a_state_source_that_times_out_denies_and_releases_nothing() {
         signers: Vec::new(),
         simulation_timeout: Some(Duration::from_millis(300)),
         checkpoint_hook: None,
+        webhook: None,
+        env: Vec::new(),
     };
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;

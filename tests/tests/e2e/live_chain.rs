@@ -112,6 +112,8 @@ async fn gateway(
             signers,
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
+            env: Vec::new(),
         },
         Some(&policy(w)),
     )
@@ -913,6 +915,8 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
             signers: vec![s1.url.clone(), s2.url.clone()],
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
+            env: Vec::new(),
         },
         Some(&policy_text),
     )
@@ -987,6 +991,8 @@ async fn an_allowlisted_library_that_became_a_proxy_after_the_approvals_is_refus
             signers: vec![s1.url.clone(), s2.url.clone()],
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
+            env: Vec::new(),
         },
         Some(&policy_text),
     )

@@ -11,6 +11,7 @@
 )]
 
 mod admin;
+mod alerts;
 mod approvals;
 mod attacks;
 mod audit_down;

@@ -155,6 +155,10 @@ pub struct Options<T> {
     /// `[audit] checkpoint_hook`: the program every release's checkpoint is handed to (`None`:
     /// the drop directory alone is the witness).
     pub checkpoint_hook: Option<Vec<String>>,
+    /// `[alerts.webhook]`.
+    pub webhook: Option<signgate_gateway::config::WebhookSettings>,
+    /// `SIGNGATE_*` configuration overrides (mutual TLS, for one).
+    pub env: Vec<(String, String)>,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -171,6 +175,8 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             signers,
             simulation_timeout,
             checkpoint_hook,
+            webhook,
+            env,
         } = self;
         Options {
             state: SnapshotProvider::new(state),
@@ -178,6 +184,8 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             signers,
             simulation_timeout,
             checkpoint_hook,
+            webhook,
+            env,
         }
     }
 }
@@ -190,6 +198,8 @@ impl Options<Snapshot> {
             signers: Vec::new(),
             simulation_timeout: None,
             checkpoint_hook: None,
+            webhook: None,
+            env: Vec::new(),
         }
     }
 }
@@ -279,8 +289,12 @@ async fn start_inner<T: StateProvider>(
     follow_lists: bool,
     oracles: Vec<OracleConfig>,
 ) -> Running {
-    let signers: Vec<(&str, &str)> = Vec::new();
-    let mut cfg = config(dir, &signers);
+    let env: Vec<(&str, &str)> = opts
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut cfg = config(dir, &env);
     cfg.signers = opts
         .signers
         .iter()
@@ -292,6 +306,7 @@ async fn start_inner<T: StateProvider>(
         cfg.limits.simulation_timeout = t;
     }
     cfg.audit.checkpoint_hook = opts.checkpoint_hook.clone();
+    cfg.webhook = opts.webhook.clone();
     let mut files = setup::write_demo(&cfg.data_dir).unwrap();
     if let Some(text) = policy {
         let path = dir.join("policy.toml");
@@ -334,7 +349,7 @@ impl Backend {
 /// `dir/postgres.url`, so a restart on the same directory finds the same state. The databases
 /// outlive the test process (a restart needs them after the first gateway is gone);
 /// `scripts/test` drops those of earlier runs before it starts the suite.
-fn postgres_url(dir: &Path) -> String {
+pub fn postgres_url(dir: &Path) -> String {
     let file = dir.join("postgres.url");
     if let Ok(url) = std::fs::read_to_string(&file) {
         return url;

@@ -22,6 +22,7 @@
 mod cached;
 mod feed;
 mod ops;
+mod profiles;
 
 use std::{
     fmt,
@@ -622,6 +623,10 @@ impl ProposalStore for PgStore {
 
     async fn address_book(&self, chain_id: u64) -> Result<Vec<AddressEntry>, StoreError> {
         ops::address_book(&self.client().await?, chain_id).await
+    }
+
+    fn profile_store(&self) -> Option<&dyn crate::store::profiles::ProfileStore> {
+        Some(self)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {

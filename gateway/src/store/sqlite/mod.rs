@@ -24,6 +24,7 @@ use signgate_audit::AuditEvent;
 use tokio::sync::broadcast;
 
 mod ops;
+mod profiles;
 mod rows;
 mod upgrade;
 mod writer;
@@ -582,6 +583,10 @@ impl ProposalStore for SqliteStore {
             .collect()
         })
         .await
+    }
+
+    fn profile_store(&self) -> Option<&dyn crate::store::profiles::ProfileStore> {
+        Some(self)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {

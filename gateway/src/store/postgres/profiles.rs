@@ -1,0 +1,115 @@
+//! [`ProfileStore`] on PostgreSQL, shared by every replica: a write names the revision it read
+//! and commits with its audit records, so two replicas folding calls of one subject at once
+//! never lose an update — the second finds the row moved on and folds again.
+//!
+//! The row is written before the records are staged, the order of every other transaction of
+//! this store (rows, then the log's head), so a profile write and a proposal change never wait
+//! on each other in a cycle.
+
+use signgate_audit::AuditEvent;
+use signgate_policy::anomaly::{Profile, Subject};
+
+use super::{PgStore, audit_error, pg_error, pool_error};
+use crate::store::{
+    StoreError, UnixMillis,
+    profiles::{self, ProfileStore, StoreFuture, StoredProfile, subject_key},
+};
+
+impl ProfileStore for PgStore {
+    fn profile<'a>(&'a self, subject: &'a Subject) -> StoreFuture<'a, Option<StoredProfile>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT body, revision FROM anomaly_profiles WHERE subject = $1",
+                    &[&subject_key(subject)],
+                )
+                .await
+                .map_err(pg_error)?;
+            row.map(|r| {
+                Ok(StoredProfile {
+                    profile: profiles::decode(&r.try_get::<_, String>(0).map_err(pg_error)?)?,
+                    revision: profiles::revision(r.try_get(1).map_err(pg_error)?)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn save_profile<'a>(
+        &'a self,
+        audit: Vec<AuditEvent>,
+        profile: &'a Profile,
+        expected: Option<u64>,
+        now: UnixMillis,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let key = subject_key(profile.subject());
+            let body = profiles::encode(profile)?;
+            let encoded = crate::audit::log::encode(&audit).map_err(audit_error)?;
+            let log = if audit.is_empty() {
+                None
+            } else {
+                Some(self.inner.audit.get().ok_or_else(|| {
+                    StoreError::Unrecorded(
+                        "no audit log is attached to the store; nothing is stored unrecorded"
+                            .to_owned(),
+                    )
+                })?)
+            };
+            let mut client = self.inner.pool.get().await.map_err(pool_error)?;
+            let tx = client.transaction().await.map_err(pg_error)?;
+            let changed = match expected {
+                None => tx
+                    .execute(
+                        "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
+                     VALUES ($1, 1, $2, $3) ON CONFLICT (subject) DO NOTHING",
+                        &[&key, &body, &now.0],
+                    )
+                    .await
+                    .map_err(pg_error)?,
+                Some(rev) => {
+                    let rev = i64::try_from(rev)
+                        .map_err(|_| StoreError::Corrupt(format!("profile revision {rev}")))?;
+                    tx.execute(
+                        "UPDATE anomaly_profiles SET revision = revision + 1, body = $2, \
+                     updated_at = $3 WHERE subject = $1 AND revision = $4",
+                        &[&key, &body, &now.0, &rev],
+                    )
+                    .await
+                    .map_err(pg_error)?
+                }
+            };
+            if changed != 1 {
+                tx.rollback().await.map_err(pg_error)?;
+                return Ok(false);
+            }
+            if let Some(log) = log {
+                crate::audit::postgres::stage(&tx, &audit, &encoded, log.now_ms())
+                    .await
+                    .map_err(|e| match e {
+                        crate::audit::AuditError::Database(_) => {
+                            StoreError::Unavailable(e.to_string())
+                        }
+                        e => audit_error(e),
+                    })?;
+            }
+            tx.commit().await.map_err(pg_error)?;
+            Ok(true)
+        })
+    }
+
+    fn profiles(&self) -> StoreFuture<'_, Vec<Profile>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client
+                .query("SELECT body FROM anomaly_profiles", &[])
+                .await
+                .map_err(pg_error)?;
+            rows.iter()
+                .map(|r| profiles::decode(&r.try_get::<_, String>(0).map_err(pg_error)?))
+                .collect::<Result<_, _>>()
+                .map(profiles::sorted)
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Anomaly profiles (issue 18) behind the [`ProfileStore`] trait: one row per subject (an
+//! operator, or a client certificate), its [`Profile`] as JSON, and a revision.
+//!
+//! Concurrency: a profile is read, the call evaluated and folded in without I/O, and the new
+//! profile written back only if the row is still at the revision read
+//! ([`ProfileStore::save_profile`]), in the same transaction as the audit records of the call.
+//! A replica that lost the race re-reads and folds again, so no update is lost, and for each
+//! subject the order of folds is the order of its `call_observed` records in the log — which is
+//! what makes [`Profile::rebuild`] from the log equal the stored profile.
+
+use std::{future::Future, pin::Pin};
+
+use signgate_audit::AuditEvent;
+use signgate_policy::anomaly::{Profile, Subject};
+
+use super::{StoreError, UnixMillis};
+
+/// A stored profile and the revision a write must name to replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProfile {
+    /// The profile.
+    pub profile: Profile,
+    /// Incremented by every write; 1 for the first.
+    pub revision: u64,
+}
+
+/// The key of a subject's row: `operator:<id>` or `certificate:<0x-fingerprint>` (an operator id
+/// never contains `:` before its own text, so the two never collide).
+pub fn subject_key(subject: &Subject) -> String {
+    match subject {
+        Subject::Operator(id) => format!("operator:{id}"),
+        Subject::Certificate(c) => format!("certificate:{c}"),
+    }
+}
+
+/// A boxed future of the store, so [`ProfileStore`] can be a trait object (a proposal store
+/// offers it through [`super::ProposalStore::profile_store`]).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where profiles are kept: the proposal store's database, so a profile and the audit records
+/// of the call that changed it commit together.
+pub trait ProfileStore: Send + Sync {
+    /// The profile of `subject`, if one is stored.
+    fn profile<'a>(&'a self, subject: &'a Subject) -> StoreFuture<'a, Option<StoredProfile>>;
+
+    /// Writes `profile` with `audit` if its row is still at `expected` (`None`: no row yet).
+    /// `Ok(false)` when another write came first: nothing was written, records included; re-read
+    /// and fold again.
+    fn save_profile<'a>(
+        &'a self,
+        audit: Vec<AuditEvent>,
+        profile: &'a Profile,
+        expected: Option<u64>,
+        now: UnixMillis,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Every stored profile, ordered by subject key byte for byte (to compare with a rebuild).
+    fn profiles(&self) -> StoreFuture<'_, Vec<Profile>>;
+}
+
+/// A profile's JSON body.
+pub(crate) fn encode(profile: &Profile) -> Result<String, StoreError> {
+    serde_json::to_string(profile).map_err(|e| StoreError::Corrupt(format!("profile: {e}")))
+}
+
+/// A profile from its JSON body.
+pub(crate) fn decode(body: &str) -> Result<Profile, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("stored profile: {e}")))
+}
+
+/// `profiles` ordered by subject key, compared byte for byte (not by a database collation).
+pub(crate) fn sorted(mut profiles: Vec<Profile>) -> Vec<Profile> {
+    profiles.sort_by_cached_key(|p| subject_key(p.subject()));
+    profiles
+}
+
+/// A revision column into the trait's type.
+pub(crate) fn revision(col: i64) -> Result<u64, StoreError> {
+    u64::try_from(col).map_err(|_| StoreError::Corrupt(format!("profile revision {col}")))
+}
