@@ -21,7 +21,12 @@ fuzz_target!(|input: &[u8]| {
     };
     let n = usize::from(control % 8) + 1;
     let calls: Vec<Call> = (0..n)
-        .map(|i| Call::new(METHODS[(usize::from(control) + i) % METHODS.len()], json!([])))
+        .map(|i| {
+            Call::new(
+                METHODS[(usize::from(control) + i) % METHODS.len()],
+                json!([]),
+            )
+        })
         .collect();
     let Ok(answers) = parse_batch_answer(&calls, body) else {
         return;

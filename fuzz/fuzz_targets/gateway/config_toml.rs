@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let PipelineSources::Files { lists, .. } = &config.sources {
-        assert!(!lists.is_empty(), "a production configuration without a list");
+        assert!(
+            !lists.is_empty(),
+            "a production configuration without a list"
+        );
         assert!(
             !config.checkpoints_unwitnessed(),
             "production checkpoints only inside the data directory"

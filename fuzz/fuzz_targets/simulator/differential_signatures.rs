@@ -185,7 +185,12 @@ impl World {
                     payment: U256::ZERO,
                     paymentReceiver: Address::ZERO,
                 };
-                let r = commit(&mut db, TxKind::Call(safe), setup.abi_encode().into(), next());
+                let r = commit(
+                    &mut db,
+                    TxKind::Call(safe),
+                    setup.abi_encode().into(),
+                    next(),
+                );
                 assert!(r.is_success(), "{version} setup failed: {r:?}");
                 by_threshold.push(safe);
             }
