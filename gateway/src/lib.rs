@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod api;
 pub mod audit;
+pub mod call_facts;
 pub mod call_span;
 pub mod cli;
 pub mod clock;

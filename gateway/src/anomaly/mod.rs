@@ -1,8 +1,10 @@
 //! Anomalous operator behaviour in the gateway (issue 18): every call observed, judged by the
 //! pure rules of [`signgate_policy::anomaly`] against the caller's stored profile, and learned.
 //!
-//! - [`call`]: the facts of one call, gathered while it runs (certificate, peer, key, wallet,
-//!   refusal kind) in a task-local slot the [`crate::server::observe`] layer opens;
+//! - [`crate::call_facts`] (a module of its own, low in the layers, since the API and the
+//!   pipeline record into it): the facts of one call, gathered while it runs (certificate,
+//!   peer, key, wallet, refusal kind) in a task-local slot the [`crate::server::observe`]
+//!   layer opens;
 //! - [`observer`]: the finished call into an [`Observation`](signgate_policy::anomaly::Observation),
 //!   queued without waiting, and the worker that evaluates, learns and records it;
 //! - [`rebuild`]: profiles rebuilt from the audit log alone;
@@ -11,7 +13,6 @@
 //! Nothing here runs unless the policy in force has an `[anomaly]` table: without it no call
 //! is observed, no profile is written and the audit log holds exactly what it held before.
 
-pub mod call;
 pub mod observer;
 pub mod rebuild;
 pub mod webhook;

@@ -28,7 +28,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
-use super::{PolicySource, call::Facts, webhook::WebhookQueue};
+use super::{PolicySource, webhook::WebhookQueue};
+use crate::call_facts::Facts;
 use crate::{
     clock::SharedClock,
     domain::records::UnixMillis,

@@ -21,7 +21,7 @@ use signgate_policy::anomaly::RefusalKind;
 
 use super::convert;
 use crate::{
-    anomaly,
+    call_facts,
     config::Limits,
     domain::{CancelRequest, SignedBytes, Statement, Submission, TxSource, statement},
     error::GatewayError,
@@ -41,7 +41,7 @@ fn fresh(
     let stale =
         issued_at.0 < now.0.saturating_sub(skew) || issued_at.0 > now.0.saturating_add(skew);
     if stale {
-        anomaly::call::record_refusal(RefusalKind::StaleSignature);
+        call_facts::record_refusal(RefusalKind::StaleSignature);
     }
     if issued_at.0 < now.0.saturating_sub(skew) {
         return Err(GatewayError::invalid(
@@ -66,9 +66,9 @@ fn open_envelope(
     let env = env.ok_or_else(|| GatewayError::invalid(field, "required"))?;
     // The key the request names, whether or not the signature holds: a forged request is
     // attributed to the key it claims, which is whose profile it concerns.
-    anomaly::call::record_key(&env.public_key);
+    call_facts::record_key(&env.public_key);
     let forged = |e: GatewayError| {
-        anomaly::call::record_refusal(RefusalKind::ForgedSignature);
+        call_facts::record_refusal(RefusalKind::ForgedSignature);
         e
     };
     let key = envelope::verifying_key(&env.public_key)

@@ -18,7 +18,7 @@ use signgate_simulator::SafeContext;
 
 use super::{Pipeline, analysis, analysis::Analysis, records, submit::admitted};
 use crate::{
-    anomaly, call_span,
+    call_facts, call_span,
     domain::{Caller, Statement},
     error::GatewayError,
     store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
@@ -108,7 +108,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         ApprovalKind::Reject => ("rejection", Act::Reject),
     };
     call_span::record_id(&v.says.proposal_id);
-    anomaly::call::record_wallet(v.says.chain_id, v.says.safe);
+    call_facts::record_wallet(v.says.chain_id, v.says.safe);
     // Admission first, on the chain and Safe the statement is signed for (the binding check
     // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
     // inactive operator or one not on the wallet is refused before the store is read.
@@ -123,7 +123,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     let mut stored = p.load(&v.says.proposal_id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
     if v.says.safe_tx_hash != stored.record.safe_tx_hash {
-        anomaly::call::record_refusal(RefusalKind::WrongHashApproval);
+        call_facts::record_refusal(RefusalKind::WrongHashApproval);
     }
     v.check_binding(field, &stored.record)?;
     if stored.record.state.is_terminal() {
@@ -154,7 +154,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             &approvals,
         )
         .await?;
-        anomaly::call::record_approval(ApprovalContext {
+        call_facts::record_approval(ApprovalContext {
             submitted_at: super::evidence::seconds(r.created_at),
             large_transfer: large_transfer(&policy, &evaluation.tiers),
         });

@@ -38,7 +38,7 @@ pub(super) async fn cancel<S: ProposalStore, T>(
         "cancellation.public_key",
     )?;
     let stored = p.load(request.id()).await?;
-    crate::anomaly::call::record_wallet(stored.record.chain_id, stored.record.safe);
+    crate::call_facts::record_wallet(stored.record.chain_id, stored.record.safe);
     let record = &stored.record;
     call_span::record_hash(&record.safe_tx_hash);
     request.check_binding("cancellation", record)?;

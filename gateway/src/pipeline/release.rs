@@ -47,7 +47,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
     let policy = p.policy.load();
     let stored = p.load(&id).await?;
     call_span::record_hash(&stored.record.safe_tx_hash);
-    crate::anomaly::call::record_wallet(stored.record.chain_id, stored.record.safe);
+    crate::call_facts::record_wallet(stored.record.chain_id, stored.record.safe);
     let record = stored.record.clone();
     if !matches!(
         record.state,

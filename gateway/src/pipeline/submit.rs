@@ -18,7 +18,7 @@ use signgate_simulator::{SafeContext, SafeTx, safe_tx_hashes, tx_service};
 
 use super::{Pipeline, analysis, records};
 use crate::{
-    anomaly, call_span,
+    call_facts, call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
     error::GatewayError,
     store::{
@@ -157,7 +157,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
 ) -> Result<StoredProposal, GatewayError> {
     let received = p.clock.now();
     let policy = p.policy.load();
-    anomaly::call::record_wallet(s.chain_id, s.safe);
+    call_facts::record_wallet(s.chain_id, s.safe);
     // Who submits is settled before anything else: a submitter the policy does not let
     // initiate is refused here and stores nothing, so they cannot claim the proposal id
     // (derived from chain, Safe and safeTxHash) of a transaction a colleague may submit.
@@ -239,7 +239,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     .await?;
     let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
     if let Some(kind) = denied_for(&evaluation.decision) {
-        anomaly::call::record_refusal(kind);
+        call_facts::record_refusal(kind);
     }
     tracing::info!(
         proposal_id = %id,

@@ -24,7 +24,7 @@ use tonic::{Request, Status};
 use x509_parser::{certificate::X509Certificate, extensions::GeneralName, prelude::FromDer};
 
 use crate::{
-    anomaly,
+    call_facts,
     config::{AccessLists, ClientName},
 };
 
@@ -59,7 +59,7 @@ pub enum Authorizer {
 
 impl Authorizer {
     /// An interceptor that admits callers with `permission` and records who they are. It also
-    /// hands the anomaly rules the transport's facts, refused or not ([`anomaly::call`]): the
+    /// hands the anomaly rules the transport's facts, refused or not ([`crate::call_facts`]): the
     /// client certificate's fingerprint, its identity class, and the client's address — the
     /// TCP peer, or the `x-forwarded-for` address when the peer is one of `trusted_proxies`.
     pub fn require(
@@ -88,7 +88,7 @@ impl Authorizer {
                     Permission::Admin => IdentityClass::AdminClient,
                     Permission::Gateway => IdentityClass::GatewayClient,
                 };
-                anomaly::call::record_transport(class, None, peer);
+                call_facts::record_transport(class, None, peer);
             }
             Self::Certificates(access) => {
                 let certs = req.peer_certs();
@@ -99,7 +99,7 @@ impl Authorizer {
                     }
                     _ => IdentityClass::GatewayClient,
                 };
-                anomaly::call::record_transport(class, leaf.map(AsRef::as_ref), peer);
+                call_facts::record_transport(class, leaf.map(AsRef::as_ref), peer);
             }
         }
     }

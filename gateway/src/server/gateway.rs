@@ -71,7 +71,7 @@ impl<S: ProposalStore, P: DecisionPipeline> GatewayService<S, P> {
             .await?
             .ok_or_else(|| GatewayError::NotFound(format!("proposal {id}")))?;
         call_span::record_hash(&stored.record.safe_tx_hash);
-        crate::anomaly::call::record_wallet(stored.record.chain_id, stored.record.safe);
+        crate::call_facts::record_wallet(stored.record.chain_id, stored.record.safe);
         Ok(stored)
     }
 

@@ -58,11 +58,7 @@ use tonic::{
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
-use crate::{
-    anomaly::{call::CallFacts, observer::Observer},
-    call_span,
-    metrics::Metrics,
-};
+use crate::{anomaly::observer::Observer, call_facts::CallFacts, call_span, metrics::Metrics};
 
 /// The `method` label of an unknown path.
 const UNKNOWN_METHOD: &str = "unknown";
