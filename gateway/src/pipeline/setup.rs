@@ -68,6 +68,14 @@ pub enum SetupError {
         /// Why the compiler refused it.
         source: CompileError,
     },
+    /// The policy in force asks for anomaly actions this gateway does not enforce yet.
+    #[error("policy in force (configured {}): {source}", path.display())]
+    UnenforcedPolicy {
+        /// The configured policy file (the one in force may be an applied successor).
+        path: PathBuf,
+        /// Which rules and actions.
+        source: crate::governance::Unenforced,
+    },
     /// The state snapshot is malformed.
     #[error("state snapshot {}: {source}", path.display())]
     State {
@@ -220,6 +228,12 @@ pub fn governed_policy(
     audit: Arc<AuditLog>,
 ) -> Result<GovernedPolicy, SetupError> {
     let policy = policy_at_start(data_dir, &audit, load_policy(configured)?, configured)?;
+    crate::governance::check_enforced(&policy.policy).map_err(|source| {
+        SetupError::UnenforcedPolicy {
+            path: configured.to_path_buf(),
+            source,
+        }
+    })?;
     Ok(GovernedPolicy::new(policy, policy_dir(data_dir), audit))
 }
 
