@@ -73,10 +73,22 @@ pub struct InclusionProof {
 }
 
 impl ExportLine {
-    /// Parses one line; it must be canonical JSON.
+    /// Parses one line; it must be the line's one canonical encoding. Canonical JSON alone is
+    /// not enough: serde also reads a struct from an array and a hash from an array of
+    /// numbers, so `[[11,0,…],110]` parsed as a line it is not (found by the `audit_record`
+    /// fuzz target). A line must write back to exactly its own bytes.
     pub fn parse(line: &[u8]) -> Result<Self, CanonicalError> {
         let v = parse_canonical_value(line)?;
-        serde_json::from_value(v).map_err(|e| CanonicalError::Schema(e.to_string()))
+        let parsed: Self =
+            serde_json::from_value(v).map_err(|e| CanonicalError::Schema(e.to_string()))?;
+        if parsed.to_line()? != line {
+            return Err(CanonicalError::Schema(
+                "not an export line as written: an object with a hex leaf_hash, the record and \
+                 an optional inclusion proof, in canonical form"
+                    .to_owned(),
+            ));
+        }
+        Ok(parsed)
     }
 
     /// The bytes that were hashed for this record.
@@ -158,4 +170,40 @@ pub fn records_from_export(log: &[u8]) -> Result<Vec<AuditRecord>, UnreadableLin
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test: fail loudly")]
+
+    use super::*;
+
+    /// The `audit_record` fuzz target's find: a JSON array that serde read as a line (hash from
+    /// 32 numbers, record 110) but that is not the line it writes back.
+    #[test]
+    fn a_line_that_is_not_its_own_canonical_encoding_is_refused() {
+        let found =
+            include_bytes!("../tests/fixtures/fuzz-crashes/audit_record-export-line-as-array.json");
+        let err = ExportLine::parse(found).unwrap_err();
+        assert!(
+            err.to_string().contains("not an export line as written"),
+            "{err}"
+        );
+
+        // A line as written parses and writes back unchanged.
+        let line = ExportLine {
+            leaf_hash: B256::repeat_byte(0x0b),
+            record: serde_json::json!({"index": 0}),
+            inclusion: None,
+        };
+        let bytes = line.to_line().unwrap();
+        assert_eq!(ExportLine::parse(&bytes).unwrap(), line);
+        // The same fields with the hash as an array of numbers: refused.
+        let numbers: Vec<u8> = vec![0x0b; 32];
+        let as_array = format!(
+            "{{\"leaf_hash\":{},\"record\":{{\"index\":0}}}}",
+            serde_json::to_string(&numbers).unwrap()
+        );
+        assert!(ExportLine::parse(as_array.as_bytes()).is_err());
+    }
 }
