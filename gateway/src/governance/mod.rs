@@ -765,6 +765,24 @@ mod tests {
         )
     }
 
+    /// `source`, signed by the demo admins, applied as version 2 over the demo policy.
+    async fn apply_as_version_2(
+        governed: &GovernedPolicy,
+        source: &str,
+    ) -> Result<Applied, ApplyError> {
+        let (source, sigs) = signed(source, 2, demo().hash());
+        governed
+            .apply(
+                source.as_bytes(),
+                2,
+                demo().hash(),
+                sigs,
+                caller(),
+                Timestamp(1_800_000_000),
+            )
+            .await
+    }
+
     #[tokio::test]
     async fn a_policy_whose_anomaly_rules_would_change_decisions_is_refused_until_enforced() {
         let dir = tempfile::tempdir().unwrap();
@@ -782,34 +800,14 @@ mod tests {
             let err = check_enforced(&compiled).unwrap_err();
             assert!(err.to_string().contains("anomaly.new_device = "), "{err}");
             assert!(!err.to_string().contains("off_hours"), "{err}");
-            let (source, sigs) = signed(&source, 2, demo().hash());
-            let err = governed
-                .apply(
-                    source.as_bytes(),
-                    2,
-                    demo().hash(),
-                    sigs,
-                    caller(),
-                    Timestamp(1_800_000_000),
-                )
-                .await
-                .unwrap_err();
+            let err = apply_as_version_2(&governed, &source).await.unwrap_err();
             assert!(matches!(err, ApplyError::Unenforced(_)), "{err}");
             let status = crate::error::GatewayError::from(err).to_string();
             assert!(status.contains("set `action = \"alert\"`"), "{status}");
             assert_eq!(governed.load().hash(), demo().hash(), "nothing changed");
         }
         // Alerts only: applied.
-        let (source, sigs) = signed(&with_anomaly("\"alert\""), 2, demo().hash());
-        let applied = governed
-            .apply(
-                source.as_bytes(),
-                2,
-                demo().hash(),
-                sigs,
-                caller(),
-                Timestamp(1_800_000_000),
-            )
+        let applied = apply_as_version_2(&governed, &with_anomaly("\"alert\""))
             .await
             .unwrap();
         assert!(applied.policy.anomaly().enabled);

@@ -449,6 +449,34 @@ mod tests {
         cfg
     }
 
+    /// The start half of `governance::check_enforced` (the application half is tested in
+    /// `governance`): a configured policy whose anomaly rules would change decisions, which this
+    /// gateway does not do yet, stops the start; the same rules as alerts start.
+    #[test]
+    fn a_policy_whose_anomaly_rules_would_change_decisions_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Arc::new(
+            AuditLog::open(
+                &dir.path().join("audit.sqlite3"),
+                SigningKey::from_bytes(&[9; 32]),
+            )
+            .unwrap(),
+        );
+        let configured = dir.path().join("policy.toml");
+        let with = |action: &str| {
+            format!("{DEMO_POLICY}\n[anomaly]\n\n[anomaly.off_hours]\naction = {action}\n")
+        };
+        std::fs::write(&configured, with("{ hold = { hours = 2 } }")).unwrap();
+        let err = governed_policy(dir.path(), &configured, audit.clone()).expect_err("refused");
+        assert!(matches!(err, SetupError::UnenforcedPolicy { .. }), "{err}");
+        assert!(
+            err.to_string().contains("anomaly.off_hours = hold (2 h)"),
+            "{err}"
+        );
+        std::fs::write(&configured, with("\"alert\"")).unwrap();
+        assert!(governed_policy(dir.path(), &configured, audit).is_ok());
+    }
+
     #[test]
     fn a_production_pipeline_is_not_built_without_a_witness_outside_the_data_directory() {
         let dir = tempfile::tempdir().unwrap();

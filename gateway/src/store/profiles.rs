@@ -78,3 +78,8 @@ pub(crate) fn sorted(mut profiles: Vec<Profile>) -> Vec<Profile> {
 pub(crate) fn revision(col: i64) -> Result<u64, StoreError> {
     u64::try_from(col).map_err(|_| StoreError::Corrupt(format!("profile revision {col}")))
 }
+
+/// The trait's revision into its column.
+pub(crate) fn revision_col(revision: u64) -> Result<i64, StoreError> {
+    i64::try_from(revision).map_err(|_| StoreError::Corrupt(format!("profile revision {revision}")))
+}

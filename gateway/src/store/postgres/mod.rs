@@ -327,16 +327,7 @@ impl PgStore {
         encoded: &[EncodedEvent],
         op: &Op,
     ) -> Result<Done, StoreError> {
-        let log = if audit.is_empty() {
-            None
-        } else {
-            Some(self.inner.audit.get().ok_or_else(|| {
-                StoreError::Unrecorded(
-                    "no audit log is attached to the store; nothing is stored unrecorded"
-                        .to_owned(),
-                )
-            })?)
-        };
+        let log = self.log_for(audit)?;
         let mut client = self.inner.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await.map_err(pg_error)?;
         let (done, changes) = match op {
@@ -414,14 +405,7 @@ impl PgStore {
         // then puts its policy in force); the other way round, this change and an application
         // wait on each other in a cycle and one of them fails with a deadlock. A refused
         // policy check below rolls the records back with the rest.
-        if let Some(log) = log {
-            crate::audit::postgres::stage(&tx, audit, encoded, log.now_ms())
-                .await
-                .map_err(|e| match e {
-                    crate::audit::AuditError::Database(_) => StoreError::Unavailable(e.to_string()),
-                    e => audit_error(e),
-                })?;
-        }
+        stage(&tx, log, audit, encoded).await?;
         if let Some(policy) = op.policy() {
             ops::check_policy(&tx, policy).await?;
         }
@@ -442,10 +426,41 @@ impl PgStore {
         Ok(done)
     }
 
+    /// The audit log `audit` is recorded in: none needed when there is nothing to record, and
+    /// a change with records refused when no log is attached (nothing is stored unrecorded).
+    fn log_for(&self, audit: &[AuditEvent]) -> Result<Option<&Arc<AuditLog>>, StoreError> {
+        if audit.is_empty() {
+            return Ok(None);
+        }
+        self.inner.audit.get().map(Some).ok_or_else(|| {
+            StoreError::Unrecorded(
+                "no audit log is attached to the store; nothing is stored unrecorded".to_owned(),
+            )
+        })
+    }
+
     /// A client for a read of one statement.
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.inner.pool.get().await.map_err(pool_error)
     }
+}
+
+/// Stages `audit` (encoded as `encoded`) in `tx` when `log` records it: the records commit
+/// with the change or not at all. A database failure is `Unavailable`, as for the change itself.
+async fn stage(
+    tx: &deadpool_postgres::Transaction<'_>,
+    log: Option<&Arc<AuditLog>>,
+    audit: &[AuditEvent],
+    encoded: &[EncodedEvent],
+) -> Result<(), StoreError> {
+    let Some(log) = log else { return Ok(()) };
+    crate::audit::postgres::stage(tx, audit, encoded, log.now_ms())
+        .await
+        .map(drop)
+        .map_err(|e| match e {
+            crate::audit::AuditError::Database(_) => StoreError::Unavailable(e.to_string()),
+            e => audit_error(e),
+        })
 }
 
 /// A pause before re-running a transaction: random, growing with the attempt (at most ~50 ms).

@@ -11,7 +11,7 @@ use signgate_policy::anomaly::{Profile, Subject};
 
 use super::{PgStore, audit_error, pg_error, pool_error};
 use crate::store::{
-    StoreError, UnixMillis,
+    UnixMillis,
     profiles::{self, ProfileStore, StoreFuture, StoredProfile, subject_key},
 };
 
@@ -47,16 +47,7 @@ impl ProfileStore for PgStore {
             let key = subject_key(profile.subject());
             let body = profiles::encode(profile)?;
             let encoded = crate::audit::log::encode(&audit).map_err(audit_error)?;
-            let log = if audit.is_empty() {
-                None
-            } else {
-                Some(self.inner.audit.get().ok_or_else(|| {
-                    StoreError::Unrecorded(
-                        "no audit log is attached to the store; nothing is stored unrecorded"
-                            .to_owned(),
-                    )
-                })?)
-            };
+            let log = self.log_for(&audit)?;
             let mut client = self.inner.pool.get().await.map_err(pool_error)?;
             let tx = client.transaction().await.map_err(pg_error)?;
             let changed = match expected {
@@ -69,8 +60,7 @@ impl ProfileStore for PgStore {
                     .await
                     .map_err(pg_error)?,
                 Some(rev) => {
-                    let rev = i64::try_from(rev)
-                        .map_err(|_| StoreError::Corrupt(format!("profile revision {rev}")))?;
+                    let rev = profiles::revision_col(rev)?;
                     tx.execute(
                         "UPDATE anomaly_profiles SET revision = revision + 1, body = $2, \
                      updated_at = $3 WHERE subject = $1 AND revision = $4",
@@ -84,16 +74,7 @@ impl ProfileStore for PgStore {
                 tx.rollback().await.map_err(pg_error)?;
                 return Ok(false);
             }
-            if let Some(log) = log {
-                crate::audit::postgres::stage(&tx, &audit, &encoded, log.now_ms())
-                    .await
-                    .map_err(|e| match e {
-                        crate::audit::AuditError::Database(_) => {
-                            StoreError::Unavailable(e.to_string())
-                        }
-                        e => audit_error(e),
-                    })?;
-            }
+            super::stage(&tx, log, &audit, &encoded).await?;
             tx.commit().await.map_err(pg_error)?;
             Ok(true)
         })

@@ -7,7 +7,7 @@ use signgate_policy::anomaly::{Profile, Subject};
 
 use super::SqliteStore;
 use crate::store::{
-    StoreError, UnixMillis,
+    UnixMillis,
     profiles::{self, ProfileStore, StoreFuture, StoredProfile, subject_key},
 };
 
@@ -45,9 +45,7 @@ impl ProfileStore for SqliteStore {
         Box::pin(async move {
             let key = subject_key(profile.subject());
             let body = profiles::encode(profile)?;
-            let expected = expected
-                .map(|r| i64::try_from(r).map_err(|_| StoreError::Corrupt(format!("revision {r}"))))
-                .transpose()?;
+            let expected = expected.map(profiles::revision_col).transpose()?;
             self.write_if(
                 audit,
                 move |tx| {
