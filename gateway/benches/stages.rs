@@ -236,6 +236,7 @@ impl Demo {
             declared: None,
             approvals: &[],
             velocity: Vec::new(),
+            alerts: Vec::new(),
             now,
         };
         let (ev, checks) = evidence::build(&analysis, &facts);
@@ -256,6 +257,7 @@ impl Demo {
                 intent: None,
                 supplied: Vec::new(),
                 analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
+                alerts: Vec::new(),
             },
         };
         let events = vec![
@@ -353,6 +355,7 @@ fn cpu_stages(c: &mut Criterion) {
         declared: None,
         approvals: &[],
         velocity: Vec::new(),
+        alerts: Vec::new(),
         now: clock::system().now(),
     };
     g.bench_function("evaluate", |b| {

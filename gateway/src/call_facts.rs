@@ -10,13 +10,14 @@
 
 use std::{
     net::IpAddr,
+    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
 };
 
 use alloy_primitives::{Address, B256, FixedBytes};
 use sha2::{Digest as _, Sha256};
 use signgate_policy::anomaly::{
-    ApprovalContext, CertFingerprint, IdentityClass, KeyId, RefusalKind, WalletId,
+    Alert, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, RefusalKind, WalletId,
 };
 
 use crate::domain::records::UnixMillis;
@@ -46,31 +47,76 @@ pub struct Facts {
     pub approval: Option<ApprovalContext>,
     /// Why the call was refused, when the code that refused it knows better than the status.
     pub refusal: Option<RefusalKind>,
+    /// Whether the call was already judged while it ran ([`judge_now`]): the layer must not
+    /// hand it to the rules a second time.
+    pub judged: bool,
 }
 
-/// The slot of one call's [`Facts`], shared by the layer and the code the call runs.
-#[derive(Debug, Clone, Default)]
-pub struct CallFacts(Arc<Mutex<Facts>>);
+/// The alerts of a call judged while it runs, once they are in the audit log.
+pub type Judged = Pin<Box<dyn Future<Output = Result<Vec<Alert>, JudgeUnavailable>> + Send>>;
+
+/// Judges a call while it runs, in order with every call observed before it: what a policy
+/// whose anomaly rules change decisions needs before the decision is committed. The anomaly
+/// module implements it; the layer puts it in each call's slot, so the pipeline (below the
+/// anomaly module) reaches it without depending on it.
+pub trait JudgeNow: Send + Sync + 'static {
+    /// The alerts of the call `call` with `facts`, recorded.
+    fn judge(&self, call: CallKind, facts: Facts) -> Judged;
+}
+
+/// The anomaly rules could not judge the call in time, or could not record their judgement;
+/// the call must fail closed (a decision that should have had an alert's effect cannot be
+/// taken without it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the anomaly rules could not judge this call: {0}")]
+pub struct JudgeUnavailable(pub String);
+
+/// The slot of one call's [`Facts`], shared by the layer and the code the call runs, and the
+/// judge the layer gave it.
+#[derive(Clone, Default)]
+pub struct CallFacts {
+    facts: Arc<Mutex<Facts>>,
+    judge: Option<Arc<dyn JudgeNow>>,
+}
+
+impl std::fmt::Debug for CallFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallFacts")
+            .field("facts", &self.snapshot())
+            .field("judge", &self.judge.is_some())
+            .finish()
+    }
+}
 
 impl CallFacts {
     /// An empty slot for a call that arrived `at`.
     pub fn new(at: UnixMillis) -> Self {
-        Self(Arc::new(Mutex::new(Facts {
-            at: Some(at),
-            ..Facts::default()
-        })))
+        Self {
+            facts: Arc::new(Mutex::new(Facts {
+                at: Some(at),
+                ..Facts::default()
+            })),
+            judge: None,
+        }
+    }
+
+    /// The slot with `judge` for calls that must be judged while they run.
+    #[must_use]
+    pub fn with_judge(mut self, judge: Arc<dyn JudgeNow>) -> Self {
+        self.judge = Some(judge);
+        self
     }
 
     /// The facts gathered so far.
     pub fn snapshot(&self) -> Facts {
-        self.0
+        self.facts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
     fn update(&self, f: impl FnOnce(&mut Facts)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        f(&mut self.facts.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// Runs `fut` with this slot as the current call's.
@@ -123,6 +169,23 @@ pub fn record_refusal(kind: RefusalKind) {
     with(|f| {
         f.refusal.get_or_insert(kind);
     });
+}
+
+/// Judges the current call now, with the facts gathered so far, and marks it judged so the
+/// layer does not judge it again when it ends. Outside a call, or in a call whose layer has no
+/// judge (a gateway built without the anomaly rules), there is nothing to judge: no alerts.
+///
+/// The caller decides whether the policy needs this (rules whose action changes decisions);
+/// the judge resolves once the alerts and the call's observation are in the audit log.
+pub async fn judge_now(call: CallKind) -> Result<Vec<Alert>, JudgeUnavailable> {
+    let Ok(Some((judge, facts))) = CALL.try_with(|c| {
+        let judge = c.judge.clone()?;
+        c.update(|f| f.judged = true);
+        Some((judge, c.snapshot()))
+    }) else {
+        return Ok(Vec::new());
+    };
+    judge.judge(call, facts).await
 }
 
 #[cfg(test)]

@@ -217,6 +217,12 @@ pub enum NotCounted {
     },
     /// A rejection: it counts against, never for (it denies).
     Rejection,
+    /// The call that brought the approval raised anomaly alerts whose rules say `not_counted`
+    /// (an approval from a new device at 3 a.m., say): another eligible approver must approve.
+    Anomalous {
+        /// The rules, with what each saw, in words.
+        alerts: Vec<(crate::anomaly::AnomalyRule, String)>,
+    },
 }
 
 /// Which probation limit excluded an approval.
@@ -256,6 +262,7 @@ impl NotCounted {
             Self::Probationary { .. } => "approval.probationary",
             Self::Stale { .. } => "approval.stale",
             Self::Rejection => "approval.rejection",
+            Self::Anomalous { .. } => "approval.anomalous",
         }
     }
 }
@@ -313,6 +320,13 @@ impl std::fmt::Display for NotCounted {
                 "approval received {received_at} is older than the tier's {expiry_hours}h approval expiry"
             ),
             Self::Rejection => f.write_str("a rejection"),
+            Self::Anomalous { alerts } => {
+                f.write_str("the call that brought it raised anomaly alerts whose rules void it")?;
+                for (_, words) in alerts {
+                    write!(f, "; {words}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

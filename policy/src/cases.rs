@@ -18,6 +18,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    anomaly::{Action, AnomalyRule, CallKind, ProposalAlert, Subject},
     approvals::{SignatureChecks, sign_approval},
     compile::Policy,
     decision::{Decision, Evaluation},
@@ -62,6 +63,9 @@ pub struct Case {
     /// Approvals and rejections, signed by the harness.
     #[serde(default)]
     pub approvals: Vec<ApprovalSpec>,
+    /// Anomaly alerts the initiator's submission raised (received at `now` minus two hours).
+    #[serde(default)]
+    pub submission_alerts: Vec<CaseAlert>,
     /// The decision the case must get.
     pub expect: Expectation,
 }
@@ -135,6 +139,20 @@ pub struct ApprovalSpec {
     /// How to spoil the approval, for a negative case. Absent: a good approval.
     #[serde(default)]
     pub tamper: Option<Tamper>,
+    /// Anomaly alerts the call that brought this approval raised.
+    #[serde(default)]
+    pub alerts: Vec<CaseAlert>,
+}
+
+/// An anomaly alert on the case's proposal, by rule and action; the harness fills in who, when
+/// and which key from the approval (or the submission) it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseAlert {
+    /// The rule that fired.
+    pub rule: AnomalyRule,
+    /// What it does to the decision; `alert` is recorded only and does not reach the evidence.
+    pub action: Action,
 }
 
 const fn approve() -> Verdict {
@@ -220,6 +238,27 @@ pub enum CaseError {
     },
 }
 
+impl CaseAlert {
+    /// The alert as the evidence carries it; `None` for `action = "alert"`.
+    fn raised(
+        &self,
+        call: CallKind,
+        subject: &Subject,
+        at: Timestamp,
+        key: Option<FixedBytes<32>>,
+    ) -> Option<ProposalAlert> {
+        (self.action != Action::Alert).then(|| ProposalAlert {
+            rule: self.rule,
+            subject: Some(subject.clone()),
+            call,
+            at,
+            action: self.action.clone(),
+            key,
+            message: format!("[{}] {subject} {} at {at}", self.rule.code(), call.verb()),
+        })
+    }
+}
+
 /// The deterministic test key for `label` (`alice#0`). Never enrol one in a real policy.
 pub fn test_signing_key(label: &str) -> SigningKey {
     let seed = keccak256([b"signgate test key\0".as_slice(), label.as_bytes()].concat());
@@ -266,8 +305,24 @@ impl Case {
         }
         let mut approvals = Vec::with_capacity(self.approvals.len());
         let mut valid = Vec::with_capacity(self.approvals.len());
+        let initiator = Subject::Operator(proposal.initiator.clone());
+        let submitted_at = Timestamp(self.now.0.saturating_sub(2 * HOUR));
+        let mut alerts: Vec<ProposalAlert> = self
+            .submission_alerts
+            .iter()
+            .filter_map(|c| c.raised(CallKind::Submit, &initiator, submitted_at, None))
+            .collect();
         for spec in &self.approvals {
             let (a, ok) = self.sign(policy, &proposal, spec, mode)?;
+            let approver = Subject::Operator(OperatorId(spec.operator.clone()));
+            alerts.extend(spec.alerts.iter().filter_map(|c| {
+                c.raised(
+                    CallKind::Approve,
+                    &approver,
+                    a.received_at,
+                    Some(a.public_key),
+                )
+            }));
             approvals.push(a);
             valid.push(ok);
         }
@@ -296,6 +351,7 @@ impl Case {
                 })
                 .collect(),
             paid_before: self.paid_before.clone(),
+            alerts,
         };
         Ok((evidence, checks))
     }

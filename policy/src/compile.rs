@@ -384,6 +384,18 @@ pub enum CompileError {
         /// The role.
         role: String,
     },
+    /// A rule that fires only on calls that decide nothing is given an action that changes
+    /// decisions.
+    #[error(
+        "{rule} fires only on {calls}, which have no proposal whose decision an alert could \
+         change; its action must be `alert`"
+    )]
+    AnomalyActionWithoutProposal {
+        /// The rule's path in the file.
+        rule: String,
+        /// The calls it fires on.
+        calls: &'static str,
+    },
     /// `[anomaly.repeated_refusals] kinds` names an unknown kind.
     #[error(
         "anomaly.repeated_refusals names refusal kind `{word}` (forged_signature, stale_signature, unknown_key, permission_denied, wrong_hash_approval, denied_sanctions, denied_delegatecall, other)"

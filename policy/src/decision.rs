@@ -183,6 +183,10 @@ pub struct Evaluation {
     pub tiers: Vec<String>,
     /// Every approval and, where it did not count, why.
     pub approvals: Vec<ApprovalCheck>,
+    /// The anomaly alerts on the proposal that asked for more than a record, as the evidence
+    /// carried them: what the extra approvals, holds and voided approvals above come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::anomaly::ProposalAlert>,
 }
 
 #[cfg(test)]
@@ -203,7 +207,7 @@ mod tests {
         fn any_reason_denies(n in 1u8..5, missing in any::<bool>()) {
             let reasons: Vec<Reason> = (0..n).map(reason).collect();
             let m = if missing {
-                vec![MissingApprovals { role: crate::operators::Role("x".into()), need: 1, have: 0, probationary_admitted: true, not_counted: vec![], eligible: vec![] }]
+                vec![MissingApprovals { role: crate::operators::Role("x".into()), need: 1, have: 0, probationary_admitted: true, not_counted: vec![], eligible: vec![], asked_by_alerts: vec![] }]
             } else {
                 vec![]
             };

@@ -152,6 +152,7 @@ fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> 
             wallet: None,
             tiers: Vec::new(),
             approvals: checks,
+            alerts: evidence.alerts.clone(),
         };
     };
 
@@ -194,6 +195,13 @@ fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> 
         }
     }
 
+    // Anomaly alerts asking for one more approval from a role: one more slot of that role on
+    // the proposing wallet's quorum, whatever the tiers asked of it (none, even).
+    let extra = crate::anomaly::effects::extra_roles(&evidence.alerts);
+    for (role, _) in &extra {
+        let slot = req.approvals.entry(role.clone()).or_insert(0);
+        *slot = slot.saturating_add(1);
+    }
     let t = tally(policy, wallet, evidence, &facets, &req, &mut checks);
     reasons.extend(t.rejections);
     let (mut missing, mut release_after, mut expires_at) =
@@ -267,6 +275,15 @@ fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> 
             expires_at = expires_at.min(t.expires_at);
         }
     }
+    for m in &mut missing {
+        if let Some((_, rules)) = extra.iter().find(|(r, _)| *r == m.role) {
+            m.asked_by_alerts.clone_from(rules);
+        }
+    }
+    // A `hold` alert: no release before its time plus its hours, however the quorum went.
+    for hold in evidence.alerts.iter().filter_map(|a| a.hold_until()) {
+        release_after = release_after.max(hold);
+    }
     let decision = Decision::from_findings(reasons, missing, release_after, expires_at);
     Evaluation {
         decision,
@@ -274,5 +291,6 @@ fn assess_once(policy: &Policy, evidence: &Evidence, sigs: &SignatureChecks) -> 
         wallet: Some(wallet.name.clone()),
         tiers: req.tiers,
         approvals: checks,
+        alerts: evidence.alerts.clone(),
     }
 }

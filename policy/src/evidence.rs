@@ -39,6 +39,10 @@ pub struct Evidence {
     /// Destinations this wallet has paid before (for "first payment" segregation).
     #[serde(default)]
     pub paid_before: Vec<Address>,
+    /// Anomaly alerts raised by the proposal's submission and approvals whose rules change the
+    /// decision: one more approval from a role, a hold, an approval that does not count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::anomaly::ProposalAlert>,
 }
 
 /// The proposal being decided.

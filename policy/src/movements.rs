@@ -199,6 +199,7 @@ mod tests {
             approvals: Vec::new(),
             velocity: Vec::new(),
             paid_before: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 

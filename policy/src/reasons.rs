@@ -755,6 +755,10 @@ pub struct MissingApprovals {
     /// before it existed.
     #[serde(default)]
     pub eligible: Vec<OperatorId>,
+    /// The anomaly rules whose alerts asked this role for one more approval (included in
+    /// `need`); empty when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asked_by_alerts: Vec<crate::anomaly::AnomalyRule>,
 }
 
 impl MissingApprovals {
@@ -777,6 +781,14 @@ impl fmt::Display for MissingApprovals {
         )?;
         if !self.probationary_admitted {
             f.write_str(" or a probationary operator")?;
+        }
+        if !self.asked_by_alerts.is_empty() {
+            let rules: Vec<&str> = self.asked_by_alerts.iter().map(|r| r.code()).collect();
+            write!(
+                f,
+                "; one of them because of anomaly alert {} on this proposal",
+                rules.join(", ")
+            )?;
         }
         for (op, why) in &self.not_counted {
             write!(f, "; {op}'s approval did not count: {why}")?;

@@ -19,17 +19,17 @@ use signgate_audit::AuditEvent;
 use signgate_policy::{
     Policy,
     anomaly::{
-        Action, AdminCall, Alert, CallKind, IdentityClass, Observation, Outcome, ProbationFacts,
-        Profile, ReadCall, RefusalKind, SourceNetwork, evaluate,
+        AdminCall, Alert, CallKind, IdentityClass, Observation, Outcome, ProbationFacts, Profile,
+        ReadCall, RefusalKind, SourceNetwork, evaluate,
     },
     time::Timestamp,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
 use super::{PolicySource, webhook::WebhookQueue};
-use crate::call_facts::Facts;
+use crate::call_facts::{Facts, JudgeNow, JudgeUnavailable, Judged};
 use crate::{
     clock::SharedClock,
     domain::records::UnixMillis,
@@ -43,6 +43,24 @@ pub const OBSERVATION_QUEUE: usize = 4_096;
 pub const ALERT_BUFFER: usize = 256;
 /// Attempts at one profile write that keeps losing to another replica's.
 const MAX_ATTEMPTS: usize = 8;
+/// How long a call judged while it runs waits for its turn and its records before it fails
+/// closed (UNAVAILABLE): the worker may be behind the calls queued before it.
+pub const JUDGE_NOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One item of the worker's queue: a finished call to judge and learn, or a call still running
+/// whose decision waits for its alerts.
+#[derive(Debug)]
+pub enum Queued {
+    /// A finished call; nobody waits for it.
+    Finished(Observation),
+    /// A call judged while it runs: the alerts (recorded) go back on `reply`.
+    Running {
+        /// The call so far, taken as allowed.
+        observation: Observation,
+        /// Where its alerts go, or why it could not be judged.
+        reply: oneshot::Sender<Result<Vec<Alert>, JudgeUnavailable>>,
+    },
+}
 
 /// The call a gRPC method makes, for the methods the rules know; `None` for any other path.
 pub fn call_kind(method: &str) -> Option<CallKind> {
@@ -120,7 +138,7 @@ pub fn observation(policy: &Policy, call: CallKind, facts: &Facts, code: Code) -
 pub struct Observer {
     clock: SharedClock,
     policy: Arc<dyn PolicySource>,
-    queue: mpsc::Sender<Observation>,
+    queue: mpsc::Sender<Queued>,
     metrics: Arc<Metrics>,
 }
 
@@ -138,7 +156,7 @@ impl Observer {
         clock: SharedClock,
         policy: Arc<dyn PolicySource>,
         metrics: Arc<Metrics>,
-    ) -> (Self, mpsc::Receiver<Observation>) {
+    ) -> (Self, mpsc::Receiver<Queued>) {
         let (queue, rx) = mpsc::channel(OBSERVATION_QUEUE);
         (
             Self {
@@ -168,16 +186,57 @@ impl Observer {
         if !policy.anomaly().enabled {
             return;
         }
-        let observation = observation(&policy, call, facts, code);
-        if let Err(e) = self.queue.try_send(observation) {
-            self.metrics.anomaly_lost("queue_full");
-            let o = e.into_inner();
-            tracing::warn!(
-                call = ?o.call,
-                subject = ?o.subject(),
-                "anomaly observation queue full; this call was not judged"
-            );
+        if facts.judged {
+            // Judged while it ran, before its decision.
+            return;
         }
+        let observation = observation(&policy, call, facts, code);
+        if let Err(e) = self.queue.try_send(Queued::Finished(observation)) {
+            self.metrics.anomaly_lost("queue_full");
+            if let Queued::Finished(o) = e.into_inner() {
+                tracing::warn!(
+                    call = ?o.call,
+                    subject = ?o.subject(),
+                    "anomaly observation queue full; this call was not judged"
+                );
+            }
+        }
+    }
+}
+
+impl JudgeNow for Observer {
+    /// Queues the running call behind every call observed before it and waits (at most
+    /// [`JUDGE_NOW_TIMEOUT`]) for its alerts: the profile it is judged against holds every
+    /// earlier call of this gateway. Whatever goes wrong is [`JudgeUnavailable`], which fails
+    /// the call closed.
+    fn judge(&self, call: CallKind, facts: Facts) -> Judged {
+        let this = self.clone();
+        Box::pin(async move {
+            let Some(policy) = this.policy.current() else {
+                return Err(JudgeUnavailable("no policy is in force".to_owned()));
+            };
+            let observation = observation(&policy, call, &facts, Code::Ok);
+            let (reply, answer) = oneshot::channel();
+            let queued = Queued::Running { observation, reply };
+            let judged = tokio::time::timeout(JUDGE_NOW_TIMEOUT, async {
+                this.queue
+                    .send(queued)
+                    .await
+                    .map_err(|_| JudgeUnavailable("the anomaly worker has stopped".to_owned()))?;
+                answer
+                    .await
+                    .map_err(|_| JudgeUnavailable("the anomaly worker has stopped".to_owned()))?
+            })
+            .await;
+            judged.unwrap_or_else(|_| {
+                this.metrics.anomaly_lost("judge_timeout");
+                Err(JudgeUnavailable(format!(
+                    "no judgement within {} s (the anomaly worker is behind); nothing was \
+                     decided, try again",
+                    JUDGE_NOW_TIMEOUT.as_secs()
+                )))
+            })
+        })
     }
 }
 
@@ -186,7 +245,7 @@ impl Observer {
 /// the caller can await the last call's records.
 pub async fn run<S: ProposalStore>(
     store: Arc<S>,
-    mut queue: mpsc::Receiver<Observation>,
+    mut queue: mpsc::Receiver<Queued>,
     policy: Arc<dyn PolicySource>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
@@ -203,22 +262,38 @@ pub async fn run<S: ProposalStore>(
                 continue;
             }
         };
-        let Some(o) = next else {
+        let Some(item) = next else {
             return;
         };
+        let (o, reply) = match item {
+            Queued::Finished(o) => (o, None),
+            Queued::Running { observation, reply } => (observation, Some(reply)),
+        };
         let (Some(p), Some(profiles)) = (policy.current(), store.profile_store()) else {
+            if let Some(reply) = reply {
+                let _caller_gone = reply.send(Err(JudgeUnavailable(
+                    "this gateway's store keeps no anomaly profiles".to_owned(),
+                )));
+            }
             continue;
         };
         match judge(profiles, &p, &o, clock.now()).await {
             Ok(raised) => {
-                for a in raised {
-                    sinks.publish(&metrics, a);
+                for a in &raised {
+                    sinks.publish(&metrics, a.clone());
+                }
+                if let Some(reply) = reply {
+                    // A caller that gave up (timed out) failed closed; its alerts stay recorded.
+                    let _caller_gone = reply.send(Ok(raised));
                 }
             }
             Err(e) => {
                 metrics.anomaly_lost("unrecorded");
                 tracing::error!(error = %e, call = ?o.call, subject = ?o.subject(),
                     "anomaly: the profile and its audit records could not be written; this call was not judged");
+                if let Some(reply) = reply {
+                    let _caller_gone = reply.send(Err(JudgeUnavailable(e.to_string())));
+                }
             }
         }
     }
@@ -238,11 +313,6 @@ impl AlertSinks {
     fn publish(&self, metrics: &Metrics, a: Alert) {
         metrics.anomaly_alert(a.code());
         tracing::warn!(rule = a.code(), subject = ?a.subject, alert = %a, "anomaly");
-        if a.action != Action::Alert {
-            // Said loudly rather than silently ignored: the policy asked for more than an alert.
-            tracing::error!(rule = a.code(), action = %a.action,
-                "anomaly: this rule's action does not change decisions yet; it was only recorded");
-        }
         if let Some(w) = &self.webhook {
             w.offer(&a);
         }

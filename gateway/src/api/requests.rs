@@ -407,6 +407,7 @@ mod tests {
                 intent: None,
                 supplied: Vec::new(),
                 analysis: ProposalAnalysis::Legacy(Vec::new()),
+                alerts: Vec::new(),
             },
         }
     }

@@ -23,6 +23,10 @@ pub struct ProposalBody {
     pub supplied: Vec<SuppliedSignature>,
     /// The analysis at submission.
     pub analysis: ProposalAnalysis,
+    /// The anomaly alerts the submission raised whose rules change the decision; absent (empty)
+    /// in proposals stored before they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<signgate_policy::anomaly::ProposalAlert>,
 }
 
 /// The analysis kept with a proposal.

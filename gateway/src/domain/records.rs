@@ -6,6 +6,7 @@ use std::{fmt, str::FromStr};
 
 use alloy_primitives::{Address, B256, U256};
 use sha2::{Digest, Sha256};
+use signgate_policy::anomaly::ProposalAlert;
 
 use super::{DecisionDetail, ProposalBody};
 
@@ -280,6 +281,9 @@ pub struct ApprovalRecord {
     pub comment: String,
     /// When the gateway received the statement, from the gateway's clock.
     pub received_at: UnixMillis,
+    /// The anomaly alerts the call that brought it raised whose rules change the decision
+    /// (`extra_approval`, `hold`, `not_counted`); empty for most.
+    pub alerts: Vec<ProposalAlert>,
 }
 
 /// A proposal with its latest decision and every approval, oldest first.

@@ -92,6 +92,7 @@ impl Statement {
             signature: self.signed.signature.to_vec(),
             comment: self.says.comment.clone(),
             received_at,
+            alerts: Vec::new(),
         }
     }
 }

@@ -60,50 +60,9 @@ pub enum ApplyError {
     /// The audit log refused the records.
     #[error("the audit log could not record the policy change: {0}")]
     Audit(#[from] AuditError),
-    /// Asks for anomaly actions this gateway does not enforce yet.
-    #[error(transparent)]
-    Unenforced(#[from] Unenforced),
     /// A blocking task died.
     #[error("policy application task failed: {0}")]
     Task(String),
-}
-
-/// A policy whose `[anomaly]` rules are to change decisions (`extra_approval`, `hold`,
-/// `not_counted`): this gateway records and notifies alerts but does not yet apply those
-/// actions, so such a policy is refused (at application and at start) rather than run with a
-/// protection it only appears to have.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "[anomaly] {rules}: this gateway does not yet enforce actions that change decisions; \
-     set `action = \"alert\"` (alerts are recorded, counted, streamed and sent to the webhook) \
-     until it does"
-)]
-pub struct Unenforced {
-    /// Each rule and its action, as `anomaly.new_device = extra_approval (role security)`.
-    pub rules: String,
-}
-
-/// Refuses a policy whose anomaly rules ask for actions this gateway does not enforce.
-pub fn check_enforced(policy: &Policy) -> Result<(), Unenforced> {
-    use signgate_policy::anomaly::Action;
-    let deciding = policy.anomaly().deciding();
-    if deciding.is_empty() {
-        return Ok(());
-    }
-    let rules = deciding
-        .iter()
-        .map(|(rule, action)| {
-            let action = match action {
-                Action::Alert => "alert".to_owned(),
-                Action::ExtraApproval { role } => format!("extra_approval (role {role})"),
-                Action::Hold { hours } => format!("hold ({hours} h)"),
-                Action::NotCounted => "not_counted".to_owned(),
-            };
-            format!("{} = {action}", rule.code())
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(Unenforced { rules })
 }
 
 /// A policy that took effect.
@@ -192,7 +151,6 @@ impl GovernedPolicy {
             version: *in_force,
         };
         let policy = activate(source, version, replaces, &signatures, Some(at), now)?;
-        check_enforced(&policy)?;
         if policy.hash() == current.hash() {
             return Err(ApplyError::AlreadyInForce(policy.hash()));
         }
@@ -693,9 +651,6 @@ impl From<ApplyError> for crate::error::GatewayError {
                 ActivationError::VersionNotAbove { .. } | ActivationError::WrongPredecessor { .. },
             ) => Self::FailedPrecondition(format!("policy refused, nothing changed: {e}")),
             e @ ApplyError::AlreadyInForce(_) => Self::FailedPrecondition(e.to_string()),
-            e @ ApplyError::Unenforced(_) => {
-                Self::invalid("policy", format!("refused, nothing changed: {e}"))
-            }
             e @ ApplyError::Audit(AuditError::PolicyRaced { .. }) => {
                 Self::FailedPrecondition(e.to_string())
             }
@@ -784,34 +739,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_policy_whose_anomaly_rules_would_change_decisions_is_refused_until_enforced() {
+    async fn a_policy_whose_anomaly_rules_change_decisions_is_applied() {
         let dir = tempfile::tempdir().unwrap();
         let audit =
             Arc::new(AuditLog::open(&dir.path().join("a.sqlite3"), signing_key(&[7; 32])).unwrap());
         let governed = GovernedPolicy::new(genesis(), policy_dir(dir.path()), audit.clone());
-        for action in [
-            "{ extra_approval = { role = \"security\" } }",
-            "{ hold = { hours = 4 } }",
-            "\"not_counted\"",
-        ] {
-            let source = with_anomaly(action);
-            // The start refuses it too (a configured or applied file with such a rule).
-            let compiled = Policy::compile(&source).unwrap();
-            let err = check_enforced(&compiled).unwrap_err();
-            assert!(err.to_string().contains("anomaly.new_device = "), "{err}");
-            assert!(!err.to_string().contains("off_hours"), "{err}");
-            let err = apply_as_version_2(&governed, &source).await.unwrap_err();
-            assert!(matches!(err, ApplyError::Unenforced(_)), "{err}");
-            let status = crate::error::GatewayError::from(err).to_string();
-            assert!(status.contains("set `action = \"alert\"`"), "{status}");
-            assert_eq!(governed.load().hash(), demo().hash(), "nothing changed");
-        }
-        // Alerts only: applied.
-        let applied = apply_as_version_2(&governed, &with_anomaly("\"alert\""))
-            .await
-            .unwrap();
+        let applied = apply_as_version_2(
+            &governed,
+            &with_anomaly("{ extra_approval = { role = \"security\" } }"),
+        )
+        .await
+        .unwrap();
         assert!(applied.policy.anomaly().enabled);
-        assert!(applied.policy.anomaly().deciding().is_empty());
+        assert_eq!(applied.policy.anomaly().deciding().len(), 1);
     }
 
     #[tokio::test]

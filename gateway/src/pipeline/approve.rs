@@ -11,8 +11,7 @@ use signgate_chain::StateProvider;
 use signgate_policy::{
     Policy,
     admission::Act,
-    anomaly::{ApprovalContext, RefusalKind},
-    operators::OperatorId,
+    anomaly::{ApprovalContext, CallKind, ProposalAlert, RefusalKind},
 };
 use signgate_simulator::SafeContext;
 
@@ -21,7 +20,7 @@ use crate::{
     call_facts, call_span,
     domain::{Caller, Statement},
     error::GatewayError,
-    store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
+    store::{ApprovalKind, ApprovalRecord, ProposalRecord, ProposalStore, StoredProposal},
 };
 
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
@@ -95,6 +94,40 @@ fn large_transfer(policy: &Policy, applied: &[String]) -> bool {
         .any(|t| t.min_amount.is_some() && applied.contains(&t.name))
 }
 
+/// The decision-changing alerts of the approval `record` of `stored`, judged now (with the
+/// approval's context: when the proposal was submitted, and whether it is large).
+async fn judged_alerts<S: ProposalStore, T: StateProvider>(
+    p: &Pipeline<S, T>,
+    policy: &Policy,
+    analysis: &Analysis,
+    stored: &StoredProposal,
+    record: &ApprovalRecord,
+) -> Result<Vec<ProposalAlert>, GatewayError> {
+    let r = &stored.record;
+    let mut approvals = stored.approvals.clone();
+    approvals.push(record.clone());
+    let (_, evaluation, _) = super::assess_now(
+        p,
+        policy,
+        analysis,
+        &r.id,
+        super::Submitted::of(r),
+        &approvals,
+    )
+    .await?;
+    call_facts::record_approval(ApprovalContext {
+        submitted_at: super::evidence::seconds(r.created_at),
+        large_transfer: large_transfer(policy, &evaluation.tiers),
+    });
+    let alerts = call_facts::judge_now(CallKind::Approve).await?;
+    let at = super::evidence::seconds(record.received_at);
+    let key = Some(alloy_primitives::FixedBytes(record.public_key));
+    Ok(alerts
+        .iter()
+        .filter_map(|a| ProposalAlert::of(a, at, key))
+        .collect())
+}
+
 /// `Approve` or `Reject`, as the statement says.
 pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
@@ -135,7 +168,12 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     }
     let pinned = p.state.pin(stored.record.chain_id, false).await?;
     let analysis = reanalyse(p, &pinned, &stored.record).await?;
-    let record = v.record(operator.to_string(), received);
+    let mut record = v.record(operator.to_string(), received);
+    if v.says.kind == ApprovalKind::Approve && !policy.anomaly().deciding().is_empty() {
+        // The policy's anomaly rules change decisions: this approval's alerts are judged now,
+        // before anything is decided, and travel with it into every later decision.
+        record.alerts = judged_alerts(p, &policy, &analysis, &stored, &record).await?;
+    }
     let trigger = match v.says.kind {
         ApprovalKind::Approve => DecisionTrigger::Approval,
         ApprovalKind::Reject => DecisionTrigger::Rejection,
@@ -149,8 +187,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             &policy,
             &analysis,
             &r.id,
-            OperatorId(r.initiator.clone()),
-            r.body.intent.as_ref(),
+            super::Submitted::of(r),
             &approvals,
         )
         .await?;

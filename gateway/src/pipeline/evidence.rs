@@ -106,6 +106,8 @@ pub struct ProposalFacts<'a> {
     pub approvals: &'a [ApprovalRecord],
     /// What each velocity window of the wallet already holds.
     pub velocity: Vec<VelocityTotal>,
+    /// The decision-changing anomaly alerts of the submission and of each approval's call.
+    pub alerts: Vec<signgate_policy::anomaly::ProposalAlert>,
     /// The instant of the evaluation, from the gateway's clock; approvals and time locks are
     /// judged against it.
     pub now: UnixMillis,
@@ -158,6 +160,7 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
         approvals,
         velocity: facts.velocity.clone(),
         paid_before: Vec::new(),
+        alerts: facts.alerts.clone(),
     };
     (evidence, SignatureChecks::from_results(checks))
 }
@@ -201,6 +204,7 @@ mod tests {
             signature,
             comment: String::new(),
             received_at: UnixMillis(1_800_000_000_000),
+            alerts: Vec::new(),
         }
     }
 

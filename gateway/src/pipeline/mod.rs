@@ -404,6 +404,29 @@ pub fn stored_decision(
     (decision, state)
 }
 
+/// What a proposal brought with its submission that every decision on it reads: who submitted
+/// it, what they said it does, and the decision-changing anomaly alerts their call raised.
+#[derive(Debug, Clone)]
+pub(super) struct Submitted<'a> {
+    /// The initiator.
+    pub(super) initiator: signgate_policy::operators::OperatorId,
+    /// Their declared intent.
+    pub(super) declared: Option<&'a DeclaredIntent>,
+    /// The submission's alerts (`ProposalBody::alerts`).
+    pub(super) alerts: &'a [signgate_policy::anomaly::ProposalAlert],
+}
+
+impl<'a> Submitted<'a> {
+    /// As the stored proposal keeps it.
+    pub(super) fn of(r: &'a crate::store::ProposalRecord) -> Self {
+        Self {
+            initiator: signgate_policy::operators::OperatorId(r.initiator.clone()),
+            declared: r.body.intent.as_ref(),
+            alerts: &r.body.alerts,
+        }
+    }
+}
+
 /// One evaluation of a proposal as of now: the evidence (with the wallet's velocity totals read
 /// from the store at the same instant) and the policy's assessment. Submit, approve and release
 /// all decide through here, so the three can never assemble evidence differently.
@@ -412,8 +435,7 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
     policy: &Policy,
     analysis: &analysis::Analysis,
     id: &ProposalId,
-    initiator: signgate_policy::operators::OperatorId,
-    declared: Option<&DeclaredIntent>,
+    submitted: Submitted<'_>,
     approvals: &[ApprovalRecord],
 ) -> Result<
     (
@@ -439,7 +461,7 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
         }
     }
     let (ev, evaluation) = assess_at(
-        policy, analysis, id, initiator, declared, approvals, velocity, decided_at,
+        policy, analysis, id, submitted, approvals, velocity, decided_at,
     );
     Ok((ev, evaluation, decided_at))
 }
@@ -447,26 +469,29 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
 /// One evaluation at `decided_at` with the given velocity totals: [`assess_now`]'s core, and
 /// how a release refused by the store's velocity check is re-decided on the totals the store
 /// saw.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the facts of one evaluation, each from a different place"
-)]
 pub(super) fn assess_at(
     policy: &Policy,
     analysis: &analysis::Analysis,
     id: &ProposalId,
-    initiator: signgate_policy::operators::OperatorId,
-    declared: Option<&DeclaredIntent>,
+    submitted: Submitted<'_>,
     approvals: &[ApprovalRecord],
     velocity: Vec<signgate_policy::evidence::VelocityTotal>,
     decided_at: UnixMillis,
 ) -> (signgate_policy::Evidence, signgate_policy::Evaluation) {
+    // The alerts of the submission, then those of each approval's call, in the approvals' order.
+    let alerts = submitted
+        .alerts
+        .iter()
+        .chain(approvals.iter().flat_map(|a| &a.alerts))
+        .cloned()
+        .collect();
     let facts = evidence::ProposalFacts {
         id,
-        initiator,
-        declared,
+        initiator: submitted.initiator,
+        declared: submitted.declared,
         approvals,
         velocity,
+        alerts,
         now: decided_at,
     };
     let (ev, checks) = evidence::build(analysis, &facts);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use signgate_audit::{AuditEvent, record::DecisionTrigger};
 use signgate_chain::StateProvider;
-use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason, operators::OperatorId};
+use signgate_policy::{Decision, DenyReasons, Evidence, Policy, Reason};
 use signgate_signer::ticket;
 use signgate_simulator::evm::exec_transaction_calldata;
 
@@ -67,8 +67,7 @@ pub(super) async fn request_signatures<S: ProposalStore, T: StateProvider>(
         &policy,
         &analysis,
         &record.id,
-        OperatorId(record.initiator.clone()),
-        record.body.intent.as_ref(),
+        super::Submitted::of(&record),
         &stored.approvals,
     )
     .await?;
@@ -307,8 +306,7 @@ async fn over_limit<S: ProposalStore, T>(
         policy,
         analysis,
         &record.id,
-        OperatorId(record.initiator.clone()),
-        record.body.intent.as_ref(),
+        super::Submitted::of(record),
         &stored.approvals,
         velocity,
         decided_at,

@@ -19,7 +19,7 @@ use futures_util::{StreamExt as _, stream};
 
 use signgate_audit::record::DecisionTrigger;
 use signgate_chain::StateProvider;
-use signgate_policy::{Decision, Reason, operators::OperatorId};
+use signgate_policy::{Decision, Reason};
 use tokio_util::sync::CancellationToken;
 
 use super::{Pipeline, approve::reanalyse, records};
@@ -110,8 +110,7 @@ impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
                 &policy,
                 &analysis,
                 &record.id,
-                OperatorId(record.initiator.clone()),
-                record.body.intent.as_ref(),
+                super::Submitted::of(record),
                 &stored.approvals,
             )
             .await?;

@@ -68,14 +68,6 @@ pub enum SetupError {
         /// Why the compiler refused it.
         source: CompileError,
     },
-    /// The policy in force asks for anomaly actions this gateway does not enforce yet.
-    #[error("policy in force (configured {}): {source}", path.display())]
-    UnenforcedPolicy {
-        /// The configured policy file (the one in force may be an applied successor).
-        path: PathBuf,
-        /// Which rules and actions.
-        source: crate::governance::Unenforced,
-    },
     /// The state snapshot is malformed.
     #[error("state snapshot {}: {source}", path.display())]
     State {
@@ -228,12 +220,6 @@ pub fn governed_policy(
     audit: Arc<AuditLog>,
 ) -> Result<GovernedPolicy, SetupError> {
     let policy = policy_at_start(data_dir, &audit, load_policy(configured)?, configured)?;
-    crate::governance::check_enforced(&policy.policy).map_err(|source| {
-        SetupError::UnenforcedPolicy {
-            path: configured.to_path_buf(),
-            source,
-        }
-    })?;
     Ok(GovernedPolicy::new(policy, policy_dir(data_dir), audit))
 }
 
@@ -447,34 +433,6 @@ mod tests {
             oracles: Vec::new(),
         };
         cfg
-    }
-
-    /// The start half of `governance::check_enforced` (the application half is tested in
-    /// `governance`): a configured policy whose anomaly rules would change decisions, which this
-    /// gateway does not do yet, stops the start; the same rules as alerts start.
-    #[test]
-    fn a_policy_whose_anomaly_rules_would_change_decisions_does_not_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let audit = Arc::new(
-            AuditLog::open(
-                &dir.path().join("audit.sqlite3"),
-                SigningKey::from_bytes(&[9; 32]),
-            )
-            .unwrap(),
-        );
-        let configured = dir.path().join("policy.toml");
-        let with = |action: &str| {
-            format!("{DEMO_POLICY}\n[anomaly]\n\n[anomaly.off_hours]\naction = {action}\n")
-        };
-        std::fs::write(&configured, with("{ hold = { hours = 2 } }")).unwrap();
-        let err = governed_policy(dir.path(), &configured, audit.clone()).expect_err("refused");
-        assert!(matches!(err, SetupError::UnenforcedPolicy { .. }), "{err}");
-        assert!(
-            err.to_string().contains("anomaly.off_hours = hold (2 h)"),
-            "{err}"
-        );
-        std::fs::write(&configured, with("\"alert\"")).unwrap();
-        assert!(governed_policy(dir.path(), &configured, audit).is_ok());
     }
 
     #[test]

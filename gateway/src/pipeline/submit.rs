@@ -11,7 +11,7 @@ use signgate_audit::record::DecisionTrigger;
 use signgate_chain::StateProvider;
 use signgate_policy::{
     admission::{Act, admit},
-    anomaly::RefusalKind,
+    anomaly::{CallKind, ProposalAlert, RefusalKind},
     operators::OperatorId,
 };
 use signgate_simulator::{SafeContext, SafeTx, safe_tx_hashes, tx_service};
@@ -227,20 +227,36 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
         run_signatures,
     )
     .await?;
-    let (ev, evaluation, decided_at) = super::assess_now(
-        p,
-        &policy,
-        &analysis,
-        &id,
-        initiator.clone(),
-        s.intent.as_ref(),
-        &[],
-    )
-    .await?;
-    let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
+    let submitted = super::Submitted {
+        initiator: initiator.clone(),
+        declared: s.intent.as_ref(),
+        alerts: &[],
+    };
+    let (mut ev, mut evaluation, mut decided_at) =
+        super::assess_now(p, &policy, &analysis, &id, submitted.clone(), &[]).await?;
     if let Some(kind) = denied_for(&evaluation.decision) {
         call_facts::record_refusal(kind);
     }
+    // The policy's anomaly rules change decisions: the submission's alerts are judged now and
+    // decided with, from this first decision on.
+    let mut alerts = Vec::new();
+    if !policy.anomaly().deciding().is_empty() {
+        let at = super::evidence::seconds(received);
+        alerts = call_facts::judge_now(CallKind::Submit)
+            .await?
+            .iter()
+            .filter_map(|a| ProposalAlert::of(a, at, None))
+            .collect();
+        if !alerts.is_empty() {
+            let submitted = super::Submitted {
+                alerts: &alerts,
+                ..submitted
+            };
+            (ev, evaluation, decided_at) =
+                super::assess_now(p, &policy, &analysis, &id, submitted, &[]).await?;
+        }
+    }
+    let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
     tracing::info!(
         proposal_id = %id,
         safe_tx_hash = %hash,
@@ -264,6 +280,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             intent: s.intent.clone(),
             supplied: supplied.map(|c| c.signatures).unwrap_or_default(),
             analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
+            alerts,
         },
     };
     // Recorded with it, in one transaction: a proposal can never exist (and gather approvals)

@@ -60,3 +60,17 @@ pub(crate) fn json_col<T: serde::Serialize>(what: &str, v: &T) -> Result<String,
 pub(crate) fn parse_enum<T: FromStr<Err = String>>(v: &str) -> Result<T, StoreError> {
     v.parse().map_err(StoreError::Corrupt)
 }
+
+/// An approval's decision-changing anomaly alerts, as the `alerts` column keeps them.
+pub(crate) fn alerts_json(
+    alerts: &[signgate_policy::anomaly::ProposalAlert],
+) -> Result<String, StoreError> {
+    json_col("approval alerts", &alerts)
+}
+
+/// The `alerts` column back; unreadable is corrupt, never "no alerts".
+pub(crate) fn parse_alerts(
+    v: &str,
+) -> Result<Vec<signgate_policy::anomaly::ProposalAlert>, StoreError> {
+    parse_json("approval alerts", Some(v))
+}

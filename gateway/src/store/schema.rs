@@ -269,6 +269,14 @@ CREATE TABLE anomaly_profiles (
 )
 ",
     },
+    // Anomaly alerts that change decisions (issue 18): those an approval's call raised, kept
+    // with the approval as JSON (`[]` for none, and for every approval stored before).
+    Migration {
+        version: 7,
+        rebuilds_referenced_table: false,
+        postgres: None,
+        sql: "ALTER TABLE approvals ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]'",
+    },
 ];
 
 /// The version whose rows the store converts itself after applying it: rows written before

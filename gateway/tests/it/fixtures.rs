@@ -43,6 +43,7 @@ pub fn body(nonce: u64, tag: u8) -> ProposalBody {
         intent: None,
         supplied: Vec::new(),
         analysis: ProposalAnalysis::Legacy(vec![tag; 8]),
+        alerts: Vec::new(),
     }
 }
 

@@ -245,6 +245,7 @@ fn approval(key: u8, at: i64) -> ApprovalRecord {
         signature: vec![key; 64],
         comment: "ok".into(),
         received_at: UnixMillis(at),
+        alerts: Vec::new(),
     }
 }
 

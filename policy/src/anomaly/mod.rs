@@ -31,7 +31,7 @@ pub mod profile;
 pub mod rules;
 pub mod settings;
 
-pub use effects::AlertEffects;
+pub use effects::{AlertEffects, ProposalAlert};
 pub use event::{
     AdminCall, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, Observation,
     Outcome, ProbationFacts, ReadCall, RefusalKind, SourceNetwork, Subject, WalletId,

@@ -372,11 +372,14 @@ impl fmt::Display for Alert {
             self.at,
             self.anomaly
         )?;
-        if self.call.is_action() || self.action == Action::Alert {
+        if matches!(self.call, CallKind::Submit | CallKind::Approve) || self.action == Action::Alert
+        {
             write!(f, "{}", self.action)
         } else {
-            // A read or an admin call has no proposal for the action to act on.
-            f.write_str("recorded for review (the rule's action applies to proposal calls)")
+            // Only a submission's or an approval's alerts enter a proposal's decision.
+            f.write_str(
+                "recorded for review (the rule's action applies to submissions and approvals)",
+            )
         }
     }
 }

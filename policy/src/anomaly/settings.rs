@@ -604,6 +604,20 @@ fn compile_rule(
             Action::ExtraApproval { role }
         }
     };
+    // These rules fire only on calls that decide nothing (reads, admin calls, refused calls):
+    // an action other than `alert` would be a protection the policy only appears to have.
+    let fires_on = match name {
+        "reconnaissance" => Some("reads"),
+        "gateway_identity_admin" => Some("admin calls"),
+        "repeated_refusals" => Some("refused calls"),
+        _ => None,
+    };
+    if let (Some(calls), false) = (fires_on, action == Action::Alert) {
+        return Err(CompileError::AnomalyActionWithoutProposal {
+            rule: format!("anomaly.{name}"),
+            calls,
+        });
+    }
     Ok(Rule { enabled, action })
 }
 

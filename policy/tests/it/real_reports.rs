@@ -102,6 +102,7 @@ fn approval(operator: &str, key: usize) -> ApprovalSpec {
         received_at: None,
         expires_at: None,
         tamper: None,
+        alerts: Vec::new(),
     }
 }
 

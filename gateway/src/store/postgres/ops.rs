@@ -242,7 +242,7 @@ pub(super) async fn approve(
     cached::execute(
         tx,
         "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, signature, \
-         comment, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         comment, received_at, alerts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &id.as_str(),
             &hex::encode(approval.public_key),
@@ -252,6 +252,7 @@ pub(super) async fn approve(
             &approval.signature,
             &approval.comment,
             &approval.received_at.0,
+            &crate::store::columns::alerts_json(&approval.alerts)?,
         ],
     )
     .await
@@ -611,7 +612,7 @@ pub(super) async fn get(
     .transpose()?;
     let approvals = cached::query(
         tx,
-        "SELECT operator, public_key, kind, payload, signature, comment, received_at \
+        "SELECT operator, public_key, kind, payload, signature, comment, received_at, alerts \
              FROM approvals WHERE proposal_id = $1 ORDER BY received_at, public_key",
         &[&id.as_str()],
     )
@@ -629,6 +630,9 @@ pub(super) async fn get(
             signature: r.try_get(4).map_err(pg_error)?,
             comment: r.try_get(5).map_err(pg_error)?,
             received_at: UnixMillis(r.try_get(6).map_err(pg_error)?),
+            alerts: crate::store::columns::parse_alerts(
+                &r.try_get::<_, String>(7).map_err(pg_error)?,
+            )?,
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;

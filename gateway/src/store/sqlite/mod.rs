@@ -428,6 +428,7 @@ impl ProposalStore for SqliteStore {
         new_state: ProposalState,
     ) -> Result<ProposalRecord, StoreError> {
         let detail = decision_detail(&decision)?;
+        let alerts = crate::store::columns::alerts_json(&approval.alerts)?;
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "approved")?;
@@ -435,7 +436,8 @@ impl ProposalStore for SqliteStore {
             let inserted = tx
                 .prepare_cached(
                     "INSERT INTO approvals (proposal_id, public_key, operator, kind, payload, \
-                 signature, comment, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 signature, comment, received_at, alerts) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
                 .execute(params![
                     id.as_str(),
@@ -445,7 +447,8 @@ impl ProposalStore for SqliteStore {
                     approval.payload,
                     approval.signature,
                     approval.comment,
-                    approval.received_at.0
+                    approval.received_at.0,
+                    alerts
                 ]);
             match inserted {
                 Err(e) if is_constraint(&e) => {

@@ -365,7 +365,7 @@ pub(super) fn get_tx(
         })
         .transpose()?;
     let mut stmt = c.prepare_cached(
-        "SELECT operator, public_key, kind, payload, signature, comment, received_at \
+        "SELECT operator, public_key, kind, payload, signature, comment, received_at, alerts \
          FROM approvals WHERE proposal_id = ?1 ORDER BY received_at, public_key",
     )?;
     let approvals = stmt
@@ -378,10 +378,11 @@ pub(super) fn get_tx(
                 r.get::<_, Vec<u8>>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
             ))
         })?
         .map(|row| {
-            let (operator, key, kind, payload, signature, comment, at) = row?;
+            let (operator, key, kind, payload, signature, comment, at, alerts) = row?;
             Ok(ApprovalRecord {
                 operator,
                 public_key: parse_key(&key)?,
@@ -390,6 +391,7 @@ pub(super) fn get_tx(
                 signature,
                 comment,
                 received_at: UnixMillis(at),
+                alerts: crate::store::columns::parse_alerts(&alerts)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

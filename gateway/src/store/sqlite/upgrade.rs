@@ -66,6 +66,7 @@ fn body(id: &str, view: &[u8]) -> Result<ProposalBody, StoreError> {
         intent,
         supplied,
         analysis: ProposalAnalysis::Legacy(view.to_vec()),
+        alerts: Vec::new(),
     })
 }
 

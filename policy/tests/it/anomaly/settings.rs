@@ -206,4 +206,35 @@ fn the_anomaly_table_refuses_unknown_keys_and_bad_values() {
         }
     );
     assert!(e.to_string().contains("which no operator holds"), "{e}");
+    // Rules that fire only on calls deciding nothing take no action that changes decisions.
+    for (from, to, rule, calls) in [
+        (
+            "[anomaly.gateway_identity_admin]\naction = \"alert\"",
+            "[anomaly.gateway_identity_admin]\naction = \"not_counted\"",
+            "anomaly.gateway_identity_admin",
+            "admin calls",
+        ),
+        (
+            "[anomaly.reconnaissance]\nfactor = 5",
+            "[anomaly.reconnaissance]\naction = { hold = { hours = 2 } }\nfactor = 5",
+            "anomaly.reconnaissance",
+            "reads",
+        ),
+        (
+            "[anomaly.repeated_refusals]\ncount = 3",
+            "[anomaly.repeated_refusals]\naction = { extra_approval = { role = \"security\" } }\ncount = 3",
+            "anomaly.repeated_refusals",
+            "refused calls",
+        ),
+    ] {
+        let e = refused(from, to);
+        assert_eq!(
+            e,
+            CompileError::AnomalyActionWithoutProposal {
+                rule: rule.into(),
+                calls
+            }
+        );
+        assert!(e.to_string().contains("must be `alert`"), "{e}");
+    }
 }
