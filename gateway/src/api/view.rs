@@ -66,6 +66,16 @@ fn fields<T: serde::Serialize>(value: &T, skip: &str) -> Vec<pb::Evidence> {
         .collect()
 }
 
+/// An anomaly alert that changed a proposal's decision, on the wire: the rule's code, the
+/// alert in words (what was seen and what it does), and its fields.
+fn alert_reason(a: &signgate_policy::anomaly::ProposalAlert) -> pb::Reason {
+    pb::Reason {
+        code: a.rule.code().to_owned(),
+        message: a.message.clone(),
+        evidence: fields(a, "message"),
+    }
+}
+
 /// One deny reason on the wire.
 pub fn reason(r: &Reason) -> pb::Reason {
     pb::Reason {
@@ -121,6 +131,9 @@ pub fn decision(e: &Evaluation, lists: &[ListVersion], decided_at: UnixMillis) -
                         evidence: fields(why, "why"),
                     })
                 })
+                // The anomaly alerts that changed the decision: what an approver must know
+                // about the extra approval asked for, or the approval that did not count.
+                .chain(e.alerts.iter().map(alert_reason))
                 .collect(),
         }),
         Decision::Approved {
@@ -129,7 +142,8 @@ pub fn decision(e: &Evaluation, lists: &[ListVersion], decided_at: UnixMillis) -
         } => O::Approved(pb::Approved {
             release_after: Some(ts(*release_after)),
             expires_at: Some(ts(*expires_at)),
-            notes: Vec::new(),
+            // A hold shows here: why the release waits longer than the tiers' time lock.
+            notes: e.alerts.iter().map(alert_reason).collect(),
         }),
     };
     pb::Decision {

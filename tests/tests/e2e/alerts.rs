@@ -389,10 +389,10 @@ async fn a_webhook_that_was_down_receives_every_alert_once_back_and_decisions_do
 }
 
 #[path = "../../../gateway/tests/pki/mod.rs"]
-mod pki;
+pub mod pki;
 
 /// A channel to the gateway on `port` presenting `identity` under the test CA.
-async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> Channel {
+pub async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> Channel {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca))
         .domain_name("localhost")
@@ -408,7 +408,7 @@ async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> Chann
 
 /// The configuration of a gateway under mutual TLS with the test PKI: `ops.signgate.test` may
 /// use the Gateway service, `admin.signgate.test` both.
-fn mtls_env(
+pub fn mtls_env(
     write: &dyn Fn(&str, &str) -> String,
     pki: &pki::Pki,
     server_cert: &str,
@@ -499,6 +499,19 @@ async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_cal
 /// on the loopback network, ending an hour ago: a settled profile, written to the store of the
 /// gateway that will run in `dir` before it starts.
 async fn seed_alice(dir: &Path, policy: &Policy, device: CertFingerprint) {
+    seed_operator(dir, policy, "alice", CallKind::Submit, device).await;
+}
+
+/// Twenty days of `operator` making `call`s on the demo treasury every hour from one laptop
+/// (`device`) on the loopback network, ending an hour ago: a settled profile, written to the
+/// store of the gateway that will run in `dir` before it starts.
+pub async fn seed_operator(
+    dir: &Path,
+    policy: &Policy,
+    operator: &str,
+    call: CallKind,
+    device: CertFingerprint,
+) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -507,12 +520,12 @@ async fn seed_alice(dir: &Path, policy: &Policy, device: CertFingerprint) {
         .rev()
         .map(|hours_ago| Observation {
             at: PolicyTime(now - hours_ago * 3600),
-            operator: Some(OperatorId("alice".into())),
+            operator: Some(OperatorId(operator.into())),
             key: None,
             client_cert: Some(device),
             network: Some(SourceNetwork::of("127.0.0.1".parse().unwrap())),
             identity: IdentityClass::Operator,
-            call: CallKind::Submit,
+            call,
             wallet: Some(WalletId {
                 chain_id: 1,
                 safe: demo::DEMO_SAFE,
@@ -523,7 +536,7 @@ async fn seed_alice(dir: &Path, policy: &Policy, device: CertFingerprint) {
         })
         .collect();
     let profile = Profile::rebuild(
-        Subject::Operator(OperatorId("alice".into())),
+        Subject::Operator(OperatorId(operator.into())),
         &history,
         policy.anomaly(),
     );

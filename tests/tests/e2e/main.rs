@@ -11,6 +11,7 @@
 )]
 
 mod admin;
+mod alert_effects;
 mod alerts;
 mod approvals;
 mod attacks;

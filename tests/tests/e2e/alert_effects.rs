@@ -1,0 +1,232 @@
+//! Issue 18, step 4: anomaly alerts whose rules say `extra_approval`, `not_counted` or `hold`
+//! change the decision on the proposal, end to end through gRPC under mutual TLS with real
+//! client certificates. Each alert is in the audit log before the approval it changed, and the
+//! decision's reasons name it.
+//!
+//! Deterministic without a controlled clock: `bob`'s settled history (another laptop) is
+//! written to the store before the gateway starts, so any certificate of this test is a new
+//! device; `carol` declares working days that exclude today and tomorrow (UTC), so any call she
+//! makes during the test is off hours.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{B256, U256};
+use serde_json::Value;
+use signgate_gateway::pipeline::setup;
+use signgate_policy::{
+    Policy,
+    anomaly::{CallKind, CertFingerprint},
+};
+use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
+use tonic::Code;
+
+use crate::{
+    alerts::{mtls_channel, mtls_env, pki, seed_operator},
+    demo,
+    support::{Options, approve, audit_events, start_provider_with_policy, submit, token_transfer},
+};
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// The demo policy with `[anomaly]` rules given `actions` (`(rule, action)` in TOML), and
+/// `carol` working only on days other than today and tomorrow (UTC).
+fn policy(actions: &[(&str, &str)]) -> String {
+    let today = (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400
+        + 3) as usize
+        % 7; // 1970-01-01 was a Thursday; Monday = 0
+    let days: Vec<String> = (0..7)
+        .filter(|d| *d != today && *d != (today + 1) % 7)
+        .map(|d| format!("\"{}\"", DAYS[d]))
+        .collect();
+    let hours = format!(
+        "id = \"carol\"\nworking_hours = {{ zone = \"UTC\", days = [{}], from = \"00:00\", to = \"23:59\" }}",
+        days.join(", ")
+    );
+    // Dave, the demo's only security operator, added the payee to the address book, and whoever
+    // vouched for an address does not approve the first payment to it: here erin added it, so
+    // dave can give the security approval an alert asks for.
+    let mut text = setup::DEMO_POLICY
+        .replacen("id = \"carol\"", &hours, 1)
+        .replacen("added_by = \"dave\"", "added_by = \"erin\"", 1);
+    assert_eq!(text.matches("working_hours").count(), 1);
+    assert!(text.contains("added_by = \"erin\""));
+    text.push_str("\n[anomaly]\n");
+    for (rule, action) in actions {
+        text.push_str(&format!("\n[anomaly.{rule}]\naction = {action}\n"));
+    }
+    text
+}
+
+/// A gateway under mutual TLS on `text`, with `bob` settled on another laptop, and a client
+/// with the operators' certificate.
+async fn start(
+    dir: &std::path::Path,
+    text: &str,
+) -> (
+    crate::support::Running,
+    GatewayClient<tonic::transport::Channel>,
+) {
+    signgate_simulator::evm::install_crypto_provider();
+    let policy = Policy::compile(text).unwrap();
+    let laptop = CertFingerprint(B256::repeat_byte(0x1a));
+    seed_operator(dir, &policy, "bob", CallKind::Approve, laptop).await;
+    let pki = pki::Pki::new("signgate e2e ca");
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut opts = Options::demo();
+    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
+    let gw = start_provider_with_policy(dir, opts.served(), Some(text)).await;
+    let ops = pki.client("ops.signgate.test");
+    let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await;
+    (gw, GatewayClient::new(channel))
+}
+
+fn needs(p: &pb::Proposal) -> pb::NeedsApprovals {
+    match p.decision.as_ref().and_then(|d| d.outcome.as_ref()) {
+        Some(pb::decision::Outcome::NeedsApprovals(n)) => n.clone(),
+        other => panic!("needs approvals, got {other:?}"),
+    }
+}
+
+fn missing(n: &pb::NeedsApprovals) -> Vec<(String, u32, u32)> {
+    n.missing
+        .iter()
+        .map(|m| (m.group.clone(), m.have, m.need))
+        .collect()
+}
+
+/// Positions in the log of the first record of `kind` for which `pred` holds.
+fn position(events: &[Value], pred: impl Fn(&Value) -> bool) -> usize {
+    events
+        .iter()
+        .position(pred)
+        .unwrap_or_else(|| panic!("no such record in {events:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_approval_asks_security_for_one_more_and_the_reason_names_the_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy(&[("new_device", "{ extra_approval = { role = \"security\" } }")]);
+    let (gw, mut c) = start(dir.path(), &text).await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    assert_eq!(missing(&needs(&p)), [("treasury".into(), 0, 2)]);
+
+    // Bob, settled on another laptop, approves from this one.
+    let p = approve(&mut c, &p, "bob").await;
+    let n = needs(&p);
+    assert_eq!(
+        missing(&n),
+        [("security".into(), 0, 1), ("treasury".into(), 1, 2)]
+    );
+    let reason = n
+        .reasons
+        .iter()
+        .find(|r| r.code == "anomaly.new_device")
+        .unwrap_or_else(|| panic!("the alert among the reasons: {n:#?}"));
+    assert!(reason.message.contains("operator `bob`"), "{reason:?}");
+    assert!(
+        reason
+            .message
+            .contains("one more approval from role `security`"),
+        "{reason:?}"
+    );
+    // Carol has no history: the learned rules stay quiet, her approval counts.
+    let p = approve(&mut c, &p, "carol").await;
+    assert_eq!(missing(&needs(&p)), [("security".into(), 0, 1)]);
+    // What the alert asked for: one approval from security.
+    let p = approve(&mut c, &p, "dave").await;
+    assert!(
+        matches!(
+            p.decision.as_ref().and_then(|d| d.outcome.as_ref()),
+            Some(pb::decision::Outcome::Approved(_))
+        ),
+        "{p:#?}"
+    );
+    gw.stop().await;
+
+    // The alert is in the log before the approval it changed, and each deciding call was
+    // judged once.
+    let events = audit_events(dir.path());
+    let alert = position(&events, |e| {
+        e["type"] == "anomaly" && e["anomaly"]["rule"] == "new_device"
+    });
+    let bobs = position(&events, |e| {
+        e["type"] == "approval_received" && e.to_string().contains("\"bob\"")
+    });
+    assert!(alert < bobs, "alert #{alert}, approval #{bobs}");
+    let observed = events
+        .iter()
+        .filter(|e| e["type"] == "call_observed")
+        .count();
+    assert_eq!(observed, 4, "a submission and three approvals, once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_off_hours_approval_whose_rule_says_not_counted_does_not_count_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy(&[("off_hours", "\"not_counted\"")]);
+    let (gw, mut c) = start(dir.path(), &text).await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    let n = needs(&p);
+    assert_eq!(missing(&n), [("treasury".into(), 1, 2)]);
+    let voided = n
+        .reasons
+        .iter()
+        .find(|r| r.code == "approval.anomalous")
+        .unwrap_or_else(|| panic!("carol's approval does not count: {n:#?}"));
+    assert!(voided.message.starts_with("carol's approval"), "{voided:?}");
+    assert!(voided.message.contains("anomaly.off_hours"), "{voided:?}");
+    let counts = &p.decision.as_ref().unwrap().approval_counts;
+    assert_eq!(counts.len(), 2, "{counts:#?}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_off_hours_approval_whose_rule_says_hold_delays_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy(&[("off_hours", "{ hold = { hours = 6 } }")]);
+    let (gw, mut c) = start(dir.path(), &text).await;
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;
+    let p = approve(&mut c, &p, "bob").await;
+    let p = approve(&mut c, &p, "carol").await;
+    let Some(pb::decision::Outcome::Approved(a)) =
+        p.decision.as_ref().and_then(|d| d.outcome.as_ref())
+    else {
+        panic!("approved: {p:#?}");
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let release = u64::try_from(a.release_after.as_ref().unwrap().seconds).unwrap();
+    assert!(
+        (now + 6 * 3600 - 120..=now + 6 * 3600).contains(&release),
+        "held six hours from carol's approval: {release} vs now {now}"
+    );
+    assert_eq!(a.notes.len(), 1, "{a:#?}");
+    assert_eq!(a.notes[0].code, "anomaly.off_hours");
+    let refused = c
+        .request_signatures(pb::RequestSignaturesRequest { id: p.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("time-locked"),
+        "{}",
+        refused.message()
+    );
+    gw.stop().await;
+}
