@@ -715,8 +715,9 @@ mod tests {
     /// An `[anomaly]` table on the demo policy, `new_device` with `action`.
     fn with_anomaly(action: &str) -> String {
         format!(
-            "{DEMO_POLICY}\n[anomaly]\n\n[anomaly.new_device]\naction = {action}\n\n\
-             [anomaly.off_hours]\naction = \"alert\"\n"
+            "{}\n[anomaly]\n\n[anomaly.new_device]\naction = {action}\n\n\
+             [anomaly.off_hours]\naction = \"alert\"\n",
+            crate::pipeline::setup::demo_policy_without_anomaly()
         )
     }
 

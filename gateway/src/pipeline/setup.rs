@@ -42,6 +42,15 @@ use crate::{
 pub const DEMO_STATE: &str = include_str!("../../config/demo/state.json");
 /// The bundled demo policy: the demo wallets and operators.
 pub const DEMO_POLICY: &str = include_str!("../../config/demo/policy.toml");
+
+/// The demo policy without its `[anomaly]` table (the last table of the file): what tests
+/// extend with anomaly settings of their own, or run with no call observed.
+pub fn demo_policy_without_anomaly() -> &'static str {
+    DEMO_POLICY
+        .find("\n[anomaly]")
+        .and_then(|at| DEMO_POLICY.get(..at))
+        .unwrap_or(DEMO_POLICY)
+}
 /// The bundled demo sanctions list (plain format).
 pub const DEMO_SANCTIONS: &str = include_str!("../../config/demo/sanctions.txt");
 /// Id of the demo sanctions list.

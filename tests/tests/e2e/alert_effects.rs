@@ -49,7 +49,7 @@ fn policy(actions: &[(&str, &str)]) -> String {
     // Dave, the demo's only security operator, added the payee to the address book, and whoever
     // vouched for an address does not approve the first payment to it: here erin added it, so
     // dave can give the security approval an alert asks for.
-    let mut text = setup::DEMO_POLICY
+    let mut text = setup::demo_policy_without_anomaly()
         .replacen("id = \"carol\"", &hours, 1)
         .replacen("added_by = \"dave\"", "added_by = \"erin\"", 1);
     assert_eq!(text.matches("working_hours").count(), 1);

@@ -57,7 +57,7 @@ fn policy_with_anomaly() -> String {
     format!(
         "{}\n[anomaly]\n\n[anomaly.repeated_refusals]\ncount = 3\nminutes = 15\n\
          kinds = [\"forged_signature\", \"stale_signature\"]\n",
-        setup::DEMO_POLICY
+        setup::demo_policy_without_anomaly()
     )
 }
 
@@ -182,7 +182,12 @@ async fn profiles_rebuilt_from_the_audit_log_equal_the_stored_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_anomaly_table_nothing_is_observed_or_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = start_provider_with_policy(dir.path(), Options::demo().served(), None).await;
+    let gw = start_provider_with_policy(
+        dir.path(),
+        Options::demo().served(),
+        Some(setup::demo_policy_without_anomaly()),
+    )
+    .await;
     let mut c = gw.client().await;
     let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
     let p = submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await;

@@ -125,6 +125,9 @@ async fn a_benign_transfer_is_approved_released_and_accepted_by_the_safe() {
     let kinds: Vec<String> = audit_kinds(dir.path())
         .into_iter()
         .skip_while(|k| k == "sanctions_list" || k == "server_started")
+        // The anomaly rules' observations of each call interleave; the order of the state
+        // changes is what this test is about.
+        .filter(|k| k != "call_observed" && k != "anomaly")
         .collect();
     let expected = [
         "proposal_submitted",
