@@ -14,8 +14,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use alloy_primitives::{Address, B256, FixedBytes};
-use sha2::{Digest as _, Sha256};
+use alloy_primitives::{Address, FixedBytes};
 use signgate_policy::anomaly::{
     Alert, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, RefusalKind, WalletId,
 };
@@ -70,6 +69,14 @@ pub trait JudgeNow: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the anomaly rules could not judge this call: {0}")]
 pub struct JudgeUnavailable(pub String);
+
+impl From<JudgeUnavailable> for crate::error::GatewayError {
+    /// A call the anomaly rules must judge before its decision, and could not: nothing is
+    /// decided without the alerts that might have changed it.
+    fn from(e: JudgeUnavailable) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
 
 /// The slot of one call's [`Facts`], shared by the layer and the code the call runs, and the
 /// judge the layer gave it.
@@ -136,7 +143,7 @@ fn with(f: impl FnOnce(&mut Facts)) {
 
 /// The transport's facts, from the authorisation interceptor.
 pub fn record_transport(identity: IdentityClass, cert_der: Option<&[u8]>, peer: Option<IpAddr>) {
-    let client_cert = cert_der.map(|der| CertFingerprint(B256::from_slice(&Sha256::digest(der))));
+    let client_cert = cert_der.map(CertFingerprint::of_der);
     with(|f| {
         f.identity = Some(identity);
         f.client_cert = client_cert;
@@ -190,6 +197,9 @@ pub async fn judge_now(call: CallKind) -> Result<Vec<Alert>, JudgeUnavailable> {
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::B256;
+    use sha2::{Digest as _, Sha256};
+
     use super::*;
 
     #[tokio::test]

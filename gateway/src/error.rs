@@ -65,14 +65,6 @@ impl GatewayError {
     }
 }
 
-impl From<crate::call_facts::JudgeUnavailable> for GatewayError {
-    /// A call the anomaly rules must judge before its decision, and could not: nothing is
-    /// decided without the alerts that might have changed it.
-    fn from(e: crate::call_facts::JudgeUnavailable) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
 impl From<signgate_chain::ChainError> for GatewayError {
     /// A chain that cannot be read refuses the call, whatever the cause: nothing is decided on
     /// state the gateway could not establish. A chain the configuration does not name is the

@@ -140,6 +140,7 @@ pub struct Observer {
     policy: Arc<dyn PolicySource>,
     queue: mpsc::Sender<Queued>,
     metrics: Arc<Metrics>,
+    judge_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Observer {
@@ -164,9 +165,18 @@ impl Observer {
                 policy,
                 queue,
                 metrics,
+                judge_timeout: JUDGE_NOW_TIMEOUT,
             },
             rx,
         )
+    }
+
+    /// How long a call judged while it runs waits for its judgement ([`JUDGE_NOW_TIMEOUT`]
+    /// unless set).
+    #[must_use]
+    pub const fn with_judge_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.judge_timeout = timeout;
+        self
     }
 
     /// Now, from the gateway's one clock: when a call arrived.
@@ -218,7 +228,7 @@ impl JudgeNow for Observer {
             let observation = observation(&policy, call, &facts, Code::Ok);
             let (reply, answer) = oneshot::channel();
             let queued = Queued::Running { observation, reply };
-            let judged = tokio::time::timeout(JUDGE_NOW_TIMEOUT, async {
+            let judged = tokio::time::timeout(this.judge_timeout, async {
                 this.queue
                     .send(queued)
                     .await
@@ -231,9 +241,9 @@ impl JudgeNow for Observer {
             judged.unwrap_or_else(|_| {
                 this.metrics.anomaly_lost("judge_timeout");
                 Err(JudgeUnavailable(format!(
-                    "no judgement within {} s (the anomaly worker is behind); nothing was \
+                    "no judgement within {} ms (the anomaly worker is behind); nothing was \
                      decided, try again",
-                    JUDGE_NOW_TIMEOUT.as_secs()
+                    this.judge_timeout.as_millis()
                 )))
             })
         })
@@ -410,6 +420,57 @@ mod tests {
         assert_eq!(o.outcome, Outcome::Refused(RefusalKind::DeniedSanctions));
         let o = observation(&policy, approve, &facts(None, None), Code::InvalidArgument);
         assert_eq!(o.outcome, Outcome::Refused(RefusalKind::Other));
+    }
+
+    struct InForce(Arc<Policy>);
+
+    impl PolicySource for InForce {
+        fn current(&self) -> Option<Arc<Policy>> {
+            Some(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_judged_while_it_runs_fails_closed_when_no_judgement_comes() {
+        let policy = Arc::new(demo_policy());
+        let (observer, mut queue) = Observer::new(
+            crate::clock::system(),
+            Arc::new(InForce(policy)),
+            Arc::new(Metrics::default()),
+        );
+        let observer = observer.with_judge_timeout(std::time::Duration::from_millis(50));
+        let facts = facts(Some([1; 32]), None);
+        // A worker that is behind: the call waits its turn, then fails closed.
+        let err = observer
+            .judge(CallKind::Approve, facts.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("no judgement within 50 ms"),
+            "{err}"
+        );
+        assert!(matches!(queue.try_recv(), Ok(Queued::Running { .. })));
+        // A worker that cannot record: its refusal is the call's.
+        let judged = tokio::spawn({
+            let observer = observer.clone();
+            let facts = facts.clone();
+            async move { observer.judge(CallKind::Approve, facts).await }
+        });
+        let Some(Queued::Running { reply, .. }) = queue.recv().await else {
+            panic!("the running call is queued");
+        };
+        reply
+            .send(Err(JudgeUnavailable("disk full".to_owned())))
+            .unwrap();
+        let err = judged.await.unwrap().unwrap_err();
+        assert_eq!(err, JudgeUnavailable("disk full".to_owned()));
+        // And a finished call is never queued again once it was judged while it ran.
+        let judged_facts = Facts {
+            judged: true,
+            ..facts.clone()
+        };
+        observer.finished("Approve", &judged_facts, Code::Ok);
+        assert!(queue.try_recv().is_err());
     }
 
     #[test]

@@ -38,6 +38,20 @@ impl Pki {
         self.issue(&[name], &[ExtendedKeyUsagePurpose::ClientAuth])
     }
 
+    /// A client certificate as [`Pki::client`] makes it, with its DER encoding (what the
+    /// gateway fingerprints).
+    #[allow(
+        dead_code,
+        reason = "the e2e crate uses it; gateway's own test binaries do not"
+    )]
+    pub fn client_with_der(&self, name: &str) -> (String, String, Vec<u8>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+    }
+
     /// A leaf with these subjectAltNames (`spiffe:`… as URIs, the rest as DNS names) and
     /// extended key usages (none: no extension).
     pub fn issue(&self, sans: &[&str], usages: &[ExtendedKeyUsagePurpose]) -> (String, String) {

@@ -24,6 +24,14 @@ use crate::{
 #[serde(transparent)]
 pub struct CertFingerprint(pub B256);
 
+impl CertFingerprint {
+    /// The fingerprint of a certificate: SHA-256 of its DER encoding.
+    pub fn of_der(der: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(B256::from_slice(&sha2::Sha256::digest(der)))
+    }
+}
+
 impl fmt::Display for CertFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

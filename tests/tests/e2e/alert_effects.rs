@@ -230,3 +230,179 @@ async fn an_off_hours_approval_whose_rule_says_hold_delays_the_release() {
     );
     gw.stop().await;
 }
+
+fn shapes_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/attacks/anomaly")
+}
+
+/// The status code named in a shape file.
+fn code(name: &str, file: &str) -> Code {
+    match name {
+        "OK" => Code::Ok,
+        "ALREADY_EXISTS" => Code::AlreadyExists,
+        "FAILED_PRECONDITION" => Code::FailedPrecondition,
+        "PERMISSION_DENIED" => Code::PermissionDenied,
+        "UNAVAILABLE" => Code::Unavailable,
+        other => panic!("{file}: unknown code {other}"),
+    }
+}
+
+/// One shape file against its own gateway; panics naming the file and the step that went
+/// otherwise.
+async fn run_shape(path: &std::path::Path) {
+    use crate::support::{approve_request, cancel_request, statement, submission, submit_request};
+
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let rules: Vec<(String, String)> = spec["rules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{file}: `rules`"))
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let rules: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let text = policy(&rules);
+
+    signgate_simulator::evm::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new("signgate e2e ca");
+    let usual = pki.client_with_der("ops.signgate.test");
+    let new = pki.client_with_der("ops.signgate.test");
+    let compiled = Policy::compile(&text).unwrap();
+    let laptop = CertFingerprint::of_der(&usual.2);
+    seed_operator(dir.path(), &compiled, "alice", CallKind::Submit, laptop).await;
+    seed_operator(dir.path(), &compiled, "bob", CallKind::Approve, laptop).await;
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut opts = Options::demo();
+    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
+    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let port = gw.addr.port();
+    let mut on_usual = GatewayClient::new(
+        mtls_channel(port, &pki.ca_pem, &(usual.0.clone(), usual.1.clone())).await,
+    );
+    let mut on_new =
+        GatewayClient::new(mtls_channel(port, &pki.ca_pem, &(new.0.clone(), new.1.clone())).await);
+
+    let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), 0);
+    let mut last: Option<pb::Proposal> = None;
+    for (i, step) in spec["steps"].as_array().unwrap().iter().enumerate() {
+        let act = step["act"].as_str().unwrap();
+        let by = step["by"].as_str().unwrap();
+        let c = match step["device"].as_str().unwrap() {
+            "usual" => &mut on_usual,
+            "new" => &mut on_new,
+            other => panic!("{file}: device {other}"),
+        };
+        let want = code(step["code"].as_str().unwrap_or("OK"), &file);
+        let current = || {
+            last.clone()
+                .unwrap_or_else(|| panic!("{file}: step {i} needs a proposal"))
+        };
+        let answer = match act {
+            "submit" | "resubmit" => c
+                .submit_proposal(submit_request(
+                    &submission(demo::DEMO_SAFE, &tx),
+                    &demo::operator(by),
+                ))
+                .await
+                .map(|r| Some(r.into_inner())),
+            "approve" => c
+                .approve(approve_request(
+                    &statement(&current(), pb::ApprovalKind::Approve),
+                    &demo::operator(by),
+                ))
+                .await
+                .map(|r| Some(r.into_inner())),
+            "cancel" => c
+                .cancel(cancel_request(&current(), by, "shape test"))
+                .await
+                .map(|r| Some(r.into_inner())),
+            "release" => c
+                .request_signatures(pb::RequestSignaturesRequest { id: current().id })
+                .await
+                .map(|_| None),
+            other => panic!("{file}: unknown act {other}"),
+        };
+        match answer {
+            Ok(p) => {
+                assert_eq!(want, Code::Ok, "{file}: step {i} ({act} by {by}) passed");
+                if let Some(p) = p {
+                    last = Some(p);
+                }
+            }
+            Err(status) => {
+                assert_eq!(
+                    status.code(),
+                    want,
+                    "{file}: step {i} ({act} by {by}): {status:?}"
+                );
+            }
+        }
+    }
+    let id = last.unwrap_or_else(|| panic!("{file}: no proposal")).id;
+    let p = on_usual
+        .get_proposal(pb::GetProposalRequest { id })
+        .await
+        .unwrap()
+        .into_inner();
+    gw.stop().await;
+
+    let expect = &spec["expect"];
+    let state = pb::ProposalState::try_from(p.state).unwrap();
+    assert_eq!(
+        state.as_str_name(),
+        expect["state"].as_str().unwrap(),
+        "{file}: {p:#?}"
+    );
+    let outcome = p.decision.as_ref().and_then(|d| d.outcome.as_ref());
+    let (reasons, shown_missing) = match outcome {
+        Some(pb::decision::Outcome::NeedsApprovals(n)) => (
+            n.reasons.clone(),
+            n.missing
+                .iter()
+                .map(|m| format!("{}:{}/{}", m.group, m.have, m.need))
+                .collect::<Vec<_>>(),
+        ),
+        Some(pb::decision::Outcome::Approved(a)) => (a.notes.clone(), Vec::new()),
+        Some(pb::decision::Outcome::Denied(d)) => (d.reasons.clone(), Vec::new()),
+        None => panic!("{file}: no decision"),
+    };
+    if let Some(missing) = expect["missing"].as_array() {
+        let want: Vec<&str> = missing.iter().map(|m| m.as_str().unwrap()).collect();
+        assert_eq!(shown_missing, want, "{file}: {reasons:#?}");
+    }
+    for code in expect["reason_codes"].as_array().into_iter().flatten() {
+        let code = code.as_str().unwrap();
+        assert!(
+            reasons.iter().any(|r| r.code == code),
+            "{file}: no reason {code} among {reasons:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shape_around_the_anomaly_rules_gets_its_decision() {
+    let mut files: Vec<_> = std::fs::read_dir(shapes_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "the shapes lost files: {files:?}");
+    for f in &files {
+        run_shape(f).await;
+    }
+}
