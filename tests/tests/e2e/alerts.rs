@@ -545,6 +545,11 @@ pub async fn seed_operator(
         &history,
         policy.anomaly(),
     );
+    save_seeded(dir, &profile).await;
+}
+
+/// Writes `profile` to the store of the gateway that will run in `dir`, before it starts.
+pub async fn save_seeded(dir: &Path, profile: &Profile) {
     let at = signgate_gateway::store::UnixMillis(0);
     match crate::support::Backend::from_env() {
         crate::support::Backend::Postgres => {
@@ -559,7 +564,7 @@ pub async fn seed_operator(
             let saved = store.profile_store().unwrap();
             assert!(
                 saved
-                    .save_profile(Vec::new(), &profile, None, at)
+                    .save_profile(Vec::new(), profile, None, at)
                     .await
                     .unwrap()
             );
@@ -571,7 +576,7 @@ pub async fn seed_operator(
             let saved = store.profile_store().unwrap();
             assert!(
                 saved
-                    .save_profile(Vec::new(), &profile, None, at)
+                    .save_profile(Vec::new(), profile, None, at)
                     .await
                     .unwrap()
             );

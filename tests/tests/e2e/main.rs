@@ -12,6 +12,7 @@
 
 mod admin;
 mod alert_effects;
+mod alert_rules;
 mod alerts;
 mod approvals;
 mod attacks;
