@@ -97,6 +97,8 @@ pub struct Options {
     /// With `reload_list`: reload every list (`Admin.ReloadSanctionsLists`) once, in the middle
     /// of the measurement window.
     pub reload_midway: bool,
+    /// Also load an in-process gateway on the demo policy without `[anomaly]`, after the first.
+    pub without_anomaly_too: bool,
 }
 
 /// Runs the load against the gateway, then against the echo floor, and reports both.
@@ -149,6 +151,20 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
     if let Some(running) = own_gateway {
         running.stop().await?;
     }
+    let without_anomaly = if opts.without_anomaly_too {
+        let running = servers::start_gateway_without_anomaly().await?;
+        let addr = running.addr.to_string();
+        let submissions = request::Submissions::new(request::demo_initiator()?);
+        let target = target::Target::gateway(&addr, submissions).await?;
+        let tally = apply(&target, opts.load, windows).await;
+        running.stop().await?;
+        Some(tally?.report(
+            format!("{addr} (in-process, demo policy without [anomaly])"),
+            opts.duration,
+        ))
+    } else {
+        None
+    };
 
     let echo_server = servers::start_echo().await?;
     let echo_addr = echo_server.addr.to_string();
@@ -156,12 +172,14 @@ pub async fn run(opts: &Options) -> Result<Report, LoadError> {
     let echo_tally = apply(&echo, opts.load, windows).await;
     echo_server.stop().await?;
 
-    Ok(Report::new(
+    let mut report = Report::new(
         report::ModeReport::of(opts),
         request_bytes,
         gateway_tally?.report(format!("{gateway_addr} ({where_gateway})"), opts.duration),
         echo_tally?.report(format!("{echo_addr} (in-process)"), opts.duration),
-    ))
+    );
+    report.without_anomaly = without_anomaly;
+    Ok(report)
 }
 
 pub(crate) async fn apply(

@@ -45,6 +45,10 @@ struct Args {
     /// window (Admin.ReloadSanctionsLists); run without it for the comparison.
     #[arg(long, requires = "reload_list")]
     reload_midway: bool,
+    /// Also load a second in-process gateway on the demo policy without its `[anomaly]` table,
+    /// in the same run: what observing and judging every call costs.
+    #[arg(long, conflicts_with_all = ["target", "live", "reload_list"])]
+    without_anomaly_too: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -93,6 +97,7 @@ fn main() -> anyhow::Result<()> {
         target: args.target,
         reload_list: args.reload_list,
         reload_midway: args.reload_midway,
+        without_anomaly_too: args.without_anomaly_too,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {

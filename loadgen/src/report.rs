@@ -243,6 +243,10 @@ pub struct Report {
     pub echo: TargetReport,
     /// Gateway / echo.
     pub ratio: Ratio,
+    /// With `--without-anomaly-too`: the same load on a gateway whose policy has no
+    /// `[anomaly]` table (nothing observed or judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_anomaly: Option<TargetReport>,
 }
 
 impl Report {
@@ -264,6 +268,7 @@ impl Report {
             gateway,
             echo,
             ratio,
+            without_anomaly: None,
         }
     }
 
@@ -327,6 +332,19 @@ impl Report {
         }
         let _ = writeln!(out, "gateway decisions: {}", counts(&g.outcomes));
         let _ = writeln!(out, "gateway: {}, echo: {}", g.target, e.target);
+        if let Some(w) = &self.without_anomaly {
+            let _ = writeln!(
+                out,
+                "without [anomaly]: {:.1} req/s, p50 {} ms, p99 {} ms ({} ok); with ÷ without: \
+                 p50 {:.2}, throughput {:.2}",
+                w.throughput_rps,
+                ms(w.latency_us.p50),
+                ms(w.latency_us.p99),
+                w.ok,
+                ratio(gl.p50 as f64, w.latency_us.p50 as f64),
+                ratio(g.throughput_rps, w.throughput_rps),
+            );
+        }
         out
     }
 }

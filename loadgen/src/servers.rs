@@ -124,6 +124,26 @@ pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> 
     Ok(running)
 }
 
+/// [`start_gateway`] on the demo policy without its `[anomaly]` table: nothing observed,
+/// judged or recorded about operators, for the comparison with the demo as it ships.
+pub async fn start_gateway_without_anomaly() -> Result<Running, LoadError> {
+    use signgate_gateway::config::PipelineSources;
+    let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
+    let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
+    let mut cfg = demo_config(&data)?;
+    let files = setup::write_demo(&cfg.data_dir).map_err(|e| server(&e))?;
+    std::fs::write(&files.policy, setup::demo_policy_without_anomaly()).map_err(|e| server(&e))?;
+    cfg.sources = PipelineSources::Files {
+        state: files.state,
+        policy: files.policy,
+        lists: files.lists,
+        oracles: files.oracles,
+    };
+    cfg.audit.checkpoint_dir = data.path().join("witness");
+    let (running, _) = start_configured(cfg, data).await?;
+    Ok(running)
+}
+
 /// Calls `Admin.ReloadSanctionsLists` on the gateway at `addr` after `delay`; how long the
 /// reload took. A list the reload refused is an error (the measurement would be of nothing).
 pub async fn reload_lists_after(

@@ -18,7 +18,8 @@ fn count(map: &std::collections::BTreeMap<String, u64>, key: &str) -> u64 {
 }
 
 /// Twenty demo transfers at 10 req/s: every one answered, every one a distinct proposal that
-/// waits for two treasury approvals; twenty echoes of the same size.
+/// waits for two treasury approvals; twenty echoes of the same size; and twenty more on the
+/// demo without `[anomaly]`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_rate_run_counts_every_request_and_decision() {
     let report = run(&Options {
@@ -28,6 +29,7 @@ async fn fixed_rate_run_counts_every_request_and_decision() {
         target: None,
         reload_list: None,
         reload_midway: false,
+        without_anomaly_too: true,
     })
     .await
     .unwrap();
@@ -51,9 +53,16 @@ async fn fixed_rate_run_counts_every_request_and_decision() {
     assert!(g.throughput_rps > 0.0 && e.throughput_rps > 0.0);
     assert!(report.ratio.p50 > 0.0 && report.ratio.throughput > 0.0);
 
+    let without = report.without_anomaly.as_ref().unwrap();
+    assert_eq!(without.ok, 20, "{}", report.table());
+    assert_eq!(count(&without.outcomes, "needs_approvals"), 20);
+    assert!(without.target.contains("without [anomaly]"));
+    assert!(report.table().contains("without [anomaly]: "));
+
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["mode"]["kind"], "fixed_rate");
     assert_eq!(json["gateway"]["outcomes"]["needs_approvals"], 20);
+    assert_eq!(json["without_anomaly"]["ok"], 20);
 }
 
 /// Two calls in flight for a moment, after a warm-up that is left out: answers only, and the
@@ -67,6 +76,7 @@ async fn saturation_run_counts_answers_without_errors() {
         target: None,
         reload_list: None,
         reload_midway: false,
+        without_anomaly_too: false,
     })
     .await
     .unwrap();
@@ -147,6 +157,7 @@ async fn a_list_reloaded_midway_leaves_every_call_answered() {
         target: None,
         reload_list: Some(list),
         reload_midway: true,
+        without_anomaly_too: false,
     })
     .await
     .unwrap();
@@ -172,6 +183,7 @@ async fn replicas_run_measures_sqlite_and_one_to_three_replicas() {
         target: None,
         reload_list: None,
         reload_midway: false,
+        without_anomaly_too: false,
     };
     let report = signgate_loadgen::replicas::run_replicas(&opts, &base)
         .await
