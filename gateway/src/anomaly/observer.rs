@@ -1,9 +1,12 @@
 //! From a finished call to alerts: the [`Observer`] the layer hands each call to, and the
 //! worker ([`run`]) that judges and learns.
 //!
-//! The call's answer never waits for any of this: the layer builds the [`Observation`] and
-//! queues it without blocking (a full queue drops it, counted in
-//! `signgate_anomaly_observations_lost{why="queue_full"}` and logged). One worker per gateway
+//! A finished call's answer never waits for any of this: the layer builds the [`Observation`]
+//! and queues it without blocking (a full queue drops it, counted in
+//! `signgate_anomaly_observations_lost{why="queue_full"}` and logged). A submission or an
+//! approval under a policy whose rules change decisions is judged while it runs instead
+//! ([`JudgeNow`], [`Queued::Running`]): it waits behind the calls queued before it for its
+//! alerts, at most [`JUDGE_NOW_TIMEOUT`], and fails closed without them. One worker per gateway
 //! takes the queue in order; for each call it reads the subject's profile, runs
 //! [`evaluate`] on the history *before* the call, folds the call in with [`Profile::observe`],
 //! and writes the profile with the call's `call_observed` record and one `anomaly` record per

@@ -1,9 +1,13 @@
-//! What a call's alerts do to the decision on its proposal, as data the gateway applies:
-//! extra approvals to require, a hold, and whether the call's approval counts.
+//! What a call's alerts do to the decision on its proposal: one more approval from a role, a
+//! hold, an approval that does not count.
 //!
-//! Kept apart from [`crate::evaluate()`] on purpose: the quorum and deny rules stay exactly as
-//! they are, and the gateway adds these effects where it assembles the decision, naming the
-//! alerts in the reasons it shows approvers.
+//! An alert whose rule asks for more than a record becomes a [`ProposalAlert`] in the
+//! proposal's [`crate::Evidence`], so [`crate::evaluate()`] applies it like any other fact: an
+//! extra role slot in the quorum ([`extra_roles`]), a later `release_after`
+//! ([`ProposalAlert::hold_until`]), a voided approval ([`ProposalAlert::voids`],
+//! `approval.anomalous`). Every later decision, and an auditor re-deciding from the log, sees
+//! the same alerts. [`AlertEffects`] sums up one call's alerts for callers that want the effect
+//! without a proposal.
 
 use std::fmt;
 
