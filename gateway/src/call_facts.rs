@@ -10,14 +10,19 @@
 
 use std::{
     net::IpAddr,
-    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
 };
 
 use alloy_primitives::{Address, FixedBytes};
-use signgate_policy::anomaly::{
-    Alert, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, RefusalKind, WalletId,
+use signgate_policy::{
+    Policy,
+    anomaly::{
+        Alert, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, Observation,
+        Outcome, ProbationFacts, RefusalKind, SourceNetwork, WalletId,
+    },
+    time::Timestamp,
 };
+use tonic::Code;
 
 use crate::domain::records::UnixMillis;
 
@@ -46,53 +51,17 @@ pub struct Facts {
     pub approval: Option<ApprovalContext>,
     /// Why the call was refused, when the code that refused it knows better than the status.
     pub refusal: Option<RefusalKind>,
-    /// Whether the call was already judged while it ran ([`judge_now`]): the layer must not
-    /// hand it to the rules a second time.
+    /// Whether the call was judged while it ran, its observation and alerts recorded with the
+    /// state change it made ([`judged`]): the layer must not hand it to the rules again.
     pub judged: bool,
+    /// The alerts of a call judged while it ran, for the layer to announce once it ends.
+    pub alerts: Vec<Alert>,
 }
 
-/// The alerts of a call judged while it runs, once they are in the audit log.
-pub type Judged = Pin<Box<dyn Future<Output = Result<Vec<Alert>, JudgeUnavailable>> + Send>>;
-
-/// Judges a call while it runs, in order with every call observed before it: what a policy
-/// whose anomaly rules change decisions needs before the decision is committed. The anomaly
-/// module implements it; the layer puts it in each call's slot, so the pipeline (below the
-/// anomaly module) reaches it without depending on it.
-pub trait JudgeNow: Send + Sync + 'static {
-    /// The alerts of the call `call` with `facts`, recorded.
-    fn judge(&self, call: CallKind, facts: Facts) -> Judged;
-}
-
-/// The anomaly rules could not judge the call in time, or could not record their judgement;
-/// the call must fail closed (a decision that should have had an alert's effect cannot be
-/// taken without it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the anomaly rules could not judge this call: {0}")]
-pub struct JudgeUnavailable(pub String);
-
-impl From<JudgeUnavailable> for crate::error::GatewayError {
-    /// A call the anomaly rules must judge before its decision, and could not: nothing is
-    /// decided without the alerts that might have changed it.
-    fn from(e: JudgeUnavailable) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
-/// The slot of one call's [`Facts`], shared by the layer and the code the call runs, and the
-/// judge the layer gave it.
-#[derive(Clone, Default)]
+/// The slot of one call's [`Facts`], shared by the layer and the code the call runs.
+#[derive(Debug, Clone, Default)]
 pub struct CallFacts {
     facts: Arc<Mutex<Facts>>,
-    judge: Option<Arc<dyn JudgeNow>>,
-}
-
-impl std::fmt::Debug for CallFacts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallFacts")
-            .field("facts", &self.snapshot())
-            .field("judge", &self.judge.is_some())
-            .finish()
-    }
 }
 
 impl CallFacts {
@@ -103,15 +72,7 @@ impl CallFacts {
                 at: Some(at),
                 ..Facts::default()
             })),
-            judge: None,
         }
-    }
-
-    /// The slot with `judge` for calls that must be judged while they run.
-    #[must_use]
-    pub fn with_judge(mut self, judge: Arc<dyn JudgeNow>) -> Self {
-        self.judge = Some(judge);
-        self
     }
 
     /// The facts gathered so far.
@@ -178,21 +139,73 @@ pub fn record_refusal(kind: RefusalKind) {
     });
 }
 
-/// Judges the current call now, with the facts gathered so far, and marks it judged so the
-/// layer does not judge it again when it ends. Outside a call, or in a call whose layer has no
-/// judge (a gateway built without the anomaly rules), there is nothing to judge: no alerts.
-///
-/// The caller decides whether the policy needs this (rules whose action changes decisions);
-/// the judge resolves once the alerts and the call's observation are in the audit log.
-pub async fn judge_now(call: CallKind) -> Result<Vec<Alert>, JudgeUnavailable> {
-    let Ok(Some((judge, facts))) = CALL.try_with(|c| {
-        let judge = c.judge.clone()?;
-        c.update(|f| f.judged = true);
-        Some((judge, c.snapshot()))
-    }) else {
-        return Ok(Vec::new());
+/// The facts of the current call so far, when it is observed (the layer opened its slot at a
+/// known instant); `None` outside a call, or in a gateway built without the anomaly rules.
+pub fn current() -> Option<Facts> {
+    CALL.try_with(CallFacts::snapshot)
+        .ok()
+        .filter(|f| f.at.is_some())
+}
+
+/// Marks the current call as judged while it ran, with the alerts its state change recorded:
+/// the layer announces them when the call ends, instead of judging it again.
+pub fn judged(alerts: Vec<Alert>) {
+    with(|f| {
+        f.judged = true;
+        f.alerts = alerts;
+    });
+}
+
+/// The call's instant as the policy counts time: whole seconds.
+fn seconds(at: UnixMillis) -> Timestamp {
+    Timestamp(u64::try_from(at.0).unwrap_or(0) / 1000)
+}
+
+/// The observation of a call, under `policy`, as it ended with `code` (or as it stands, with
+/// `Code::Ok`, for a call judged while it runs): the operator is whoever holds the key the
+/// request named; the outcome is the refusal the code that refused recorded, else what the
+/// status says.
+pub fn observation(policy: &Policy, call: CallKind, facts: &Facts, code: Code) -> Observation {
+    let at = seconds(facts.at.unwrap_or(UnixMillis(0)));
+    let holder = facts.key.as_ref().and_then(|k| policy.key_holder(&k.0));
+    let operator = holder.map(|(op, _)| op.id.clone());
+    let outcome = match (facts.refusal, code) {
+        (Some(kind), _) => Outcome::Refused(kind),
+        (None, Code::Ok) => Outcome::Allowed,
+        (None, _) if facts.key.is_some() && holder.is_none() => {
+            Outcome::Refused(RefusalKind::UnknownKey)
+        }
+        (None, Code::PermissionDenied | Code::Unauthenticated) => {
+            Outcome::Refused(RefusalKind::PermissionDenied)
+        }
+        (None, _) => Outcome::Refused(RefusalKind::Other),
     };
-    judge.judge(call, facts).await
+    let identity = if operator.is_some() {
+        IdentityClass::Operator
+    } else {
+        facts.identity.unwrap_or(IdentityClass::GatewayClient)
+    };
+    let probation = match (&operator, &facts.wallet) {
+        (Some(op), Some(w)) => ProbationFacts::from_policy(policy, op, facts.key.as_ref(), w, at),
+        _ => None,
+    };
+    Observation {
+        at,
+        operator,
+        key: facts.key,
+        client_cert: facts.client_cert,
+        network: facts.peer.map(SourceNetwork::of),
+        identity,
+        call,
+        wallet: facts.wallet,
+        outcome,
+        approval: if call == CallKind::Approve {
+            facts.approval
+        } else {
+            None
+        },
+        probation,
+    }
 }
 
 #[cfg(test)]

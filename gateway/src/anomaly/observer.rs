@@ -4,9 +4,10 @@
 //! A finished call's answer never waits for any of this: the layer builds the [`Observation`]
 //! and queues it without blocking (a full queue drops it, counted in
 //! `signgate_anomaly_observations_lost{why="queue_full"}` and logged). A submission or an
-//! approval under a policy whose rules change decisions is judged while it runs instead
-//! ([`JudgeNow`], [`Queued::Running`]): it waits behind the calls queued before it for its
-//! alerts, at most [`JUDGE_NOW_TIMEOUT`], and fails closed without them. One worker per gateway
+//! approval under a policy whose rules change decisions is judged while it runs instead, by the
+//! pipeline, which writes the profile and the records with the change it makes
+//! (`crate::pipeline`'s `judged` module); the worker only announces its alerts
+//! ([`Queued::Judged`]). One worker per gateway
 //! takes the queue in order; for each call it reads the subject's profile, runs
 //! [`evaluate`] on the history *before* the call, folds the call in with [`Profile::observe`],
 //! and writes the profile with the call's `call_observed` record and one `anomaly` record per
@@ -21,18 +22,14 @@ use std::sync::Arc;
 use signgate_audit::AuditEvent;
 use signgate_policy::{
     Policy,
-    anomaly::{
-        AdminCall, Alert, CallKind, IdentityClass, Observation, Outcome, ProbationFacts, Profile,
-        ReadCall, RefusalKind, SourceNetwork, evaluate,
-    },
-    time::Timestamp,
+    anomaly::{AdminCall, Alert, CallKind, Observation, Profile, ReadCall, evaluate},
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
 use super::{PolicySource, webhook::WebhookQueue};
-use crate::call_facts::{Facts, JudgeNow, JudgeUnavailable, Judged};
+use crate::call_facts::{Facts, observation};
 use crate::{
     clock::SharedClock,
     domain::records::UnixMillis,
@@ -46,23 +43,14 @@ pub const OBSERVATION_QUEUE: usize = 4_096;
 pub const ALERT_BUFFER: usize = 256;
 /// Attempts at one profile write that keeps losing to another replica's.
 const MAX_ATTEMPTS: usize = 8;
-/// How long a call judged while it runs waits for its turn and its records before it fails
-/// closed (UNAVAILABLE): the worker may be behind the calls queued before it.
-pub const JUDGE_NOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// One item of the worker's queue: a finished call to judge and learn, or a call still running
-/// whose decision waits for its alerts.
+/// One item of the worker's queue.
 #[derive(Debug)]
 pub enum Queued {
-    /// A finished call; nobody waits for it.
+    /// A finished call to judge, learn and record.
     Finished(Observation),
-    /// A call judged while it runs: the alerts (recorded) go back on `reply`.
-    Running {
-        /// The call so far, taken as allowed.
-        observation: Observation,
-        /// Where its alerts go, or why it could not be judged.
-        reply: oneshot::Sender<Result<Vec<Alert>, JudgeUnavailable>>,
-    },
+    /// The alerts of a call judged while it ran, already recorded with the state change it
+    /// made: only to announce.
+    Judged(Vec<Alert>),
 }
 
 /// The call a gRPC method makes, for the methods the rules know; `None` for any other path.
@@ -85,57 +73,6 @@ pub fn call_kind(method: &str) -> Option<CallKind> {
     })
 }
 
-/// The call's instant as the policy counts time: whole seconds.
-fn seconds(at: UnixMillis) -> Timestamp {
-    Timestamp(u64::try_from(at.0).unwrap_or(0) / 1000)
-}
-
-/// The observation of a finished call, under `policy`: the operator is whoever holds the key
-/// the request named; the outcome is the refusal the code that refused recorded, else what the
-/// status says.
-pub fn observation(policy: &Policy, call: CallKind, facts: &Facts, code: Code) -> Observation {
-    let at = seconds(facts.at.unwrap_or(UnixMillis(0)));
-    let holder = facts.key.as_ref().and_then(|k| policy.key_holder(&k.0));
-    let operator = holder.map(|(op, _)| op.id.clone());
-    let outcome = match (facts.refusal, code) {
-        (Some(kind), _) => Outcome::Refused(kind),
-        (None, Code::Ok) => Outcome::Allowed,
-        (None, _) if facts.key.is_some() && holder.is_none() => {
-            Outcome::Refused(RefusalKind::UnknownKey)
-        }
-        (None, Code::PermissionDenied | Code::Unauthenticated) => {
-            Outcome::Refused(RefusalKind::PermissionDenied)
-        }
-        (None, _) => Outcome::Refused(RefusalKind::Other),
-    };
-    let identity = if operator.is_some() {
-        IdentityClass::Operator
-    } else {
-        facts.identity.unwrap_or(IdentityClass::GatewayClient)
-    };
-    let probation = match (&operator, &facts.wallet) {
-        (Some(op), Some(w)) => ProbationFacts::from_policy(policy, op, facts.key.as_ref(), w, at),
-        _ => None,
-    };
-    Observation {
-        at,
-        operator,
-        key: facts.key,
-        client_cert: facts.client_cert,
-        network: facts.peer.map(SourceNetwork::of),
-        identity,
-        call,
-        wallet: facts.wallet,
-        outcome,
-        approval: if call == CallKind::Approve {
-            facts.approval
-        } else {
-            None
-        },
-        probation,
-    }
-}
-
 /// What the [`crate::server::observe`] layer hands finished calls to. Cheap to clone.
 #[derive(Clone)]
 pub struct Observer {
@@ -143,7 +80,6 @@ pub struct Observer {
     policy: Arc<dyn PolicySource>,
     queue: mpsc::Sender<Queued>,
     metrics: Arc<Metrics>,
-    judge_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Observer {
@@ -168,18 +104,9 @@ impl Observer {
                 policy,
                 queue,
                 metrics,
-                judge_timeout: JUDGE_NOW_TIMEOUT,
             },
             rx,
         )
-    }
-
-    /// How long a call judged while it runs waits for its judgement ([`JUDGE_NOW_TIMEOUT`]
-    /// unless set).
-    #[must_use]
-    pub const fn with_judge_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.judge_timeout = timeout;
-        self
     }
 
     /// Now, from the gateway's one clock: when a call arrived.
@@ -200,7 +127,16 @@ impl Observer {
             return;
         }
         if facts.judged {
-            // Judged while it ran, before its decision.
+            // Judged while it ran, recorded with its state change: only announced here.
+            if !facts.alerts.is_empty()
+                && self
+                    .queue
+                    .try_send(Queued::Judged(facts.alerts.clone()))
+                    .is_err()
+            {
+                // Recorded in the log all the same; only the announcement is lost.
+                self.metrics.anomaly_lost("queue_full");
+            }
             return;
         }
         let observation = observation(&policy, call, facts, code);
@@ -214,42 +150,6 @@ impl Observer {
                 );
             }
         }
-    }
-}
-
-impl JudgeNow for Observer {
-    /// Queues the running call behind every call observed before it and waits (at most
-    /// [`JUDGE_NOW_TIMEOUT`]) for its alerts: the profile it is judged against holds every
-    /// earlier call of this gateway. Whatever goes wrong is [`JudgeUnavailable`], which fails
-    /// the call closed.
-    fn judge(&self, call: CallKind, facts: Facts) -> Judged {
-        let this = self.clone();
-        Box::pin(async move {
-            let Some(policy) = this.policy.current() else {
-                return Err(JudgeUnavailable("no policy is in force".to_owned()));
-            };
-            let observation = observation(&policy, call, &facts, Code::Ok);
-            let (reply, answer) = oneshot::channel();
-            let queued = Queued::Running { observation, reply };
-            let judged = tokio::time::timeout(this.judge_timeout, async {
-                this.queue
-                    .send(queued)
-                    .await
-                    .map_err(|_| JudgeUnavailable("the anomaly worker has stopped".to_owned()))?;
-                answer
-                    .await
-                    .map_err(|_| JudgeUnavailable("the anomaly worker has stopped".to_owned()))?
-            })
-            .await;
-            judged.unwrap_or_else(|_| {
-                this.metrics.anomaly_lost("judge_timeout");
-                Err(JudgeUnavailable(format!(
-                    "no judgement within {} ms (the anomaly worker is behind); nothing was \
-                     decided, try again",
-                    this.judge_timeout.as_millis()
-                )))
-            })
-        })
     }
 }
 
@@ -278,35 +178,28 @@ pub async fn run<S: ProposalStore>(
         let Some(item) = next else {
             return;
         };
-        let (o, reply) = match item {
-            Queued::Finished(o) => (o, None),
-            Queued::Running { observation, reply } => (observation, Some(reply)),
+        let o = match item {
+            Queued::Finished(o) => o,
+            Queued::Judged(alerts) => {
+                for a in alerts {
+                    sinks.publish(&metrics, a);
+                }
+                continue;
+            }
         };
         let (Some(p), Some(profiles)) = (policy.current(), store.profile_store()) else {
-            if let Some(reply) = reply {
-                let _caller_gone = reply.send(Err(JudgeUnavailable(
-                    "this gateway's store keeps no anomaly profiles".to_owned(),
-                )));
-            }
             continue;
         };
         match judge(profiles, &p, &o, clock.now()).await {
             Ok(raised) => {
-                for a in &raised {
-                    sinks.publish(&metrics, a.clone());
-                }
-                if let Some(reply) = reply {
-                    // A caller that gave up (timed out) failed closed; its alerts stay recorded.
-                    let _caller_gone = reply.send(Ok(raised));
+                for a in raised {
+                    sinks.publish(&metrics, a);
                 }
             }
             Err(e) => {
                 metrics.anomaly_lost("unrecorded");
                 tracing::error!(error = %e, call = ?o.call, subject = ?o.subject(),
                     "anomaly: the profile and its audit records could not be written; this call was not judged");
-                if let Some(reply) = reply {
-                    let _caller_gone = reply.send(Err(JudgeUnavailable(e.to_string())));
-                }
             }
         }
     }
@@ -382,7 +275,10 @@ pub async fn judge(
 #[cfg(test)]
 mod tests {
     use alloy_primitives::FixedBytes;
-    use signgate_policy::anomaly::KeyId;
+    use signgate_policy::{
+        anomaly::{KeyId, Outcome, RefusalKind},
+        time::Timestamp,
+    };
 
     use super::*;
 
@@ -423,57 +319,6 @@ mod tests {
         assert_eq!(o.outcome, Outcome::Refused(RefusalKind::DeniedSanctions));
         let o = observation(&policy, approve, &facts(None, None), Code::InvalidArgument);
         assert_eq!(o.outcome, Outcome::Refused(RefusalKind::Other));
-    }
-
-    struct InForce(Arc<Policy>);
-
-    impl PolicySource for InForce {
-        fn current(&self) -> Option<Arc<Policy>> {
-            Some(self.0.clone())
-        }
-    }
-
-    #[tokio::test]
-    async fn a_call_judged_while_it_runs_fails_closed_when_no_judgement_comes() {
-        let policy = Arc::new(demo_policy());
-        let (observer, mut queue) = Observer::new(
-            crate::clock::system(),
-            Arc::new(InForce(policy)),
-            Arc::new(Metrics::default()),
-        );
-        let observer = observer.with_judge_timeout(std::time::Duration::from_millis(50));
-        let facts = facts(Some([1; 32]), None);
-        // A worker that is behind: the call waits its turn, then fails closed.
-        let err = observer
-            .judge(CallKind::Approve, facts.clone())
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("no judgement within 50 ms"),
-            "{err}"
-        );
-        assert!(matches!(queue.try_recv(), Ok(Queued::Running { .. })));
-        // A worker that cannot record: its refusal is the call's.
-        let judged = tokio::spawn({
-            let observer = observer.clone();
-            let facts = facts.clone();
-            async move { observer.judge(CallKind::Approve, facts).await }
-        });
-        let Some(Queued::Running { reply, .. }) = queue.recv().await else {
-            panic!("the running call is queued");
-        };
-        reply
-            .send(Err(JudgeUnavailable("disk full".to_owned())))
-            .unwrap();
-        let err = judged.await.unwrap().unwrap_err();
-        assert_eq!(err, JudgeUnavailable("disk full".to_owned()));
-        // And a finished call is never queued again once it was judged while it ran.
-        let judged_facts = Facts {
-            judged: true,
-            ..facts.clone()
-        };
-        observer.finished("Approve", &judged_facts, Code::Ok);
-        assert!(queue.try_recv().is_err());
     }
 
     #[test]

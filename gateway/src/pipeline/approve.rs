@@ -15,12 +15,12 @@ use signgate_policy::{
 };
 use signgate_simulator::SafeContext;
 
-use super::{Pipeline, analysis, analysis::Analysis, records, submit::admitted};
+use super::{Pipeline, analysis, analysis::Analysis, judged, records, submit::admitted};
 use crate::{
     call_facts, call_span,
     domain::{Caller, Statement},
     error::GatewayError,
-    store::{ApprovalKind, ApprovalRecord, ProposalRecord, ProposalStore, StoredProposal},
+    store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
 };
 
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
@@ -94,40 +94,6 @@ fn large_transfer(policy: &Policy, applied: &[String]) -> bool {
         .any(|t| t.min_amount.is_some() && applied.contains(&t.name))
 }
 
-/// The decision-changing alerts of the approval `record` of `stored`, judged now (with the
-/// approval's context: when the proposal was submitted, and whether it is large).
-async fn judged_alerts<S: ProposalStore, T: StateProvider>(
-    p: &Pipeline<S, T>,
-    policy: &Policy,
-    analysis: &Analysis,
-    stored: &StoredProposal,
-    record: &ApprovalRecord,
-) -> Result<Vec<ProposalAlert>, GatewayError> {
-    let r = &stored.record;
-    let mut approvals = stored.approvals.clone();
-    approvals.push(record.clone());
-    let (_, evaluation, _) = super::assess_now(
-        p,
-        policy,
-        analysis,
-        &r.id,
-        super::Submitted::of(r),
-        &approvals,
-    )
-    .await?;
-    call_facts::record_approval(ApprovalContext {
-        submitted_at: super::evidence::seconds(r.created_at),
-        large_transfer: large_transfer(policy, &evaluation.tiers),
-    });
-    let alerts = call_facts::judge_now(CallKind::Approve).await?;
-    let at = super::evidence::seconds(record.received_at);
-    let key = Some(alloy_primitives::FixedBytes(record.public_key));
-    Ok(alerts
-        .iter()
-        .filter_map(|a| ProposalAlert::of(a, at, key))
-        .collect())
-}
-
 /// `Approve` or `Reject`, as the statement says.
 pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     p: &Pipeline<S, T>,
@@ -169,20 +135,19 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     let pinned = p.state.pin(stored.record.chain_id, false).await?;
     let analysis = reanalyse(p, &pinned, &stored.record).await?;
     let mut record = v.record(operator.to_string(), received);
-    if v.says.kind == ApprovalKind::Approve && !policy.anomaly().deciding().is_empty() {
-        // The policy's anomaly rules change decisions: this approval's alerts are judged now,
-        // before anything is decided, and travel with it into every later decision.
-        record.alerts = judged_alerts(p, &policy, &analysis, &stored, &record).await?;
-    }
+    // The policy's anomaly rules change decisions: an approval is judged before it is decided,
+    // and its alerts travel with it into every later decision.
+    let judging = v.says.kind == ApprovalKind::Approve && judged::needed(&policy);
     let trigger = match v.says.kind {
         ApprovalKind::Approve => DecisionTrigger::Approval,
         ApprovalKind::Reject => DecisionTrigger::Rejection,
     };
     for attempt in 1..=MAX_ATTEMPTS {
         let mut approvals = stored.approvals.clone();
+        record.alerts.clear();
         approvals.push(record.clone());
         let r = &stored.record;
-        let (ev, evaluation, decided_at) = super::assess_now(
+        let (mut ev, mut evaluation, mut decided_at) = super::assess_now(
             p,
             &policy,
             &analysis,
@@ -195,33 +160,69 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             submitted_at: super::evidence::seconds(r.created_at),
             large_transfer: large_transfer(&policy, &evaluation.tiers),
         });
+        let judgement = if judging {
+            judged::judge(p.store.as_ref(), &policy, CallKind::Approve).await?
+        } else {
+            None
+        };
+        if let Some(j) = &judgement {
+            let at = super::evidence::seconds(record.received_at);
+            let key = Some(alloy_primitives::FixedBytes(record.public_key));
+            record.alerts = j
+                .alerts
+                .iter()
+                .filter_map(|a| ProposalAlert::of(a, at, key))
+                .collect();
+            if !record.alerts.is_empty() {
+                if let Some(last) = approvals.last_mut() {
+                    last.alerts.clone_from(&record.alerts);
+                }
+                (ev, evaluation, decided_at) = super::assess_now(
+                    p,
+                    &policy,
+                    &analysis,
+                    &r.id,
+                    super::Submitted::of(r),
+                    &approvals,
+                )
+                .await?;
+            }
+        }
         let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
         // The statement as received and the decision it leads to are recorded in the same
         // transaction that stores them: an approval can never count toward a release without
-        // its record in the log, and a lost race (retried below) leaves neither.
-        let events = vec![
-            records::approval(
-                r,
-                &record,
-                super::evidence::approval_expiry(v.says.issued_at),
-                super::evidence::seconds(received),
-                caller,
-                v.signed.signature,
-            ),
-            records::decision(trigger, &evaluation, &ev),
-        ];
+        // its record in the log, and a lost race (retried below) leaves neither. The anomaly
+        // rules' judgement of the call comes first, with the profile it changes.
+        let (mut events, observed, alerts, held) = match judgement {
+            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.held)),
+            None => (Vec::new(), None, Vec::new(), None),
+        };
+        events.push(records::approval(
+            r,
+            &record,
+            super::evidence::approval_expiry(v.says.issued_at),
+            super::evidence::seconds(received),
+            caller,
+            v.signed.signature,
+        ));
+        events.push(records::decision(trigger, &evaluation, &ev));
+        let judged_call = observed.is_some();
         let committed = p
             .commit(events, |audit| {
-                p.store.add_approval(
+                p.store.add_approval_observed(
                     audit,
-                    r.id.clone(),
-                    r.revision,
+                    (r.id.clone(), r.revision),
                     record.clone(),
-                    decision,
-                    state,
+                    (decision, state),
+                    observed,
                 )
             })
             .await;
+        // The subject's next judged call may read the profile now.
+        drop(held);
+        if judged_call && committed.is_ok() {
+            call_facts::judged(alerts);
+        }
         match committed {
             Ok(updated) => {
                 tracing::info!(
@@ -235,8 +236,9 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                 return p.load(&updated.id).await;
             }
             Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {
-                // Another approval landed first: count again with it included (nothing of this
-                // attempt was written, records included).
+                // Another approval landed first, or another call of this operator was judged
+                // first: count and judge again (nothing of this attempt was written, records
+                // included).
                 stored = p.load(&v.says.proposal_id).await?;
             }
             Err(e) => return Err(e),

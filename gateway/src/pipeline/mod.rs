@@ -27,6 +27,7 @@ mod approve;
 mod cancel;
 mod commit;
 pub mod evidence;
+mod judged;
 pub mod records;
 mod release;
 pub mod rescreen;

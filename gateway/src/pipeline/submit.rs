@@ -16,7 +16,7 @@ use signgate_policy::{
 };
 use signgate_simulator::{SafeContext, SafeTx, safe_tx_hashes, tx_service};
 
-use super::{Pipeline, analysis, records};
+use super::{Pipeline, analysis, judged, records};
 use crate::{
     call_facts, call_span,
     domain::{Caller, ProposalAnalysis, ProposalBody, Submission, TxSource},
@@ -52,6 +52,9 @@ pub(super) fn admitted(
         GatewayError::PermissionDenied(format!("{field}: {refusal}"))
     })
 }
+
+/// Attempts at a submission whose submitter's anomaly profile another call changed meanwhile.
+const MAX_ATTEMPTS: usize = 4;
 
 /// How many times one transaction may be proposed and cancelled before it is refused: a bound
 /// on the ids tried per submission.
@@ -227,24 +230,30 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
         run_signatures,
     )
     .await?;
-    let submitted = super::Submitted {
-        initiator: initiator.clone(),
-        declared: s.intent.as_ref(),
-        alerts: &[],
-    };
-    let (mut ev, mut evaluation, mut decided_at) =
-        super::assess_now(p, &policy, &analysis, &id, submitted.clone(), &[]).await?;
-    if let Some(kind) = denied_for(&evaluation.decision) {
-        call_facts::record_refusal(kind);
-    }
-    // The policy's anomaly rules change decisions: the submission's alerts are judged now and
-    // decided with, from this first decision on.
-    let mut alerts = Vec::new();
-    if !policy.anomaly().deciding().is_empty() {
+    let supplied = supplied.map(|c| c.signatures).unwrap_or_default();
+    // The policy's anomaly rules change decisions: the submission is judged before its first
+    // decision, and its alerts travel with the proposal into every later one.
+    let judging = judged::needed(&policy);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let submitted = super::Submitted {
+            initiator: initiator.clone(),
+            declared: s.intent.as_ref(),
+            alerts: &[],
+        };
+        let (mut ev, mut evaluation, mut decided_at) =
+            super::assess_now(p, &policy, &analysis, &id, submitted.clone(), &[]).await?;
+        if let Some(kind) = denied_for(&evaluation.decision) {
+            call_facts::record_refusal(kind);
+        }
+        let judgement = if judging {
+            judged::judge(p.store.as_ref(), &policy, CallKind::Submit).await?
+        } else {
+            None
+        };
         let at = super::evidence::seconds(received);
-        alerts = call_facts::judge_now(CallKind::Submit)
-            .await?
+        let alerts: Vec<ProposalAlert> = judgement
             .iter()
+            .flat_map(|j| &j.alerts)
             .filter_map(|a| ProposalAlert::of(a, at, None))
             .collect();
         if !alerts.is_empty() {
@@ -255,40 +264,43 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             (ev, evaluation, decided_at) =
                 super::assess_now(p, &policy, &analysis, &id, submitted, &[]).await?;
         }
-    }
-    let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
-    tracing::info!(
-        proposal_id = %id,
-        safe_tx_hash = %hash,
-        initiator = %initiator,
-        decision = evaluation.decision.kind(),
-        reasons = ?evaluation.decision.reason_codes(),
-        "proposal evaluated"
-    );
-    let proposal = NewProposal {
-        id: id.clone(),
-        chain_id: s.chain_id,
-        safe: s.safe,
-        nonce: tx.nonce,
-        safe_tx_hash: hash,
-        initiator: initiator.to_string(),
-        state,
-        created_at: received,
-        body: ProposalBody {
-            version,
-            tx,
-            intent: s.intent.clone(),
-            supplied: supplied.map(|c| c.signatures).unwrap_or_default(),
-            analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
-            alerts,
-        },
-    };
-    // Recorded with it, in one transaction: a proposal can never exist (and gather approvals)
-    // without its submission and first decision in the log. A submission racing an identical
-    // one that committed first is answered with that proposal, and its own records roll back
-    // with its insert: one submission on record per stored proposal.
-    let events = vec![
-        records::submitted(
+        let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);
+        tracing::info!(
+            proposal_id = %id,
+            safe_tx_hash = %hash,
+            initiator = %initiator,
+            decision = evaluation.decision.kind(),
+            reasons = ?evaluation.decision.reason_codes(),
+            "proposal evaluated"
+        );
+        let proposal = NewProposal {
+            id: id.clone(),
+            chain_id: s.chain_id,
+            safe: s.safe,
+            nonce: tx.nonce,
+            safe_tx_hash: hash,
+            initiator: initiator.to_string(),
+            state,
+            created_at: received,
+            body: ProposalBody {
+                version,
+                tx: tx.clone(),
+                intent: s.intent.clone(),
+                supplied: supplied.clone(),
+                analysis: ProposalAnalysis::Recorded(Box::new(analysis.recorded())),
+                alerts,
+            },
+        };
+        // Recorded with it, in one transaction: a proposal can never exist (and gather
+        // approvals) without its submission and first decision in the log, preceded by the
+        // anomaly rules' judgement of the call when it was judged. A submission racing an
+        // identical one that committed first is answered with that proposal, and its own records
+        // roll back with its insert: one submission on record per stored proposal.
+        let (mut events, observed, raised, held) = match judgement {
+            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.held)),
+            None => (Vec::new(), None, Vec::new(), None),
+        };
+        events.push(records::submitted(
             &proposal,
             &s.signed,
             &analysis,
@@ -296,29 +308,48 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             &ev,
             caller,
             &policy,
-        ),
-        records::decision(DecisionTrigger::Submitted, &evaluation, &ev),
-    ];
-    // What a read of the new proposal would return, kept rather than read back: its record
-    // comes from the insert, its one decision and no approvals from here.
-    let first = DecisionRecord {
-        seq: 1,
-        outcome: decision.outcome,
-        policy_hash: decision.policy_hash.clone(),
-        decided_at: decision.decided_at,
-        detail: decision.detail.clone(),
-    };
-    let inserted = p
-        .commit(events, |audit| {
-            p.store.insert_proposal(audit, proposal, decision)
-        })
-        .await?;
-    match inserted {
-        Inserted::Created(record) => Ok(StoredProposal {
-            record,
-            decision: Some(first),
-            approvals: Vec::new(),
-        }),
-        Inserted::Existing(_) => p.load(&id).await,
+        ));
+        events.push(records::decision(
+            DecisionTrigger::Submitted,
+            &evaluation,
+            &ev,
+        ));
+        // What a read of the new proposal would return, kept rather than read back: its record
+        // comes from the insert, its one decision and no approvals from here.
+        let first = DecisionRecord {
+            seq: 1,
+            outcome: decision.outcome,
+            policy_hash: decision.policy_hash.clone(),
+            decided_at: decision.decided_at,
+            detail: decision.detail.clone(),
+        };
+        let judged_call = observed.is_some();
+        let inserted = p
+            .commit(events, |audit| {
+                p.store
+                    .insert_proposal_observed(audit, proposal, decision, observed)
+            })
+            .await;
+        // The subject's next judged call may read the profile now.
+        drop(held);
+        match inserted {
+            Ok(Inserted::Created(record)) => {
+                if judged_call {
+                    call_facts::judged(raised);
+                }
+                return Ok(StoredProposal {
+                    record,
+                    decision: Some(first),
+                    approvals: Vec::new(),
+                });
+            }
+            Ok(Inserted::Existing(_)) => return p.load(&id).await,
+            // Another call of the submitter was judged first: judge this one again.
+            Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {}
+            Err(e) => return Err(e),
+        }
     }
+    Err(GatewayError::Aborted(format!(
+        "the submitter's calls kept changing their anomaly profile; retry the submission of {id}"
+    )))
 }

@@ -169,7 +169,7 @@ where
         let facts = self
             .observer
             .as_ref()
-            .map(|o| CallFacts::new(o.now()).with_judge(Arc::new(o.clone())))
+            .map(|o| CallFacts::new(o.now()))
             .unwrap_or_default();
         let mut timer = CallTimer {
             metrics: self.metrics.clone(),

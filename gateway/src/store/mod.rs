@@ -103,6 +103,15 @@ pub enum StoreError {
     /// often than the store re-runs it; nothing was written, retry.
     #[error("a concurrent change won; nothing was written, retry: {0}")]
     Conflict(String),
+    /// The anomaly profile written with this change moved on since it was read (another call of
+    /// the same operator was judged first); nothing was written. Judge the call again.
+    #[error(
+        "the anomaly profile {subject} changed while this call was judged; nothing was written, retry"
+    )]
+    ProfileChanged {
+        /// The profile's row key.
+        subject: String,
+    },
     /// A page token this store did not issue.
     #[error("page token is not valid")]
     BadPageToken,
@@ -157,6 +166,18 @@ pub trait ProposalStore: Send + Sync + 'static {
         audit: Vec<AuditEvent>,
         proposal: NewProposal,
         decision: NewDecision,
+    ) -> impl Future<Output = Result<Inserted, StoreError>> + Send {
+        self.insert_proposal_observed(audit, proposal, decision, None)
+    }
+
+    /// [`insert_proposal`](Self::insert_proposal), writing `observed` (the submitter's anomaly
+    /// profile with this submission judged) in the same transaction when a proposal is created.
+    fn insert_proposal_observed(
+        &self,
+        audit: Vec<AuditEvent>,
+        proposal: NewProposal,
+        decision: NewDecision,
+        observed: Option<profiles::ProfileWrite>,
     ) -> impl Future<Output = Result<Inserted, StoreError>> + Send;
 
     /// A proposal with its latest decision and approvals.
@@ -183,6 +204,26 @@ pub trait ProposalStore: Send + Sync + 'static {
         approval: ApprovalRecord,
         decision: NewDecision,
         new_state: ProposalState,
+    ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send {
+        self.add_approval_observed(
+            audit,
+            (id, expected_revision),
+            approval,
+            (decision, new_state),
+            None,
+        )
+    }
+
+    /// [`add_approval`](Self::add_approval) of the proposal at `(id, expected_revision)`,
+    /// writing `observed` (the approver's anomaly profile with this approval judged) in the same
+    /// transaction.
+    fn add_approval_observed(
+        &self,
+        audit: Vec<AuditEvent>,
+        at: (ProposalId, u64),
+        approval: ApprovalRecord,
+        decided: (NewDecision, ProposalState),
+        observed: Option<profiles::ProfileWrite>,
     ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
 
     /// Records a re-evaluation (policy change, time lock passed, approval lapsed).
@@ -278,6 +319,7 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
             e @ StoreError::PolicySuperseded { .. } => Self::Unavailable(e.to_string()),
             e @ StoreError::Conflict(_) => Self::Aborted(e.to_string()),
+            e @ StoreError::ProfileChanged { .. } => Self::Aborted(e.to_string()),
             StoreError::Unrecorded(detail) => {
                 tracing::error!(error = %detail, "audit append failed; refusing the request");
                 Self::Unavailable(

@@ -24,6 +24,38 @@ pub struct StoredProfile {
     pub revision: u64,
 }
 
+/// A profile to write in the transaction of a state change: the subject's profile with a call
+/// judged while it ran folded in (issue 18: a submission or approval whose alerts may change
+/// its decision), written only if its row is still at `expected` (`None`: no row yet). A row
+/// that moved on fails the change with [`StoreError::ProfileChanged`]: nothing is written, and
+/// the caller judges the call again on the new profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileWrite {
+    /// The profile with the call folded in.
+    pub profile: Profile,
+    /// The revision it was read at.
+    pub expected: Option<u64>,
+}
+
+/// A [`ProfileWrite`] as its row: key, JSON body, revision read. Encoded before any transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct ProfileRow {
+    pub(crate) key: String,
+    pub(crate) body: String,
+    pub(crate) expected: Option<i64>,
+}
+
+impl ProfileWrite {
+    /// Its row.
+    pub(crate) fn row(&self) -> Result<ProfileRow, StoreError> {
+        Ok(ProfileRow {
+            key: subject_key(self.profile.subject()),
+            body: encode(&self.profile)?,
+            expected: self.expected.map(revision_col).transpose()?,
+        })
+    }
+}
+
 /// The key of a subject's row: `operator:<id>` or `certificate:<0x-fingerprint>` (an operator id
 /// never contains `:` before its own text, so the two never collide).
 pub fn subject_key(subject: &Subject) -> String {

@@ -51,11 +51,12 @@ impl StubStore {
 }
 
 impl ProposalStore for StubStore {
-    async fn insert_proposal(
+    async fn insert_proposal_observed(
         &self,
         _: Vec<signgate_audit::AuditEvent>,
         _: NewProposal,
         _: NewDecision,
+        _: Option<signgate_gateway::store::profiles::ProfileWrite>,
     ) -> Result<Inserted, StoreError> {
         self.fail().await
     }
@@ -65,14 +66,13 @@ impl ProposalStore for StubStore {
     async fn list(&self, _: ListFilter, _: u32, _: Option<PageToken>) -> Result<Page, StoreError> {
         self.fail().await
     }
-    async fn add_approval(
+    async fn add_approval_observed(
         &self,
         _: Vec<signgate_audit::AuditEvent>,
-        _: ProposalId,
-        _: u64,
+        _: (ProposalId, u64),
         _: ApprovalRecord,
-        _: NewDecision,
-        _: ProposalState,
+        _: (NewDecision, ProposalState),
+        _: Option<signgate_gateway::store::profiles::ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {
         self.fail().await
     }

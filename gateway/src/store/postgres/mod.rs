@@ -41,6 +41,7 @@ use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
     Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
+    profiles::{ProfileRow, ProfileWrite},
     schema::{BOOTSTRAP, Dialect, MIGRATIONS},
 };
 use crate::audit::{AuditLog, postgres::SCHEMA_LOCK};
@@ -136,13 +137,14 @@ pub(crate) enum Connector {
 
 /// One change to run in a transaction.
 enum Op {
-    Insert(Box<NewProposal>, NewDecision),
+    Insert(Box<NewProposal>, NewDecision, Option<ProfileRow>),
     Approve {
         id: ProposalId,
         expected_revision: u64,
         approval: ApprovalRecord,
         decision: NewDecision,
         new_state: ProposalState,
+        observed: Option<ProfileRow>,
     },
     Decide {
         id: ProposalId,
@@ -164,7 +166,7 @@ impl Op {
     /// The policy the change was decided under, which must still be in force at commit.
     fn policy(&self) -> Option<&str> {
         match self {
-            Self::Insert(_, d)
+            Self::Insert(_, d, _)
             | Self::Approve { decision: d, .. }
             | Self::Decide { decision: d, .. } => Some(&d.policy_hash),
             Self::Release(r) => Some(&r.policy_hash),
@@ -331,10 +333,11 @@ impl PgStore {
         let mut client = self.inner.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await.map_err(pg_error)?;
         let (done, changes) = match op {
-            Op::Insert(p, d) => match ops::existing(&tx, p).await? {
+            Op::Insert(p, d, observed) => match ops::existing(&tx, p).await? {
                 Some(existing) => (Done::Inserted(Inserted::Existing(existing)), Vec::new()),
                 None => {
                     let (rec, changes) = ops::insert(&tx, p, d).await?;
+                    profiles::write_observed(&tx, observed.as_ref(), p.created_at).await?;
                     (Done::Inserted(Inserted::Created(rec)), changes)
                 }
             },
@@ -344,10 +347,12 @@ impl PgStore {
                 approval,
                 decision,
                 new_state,
+                observed,
             } => {
                 let (rec, changes) =
                     ops::approve(&tx, id, *expected_revision, approval, decision, *new_state)
                         .await?;
+                profiles::write_observed(&tx, observed.as_ref(), approval.received_at).await?;
                 (Done::Record(rec), changes)
             }
             Op::Decide {
@@ -504,14 +509,16 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
 }
 
 impl ProposalStore for PgStore {
-    async fn insert_proposal(
+    async fn insert_proposal_observed(
         &self,
         audit: Vec<AuditEvent>,
         proposal: NewProposal,
         decision: NewDecision,
+        observed: Option<ProfileWrite>,
     ) -> Result<Inserted, StoreError> {
+        let observed = observed.as_ref().map(ProfileWrite::row).transpose()?;
         match self
-            .write(audit, Op::Insert(Box::new(proposal), decision))
+            .write(audit, Op::Insert(Box::new(proposal), decision, observed))
             .await?
         {
             Done::Inserted(i) => Ok(i),
@@ -540,14 +547,13 @@ impl ProposalStore for PgStore {
         ops::list(&self.client().await?, &filter, limit, after.as_ref()).await
     }
 
-    async fn add_approval(
+    async fn add_approval_observed(
         &self,
         audit: Vec<AuditEvent>,
-        id: ProposalId,
-        expected_revision: u64,
+        (id, expected_revision): (ProposalId, u64),
         approval: ApprovalRecord,
-        decision: NewDecision,
-        new_state: ProposalState,
+        (decision, new_state): (NewDecision, ProposalState),
+        observed: Option<ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {
         let op = Op::Approve {
             id,
@@ -555,6 +561,7 @@ impl ProposalStore for PgStore {
             approval,
             decision,
             new_state,
+            observed: observed.as_ref().map(ProfileWrite::row).transpose()?,
         };
         match self.write(audit, op).await? {
             Done::Record(r) => Ok(r),

@@ -11,9 +11,57 @@ use signgate_policy::anomaly::{Profile, Subject};
 
 use super::{PgStore, audit_error, pg_error, pool_error};
 use crate::store::{
-    UnixMillis,
-    profiles::{self, ProfileStore, StoreFuture, StoredProfile, subject_key},
+    StoreError, UnixMillis,
+    profiles::{
+        self, ProfileRow, ProfileStore, ProfileWrite, StoreFuture, StoredProfile, subject_key,
+    },
 };
+
+/// Writes a profile's row in the transaction `tx` if it is still at the revision read; whether
+/// it was. Rows before the log's head, as in every transaction of this store.
+pub(super) async fn write_row(
+    tx: &impl deadpool_postgres::GenericClient,
+    row: &ProfileRow,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let changed = match row.expected {
+        None => {
+            super::cached::execute(
+                tx,
+                "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT (subject) DO NOTHING",
+                &[&row.key, &row.body, &now.0],
+            )
+            .await
+        }
+        Some(rev) => {
+            super::cached::execute(
+                tx,
+                "UPDATE anomaly_profiles SET revision = revision + 1, body = $2, \
+                 updated_at = $3 WHERE subject = $1 AND revision = $4",
+                &[&row.key, &row.body, &now.0, &rev],
+            )
+            .await
+        }
+    }
+    .map_err(pg_error)?;
+    Ok(changed == 1)
+}
+
+/// [`write_row`] for a profile that must land with a state change: a row that moved on fails
+/// the change.
+pub(super) async fn write_observed(
+    tx: &impl deadpool_postgres::GenericClient,
+    row: Option<&ProfileRow>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    match row {
+        Some(row) if !write_row(tx, row, now).await? => Err(StoreError::ProfileChanged {
+            subject: row.key.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
 
 impl ProfileStore for PgStore {
     fn profile<'a>(&'a self, subject: &'a Subject) -> StoreFuture<'a, Option<StoredProfile>> {
@@ -44,33 +92,16 @@ impl ProfileStore for PgStore {
         now: UnixMillis,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let key = subject_key(profile.subject());
-            let body = profiles::encode(profile)?;
+            let row = ProfileWrite {
+                profile: profile.clone(),
+                expected,
+            }
+            .row()?;
             let encoded = crate::audit::log::encode(&audit).map_err(audit_error)?;
             let log = self.log_for(&audit)?;
             let mut client = self.inner.pool.get().await.map_err(pool_error)?;
             let tx = client.transaction().await.map_err(pg_error)?;
-            let changed = match expected {
-                None => tx
-                    .execute(
-                        "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
-                     VALUES ($1, 1, $2, $3) ON CONFLICT (subject) DO NOTHING",
-                        &[&key, &body, &now.0],
-                    )
-                    .await
-                    .map_err(pg_error)?,
-                Some(rev) => {
-                    let rev = profiles::revision_col(rev)?;
-                    tx.execute(
-                        "UPDATE anomaly_profiles SET revision = revision + 1, body = $2, \
-                     updated_at = $3 WHERE subject = $1 AND revision = $4",
-                        &[&key, &body, &now.0, &rev],
-                    )
-                    .await
-                    .map_err(pg_error)?
-                }
-            };
-            if changed != 1 {
+            if !write_row(&tx, &row, now).await? {
                 tx.rollback().await.map_err(pg_error)?;
                 return Ok(false);
             }

@@ -44,6 +44,7 @@ use super::{
     AddressEntry, ApprovalRecord, Inserted, ListFilter, NewDecision, NewProposal, NonceReservation,
     Page, PageToken, ProposalChange, ProposalId, ProposalRecord, ProposalState, ProposalStore,
     Release, ReleaseOutcome, StoreError, StoredProposal, UnixMillis,
+    profiles::ProfileWrite,
     schema::{BOOTSTRAP, Dialect, MIGRATIONS, Migration, TYPED_RECORDS},
 };
 
@@ -338,12 +339,14 @@ fn apply(conn: &mut Connection, m: &Migration) -> Result<(), StoreError> {
 }
 
 impl ProposalStore for SqliteStore {
-    async fn insert_proposal(
+    async fn insert_proposal_observed(
         &self,
         audit: Vec<AuditEvent>,
         p: NewProposal,
         decision: NewDecision,
+        observed: Option<ProfileWrite>,
     ) -> Result<Inserted, StoreError> {
+        let observed = observed.as_ref().map(ProfileWrite::row).transpose()?;
         // An identical submission that committed first is the answer, and the records of this
         // one roll back: the log holds one submission per stored proposal.
         let took_effect = |i: &Inserted| matches!(i, Inserted::Created(_));
@@ -392,6 +395,7 @@ impl ProposalStore for SqliteStore {
                     body
                 ])?;
                 insert_decision(tx, &p.id, &decision, &detail)?;
+                profiles::write_observed(tx, observed.as_ref(), p.created_at)?;
                 let rec = created(p);
                 let changes = vec![change(&rec)];
                 Ok((Inserted::Created(rec), changes))
@@ -418,16 +422,16 @@ impl ProposalStore for SqliteStore {
             .await
     }
 
-    async fn add_approval(
+    async fn add_approval_observed(
         &self,
         audit: Vec<AuditEvent>,
-        id: ProposalId,
-        expected_revision: u64,
+        (id, expected_revision): (ProposalId, u64),
         approval: ApprovalRecord,
-        decision: NewDecision,
-        new_state: ProposalState,
+        (decision, new_state): (NewDecision, ProposalState),
+        observed: Option<ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {
         let detail = decision_detail(&decision)?;
+        let observed = observed.as_ref().map(ProfileWrite::row).transpose()?;
         let alerts = crate::store::columns::alerts_json(&approval.alerts)?;
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
@@ -459,6 +463,7 @@ impl ProposalStore for SqliteStore {
                 }
                 other => other?,
             };
+            profiles::write_observed(tx, observed.as_ref(), approval.received_at)?;
             let updated = set_state(tx, &rec, new_state, approval.received_at, None)?;
             let changes = vec![change(&updated)];
             Ok((updated, changes))

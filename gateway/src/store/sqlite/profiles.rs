@@ -1,15 +1,56 @@
 //! [`ProfileStore`] on SQLite: reads on a reader connection, writes through the group-commit
 //! writer with their audit records, each checked against the revision read.
 
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use signgate_audit::AuditEvent;
 use signgate_policy::anomaly::{Profile, Subject};
 
 use super::SqliteStore;
 use crate::store::{
-    UnixMillis,
-    profiles::{self, ProfileStore, StoreFuture, StoredProfile, subject_key},
+    StoreError, UnixMillis,
+    profiles::{
+        self, ProfileRow, ProfileStore, ProfileWrite, StoreFuture, StoredProfile, subject_key,
+    },
 };
+
+/// Writes a profile's row in the transaction `tx` if it is still at the revision read; whether
+/// it was.
+pub(super) fn write_row(
+    tx: &Connection,
+    row: &ProfileRow,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let changed = match row.expected {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
+                 VALUES (?1, 1, ?2, ?3) ON CONFLICT (subject) DO NOTHING",
+            )?
+            .execute(params![row.key, row.body, now.0])?,
+        Some(rev) => tx
+            .prepare_cached(
+                "UPDATE anomaly_profiles SET revision = revision + 1, body = ?2, \
+                 updated_at = ?3 WHERE subject = ?1 AND revision = ?4",
+            )?
+            .execute(params![row.key, row.body, now.0, rev])?,
+    };
+    Ok(changed == 1)
+}
+
+/// [`write_row`] for a profile that must land with a state change: a row that moved on fails
+/// the change.
+pub(super) fn write_observed(
+    tx: &Connection,
+    row: Option<&ProfileRow>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    match row {
+        Some(row) if !write_row(tx, row, now)? => Err(StoreError::ProfileChanged {
+            subject: row.key.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
 
 impl ProfileStore for SqliteStore {
     fn profile<'a>(&'a self, subject: &'a Subject) -> StoreFuture<'a, Option<StoredProfile>> {
@@ -43,26 +84,14 @@ impl ProfileStore for SqliteStore {
         now: UnixMillis,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let key = subject_key(profile.subject());
-            let body = profiles::encode(profile)?;
-            let expected = expected.map(profiles::revision_col).transpose()?;
+            let row = ProfileWrite {
+                profile: profile.clone(),
+                expected,
+            }
+            .row()?;
             self.write_if(
                 audit,
-                move |tx| {
-                    let changed = match expected {
-                        None => tx.execute(
-                            "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
-                         VALUES (?1, 1, ?2, ?3) ON CONFLICT (subject) DO NOTHING",
-                            params![key, body, now.0],
-                        )?,
-                        Some(rev) => tx.execute(
-                            "UPDATE anomaly_profiles SET revision = revision + 1, body = ?2, \
-                         updated_at = ?3 WHERE subject = ?1 AND revision = ?4",
-                            params![key, body, now.0, rev],
-                        )?,
-                    };
-                    Ok((changed == 1, Vec::new()))
-                },
+                move |tx| Ok((write_row(tx, &row, now)?, Vec::new())),
                 |saved| *saved,
             )
             .await
