@@ -52,10 +52,15 @@ pub fn one_to_one<S: ProposalStore>(
             AuditEvent::ServerStarted(_) => starts += 1,
             // Releases: a ticket per call that reserved (a repeated call gets the same
             // reservation and a ticket of its own), checked against the reservations apart.
+            // The anomaly rules' observations of calls and their alerts (the demo policy has
+            // `[anomaly]`): a judged submission's or approval's ride in its change's transaction,
+            // the others in their own; none is a state change of a proposal.
             AuditEvent::ServerStopped(_)
             | AuditEvent::SanctionsList(_)
             | AuditEvent::ReleaseTicketIssued(_)
-            | AuditEvent::SignaturesReturned(_) => {}
+            | AuditEvent::SignaturesReturned(_)
+            | AuditEvent::CallObserved(_)
+            | AuditEvent::Anomaly(_) => {}
             other => panic!("{cycle}: unexpected record {}", other.kind()),
         }
     }
