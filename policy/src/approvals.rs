@@ -218,7 +218,8 @@ pub enum NotCounted {
     /// A rejection: it counts against, never for (it denies).
     Rejection,
     /// The call that brought the approval raised anomaly alerts whose rules say `not_counted`
-    /// (an approval from a new device at 3 a.m., say): another eligible approver must approve.
+    /// (an approval from a new device at 3 a.m., say): an approval from a call that raised no such
+    /// alert must replace it.
     Anomalous {
         /// The rules, with what each saw, in words.
         alerts: Vec<(crate::anomaly::AnomalyRule, String)>,
@@ -350,6 +351,21 @@ pub struct ApprovalCheck {
     pub not_counted: Option<NotCounted>,
 }
 
+/// [`NotCounted::Anomalous`] when the call that brought approval `a` raised anomaly alerts whose
+/// rules void it.
+fn voided(evidence: &Evidence, a: &SignedApproval) -> Option<NotCounted> {
+    if a.verdict != Verdict::Approve {
+        return None;
+    }
+    let alerts: Vec<_> = evidence
+        .alerts
+        .iter()
+        .filter(|x| x.voids(&a.public_key, a.received_at))
+        .map(|x| (x.rule, x.message.clone()))
+        .collect();
+    (!alerts.is_empty()).then_some(NotCounted::Anomalous { alerts })
+}
+
 /// Runs the validity checks of every approval in evidence order. Rejections that pass them
 /// are kept valid (they deny later); duplicates are judged per verdict, earliest receipt first.
 pub fn check_validity(
@@ -408,6 +424,11 @@ pub fn check_validity(
                 Some(NotCounted::OperatorInactive {
                     status: operator.status,
                 })
+            } else if let Some(anomalous) = voided(evidence, a) {
+                // Before duplicates, like every other reason an approval does not count: the
+                // operator's approval from a call that raised no such alert still counts, and
+                // taking an approval away never approves a proposal.
+                Some(anomalous)
             } else {
                 out.iter()
                     .find(|c| {

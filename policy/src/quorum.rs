@@ -63,18 +63,6 @@ pub fn tally(
         if c.not_counted.is_some() {
             continue;
         }
-        if c.verdict == Verdict::Approve {
-            let voided: Vec<_> = evidence
-                .alerts
-                .iter()
-                .filter(|a| a.voids(&c.public_key, c.received_at))
-                .map(|a| (a.rule, a.message.clone()))
-                .collect();
-            if !voided.is_empty() {
-                c.not_counted = Some(NotCounted::Anomalous { alerts: voided });
-                continue;
-            }
-        }
         let Some((op, key)) = policy.key_holder(&c.public_key) else {
             continue;
         };

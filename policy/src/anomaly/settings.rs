@@ -62,7 +62,8 @@ impl fmt::Display for Action {
                 "the proposal is held {hours}h before it can be released, so someone can look"
             ),
             Self::NotCounted => f.write_str(
-                "an approval in this call does not count; another eligible approver must approve",
+                "the approval this call brought does not count; an approval from a call that \
+                 raises no such alert must replace it",
             ),
         }
     }
