@@ -93,11 +93,11 @@ pub async fn start_gateway() -> Result<Running, LoadError> {
 /// list, so that a reload has a real list to parse. The demo policy and state are used as files
 /// (not demo mode), with the checkpoints outside the data directory as production requires.
 pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> {
-    use signgate_gateway::config::{PipelineSources, SanctionsListConfig};
+    use signgate_gateway::config::SanctionsListConfig;
     use signgate_policy::sanctions::{ListAction, ListCategory, ListFormat, ListSpec};
     let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
     let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
-    let mut cfg = demo_config(&data)?;
+    let cfg = demo_config(&data)?;
     let mut files = setup::write_demo(&cfg.data_dir).map_err(|e| server(&e))?;
     files.lists.push(SanctionsListConfig {
         spec: ListSpec::new(
@@ -113,27 +113,28 @@ pub async fn start_gateway_with_list(list: &Path) -> Result<Running, LoadError> 
         comments_path: None,
         remote: None,
     });
-    cfg.sources = PipelineSources::Files {
-        state: files.state,
-        policy: files.policy,
-        lists: files.lists,
-        oracles: files.oracles,
-    };
-    cfg.audit.checkpoint_dir = data.path().join("witness");
-    let (running, _) = start_configured(cfg, data).await?;
-    Ok(running)
+    start_on_files(cfg, files, data).await
 }
 
 /// [`start_gateway`] on the demo policy without its `[anomaly]` table: nothing observed,
 /// judged or recorded about operators, for the comparison with the demo as it ships.
 pub async fn start_gateway_without_anomaly() -> Result<Running, LoadError> {
-    use signgate_gateway::config::PipelineSources;
     let server = |e: &dyn std::fmt::Display| LoadError::Server(e.to_string());
     let data = TempDir::new().map_err(|e| LoadError::Server(format!("temp dir: {e}")))?;
-    let mut cfg = demo_config(&data)?;
+    let cfg = demo_config(&data)?;
     let files = setup::write_demo(&cfg.data_dir).map_err(|e| server(&e))?;
     std::fs::write(&files.policy, setup::demo_policy_without_anomaly()).map_err(|e| server(&e))?;
-    cfg.sources = PipelineSources::Files {
+    start_on_files(cfg, files, data).await
+}
+
+/// Starts the gateway of `cfg` on the demo's source `files` (as files, not demo mode), with the
+/// checkpoints outside the data directory as production requires.
+async fn start_on_files(
+    mut cfg: GatewayConfig,
+    files: setup::SourceFiles,
+    data: TempDir,
+) -> Result<Running, LoadError> {
+    cfg.sources = signgate_gateway::config::PipelineSources::Files {
         state: files.state,
         policy: files.policy,
         lists: files.lists,

@@ -147,15 +147,21 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         record.alerts.clear();
         approvals.push(record.clone());
         let r = &stored.record;
-        let (mut ev, mut evaluation, mut decided_at) = super::assess_now(
-            p,
-            &policy,
-            &analysis,
-            &r.id,
-            super::Submitted::of(r),
-            &approvals,
-        )
-        .await?;
+        let assess = |approvals: Vec<_>| {
+            let (policy, analysis) = (&policy, &analysis);
+            async move {
+                super::assess_now(
+                    p,
+                    policy,
+                    analysis,
+                    &r.id,
+                    super::Submitted::of(r),
+                    &approvals,
+                )
+                .await
+            }
+        };
+        let (mut ev, mut evaluation, mut decided_at) = assess(approvals.clone()).await?;
         call_facts::record_approval(ApprovalContext {
             submitted_at: super::evidence::seconds(r.created_at),
             large_transfer: large_transfer(&policy, &evaluation.tiers),
@@ -177,15 +183,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                 if let Some(last) = approvals.last_mut() {
                     last.alerts.clone_from(&record.alerts);
                 }
-                (ev, evaluation, decided_at) = super::assess_now(
-                    p,
-                    &policy,
-                    &analysis,
-                    &r.id,
-                    super::Submitted::of(r),
-                    &approvals,
-                )
-                .await?;
+                (ev, evaluation, decided_at) = assess(approvals).await?;
             }
         }
         let (decision, state) = super::stored_decision(&evaluation, &analysis.lists, decided_at);

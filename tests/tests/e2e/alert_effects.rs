@@ -21,23 +21,26 @@ use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 use tonic::Code;
 
 use crate::{
-    alerts::{mtls_channel, mtls_env, pki, seed_operator},
+    alerts::{mtls_channel, pki, seed_operator, start_mtls},
     demo,
-    support::{Options, approve, audit_events, start_provider_with_policy, submit, token_transfer},
+    support::{approve, audit_events, submit, token_transfer},
 };
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-/// The demo policy with `[anomaly]` rules given `actions` (`(rule, action)` in TOML), and
-/// `carol` working only on days other than today and tomorrow (UTC).
-fn policy(actions: &[(&str, &str)]) -> String {
-    let today = (SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 86_400
-        + 3) as usize
-        % 7; // 1970-01-01 was a Thursday; Monday = 0
+/// `policy` with `carol` working only on days other than today and tomorrow (UTC): every call
+/// she makes during a test is off hours, whenever the test runs.
+pub fn carol_off_today(policy: &str) -> String {
+    let today = usize::try_from(
+        (SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 86_400
+            + 3)
+            % 7,
+    )
+    .unwrap(); // 1970-01-01 was a Thursday; Monday = 0
     let days: Vec<String> = (0..7)
         .filter(|d| *d != today && *d != (today + 1) % 7)
         .map(|d| format!("\"{}\"", DAYS[d]))
@@ -46,13 +49,22 @@ fn policy(actions: &[(&str, &str)]) -> String {
         "id = \"carol\"\nworking_hours = {{ zone = \"UTC\", days = [{}], from = \"00:00\", to = \"23:59\" }}",
         days.join(", ")
     );
+    let text = policy.replacen("id = \"carol\"", &hours, 1);
+    assert_eq!(text.matches("working_hours").count(), 1);
+    text
+}
+
+/// The demo policy with `[anomaly]` rules given `actions` (`(rule, action)` in TOML), and
+/// `carol` off today ([`carol_off_today`]).
+fn policy(actions: &[(&str, &str)]) -> String {
     // Dave, the demo's only security operator, added the payee to the address book, and whoever
     // vouched for an address does not approve the first payment to it: here erin added it, so
     // dave can give the security approval an alert asks for.
-    let mut text = setup::demo_policy_without_anomaly()
-        .replacen("id = \"carol\"", &hours, 1)
-        .replacen("added_by = \"dave\"", "added_by = \"erin\"", 1);
-    assert_eq!(text.matches("working_hours").count(), 1);
+    let mut text = carol_off_today(setup::demo_policy_without_anomaly()).replacen(
+        "added_by = \"dave\"",
+        "added_by = \"erin\"",
+        1,
+    );
     assert!(text.contains("added_by = \"erin\""));
     text.push_str("\n[anomaly]\n");
     for (rule, action) in actions {
@@ -75,15 +87,7 @@ async fn start(
     let laptop = CertFingerprint(B256::repeat_byte(0x1a));
     seed_operator(dir, &policy, "bob", CallKind::Approve, laptop).await;
     let pki = pki::Pki::new("signgate e2e ca");
-    let (server_cert, server_key) = pki.leaf("localhost");
-    let write = |name: &str, body: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let mut opts = Options::demo();
-    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
-    let gw = start_provider_with_policy(dir, opts.served(), Some(text)).await;
+    let gw = start_mtls(dir, &pki, text).await;
     let ops = pki.client("ops.signgate.test");
     let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await;
     (gw, GatewayClient::new(channel))
@@ -280,15 +284,7 @@ async fn run_shape(path: &std::path::Path) {
     let laptop = CertFingerprint::of_der(&usual.2);
     seed_operator(dir.path(), &compiled, "alice", CallKind::Submit, laptop).await;
     seed_operator(dir.path(), &compiled, "bob", CallKind::Approve, laptop).await;
-    let (server_cert, server_key) = pki.leaf("localhost");
-    let write = |name: &str, body: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, body).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let mut opts = Options::demo();
-    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
-    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let gw = start_mtls(dir.path(), &pki, &text).await;
     let port = gw.addr.port();
     let mut on_usual = GatewayClient::new(
         mtls_channel(port, &pki.ca_pem, &(usual.0.clone(), usual.1.clone())).await,

@@ -24,9 +24,10 @@ use signgate_policy::{
 use signgate_proto::v1::{self as pb, gateway_client::GatewayClient};
 
 use crate::{
-    alerts::{mtls_channel, mtls_env, pki, save_seeded},
+    alert_effects::carol_off_today,
+    alerts::{mtls_channel, pki, save_seeded, start_mtls},
     demo,
-    support::{Options, approve, audit_events, start_provider_with_policy, submit, token_transfer},
+    support::{approve, audit_events, submit, token_transfer},
 };
 
 const BYBIT_COLD: alloy_primitives::Address =
@@ -86,30 +87,11 @@ fn call(
 /// The demo policy where every DEMO transfer counts as large (its tier has a lower bound), with
 /// tight thresholds, and `carol` working only on days other than today and tomorrow (UTC).
 fn policy() -> String {
-    let today = usize::try_from((now() / 86_400 + 3) % 7).unwrap();
-    let days: Vec<String> = (0..7)
-        .filter(|d| *d != today && *d != (today + 1) % 7)
-        .map(|d| {
-            format!(
-                "\"{}\"",
-                ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][d]
-            )
-        })
-        .collect();
-    let text = setup::demo_policy_without_anomaly()
-        .replacen(
-            "id = \"carol\"",
-            &format!(
-                "id = \"carol\"\nworking_hours = {{ zone = \"UTC\", days = [{}], from = \"00:00\", to = \"23:59\" }}",
-                days.join(", ")
-            ),
-            1,
-        )
-        .replacen(
-            "name = \"demo-token-transfers\"",
-            "name = \"demo-token-transfers\"\nmin_amount = \"0.000000000000001\"",
-            1,
-        );
+    let text = carol_off_today(setup::demo_policy_without_anomaly()).replacen(
+        "name = \"demo-token-transfers\"",
+        "name = \"demo-token-transfers\"\nmin_amount = \"0.000000000000001\"",
+        1,
+    );
     format!(
         "{text}\n[anomaly]\n\n[anomaly.reconnaissance]\nfactor = 1\nfloor = 2\n\n\
          [anomaly.approval_burst]\nmax_approvals = 1\nminutes = 10\n\n\
@@ -164,15 +146,7 @@ async fn each_rule_fires_on_its_pattern_and_names_operator_rule_and_evidence() {
     let reader = Subject::Certificate(device);
     save_seeded(dir.path(), &settled(&compiled, reader, 86_400, reads)).await;
 
-    let (server_cert, server_key) = pki.leaf("localhost");
-    let write = |name: &str, body: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, body).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let mut opts = Options::demo();
-    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
-    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let gw = start_mtls(dir.path(), &pki, &text).await;
     let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &(laptop.0, laptop.1)).await;
     let mut c = GatewayClient::new(channel);
 

@@ -411,6 +411,21 @@ pub async fn mtls_channel(port: u16, ca: &str, identity: &(String, String)) -> C
         .unwrap()
 }
 
+/// A gateway on `policy` in `dir`, under mutual TLS with `pki` (a server certificate for
+/// `localhost`; `ops.signgate.test` may use the Gateway service, `admin.signgate.test` both).
+pub async fn start_mtls(dir: &Path, pki: &pki::Pki, policy: &str) -> crate::support::Running {
+    signgate_simulator::evm::install_crypto_provider();
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut opts = Options::demo();
+    opts.env = mtls_env(&write, pki, &server_cert, &server_key);
+    start_provider_with_policy(dir, opts.served(), Some(policy)).await
+}
+
 /// The configuration of a gateway under mutual TLS with the test PKI: `ops.signgate.test` may
 /// use the Gateway service, `admin.signgate.test` both.
 pub fn mtls_env(
@@ -444,16 +459,8 @@ async fn under_mutual_tls_calls_carry_the_certificate_and_a_gateway_identity_cal
     signgate_simulator::evm::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let pki = pki::Pki::new("signgate e2e ca");
-    let (server_cert, server_key) = pki.leaf("localhost");
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let mut opts = Options::demo();
-    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
     let text = policy_with_anomaly();
-    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let gw = start_mtls(dir.path(), &pki, &text).await;
     let ops = pki.client("ops.signgate.test");
     let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await;
     let mut c = GatewayClient::new(channel.clone());
@@ -594,15 +601,7 @@ async fn a_settled_operator_on_a_new_client_certificate_raises_new_device_with_i
     seed_alice(dir.path(), &policy, laptop).await;
 
     let pki = pki::Pki::new("signgate e2e ca");
-    let (server_cert, server_key) = pki.leaf("localhost");
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    };
-    let mut opts = Options::demo();
-    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
-    let gw = start_provider_with_policy(dir.path(), opts.served(), Some(&text)).await;
+    let gw = start_mtls(dir.path(), &pki, &text).await;
     let other_laptop = pki.client("ops.signgate.test");
     let channel = mtls_channel(gw.addr.port(), &pki.ca_pem, &other_laptop).await;
     let mut c = GatewayClient::new(channel);
