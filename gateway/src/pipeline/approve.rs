@@ -167,7 +167,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             large_transfer: large_transfer(&policy, &evaluation.tiers),
         });
         let judgement = if judging {
-            judged::judge(p.store.as_ref(), &policy, CallKind::Approve).await?
+            judged::judge(p.store.as_ref(), &p.turns, &policy, CallKind::Approve).await?
         } else {
             None
         };
@@ -191,8 +191,8 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         // transaction that stores them: an approval can never count toward a release without
         // its record in the log, and a lost race (retried below) leaves neither. The anomaly
         // rules' judgement of the call comes first, with the profile it changes.
-        let (mut events, observed, alerts, held) = match judgement {
-            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.held)),
+        let (mut events, observed, alerts, turn) = match judgement {
+            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.turn)),
             None => (Vec::new(), None, Vec::new(), None),
         };
         events.push(records::approval(
@@ -205,19 +205,16 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         ));
         events.push(records::decision(trigger, &evaluation, &ev));
         let judged_call = observed.is_some();
-        let committed = p
-            .commit(events, |audit| {
-                p.store.add_approval_observed(
-                    audit,
-                    (r.id.clone(), r.revision),
-                    record.clone(),
-                    (decision, state),
-                    observed,
-                )
-            })
-            .await;
-        // The subject's next judged call may read the profile now.
-        drop(held);
+        let change = p.commit(events, |audit| {
+            p.store.add_approval_observed(
+                audit,
+                (r.id.clone(), r.revision),
+                record.clone(),
+                (decision, state),
+                observed,
+            )
+        });
+        let committed = judged::in_turn(turn, change, |_| true).await;
         if judged_call && committed.is_ok() {
             call_facts::judged(alerts);
         }

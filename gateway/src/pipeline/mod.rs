@@ -218,6 +218,9 @@ pub struct Pipeline<S, T> {
     /// This pipeline's own registry (per instance: tests run several gateways in one process).
     metrics: Arc<Metrics>,
     clock: SharedClock,
+    /// The turns of judged calls, per subject, with their chained profiles: per instance, as
+    /// they describe this store's queue.
+    turns: judged::Turns,
 }
 
 impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
@@ -255,6 +258,7 @@ impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
             witness,
             metrics: Arc::new(Metrics::with_chains(Some(lists), chains, clock.clone())),
             clock,
+            turns: judged::Turns::default(),
         }
     }
 

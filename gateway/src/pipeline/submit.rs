@@ -246,7 +246,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             call_facts::record_refusal(kind);
         }
         let judgement = if judging {
-            judged::judge(p.store.as_ref(), &policy, CallKind::Submit).await?
+            judged::judge(p.store.as_ref(), &p.turns, &policy, CallKind::Submit).await?
         } else {
             None
         };
@@ -296,8 +296,8 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
         // anomaly rules' judgement of the call when it was judged. A submission racing an
         // identical one that committed first is answered with that proposal, and its own records
         // roll back with its insert: one submission on record per stored proposal.
-        let (mut events, observed, raised, held) = match judgement {
-            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.held)),
+        let (mut events, observed, raised, turn) = match judgement {
+            Some(j) => (j.events, Some(j.write), j.alerts, Some(j.turn)),
             None => (Vec::new(), None, Vec::new(), None),
         };
         events.push(records::submitted(
@@ -324,14 +324,11 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             detail: decision.detail.clone(),
         };
         let judged_call = observed.is_some();
-        let inserted = p
-            .commit(events, |audit| {
-                p.store
-                    .insert_proposal_observed(audit, proposal, decision, observed)
-            })
-            .await;
-        // The subject's next judged call may read the profile now.
-        drop(held);
+        let change = p.commit(events, |audit| {
+            p.store
+                .insert_proposal_observed(audit, proposal, decision, observed)
+        });
+        let inserted = judged::in_turn(turn, change, |i| matches!(i, Inserted::Created(_))).await;
         match inserted {
             Ok(Inserted::Created(record)) => {
                 if judged_call {

@@ -296,6 +296,14 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// Committed changes, for `WatchProposal`. A lagging receiver should re-read.
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange>;
 
+    /// Whether changes commit in the order their futures were first polled: true for a store with
+    /// one writer taking changes from a queue in order (SQLite), false where concurrent
+    /// transactions commit in any order (PostgreSQL). The judged calls of one operator chain on
+    /// each other's profile only where it is true (`pipeline::judged`).
+    fn orders_writes(&self) -> bool {
+        false
+    }
+
     /// The anomaly profiles kept in this store's database, if it keeps them; `None` turns the
     /// anomaly rules off for a gateway on this store.
     fn profile_store(&self) -> Option<&dyn profiles::ProfileStore> {

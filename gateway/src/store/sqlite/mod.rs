@@ -597,6 +597,12 @@ impl ProposalStore for SqliteStore {
         Some(self)
     }
 
+    /// One writer thread takes changes from a channel in order; a change is in it once its
+    /// future was polled (encoding and sending happen before the first wait).
+    fn orders_writes(&self) -> bool {
+        true
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {
         self.inner.changes.subscribe()
     }
