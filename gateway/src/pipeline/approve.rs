@@ -142,7 +142,12 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         ApprovalKind::Approve => DecisionTrigger::Approval,
         ApprovalKind::Reject => DecisionTrigger::Rejection,
     };
-    for attempt in 1..=MAX_ATTEMPTS {
+    let attempts = if judging {
+        judged::MAX_ATTEMPTS
+    } else {
+        MAX_ATTEMPTS
+    };
+    for attempt in 1..=attempts {
         let mut approvals = stored.approvals.clone();
         record.alerts.clear();
         approvals.push(record.clone());
@@ -230,7 +235,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                 );
                 return p.load(&updated.id).await;
             }
-            Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {
+            Err(GatewayError::Aborted(_)) if attempt < attempts => {
                 // Another approval landed first, or another call of this operator was judged
                 // first: count and judge again (nothing of this attempt was written, records
                 // included).

@@ -45,8 +45,16 @@ use tonic::Code;
 use crate::{
     call_facts,
     error::GatewayError,
-    store::{ProposalStore, profiles::ProfileWrite},
+    store::{
+        ProposalStore,
+        profiles::{ProfileWrite, revision_of},
+    },
 };
+
+/// Attempts at a judged call. More than at other changes: one change of an operator that fails
+/// fails every change chained behind it, and each of those is judged again once the queue has
+/// drained, so a burst of one operator's calls may lose several rounds.
+pub(super) const MAX_ATTEMPTS: usize = 16;
 
 /// Stripes of the per-subject turns.
 const STRIPES: usize = 64;
@@ -240,7 +248,10 @@ pub(super) async fn judge<S: ProposalStore>(
     profile.observe(&observed, settings);
     if ordered {
         let chain = held.entry(subject.clone()).or_default();
-        chain.chained = Some((profile.clone(), expected.map_or(1, |r| r.saturating_add(1))));
+        // The revision the queued write will leave: its body's fingerprint, which no other
+        // writer's profile shares.
+        let revision = revision_of(&crate::store::profiles::encode(&profile)?);
+        chain.chained = Some((profile.clone(), revision));
         chain.in_flight = chain.in_flight.saturating_add(1);
     }
     let mut events = vec![AuditEvent::CallObserved(Box::new(observed))];

@@ -53,9 +53,6 @@ pub(super) fn admitted(
     })
 }
 
-/// Attempts at a submission whose submitter's anomaly profile another call changed meanwhile.
-const MAX_ATTEMPTS: usize = 4;
-
 /// How many times one transaction may be proposed and cancelled before it is refused: a bound
 /// on the ids tried per submission.
 const MAX_PROPOSALS_PER_TX: u32 = 64;
@@ -234,7 +231,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     // The policy's anomaly rules change decisions: the submission is judged before its first
     // decision, and its alerts travel with the proposal into every later one.
     let judging = judged::needed(&policy);
-    for attempt in 1..=MAX_ATTEMPTS {
+    for attempt in 1..=judged::MAX_ATTEMPTS {
         let submitted = super::Submitted {
             initiator: initiator.clone(),
             declared: s.intent.as_ref(),
@@ -342,7 +339,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
             }
             Ok(Inserted::Existing(_)) => return p.load(&id).await,
             // Another call of the submitter was judged first: judge this one again.
-            Err(GatewayError::Aborted(_)) if attempt < MAX_ATTEMPTS => {}
+            Err(GatewayError::Aborted(_)) if attempt < judged::MAX_ATTEMPTS => {}
             Err(e) => return Err(e),
         }
     }

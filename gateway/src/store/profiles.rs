@@ -1,5 +1,6 @@
 //! Anomaly profiles (issue 18) behind the [`ProfileStore`] trait: one row per subject (an
-//! operator, or a client certificate), its [`Profile`] as JSON, and a revision.
+//! operator, or a client certificate), its [`Profile`] as JSON, and a revision (a fingerprint of
+//! the JSON, [`revision_of`]).
 //!
 //! Concurrency: a profile is read, the call evaluated and folded in without I/O, and the new
 //! profile written back only if the row is still at the revision read
@@ -20,7 +21,10 @@ use super::{StoreError, UnixMillis};
 pub struct StoredProfile {
     /// The profile.
     pub profile: Profile,
-    /// Incremented by every write; 1 for the first.
+    /// A fingerprint of the stored body ([`revision_of`]): what a write must name to replace it.
+    /// Not a counter: two writers that start from different profiles never produce the same
+    /// revision unless they wrote the same profile, so a write that names a revision it predicted
+    /// (a judged call chained on a queued one) can never land on a profile another writer made.
     pub revision: u64,
 }
 
@@ -43,14 +47,17 @@ pub(crate) struct ProfileRow {
     pub(crate) key: String,
     pub(crate) body: String,
     pub(crate) expected: Option<i64>,
+    pub(crate) revision: i64,
 }
 
 impl ProfileWrite {
     /// Its row.
     pub(crate) fn row(&self) -> Result<ProfileRow, StoreError> {
+        let body = encode(&self.profile)?;
         Ok(ProfileRow {
             key: subject_key(self.profile.subject()),
-            body: encode(&self.profile)?,
+            revision: revision_col(revision_of(&body))?,
+            body,
             expected: self.expected.map(revision_col).transpose()?,
         })
     }
@@ -90,8 +97,17 @@ pub trait ProfileStore: Send + Sync {
     fn profiles(&self) -> StoreFuture<'_, Vec<Profile>>;
 }
 
+/// The revision of a profile stored with `body`: the first 63 bits of SHA-256 of the body.
+pub fn revision_of(body: &str) -> u64 {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(first) >> 1
+}
+
 /// A profile's JSON body.
-pub(crate) fn encode(profile: &Profile) -> Result<String, StoreError> {
+pub fn encode(profile: &Profile) -> Result<String, StoreError> {
     serde_json::to_string(profile).map_err(|e| StoreError::Corrupt(format!("profile: {e}")))
 }
 

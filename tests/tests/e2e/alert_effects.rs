@@ -402,3 +402,64 @@ async fn every_shape_around_the_anomaly_rules_gets_its_decision() {
         run_shape(f).await;
     }
 }
+
+/// One operator's judged calls chain on each other's profile in the store's queue: many at once,
+/// one of which fails in the store (the same key approving one proposal twice at once), leave
+/// every other approval recorded and the stored profiles equal to the ones rebuilt from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_judged_calls_of_one_operator_survive_a_failed_one_and_profiles_rebuild() {
+    use signgate_gateway::anomaly::rebuild;
+
+    use crate::alerts::stored_profiles;
+    use crate::support::{approve_request, audit_leaves, start_provider_with_policy, statement};
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = setup::DEMO_POLICY;
+    let gw = start_provider_with_policy(dir.path(), crate::support::Options::demo().served(), None)
+        .await;
+    let mut c = gw.client().await;
+    let mut proposals = Vec::new();
+    for nonce in 0..6 {
+        let tx = token_transfer(demo::PAYEE, U256::from(1_000u64), nonce);
+        proposals.push(submit(&mut c, demo::DEMO_SAFE, &tx, "alice").await);
+    }
+    // Bob approves all six at once, the first one twice.
+    let mut calls = Vec::new();
+    for p in proposals.iter().chain(proposals.first()) {
+        let mut c = c.clone();
+        let req = approve_request(
+            &statement(p, pb::ApprovalKind::Approve),
+            &demo::operator("bob"),
+        );
+        calls.push(tokio::spawn(async move { c.approve(req).await }));
+    }
+    let mut refused = Vec::new();
+    for call in calls {
+        if let Err(status) = call.await.unwrap() {
+            refused.push(status);
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(refused[0].code(), Code::FailedPrecondition, "{refused:#?}");
+    for p in &proposals {
+        let p = c
+            .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(missing(&needs(&p)), [("treasury".into(), 1, 2)], "{p:#?}");
+    }
+    gw.stop().await;
+
+    let policy = Policy::compile(text).unwrap();
+    let rebuilt = rebuild::profiles(&audit_leaves(dir.path()), policy.anomaly()).unwrap();
+    assert_eq!(rebuilt, stored_profiles(dir.path()).await);
+    let events = audit_events(dir.path());
+    let bobs: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "call_observed" && e["operator"] == "bob")
+        .collect();
+    // Judged with each recorded approval; the refused one observed after it ended, as refused.
+    let allowed = bobs.iter().filter(|e| e["outcome"] == "allowed").count();
+    assert_eq!((allowed, bobs.len()), (6, 7), "{bobs:#?}");
+}

@@ -62,7 +62,7 @@ fn policy_with_anomaly() -> String {
 }
 
 /// The profiles the store of the stopped gateway in `dir` holds.
-async fn stored_profiles(dir: &Path) -> Vec<Profile> {
+pub async fn stored_profiles(dir: &Path) -> Vec<Profile> {
     if let Ok(url) = std::fs::read_to_string(dir.join("postgres.url")) {
         let store = PgStore::connect(&PostgresSettings {
             url,

@@ -29,17 +29,17 @@ pub(super) async fn write_row(
             super::cached::execute(
                 tx,
                 "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
-                 VALUES ($1, 1, $2, $3) ON CONFLICT (subject) DO NOTHING",
-                &[&row.key, &row.body, &now.0],
+                 VALUES ($1, $4, $2, $3) ON CONFLICT (subject) DO NOTHING",
+                &[&row.key, &row.body, &now.0, &row.revision],
             )
             .await
         }
         Some(rev) => {
             super::cached::execute(
                 tx,
-                "UPDATE anomaly_profiles SET revision = revision + 1, body = $2, \
+                "UPDATE anomaly_profiles SET revision = $5, body = $2, \
                  updated_at = $3 WHERE subject = $1 AND revision = $4",
-                &[&row.key, &row.body, &now.0, &rev],
+                &[&row.key, &row.body, &now.0, &rev, &row.revision],
             )
             .await
         }

@@ -24,15 +24,15 @@ pub(super) fn write_row(
         None => tx
             .prepare_cached(
                 "INSERT INTO anomaly_profiles (subject, revision, body, updated_at) \
-                 VALUES (?1, 1, ?2, ?3) ON CONFLICT (subject) DO NOTHING",
+                 VALUES (?1, ?4, ?2, ?3) ON CONFLICT (subject) DO NOTHING",
             )?
-            .execute(params![row.key, row.body, now.0])?,
+            .execute(params![row.key, row.body, now.0, row.revision])?,
         Some(rev) => tx
             .prepare_cached(
-                "UPDATE anomaly_profiles SET revision = revision + 1, body = ?2, \
+                "UPDATE anomaly_profiles SET revision = ?5, body = ?2, \
                  updated_at = ?3 WHERE subject = ?1 AND revision = ?4",
             )?
-            .execute(params![row.key, row.body, now.0, rev])?,
+            .execute(params![row.key, row.body, now.0, rev, row.revision])?,
     };
     Ok(changed == 1)
 }
