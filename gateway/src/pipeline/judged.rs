@@ -13,7 +13,7 @@
 //! fail each other's revision check. How long a turn lasts depends on the store:
 //! - a store that commits changes in the order it took them (SQLite's one writer,
 //!   [`ProposalStore::orders_writes`]) ends the turn once the change is in its queue; the next
-//!   call of the subject is judged on the profile this one will leave (kept in [`Chained`]) and
+//!   call of the subject is judged on the profile this one will leave (kept in its [`Chain`]) and
 //!   its change queued behind, so one operator's calls still share flushes. A change that fails
 //!   drops what was chained on it: the calls behind it fail their revision check, and are judged
 //!   again on the stored profile;

@@ -414,28 +414,12 @@ impl Settings {
         }
     }
 
-    /// The switch and action of `rule`.
-    pub const fn rule(&self, rule: AnomalyRule) -> &Rule {
-        match rule {
-            AnomalyRule::OffHours => &self.off_hours.rule,
-            AnomalyRule::NewDevice => &self.new_device,
-            AnomalyRule::NewNetwork => &self.new_network,
-            AnomalyRule::OutOfScopeWallet => &self.out_of_scope_wallet,
-            AnomalyRule::GatewayIdentityAdmin => &self.gateway_identity_admin,
-            AnomalyRule::ProbationaryRestricted => &self.probationary_restricted,
-            AnomalyRule::Reconnaissance => &self.reconnaissance.rule,
-            AnomalyRule::ApprovalBurst => &self.approval_burst.rule,
-            AnomalyRule::RubberStamp => &self.rubber_stamp.rule,
-            AnomalyRule::RepeatedRefusals => &self.repeated_refusals.rule,
-        }
-    }
-
     /// The rules that run and whose alerts are to change decisions (an action other than
     /// `alert`), in [`AnomalyRule::ALL`] order: what a gateway must enforce, or refuse.
     pub fn deciding(&self) -> Vec<(AnomalyRule, &Action)> {
         AnomalyRule::ALL
             .into_iter()
-            .map(|r| (r, self.rule(r)))
+            .map(|r| (r, r.settings(self)))
             .filter(|(_, rule)| self.enabled && rule.enabled && rule.action != Action::Alert)
             .map(|(r, rule)| (r, &rule.action))
             .collect()
