@@ -11,6 +11,7 @@ pub mod call_span;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod descriptors;
 pub mod domain;
 pub mod error;

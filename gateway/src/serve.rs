@@ -66,6 +66,19 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The console's address could not be bound.
+    #[error(
+        "binding console.listen {addr}: {source}; free the port or set console.listen = \"\" to turn the console off"
+    )]
+    ConsoleBind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The console could not be assembled.
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
     /// The clear-signing descriptors could not be loaded.
     #[error(transparent)]
     Descriptors(#[from] crate::descriptors::DescriptorsError),
@@ -348,6 +361,11 @@ async fn serve_pipeline<S: ProposalStore, T: StateProvider>(
         let metrics = pipeline.metrics().unwrap_or_default();
         serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
     }
+    if let Some(addr) = cfg.console_listen {
+        let grpc = listener.local_addr().map_err(ServeError::Listener)?;
+        let audit = pipeline.governance().map(|g| g.audit);
+        serve_console(addr, grpc, audit, pipeline.clock(), &tasks, stopped.clone()).await?;
+    }
     let pipeline = Arc::new(pipeline);
     spawn_list_tasks(&pipeline, &tasks, stopped.clone());
     let served = serve_with(listener, cfg, store, pipeline, shutdown).await;
@@ -396,6 +414,31 @@ pub fn spawn_list_tasks<S: ProposalStore, T: StateProvider>(
         Arc::clone(pipeline),
         stopped,
     ));
+}
+
+/// Binds `addr` (`console.listen`) and serves the console there, reading proposals through the
+/// gateway's own gRPC API at `grpc` and the audit log `audit`, as a task of `tasks` until
+/// `stopped` is cancelled.
+async fn serve_console(
+    addr: SocketAddr,
+    grpc: SocketAddr,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+    clock: crate::clock::SharedClock,
+    tasks: &TaskTracker,
+    stopped: CancellationToken,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::ConsoleBind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    let console = crate::console::Console::new(grpc, audit, clock)?;
+    tracing::info!(console = %format!("http://{local}/"), "web console");
+    tasks.spawn(async move {
+        if let Err(e) = crate::console::serve(listener, console, stopped.cancelled_owned()).await {
+            tracing::error!(error = %e, "the console did not start");
+        }
+    });
+    Ok(())
 }
 
 /// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until

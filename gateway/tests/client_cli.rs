@@ -62,6 +62,7 @@ fn serve_with(dir: &Path, env: &[(&str, &str)]) -> Server {
         .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
         // The default 127.0.0.1:9464 would collide between parallel test servers.
         .env("SIGNGATE_METRICS__LISTEN", "127.0.0.1:0")
+        .env("SIGNGATE_CONSOLE__LISTEN", "127.0.0.1:0")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

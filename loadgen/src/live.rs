@@ -263,6 +263,7 @@ impl World {
             table([("checkpoint_dir", path(&dir.join("checkpoints")))]),
         );
         config.insert("metrics".into(), table([("listen", "".into())]));
+        config.insert("console".into(), table([("listen", "".into())]));
         config.insert(
             "pipeline".into(),
             table([

@@ -406,6 +406,7 @@ async fn spawn_replica(url: &str, dir: &TempDir, i: usize) -> Result<Starting, L
         ),
         ("SIGNGATE_SERVER__LISTEN", addr.to_string()),
         ("SIGNGATE_METRICS__LISTEN", String::new()),
+        ("SIGNGATE_CONSOLE__LISTEN", String::new()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let (shutdown, signal) = shutdown_pair();

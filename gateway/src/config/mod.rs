@@ -15,8 +15,8 @@ use config::{Config, Environment, File, FileFormat};
 
 pub use client_name::ClientName;
 pub use raw::{
-    RawAlerts, RawAudit, RawChain, RawConfig, RawKeys, RawMetrics, RawPipeline, RawPostgres,
-    RawSanctionsList, RawServer, RawSigner, RawStore, RawTls, RawWebhook,
+    RawAlerts, RawAudit, RawChain, RawConfig, RawConsole, RawKeys, RawMetrics, RawPipeline,
+    RawPostgres, RawSanctionsList, RawServer, RawSigner, RawStore, RawTls, RawWebhook,
 };
 pub use typed::{
     AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,
@@ -261,6 +261,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("metrics.listen"), "{err}");
+    }
+
+    #[test]
+    fn the_console_is_on_for_the_loopback_demo_only_and_refused_off_loopback() {
+        let cfg = GatewayConfig::embedded_default().unwrap();
+        assert_eq!(
+            cfg.console_listen,
+            Some("127.0.0.1:8080".parse::<SocketAddr>().unwrap())
+        );
+        let off = GatewayConfig::load(None, env(&[("SIGNGATE_CONSOLE__LISTEN", "")])).unwrap();
+        assert_eq!(off.console_listen, None);
+        for bad in ["0.0.0.0:8080", "192.0.2.1:8080", "localhost:8080"] {
+            let err = GatewayConfig::load(None, env(&[("SIGNGATE_CONSOLE__LISTEN", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("console.listen"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct RawConfig {
     /// `[display]`.
     #[serde(default)]
     pub display: RawDisplay,
+    /// `[console]`: the web console for approvers and auditors.
+    #[serde(default)]
+    pub console: RawConsole,
     /// `[alerts]`: where anomaly alerts go besides the audit log, the metrics, the log and
     /// `Admin.WatchAlerts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +85,16 @@ pub struct RawDisplay {
     /// bundled ones. Empty: only the bundled ones.
     #[serde(default)]
     pub descriptors_dir: String,
+}
+
+/// `[console]`: the web console.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    /// Address the console listens on (plain HTTP on loopback, in the plaintext demo only).
+    /// Empty: no console.
+    #[serde(default)]
+    pub listen: String,
 }
 
 /// `[audit]`: where signed checkpoints of the audit log go.

@@ -17,6 +17,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Address of the Prometheus metrics endpoint; `None` when `metrics.listen` is empty.
     pub metrics_listen: Option<SocketAddr>,
+    /// Address of the web console; `None` when `console.listen` is empty.
+    pub console_listen: Option<SocketAddr>,
     /// Bounds on requests and work.
     pub limits: Limits,
     /// mTLS or loopback plaintext.
@@ -375,6 +377,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             )
         })?;
         let metrics_listen = metrics_listen(&raw.metrics.listen)?;
+        let console_listen = console_listen(&raw.console, &raw.tls)?;
         let max_message_bytes = non_zero_usize("server.max_message_bytes", s.max_message_bytes)?;
         let limits = Limits {
             max_message_bytes: max_message_bytes.get(),
@@ -534,6 +537,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             sources,
             listen,
             metrics_listen,
+            console_listen,
             limits,
             transport,
             access,
@@ -567,6 +571,38 @@ fn metrics_listen(value: &str) -> Result<Option<SocketAddr>, ConfigError> {
             ),
         )
     })
+}
+
+/// `[console]`: an address, or none. The console serves plain HTTP, so it is served only in the
+/// plaintext loopback demo and its address must be loopback (a browser would otherwise send
+/// approvals across the network in the clear); under mutual TLS there is no console.
+fn console_listen(
+    raw: &super::RawConsole,
+    tls: &super::RawTls,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let value = raw.listen.as_str();
+    if value.trim().is_empty() || !tls.plaintext_loopback {
+        return Ok(None);
+    }
+    let addr: SocketAddr = value.parse().map_err(|_| {
+        ConfigError::invalid(
+            "console.listen",
+            format!(
+                "{value:?} is not an IP address with a port, like 127.0.0.1:8080 \
+                 (empty: no console)"
+            ),
+        )
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(ConfigError::invalid(
+            "console.listen",
+            format!(
+                "{addr} is not a loopback address: the console serves plain HTTP, so it \
+                 listens on loopback only"
+            ),
+        ));
+    }
+    Ok(Some(addr))
 }
 
 fn audit_settings(

@@ -73,6 +73,7 @@ impl Gateway {
             .current_dir(dir)
             .env("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0")
             .env("SIGNGATE_METRICS__LISTEN", "")
+            .env("SIGNGATE_CONSOLE__LISTEN", "")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

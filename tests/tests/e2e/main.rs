@@ -21,6 +21,7 @@ mod bad_input;
 mod bybit;
 mod cancel;
 mod chain;
+mod console;
 mod decisions;
 mod demo;
 mod eligible;

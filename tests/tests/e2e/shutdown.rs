@@ -21,6 +21,7 @@ async fn the_stop_is_recorded_then_covered_by_the_last_checkpoint_before_run_ret
         ),
         ("SIGNGATE_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
         ("SIGNGATE_METRICS__LISTEN", "127.0.0.1:0".to_owned()),
+        ("SIGNGATE_CONSOLE__LISTEN", "127.0.0.1:0".to_owned()),
         // Only the start-up tick and the final one: the interval never elapses here.
         (
             "SIGNGATE_AUDIT__CHECKPOINT_INTERVAL_SECS",

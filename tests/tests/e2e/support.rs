@@ -210,6 +210,8 @@ pub struct Running {
     /// Its Prometheus endpoint (`GET /metrics`), as `metrics.listen` would serve it.
     pub metrics: SocketAddr,
     pub dir: PathBuf,
+    /// The audit log the gateway writes (the console reads it).
+    pub audit: Arc<AuditLog>,
     shutdown: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), signgate_gateway::serve::ServeError>>,
     stop_metrics: oneshot::Sender<()>,
@@ -383,6 +385,7 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
     .unwrap()
     .with_oracles(setup::oracles(&oracles).unwrap());
     let witness = setup::witness(&cfg, audit.clone()).unwrap();
+    let log = audit.clone();
     let pipeline = Pipeline::new(
         store.clone(),
         Arc::new(policy),
@@ -426,6 +429,7 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
         addr,
         metrics,
         dir: dir.to_path_buf(),
+        audit: log,
         shutdown,
         handle,
         stop_metrics,

@@ -1,0 +1,258 @@
+//! Issue 19: the web console, over real HTTP against a real gateway, and in Debian's Chromium
+//! driven by playwright-core (`tests/browser/console.mjs`, installed by `scripts/browser-setup`).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+use alloy_primitives::U256;
+use clap::Parser as _;
+use signgate_gateway::console::{CONTENT_SECURITY_POLICY, Console};
+use signgate_proto::v1 as pb;
+use signgate_simulator::SafeTx;
+use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _, net::TcpStream, sync::oneshot};
+
+use crate::{
+    demo,
+    support::{Options, Running, start, state, submit, token_transfer},
+};
+
+/// A console in front of `gw`, on 127.0.0.1 and a free port; dropping the sender stops it.
+async fn start_console(gw: &Running) -> (SocketAddr, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let console = Console::new(
+        gw.addr,
+        Some(gw.audit.clone()),
+        signgate_gateway::clock::system(),
+    )
+    .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(signgate_gateway::console::serve(
+        listener,
+        console,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+/// The demo DEMO transfer (needs approvals) and the Bybit transaction (denied), as alice.
+async fn two_proposals(gw: &Running) -> (pb::Proposal, pb::Proposal) {
+    let mut c = gw.client().await;
+    let transfer = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(demo::PAYEE, U256::from(7u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(state(&transfer), pb::ProposalState::NeedsApprovals);
+    let fixture: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../simulator/tests/fixtures/evm/bybit.json"
+    ))
+    .unwrap();
+    let tx: SafeTx = serde_json::from_value(fixture["tx"].clone()).unwrap();
+    let bybit = submit(&mut c, demo::BYBIT_SAFE, &tx, "alice").await;
+    assert_eq!(state(&bybit), pb::ProposalState::Denied);
+    (transfer, bybit)
+}
+
+/// One HTTP/1.1 GET with exactly these headers; the raw response.
+async fn raw_get(addr: SocketAddr, path: &str, host: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let res = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let (transfer, bybit) = two_proposals(&gw).await;
+    let (addr, stop) = start_console(&gw).await;
+
+    // The list names both, newest first; a state filter keeps only the denied one.
+    let (status, list) = get(addr, "/proposals").await;
+    assert_eq!(status, 200, "{list}");
+    let (t, b) = (
+        list.find(&transfer.id).unwrap(),
+        list.find(&bybit.id).unwrap(),
+    );
+    assert!(b < t, "newest first");
+    let (_, denied) = get(addr, "/proposals?state=denied").await;
+    assert!(denied.contains(&bybit.id) && !denied.contains(&transfer.id));
+    let (status, _) = get(addr, "/proposals?state=bogus").await;
+    assert_eq!(status, 400);
+
+    // The transfer: the ten SafeTx fields, the three hashes, the decision and whom it needs.
+    let (status, page) = get(addr, &format!("/proposals/{}", transfer.id)).await;
+    assert_eq!(status, 200);
+    let hashes = transfer.hashes.as_ref().unwrap();
+    for needle in [
+        "safeTxGas",
+        "baseGas",
+        "gasPrice",
+        "gasToken",
+        "refundReceiver",
+        "nonce",
+        "operation",
+        "Needs approvals",
+        hashes.safe_tx_hash.as_str(),
+        hashes.domain_hash.as_str(),
+        hashes.message_hash.as_str(),
+    ] {
+        assert!(page.contains(needle), "{needle} missing from the page");
+    }
+    // Bybit: the delegatecall and the singleton change in words, and denied for good.
+    let (_, page) = get(addr, &format!("/proposals/{}", bybit.id)).await;
+    let sim = bybit.simulation.as_ref().unwrap();
+    for c in &sim.safe_changes {
+        assert!(page.contains(&escape(&c.description)), "{}", c.description);
+    }
+    assert!(page.contains("DELEGATECALL to"), "{page}");
+    assert!(page.contains("upgrade.singleton_changed"));
+    assert!(page.contains("DENIED — no approval can release it"));
+
+    // Every response carries the policy; a Host that is not the console's is refused.
+    let raw = raw_get(addr, "/proposals", &addr.to_string()).await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains(&format!(
+            "content-security-policy: {}",
+            CONTENT_SECURITY_POLICY.to_ascii_lowercase()
+        )),
+        "{raw}"
+    );
+    let rebound = raw_get(addr, "/proposals", "attacker.example:80").await;
+    assert!(rebound.starts_with("HTTP/1.1 421"), "{rebound}");
+    let localhost = raw_get(addr, "/proposals", &format!("localhost:{}", addr.port())).await;
+    assert!(localhost.starts_with("HTTP/1.1 200"), "{localhost}");
+    // A proposal that does not exist is the gateway's NOT_FOUND, as a page.
+    let (status, _) = get(addr, "/proposals/p-00000000000000000000000000").await;
+    assert!(status == 404 || status == 400, "{status}");
+
+    // The auditor: the story of the transfer, and the downloads verify offline.
+    let log = gw.audit.clone();
+    tokio::task::spawn_blocking(move || log.checkpoint().unwrap())
+        .await
+        .unwrap();
+    let (status, story) = get(addr, &format!("/audit/proposals/{}", transfer.id)).await;
+    assert_eq!(status, 200, "{story}");
+    assert!(story.contains("alice proposed a transaction"), "{story}");
+    let (status, audit) = get(addr, "/audit").await;
+    assert_eq!(status, 200);
+    assert!(audit.contains("PASS"), "{audit}");
+    let out = dir.path().join("downloads");
+    std::fs::create_dir_all(&out).unwrap();
+    for name in ["export.jsonl", "checkpoint.note", "audit.pub"] {
+        let (status, body) = get(addr, &format!("/audit/{name}")).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        std::fs::write(out.join(name), body).unwrap();
+    }
+    assert_eq!(verify_offline(&out), ExitCode::SUCCESS);
+    // A tampered export does not verify.
+    let export = std::fs::read_to_string(out.join("export.jsonl")).unwrap();
+    std::fs::write(
+        out.join("export.jsonl"),
+        export.replacen("\"alice\"", "\"mallory\"", 1),
+    )
+    .unwrap();
+    assert_ne!(verify_offline(&out), ExitCode::SUCCESS);
+
+    let _ = stop.send(());
+    gw.stop().await;
+}
+
+/// `signgate audit verify` on the three downloaded files.
+fn verify_offline(dir: &Path) -> ExitCode {
+    let arg = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let cli = signgate_gateway::cli::Cli::try_parse_from([
+        "signgate".to_owned(),
+        "audit".to_owned(),
+        "verify".to_owned(),
+        "--log".to_owned(),
+        arg("export.jsonl"),
+        "--checkpoints".to_owned(),
+        arg("checkpoint.note"),
+        "--public-key".to_owned(),
+        arg("audit.pub"),
+    ])
+    .unwrap();
+    cli.run().unwrap()
+}
+
+/// What maud makes of text in a page.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Runs `scripts/browser-setup` (Debian's chromium, the pinned npm packages), then
+/// `tests/browser/console.mjs` against the console, with the proposals' ids in its environment.
+/// Screenshots and downloads land in `tests/browser/artifacts/console/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_pages_render_without_errors_pass_axe_and_the_export_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), Options::demo()).await;
+    let (transfer, bybit) = two_proposals(&gw).await;
+    let log = gw.audit.clone();
+    tokio::task::spawn_blocking(move || log.checkpoint().unwrap())
+        .await
+        .unwrap();
+    let (addr, stop) = start_console(&gw).await;
+
+    let setup = Command::new(repo().join("scripts/browser-setup"))
+        .status()
+        .expect("scripts/browser-setup runs");
+    assert!(setup.success(), "scripts/browser-setup failed");
+    let artifacts = repo().join("tests/browser/artifacts/console");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = tokio::process::Command::new("node")
+        .arg(repo().join("tests/browser/console.mjs"))
+        .env("CONSOLE_URL", format!("http://{addr}"))
+        .env("DEMO_ID", &transfer.id)
+        .env("BYBIT_ID", &bybit.id)
+        .env("ARTIFACTS", &artifacts)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&browser.stdout);
+    let stderr = String::from_utf8_lossy(&browser.stderr);
+    assert!(browser.status.success(), "{stdout}\n{stderr}");
+    for shot in [
+        "proposals.png",
+        "demo-transfer.png",
+        "bybit.png",
+        "audit.png",
+    ] {
+        assert!(artifacts.join(shot).is_file(), "{shot} missing:\n{stdout}");
+    }
+    // What the browser downloaded verifies offline.
+    assert_eq!(verify_offline(&artifacts), ExitCode::SUCCESS, "{stdout}");
+
+    let _ = stop.send(());
+    gw.stop().await;
+}
