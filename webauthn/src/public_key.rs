@@ -26,8 +26,9 @@ use sha2::{Digest as _, Sha256};
 /// hash made for another purpose over the same bytes.
 pub const KEY_ID_DOMAIN: &[u8] = b"signgate/webauthn-key/v1\0";
 
-/// Upper bound on an encoded COSE key accepted from text (a canonical P-256 key is 77 bytes).
-pub const MAX_COSE_KEY_LEN: usize = 256;
+/// Upper bound on an encoded COSE key accepted from text: a canonical P-256 key is 77 bytes;
+/// the room above lets an RSA key (272 bytes for RSA-2048) be read and refused by name.
+pub const MAX_COSE_KEY_LEN: usize = 1024;
 
 /// The signature algorithms signgate accepts from WebAuthn credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
