@@ -26,21 +26,29 @@ struct Fixed {
 fn fixed() -> &'static Fixed {
     static FIXED: OnceLock<Fixed> = OnceLock::new();
     FIXED.get_or_init(|| {
-        let read = |json: &str| -> serde_json::Value {
-            serde_json::from_str(json).expect("fixture JSON")
-        };
-        let es = read(include_str!("../../../webauthn/tests/fixtures/es256_assertion.json"));
-        let ed = read(include_str!("../../../webauthn/tests/fixtures/eddsa_assertion.json"));
-        let reg = read(include_str!("../../../webauthn/tests/fixtures/none_registration.json"));
+        let read =
+            |json: &str| -> serde_json::Value { serde_json::from_str(json).expect("fixture JSON") };
+        let es = read(include_str!(
+            "../../../webauthn/tests/fixtures/es256_assertion.json"
+        ));
+        let ed = read(include_str!(
+            "../../../webauthn/tests/fixtures/eddsa_assertion.json"
+        ));
+        let reg = read(include_str!(
+            "../../../webauthn/tests/fixtures/none_registration.json"
+        ));
         let b64 = |v: &serde_json::Value| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(v.as_str().expect("base64url string"))
                 .expect("base64url")
         };
         let challenge = b64(&es["challenge"]);
-        assert_eq!(challenge, b64(&ed["challenge"]), "both fixtures sign one statement");
-        let origins: Vec<String> =
-            serde_json::from_value(es["origins"].clone()).expect("origins");
+        assert_eq!(
+            challenge,
+            b64(&ed["challenge"]),
+            "both fixtures sign one statement"
+        );
+        let origins: Vec<String> = serde_json::from_value(es["origins"].clone()).expect("origins");
         let mut other_challenge = challenge.clone();
         other_challenge[0] ^= 1;
         Fixed {
@@ -96,7 +104,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(e) = verify_registration(object, client_data, &fixed().registration) {
             // only the seed's genuine enrolment can pass; its credential is a valid policy value
             let text = serde_json::to_string(&e.credential).expect("credential serialises");
-            assert_eq!(serde_json::from_str::<Credential>(&text).ok(), Some(e.credential));
+            assert_eq!(
+                serde_json::from_str::<Credential>(&text).ok(),
+                Some(e.credential)
+            );
         }
     }
 });
