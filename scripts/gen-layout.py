@@ -12,6 +12,7 @@ CRATES = [
     ("chain", "signgate-chain", "live chain state: endpoints that must agree, the pinned block, batched reads"),
     ("policy", "signgate-policy", "pure decision logic and sanctions screening; no I/O, no clock"),
     ("audit", "signgate-audit", "the audit log's format and offline verifier, and the `signgate-audit` binary; no gateway needed"),
+    ("webauthn", "signgate-webauthn", "WebAuthn (security keys, passkeys): enrolments and assertions verified for approvals; no I/O, no clock"),
     ("signer", "signgate-signer", "the reference signer backend: release tickets, double-sign ledger, `Signer` service"),
     ("gateway", "signgate-gateway", "the `signgate` binary: server, pipeline, store, lists, audit log, live audit log, client to the signers"),
     ("tests", "signgate-e2e", "end-to-end tests through the real gRPC API"),
