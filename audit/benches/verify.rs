@@ -31,6 +31,7 @@ fn approval(i: u64) -> AuditEvent {
             identity: "CN=treasury-ui".to_owned(),
             token: Some(TokenDigest::of(b"t")),
         },
+        webauthn: None,
     })
 }
 

@@ -378,9 +378,10 @@ pub struct ApprovalReceived {
     pub verdict: Verdict,
     /// The operator the key belongs to under the active policy, if any.
     pub operator: Option<String>,
-    /// The operator's ed25519 key.
+    /// The operator's ed25519 key, or the key id of the WebAuthn credential that signed.
     pub public_key: FixedBytes<32>,
-    /// The operator's signature over the domain-tagged approval message.
+    /// The operator's signature over the domain-tagged approval message; all zero when a
+    /// WebAuthn credential signed (`webauthn` holds its assertion).
     pub signature: FixedBytes<64>,
     /// Until when the signed approval is valid.
     pub expires_at: Timestamp,
@@ -388,6 +389,63 @@ pub struct ApprovalReceived {
     pub received_at: Timestamp,
     /// Who made the call.
     pub caller: Caller,
+    /// An approval signed with a security key or passkey: everything an auditor needs to check
+    /// the signature offline ([`WebAuthnApproval::check`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<WebAuthnApproval>,
+}
+
+/// An approval signed with a WebAuthn credential, as recorded: the statement, the assertion,
+/// the credential the policy enrolled and the console origins the gateway accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebAuthnApproval {
+    /// The `ApprovalStatement` as signed, byte for byte.
+    pub statement: Bytes,
+    /// The assertion in its binary form ([`signgate_webauthn::Assertion::to_bytes`]).
+    pub assertion: Bytes,
+    /// The enrolled credential; its key id is the record's `public_key`.
+    pub credential: signgate_webauthn::Credential,
+    /// The origins the gateway accepted the assertion from.
+    pub origins: Vec<String>,
+}
+
+/// Why a recorded WebAuthn approval does not check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebAuthnApprovalError {
+    /// The credential's key id is not the key the record names.
+    #[error("the recorded credential's key id is not the record's public key")]
+    KeyMismatch,
+    /// The assertion's binary form does not parse.
+    #[error("the assertion does not parse: {0}")]
+    Format(#[from] signgate_webauthn::AssertionFormatError),
+    /// The assertion does not verify for the statement.
+    #[error("the assertion does not verify: {0}")]
+    Assertion(#[from] signgate_webauthn::AssertionError),
+}
+
+impl WebAuthnApproval {
+    /// Checks the recorded assertion as the gateway did on receipt: the credential is the one
+    /// the record names, and it signed this statement's challenge from an accepted origin with
+    /// the user present and verified. (Whether the policy in force enrolled the credential for
+    /// the operator is the policy chain's to tell.)
+    pub fn check(&self, public_key: &FixedBytes<32>) -> Result<(), WebAuthnApprovalError> {
+        if self.credential.key_id() != public_key.0 {
+            return Err(WebAuthnApprovalError::KeyMismatch);
+        }
+        let assertion = signgate_webauthn::Assertion::from_bytes(&self.assertion)?;
+        let expected = signgate_webauthn::AssertionExpected {
+            challenge: signgate_keys::signed::webauthn_challenge(
+                signgate_keys::signed::APPROVAL_CONTEXT,
+                &self.statement,
+            )
+            .to_vec(),
+            origins: self.origins.clone(),
+            require_user_verification: true,
+        };
+        signgate_webauthn::verify_assertion(&self.credential, &assertion, &expected)?;
+        Ok(())
+    }
 }
 
 /// The gateway signed a release ticket for the signers.

@@ -129,6 +129,15 @@ pub enum Finding {
         /// The proposal released.
         proposal: String,
     },
+    /// An approval signed with a security key or passkey whose recorded assertion does not
+    /// check offline: not that credential's, not for that statement, or not from an accepted
+    /// origin with the user verified.
+    BadAssertion {
+        /// The approval record's position.
+        index: u64,
+        /// Why it does not check.
+        why: String,
+    },
     /// No valid checkpoint at all: nothing in the export is signed.
     NoCheckpoint,
     /// The `policy_applied` records do not form a chain: a policy took effect without enough
@@ -148,6 +157,7 @@ impl Finding {
             | Self::Duplicate { index, .. }
             | Self::OutOfOrder { index, .. }
             | Self::BadInclusion { index, .. }
+            | Self::BadAssertion { index, .. }
             | Self::ReleaseWithoutDecision { index, .. } => Some(*index),
             Self::Missing { from, .. } | Self::RootMismatch { from, .. } => Some(*from),
             Self::Truncated { records, .. } => Some(*records),
@@ -190,6 +200,10 @@ impl fmt::Display for Finding {
                 write!(f, "record #{index} is out of order (found on line {line})")
             }
             Self::BadCheckpoint { name, error } => write!(f, "checkpoint {name}: {error}"),
+            Self::BadAssertion { index, why } => write!(
+                f,
+                "record #{index}: the approval's security-key assertion does not check: {why}"
+            ),
             Self::Truncated {
                 records,
                 checkpoint,
@@ -400,6 +414,7 @@ pub fn verify_export_by_any(
     check_checkpoints(&cps, &tree, max_index, &mut out);
     check_inclusions(&entries, &cps, &mut out.findings);
     check_releases(&entries, &mut out.findings);
+    check_assertions(&entries, &mut out.findings);
     check_policy_chain(&entries, genesis, &mut out);
 
     let covered = cps.last().map_or(0, |(_, c)| c.size);
@@ -407,6 +422,28 @@ pub fn verify_export_by_any(
         out.uncovered = Some((covered, max_index));
     }
     out
+}
+
+/// Every approval signed with a WebAuthn credential, checked again from what its record holds
+/// ([`crate::record::WebAuthnApproval::check`]).
+fn check_assertions(entries: &[Entry], findings: &mut Vec<Finding>) {
+    for e in entries {
+        let Some(AuditRecord {
+            event: AuditEvent::ApprovalReceived(a),
+            ..
+        }) = &e.record
+        else {
+            continue;
+        };
+        if let Some(w) = &a.webauthn
+            && let Err(why) = w.check(&a.public_key)
+        {
+            findings.push(Finding::BadAssertion {
+                index: e.index,
+                why: why.to_string(),
+            });
+        }
+    }
 }
 
 /// The `policy_applied` records, in log order, as a chain (from `genesis` when given).

@@ -109,6 +109,7 @@ fn request(key: &SigningKey, seq: u64) -> pb::SubmitProposalRequest {
             payload,
             public_key: key.verifying_key().to_bytes().to_vec(),
             signature,
+            webauthn: None,
         }),
     }
 }
@@ -237,6 +238,7 @@ impl Demo {
             approvals: &[],
             velocity: Vec::new(),
             alerts: Vec::new(),
+            webauthn: None,
             now,
         };
         let (ev, checks) = evidence::build(&analysis, &facts);
@@ -356,6 +358,7 @@ fn cpu_stages(c: &mut Criterion) {
         approvals: &[],
         velocity: Vec::new(),
         alerts: Vec::new(),
+        webauthn: None,
         now: clock::system().now(),
     };
     g.bench_function("evaluate", |b| {

@@ -284,3 +284,40 @@ mod tests {
         ));
     }
 }
+
+/// What an operator's key signs: one definition of the domain-separated message, for the
+/// gateway that checks requests, the CLI and console that make them, and the auditor who checks
+/// recorded approvals offline.
+pub mod signed {
+    /// Context of `ProposalSubmission` envelopes.
+    pub const SUBMISSION_CONTEXT: &str = "signgate.v1.ProposalSubmission";
+    /// Context of `ApprovalStatement` envelopes.
+    pub const APPROVAL_CONTEXT: &str = "signgate.v1.ApprovalStatement";
+    /// Context of `CancelStatement` envelopes.
+    pub const CANCEL_CONTEXT: &str = "signgate.v1.CancelStatement";
+    /// Context of release tickets.
+    pub const TICKET_CONTEXT: &str = "signgate.v1.ReleaseTicket";
+    /// Context of policy documents.
+    pub const POLICY_CONTEXT: &str = "signgate.v1.Policy";
+    /// Context of a WebAuthn credential's enrolment request (what the new credential signs to
+    /// prove it is held by whoever asks for it).
+    pub const ENROLMENT_CONTEXT: &str = "signgate.v1.Enrolment";
+
+    /// The message an ed25519 key signs for `payload` under `context`: the context string
+    /// naming the payload's message type, one zero byte, then the payload bytes exactly as sent.
+    pub fn message(context: &str, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(context.len() + 1 + payload.len());
+        m.extend_from_slice(context.as_bytes());
+        m.push(0);
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// The challenge a WebAuthn credential signs for `payload` under `context`: SHA-256 of
+    /// [`message`], so a statement signed either way binds the same bytes, and no assertion
+    /// made for another purpose or payload verifies.
+    pub fn webauthn_challenge(context: &str, payload: &[u8]) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(message(context, payload)).into()
+    }
+}

@@ -134,6 +134,7 @@ impl Submissions {
                 payload,
                 public_key: self.key.verifying_key().to_bytes().to_vec(),
                 signature,
+                webauthn: None,
             }),
         }
     }

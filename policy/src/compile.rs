@@ -207,6 +207,23 @@ pub enum CompileError {
         /// The key.
         key: FixedBytes<32>,
     },
+    /// A key gives both or neither of `public_key` and `webauthn`.
+    #[error(
+        "a key of operator `{operator}` must give exactly one of `public_key` (ed25519) and \
+         `webauthn` (a security key or passkey)"
+    )]
+    KeyKind {
+        /// The operator's id.
+        operator: String,
+    },
+    /// A WebAuthn credential id is enrolled twice: an assertion names its credential by id.
+    #[error("WebAuthn credential {credential} is enrolled twice (operator `{operator}`)")]
+    DuplicateCredential {
+        /// The operator the second enrolment is for.
+        operator: String,
+        /// The credential id, base64url.
+        credential: String,
+    },
     /// A key is not a valid ed25519 public key, so no approval could ever verify against it.
     #[error("key {key} of operator `{operator}` is not a valid ed25519 public key")]
     InvalidKey {
@@ -497,6 +514,21 @@ impl Policy {
             .iter()
             .find_map(|o| o.key(key).map(|k| (o, k)))
     }
+    /// The enrolled WebAuthn credential with this id (an assertion names its credential by
+    /// id), with its holder.
+    pub fn webauthn_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Option<(&Operator, &OperatorKey, &signgate_webauthn::Credential)> {
+        self.operators.iter().find_map(|o| {
+            o.keys.iter().find_map(|k| {
+                k.webauthn
+                    .as_ref()
+                    .filter(|c| c.id().as_bytes() == credential_id)
+                    .map(|c| (o, k, c))
+            })
+        })
+    }
 }
 
 fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError> {
@@ -516,6 +548,7 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
     let mut operators = Vec::with_capacity(raw.operators.len());
     let mut working_hours = BTreeMap::new();
     let mut seen_keys = BTreeSet::new();
+    let mut seen_credentials = BTreeSet::new();
     for o in &raw.operators {
         if operators.iter().any(|x: &Operator| x.id.0 == o.id) {
             return Err(CompileError::DuplicateOperator(o.id.clone()));
@@ -546,20 +579,40 @@ fn compile_raw(raw: RawPolicy, hash: PolicyHash) -> Result<Policy, CompileError>
         };
         let mut keys = Vec::with_capacity(o.keys.len());
         for k in &o.keys {
-            if VerifyingKey::from_bytes(&k.public_key.0).is_err() {
-                return Err(CompileError::InvalidKey {
-                    operator: o.id.clone(),
-                    key: k.public_key,
-                });
-            }
-            if !seen_keys.insert(k.public_key) {
+            let public_key = match (&k.public_key, &k.webauthn) {
+                (Some(key), None) => {
+                    if VerifyingKey::from_bytes(&key.0).is_err() {
+                        return Err(CompileError::InvalidKey {
+                            operator: o.id.clone(),
+                            key: *key,
+                        });
+                    }
+                    *key
+                }
+                (None, Some(credential)) => FixedBytes(credential.key_id()),
+                _ => {
+                    return Err(CompileError::KeyKind {
+                        operator: o.id.clone(),
+                    });
+                }
+            };
+            if !seen_keys.insert(public_key) {
                 return Err(CompileError::DuplicateKey {
                     operator: o.id.clone(),
-                    key: k.public_key,
+                    key: public_key,
+                });
+            }
+            if let Some(c) = &k.webauthn
+                && !seen_credentials.insert(c.id().as_bytes().to_vec())
+            {
+                return Err(CompileError::DuplicateCredential {
+                    operator: o.id.clone(),
+                    credential: c.id().to_string(),
                 });
             }
             keys.push(OperatorKey {
-                public_key: k.public_key,
+                public_key,
+                webauthn: k.webauthn.clone(),
                 enrolled_at: k.enrolled_at,
                 revoked_at: k.revoked_at,
             });

@@ -63,11 +63,15 @@ impl fmt::Display for OperatorStatus {
     }
 }
 
-/// An ed25519 approval key and its lifecycle.
+/// An approval key (ed25519, or a WebAuthn credential) and its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorKey {
-    /// The ed25519 public key approvals are verified against.
+    /// The ed25519 public key approvals are verified against; for a WebAuthn credential, its
+    /// key id ([`Credential::key_id`](signgate_webauthn::Credential::key_id)), which names it
+    /// wherever an ed25519 key would be named (approvals, duplicates, probation, alerts).
     pub public_key: FixedBytes<32>,
+    /// The WebAuthn credential, when the key is a security key or passkey rather than ed25519.
+    pub webauthn: Option<signgate_webauthn::Credential>,
     /// When the key was enrolled; a key enrolled within the probation period can make its holder
     /// probationary.
     pub enrolled_at: Timestamp,

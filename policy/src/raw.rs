@@ -522,7 +522,14 @@ impl Default for RawRepeatedRefusals {
 #[serde(deny_unknown_fields)]
 pub struct RawKey {
     /// `public_key`: the ed25519 public key, 32 bytes in hex. Enrolled at most once in the file.
-    pub public_key: FixedBytes<32>,
+    /// Exactly one of `public_key` and `webauthn` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<FixedBytes<32>>,
+    /// `webauthn = { id, public_key, rp_id }`: a security key or passkey enrolled through the
+    /// console (credential id and COSE public key in unpadded base64url, the relying party id
+    /// it is scoped to); it approves only from the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<signgate_webauthn::Credential>,
     /// `enrolled_at`: when the key was enrolled; with `probation.new_keys_probationary`, its holder
     /// is probationary for `probation.days` after it.
     pub enrolled_at: Timestamp,

@@ -9,16 +9,11 @@
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-/// Context of `ProposalSubmission` envelopes.
-pub const SUBMISSION_CONTEXT: &str = "signgate.v1.ProposalSubmission";
-/// Context of `ApprovalStatement` envelopes.
-pub const APPROVAL_CONTEXT: &str = "signgate.v1.ApprovalStatement";
-/// Context of `CancelStatement` envelopes.
-pub const CANCEL_CONTEXT: &str = "signgate.v1.CancelStatement";
-/// Context of release tickets.
-pub const TICKET_CONTEXT: &str = "signgate.v1.ReleaseTicket";
-/// Context of policy documents.
-pub const POLICY_CONTEXT: &str = "signgate.v1.Policy";
+use signgate_keys::signed::message;
+pub use signgate_keys::signed::{
+    APPROVAL_CONTEXT, CANCEL_CONTEXT, POLICY_CONTEXT, SUBMISSION_CONTEXT, TICKET_CONTEXT,
+    webauthn_challenge,
+};
 
 /// Why a signed payload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,14 +29,6 @@ pub enum EnvelopeError {
     Forged,
 }
 
-fn message(context: &str, payload: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(context.len() + 1 + payload.len());
-    m.extend_from_slice(context.as_bytes());
-    m.push(0);
-    m.extend_from_slice(payload);
-    m
-}
-
 /// Signs `payload` under `context`.
 pub fn sign(key: &SigningKey, context: &str, payload: &[u8]) -> [u8; 64] {
     key.sign(&message(context, payload)).to_bytes()
@@ -55,6 +42,7 @@ pub fn seal(key: &SigningKey, context: &str, payload: Vec<u8>) -> crate::v1::Sig
         payload,
         public_key: key.verifying_key().to_bytes().to_vec(),
         signature,
+        webauthn: None,
     }
 }
 

@@ -177,6 +177,13 @@ pub(crate) fn check(
     })
 }
 
+/// The signature counter of authenticatorData, read without any other check: for the caller
+/// that keeps the highest counter a credential showed (the gateway reads it back from the
+/// assertions it stored after verifying them). `None` when the header is incomplete.
+pub fn counter_of(data: &[u8]) -> Option<u32> {
+    split_header(data).ok().map(|(h, _)| h.counter)
+}
+
 fn split_header(data: &[u8]) -> Result<(Header, &[u8]), AuthenticatorDataError> {
     let too_short = AuthenticatorDataError::TooShort { len: data.len() };
     let (rp_id_hash, rest) = data.split_first_chunk::<32>().ok_or(too_short.clone())?;

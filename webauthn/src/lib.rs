@@ -52,6 +52,8 @@ pub mod counter;
 pub mod credential;
 pub mod public_key;
 pub mod registration;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod verification;
 
 pub use assertion::{Assertion, AssertionFormatError};

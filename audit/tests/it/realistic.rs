@@ -121,6 +121,7 @@ pub fn record_proposal(log: &mut impl Sink, policy: &Policy, evidence: &Evidence
             expires_at: a.expires_at,
             received_at: a.received_at,
             caller: caller(),
+            webauthn: None,
         }));
     }
     let decision = evaluate(policy, evidence);

@@ -188,6 +188,7 @@ fn forged_line(index: u64) -> Vec<u8> {
             expires_at: Timestamp(1_767_312_000),
             received_at: Timestamp(1_767_225_600),
             caller: caller(),
+            webauthn: None,
         }),
     };
     let bytes = record.to_bytes().unwrap();

@@ -23,7 +23,9 @@ use super::convert;
 use crate::{
     call_facts,
     config::Limits,
-    domain::{CancelRequest, SignedBytes, Statement, Submission, TxSource, statement},
+    domain::{
+        CancelRequest, SignedBytes, Statement, StatementSignature, Submission, TxSource, statement,
+    },
     error::GatewayError,
     store::{ApprovalKind, UnixMillis},
 };
@@ -64,6 +66,13 @@ fn open_envelope(
     context: &str,
 ) -> Result<SignedBytes, GatewayError> {
     let env = env.ok_or_else(|| GatewayError::invalid(field, "required"))?;
+    if env.webauthn.is_some() {
+        return Err(GatewayError::invalid(
+            format!("{field}.webauthn"),
+            "only an approval or rejection may be signed with a security key; sign this \
+             request with the operator's ed25519 key",
+        ));
+    }
     // The key the request names, whether or not the signature holds: a forged request is
     // attributed to the key it claims, which is whose profile it concerns.
     call_facts::record_key(&env.public_key);
@@ -182,8 +191,11 @@ pub fn approval(
     limits: &Limits,
     now: UnixMillis,
 ) -> Result<Statement, GatewayError> {
-    let signed = open_envelope(field, env, APPROVAL_CONTEXT)?;
-    let s = statement::parse(&format!("{field}.payload"), &signed.payload)?;
+    let signed = match env.and_then(|e| e.webauthn.as_ref().map(|w| (e, w))) {
+        Some((env, assertion)) => webauthn_signed(field, env, assertion)?,
+        None => StatementSignature::Ed25519(open_envelope(field, env, APPROVAL_CONTEXT)?),
+    };
+    let s = statement::parse(&format!("{field}.payload"), signed.payload())?;
     let f = |name: &str| format!("{field}.payload.{name}");
     if s.kind != expected {
         return Err(GatewayError::invalid(
@@ -197,6 +209,42 @@ pub fn approval(
     }
     fresh(&f("issued_at"), s.issued_at, now, limits.max_request_age)?;
     Ok(Statement { signed, says: s })
+}
+
+/// An approval envelope signed by a WebAuthn credential: its assertion, bounded and typed.
+/// The signature is the pipeline's to verify (the credential is the policy's); the envelope
+/// must not also carry an ed25519 key or signature, which would say two things at once.
+fn webauthn_signed(
+    field: &str,
+    env: &pb::SignedEnvelope,
+    w: &pb::WebAuthnAssertion,
+) -> Result<StatementSignature, GatewayError> {
+    let f = |name: &str| format!("{field}.{name}");
+    if !env.public_key.is_empty() || !env.signature.is_empty() {
+        return Err(GatewayError::invalid(
+            f("public_key"),
+            "must be empty when `webauthn` signs the statement (the credential id names the key)",
+        ));
+    }
+    // Any real clientDataJSON is longer (its challenge alone is 43 characters); the bound also
+    // keeps an assertion's stored form from ever being 64 bytes, an ed25519 signature's length.
+    if w.client_data_json.len() < 64 {
+        return Err(GatewayError::invalid(
+            f("webauthn.client_data_json"),
+            "shorter than any clientDataJSON a browser writes",
+        ));
+    }
+    let assertion = signgate_webauthn::Assertion::new(
+        w.credential_id.clone(),
+        w.authenticator_data.clone(),
+        w.client_data_json.clone(),
+        w.signature.clone(),
+    )
+    .map_err(|e| GatewayError::invalid(f("webauthn"), e.to_string()))?;
+    Ok(StatementSignature::WebAuthn {
+        payload: env.payload.clone(),
+        assertion,
+    })
 }
 
 /// Verifies and parses the statement of a `Cancel` call.

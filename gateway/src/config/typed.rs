@@ -54,6 +54,22 @@ pub struct GatewayConfig {
     pub webhook: Option<WebhookSettings>,
 }
 
+impl GatewayConfig {
+    /// The origins a browser writes into what a security key signs when it approves from the
+    /// console: `http://localhost:PORT` (WebAuthn accepts `localhost` as a relying party, not
+    /// an IP address) and `http://127.0.0.1:PORT`. None without a console, or with port 0 (the
+    /// port is not known before the console binds it): WebAuthn approvals are then refused.
+    pub fn console_origins(&self) -> Vec<String> {
+        match self.console_listen {
+            Some(addr) if addr.port() != 0 => vec![
+                format!("http://localhost:{}", addr.port()),
+                format!("http://{addr}"),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// `[alerts.webhook]`, validated.
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {

@@ -13,6 +13,8 @@ pub(super) enum Section {
     Proposals,
     /// The audit log.
     Audit,
+    /// Enrolling a security key.
+    Enrol,
 }
 
 /// A full page: `title` in the tab and as the page's one `h1`, `body` below it.
@@ -34,6 +36,7 @@ pub(super) fn page(section: Section, title: &str, body: Markup) -> Markup {
                         span.brand { "signgate" }
                         a href="/proposals" aria-current=[current(Section::Proposals)] { "Proposals" }
                         a href="/audit" aria-current=[current(Section::Audit)] { "Audit log" }
+                        a href="/enrol" aria-current=[current(Section::Enrol)] { "Enrol a security key" }
                     }
                 }
                 main {

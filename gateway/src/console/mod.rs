@@ -25,8 +25,10 @@
 
 mod assets;
 mod audit_pages;
+pub mod enrol;
 mod html;
 mod proposal_pages;
+mod signing;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -36,7 +38,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
 };
 use signgate_proto::v1::gateway_client::GatewayClient;
 use tokio::net::TcpListener;
@@ -70,6 +72,9 @@ pub struct Console {
     grpc: GatewayClient<Channel>,
     audit: Option<Arc<AuditLog>>,
     clock: SharedClock,
+    /// This console's origins (`http://localhost:PORT`, `http://127.0.0.1:PORT`): what a
+    /// browser writes into what a security key signs here.
+    origins: Vec<String>,
 }
 
 impl Console {
@@ -88,6 +93,7 @@ impl Console {
             grpc: GatewayClient::new(endpoint.connect_lazy()),
             audit,
             clock,
+            origins: Vec::new(),
         })
     }
 
@@ -98,13 +104,21 @@ impl Console {
 
 /// The console's routes, with its security headers and `Host` check, for requests addressed
 /// to `local` (the console's own listening address).
-pub fn router(console: Console, local: SocketAddr) -> Router {
-    let hosts = Arc::new(accepted_hosts(local));
+pub fn router(mut console: Console, local: SocketAddr) -> Router {
+    let hosts = accepted_hosts(local);
+    console.origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+    let hosts = Arc::new(hosts);
     Router::new()
         .route("/", get(|| async { Redirect::to("/proposals") }))
         .route("/proposals", get(proposal_pages::list))
         .route("/proposals/{id}", get(proposal_pages::one))
         .route("/proposals/{id}/events", get(proposal_pages::events))
+        .route("/proposals/{id}/statement", get(signing::statement))
+        .route("/proposals/{id}/sign", post(signing::sign))
+        .route("/enrol", get(enrol::page_handler))
+        .route("/enrol/options", get(enrol::options))
+        .route("/enrol", post(enrol::register))
+        .route("/enrol/proof", post(enrol::proof))
         .route("/audit", get(audit_pages::log))
         .route("/audit/events", get(audit_pages::gateway_events))
         .route("/audit/proposals/{id}", get(audit_pages::story))
@@ -139,14 +153,15 @@ pub async fn serve(
     Ok(())
 }
 
-/// The `Host` values a browser sends for the console's address: the address itself and, on
-/// loopback, `localhost` with the same port.
+/// The `Host` values a browser sends for the console's address: `localhost` with its port
+/// (the name security keys can be used under) and, on loopback, the address itself.
 fn accepted_hosts(local: SocketAddr) -> Vec<String> {
     let port = local.port();
-    let mut hosts = vec![local.to_string()];
+    let mut hosts = Vec::new();
     if local.ip().is_loopback() {
         hosts.push(format!("localhost:{port}"));
     }
+    hosts.push(local.to_string());
     hosts
 }
 

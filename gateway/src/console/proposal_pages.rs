@@ -218,6 +218,7 @@ pub(super) fn proposal(p: &pb::Proposal) -> Markup {
             }
         }
         (decision(p))
+        (sign_section(p))
         section aria-labelledby="actions-h" {
             h2 #actions-h { "What it does" }
             @if p.actions.is_empty() {
@@ -249,6 +250,26 @@ pub(super) fn proposal(p: &pb::Proposal) -> Markup {
         }
         (transaction(p))
         (approvals(p))
+    }
+}
+
+/// The approve and reject buttons: only while the proposal waits for approvals (a denied
+/// proposal offers none: no approval can release it).
+fn sign_section(p: &pb::Proposal) -> Markup {
+    if pb::ProposalState::try_from(p.state) != Ok(pb::ProposalState::NeedsApprovals) {
+        return html! {};
+    }
+    html! {
+        section #sign aria-labelledby="sign-h" data-sign=(p.id) {
+            h2 #sign-h { "Approve or reject" }
+            p { "With your enrolled security key or passkey. The key signs the exact statement shown before you touch it (proposal, chain, Safe, safeTxHash, verdict, time); the gateway checks it against the policy." }
+            button #approve-button type="button" data-kind="approve" { "Approve with security key" }
+            " "
+            button #reject-button type="button" data-kind="reject" { "Reject with security key" }
+            dl #statement.fields hidden {}
+            p #sign-result role="status" aria-live="polite" {}
+            noscript { p { "Approving needs JavaScript (the browser talks to the security key), or " code { "signgate approve" } "." } }
+        }
     }
 }
 

@@ -21,4 +21,6 @@ pub use proposal::{
     DecisionDetail, EvaluatedDecision, ListVersion, ProposalAnalysis, ProposalBody,
     RecordedAnalysis, SimulationFailure, SuppliedSignature,
 };
-pub use request::{CancelRequest, SignedBytes, Statement, Submission, TxSource};
+pub use request::{
+    CancelRequest, SignedBytes, Statement, StatementSignature, Submission, TxSource,
+};

@@ -58,11 +58,46 @@ pub struct Submission {
     pub expected_safe_tx_hash: Option<B256>,
 }
 
+/// How an approval statement is signed.
+#[derive(Debug, Clone)]
+pub enum StatementSignature {
+    /// By an operator's ed25519 key; the signature was verified on receipt.
+    Ed25519(SignedBytes),
+    /// By an operator's enrolled WebAuthn credential (a security key or passkey, from the
+    /// console). Not verified yet: the credential is the policy's, so the pipeline verifies it
+    /// ([`signgate_webauthn::verify_assertion`]) once it holds the policy in force.
+    WebAuthn {
+        /// The encoded statement, byte for byte.
+        payload: Vec<u8>,
+        /// What the browser returned.
+        assertion: signgate_webauthn::Assertion,
+    },
+}
+
+impl StatementSignature {
+    /// The encoded statement, byte for byte.
+    pub fn payload(&self) -> &[u8] {
+        match self {
+            Self::Ed25519(s) => &s.payload,
+            Self::WebAuthn { payload, .. } => payload,
+        }
+    }
+
+    /// The signature as the store keeps it: the 64 ed25519 bytes, or the assertion's binary
+    /// form ([`signgate_webauthn::Assertion::to_bytes`], never 64 bytes long).
+    pub fn stored(&self) -> Vec<u8> {
+        match self {
+            Self::Ed25519(s) => s.signature.to_vec(),
+            Self::WebAuthn { assertion, .. } => assertion.to_bytes(),
+        }
+    }
+}
+
 /// An operator's approval or rejection of one proposal: the signed bytes and what they say.
 #[derive(Debug, Clone)]
 pub struct Statement {
     /// The signed statement as received.
-    pub signed: SignedBytes,
+    pub signed: StatementSignature,
     /// What it says, parsed from `signed.payload` by [`statement::parse`](super::statement::parse).
     pub says: StatementFields,
 }
@@ -82,14 +117,20 @@ impl Statement {
         )
     }
 
-    /// The store record, with `operator` as the pipeline resolved it.
-    pub fn record(&self, operator: String, received_at: UnixMillis) -> ApprovalRecord {
+    /// The store record, with `operator` and the key (an ed25519 key or a WebAuthn
+    /// credential's key id) as the pipeline resolved them.
+    pub fn record(
+        &self,
+        operator: String,
+        public_key: [u8; 32],
+        received_at: UnixMillis,
+    ) -> ApprovalRecord {
         ApprovalRecord {
             operator,
-            public_key: self.signed.public_key.to_bytes(),
+            public_key,
             kind: self.says.kind,
-            payload: self.signed.payload.clone(),
-            signature: self.signed.signature.to_vec(),
+            payload: self.signed.payload().to_vec(),
+            signature: self.signed.stored(),
             comment: self.says.comment.clone(),
             received_at,
             alerts: Vec::new(),

@@ -18,7 +18,7 @@ use signgate_simulator::SafeContext;
 use super::{Pipeline, analysis, analysis::Analysis, judged, records, submit::admitted};
 use crate::{
     call_facts, call_span,
-    domain::{Caller, Statement},
+    domain::{Caller, Statement, StatementSignature},
     error::GatewayError,
     store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
 };
@@ -111,9 +111,26 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     // Admission first, on the chain and Safe the statement is signed for (the binding check
     // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
     // inactive operator or one not on the wallet is refused before the store is read.
+    let (key, credential) = match &v.signed {
+        StatementSignature::Ed25519(s) => {
+            (alloy_primitives::FixedBytes(s.public_key.to_bytes()), None)
+        }
+        StatementSignature::WebAuthn { payload, assertion } => {
+            let (key, credential) = super::webauthn::signer(
+                p.store.as_ref(),
+                &policy,
+                &p.webauthn_origins,
+                payload,
+                assertion,
+                field,
+            )
+            .await?;
+            (key, Some(credential))
+        }
+    };
     let operator = admitted(
         &policy,
-        &v.signed.public_key,
+        &key,
         act,
         (v.says.chain_id, v.says.safe),
         received,
@@ -134,7 +151,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     }
     let pinned = p.state.pin(stored.record.chain_id, false).await?;
     let analysis = reanalyse(p, &pinned, &stored.record).await?;
-    let mut record = v.record(operator.to_string(), received);
+    let mut record = v.record(operator.to_string(), key.0, received);
     // The policy's anomaly rules change decisions: an approval is judged before it is decided,
     // and its alerts travel with it into every later decision.
     let judging = v.says.kind == ApprovalKind::Approve && judged::needed(&policy);
@@ -206,7 +223,10 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             super::evidence::approval_expiry(v.says.issued_at),
             super::evidence::seconds(received),
             caller,
-            v.signed.signature,
+            &v.signed,
+            credential
+                .as_ref()
+                .map(|c| (c, p.webauthn_origins.as_slice())),
         ));
         events.push(records::decision(trigger, &evaluation, &ev));
         let judged_call = observed.is_some();

@@ -31,7 +31,7 @@ pub(super) async fn cancel<S: ProposalStore, T>(
     // operator or one not on the wallet learns nothing about the proposal.
     let operator = admitted(
         &policy,
-        &request.signed.public_key,
+        &alloy_primitives::FixedBytes(request.signed.public_key.to_bytes()),
         Act::Cancel,
         (b.chain_id, b.safe),
         received,

@@ -56,18 +56,31 @@ pub fn intent(declared: Option<&DeclaredIntent>) -> Option<Intent> {
 
 /// A stored approval as the policy sees it, and whether the gateway's check of its envelope
 /// signature still holds over the stored bytes.
-fn signed_approval(a: &ApprovalRecord) -> (Option<SignedApproval>, bool) {
+///
+/// An ed25519 signature is 64 bytes; anything else is a WebAuthn assertion in its binary form,
+/// checked against the credential the policy in force enrols under the stored key id (none, or
+/// no `webauthn` keys to check with: it does not count).
+fn signed_approval(
+    a: &ApprovalRecord,
+    webauthn: Option<&WebAuthnKeys<'_>>,
+) -> (Option<SignedApproval>, bool) {
     let Ok(statement) = statement::parse("payload", &a.payload) else {
         return (None, false);
     };
-    let valid = envelope::verifying_key(&a.public_key)
-        .and_then(|k| envelope::verify(&k, APPROVAL_CONTEXT, &a.payload, &a.signature))
-        .is_ok()
-        // The stored kind must be what the operator signed.
-        && statement.kind == a.kind;
-    let Ok(signature) = <[u8; 64]>::try_from(a.signature.as_slice()) else {
-        return (None, false);
+    let (verified, signature) = match <[u8; 64]>::try_from(a.signature.as_slice()) {
+        Ok(signature) => (
+            envelope::verifying_key(&a.public_key)
+                .and_then(|k| envelope::verify(&k, APPROVAL_CONTEXT, &a.payload, &a.signature))
+                .is_ok(),
+            signature,
+        ),
+        Err(_) => (
+            webauthn.is_some_and(|w| w.verifies(&a.public_key, &a.payload, &a.signature)),
+            [0; 64],
+        ),
     };
+    // The stored kind must be what the operator signed.
+    let valid = verified && statement.kind == a.kind;
     (
         Some(SignedApproval {
             verdict: match statement.kind {
@@ -85,6 +98,32 @@ fn signed_approval(a: &ApprovalRecord) -> (Option<SignedApproval>, bool) {
         }),
         valid,
     )
+}
+
+/// What a stored WebAuthn approval is checked with: the policy's enrolled credentials and the
+/// console's origins.
+#[derive(Debug, Clone, Copy)]
+pub struct WebAuthnKeys<'a> {
+    /// The policy in force: whose credential the key id names.
+    pub policy: &'a signgate_policy::Policy,
+    /// The origins an assertion may come from.
+    pub origins: &'a [String],
+}
+
+impl WebAuthnKeys<'_> {
+    /// Whether `stored` is an assertion over `payload` by the credential with key id `key`.
+    fn verifies(&self, key: &[u8; 32], payload: &[u8], stored: &[u8]) -> bool {
+        let Some((_, k)) = self.policy.key_holder(&FixedBytes(*key)) else {
+            return false;
+        };
+        let (Some(credential), Ok(assertion)) = (
+            k.webauthn.as_ref(),
+            signgate_webauthn::Assertion::from_bytes(stored),
+        ) else {
+            return false;
+        };
+        super::webauthn::verify(credential, payload, &assertion, self.origins).is_ok()
+    }
 }
 
 /// When an operator's statement issued at `issued` stops counting.
@@ -108,6 +147,8 @@ pub struct ProposalFacts<'a> {
     pub velocity: Vec<VelocityTotal>,
     /// The decision-changing anomaly alerts of the submission and of each approval's call.
     pub alerts: Vec<signgate_policy::anomaly::ProposalAlert>,
+    /// What stored WebAuthn approvals are checked with (`None`: none counts).
+    pub webauthn: Option<WebAuthnKeys<'a>>,
     /// The instant of the evaluation, from the gateway's clock; approvals and time locks are
     /// judged against it.
     pub now: UnixMillis,
@@ -131,7 +172,7 @@ pub fn build(analysis: &Analysis, facts: &ProposalFacts<'_>) -> (Evidence, Signa
     for record in facts.approvals {
         // An approval whose stored bytes no longer parse cannot be shown to the policy at all;
         // it simply does not count.
-        if let (Some(a), valid) = signed_approval(record) {
+        if let (Some(a), valid) = signed_approval(record, facts.webauthn.as_ref()) {
             approvals.push(a);
             checks.push(valid);
         }
@@ -221,7 +262,7 @@ mod tests {
             comment: String::new(),
         };
         let good = stored(statement.encode_to_vec(), &key);
-        let (a, valid) = signed_approval(&good);
+        let (a, valid) = signed_approval(&good, None);
         assert!(valid);
         let a = a.unwrap();
         assert_eq!(
@@ -232,17 +273,17 @@ mod tests {
         // Bytes changed after storage: shown to the policy, but not as validly signed.
         let mut tampered = good.clone();
         tampered.signature[0] ^= 1;
-        assert!(!signed_approval(&tampered).1);
+        assert!(!signed_approval(&tampered, None).1);
 
         // A rejection stored as an approval: the signed kind decides, and it is not valid.
         let mut flipped = good.clone();
         flipped.kind = ApprovalKind::Reject;
-        let (a, valid) = signed_approval(&flipped);
+        let (a, valid) = signed_approval(&flipped, None);
         assert!(!valid);
         assert_eq!(a.unwrap().verdict, Verdict::Approve);
 
         // Bytes that no longer parse are not shown at all.
         let garbage = stored(vec![0xff, 0xff], &key);
-        assert!(signed_approval(&garbage).0.is_none());
+        assert!(signed_approval(&garbage, None).0.is_none());
     }
 }

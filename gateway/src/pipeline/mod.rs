@@ -35,6 +35,7 @@ pub mod setup;
 mod submit;
 mod supplied;
 pub mod velocity;
+pub mod webauthn;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -221,6 +222,9 @@ pub struct Pipeline<S, T> {
     /// The turns of judged calls, per subject, with their chained profiles: per instance, as
     /// they describe this store's queue.
     turns: judged::Turns,
+    /// The console's origins: the only ones a WebAuthn approval may come from (none: every
+    /// WebAuthn approval is refused).
+    webauthn_origins: Vec<String>,
 }
 
 impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
@@ -259,7 +263,15 @@ impl<S: ProposalStore, T: StateProvider> Pipeline<S, T> {
             metrics: Arc::new(Metrics::with_chains(Some(lists), chains, clock.clone())),
             clock,
             turns: judged::Turns::default(),
+            webauthn_origins: Vec::new(),
         }
+    }
+
+    /// The origins (`http://localhost:8080`) of the console that WebAuthn approvals come
+    /// from; the browser writes its origin into what the authenticator signs.
+    pub fn with_webauthn_origins(mut self, origins: Vec<String>) -> Self {
+        self.webauthn_origins = origins;
+        self
     }
 
     /// Every live chain's health, for `GetHealthDetails`.
@@ -466,7 +478,14 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
         }
     }
     let (ev, evaluation) = assess_at(
-        policy, analysis, id, submitted, approvals, velocity, decided_at,
+        policy,
+        analysis,
+        id,
+        submitted,
+        approvals,
+        velocity,
+        decided_at,
+        &p.webauthn_origins,
     );
     Ok((ev, evaluation, decided_at))
 }
@@ -474,6 +493,10 @@ pub(super) async fn assess_now<S: ProposalStore, T>(
 /// One evaluation at `decided_at` with the given velocity totals: [`assess_now`]'s core, and
 /// how a release refused by the store's velocity check is re-decided on the totals the store
 /// saw.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the facts of one evaluation, each read elsewhere"
+)]
 pub(super) fn assess_at(
     policy: &Policy,
     analysis: &analysis::Analysis,
@@ -482,6 +505,7 @@ pub(super) fn assess_at(
     approvals: &[ApprovalRecord],
     velocity: Vec<signgate_policy::evidence::VelocityTotal>,
     decided_at: UnixMillis,
+    webauthn_origins: &[String],
 ) -> (signgate_policy::Evidence, signgate_policy::Evaluation) {
     // The alerts of the submission, then those of each approval's call, in the approvals' order.
     let alerts = submitted
@@ -497,6 +521,10 @@ pub(super) fn assess_at(
         approvals,
         velocity,
         alerts,
+        webauthn: Some(evidence::WebAuthnKeys {
+            policy,
+            origins: webauthn_origins,
+        }),
         now: decided_at,
     };
     let (ev, checks) = evidence::build(analysis, &facts);

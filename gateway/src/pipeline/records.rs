@@ -15,7 +15,7 @@ use signgate_audit::{
     record::{
         ApprovalReceived, Caller as AuditCaller, DecisionMade, DecisionTrigger, ListVersion,
         ProposalCancelled, ProposalSubmitted, ReleaseTicketIssued, SignaturesReturned,
-        SignedCancel,
+        SignedCancel, WebAuthnApproval,
     },
 };
 use signgate_policy::{
@@ -25,7 +25,7 @@ use signgate_simulator::render::AssetBook;
 
 use crate::{
     audit::AuditLog,
-    domain::{Caller, CancelRequest, SignedBytes},
+    domain::{Caller, CancelRequest, SignedBytes, StatementSignature},
     error::GatewayError,
     metrics::Metrics,
     pipeline::analysis::Analysis,
@@ -129,8 +129,22 @@ pub fn approval(
     expires_at: Timestamp,
     received_at: Timestamp,
     by: &Caller,
-    signature: [u8; 64],
+    signed: &StatementSignature,
+    webauthn: Option<(&signgate_webauthn::Credential, &[String])>,
 ) -> AuditEvent {
+    let (signature, webauthn) = match (signed, webauthn) {
+        (StatementSignature::Ed25519(s), _) => (s.signature, None),
+        (StatementSignature::WebAuthn { payload, assertion }, Some((credential, origins))) => (
+            [0; 64],
+            Some(WebAuthnApproval {
+                statement: payload.clone().into(),
+                assertion: assertion.to_bytes().into(),
+                credential: credential.clone(),
+                origins: origins.to_vec(),
+            }),
+        ),
+        (StatementSignature::WebAuthn { .. }, None) => ([0; 64], None),
+    };
     AuditEvent::ApprovalReceived(ApprovalReceived {
         proposal_id: record.id.to_string(),
         safe_tx_hash: record.safe_tx_hash,
@@ -144,6 +158,7 @@ pub fn approval(
         expires_at,
         received_at,
         caller: caller(by),
+        webauthn,
     })
 }
 

@@ -310,6 +310,7 @@ async fn over_limit<S: ProposalStore, T>(
         &stored.approvals,
         velocity,
         decided_at,
+        &p.webauthn_origins,
     );
     if !matches!(evaluation.decision, Decision::Deny { .. }) {
         // The store's arithmetic refused what the policy's would allow; the refusal stands.

@@ -382,7 +382,8 @@ fn with_state<S: ProposalStore, T: StateProvider>(
         audit,
         witness,
         clock,
-    ))
+    )
+    .with_webauthn_origins(cfg.console_origins()))
 }
 
 /// Where checkpoints go, as `[audit]` configures it: the drop directory, and the hook if any.

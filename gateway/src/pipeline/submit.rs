@@ -32,16 +32,15 @@ use crate::{
 /// (`signgate_policy::admission`). `field` names the signing key in the message.
 pub(super) fn admitted(
     policy: &signgate_policy::Policy,
-    key: &ed25519_dalek::VerifyingKey,
+    key: &alloy_primitives::FixedBytes<32>,
     act: Act,
     (chain_id, safe): (u64, Address),
     now: UnixMillis,
     field: &str,
 ) -> Result<OperatorId, GatewayError> {
-    let bytes = alloy_primitives::FixedBytes(key.to_bytes());
     admit(
         policy,
-        &bytes,
+        key,
         act,
         chain_id,
         safe,
@@ -163,7 +162,7 @@ pub(super) async fn submit<S: ProposalStore, T: StateProvider>(
     // (derived from chain, Safe and safeTxHash) of a transaction a colleague may submit.
     let initiator = admitted(
         &policy,
-        &s.signed.public_key,
+        &alloy_primitives::FixedBytes(s.signed.public_key.to_bytes()),
         Act::Submit,
         (s.chain_id, s.safe),
         received,

@@ -186,6 +186,14 @@ pub trait ProposalStore: Send + Sync + 'static {
         id: ProposalId,
     ) -> impl Future<Output = Result<Option<StoredProposal>, StoreError>> + Send;
 
+    /// The stored signature of every approval or rejection made with `key`, on any proposal:
+    /// for a WebAuthn credential (its key id) the assertions it made, whose highest signature
+    /// counter the next must exceed.
+    fn signatures_by_key(
+        &self,
+        key: [u8; 32],
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, StoreError>> + Send;
+
     /// A page of proposals, newest first. `limit` must be at least 1.
     fn list(
         &self,

@@ -63,6 +63,9 @@ impl ProposalStore for StubStore {
     async fn get(&self, _: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
         self.fail().await
     }
+    async fn signatures_by_key(&self, _: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.fail().await
+    }
     async fn list(&self, _: ListFilter, _: u32, _: Option<PageToken>) -> Result<Page, StoreError> {
         self.fail().await
     }

@@ -410,6 +410,7 @@ fn sealed(context: &str, payload: Vec<u8>) -> pb::SignedEnvelope {
         signature: envelope::sign(&key, context, &payload).to_vec(),
         public_key: key.verifying_key().to_bytes().to_vec(),
         payload,
+        webauthn: None,
     }
 }
 

@@ -208,13 +208,16 @@ pub enum RefusalKind {
     DeniedSanctions,
     /// A submission denied for a DELEGATECALL the policy does not allow.
     DeniedDelegatecall,
+    /// A WebAuthn assertion whose signature counter is not above the highest its credential
+    /// showed before: two copies of one authenticator in use.
+    ClonedAuthenticator,
     /// Any other refusal (malformed input, a proposal in the wrong state).
     Other,
 }
 
 impl RefusalKind {
     /// Every kind, in declaration order (settings parse their names from this list).
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ForgedSignature,
         Self::StaleSignature,
         Self::UnknownKey,
@@ -222,6 +225,7 @@ impl RefusalKind {
         Self::WrongHashApproval,
         Self::DeniedSanctions,
         Self::DeniedDelegatecall,
+        Self::ClonedAuthenticator,
         Self::Other,
     ];
 
@@ -235,6 +239,7 @@ impl RefusalKind {
             Self::WrongHashApproval => "wrong_hash_approval",
             Self::DeniedSanctions => "denied_sanctions",
             Self::DeniedDelegatecall => "denied_delegatecall",
+            Self::ClonedAuthenticator => "cloned_authenticator",
             Self::Other => "other",
         }
     }

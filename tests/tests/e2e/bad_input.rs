@@ -38,6 +38,7 @@ async fn bad_input_is_refused_clearly_and_nothing_is_stored() {
             signature: envelope::sign(&alice, SUBMISSION_CONTEXT, &garbage).to_vec(),
             public_key: alice.verifying_key().to_bytes().to_vec(),
             payload: garbage,
+            webauthn: None,
         }),
     };
     assert_invalid(

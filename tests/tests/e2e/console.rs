@@ -256,3 +256,161 @@ async fn in_chromium_pages_render_without_errors_pass_axe_and_the_export_verifie
     let _ = stop.send(());
     gw.stop().await;
 }
+
+/// `keys = [...]` of `operator` in `policy` with `key` added.
+fn with_key(policy: &str, operator: &str, key: &str) -> String {
+    let start = policy
+        .find(&format!("id = \"{operator}\""))
+        .expect("the operator is in the policy");
+    let line = start
+        + policy[start..]
+            .find("keys = [")
+            .expect("the operator has keys");
+    let end = line + policy[line..].find("]\n").expect("one line of keys");
+    format!("{}, {key}{}", &policy[..end], &policy[end..])
+}
+
+/// Issue 19, browser tests 1 and 3: bob and carol enrol virtual authenticators through the
+/// console, the admins apply the policy change that adds them, every bad assertion is refused,
+/// and both approve the DEMO transfer with their keys: Approved on the page and through gRPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refused() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    // The console's port first: the gateway accepts assertions from its origin only.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut opts = Options::demo();
+    opts.env = vec![(
+        "SIGNGATE_CONSOLE__LISTEN".to_owned(),
+        format!("127.0.0.1:{port}"),
+    )];
+    let gw = start(dir.path(), opts).await;
+    let mut c = gw.client().await;
+    let transfer = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(demo::PAYEE, U256::from(7u64), 0),
+        "alice",
+    )
+    .await;
+    let other = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(demo::PAYEE, U256::from(8u64), 0),
+        "alice",
+    )
+    .await;
+    let console = Console::new(
+        gw.addr,
+        Some(gw.audit.clone()),
+        signgate_gateway::clock::system(),
+    )
+    .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(signgate_gateway::console::serve(
+        listener,
+        console,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let setup = Command::new(repo().join("scripts/browser-setup"))
+        .status()
+        .expect("scripts/browser-setup runs");
+    assert!(setup.success(), "scripts/browser-setup failed");
+    let artifacts = repo().join("tests/browser/artifacts/webauthn");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut node = tokio::process::Command::new("node")
+        .arg(repo().join("tests/browser/webauthn.mjs"))
+        .env("CONSOLE_URL", format!("http://localhost:{port}"))
+        .env("DEMO_ID", &transfer.id)
+        .env("OTHER_ID", &other.id)
+        .env("ARTIFACTS", &artifacts)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = node.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let enrolled: serde_json::Value = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+            .await
+            .expect("the browser enrols within two minutes")
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!("the browser stopped before enrolling:\n{}", said.join("\n"))
+            });
+        if let Some(json) = line.strip_prefix("ENROLLED ") {
+            break serde_json::from_str(json).unwrap();
+        }
+        said.push(line);
+    };
+
+    // The admins' governed change: both keys added, new keys not probationary for this team.
+    let mut policy = signgate_gateway::pipeline::setup::DEMO_POLICY.to_owned();
+    for operator in ["bob", "carol"] {
+        policy = with_key(&policy, operator, enrolled[operator].as_str().unwrap());
+    }
+    policy = policy.replacen(
+        "[probation]\n",
+        "[probation]\nnew_keys_probationary = false\n",
+        1,
+    );
+    let st = crate::policy_apply::statement(
+        &policy,
+        2,
+        signgate_policy::PolicyHash::of(signgate_gateway::pipeline::setup::DEMO_POLICY),
+    );
+    crate::policy_apply::admin(gw.addr)
+        .await
+        .apply_policy(crate::policy_apply::request(
+            &policy,
+            &st,
+            crate::policy_apply::both(&st),
+        ))
+        .await
+        .unwrap();
+    stdin.write_all(b"GO\n").await.unwrap();
+    drop(stdin);
+    while let Some(line) = lines.next_line().await.unwrap() {
+        said.push(line);
+    }
+    let status = node.wait().await.unwrap();
+    let mut stderr = String::new();
+    if let Some(mut e) = node.stderr.take() {
+        let _ = e.read_to_string(&mut stderr).await;
+    }
+    let said = said.join("\n");
+    assert!(status.success(), "{said}\n{stderr}");
+    for shot in ["enrol.png", "webauthn-before.png", "webauthn-after.png"] {
+        assert!(artifacts.join(shot).is_file(), "{shot} missing:\n{said}");
+    }
+
+    // Through gRPC too: approved by bob's and carol's security keys, both counted.
+    let p = c
+        .get_proposal(pb::GetProposalRequest {
+            id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), pb::ProposalState::Approved, "{said}");
+    for operator in ["bob", "carol"] {
+        assert!(
+            p.approvals
+                .iter()
+                .any(|a| a.operator == operator && a.counted),
+            "{operator}: {:?}",
+            p.approvals
+        );
+    }
+    let _ = stop.send(());
+    gw.stop().await;
+}

@@ -41,5 +41,6 @@ mod shutdown;
 mod signatures;
 mod support;
 mod velocity;
+mod webauthn;
 mod witness;
 mod words;

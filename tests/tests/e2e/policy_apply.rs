@@ -45,7 +45,7 @@ fn stricter_policy() -> String {
 }
 
 /// "`source` as `version`, replacing `replaces`".
-fn statement(source: &str, version: u64, replaces: PolicyHash) -> PolicyStatement {
+pub(crate) fn statement(source: &str, version: u64, replaces: PolicyHash) -> PolicyStatement {
     PolicyStatement {
         version,
         replaces,
@@ -62,7 +62,7 @@ fn signature(key: &SigningKey, statement: &PolicyStatement) -> pb::PolicySignatu
 }
 
 /// `source` with `signatures`, applied as the version and predecessor of `statement`.
-fn request(
+pub(crate) fn request(
     source: &str,
     statement: &PolicyStatement,
     signatures: Vec<pb::PolicySignature>,
@@ -76,14 +76,14 @@ fn request(
 }
 
 /// Signed by both demo admins.
-fn both(statement: &PolicyStatement) -> Vec<pb::PolicySignature> {
+pub(crate) fn both(statement: &PolicyStatement) -> Vec<pb::PolicySignature> {
     ["dave", "erin"]
         .iter()
         .map(|a| signature(&demo::operator(a), statement))
         .collect()
 }
 
-async fn admin(addr: std::net::SocketAddr) -> AdminClient<Channel> {
+pub(crate) async fn admin(addr: std::net::SocketAddr) -> AdminClient<Channel> {
     AdminClient::connect(format!("http://{addr}"))
         .await
         .unwrap()

@@ -401,7 +401,8 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
         audit,
         witness,
         clock::system(),
-    );
+    )
+    .with_webauthn_origins(cfg.console_origins());
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = metrics_listener.local_addr().unwrap();
     let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();

@@ -526,6 +526,20 @@ impl ProposalStore for PgStore {
         }
     }
 
+    async fn signatures_by_key(&self, key: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT signature FROM approvals WHERE public_key = $1",
+                &[&hex::encode(key)],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_error))
+            .collect()
+    }
+
     async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
         let mut client = self.client().await?;
         // One snapshot for the whole read: a proposal, its decision and approvals agree.

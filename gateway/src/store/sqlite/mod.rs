@@ -411,6 +411,16 @@ impl ProposalStore for SqliteStore {
         self.inner.read(|c| get_tx(c, &id))
     }
 
+    async fn signatures_by_key(&self, key: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT signature FROM approvals WHERE public_key = ?1")?;
+            let rows = stmt.query_map([hex::encode(key)], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|r| r.map_err(StoreError::from)).collect()
+        })
+        .await
+    }
+
     async fn list(
         &self,
         filter: ListFilter,
