@@ -392,7 +392,7 @@ pub struct ApprovalReceived {
     /// An approval signed with a security key or passkey: everything an auditor needs to check
     /// the signature offline ([`WebAuthnApproval::check`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webauthn: Option<WebAuthnApproval>,
+    pub webauthn: Option<Box<WebAuthnApproval>>,
 }
 
 /// An approval signed with a WebAuthn credential, as recorded: the statement, the assertion,

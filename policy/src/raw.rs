@@ -305,6 +305,10 @@ pub struct RawAnomaly {
     /// `[anomaly.gateway_identity_admin]`: a gateway (service) client calling the Admin API.
     #[serde(default)]
     pub gateway_identity_admin: RawRule,
+    /// `[anomaly.cloned_authenticator]`: a security-key approval refused because its signature
+    /// counter did not increase (a cloned key, or a replayed assertion).
+    #[serde(default)]
+    pub cloned_authenticator: RawRule,
     /// `[anomaly.probationary_restricted]`: a probationary operator acting on a restricted
     /// wallet.
     #[serde(default)]

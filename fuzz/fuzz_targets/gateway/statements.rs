@@ -108,7 +108,7 @@ fuzz_target!(|input: &[u8]| {
                 match requests::approval("approval", Some(&env), s.kind, limits(), s.issued_at) {
                     Ok(v) => {
                         assert_eq!(v.says, s);
-                        assert_eq!(v.signed.payload, payload);
+                        assert_eq!(v.signed.payload(), payload);
                     }
                     Err(e) => panic!("the parser accepts, the request path refuses: {e:?}"),
                 }

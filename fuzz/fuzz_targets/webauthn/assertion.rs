@@ -92,11 +92,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(a.to_bytes(), data);
         check(&a);
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(a) = Assertion::from_json(text) {
-            assert_eq!(Assertion::from_bytes(&a.to_bytes()).as_ref(), Ok(&a));
-            check(&a);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(a) = Assertion::from_json(text)
+    {
+        assert_eq!(Assertion::from_bytes(&a.to_bytes()).as_ref(), Ok(&a));
+        check(&a);
     }
     if let Some((len, rest)) = data.split_first_chunk::<2>() {
         let split = usize::from(u16::from_be_bytes(*len)).min(rest.len());

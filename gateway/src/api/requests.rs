@@ -481,8 +481,11 @@ mod tests {
             .check_binding("approval", &record(B256::repeat_byte(0xcd)))
             .unwrap_err();
         assert_eq!(field_of(err), "approval.payload.safe_tx_hash");
+        let StatementSignature::Ed25519(signed) = &v.signed else {
+            panic!("an ed25519 envelope");
+        };
         assert_eq!(
-            v.record("bob".into(), NOW).public_key,
+            signed.public_key.to_bytes(),
             key().verifying_key().to_bytes()
         );
 

@@ -49,6 +49,21 @@ pub enum AuditCommand {
     /// Re-evaluate recorded decisions under a candidate policy and list every one that
     /// would change. Exit status 1 when any would.
     Replay(ReplayArgs),
+    /// Write what the console's auditor pages show as one self-contained HTML file: the
+    /// verification, the gateway's events, every proposal's story and every record. Exit
+    /// status 1 when the export does not verify (the file is written either way).
+    Report(ReportArgs),
+}
+
+/// Arguments of `signgate audit report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The checks, as for `verify`.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Where to write the HTML.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `signgate audit verify`.
@@ -140,10 +155,23 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         AuditCommand::Export(a) => export(&a),
         AuditCommand::Show(a) => show(&a),
         AuditCommand::Replay(a) => replay_cmd(&a),
+        AuditCommand::Report(a) => report(&a),
     }
 }
 
-fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+/// What `verify` and `report` read.
+struct Inputs {
+    /// The export, whole.
+    log: Vec<u8>,
+    /// The checkpoint notes, by name.
+    notes: Vec<(String, String)>,
+    /// The audit public keys.
+    keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// The genesis policy, if given.
+    genesis: Option<Policy>,
+}
+
+fn inputs(a: &VerifyArgs) -> anyhow::Result<Inputs> {
     let log = read_export(&a.log)?;
     let keys = a
         .public_key
@@ -161,9 +189,44 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("the genesis policy {} does not compile", path.display()))
         })
         .transpose()?;
+    Ok(Inputs {
+        log,
+        notes,
+        keys,
+        genesis,
+    })
+}
+
+fn verify(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let Inputs {
+        log,
+        notes,
+        keys,
+        genesis,
+    } = inputs(a)?;
     let v = verify_export_by_any(&log, &notes, &keys, genesis.as_ref());
     write!(Stdout::lock(), "{}", v.report(unix_now()))?;
     Ok(if v.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let i = inputs(&a.verify)?;
+    let (html, passed) =
+        crate::console::report(&i.log, &i.notes, &i.keys, i.genesis.as_ref(), unix_now()).context(
+            "the export has an unreadable line; run `signgate audit verify` for details",
+        )?;
+    fs::write(&a.out, html).with_context(|| format!("writing {}", a.out.display()))?;
+    writeln!(
+        Stdout::lock(),
+        "{}: {}",
+        a.out.display(),
+        if passed { "PASS" } else { "FAIL" }
+    )?;
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-const CSS: &str = include_str!("assets/console.css");
+pub(super) const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -180,7 +180,7 @@ pub(super) async fn log(State(console): State<Console>, Query(q): Query<LogQuery
                 table.records {
                     caption { "Records from position " (from) }
                     thead { tr { th scope="col" { "#" } th scope="col" { "Time (UTC)" } th scope="col" { "Kind" } th scope="col" { "Proposal" } th scope="col" { "Record" } } }
-                    tbody { @for (i, r) in &shown { (record_row(*i, r.as_ref())) } }
+                    tbody { @for (i, r) in &shown { (record_row(*i, r.as_ref(), |id| format!("/audit/proposals/{id}"))) } }
                 }
                 @if from > 0 {
                     p { a href={ "/audit?from=" (from.saturating_sub(PAGE)) "&kind=" (q.kind) } { "Earlier records" } }
@@ -191,7 +191,8 @@ pub(super) async fn log(State(console): State<Console>, Query(q): Query<LogQuery
     .into_response()
 }
 
-fn record_row(index: u64, r: Option<&AuditRecord>) -> Markup {
+/// One record as a table row; `story` makes the link to a proposal's story.
+fn record_row(index: u64, r: Option<&AuditRecord>, story: fn(&str) -> String) -> Markup {
     html! {
         tr id={ "r" (index) } {
             td { (index) }
@@ -200,7 +201,7 @@ fn record_row(index: u64, r: Option<&AuditRecord>) -> Markup {
                 Some(r) => {
                     td { (jiff::Timestamp::from_millisecond(i64::try_from(r.at_ms).unwrap_or(i64::MAX)).map(|t| t.to_string()).unwrap_or_default()) }
                     td { code { (r.event.kind()) } }
-                    td { @if let Some(id) = r.proposal_id() { a href={ "/audit/proposals/" (id) } { code { (id) } } } }
+                    td { @if let Some(id) = r.proposal_id() { a href=(story(id)) { code { (id) } } } }
                     td { details { summary { "JSON" } pre { (serde_json::to_string_pretty(&r.event).unwrap_or_default()) } } }
                 }
             }
@@ -328,4 +329,63 @@ pub(super) async fn public_key(State(console): State<Console>) -> Response {
         "text/plain; charset=utf-8",
         "audit.pub",
     )
+}
+
+/// The auditor's report as one self-contained HTML file (`signgate audit report`): the
+/// verification of `export` against `notes` under `keys`, every record, the gateway's own
+/// events and every proposal's story, with the console's stylesheet inlined and no script;
+/// and whether the export passed. A pure function of its inputs (`now`, Unix seconds, dates
+/// the newest checkpoint; `genesis` checks the chain of policies from its first link).
+pub fn report(
+    export: &[u8],
+    notes: &[(String, String)],
+    keys: &[ed25519_dalek::VerifyingKey],
+    genesis: Option<&signgate_policy::Policy>,
+    now: u64,
+) -> Result<(String, bool), signgate_audit::export::UnreadableLine> {
+    let verification = verify_export_by_any(export, notes, keys, genesis);
+    let records = signgate_audit::export::records_from_export(export)?;
+    let mut proposals: Vec<&str> = records
+        .iter()
+        .filter_map(AuditRecord::proposal_id)
+        .collect();
+    proposals.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    proposals.retain(|p| seen.insert(*p));
+    let page = html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "signgate audit report" }
+                style { (maud::PreEscaped(super::assets::CSS)) }
+            }
+            body {
+                main {
+                    h1 { "signgate audit report" }
+                    (verification_section(Some(&verification), now))
+                    section aria-labelledby="events-h" {
+                        h2 #events-h { "The gateway's own events" }
+                        pre.story { (events(&records)) }
+                    }
+                    section aria-labelledby="stories-h" {
+                        h2 #stories-h { "Proposals" }
+                        @for id in &proposals {
+                            h3 id={ "p-" (id) } { (id) }
+                            pre.story { (proposal_story(&records, id).unwrap_or_default()) }
+                        }
+                    }
+                    section aria-labelledby="records-h" {
+                        h2 #records-h { "Records" }
+                        table.records {
+                            caption { (records.len()) " records" }
+                            thead { tr { th scope="col" { "#" } th scope="col" { "Time (UTC)" } th scope="col" { "Kind" } th scope="col" { "Proposal" } th scope="col" { "Record" } } }
+                            tbody { @for r in &records { (record_row(r.index, Some(r), |id| format!("#p-{id}"))) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok((page.into_string(), verification.passed()))
 }

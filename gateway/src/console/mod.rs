@@ -46,6 +46,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::{audit::AuditLog, clock::SharedClock};
 
+pub use audit_pages::report;
+
 /// The Content-Security-Policy of every response: only this origin's script and stylesheet,
 /// no inline code, no frames, forms posting only here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -178,7 +180,7 @@ async fn only_own_host(
         .and_then(|h| h.to_str().ok())
         .map(str::to_ascii_lowercase);
     match host {
-        Some(h) if hosts.iter().any(|a| *a == h) => next.run(req).await,
+        Some(h) if hosts.contains(&h) => next.run(req).await,
         _ => (
             StatusCode::MISDIRECTED_REQUEST,
             "this console answers only requests addressed to its own loopback address\n",

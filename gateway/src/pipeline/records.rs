@@ -136,12 +136,12 @@ pub fn approval(
         (StatementSignature::Ed25519(s), _) => (s.signature, None),
         (StatementSignature::WebAuthn { payload, assertion }, Some((credential, origins))) => (
             [0; 64],
-            Some(WebAuthnApproval {
+            Some(Box::new(WebAuthnApproval {
                 statement: payload.clone().into(),
                 assertion: assertion.to_bytes().into(),
                 credential: credential.clone(),
                 origins: origins.to_vec(),
-            }),
+            })),
         ),
         (StatementSignature::WebAuthn { .. }, None) => ([0; 64], None),
     };

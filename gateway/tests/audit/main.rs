@@ -20,6 +20,9 @@ mod audit {
 mod out {
     pub use signgate_gateway::cli::out::*;
 }
+mod console {
+    pub use signgate_gateway::console::*;
+}
 #[path = "../../src/cli/audit.rs"]
 #[allow(dead_code)]
 mod cli_audit;

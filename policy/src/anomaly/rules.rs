@@ -49,11 +49,14 @@ pub enum AnomalyRule {
     RubberStamp,
     /// Repeated refusals of the listed kinds.
     RepeatedRefusals,
+    /// A security key whose signature counter did not increase: a cloned authenticator, or a
+    /// replayed assertion.
+    ClonedAuthenticator,
 }
 
 impl AnomalyRule {
     /// Every rule, in evaluation order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::OffHours,
         Self::NewDevice,
         Self::NewNetwork,
@@ -64,6 +67,7 @@ impl AnomalyRule {
         Self::ApprovalBurst,
         Self::RubberStamp,
         Self::RepeatedRefusals,
+        Self::ClonedAuthenticator,
     ];
 
     /// Stable code; never changes once published.
@@ -79,6 +83,7 @@ impl AnomalyRule {
             Self::ApprovalBurst => "anomaly.approval_burst",
             Self::RubberStamp => "anomaly.rubber_stamp",
             Self::RepeatedRefusals => "anomaly.repeated_refusals",
+            Self::ClonedAuthenticator => "anomaly.cloned_authenticator",
         }
     }
 
@@ -95,6 +100,7 @@ impl AnomalyRule {
             Self::ApprovalBurst => &s.approval_burst.rule,
             Self::RubberStamp => &s.rubber_stamp.rule,
             Self::RepeatedRefusals => &s.repeated_refusals.rule,
+            Self::ClonedAuthenticator => &s.cloned_authenticator,
         }
     }
 }
@@ -206,6 +212,9 @@ pub enum Anomaly {
         /// This call's refusal.
         last: RefusalKind,
     },
+    /// `anomaly.cloned_authenticator`: an approval refused because the security key's
+    /// signature counter was not above the highest its credential showed.
+    ClonedAuthenticator {},
 }
 
 impl Anomaly {
@@ -222,6 +231,7 @@ impl Anomaly {
             Self::ApprovalBurst { .. } => AnomalyRule::ApprovalBurst,
             Self::RubberStamp { .. } => AnomalyRule::RubberStamp,
             Self::RepeatedRefusals { .. } => AnomalyRule::RepeatedRefusals,
+            Self::ClonedAuthenticator {} => AnomalyRule::ClonedAuthenticator,
         }
     }
 }
@@ -323,6 +333,10 @@ impl fmt::Display for Anomaly {
             } => write!(
                 f,
                 "{refusals} refused calls within {minutes} minutes, the last for {last}; a key or session may be in someone else's hands"
+            ),
+            Self::ClonedAuthenticator {} => write!(
+                f,
+                "a security-key approval whose signature counter did not increase: two copies of the key are in use, or an assertion was replayed; revoke the key and re-enrol it"
             ),
         }
     }
@@ -472,6 +486,9 @@ pub fn evaluate(profile: &Profile, e: &Observation, s: &Settings) -> Vec<Alert> 
                 });
             }
         }
+    }
+    if e.outcome == Outcome::Refused(RefusalKind::ClonedAuthenticator) {
+        push(Anomaly::ClonedAuthenticator {});
     }
     if let Outcome::Refused(kind) = e.outcome {
         let r = &s.repeated_refusals;

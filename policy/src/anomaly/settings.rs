@@ -360,6 +360,8 @@ pub struct Settings {
     pub out_of_scope_wallet: Rule,
     /// `anomaly.gateway_identity_admin`.
     pub gateway_identity_admin: Rule,
+    /// `anomaly.cloned_authenticator`.
+    pub cloned_authenticator: Rule,
     /// `anomaly.probationary_restricted`.
     pub probationary_restricted: Rule,
     /// `anomaly.reconnaissance`.
@@ -390,6 +392,7 @@ impl Settings {
             new_network: Rule::off(),
             out_of_scope_wallet: Rule::off(),
             gateway_identity_admin: Rule::off(),
+            cloned_authenticator: Rule::off(),
             probationary_restricted: Rule::off(),
             reconnaissance: Reconnaissance {
                 rule: Rule::off(),
@@ -540,6 +543,7 @@ impl Settings {
             new_network: rule("new_network", &raw.new_network)?,
             out_of_scope_wallet: rule("out_of_scope_wallet", &raw.out_of_scope_wallet)?,
             gateway_identity_admin: rule("gateway_identity_admin", &raw.gateway_identity_admin)?,
+            cloned_authenticator: rule("cloned_authenticator", &raw.cloned_authenticator)?,
             probationary_restricted: rule("probationary_restricted", &raw.probationary_restricted)?,
             reconnaissance,
             approval_burst,
@@ -594,7 +598,7 @@ fn compile_rule(
     let fires_on = match name {
         "reconnaissance" => Some("reads"),
         "gateway_identity_admin" => Some("admin calls"),
-        "repeated_refusals" => Some("refused calls"),
+        "repeated_refusals" | "cloned_authenticator" => Some("refused calls"),
         _ => None,
     };
     if let (Some(calls), false) = (fires_on, action == Action::Alert) {

@@ -163,6 +163,14 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
         std::fs::write(out.join(name), body).unwrap();
     }
     assert_eq!(verify_offline(&out), ExitCode::SUCCESS);
+    // The same as one self-contained file: no script, every proposal's story, PASS.
+    let html = out.join("report.html");
+    assert_eq!(audit_cli(&out, "report", Some(&html)), ExitCode::SUCCESS);
+    let report = std::fs::read_to_string(&html).unwrap();
+    assert!(!report.contains("<script"), "the report runs nothing");
+    assert!(report.contains("PASS"));
+    assert!(report.contains(&transfer.id) && report.contains(&bybit.id));
+    assert!(report.contains("alice proposed a transaction"));
     // A tampered export does not verify.
     let export = std::fs::read_to_string(out.join("export.jsonl")).unwrap();
     std::fs::write(
@@ -178,20 +186,30 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
 
 /// `signgate audit verify` on the three downloaded files.
 fn verify_offline(dir: &Path) -> ExitCode {
+    audit_cli(dir, "verify", None)
+}
+
+/// `signgate audit COMMAND` (`verify`, `report`) on the three downloaded files in `dir`.
+fn audit_cli(dir: &Path, command: &str, out: Option<&Path>) -> ExitCode {
     let arg = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let cli = signgate_gateway::cli::Cli::try_parse_from([
+    let mut args = vec![
         "signgate".to_owned(),
         "audit".to_owned(),
-        "verify".to_owned(),
+        command.to_owned(),
         "--log".to_owned(),
         arg("export.jsonl"),
         "--checkpoints".to_owned(),
         arg("checkpoint.note"),
         "--public-key".to_owned(),
         arg("audit.pub"),
-    ])
-    .unwrap();
-    cli.run().unwrap()
+    ];
+    if let Some(out) = out {
+        args.extend(["--out".to_owned(), out.to_string_lossy().into_owned()]);
+    }
+    signgate_gateway::cli::Cli::try_parse_from(args)
+        .unwrap()
+        .run()
+        .unwrap()
 }
 
 /// What maud makes of text in a page.

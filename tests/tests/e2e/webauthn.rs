@@ -269,4 +269,14 @@ async fn security_key_approvals_are_refused_for_each_way_they_can_be_wrong() {
     assert_eq!(bob_approvals(&p1), 1);
     assert_eq!(bob_approvals(&p2), 0);
     gw.stop().await;
+
+    // The cloned key raised an alert naming bob, recorded in the audit log.
+    let (leaves, _) = audit_export(dir.path()).await;
+    let alerts: Vec<String> = leaves
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .filter(|l| l.contains("\"rule\":\"cloned_authenticator\""))
+        .collect();
+    assert!(!alerts.is_empty(), "no cloned_authenticator alert");
+    assert!(alerts.iter().any(|a| a.contains("bob")), "{alerts:?}");
 }
