@@ -123,10 +123,26 @@ pub(super) struct LogQuery {
     /// Only records of this kind (`proposal_submitted`, `decision_made`, …).
     #[serde(default)]
     kind: String,
+    /// Only records at or after this instant (RFC 3339, `2026-12-07T10:00:00Z`).
+    #[serde(default)]
+    since: String,
 }
 
 /// `GET /audit`.
 pub(super) async fn log(State(console): State<Console>, Query(q): Query<LogQuery>) -> Response {
+    let since = match q.since.trim() {
+        "" => None,
+        text => match text.parse::<jiff::Timestamp>() {
+            Ok(t) => Some(t.as_millisecond()),
+            Err(_) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    &format!("{text:?} is not an instant like 2026-12-07T10:00:00Z"),
+                );
+            }
+        },
+    };
     let snap = match snapshot(&console).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -144,6 +160,12 @@ pub(super) async fn log(State(console): State<Console>, Query(q): Query<LogQuery
         .enumerate()
         .map(|(i, r)| (i as u64, r))
         .filter(|(_, r)| q.kind.is_empty() || r.as_ref().is_some_and(|r| r.event.kind() == q.kind))
+        .filter(|(_, r)| {
+            since.is_none_or(|t| {
+                r.as_ref()
+                    .is_some_and(|r| i64::try_from(r.at_ms).is_ok_and(|at| at >= t))
+            })
+        })
         .skip_while(|(i, _)| *i < from)
         .take(usize::try_from(PAGE).unwrap_or(usize::MAX))
         .collect();
@@ -174,6 +196,8 @@ pub(super) async fn log(State(console): State<Console>, Query(q): Query<LogQuery
                         option value="" selected[q.kind.is_empty()] { "any" }
                         @for k in &kinds { option value=(k) selected[q.kind == *k] { (k) } }
                     }
+                    label for="since" { "At or after (UTC)" }
+                    input #since name="since" type="text" value=(q.since) placeholder="2026-12-07T10:00:00Z";
                     button type="submit" { "Show" }
                 }
                 p.small { (total) " records in all." }

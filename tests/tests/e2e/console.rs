@@ -155,6 +155,16 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
     let (status, audit) = get(addr, "/audit").await;
     assert_eq!(status, 200);
     assert!(audit.contains("PASS"), "{audit}");
+    // By kind, and by time: nothing is recorded in the future.
+    let (_, decisions) = get(addr, "/audit?kind=decision_made").await;
+    assert!(
+        decisions.contains("<code>decision_made</code>")
+            && !decisions.contains("<code>proposal_submitted</code>")
+    );
+    let (_, future) = get(addr, "/audit?since=2999-01-01T00:00:00Z").await;
+    assert!(!future.contains("<code>decision_made</code>"), "{future}");
+    let (status, _) = get(addr, "/audit?since=yesterday").await;
+    assert_eq!(status, 400);
     let out = dir.path().join("downloads");
     std::fs::create_dir_all(&out).unwrap();
     for name in ["export.jsonl", "checkpoint.note", "audit.pub"] {

@@ -164,119 +164,164 @@ fn proposal_stub() -> pb::Proposal {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_key_approvals_are_refused_for_each_way_they_can_be_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut key = Authenticator::es256(42).for_rp("localhost");
-    let gw = started(dir.path(), &key).await;
-    let mut c = gw.client().await;
-    let p1 = proposal(&mut c, 21).await;
-    let p2 = proposal(&mut c, 22).await;
-    let (b1, b2) = (payload(&p1), payload(&p2));
+/// One file of `tests/fixtures/attacks/webauthn/` (its README says what each field means).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shape {
+    description: String,
+    #[serde(default)]
+    prior: bool,
+    #[serde(default)]
+    sign: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    flags: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    counter: Option<u32>,
+    #[serde(default)]
+    call: Option<String>,
+    code: String,
+    #[serde(default)]
+    says: Option<String>,
+}
 
-    let refused =
-        |r: Result<tonic::Response<pb::Proposal>, tonic::Status>, code: Code, says: &str| {
-            let e = r.unwrap_err();
-            assert_eq!(e.code(), code, "{e:?}");
-            assert!(e.message().contains(says), "{says}: {}", e.message());
-        };
-    // Signed for another proposal's statement.
-    refused(
-        c.approve(request(b2.clone(), &b1, &mut key, ORIGIN, UP | UV))
-            .await,
-        Code::InvalidArgument,
-        "challenge",
-    );
-    // From another origin.
-    refused(
-        c.approve(request(
-            b1.clone(),
-            &b1,
-            &mut key,
-            "http://localhost.evil:18080",
-            UP | UV,
-        ))
-        .await,
-        Code::InvalidArgument,
-        "origin",
-    );
-    // Without user verification.
-    refused(
-        c.approve(request(b1.clone(), &b1, &mut key, ORIGIN, UP))
-            .await,
-        Code::InvalidArgument,
-        "verif",
-    );
-    // A credential the policy does not enrol.
-    let mut stranger = Authenticator::es256(99).for_rp("localhost");
-    refused(
-        c.approve(request(b1.clone(), &b1, &mut stranger, ORIGIN, UP | UV))
-            .await,
-        Code::PermissionDenied,
-        "not enrolled",
-    );
-    // A security key on another call than an approval.
-    let mut sub = submit_request(
-        &submission(
-            demo::DEMO_SAFE,
-            &token_transfer(demo::PAYEE, U256::from(23u64), 0),
-        ),
-        &demo::operator("alice"),
-    );
-    if let Some(env) = sub.submission.as_mut() {
-        env.webauthn = request(b1.clone(), &b1, &mut key, ORIGIN, UP | UV)
-            .approval
-            .unwrap()
-            .webauthn;
+fn code_named(name: &str) -> Code {
+    match name {
+        "OK" => Code::Ok,
+        "INVALID_ARGUMENT" => Code::InvalidArgument,
+        "PERMISSION_DENIED" => Code::PermissionDenied,
+        "FAILED_PRECONDITION" => Code::FailedPrecondition,
+        other => panic!("unknown code {other}"),
     }
-    let e = c.submit_proposal(sub).await.unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().contains("webauthn"), "{}", e.message());
+}
 
-    // The genuine one counts; the same bytes again are refused.
-    key.counter = 10;
-    let good = request(b1.clone(), &b1, &mut key, ORIGIN, UP | UV);
-    let p = c.approve(good.clone()).await.unwrap().into_inner();
-    assert_eq!(bob_approvals(&p), 1);
-    let again = c.approve(good).await.unwrap_err();
-    assert!(
-        matches!(
-            again.code(),
-            Code::PermissionDenied | Code::FailedPrecondition | Code::AlreadyExists
+/// Runs one shape on its own gateway; returns the audit log's records afterwards.
+async fn run_shape(name: &str, shape: &Shape) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bob = Authenticator::es256(42).for_rp("localhost");
+    let gw = started(dir.path(), &bob).await;
+    let mut c = gw.client().await;
+    let p = proposal(&mut c, 31).await;
+    let other = proposal(&mut c, 32).await;
+    if shape.prior {
+        bob.counter = 9;
+        let b = payload(&other);
+        c.approve(request(b.clone(), &b, &mut bob, ORIGIN, UP | UV))
+            .await
+            .unwrap();
+    }
+    let mut key = match shape.key.as_deref() {
+        None | Some("bob") => bob,
+        Some("stranger") => Authenticator::es256(99).for_rp("localhost"),
+        Some("bob_other_rp") => bob.for_rp("console.example"),
+        Some(other) => panic!("{name}: unknown key {other}"),
+    };
+    if let Some(n) = shape.counter {
+        key.counter = n;
+    }
+    let body = payload(&p);
+    let signed_for = match shape.sign.as_deref() {
+        None | Some("statement") => body.clone(),
+        Some("other_statement") => payload(&other),
+        Some("rejection") => statement(&p, pb::ApprovalKind::Reject).encode_to_vec(),
+        Some(other) => panic!("{name}: unknown statement {other}"),
+    };
+    // A rejection is sent whole (its own bytes, signed for themselves).
+    let sent = if shape.sign.as_deref() == Some("rejection") {
+        signed_for.clone()
+    } else {
+        body.clone()
+    };
+    let flags = match shape.flags.as_deref() {
+        None | Some("UP|UV") => UP | UV,
+        Some("UP") => UP,
+        Some(other) => panic!("{name}: unknown flags {other}"),
+    };
+    let origin = shape.origin.as_deref().unwrap_or(ORIGIN);
+    let req = request(sent, &signed_for, &mut key, origin, flags);
+    let answer = match shape.call.as_deref() {
+        None | Some("approve") => c.approve(req).await.map(|_| ()),
+        Some("approve_twice") => {
+            c.approve(req.clone()).await.unwrap();
+            c.approve(req).await.map(|_| ())
+        }
+        Some("submit") => {
+            let mut sub = submit_request(
+                &submission(
+                    demo::DEMO_SAFE,
+                    &token_transfer(demo::PAYEE, U256::from(33u64), 0),
+                ),
+                &demo::operator("alice"),
+            );
+            if let Some(env) = sub.submission.as_mut() {
+                env.webauthn = req.approval.and_then(|e| e.webauthn);
+            }
+            c.submit_proposal(sub).await.map(|_| ())
+        }
+        Some(other) => panic!("{name}: unknown call {other}"),
+    };
+    let expected = code_named(&shape.code);
+    match (&answer, expected) {
+        (Ok(()), Code::Ok) => {}
+        (Ok(()), _) => panic!(
+            "{name}: accepted, expected {expected:?}: {}",
+            shape.description
         ),
-        "{again:?}"
-    );
-    // A counter below the highest seen: a cloned authenticator.
-    key.counter = 3;
-    refused(
-        c.approve(request(b2.clone(), &b2, &mut key, ORIGIN, UP | UV))
-            .await,
-        Code::PermissionDenied,
-        "cloned",
-    );
-
-    // Nothing refused was stored.
-    let p1 = c
-        .get_proposal(pb::GetProposalRequest { id: p1.id.clone() })
+        (Err(e), _) => {
+            assert_eq!(e.code(), expected, "{name}: {e:?}");
+            if let Some(says) = &shape.says {
+                assert!(
+                    e.message().contains(says.as_str()),
+                    "{name}: {}",
+                    e.message()
+                );
+            }
+        }
+    }
+    // Nothing refused is stored: bob's approvals are the control's, the replay's first and the
+    // prior one, no more.
+    let now = c
+        .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
         .await
         .unwrap()
         .into_inner();
-    let p2 = c
-        .get_proposal(pb::GetProposalRequest { id: p2.id.clone() })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(bob_approvals(&p1), 1);
-    assert_eq!(bob_approvals(&p2), 0);
+    let stored =
+        usize::from(expected == Code::Ok || shape.call.as_deref() == Some("approve_twice"));
+    assert_eq!(bob_approvals(&now), stored, "{name}");
     gw.stop().await;
+    audit_export(dir.path()).await.0
+}
 
-    // The cloned key raised an alert naming bob, recorded in the audit log.
-    let (leaves, _) = audit_export(dir.path()).await;
-    let alerts: Vec<String> = leaves
-        .iter()
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .filter(|l| l.contains("\"rule\":\"cloned_authenticator\""))
+/// Every shape of `tests/fixtures/attacks/webauthn/` gets its decision; the cloned key's shape
+/// also raises `anomaly.cloned_authenticator`, naming bob, in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shape_of_a_bad_security_key_approval_is_refused() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/attacks/webauthn");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
-    assert!(!alerts.is_empty(), "no cloned_authenticator alert");
-    assert!(alerts.iter().any(|a| a.contains("bob")), "{alerts:?}");
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let shape: Shape = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let leaves = run_shape(&name, &shape).await;
+        if name.starts_with("counter-below") {
+            let alerts: Vec<String> = leaves
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .filter(|l| l.contains("\"rule\":\"cloned_authenticator\""))
+                .collect();
+            assert!(
+                alerts.iter().any(|a| a.contains("bob")),
+                "{name}: {alerts:?}"
+            );
+        }
+    }
 }
