@@ -5,6 +5,7 @@
 //!   freshness) and parsed into [`domain`](crate::domain) requests;
 //! - [`alert`]: anomaly alerts rendered for `Admin.WatchAlerts`;
 //! - [`convert`]: values both ways (transactions, states, listing entries);
+//! - [`fields`]: the ten SafeTx fields in an approver's words, for the CLI and the console;
 //! - [`view`]: stored proposals and decisions rendered as API messages;
 //! - [`status`]: [`GatewayError`](crate::error::GatewayError) → `tonic::Status`.
 //!
@@ -13,6 +14,7 @@
 
 pub mod alert;
 pub mod convert;
+pub mod fields;
 pub mod requests;
 pub mod status;
 pub mod view;

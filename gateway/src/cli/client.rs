@@ -420,53 +420,13 @@ fn action_lines(out: &mut String, depth: usize, a: &pb::DecodedAction) {
     }
 }
 
-/// All ten SafeTx fields, as the signers sign them: the refund fields move value too.
+/// All ten SafeTx fields, as the signers sign them: the refund fields move value too. The
+/// calldata is decoded under `actions`; its first bytes and length identify it here.
 fn transaction_lines(out: &mut String, t: &pb::SafeTransaction) {
-    const ZERO: &str = "0x0000000000000000000000000000000000000000";
-    let or_zero = |s: &str| {
-        if s.is_empty() {
-            "0".to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
-    let or_zero_address = |s: &str, meaning: &str| {
-        if s.is_empty() || s == ZERO {
-            format!("{ZERO} ({meaning})")
-        } else {
-            s.to_owned()
-        }
-    };
-    let operation = match t.operation {
-        0 => "CALL",
-        1 => "DELEGATECALL",
-        _ => "invalid",
-    };
-    // The calldata is decoded under `actions`; its first bytes and length identify it here.
-    const SHOWN: usize = 36;
-    let data = match t.data.get(..SHOWN) {
-        Some(head) if t.data.len() > SHOWN => format!("0x{}…", alloy_primitives::hex::encode(head)),
-        _ => format!("0x{}", alloy_primitives::hex::encode(&t.data)),
-    };
-    let gas_price = or_zero(&t.gas_price);
-    let _ = writeln!(
-        out,
-        "transaction:\n  to:             {}\n  value:          {} wei\n  data:           {data} ({} bytes)\n  operation:      {} ({operation})\n  safeTxGas:      {}\n  baseGas:        {}\n  gasPrice:       {gas_price}{}\n  gasToken:       {}\n  refundReceiver: {}\n  nonce:          {}",
-        t.to,
-        or_zero(&t.value),
-        t.data.len(),
-        t.operation,
-        or_zero(&t.safe_tx_gas),
-        or_zero(&t.base_gas),
-        if gas_price.trim_start_matches('0').is_empty() {
-            " (no gas refund)"
-        } else {
-            " (the Safe pays a gas refund: see the asset movements)"
-        },
-        or_zero_address(&t.gas_token, "ETH"),
-        or_zero_address(&t.refund_receiver, "whoever executes it"),
-        t.nonce
-    );
+    out.push_str("transaction:\n");
+    for f in crate::api::fields::safe_tx_fields(t, Some(36)) {
+        let _ = writeln!(out, "  {:<16}{}", format!("{}:", f.name), f.value);
+    }
 }
 
 /// A proposal in plain words.

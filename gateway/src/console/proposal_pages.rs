@@ -381,21 +381,6 @@ fn simulation(p: &pb::Proposal) -> Markup {
 
 /// All ten SafeTx fields and the three hashes, to compare with a hardware wallet's screen.
 fn transaction(p: &pb::Proposal) -> Markup {
-    const ZERO: &str = "0x0000000000000000000000000000000000000000";
-    let or_zero = |s: &str| {
-        if s.is_empty() {
-            "0".to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
-    let address = |s: &str, meaning: &str| {
-        if s.is_empty() || s == ZERO {
-            format!("{ZERO} ({meaning})")
-        } else {
-            s.to_owned()
-        }
-    };
     html! {
         section aria-labelledby="tx-h" {
             h2 #tx-h { "The transaction the signers sign" }
@@ -408,16 +393,9 @@ fn transaction(p: &pb::Proposal) -> Markup {
             }
             @if let Some(t) = &p.transaction {
                 dl.fields {
-                    dt { "to" } dd { code { (t.to) } }
-                    dt { "value" } dd { (or_zero(&t.value)) " wei" }
-                    dt { "data" } dd { code.data { "0x" (alloy_primitives::hex::encode(&t.data)) } " (" (t.data.len()) " bytes)" }
-                    dt { "operation" } dd { (t.operation) " (" (match t.operation { 0 => "CALL", 1 => "DELEGATECALL", _ => "invalid" }) ")" }
-                    dt { "safeTxGas" } dd { (or_zero(&t.safe_tx_gas)) }
-                    dt { "baseGas" } dd { (or_zero(&t.base_gas)) }
-                    dt { "gasPrice" } dd { (or_zero(&t.gas_price)) }
-                    dt { "gasToken" } dd { code { (address(&t.gas_token, "ETH")) } }
-                    dt { "refundReceiver" } dd { code { (address(&t.refund_receiver, "whoever executes it")) } }
-                    dt { "nonce" } dd { (t.nonce) }
+                    @for f in crate::api::fields::safe_tx_fields(t, None) {
+                        dt { (f.name) } dd { code.data { (f.value) } }
+                    }
                 }
             }
         }

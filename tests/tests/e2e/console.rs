@@ -23,6 +23,11 @@ use crate::{
 async fn start_console(gw: &Running) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    (addr, serve_console(gw, listener))
+}
+
+/// A console in front of `gw` on `listener`; dropping the sender stops it.
+fn serve_console(gw: &Running, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
     let console = Console::new(
         gw.addr,
         Some(gw.audit.clone()),
@@ -37,7 +42,7 @@ async fn start_console(gw: &Running) -> (SocketAddr, oneshot::Sender<()>) {
             let _ = stopped.await;
         },
     ));
-    (addr, stop)
+    stop
 }
 
 /// The demo DEMO transfer (needs approvals) and the Bybit transaction (denied), as alice.
@@ -330,20 +335,7 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
         "alice",
     )
     .await;
-    let console = Console::new(
-        gw.addr,
-        Some(gw.audit.clone()),
-        signgate_gateway::clock::system(),
-    )
-    .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(signgate_gateway::console::serve(
-        listener,
-        console,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let stop = serve_console(&gw, listener);
 
     let setup = Command::new(repo().join("scripts/browser-setup"))
         .status()
