@@ -113,11 +113,7 @@ impl SignedEnrolment {
 }
 
 fn refused(message: impl Into<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(serde_json::json!({ "ok": false, "message": message.into() })),
-    )
-        .into_response()
+    super::signing::refused(StatusCode::BAD_REQUEST, message)
 }
 
 fn asked_challenge(asked: &Asked) -> [u8; 32] {

@@ -62,7 +62,7 @@ pub(super) struct StatementView {
 }
 
 /// An error as JSON, for the page's script to show.
-fn refused(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn refused(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         Json(serde_json::json!({ "ok": false, "message": message.into() })),
