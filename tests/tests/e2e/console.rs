@@ -434,3 +434,94 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
     let _ = stop.send(());
     gw.stop().await;
 }
+
+/// A rejection through the console's own endpoints, signed by bob's key (a software
+/// authenticator standing in for the browser): the statement the console makes is the one the
+/// key signs, the gateway takes it as `Reject`, and a rejection statement posted as an approval
+/// is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_proposal() {
+    use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
+    use signgate_webauthn::testing::{Authenticator, UP, UV, b64};
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut key = Authenticator::es256(43).for_rp("localhost");
+    let mut opts = Options::demo();
+    opts.env = vec![(
+        "SIGNGATE_CONSOLE__LISTEN".to_owned(),
+        format!("127.0.0.1:{port}"),
+    )];
+    let gw = crate::support::start_provider_with_policy(
+        dir.path(),
+        opts.served(),
+        Some(&crate::webauthn::policy_with(&key)),
+    )
+    .await;
+    let (transfer, _) = two_proposals(&gw).await;
+    let stop = serve_console(&gw, listener);
+    let base = format!("http://localhost:{port}");
+    let http = reqwest::Client::new();
+
+    let statement: serde_json::Value = http
+        .get(format!(
+            "{base}/proposals/{}/statement?kind=reject",
+            transfer.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = statement["payload"].as_str().unwrap();
+    let bytes = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap()
+    };
+    let challenge = webauthn_challenge(APPROVAL_CONTEXT, &bytes);
+    assert_eq!(statement["challenge"].as_str().unwrap(), b64(&challenge));
+    let assertion = key.assert_as(&challenge, &base, UP | UV);
+    let sign = |kind: &str| {
+        serde_json::json!({
+            "kind": kind,
+            "payload": payload,
+            "credential": serde_json::from_str::<serde_json::Value>(&assertion.to_json()).unwrap(),
+        })
+    };
+    // Posted as an approval, the rejection is refused for its kind.
+    let wrong = http
+        .post(format!("{base}/proposals/{}/sign", transfer.id))
+        .json(&sign("approve"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 400);
+    let said: serde_json::Value = wrong.json().await.unwrap();
+    assert!(said["message"].as_str().unwrap().contains("kind"), "{said}");
+    // As what it is, it ends the proposal.
+    let done: serde_json::Value = http
+        .post(format!("{base}/proposals/{}/sign", transfer.id))
+        .json(&sign("reject"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "Rejected", "{done}");
+    let mut c = gw.client().await;
+    let p = c
+        .get_proposal(pb::GetProposalRequest {
+            id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&p), pb::ProposalState::Rejected);
+    let _ = stop.send(());
+    gw.stop().await;
+}

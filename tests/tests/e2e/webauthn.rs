@@ -28,7 +28,7 @@ const CONSOLE: &str = "127.0.0.1:18080";
 const ORIGIN: &str = "http://localhost:18080";
 
 /// The demo policy with `key` enrolled for bob beside his ed25519 key.
-fn policy_with(key: &Authenticator) -> String {
+pub(crate) fn policy_with(key: &Authenticator) -> String {
     let c = key.credential();
     let bob = "keys = [{ public_key = \"0x705fbac01f5519899f437bc42e40255ae9ab54bff00de3433af7d687d9e71ad5\", enrolled_at = \"2015-01-01\" }]";
     let with = format!(
