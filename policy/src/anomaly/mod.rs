@@ -10,11 +10,12 @@
 //! - [`profile`]: what a subject usually does, a deterministic bounded fold of their calls;
 //! - [`settings`]: `[anomaly]` and operators' `working_hours`, compiled at load;
 //! - [`rules`]: [`evaluate`], the pure rules, and [`Alert`]s with stable codes;
-//! - [`effects`]: what alerts do to a decision ([`AlertEffects`]).
+//! - [`effects`]: what alerts do to a decision ([`ProposalAlert`]).
 //!
 //! The gateway's loop for each call: `alerts = evaluate(&profile, &call, settings)`, then
-//! `profile.observe(&call, settings)`, then record the alerts and apply
-//! [`AlertEffects::of`]`(&alerts)` to the proposal's decision. No clock and no I/O here.
+//! `profile.observe(&call, settings)`, then record the alerts and put each that asks for more
+//! than a record into the proposal's evidence ([`ProposalAlert::of`]). No clock and no I/O
+//! here.
 //!
 //! Choices worth knowing:
 //! - probation arrives on the observation ([`Observation::probation`], filled by
@@ -31,7 +32,7 @@ pub mod profile;
 pub mod rules;
 pub mod settings;
 
-pub use effects::{AlertEffects, ProposalAlert};
+pub use effects::{ProposalAlert, extra_roles};
 pub use event::{
     AdminCall, ApprovalContext, CallKind, CertFingerprint, IdentityClass, KeyId, Observation,
     Outcome, ProbationFacts, ReadCall, RefusalKind, SourceNetwork, Subject, WalletId,

@@ -40,24 +40,45 @@ fn each_action_maps_to_its_effect() {
         call: AdminCall::ApplyPolicy,
     };
 
-    let none = AlertEffects::of(&[alert(admin.clone(), Action::Alert, at)]);
-    assert!(none.is_none() && none.approval_counts());
-    assert_eq!(none, AlertEffects::default());
+    // What each call's alerts put into the proposal's evidence.
+    let into_evidence = |alerts: &[Alert]| -> Vec<ProposalAlert> {
+        alerts
+            .iter()
+            .filter_map(|a| ProposalAlert::of(a, a.at, Some(alloy_primitives::FixedBytes([7; 32]))))
+            .collect()
+    };
+    let key = alloy_primitives::FixedBytes([7; 32]);
 
-    let fx = AlertEffects::of(&[alert(device.clone(), security(), at)]);
+    assert!(into_evidence(&[alert(admin.clone(), Action::Alert, at)]).is_empty());
+
+    let fx = into_evidence(&[alert(device.clone(), security(), at)]);
     assert_eq!(
-        fx.extra_approvals,
-        vec![(Role("security".into()), AnomalyRule::NewDevice)]
+        extra_roles(&fx),
+        vec![(Role("security".into()), vec![AnomalyRule::NewDevice])]
     );
-    assert!(fx.hold_until.is_none() && fx.approval_counts());
+    assert!(
+        fx.iter()
+            .all(|a| a.hold_until().is_none() && !a.voids(&key, at))
+    );
 
-    let fx = AlertEffects::of(&[alert(stamp.clone(), Action::Hold { hours: 4 }, at)]);
-    assert_eq!(fx.hold_until, Some(at.plus(4 * HOUR)));
-    assert!(fx.extra_approvals.is_empty() && fx.approval_counts());
+    let fx = into_evidence(&[alert(stamp.clone(), Action::Hold { hours: 4 }, at)]);
+    assert_eq!(
+        fx.iter().filter_map(ProposalAlert::hold_until).max(),
+        Some(at.plus(4 * HOUR))
+    );
+    assert!(extra_roles(&fx).is_empty() && !fx.iter().any(|a| a.voids(&key, at)));
 
-    let fx = AlertEffects::of(&[alert(burst.clone(), Action::NotCounted, at)]);
-    assert_eq!(fx.not_counted, vec![AnomalyRule::ApprovalBurst]);
-    assert!(!fx.approval_counts());
+    let fx = into_evidence(&[alert(burst.clone(), Action::NotCounted, at)]);
+    assert!(
+        fx.iter()
+            .any(|a| a.voids(&key, at) && a.rule == AnomalyRule::ApprovalBurst)
+    );
+    // Only the approval the call brought: another key, or another instant, is not voided.
+    assert!(
+        !fx.iter()
+            .any(|a| a.voids(&alloy_primitives::FixedBytes([8; 32]), at))
+    );
+    assert!(!fx.iter().any(|a| a.voids(&key, at.plus(1))));
 
     // Together: one extra security approval asked by two rules, the longest hold, and the
     // approval voided.
@@ -65,7 +86,7 @@ fn each_action_maps_to_its_effect() {
         outside_declared: None,
         outside_learned: Some(3),
     };
-    let fx = AlertEffects::of(&[
+    let fx = into_evidence(&[
         alert(off, security(), at),
         alert(device, security(), at),
         alert(stamp.clone(), Action::Hold { hours: 4 }, at),
@@ -73,10 +94,23 @@ fn each_action_maps_to_its_effect() {
         alert(burst, Action::NotCounted, at),
         alert(admin, Action::Alert, at),
     ]);
-    assert_eq!(fx.extra_roles(), vec![&Role("security".into())]);
-    assert_eq!(fx.extra_approvals.len(), 2);
-    assert_eq!(fx.hold_until, Some(at.plus(60 + 24 * HOUR)));
-    assert_eq!(fx.not_counted, vec![AnomalyRule::ApprovalBurst]);
+    assert_eq!(
+        extra_roles(&fx),
+        vec![(
+            Role("security".into()),
+            vec![AnomalyRule::OffHours, AnomalyRule::NewDevice]
+        )]
+    );
+    assert_eq!(
+        fx.iter().filter_map(ProposalAlert::hold_until).max(),
+        Some(at.plus(60 + 24 * HOUR))
+    );
+    assert!(fx.iter().any(|a| a.voids(&key, at)));
+    assert_eq!(
+        fx.len(),
+        5,
+        "the record-only alert stays out of the evidence"
+    );
 }
 
 #[test]
@@ -101,14 +135,19 @@ fn the_fixture_actions_reach_the_effects_through_evaluate() {
             "anomaly.rubber_stamp"
         ]
     );
-    let fx = AlertEffects::of(&alerts);
+    let fx: Vec<ProposalAlert> = alerts
+        .iter()
+        .filter_map(|a| ProposalAlert::of(a, e.at, None))
+        .collect();
     assert_eq!(
-        fx.extra_approvals,
-        vec![
-            (Role("security".into()), AnomalyRule::OffHours),
-            (Role("security".into()), AnomalyRule::NewDevice)
-        ]
+        extra_roles(&fx),
+        vec![(
+            Role("security".into()),
+            vec![AnomalyRule::OffHours, AnomalyRule::NewDevice]
+        )]
     );
-    assert_eq!(fx.hold_until, Some(e.at.plus(4 * HOUR)));
-    assert!(fx.approval_counts());
+    assert_eq!(
+        fx.iter().filter_map(ProposalAlert::hold_until).max(),
+        Some(e.at.plus(4 * HOUR))
+    );
 }
