@@ -432,7 +432,11 @@ async fn serve_console(
         .map_err(|source| ServeError::ConsoleBind { addr, source })?;
     let local = listener.local_addr().map_err(ServeError::Listener)?;
     let console = crate::console::Console::new(grpc, audit, clock)?;
-    tracing::info!(console = %format!("http://{local}/"), "web console");
+    // Security keys are scoped to `localhost`, not to an IP address: say which to open.
+    tracing::info!(
+        console = %format!("http://localhost:{}/", local.port()),
+        "web console (open it as localhost: security keys do not work under an IP address)"
+    );
     tasks.spawn(async move {
         if let Err(e) = crate::console::serve(listener, console, stopped.cancelled_owned()).await {
             tracing::error!(error = %e, "the console did not start");

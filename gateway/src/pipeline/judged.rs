@@ -45,10 +45,7 @@ use tonic::Code;
 use crate::{
     call_facts,
     error::GatewayError,
-    store::{
-        ProposalStore,
-        profiles::{ProfileWrite, revision_of},
-    },
+    store::{ProposalStore, profiles::ProfileWrite},
 };
 
 /// Attempts at a judged call. More than at other changes: one change of an operator that fails
@@ -246,12 +243,12 @@ pub(super) async fn judge<S: ProposalStore>(
     let settings = policy.anomaly();
     let alerts = evaluate(&profile, &observed, settings);
     profile.observe(&observed, settings);
+    let write = ProfileWrite::new(profile, expected)?;
     if ordered {
         let chain = held.entry(subject.clone()).or_default();
         // The revision the queued write will leave: its body's fingerprint, which no other
         // writer's profile shares.
-        let revision = revision_of(&crate::store::profiles::encode(&profile)?);
-        chain.chained = Some((profile.clone(), revision));
+        chain.chained = Some((write.profile().clone(), write.revision()));
         chain.in_flight = chain.in_flight.saturating_add(1);
     }
     let mut events = vec![AuditEvent::CallObserved(Box::new(observed))];
@@ -264,7 +261,7 @@ pub(super) async fn judge<S: ProposalStore>(
     Ok(Some(Judged {
         alerts,
         events,
-        write: ProfileWrite { profile, expected },
+        write,
         turn: Turn {
             held: Some(held),
             stripe,

@@ -36,9 +36,13 @@ pub struct StoredProfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileWrite {
     /// The profile with the call folded in.
-    pub profile: Profile,
+    profile: Profile,
     /// The revision it was read at.
-    pub expected: Option<u64>,
+    expected: Option<u64>,
+    /// Its JSON body, encoded once: the row holds it and its revision fingerprints it.
+    body: String,
+    /// [`revision_of`] the body: the revision the row will have once written.
+    revision: u64,
 }
 
 /// A [`ProfileWrite`] as its row: key, JSON body, revision read. Encoded before any transaction.
@@ -51,13 +55,33 @@ pub(crate) struct ProfileRow {
 }
 
 impl ProfileWrite {
+    /// `profile` to write if its row is still at `expected`; encoded here, once.
+    pub fn new(profile: Profile, expected: Option<u64>) -> Result<Self, StoreError> {
+        let body = encode(&profile)?;
+        Ok(Self {
+            revision: revision_of(&body),
+            profile,
+            expected,
+            body,
+        })
+    }
+
+    /// The profile written.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The revision the row will have once written (a chained call names it as the one it read).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     /// Its row.
     pub(crate) fn row(&self) -> Result<ProfileRow, StoreError> {
-        let body = encode(&self.profile)?;
         Ok(ProfileRow {
             key: subject_key(self.profile.subject()),
-            revision: revision_col(revision_of(&body))?,
-            body,
+            revision: revision_col(self.revision)?,
+            body: self.body.clone(),
             expected: self.expected.map(revision_col).transpose()?,
         })
     }

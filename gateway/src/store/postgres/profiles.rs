@@ -92,11 +92,7 @@ impl ProfileStore for PgStore {
         now: UnixMillis,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let row = ProfileWrite {
-                profile: profile.clone(),
-                expected,
-            }
-            .row()?;
+            let row = ProfileWrite::new(profile.clone(), expected)?.row()?;
             let encoded = crate::audit::log::encode(&audit).map_err(audit_error)?;
             let log = self.log_for(&audit)?;
             let mut client = self.inner.pool.get().await.map_err(pool_error)?;

@@ -84,11 +84,7 @@ impl ProfileStore for SqliteStore {
         now: UnixMillis,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let row = ProfileWrite {
-                profile: profile.clone(),
-                expected,
-            }
-            .row()?;
+            let row = ProfileWrite::new(profile.clone(), expected)?.row()?;
             self.write_if(
                 audit,
                 move |tx| Ok((write_row(tx, &row, now)?, Vec::new())),
