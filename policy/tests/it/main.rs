@@ -10,3 +10,4 @@ mod real_reports;
 mod sanctions_parse;
 mod sanctions_screen;
 mod sanctions_support;
+mod webauthn_keys;
