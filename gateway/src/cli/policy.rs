@@ -88,6 +88,16 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         signatures: Option<PathBuf>,
     },
+    /// Check a signed enrolment request from the console offline (the new security key signed
+    /// it, from the console's origin, with its user verified) and print the line to add to the
+    /// operator's `keys`. Exit status 1 when it does not check.
+    Enrolment {
+        /// The signed request (JSON), as the console's enrolment page shows it.
+        file: PathBuf,
+        /// The console's origin the key was enrolled from. Repeatable.
+        #[arg(long, value_name = "URL", default_value = "http://localhost:8080")]
+        origin: Vec<String>,
+    },
 }
 
 /// Runs a policy subcommand. Exit status 1 means the check or a case failed.
@@ -110,6 +120,35 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
             replaces,
             signatures,
         } => sign(&file, &key, version, replaces.as_deref(), signatures),
+        PolicyCommand::Enrolment { file, origin } => enrolment(&file, &origin),
+    }
+}
+
+/// `signgate policy enrolment FILE`.
+fn enrolment(file: &Path, origins: &[String]) -> anyhow::Result<ExitCode> {
+    let text = read(file)?;
+    let signed: crate::console::enrol::SignedEnrolment = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a signed enrolment request", file.display()))?;
+    let mut out = Stdout::lock();
+    let r = &signed.request;
+    match signed.check(origins) {
+        Ok(()) => {
+            writeln!(
+                out,
+                "signed by the security key it enrols, from {}, user verified\noperator: {}\nadd to their keys: {}",
+                origins.join(" or "),
+                r.operator,
+                r.policy_key()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            writeln!(
+                out,
+                "does NOT check: {e}\nthe request is not proven to come from the key it names; do not add it"
+            )?;
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 

@@ -137,7 +137,7 @@ pub(super) async fn page_handler() -> Response {
             p #enrol-result role="status" aria-live="polite" {}
             section #enrolled hidden aria-labelledby="enrolled-h" {
                 h2 #enrolled-h { "Signed enrolment request" }
-                p { "Send this to your admins. The line to add under your " code { "[[operator]] keys" } ":" }
+                p { "Send this to your admins; they check it offline with " code { "signgate policy enrolment FILE" } ". The line to add under your " code { "[[operator]] keys" } ":" }
                 pre #policy-line {}
                 label for="request" { "The signed request (JSON)" }
                 textarea #request readonly rows="8" cols="80" {}

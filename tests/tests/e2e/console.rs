@@ -525,3 +525,47 @@ async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_pro
     let _ = stop.send(());
     gw.stop().await;
 }
+
+/// An admin checks a signed enrolment request offline (`signgate policy enrolment`): the new
+/// key signed the request (operator, time, credential) from the console's origin; a request
+/// naming another operator, or checked against another origin, does not check.
+#[test]
+fn a_signed_enrolment_request_checks_offline_and_a_tampered_one_does_not() {
+    use signgate_gateway::console::enrol::{EnrolmentRequest, SignedEnrolment};
+    use signgate_webauthn::testing::{Authenticator, UP, UV};
+
+    const ORIGIN: &str = "http://localhost:8080";
+    let mut key = Authenticator::es256(44).for_rp("localhost");
+    let request = EnrolmentRequest {
+        operator: "bob".to_owned(),
+        requested_at_ms: 1_796_000_000_000,
+        credential: key.credential(),
+    };
+    let proof = key.assert_as(&request.challenge(), ORIGIN, UP | UV);
+    let signed = SignedEnrolment {
+        request,
+        proof: serde_json::from_str(&proof.to_json()).unwrap(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |signed: &SignedEnrolment, origin: &str| {
+        let file = dir.path().join("request.json");
+        std::fs::write(&file, serde_json::to_string(signed).unwrap()).unwrap();
+        signgate_gateway::cli::Cli::try_parse_from([
+            "signgate",
+            "policy",
+            "enrolment",
+            file.to_str().unwrap(),
+            "--origin",
+            origin,
+        ])
+        .unwrap()
+        .run()
+        .unwrap()
+    };
+    assert_eq!(run(&signed, ORIGIN), ExitCode::SUCCESS);
+    assert!(signed.request.policy_key().contains("webauthn = { id = "));
+    assert_ne!(run(&signed, "https://console.example"), ExitCode::SUCCESS);
+    let mut other = signed.clone();
+    other.request.operator = "mallory".to_owned();
+    assert_ne!(run(&other, ORIGIN), ExitCode::SUCCESS);
+}
