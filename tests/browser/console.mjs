@@ -97,6 +97,7 @@ try {
   }
   await visit(`/audit/proposals/${demo}`, "story.png");
   await visit("/audit/events", null);
+  await visit("/enrol", "enrol-page.png");
 
   // Reading needs no script.
   const noScript = await browser.newContext({ javaScriptEnabled: false });
