@@ -98,6 +98,7 @@ try {
   await visit(`/audit/proposals/${demo}`, "story.png");
   await visit("/audit/events", null);
   await visit("/enrol", "enrol-page.png");
+  await visit("/admin/operators", "operators.png");
 
   // Reading needs no script.
   const noScript = await browser.newContext({ javaScriptEnabled: false });

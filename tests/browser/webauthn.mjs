@@ -149,6 +149,10 @@ try {
   check(/APPROVED/.test(text), "the proposal is Approved on the page");
   check((await carol.page.locator("#approve-button").count()) === 0, "an approved proposal offers no approve button");
   await carol.page.screenshot({ path: join(out, "webauthn-after.png"), fullPage: true });
+  // The admin's page shows both security keys, with their relying party.
+  await carol.page.goto(`${base}/admin/operators`);
+  const ops = await carol.page.locator("main").innerText();
+  check((ops.match(/\(relying party localhost\)/g) || []).length === 2, `the operators page lists both security keys: ${ops}`);
   for (const [name, h] of [["bob", bob], ["carol", carol]]) {
     check(h.errors.length === 0, `${name}'s pages had no script error: ${h.errors.join("; ") || "none"}`);
   }

@@ -15,6 +15,8 @@ pub(super) enum Section {
     Audit,
     /// Enrolling a security key.
     Enrol,
+    /// The admin's pages.
+    Admin,
 }
 
 /// A full page: `title` in the tab and as the page's one `h1`, `body` below it.
@@ -37,6 +39,7 @@ pub(super) fn page(section: Section, title: &str, body: Markup) -> Markup {
                         a href="/proposals" aria-current=[current(Section::Proposals)] { "Proposals" }
                         a href="/audit" aria-current=[current(Section::Audit)] { "Audit log" }
                         a href="/enrol" aria-current=[current(Section::Enrol)] { "Enrol a security key" }
+                        a href="/admin/operators" aria-current=[current(Section::Admin)] { "Operators" }
                     }
                 }
                 main {

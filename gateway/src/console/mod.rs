@@ -23,6 +23,7 @@
 //! requests whose `Host` names that loopback address, so a web page elsewhere cannot read it
 //! through DNS rebinding.
 
+mod admin_pages;
 mod assets;
 mod audit_pages;
 pub mod enrol;
@@ -71,7 +72,7 @@ pub enum ConsoleError {
 /// What every page handler reads.
 #[derive(Debug, Clone)]
 pub struct Console {
-    grpc: GatewayClient<Channel>,
+    grpc: Channel,
     audit: Option<Arc<AuditLog>>,
     clock: SharedClock,
     /// This console's origins (`http://localhost:PORT`, `http://127.0.0.1:PORT`): what a
@@ -92,7 +93,7 @@ impl Console {
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
         Ok(Self {
-            grpc: GatewayClient::new(endpoint.connect_lazy()),
+            grpc: endpoint.connect_lazy(),
             audit,
             clock,
             origins: Vec::new(),
@@ -100,6 +101,11 @@ impl Console {
     }
 
     fn client(&self) -> GatewayClient<Channel> {
+        GatewayClient::new(self.grpc.clone())
+    }
+
+    /// The channel to the gateway, for the Admin service's client.
+    fn channel(&self) -> Channel {
         self.grpc.clone()
     }
 }
@@ -117,6 +123,7 @@ pub fn router(mut console: Console, local: SocketAddr) -> Router {
         .route("/proposals/{id}/events", get(proposal_pages::events))
         .route("/proposals/{id}/statement", get(signing::statement))
         .route("/proposals/{id}/sign", post(signing::sign))
+        .route("/admin/operators", get(admin_pages::operators))
         .route("/enrol", get(enrol::page_handler))
         .route("/enrol/options", get(enrol::options))
         .route("/enrol", post(enrol::register))

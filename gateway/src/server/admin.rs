@@ -153,6 +153,16 @@ fn operator_view(policy: &Policy, op: &Operator, now: Timestamp) -> pb::Operator
                 enrolled_at: Some(proto_time(k.enrolled_at)),
                 revoked_at: k.revoked_at.map(proto_time),
                 revoked: k.is_revoked(now),
+                webauthn_credential_id: k
+                    .webauthn
+                    .as_ref()
+                    .map(|c| c.id().to_string())
+                    .unwrap_or_default(),
+                webauthn_rp_id: k
+                    .webauthn
+                    .as_ref()
+                    .map(|c| c.rp_id().to_owned())
+                    .unwrap_or_default(),
             })
             .collect(),
         status: op.status.to_string(),

@@ -149,6 +149,24 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
     let (status, _) = get(addr, "/proposals/p-00000000000000000000000000").await;
     assert!(status == 404 || status == 400, "{status}");
 
+    // The admin's page: every operator with their keys and probation.
+    let (status, ops) = get(addr, "/admin/operators").await;
+    assert_eq!(status, 200, "{ops}");
+    for needle in [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "mallory",
+        "ed25519 <code>0x",
+        "new hire",
+    ] {
+        assert!(
+            ops.contains(needle),
+            "{needle} missing from the operators page"
+        );
+    }
+
     // The auditor: the story of the transfer, and the downloads verify offline.
     let log = gw.audit.clone();
     tokio::task::spawn_blocking(move || log.checkpoint().unwrap())
