@@ -135,9 +135,11 @@ fn enrolment(file: &Path, origins: &[String]) -> anyhow::Result<ExitCode> {
         Ok(()) => {
             writeln!(
                 out,
-                "signed by the security key it enrols, from {}, user verified\noperator: {}\nadd to their keys: {}",
+                "signed by the security key it enrols, from {}, user verified\noperator: {}\nrequested at: {} (an old request may be a replay of a key since revoked: ask the operator)\nadd to their keys: {}",
                 origins.join(" or "),
                 r.operator,
+                jiff::Timestamp::from_millisecond(r.requested_at_ms)
+                    .map_or_else(|_| "(invalid)".to_owned(), |t| t.to_string()),
                 r.policy_key()
             )?;
             Ok(ExitCode::SUCCESS)

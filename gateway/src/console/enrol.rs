@@ -66,10 +66,8 @@ pub struct EnrolmentRequest {
 
 impl EnrolmentRequest {
     /// The challenge the credential signs for this request.
-    pub fn challenge(&self) -> [u8; 32] {
-        // A struct of strings and numbers always serialises, in field order.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        webauthn_challenge(ENROLMENT_CONTEXT, &bytes)
+    pub fn challenge(&self) -> Result<[u8; 32], serde_json::Error> {
+        challenge_of(self)
     }
 
     /// The key as the policy's `[[operator]] keys` list holds it.
@@ -102,7 +100,11 @@ impl SignedEnrolment {
     pub fn check(&self, origins: &[String]) -> Result<(), String> {
         let assertion = Assertion::from_json(&self.proof.to_string()).map_err(|e| e.to_string())?;
         let expected = AssertionExpected {
-            challenge: self.request.challenge().to_vec(),
+            challenge: self
+                .request
+                .challenge()
+                .map_err(|e| e.to_string())?
+                .to_vec(),
             origins: origins.to_vec(),
             require_user_verification: true,
         };
@@ -116,9 +118,13 @@ fn refused(message: impl Into<String>) -> Response {
     super::signing::refused(StatusCode::BAD_REQUEST, message)
 }
 
-fn asked_challenge(asked: &Asked) -> [u8; 32] {
-    let bytes = serde_json::to_vec(asked).unwrap_or_default();
-    webauthn_challenge(ENROLMENT_CONTEXT, &bytes)
+/// The challenge a key signs for `value` (what is asked, then the request): SHA-256 of the
+/// enrolment context and `value`'s JSON, fields in declaration order.
+fn challenge_of<T: Serialize>(value: &T) -> Result<[u8; 32], serde_json::Error> {
+    Ok(webauthn_challenge(
+        ENROLMENT_CONTEXT,
+        &serde_json::to_vec(value)?,
+    ))
 }
 
 /// `GET /enrol`.
@@ -166,11 +172,14 @@ pub(super) async fn options(
         operator: operator.to_owned(),
         requested_at_ms: console.clock.now().0,
     };
+    let Ok(challenge) = challenge_of(&asked) else {
+        return refused("the enrolment could not be prepared");
+    };
     Json(serde_json::json!({
         "ok": true,
         "operator": asked.operator,
         "requested_at_ms": asked.requested_at_ms,
-        "challenge": b64(&asked_challenge(&asked)),
+        "challenge": b64(&challenge),
         "rp_id": RP_ID,
         "user_id": b64(asked.operator.as_bytes()),
     }))
@@ -204,7 +213,10 @@ pub(super) async fn register(
         Err(e) => return refused(format!("registration: {e}")),
     };
     let expected = RegistrationExpected {
-        challenge: asked_challenge(&asked).to_vec(),
+        challenge: match challenge_of(&asked) {
+            Ok(c) => c.to_vec(),
+            Err(_) => return refused("the enrolment could not be checked"),
+        },
         origins: console.origins.clone(),
         rp_id: RP_ID.to_owned(),
         require_user_verification: true,
@@ -220,7 +232,10 @@ pub(super) async fn register(
     };
     Json(serde_json::json!({
         "ok": true,
-        "challenge": b64(&request.challenge()),
+        "challenge": match request.challenge() {
+            Ok(c) => b64(&c),
+            Err(_) => return refused("the enrolment request could not be prepared"),
+        },
         "credential_id": b64(request.credential.id().as_bytes()),
         "request": request,
     }))

@@ -70,18 +70,31 @@ pub(super) fn not_found(message: &str) -> Response {
     problem(StatusCode::NOT_FOUND, "Not found", message)
 }
 
+/// The HTTP status of a failed gRPC call: one mapping for the pages and the script's JSON.
+pub(super) fn http_status(code: tonic::Code) -> StatusCode {
+    use tonic::Code;
+    match code {
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        Code::PermissionDenied | Code::Unauthenticated => StatusCode::FORBIDDEN,
+        Code::FailedPrecondition | Code::AlreadyExists => StatusCode::CONFLICT,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
 /// A failed gRPC call as a page: the status the gateway answered, in its words.
 pub(super) fn from_status(status: &tonic::Status) -> Response {
-    use tonic::Code;
-    let (http, title) = match status.code() {
-        Code::NotFound => (StatusCode::NOT_FOUND, "Not found"),
-        Code::InvalidArgument => (StatusCode::BAD_REQUEST, "Bad request"),
-        Code::PermissionDenied | Code::Unauthenticated => (StatusCode::FORBIDDEN, "Refused"),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The gateway is unavailable",
-        ),
-        _ => (StatusCode::BAD_GATEWAY, "The gateway answered an error"),
+    let http = http_status(status.code());
+    let title = match http {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST => "Bad request",
+        StatusCode::FORBIDDEN => "Refused",
+        StatusCode::CONFLICT => "Not possible now",
+        StatusCode::SERVICE_UNAVAILABLE => "The gateway is unavailable",
+        _ => "The gateway answered an error",
     };
     problem(http, title, status.message())
 }

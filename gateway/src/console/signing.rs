@@ -71,15 +71,10 @@ pub(super) fn refused(status: StatusCode, message: impl Into<String>) -> Respons
 }
 
 fn from_status(status: &tonic::Status) -> Response {
-    let http = match status.code() {
-        tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => StatusCode::FORBIDDEN,
-        tonic::Code::NotFound => StatusCode::NOT_FOUND,
-        tonic::Code::FailedPrecondition | tonic::Code::AlreadyExists => StatusCode::CONFLICT,
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_GATEWAY,
-    };
-    refused(http, format!("{:?}: {}", status.code(), status.message()))
+    refused(
+        super::html::http_status(status.code()),
+        format!("{:?}: {}", status.code(), status.message()),
+    )
 }
 
 /// `GET /proposals/{id}/statement?kind=approve`.

@@ -84,7 +84,7 @@ impl StatementSignature {
     }
 
     /// The signature as the store keeps it: the 64 ed25519 bytes, or the assertion's binary
-    /// form ([`signgate_webauthn::Assertion::to_bytes`], never 64 bytes long).
+    /// form ([`signgate_webauthn::Assertion::to_bytes`]); the policy's key says which.
     pub fn stored(&self) -> Vec<u8> {
         match self {
             Self::Ed25519(s) => s.signature.to_vec(),

@@ -111,12 +111,14 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     // Admission first, on the chain and Safe the statement is signed for (the binding check
     // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
     // inactive operator or one not on the wallet is refused before the store is read.
-    let (key, credential) = match &v.signed {
-        StatementSignature::Ed25519(s) => {
-            (alloy_primitives::FixedBytes(s.public_key.to_bytes()), None)
-        }
+    let (key, signature, webauthn) = match &v.signed {
+        StatementSignature::Ed25519(s) => (
+            alloy_primitives::FixedBytes(s.public_key.to_bytes()),
+            s.signature,
+            None,
+        ),
         StatementSignature::WebAuthn { payload, assertion } => {
-            let (key, credential) = super::webauthn::signer(
+            let (key, evidence) = super::webauthn::signer(
                 p.store.as_ref(),
                 &policy,
                 &p.webauthn_origins,
@@ -125,7 +127,8 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                 field,
             )
             .await?;
-            (key, Some(credential))
+            // A security key signs no ed25519 signature: the record keeps its assertion.
+            (key, [0; 64], Some(Box::new(evidence)))
         }
     };
     let operator = admitted(
@@ -223,10 +226,8 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             super::evidence::approval_expiry(v.says.issued_at),
             super::evidence::seconds(received),
             caller,
-            &v.signed,
-            credential
-                .as_ref()
-                .map(|c| (c, p.webauthn_origins.as_slice())),
+            signature,
+            webauthn.clone(),
         ));
         events.push(records::decision(trigger, &evaluation, &ev));
         let judged_call = observed.is_some();

@@ -57,9 +57,9 @@ pub fn intent(declared: Option<&DeclaredIntent>) -> Option<Intent> {
 /// A stored approval as the policy sees it, and whether the gateway's check of its envelope
 /// signature still holds over the stored bytes.
 ///
-/// An ed25519 signature is 64 bytes; anything else is a WebAuthn assertion in its binary form,
-/// checked against the credential the policy in force enrols under the stored key id (none, or
-/// no `webauthn` keys to check with: it does not count).
+/// The policy's key decides how the stored signature is checked: for a WebAuthn credential, as
+/// an assertion of the statement (with no `webauthn` keys to check with, it does not count);
+/// otherwise as the key's 64-byte ed25519 signature.
 fn signed_approval(
     a: &ApprovalRecord,
     webauthn: Option<&WebAuthnKeys<'_>>,
@@ -67,17 +67,17 @@ fn signed_approval(
     let Ok(statement) = statement::parse("payload", &a.payload) else {
         return (None, false);
     };
-    let (verified, signature) = match <[u8; 64]>::try_from(a.signature.as_slice()) {
-        Ok(signature) => (
-            envelope::verifying_key(&a.public_key)
+    let (verified, signature) = match webauthn.and_then(|w| w.credential(&a.public_key)) {
+        Some((w, credential)) => (w.verifies(credential, &a.payload, &a.signature), [0; 64]),
+        None => {
+            let Ok(signature) = <[u8; 64]>::try_from(a.signature.as_slice()) else {
+                return (None, false);
+            };
+            let verified = envelope::verifying_key(&a.public_key)
                 .and_then(|k| envelope::verify(&k, APPROVAL_CONTEXT, &a.payload, &a.signature))
-                .is_ok(),
-            signature,
-        ),
-        Err(_) => (
-            webauthn.is_some_and(|w| w.verifies(&a.public_key, &a.payload, &a.signature)),
-            [0; 64],
-        ),
+                .is_ok();
+            (verified, signature)
+        }
     };
     // The stored kind must be what the operator signed.
     let valid = verified && statement.kind == a.kind;
@@ -110,19 +110,23 @@ pub struct WebAuthnKeys<'a> {
     pub origins: &'a [String],
 }
 
-impl WebAuthnKeys<'_> {
-    /// Whether `stored` is an assertion over `payload` by the credential with key id `key`.
-    fn verifies(&self, key: &[u8; 32], payload: &[u8], stored: &[u8]) -> bool {
-        let Some((_, k)) = self.policy.key_holder(&FixedBytes(*key)) else {
-            return false;
-        };
-        let (Some(credential), Ok(assertion)) = (
-            k.webauthn.as_ref(),
-            signgate_webauthn::Assertion::from_bytes(stored),
-        ) else {
-            return false;
-        };
-        super::webauthn::verify(credential, payload, &assertion, self.origins).is_ok()
+impl<'a> WebAuthnKeys<'a> {
+    /// The WebAuthn credential the policy enrols under key id `key`, if it is one.
+    fn credential(&self, key: &[u8; 32]) -> Option<(&Self, &'a signgate_webauthn::Credential)> {
+        let (_, k) = self.policy.key_holder(&FixedBytes(*key))?;
+        k.webauthn.as_ref().map(|c| (self, c))
+    }
+
+    /// Whether `stored` is an assertion of `payload` by `credential` from the console.
+    fn verifies(
+        &self,
+        credential: &signgate_webauthn::Credential,
+        payload: &[u8],
+        stored: &[u8],
+    ) -> bool {
+        signgate_webauthn::Assertion::from_bytes(stored).is_ok_and(|assertion| {
+            super::webauthn::verify(credential, payload, &assertion, self.origins).is_ok()
+        })
     }
 }
 

@@ -25,7 +25,7 @@ use signgate_simulator::render::AssetBook;
 
 use crate::{
     audit::AuditLog,
-    domain::{Caller, CancelRequest, SignedBytes, StatementSignature},
+    domain::{Caller, CancelRequest, SignedBytes},
     error::GatewayError,
     metrics::Metrics,
     pipeline::analysis::Analysis,
@@ -122,29 +122,17 @@ pub fn decision(
     )))
 }
 
-/// An operator's statement as received (`expires_at` as the evidence carried it).
+/// An operator's statement as received (`expires_at` as the evidence carried it): its ed25519
+/// `signature`, or (all zero) the security key's assertion with what checks it, `webauthn`.
 pub fn approval(
     record: &ProposalRecord,
     a: &ApprovalRecord,
     expires_at: Timestamp,
     received_at: Timestamp,
     by: &Caller,
-    signed: &StatementSignature,
-    webauthn: Option<(&signgate_webauthn::Credential, &[String])>,
+    signature: [u8; 64],
+    webauthn: Option<Box<WebAuthnApproval>>,
 ) -> AuditEvent {
-    let (signature, webauthn) = match (signed, webauthn) {
-        (StatementSignature::Ed25519(s), _) => (s.signature, None),
-        (StatementSignature::WebAuthn { payload, assertion }, Some((credential, origins))) => (
-            [0; 64],
-            Some(Box::new(WebAuthnApproval {
-                statement: payload.clone().into(),
-                assertion: assertion.to_bytes().into(),
-                credential: credential.clone(),
-                origins: origins.to_vec(),
-            })),
-        ),
-        (StatementSignature::WebAuthn { .. }, None) => ([0; 64], None),
-    };
     AuditEvent::ApprovalReceived(ApprovalReceived {
         proposal_id: record.id.to_string(),
         safe_tx_hash: record.safe_tx_hash,

@@ -16,6 +16,8 @@ use signgate_webauthn::{
     Assertion, AssertionExpected, Credential, VerifiedAssertion, check_counter, verify_assertion,
 };
 
+use signgate_audit::record::WebAuthnApproval;
+
 use crate::{call_facts, error::GatewayError, store::ProposalStore};
 
 /// What an assertion is checked against apart from the credential: the challenge of the
@@ -38,8 +40,9 @@ pub fn verify(
     verify_assertion(credential, assertion, &expected(payload, origins))
 }
 
-/// The key id and credential of the credential that signed `assertion` over `payload`, once everything about
-/// it holds; `field` names the envelope in errors. Every refusal is also a refusal the anomaly
+/// The key id of the credential that signed `assertion` over `payload`, once everything about
+/// it holds, and the approval's evidence for the audit log; `field` names the envelope in
+/// errors. Every refusal is also a refusal the anomaly
 /// rules count.
 pub(super) async fn signer<S: ProposalStore>(
     store: &S,
@@ -48,7 +51,7 @@ pub(super) async fn signer<S: ProposalStore>(
     payload: &[u8],
     assertion: &Assertion,
     field: &str,
-) -> Result<(FixedBytes<32>, Credential), GatewayError> {
+) -> Result<(FixedBytes<32>, WebAuthnApproval), GatewayError> {
     let f = format!("{field}.webauthn");
     let Some((operator, key, credential)) = policy.webauthn_credential(assertion.credential_id())
     else {
@@ -74,7 +77,15 @@ pub(super) async fn signer<S: ProposalStore>(
              it)"
         ))
     })?;
-    Ok((key.public_key, credential.clone()))
+    Ok((
+        key.public_key,
+        WebAuthnApproval {
+            statement: payload.to_vec().into(),
+            assertion: assertion.to_bytes().into(),
+            credential: credential.clone(),
+            origins: origins.to_vec(),
+        },
+    ))
 }
 
 /// The highest signature counter among the stored assertions of the credential whose key id is

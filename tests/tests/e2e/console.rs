@@ -339,20 +339,8 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
     )];
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;
-    let transfer = submit(
-        &mut c,
-        demo::DEMO_SAFE,
-        &token_transfer(demo::PAYEE, U256::from(7u64), 0),
-        "alice",
-    )
-    .await;
-    let other = submit(
-        &mut c,
-        demo::DEMO_SAFE,
-        &token_transfer(demo::PAYEE, U256::from(8u64), 0),
-        "alice",
-    )
-    .await;
+    let transfer = crate::webauthn::proposal(&mut c, 7).await;
+    let other = crate::webauthn::proposal(&mut c, 8).await;
     let stop = serve_console(&gw, listener);
 
     let setup = Command::new(repo().join("scripts/browser-setup"))
@@ -559,7 +547,7 @@ fn a_signed_enrolment_request_checks_offline_and_a_tampered_one_does_not() {
         requested_at_ms: 1_796_000_000_000,
         credential: key.credential(),
     };
-    let proof = key.assert_as(&request.challenge(), ORIGIN, UP | UV);
+    let proof = key.assert_as(&request.challenge().unwrap(), ORIGIN, UP | UV);
     let signed = SignedEnrolment {
         request,
         proof: serde_json::from_str(&proof.to_json()).unwrap(),

@@ -43,13 +43,17 @@ pub(crate) fn policy_with(key: &Authenticator) -> String {
 }
 
 async fn started(dir: &std::path::Path, key: &Authenticator) -> crate::support::Running {
+    started_on(dir, &policy_with(key)).await
+}
+
+async fn started_on(dir: &std::path::Path, policy: &str) -> crate::support::Running {
     let mut opts = Options::demo();
     opts.env = vec![("SIGNGATE_CONSOLE__LISTEN".into(), CONSOLE.into())];
-    start_provider_with_policy(dir, opts.served(), Some(&policy_with(key))).await
+    start_provider_with_policy(dir, opts.served(), Some(policy)).await
 }
 
 /// A DEMO transfer of `amount` base units (distinct amounts, distinct proposals) by alice.
-async fn proposal(c: &mut GatewayClient<Channel>, amount: u64) -> pb::Proposal {
+pub(crate) async fn proposal(c: &mut GatewayClient<Channel>, amount: u64) -> pb::Proposal {
     let tx = token_transfer(demo::PAYEE, U256::from(amount), 0);
     let mut payload = submission(demo::DEMO_SAFE, &tx);
     payload.request_id = format!("webauthn-{amount}");
@@ -183,6 +187,8 @@ struct Shape {
     counter: Option<u32>,
     #[serde(default)]
     call: Option<String>,
+    #[serde(default)]
+    revoked: bool,
     code: String,
     #[serde(default)]
     says: Option<String>,
@@ -202,7 +208,17 @@ fn code_named(name: &str) -> Code {
 async fn run_shape(name: &str, shape: &Shape) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let mut bob = Authenticator::es256(42).for_rp("localhost");
-    let gw = started(dir.path(), &bob).await;
+    let mut policy = policy_with(&bob);
+    if shape.revoked {
+        // bob's security key, revoked since 2016 (his ed25519 key stays).
+        policy = policy.replacen(
+            "rp_id = \"localhost\" }, enrolled_at = \"2015-01-01\" }",
+            "rp_id = \"localhost\" }, enrolled_at = \"2015-01-01\", revoked_at = \"2016-01-01\" }",
+            1,
+        );
+        assert_ne!(policy, policy_with(&bob), "{name}");
+    }
+    let gw = started_on(dir.path(), &policy).await;
     let mut c = gw.client().await;
     let p = proposal(&mut c, 31).await;
     let other = proposal(&mut c, 32).await;
@@ -247,6 +263,27 @@ async fn run_shape(name: &str, shape: &Shape) -> Vec<Vec<u8>> {
         Some("approve_twice") => {
             c.approve(req.clone()).await.unwrap();
             c.approve(req).await.map(|_| ())
+        }
+        Some("approve_with_ed25519_key_too") => {
+            // The same envelope also naming bob's ed25519 key and carrying its signature.
+            let mut req = req;
+            let sealed = signgate_proto::envelope::seal(
+                &demo::operator("bob"),
+                APPROVAL_CONTEXT,
+                body.clone(),
+            );
+            if let Some(env) = req.approval.as_mut() {
+                env.public_key = sealed.public_key;
+                env.signature = sealed.signature;
+            }
+            c.approve(req).await.map(|_| ())
+        }
+        Some("cancel") => {
+            let mut cancel = crate::support::cancel_request(&p, "bob", "a security key cancels");
+            if let Some(env) = cancel.cancellation.as_mut() {
+                env.webauthn = req.approval.and_then(|e| e.webauthn);
+            }
+            c.cancel(cancel).await.map(|_| ())
         }
         Some("submit") => {
             let mut sub = submit_request(
