@@ -76,9 +76,15 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The console could not be assembled.
+    /// A console listener was handed over, but the configuration has no console.
+    #[error(
+        "a console listener was given, but the configuration has no console (console.listen \
+         empty, or console.url empty under mutual TLS)"
+    )]
+    ConsoleOff,
+    /// The console's TLS configuration could not be built.
     #[error(transparent)]
-    Console(#[from] crate::console::ConsoleError),
+    ConsoleTls(#[from] crate::console::connections::ConsoleTlsError),
     /// The clear-signing descriptors could not be loaded.
     #[error(transparent)]
     Descriptors(#[from] crate::descriptors::DescriptorsError),
@@ -357,18 +363,25 @@ async fn serve_pipeline<S: ProposalStore, T: StateProvider>(
             addr: cfg.listen,
             source,
         })?;
+    let console = match cfg.console_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::ConsoleBind { addr, source })?,
+        ),
+        None => None,
+    };
     if let Some(addr) = cfg.metrics_listen {
         let metrics = pipeline.metrics().unwrap_or_default();
         serve_metrics(addr, metrics, &tasks, stopped.clone()).await?;
     }
-    if let Some(addr) = cfg.console_listen {
-        let grpc = listener.local_addr().map_err(ServeError::Listener)?;
-        let audit = pipeline.governance().map(|g| g.audit);
-        serve_console(addr, grpc, audit, pipeline.clock(), &tasks, stopped.clone()).await?;
-    }
     let pipeline = Arc::new(pipeline);
     spawn_list_tasks(&pipeline, &tasks, stopped.clone());
-    let served = serve_with(listener, cfg, store, pipeline, shutdown).await;
+    let listeners = Listeners {
+        grpc: listener,
+        console,
+    };
+    let served = serve_with(listeners, cfg, store, pipeline, shutdown).await;
     // The server has stopped (and recorded it, on a graceful stop): now the background tasks.
     stop_on_error.disarm();
     stopped.cancel();
@@ -414,35 +427,6 @@ pub fn spawn_list_tasks<S: ProposalStore, T: StateProvider>(
         Arc::clone(pipeline),
         stopped,
     ));
-}
-
-/// Binds `addr` (`console.listen`) and serves the console there, reading proposals through the
-/// gateway's own gRPC API at `grpc` and the audit log `audit`, as a task of `tasks` until
-/// `stopped` is cancelled.
-async fn serve_console(
-    addr: SocketAddr,
-    grpc: SocketAddr,
-    audit: Option<Arc<crate::audit::AuditLog>>,
-    clock: crate::clock::SharedClock,
-    tasks: &TaskTracker,
-    stopped: CancellationToken,
-) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::ConsoleBind { addr, source })?;
-    let local = listener.local_addr().map_err(ServeError::Listener)?;
-    let console = crate::console::Console::new(grpc, audit, clock)?;
-    // Security keys are scoped to `localhost`, not to an IP address: say which to open.
-    tracing::info!(
-        console = %format!("http://localhost:{}/", local.port()),
-        "web console (open it as localhost: security keys do not work under an IP address)"
-    );
-    tasks.spawn(async move {
-        if let Err(e) = crate::console::serve(listener, console, stopped.cancelled_owned()).await {
-            tracing::error!(error = %e, "the console did not start");
-        }
-    });
-    Ok(())
 }
 
 /// Binds `addr` (`metrics.listen`) and serves `metrics` there, as a task of `tasks`, until
@@ -497,6 +481,64 @@ pub async fn serve_with_store<S: ProposalStore>(
     serve_with(listener, cfg, store, Arc::new(PipelinePending), shutdown).await
 }
 
+/// The sockets one gateway serves on: gRPC, and the console's when there is one (bound by
+/// [`run`] from `console.listen`, or by a test).
+#[derive(Debug)]
+pub struct Listeners {
+    /// `server.listen`.
+    pub grpc: TcpListener,
+    /// `console.listen`, already bound.
+    pub console: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Self {
+            grpc,
+            console: None,
+        }
+    }
+}
+
+/// Serves the console on `listener` as a task that ends once `stopping` is cancelled and its
+/// connections have drained. Its pages call `services` in process for each browser.
+fn start_console(
+    listener: TcpListener,
+    cfg: &GatewayConfig,
+    services: tonic::service::Routes,
+    authorizer: Authorizer,
+    audit: Option<Arc<crate::audit::AuditLog>>,
+    clock: crate::clock::SharedClock,
+    stopping: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let local = listener.local_addr().map_err(ServeError::Listener)?;
+    let tls = match &cfg.transport {
+        Transport::PlaintextLoopback => {
+            if !local.ip().is_loopback() {
+                return Err(ServeError::NotLoopback(local));
+            }
+            None
+        }
+        Transport::MutualTls(files) => Some(crate::console::connections::server_config(files)?),
+    };
+    let site = crate::console::Site::new(cfg.console_url.as_ref(), local);
+    let url = match &cfg.console_url {
+        Some(url) => url.origin.clone(),
+        // Security keys are scoped to `localhost`, not to an IP address: say which to open.
+        None => format!("http://localhost:{}", local.port()),
+    };
+    tracing::info!(
+        console = %url,
+        %local,
+        tls = tls.is_some(),
+        "web console (security keys work under this name only)"
+    );
+    let console = crate::console::Console::new(services, authorizer, audit, clock, site);
+    Ok(tokio::spawn(crate::console::serve(
+        listener, console, tls, stopping,
+    )))
+}
+
 /// The full assembly: a store and the decision pipeline that SubmitProposal, Approve, Reject
 /// and RequestSignatures delegate to. A pipeline with [`Governance`](crate::pipeline::Governance) gets its start recorded
 /// in the audit log before anything is served (no serving without a writable log) and its
@@ -507,7 +549,7 @@ pub async fn serve_with_store<S: ProposalStore>(
 /// proposal ends) — and tonic stops accepting and drains the calls in flight; then the stop is
 /// recorded. The token is also cancelled if serving fails, so no watch stream outlives it.
 pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     cfg: GatewayConfig,
     store: Arc<S>,
     pipeline: Arc<P>,
@@ -516,7 +558,14 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     // ring is the only rustls provider in the graph; the process default still matters for the
     // JSON-RPC state source's HTTP client, which panics without one.
     signgate_simulator::evm::install_crypto_provider();
+    let Listeners {
+        grpc: listener,
+        console: console_listener,
+    } = listeners.into();
     let local = listener.local_addr().map_err(ServeError::Listener)?;
+    if console_listener.is_some() && cfg.console_listen.is_none() {
+        return Err(ServeError::ConsoleOff);
+    }
     let (authorizer, tls) = match &cfg.transport {
         Transport::PlaintextLoopback => {
             if !local.ip().is_loopback() {
@@ -581,7 +630,7 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
     let admin = AdminServer::new(
-        AdminService::new(store, clock)
+        AdminService::new(store, clock.clone())
             .with_lists(lists)
             .with_governance(governance.clone())
             .with_chains(chains)
@@ -605,23 +654,37 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    // The two services as every caller reaches them, the console included: span and latency
+    // outside the interceptor, so refused calls are logged and timed too.
+    let services = tonic::service::Routes::new(observed.layer(InterceptedService::new(
+        gateway,
+        authorizer.require(Permission::Gateway, trusted_proxies.clone()),
+    )))
+    .add_service(observed.layer(InterceptedService::new(
+        admin,
+        authorizer.require(Permission::Admin, trusted_proxies),
+    )));
+    let console = match console_listener {
+        Some(l) => Some(start_console(
+            l,
+            &cfg,
+            services.clone(),
+            authorizer,
+            governance.as_ref().map(|g| g.audit.clone()),
+            clock.clone(),
+            stopping.clone(),
+        )?),
+        None => None,
+    };
     let mut builder = crate::transport::server_builder(&limits);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     let router = builder
+        .add_routes(services)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(reflection_alpha)
-        // Span and latency outside the interceptor: refused calls are logged and timed too.
-        .add_service(observed.layer(InterceptedService::new(
-            gateway,
-            authorizer.require(Permission::Gateway, trusted_proxies.clone()),
-        )))
-        .add_service(observed.layer(InterceptedService::new(
-            admin,
-            authorizer.require(Permission::Admin, trusted_proxies),
-        )));
+        .add_service(reflection_alpha);
 
     tracing::info!(%local, tls = matches!(cfg.transport, Transport::MutualTls(_)), "serving");
     let signal = async move {
@@ -634,6 +697,12 @@ pub async fn serve_with<S: ProposalStore, P: DecisionPipeline>(
     router
         .serve_with_incoming_shutdown(crate::transport::incoming(listener), signal)
         .await?;
+    // The console stopped taking requests with `stopping`; its open ones have drained.
+    if let Some(console) = console
+        && console.await.is_err()
+    {
+        tracing::error!("the console panicked");
+    }
     // No call is served any more: the worker judges what was queued and ends.
     serving_ended.cancel();
     drop(alerts);

@@ -19,9 +19,9 @@ pub use raw::{
     RawPostgres, RawSanctionsList, RawServer, RawSigner, RawStore, RawTls, RawWebhook,
 };
 pub use typed::{
-    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, GatewayConfig, Limits, OracleConfig,
-    PipelineSources, PostgresSettings, RemoteSource, SanctionsListConfig, SignerEndpoint,
-    StateConfig, StoreBackend, TlsFiles, Transport, WebhookSettings,
+    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, ConsoleUrl, GatewayConfig, Limits,
+    OracleConfig, PipelineSources, PostgresSettings, RemoteSource, SanctionsListConfig,
+    SignerEndpoint, StateConfig, StoreBackend, TlsFiles, Transport, WebhookSettings,
 };
 
 /// The embedded default configuration, also printed by `signgate` as a starting point.
@@ -278,6 +278,68 @@ mod tests {
                 .to_string();
             assert!(err.contains("console.listen"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn under_mutual_tls_the_console_is_off_until_its_https_url_is_named() {
+        let mtls = |more: &[(&str, &str)]| {
+            let mut vars = vec![
+                ("SIGNGATE_TLS__PLAINTEXT_LOOPBACK", "false"),
+                ("SIGNGATE_TLS__CERT", "c.pem"),
+                ("SIGNGATE_TLS__KEY", "k.pem"),
+                ("SIGNGATE_TLS__CLIENT_CA", "ca.pem"),
+                ("SIGNGATE_TLS__GATEWAY_CLIENTS", "ops.example"),
+            ];
+            vars.extend_from_slice(more);
+            GatewayConfig::load(None, env(&vars))
+        };
+        // The default listen address alone does not turn it on in production.
+        let off = mtls(&[]).unwrap();
+        assert_eq!((off.console_listen, off.console_url.clone()), (None, None));
+        assert!(off.console_origins().is_empty());
+        let on = mtls(&[
+            ("SIGNGATE_CONSOLE__LISTEN", "0.0.0.0:8443"),
+            (
+                "SIGNGATE_CONSOLE__URL",
+                "https://Console.Treasury.example:8443/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(on.console_listen, Some("0.0.0.0:8443".parse().unwrap()));
+        let url = on.console_url.clone().unwrap();
+        assert_eq!(url.host, "console.treasury.example");
+        assert_eq!(url.hosts(), ["console.treasury.example:8443"]);
+        assert_eq!(
+            on.console_origins(),
+            ["https://console.treasury.example:8443"]
+        );
+        // Port 443 is what browsers leave out of the origin and the Host header.
+        let default_port = mtls(&[("SIGNGATE_CONSOLE__URL", "https://console.example")]).unwrap();
+        let url = default_port.console_url.unwrap();
+        assert_eq!(url.origin, "https://console.example");
+        assert_eq!(url.hosts(), ["console.example", "console.example:443"]);
+        for bad in [
+            "http://console.example",
+            "https://192.0.2.1:8443",
+            "https://[::1]:8443",
+            "https://console.example/console",
+            "https://console.example/?a=b",
+            "https://user@console.example",
+            "console.example",
+        ] {
+            let err = mtls(&[("SIGNGATE_CONSOLE__URL", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("console.url"), "{bad}: {err}");
+        }
+        // The demo's console is http://localhost:PORT: a URL there is a mistake, said so.
+        let err = GatewayConfig::load(None, env(&[("SIGNGATE_CONSOLE__URL", "https://c.example")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("console.url") && err.contains("mutual TLS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -91,10 +91,14 @@ pub struct RawDisplay {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConsole {
-    /// Address the console listens on (plain HTTP on loopback, in the plaintext demo only).
-    /// Empty: no console.
+    /// Address the console listens on: plain HTTP on loopback in the plaintext demo; HTTPS
+    /// with client certificates under mutual TLS. Empty: no console.
     #[serde(default)]
     pub listen: String,
+    /// Under mutual TLS, the console's URL as browsers open it (`https://name:port`); empty:
+    /// no console in production.
+    #[serde(default)]
+    pub url: String,
 }
 
 /// `[audit]`: where signed checkpoints of the audit log go.

@@ -17,8 +17,12 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Address of the Prometheus metrics endpoint; `None` when `metrics.listen` is empty.
     pub metrics_listen: Option<SocketAddr>,
-    /// Address of the web console; `None` when `console.listen` is empty.
+    /// Address of the web console; `None` when there is no console: `console.listen` empty,
+    /// or, under mutual TLS, `console.url` empty (production serves no console unless asked).
     pub console_listen: Option<SocketAddr>,
+    /// `[console] url` under mutual TLS: where browsers open the console (`None` in the
+    /// loopback demo, whose console is `http://localhost:PORT`).
+    pub console_url: Option<ConsoleUrl>,
     /// Bounds on requests and work.
     pub limits: Limits,
     /// mTLS or loopback plaintext.
@@ -59,13 +63,43 @@ impl GatewayConfig {
     /// console: `http://localhost:PORT` (WebAuthn accepts `localhost` as a relying party, not
     /// an IP address) and `http://127.0.0.1:PORT`. None without a console, or with port 0 (the
     /// port is not known before the console binds it): WebAuthn approvals are then refused.
+    ///
+    /// Under mutual TLS: the one origin of `console.url`.
     pub fn console_origins(&self) -> Vec<String> {
+        if let Some(url) = &self.console_url {
+            return vec![url.origin.clone()];
+        }
         match self.console_listen {
             Some(addr) if addr.port() != 0 => vec![
                 format!("http://localhost:{}", addr.port()),
                 format!("http://{addr}"),
             ],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// `[console] url`, validated: the console's address as browsers open it under mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUrl {
+    /// `https://host[:port]`, serialised as a browser writes it into what a security key signs
+    /// (no port when it is 443).
+    pub origin: String,
+    /// The DNS name: the relying party of the security keys enrolled through this console.
+    pub host: String,
+    /// The port browsers connect to (443 when the URL names none).
+    pub port: u16,
+}
+
+impl ConsoleUrl {
+    /// The `Host` header values a browser sends for this console: the name with its port, or
+    /// for port 443 the name alone (as browsers send it) and with the port.
+    pub fn hosts(&self) -> Vec<String> {
+        let with_port = format!("{}:{}", self.host, self.port);
+        if self.port == 443 {
+            vec![self.host.clone(), with_port]
+        } else {
+            vec![with_port]
         }
     }
 }
@@ -393,7 +427,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             )
         })?;
         let metrics_listen = metrics_listen(&raw.metrics.listen)?;
-        let console_listen = console_listen(&raw.console, &raw.tls)?;
+        let (console_listen, console_url) = console(&raw.console, &raw.tls)?;
         let max_message_bytes = non_zero_usize("server.max_message_bytes", s.max_message_bytes)?;
         let limits = Limits {
             max_message_bytes: max_message_bytes.get(),
@@ -554,6 +588,7 @@ impl TryFrom<RawConfig> for GatewayConfig {
             listen,
             metrics_listen,
             console_listen,
+            console_url,
             limits,
             transport,
             access,
@@ -589,16 +624,29 @@ fn metrics_listen(value: &str) -> Result<Option<SocketAddr>, ConfigError> {
     })
 }
 
-/// `[console]`: an address, or none. The console serves plain HTTP, so it is served only in the
-/// plaintext loopback demo and its address must be loopback (a browser would otherwise send
-/// approvals across the network in the clear); under mutual TLS there is no console.
-fn console_listen(
+/// `[console]`: an address and, under mutual TLS, the URL browsers open, or no console.
+///
+/// - In the plaintext loopback demo the console serves plain HTTP, so its address must be
+///   loopback (a browser would otherwise send approvals across the network in the clear) and
+///   `url` must be empty: the console is `http://localhost:PORT`.
+/// - Under mutual TLS (production) the console is off unless `url` is set: it then serves
+///   HTTPS with the server's certificate on `listen` (any address) and asks every browser for
+///   a client certificate from `tls.client_ca`, as the gRPC API does.
+fn console(
     raw: &super::RawConsole,
     tls: &super::RawTls,
-) -> Result<Option<SocketAddr>, ConfigError> {
+) -> Result<(Option<SocketAddr>, Option<ConsoleUrl>), ConfigError> {
     let value = raw.listen.as_str();
-    if value.trim().is_empty() || !tls.plaintext_loopback {
-        return Ok(None);
+    let url = raw.url.trim();
+    if tls.plaintext_loopback && !url.is_empty() {
+        return Err(ConfigError::invalid(
+            "console.url",
+            "set only under mutual TLS: the loopback demo's console is http://localhost:PORT \
+             (leave console.url empty, or set tls.plaintext_loopback = false)",
+        ));
+    }
+    if value.trim().is_empty() || (!tls.plaintext_loopback && url.is_empty()) {
+        return Ok((None, None));
     }
     let addr: SocketAddr = value.parse().map_err(|_| {
         ConfigError::invalid(
@@ -609,16 +657,56 @@ fn console_listen(
             ),
         )
     })?;
-    if !addr.ip().is_loopback() {
-        return Err(ConfigError::invalid(
-            "console.listen",
-            format!(
-                "{addr} is not a loopback address: the console serves plain HTTP, so it \
-                 listens on loopback only"
-            ),
+    if tls.plaintext_loopback {
+        if !addr.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "console.listen",
+                format!(
+                    "{addr} is not a loopback address: the console serves plain HTTP in the \
+                     demo, so it listens on loopback only (under mutual TLS it serves HTTPS on \
+                     any address)"
+                ),
+            ));
+        }
+        return Ok((Some(addr), None));
+    }
+    Ok((Some(addr), Some(console_url(url)?)))
+}
+
+/// `console.url`: an `https://` URL naming the console by a DNS name (security keys are bound
+/// to a domain, never to an IP address), with no path, query, fragment or credentials.
+fn console_url(text: &str) -> Result<ConsoleUrl, ConfigError> {
+    let bad = |why: &str| {
+        ConfigError::invalid(
+            "console.url",
+            format!("{text:?} {why}, like https://console.treasury.example:8443"),
+        )
+    };
+    let url = reqwest::Url::parse(text).map_err(|_| bad("is not a URL"))?;
+    if url.scheme() != "https" {
+        return Err(bad(
+            "is not an https:// URL (the console serves HTTPS under mutual TLS)",
         ));
     }
-    Ok(Some(addr))
+    let Some(host) = url.domain() else {
+        return Err(bad(
+            "does not name the console by a DNS name (security keys are bound to a domain, \
+             not an IP address)",
+        ));
+    };
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad("has more than a scheme, a name and a port"));
+    }
+    Ok(ConsoleUrl {
+        origin: url.origin().ascii_serialization(),
+        host: host.to_ascii_lowercase(),
+        port: url.port_or_known_default().unwrap_or(443),
+    })
 }
 
 fn audit_settings(

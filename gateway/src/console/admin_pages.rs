@@ -8,17 +8,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use maud::html;
-use signgate_proto::v1::{self as pb, admin_client::AdminClient};
+use signgate_proto::v1 as pb;
 
 use super::{
-    Console,
+    Browser, Console,
     html::{Section, from_status, page},
     proposal_pages::when,
 };
 
 /// `GET /admin/operators`.
-pub(super) async fn operators(State(console): State<Console>) -> Response {
-    let mut admin = AdminClient::new(console.channel());
+pub(super) async fn operators(State(console): State<Console>, browser: Browser) -> Response {
+    let mut admin = console.admin(&browser);
     let listed = match admin.list_operators(pb::ListOperatorsRequest {}).await {
         Ok(r) => r.into_inner(),
         Err(status) => return from_status(&status),

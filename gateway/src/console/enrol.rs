@@ -33,10 +33,6 @@ use super::{
     signing::b64,
 };
 
-/// The relying party the console's credentials are scoped to: browsers accept `localhost`, not
-/// an IP address, as one.
-pub(super) const RP_ID: &str = "localhost";
-
 /// How long an enrolment's challenge stays usable.
 const ENROLMENT_VALIDITY_MS: i64 = 5 * 60 * 1000;
 
@@ -180,7 +176,7 @@ pub(super) async fn options(
         "operator": asked.operator,
         "requested_at_ms": asked.requested_at_ms,
         "challenge": b64(&challenge),
-        "rp_id": RP_ID,
+        "rp_id": console.site.rp_id,
         "user_id": b64(asked.operator.as_bytes()),
     }))
     .into_response()
@@ -217,8 +213,8 @@ pub(super) async fn register(
             Ok(c) => c.to_vec(),
             Err(_) => return refused("the enrolment could not be checked"),
         },
-        origins: console.origins.clone(),
-        rp_id: RP_ID.to_owned(),
+        origins: console.origins().to_vec(),
+        rp_id: console.site.rp_id.clone(),
         require_user_verification: true,
     };
     let enrolment = match response.verify(&expected) {
@@ -247,7 +243,7 @@ pub(super) async fn proof(
     State(console): State<Console>,
     Json(signed): Json<SignedEnrolment>,
 ) -> Response {
-    if let Err(e) = signed.check(&console.origins) {
+    if let Err(e) = signed.check(console.origins()) {
         return refused(format!("the proof does not check: {e}"));
     }
     Json(serde_json::json!({

@@ -3,49 +3,63 @@
 //!
 //! # Where its data comes from
 //!
-//! - **Proposals** through the gateway's own gRPC API, as a client on loopback: every page is
-//!   built from the calls `signgate status` makes (`GetProposal`, `ListProposals`), and live
-//!   updates follow `WatchProposal`. The console therefore holds no privilege of its own, and
-//!   every read passes the same authorisation, call observation (the anomaly rules count
-//!   reads) and metrics as any client's.
+//! - **Proposals** through the gateway's own gRPC services, called in process on behalf of the
+//!   browser ([`Browser`]): every page is built from the calls `signgate status` makes
+//!   (`GetProposal`, `ListProposals`), and live updates follow `WatchProposal`. Each call
+//!   passes the same interceptor, call observation (the anomaly rules count reads) and metrics
+//!   as a network client's, decided on the browser's own connection: its address and, under
+//!   mutual TLS, its client certificate. The console holds no identity or privilege of its
+//!   own: a browser whose certificate may not call `Admin` sees no admin page, exactly as its
+//!   owner's CLI would be refused.
 //! - **The audit log** read-only from the log the gateway writes ([`AuditLog::reader`]):
 //!   records by position, one proposal's story and the gateway's own events, in the words of
 //!   `signgate audit show`; its verification against the newest signed checkpoint by the same
 //!   code as `signgate audit verify`; and the export and checkpoint for an auditor to verify
-//!   offline.
+//!   offline. Under mutual TLS only a browser whose certificate may call `Gateway` reads them.
 //!
 //! # What it serves, and how it defends the browser
 //!
 //! Plain HTML with one stylesheet and one small script, both served from here: a strict
 //! Content-Security-Policy (no inline script or style, nothing from another origin), pages
-//! that read fully with JavaScript off, and every value escaped by the templates (`maud`). The
-//! console listens on loopback only (`[console] listen`, plaintext demo), and answers only
-//! requests whose `Host` names that loopback address, so a web page elsewhere cannot read it
-//! through DNS rebinding.
+//! that read fully with JavaScript off, and every value escaped by the templates (`maud`).
+//!
+//! - **Demo** (plaintext loopback): plain HTTP on a loopback address, answering only requests
+//!   whose `Host` names that address, so a web page elsewhere cannot read it through DNS
+//!   rebinding.
+//! - **Production** (mutual TLS, `[console] url`): HTTPS with the gateway's certificate and a
+//!   client certificate from `tls.client_ca` required in the handshake
+//!   ([`connections`]); requests must name the console's URL in `Host`.
 
 mod admin_pages;
 mod assets;
 mod audit_pages;
+pub mod connections;
 pub mod enrol;
 mod html;
 mod proposal_pages;
 mod signing;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{convert::Infallible, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use signgate_proto::v1::gateway_client::GatewayClient;
+use signgate_proto::v1::{admin_client::AdminClient, gateway_client::GatewayClient};
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 
-use crate::{audit::AuditLog, clock::SharedClock};
+use crate::{
+    audit::AuditLog,
+    clock::SharedClock,
+    config::ConsoleUrl,
+    server::auth::{Authorizer, ConsolePeer, Permission},
+};
 
 pub use audit_pages::report;
 
@@ -58,64 +72,173 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// How long one gRPC call of a page may take before the page says the gateway is unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why the console could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsoleError {
-    /// The gateway's gRPC address is not usable as an endpoint.
-    #[error("console: the gateway's address {0} is not a usable endpoint")]
-    Endpoint(SocketAddr),
-    /// The listener's own address could not be read.
-    #[error("console: reading the listener's address: {0}")]
-    Listener(#[source] std::io::Error),
+/// Where browsers reach the console, and what they write into what a security key signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// `Host` header values the console answers.
+    hosts: Vec<String>,
+    /// Origins browsers put into WebAuthn's client data here.
+    origins: Vec<String>,
+    /// The relying party id of security keys enrolled here.
+    rp_id: String,
+}
+
+impl Site {
+    /// The console at `url` (mutual TLS), or on the loopback address `local` (the demo:
+    /// `http://localhost:PORT`, the name security keys accept, and the address itself).
+    pub fn new(url: Option<&ConsoleUrl>, local: SocketAddr) -> Self {
+        match url {
+            Some(url) => Self {
+                hosts: url.hosts(),
+                origins: vec![url.origin.clone()],
+                rp_id: url.host.clone(),
+            },
+            None => {
+                let hosts = accepted_hosts(local);
+                Self {
+                    origins: hosts.iter().map(|h| format!("http://{h}")).collect(),
+                    hosts,
+                    rp_id: "localhost".to_owned(),
+                }
+            }
+        }
+    }
+
+    /// The origins a security key's assertion may name.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
+    }
 }
 
 /// What every page handler reads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Console {
-    grpc: Channel,
+    /// The gateway's `Gateway` and `Admin` services, with their interceptors and observation,
+    /// called in process.
+    services: Routes,
+    /// The gateway's authoriser, for what the console serves without a gRPC call.
+    authorizer: Authorizer,
     audit: Option<Arc<AuditLog>>,
     clock: SharedClock,
-    /// This console's origins (`http://localhost:PORT`, `http://127.0.0.1:PORT`): what a
-    /// browser writes into what a security key signs here.
-    origins: Vec<String>,
+    site: Arc<Site>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Console {
-    /// A console reading proposals from the gateway serving gRPC at `grpc` (a loopback
-    /// address: the console connects lazily, on the first page) and the audit log `audit`.
+    /// A console calling `services` (the gateway's intercepted `Gateway` and `Admin` services,
+    /// as `serve_with` assembles them) for browsers authorised by `authorizer`, reading the
+    /// audit log `audit`, served at `site`.
     pub fn new(
-        grpc: SocketAddr,
+        services: Routes,
+        authorizer: Authorizer,
         audit: Option<Arc<AuditLog>>,
         clock: SharedClock,
-    ) -> Result<Self, ConsoleError> {
-        let endpoint = Endpoint::from_shared(format!("http://{grpc}"))
-            .map_err(|_| ConsoleError::Endpoint(grpc))?
-            .timeout(CALL_TIMEOUT)
-            .tcp_nodelay(true);
-        Ok(Self {
-            grpc: endpoint.connect_lazy(),
+        site: Site,
+    ) -> Self {
+        Self {
+            services,
+            authorizer,
             audit,
             clock,
-            origins: Vec::new(),
-        })
+            site: Arc::new(site),
+        }
     }
 
-    fn client(&self) -> GatewayClient<Channel> {
-        GatewayClient::new(self.grpc.clone())
+    /// The `Gateway` service, called for `browser`.
+    fn client(&self, browser: &Browser) -> GatewayClient<InProcess> {
+        GatewayClient::new(self.in_process(browser))
     }
 
-    /// The channel to the gateway, for the Admin service's client.
-    fn channel(&self) -> Channel {
-        self.grpc.clone()
+    /// The `Admin` service, called for `browser`.
+    fn admin(&self, browser: &Browser) -> AdminClient<InProcess> {
+        AdminClient::new(self.in_process(browser))
+    }
+
+    fn in_process(&self, browser: &Browser) -> InProcess {
+        tower::timeout::Timeout::new(
+            Tagged {
+                services: self.services.clone(),
+                peer: browser.0.clone(),
+            },
+            CALL_TIMEOUT,
+        )
+    }
+
+    /// This console's origins: what a browser writes into what a security key signs here.
+    fn origins(&self) -> &[String] {
+        &self.site.origins
     }
 }
 
-/// The console's routes, with its security headers and `Host` check, for requests addressed
-/// to `local` (the console's own listening address).
-pub fn router(mut console: Console, local: SocketAddr) -> Router {
-    let hosts = accepted_hosts(local);
-    console.origins = hosts.iter().map(|h| format!("http://{h}")).collect();
-    let hosts = Arc::new(hosts);
+/// The browser a request came from: its connection, as [`connections`] tagged the request.
+/// Extracting it fails (403) for a request that came some other way, so no handler can call
+/// the gateway without a browser's connection to decide on.
+#[derive(Debug, Clone)]
+pub(crate) struct Browser(ConsolePeer);
+
+impl<S: Send + Sync> FromRequestParts<S> for Browser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .get::<ConsolePeer>()
+            .cloned()
+            .map(Browser)
+            .ok_or_else(|| {
+                html::problem(
+                    StatusCode::FORBIDDEN,
+                    "Refused",
+                    "this request did not come on a browser connection the console accepted",
+                )
+            })
+    }
+}
+
+/// The gateway's services in process, with the browser's connection on every call, bounded
+/// by [`CALL_TIMEOUT`].
+type InProcess = tower::timeout::Timeout<Tagged>;
+
+/// The gateway's services with every request tagged with the browser's connection: what the
+/// interceptor authorises and the anomaly rules observe, as for a direct call.
+#[derive(Clone)]
+pub(crate) struct Tagged {
+    services: Routes,
+    peer: ConsolePeer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl tower::Service<axum::http::Request<tonic::body::Body>> for Tagged {
+    type Response = axum::http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<axum::http::Request<tonic::body::Body>>::poll_ready(&mut self.services, cx)
+    }
+
+    fn call(&mut self, mut req: axum::http::Request<tonic::body::Body>) -> Self::Future {
+        req.extensions_mut().insert(self.peer.clone());
+        Box::pin(self.services.call(req))
+    }
+}
+
+/// The console's routes, with its security headers, `Host` check and (under mutual TLS) the
+/// browser's identity check.
+pub fn router(console: Console) -> Router {
+    let hosts = Arc::new(console.site.hosts.clone());
+    let gate = console.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/proposals") }))
         .route("/proposals", get(proposal_pages::list))
@@ -134,6 +257,7 @@ pub fn router(mut console: Console, local: SocketAddr) -> Router {
         .route("/audit/export.jsonl", get(audit_pages::export))
         .route("/audit/checkpoint.note", get(audit_pages::checkpoint))
         .route("/audit/audit.pub", get(audit_pages::public_key))
+        .route_layer(middleware::from_fn_with_state(gate, only_readers))
         .route("/static/console.css", get(assets::stylesheet))
         .route("/static/console.js", get(assets::script))
         // Browsers ask for it unprompted; no icon, and no 404 in their console.
@@ -144,22 +268,34 @@ pub fn router(mut console: Console, local: SocketAddr) -> Router {
         .layer(middleware::from_fn_with_state(hosts, only_own_host))
 }
 
-/// Serves the console on `listener` until `shutdown` completes. Binding is the caller's job
-/// (`serve::run` binds `console.listen`; tests bind 127.0.0.1:0).
+/// Serves the console on `listener` (HTTPS with `tls` under mutual TLS, else plain HTTP) until
+/// `stopped` is cancelled, then drains its connections. Binding is the caller's job
+/// (`serve::serve_with` binds `console.listen`; tests bind 127.0.0.1:0).
 pub async fn serve(
     listener: TcpListener,
     console: Console,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), ConsoleError> {
-    let local = listener.local_addr().map_err(ConsoleError::Listener)?;
-    let app = router(console, local);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stopped: CancellationToken,
+) {
+    connections::accept(listener, router(console), tls, stopped).await;
+}
+
+/// Refuses every page to a browser whose certificate may not call the `Gateway` service: the
+/// pages read what `Gateway` calls return, and the audit log, which is no less to see.
+/// (Admin pages are refused further by the `Admin` service itself.)
+async fn only_readers(
+    State(console): State<Console>,
+    browser: Browser,
+    req: Request,
+    next: Next,
+) -> Response {
+    match console
+        .authorizer
+        .console_caller(&browser.0, Permission::Gateway)
     {
-        tracing::error!(error = %e, "the console stopped serving");
+        Ok(_) => next.run(req).await,
+        Err(status) => html::from_status(&status),
     }
-    Ok(())
 }
 
 /// The `Host` values a browser sends for the console's address: `localhost` with its port
@@ -190,7 +326,7 @@ async fn only_own_host(
         Some(h) if hosts.contains(&h) => next.run(req).await,
         _ => (
             StatusCode::MISDIRECTED_REQUEST,
-            "this console answers only requests addressed to its own loopback address\n",
+            "this console answers only requests addressed to its own name (its URL or, in the demo, its loopback address)\n",
         )
             .into_response(),
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use signgate_proto::{prost_types::Timestamp, v1 as pb};
 
 use super::{
-    Console,
+    Browser, Console,
     html::{Section, from_status, page, problem},
 };
 
@@ -66,7 +66,11 @@ pub(super) fn when(t: Option<&Timestamp>) -> String {
 }
 
 /// `GET /proposals`.
-pub(super) async fn list(State(console): State<Console>, Query(q): Query<ListQuery>) -> Response {
+pub(super) async fn list(
+    State(console): State<Console>,
+    browser: Browser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let state = STATES.iter().find(|(_, name)| *name == q.state);
     if !q.state.is_empty() && state.is_none() {
         return problem(
@@ -82,7 +86,7 @@ pub(super) async fn list(State(console): State<Console>, Query(q): Query<ListQue
         page_token: q.page.clone(),
         ..Default::default()
     };
-    let listed = match console.client().list_proposals(req).await {
+    let listed = match console.client(&browser).list_proposals(req).await {
         Ok(r) => r.into_inner(),
         Err(status) => return from_status(&status),
     };
@@ -157,9 +161,13 @@ fn state_class(state: i32) -> &'static str {
 }
 
 /// `GET /proposals/{id}`.
-pub(super) async fn one(State(console): State<Console>, Path(id): Path<String>) -> Response {
+pub(super) async fn one(
+    State(console): State<Console>,
+    browser: Browser,
+    Path(id): Path<String>,
+) -> Response {
     let req = pb::GetProposalRequest { id };
-    match console.client().get_proposal(req).await {
+    match console.client(&browser).get_proposal(req).await {
         Ok(p) => {
             let p = p.into_inner();
             page(
@@ -176,9 +184,13 @@ pub(super) async fn one(State(console): State<Console>, Path(id): Path<String>) 
 /// `GET /proposals/{id}/events`: a server-sent event named `changed`, carrying the new
 /// revision, whenever `WatchProposal` sends the proposal again; the page's script reloads on
 /// it. The stream ends with the watch (a terminal state, the gateway stopping).
-pub(super) async fn events(State(console): State<Console>, Path(id): Path<String>) -> Response {
+pub(super) async fn events(
+    State(console): State<Console>,
+    browser: Browser,
+    Path(id): Path<String>,
+) -> Response {
     let req = pb::WatchProposalRequest { id };
-    match console.client().watch_proposal(req).await {
+    match console.client(&browser).watch_proposal(req).await {
         Ok(stream) => {
             let events = revisions(stream.into_inner());
             Sse::new(events)

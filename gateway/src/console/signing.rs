@@ -21,7 +21,7 @@ use signgate_keys::signed::{APPROVAL_CONTEXT, webauthn_challenge};
 use signgate_proto::v1 as pb;
 use signgate_webauthn::Assertion;
 
-use super::Console;
+use super::{Browser, Console};
 
 /// Base64url without padding, as WebAuthn's JSON forms write bytes.
 pub(super) fn b64(bytes: &[u8]) -> String {
@@ -80,6 +80,7 @@ fn from_status(status: &tonic::Status) -> Response {
 /// `GET /proposals/{id}/statement?kind=approve`.
 pub(super) async fn statement(
     State(console): State<Console>,
+    browser: Browser,
     Path(id): Path<String>,
     Query(q): Query<KindQuery>,
 ) -> Response {
@@ -87,7 +88,7 @@ pub(super) async fn statement(
         return refused(StatusCode::BAD_REQUEST, "kind must be approve or reject");
     };
     let p = match console
-        .client()
+        .client(&browser)
         .get_proposal(pb::GetProposalRequest { id })
         .await
     {
@@ -145,6 +146,7 @@ pub(super) struct SignBody {
 /// `POST /proposals/{id}/sign`: the assertion to the gateway as an `Approve` or `Reject`.
 pub(super) async fn sign(
     State(console): State<Console>,
+    browser: Browser,
     Path(id): Path<String>,
     Json(body): Json<SignBody>,
 ) -> Response {
@@ -179,7 +181,7 @@ pub(super) async fn sign(
             signature: assertion.signature().to_vec(),
         }),
     };
-    let mut client = console.client();
+    let mut client = console.client(&browser);
     let answer = match kind {
         pb::ApprovalKind::Reject => {
             client

@@ -14,6 +14,12 @@
 //!
 //! Runs as a tonic interceptor on each service, so an unpermitted call is refused before its
 //! body is decoded.
+//!
+//! The web console calls the same services in process, on behalf of the browser whose request
+//! it serves: it tags each call with that browser's connection ([`ConsolePeer`]: its address
+//! and the client certificate its TLS handshake verified), and the interceptor decides on
+//! those exactly as on a direct caller's. The tag is a request extension, which only code in
+//! this process can set; a network client cannot forge one.
 
 use std::{fmt, net::IpAddr, sync::Arc};
 
@@ -47,6 +53,34 @@ impl fmt::Display for Permission {
 }
 
 pub use crate::domain::Caller;
+
+/// The browser connection a console call is made for: what the interceptor would read from the
+/// transport had the browser called gRPC itself.
+#[derive(Debug, Clone)]
+pub struct ConsolePeer {
+    /// The browser's TCP address.
+    pub addr: std::net::SocketAddr,
+    /// The certificate chain its TLS handshake verified against `tls.client_ca` (leaf first);
+    /// `None` in the plaintext loopback demo.
+    pub certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+}
+
+/// The caller's address: the console's browser for a console call, else the TCP peer.
+fn remote_addr<T>(req: &Request<T>) -> Option<std::net::SocketAddr> {
+    match req.extensions().get::<ConsolePeer>() {
+        Some(peer) => Some(peer.addr),
+        None => req.remote_addr(),
+    }
+}
+
+/// The caller's verified certificate chain: the console's browser's for a console call, else
+/// the TLS connection's.
+fn peer_certs<T>(req: &Request<T>) -> Option<Arc<Vec<CertificateDer<'static>>>> {
+    match req.extensions().get::<ConsolePeer>() {
+        Some(peer) => peer.certs.clone(),
+        None => req.peer_certs(),
+    }
+}
 
 /// How callers are identified; one per server.
 #[derive(Debug, Clone)]
@@ -91,7 +125,7 @@ impl Authorizer {
                 call_facts::record_transport(class, None, peer);
             }
             Self::Certificates(access) => {
-                let certs = req.peer_certs();
+                let certs = peer_certs(req);
                 let leaf = certs.as_ref().and_then(|c| c.first());
                 let class = match leaf {
                     Some(l) if certificate_caller(l, access, Permission::Admin).is_ok() => {
@@ -105,16 +139,35 @@ impl Authorizer {
     }
 
     fn authorize<T>(&self, req: &Request<T>, permission: Permission) -> Result<Caller, Status> {
+        self.decide(remote_addr(req), peer_certs(req), permission)
+    }
+
+    /// Whether the browser on `peer` may use `permission`, decided as for a gRPC call of its
+    /// own: the console asks this before serving what it reads without gRPC (the audit log,
+    /// enrolment).
+    pub fn console_caller(
+        &self,
+        peer: &ConsolePeer,
+        permission: Permission,
+    ) -> Result<Caller, Status> {
+        self.decide(Some(peer.addr), peer.certs.clone(), permission)
+    }
+
+    fn decide(
+        &self,
+        addr: Option<std::net::SocketAddr>,
+        certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+        permission: Permission,
+    ) -> Result<Caller, Status> {
         match self {
-            Self::Loopback => match req.remote_addr() {
+            Self::Loopback => match addr {
                 Some(addr) if addr.ip().is_loopback() => Ok(Caller::Loopback),
                 _ => Err(Status::permission_denied(
                     "plaintext mode serves loopback clients only",
                 )),
             },
             Self::Certificates(access) => {
-                let certs = req
-                    .peer_certs()
+                let certs = certs
                     .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
                 let leaf = certs
                     .first()
@@ -129,7 +182,7 @@ impl Authorizer {
 /// in `x-forwarded-for`, whose last entry (the address the trusted proxy itself saw) is taken.
 /// A header that does not parse leaves the peer's own address.
 fn client_address<T>(req: &Request<T>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.remote_addr()?.ip();
+    let peer = remote_addr(req)?.ip();
     if !trusted.contains(&peer.to_canonical()) && !trusted.contains(&peer) {
         return Some(peer);
     }

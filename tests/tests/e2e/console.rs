@@ -9,40 +9,23 @@ use std::{
 
 use alloy_primitives::U256;
 use clap::Parser as _;
-use signgate_gateway::console::{CONTENT_SECURITY_POLICY, Console};
+use signgate_gateway::console::CONTENT_SECURITY_POLICY;
 use signgate_proto::v1 as pb;
 use signgate_simulator::SafeTx;
-use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _, net::TcpStream, sync::oneshot};
+use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _, net::TcpStream};
 
 use crate::{
     demo,
     support::{Options, Running, start, state, submit, token_transfer},
 };
 
-/// A console in front of `gw`, on 127.0.0.1 and a free port; dropping the sender stops it.
-async fn start_console(gw: &Running) -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (addr, serve_console(gw, listener))
-}
-
-/// A console in front of `gw` on `listener`; dropping the sender stops it.
-fn serve_console(gw: &Running, listener: tokio::net::TcpListener) -> oneshot::Sender<()> {
-    let console = Console::new(
-        gw.addr,
-        Some(gw.audit.clone()),
-        signgate_gateway::clock::system(),
-    )
-    .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(signgate_gateway::console::serve(
-        listener,
-        console,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    stop
+/// The demo gateway with its console (`console.listen` on 127.0.0.1 and a free port).
+async fn start_with_console(dir: &Path) -> (Running, SocketAddr) {
+    let mut opts = Options::demo();
+    opts.console = true;
+    let gw = start(dir, opts).await;
+    let addr = gw.console.unwrap();
+    (gw, addr)
 }
 
 /// The demo DEMO transfer (needs approvals) and the Bybit transaction (denied), as alice.
@@ -85,9 +68,8 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), Options::demo()).await;
+    let (gw, addr) = start_with_console(dir.path()).await;
     let (transfer, bybit) = two_proposals(&gw).await;
-    let (addr, stop) = start_console(&gw).await;
 
     // The list names both, newest first; a state filter keeps only the denied one.
     let (status, list) = get(addr, "/proposals").await;
@@ -213,7 +195,6 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
     .unwrap();
     assert_ne!(verify_offline(&out), ExitCode::SUCCESS);
 
-    let _ = stop.send(());
     gw.stop().await;
 }
 
@@ -266,13 +247,12 @@ fn repo() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_pages_render_without_errors_pass_axe_and_the_export_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), Options::demo()).await;
+    let (gw, addr) = start_with_console(dir.path()).await;
     let (transfer, bybit) = two_proposals(&gw).await;
     let log = gw.audit.clone();
     tokio::task::spawn_blocking(move || log.checkpoint().unwrap())
         .await
         .unwrap();
-    let (addr, stop) = start_console(&gw).await;
 
     let setup = Command::new(repo().join("scripts/browser-setup"))
         .status()
@@ -304,7 +284,6 @@ async fn in_chromium_pages_render_without_errors_pass_axe_and_the_export_verifie
     // What the browser downloaded verifies offline.
     assert_eq!(verify_offline(&artifacts), ExitCode::SUCCESS, "{stdout}");
 
-    let _ = stop.send(());
     gw.stop().await;
 }
 
@@ -329,19 +308,11 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
     use tokio::io::AsyncBufReadExt as _;
 
     let dir = tempfile::tempdir().unwrap();
-    // The console's port first: the gateway accepts assertions from its origin only.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut opts = Options::demo();
-    opts.env = vec![(
-        "SIGNGATE_CONSOLE__LISTEN".to_owned(),
-        format!("127.0.0.1:{port}"),
-    )];
-    let gw = start(dir.path(), opts).await;
+    let (gw, addr) = start_with_console(dir.path()).await;
+    let port = addr.port();
     let mut c = gw.client().await;
     let transfer = crate::webauthn::proposal(&mut c, 7).await;
     let other = crate::webauthn::proposal(&mut c, 8).await;
-    let stop = serve_console(&gw, listener);
 
     let setup = Command::new(repo().join("scripts/browser-setup"))
         .status()
@@ -437,7 +408,6 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
             p.approvals
         );
     }
-    let _ = stop.send(());
     gw.stop().await;
 }
 
@@ -451,22 +421,17 @@ async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_pro
     use signgate_webauthn::testing::{Authenticator, UP, UV, b64};
 
     let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let mut key = Authenticator::es256(43).for_rp("localhost");
     let mut opts = Options::demo();
-    opts.env = vec![(
-        "SIGNGATE_CONSOLE__LISTEN".to_owned(),
-        format!("127.0.0.1:{port}"),
-    )];
+    opts.console = true;
     let gw = crate::support::start_provider_with_policy(
         dir.path(),
         opts.served(),
         Some(&crate::webauthn::policy_with(&key)),
     )
     .await;
+    let port = gw.console.unwrap().port();
     let (transfer, _) = two_proposals(&gw).await;
-    let stop = serve_console(&gw, listener);
     let base = format!("http://localhost:{port}");
     let http = reqwest::Client::new();
 
@@ -528,7 +493,6 @@ async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_pro
         .unwrap()
         .into_inner();
     assert_eq!(state(&p), pb::ProposalState::Rejected);
-    let _ = stop.send(());
     gw.stop().await;
 }
 
@@ -574,4 +538,235 @@ fn a_signed_enrolment_request_checks_offline_and_a_tampered_one_does_not() {
     let mut other = signed.clone();
     other.request.operator = "mallory".to_owned();
     assert_ne!(run(&other, ORIGIN), ExitCode::SUCCESS);
+}
+
+/// An HTTPS client of the console under mutual TLS: trusting only the test CA, presenting
+/// `identity` (certificate and key PEM) when given, resolving `localhost` to the console.
+fn https_client(
+    ca: &str,
+    identity: Option<&(String, String)>,
+    console: SocketAddr,
+) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .resolve("localhost", console);
+    if let Some((cert, key)) = identity {
+        b = b.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// Issue 19, production: under mutual TLS the console is served over HTTPS, every browser
+/// must present a client certificate from `tls.client_ca`, and what it sees is what its
+/// certificate may call: the `Gateway` identity reads proposals and the audit log but not the
+/// admin pages (and trying raises the same alert as its CLI would), the `Admin` identity reads
+/// those too, a certificate listed for nothing reads nothing. The console's calls carry the
+/// browser's certificate into the gateway's call observation, and a security key approves at
+/// the console's https origin only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_may_call() {
+    use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
+    use signgate_proto::v1::gateway_client::GatewayClient;
+    use signgate_webauthn::testing::{Authenticator, UP, UV};
+
+    use crate::alerts::{mtls_channel, mtls_env, pki::Pki};
+
+    signgate_simulator::evm::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("signgate e2e ca");
+    let (server_cert, server_key) = pki.leaf("localhost");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let mut key = Authenticator::es256(47).for_rp("localhost");
+    let mut opts = Options::demo();
+    opts.env = mtls_env(&write, &pki, &server_cert, &server_key);
+    opts.console = true;
+    let gw = crate::support::start_provider_with_policy(
+        dir.path(),
+        opts.served(),
+        Some(&crate::webauthn::policy_with(&key)),
+    )
+    .await;
+    let console = gw.console.unwrap();
+    let base = format!("https://localhost:{}", console.port());
+    let ops = pki.client("ops.signgate.test");
+    let admin = pki.client("admin.signgate.test");
+    let mut c = GatewayClient::new(mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await);
+    let transfer = submit(
+        &mut c,
+        demo::DEMO_SAFE,
+        &token_transfer(demo::PAYEE, U256::from(7u64), 0),
+        "alice",
+    )
+    .await;
+    assert_eq!(state(&transfer), pb::ProposalState::NeedsApprovals);
+
+    // Every shape of `tests/fixtures/attacks/console/`, each with the answer it must get.
+    let rogue = Pki::new("rogue ca");
+    let wildcard_name = "*.signgate.test";
+    let identity = |name: &str| -> Option<(String, String)> {
+        match name {
+            "ops" | "ops_rebound" => Some(ops.clone()),
+            "admin" => Some(admin.clone()),
+            "intern" => Some(pki.client("intern.signgate.test")),
+            "rogue_admin" => Some(rogue.client("admin.signgate.test")),
+            "admin_server_cert" => Some(pki.leaf("admin.signgate.test")),
+            "wildcard" => Some(pki.client(wildcard_name)),
+            "none" | "plain_http" => None,
+            other => panic!("unknown certificate shape {other}"),
+        }
+    };
+    let folder = repo().join("tests/fixtures/attacks/console");
+    let mut shapes: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    shapes.sort();
+    assert!(shapes.len() >= 13, "{shapes:?}");
+    for file in &shapes {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let shape: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let certificate = shape["certificate"].as_str().unwrap();
+        let path = shape["path"]
+            .as_str()
+            .unwrap()
+            .replace("{transfer}", &transfer.id);
+        let url = if certificate == "plain_http" {
+            format!("http://{console}{path}")
+        } else {
+            format!("{base}{path}")
+        };
+        let client = https_client(&pki.ca_pem, identity(certificate).as_ref(), console);
+        let mut req = client.get(url);
+        if certificate == "ops_rebound" {
+            req = req.header(reqwest::header::HOST, "attacker.example");
+        }
+        let got = match req.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.text().await.unwrap();
+                match status {
+                    200 => "page".to_owned(),
+                    403 => "refused".to_owned(),
+                    421 => "misdirected".to_owned(),
+                    other => format!("{other}: {body}"),
+                }
+            }
+            Err(_) => "no_https".to_owned(),
+        };
+        assert_eq!(got, shape["expect"].as_str().unwrap(), "{name}");
+    }
+    // What a refused Gateway identity reads on the admin page: the gateway's own reason.
+    let page = https_client(&pki.ca_pem, Some(&ops), console)
+        .get(format!("{base}/admin/operators"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("admin permission"), "{page}");
+    let as_ops = https_client(&pki.ca_pem, Some(&ops), console);
+
+    // A security key approves at the console's https origin; the demo's http origin is
+    // refused (what a phishing page elsewhere would have the browser write).
+    let statement: serde_json::Value = as_ops
+        .get(format!(
+            "{base}/proposals/{}/statement?kind=approve",
+            transfer.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = statement["payload"].as_str().unwrap().to_owned();
+    let bytes = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&payload)
+            .unwrap()
+    };
+    let challenge = webauthn_challenge(APPROVAL_CONTEXT, &bytes);
+    let sign = |assertion: signgate_webauthn::Assertion| {
+        serde_json::json!({
+            "kind": "approve",
+            "payload": payload,
+            "credential": serde_json::from_str::<serde_json::Value>(&assertion.to_json()).unwrap(),
+        })
+    };
+    let wrong_origin = key.assert_as(
+        &challenge,
+        &format!("http://localhost:{}", console.port()),
+        UP | UV,
+    );
+    let refused = as_ops
+        .post(format!("{base}/proposals/{}/sign", transfer.id))
+        .json(&sign(wrong_origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let said: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        said["message"].as_str().unwrap().contains("origin"),
+        "{said}"
+    );
+    let right = key.assert_as(&challenge, &base, UP | UV);
+    let done: serde_json::Value = as_ops
+        .post(format!("{base}/proposals/{}/sign", transfer.id))
+        .json(&sign(right))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["ok"], true, "{done}");
+    let p = c
+        .get_proposal(pb::GetProposalRequest {
+            id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        p.approvals.iter().any(|a| a.operator == "bob" && a.counted),
+        "{:?}",
+        p.approvals
+    );
+    gw.stop().await;
+
+    // Every console call was observed as the browser's own: its certificate, its identity. The
+    // Gateway identity's try at the admin page raised the alert its CLI would have.
+    let events = crate::support::audit_events(dir.path());
+    let observed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "call_observed")
+        .collect();
+    let direct = observed[0]["client_cert"].as_str().unwrap().to_owned();
+    assert_eq!(observed[0]["operator"], "alice");
+    let reads = observed
+        .iter()
+        .filter(|o| o["call"]["read"] == "get" && o["client_cert"] == direct.as_str())
+        .count();
+    assert!(
+        reads >= 2,
+        "the console's reads carry ops's certificate: {observed:#?}"
+    );
+    let alerts: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["type"] == "anomaly").collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["anomaly"]["rule"] == "gateway_identity_admin"
+                && a["subject"]["certificate"] == direct.as_str()),
+        "{alerts:#?}"
+    );
 }

@@ -84,6 +84,7 @@ async fn a_state_source_that_times_out_denies_and_releases_nothing() {
         checkpoint_hook: None,
         webhook: None,
         env: Vec::new(),
+        console: false,
     };
     let gw = start(dir.path(), opts).await;
     let mut c = gw.client().await;

@@ -114,6 +114,7 @@ async fn gateway(
             checkpoint_hook: None,
             webhook: None,
             env: Vec::new(),
+            console: false,
         },
         Some(&policy(w)),
     )
@@ -917,6 +918,7 @@ async fn an_allowlisted_library_whose_code_changed_after_the_approvals_is_refuse
             checkpoint_hook: None,
             webhook: None,
             env: Vec::new(),
+            console: false,
         },
         Some(&policy_text),
     )
@@ -993,6 +995,7 @@ async fn an_allowlisted_library_that_became_a_proxy_after_the_approvals_is_refus
             checkpoint_hook: None,
             webhook: None,
             env: Vec::new(),
+            console: false,
         },
         Some(&policy_text),
     )

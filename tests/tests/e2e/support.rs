@@ -159,6 +159,9 @@ pub struct Options<T> {
     pub webhook: Option<signgate_gateway::config::WebhookSettings>,
     /// `SIGNGATE_*` configuration overrides (mutual TLS, for one).
     pub env: Vec<(String, String)>,
+    /// Serve the web console on 127.0.0.1 and a free port (`console.listen`; under mutual
+    /// TLS also `console.url = https://localhost:PORT`), as `signgate serve` does.
+    pub console: bool,
 }
 
 /// The demo state snapshot as the gateway bundles it.
@@ -177,6 +180,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             checkpoint_hook,
             webhook,
             env,
+            console,
         } = self;
         Options {
             state: SnapshotProvider::new(state),
@@ -186,6 +190,7 @@ impl<T: StateSource + Send + Sync + 'static> Options<T> {
             checkpoint_hook,
             webhook,
             env,
+            console,
         }
     }
 }
@@ -200,6 +205,7 @@ impl Options<Snapshot> {
             checkpoint_hook: None,
             webhook: None,
             env: Vec::new(),
+            console: false,
         }
     }
 }
@@ -212,6 +218,8 @@ pub struct Running {
     pub dir: PathBuf,
     /// The audit log the gateway writes (the console reads it).
     pub audit: Arc<AuditLog>,
+    /// The web console's address, when [`Options::console`] asked for one.
+    pub console: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), signgate_gateway::serve::ServeError>>,
     stop_metrics: oneshot::Sender<()>,
@@ -286,11 +294,33 @@ pub async fn start_provider_with_policy<T: StateProvider>(
 
 async fn start_inner<T: StateProvider>(
     dir: &Path,
-    opts: Options<T>,
+    mut opts: Options<T>,
     policy: Option<&str>,
     follow_lists: bool,
     oracles: Vec<OracleConfig>,
 ) -> Running {
+    // The console's port first: the gateway accepts security-key assertions from its origin.
+    let console = if opts.console {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        opts.env.push((
+            "SIGNGATE_CONSOLE__LISTEN".to_owned(),
+            format!("127.0.0.1:{port}"),
+        ));
+        if opts
+            .env
+            .iter()
+            .any(|(k, v)| k == "SIGNGATE_TLS__PLAINTEXT_LOOPBACK" && v == "false")
+        {
+            opts.env.push((
+                "SIGNGATE_CONSOLE__URL".to_owned(),
+                format!("https://localhost:{port}"),
+            ));
+        }
+        Some(listener)
+    } else {
+        None
+    };
     let env: Vec<(&str, &str)> = opts
         .env
         .iter()
@@ -320,12 +350,34 @@ async fn start_inner<T: StateProvider>(
             let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
             let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
             store.record_into(audit.clone()).unwrap();
-            assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
+            assemble(
+                dir,
+                cfg,
+                files,
+                opts,
+                store,
+                audit,
+                follow_lists,
+                oracles,
+                console,
+            )
+            .await
         }
         Backend::Postgres => {
             let (store, audit) = postgres_store_and_log(postgres_url(dir)).await;
             store.record_into(audit.clone()).unwrap();
-            assemble(dir, cfg, files, opts, store, audit, follow_lists, oracles).await
+            assemble(
+                dir,
+                cfg,
+                files,
+                opts,
+                store,
+                audit,
+                follow_lists,
+                oracles,
+                console,
+            )
+            .await
         }
     }
 }
@@ -374,6 +426,7 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
     audit: Arc<AuditLog>,
     follow_lists: bool,
     oracles: Vec<OracleConfig>,
+    console: Option<TcpListener>,
 ) -> Running {
     // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
     let policy = setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone()).unwrap();
@@ -422,8 +475,13 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let console_addr = console.as_ref().map(|l| l.local_addr().unwrap());
+    let listeners = signgate_gateway::serve::Listeners {
+        grpc: listener,
+        console,
+    };
     let (shutdown, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve_with(listener, cfg, store, pipeline, async move {
+    let handle = tokio::spawn(serve_with(listeners, cfg, store, pipeline, async move {
         let _ = rx.await;
     }));
     Running {
@@ -431,6 +489,7 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
         metrics,
         dir: dir.to_path_buf(),
         audit: log,
+        console: console_addr,
         shutdown,
         handle,
         stop_metrics,
