@@ -20,7 +20,7 @@ use crate::{
     call_facts, call_span,
     domain::{Caller, Statement, StatementSignature},
     error::GatewayError,
-    store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
+    store::{ApprovalKind, ProposalRecord, ProposalStore, StoreError, StoredProposal},
 };
 
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
@@ -111,14 +111,15 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
     // Admission first, on the chain and Safe the statement is signed for (the binding check
     // below refuses a statement whose chain or Safe is not the proposal's): a revoked key, an
     // inactive operator or one not on the wallet is refused before the store is read.
-    let (key, signature, webauthn) = match &v.signed {
+    let (key, signature, webauthn, counter) = match &v.signed {
         StatementSignature::Ed25519(s) => (
             alloy_primitives::FixedBytes(s.public_key.to_bytes()),
             s.signature,
             None,
+            None,
         ),
         StatementSignature::WebAuthn { payload, assertion } => {
-            let (key, evidence) = super::webauthn::signer(
+            let (key, evidence, counter) = super::webauthn::signer(
                 p.store.as_ref(),
                 &policy,
                 &p.webauthn_origins,
@@ -128,7 +129,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
             )
             .await?;
             // A security key signs no ed25519 signature: the record keeps its assertion.
-            (key, [0; 64], Some(Box::new(evidence)))
+            (key, [0; 64], Some(Box::new(evidence)), Some(counter))
         }
     };
     let operator = admitted(
@@ -231,14 +232,25 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         ));
         events.push(records::decision(trigger, &evaluation, &ev));
         let judged_call = observed.is_some();
-        let change = p.commit(events, |audit| {
-            p.store.add_approval_observed(
-                audit,
-                (r.id.clone(), r.revision),
-                record.clone(),
-                (decision, state),
-                observed,
-            )
+        let change = p.commit(events, |audit| async {
+            let stored = p
+                .store
+                .add_approval_observed(
+                    audit,
+                    (r.id.clone(), r.revision),
+                    record.clone(),
+                    counter,
+                    (decision, state),
+                    observed,
+                )
+                .await;
+            // Another approval with the same security key was stored since the early check
+            // (a clone used at the same moment): refused as the early check refuses it.
+            if let Err(StoreError::CounterNotAbove { previous, counter }) = &stored {
+                call_facts::record_refusal(RefusalKind::ClonedAuthenticator);
+                tracing::warn!(%operator, previous, counter, "WebAuthn signature counter did not increase");
+            }
+            stored
         });
         let committed = judged::in_turn(turn, change, |_| true).await;
         if judged_call && committed.is_ok() {

@@ -41,7 +41,8 @@ pub fn verify(
 }
 
 /// The key id of the credential that signed `assertion` over `payload`, once everything about
-/// it holds, and the approval's evidence for the audit log; `field` names the envelope in
+/// it holds, the approval's evidence for the audit log, and the assertion's signature counter
+/// (which the store checks again in the transaction that stores the approval); `field` names the envelope in
 /// errors. Every refusal is also a refusal the anomaly
 /// rules count.
 pub(super) async fn signer<S: ProposalStore>(
@@ -51,7 +52,7 @@ pub(super) async fn signer<S: ProposalStore>(
     payload: &[u8],
     assertion: &Assertion,
     field: &str,
-) -> Result<(FixedBytes<32>, WebAuthnApproval), GatewayError> {
+) -> Result<(FixedBytes<32>, WebAuthnApproval, u32), GatewayError> {
     let f = format!("{field}.webauthn");
     let Some((operator, key, credential)) = policy.webauthn_credential(assertion.credential_id())
     else {
@@ -85,6 +86,7 @@ pub(super) async fn signer<S: ProposalStore>(
             credential: credential.clone(),
             origins: origins.to_vec(),
         },
+        verified.counter,
     ))
 }
 
@@ -95,9 +97,7 @@ async fn highest_counter<S: ProposalStore>(
     key: [u8; 32],
 ) -> Result<Option<u32>, GatewayError> {
     let stored = store.signatures_by_key(key).await?;
-    Ok(stored
-        .iter()
-        .filter_map(|bytes| Assertion::from_bytes(bytes).ok())
-        .filter_map(|a| signgate_webauthn::authenticator_data::counter_of(a.authenticator_data()))
-        .max())
+    Ok(crate::store::highest_counter(
+        stored.iter().map(Vec::as_slice),
+    ))
 }

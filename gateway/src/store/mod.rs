@@ -17,6 +17,7 @@ mod columns;
 pub mod postgres;
 pub mod profiles;
 mod rules;
+pub use rules::highest_counter;
 pub mod schema;
 pub mod sqlite;
 
@@ -86,6 +87,20 @@ pub enum StoreError {
         id: ProposalId,
         /// The operator's ed25519 public key; each key approves or rejects a proposal once.
         public_key: [u8; 32],
+    },
+    /// A security key's signature counter is not above every counter its stored assertions
+    /// showed: a copy of the key (or a replay) lagging behind the original. Checked in the
+    /// transaction that stores the approval, so two approvals racing with one cloned key cannot
+    /// both be stored; nothing was written.
+    #[error(
+        "the security key's signature counter {counter} is not above {previous}, the highest it \
+         showed before: a cloned authenticator or a replayed assertion"
+    )]
+    CounterNotAbove {
+        /// The highest counter among the key's stored assertions.
+        previous: u32,
+        /// This assertion's counter.
+        counter: u32,
     },
     /// Another policy was put in force (through another replica) after this change was
     /// decided; nothing was written. The replica adopts the new policy and the caller retries.
@@ -217,6 +232,7 @@ pub trait ProposalStore: Send + Sync + 'static {
             audit,
             (id, expected_revision),
             approval,
+            None,
             (decision, new_state),
             None,
         )
@@ -225,11 +241,16 @@ pub trait ProposalStore: Send + Sync + 'static {
     /// [`add_approval`](Self::add_approval) of the proposal at `(id, expected_revision)`,
     /// writing `observed` (the approver's anomaly profile with this approval judged) in the same
     /// transaction.
+    ///
+    /// `counter` is the security key's signature counter when a WebAuthn assertion signed the
+    /// approval: it is stored only if the counter is above every one the key's stored
+    /// assertions showed ([`StoreError::CounterNotAbove`]), checked in this transaction.
     fn add_approval_observed(
         &self,
         audit: Vec<AuditEvent>,
         at: (ProposalId, u64),
         approval: ApprovalRecord,
+        counter: Option<u32>,
         decided: (NewDecision, ProposalState),
         observed: Option<profiles::ProfileWrite>,
     ) -> impl Future<Output = Result<ProposalRecord, StoreError>> + Send;
@@ -327,6 +348,9 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::InvalidTransition { .. } => Self::FailedPrecondition(e.to_string()),
             e @ StoreError::StaleRevision { .. } => Self::Aborted(e.to_string()),
             e @ StoreError::DuplicateApproval { .. } => Self::FailedPrecondition(e.to_string()),
+            e @ StoreError::CounterNotAbove { .. } => Self::PermissionDenied(format!(
+                "{e}; the approval is refused (if this is the only copy of the key, re-enrol it)"
+            )),
             StoreError::BadPageToken => {
                 Self::invalid("page_token", "not a token returned by ListProposals")
             }

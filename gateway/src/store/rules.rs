@@ -10,6 +10,30 @@ use super::{
     ProposalState, Release, ReleaseOutcome, StoreError, UnixMillis,
 };
 
+/// The highest signature counter among a security key's stored assertions (`stored`: the
+/// signatures of every approval made with the key's id; `None` before any). One reading for
+/// the pipeline's early refusal and the store's check in the transaction that stores.
+pub fn highest_counter<'a>(stored: impl IntoIterator<Item = &'a [u8]>) -> Option<u32> {
+    stored
+        .into_iter()
+        .filter_map(|bytes| signgate_webauthn::Assertion::from_bytes(bytes).ok())
+        .filter_map(|a| signgate_webauthn::authenticator_data::counter_of(a.authenticator_data()))
+        .max()
+}
+
+/// Whether an assertion with `counter` may be stored beside `stored` (the key's stored
+/// signatures): the counter rule of [`signgate_webauthn::check_counter`].
+pub(super) fn counter_above<'a>(
+    stored: impl IntoIterator<Item = &'a [u8]>,
+    counter: u32,
+) -> Result<(), StoreError> {
+    let previous = highest_counter(stored);
+    signgate_webauthn::check_counter(previous, counter).map_err(|_| StoreError::CounterNotAbove {
+        previous: previous.unwrap_or_default(),
+        counter,
+    })
+}
+
 /// The record a new proposal is stored as (revision 1, created and updated at its creation,
 /// not cancelled): what reading the inserted row back returns, without reading it back.
 pub(super) fn created(p: NewProposal) -> ProposalRecord {

@@ -277,6 +277,14 @@ CREATE TABLE anomaly_profiles (
         postgres: None,
         sql: "ALTER TABLE approvals ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]'",
     },
+    // A security key's approvals by its key id (issue 19): every approval it signs is checked
+    // against the counters of all it signed before, on any proposal.
+    Migration {
+        version: 8,
+        rebuilds_referenced_table: false,
+        postgres: None,
+        sql: "CREATE INDEX approvals_by_key ON approvals (public_key)",
+    },
 ];
 
 /// The version whose rows the store converts itself after applying it: rows written before

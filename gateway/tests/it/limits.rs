@@ -74,6 +74,7 @@ impl ProposalStore for StubStore {
         _: Vec<signgate_audit::AuditEvent>,
         _: (ProposalId, u64),
         _: ApprovalRecord,
+        _: Option<u32>,
         _: (NewDecision, ProposalState),
         _: Option<signgate_gateway::store::profiles::ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {

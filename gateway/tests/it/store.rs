@@ -298,6 +298,101 @@ async fn round_trip_and_resubmission_is_idempotent<S: ProposalStore>(store: S) {
     assert!(stored.approvals.is_empty());
 }
 
+on_both_backends!(backend: a_security_key_counter_must_rise_even_when_two_replicas_race);
+/// A security key's approvals on two proposals at once, through two stores on the same data
+/// (two replicas), both carrying counter 5 (a clone used at the same moment as the original):
+/// the store checks the counter in the transaction that stores, so exactly one is stored and
+/// the other is refused, whichever order they land in. A later, higher counter is stored; a
+/// lower one (or zero after non-zero) is not.
+async fn a_security_key_counter_must_rise_even_when_two_replicas_race<B: Backend>(backend: B) {
+    use signgate_webauthn::testing::Authenticator;
+    let key_id = [0x77; 32];
+    let mut key = Authenticator::es256(5);
+    let mut signed = |counter: u32| {
+        key.counter = counter - 1;
+        ApprovalRecord {
+            public_key: key_id,
+            signature: key.assert(b"statement").to_bytes(),
+            ..approval(0x77, 1_100)
+        }
+    };
+    let (one, two) = (backend.open().await, backend.open().await);
+    let p1 = proposal(1, 0x21, 1_000, ProposalState::NeedsApprovals);
+    let p2 = proposal(2, 0x22, 1_000, ProposalState::NeedsApprovals);
+    let p3 = proposal(3, 0x23, 1_000, ProposalState::NeedsApprovals);
+    for p in [&p1, &p2, &p3] {
+        one.insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+            .await
+            .unwrap();
+    }
+    let approve = |store: B::Store, id: ProposalId, record: ApprovalRecord, counter: u32| async move {
+        store
+            .add_approval_observed(
+                vec![],
+                (id, 1),
+                record,
+                Some(counter),
+                (
+                    decision(Outcome::NeedsApprovals, 1_100),
+                    ProposalState::NeedsApprovals,
+                ),
+                None,
+            )
+            .await
+    };
+    let (a, b) = tokio::join!(
+        approve(one.clone(), p1.id.clone(), signed(5), 5),
+        approve(two.clone(), p2.id.clone(), signed(5), 5),
+    );
+    let refused: Vec<StoreError> = [a, b].into_iter().filter_map(Result::err).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        matches!(
+            refused[0],
+            StoreError::CounterNotAbove {
+                previous: 5,
+                counter: 5
+            }
+        ),
+        "{}",
+        refused[0]
+    );
+    let left = if one
+        .get(p1.id.clone())
+        .await
+        .unwrap()
+        .unwrap()
+        .approvals
+        .is_empty()
+    {
+        p1.id.clone()
+    } else {
+        p2.id.clone()
+    };
+    for counter in [4, 5] {
+        let err = approve(two.clone(), p3.id.clone(), signed(counter), counter)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::CounterNotAbove { .. }),
+            "{counter}: {err}"
+        );
+    }
+    approve(two.clone(), left, signed(6), 6).await.unwrap();
+    assert_eq!(
+        highest_counter_of(&one, key_id).await,
+        Some(6),
+        "both replicas read what either stored"
+    );
+}
+
+/// The highest counter among the stored assertions of `key`, as the pipeline's early check
+/// reads it.
+async fn highest_counter_of<S: ProposalStore>(store: &S, key: [u8; 32]) -> Option<u32> {
+    let stored = store.signatures_by_key(key).await.unwrap();
+    signgate_gateway::store::highest_counter(stored.iter().map(Vec::as_slice))
+}
+
 on_both_backends!(backend: restart_keeps_proposals_approvals_and_reservations);
 async fn restart_keeps_proposals_approvals_and_reservations<B: Backend>(backend: B) {
     let p = proposal(1, 0x11, 1_000, ProposalState::NeedsApprovals);

@@ -362,3 +362,47 @@ async fn every_shape_of_a_bad_security_key_approval_is_refused() {
         }
     }
 }
+
+/// A copy of bob's key used at the same moment as the original, on two proposals, both
+/// assertions carrying the same counter: each call passes the early counter check if neither
+/// is stored yet, so the store checks again in the transaction that stores. Exactly one
+/// approval counts; the other is refused as a cloned authenticator, whichever lands first. Run
+/// several rounds so the calls do overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_key_used_at_the_same_moment_on_two_proposals_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut key = Authenticator::es256(44).for_rp("localhost");
+    let gw = started(dir.path(), &key).await;
+    let mut c = gw.client().await;
+    for round in 0..4u64 {
+        let first = proposal(&mut c, 100 + 2 * round).await;
+        let second = proposal(&mut c, 101 + 2 * round).await;
+        let mut clone = key.clone();
+        let (b1, b2) = (payload(&first), payload(&second));
+        let r1 = request(b1.clone(), &b1, &mut key, ORIGIN, UP | UV);
+        let r2 = request(b2.clone(), &b2, &mut clone, ORIGIN, UP | UV);
+        let (mut c1, mut c2) = (c.clone(), c.clone());
+        let (a, b) = tokio::join!(c1.approve(r1), c2.approve(r2));
+        let refused: Vec<tonic::Status> = [a, b].into_iter().filter_map(Result::err).collect();
+        assert_eq!(refused.len(), 1, "round {round}: {refused:?}");
+        assert_eq!(refused[0].code(), tonic::Code::PermissionDenied);
+        assert!(
+            refused[0].message().contains("counter"),
+            "{}",
+            refused[0].message()
+        );
+        let mut counted = 0;
+        for p in [&first, &second] {
+            let now = c
+                .get_proposal(pb::GetProposalRequest { id: p.id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            counted += bob_approvals(&now);
+        }
+        assert_eq!(counted, 1, "round {round}");
+        // The original goes on from the higher counter.
+        key.counter = key.counter.max(clone.counter);
+    }
+    gw.stop().await;
+}

@@ -141,7 +141,8 @@ enum Op {
     Approve {
         id: ProposalId,
         expected_revision: u64,
-        approval: ApprovalRecord,
+        approval: Box<ApprovalRecord>,
+        counter: Option<u32>,
         decision: NewDecision,
         new_state: ProposalState,
         observed: Option<ProfileRow>,
@@ -345,13 +346,20 @@ impl PgStore {
                 id,
                 expected_revision,
                 approval,
+                counter,
                 decision,
                 new_state,
                 observed,
             } => {
-                let (rec, changes) =
-                    ops::approve(&tx, id, *expected_revision, approval, decision, *new_state)
-                        .await?;
+                let (rec, changes) = ops::approve(
+                    &tx,
+                    id,
+                    *expected_revision,
+                    (&**approval, *counter),
+                    decision,
+                    *new_state,
+                )
+                .await?;
                 profiles::write_observed(&tx, observed.as_ref(), approval.received_at).await?;
                 (Done::Record(rec), changes)
             }
@@ -528,16 +536,7 @@ impl ProposalStore for PgStore {
 
     async fn signatures_by_key(&self, key: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT signature FROM approvals WHERE public_key = $1",
-                &[&hex::encode(key)],
-            )
-            .await
-            .map_err(pg_error)?;
-        rows.iter()
-            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_error))
-            .collect()
+        ops::signatures_of(&client, key).await
     }
 
     async fn get(&self, id: ProposalId) -> Result<Option<StoredProposal>, StoreError> {
@@ -566,13 +565,15 @@ impl ProposalStore for PgStore {
         audit: Vec<AuditEvent>,
         (id, expected_revision): (ProposalId, u64),
         approval: ApprovalRecord,
+        counter: Option<u32>,
         (decision, new_state): (NewDecision, ProposalState),
         observed: Option<ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {
         let op = Op::Approve {
             id,
             expected_revision,
-            approval,
+            approval: Box::new(approval),
+            counter,
             decision,
             new_state,
             observed: observed.as_ref().map(ProfileWrite::row).transpose()?,

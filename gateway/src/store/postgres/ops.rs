@@ -4,6 +4,7 @@
 //! | lock | taken by | protects |
 //! |---|---|---|
 //! | `pg_advisory_xact_lock` per (chain, Safe) | release, before any row | the velocity windows and nonce reservations of that Safe |
+//! | `pg_advisory_xact_lock` per security key | an approval signed by one, before any row | that its counter is above every stored one |
 //! | the proposal's row, `FOR UPDATE` | every change of a proposal | its revision check |
 //! | `audit_head`, `FOR UPDATE` | every change with records | the log's positions |
 //! | `policy_in_force`, `FOR SHARE` (last) | every change carrying a decision | that no policy was put in force since it was decided |
@@ -219,10 +220,23 @@ pub(super) async fn approve(
     tx: &Transaction<'_>,
     id: &ProposalId,
     expected_revision: u64,
-    approval: &ApprovalRecord,
+    (approval, counter): (&ApprovalRecord, Option<u32>),
     decision: &NewDecision,
     new_state: ProposalState,
 ) -> Result<(ProposalRecord, Vec<ProposalChange>), StoreError> {
+    if let Some(counter) = counter {
+        // Under the key's lock, taken before any row: an approval with the same key on another
+        // replica waits here, and then reads this one's assertion.
+        cached::execute(
+            tx,
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&key_lock(approval.public_key)],
+        )
+        .await
+        .map_err(pg_error)?;
+        let stored = signatures_of(tx, approval.public_key).await?;
+        crate::store::rules::counter_above(stored.iter().map(Vec::as_slice), counter)?;
+    }
     let rec = load_required(tx, id).await?;
     check_open(&rec, expected_revision, "approved")?;
     let taken = cached::query_opt(
@@ -288,6 +302,35 @@ pub(super) async fn cancel(
     let updated = set_state(tx, &rec, ProposalState::Cancelled, now, Some(reason)).await?;
     let changes = vec![change(&updated)];
     Ok((updated, changes))
+}
+
+/// The advisory lock key of a security key's counter (the first 8 bytes of a SHA-256 of its
+/// key id; two keys sharing a lock only wait on each other).
+fn key_lock(key: [u8; 32]) -> i64 {
+    let mut h = Sha256::new();
+    h.update(b"signgate key lock\0");
+    h.update(key);
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    i64::from_be_bytes(first)
+}
+
+/// The stored signature of every approval or rejection made with `key`.
+pub(super) async fn signatures_of(
+    c: &impl GenericClient,
+    key: [u8; 32],
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT signature FROM approvals WHERE public_key = $1",
+            &[&hex::encode(key)],
+        )
+        .await
+        .map_err(pg_error)?;
+    rows.iter()
+        .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(pg_error))
+        .collect()
 }
 
 /// The advisory lock key of a Safe's windows and nonces on one chain (the first 8 bytes of a

@@ -412,13 +412,7 @@ impl ProposalStore for SqliteStore {
     }
 
     async fn signatures_by_key(&self, key: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(move |c| {
-            let mut stmt =
-                c.prepare_cached("SELECT signature FROM approvals WHERE public_key = ?1")?;
-            let rows = stmt.query_map([hex::encode(key)], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.map(|r| r.map_err(StoreError::from)).collect()
-        })
-        .await
+        self.read(move |c| signatures_of(c, key)).await
     }
 
     async fn list(
@@ -437,6 +431,7 @@ impl ProposalStore for SqliteStore {
         audit: Vec<AuditEvent>,
         (id, expected_revision): (ProposalId, u64),
         approval: ApprovalRecord,
+        counter: Option<u32>,
         (decision, new_state): (NewDecision, ProposalState),
         observed: Option<ProfileWrite>,
     ) -> Result<ProposalRecord, StoreError> {
@@ -446,6 +441,11 @@ impl ProposalStore for SqliteStore {
         self.write(audit, move |tx| {
             let rec = load_required(tx, &id)?;
             check_open(&rec, expected_revision, "approved")?;
+            if let Some(counter) = counter {
+                // One writer at a time: no other approval with this key lands in between.
+                let stored = signatures_of(tx, approval.public_key)?;
+                super::rules::counter_above(stored.iter().map(Vec::as_slice), counter)?;
+            }
             insert_decision(tx, &id, &decision, &detail)?;
             let inserted = tx
                 .prepare_cached(
@@ -616,4 +616,11 @@ impl ProposalStore for SqliteStore {
     fn subscribe(&self) -> broadcast::Receiver<ProposalChange> {
         self.inner.changes.subscribe()
     }
+}
+
+/// The stored signature of every approval or rejection made with `key`.
+fn signatures_of(c: &Connection, key: [u8; 32]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT signature FROM approvals WHERE public_key = ?1")?;
+    let rows = stmt.query_map([hex::encode(key)], |r| r.get::<_, Vec<u8>>(0))?;
+    rows.map(|r| r.map_err(StoreError::from)).collect()
 }
