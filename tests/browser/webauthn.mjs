@@ -2,6 +2,7 @@
 // DevTools WebAuthn domain: CTAP2, resident keys, user verification) stand in for bob's and
 // carol's keys. Driven by tests/tests/e2e/console.rs, which passes:
 //   CONSOLE_URL  the console as http://localhost:PORT (WebAuthn's relying party is localhost)
+//   PHISH_URL    the same console relayed by a look-alike site on another origin
 //   DEMO_ID      the DEMO transfer both approve
 //   OTHER_ID     a second transfer, for the refusals
 //   ARTIFACTS    where screenshots go
@@ -12,7 +13,7 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { CONSOLE_URL: base, DEMO_ID: demo, OTHER_ID: other, ARTIFACTS: out } = process.env;
+const { CONSOLE_URL: base, PHISH_URL: phish, DEMO_ID: demo, OTHER_ID: other, ARTIFACTS: out } = process.env;
 const failures = [];
 const check = (ok, what) => {
   console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
@@ -121,6 +122,13 @@ try {
   check(first.status === 200, `bob approves the other transfer: ${first.status} ${JSON.stringify(first.body)}`);
   const replayed = await signVia(bob, other, other, "required", first.credential);
   check(replayed.status >= 400, `a replayed assertion is refused: ${replayed.status} ${replayed.body.message}`);
+  // The console relayed by a look-alike site on another origin: bob's key signs there (the
+  // relying party is still localhost), so the browser writes the relay's origin, which the
+  // gateway does not accept.
+  await bob.page.goto(`${phish}/proposals/${demo}`);
+  const phished = await signVia(bob, demo, demo);
+  check(phished.status === 400 && /origin/.test(phished.body.message), `an assertion made on another origin (a phishing relay) is refused: ${phished.status} ${phished.body.message}`);
+  await bob.page.goto(`${base}/proposals/${demo}`);
   // A copy of bob's key whose counter lags: a cloned authenticator.
   const { credentials } = await bob.cdp.send("WebAuthn.getCredentials", { authenticatorId: bob.authenticatorId });
   const clone = await holder(browser);

@@ -300,6 +300,65 @@ fn with_key(policy: &str, operator: &str, key: &str) -> String {
     format!("{}, {key}{}", &policy[..end], &policy[end..])
 }
 
+/// A phishing relay in front of the console (what a look-alike site on another origin does):
+/// listens on 127.0.0.1 and a free port, and passes each request to `console` with its `Host`
+/// rewritten to the console's own, one request per connection, the answer back unchanged.
+async fn phishing_relay(console: SocketAddr) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut browser, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if browser.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if browser.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                let rewritten: Vec<String> = head
+                    .trim_end()
+                    .lines()
+                    .filter(|l| {
+                        let k = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                        k != "host" && k != "connection"
+                    })
+                    .map(str::to_owned)
+                    .chain([
+                        format!("Host: localhost:{}", console.port()),
+                        "Connection: close".to_owned(),
+                    ])
+                    .collect();
+                let Ok(mut upstream) = TcpStream::connect(console).await else {
+                    return;
+                };
+                let request = format!("{}\r\n\r\n", rewritten.join("\r\n"));
+                if upstream.write_all(request.as_bytes()).await.is_err()
+                    || upstream.write_all(&body).await.is_err()
+                {
+                    return;
+                }
+                let _ = tokio::io::copy(&mut upstream, &mut browser).await;
+            });
+        }
+    });
+    addr
+}
+
 /// Issue 19, browser tests 1 and 3: bob and carol enrol virtual authenticators through the
 /// console, the admins apply the policy change that adds them, every bad assertion is refused,
 /// and both approve the DEMO transfer with their keys: Approved on the page and through gRPC.
@@ -324,6 +383,10 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
     let mut node = tokio::process::Command::new("node")
         .arg(repo().join("tests/browser/webauthn.mjs"))
         .env("CONSOLE_URL", format!("http://localhost:{port}"))
+        .env(
+            "PHISH_URL",
+            format!("http://localhost:{}", phishing_relay(addr).await.port()),
+        )
         .env("DEMO_ID", &transfer.id)
         .env("OTHER_ID", &other.id)
         .env("ARTIFACTS", &artifacts)
