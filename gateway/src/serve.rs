@@ -529,7 +529,7 @@ fn start_console(
     };
     tracing::info!(
         console = %url,
-        %local,
+        console_listen = %local,
         tls = tls.is_some(),
         "web console (security keys work under this name only)"
     );

@@ -238,6 +238,7 @@ impl tower::Service<axum::http::Request<tonic::body::Body>> for Tagged {
 /// browser's identity check.
 pub fn router(console: Console) -> Router {
     let hosts = Arc::new(console.site.hosts.clone());
+    let origins = Arc::new(console.site.origins.clone());
     let gate = console.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/proposals") }))
@@ -264,6 +265,7 @@ pub fn router(console: Console) -> Router {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { html::not_found("No such page.") })
         .with_state(console)
+        .layer(middleware::from_fn_with_state(origins, only_own_origin))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(hosts, only_own_host))
 }
@@ -330,6 +332,34 @@ async fn only_own_host(
         )
             .into_response(),
     }
+}
+
+/// Refuses a request that changes something (any method but GET and HEAD) when the browser
+/// says it comes from a page of another origin. Browsers mark every cross-origin POST with
+/// `Origin`; under mutual TLS they would otherwise present the user's client certificate to
+/// this console for a page on any site (cross-site request forgery). The console's own pages
+/// send its own origin; a client that is not a browser sends none.
+async fn only_own_origin(
+    State(origins): State<Arc<Vec<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let changes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let foreign = req.headers().get(header::ORIGIN).is_some_and(|o| {
+        o.to_str()
+            .map_or(true, |o| !origins.iter().any(|own| own == o))
+    });
+    if changes && foreign {
+        return html::problem(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "this request came from a page of another site; open the console itself to do this",
+        );
+    }
+    next.run(req).await
 }
 
 /// The headers every response carries.

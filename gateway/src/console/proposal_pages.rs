@@ -1,4 +1,4 @@
-//! The approver's pages: proposals (filtered by Safe and state), and one proposal with
+//! The approver's pages: proposals (filtered by Safe, state and time), and one proposal with
 //! everything `signgate status` shows, in the same order and the gateway's own words.
 
 use std::{convert::Infallible, time::Duration};
@@ -29,9 +29,41 @@ pub(super) struct ListQuery {
     /// Only proposals in this state (the state's name in lower case, as the filter offers).
     #[serde(default)]
     state: String,
+    /// Only proposals created at or after this instant (RFC 3339, or a date: its midnight UTC).
+    #[serde(default)]
+    from: String,
+    /// Only proposals created before this instant (the same forms).
+    #[serde(default)]
+    to: String,
     /// The next page's token, from the previous page.
     #[serde(default)]
     page: String,
+}
+
+/// An instant as the filters take it: RFC 3339 (`2026-12-07T10:00:00Z`) or a date
+/// (`2026-12-07`, its midnight UTC); `None` for an empty field.
+fn instant(text: &str) -> Result<Option<Timestamp>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let at = text
+        .parse::<jiff::Timestamp>()
+        .or_else(|_| {
+            text.parse::<jiff::civil::Date>()
+                .map_err(|_| ())
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| ()))
+                .map(|z| z.timestamp())
+        })
+        .map_err(|()| {
+            format!(
+                "{text:?} is not an instant like 2026-12-07T10:00:00Z or a date like 2026-12-07"
+            )
+        })?;
+    Ok(Some(Timestamp {
+        seconds: at.as_second(),
+        nanos: 0,
+    }))
 }
 
 /// Every state a proposal can be in, with the name the filter uses.
@@ -79,9 +111,17 @@ pub(super) async fn list(
             &format!("{:?} is not a proposal state", q.state),
         );
     }
+    let (created_after, created_before) = match (instant(&q.from), instant(&q.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(why), _) | (_, Err(why)) => {
+            return problem(axum::http::StatusCode::BAD_REQUEST, "Bad request", &why);
+        }
+    };
     let req = pb::ListProposalsRequest {
         safe: q.safe.trim().to_owned(),
         states: state.map(|(s, _)| vec![*s as i32]).unwrap_or_default(),
+        created_after,
+        created_before,
         page_size: 50,
         page_token: q.page.clone(),
         ..Default::default()
@@ -97,6 +137,12 @@ pub(super) async fn list(
         }
         if !q.state.is_empty() {
             query.push(("state", q.state.as_str()));
+        }
+        if !q.from.is_empty() {
+            query.push(("from", q.from.as_str()));
+        }
+        if !q.to.is_empty() {
+            query.push(("to", q.to.as_str()));
         }
         serde_urlencoded::to_string(query).unwrap_or_default()
     });
@@ -114,6 +160,10 @@ pub(super) async fn list(
                         option value=(name) selected[q.state == name] { (state_words(s as i32)) }
                     }
                 }
+                label for="from" { "Created at or after (UTC)" }
+                input #from name="from" type="text" value=(q.from) placeholder="2026-12-07" autocomplete="off";
+                label for="to" { "Created before (UTC)" }
+                input #to name="to" type="text" value=(q.to) placeholder="2026-12-08T09:30:00Z" autocomplete="off";
                 button type="submit" { "Filter" }
             }
             @if listed.proposals.is_empty() {

@@ -83,6 +83,17 @@ async fn the_console_shows_what_the_gateway_computed_to_its_own_host_only() {
     assert!(denied.contains(&bybit.id) && !denied.contains(&transfer.id));
     let (status, _) = get(addr, "/proposals?state=bogus").await;
     assert_eq!(status, 400);
+    // The time filter: a day or an instant, UTC; created at or after `from`, before `to`.
+    let (status, both) = get(addr, "/proposals?from=2020-01-01").await;
+    assert_eq!(status, 200);
+    assert!(both.contains(&transfer.id) && both.contains(&bybit.id));
+    let (_, none) = get(addr, "/proposals?to=2020-01-01T00:00:00Z").await;
+    assert!(!none.contains(&transfer.id) && none.contains("No proposal matches."));
+    let (_, none) = get(addr, "/proposals?from=2999-01-01&state=denied").await;
+    assert!(!none.contains(&bybit.id));
+    let (status, said) = get(addr, "/proposals?from=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(said.contains("is not an instant"), "{said}");
 
     // The transfer: the ten SafeTx fields, the three hashes, the decision and whom it needs.
     let (status, page) = get(addr, &format!("/proposals/{}", transfer.id)).await;
@@ -302,7 +313,8 @@ fn with_key(policy: &str, operator: &str, key: &str) -> String {
 
 /// A phishing relay in front of the console (what a look-alike site on another origin does):
 /// listens on 127.0.0.1 and a free port, and passes each request to `console` with its `Host`
-/// rewritten to the console's own, one request per connection, the answer back unchanged.
+/// and `Origin` rewritten to the console's own, one request per connection, the answer back
+/// unchanged.
 async fn phishing_relay(console: SocketAddr) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -335,11 +347,14 @@ async fn phishing_relay(console: SocketAddr) -> SocketAddr {
                     .lines()
                     .filter(|l| {
                         let k = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-                        k != "host" && k != "connection"
+                        !matches!(k.as_str(), "host" | "connection" | "origin" | "referer")
                     })
                     .map(str::to_owned)
                     .chain([
                         format!("Host: localhost:{}", console.port()),
+                        // As a relay would: the console's own origin, so only what the
+                        // security key signed can give the relay away.
+                        format!("Origin: http://localhost:{}", console.port()),
                         "Connection: close".to_owned(),
                     ])
                     .collect();
@@ -689,7 +704,7 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     shapes.sort();
-    assert!(shapes.len() >= 13, "{shapes:?}");
+    assert!(shapes.len() >= 15, "{shapes:?}");
     for file in &shapes {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let shape: serde_json::Value =
@@ -705,7 +720,17 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
             format!("{base}{path}")
         };
         let client = https_client(&pki.ca_pem, identity(certificate).as_ref(), console);
-        let mut req = client.get(url);
+        let mut req = match shape["method"].as_str() {
+            Some("POST") => client.post(url).json(&serde_json::json!({
+                "kind": "approve",
+                "payload": "AA",
+                "credential": {},
+            })),
+            _ => client.get(url),
+        };
+        if let Some(origin) = shape["origin"].as_str() {
+            req = req.header(reqwest::header::ORIGIN, origin.replace("{console}", &base));
+        }
         if certificate == "ops_rebound" {
             req = req.header(reqwest::header::HOST, "attacker.example");
         }
@@ -715,6 +740,7 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
                 let body = r.text().await.unwrap();
                 match status {
                     200 => "page".to_owned(),
+                    400 => "bad_request".to_owned(),
                     403 => "refused".to_owned(),
                     421 => "misdirected".to_owned(),
                     other => format!("{other}: {body}"),
