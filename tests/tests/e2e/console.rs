@@ -489,14 +489,66 @@ async fn in_chromium_security_keys_enrol_approve_and_every_bad_assertion_is_refu
     gw.stop().await;
 }
 
+/// The statement the console at `base` makes for `kind` of proposal `id`: its payload (base64url,
+/// as the page posts it back) and the challenge a security key signs, checked against the
+/// console's own.
+async fn console_statement(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    kind: &str,
+) -> (String, Vec<u8>) {
+    use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
+    let statement: serde_json::Value = http
+        .get(format!("{base}/proposals/{id}/statement?kind={kind}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = statement["payload"].as_str().unwrap().to_owned();
+    let bytes = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&payload)
+            .unwrap()
+    };
+    let challenge = webauthn_challenge(APPROVAL_CONTEXT, &bytes).to_vec();
+    assert_eq!(
+        statement["challenge"].as_str().unwrap(),
+        signgate_webauthn::testing::b64(&challenge)
+    );
+    (payload, challenge)
+}
+
+/// Posts `assertion` of `payload` as `kind` to the console's sign endpoint for proposal `id`.
+async fn console_sign(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    kind: &str,
+    payload: &str,
+    assertion: &signgate_webauthn::Assertion,
+) -> reqwest::Response {
+    http.post(format!("{base}/proposals/{id}/sign"))
+        .json(&serde_json::json!({
+            "kind": kind,
+            "payload": payload,
+            "credential": serde_json::from_str::<serde_json::Value>(&assertion.to_json()).unwrap(),
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A rejection through the console's own endpoints, signed by bob's key (a software
 /// authenticator standing in for the browser): the statement the console makes is the one the
 /// key signs, the gateway takes it as `Reject`, and a rejection statement posted as an approval
 /// is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_proposal() {
-    use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
-    use signgate_webauthn::testing::{Authenticator, UP, UV, b64};
+    use signgate_webauthn::testing::{Authenticator, UP, UV};
 
     let dir = tempfile::tempdir().unwrap();
     let mut key = Authenticator::es256(43).for_rp("localhost");
@@ -513,54 +565,20 @@ async fn a_rejection_signed_with_a_security_key_through_the_console_ends_the_pro
     let base = format!("http://localhost:{port}");
     let http = reqwest::Client::new();
 
-    let statement: serde_json::Value = http
-        .get(format!(
-            "{base}/proposals/{}/statement?kind=reject",
-            transfer.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let payload = statement["payload"].as_str().unwrap();
-    let bytes = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap()
-    };
-    let challenge = webauthn_challenge(APPROVAL_CONTEXT, &bytes);
-    assert_eq!(statement["challenge"].as_str().unwrap(), b64(&challenge));
+    let (payload, challenge) = console_statement(&http, &base, &transfer.id, "reject").await;
     let assertion = key.assert_as(&challenge, &base, UP | UV);
-    let sign = |kind: &str| {
-        serde_json::json!({
-            "kind": kind,
-            "payload": payload,
-            "credential": serde_json::from_str::<serde_json::Value>(&assertion.to_json()).unwrap(),
-        })
-    };
     // Posted as an approval, the rejection is refused for its kind.
-    let wrong = http
-        .post(format!("{base}/proposals/{}/sign", transfer.id))
-        .json(&sign("approve"))
-        .send()
-        .await
-        .unwrap();
+    let wrong = console_sign(&http, &base, &transfer.id, "approve", &payload, &assertion).await;
     assert_eq!(wrong.status().as_u16(), 400);
     let said: serde_json::Value = wrong.json().await.unwrap();
     assert!(said["message"].as_str().unwrap().contains("kind"), "{said}");
     // As what it is, it ends the proposal.
-    let done: serde_json::Value = http
-        .post(format!("{base}/proposals/{}/sign", transfer.id))
-        .json(&sign("reject"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done: serde_json::Value =
+        console_sign(&http, &base, &transfer.id, "reject", &payload, &assertion)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(done["state"], "Rejected", "{done}");
     let mut c = gw.client().await;
     let p = c
@@ -643,7 +661,6 @@ fn https_client(
 /// the console's https origin only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_may_call() {
-    use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
     use signgate_proto::v1::gateway_client::GatewayClient;
     use signgate_webauthn::testing::{Authenticator, UP, UV};
 
@@ -764,43 +781,21 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
 
     // A security key approves at the console's https origin; the demo's http origin is
     // refused (what a phishing page elsewhere would have the browser write).
-    let statement: serde_json::Value = as_ops
-        .get(format!(
-            "{base}/proposals/{}/statement?kind=approve",
-            transfer.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let payload = statement["payload"].as_str().unwrap().to_owned();
-    let bytes = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&payload)
-            .unwrap()
-    };
-    let challenge = webauthn_challenge(APPROVAL_CONTEXT, &bytes);
-    let sign = |assertion: signgate_webauthn::Assertion| {
-        serde_json::json!({
-            "kind": "approve",
-            "payload": payload,
-            "credential": serde_json::from_str::<serde_json::Value>(&assertion.to_json()).unwrap(),
-        })
-    };
+    let (payload, challenge) = console_statement(&as_ops, &base, &transfer.id, "approve").await;
     let wrong_origin = key.assert_as(
         &challenge,
         &format!("http://localhost:{}", console.port()),
         UP | UV,
     );
-    let refused = as_ops
-        .post(format!("{base}/proposals/{}/sign", transfer.id))
-        .json(&sign(wrong_origin))
-        .send()
-        .await
-        .unwrap();
+    let refused = console_sign(
+        &as_ops,
+        &base,
+        &transfer.id,
+        "approve",
+        &payload,
+        &wrong_origin,
+    )
+    .await;
     assert_eq!(refused.status().as_u16(), 400);
     let said: serde_json::Value = refused.json().await.unwrap();
     assert!(
@@ -808,15 +803,12 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
         "{said}"
     );
     let right = key.assert_as(&challenge, &base, UP | UV);
-    let done: serde_json::Value = as_ops
-        .post(format!("{base}/proposals/{}/sign", transfer.id))
-        .json(&sign(right))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done: serde_json::Value =
+        console_sign(&as_ops, &base, &transfer.id, "approve", &payload, &right)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(done["ok"], true, "{done}");
     let p = c
         .get_proposal(pb::GetProposalRequest {

@@ -345,39 +345,22 @@ async fn start_inner<T: StateProvider>(
         std::fs::write(&path, text).unwrap();
         files.policy = path;
     }
+    let extras = Extras {
+        follow_lists,
+        oracles,
+        console,
+    };
     match Backend::from_env() {
         Backend::Sqlite => {
             let store = Arc::new(SqliteStore::open(cfg.store_path()).await.unwrap());
             let audit = Arc::new(AuditLog::open(&setup::audit_path(&cfg), audit_key()).unwrap());
             store.record_into(audit.clone()).unwrap();
-            assemble(
-                dir,
-                cfg,
-                files,
-                opts,
-                store,
-                audit,
-                follow_lists,
-                oracles,
-                console,
-            )
-            .await
+            assemble(dir, cfg, files, opts, store, audit, extras).await
         }
         Backend::Postgres => {
             let (store, audit) = postgres_store_and_log(postgres_url(dir)).await;
             store.record_into(audit.clone()).unwrap();
-            assemble(
-                dir,
-                cfg,
-                files,
-                opts,
-                store,
-                audit,
-                follow_lists,
-                oracles,
-                console,
-            )
-            .await
+            assemble(dir, cfg, files, opts, store, audit, extras).await
         }
     }
 }
@@ -415,8 +398,17 @@ pub fn postgres_url(dir: &Path) -> String {
     url
 }
 
+/// What [`start_inner`] adds to the demo's assembly.
+struct Extras {
+    /// Run the list tasks `signgate serve` runs.
+    follow_lists: bool,
+    /// Sanctions oracles asked beside the lists.
+    oracles: Vec<OracleConfig>,
+    /// The console's listener, when there is a console.
+    console: Option<TcpListener>,
+}
+
 /// The rest of [`start_inner`], for either store.
-#[allow(clippy::too_many_arguments, reason = "the pieces of one assembly")]
 async fn assemble<S: ProposalStore, T: StateProvider>(
     dir: &Path,
     cfg: GatewayConfig,
@@ -424,9 +416,11 @@ async fn assemble<S: ProposalStore, T: StateProvider>(
     opts: Options<T>,
     store: Arc<S>,
     audit: Arc<AuditLog>,
-    follow_lists: bool,
-    oracles: Vec<OracleConfig>,
-    console: Option<TcpListener>,
+    Extras {
+        follow_lists,
+        oracles,
+        console,
+    }: Extras,
 ) -> Running {
     // As `signgate serve`: a policy applied through Admin.ApplyPolicy wins over the file.
     let policy = setup::governed_policy(&cfg.data_dir, &files.policy, audit.clone()).unwrap();
