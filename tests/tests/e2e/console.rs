@@ -28,17 +28,25 @@ async fn start_with_console(dir: &Path) -> (Running, SocketAddr) {
     (gw, addr)
 }
 
-/// The demo DEMO transfer (needs approvals) and the Bybit transaction (denied), as alice.
-async fn two_proposals(gw: &Running) -> (pb::Proposal, pb::Proposal) {
-    let mut c = gw.client().await;
+/// The demo DEMO transfer of 7 base units by alice, which needs approvals.
+async fn demo_transfer(
+    c: &mut signgate_proto::v1::gateway_client::GatewayClient<tonic::transport::Channel>,
+) -> pb::Proposal {
     let transfer = submit(
-        &mut c,
+        c,
         demo::DEMO_SAFE,
         &token_transfer(demo::PAYEE, U256::from(7u64), 0),
         "alice",
     )
     .await;
     assert_eq!(state(&transfer), pb::ProposalState::NeedsApprovals);
+    transfer
+}
+
+/// The demo DEMO transfer (needs approvals) and the Bybit transaction (denied), as alice.
+async fn two_proposals(gw: &Running) -> (pb::Proposal, pb::Proposal) {
+    let mut c = gw.client().await;
+    let transfer = demo_transfer(&mut c).await;
     let fixture: serde_json::Value = serde_json::from_str(include_str!(
         "../../../simulator/tests/fixtures/evm/bybit.json"
     ))
@@ -690,14 +698,7 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
     let ops = pki.client("ops.signgate.test");
     let admin = pki.client("admin.signgate.test");
     let mut c = GatewayClient::new(mtls_channel(gw.addr.port(), &pki.ca_pem, &ops).await);
-    let transfer = submit(
-        &mut c,
-        demo::DEMO_SAFE,
-        &token_transfer(demo::PAYEE, U256::from(7u64), 0),
-        "alice",
-    )
-    .await;
-    assert_eq!(state(&transfer), pb::ProposalState::NeedsApprovals);
+    let transfer = demo_transfer(&mut c).await;
 
     // Every shape of `tests/fixtures/attacks/console/`, each with the answer it must get.
     let rogue = Pki::new("rogue ca");
