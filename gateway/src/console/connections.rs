@@ -28,6 +28,11 @@ use crate::{config::TlsFiles, server::auth::ConsolePeer};
 /// How long a browser has to finish the TLS handshake, and to send a request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Most browser connections open at once; one more is closed as soon as it is accepted. A
+/// handful of people use a console: this bounds what anyone who can reach the port (no
+/// certificate needed to open a TCP connection) can hold open.
+const MAX_CONNECTIONS: usize = 256;
+
 /// How long a stop waits for open requests (a live page's event stream ends with the
 /// gateway's watch streams) before it closes their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,6 +106,7 @@ pub async fn accept(
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     let connections = TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, addr) = tokio::select! {
             () = stopped.cancelled() => break,
@@ -115,11 +121,16 @@ pub async fn accept(
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%addr, "console: {MAX_CONNECTIONS} connections open; closing a new one");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
         let stopped = stopped.clone();
         connections.spawn(async move {
+            let _slot = slot;
             match acceptor {
                 None => serve(stream, ConsolePeer { addr, certs: None }, app, stopped).await,
                 Some(acceptor) => {

@@ -296,7 +296,15 @@ async fn only_readers(
         .console_caller(&browser.0, Permission::Gateway)
     {
         Ok(_) => next.run(req).await,
-        Err(status) => html::from_status(&status),
+        Err(status) => {
+            tracing::warn!(
+                browser = %browser.0.addr,
+                path = %req.uri().path(),
+                reason = status.message(),
+                "console: a browser whose certificate may not read was refused"
+            );
+            html::from_status(&status)
+        }
     }
 }
 
