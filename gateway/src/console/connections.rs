@@ -31,7 +31,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most browser connections open at once; one more is closed as soon as it is accepted. A
 /// handful of people use a console: this bounds what anyone who can reach the port (no
 /// certificate needed to open a TCP connection) can hold open.
-const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// How long a stop waits for open requests (a live page's event stream ends with the
 /// gateway's watch streams) before it closes their connections.

@@ -852,3 +852,43 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
         "{alerts:#?}"
     );
 }
+
+/// The console holds at most `MAX_CONNECTIONS` browser connections: anyone who can reach its
+/// port can open one without a certificate (or, in the demo, a request). One more is closed at
+/// once, and a slot frees when a connection ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_holds_a_bounded_number_of_connections() {
+    use signgate_gateway::console::connections::MAX_CONNECTIONS;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, addr) = start_with_console(dir.path()).await;
+    let mut idle = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Give the console time to accept them all.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let host = format!("localhost:{}", addr.port());
+    // Closed at once: whatever the write and read meet (end of stream, or a reset), no answer.
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /proposals HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let _ = extra.write_all(request.as_bytes()).await;
+    let mut refused = Vec::new();
+    let _ = extra.read_to_end(&mut refused).await;
+    assert!(
+        refused.is_empty(),
+        "a connection beyond the bound was served: {}",
+        String::from_utf8_lossy(&refused)
+    );
+    drop(idle);
+    let mut served = String::new();
+    for _ in 0..50 {
+        served = raw_get(addr, "/proposals", &host).await;
+        if !served.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    gw.stop().await;
+}
