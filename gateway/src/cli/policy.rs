@@ -94,7 +94,8 @@ pub enum PolicyCommand {
     Enrolment {
         /// The signed request (JSON), as the console's enrolment page shows it.
         file: PathBuf,
-        /// The console's origin the key was enrolled from. Repeatable.
+        /// The console's origin the key was enrolled from: the demo's `http://localhost:PORT`,
+        /// or in production `console.url` (`https://console.example:8443`). Repeatable.
         #[arg(long, value_name = "URL", default_value = "http://localhost:8080")]
         origin: Vec<String>,
     },
