@@ -823,6 +823,7 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
         "{:?}",
         p.approvals
     );
+    enrol_in_production(&as_ops, &base, dir.path()).await;
     gw.stop().await;
 
     // Every console call was observed as the browser's own: its certificate, its identity. The
@@ -851,6 +852,90 @@ async fn under_mutual_tls_the_console_shows_each_browser_what_its_certificate_ma
                 && a["subject"]["certificate"] == direct.as_str()),
         "{alerts:#?}"
     );
+}
+
+/// Enrolment at the production console `base`: the key is bound to the console's name, a
+/// registration made at the demo's origin is refused, and the admins' offline check of the
+/// signed request passes with the production origin and fails with the demo's.
+async fn enrol_in_production(http: &reqwest::Client, base: &str, dir: &Path) {
+    use base64::Engine as _;
+    use signgate_webauthn::testing::{Authenticator, UP, UV, client_data};
+
+    let decode = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let mut key = Authenticator::es256(48).for_rp("localhost");
+    let options: serde_json::Value = http
+        .get(format!("{base}/enrol/options?operator=dave"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["rp_id"], "localhost", "{options}");
+    let challenge = decode(&options["challenge"]);
+    let (attestation, _) = key.register_none(&challenge);
+    let register = |origin: String| {
+        let credential: serde_json::Value = serde_json::from_str(&key.registration_json(
+            &attestation,
+            &client_data("webauthn.create", &challenge, &origin),
+        ))
+        .unwrap();
+        http.post(format!("{base}/enrol")).json(&serde_json::json!({
+            "operator": "dave",
+            "requested_at_ms": options["requested_at_ms"],
+            "credential": credential,
+        }))
+    };
+    let demo_origin = base.replace("https://", "http://");
+    let refused = register(demo_origin.clone()).send().await.unwrap();
+    assert_eq!(
+        refused.status().as_u16(),
+        400,
+        "a registration at the demo's origin"
+    );
+    let registered: serde_json::Value = register(base.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(registered["ok"], true, "{registered}");
+    let proof = key.assert_as(&decode(&registered["challenge"]), base, UP | UV);
+    let proven: serde_json::Value = http
+        .post(format!("{base}/enrol/proof"))
+        .json(&serde_json::json!({
+            "request": registered["request"],
+            "proof": serde_json::from_str::<serde_json::Value>(&proof.to_json()).unwrap(),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proven["ok"], true, "{proven}");
+    let file = dir.join("enrolment.json");
+    std::fs::write(&file, proven["signed_request"].to_string()).unwrap();
+    let check = |origin: &str| {
+        signgate_gateway::cli::Cli::try_parse_from([
+            "signgate",
+            "policy",
+            "enrolment",
+            file.to_str().unwrap(),
+            "--origin",
+            origin,
+        ])
+        .unwrap()
+        .run()
+        .unwrap()
+    };
+    assert_eq!(check(base), ExitCode::SUCCESS);
+    assert_ne!(check(&demo_origin), ExitCode::SUCCESS);
 }
 
 /// The console holds at most `MAX_CONNECTIONS` browser connections: anyone who can reach its
