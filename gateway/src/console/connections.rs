@@ -97,7 +97,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, ConsoleTlsEr
 }
 
 /// Accepts connections on `listener` until `stopped`, serving `app` on each (over TLS with
-/// `tls`, else plain), then drains what is open for at most [`DRAIN_TIMEOUT`].
+/// `tls`, else plain), then drains what is open for at most `DRAIN_TIMEOUT` (5 s).
 pub async fn accept(
     listener: TcpListener,
     app: axum::Router,

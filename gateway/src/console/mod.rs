@@ -4,7 +4,7 @@
 //! # Where its data comes from
 //!
 //! - **Proposals** through the gateway's own gRPC services, called in process on behalf of the
-//!   browser ([`Browser`]): every page is built from the calls `signgate status` makes
+//!   browser (`Browser`): every page is built from the calls `signgate status` makes
 //!   (`GetProposal`, `ListProposals`), and live updates follow `WatchProposal`. Each call
 //!   passes the same interceptor, call observation (the anomaly rules count reads) and metrics
 //!   as a network client's, decided on the browser's own connection: its address and, under
