@@ -45,8 +45,22 @@ async function holder(browser, options = {}) {
   return { context, page, cdp, authenticatorId, errors };
 }
 
+// Opens `url` in `page`. A proposal page reloads itself when WatchProposal reports a change,
+// and a reload that starts while we navigate aborts our navigation (net::ERR_ABORTED): then
+// let the page settle and go again.
+async function visit(page, url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goto(url);
+    } catch (e) {
+      if (attempt >= 5 || !/ERR_ABORTED|interrupted by another navigation/.test(String(e))) throw e;
+      await page.waitForLoadState("load").catch(() => {});
+    }
+  }
+}
+
 async function enrol(h, operator) {
-  await h.page.goto(`${base}/enrol`);
+  await visit(h.page, `${base}/enrol`);
   await h.page.fill("#operator", operator);
   await h.page.click("#enrol-button");
   await h.page.waitForSelector("#enrolled:not([hidden])", { timeout: 20000 });
@@ -100,7 +114,7 @@ try {
   check((await nextLine()) === "GO", "the policy change that adds both keys was applied");
 
   // Phase 2: refusals first, each with the gateway's reason.
-  await bob.page.goto(`${base}/proposals/${demo}`);
+  await visit(bob.page, `${base}/proposals/${demo}`);
   await bob.page.screenshot({ path: join(out, "webauthn-before.png"), fullPage: true });
   const foreign = await signVia(bob, other, demo);
   check(foreign.status === 400 && /challenge/i.test(foreign.body.message), `an assertion for another proposal's statement is refused: ${foreign.status} ${foreign.body.message}`);
@@ -111,7 +125,7 @@ try {
     authenticatorId: lax.authenticatorId,
     credential: { ...exported, signCount: 1000 },
   });
-  await lax.page.goto(`${base}/proposals/${demo}`);
+  await visit(lax.page, `${base}/proposals/${demo}`);
   const bobId = exported.credentialId.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const noUv = await signVia(lax, demo, demo, "discouraged", null, bobId);
   check(noUv.status === 400 && /verif/i.test(noUv.body.message), `an assertion without user verification is refused: ${noUv.status} ${noUv.body.message}`);
@@ -125,10 +139,10 @@ try {
   // The console relayed by a look-alike site on another origin: bob's key signs there (the
   // relying party is still localhost), so the browser writes the relay's origin, which the
   // gateway does not accept.
-  await bob.page.goto(`${phish}/proposals/${demo}`);
+  await visit(bob.page, `${phish}/proposals/${demo}`);
   const phished = await signVia(bob, demo, demo);
   check(phished.status === 400 && /origin/.test(phished.body.message), `an assertion made on another origin (a phishing relay) is refused: ${phished.status} ${phished.body.message}`);
-  await bob.page.goto(`${base}/proposals/${demo}`);
+  await visit(bob.page, `${base}/proposals/${demo}`);
   // A copy of bob's key whose counter lags: a cloned authenticator.
   const { credentials } = await bob.cdp.send("WebAuthn.getCredentials", { authenticatorId: bob.authenticatorId });
   const clone = await holder(browser);
@@ -136,13 +150,13 @@ try {
     authenticatorId: clone.authenticatorId,
     credential: { ...credentials[0], signCount: 0 },
   });
-  await clone.page.goto(`${base}/proposals/${demo}`);
+  await visit(clone.page, `${base}/proposals/${demo}`);
   const cloned = await signVia(clone, demo, demo);
   check(cloned.status === 403 && /cloned/.test(cloned.body.message), `a decreasing signature counter is refused: ${cloned.status} ${cloned.body.message}`);
 
   // Then both approve through the page's buttons.
   for (const [name, h] of [["bob", bob], ["carol", carol]]) {
-    await h.page.goto(`${base}/proposals/${demo}`);
+    await visit(h.page, `${base}/proposals/${demo}`);
     // The answer shows, or the page reloads at once because WatchProposal saw the change.
     const reloaded = h.page.waitForEvent("load", { timeout: 20000 }).then(() => "(page reloaded on the change)");
     await h.page.click("#approve-button");
@@ -152,13 +166,13 @@ try {
     const said = await Promise.race([reloaded, answered]).catch((e) => `no answer: ${e.message}`);
     check(!/Refused/.test(said), `${name} approves with the page's button: ${said}`);
   }
-  await carol.page.goto(`${base}/proposals/${demo}`);
+  await visit(carol.page, `${base}/proposals/${demo}`);
   const text = await carol.page.locator("main").innerText();
   check(/APPROVED/.test(text), "the proposal is Approved on the page");
   check((await carol.page.locator("#approve-button").count()) === 0, "an approved proposal offers no approve button");
   await carol.page.screenshot({ path: join(out, "webauthn-after.png"), fullPage: true });
   // The admin's page shows both security keys, with their relying party.
-  await carol.page.goto(`${base}/admin/operators`);
+  await visit(carol.page, `${base}/admin/operators`);
   const ops = await carol.page.locator("main").innerText();
   check((ops.match(/\(relying party localhost\)/g) || []).length === 2, `the operators page lists both security keys: ${ops}`);
   for (const [name, h] of [["bob", bob], ["carol", carol]]) {
