@@ -624,17 +624,7 @@ fn a_signed_enrolment_request_checks_offline_and_a_tampered_one_does_not() {
     let run = |signed: &SignedEnrolment, origin: &str| {
         let file = dir.path().join("request.json");
         std::fs::write(&file, serde_json::to_string(signed).unwrap()).unwrap();
-        signgate_gateway::cli::Cli::try_parse_from([
-            "signgate",
-            "policy",
-            "enrolment",
-            file.to_str().unwrap(),
-            "--origin",
-            origin,
-        ])
-        .unwrap()
-        .run()
-        .unwrap()
+        enrolment_check(&file, origin)
     };
     assert_eq!(run(&signed, ORIGIN), ExitCode::SUCCESS);
     assert!(signed.request.policy_key().contains("webauthn = { id = "));
@@ -921,21 +911,24 @@ async fn enrol_in_production(http: &reqwest::Client, base: &str, dir: &Path) {
     assert_eq!(proven["ok"], true, "{proven}");
     let file = dir.join("enrolment.json");
     std::fs::write(&file, proven["signed_request"].to_string()).unwrap();
-    let check = |origin: &str| {
-        signgate_gateway::cli::Cli::try_parse_from([
-            "signgate",
-            "policy",
-            "enrolment",
-            file.to_str().unwrap(),
-            "--origin",
-            origin,
-        ])
-        .unwrap()
-        .run()
-        .unwrap()
-    };
-    assert_eq!(check(base), ExitCode::SUCCESS);
-    assert_ne!(check(&demo_origin), ExitCode::SUCCESS);
+    assert_eq!(enrolment_check(&file, base), ExitCode::SUCCESS);
+    assert_ne!(enrolment_check(&file, &demo_origin), ExitCode::SUCCESS);
+}
+
+/// `signgate policy enrolment FILE --origin ORIGIN`: the admins' offline check of a signed
+/// enrolment request.
+fn enrolment_check(file: &Path, origin: &str) -> ExitCode {
+    signgate_gateway::cli::Cli::try_parse_from([
+        "signgate",
+        "policy",
+        "enrolment",
+        file.to_str().unwrap(),
+        "--origin",
+        origin,
+    ])
+    .unwrap()
+    .run()
+    .unwrap()
 }
 
 /// The console holds at most `MAX_CONNECTIONS` browser connections: anyone who can reach its
