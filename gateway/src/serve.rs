@@ -521,7 +521,7 @@ fn start_console(
         }
         Transport::MutualTls(files) => Some(crate::console::connections::server_config(files)?),
     };
-    let site = crate::console::Site::new(cfg.console_url.as_ref(), local);
+    let site = crate::config::ConsoleSite::new(cfg.console_url.as_ref(), local);
     let url = match &cfg.console_url {
         Some(url) => url.origin.clone(),
         // Security keys are scoped to `localhost`, not to an IP address: say which to open.

@@ -19,7 +19,7 @@ pub use raw::{
     RawPostgres, RawSanctionsList, RawServer, RawSigner, RawStore, RawTls, RawWebhook,
 };
 pub use typed::{
-    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, ConsoleUrl, GatewayConfig, Limits,
+    AccessLists, AuditSettings, CHAINALYSIS_ORACLE, ConsoleSite, ConsoleUrl, GatewayConfig, Limits,
     OracleConfig, PipelineSources, PostgresSettings, RemoteSource, SanctionsListConfig,
     SignerEndpoint, StateConfig, StoreBackend, TlsFiles, Transport, WebhookSettings,
 };

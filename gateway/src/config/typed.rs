@@ -66,15 +66,51 @@ impl GatewayConfig {
     ///
     /// Under mutual TLS: the one origin of `console.url`.
     pub fn console_origins(&self) -> Vec<String> {
-        if let Some(url) = &self.console_url {
-            return vec![url.origin.clone()];
-        }
         match self.console_listen {
-            Some(addr) if addr.port() != 0 => vec![
-                format!("http://localhost:{}", addr.port()),
-                format!("http://{addr}"),
-            ],
+            Some(addr) if self.console_url.is_some() || addr.port() != 0 => {
+                ConsoleSite::new(self.console_url.as_ref(), addr).origins
+            }
             _ => Vec::new(),
+        }
+    }
+}
+
+/// Where browsers reach the console and what they write into what a security key signs there:
+/// one derivation for the console (which answers these hosts) and the pipeline (which accepts
+/// assertions from these origins only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSite {
+    /// `Host` header values the console answers.
+    pub hosts: Vec<String>,
+    /// Origins browsers put into WebAuthn's client data here.
+    pub origins: Vec<String>,
+    /// The relying party id of security keys enrolled here.
+    pub rp_id: String,
+}
+
+impl ConsoleSite {
+    /// The console at `url` (mutual TLS), or on the loopback address `local` (the demo:
+    /// `http://localhost:PORT`, the name security keys accept as a relying party, and the
+    /// address itself).
+    pub fn new(url: Option<&ConsoleUrl>, local: SocketAddr) -> Self {
+        match url {
+            Some(url) => Self {
+                hosts: url.hosts(),
+                origins: vec![url.origin.clone()],
+                rp_id: url.host.clone(),
+            },
+            None => {
+                let mut hosts = Vec::new();
+                if local.ip().is_loopback() {
+                    hosts.push(format!("localhost:{}", local.port()));
+                }
+                hosts.push(local.to_string());
+                Self {
+                    origins: hosts.iter().map(|h| format!("http://{h}")).collect(),
+                    hosts,
+                    rp_id: "localhost".to_owned(),
+                }
+            }
         }
     }
 }

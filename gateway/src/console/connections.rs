@@ -15,12 +15,13 @@ use rustls::{
     RootCertStore, ServerConfig, crypto::ring::default_provider, server::WebPkiClientVerifier,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+use tokio::task::JoinSet;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpListener,
 };
 use tokio_rustls::TlsAcceptor;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::{config::TlsFiles, server::auth::ConsolePeer};
@@ -105,7 +106,8 @@ pub async fn accept(
     stopped: CancellationToken,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
-    let connections = TaskTracker::new();
+    // A set, not a tracker: what is still open after the drain is aborted when it drops.
+    let mut connections = JoinSet::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, addr) = tokio::select! {
@@ -121,6 +123,8 @@ pub async fn accept(
                 }
             },
         };
+        // Reap the connections that ended, so the set holds only open ones.
+        while connections.try_join_next().is_some() {}
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%addr, "console: {MAX_CONNECTIONS} connections open; closing a new one");
             continue;
@@ -157,12 +161,13 @@ pub async fn accept(
             }
         });
     }
-    connections.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
-        .await
-        .is_err()
-    {
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!("console: connections still open after the drain; closing them");
+        connections.shutdown().await;
     }
 }
 

@@ -39,7 +39,7 @@ mod html;
 mod proposal_pages;
 mod signing;
 
-use std::{convert::Infallible, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{convert::Infallible, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -57,7 +57,7 @@ use tonic::service::Routes;
 use crate::{
     audit::AuditLog,
     clock::SharedClock,
-    config::ConsoleUrl,
+    config::ConsoleSite,
     server::auth::{Authorizer, ConsolePeer, Permission},
 };
 
@@ -72,44 +72,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// How long one gRPC call of a page may take before the page says the gateway is unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where browsers reach the console, and what they write into what a security key signs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Site {
-    /// `Host` header values the console answers.
-    hosts: Vec<String>,
-    /// Origins browsers put into WebAuthn's client data here.
-    origins: Vec<String>,
-    /// The relying party id of security keys enrolled here.
-    rp_id: String,
-}
-
-impl Site {
-    /// The console at `url` (mutual TLS), or on the loopback address `local` (the demo:
-    /// `http://localhost:PORT`, the name security keys accept, and the address itself).
-    pub fn new(url: Option<&ConsoleUrl>, local: SocketAddr) -> Self {
-        match url {
-            Some(url) => Self {
-                hosts: url.hosts(),
-                origins: vec![url.origin.clone()],
-                rp_id: url.host.clone(),
-            },
-            None => {
-                let hosts = accepted_hosts(local);
-                Self {
-                    origins: hosts.iter().map(|h| format!("http://{h}")).collect(),
-                    hosts,
-                    rp_id: "localhost".to_owned(),
-                }
-            }
-        }
-    }
-
-    /// The origins a security key's assertion may name.
-    pub fn origins(&self) -> &[String] {
-        &self.origins
-    }
-}
-
 /// What every page handler reads.
 #[derive(Clone)]
 pub struct Console {
@@ -120,7 +82,7 @@ pub struct Console {
     authorizer: Authorizer,
     audit: Option<Arc<AuditLog>>,
     clock: SharedClock,
-    site: Arc<Site>,
+    site: Arc<ConsoleSite>,
 }
 
 impl std::fmt::Debug for Console {
@@ -140,7 +102,7 @@ impl Console {
         authorizer: Authorizer,
         audit: Option<Arc<AuditLog>>,
         clock: SharedClock,
-        site: Site,
+        site: ConsoleSite,
     ) -> Self {
         Self {
             services,
@@ -306,18 +268,6 @@ async fn only_readers(
             html::from_status(&status)
         }
     }
-}
-
-/// The `Host` values a browser sends for the console's address: `localhost` with its port
-/// (the name security keys can be used under) and, on loopback, the address itself.
-fn accepted_hosts(local: SocketAddr) -> Vec<String> {
-    let port = local.port();
-    let mut hosts = Vec::new();
-    if local.ip().is_loopback() {
-        hosts.push(format!("localhost:{port}"));
-    }
-    hosts.push(local.to_string());
-    hosts
 }
 
 /// Refuses a request whose `Host` is not the console's own: what a page on another site

@@ -20,7 +20,7 @@ use crate::{
     call_facts, call_span,
     domain::{Caller, Statement, StatementSignature},
     error::GatewayError,
-    store::{ApprovalKind, ProposalRecord, ProposalStore, StoreError, StoredProposal},
+    store::{ApprovalKind, ProposalRecord, ProposalStore, StoredProposal},
 };
 
 /// Re-evaluations attempted when a concurrent change moves the proposal's revision.
@@ -233,8 +233,7 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
         events.push(records::decision(trigger, &evaluation, &ev));
         let judged_call = observed.is_some();
         let change = p.commit(events, |audit| async {
-            let stored = p
-                .store
+            p.store
                 .add_approval_observed(
                     audit,
                     (r.id.clone(), r.revision),
@@ -243,14 +242,9 @@ pub(super) async fn act<S: ProposalStore, T: StateProvider>(
                     (decision, state),
                     observed,
                 )
-                .await;
-            // Another approval with the same security key was stored since the early check
-            // (a clone used at the same moment): refused as the early check refuses it.
-            if let Err(StoreError::CounterNotAbove { previous, counter }) = &stored {
-                call_facts::record_refusal(RefusalKind::ClonedAuthenticator);
-                tracing::warn!(%operator, previous, counter, "WebAuthn signature counter did not increase");
-            }
-            stored
+                .await
+                // A clone used at the same moment on another proposal lands here.
+                .inspect_err(|e| super::webauthn::note_counter_refusal(&operator, e))
         });
         let committed = judged::in_turn(turn, change, |_| true).await;
         if judged_call && committed.is_ok() {

@@ -13,12 +13,16 @@ use alloy_primitives::FixedBytes;
 use signgate_policy::{Policy, anomaly::RefusalKind};
 use signgate_proto::envelope::{APPROVAL_CONTEXT, webauthn_challenge};
 use signgate_webauthn::{
-    Assertion, AssertionExpected, Credential, VerifiedAssertion, check_counter, verify_assertion,
+    Assertion, AssertionExpected, Credential, VerifiedAssertion, verify_assertion,
 };
 
 use signgate_audit::record::WebAuthnApproval;
 
-use crate::{call_facts, error::GatewayError, store::ProposalStore};
+use crate::{
+    call_facts,
+    error::GatewayError,
+    store::{ProposalStore, StoreError, counter_above},
+};
 
 /// What an assertion is checked against apart from the credential: the challenge of the
 /// statement and the console's origins; user verification is always required.
@@ -69,14 +73,11 @@ pub(super) async fn signer<S: ProposalStore>(
         call_facts::record_refusal(RefusalKind::ForgedSignature);
         GatewayError::invalid(f.clone(), e.to_string())
     })?;
-    let previous = highest_counter(store, key.public_key.0).await?;
-    check_counter(previous, verified.counter).map_err(|e| {
-        call_facts::record_refusal(RefusalKind::ClonedAuthenticator);
-        tracing::warn!(operator = %operator.id, %e, "WebAuthn signature counter did not increase");
-        GatewayError::PermissionDenied(format!(
-            "{f}: {e}; the approval is refused (if this is the only copy of the key, re-enrol \
-             it)"
-        ))
+    // Early, before any work; the store checks again in the transaction that stores.
+    let stored = store.signatures_by_key(key.public_key.0).await?;
+    counter_above(stored.iter().map(Vec::as_slice), verified.counter).map_err(|e| {
+        note_counter_refusal(&operator.id, &e);
+        GatewayError::from(e)
     })?;
     Ok((
         key.public_key,
@@ -90,14 +91,15 @@ pub(super) async fn signer<S: ProposalStore>(
     ))
 }
 
-/// The highest signature counter among the stored assertions of the credential whose key id is
-/// `key` (`None`: none stored).
-async fn highest_counter<S: ProposalStore>(
-    store: &S,
-    key: [u8; 32],
-) -> Result<Option<u32>, GatewayError> {
-    let stored = store.signatures_by_key(key).await?;
-    Ok(crate::store::highest_counter(
-        stored.iter().map(Vec::as_slice),
-    ))
+/// Notes a lagging counter (the store's [`counter_above`] refused it, early or in the storing
+/// transaction) as a `cloned_authenticator` refusal for the anomaly rules. Any other store
+/// error (an unreadable stored assertion) is the store's fault, not the caller's.
+pub(super) fn note_counter_refusal(
+    operator: &signgate_policy::operators::OperatorId,
+    e: &StoreError,
+) {
+    if let StoreError::CounterNotAbove(why) = e {
+        call_facts::record_refusal(RefusalKind::ClonedAuthenticator);
+        tracing::warn!(%operator, %why, "WebAuthn signature counter did not increase");
+    }
 }

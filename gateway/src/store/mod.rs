@@ -17,7 +17,7 @@ mod columns;
 pub mod postgres;
 pub mod profiles;
 mod rules;
-pub use rules::highest_counter;
+pub use rules::{counter_above, highest_counter};
 pub mod schema;
 pub mod sqlite;
 
@@ -92,16 +92,8 @@ pub enum StoreError {
     /// showed: a copy of the key (or a replay) lagging behind the original. Checked in the
     /// transaction that stores the approval, so two approvals racing with one cloned key cannot
     /// both be stored; nothing was written.
-    #[error(
-        "the security key's signature counter {counter} is not above {previous}, the highest it \
-         showed before: a cloned authenticator or a replayed assertion"
-    )]
-    CounterNotAbove {
-        /// The highest counter among the key's stored assertions.
-        previous: u32,
-        /// This assertion's counter.
-        counter: u32,
-    },
+    #[error(transparent)]
+    CounterNotAbove(#[from] signgate_webauthn::CounterError),
     /// Another policy was put in force (through another replica) after this change was
     /// decided; nothing was written. The replica adopts the new policy and the caller retries.
     #[error(
@@ -348,7 +340,7 @@ impl From<StoreError> for GatewayError {
             e @ StoreError::InvalidTransition { .. } => Self::FailedPrecondition(e.to_string()),
             e @ StoreError::StaleRevision { .. } => Self::Aborted(e.to_string()),
             e @ StoreError::DuplicateApproval { .. } => Self::FailedPrecondition(e.to_string()),
-            e @ StoreError::CounterNotAbove { .. } => Self::PermissionDenied(format!(
+            e @ StoreError::CounterNotAbove(_) => Self::PermissionDenied(format!(
                 "{e}; the approval is refused (if this is the only copy of the key, re-enrol it)"
             )),
             StoreError::BadPageToken => {

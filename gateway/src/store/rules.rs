@@ -11,27 +11,42 @@ use super::{
 };
 
 /// The highest signature counter among a security key's stored assertions (`stored`: the
-/// signatures of every approval made with the key's id; `None` before any). One reading for
-/// the pipeline's early refusal and the store's check in the transaction that stores.
-pub fn highest_counter<'a>(stored: impl IntoIterator<Item = &'a [u8]>) -> Option<u32> {
-    stored
-        .into_iter()
-        .filter_map(|bytes| signgate_webauthn::Assertion::from_bytes(bytes).ok())
-        .filter_map(|a| signgate_webauthn::authenticator_data::counter_of(a.authenticator_data()))
-        .max()
+/// signatures of every approval made with the key's id; `None` before any).
+///
+/// A stored signature that is not a readable assertion with a counter is an error, never
+/// skipped: skipping the highest one (a row edited in the database, a format the reader no
+/// longer takes) would let a lagging clone pass.
+pub fn highest_counter<'a>(
+    stored: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Option<u32>, StoreError> {
+    let mut highest = None;
+    for bytes in stored {
+        let counter = signgate_webauthn::Assertion::from_bytes(bytes)
+            .ok()
+            .and_then(|a| signgate_webauthn::authenticator_data::counter_of(a.authenticator_data()))
+            .ok_or_else(|| {
+                StoreError::Corrupt(
+                    "a stored approval of a security key is not a readable assertion; its \
+                     counter cannot be checked"
+                        .to_owned(),
+                )
+            })?;
+        highest = highest.max(Some(counter));
+    }
+    Ok(highest)
 }
 
 /// Whether an assertion with `counter` may be stored beside `stored` (the key's stored
-/// signatures): the counter rule of [`signgate_webauthn::check_counter`].
-pub(super) fn counter_above<'a>(
+/// signatures): the counter rule of [`signgate_webauthn::check_counter`] on their highest. One
+/// rule for the pipeline's early refusal and the store's check in the transaction that stores.
+pub fn counter_above<'a>(
     stored: impl IntoIterator<Item = &'a [u8]>,
     counter: u32,
 ) -> Result<(), StoreError> {
-    let previous = highest_counter(stored);
-    signgate_webauthn::check_counter(previous, counter).map_err(|_| StoreError::CounterNotAbove {
-        previous: previous.unwrap_or_default(),
+    Ok(signgate_webauthn::check_counter(
+        highest_counter(stored)?,
         counter,
-    })
+    )?)
 }
 
 /// The record a new proposal is stored as (revision 1, created and updated at its creation,

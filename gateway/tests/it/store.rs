@@ -349,10 +349,10 @@ async fn a_security_key_counter_must_rise_even_when_two_replicas_race<B: Backend
     assert!(
         matches!(
             refused[0],
-            StoreError::CounterNotAbove {
+            StoreError::CounterNotAbove(signgate_webauthn::CounterError::NotIncreasing {
                 previous: 5,
-                counter: 5
-            }
+                now: 5
+            })
         ),
         "{}",
         refused[0]
@@ -374,7 +374,7 @@ async fn a_security_key_counter_must_rise_even_when_two_replicas_race<B: Backend
             .await
             .unwrap_err();
         assert!(
-            matches!(err, StoreError::CounterNotAbove { .. }),
+            matches!(err, StoreError::CounterNotAbove(_)),
             "{counter}: {err}"
         );
     }
@@ -384,13 +384,28 @@ async fn a_security_key_counter_must_rise_even_when_two_replicas_race<B: Backend
         Some(6),
         "both replicas read what either stored"
     );
+    // A stored assertion made unreadable (the database edited behind the gateway's back) is
+    // not skipped, which would drop its counter: the next approval with the key is refused.
+    backend
+        .tamper(
+            &one,
+            &format!(
+                "UPDATE approvals SET signature = payload WHERE public_key = '{}'",
+                hex::encode(key_id)
+            ),
+        )
+        .await;
+    let err = approve(one.clone(), p3.id.clone(), signed(100), 100)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
 
 /// The highest counter among the stored assertions of `key`, as the pipeline's early check
 /// reads it.
 async fn highest_counter_of<S: ProposalStore>(store: &S, key: [u8; 32]) -> Option<u32> {
     let stored = store.signatures_by_key(key).await.unwrap();
-    signgate_gateway::store::highest_counter(stored.iter().map(Vec::as_slice))
+    signgate_gateway::store::highest_counter(stored.iter().map(Vec::as_slice)).unwrap()
 }
 
 on_both_backends!(backend: restart_keeps_proposals_approvals_and_reservations);
