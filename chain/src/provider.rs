@@ -197,11 +197,17 @@ impl<T: StateSource + Send + Sync + 'static> PinnedState for FixedPin<T> {
         safe: Address,
         _prefetch: Vec<Address>,
     ) -> Result<SafeFacts, ChainError> {
-        let state = self.state.clone();
-        tokio::task::spawn_blocking(move || fixed_facts(state.as_ref(), safe))
-            .await
-            .map_err(|_| ChainError::Task)?
-            .map_err(|e| ChainError::Source(format!("reading Safe {safe}: {e}")))
+        let facts = if self.state.in_memory() {
+            // A few dozen reads from memory, bounded by the lists' maximum length: less than
+            // the blocking pool's round trip.
+            fixed_facts(self.state.as_ref(), safe)
+        } else {
+            let state = self.state.clone();
+            tokio::task::spawn_blocking(move || fixed_facts(state.as_ref(), safe))
+                .await
+                .map_err(|_| ChainError::Task)?
+        };
+        facts.map_err(|e| ChainError::Source(format!("reading Safe {safe}: {e}")))
     }
 
     async fn run<R, F>(&self, f: F) -> Result<R, ChainError>

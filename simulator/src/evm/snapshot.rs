@@ -261,4 +261,9 @@ impl StateSource for Snapshot {
     fn kind(&self) -> StateSourceKind {
         StateSourceKind::Snapshot
     }
+
+    /// A snapshot is held in memory whole (loaded and checked before it serves).
+    fn in_memory(&self) -> bool {
+        true
+    }
 }

@@ -114,6 +114,14 @@ pub trait StateSource: DatabaseRef<Error = StateError> + Sync {
     fn block(&self) -> BlockInfo;
     /// What kind of source this is (for the report).
     fn kind(&self) -> StateSourceKind;
+    /// Whether every read is answered from memory and can never wait on I/O. A caller may then
+    /// make a short, bounded set of reads (a Safe's owners, modules and settings) on its own
+    /// task instead of a thread pool's, whose round trip costs more than those reads. A
+    /// source that may wait (the network, a disk) keeps the default, `false`, and is read
+    /// where a stalled read cannot hold up anything else.
+    fn in_memory(&self) -> bool {
+        false
+    }
 }
 
 /// Reads through to a source and refuses once the simulation deadline has passed, so a slow RPC

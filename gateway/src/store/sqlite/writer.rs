@@ -151,7 +151,7 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
         }
         return;
     };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             for job in batch {
@@ -162,9 +162,16 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
     };
     let mut done: Vec<(Box<dyn Job>, Vec<ProposalChange>)> = Vec::with_capacity(batch.len());
     let mut staged_all: Vec<Staged> = Vec::new();
+    // Set when a change could not be rolled back to its savepoint: the transaction may hold
+    // part of it, so nothing of the batch commits.
+    let mut broken: Option<String> = None;
     for mut job in batch {
+        if let Some(why) = &broken {
+            job.finish(Err(unrolled(why)));
+            continue;
+        }
         let audit = job.take_audit();
-        let sp = match tx.savepoint() {
+        let sp = match Savepoint::open(&tx) {
             Ok(sp) => sp,
             Err(e) => {
                 job.finish(Err(StoreError::Unavailable(e.to_string())));
@@ -172,58 +179,68 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
             }
         };
         let staged = if audit.is_empty() {
-            None
+            Ok(None)
         } else {
             match (writer.as_mut(), &no_writer) {
-                (Some(w), _) => match w.stage(&sp, &audit) {
-                    Ok(staged) => Some(staged),
-                    Err(e) => {
-                        drop(sp);
-                        job.finish(Err(StoreError::Unrecorded(e.to_string())));
-                        continue;
-                    }
-                },
-                (None, why) => {
-                    drop(sp);
-                    let why = why.clone().unwrap_or_default();
-                    job.finish(Err(StoreError::Unrecorded(why)));
-                    continue;
-                }
+                (Some(w), _) => w
+                    .stage(&sp, &audit)
+                    .map(Some)
+                    .map_err(|e| StoreError::Unrecorded(e.to_string())),
+                (None, why) => Err(StoreError::Unrecorded(why.clone().unwrap_or_default())),
             }
         };
-        let ran = job.run(&sp);
-        let ran = match ran {
-            Ok(changes) if !job.took_effect() => {
-                // Nothing changed: the savepoint rolls back (on drop), records included, and
-                // the caller still gets its answer once the batch has committed.
-                drop(sp);
-                if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
-                    w.unstage(s);
+        let staged = match staged {
+            Ok(staged) => staged,
+            Err(e) => {
+                if let Err(rb) = sp.roll_back() {
+                    broken = Some(rb.to_string());
                 }
+                job.finish(Err(e));
+                continue;
+            }
+        };
+        let ran = match job.run(&sp) {
+            // Nothing changed: the savepoint rolls back, records included, and the caller
+            // still gets its answer once the batch has committed.
+            Ok(changes) if !job.took_effect() => Ran::NoEffect(changes),
+            Ok(changes) => match sp.release() {
+                Ok(()) => Ran::Kept(changes),
+                Err(e) => Ran::Failed(StoreError::Unavailable(e.to_string())),
+            },
+            Err(e) => Ran::Failed(e),
+        };
+        let ran = match ran {
+            Ran::Kept(changes) => {
+                staged_all.extend(staged);
                 done.push((job, changes));
                 continue;
             }
-            ran => ran,
+            other => other,
         };
-        let ran = ran.and_then(|changes| {
-            sp.commit()
-                .map(|()| changes)
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-        });
-        match ran {
-            Ok(changes) => {
-                staged_all.extend(staged);
-                done.push((job, changes));
-            }
-            Err(e) => {
-                // The savepoint rolled back (on drop), records included: the next job's
-                // records take their positions.
-                if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
-                    w.unstage(s);
-                }
-                job.finish(Err(e));
-            }
+        // Rolled back, records included: the next change's records take their positions.
+        if let Err(rb) = sp.roll_back() {
+            broken = Some(rb.to_string());
         }
+        if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
+            w.unstage(s);
+        }
+        match ran {
+            Ran::NoEffect(changes) => done.push((job, changes)),
+            Ran::Failed(e) => job.finish(Err(e)),
+            Ran::Kept(_) => {}
+        }
+    }
+    if let Some(why) = broken {
+        drop(tx);
+        if let Some(w) = writer
+            && !staged_all.is_empty()
+        {
+            w.poison();
+        }
+        for (job, _) in done {
+            job.finish(Err(unrolled(&why)));
+        }
+        return;
     }
     match tx.commit() {
         Ok(()) => {
@@ -248,5 +265,60 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
                 job.finish(Err(StoreError::Unrecorded(e.to_string())));
             }
         }
+    }
+}
+
+/// What one change did inside its savepoint.
+enum Ran {
+    /// It took effect; its savepoint is released into the batch.
+    Kept(Vec<ProposalChange>),
+    /// It ran but changed nothing (its value says so); rolled back, the caller answered.
+    NoEffect(Vec<ProposalChange>),
+    /// It failed; rolled back, the caller told why.
+    Failed(StoreError),
+}
+
+/// Why every change of a batch failed after one of them could not be rolled back.
+fn unrolled(why: &str) -> StoreError {
+    StoreError::Unavailable(format!(
+        "a change of this batch could not be rolled back to its savepoint ({why}); nothing of \
+         the batch was stored"
+    ))
+}
+
+/// One change's savepoint, through the connection's statement cache: rusqlite's savepoints
+/// parse their SQL at every use, which was three parses per change on the one writer thread.
+/// It has no `Drop`: the writer ends each savepoint itself, and a rollback that fails voids
+/// the whole batch instead of being ignored.
+struct Savepoint<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Savepoint<'c> {
+    fn open(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.prepare_cached("SAVEPOINT change")?.execute([])?;
+        Ok(Self { conn })
+    }
+
+    /// Keeps the change in the enclosing transaction.
+    fn release(&self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("RELEASE change")?.execute([])?;
+        Ok(())
+    }
+
+    /// Undoes everything since [`open`](Self::open) and ends the savepoint.
+    fn roll_back(&self) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached("ROLLBACK TO change")?
+            .execute([])?;
+        self.release()
+    }
+}
+
+impl std::ops::Deref for Savepoint<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
     }
 }
