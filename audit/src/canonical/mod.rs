@@ -15,6 +15,8 @@
 //! (spaces, reordered keys, duplicate keys, `1.0`, `\u0041`) are refused, so a record has
 //! exactly one accepted encoding and a verifier never has to guess what was hashed.
 
+mod writer;
+
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -48,14 +50,17 @@ pub enum CanonicalError {
     Schema(String),
 }
 
-/// The canonical bytes of any serialisable value.
-pub fn to_canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {
-    let v = serde_json::to_value(value).map_err(|e| CanonicalError::Schema(e.to_string()))?;
-    value_to_canonical(&v)
+/// The canonical bytes of any serialisable value: those of the JSON value `serde_json` would
+/// make of it ([`value_to_canonical`]), written without making that value.
+pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(512);
+    writer::write(value, &mut out)?;
+    Ok(out)
 }
 
-/// The canonical bytes of a JSON value.
-pub(crate) fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
+/// The canonical bytes of a JSON value, by walking it: the reference [`to_canonical`] is held
+/// to, and how bytes are checked to be canonical when parsed.
+pub fn value_to_canonical(v: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
     write_value(v, &mut out)?;
     Ok(out)
@@ -68,9 +73,9 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
-                out.extend_from_slice(u.to_string().as_bytes());
+                out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
             } else if let Some(i) = n.as_i64() {
-                out.extend_from_slice(i.to_string().as_bytes());
+                out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
             } else {
                 return Err(CanonicalError::Float);
             }
@@ -106,9 +111,7 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 
 fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     // serde_json's string escaping is fixed and documented; reuse it rather than restate it.
-    let quoted = serde_json::to_string(s).map_err(|e| CanonicalError::Schema(e.to_string()))?;
-    out.extend_from_slice(quoted.as_bytes());
-    Ok(())
+    serde_json::to_writer(&mut *out, s).map_err(|e| CanonicalError::Schema(e.to_string()))
 }
 
 /// Parses bytes that must already be canonical JSON into a value.
