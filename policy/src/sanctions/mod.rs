@@ -39,8 +39,8 @@ pub use model::{
 };
 pub use plain::parse_plain_list;
 pub use screen::{
-    SanctionsHit, ScreeningOutcome, ScreeningSubject, SubjectLocation, screen, screen_subjects,
-    simulation_subjects,
+    Description, SanctionsHit, ScreeningOutcome, ScreeningSubject, SubjectLocation, screen,
+    screen_subjects, simulation_subjects,
 };
 pub use sdn_advanced::parse_sdn_advanced;
 pub use sdn_csv::parse_sdn_csv;

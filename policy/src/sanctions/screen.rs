@@ -16,7 +16,7 @@ use alloy_primitives::Address;
 use serde::Serialize;
 use signgate_simulator::{
     decode::{ActionPath, AddressRole, Involvement},
-    report::{SimulationReport, TouchedAddress},
+    report::{Location, SimulationReport, TouchedAddress},
 };
 
 use super::{ListAction, SanctionsMatch, SanctionsSnapshot, ScreeningProblem, Sha256Digest};
@@ -37,7 +37,7 @@ pub enum SubjectLocation {
     /// In the simulation (call target, value recipient, log topic), as the report describes it.
     Simulation {
         /// The report's description of where it was touched.
-        description: String,
+        description: Description,
     },
     /// Anywhere else the caller found an address (an EIP-712 message field, a request field).
     Other {
@@ -61,6 +61,33 @@ impl fmt::Display for SubjectLocation {
     }
 }
 
+/// Where in a simulation an address was touched, in the report's words. A touched place is
+/// kept as the report's [`Location`] and put into words only when shown or recorded: a
+/// submission's simulation touches dozens of places, and only a listed address is ever shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Description {
+    /// A place in the report.
+    Touched(Location),
+    /// Words given by the caller.
+    Text(String),
+}
+
+impl fmt::Display for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Touched(location) => location.fmt(f),
+            Self::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Written as its words, whichever form it is kept in.
+impl Serialize for Description {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One address to screen and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScreeningSubject {
@@ -76,7 +103,7 @@ impl ScreeningSubject {
         Self {
             address,
             location: SubjectLocation::Simulation {
-                description: description.into(),
+                description: Description::Text(description.into()),
             },
         }
     }
@@ -97,7 +124,12 @@ impl From<&Involvement> for ScreeningSubject {
 
 impl From<&TouchedAddress> for ScreeningSubject {
     fn from(touched: &TouchedAddress) -> Self {
-        Self::simulation(touched.address, touched.location.to_string())
+        Self {
+            address: touched.address,
+            location: SubjectLocation::Simulation {
+                description: Description::Touched(touched.location.clone()),
+            },
+        }
     }
 }
 

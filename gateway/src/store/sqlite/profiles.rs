@@ -56,13 +56,15 @@ impl ProfileStore for SqliteStore {
     fn profile<'a>(&'a self, subject: &'a Subject) -> StoreFuture<'a, Option<StoredProfile>> {
         Box::pin(async move {
             let key = subject_key(subject);
-            self.read(move |c| {
+            // A point read by key, like `get`: on the caller's task, not the blocking pool.
+            self.inner.read(move |c| {
                 let row = c
-                    .query_row(
+                    .prepare_cached(
                         "SELECT body, revision FROM anomaly_profiles WHERE subject = ?1",
-                        params![key],
-                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-                    )
+                    )?
+                    .query_row(params![key], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
                     .optional()?;
                 row.map(|(body, rev)| {
                     Ok(StoredProfile {
@@ -72,7 +74,6 @@ impl ProfileStore for SqliteStore {
                 })
                 .transpose()
             })
-            .await
         })
     }
 
