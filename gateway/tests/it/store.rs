@@ -267,6 +267,60 @@ async fn durability_pragmas_are_set() {
     assert_eq!(store.pragma("foreign_keys").await.unwrap(), "1");
 }
 
+/// SQLite only: a body is stored compressed (its row fits one page instead of spilling onto
+/// overflow pages), and one stored as JSON text before compression reads back the same.
+#[tokio::test]
+async fn bodies_are_stored_compressed_and_text_bodies_still_read() {
+    let backend = Sqlite::new();
+    let store = backend.open().await;
+    let p = proposal(7, 0xaa, 1_000, ProposalState::NeedsApprovals);
+    store
+        .insert_proposal(vec![], p.clone(), decision(Outcome::NeedsApprovals, 1_000))
+        .await
+        .unwrap();
+    let json = serde_json::to_string(&p.body).unwrap();
+    let (kind, stored_len): (String, i64) = rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .query_row(
+            "SELECT typeof(body), length(body) FROM proposals WHERE id = ?1",
+            [p.id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "blob");
+    assert!(
+        usize::try_from(stored_len).unwrap() < json.len(),
+        "{stored_len} bytes stored for {} of JSON",
+        json.len()
+    );
+    drop(store);
+    // As a store written before compression left it.
+    rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .execute(
+            "UPDATE proposals SET body = ?1 WHERE id = ?2",
+            [json.as_str(), p.id.as_str()],
+        )
+        .unwrap();
+    let store = backend.open().await;
+    let stored = store.get(p.id.clone()).await.unwrap().unwrap();
+    assert_eq!(stored.record.body, p.body);
+    // A blob that is not a body it wrote is corrupt, never a default.
+    drop(store);
+    rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .execute(
+            "UPDATE proposals SET body = x'01ffffffff00' WHERE id = ?1",
+            [p.id.as_str()],
+        )
+        .unwrap();
+    let store = backend.open().await;
+    assert!(matches!(
+        store.get(p.id.clone()).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
 on_both_backends!(store: round_trip_and_resubmission_is_idempotent);
 async fn round_trip_and_resubmission_is_idempotent<S: ProposalStore>(store: S) {
     let p = proposal(7, 0xaa, 1_000, ProposalState::NeedsApprovals);

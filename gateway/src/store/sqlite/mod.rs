@@ -23,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types
 use signgate_audit::AuditEvent;
 use tokio::sync::broadcast;
 
+pub mod body;
 mod checkpoint;
 mod ops;
 mod profiles;
@@ -379,8 +380,9 @@ impl ProposalStore for SqliteStore {
         // An identical submission that committed first is the answer, and the records of this
         // one roll back: the log holds one submission per stored proposal.
         let took_effect = |i: &Inserted| matches!(i, Inserted::Created(_));
-        // Serialised here, in parallel with other calls, not on the writer thread.
-        let body = json_col("proposal body", &p.body)?;
+        // Serialised and compressed here, in parallel with other calls, not on the writer
+        // thread.
+        let body = body::encode(&json_col("proposal body", &p.body)?)?;
         let detail = decision_detail(&decision)?;
         self.write_if(
             audit,

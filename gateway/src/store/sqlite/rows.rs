@@ -2,7 +2,7 @@
 //! as canonical decimal text, times as Unix milliseconds. A row that does not decode is a typed
 //! [`StoreError::Corrupt`], never a panic.
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, types::Value};
 
 use crate::store::{ProposalId, ProposalRecord, StoreError, UnixMillis};
 
@@ -38,7 +38,8 @@ pub(super) struct ProposalRow {
     created_at: i64,
     updated_at: i64,
     cancel_reason: Option<String>,
-    body: Option<String>,
+    /// Text or a compressed blob ([`super::body`]).
+    body: Value,
 }
 
 impl ProposalRow {
@@ -72,7 +73,10 @@ impl ProposalRow {
             created_at: UnixMillis(self.created_at),
             updated_at: UnixMillis(self.updated_at),
             cancel_reason: self.cancel_reason,
-            body: parse_json("proposal body", self.body.as_deref())?,
+            body: parse_json(
+                "proposal body",
+                super::body::decode((&self.body).into())?.as_deref(),
+            )?,
         })
     }
 }
