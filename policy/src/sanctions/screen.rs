@@ -55,7 +55,13 @@ impl fmt::Display for SubjectLocation {
                 function,
                 role,
             } => write!(f, "{path} → {function}.{}", role.as_str()),
-            Self::Simulation { description } => write!(f, "simulation: {description}"),
+            // The report's words already say where ("simulation: Transfer log 0 topic 2").
+            Self::Simulation {
+                description: Description::Touched(location),
+            } => location.fmt(f),
+            Self::Simulation {
+                description: Description::Text(text),
+            } => write!(f, "simulation: {text}"),
             Self::Other { description } => f.write_str(description),
         }
     }
@@ -270,5 +276,44 @@ pub fn screen_subjects(
             problems,
             hits,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Address;
+    use signgate_simulator::report::{Location, TouchedAddress};
+
+    use super::*;
+
+    #[test]
+    fn a_touched_place_reads_as_the_report_words_it_once() {
+        let touched = TouchedAddress {
+            address: Address::repeat_byte(0x11),
+            location: Location::LogTopic {
+                log_index: 0,
+                event: "Transfer".to_owned(),
+                topic: 2,
+            },
+        };
+        let subject = ScreeningSubject::from(&touched);
+        assert_eq!(
+            subject.location.to_string(),
+            "simulation: Transfer log 0 topic 2"
+        );
+        // Recorded as the same words.
+        assert_eq!(
+            serde_json::to_value(&subject.location).unwrap(),
+            serde_json::json!({
+                "source": "simulation",
+                "description": "simulation: Transfer log 0 topic 2",
+            })
+        );
+        assert_eq!(
+            ScreeningSubject::simulation(touched.address, "call target")
+                .location
+                .to_string(),
+            "simulation: call target"
+        );
     }
 }
