@@ -48,6 +48,16 @@ fn out_of_range() -> CanonicalError {
     CanonicalError::Schema("number out of range".to_owned())
 }
 
+/// Integers that always fit: their decimal text.
+macro_rules! integers {
+    ($($method:ident : $t:ty),+) => {$(
+        fn $method(self, v: $t) -> Result<(), CanonicalError> {
+            write_int(v, self.out);
+            Ok(())
+        }
+    )+};
+}
+
 impl<'o> ser::Serializer for Writer<'o> {
     type Ok = ();
     type Error = CanonicalError;
@@ -65,22 +75,16 @@ impl<'o> ser::Serializer for Writer<'o> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), CanonicalError> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), CanonicalError> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), CanonicalError> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), CanonicalError> {
-        write_int(v, self.out);
-        Ok(())
-    }
+    integers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64
+    );
 
     fn serialize_i128(self, v: i128) -> Result<(), CanonicalError> {
         // `to_value` keeps what fits in u64 or i64 and refuses the rest.
@@ -94,26 +98,9 @@ impl<'o> ser::Serializer for Writer<'o> {
         Ok(())
     }
 
-    fn serialize_u8(self, v: u8) -> Result<(), CanonicalError> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), CanonicalError> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), CanonicalError> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), CanonicalError> {
-        write_int(v, self.out);
-        Ok(())
-    }
-
     fn serialize_u128(self, v: u128) -> Result<(), CanonicalError> {
-        let v = u64::try_from(v).map_err(|_| out_of_range())?;
-        self.serialize_u64(v)
+        write_int(u64::try_from(v).map_err(|_| out_of_range())?, self.out);
+        Ok(())
     }
 
     fn serialize_f32(self, v: f32) -> Result<(), CanonicalError> {
@@ -295,57 +282,30 @@ impl<'o> Array<'o> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
+/// The four sequence traits of `serde`, each an array element by element.
+macro_rules! array_of {
+    ($($trait:ident :: $method:ident),+) => {$(
+        impl ser::$trait for Array<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonicalError> {
-        self.element(v)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonicalError> {
+                self.element(v)
+            }
 
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.close()
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonicalError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonicalError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonicalError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
+array_of!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 /// One member of an object being written: where its `"key":value` bytes lie in the buffer, and
 /// its key unescaped (the sort order is that of the keys' UTF-8 bytes, not of their escapes).
@@ -499,51 +459,50 @@ impl ser::SerializeMap for Object<'_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
+/// A struct and a struct variant, field by field (only a struct can be the raw-JSON wrapper).
+macro_rules! object_of {
+    ($($trait:ident),+) => {$(
+        impl ser::$trait for Object<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), CanonicalError> {
-        if self.raw {
-            return self.raw_field(v);
-        }
-        self.member(Key::Field(key), v)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                v: &T,
+            ) -> Result<(), CanonicalError> {
+                if self.raw {
+                    return self.raw_field(v);
+                }
+                self.member(Key::Field(key), v)
+            }
 
-    fn end(self) -> Result<(), CanonicalError> {
-        if self.raw {
-            return Ok(());
+            fn end(self) -> Result<(), CanonicalError> {
+                if self.raw {
+                    return Ok(());
+                }
+                self.close()
+            }
         }
-        self.close()
-    }
+    )+};
 }
 
-impl ser::SerializeStructVariant for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), CanonicalError> {
-        self.member(Key::Field(key), v)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.close()
-    }
-}
+object_of!(SerializeStruct, SerializeStructVariant);
 
 /// A map key as text: what `serde_json` accepts as a key, except floating-point numbers.
 struct KeyWriter;
 
 fn not_a_key() -> CanonicalError {
     CanonicalError::Schema("key must be a string".to_owned())
+}
+
+/// Integer keys as their decimal text, as `serde_json` writes them.
+macro_rules! integer_keys {
+    ($($method:ident : $t:ty),+) => {$(
+        fn $method(self, v: $t) -> Result<String, CanonicalError> {
+            Ok(itoa::Buffer::new().format(v).to_owned())
+        }
+    )+};
 }
 
 impl ser::Serializer for KeyWriter {
@@ -561,45 +520,18 @@ impl ser::Serializer for KeyWriter {
         Ok(if v { "true" } else { "false" }.to_owned())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_owned())
-    }
+    integer_keys!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
 
     fn serialize_f32(self, _v: f32) -> Result<String, CanonicalError> {
         Err(CanonicalError::Float)
