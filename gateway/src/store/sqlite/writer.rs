@@ -192,9 +192,7 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
         let staged = match staged {
             Ok(staged) => staged,
             Err(e) => {
-                if let Err(rb) = sp.roll_back() {
-                    broken = Some(rb.to_string());
-                }
+                undo(&sp, None, None, &mut broken);
                 job.finish(Err(e));
                 continue;
             }
@@ -209,25 +207,19 @@ fn commit(shared: &Shared, batch: Vec<Box<dyn Job>>) {
             },
             Err(e) => Ran::Failed(e),
         };
-        let ran = match ran {
+        match ran {
             Ran::Kept(changes) => {
                 staged_all.extend(staged);
                 done.push((job, changes));
-                continue;
             }
-            other => other,
-        };
-        // Rolled back, records included: the next change's records take their positions.
-        if let Err(rb) = sp.roll_back() {
-            broken = Some(rb.to_string());
-        }
-        if let (Some(w), Some(s)) = (writer.as_mut(), staged) {
-            w.unstage(s);
-        }
-        match ran {
-            Ran::NoEffect(changes) => done.push((job, changes)),
-            Ran::Failed(e) => job.finish(Err(e)),
-            Ran::Kept(_) => {}
+            Ran::NoEffect(changes) => {
+                undo(&sp, writer.as_mut(), staged, &mut broken);
+                done.push((job, changes));
+            }
+            Ran::Failed(e) => {
+                undo(&sp, writer.as_mut(), staged, &mut broken);
+                job.finish(Err(e));
+            }
         }
     }
     if let Some(why) = broken {
@@ -276,6 +268,22 @@ enum Ran {
     NoEffect(Vec<ProposalChange>),
     /// It failed; rolled back, the caller told why.
     Failed(StoreError),
+}
+
+/// Rolls back a change that did not take effect, records included (the next change's records
+/// take their positions); a rollback that fails marks the batch `broken`.
+fn undo(
+    sp: &Savepoint<'_>,
+    writer: Option<&mut AuditWriter<'_>>,
+    staged: Option<Staged>,
+    broken: &mut Option<String>,
+) {
+    if let Err(rb) = sp.roll_back() {
+        *broken = Some(rb.to_string());
+    }
+    if let (Some(w), Some(s)) = (writer, staged) {
+        w.unstage(s);
+    }
 }
 
 /// Why every change of a batch failed after one of them could not be rolled back.
